@@ -1,0 +1,106 @@
+# lbguard -- top-level build and test orchestration (GNU make).
+#
+#   make test    install missing Debian packages, build everything, run every
+#                test suite; ends with "N passed, N failed"
+#   make demo    HAProxy -> nginx + lbguard -> misbehaving backend, off vs on
+#   make bench   lbguard off vs repair (callgrind instructions + wrk)
+#
+# Everything is built under build/ (BUILD=...).
+
+BUILD   ?= $(CURDIR)/build
+CC      ?= cc
+PYTHON  ?= python3
+
+CORE_SRCS := common/lbg_rules.c common/lbg_check.c common/lbg_format.c \
+             common/lbg_body.c common/lbg_parse.c
+CORE_HDRS := common/lbg.h common/lbg_internal.h
+
+# The core is stricter than nginx's own flags (-Wall -Wpointer-arith
+# -Wno-unused-parameter -Werror), and must also compile clean under those.
+STRICT  := -std=c99 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wcast-qual -Wvla -Wformat=2 -Werror
+CFLAGS  ?= -O2 -g
+SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all \
+           -fno-omit-frame-pointer
+
+.PHONY: all deps core cli unit unit-asan fuzz nginx-dynamic nginx-static \
+        apache test demo bench clean
+
+all: core cli
+
+deps:
+	@bash scripts/deps.sh
+
+$(BUILD)/lib/liblbg.a: $(CORE_SRCS) $(CORE_HDRS)
+	@mkdir -p $(BUILD)/lib/obj
+	@set -e; for s in $(CORE_SRCS); do \
+	  $(CC) $(STRICT) $(CFLAGS) -Icommon -c $$s -o $(BUILD)/lib/obj/$$(basename $$s .c).o; \
+	  $(CC) -Wall -Wpointer-arith -Wno-unused-parameter -Werror -O2 -Icommon \
+	        -fsyntax-only $$s; \
+	done
+	ar rcs $@ $(BUILD)/lib/obj/*.o
+
+$(BUILD)/lib-asan/liblbg.a: $(CORE_SRCS) $(CORE_HDRS)
+	@mkdir -p $(BUILD)/lib-asan/obj
+	@set -e; for s in $(CORE_SRCS); do \
+	  $(CC) $(STRICT) -O1 -g $(SAN) -Icommon -c $$s -o $(BUILD)/lib-asan/obj/$$(basename $$s .c).o; \
+	done
+	ar rcs $@ $(BUILD)/lib-asan/obj/*.o
+
+core: $(BUILD)/lib/liblbg.a
+
+# ---- command-line tool (cli/) -------------------------------------------
+CLI_SRCS := $(wildcard cli/*.c)
+$(BUILD)/lbguard: $(CLI_SRCS) $(wildcard cli/*.h) $(BUILD)/lib/liblbg.a
+	$(CC) $(STRICT) -D_POSIX_C_SOURCE=200809L $(CFLAGS) -Icommon -Icli -o $@ $(CLI_SRCS) \
+	    $(BUILD)/lib/liblbg.a -lssl -lcrypto
+$(BUILD)/lbguard-asan: $(CLI_SRCS) $(wildcard cli/*.h) $(BUILD)/lib-asan/liblbg.a
+	$(CC) $(STRICT) -D_POSIX_C_SOURCE=200809L -O1 -g $(SAN) -Icommon -Icli -o $@ $(CLI_SRCS) \
+	    $(BUILD)/lib-asan/liblbg.a -lssl -lcrypto
+cli: $(BUILD)/lbguard
+
+# ---- unit tests (cmocka), plain and under ASan + UBSan --------------------
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
+UNIT_ASAN := $(patsubst tests/unit/%.c,$(BUILD)/unit-asan/%,$(UNIT_SRCS))
+$(BUILD)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/lib/liblbg.a
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O1 -g -Icommon -Itests/unit \
+	    -DLBG_CASES_DIR='"$(CURDIR)/tests/cases"' -o $@ $< $(BUILD)/lib/liblbg.a -lcmocka
+$(BUILD)/unit-asan/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/lib-asan/liblbg.a
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O1 -g $(SAN) -Icommon -Itests/unit \
+	    -DLBG_CASES_DIR='"$(CURDIR)/tests/cases"' -o $@ $< $(BUILD)/lib-asan/liblbg.a -lcmocka
+unit: $(UNIT_BINS)
+unit-asan: $(UNIT_ASAN)
+
+# ---- fuzz target (libFuzzer, clang) ----------------------------------------
+$(BUILD)/fuzz/fuzz_lbg: tests/fuzz/fuzz_lbg.c $(CORE_SRCS) $(CORE_HDRS)
+	@mkdir -p $(dir $@)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Icommon -o $@ tests/fuzz/fuzz_lbg.c $(CORE_SRCS)
+fuzz: $(BUILD)/fuzz/fuzz_lbg
+
+# ---- servers' modules ------------------------------------------------------
+nginx-dynamic:
+	bash ngx_module/build.sh dynamic $(BUILD)
+nginx-static:
+	bash ngx_module/build.sh static $(BUILD)
+apache:
+	bash apache_module/build.sh $(BUILD)
+
+# ---- everything ------------------------------------------------------------
+test: deps
+	@$(MAKE) --no-print-directory core cli $(BUILD)/lbguard-asan unit unit-asan fuzz \
+	    nginx-dynamic nginx-static apache
+	@$(PYTHON) tests/run_all.py --build $(BUILD)
+
+demo: deps
+	@$(MAKE) --no-print-directory core nginx-dynamic apache
+	@$(PYTHON) tests/integration/demo.py --build $(BUILD)
+
+bench: deps
+	@$(MAKE) --no-print-directory core nginx-dynamic apache
+	@bash bench/bench.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD)

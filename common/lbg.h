@@ -1,0 +1,623 @@
+/*
+ * lbg.h -- the lbguard core: response model, rule set, repairs, body guard,
+ * keep-alive policy and a strict parser for raw HTTP/1.x response bytes.
+ *
+ * This is the only public header of common/. It depends on <stddef.h> and
+ * <stdint.h> only. Nothing here allocates memory, performs I/O, uses
+ * globals that change, or depends on the locale: every function is
+ * reentrant and may run in several threads at once (Apache's event MPM).
+ * Every byte of a response is treated as hostile: no function reads past a
+ * length it was given.
+ *
+ * Vocabulary follows RFC 9110 (HTTP semantics) and RFC 9112 (HTTP/1.1):
+ * field name, field value, status code, reason phrase, message framing,
+ * chunked transfer coding, obs-fold, OWS.
+ *
+ * Typical use (an adapter, per response):
+ *
+ *     lbg_field_t    fields[N];      -- filled from the host's structures
+ *     lbg_response_t view = {...};   -- points into the host's memory
+ *     lbg_finding_t  f[LBG_FINDINGS_MAX];
+ *     lbg_edit_t     e[LBG_EDITS_MAX];
+ *     lbg_report_t   rep;
+ *
+ *     lbg_report_init(&rep, f, LBG_FINDINGS_MAX, e, LBG_EDITS_MAX);
+ *     lbg_check(&policy, &view, &rep);
+ *     for each finding: lbg_finding_format(...) and log it;
+ *     if (policy.mode == LBG_MODE_REPAIR) apply rep.edits[] to the host.
+ */
+
+#ifndef LBG_H
+#define LBG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LBG_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------------ */
+/* Severity tiers                                                           */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The four tiers of AWS ALB's HTTP desync mitigation (aws/http-desync-
+ * guardian), applied to responses. COMPLIANT means "no finding". Ordered:
+ * a larger value is worse, so tiers compare with < and >.
+ */
+typedef enum {
+    LBG_TIER_COMPLIANT = 0,
+    LBG_TIER_ACCEPTABLE = 1,
+    LBG_TIER_AMBIGUOUS = 2,
+    LBG_TIER_SEVERE = 3
+} lbg_tier_e;
+
+/* Returns "compliant", "acceptable", "ambiguous" or "severe"; never NULL
+ * ("unknown" for a value outside the enum). */
+const char *lbg_tier_name(lbg_tier_e tier);
+
+/* Parses a tier name (case-insensitive, as returned by lbg_tier_name).
+ * Returns 0 and sets *out, or -1 if s[0..len) is not a tier name. */
+int lbg_tier_parse(const char *s, size_t len, lbg_tier_e *out);
+
+/* ------------------------------------------------------------------------ */
+/* Load balancers and profiles                                              */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Bits naming the load-balancer parsers that reject a defect (a 502, or a
+ * reset, before the client sees the response). Sources: shared reference
+ * load-balancers.md, table 1b.
+ */
+#define LBG_LB_HAPROXY 0x01u /* HAProxy 2.6+ h1 parser (PH / 502) */
+#define LBG_LB_NGINX   0x02u /* nginx as a reverse proxy */
+#define LBG_LB_ENVOY   0x04u /* Envoy HTTP/1 codec (502 UPE) */
+#define LBG_LB_LLHTTP  0x08u /* llhttp, Node.js's strict parser */
+#define LBG_LB_AWS_ALB 0x10u /* AWS ALB / CLB ("malformed response") */
+#define LBG_LB_ALL     0x1fu
+
+/*
+ * A profile chooses which findings are acted upon (logged, repaired).
+ * STRICTEST is the union of all load balancers and also acts on rules
+ * no known load balancer rejects (the RFC alone forbids them).
+ */
+typedef enum {
+    LBG_PROFILE_STRICTEST = 0,
+    LBG_PROFILE_HAPROXY,
+    LBG_PROFILE_NGINX,
+    LBG_PROFILE_ENVOY,
+    LBG_PROFILE_LLHTTP,
+    LBG_PROFILE_AWS_ALB
+} lbg_profile_e;
+
+#define LBG_PROFILE_COUNT 6
+
+/* Returns "strictest", "haproxy", "nginx", "envoy", "llhttp" or "aws-alb";
+ * never NULL ("unknown" outside the enum). */
+const char *lbg_profile_name(lbg_profile_e profile);
+
+/* Parses a profile name (case-insensitive). Returns 0 and sets *out, or -1
+ * if s[0..len) is not a profile name. Shared by both servers' directive
+ * parsers and the CLI. */
+int lbg_profile_parse(const char *s, size_t len, lbg_profile_e *out);
+
+/* ------------------------------------------------------------------------ */
+/* Rules                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The rule table: LBG_RULES(XX) expands XX(id, ENUM, "name", "rfc",
+ * tier, lb_mask, "repair") once per rule.
+ *
+ *   id       stable number; never reused or renumbered (append only)
+ *   name     stable token used in logs, $lbguard_findings and the CLI
+ *   rfc      the RFC section that the defect violates
+ *   tier     lbg_tier_e severity
+ *   lb_mask  LBG_LB_* bits of the load balancers that reject the defect
+ *   repair   what repair mode does, in words (also used in the logs)
+ */
+#define LBG_RULES(XX)                                                        \
+    XX(1, VERSION_INVALID, "version-invalid", "RFC 9112 2.3",                \
+       LBG_TIER_SEVERE, LBG_LB_ALL,                                          \
+       "status line rewritten as HTTP/1.1")                                  \
+    XX(2, STATUS_CODE_INVALID, "status-code-invalid", "RFC 9110 15",         \
+       LBG_TIER_SEVERE, LBG_LB_ALL, "status set to 500")                     \
+    XX(3, REASON_PHRASE_INVALID, "reason-phrase-invalid", "RFC 9112 4",      \
+       LBG_TIER_AMBIGUOUS, LBG_LB_HAPROXY | LBG_LB_LLHTTP | LBG_LB_ENVOY,    \
+       "standard reason phrase used")                                        \
+    XX(4, FIELD_NAME_INVALID, "field-name-invalid", "RFC 9110 5.1",          \
+       LBG_TIER_AMBIGUOUS, LBG_LB_ALL, "field removed")                      \
+    XX(5, FIELD_NAME_NOT_TOKEN, "field-name-not-token", "RFC 9110 5.1",      \
+       LBG_TIER_ACCEPTABLE,                                                  \
+       LBG_LB_HAPROXY | LBG_LB_ENVOY | LBG_LB_LLHTTP | LBG_LB_AWS_ALB,       \
+       "field removed")                                                      \
+    XX(6, FIELD_VALUE_CRLF_NUL, "field-value-crlf-nul", "RFC 9110 5.5",      \
+       LBG_TIER_SEVERE, LBG_LB_ALL, "CR, LF and NUL replaced with SP")       \
+    XX(7, FIELD_VALUE_CTL, "field-value-ctl", "RFC 9110 5.5",                \
+       LBG_TIER_AMBIGUOUS, LBG_LB_ENVOY | LBG_LB_LLHTTP,                     \
+       "control characters replaced with SP")                                \
+    XX(8, OBS_FOLD, "obs-fold", "RFC 9112 5.2", LBG_TIER_AMBIGUOUS,          \
+       LBG_LB_NGINX | LBG_LB_LLHTTP | LBG_LB_ENVOY, "unfolded with SP")      \
+    XX(9, CONTENT_LENGTH_INVALID, "content-length-invalid", "RFC 9110 8.6",  \
+       LBG_TIER_SEVERE, LBG_LB_ALL,                                          \
+       "Content-Length removed, connection closed")                          \
+    XX(10, CONTENT_LENGTH_DUPLICATE, "content-length-duplicate",             \
+       "RFC 9110 8.6", LBG_TIER_AMBIGUOUS, LBG_LB_NGINX | LBG_LB_LLHTTP,     \
+       "collapsed to one Content-Length")                                    \
+    XX(11, CONTENT_LENGTH_CONFLICT, "content-length-conflict",               \
+       "RFC 9112 6.3", LBG_TIER_SEVERE, LBG_LB_ALL,                          \
+       "all Content-Length removed, connection closed")                      \
+    XX(12, TE_WITH_CONTENT_LENGTH, "te-with-content-length", "RFC 9112 6.1", \
+       LBG_TIER_AMBIGUOUS, LBG_LB_NGINX | LBG_LB_ENVOY | LBG_LB_LLHTTP,      \
+       "Content-Length removed, connection closed")                          \
+    XX(13, TE_NOT_CHUNKED, "te-not-chunked", "RFC 9112 6.3",                 \
+       LBG_TIER_AMBIGUOUS, LBG_LB_NGINX | LBG_LB_ENVOY,                      \
+       "none (connection closed)")                                           \
+    XX(14, TE_CHUNKED_TWICE, "te-chunked-twice", "RFC 9112 7",               \
+       LBG_TIER_SEVERE, LBG_LB_HAPROXY | LBG_LB_NGINX | LBG_LB_ENVOY,        \
+       "collapsed to one chunked")                                           \
+    XX(15, FRAMING_ON_BODILESS_STATUS, "framing-on-bodiless-status",         \
+       "RFC 9110 8.6", LBG_TIER_AMBIGUOUS, LBG_LB_ENVOY,                     \
+       "Transfer-Encoding/Content-Length removed")                           \
+    XX(16, BODY_ON_BODILESS, "body-on-bodiless", "RFC 9112 6.3",             \
+       LBG_TIER_SEVERE, LBG_LB_ALL, "body dropped, connection closed")       \
+    XX(17, BODY_LONGER, "body-longer-than-content-length", "RFC 9112 6.2",   \
+       LBG_TIER_SEVERE, LBG_LB_ALL,                                          \
+       "body cut to Content-Length, connection closed")                      \
+    XX(18, BODY_SHORTER, "body-shorter-than-content-length", "RFC 9112 8",   \
+       LBG_TIER_SEVERE, LBG_LB_ALL, "none (connection closed)")              \
+    XX(19, CHUNKED_INVALID, "chunked-invalid", "RFC 9112 7.1",               \
+       LBG_TIER_SEVERE, LBG_LB_ALL, "none (connection closed)")              \
+    XX(20, TOO_MANY_FIELDS, "too-many-fields", "RFC 9110 5.4",               \
+       LBG_TIER_ACCEPTABLE, LBG_LB_HAPROXY | LBG_LB_ENVOY, "none (report)")  \
+    XX(21, FIELD_TOO_LARGE, "field-too-large", "RFC 9110 5.4",               \
+       LBG_TIER_ACCEPTABLE, LBG_LB_ALL, "none (report)")                     \
+    XX(22, HEADER_TOO_LARGE, "header-section-too-large", "RFC 9110 5.4",     \
+       LBG_TIER_ACCEPTABLE, LBG_LB_ALL, "none (report)")                     \
+    XX(23, BARE_LF, "bare-lf", "RFC 9112 2.2", LBG_TIER_ACCEPTABLE,          \
+       LBG_LB_LLHTTP, "line ends rewritten as CRLF")                         \
+    XX(24, FIELD_MISSING_COLON, "field-missing-colon", "RFC 9112 5",         \
+       LBG_TIER_AMBIGUOUS, LBG_LB_HAPROXY | LBG_LB_LLHTTP | LBG_LB_ENVOY,    \
+       "line removed")                                                       \
+    XX(25, HEADER_INCOMPLETE, "header-section-incomplete", "RFC 9112 2.1",   \
+       LBG_TIER_SEVERE, LBG_LB_ALL, "none (report)")
+
+/* Rule identifiers: LBG_RULE_<ENUM> = id. LBG_RULE_NONE (0) is no rule. */
+typedef enum {
+    LBG_RULE_NONE = 0,
+#define LBG__RULE_ENUM(id, e, n, rfc, t, m, rep) LBG_RULE_##e = id,
+    LBG_RULES(LBG__RULE_ENUM)
+#undef LBG__RULE_ENUM
+    LBG_RULE_END /* one past the largest id; not a rule */
+} lbg_rule_e;
+
+/* One rule's static description (a row of LBG_RULES). */
+typedef struct {
+    lbg_rule_e  id;
+    const char *name;      /* stable token, e.g. "obs-fold" */
+    const char *rfc;       /* e.g. "RFC 9112 5.2" */
+    lbg_tier_e  tier;
+    unsigned    lb_mask;   /* LBG_LB_* bits of parsers that reject it */
+    const char *repair;    /* what repair mode does, in words */
+} lbg_rule_t;
+
+/* Returns the description of rule `id`, or NULL if `id` is no rule. */
+const lbg_rule_t *lbg_rule(lbg_rule_e id);
+
+/* Returns the rule's stable name; never NULL ("unknown" for no rule). */
+const char *lbg_rule_name(lbg_rule_e id);
+
+/* Returns 1 if findings of rule `id` are acted upon under `profile`
+ * (STRICTEST: every rule; otherwise: the profile's LB is in lb_mask),
+ * else 0. */
+int lbg_rule_in_profile(lbg_rule_e id, lbg_profile_e profile);
+
+/* ------------------------------------------------------------------------ */
+/* Policy                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef enum {
+    LBG_MODE_OFF = 0,    /* no checks */
+    LBG_MODE_DETECT = 1, /* check and report; change nothing */
+    LBG_MODE_REPAIR = 2  /* check, report, apply the safe repairs */
+} lbg_mode_e;
+
+/* Returns "off", "detect" or "repair"; never NULL. */
+const char *lbg_mode_name(lbg_mode_e mode);
+
+/* Parses "off", "detect" or "repair" (case-insensitive). Returns 0 and sets
+ * *out, or -1. */
+int lbg_mode_parse(const char *s, size_t len, lbg_mode_e *out);
+
+/*
+ * What lbg_check acts upon. Header budgets are in bytes as they go on the
+ * wire: a field line counts name + ": " + value + CRLF; the header section
+ * counts the status line, every field line and the final CRLF.
+ * A budget of 0 disables that check.
+ */
+typedef struct {
+    lbg_mode_e    mode;
+    lbg_profile_e profile;
+    size_t        max_field_bytes;  /* one field line */
+    size_t        max_header_bytes; /* whole header section */
+    size_t        max_fields;       /* number of field lines */
+} lbg_policy_t;
+
+/*
+ * Fills *p with mode REPAIR, `profile`, and that profile's header budgets,
+ * taken from the load balancer's documented defaults:
+ *   strictest  4096 B per field, 4096 B total, 100 fields (the minimum)
+ *   haproxy    16384 / 16384 / 101   (tune.bufsize, tune.http.maxhdr)
+ *   nginx      4096 / 4096 / 0       (proxy_buffer_size, one page)
+ *   envoy      81920 / 81920 / 100   (max_request_headers_kb, count)
+ *   llhttp     16384 / 16384 / 0     (--max-http-header-size)
+ *   aws-alb    16384 / 32768 / 0     (ALB quotas: 16K field, 32K total)
+ */
+void lbg_policy_init(lbg_policy_t *p, lbg_profile_e profile);
+
+/* ------------------------------------------------------------------------ */
+/* The response view                                                        */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * One field line as the host will send it: name and value are byte spans
+ * in the host's memory (not NUL-terminated; may contain any byte, including
+ * NUL). The value excludes the OWS around it.
+ *
+ * `origin` is opaque to the core: adapters use it to find the native
+ * structure behind a field (e.g. an index into their own array) when they
+ * apply edits; the raw parser sets it to the field line's offset.
+ */
+typedef struct {
+    const unsigned char *name;
+    size_t               name_len;
+    const unsigned char *value;
+    size_t               value_len;
+    uintptr_t            origin;
+} lbg_field_t;
+
+/*
+ * A response as the host will serialise it: a view, nothing is copied.
+ *
+ *   version      HTTP version as major*10+minor (11 for HTTP/1.1, 10 for
+ *                HTTP/1.0); 0 when the bytes did not name a valid version
+ *                (raw parser only; hosts always know it).
+ *   status       the status code, or -1 when the status line has no valid
+ *                3-digit code (raw parser).
+ *   status_line  when non-NULL, the bytes the host sends verbatim after
+ *                "HTTP/1.1 " (e.g. nginx's headers_out.status_line, the raw
+ *                parser's status line): "NNN reason". The core validates
+ *                the code and reason phrase in it. NULL when the host
+ *                writes the status line itself from `status` (then only
+ *                `status` is checked).
+ *   head         1 when the request method was HEAD (no body follows).
+ *   fields       field lines in wire order, including those the host
+ *                synthesises (Content-Length, Transfer-Encoding: chunked,
+ *                Connection ...); nfields of them.
+ */
+typedef struct {
+    int                  version;
+    int                  status;
+    const unsigned char *status_line;
+    size_t               status_line_len;
+    unsigned             head : 1;
+    const lbg_field_t   *fields;
+    size_t               nfields;
+} lbg_response_t;
+
+/* Returns 1 when the response can have no message body (RFC 9112 6.3:
+ * a response to HEAD, or status 1xx, 204 or 304), else 0. */
+int lbg_response_bodiless(const lbg_response_t *r);
+
+/* ------------------------------------------------------------------------ */
+/* Findings, edits, report                                                  */
+/* ------------------------------------------------------------------------ */
+
+#define LBG_NO_FIELD ((size_t) -1)
+
+/*
+ * One defect. `field` is the index into the view's fields (LBG_NO_FIELD
+ * for the status line or the body). `at`/`at_len` point at the offending
+ * bytes (inside the view, or inside the raw input for the raw parser;
+ * NULL when there are none, e.g. a missing body). `n1`/`n2` carry numbers
+ * for the message: declared and actual lengths, the budget and the size.
+ */
+typedef struct {
+    lbg_rule_e           rule;
+    size_t               field;
+    const unsigned char *at;
+    size_t               at_len;
+    int64_t              n1;
+    int64_t              n2;
+} lbg_finding_t;
+
+/* What a repair asks the host to do. */
+typedef enum {
+    /* Set the status code to `status` and let the host write its own
+     * standard reason phrase (nginx: clear status_line; Apache: clear
+     * r->status_line). */
+    LBG_EDIT_STATUS = 1,
+    /* Remove field `field`. */
+    LBG_EDIT_REMOVE,
+    /* Replace field `field`'s value by lbg_sanitize() of it: same length,
+     * every byte not allowed in a field value becomes SP. */
+    LBG_EDIT_SANITIZE,
+    /* Replace field `field`'s value by value[0..value_len): static memory
+     * or bytes inside the view, never new memory. */
+    LBG_EDIT_SET,
+    /* Do not keep the connection alive after this response. */
+    LBG_EDIT_CLOSE,
+    /* Send no body (header only); implies nothing about keep-alive. */
+    LBG_EDIT_NO_BODY
+} lbg_edit_op_e;
+
+typedef struct {
+    lbg_edit_op_e        op;
+    size_t               field;     /* REMOVE, SANITIZE, SET */
+    int                  status;    /* STATUS */
+    const unsigned char *value;     /* SET */
+    size_t               value_len; /* SET */
+} lbg_edit_t;
+
+/*
+ * The result of checks. The caller owns both arrays and passes their
+ * capacities; lbg_check and lbg_parse append to them. When an array is
+ * full, further entries are dropped and `truncated` is set; a truncated
+ * report also sets `close` (what was not recorded cannot be repaired, so
+ * the connection must not be reused).
+ *
+ *   worst     the worst tier among the findings (COMPLIANT when none)
+ *   close     1 when the connection must not be kept alive after this
+ *             response (also present as an LBG_EDIT_CLOSE edit)
+ *   no_body   1 when the body must be dropped (also an LBG_EDIT_NO_BODY)
+ *   unrepairable 1 when a finding has no safe repair that makes the
+ *             response itself conformant (e.g. a body shorter than its
+ *             Content-Length): lbg_repair_raw output still carries it.
+ */
+typedef struct {
+    lbg_finding_t *findings;
+    size_t         nfindings;
+    size_t         findings_cap;
+    lbg_edit_t    *edits;
+    size_t         nedits;
+    size_t         edits_cap;
+    lbg_tier_e     worst;
+    unsigned       truncated : 1;
+    unsigned       close : 1;
+    unsigned       no_body : 1;
+    unsigned       unrepairable : 1;
+} lbg_report_t;
+
+/* Suggested capacities for a stack-allocated report. */
+#define LBG_FINDINGS_MAX 32
+#define LBG_EDITS_MAX    64
+
+/* Resets *rep to empty and attaches the caller's arrays (either may be NULL
+ * with capacity 0). */
+void lbg_report_init(lbg_report_t *rep, lbg_finding_t *findings,
+                     size_t findings_cap, lbg_edit_t *edits, size_t edits_cap);
+
+/*
+ * Checks the header-level rules (status line, field names and values,
+ * message framing, budgets) on `r` under policy `p`, appending findings
+ * and the repairs that fix them to `rep`. Findings of rules outside the
+ * policy's profile are not recorded. Edits are recorded in every mode;
+ * the caller applies them only in LBG_MODE_REPAIR. Does nothing when the
+ * mode is LBG_MODE_OFF.
+ *
+ * Returns the number of findings appended (0: the response is compliant
+ * for this profile).
+ */
+size_t lbg_check(const lbg_policy_t *p, const lbg_response_t *r,
+                 lbg_report_t *rep);
+
+/*
+ * Writes lbg_check's repair of a value: value[0..len) copied to out (which
+ * has room for len bytes and may equal value), with every byte that RFC
+ * 9110 5.5 forbids in a field value (CTL other than HTAB, DEL) replaced by
+ * SP, obs-fold included. The same applies to a reason phrase (RFC 9112 4).
+ * Returns the number of bytes replaced.
+ */
+size_t lbg_sanitize(const unsigned char *value, size_t len,
+                    unsigned char *out);
+
+/* Returns the standard reason phrase for `status` (RFC 9110 15), or "" for
+ * a code without one. Never NULL. */
+const char *lbg_reason_phrase(int status);
+
+/*
+ * Parses a Content-Length field value: 1*DIGIT, at most 2^62 - 1.
+ * Returns the value, or -1 when value[0..len) is not a valid
+ * Content-Length (empty, sign, space, letters, a list, overflow).
+ */
+int64_t lbg_content_length_parse(const unsigned char *value, size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* Log lines                                                                */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Writes one log line for finding `f` of response `r` into buf (size bytes,
+ * always NUL-terminated when size > 0):
+ *     <rule-name>: <detail>, <outcome>
+ * The detail quotes the offending field and bytes; untrusted bytes are
+ * escaped (\xHH for anything outside printable ASCII, and for '"' and
+ * '\\') and truncated to about 64 bytes with "...". The outcome is the
+ * rule's repair when `repaired` is 1, "not repaired (detect mode)" when 0.
+ * Adapters log "lbguard: " followed by this. Returns the length written
+ * (excluding the NUL).
+ */
+size_t lbg_finding_format(const lbg_response_t *r, const lbg_finding_t *f,
+                          int repaired, char *buf, size_t size);
+
+/*
+ * Writes the compact summary used by $lbguard_findings (nginx) and the
+ * lbguard-findings request note (Apache): comma-separated
+ * "<rule-name>:<outcome>" where outcome is "repaired", "detected" (detect
+ * mode) or "reported" (no repair exists); "-" when there are no findings.
+ * Always NUL-terminated when size > 0; truncated with "..." to fit.
+ * Returns the length written.
+ */
+size_t lbg_report_summary(const lbg_report_t *rep, lbg_mode_e mode,
+                          char *buf, size_t size);
+
+/*
+ * Escapes in[0..len) for a log line into out (size bytes, NUL-terminated
+ * when size > 0): printable ASCII except '"' and '\\' as is, anything else
+ * as \xHH; at most `max_in` input bytes, then "...". Returns the length
+ * written.
+ */
+size_t lbg_escape(const unsigned char *in, size_t len, size_t max_in,
+                  char *out, size_t size);
+
+/* ------------------------------------------------------------------------ */
+/* Body guard                                                               */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Tracks the body bytes a host sends against the declared message framing
+ * (RFC 9112 6.2, 6.3). Zero-initialise or use lbg_body_init.
+ */
+typedef struct {
+    int64_t  declared; /* Content-Length, or -1 when not declared */
+    int64_t  sent;     /* body bytes seen so far */
+    unsigned bodiless : 1;
+    unsigned over : 1;     /* more than declared (or any on bodiless) */
+} lbg_body_t;
+
+/* Starts tracking a body: `declared` is the Content-Length the host sent
+ * (-1 when the body is chunked or delimited by close); `bodiless` is
+ * lbg_response_bodiless() of the response. */
+void lbg_body_init(lbg_body_t *b, int64_t declared, int bodiless);
+
+/*
+ * Accounts `len` more body bytes. Returns how many of them fit inside the
+ * declared framing (len when all do; 0 for a bodiless response). When the
+ * return is less than len, the excess is a BODY_LONGER or BODY_ON_BODILESS
+ * finding: see lbg_body_rule().
+ */
+size_t lbg_body_feed(lbg_body_t *b, size_t len);
+
+/*
+ * Called at the end of the body (last buffer sent, or nothing more will
+ * come). Returns the rule broken by the body as a whole: BODY_ON_BODILESS,
+ * BODY_LONGER, BODY_SHORTER, or LBG_RULE_NONE.
+ */
+lbg_rule_e lbg_body_rule(const lbg_body_t *b, int at_end);
+
+/* ------------------------------------------------------------------------ */
+/* Keep-alive policy                                                        */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Load-balancer idle-timeout presets, in milliseconds, with their sources:
+ *   aws-alb 60000   AWS ALB default idle timeout (ALB user guide)
+ *   aws-clb 60000   AWS CLB default idle timeout (CLB user guide)
+ *   gcp     600000  GCP external ALB backend keep-alive, fixed (GCP docs)
+ *   oci     310000  "the backend must not close idle connections in less
+ *                   than 310 seconds" (OCI load balancer docs)
+ * Returns 0 and sets *ms, or -1 for an unknown name (case-insensitive).
+ */
+int lbg_lb_preset(const char *s, size_t len, uint64_t *ms);
+
+/* The margin added to the LB idle timeout by default, in milliseconds. */
+#define LBG_KEEPALIVE_MARGIN_MS 5000
+
+typedef enum {
+    LBG_KA_OK = 0,       /* server keeps idle connections long enough */
+    LBG_KA_RAISE = 1,    /* server timeout too short: raise it */
+    LBG_KA_DISABLED = 2, /* server keep-alive is off (timeout 0) */
+    LBG_KA_UNKNOWN = 3   /* no LB idle timeout configured: nothing to say */
+} lbg_ka_verdict_e;
+
+/*
+ * The keep-alive verdict (the race of RFC 9112 9.6 "a client, server, or
+ * proxy MAY close the transport connection at any time"): a target that
+ * closes an idle connection before the load balancer does makes the
+ * balancer's next request on it fail. All three inputs in milliseconds:
+ *   server_ms   the server's idle keep-alive timeout (0: keep-alive off)
+ *   lb_idle_ms  the load balancer's idle timeout (0: not configured)
+ *   margin_ms   how much longer than the LB the server must wait
+ * Returns LBG_KA_RAISE when server_ms < lb_idle_ms + margin_ms, with
+ * *required_ms (if not NULL) set to lb_idle_ms + margin_ms (saturating);
+ * LBG_KA_DISABLED for server_ms 0; LBG_KA_UNKNOWN for lb_idle_ms 0;
+ * otherwise LBG_KA_OK. *required_ms is set in every case (0 if unknown).
+ */
+lbg_ka_verdict_e lbg_keepalive_verdict(uint64_t server_ms, uint64_t lb_idle_ms,
+                                       uint64_t margin_ms,
+                                       uint64_t *required_ms);
+
+/* ------------------------------------------------------------------------ */
+/* Raw response parser                                                      */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * What lbg_parse learns from raw bytes, beyond the view.
+ *   header_len   bytes of the status line and header section, including
+ *                the empty line; 0 when the header section is incomplete.
+ *   body         the bytes after the header section (body_len of them).
+ *   framing      how the body is delimited: LBG_FRAMING_NONE (bodiless),
+ *                _LENGTH (Content-Length), _CHUNKED, _CLOSE (until close).
+ *   body_expected  declared Content-Length (LENGTH), or -1.
+ *   body_framed  bytes of `body` that belong to this response per the
+ *                framing (for CHUNKED: up to and including the last-chunk
+ *                and trailer section when complete).
+ *   bare_lf      number of lines that ended in LF without CR.
+ */
+typedef enum {
+    LBG_FRAMING_NONE = 0,
+    LBG_FRAMING_LENGTH,
+    LBG_FRAMING_CHUNKED,
+    LBG_FRAMING_CLOSE
+} lbg_framing_e;
+
+typedef struct {
+    lbg_response_t       view;
+    size_t               header_len;
+    const unsigned char *body;
+    size_t               body_len;
+    lbg_framing_e        framing;
+    int64_t              body_expected;
+    size_t               body_framed;
+    size_t               bare_lf;
+} lbg_raw_t;
+
+/*
+ * Parses one raw HTTP/1.x response in buf[0..len) as captured from the
+ * wire (strict: RFC 9112). The view's fields point into buf; the caller
+ * owns fields[] (capacity fields_cap); lines beyond it are not in the view
+ * and a TOO_MANY_FIELDS finding is recorded. head: 1 when the response
+ * answers a HEAD request.
+ *
+ * Records the raw-level findings (VERSION_INVALID, STATUS_CODE_INVALID for
+ * an unparseable status, BARE_LF, FIELD_MISSING_COLON, HEADER_INCOMPLETE,
+ * CHUNKED_INVALID, BODY_LONGER, BODY_SHORTER, BODY_ON_BODILESS) into rep,
+ * filtered by p's profile, then runs lbg_check on the view. Returns 0, or
+ * -1 when buf holds no status line at all (empty input or no "HTTP/"
+ * prefix); rep then holds a VERSION_INVALID or HEADER_INCOMPLETE finding.
+ */
+int lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
+              int head, lbg_field_t *fields, size_t fields_cap,
+              lbg_raw_t *out, lbg_report_t *rep);
+
+/*
+ * Writes the repaired response for a parse of buf (raw, rep as lbg_parse
+ * left them) into out (out_cap bytes): a status line "HTTP/1.x NNN
+ * reason", every field line not removed (values edited, CRLF line ends),
+ * "Connection: close" when rep->close, the empty line, then the body per
+ * the edits (dropped, or cut to the declared length). A buffer of
+ * 2 * len + 256 bytes always suffices.
+ * Returns the number of bytes written, or (size_t) -1 when out_cap is too
+ * small (out then holds nothing usable).
+ */
+size_t lbg_repair_raw(const lbg_raw_t *raw, const lbg_report_t *rep,
+                      unsigned char *out, size_t out_cap);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LBG_H */

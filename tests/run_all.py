@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Runs every test suite and prints the grand total "N passed, N failed".
+
+Suites:
+  * cmocka unit tests (build/unit/test_*), then the same under ASan+UBSan
+    (build/unit-asan/test_*), run with TAP output and counted per test;
+  * a bounded libFuzzer run over tests/cases (one check);
+  * every Python suite tests/integration/test_*.py and tests/cli/test_*.py,
+    each ending with its own "N passed, N failed" line.
+Exit status: 0 when nothing failed.
+"""
+import glob
+import os
+import re
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+build = os.path.abspath(sys.argv[sys.argv.index("--build") + 1]) if "--build" in sys.argv \
+    else os.path.join(ROOT, "build")
+only = [a for a in sys.argv[1:] if not a.startswith("--") and a != build]
+
+total_p = total_f = 0
+summary = []
+
+
+def record(name, p, f, secs):
+    global total_p, total_f
+    total_p += p
+    total_f += f
+    summary.append("%-40s %4d passed, %3d failed  (%.1fs)" % (name, p, f, secs))
+
+
+def run_tap(binary, label):
+    t = time.monotonic()
+    env = dict(os.environ, CMOCKA_MESSAGE_OUTPUT="TAP",
+               ASAN_OPTIONS="detect_leaks=1:abort_on_error=1",
+               UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
+    r = subprocess.run([binary], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=600)
+    out = r.stdout.decode("utf-8", "replace")
+    sys.stdout.write(out)
+    p = len(re.findall(r"(?m)^ok \d+", out))
+    f = len(re.findall(r"(?m)^not ok \d+", out))
+    if r.returncode != 0 and f == 0:
+        f = 1  # crashed or sanitizer abort outside a test
+    record(label, p, f, time.monotonic() - t)
+
+
+def run_suite(path):
+    t = time.monotonic()
+    name = os.path.relpath(path, ROOT)
+    print("=== %s" % name)
+    sys.stdout.flush()
+    r = subprocess.run([sys.executable, path, "--build", build], cwd=ROOT,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=1200)
+    out = r.stdout.decode("utf-8", "replace")
+    sys.stdout.write(out)
+    m = re.findall(r"(?m)^(\d+) passed, (\d+) failed", out)
+    if m:
+        p, f = int(m[-1][0]), int(m[-1][1])
+    else:
+        p, f = 0, 1
+    if r.returncode != 0 and f == 0:
+        f = 1
+    record(name, p, f, time.monotonic() - t)
+
+
+def wanted(name):
+    return not only or any(o in name for o in only)
+
+
+for b in sorted(glob.glob(os.path.join(build, "unit", "test_*"))):
+    if wanted("unit"):
+        run_tap(b, "unit/" + os.path.basename(b))
+for b in sorted(glob.glob(os.path.join(build, "unit-asan", "test_*"))):
+    if wanted("asan"):
+        run_tap(b, "unit-asan/" + os.path.basename(b))
+
+fz = os.path.join(build, "fuzz", "fuzz_lbg")
+if os.path.exists(fz) and wanted("fuzz"):
+    t = time.monotonic()
+    corpus = os.path.join(build, "fuzz", "corpus")
+    os.makedirs(corpus, exist_ok=True)
+    r = subprocess.run([fz, "-max_total_time=20", "-max_len=8192", corpus,
+                        os.path.join(ROOT, "tests", "cases")],
+                       cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       env=dict(os.environ, ASAN_OPTIONS="detect_leaks=1"))
+    out = r.stdout.decode("utf-8", "replace")
+    print("\n".join(out.splitlines()[-3:]))
+    record("fuzz/fuzz_lbg (20 s)", 1 if r.returncode == 0 else 0,
+           0 if r.returncode == 0 else 1, time.monotonic() - t)
+
+for s in sorted(glob.glob(os.path.join(ROOT, "tests", "integration", "test_*.py")) +
+                glob.glob(os.path.join(ROOT, "tests", "cli", "test_*.py"))):
+    if wanted(os.path.basename(s)):
+        run_suite(s)
+
+print()
+print("\n".join(summary))
+print("%d passed, %d failed" % (total_p, total_f))
+sys.exit(1 if total_f else 0)
