@@ -166,7 +166,7 @@ int lbg_profile_parse(const char *s, size_t len, lbg_profile_e *out);
        LBG_TIER_SEVERE, LBG_LB_ALL, "body dropped, connection closed")       \
     XX(17, BODY_LONGER, "body-longer-than-content-length", "RFC 9112 6.2",   \
        LBG_TIER_SEVERE, LBG_LB_ALL,                                          \
-       "body cut to Content-Length, connection closed")                      \
+       "body cut to its declared length, connection closed")                      \
     XX(18, BODY_SHORTER, "body-shorter-than-content-length", "RFC 9112 8",   \
        LBG_TIER_SEVERE, LBG_LB_ALL, "none (connection closed)")              \
     XX(19, CHUNKED_INVALID, "chunked-invalid", "RFC 9112 7.1",               \
@@ -429,7 +429,7 @@ size_t lbg_sanitize(const unsigned char *value, size_t len,
 const char *lbg_reason_phrase(int status);
 
 /*
- * Parses a Content-Length field value: 1*DIGIT, at most 2^62 - 1.
+ * Parses a Content-Length field value: 1*DIGIT, at most INT64_MAX (2^63 - 1).
  * Returns the value, or -1 when value[0..len) is not a valid
  * Content-Length (empty, sign, space, letters, a list, overflow).
  */

@@ -1,0 +1,691 @@
+/*
+ * lbg_check.c -- the header-level rules: status line, field names and
+ * values (RFC 9110 5), message framing (RFC 9112 6), header budgets.
+ *
+ * One pass over the fields classifies every byte with a table lookup; the
+ * framing analysis runs a second, short pass only when a Content-Length or
+ * Transfer-Encoding field exists.
+ */
+
+#include "lbg_internal.h"
+
+
+const unsigned char lbg__ctype[256] = {
+    0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x24, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,  /* 00 */
+    0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,  /* 10 */
+    0x24, 0x03, 0x02, 0x03, 0x03, 0x03, 0x03, 0x03, 0x02, 0x02, 0x03, 0x03, 0x02, 0x03, 0x03, 0x02,  /* 20 */
+    0x1b, 0x1b, 0x1b, 0x1b, 0x1b, 0x1b, 0x1b, 0x1b, 0x1b, 0x1b, 0x22, 0x02, 0x02, 0x02, 0x02, 0x02,  /* 30 */
+    0x02, 0x13, 0x13, 0x13, 0x13, 0x13, 0x13, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03,  /* 40 */
+    0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x02, 0x02, 0x02, 0x03, 0x03,  /* 50 */
+    0x03, 0x13, 0x13, 0x13, 0x13, 0x13, 0x13, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03,  /* 60 */
+    0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x02, 0x03, 0x02, 0x03, 0x20,  /* 70 */
+    0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02,  /* 80 */
+    0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02,  /* 90 */
+    0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02,  /* a0 */
+    0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02,  /* b0 */
+    0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02,  /* c0 */
+    0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02,  /* d0 */
+    0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02,  /* e0 */
+    0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02,  /* f0 */
+};
+
+
+void
+lbg_report_init(lbg_report_t *rep, lbg_finding_t *findings,
+                 size_t findings_cap, lbg_edit_t *edits, size_t edits_cap)
+{
+    rep->findings = findings;
+    rep->nfindings = 0;
+    rep->findings_cap = findings ? findings_cap : 0;
+    rep->edits = edits;
+    rep->nedits = 0;
+    rep->edits_cap = edits ? edits_cap : 0;
+    rep->worst = LBG_TIER_COMPLIANT;
+    rep->truncated = 0;
+    rep->close = 0;
+    rep->no_body = 0;
+    rep->unrepairable = 0;
+}
+
+
+int
+lbg__finding(const lbg_policy_t *p, lbg_report_t *rep, lbg_rule_e rule,
+             size_t field, const unsigned char *at, size_t at_len,
+             int64_t n1, int64_t n2)
+{
+    const lbg_rule_t *r;
+    lbg_finding_t    *f;
+
+    if (p->mode == LBG_MODE_OFF || !lbg_rule_in_profile(rule, p->profile)) {
+        return 0;
+    }
+    r = lbg_rule(rule);
+    if (r->tier > rep->worst) {
+        rep->worst = r->tier;
+    }
+    if (r->repair[0] == 'n' && r->repair[1] == 'o' && r->repair[2] == 'n') {
+        /* "none (...)": no repair makes the response itself conformant */
+        rep->unrepairable = 1;
+    }
+    if (rep->nfindings >= rep->findings_cap) {
+        rep->truncated = 1;
+        rep->close = 1;
+        return 1;
+    }
+    f = &rep->findings[rep->nfindings++];
+    f->rule = rule;
+    f->field = field;
+    f->at = at;
+    f->at_len = at_len;
+    f->n1 = n1;
+    f->n2 = n2;
+    return 1;
+}
+
+
+void
+lbg__edit(lbg_report_t *rep, lbg_edit_op_e op, size_t field, int status,
+          const unsigned char *value, size_t value_len)
+{
+    size_t      i;
+    lbg_edit_t *e;
+
+    if (op == LBG_EDIT_CLOSE) {
+        rep->close = 1;
+    } else if (op == LBG_EDIT_NO_BODY) {
+        rep->no_body = 1;
+    }
+    for (i = 0; i < rep->nedits; i++) {
+        e = &rep->edits[i];
+        if (e->op == op && e->field == field && e->status == status
+            && e->value == value && e->value_len == value_len)
+        {
+            return;
+        }
+    }
+    if (rep->nedits >= rep->edits_cap) {
+        rep->truncated = 1;
+        rep->close = 1;
+        return;
+    }
+    e = &rep->edits[rep->nedits++];
+    e->op = op;
+    e->field = field;
+    e->status = status;
+    e->value = value;
+    e->value_len = value_len;
+}
+
+
+int
+lbg_response_bodiless(const lbg_response_t *r)
+{
+    return r->head || (r->status >= 100 && r->status < 200)
+           || r->status == 204 || r->status == 304;
+}
+
+
+size_t
+lbg_sanitize(const unsigned char *value, size_t len, unsigned char *out)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < len; i++) {
+        if (lbg__is(value[i], LBG__VCHAR | LBG__WS)) {
+            out[i] = value[i];
+        } else {
+            out[i] = ' ';
+            n++;
+        }
+    }
+    return n;
+}
+
+
+int64_t
+lbg_content_length_parse(const unsigned char *value, size_t len)
+{
+    int64_t v = 0;
+    size_t  i;
+    int     d;
+
+    if (len == 0) {
+        return -1;
+    }
+    for (i = 0; i < len; i++) {
+        if (!lbg__is(value[i], LBG__DIGIT)) {
+            return -1;
+        }
+        d = value[i] - '0';
+        if (v > (INT64_MAX - d) / 10) {
+            return -1;
+        }
+        v = v * 10 + d;
+    }
+    return v;
+}
+
+
+int64_t
+lbg__cl_list(const unsigned char *v, size_t len, const unsigned char **first,
+             size_t *first_len)
+{
+    size_t  i = 0, s, e;
+    int64_t val = -1, x;
+    int     differ = 0;
+
+    while (i <= len) {
+        s = i;
+        while (i < len && v[i] != ',') {
+            i++;
+        }
+        e = i;
+        while (s < e && lbg__is(v[s], LBG__WS)) {
+            s++;
+        }
+        while (e > s && lbg__is(v[e - 1], LBG__WS)) {
+            e--;
+        }
+        x = lbg_content_length_parse(v + s, e - s);
+        if (x < 0) {
+            return -1;
+        }
+        if (val < 0) {
+            val = x;
+            *first = v + s;
+            *first_len = e - s;
+        } else if (x != val) {
+            differ = 1;
+        }
+        i++; /* past the comma (or past the end) */
+    }
+    return differ ? -2 : val;
+}
+
+
+const char *
+lbg_reason_phrase(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 103: return "Early Hints";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 203: return "Non-Authoritative Information";
+    case 204: return "No Content";
+    case 205: return "Reset Content";
+    case 206: return "Partial Content";
+    case 300: return "Multiple Choices";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 305: return "Use Proxy";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 402: return "Payment Required";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 407: return "Proxy Authentication Required";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";
+    case 421: return "Misdirected Request";
+    case 422: return "Unprocessable Content";
+    case 426: return "Upgrade Required";
+    case 428: return "Precondition Required";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 451: return "Unavailable For Legal Reasons";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default:  return "";
+    }
+}
+
+
+static size_t
+lbg__cstrlen(const char *s)
+{
+    size_t n = 0;
+
+    while (s[n] != '\0') {
+        n++;
+    }
+    return n;
+}
+
+
+/* Status line: RFC 9112 4, status-code = 3DIGIT, reason-phrase =
+ * 1*( HTAB / SP / VCHAR / obs-text ). Returns the bytes the status line
+ * takes on the wire. */
+static size_t
+lbg__check_status(const lbg_policy_t *p, const lbg_response_t *r,
+                  lbg_report_t *rep)
+{
+    const unsigned char *s = r->status_line;
+    size_t               n = r->status_line_len, i;
+    int                  code;
+
+    if (s == NULL) {
+        if (r->status < 100 || r->status > 599) {
+            if (lbg__finding(p, rep, LBG_RULE_STATUS_CODE_INVALID,
+                             LBG_NO_FIELD, NULL, 0, r->status, 0))
+            {
+                lbg__edit(rep, LBG_EDIT_STATUS, LBG_NO_FIELD, 500, NULL, 0);
+            }
+            return 9 + 3 + 1 + 21 + 2;
+        }
+        return 9 + 3 + 1 + lbg__cstrlen(lbg_reason_phrase(r->status)) + 2;
+    }
+
+    if (n < 3 || !lbg__is(s[0], LBG__DIGIT) || !lbg__is(s[1], LBG__DIGIT)
+        || !lbg__is(s[2], LBG__DIGIT) || (n > 3 && s[3] != ' '))
+    {
+        code = -1;
+    } else {
+        code = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
+    }
+    if (code < 100 || code > 599) {
+        if (lbg__finding(p, rep, LBG_RULE_STATUS_CODE_INVALID, LBG_NO_FIELD,
+                         s, n, code, 0))
+        {
+            lbg__edit(rep, LBG_EDIT_STATUS, LBG_NO_FIELD, 500, NULL, 0);
+        }
+        return 9 + n + 2;
+    }
+    for (i = 4; i < n; i++) {
+        if (!lbg__is(s[i], LBG__VCHAR | LBG__WS)) {
+            if (lbg__finding(p, rep, LBG_RULE_REASON_PHRASE_INVALID,
+                             LBG_NO_FIELD, s, n, code, (int64_t) i))
+            {
+                lbg__edit(rep, LBG_EDIT_STATUS, LBG_NO_FIELD, code, NULL, 0);
+            }
+            break;
+        }
+    }
+    return 9 + n + 2;
+}
+
+
+/* Field name: RFC 9110 5.1, field-name = token. */
+static void
+lbg__check_name(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
+                lbg_report_t *rep)
+{
+    size_t i;
+    int    not_token = 0;
+
+    if (f->name_len == 0) {
+        goto invalid;
+    }
+    for (i = 0; i < f->name_len; i++) {
+        if (!lbg__is(f->name[i], LBG__TCHAR)) {
+            if (lbg__is(f->name[i], LBG__NAMEBAD)) {
+                goto invalid;
+            }
+            not_token = 1;
+        }
+    }
+    if (not_token
+        && lbg__finding(p, rep, LBG_RULE_FIELD_NAME_NOT_TOKEN, idx, f->name,
+                        f->name_len, 0, 0))
+    {
+        lbg__edit(rep, LBG_EDIT_REMOVE, idx, 0, NULL, 0);
+    }
+    return;
+
+invalid:
+    if (lbg__finding(p, rep, LBG_RULE_FIELD_NAME_INVALID, idx, f->name,
+                     f->name_len, 0, 0))
+    {
+        lbg__edit(rep, LBG_EDIT_REMOVE, idx, 0, NULL, 0);
+    }
+}
+
+
+/* Field value: RFC 9110 5.5 (field-vchar, SP, HTAB; CR, LF, NUL never),
+ * RFC 9112 5.2 (obs-fold). One finding per rule per field, at the first
+ * offending byte. */
+static void
+lbg__check_value(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
+                 lbg_report_t *rep)
+{
+    const unsigned char *v = f->value;
+    size_t               n = f->value_len, i, fold_len;
+    int                  seen_crlf = 0, seen_ctl = 0, seen_fold = 0;
+    lbg_rule_e           rule;
+
+    for (i = 0; i < n; i++) {
+        if (lbg__is(v[i], LBG__VCHAR | LBG__WS)) {
+            continue;
+        }
+        fold_len = 0;
+        if (v[i] == '\r' && i + 2 < n && v[i + 1] == '\n'
+            && lbg__is(v[i + 2], LBG__WS))
+        {
+            fold_len = 3;
+        } else if (v[i] == '\n' && i + 1 < n && lbg__is(v[i + 1], LBG__WS)) {
+            fold_len = 2;
+        }
+        if (fold_len) {
+            if (seen_fold) {
+                i += fold_len - 1;
+                continue;
+            }
+            seen_fold = 1;
+            rule = LBG_RULE_OBS_FOLD;
+        } else if (v[i] == '\r' || v[i] == '\n' || v[i] == '\0') {
+            if (seen_crlf) {
+                continue;
+            }
+            seen_crlf = 1;
+            fold_len = 1;
+            rule = LBG_RULE_FIELD_VALUE_CRLF_NUL;
+        } else {
+            if (seen_ctl) {
+                continue;
+            }
+            seen_ctl = 1;
+            fold_len = 1;
+            rule = LBG_RULE_FIELD_VALUE_CTL;
+        }
+        if (lbg__finding(p, rep, rule, idx, v + i, fold_len, (int64_t) i, 0))
+        {
+            lbg__edit(rep, LBG_EDIT_SANITIZE, idx, 0, NULL, 0);
+        }
+        i += fold_len - 1;
+    }
+}
+
+
+/* Removes every field of the given kind. */
+static void
+lbg__remove_all(const lbg_response_t *r, lbg_report_t *rep,
+                const unsigned char *kind, unsigned char which)
+{
+    size_t i;
+
+    for (i = 0; i < r->nfields; i++) {
+        if (kind[i] == which) {
+            lbg__edit(rep, LBG_EDIT_REMOVE, i, 0, NULL, 0);
+        }
+    }
+}
+
+
+#define LBG__K_CL 1
+#define LBG__K_TE 2
+
+static const unsigned char lbg__chunked[] = "chunked";
+
+
+/*
+ * Transfer-Encoding codings across every TE field (RFC 9112 6.1, 7):
+ * counts codings and "chunked" codings; *final_chunked tells whether the
+ * last coding is chunked; *empty whether an element is empty.
+ */
+void
+lbg__te_scan(const unsigned char *v, size_t len, size_t *ncodings,
+             size_t *nchunked, int *final_chunked, int *empty)
+{
+    size_t i = 0, s, e, t;
+
+    while (i <= len) {
+        s = i;
+        while (i < len && v[i] != ',') {
+            i++;
+        }
+        e = i;
+        while (s < e && lbg__is(v[s], LBG__WS)) {
+            s++;
+        }
+        while (e > s && lbg__is(v[e - 1], LBG__WS)) {
+            e--;
+        }
+        if (s == e) {
+            *empty = 1;
+        } else {
+            t = s;
+            while (t < e && lbg__is(v[t], LBG__TCHAR)) {
+                t++;
+            }
+            (*ncodings)++;
+            if (t == e && lbg__ieq(v + s, e - s, "chunked", 7)) {
+                (*nchunked)++;
+                *final_chunked = 1;
+            } else {
+                *final_chunked = 0;
+            }
+        }
+        i++;
+    }
+}
+
+
+static void
+lbg__check_framing(const lbg_policy_t *p, const lbg_response_t *r,
+                   lbg_report_t *rep, const unsigned char *kind)
+{
+    const lbg_field_t   *f;
+    const unsigned char *first_el;
+    size_t               i, first_len, ncodings = 0, nchunked = 0;
+    size_t               first_cl = LBG_NO_FIELD, first_te = LBG_NO_FIELD;
+    int64_t              v, cl = -1;
+    int                  bad = 0, conflict = 0, final_chunked = 0;
+    int                  empty = 0, acted = 0;
+
+    if ((r->status >= 100 && r->status < 200) || r->status == 204) {
+        /* RFC 9110 8.6, RFC 9112 6.1: no framing on 1xx and 204 */
+        for (i = 0; i < r->nfields; i++) {
+            f = &r->fields[i];
+            if (kind[i] == LBG__K_TE
+                || (kind[i] == LBG__K_CL
+                    && lbg_content_length_parse(f->value, f->value_len) != 0))
+            {
+                if (lbg__finding(p, rep, LBG_RULE_FRAMING_ON_BODILESS_STATUS,
+                                 i, f->value, f->value_len, r->status, 0))
+                {
+                    lbg__edit(rep, LBG_EDIT_REMOVE, i, 0, NULL, 0);
+                }
+            }
+        }
+        return;
+    }
+
+    /* Content-Length, RFC 9110 8.6 */
+    for (i = 0; i < r->nfields; i++) {
+        if (kind[i] != LBG__K_CL) {
+            continue;
+        }
+        f = &r->fields[i];
+        v = lbg_content_length_parse(f->value, f->value_len);
+        if (v < 0) {
+            v = lbg__cl_list(f->value, f->value_len, &first_el, &first_len);
+            if (v == -1) {
+                bad = 1;
+                acted |= lbg__finding(p, rep, LBG_RULE_CONTENT_LENGTH_INVALID,
+                                      i, f->value, f->value_len, 0, 0);
+                continue;
+            }
+            if (v == -2) {
+                conflict = 1;
+                acted |= lbg__finding(p, rep, LBG_RULE_CONTENT_LENGTH_CONFLICT,
+                                      i, f->value, f->value_len, -1, -1);
+                continue;
+            }
+            /* "42, 42": a duplicate in one field; collapse to "42" */
+            if (lbg__finding(p, rep, LBG_RULE_CONTENT_LENGTH_DUPLICATE, i,
+                             f->value, f->value_len, v, 0))
+            {
+                lbg__edit(rep, LBG_EDIT_SET, i, 0, first_el, first_len);
+            }
+        }
+        if (first_cl == LBG_NO_FIELD) {
+            first_cl = i;
+            cl = v;
+        } else if (v != cl) {
+            if (!conflict) {
+                acted |= lbg__finding(p, rep, LBG_RULE_CONTENT_LENGTH_CONFLICT,
+                                      i, f->value, f->value_len, cl, v);
+            }
+            conflict = 1;
+        } else if (lbg__finding(p, rep, LBG_RULE_CONTENT_LENGTH_DUPLICATE, i,
+                                f->value, f->value_len, v, 0))
+        {
+            lbg__edit(rep, LBG_EDIT_REMOVE, i, 0, NULL, 0);
+        }
+    }
+    if (acted) {
+        /* the length is unknown: remove every Content-Length and let the
+         * close of the connection delimit the body (RFC 9112 6.3) */
+        lbg__remove_all(r, rep, kind, LBG__K_CL);
+        lbg__edit(rep, LBG_EDIT_CLOSE, LBG_NO_FIELD, 0, NULL, 0);
+    }
+
+    /* Transfer-Encoding, RFC 9112 6.1, 6.3, 7 */
+    for (i = 0; i < r->nfields; i++) {
+        if (kind[i] == LBG__K_TE) {
+            if (first_te == LBG_NO_FIELD) {
+                first_te = i;
+            }
+            f = &r->fields[i];
+            lbg__te_scan(f->value, f->value_len, &ncodings, &nchunked,
+                         &final_chunked, &empty);
+        }
+    }
+    if (first_te == LBG_NO_FIELD) {
+        return;
+    }
+    f = &r->fields[first_te];
+    if (nchunked > 1) {
+        if (lbg__finding(p, rep, LBG_RULE_TE_CHUNKED_TWICE, first_te,
+                         f->value, f->value_len, (int64_t) nchunked, 0))
+        {
+            if (ncodings == nchunked && !empty) {
+                /* only "chunked", repeated: keep one */
+                lbg__edit(rep, LBG_EDIT_SET, first_te, 0, lbg__chunked, 7);
+                for (i = first_te + 1; i < r->nfields; i++) {
+                    if (kind[i] == LBG__K_TE) {
+                        lbg__edit(rep, LBG_EDIT_REMOVE, i, 0, NULL, 0);
+                    }
+                }
+            } else {
+                rep->unrepairable = 1;
+                lbg__edit(rep, LBG_EDIT_CLOSE, LBG_NO_FIELD, 0, NULL, 0);
+            }
+        }
+    }
+    if (!final_chunked || empty) {
+        if (lbg__finding(p, rep, LBG_RULE_TE_NOT_CHUNKED, first_te, f->value,
+                         f->value_len, 0, 0))
+        {
+            lbg__edit(rep, LBG_EDIT_CLOSE, LBG_NO_FIELD, 0, NULL, 0);
+        }
+    }
+    if (first_cl != LBG_NO_FIELD || bad || conflict) {
+        for (i = 0; i < r->nfields && kind[i] != LBG__K_CL; i++) {
+            /* find the first Content-Length, valid or not */
+        }
+        f = &r->fields[i];
+        if (lbg__finding(p, rep, LBG_RULE_TE_WITH_CONTENT_LENGTH, i, f->value,
+                         f->value_len, 0, 0))
+        {
+            lbg__remove_all(r, rep, kind, LBG__K_CL);
+            lbg__edit(rep, LBG_EDIT_CLOSE, LBG_NO_FIELD, 0, NULL, 0);
+        }
+    }
+}
+
+
+/* Fields classified per index, for the framing pass; the view may hold any
+ * number of fields, so classify in blocks when it is large. */
+#define LBG__KIND_MAX 512
+
+size_t
+lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
+{
+    const lbg_field_t *f;
+    size_t             i, line, total, before = rep->nfindings;
+    size_t             ncl = 0, nte = 0;
+    unsigned char      kind_buf[LBG__KIND_MAX];
+
+    if (p->mode == LBG_MODE_OFF) {
+        return 0;
+    }
+
+    total = lbg__check_status(p, r, rep);
+
+    for (i = 0; i < r->nfields; i++) {
+        f = &r->fields[i];
+        line = f->name_len + 2 + f->value_len + 2;
+        total += line;
+        if (p->max_field_bytes && line > p->max_field_bytes) {
+            lbg__finding(p, rep, LBG_RULE_FIELD_TOO_LARGE, i, f->name,
+                         f->name_len, (int64_t) line,
+                         (int64_t) p->max_field_bytes);
+        }
+        lbg__check_name(p, f, i, rep);
+        lbg__check_value(p, f, i, rep);
+        if (f->name_len == 14 && lbg__ieq(f->name, 14, "content-length", 14)) {
+            ncl++;
+        } else if (f->name_len == 17
+                   && lbg__ieq(f->name, 17, "transfer-encoding", 17))
+        {
+            nte++;
+        }
+    }
+    total += 2;
+
+    if (p->max_fields && r->nfields > p->max_fields) {
+        lbg__finding(p, rep, LBG_RULE_TOO_MANY_FIELDS, LBG_NO_FIELD, NULL, 0,
+                     (int64_t) r->nfields, (int64_t) p->max_fields);
+    }
+    if (p->max_header_bytes && total > p->max_header_bytes) {
+        lbg__finding(p, rep, LBG_RULE_HEADER_TOO_LARGE, LBG_NO_FIELD, NULL, 0,
+                     (int64_t) total, (int64_t) p->max_header_bytes);
+    }
+
+    if (ncl + nte > 0) {
+        if (r->nfields <= LBG__KIND_MAX) {
+            for (i = 0; i < r->nfields; i++) {
+                f = &r->fields[i];
+                kind_buf[i] = 0;
+                if (f->name_len == 14
+                    && lbg__ieq(f->name, 14, "content-length", 14))
+                {
+                    kind_buf[i] = LBG__K_CL;
+                } else if (f->name_len == 17
+                           && lbg__ieq(f->name, 17, "transfer-encoding", 17))
+                {
+                    kind_buf[i] = LBG__K_TE;
+                }
+            }
+            lbg__check_framing(p, r, rep, kind_buf);
+        } else {
+            /* more fields than we classify: the framing cannot be
+             * verified; never reuse the connection */
+            rep->unrepairable = 1;
+            lbg__edit(rep, LBG_EDIT_CLOSE, LBG_NO_FIELD, 0, NULL, 0);
+        }
+    }
+
+    return rep->nfindings - before;
+}

@@ -1,0 +1,58 @@
+/*
+ * lbg_internal.h -- internals shared by the core's source files. Not part
+ * of the public API: adapters include lbg.h only.
+ */
+
+#ifndef LBG_INTERNAL_H
+#define LBG_INTERNAL_H
+
+#include "lbg.h"
+
+/* Character classes, one bit each, in lbg__ctype[256] (lbg_check.c). */
+#define LBG__TCHAR   0x01u /* token character, RFC 9110 5.6.2 */
+#define LBG__VCHAR   0x02u /* field-vchar: VCHAR / obs-text, RFC 9110 5.5 */
+#define LBG__WS      0x04u /* SP / HTAB */
+#define LBG__DIGIT   0x08u
+#define LBG__HEXDIG  0x10u
+#define LBG__NAMEBAD 0x20u /* SP, HTAB, CTL, DEL, ':' in a field name */
+
+extern const unsigned char lbg__ctype[256];
+
+#define lbg__is(c, cls) (lbg__ctype[(unsigned char) (c)] & (cls))
+
+/* ASCII lower-casing, locale-independent. */
+#define lbg__lower(c) \
+    ((unsigned char) ((c) >= 'A' && (c) <= 'Z' ? (c) | 0x20 : (c)))
+
+/* Returns 1 when a[0..alen) equals the lower-case literal b[0..blen)
+ * ignoring ASCII case. */
+int lbg__ieq(const unsigned char *a, size_t alen, const char *b, size_t blen);
+
+/* Appends a finding to rep (filtered by profile p; LBG_MODE_OFF records
+ * nothing). Returns 1 when recorded, 0 when filtered or dropped. */
+int lbg__finding(const lbg_policy_t *p, lbg_report_t *rep, lbg_rule_e rule,
+                 size_t field, const unsigned char *at, size_t at_len,
+                 int64_t n1, int64_t n2);
+
+/* Appends an edit unless an identical one is already there. */
+void lbg__edit(lbg_report_t *rep, lbg_edit_op_e op, size_t field, int status,
+               const unsigned char *value, size_t value_len);
+
+/*
+ * A Content-Length value that is a comma-separated list (RFC 9110 8.6,
+ * "Content-Length: 42, 42"). Returns the common value when every element
+ * is a valid, identical number, with *first and *first_len set to the
+ * first element; -2 when the elements are valid numbers that differ; -1
+ * otherwise.
+ */
+int64_t lbg__cl_list(const unsigned char *v, size_t len,
+                     const unsigned char **first, size_t *first_len);
+
+/* Scans one Transfer-Encoding field value (RFC 9112 6.1, 7): adds its
+ * codings to *ncodings and its "chunked" codings to *nchunked, sets
+ * *final_chunked to whether its last coding is chunked and *empty when an
+ * element is empty. */
+void lbg__te_scan(const unsigned char *v, size_t len, size_t *ncodings,
+                  size_t *nchunked, int *final_chunked, int *empty);
+
+#endif /* LBG_INTERNAL_H */

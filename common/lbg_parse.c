@@ -1,0 +1,477 @@
+/*
+ * lbg_parse.c -- a strict parser for one raw HTTP/1.x response (RFC 9112:
+ * status line, header section, message body framing), and the writer of
+ * its repaired bytes.
+ */
+
+#include <string.h>
+
+#include "lbg_internal.h"
+
+
+/* Returns the index of the first LF in b[from..len), or len. */
+static size_t
+lbg__eol(const unsigned char *b, size_t from, size_t len)
+{
+    const unsigned char *lf;
+
+    if (from >= len) {
+        return len;
+    }
+    lf = memchr(b + from, '\n', len - from);
+    return lf ? (size_t) (lf - b) : len;
+}
+
+
+/* Parses the chunked body b[0..len) (RFC 9112 7.1). Returns the bytes of
+ * the complete chunked body, or (size_t) -1 with *bad set to the offset of
+ * the first bad byte (len when the body ends early). */
+static size_t
+lbg__chunked(const unsigned char *b, size_t len, size_t *bad)
+{
+    size_t   i = 0, e;
+    uint64_t size;
+    int      digits;
+
+    for (;;) {
+        size = 0;
+        digits = 0;
+        while (i < len && lbg__is(b[i], LBG__HEXDIG)) {
+            if (size > (UINT64_C(1) << 52)) { /* HAProxy's limit */
+                *bad = i;
+                return (size_t) -1;
+            }
+            size = size * 16
+                   + (uint64_t) (b[i] <= '9' ? b[i] - '0'
+                                             : (lbg__lower(b[i]) - 'a' + 10));
+            digits++;
+            i++;
+        }
+        if (i >= len || digits == 0) {
+            *bad = i;
+            return (size_t) -1;
+        }
+        /* chunk-ext: BWS ";" ... up to CRLF; no CTL but HTAB */
+        if (b[i] == ';' || lbg__is(b[i], LBG__WS)) {
+            while (i < len && b[i] != '\r' && b[i] != '\n') {
+                if (!lbg__is(b[i], LBG__VCHAR | LBG__WS)) {
+                    *bad = i;
+                    return (size_t) -1;
+                }
+                i++;
+            }
+        }
+        if (i + 1 >= len || b[i] != '\r' || b[i + 1] != '\n') {
+            *bad = i;
+            return (size_t) -1;
+        }
+        i += 2;
+        if (size == 0) {
+            break;
+        }
+        if (size > (uint64_t) (len - i)) {
+            *bad = len;
+            return (size_t) -1;
+        }
+        i += (size_t) size;
+        if (i + 1 >= len || b[i] != '\r' || b[i + 1] != '\n') {
+            *bad = i;
+            return (size_t) -1;
+        }
+        i += 2;
+    }
+    /* trailer section: field lines up to an empty line */
+    for (;;) {
+        e = lbg__eol(b, i, len);
+        if (e >= len || e == i || b[e - 1] != '\r') {
+            *bad = e >= len ? len : e;
+            return (size_t) -1;
+        }
+        if (e == i + 1) {
+            return e + 1;
+        }
+        i = e + 1;
+    }
+}
+
+
+int
+lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
+          int head, lbg_field_t *fields, size_t fields_cap, lbg_raw_t *out,
+          lbg_report_t *rep)
+{
+    lbg_response_t      *v = &out->view;
+    const unsigned char *first_bare = NULL, *colon, *first_el;
+    size_t               i, e, le, s, vs, ve, nlines = 0, nf = 0, bad = 0, fl;
+    size_t               ncodings = 0, nchunked = 0, cl_field = LBG_NO_FIELD;
+    int                  final_chunked = 0, empty = 0, have_te = 0;
+    int                  cl_ok = 1;
+    int64_t              cl = -1, x;
+    lbg_field_t         *f;
+
+    memset(out, 0, sizeof(*out));
+    v->head = head ? 1 : 0;
+    v->status = -1;
+    v->fields = fields;
+    out->body_expected = -1;
+
+    if (len == 0) {
+        lbg__finding(p, rep, LBG_RULE_HEADER_INCOMPLETE, LBG_NO_FIELD, NULL,
+                     0, 0, 0);
+        return -1;
+    }
+    if (len < 5 || !lbg__ieq(buf, 5, "http/", 5)) {
+        e = lbg__eol(buf, 0, len);
+        i = 0;
+        while (i < e && i < 16 && buf[i] != ' ') {
+            i++;
+        }
+        lbg__finding(p, rep, LBG_RULE_VERSION_INVALID, LBG_NO_FIELD, buf,
+                     i ? i : (len < 8 ? len : 8), 0, 0);
+        rep->unrepairable = 1; /* not an HTTP response at all */
+        return -1;
+    }
+
+    /* status line: HTTP-version SP status-code SP [ reason-phrase ] */
+    e = lbg__eol(buf, 0, len);
+    le = (e > 0 && e < len && buf[e - 1] == '\r') ? e - 1 : e;
+    if (e < len && le == e) {
+        out->bare_lf++;
+        first_bare = buf + e;
+    }
+    i = 0;
+    while (i < le && buf[i] != ' ') {
+        i++;
+    }
+    if (i == 8 && memcmp(buf, "HTTP/1.", 7) == 0
+        && (buf[7] == '0' || buf[7] == '1'))
+    {
+        v->version = buf[7] == '1' ? 11 : 10;
+    } else {
+        v->version = 0;
+        lbg__finding(p, rep, LBG_RULE_VERSION_INVALID, LBG_NO_FIELD, buf, i,
+                     0, 0);
+    }
+    s = i < le ? i + 1 : le;
+    v->status_line = buf + s;
+    v->status_line_len = le - s;
+    if (le - s >= 3 && lbg__is(buf[s], LBG__DIGIT)
+        && lbg__is(buf[s + 1], LBG__DIGIT) && lbg__is(buf[s + 2], LBG__DIGIT)
+        && (le - s == 3 || buf[s + 3] == ' '))
+    {
+        v->status = (buf[s] - '0') * 100 + (buf[s + 1] - '0') * 10
+                    + (buf[s + 2] - '0');
+    }
+
+    /* header section */
+    i = e + 1;
+    for (;;) {
+        if (e >= len) {
+            lbg__finding(p, rep, LBG_RULE_HEADER_INCOMPLETE, LBG_NO_FIELD,
+                         NULL, 0, (int64_t) len, 0);
+            break;
+        }
+        e = lbg__eol(buf, i, len);
+        if (e >= len) {
+            continue; /* reported above on the next turn */
+        }
+        le = (e > i && buf[e - 1] == '\r') ? e - 1 : e;
+        if (le == e) {
+            if (out->bare_lf++ == 0) {
+                first_bare = buf + e;
+            }
+        }
+        if (le == i) {
+            out->header_len = e + 1; /* the empty line */
+            break;
+        }
+        nlines++;
+        if (lbg__is(buf[i], LBG__WS) && nf > 0 && nf <= fields_cap) {
+            /* obs-fold: the value extends over this line (RFC 9112 5.2) */
+            f = &fields[nf - 1];
+            ve = le;
+            while (ve > i && lbg__is(buf[ve - 1], LBG__WS)) {
+                ve--;
+            }
+            if (ve > i) {
+                f->value_len = (size_t) (buf + ve - f->value);
+            }
+            i = e + 1;
+            continue;
+        }
+        colon = memchr(buf + i, ':', le - i);
+        if (colon == NULL) {
+            lbg__finding(p, rep, LBG_RULE_FIELD_MISSING_COLON, LBG_NO_FIELD,
+                         buf + i, le - i, (int64_t) i, 0);
+            i = e + 1;
+            continue;
+        }
+        if (nf >= fields_cap) {
+            nf = fields_cap + 1; /* remember the overflow */
+            i = e + 1;
+            continue;
+        }
+        vs = (size_t) (colon - buf) + 1;
+        while (vs < le && lbg__is(buf[vs], LBG__WS)) {
+            vs++;
+        }
+        ve = le;
+        while (ve > vs && lbg__is(buf[ve - 1], LBG__WS)) {
+            ve--;
+        }
+        f = &fields[nf++];
+        f->name = buf + i;
+        f->name_len = (size_t) (colon - (buf + i));
+        f->value = buf + vs;
+        f->value_len = ve - vs;
+        f->origin = i;
+        i = e + 1;
+    }
+    if (nf > fields_cap) {
+        nf = fields_cap;
+        if (p->max_fields == 0 || p->max_fields >= fields_cap) {
+            lbg__finding(p, rep, LBG_RULE_TOO_MANY_FIELDS, LBG_NO_FIELD, NULL,
+                         0, (int64_t) nlines, (int64_t) fields_cap);
+        }
+        rep->unrepairable = 1;
+    }
+    v->nfields = nf;
+    if (out->bare_lf > 0) {
+        lbg__finding(p, rep, LBG_RULE_BARE_LF, LBG_NO_FIELD, first_bare, 1,
+                     (int64_t) out->bare_lf, 0);
+    }
+
+    lbg_check(p, v, rep);
+
+    if (out->header_len == 0) {
+        return 0;
+    }
+
+    /* message body length, RFC 9112 6.3 */
+    out->body = buf + out->header_len;
+    out->body_len = len - out->header_len;
+    if (lbg_response_bodiless(v)) {
+        out->framing = LBG_FRAMING_NONE;
+        if (out->body_len > 0
+            && lbg__finding(p, rep, LBG_RULE_BODY_ON_BODILESS, LBG_NO_FIELD,
+                            out->body, out->body_len > 16 ? 16 : out->body_len,
+                            v->status, (int64_t) out->body_len))
+        {
+            lbg__edit(rep, LBG_EDIT_NO_BODY, LBG_NO_FIELD, 0, NULL, 0);
+            lbg__edit(rep, LBG_EDIT_CLOSE, LBG_NO_FIELD, 0, NULL, 0);
+        }
+        return 0;
+    }
+    for (i = 0; i < nf; i++) {
+        f = &fields[i];
+        if (f->name_len == 17 && lbg__ieq(f->name, 17, "transfer-encoding", 17))
+        {
+            have_te = 1;
+            lbg__te_scan(f->value, f->value_len, &ncodings, &nchunked,
+                         &final_chunked, &empty);
+        } else if (f->name_len == 14
+                   && lbg__ieq(f->name, 14, "content-length", 14))
+        {
+            x = lbg_content_length_parse(f->value, f->value_len);
+            if (x < 0) {
+                /* "42, 42": a list of identical values is that value */
+                x = lbg__cl_list(f->value, f->value_len, &first_el, &fl);
+            }
+            if (x < 0 || (cl >= 0 && x != cl)) {
+                cl_ok = 0;
+            }
+            if (cl_field == LBG_NO_FIELD) {
+                cl_field = i;
+            }
+            cl = x;
+        }
+    }
+    if (have_te) {
+        out->framing = (final_chunked && !empty) ? LBG_FRAMING_CHUNKED
+                                                 : LBG_FRAMING_CLOSE;
+    } else if (cl_field != LBG_NO_FIELD && cl_ok) {
+        out->framing = LBG_FRAMING_LENGTH;
+        out->body_expected = cl;
+    } else {
+        out->framing = LBG_FRAMING_CLOSE;
+    }
+
+    switch (out->framing) {
+    case LBG_FRAMING_LENGTH:
+        if ((uint64_t) out->body_len > (uint64_t) cl) {
+            out->body_framed = (size_t) cl;
+            if (lbg__finding(p, rep, LBG_RULE_BODY_LONGER, cl_field,
+                             out->body + cl,
+                             out->body_len - (size_t) cl > 16
+                                 ? 16 : out->body_len - (size_t) cl,
+                             cl, (int64_t) out->body_len))
+            {
+                lbg__edit(rep, LBG_EDIT_CLOSE, LBG_NO_FIELD, 0, NULL, 0);
+            }
+        } else {
+            out->body_framed = out->body_len;
+            if ((uint64_t) out->body_len < (uint64_t) cl
+                && lbg__finding(p, rep, LBG_RULE_BODY_SHORTER, cl_field, NULL,
+                                0, cl, (int64_t) out->body_len))
+            {
+                lbg__edit(rep, LBG_EDIT_CLOSE, LBG_NO_FIELD, 0, NULL, 0);
+            }
+        }
+        break;
+    case LBG_FRAMING_CHUNKED:
+        e = lbg__chunked(out->body, out->body_len, &bad);
+        if (e == (size_t) -1) {
+            out->body_framed = out->body_len;
+            if (lbg__finding(p, rep, LBG_RULE_CHUNKED_INVALID, LBG_NO_FIELD,
+                             bad < out->body_len ? out->body + bad : NULL,
+                             bad < out->body_len
+                                 ? (out->body_len - bad > 16
+                                        ? 16 : out->body_len - bad)
+                                 : 0,
+                             (int64_t) bad, 0))
+            {
+                lbg__edit(rep, LBG_EDIT_CLOSE, LBG_NO_FIELD, 0, NULL, 0);
+            }
+        } else {
+            out->body_framed = e;
+            if (e < out->body_len
+                && lbg__finding(p, rep, LBG_RULE_BODY_LONGER, LBG_NO_FIELD,
+                                out->body + e,
+                                out->body_len - e > 16 ? 16
+                                                       : out->body_len - e,
+                                -1, (int64_t) (out->body_len - e)))
+            {
+                lbg__edit(rep, LBG_EDIT_CLOSE, LBG_NO_FIELD, 0, NULL, 0);
+            }
+        }
+        break;
+    default:
+        out->body_framed = out->body_len;
+        break;
+    }
+    return 0;
+}
+
+
+/* A bounded byte writer for lbg_repair_raw. */
+typedef struct {
+    unsigned char *p;
+    size_t         cap;
+    size_t         len;
+    int            over;
+} lbg__w_t;
+
+
+static void
+lbg__w(lbg__w_t *w, const void *s, size_t n)
+{
+    if (w->over || n > w->cap - w->len) {
+        w->over = 1;
+        return;
+    }
+    if (n > 0) {
+        memcpy(w->p + w->len, s, n);
+    }
+    w->len += n;
+}
+
+
+static void
+lbg__ws(lbg__w_t *w, const char *s)
+{
+    lbg__w(w, s, strlen(s));
+}
+
+
+size_t
+lbg_repair_raw(const lbg_raw_t *raw, const lbg_report_t *rep,
+               unsigned char *out, size_t out_cap)
+{
+    const lbg_response_t *v = &raw->view;
+    const lbg_field_t    *f;
+    const lbg_edit_t     *ed, *set;
+    lbg__w_t              w = { out, out_cap, 0, 0 };
+    size_t                i, k, s, body;
+    int                   status = -1, removed, sanitize;
+    char                  code[4];
+
+    for (k = 0; k < rep->nedits; k++) {
+        if (rep->edits[k].op == LBG_EDIT_STATUS) {
+            status = rep->edits[k].status;
+        }
+    }
+
+    lbg__ws(&w, v->version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+    if (status >= 100 && status <= 999) {
+        code[0] = (char) ('0' + status / 100);
+        code[1] = (char) ('0' + status / 10 % 10);
+        code[2] = (char) ('0' + status % 10);
+        code[3] = ' ';
+        lbg__w(&w, code, 4);
+        lbg__ws(&w, lbg_reason_phrase(status));
+    } else {
+        lbg__w(&w, v->status_line, v->status_line_len);
+    }
+    lbg__w(&w, "\r\n", 2);
+
+    for (i = 0; i < v->nfields; i++) {
+        f = &v->fields[i];
+        removed = 0;
+        sanitize = 0;
+        set = NULL;
+        for (k = 0; k < rep->nedits; k++) {
+            ed = &rep->edits[k];
+            if (ed->field != i) {
+                continue;
+            }
+            if (ed->op == LBG_EDIT_REMOVE) {
+                removed = 1;
+            } else if (ed->op == LBG_EDIT_SANITIZE) {
+                sanitize = 1;
+            } else if (ed->op == LBG_EDIT_SET) {
+                set = ed;
+            }
+        }
+        if (removed
+            || (rep->close && f->name_len == 10
+                && lbg__ieq(f->name, 10, "connection", 10)))
+        {
+            continue;
+        }
+        lbg__w(&w, f->name, f->name_len);
+        lbg__w(&w, ": ", 2);
+        if (set != NULL) {
+            lbg__w(&w, set->value, set->value_len);
+        } else {
+            k = w.len;
+            lbg__w(&w, f->value, f->value_len);
+            if (sanitize && !w.over) {
+                /* same bytes as an adapter's in-place repair, then without
+                 * the OWS that replaced bytes at either end (a parser
+                 * would strip it: RFC 9112 5) */
+                lbg_sanitize(w.p + k, f->value_len, w.p + k);
+                s = k;
+                while (s < w.len && lbg__is(w.p[s], LBG__WS)) {
+                    s++;
+                }
+                while (w.len > s && lbg__is(w.p[w.len - 1], LBG__WS)) {
+                    w.len--;
+                }
+                memmove(w.p + k, w.p + s, w.len - s);
+                w.len -= s - k;
+            }
+        }
+        lbg__w(&w, "\r\n", 2);
+    }
+    if (rep->close) {
+        lbg__ws(&w, "Connection: close\r\n");
+    }
+    lbg__w(&w, "\r\n", 2);
+
+    if (!rep->no_body && raw->header_len > 0) {
+        body = raw->framing == LBG_FRAMING_CLOSE ? raw->body_len
+                                                 : raw->body_framed;
+        lbg__w(&w, raw->body, body);
+    }
+    return w.over ? (size_t) -1 : w.len;
+}
