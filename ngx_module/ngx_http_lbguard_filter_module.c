@@ -1,0 +1,1458 @@
+
+/*
+ * lbguard: nginx HTTP filter module.
+ *
+ * A thin adapter around the lbguard core (common/lbg.h):
+ *
+ *   - the header filter runs just before ngx_http_header_filter_module
+ *     (see `config`), builds the core's view of the response exactly as
+ *     that filter will serialise it (status line, the fields it
+ *     synthesises, and every r->headers_out.headers element), runs
+ *     lbg_check(), logs each finding and, in repair mode, applies the
+ *     core's edits to r->headers_out;
+ *   - the body filter runs just before ngx_http_write_filter_module and
+ *     holds the body to its declared Content-Length (lbg_body_*);
+ *   - at configuration load, every server{} and location{} whose
+ *     keepalive_timeout is shorter than the load balancer's idle timeout
+ *     plus a margin is reported and, in repair mode, raised
+ *     (lbg_keepalive_verdict);
+ *   - $lbguard_findings holds lbg_report_summary() for the access log.
+ *
+ * HTTP/2 responses, HTTP/0.9 responses and subrequests are passed through
+ * untouched.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <nginx.h>
+
+#include "lbg.h"
+
+
+/* origins of the fields nginx's header filter synthesises */
+#define NGX_HTTP_LBGUARD_SERVER             1
+#define NGX_HTTP_LBGUARD_DATE               2
+#define NGX_HTTP_LBGUARD_CONTENT_TYPE       3
+#define NGX_HTTP_LBGUARD_CONTENT_LENGTH     4
+#define NGX_HTTP_LBGUARD_LAST_MODIFIED      5
+#define NGX_HTTP_LBGUARD_TRANSFER_ENCODING  6
+#define NGX_HTTP_LBGUARD_CONNECTION         7
+#define NGX_HTTP_LBGUARD_KEEP_ALIVE         8
+#define NGX_HTTP_LBGUARD_VARY               9
+#define NGX_HTTP_LBGUARD_SYNTH_MAX          16  /* below any pointer */
+
+#define NGX_HTTP_LBGUARD_FIELDS             64  /* on the stack */
+#define NGX_HTTP_LBGUARD_LOG_LEN            512
+#define NGX_HTTP_LBGUARD_SUMMARY_LEN        1024
+
+
+typedef struct {
+    ngx_uint_t       mode;             /* lbg_mode_e */
+    ngx_uint_t       profile;          /* lbg_profile_e */
+    size_t           header_budget;
+    ngx_uint_t       field_budget;
+    ngx_msec_t       lb_idle_timeout;
+    ngx_msec_t       keepalive_margin;
+
+    lbg_policy_t     policy;           /* built in merge */
+
+    /* where this server{} or location{} block starts (for the logs) */
+    ngx_str_t        file;
+    ngx_uint_t       line;
+
+    ngx_msec_t       ka_seen;          /* keepalive_timeout before lbguard */
+    unsigned         ka_checked:1;
+} ngx_http_lbguard_loc_conf_t;
+
+
+typedef struct {
+    lbg_mode_e       mode;
+    lbg_body_t       body;
+
+    /* findings for $lbguard_findings ("at" pointers cleared) */
+    lbg_finding_t   *findings;
+    size_t           nfindings;
+    size_t           findings_cap;
+
+    ngx_uint_t       status;
+    unsigned         head:1;
+    unsigned         guard_body:1;
+    unsigned         body_reported:1;
+    unsigned         cut:1;
+} ngx_http_lbguard_ctx_t;
+
+
+static ngx_int_t ngx_http_lbguard_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_lbguard_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+static ngx_int_t ngx_http_lbguard_view(ngx_http_request_t *r,
+    lbg_response_t *view, lbg_field_t *fields, size_t nfields,
+    u_char *cl, u_char *lm, u_char *ka);
+static ngx_int_t ngx_http_lbguard_apply(ngx_http_request_t *r,
+    lbg_response_t *view, lbg_report_t *rep);
+static void ngx_http_lbguard_remove(ngx_http_request_t *r, uintptr_t origin);
+static void ngx_http_lbguard_set(ngx_http_request_t *r, uintptr_t origin,
+    u_char *value, size_t len);
+static void ngx_http_lbguard_unlink(ngx_http_request_t *r,
+    ngx_table_elt_t *h);
+static ngx_http_lbguard_ctx_t *ngx_http_lbguard_ctx(ngx_http_request_t *r,
+    lbg_mode_e mode);
+static ngx_int_t ngx_http_lbguard_keep_finding(ngx_http_request_t *r,
+    ngx_http_lbguard_ctx_t *ctx, lbg_finding_t *f);
+static void ngx_http_lbguard_body_report(ngx_http_request_t *r,
+    ngx_http_lbguard_ctx_t *ctx, lbg_rule_e rule);
+static void ngx_http_lbguard_consume(ngx_buf_t *b);
+
+static ngx_int_t ngx_http_lbguard_findings_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+static char *ngx_http_lbguard(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_lbguard_profile(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_lbguard_lb_idle_timeout(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_lbguard_keepalive_margin(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_lbguard_header_budget(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_lbguard_invalid(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_str_t *value, char *must);
+static void ngx_http_lbguard_keepalive(ngx_conf_t *cf,
+    ngx_http_lbguard_loc_conf_t *prev, ngx_http_lbguard_loc_conf_t *conf);
+
+static ngx_int_t ngx_http_lbguard_add_variables(ngx_conf_t *cf);
+static void *ngx_http_lbguard_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_lbguard_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_http_lbguard_filter_init(ngx_conf_t *cf);
+
+
+static ngx_command_t  ngx_http_lbguard_filter_commands[] = {
+
+    { ngx_string("lbguard"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_lbguard,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("lbguard_profile"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_lbguard_profile,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("lbguard_lb_idle_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_lbguard_lb_idle_timeout,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("lbguard_keepalive_margin"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_lbguard_keepalive_margin,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("lbguard_header_budget"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_lbguard_header_budget,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_lbguard_filter_module_ctx = {
+    ngx_http_lbguard_add_variables,        /* preconfiguration */
+    ngx_http_lbguard_filter_init,          /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_lbguard_create_loc_conf,      /* create location configuration */
+    ngx_http_lbguard_merge_loc_conf        /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_lbguard_filter_module = {
+    NGX_MODULE_V1,
+    &ngx_http_lbguard_filter_module_ctx,   /* module context */
+    ngx_http_lbguard_filter_commands,      /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_http_variable_t  ngx_http_lbguard_vars[] = {
+
+    { ngx_string("lbguard_findings"), NULL,
+      ngx_http_lbguard_findings_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+
+/* the r->headers_out members that point at elements of the headers list */
+static ngx_uint_t  ngx_http_lbguard_headers_out[] = {
+    offsetof(ngx_http_headers_out_t, server),
+    offsetof(ngx_http_headers_out_t, date),
+    offsetof(ngx_http_headers_out_t, content_length),
+    offsetof(ngx_http_headers_out_t, content_encoding),
+    offsetof(ngx_http_headers_out_t, location),
+    offsetof(ngx_http_headers_out_t, refresh),
+    offsetof(ngx_http_headers_out_t, last_modified),
+    offsetof(ngx_http_headers_out_t, content_range),
+    offsetof(ngx_http_headers_out_t, accept_ranges),
+    offsetof(ngx_http_headers_out_t, www_authenticate),
+    offsetof(ngx_http_headers_out_t, expires),
+    offsetof(ngx_http_headers_out_t, etag),
+#if (nginx_version >= 1023000)
+    offsetof(ngx_http_headers_out_t, cache_control),
+    offsetof(ngx_http_headers_out_t, link),
+#endif
+};
+
+
+static ngx_int_t
+ngx_http_lbguard_header_filter(ngx_http_request_t *r)
+{
+    int                           repaired, bodiless;
+    int64_t                       declared;
+    size_t                        i, n;
+    ngx_uint_t                    k;
+    lbg_edit_t                    edits[LBG_EDITS_MAX];
+    lbg_field_t                   stack[NGX_HTTP_LBGUARD_FIELDS], *fields;
+    lbg_report_t                  rep;
+    lbg_finding_t                 findings[LBG_FINDINGS_MAX];
+    lbg_response_t                view;
+    ngx_list_part_t              *part;
+    ngx_table_elt_t              *h;
+    ngx_http_lbguard_ctx_t       *ctx;
+    ngx_http_lbguard_loc_conf_t  *lcf;
+    u_char                        cl[NGX_OFF_T_LEN];
+    u_char                        lm[sizeof("Mon, 28 Sep 1970 06:00:00 GMT")];
+    u_char                        ka[sizeof("timeout=") + NGX_TIME_T_LEN];
+    u_char                        line[NGX_HTTP_LBGUARD_LOG_LEN];
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_lbguard_filter_module);
+
+    /*
+     * Out of scope: lbguard off; subrequests (their headers are never
+     * sent); HTTP/0.9 (no header at all); HTTP/2+ (its own framing; the
+     * HTTP/2 header filter does not call the next one anyway).
+     */
+
+    if (lcf->mode == LBG_MODE_OFF
+        || r != r->main
+        || r->header_sent
+        || r->http_version < NGX_HTTP_VERSION_10
+        || r->http_version >= NGX_HTTP_VERSION_20
+        || r->stream)
+    {
+        return ngx_http_next_header_filter(r);
+    }
+
+    /* count the fields: the list plus at most 9 synthesised ones */
+
+    n = 9;
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (k = 0; /* void */; k++) {
+
+        if (k >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            k = 0;
+        }
+
+        if (h[k].hash != 0) {
+            n++;
+        }
+    }
+
+    if (n <= NGX_HTTP_LBGUARD_FIELDS) {
+        fields = stack;
+
+    } else {
+        fields = ngx_palloc(r->pool, n * sizeof(lbg_field_t));
+        if (fields == NULL) {
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                          "lbguard: out of memory, response not checked");
+            return ngx_http_next_header_filter(r);
+        }
+    }
+
+    (void) ngx_http_lbguard_view(r, &view, fields, n, cl, lm, ka);
+
+    lbg_report_init(&rep, findings, LBG_FINDINGS_MAX, edits, LBG_EDITS_MAX);
+
+    if (lbg_check(&lcf->policy, &view, &rep) == 0) {
+        goto body;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "lbguard: %uz findings, %uz edits",
+                   rep.nfindings, rep.nedits);
+
+    repaired = 0;
+
+    if (lcf->mode == LBG_MODE_REPAIR) {
+        repaired = (ngx_http_lbguard_apply(r, &view, &rep) == NGX_OK);
+    }
+
+    for (i = 0; i < rep.nfindings; i++) {
+        (void) lbg_finding_format(&view, &rep.findings[i], repaired,
+                                  (char *) line, sizeof(line));
+
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "lbguard: %s", line);
+    }
+
+    ctx = ngx_http_lbguard_ctx(r, (lbg_mode_e) lcf->mode);
+    if (ctx == NULL) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    for (i = 0; i < rep.nfindings; i++) {
+        if (ngx_http_lbguard_keep_finding(r, ctx, &rep.findings[i])
+            != NGX_OK)
+        {
+            break;
+        }
+    }
+
+body:
+
+    /* the body guard: a declared Content-Length, or a bodiless response */
+
+    view.status = (int) r->headers_out.status;
+    view.status_line = NULL;
+    view.status_line_len = 0;
+
+    bodiless = r->header_only || lbg_response_bodiless(&view);
+
+    if (bodiless
+        || (!r->chunked && r->headers_out.content_length_n >= 0))
+    {
+        ctx = ngx_http_lbguard_ctx(r, (lbg_mode_e) lcf->mode);
+        if (ctx == NULL) {
+            return ngx_http_next_header_filter(r);
+        }
+
+        ctx->status = r->headers_out.status;
+        ctx->head = view.head;
+        ctx->guard_body = 1;
+
+        /* the length on the wire: the element's value when there is one */
+
+        if (r->chunked) {
+            declared = -1;
+
+        } else if (r->headers_out.content_length
+                   && r->headers_out.content_length->hash)
+        {
+            declared = lbg_content_length_parse(
+                           r->headers_out.content_length->value.data,
+                           r->headers_out.content_length->value.len);
+
+        } else {
+            declared = (int64_t) r->headers_out.content_length_n;
+        }
+
+        lbg_body_init(&ctx->body, declared, bodiless);
+    }
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+/*
+ * Fills the view with the response as ngx_http_header_filter() will write
+ * it (same order, same conditions). cl, lm and ka are buffers for the
+ * synthesised Content-Length, Last-Modified and Keep-Alive values.
+ * Returns the number of fields.
+ */
+
+static ngx_int_t
+ngx_http_lbguard_view(ngx_http_request_t *r, lbg_response_t *view,
+    lbg_field_t *fields, size_t nfields, u_char *cl, u_char *lm, u_char *ka)
+{
+    u_char                    *p;
+    size_t                     n, len;
+    ngx_uint_t                 i, status, no_content;
+    ngx_list_part_t           *part;
+    ngx_table_elt_t           *h;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    status = r->headers_out.status;
+
+    ngx_memzero(view, sizeof(lbg_response_t));
+
+    view->version = 11;                 /* nginx always writes HTTP/1.1 */
+    view->status = (int) status;
+    view->head = (r->method == NGX_HTTP_HEAD);
+
+    if (r->headers_out.status_line.len) {
+        view->status_line = r->headers_out.status_line.data;
+        view->status_line_len = r->headers_out.status_line.len;
+        no_content = 0;
+
+    } else {
+        /* the header filter drops these for 204 */
+        no_content = (status == NGX_HTTP_NO_CONTENT);
+    }
+
+    n = 0;
+
+#define ngx_http_lbguard_field(nm, v, vlen, o)                               \
+    if (n < nfields) {                                                       \
+        fields[n].name = (u_char *) nm;                                      \
+        fields[n].name_len = sizeof(nm) - 1;                                 \
+        fields[n].value = (u_char *) (v);                                    \
+        fields[n].value_len = vlen;                                          \
+        fields[n].origin = o;                                                \
+        n++;                                                                 \
+    }
+
+    if (r->headers_out.server == NULL) {
+        if (clcf->server_tokens == NGX_HTTP_SERVER_TOKENS_ON) {
+            ngx_http_lbguard_field("Server", NGINX_VER,
+                                   sizeof(NGINX_VER) - 1,
+                                   NGX_HTTP_LBGUARD_SERVER);
+
+        } else if (clcf->server_tokens == NGX_HTTP_SERVER_TOKENS_BUILD) {
+            ngx_http_lbguard_field("Server", NGINX_VER_BUILD,
+                                   sizeof(NGINX_VER_BUILD) - 1,
+                                   NGX_HTTP_LBGUARD_SERVER);
+
+        } else {
+            ngx_http_lbguard_field("Server", "nginx", sizeof("nginx") - 1,
+                                   NGX_HTTP_LBGUARD_SERVER);
+        }
+    }
+
+    if (r->headers_out.date == NULL) {
+        ngx_http_lbguard_field("Date", ngx_cached_http_time.data,
+                               ngx_cached_http_time.len,
+                               NGX_HTTP_LBGUARD_DATE);
+    }
+
+    if (r->headers_out.content_type.len && !no_content) {
+        p = r->headers_out.content_type.data;
+        len = r->headers_out.content_type.len;
+
+        if (r->headers_out.content_type_len == r->headers_out.content_type.len
+            && r->headers_out.charset.len)
+        {
+            len += sizeof("; charset=") - 1 + r->headers_out.charset.len;
+
+            p = ngx_pnalloc(r->pool, len);
+
+            if (p == NULL) {
+                p = r->headers_out.content_type.data;
+                len = r->headers_out.content_type.len;
+
+            } else {
+                (void) ngx_sprintf(p, "%V; charset=%V",
+                                   &r->headers_out.content_type,
+                                   &r->headers_out.charset);
+            }
+        }
+
+        ngx_http_lbguard_field("Content-Type", p, len,
+                               NGX_HTTP_LBGUARD_CONTENT_TYPE);
+    }
+
+    if (r->headers_out.content_length == NULL
+        && r->headers_out.content_length_n >= 0
+        && !no_content)
+    {
+        p = ngx_sprintf(cl, "%O", r->headers_out.content_length_n);
+        ngx_http_lbguard_field("Content-Length", cl, (size_t) (p - cl),
+                               NGX_HTTP_LBGUARD_CONTENT_LENGTH);
+    }
+
+    if (r->headers_out.last_modified == NULL
+        && r->headers_out.last_modified_time != -1
+        && !no_content
+        && (status == NGX_HTTP_OK
+            || status == NGX_HTTP_PARTIAL_CONTENT
+            || status == NGX_HTTP_NOT_MODIFIED))
+    {
+        p = ngx_http_time(lm, r->headers_out.last_modified_time);
+        ngx_http_lbguard_field("Last-Modified", lm, (size_t) (p - lm),
+                               NGX_HTTP_LBGUARD_LAST_MODIFIED);
+    }
+
+    /*
+     * A relative Location is made absolute by the header filter; the view
+     * keeps it at its place in the list with its relative value.
+     */
+
+    if (r->chunked) {
+        ngx_http_lbguard_field("Transfer-Encoding", "chunked",
+                               sizeof("chunked") - 1,
+                               NGX_HTTP_LBGUARD_TRANSFER_ENCODING);
+    }
+
+    if (status == NGX_HTTP_SWITCHING_PROTOCOLS) {
+        ngx_http_lbguard_field("Connection", "upgrade", sizeof("upgrade") - 1,
+                               NGX_HTTP_LBGUARD_CONNECTION);
+
+    } else if (r->keepalive) {
+        ngx_http_lbguard_field("Connection", "keep-alive",
+                               sizeof("keep-alive") - 1,
+                               NGX_HTTP_LBGUARD_CONNECTION);
+
+        if (clcf->keepalive_header) {
+            p = ngx_sprintf(ka, "timeout=%T", clcf->keepalive_header);
+            ngx_http_lbguard_field("Keep-Alive", ka, (size_t) (p - ka),
+                                   NGX_HTTP_LBGUARD_KEEP_ALIVE);
+        }
+
+    } else {
+        ngx_http_lbguard_field("Connection", "close", sizeof("close") - 1,
+                               NGX_HTTP_LBGUARD_CONNECTION);
+    }
+
+#if (NGX_HTTP_GZIP)
+    if (r->gzip_vary && clcf->gzip_vary) {
+        ngx_http_lbguard_field("Vary", "Accept-Encoding",
+                               sizeof("Accept-Encoding") - 1,
+                               NGX_HTTP_LBGUARD_VARY);
+    }
+#endif
+
+#undef ngx_http_lbguard_field
+
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash == 0 || n >= nfields) {
+            continue;
+        }
+
+        fields[n].name = h[i].key.data;
+        fields[n].name_len = h[i].key.len;
+        fields[n].value = h[i].value.data;
+        fields[n].value_len = h[i].value.len;
+        fields[n].origin = (uintptr_t) &h[i];
+        n++;
+    }
+
+    view->fields = fields;
+    view->nfields = n;
+
+    return (ngx_int_t) n;
+}
+
+
+/*
+ * Applies the core's edits to r->headers_out. The new values are
+ * allocated first, so that an allocation failure leaves the response
+ * untouched (NGX_ERROR, logged); NGX_OK when everything was applied.
+ */
+
+static ngx_int_t
+ngx_http_lbguard_apply(ngx_http_request_t *r, lbg_response_t *view,
+    lbg_report_t *rep)
+{
+    u_char             **copy;
+    size_t               i, len;
+    lbg_edit_t          *e;
+    const lbg_field_t   *f;
+
+    copy = ngx_pcalloc(r->pool, rep->nedits * sizeof(u_char *));
+    if (copy == NULL) {
+        goto failed;
+    }
+
+    for (i = 0; i < rep->nedits; i++) {
+        e = &rep->edits[i];
+
+        if (e->op == LBG_EDIT_SANITIZE && e->field < view->nfields) {
+            f = &view->fields[e->field];
+            len = f->value_len;
+
+            copy[i] = ngx_pnalloc(r->pool, len ? len : 1);
+            if (copy[i] == NULL) {
+                goto failed;
+            }
+
+            (void) lbg_sanitize(f->value, len, copy[i]);
+
+        } else if (e->op == LBG_EDIT_SET && e->field < view->nfields) {
+            len = e->value_len;
+
+            copy[i] = ngx_pnalloc(r->pool, len ? len : 1);
+            if (copy[i] == NULL) {
+                goto failed;
+            }
+
+            ngx_memcpy(copy[i], e->value, len);
+        }
+    }
+
+    for (i = 0; i < rep->nedits; i++) {
+        e = &rep->edits[i];
+
+        switch (e->op) {
+
+        case LBG_EDIT_STATUS:
+            r->headers_out.status = (ngx_uint_t) e->status;
+            ngx_str_null(&r->headers_out.status_line);
+            break;
+
+        case LBG_EDIT_REMOVE:
+            if (e->field < view->nfields) {
+                ngx_http_lbguard_remove(r, view->fields[e->field].origin);
+            }
+            break;
+
+        case LBG_EDIT_SANITIZE:
+            if (e->field < view->nfields) {
+                ngx_http_lbguard_set(r, view->fields[e->field].origin,
+                                     copy[i], view->fields[e->field].value_len);
+            }
+            break;
+
+        case LBG_EDIT_SET:
+            if (e->field < view->nfields) {
+                ngx_http_lbguard_set(r, view->fields[e->field].origin,
+                                     copy[i], e->value_len);
+            }
+            break;
+
+        case LBG_EDIT_CLOSE:
+            r->keepalive = 0;
+            break;
+
+        case LBG_EDIT_NO_BODY:
+            r->header_only = 1;
+            break;
+        }
+    }
+
+    /*
+     * The framing nginx writes after the edits: if the element that
+     * r->headers_out.content_length pointed at is gone, another surviving
+     * Content-Length element (a collapsed duplicate) now declares the
+     * length.
+     */
+
+    if (r->headers_out.content_length == NULL) {
+        for (i = 0; i < view->nfields; i++) {
+            f = &view->fields[i];
+
+            if (f->origin < NGX_HTTP_LBGUARD_SYNTH_MAX) {
+                continue;
+            }
+
+            if (((ngx_table_elt_t *) f->origin)->hash != 0
+                && f->name_len == sizeof("Content-Length") - 1
+                && ngx_strncasecmp((u_char *) f->name,
+                                   (u_char *) "Content-Length",
+                                   sizeof("Content-Length") - 1) == 0)
+            {
+                r->headers_out.content_length = (ngx_table_elt_t *) f->origin;
+                r->headers_out.content_length_n = (off_t)
+                    lbg_content_length_parse(
+                        r->headers_out.content_length->value.data,
+                        r->headers_out.content_length->value.len);
+                break;
+            }
+        }
+    }
+
+    return NGX_OK;
+
+failed:
+
+    ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                  "lbguard: out of memory, response not repaired");
+
+    return NGX_ERROR;
+}
+
+
+static void
+ngx_http_lbguard_remove(ngx_http_request_t *r, uintptr_t origin)
+{
+    ngx_table_elt_t  *h;
+
+    switch (origin) {
+
+    case NGX_HTTP_LBGUARD_CONTENT_TYPE:
+        ngx_str_null(&r->headers_out.content_type);
+        ngx_str_null(&r->headers_out.charset);
+        r->headers_out.content_type_len = 0;
+        return;
+
+    case NGX_HTTP_LBGUARD_CONTENT_LENGTH:
+        r->headers_out.content_length_n = -1;
+        return;
+
+    case NGX_HTTP_LBGUARD_LAST_MODIFIED:
+        r->headers_out.last_modified_time = -1;
+        return;
+
+    case NGX_HTTP_LBGUARD_TRANSFER_ENCODING:
+        /* ngx_http_chunked_body_filter() checks r->chunked per call */
+        r->chunked = 0;
+        r->keepalive = 0;
+        return;
+
+#if (NGX_HTTP_GZIP)
+    case NGX_HTTP_LBGUARD_VARY:
+        r->gzip_vary = 0;
+        return;
+#endif
+
+    default:
+        if (origin < NGX_HTTP_LBGUARD_SYNTH_MAX) {
+            /* Server, Date, Connection, Keep-Alive: nginx's own, valid */
+            return;
+        }
+    }
+
+    h = (ngx_table_elt_t *) origin;
+    h->hash = 0;
+
+    ngx_http_lbguard_unlink(r, h);
+}
+
+
+static void
+ngx_http_lbguard_set(ngx_http_request_t *r, uintptr_t origin, u_char *value,
+    size_t len)
+{
+    off_t             n;
+    ngx_table_elt_t  *h;
+
+    switch (origin) {
+
+    case NGX_HTTP_LBGUARD_CONTENT_TYPE:
+        r->headers_out.content_type.data = value;
+        r->headers_out.content_type.len = len;
+        ngx_str_null(&r->headers_out.charset);
+        r->headers_out.content_type_len = len;
+        return;
+
+    case NGX_HTTP_LBGUARD_CONTENT_LENGTH:
+        n = (off_t) lbg_content_length_parse(value, len);
+        r->headers_out.content_length_n = n;
+        return;
+
+    default:
+        if (origin < NGX_HTTP_LBGUARD_SYNTH_MAX) {
+            return;
+        }
+    }
+
+    h = (ngx_table_elt_t *) origin;
+    h->value.data = value;
+    h->value.len = len;
+
+    if (h == r->headers_out.content_length) {
+        r->headers_out.content_length_n =
+                             (off_t) lbg_content_length_parse(value, len);
+    }
+}
+
+
+/* clears the r->headers_out pointers to a removed element */
+
+static void
+ngx_http_lbguard_unlink(ngx_http_request_t *r, ngx_table_elt_t *h)
+{
+    ngx_uint_t        i;
+    ngx_table_elt_t **ph;
+
+    for (i = 0; i < sizeof(ngx_http_lbguard_headers_out) / sizeof(ngx_uint_t);
+         i++)
+    {
+        ph = (ngx_table_elt_t **) ((char *) &r->headers_out
+                                   + ngx_http_lbguard_headers_out[i]);
+
+        if (*ph != h) {
+            continue;
+        }
+
+#if (nginx_version >= 1023000)
+        *ph = h->next;
+#else
+        *ph = NULL;
+#endif
+
+        if (ngx_http_lbguard_headers_out[i]
+            == offsetof(ngx_http_headers_out_t, content_length)
+            && *ph == NULL)
+        {
+            r->headers_out.content_length_n = -1;
+        }
+
+        if (ngx_http_lbguard_headers_out[i]
+            == offsetof(ngx_http_headers_out_t, last_modified)
+            && *ph == NULL)
+        {
+            r->headers_out.last_modified_time = -1;
+        }
+    }
+}
+
+
+static ngx_http_lbguard_ctx_t *
+ngx_http_lbguard_ctx(ngx_http_request_t *r, lbg_mode_e mode)
+{
+    ngx_http_lbguard_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_lbguard_filter_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_lbguard_ctx_t));
+        if (ctx == NULL) {
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                          "lbguard: out of memory, body not guarded");
+            return NULL;
+        }
+
+        ctx->mode = mode;
+
+        ngx_http_set_ctx(r, ctx, ngx_http_lbguard_filter_module);
+    }
+
+    return ctx;
+}
+
+
+/* keeps a copy of a finding for $lbguard_findings */
+
+static ngx_int_t
+ngx_http_lbguard_keep_finding(ngx_http_request_t *r,
+    ngx_http_lbguard_ctx_t *ctx, lbg_finding_t *f)
+{
+    lbg_finding_t  *nf;
+
+    if (ctx->nfindings == ctx->findings_cap) {
+        nf = ngx_palloc(r->pool, (ctx->findings_cap + 4)
+                                 * sizeof(lbg_finding_t));
+        if (nf == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (ctx->nfindings) {
+            ngx_memcpy(nf, ctx->findings,
+                       ctx->nfindings * sizeof(lbg_finding_t));
+        }
+
+        ctx->findings = nf;
+        ctx->findings_cap += 4;
+    }
+
+    nf = &ctx->findings[ctx->nfindings++];
+
+    *nf = *f;
+    nf->at = NULL;                      /* points into the gone view */
+    nf->at_len = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_lbguard_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    off_t                    size;
+    size_t                   fit;
+    ngx_buf_t               *b;
+    lbg_rule_e               rule;
+    ngx_chain_t             *cl, *out, **ll;
+    ngx_http_lbguard_ctx_t  *ctx;
+
+    if (in == NULL || r != r->main) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_lbguard_filter_module);
+
+    if (ctx == NULL || !ctx->guard_body) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    out = NULL;
+    ll = &out;
+
+    for (cl = in; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (ctx->cut) {
+            /* past the declared end (repair): dropped */
+            ngx_http_lbguard_consume(b);
+            continue;
+        }
+
+        size = ngx_buf_special(b) ? 0 : ngx_buf_size(b);
+
+        fit = lbg_body_feed(&ctx->body, (size_t) size);
+
+        if ((off_t) fit < size) {
+
+            if (!ctx->body_reported) {
+                ngx_http_lbguard_body_report(r, ctx,
+                                             lbg_body_rule(&ctx->body, 0));
+            }
+
+            if (ctx->mode == LBG_MODE_REPAIR) {
+
+                /* cut at the declared length, as the range filter does */
+
+                if (ngx_buf_in_memory(b)) {
+                    b->last = b->pos + fit;
+                }
+
+                if (b->in_file) {
+                    b->file_last = b->file_pos + fit;
+                }
+
+                b->last_buf = 1;
+                b->last_in_chain = 1;
+
+                ctx->cut = 1;
+                r->keepalive = 0;
+            }
+
+        } else if (b->last_buf && !ctx->body_reported) {
+            rule = lbg_body_rule(&ctx->body, 1);
+
+            if (rule != LBG_RULE_NONE) {
+                ngx_http_lbguard_body_report(r, ctx, rule);
+
+                if (ctx->mode == LBG_MODE_REPAIR) {
+                    r->keepalive = 0;
+                }
+            }
+        }
+
+        if (ctx->mode != LBG_MODE_REPAIR) {
+            continue;
+        }
+
+        *ll = ngx_alloc_chain_link(r->pool);
+        if (*ll == NULL) {
+            return NGX_ERROR;
+        }
+
+        (*ll)->buf = b;
+        ll = &(*ll)->next;
+    }
+
+    if (ctx->mode != LBG_MODE_REPAIR) {
+        /* detect: the chain goes out unchanged */
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    *ll = NULL;
+
+    if (out == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_http_next_body_filter(r, out);
+}
+
+
+static void
+ngx_http_lbguard_body_report(ngx_http_request_t *r,
+    ngx_http_lbguard_ctx_t *ctx, lbg_rule_e rule)
+{
+    lbg_finding_t   f;
+    lbg_response_t  view;
+    u_char          line[NGX_HTTP_LBGUARD_LOG_LEN];
+
+    ctx->body_reported = 1;
+
+    ngx_memzero(&view, sizeof(lbg_response_t));
+    view.version = 11;
+    view.status = (int) ctx->status;
+    view.head = ctx->head;
+
+    ngx_memzero(&f, sizeof(lbg_finding_t));
+    f.rule = rule;
+    f.field = LBG_NO_FIELD;
+    f.n1 = ctx->body.declared;
+    f.n2 = ctx->body.sent;
+
+    lbg_finding_format(&view, &f, ctx->mode == LBG_MODE_REPAIR,
+                       (char *) line, sizeof(line));
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0, "lbguard: %s", line);
+
+    (void) ngx_http_lbguard_keep_finding(r, ctx, &f);
+}
+
+
+static void
+ngx_http_lbguard_consume(ngx_buf_t *b)
+{
+    if (ngx_buf_in_memory(b)) {
+        b->pos = b->last;
+    }
+
+    if (b->in_file) {
+        b->file_pos = b->file_last;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_lbguard_findings_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                  *p;
+    size_t                   len;
+    lbg_report_t             rep;
+    ngx_http_lbguard_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_lbguard_filter_module);
+
+    if (ctx == NULL || ctx->nfindings == 0) {
+        v->data = (u_char *) "-";
+        v->len = 1;
+
+    } else {
+        p = ngx_pnalloc(r->pool, NGX_HTTP_LBGUARD_SUMMARY_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        lbg_report_init(&rep, ctx->findings, ctx->findings_cap, NULL, 0);
+        rep.nfindings = ctx->nfindings;
+
+        len = lbg_report_summary(&rep, ctx->mode, (char *) p,
+                                 NGX_HTTP_LBGUARD_SUMMARY_LEN);
+
+        v->data = p;
+        v->len = len;
+    }
+
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* configuration */
+
+
+static char *
+ngx_http_lbguard(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_lbguard_loc_conf_t *lcf = conf;
+
+    lbg_mode_e   mode;
+    ngx_str_t   *value;
+
+    if (lcf->mode != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (lbg_mode_parse((char *) value[1].data, value[1].len, &mode) != 0) {
+        return ngx_http_lbguard_invalid(cf, cmd, &value[1],
+                   "it must be \"off\", \"detect\" or \"repair\"");
+    }
+
+    lcf->mode = mode;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_lbguard_profile(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_lbguard_loc_conf_t *lcf = conf;
+
+    ngx_str_t      *value;
+    lbg_profile_e   profile;
+
+    if (lcf->profile != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (lbg_profile_parse((char *) value[1].data, value[1].len, &profile)
+        != 0)
+    {
+        return ngx_http_lbguard_invalid(cf, cmd, &value[1],
+                   "it must be \"strictest\", \"haproxy\", \"nginx\", "
+                   "\"envoy\", \"llhttp\" or \"aws-alb\"");
+    }
+
+    lcf->profile = profile;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_lbguard_lb_idle_timeout(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_lbguard_loc_conf_t *lcf = conf;
+
+    uint64_t    ms;
+    ngx_int_t   t;
+    ngx_str_t  *value;
+
+    if (lcf->lb_idle_timeout != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (lbg_lb_preset((char *) value[1].data, value[1].len, &ms) == 0) {
+        lcf->lb_idle_timeout = (ngx_msec_t) ms;
+        return NGX_CONF_OK;
+    }
+
+    t = ngx_parse_time(&value[1], 0);
+
+    if (t == NGX_ERROR) {
+        return ngx_http_lbguard_invalid(cf, cmd, &value[1],
+                   "it must be a time or \"aws-alb\", \"aws-clb\", "
+                   "\"gcp\" or \"oci\"");
+    }
+
+    lcf->lb_idle_timeout = (ngx_msec_t) t;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_lbguard_keepalive_margin(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_lbguard_loc_conf_t *lcf = conf;
+
+    ngx_int_t   t;
+    ngx_str_t  *value;
+
+    if (lcf->keepalive_margin != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    t = ngx_parse_time(&value[1], 0);
+
+    if (t == NGX_ERROR) {
+        return ngx_http_lbguard_invalid(cf, cmd, &value[1],
+                                        "it must be a time");
+    }
+
+    lcf->keepalive_margin = (ngx_msec_t) t;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_lbguard_header_budget(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_lbguard_loc_conf_t *lcf = conf;
+
+    ssize_t     size;
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (lcf->header_budget != NGX_CONF_UNSET_SIZE) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    size = ngx_parse_size(&value[1]);
+
+    if (size == NGX_ERROR || size == 0) {
+        return ngx_http_lbguard_invalid(cf, cmd, &value[1],
+                                        "it must be a size");
+    }
+
+    lcf->header_budget = (size_t) size;
+
+    if (cf->args->nelts == 3) {
+        n = ngx_atoi(value[2].data, value[2].len);
+
+        if (n == NGX_ERROR || n == 0) {
+            return ngx_http_lbguard_invalid(cf, cmd, &value[2],
+                                            "it must be a number of fields");
+        }
+
+        lcf->field_budget = (ngx_uint_t) n;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* nginx's usual wording, as ngx_conf_set_flag_slot() words it */
+
+static char *
+ngx_http_lbguard_invalid(ngx_conf_t *cf, ngx_command_t *cmd, ngx_str_t *value,
+    char *must)
+{
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\" directive, %s",
+                       value, &cmd->name, must);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_lbguard_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_lbguard_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_lbguard_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_lbguard_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_lbguard_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->policy = { 0 };
+     *     conf->ka_seen = 0;
+     *     conf->ka_checked = 0;
+     */
+
+    conf->mode = NGX_CONF_UNSET_UINT;
+    conf->profile = NGX_CONF_UNSET_UINT;
+    conf->header_budget = NGX_CONF_UNSET_SIZE;
+    conf->field_budget = NGX_CONF_UNSET_UINT;
+    conf->lb_idle_timeout = NGX_CONF_UNSET_MSEC;
+    conf->keepalive_margin = NGX_CONF_UNSET_MSEC;
+
+    /* the line of the "server {" or "location ... {" being opened */
+
+    if (cf->conf_file) {
+        conf->file = cf->conf_file->file.name;
+        conf->line = cf->conf_file->line;
+    }
+
+    return conf;
+}
+
+
+static char *
+ngx_http_lbguard_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_lbguard_loc_conf_t *prev = parent;
+    ngx_http_lbguard_loc_conf_t *conf = child;
+
+    ngx_conf_merge_uint_value(conf->mode, prev->mode, LBG_MODE_OFF);
+    ngx_conf_merge_uint_value(conf->profile, prev->profile,
+                              LBG_PROFILE_STRICTEST);
+    ngx_conf_merge_size_value(conf->header_budget, prev->header_budget, 0);
+    ngx_conf_merge_uint_value(conf->field_budget, prev->field_budget, 0);
+    ngx_conf_merge_msec_value(conf->lb_idle_timeout, prev->lb_idle_timeout, 0);
+    ngx_conf_merge_msec_value(conf->keepalive_margin, prev->keepalive_margin,
+                              LBG_KEEPALIVE_MARGIN_MS);
+
+    lbg_policy_init(&conf->policy, (lbg_profile_e) conf->profile);
+
+    conf->policy.mode = (lbg_mode_e) conf->mode;
+
+    if (conf->header_budget) {
+        conf->policy.max_header_bytes = conf->header_budget;
+
+        if (conf->policy.max_field_bytes == 0
+            || conf->policy.max_field_bytes > conf->header_budget)
+        {
+            conf->policy.max_field_bytes = conf->header_budget;
+        }
+    }
+
+    if (conf->field_budget) {
+        conf->policy.max_fields = conf->field_budget;
+    }
+
+    ngx_http_lbguard_keepalive(cf, prev, conf);
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * The keep-alive check for one server{} or location{}. Merges run module
+ * by module in the order of the module array, and ngx_http_core_module
+ * comes before every filter module: its keepalive_timeout is already
+ * merged here, and cf->ctx->loc_conf is the block being merged.
+ */
+
+static void
+ngx_http_lbguard_keepalive(ngx_conf_t *cf, ngx_http_lbguard_loc_conf_t *prev,
+    ngx_http_lbguard_loc_conf_t *conf)
+{
+    uint64_t                   required;
+    ngx_str_t                  server, location;
+    lbg_ka_verdict_e           verdict;
+    ngx_http_conf_ctx_t       *ctx;
+    ngx_http_core_srv_conf_t  *cscf;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (conf->mode == LBG_MODE_OFF || conf->lb_idle_timeout == 0) {
+        return;
+    }
+
+    ctx = cf->ctx;
+    clcf = ctx->loc_conf[ngx_http_core_module.ctx_index];
+    cscf = ctx->srv_conf[ngx_http_core_module.ctx_index];
+
+    conf->ka_seen = clcf->keepalive_timeout;
+    conf->ka_checked = 1;
+
+    verdict = lbg_keepalive_verdict(clcf->keepalive_timeout,
+                                    conf->lb_idle_timeout,
+                                    conf->keepalive_margin, &required);
+
+    if (verdict != LBG_KA_RAISE && verdict != LBG_KA_DISABLED) {
+        return;
+    }
+
+    if (verdict == LBG_KA_RAISE && conf->mode == LBG_MODE_REPAIR) {
+        clcf->keepalive_timeout = (ngx_msec_t) required;
+    }
+
+    /* a location that inherits what its parent reported stays silent */
+
+    if (prev->ka_checked
+        && prev->ka_seen == conf->ka_seen
+        && prev->mode == conf->mode
+        && prev->lb_idle_timeout == conf->lb_idle_timeout
+        && prev->keepalive_margin == conf->keepalive_margin)
+    {
+        return;
+    }
+
+    server = cscf->server_name;
+    location = clcf->name;
+
+    if (location.len == 0) {
+        ngx_str_set(&location, "(server)");
+    }
+
+    if (verdict == LBG_KA_DISABLED) {
+        ngx_log_error(NGX_LOG_NOTICE, cf->log, 0,
+                      "lbguard: keepalive_timeout is 0 in server \"%V\" "
+                      "location \"%V\": keep-alive is off, no race with "
+                      "the load balancer's idle timeout %Mms, not changed "
+                      "in %V:%ui",
+                      &server, &location, conf->lb_idle_timeout,
+                      &conf->file, conf->line);
+        return;
+    }
+
+    if (conf->mode == LBG_MODE_REPAIR) {
+        ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                      "lbguard: keepalive_timeout %Mms in server \"%V\" "
+                      "location \"%V\" is shorter than the load balancer's "
+                      "idle timeout %Mms + margin %Mms, raised to %Mms "
+                      "in %V:%ui",
+                      conf->ka_seen, &server, &location,
+                      conf->lb_idle_timeout, conf->keepalive_margin,
+                      (ngx_msec_t) required, &conf->file, conf->line);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                  "lbguard: keepalive_timeout %Mms in server \"%V\" "
+                  "location \"%V\" is shorter than the load balancer's "
+                  "idle timeout %Mms + margin %Mms, needs %Mms, "
+                  "not changed (detect mode) in %V:%ui",
+                  conf->ka_seen, &server, &location,
+                  conf->lb_idle_timeout, conf->keepalive_margin,
+                  (ngx_msec_t) required, &conf->file, conf->line);
+}
+
+
+static ngx_int_t
+ngx_http_lbguard_filter_init(ngx_conf_t *cf)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_lbguard_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_lbguard_body_filter;
+
+    return NGX_OK;
+}
