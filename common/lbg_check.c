@@ -440,7 +440,9 @@ static const unsigned char lbg__chunked[] = "chunked";
 /*
  * Transfer-Encoding codings across every TE field (RFC 9112 6.1, 7):
  * counts codings and "chunked" codings; *final_chunked tells whether the
- * last coding is chunked; *empty whether an element is empty.
+ * last coding is chunked; *empty whether an element is empty. Bytes that
+ * lbg_sanitize turns into SP count as OWS here, so that a value and its
+ * repair frame the body the same way.
  */
 void
 lbg__te_scan(const unsigned char *v, size_t len, size_t *ncodings,
@@ -454,10 +456,10 @@ lbg__te_scan(const unsigned char *v, size_t len, size_t *ncodings,
             i++;
         }
         e = i;
-        while (s < e && lbg__is(v[s], LBG__WS)) {
+        while (s < e && !lbg__is(v[s], LBG__VCHAR)) {
             s++;
         }
-        while (e > s && lbg__is(v[e - 1], LBG__WS)) {
+        while (e > s && !lbg__is(v[e - 1], LBG__VCHAR)) {
             e--;
         }
         if (s == e) {
