@@ -1,0 +1,115 @@
+/*
+ * lbguard_cli.h -- internal interfaces shared by the lbguard command-line
+ * tool's source files (cli/). Not installed; not part of the core API
+ * (that is common/lbg.h).
+ */
+
+#ifndef LBGUARD_CLI_H
+#define LBGUARD_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "lbg.h"
+
+/* Exit statuses of every subcommand (docs/cli.md, "Exit status"). */
+#define LBGUARD_EXIT_OK       0 /* clean, or findings below --fail-on */
+#define LBGUARD_EXIT_FINDINGS 1 /* findings at or above --fail-on; repair
+                                   refused; keep-alive too short */
+#define LBGUARD_EXIT_USAGE    2 /* usage error, unreadable input, network
+                                   failure */
+
+/* The largest response the tool reads, in bytes (from a file, stdin or the
+ * network): 64 MiB. */
+#define LBGUARD_INPUT_MAX ((size_t) 64 * 1024 * 1024)
+
+/* Entry points of the subcommands: argv[0] is the subcommand's name.
+ * Each returns an exit status (LBGUARD_EXIT_*). */
+int lbguard_cmd_check(int argc, char **argv);
+int lbguard_cmd_repair(int argc, char **argv);
+int lbguard_cmd_rules(int argc, char **argv);
+int lbguard_cmd_probe(int argc, char **argv);
+
+/* Prints "lbguard: <cmd>: <message>\n" on stderr (printf-style). */
+void lbguard_err(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/*
+ * One parse of a raw response with every array the core needs, sized for
+ * the input: fields[] holds every field line of the header section (at
+ * least 1024), so no line is lost to the array's capacity.
+ */
+typedef struct {
+    lbg_policy_t   policy;
+    lbg_raw_t      raw;
+    lbg_report_t   rep;
+    lbg_field_t   *fields;
+    size_t         fields_cap;
+    lbg_finding_t *findings;
+    lbg_edit_t    *edits;
+    int            parse_rc; /* lbg_parse's return: 0, or -1 (no status line) */
+} lbguard_result_t;
+
+/*
+ * Runs lbg_parse on buf[0..len) under `profile` (the profile's budgets from
+ * lbg_policy_init, mode REPAIR so that edits are recorded); head is 1 for a
+ * response to HEAD. Returns 0, or -1 when memory runs out (message printed
+ * for `cmd`). Free with lbguard_result_free.
+ */
+int lbguard_analyse(const char *cmd, lbguard_result_t *res,
+                    lbg_profile_e profile, const unsigned char *buf,
+                    size_t len, int head);
+
+/* Releases what lbguard_analyse allocated. */
+void lbguard_result_free(lbguard_result_t *res);
+
+/* Returns 1 when the report holds a finding at or above tier `fail_on`. */
+int lbguard_fails(const lbguard_result_t *res, lbg_tier_e fail_on);
+
+/*
+ * Prints the findings of `res` (a parse of buf[0..len)) on `out`.
+ * Text: a header line naming `label` and the profile, then one block per
+ * finding (rule id and name, tier, line and byte offset, escaped bytes,
+ * the log line, which load balancers reject it, the repair).
+ * JSON (json = 1): the members of an object, without the braces, so that
+ * callers can embed them: "profile", "worst", "findings": [...], ... .
+ * `repaired` chooses the outcome wording of the log lines
+ * (lbg_finding_format).
+ */
+void lbguard_print_findings(FILE *out, const char *label,
+                            const lbguard_result_t *res,
+                            const unsigned char *buf, size_t len, int json,
+                            int repaired);
+
+/* Writes s[0..len) as a JSON string literal (quotes included). */
+void lbguard_json_str(FILE *out, const char *s, size_t len);
+
+/* Writes the names of the load balancers in `mask` (LBG_LB_* bits) as
+ * "haproxy, nginx" (text) or a JSON array; "none" / [] when empty. */
+void lbguard_print_lbs(FILE *out, unsigned mask, int json);
+
+/*
+ * Parses a duration: a decimal number with an optional fraction and unit
+ * "ms", "s" (the default), "m" or "h"; e.g. "60", "2.5s", "500ms", "1m".
+ * Returns 0 and sets *ms (milliseconds, rounded down), or -1.
+ */
+int lbguard_parse_duration(const char *s, uint64_t *ms);
+
+/*
+ * Option parsing shared by the subcommands. lbguard_opt_value() matches
+ * argv[*i] against "--name value" or "--name=value"; returns 1 and sets
+ * *value (advancing *i past a separate value), 0 when argv[*i] is not that
+ * option, or -1 (message printed) when the value is missing.
+ */
+int lbguard_opt_value(const char *cmd, int argc, char **argv, int *i,
+                      const char *name, const char **value);
+
+/* Parses --profile and --fail-on values; return 0, or -1 with a message. */
+int lbguard_opt_profile(const char *cmd, const char *v, lbg_profile_e *out);
+int lbguard_opt_tier(const char *cmd, const char *v, lbg_tier_e *out);
+
+#endif /* LBGUARD_CLI_H */
