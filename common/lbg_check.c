@@ -626,8 +626,8 @@ lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
 {
     const lbg_field_t *f;
     size_t             i, line, total, before = rep->nfindings;
-    size_t             ncl = 0, nte = 0;
-    unsigned char      kind_buf[LBG__KIND_MAX];
+    unsigned char      kind[LBG__KIND_MAX], k;
+    int                framing = 0;
 
     if (p->mode == LBG_MODE_OFF) {
         return 0;
@@ -646,12 +646,17 @@ lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
         }
         lbg__check_name(p, f, i, rep);
         lbg__check_value(p, f, i, rep);
+        k = 0;
         if (f->name_len == 14 && lbg__ieq(f->name, 14, "content-length", 14)) {
-            ncl++;
+            k = LBG__K_CL;
         } else if (f->name_len == 17
                    && lbg__ieq(f->name, 17, "transfer-encoding", 17))
         {
-            nte++;
+            k = LBG__K_TE;
+        }
+        framing |= k;
+        if (i < LBG__KIND_MAX) {
+            kind[i] = k;
         }
     }
     total += 2;
@@ -665,22 +670,9 @@ lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
                      (int64_t) total, (int64_t) p->max_header_bytes);
     }
 
-    if (ncl + nte > 0) {
+    if (framing) {
         if (r->nfields <= LBG__KIND_MAX) {
-            for (i = 0; i < r->nfields; i++) {
-                f = &r->fields[i];
-                kind_buf[i] = 0;
-                if (f->name_len == 14
-                    && lbg__ieq(f->name, 14, "content-length", 14))
-                {
-                    kind_buf[i] = LBG__K_CL;
-                } else if (f->name_len == 17
-                           && lbg__ieq(f->name, 17, "transfer-encoding", 17))
-                {
-                    kind_buf[i] = LBG__K_TE;
-                }
-            }
-            lbg__check_framing(p, r, rep, kind_buf);
+            lbg__check_framing(p, r, rep, kind);
         } else {
             /* more fields than we classify: the framing cannot be
              * verified; never reuse the connection */
