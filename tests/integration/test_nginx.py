@@ -1,0 +1,319 @@
+#!/usr/bin/env python3
+"""Integration tests of lbguard's nginx module, against both builds:
+
+  * dynamic: Debian's /usr/sbin/nginx + load_module BUILD/nginx-dynamic/...so
+  * static:  BUILD/nginx-static/objs/nginx (lbguard built in)
+
+Each build runs one nginx with three servers -- lbguard off, detect and
+repair -- sharing the same locations. Defects come from (a) a raw-socket
+backend behind proxy_pass (what nginx's proxy passes through) and (b)
+Debian's perl module ($r->header_out, $r->status). Every case checks the
+exact bytes read from a raw socket (Date normalised), the exact lbguard
+error-log lines and the $lbguard_findings access-log field; conformant
+responses must be byte-identical with lbguard off and repair.
+
+Also: keep-alive (nginx -t warnings with file:line; idle connection held
+at least LB idle + margin in repair, closed after keepalive_timeout in
+detect), bad directive values, and a scan of every error log for [alert],
+[crit] and "Sanitizer".
+
+Usage: python3 tests/integration/test_nginx.py --build BUILD [--explore]
+"""
+import os
+import re
+import socket
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import lbgtest                                            # noqa: E402
+from nginx_env import (MODES, MTIME, Instance, builds, lbguard_lines,  # noqa: E402
+                       normalise, request, write)
+from nginx_cases import BACKEND, CASES, CONFORMANT, LOCATIONS  # noqa: E402
+
+R = lbgtest.Results("nginx")
+EXPLORE = "--explore" in sys.argv
+
+# keep-alive settings of every instance (http{} level)
+HTTP_EXTRA = """
+keepalive_timeout 1s;
+lbguard_lb_idle_timeout 3s;
+lbguard_keepalive_margin 1s;
+"""
+
+
+def prepare_docroot(d):
+    html = os.path.join(d, "html")
+    write(os.path.join(html, "index.html"), "hello, lbguard\n" * 8, MTIME)
+    write(os.path.join(html, "sub.txt"), "SUB", MTIME)
+    write(os.path.join(html, "ssi.shtml"),
+          'a<!--# include virtual="/sub.txt" -->b\n', MTIME)
+    write(os.path.join(html, "gz", "t.txt"), "lbguard " * 64, MTIME)
+
+
+def exchange(port, data):
+    return normalise(lbgtest.raw_exchange(port, data, timeout=5.0))
+
+
+def run_cases(inst, build):
+    """The defect cases: exact bytes per mode, log lines, access log."""
+    for case in CASES:
+        name = case["name"]
+        got = {}
+        logs = {}
+        for m in MODES:
+            before = len(inst.log(m))
+            got[m] = exchange(inst.ports[m], case["request"])
+            logs[m] = lbguard_lines(inst.log(m)[before:])
+        if EXPLORE:
+            print("CASE", build, name)
+            for m in MODES:
+                print("  %-6s %r" % (m, got[m]))
+                print("         %r" % logs[m])
+            continue
+        label = "%s %s" % (build, name)
+        R.eq(label + ": off, bytes", got["off"], case["off"])
+        R.eq(label + ": detect, bytes unchanged", got["detect"], got["off"])
+        R.eq(label + ": repair, bytes", got["repair"], case["repair"])
+        R.eq(label + ": off, no log line", logs["off"], [])
+        R.eq(label + ": detect, log", logs["detect"],
+             ["[warn] lbguard: " + l for l in case["detect_log"]])
+        R.eq(label + ": repair, log", logs["repair"],
+             ["[warn] lbguard: " + l for l in case["repair_log"]])
+
+
+def run_conformant(inst, build):
+    """Conformant responses: byte-identical off / detect / repair, no log."""
+    for name, data in CONFORMANT:
+        got = {}
+        logs = {}
+        for m in MODES:
+            before = len(inst.log(m))
+            got[m] = exchange(inst.ports[m], data)
+            logs[m] = lbguard_lines(inst.log(m)[before:])
+        if EXPLORE:
+            print("OK-CASE", build, name, repr(got["off"][:400]))
+            continue
+        label = "%s conformant %s" % (build, name)
+        R.check(label + ": a response", got["off"].startswith(b"HTTP/1.1 "),
+                repr(got["off"][:200]))
+        R.eq(label + ": repair == off", got["repair"], got["off"])
+        R.eq(label + ": detect == off", got["detect"], got["off"])
+        R.eq(label + ": no log line", logs["detect"] + logs["repair"], [])
+
+
+def check_access_logs(inst, build):
+    """$lbguard_findings in a custom log_format: one line per request."""
+    for m in MODES:
+        got = inst.access(m).splitlines()
+        exp = []
+        for case in CASES:
+            exp += case["access"][m]
+        for name, data in CONFORMANT:
+            exp += ["%s -" % l for l in CONFORMANT_ACCESS[name]]
+        if m != "off":
+            exp.append("/index.html 200 -")          # keep-alive measurement
+        if EXPLORE:
+            print("ACCESS", build, m, got)
+            continue
+        R.eq("%s access log $lbguard_findings (%s)" % (build, m), got, exp)
+
+
+# "$request_uri $status" per conformant case (pipelined: two requests)
+CONFORMANT_ACCESS = {
+    "GET": ["/index.html 200"],
+    "HEAD": ["/index.html 200"],
+    "304 If-None-Match": ["/index.html 304"],
+    "304 If-Modified-Since": ["/index.html 304"],
+    "gzip": ["/gz/t.txt 200"],
+    "range": ["/index.html 206"],
+    "keep-alive pipelined": ["/index.html 200", "/index.html 200"],
+    "SSI subrequest": ["/ssi.shtml 200"],
+    "perl": ["/perl/fine 200"],
+    "proxy": ["/p/ok 200"],
+    "404": ["/nope 404"],
+}
+
+
+def idle_close_after(port):
+    """Sends one keep-alive request, reads the response, and returns how
+    many seconds the server keeps the idle connection before closing."""
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as s:
+        s.sendall(request("/index.html", close=False))
+        buf = b""
+        while b"hello, lbguard\n" * 8 not in buf:
+            d = s.recv(65536)
+            if not d:
+                return -1.0
+            buf += d
+        t = time.monotonic()
+        while True:
+            d = s.recv(65536)
+            if not d:
+                return time.monotonic() - t
+
+
+def keepalive_measure(insts):
+    """Idle time before close, measured in parallel threads:
+    {(build, mode): seconds}."""
+    out = {}
+
+    def run(build, m, port):
+        try:
+            out[(build, m)] = idle_close_after(port)
+        except OSError as e:
+            out[(build, m)] = repr(e)
+
+    ts = [threading.Thread(target=run, args=(b, m, inst.ports[m]))
+          for b, inst in insts for m in ("detect", "repair")]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return out
+
+
+def check_nginx_t(inst, build, out):
+    """`nginx -t`: one keep-alive line per server with lbguard on."""
+    lines = lbguard_lines(out)
+    exp = [
+        '[warn] lbguard: keepalive_timeout 1000ms in server "detect" location '
+        '"(server)" is shorter than the load balancer\'s idle timeout 3000ms '
+        '+ margin 1000ms, needs 4000ms, not changed (detect mode) in %s:%d'
+        % (inst.conf, inst.server_lines["detect"]),
+        '[warn] lbguard: keepalive_timeout 1000ms in server "repair" location '
+        '"(server)" is shorter than the load balancer\'s idle timeout 3000ms '
+        '+ margin 1000ms, raised to 4000ms in %s:%d'
+        % (inst.conf, inst.server_lines["repair"]),
+    ]
+    R.eq("%s nginx -t keep-alive warnings" % build, lines, exp)
+
+
+BAD_DIRECTIVES = [
+    ("lbguard maybe;", 'invalid value "maybe" in "lbguard" directive, '
+     'it must be "off", "detect" or "repair"'),
+    ("lbguard detect; lbguard repair;", '"lbguard" directive is duplicate'),
+    ("lbguard_profile haproxy2;", 'invalid value "haproxy2" in '
+     '"lbguard_profile" directive, it must be "strictest", "haproxy", '
+     '"nginx", "envoy", "llhttp" or "aws-alb"'),
+    ("lbguard_lb_idle_timeout azure;", 'invalid value "azure" in '
+     '"lbguard_lb_idle_timeout" directive, it must be a time or "aws-alb", '
+     '"aws-clb", "gcp" or "oci"'),
+    ("lbguard_keepalive_margin 5parsecs;", 'invalid value "5parsecs" in '
+     '"lbguard_keepalive_margin" directive, it must be a time'),
+    ("lbguard_header_budget 0;", 'invalid value "0" in '
+     '"lbguard_header_budget" directive, it must be a size'),
+    ("lbguard_header_budget 8k many;", 'invalid value "many" in '
+     '"lbguard_header_budget" directive, it must be a number of fields'),
+    ("lbguard on off;", 'invalid number of arguments in "lbguard" directive'),
+]
+
+
+def check_bad_directives(build, binary, modules, d):
+    for i, (directive, msg) in enumerate(BAD_DIRECTIVES):
+        conf = os.path.join(d, "bad%d.conf" % i)
+        text = ["load_module %s;" % m for m in modules if "lbguard" in m]
+        text += ["pid %s/bad.pid;" % d, "error_log %s/bad.log;" % d,
+                 "events { }", "http {", "    access_log off;",
+                 "    server {", "        listen 127.0.0.1:%d;" % lbgtest.free_port(),
+                 "        location / {", "            " + directive,
+                 "        }", "    }", "}"]
+        write(conf, "\n".join(text) + "\n")
+        line = text.index("            " + directive) + 1
+        r = lbgtest.subprocess.run([binary, "-t", "-e", "stderr", "-p", d,
+                                    "-c", conf],
+                                   stdout=lbgtest.subprocess.PIPE,
+                                   stderr=lbgtest.subprocess.STDOUT)
+        out = r.stdout.decode("utf-8", "replace")
+        exp = re.compile(r"\[emerg\] \d+#\d+: %s\n"
+                         % re.escape("%s in %s:%d" % (msg, conf, line)))
+        R.check("%s nginx -t rejects `%s`" % (build, directive),
+                r.returncode != 0 and exp.search(out),
+                "\n  rc=%d output: %r\n  expected: %r" % (r.returncode, out,
+                                                         exp.pattern))
+
+
+def check_filter_order(build, objs_dir):
+    """The module sits right before chunked in the module array, so that
+    its header filter runs after chunked (and gzip, range, add_header):
+    static -- objs/ngx_modules.c; dynamic -- the order the .so asks for.
+    The live proof is the "gzip + add_header Content-Length" case: lbguard
+    sees the Transfer-Encoding: chunked that gzip + chunked produce."""
+    if build == "dynamic":
+        text = lbgtest.read_log(os.path.join(
+            objs_dir, "ngx_http_lbguard_filter_module_modules.c"))
+        R.check("dynamic ngx_module_order: lbguard, chunked",
+                re.search(r'ngx_module_order\[\] = \{\s*'
+                          r'"ngx_http_lbguard_filter_module",\s*'
+                          r'"ngx_http_chunked_filter_module",\s*NULL', text),
+                text[-300:])
+    if build == "static":
+        path = os.path.join(objs_dir, "ngx_modules.c")
+        text = lbgtest.read_log(path)
+        names = re.findall(r'^    "(ngx_\w+)",$', text, re.M)
+        R.check("static ngx_modules.c: header, lbguard, chunked",
+                "ngx_http_lbguard_filter_module" in names
+                and names[names.index("ngx_http_lbguard_filter_module") - 1:
+                          names.index("ngx_http_lbguard_filter_module") + 2]
+                == ["ngx_http_header_filter_module",
+                    "ngx_http_lbguard_filter_module",
+                    "ngx_http_chunked_filter_module"], repr(names[:30]))
+
+
+def main():
+    build = lbgtest.build_dir()
+    top = lbgtest.workdir("nginx", build)
+    backend = lbgtest.RawBackend(BACKEND)
+    insts = []
+    t0 = time.monotonic()
+
+    for name, binary, modules, artifact in builds(build):
+        if not R.check("%s build exists: %s" % (name, artifact),
+                       os.path.exists(artifact)):
+            continue
+        d = os.path.join(top, name)
+        os.makedirs(d)
+        prepare_docroot(d)
+        inst = Instance(name, binary, modules, d, LOCATIONS, HTTP_EXTRA,
+                        backend.port)
+        rc, out = inst.test_config()
+        if not R.check("%s nginx -t succeeds" % name, rc == 0, out):
+            continue
+        if not EXPLORE:
+            check_nginx_t(inst, name, out)
+        check_filter_order(name, os.path.dirname(artifact))
+        check_bad_directives(name, binary, modules, d)
+        inst.start()
+        insts.append((name, inst))
+
+    for name, inst in insts:
+        run_cases(inst, name)
+        run_conformant(inst, name)
+
+    ka = keepalive_measure(insts)
+    for name, inst in insts:
+        r_s, d_s = ka.get((name, "repair")), ka.get((name, "detect"))
+        print("keep-alive %s: repair held the idle connection %.3f s, "
+              "detect %.3f s" % (name, r_s, d_s))
+        R.check("%s keep-alive repair: idle connection held >= 4 s (3 s LB "
+                "idle + 1 s margin)" % name, r_s >= 3.95 and r_s < 6, r_s)
+        R.check("%s keep-alive detect: closed after keepalive_timeout 1 s"
+                % name, 0.9 <= d_s < 2.0, d_s)
+
+    for name, inst in insts:
+        inst.stop()
+        check_access_logs(inst, name)
+        text = inst.all_logs()
+        for bad in ("[alert]", "[crit]", "Sanitizer", "[emerg]"):
+            R.check("%s error logs have no %s" % (name, bad), bad not in text,
+                    "\n".join(l for l in text.splitlines() if bad in l)[:2000])
+
+    backend.stop()
+    print("nginx suite: %.1f s" % (time.monotonic() - t0))
+    return R.summary()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
