@@ -1,0 +1,891 @@
+/*
+ * mod_lbguard -- lbguard for Apache httpd 2.4: checks (and in Repair mode
+ * repairs) each HTTP/1.x response before Apache serialises it, guards the
+ * body against a handler's Content-Length, and keeps every server's
+ * KeepAliveTimeout longer than the load balancer's idle timeout.
+ *
+ * This file is a thin adapter: it turns request_rec into the core's
+ * lbg_response_t view, runs lbg_check(), logs the core's findings, and
+ * applies the core's edits to r->headers_out / r->err_headers_out. Which
+ * defects exist, what is repaired and the log wording all come from
+ * common/lbg.h.
+ *
+ * Directives (docs/apache.md):
+ *   LBGuard Off|Detect|Repair                       server, directory
+ *   LBGuardProfile strictest|haproxy|nginx|envoy|llhttp|aws-alb
+ *                                                   server, directory
+ *   LBGuardHeaderBudget <bytes> [<fields>]          server, directory
+ *   LBGuardLBIdleTimeout <seconds>|aws-alb|aws-clb|gcp|oci   server
+ *   LBGuardKeepAliveMargin <seconds>                server
+ *
+ * Filters:
+ *   LBGUARD       AP_FTYPE_PROTOCOL - 1: runs before HTTP_HEADER, so a
+ *                 repaired field reaches check_headers() already repaired
+ *                 (otherwise Apache answers 500 for the whole response).
+ *   LBGUARD_BODY  AP_FTYPE_PROTOCOL + 1: runs after HTTP_HEADER, sees the
+ *                 Content-Length exactly as sent and the body bytes that
+ *                 follow it (before CHUNK, which only runs without one).
+ */
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_connection.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "util_filter.h"
+
+#include "apr_lib.h"
+#include "apr_strings.h"
+#include "apr_tables.h"
+
+#include "lbg.h"
+
+module AP_MODULE_DECLARE_DATA lbguard_module;
+
+#define LBGUARD_UNSET      (-1)
+#define LBGUARD_NOTE       "lbguard-findings"
+#define LBGUARD_LOG_MAX    512
+#define LBGUARD_SUMMARY_MAX 1024
+/* Largest accepted number of seconds (timeouts, margin): one week. */
+#define LBGUARD_MAX_SECONDS 604800
+
+/* Where a view field comes from (low 2 bits of lbg_field_t.origin; the
+ * table index is origin >> 2). */
+#define LBGUARD_FROM_ERR_HEADERS 0
+#define LBGUARD_FROM_HEADERS     1
+#define LBGUARD_FROM_CTYPE       2
+
+/* Per-directory (and per-server default) settings. */
+typedef struct {
+    int         mode;         /* lbg_mode_e, or UNSET */
+    int         profile;      /* lbg_profile_e, or UNSET */
+    apr_int64_t header_bytes; /* whole header section budget, or UNSET */
+    apr_int64_t max_fields;   /* number of field lines budget, or UNSET */
+} lbguard_dir_conf;
+
+/* Per-server settings (keep-alive policy). */
+typedef struct {
+    apr_int64_t lb_idle_ms; /* LB idle timeout in ms, or UNSET */
+    apr_int64_t margin_ms;  /* margin in ms, or UNSET */
+} lbguard_srv_conf;
+
+/* One response's check, shared by both filters (r->pool). */
+typedef struct {
+    lbg_policy_t  policy;
+    lbg_report_t  rep;
+    lbg_finding_t findings[LBG_FINDINGS_MAX];
+    lbg_edit_t    edits[LBG_EDITS_MAX];
+    unsigned      no_body : 1;
+} lbguard_ctx;
+
+/* The body guard's state (r->pool). */
+typedef struct {
+    lbguard_ctx *hctx;
+    lbg_body_t   body;
+    apr_int64_t  total;   /* body bytes the handler produced */
+    unsigned     started : 1; /* the header section has passed */
+} lbguard_body_ctx;
+
+
+/* ------------------------------------------------------------------------ */
+/* Configuration                                                            */
+/* ------------------------------------------------------------------------ */
+
+static void *lbguard_create_dir_conf(apr_pool_t *p, char *dir)
+{
+    lbguard_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
+
+    (void) dir;
+    conf->mode = LBGUARD_UNSET;
+    conf->profile = LBGUARD_UNSET;
+    conf->header_bytes = LBGUARD_UNSET;
+    conf->max_fields = LBGUARD_UNSET;
+    return conf;
+}
+
+static void *lbguard_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    lbguard_dir_conf *base = basev, *add = addv;
+    lbguard_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
+
+    conf->mode = (add->mode != LBGUARD_UNSET) ? add->mode : base->mode;
+    conf->profile = (add->profile != LBGUARD_UNSET) ? add->profile
+                                                     : base->profile;
+    conf->header_bytes = (add->header_bytes != LBGUARD_UNSET)
+                         ? add->header_bytes : base->header_bytes;
+    conf->max_fields = (add->max_fields != LBGUARD_UNSET)
+                       ? add->max_fields : base->max_fields;
+    return conf;
+}
+
+static void *lbguard_create_srv_conf(apr_pool_t *p, server_rec *s)
+{
+    lbguard_srv_conf *conf = apr_pcalloc(p, sizeof(*conf));
+
+    (void) s;
+    conf->lb_idle_ms = LBGUARD_UNSET;
+    conf->margin_ms = LBGUARD_UNSET;
+    return conf;
+}
+
+static void *lbguard_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    lbguard_srv_conf *base = basev, *add = addv;
+    lbguard_srv_conf *conf = apr_pcalloc(p, sizeof(*conf));
+
+    conf->lb_idle_ms = (add->lb_idle_ms != LBGUARD_UNSET) ? add->lb_idle_ms
+                                                           : base->lb_idle_ms;
+    conf->margin_ms = (add->margin_ms != LBGUARD_UNSET) ? add->margin_ms
+                                                         : base->margin_ms;
+    return conf;
+}
+
+/* Parses a whole decimal number in [min, max]; returns NULL or an error. */
+static const char *lbguard_parse_number(const char *arg, apr_int64_t min,
+                                        apr_int64_t max, apr_int64_t *out)
+{
+    char        *end;
+    apr_int64_t  n;
+
+    if (!apr_isdigit(*arg)) {
+        return "is not a number";
+    }
+    errno = 0;
+    n = apr_strtoi64(arg, &end, 10);
+    if (*end != '\0' || errno != 0) {
+        return "is not a number";
+    }
+    if (n < min || n > max) {
+        return "is out of range";
+    }
+    *out = n;
+    return NULL;
+}
+
+static const char *lbguard_set_mode(cmd_parms *cmd, void *dconf,
+                                    const char *arg)
+{
+    lbguard_dir_conf *conf = dconf;
+    lbg_mode_e        mode;
+
+    if (lbg_mode_parse(arg, strlen(arg), &mode) != 0) {
+        return apr_psprintf(cmd->temp_pool, "%s: '%s' is not Off, Detect "
+                            "or Repair", cmd->cmd->name, arg);
+    }
+    conf->mode = mode;
+    return NULL;
+}
+
+static const char *lbguard_set_profile(cmd_parms *cmd, void *dconf,
+                                       const char *arg)
+{
+    lbguard_dir_conf *conf = dconf;
+    lbg_profile_e     profile;
+
+    if (lbg_profile_parse(arg, strlen(arg), &profile) != 0) {
+        return apr_psprintf(cmd->temp_pool, "%s: '%s' is not one of "
+                            "strictest, haproxy, nginx, envoy, llhttp, "
+                            "aws-alb", cmd->cmd->name, arg);
+    }
+    conf->profile = profile;
+    return NULL;
+}
+
+static const char *lbguard_set_budget(cmd_parms *cmd, void *dconf,
+                                      const char *bytes, const char *fields)
+{
+    lbguard_dir_conf *conf = dconf;
+    const char       *err;
+
+    err = lbguard_parse_number(bytes, 1, APR_INT32_MAX, &conf->header_bytes);
+    if (err) {
+        return apr_psprintf(cmd->temp_pool, "%s: bytes '%s' %s",
+                            cmd->cmd->name, bytes, err);
+    }
+    if (fields) {
+        err = lbguard_parse_number(fields, 0, APR_INT32_MAX,
+                                   &conf->max_fields);
+        if (err) {
+            return apr_psprintf(cmd->temp_pool, "%s: fields '%s' %s",
+                                cmd->cmd->name, fields, err);
+        }
+    }
+    return NULL;
+}
+
+static const char *lbguard_set_idle(cmd_parms *cmd, void *dummy,
+                                    const char *arg)
+{
+    lbguard_srv_conf *conf = ap_get_module_config(cmd->server->module_config,
+                                                  &lbguard_module);
+    uint64_t          ms;
+    apr_int64_t       sec;
+
+    (void) dummy;
+    if (lbg_lb_preset(arg, strlen(arg), &ms) == 0) {
+        conf->lb_idle_ms = (apr_int64_t) ms;
+        return NULL;
+    }
+    if (lbguard_parse_number(arg, 1, LBGUARD_MAX_SECONDS, &sec) != NULL) {
+        return apr_psprintf(cmd->temp_pool, "%s: '%s' is neither a number "
+                            "of seconds (1-%d) nor one of aws-alb, aws-clb, "
+                            "gcp, oci", cmd->cmd->name, arg,
+                            LBGUARD_MAX_SECONDS);
+    }
+    conf->lb_idle_ms = sec * 1000;
+    return NULL;
+}
+
+static const char *lbguard_set_margin(cmd_parms *cmd, void *dummy,
+                                      const char *arg)
+{
+    lbguard_srv_conf *conf = ap_get_module_config(cmd->server->module_config,
+                                                  &lbguard_module);
+    apr_int64_t       sec;
+
+    (void) dummy;
+    if (lbguard_parse_number(arg, 0, LBGUARD_MAX_SECONDS, &sec) != NULL) {
+        return apr_psprintf(cmd->temp_pool, "%s: '%s' is not a number of "
+                            "seconds (0-%d)", cmd->cmd->name, arg,
+                            LBGUARD_MAX_SECONDS);
+    }
+    conf->margin_ms = sec * 1000;
+    return NULL;
+}
+
+static const command_rec lbguard_cmds[] = {
+    AP_INIT_TAKE1("LBGuard", lbguard_set_mode, NULL, RSRC_CONF | ACCESS_CONF,
+                  "Off (default), Detect or Repair non-conformant responses"),
+    AP_INIT_TAKE1("LBGuardProfile", lbguard_set_profile, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "The load balancer whose parser to satisfy: strictest "
+                  "(default), haproxy, nginx, envoy, llhttp or aws-alb"),
+    AP_INIT_TAKE12("LBGuardHeaderBudget", lbguard_set_budget, NULL,
+                   RSRC_CONF | ACCESS_CONF,
+                   "Header section budget in bytes, optionally followed by "
+                   "the maximum number of field lines (0: no limit)"),
+    AP_INIT_TAKE1("LBGuardLBIdleTimeout", lbguard_set_idle, NULL, RSRC_CONF,
+                  "The load balancer's idle timeout in seconds, or a preset: "
+                  "aws-alb, aws-clb, gcp, oci"),
+    AP_INIT_TAKE1("LBGuardKeepAliveMargin", lbguard_set_margin, NULL,
+                  RSRC_CONF,
+                  "Seconds KeepAliveTimeout must exceed the load balancer's "
+                  "idle timeout by (default 5)"),
+    {NULL, {NULL}, NULL, 0, 0, NULL}
+};
+
+/* Fills *p from a merged directory config. */
+static void lbguard_policy(const lbguard_dir_conf *conf, lbg_policy_t *p)
+{
+    lbg_policy_init(p, conf->profile == LBGUARD_UNSET
+                       ? LBG_PROFILE_STRICTEST : (lbg_profile_e) conf->profile);
+    p->mode = conf->mode == LBGUARD_UNSET ? LBG_MODE_OFF
+                                          : (lbg_mode_e) conf->mode;
+    if (conf->header_bytes != LBGUARD_UNSET) {
+        p->max_header_bytes = (size_t) conf->header_bytes;
+        if (p->max_field_bytes > p->max_header_bytes) {
+            p->max_field_bytes = p->max_header_bytes;
+        }
+    }
+    if (conf->max_fields != LBGUARD_UNSET) {
+        p->max_fields = (size_t) conf->max_fields;
+    }
+}
+
+
+/* ------------------------------------------------------------------------ */
+/* The response view and its repair                                        */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Returns r->status_line when Apache will send it verbatim after
+ * "HTTP/1.1 ", else NULL: this mirrors validate_status_line() in
+ * modules/http/http_filters.c, which replaces a status line that does not
+ * start with r->status or holds control characters by Apache's own.
+ */
+static const char *lbguard_status_line(request_rec *r)
+{
+    const char *sl = r->status_line;
+    size_t      len, i;
+
+    if (sl == NULL) {
+        return NULL;
+    }
+    len = strlen(sl);
+    if (len < 3 || !apr_isdigit(sl[0]) || !apr_isdigit(sl[1])
+        || !apr_isdigit(sl[2])
+        || (sl[0] - '0') * 100 + (sl[1] - '0') * 10 + (sl[2] - '0')
+           != r->status
+        || (len >= 4 && !apr_isspace(sl[3]))) {
+        return NULL;
+    }
+    for (i = 4; i < len; i++) {
+        if ((apr_iscntrl(sl[i]) && sl[i] != '\t')) {
+            return NULL;
+        }
+    }
+    return sl;
+}
+
+/* Appends table t's entries to fields[]; returns the new count. Entries
+ * named Content-Type are left out when r->content_type replaces them. */
+static size_t lbguard_view_table(request_rec *r, apr_table_t *t,
+                                 unsigned which, lbg_field_t *fields,
+                                 size_t n)
+{
+    const apr_array_header_t *arr = apr_table_elts(t);
+    const apr_table_entry_t  *e = (const apr_table_entry_t *) arr->elts;
+    int                       i;
+
+    for (i = 0; i < arr->nelts; i++) {
+        if (e[i].key == NULL) {
+            continue;
+        }
+        if (r->content_type && !strcasecmp(e[i].key, "Content-Type")) {
+            continue;
+        }
+        fields[n].name = (const unsigned char *) e[i].key;
+        fields[n].name_len = strlen(e[i].key);
+        fields[n].value = (const unsigned char *) (e[i].val ? e[i].val : "");
+        fields[n].value_len = e[i].val ? strlen(e[i].val) : 0;
+        fields[n].origin = ((uintptr_t) i << 2) | which;
+        n++;
+    }
+    return n;
+}
+
+/* Builds the view of r as HTTP_HEADER will send it (err_headers_out first,
+ * then headers_out, then Content-Type, as merge_response_headers() does). */
+static void lbguard_view(request_rec *r, lbg_response_t *view)
+{
+    lbg_field_t *fields;
+    const char  *sl;
+    size_t       n = 0;
+
+    fields = apr_palloc(r->pool, sizeof(lbg_field_t)
+                        * (apr_table_elts(r->err_headers_out)->nelts
+                           + apr_table_elts(r->headers_out)->nelts + 1));
+    n = lbguard_view_table(r, r->err_headers_out, LBGUARD_FROM_ERR_HEADERS,
+                           fields, n);
+    n = lbguard_view_table(r, r->headers_out, LBGUARD_FROM_HEADERS, fields, n);
+    if (r->content_type) {
+        fields[n].name = (const unsigned char *) "Content-Type";
+        fields[n].name_len = sizeof("Content-Type") - 1;
+        fields[n].value = (const unsigned char *) r->content_type;
+        fields[n].value_len = strlen(r->content_type);
+        fields[n].origin = LBGUARD_FROM_CTYPE;
+        n++;
+    }
+
+    memset(view, 0, sizeof(*view));
+    view->version = 11; /* AP_SERVER_PROTOCOL */
+    view->status = r->status;
+    sl = lbguard_status_line(r);
+    if (sl) {
+        view->status_line = (const unsigned char *) sl;
+        view->status_line_len = strlen(sl);
+    }
+    view->head = r->header_only ? 1 : 0;
+    view->fields = fields;
+    view->nfields = n;
+}
+
+/* Returns a pointer to the value slot of view field f in its table. */
+static char **lbguard_value_slot(request_rec *r, const lbg_field_t *f)
+{
+    apr_table_t       *t;
+    apr_table_entry_t *e;
+
+    switch (f->origin & 3) {
+    case LBGUARD_FROM_CTYPE:
+        return (char **) &r->content_type;
+    case LBGUARD_FROM_ERR_HEADERS:
+        t = r->err_headers_out;
+        break;
+    default:
+        t = r->headers_out;
+        break;
+    }
+    e = (apr_table_entry_t *) apr_table_elts(t)->elts;
+    return &e[f->origin >> 2].val;
+}
+
+/* Returns a copy of table t without the entries flagged in gone[], in the
+ * same order (apr_table_unset would remove every entry of a name). */
+static apr_table_t *lbguard_table_without(apr_pool_t *p, apr_table_t *t,
+                                          const char *gone)
+{
+    const apr_array_header_t *arr = apr_table_elts(t);
+    const apr_table_entry_t  *e = (const apr_table_entry_t *) arr->elts;
+    apr_table_t              *nt = apr_table_make(p, arr->nelts);
+    int                       i;
+
+    for (i = 0; i < arr->nelts; i++) {
+        if (!gone[i] && e[i].key != NULL) {
+            apr_table_addn(nt, e[i].key, e[i].val);
+        }
+    }
+    return nt;
+}
+
+/* Applies the core's edits to r (Repair mode). */
+static void lbguard_repair(request_rec *r, const lbg_response_t *view,
+                           lbguard_ctx *ctx)
+{
+    char       *gone[2];
+    int         removed[2] = {0, 0};
+    size_t      i;
+    unsigned    which;
+
+    gone[0] = apr_pcalloc(r->pool, apr_table_elts(r->err_headers_out)->nelts
+                                   + 1);
+    gone[1] = apr_pcalloc(r->pool, apr_table_elts(r->headers_out)->nelts
+                                   + 1);
+
+    for (i = 0; i < ctx->rep.nedits; i++) {
+        const lbg_edit_t  *ed = &ctx->rep.edits[i];
+        const lbg_field_t *f = NULL;
+        char              *v;
+
+        if (ed->op == LBG_EDIT_REMOVE || ed->op == LBG_EDIT_SANITIZE
+            || ed->op == LBG_EDIT_SET) {
+            if (ed->field >= view->nfields) {
+                continue;
+            }
+            f = &view->fields[ed->field];
+        }
+
+        switch (ed->op) {
+        case LBG_EDIT_STATUS:
+            r->status = ed->status;
+            r->status_line = NULL;
+            break;
+        case LBG_EDIT_CLOSE:
+            r->connection->keepalive = AP_CONN_CLOSE;
+            break;
+        case LBG_EDIT_NO_BODY:
+            ctx->no_body = 1;
+            break;
+        case LBG_EDIT_SANITIZE:
+            v = apr_pstrmemdup(r->pool, (const char *) f->value,
+                               f->value_len);
+            lbg_sanitize((const unsigned char *) v, f->value_len,
+                         (unsigned char *) v);
+            *lbguard_value_slot(r, f) = v;
+            break;
+        case LBG_EDIT_SET:
+            *lbguard_value_slot(r, f) = apr_pstrmemdup(r->pool,
+                                            (const char *) ed->value,
+                                            ed->value_len);
+            break;
+        case LBG_EDIT_REMOVE:
+            which = f->origin & 3;
+            if (which == LBGUARD_FROM_CTYPE) {
+                r->content_type = NULL;
+            }
+            else {
+                gone[which][f->origin >> 2] = 1;
+                removed[which] = 1;
+            }
+            break;
+        }
+    }
+
+    if (removed[LBGUARD_FROM_ERR_HEADERS]) {
+        r->err_headers_out = lbguard_table_without(r->pool, r->err_headers_out,
+                                                   gone[0]);
+    }
+    if (removed[LBGUARD_FROM_HEADERS]) {
+        r->headers_out = lbguard_table_without(r->pool, r->headers_out,
+                                               gone[1]);
+    }
+}
+
+/* Sets the lbguard-findings note from the report. Only a response with
+ * findings sets it: ap_die()'s error page for the same request passes
+ * LBGUARD again and must not overwrite the findings with "-" (a missing
+ * note logs as "-" anyway). */
+static void lbguard_note(request_rec *r, lbguard_ctx *ctx)
+{
+    char buf[LBGUARD_SUMMARY_MAX];
+
+    lbg_report_summary(&ctx->rep, ctx->policy.mode, buf, sizeof(buf));
+    apr_table_set(r->notes, LBGUARD_NOTE, buf);
+}
+
+
+/* ------------------------------------------------------------------------ */
+/* Filters                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Returns 1 when a brigade carries an EOC or error bucket: HTTP_HEADER then
+ * sends no headers of this response (abort, or ap_die()'s error page,
+ * which passes LBGUARD again through insert_error_filter). */
+static int lbguard_brigade_aborts(apr_bucket_brigade *bb)
+{
+    apr_bucket *e;
+
+    for (e = APR_BRIGADE_FIRST(bb); e != APR_BRIGADE_SENTINEL(bb);
+         e = APR_BUCKET_NEXT(e)) {
+        if (AP_BUCKET_IS_EOC(e) || AP_BUCKET_IS_ERROR(e)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Deletes every data bucket of bb (metadata such as EOS stays). */
+static void lbguard_drop_data(apr_bucket_brigade *bb)
+{
+    apr_bucket *e, *next;
+
+    for (e = APR_BRIGADE_FIRST(bb); e != APR_BRIGADE_SENTINEL(bb); e = next) {
+        next = APR_BUCKET_NEXT(e);
+        if (!APR_BUCKET_IS_METADATA(e)) {
+            apr_bucket_delete(e);
+        }
+    }
+}
+
+static apr_status_t lbguard_header_filter(ap_filter_t *f,
+                                          apr_bucket_brigade *bb)
+{
+    request_rec      *r = f->r;
+    lbguard_ctx      *ctx = f->ctx;
+    lbguard_dir_conf *conf;
+    lbg_response_t    view;
+    char              line[LBGUARD_LOG_MAX];
+    size_t            i;
+    const char       *cl;
+
+    if (ctx != NULL) {
+        /* Still here only to drop the body (LBG_EDIT_NO_BODY). */
+        lbguard_drop_data(bb);
+        return ap_pass_brigade(f->next, bb);
+    }
+
+    conf = ap_get_module_config(r->per_dir_config, &lbguard_module);
+    if (conf->mode == LBGUARD_UNSET || conf->mode == LBG_MODE_OFF
+        || r->main != NULL || r->assbackwards
+        || r->proto_num >= HTTP_VERSION(2, 0)
+        || lbguard_brigade_aborts(bb)) {
+        ap_remove_output_filter(f);
+        return ap_pass_brigade(f->next, bb);
+    }
+
+    ctx = f->ctx = apr_pcalloc(r->pool, sizeof(*ctx));
+    lbguard_policy(conf, &ctx->policy);
+    lbg_report_init(&ctx->rep, ctx->findings, LBG_FINDINGS_MAX, ctx->edits,
+                    LBG_EDITS_MAX);
+
+    lbguard_view(r, &view);
+    lbg_check(&ctx->policy, &view, &ctx->rep);
+
+    /* Log before repairing: findings point into the view. */
+    for (i = 0; i < ctx->rep.nfindings; i++) {
+        lbg_finding_format(&view, &ctx->rep.findings[i],
+                           ctx->policy.mode == LBG_MODE_REPAIR, line,
+                           sizeof(line));
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "lbguard: %s", line);
+    }
+    if (ctx->rep.nfindings > 0) {
+        lbguard_note(r, ctx);
+    }
+
+    if (ctx->policy.mode == LBG_MODE_REPAIR && ctx->rep.nedits > 0) {
+        lbguard_repair(r, &view, ctx);
+    }
+
+    /* The body guard follows only a Content-Length that a handler set:
+     * when Apache computes one (CONTENT_LENGTH filter) it is right. */
+    cl = apr_table_get(r->headers_out, "Content-Length");
+    if (cl != NULL && !lbg_response_bodiless(&view)) {
+        lbguard_body_ctx *bctx = apr_pcalloc(r->pool, sizeof(*bctx));
+
+        bctx->hctx = ctx;
+        ap_add_output_filter("LBGUARD_BODY", bctx, r, r->connection);
+    }
+
+    if (!ctx->no_body) {
+        ap_remove_output_filter(f);
+    }
+    else {
+        lbguard_drop_data(bb);
+    }
+    return ap_pass_brigade(f->next, bb);
+}
+
+/* Logs a body finding and records it in the note. */
+static void lbguard_body_finding(request_rec *r, lbguard_body_ctx *bctx,
+                                 lbg_rule_e rule)
+{
+    lbguard_ctx    *ctx = bctx->hctx;
+    lbg_response_t  view;
+    lbg_finding_t   fd;
+    char            line[LBGUARD_LOG_MAX];
+    int             repair = ctx->policy.mode == LBG_MODE_REPAIR;
+
+    memset(&view, 0, sizeof(view));
+    view.version = 11;
+    view.status = r->status;
+    view.head = r->header_only ? 1 : 0;
+
+    memset(&fd, 0, sizeof(fd));
+    fd.rule = rule;
+    fd.field = LBG_NO_FIELD;
+    fd.n1 = bctx->body.declared;
+    fd.n2 = bctx->total;
+
+    lbg_finding_format(&view, &fd, repair, line, sizeof(line));
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "lbguard: %s", line);
+
+    if (ctx->rep.nfindings < ctx->rep.findings_cap) {
+        ctx->rep.findings[ctx->rep.nfindings++] = fd;
+    }
+    else {
+        ctx->rep.truncated = 1;
+    }
+    if (repair) {
+        ctx->rep.close = 1;
+    }
+    lbguard_note(r, ctx);
+}
+
+static apr_status_t lbguard_body_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    request_rec      *r = f->r;
+    lbguard_body_ctx *bctx;
+    apr_bucket       *e, *next;
+    apr_status_t      rv;
+    const char       *data;
+    apr_size_t        len, fit;
+    lbg_rule_e        rule;
+    int               repair, eos = 0;
+
+    bctx = f->ctx;
+    if (!bctx->started) {
+        /* The first brigade is HTTP_HEADER's header section (this filter
+         * is added before HTTP_HEADER first runs; r->sent_bodyct cannot
+         * tell, mod_proxy_http sets it early). r->headers_out now holds
+         * the fields as sent: take the Content-Length from there. */
+        const char  *cl = apr_table_get(r->headers_out, "Content-Length");
+        apr_int64_t  declared = -1;
+
+        if (cl != NULL) {
+            declared = lbg_content_length_parse((const unsigned char *) cl,
+                                                strlen(cl));
+        }
+        if (declared < 0 || r->header_only
+            || AP_STATUS_IS_HEADER_ONLY(r->status)) {
+            ap_remove_output_filter(f);
+            return ap_pass_brigade(f->next, bb);
+        }
+        lbg_body_init(&bctx->body, declared, 0);
+        bctx->started = 1;
+        return ap_pass_brigade(f->next, bb);
+    }
+    repair = bctx->hctx->policy.mode == LBG_MODE_REPAIR;
+
+    for (e = APR_BRIGADE_FIRST(bb); e != APR_BRIGADE_SENTINEL(bb); e = next) {
+        next = APR_BUCKET_NEXT(e);
+        if (APR_BUCKET_IS_EOS(e)) {
+            eos = 1;
+            break;
+        }
+        if (APR_BUCKET_IS_METADATA(e)) {
+            continue;
+        }
+        if (e->length == (apr_size_t) -1) {
+            rv = apr_bucket_read(e, &data, &len, APR_BLOCK_READ);
+            if (rv != APR_SUCCESS) {
+                return rv;
+            }
+            next = APR_BUCKET_NEXT(e);
+        }
+        len = e->length;
+        bctx->total += len;
+        fit = lbg_body_feed(&bctx->body, len);
+        if (fit < len && repair) {
+            /* Pass exactly the declared length; never reuse the
+             * connection (the peer would read the rest as a response). */
+            r->connection->keepalive = AP_CONN_CLOSE;
+            if (fit > 0) {
+                apr_bucket_split(e, fit);
+                e = APR_BUCKET_NEXT(e);
+            }
+            next = APR_BUCKET_NEXT(e);
+            apr_bucket_delete(e);
+        }
+    }
+
+    if (eos) {
+        rule = lbg_body_rule(&bctx->body, 1);
+        if (rule != LBG_RULE_NONE) {
+            if (repair) {
+                r->connection->keepalive = AP_CONN_CLOSE;
+            }
+            lbguard_body_finding(r, bctx, rule);
+        }
+        ap_remove_output_filter(f);
+    }
+    return ap_pass_brigade(f->next, bb);
+}
+
+
+/* ------------------------------------------------------------------------ */
+/* Keep-alive                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* A readable name for server s: "<vhost addr:port> (file:line)" or
+ * "main server <ServerName> (file:line)". */
+static const char *lbguard_server_name(apr_pool_t *p, server_rec *s)
+{
+    const char *where = s->defn_name
+        ? apr_psprintf(p, " (%s:%u)", s->defn_name, s->defn_line_number) : "";
+
+    if (s->is_virtual && s->addrs != NULL) {
+        return apr_psprintf(p, "virtual host %s:%u%s", s->addrs->virthost,
+                            (unsigned) s->addrs->host_port, where);
+    }
+    return apr_psprintf(p, "main server %s%s",
+                        s->server_hostname ? s->server_hostname : "", where);
+}
+
+/*
+ * Checks server s's KeepAliveTimeout against the load balancer's idle
+ * timeout (lbg_keepalive_verdict) and, when `apply` and the server's mode
+ * is Repair, raises it. Logs one line when `log`; `testing` words it for
+ * "apache2 -t", which changes nothing.
+ */
+static void lbguard_keepalive(apr_pool_t *p, server_rec *s, int apply,
+                              int log, int testing)
+{
+    lbguard_srv_conf *sconf = ap_get_module_config(s->module_config,
+                                                   &lbguard_module);
+    lbguard_dir_conf *dconf = ap_get_module_config(s->lookup_defaults,
+                                                   &lbguard_module);
+    uint64_t          server_ms, required_ms, margin_ms;
+    lbg_ka_verdict_e  v;
+    const char       *outcome;
+    int               mode;
+
+    mode = dconf->mode == LBGUARD_UNSET ? LBG_MODE_OFF : dconf->mode;
+    if (mode == LBG_MODE_OFF || sconf->lb_idle_ms == LBGUARD_UNSET) {
+        return;
+    }
+    margin_ms = sconf->margin_ms == LBGUARD_UNSET
+                ? LBG_KEEPALIVE_MARGIN_MS : (uint64_t) sconf->margin_ms;
+    server_ms = s->keep_alive ? (uint64_t) apr_time_as_msec(
+                                    s->keep_alive_timeout) : 0;
+    v = lbg_keepalive_verdict(server_ms, (uint64_t) sconf->lb_idle_ms,
+                              margin_ms, &required_ms);
+
+    if (v == LBG_KA_DISABLED && log) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                     "lbguard: keep-alive: KeepAlive is off for %s: no "
+                     "connection is reused, so the load balancer cannot race "
+                     "its idle timeout (%" APR_UINT64_T_FMT " ms)",
+                     lbguard_server_name(p, s), (uint64_t) sconf->lb_idle_ms);
+        return;
+    }
+    if (v != LBG_KA_RAISE) {
+        return;
+    }
+
+    if (mode != LBG_MODE_REPAIR) {
+        outcome = "not repaired (detect mode)";
+    }
+    else if (testing) {
+        outcome = apr_psprintf(p, "will be raised to %" APR_UINT64_T_FMT
+                               " ms at start", required_ms);
+    }
+    else {
+        outcome = apr_psprintf(p, "raised to %" APR_UINT64_T_FMT " ms",
+                               required_ms);
+    }
+    if (log) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "lbguard: keep-alive: KeepAliveTimeout %" APR_UINT64_T_FMT
+                     " ms of %s is shorter than the load balancer idle "
+                     "timeout %" APR_UINT64_T_FMT " ms + margin %"
+                     APR_UINT64_T_FMT " ms, %s", server_ms,
+                     lbguard_server_name(p, s), (uint64_t) sconf->lb_idle_ms,
+                     margin_ms, outcome);
+    }
+    if (apply && mode == LBG_MODE_REPAIR) {
+        s->keep_alive_timeout = apr_time_from_msec(required_ms);
+        /* The event MPM then uses this server's own keep-alive queue
+         * rather than its base server's (event_post_config). */
+        s->keep_alive_timeout_set = 1;
+    }
+}
+
+/* Runs before the event MPM's post_config, which builds its keep-alive
+ * queues from s->keep_alive_timeout. Logs only in the pass that serves
+ * (the first pass at startup only checks the configuration). */
+static int lbguard_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                               apr_pool_t *ptemp, server_rec *s)
+{
+    int log = ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG;
+
+    (void) pconf;
+    (void) plog;
+    for (; s != NULL; s = s->next) {
+        lbguard_keepalive(ptemp, s, 1, log, 0);
+    }
+    return OK;
+}
+
+/* "apache2 -t" stops before post_config: report the verdicts there. */
+static void lbguard_test_config(apr_pool_t *pconf, server_rec *s)
+{
+    for (; s != NULL; s = s->next) {
+        lbguard_keepalive(pconf, s, 0, 1, 1);
+    }
+}
+
+
+/* ------------------------------------------------------------------------ */
+/* Hooks                                                                    */
+/* ------------------------------------------------------------------------ */
+
+static void lbguard_insert_filter(request_rec *r)
+{
+    lbguard_dir_conf *conf = ap_get_module_config(r->per_dir_config,
+                                                  &lbguard_module);
+
+    if (conf->mode == LBG_MODE_DETECT || conf->mode == LBG_MODE_REPAIR) {
+        ap_add_output_filter("LBGUARD", NULL, r, r->connection);
+    }
+}
+
+static void lbguard_register_hooks(apr_pool_t *p)
+{
+    (void) p;
+    /* Before HTTP_HEADER (AP_FTYPE_PROTOCOL), whose check_headers() turns
+     * a bad field into a 500: the repair must come first. */
+    ap_register_output_filter("LBGUARD", lbguard_header_filter, NULL,
+                              AP_FTYPE_PROTOCOL - 1);
+    /* After HTTP_HEADER: sees the Content-Length as sent, then the body. */
+    ap_register_output_filter("LBGUARD_BODY", lbguard_body_filter, NULL,
+                              AP_FTYPE_PROTOCOL + 1);
+    ap_hook_insert_filter(lbguard_insert_filter, NULL, NULL, APR_HOOK_LAST);
+    ap_hook_insert_error_filter(lbguard_insert_filter, NULL, NULL,
+                                APR_HOOK_LAST);
+    /* Before the event MPM's post_config (APR_HOOK_MIDDLE). */
+    ap_hook_post_config(lbguard_post_config, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_test_config(lbguard_test_config, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+AP_DECLARE_MODULE(lbguard) = {
+    STANDARD20_MODULE_STUFF,
+    lbguard_create_dir_conf,  /* create per-directory config */
+    lbguard_merge_dir_conf,   /* merge per-directory config */
+    lbguard_create_srv_conf,  /* create per-server config */
+    lbguard_merge_srv_conf,   /* merge per-server config */
+    lbguard_cmds,             /* directives */
+    lbguard_register_hooks,   /* hooks */
+    AP_MODULE_FLAG_NONE       /* flags */
+};
