@@ -269,8 +269,7 @@ ngx_http_lbguard_header_filter(ngx_http_request_t *r)
         || r != r->main
         || r->header_sent
         || r->http_version < NGX_HTTP_VERSION_10
-        || r->http_version >= NGX_HTTP_VERSION_20
-        || r->stream)
+        || r->http_version >= NGX_HTTP_VERSION_20)
     {
         return ngx_http_next_header_filter(r);
     }
@@ -945,22 +944,44 @@ ngx_http_lbguard_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
             }
 
             if (ctx->mode == LBG_MODE_REPAIR) {
-
-                /* cut at the declared length, as the range filter does */
-
-                if (ngx_buf_in_memory(b)) {
-                    b->last = b->pos + fit;
-                }
-
-                if (b->in_file) {
-                    b->file_last = b->file_pos + fit;
-                }
-
-                b->last_buf = 1;
-                b->last_in_chain = 1;
-
                 ctx->cut = 1;
                 r->keepalive = 0;
+
+                if (fit == 0) {
+                    /*
+                     * nothing of this buffer goes out; a header-only
+                     * response has had its last buffer already, any other
+                     * one ends with an empty special buffer
+                     */
+
+                    ngx_http_lbguard_consume(b);
+
+                    if (r->header_only) {
+                        continue;
+                    }
+
+                    b = ngx_calloc_buf(r->pool);
+                    if (b == NULL) {
+                        return NGX_ERROR;
+                    }
+
+                    b->last_buf = 1;
+
+                } else {
+
+                    /* cut at the declared length, as the range filter does */
+
+                    if (ngx_buf_in_memory(b)) {
+                        b->last = b->pos + fit;
+                    }
+
+                    if (b->in_file) {
+                        b->file_last = b->file_pos + fit;
+                    }
+
+                    b->last_buf = 1;
+                    b->last_in_chain = 1;
+                }
             }
 
         } else if (b->last_buf && !ctx->body_reported) {

@@ -22,6 +22,7 @@ def _ok(extra=b""):
 
 BACKEND = {
     b"/p/ok": _ok(b"X-Fine: yes\r\n"),
+    b"/hp/ctl": _ok(b"X-Bad: a\x01b\r\n"),
     b"/p/reason": b"HTTP/1.1 200 O\x01K\r\nContent-Length: 2\r\n\r\nok",
     b"/p/ctl": _ok(b"X-Bad: a\x01b\r\n"),
     b"/p/del": _ok(b"X-Del: a\x7fb\r\n"),
@@ -71,6 +72,22 @@ LOCATIONS = (
             '$r->send_http_header("text/plain");')
     + _perl("tetwice", '$r->header_out("Transfer-Encoding", "chunked"); '
             + _SEND)
+    + _perl("long2", '$r->header_out("Content-Length", "3"); '
+            '$r->send_http_header("text/plain"); $r->print("abc"); '
+            '$r->print("def");')
+    + _perl("many", 'for my $i (1 .. 70) { $r->header_out("X-F$i", "v"); } '
+            + _SEND)
+    # lbguard_profile: HAProxy accepts CTL bytes in field values
+    + "location /hp/ { lbguard_profile haproxy;\n"
+    "    proxy_pass http://127.0.0.1:@BACKEND@; }\n"
+    # lbguard_header_budget: 150 bytes, 4 fields
+    "location = /budget.html { alias @ROOT@/html/index.html;\n"
+    "    lbguard_header_budget 150 4; }\n"
+    # keep-alive: an LB preset, and keep-alive off
+    "location = /alb.html { alias @ROOT@/html/index.html;\n"
+    "    lbguard_lb_idle_timeout aws-alb; }\n"
+    "location = /noka.html { alias @ROOT@/html/index.html;\n"
+    "    keepalive_timeout 0; }\n"
 )
 
 
@@ -85,7 +102,52 @@ def _case(name, uri, req=None, off=b"", repair=b"", detect_log=(),
             "repair_log": list(repair_log), "access": access}
 
 
+# the static file index.html as nginx sends it
+_INDEX = (b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\n'
+          b'Content-Type: text/html\r\nContent-Length: 120\r\n'
+          b'Last-Modified: Tue, 14 Nov 2023 22:13:20 GMT\r\n'
+          b'Connection: close\r\nETag: "6553f100-78"\r\n'
+          b'Accept-Ranges: bytes\r\n\r\n' + b'hello, lbguard\n' * 8)
+
+# the header of /perl/fine answering HEAD
+_FINE_HEAD = (b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\n'
+              b'Content-Type: text/plain\r\nConnection: close\r\n'
+              b'X-Fine: yes\r\n\r\n')
+
+# /perl/long2's header, and /sub.txt after it on the same connection
+_LONG2 = (b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\n'
+          b'Content-Type: text/plain\r\nConnection: keep-alive\r\n'
+          b'Content-Length: 3\r\n\r\n')
+_SUB = (b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\n'
+        b'Content-Type: text/plain\r\nContent-Length: 3\r\n'
+        b'Last-Modified: Tue, 14 Nov 2023 22:13:20 GMT\r\n'
+        b'Connection: close\r\nETag: "6553f100-3"\r\n'
+        b'Accept-Ranges: bytes\r\n\r\nSUB')
+
 CASES = [
+    _case('lbguard_header_budget 150 4', '/budget.html',
+          off=_INDEX, repair=_INDEX,
+          detect_log=['too-many-fields: 8 fields, budget 4, '
+                      'not repaired (detect mode)',
+                      'header-section-too-large: header section is 225 '
+                      'bytes, budget 150, not repaired (detect mode)'],
+          repair_log=['too-many-fields: 8 fields, budget 4, none (report)',
+                      'header-section-too-large: header section is 225 '
+                      'bytes, budget 150, none (report)'],
+          access={'off': ['/budget.html 200 -'],
+                  'detect': ['/budget.html 200 too-many-fields:detected,'
+                             'header-section-too-large:detected'],
+                  'repair': ['/budget.html 200 too-many-fields:reported,'
+                             'header-section-too-large:reported']}),
+    _case('perl body on HEAD', '/perl/fine', req=request("/perl/fine", "HEAD"),
+          off=_FINE_HEAD + b'abc', repair=_FINE_HEAD,
+          detect_log=['body-on-bodiless: 3 body bytes on a response that '
+                      'has no body, not repaired (detect mode)'],
+          repair_log=['body-on-bodiless: 3 body bytes on a response that '
+                      'has no body, body dropped, connection closed'],
+          access={'off': ['/perl/fine 200 -'],
+                  'detect': ['/perl/fine 200 body-on-bodiless:detected'],
+                  'repair': ['/perl/fine 200 body-on-bodiless:repaired']}),
     _case('proxy reason phrase CTL', '/p/reason',
           off=b'HTTP/1.1 200 O\x01K\r\nServer: nginx\r\nDate: DATE\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok',
           repair=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok',
@@ -196,6 +258,20 @@ CASES = [
           detect_log=['body-longer-than-content-length: Content-Length 3, body 12 bytes, not repaired (detect mode)'],
           repair_log=['body-longer-than-content-length: Content-Length 3, body 12 bytes, body cut to its declared length, connection closed'],
           access={'off': ['/perl/long 200 -', '/sub.txt 200 -'], 'detect': ['/perl/long 200 body-longer-than-content-length:detected', '/sub.txt 200 -'], 'repair': ['/perl/long 200 body-longer-than-content-length:repaired']}),
+    _case('body longer, the excess in a buffer of its own', '/perl/long2',
+          req=request("/perl/long2", close=False) + request("/sub.txt"),
+          off=_LONG2 + b'abcdef' + _SUB, repair=_LONG2 + b'abc',
+          detect_log=['body-longer-than-content-length: Content-Length 3, '
+                      'body 6 bytes, not repaired (detect mode)'],
+          repair_log=['body-longer-than-content-length: Content-Length 3, '
+                      'body 6 bytes, body cut to its declared length, '
+                      'connection closed'],
+          access={'off': ['/perl/long2 200 -', '/sub.txt 200 -'],
+                  'detect': ['/perl/long2 200 '
+                             'body-longer-than-content-length:detected',
+                             '/sub.txt 200 -'],
+                  'repair': ['/perl/long2 200 '
+                             'body-longer-than-content-length:repaired']}),
     _case('body shorter than Content-Length', '/perl/short',
           req=request("/perl/short", close=False) + request("/sub.txt"),
           off=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Type: text/plain\r\nConnection: keep-alive\r\nContent-Length: 30\r\n\r\nhello world\nHTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nLast-Modified: Tue, 14 Nov 2023 22:13:20 GMT\r\nConnection: close\r\nETag: "6553f100-3"\r\nAccept-Ranges: bytes\r\n\r\nSUB',
@@ -218,6 +294,8 @@ CONFORMANT = [
      + request("/index.html")),
     ("SSI subrequest", request("/ssi.shtml")),
     ("perl", request("/perl/fine")),
+    ("perl 70 fields", request("/perl/many")),
+    ("profile haproxy: CTL in a value", request("/hp/ctl")),
     ("proxy", request("/p/ok")),
     ("404", request("/nope")),
 ]

@@ -132,6 +132,8 @@ CONFORMANT_ACCESS = {
     "keep-alive pipelined": ["/index.html 200", "/index.html 200"],
     "SSI subrequest": ["/ssi.shtml 200"],
     "perl": ["/perl/fine 200"],
+    "perl 70 fields": ["/perl/many 200"],
+    "profile haproxy: CTL in a value": ["/hp/ctl 200"],
     "proxy": ["/p/ok 200"],
     "404": ["/nope 404"],
 }
@@ -176,19 +178,33 @@ def keepalive_measure(insts):
 
 
 def check_nginx_t(inst, build, out):
-    """`nginx -t`: one keep-alive line per server with lbguard on."""
-    lines = lbguard_lines(out)
-    exp = [
-        '[warn] lbguard: keepalive_timeout 1000ms in server "detect" location '
-        '"(server)" is shorter than the load balancer\'s idle timeout 3000ms '
-        '+ margin 1000ms, needs 4000ms, not changed (detect mode) in %s:%d'
-        % (inst.conf, inst.server_lines["detect"]),
-        '[warn] lbguard: keepalive_timeout 1000ms in server "repair" location '
-        '"(server)" is shorter than the load balancer\'s idle timeout 3000ms '
-        '+ margin 1000ms, raised to 4000ms in %s:%d'
-        % (inst.conf, inst.server_lines["repair"]),
-    ]
-    R.eq("%s nginx -t keep-alive warnings" % build, lines, exp)
+    """`nginx -t`: the keep-alive lines, with the file:line of the block,
+    for each server with lbguard on: the server itself (keepalive_timeout
+    1s < 3s + 1s), /alb.html (LB preset aws-alb: 60 s + 1 s) and /noka.html
+    (keepalive_timeout 0: a notice); the other locations inherit silently."""
+    conf = lbgtest.read_log(inst.conf).split("\n")
+
+    def line_of(text, after):
+        return next(i + 1 for i in range(after, len(conf)) if text in conf[i])
+
+    exp = []
+    for m, outcome in (("detect", "needs %dms, not changed (detect mode)"),
+                       ("repair", "raised to %dms")):
+        srv = inst.server_lines[m]
+        for loc, lb, at in (("(server)", 3000, srv),
+                            ("/alb.html", 60000,
+                             line_of("location = /alb.html", srv))):
+            exp.append('[warn] lbguard: keepalive_timeout 1000ms in server '
+                       '"%s" location "%s" is shorter than the load '
+                       'balancer\'s idle timeout %dms + margin 1000ms, %s '
+                       'in %s:%d' % (m, loc, lb, outcome % (lb + 1000),
+                                     inst.conf, at))
+        exp.append('[notice] lbguard: keepalive_timeout is 0 in server "%s" '
+                   'location "/noka.html": keep-alive is off, no race with '
+                   'the load balancer\'s idle timeout 3000ms, not changed '
+                   'in %s:%d' % (m, inst.conf,
+                                 line_of("location = /noka.html", srv)))
+    R.eq("%s nginx -t keep-alive lines" % build, lbguard_lines(out), exp)
 
 
 BAD_DIRECTIVES = [
