@@ -1,0 +1,550 @@
+#!/usr/bin/env python3
+"""lbguard's cost, measured: nginx and Apache with lbguard off vs repair.
+
+Two measurements per server (see docs/bench.md for the method):
+
+  1. User-space instructions per request, under valgrind's callgrind. The
+     server runs as one process (nginx: master_process off; Apache: -X,
+     prefork) and answers K requests over one keep-alive connection from a
+     raw-socket client. Two runs with K1 and K2 requests give
+         Ir/request = (Ir(K2) - Ir(K1)) / (K2 - K1),
+     so startup and shutdown cancel. Ir is callgrind's total for the whole
+     process (server, libc, modules). Deterministic to a few instructions.
+  2. Throughput with wrk, off and repair alternated (off, repair, off, ...)
+     against two servers running side by side; median req/s of each.
+
+Every server listens on 127.0.0.1 on a free port and is stopped by its PID.
+Results go to BUILD/bench/results.txt (and stdout).
+
+Usage: python3 bench/bench.py --build BUILD [--servers nginx,apache]
+           [--k1 N] [--k2 N] [--rounds N] [--secs S] [--plain]
+  --plain  measure without loading lbguard (harness check only).
+"""
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+import lbgtest  # noqa: E402  (shared harness: free_port, wait_port, Proc)
+
+FIELDS = 12                 # fields in every measured response
+NGX_BASE_FIELDS = 5         # Server, Date, Content-Type, Content-Length, Connection
+APACHE_BASE_FIELDS = 7      # Date, Server, Last-Modified, ETag, Accept-Ranges,
+                            # Content-Length, Content-Type
+BODY = b"hello from the lbguard benchmark\n"
+APACHE_MODS = "/usr/lib/apache2/modules"
+
+out_lines = []
+
+
+def say(line=""):
+    print(line)
+    sys.stdout.flush()
+    out_lines.append(line)
+
+
+# ---- servers' configurations --------------------------------------------
+
+def nginx_conf(d, port, mode, module, single):
+    """nginx.conf text: `return 200` with add_header fields so the response
+    has FIELDS fields. mode: None (module not loaded), "off", "detect",
+    "repair". single: one process (for callgrind)."""
+    adds = "\n".join("            add_header X-Bench-%d \"value %d\";" % (i, i)
+                     for i in range(1, FIELDS - NGX_BASE_FIELDS + 1))
+    return """%(load)s
+daemon off;
+master_process %(master)s;
+worker_processes 1;
+pid %(d)s/nginx.pid;
+error_log %(d)s/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    keepalive_requests 10000000;
+    keepalive_timeout 300s;
+%(temp)s
+%(lbguard)s
+    server {
+        listen 127.0.0.1:%(port)d;
+        location / {
+            default_type text/plain;
+%(adds)s
+            return 200 "%(body)s";
+        }
+    }
+}
+""" % dict(load=("load_module %s;" % module) if mode else "",
+           master="off" if single else "on", d=d, port=port, adds=adds,
+           temp=lbgtest.nginx_temp_paths(d),
+           lbguard=("    lbguard %s;" % mode) if mode else "",
+           body=BODY.decode().replace("\n", "\\n"))
+
+
+def apache_module_name(so):
+    """The module struct's name exported by an Apache module .so
+    (what LoadModule needs), e.g. "lbguard_module"."""
+    try:
+        out = subprocess.run(["nm", "-D", "--defined-only", so], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True).stdout
+    except OSError:
+        out = ""
+    for ln in out.splitlines():
+        p = ln.split()
+        if len(p) == 3 and p[1] in "DB" and p[2].endswith("_module"):
+            return p[2]
+    return "lbguard_module"
+
+
+def apache_conf(d, port, mode, module, single):
+    """httpd.conf text: a static file with mod_headers `Header set` fields so
+    the response has FIELDS fields. mode as for nginx_conf; the directive is
+    `LBGuard Off|Detect|Repair`. single: prefork for `apache2 -X`; else the
+    event MPM (Debian's default)."""
+    adds = "\n".join('Header set X-Bench-%d "value %d"' % (i, i)
+                     for i in range(1, FIELDS - APACHE_BASE_FIELDS + 1))
+    if single:
+        mpm = "LoadModule mpm_prefork_module %s/mod_mpm_prefork.so" % APACHE_MODS
+    else:
+        mpm = ("LoadModule mpm_event_module %s/mod_mpm_event.so\n"
+               "StartServers 1\nServerLimit 2\nThreadsPerChild 32\n"
+               "MaxRequestWorkers 64\nMinSpareThreads 1\nMaxSpareThreads 64\n"
+               "MaxConnectionsPerChild 0" % APACHE_MODS)
+    lb = ""
+    if mode:
+        lb = "LoadModule %s %s\nLBGuard %s" % (apache_module_name(module), module,
+                                                mode.capitalize())
+    return """ServerRoot %(d)s
+ServerName 127.0.0.1
+Listen 127.0.0.1:%(port)d
+PidFile %(d)s/run/httpd.pid
+DefaultRuntimeDir %(d)s/run
+ErrorLog %(d)s/error.log
+LogLevel warn
+%(mpm)s
+LoadModule authz_core_module %(m)s/mod_authz_core.so
+LoadModule mime_module %(m)s/mod_mime.so
+LoadModule headers_module %(m)s/mod_headers.so
+TypesConfig /etc/mime.types
+User www-data
+Group www-data
+KeepAlive On
+MaxKeepAliveRequests 0
+KeepAliveTimeout 300
+DocumentRoot %(d)s/htdocs
+<Directory />
+    Require all granted
+</Directory>
+%(adds)s
+%(lb)s
+""" % dict(d=d, port=port, mpm=mpm, m=APACHE_MODS, adds=adds, lb=lb)
+
+
+class Server:
+    """One configured server: its directory, port and command line."""
+
+    def __init__(self, kind, name, work, mode, module, single):
+        self.kind, self.mode = kind, mode
+        self.dir = os.path.join(work, name)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        os.chmod(self.dir, 0o755)
+        self.port = lbgtest.free_port()
+        if kind == "nginx":
+            self.conf = os.path.join(self.dir, "nginx.conf")
+            text = nginx_conf(self.dir, self.port, mode, module, single)
+            self.argv = ["/usr/sbin/nginx", "-p", self.dir, "-c", self.conf]
+            self.path = "/"
+        else:
+            for sub in ("run", "htdocs"):
+                os.makedirs(os.path.join(self.dir, sub), mode=0o755)
+            with open(os.path.join(self.dir, "htdocs", "index.txt"), "wb") as f:
+                f.write(BODY)
+            self.conf = os.path.join(self.dir, "httpd.conf")
+            text = apache_conf(self.dir, self.port, mode, module, single)
+            self.argv = ["/usr/sbin/apache2", "-f", self.conf]
+            self.argv += ["-X"] if single else ["-DFOREGROUND"]
+            self.path = "/index.txt"
+        with open(self.conf, "w") as f:
+            f.write(text)
+        self.log = os.path.join(self.dir, "stdout.log")
+        self.request = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        "User-Agent: lbguard-bench\r\nAccept: */*\r\n\r\n"
+                        % self.path).encode()
+
+    def error_log(self):
+        return lbgtest.read_log(os.path.join(self.dir, "error.log"))
+
+    def start(self, prefix=()):
+        self.proc = lbgtest.Proc(list(prefix) + self.argv, name=self.kind,
+                                 log=self.log)
+        lbgtest.wait_port(self.port, timeout=60, proc=self.proc)
+
+    def stop(self):
+        return self.proc.stop(signal.SIGTERM, timeout=60)
+
+    def stop_idle(self):
+        """Stops a single-process server under valgrind by PID: waits until
+        it sleeps in its event loop, sends TERM, and wakes the loop with a
+        connection if needed. (nginx with master_process off checks its
+        terminate flag only after epoll_wait returns; valgrind delivers a
+        signal that arrives while the process is busy just before the next
+        blocking call, which then waits forever.)"""
+        wait_idle(self.proc.pid)
+        os.kill(self.proc.pid, signal.SIGTERM)
+        for _ in range(40):
+            try:
+                self.proc.p.wait(0.5)
+                break
+            except subprocess.TimeoutExpired:
+                try:
+                    socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                except OSError:
+                    pass
+        return self.stop()
+
+
+def cpu_ticks(pid):
+    """(state, utime + stime in clock ticks) of a process from /proc."""
+    with open("/proc/%d/stat" % pid) as f:
+        st = f.read().rsplit(")", 1)[1].split()
+    return st[0], int(st[11]) + int(st[12])
+
+
+def wait_idle(pid, timeout=30.0):
+    """Waits until process pid sleeps (state S) and uses no CPU for three
+    samples 50 ms apart: a readiness check, not a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    last, calm = None, 0
+    while time.monotonic() < deadline:
+        try:
+            cur = cpu_ticks(pid)
+        except (OSError, IndexError):
+            return
+        calm = calm + 1 if (cur[0] == "S" and cur == last) else 0
+        if calm >= 3:
+            return
+        last = cur
+        time.sleep(0.05)
+
+
+# ---- raw keep-alive client -----------------------------------------------
+
+def read_response(sock, buf):
+    """Reads one response with a Content-Length from sock. Returns
+    (head bytes, body bytes, leftover buffer)."""
+    while b"\r\n\r\n" not in buf:
+        d = sock.recv(65536)
+        if not d:
+            raise RuntimeError("connection closed mid-response: %r" % buf[:200])
+        buf += d
+    head, _, buf = buf.partition(b"\r\n\r\n")
+    m = re.search(rb"(?im)^content-length:[ \t]*(\d+)", head)
+    if not m:
+        raise RuntimeError("no Content-Length in %r" % head)
+    need = int(m.group(1))
+    while len(buf) < need:
+        d = sock.recv(65536)
+        if not d:
+            raise RuntimeError("connection closed mid-body")
+        buf += d
+    return head, buf[:need], buf[need:]
+
+
+def send_requests(srv, n):
+    """Sends n requests one after the other over one keep-alive connection;
+    returns the first response's head. Every response must be a 200 with
+    BODY."""
+    first = None
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=120) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        buf = b""
+        for _ in range(n):
+            s.sendall(srv.request)
+            head, body, buf = read_response(s, buf)
+            if not head.startswith(b"HTTP/1.1 200 ") or body != BODY:
+                raise RuntimeError("unexpected response: %r" % (head + b"\r\n\r\n" + body))
+            if first is None:
+                first = head
+    return first
+
+
+def field_count(head):
+    return len(head.split(b"\r\n")) - 1
+
+
+# ---- callgrind -------------------------------------------------------------
+
+def callgrind_run(srv, nreq, out):
+    """Runs srv under callgrind, sends nreq requests, stops it by PID and
+    returns (total Ir, first response head)."""
+    if os.path.exists(out):
+        os.unlink(out)
+    # Apache's -X process drops to User www-data before callgrind writes its
+    # file at exit; the file valgrind creates at startup must be writable then.
+    open(out, "w").close()
+    if srv.kind == "apache":
+        shutil.chown(out, user="www-data")
+    srv.start(["valgrind", "--tool=callgrind", "--vgdb=no",
+               "--callgrind-out-file=" + out])
+    try:
+        head = send_requests(srv, nreq) if nreq else None
+    finally:
+        rc = srv.stop_idle()
+    total = None
+    with open(out, "rb") as f:
+        for ln in f:
+            if ln.startswith(b"totals:"):
+                total = int(ln.split()[1])
+    if total is None:
+        raise RuntimeError("%s under callgrind (exit %s) wrote no totals to %s; log %s\n%s"
+                           % (srv.kind, rc, out, srv.log, srv.error_log()[-2000:]))
+    return total, head
+
+
+ANNOT = re.compile(r"^\s*([\d,]+)\s+(?:\(\s*[\d.]+%\)\s+)?(\S.*?)\s*$")
+
+
+def annotate(out, inclusive):
+    """{function label: Ir} from callgrind_annotate (no threshold)."""
+    argv = ["callgrind_annotate", "--threshold=100",
+            "--inclusive=" + ("yes" if inclusive else "no"), out]
+    txt = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         text=True).stdout
+    res = {}
+    started = False
+    for ln in txt.splitlines():
+        if "file:function" in ln:
+            started = True
+            continue
+        if not started:
+            continue
+        m = ANNOT.match(ln)
+        if m and ":" in m.group(2):
+            label = m.group(2)
+            res[label] = res.get(label, 0) + int(m.group(1).replace(",", ""))
+    return res
+
+
+LBG_FN = re.compile(r"^(ngx_http_lbguard_\w+|lbguard_\w+|lbg_\w+)$")
+
+
+def per_request(out1, out2, nreq, inclusive):
+    """{"function (object)": Ir/request}: the difference between the K2 and
+    K1 runs' callgrind_annotate figures, / (K2 - K1)."""
+    per = []
+    for out in (out1, out2):
+        fns = {}
+        for label, v in annotate(out, inclusive).items():
+            fn = label.split(" [")[0].rsplit(":", 1)[-1]
+            obj = label.split(" [")[1].rstrip("]") if " [" in label else ""
+            key = "%s (%s)" % (fn, os.path.basename(obj)) if obj else fn
+            fns[key] = fns.get(key, 0) + v
+        per.append(fns)
+    return {k: (v - per[0].get(k, 0)) / nreq for k, v in per[1].items()}
+
+
+def lbguard_rows(pr):
+    """Only lbguard's functions of a per_request() map, by function name."""
+    rows = {}
+    for key, v in pr.items():
+        fn = key.split(" (")[0]
+        if LBG_FN.match(fn):
+            rows[fn] = rows.get(fn, 0) + v
+    return sorted(rows.items(), key=lambda kv: -kv[1])
+
+
+def report_functions(ir, nreq):
+    """Prints where repair's extra instructions go."""
+    off, rep = ir["off"][2], ir["repair"][2]
+    self_rep = per_request(rep[0], rep[1], nreq, False)
+    self_off = per_request(off[0], off[1], nreq, False)
+    incl_rep = per_request(rep[0], rep[1], nreq, True)
+    say("  lbguard's functions in the repair run, Ir/request (K2 run - K1 run) / %d:" % nreq)
+    say("    self:")
+    for fn, v in lbguard_rows(self_rep)[:10]:
+        if abs(v) >= 0.5:
+            say("      %9.1f  %s" % (v, fn))
+    say("    inclusive (a filter's figure includes the filters it calls next):")
+    for fn, v in lbguard_rows(incl_rep)[:8]:
+        if abs(v) >= 0.5:
+            say("      %9.1f  %s" % (v, fn))
+    diff = {k: self_rep.get(k, 0) - self_off.get(k, 0)
+            for k in set(self_rep) | set(self_off)}
+    say("  every function's self Ir/request, repair minus off (top 12 by size):")
+    for k, v in sorted(diff.items(), key=lambda kv: -abs(kv[1]))[:12]:
+        say("      %+9.1f  %s" % (v, k))
+
+
+def measure_ir(kind, modes, module, work, k1, k2):
+    """{mode: (Ir/request, first response head, (out K1, out K2))}."""
+    res = {}
+    for mode in modes:
+        outs = []
+        tot = []
+        head = None
+        for k in (k1, k2):
+            srv = Server(kind, "cg-%s-%s-%d" % (kind, mode or "none", k), work, mode,
+                         module, single=True)
+            out = os.path.join(work, "callgrind.%s.%s.%d" % (kind, mode or "none", k))
+            t0 = time.monotonic()
+            ir, h = callgrind_run(srv, k, out)
+            head = head or h
+            tot.append(ir)
+            outs.append(out)
+            say("  callgrind %-6s %-7s K=%-5d total Ir %13d  (%.1fs)"
+                % (kind, mode or "none", k, ir, time.monotonic() - t0))
+        res[mode] = ((tot[1] - tot[0]) / (k2 - k1), head, outs)
+    return res
+
+
+# ---- wrk ---------------------------------------------------------------------
+
+def wrk(srv, secs, conns):
+    argv = ["wrk", "-t1", "-c%d" % conns, "-d%ds" % secs,
+            "http://127.0.0.1:%d%s" % (srv.port, srv.path)]
+    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    m = re.search(r"Requests/sec:\s*([\d.]+)", r.stdout)
+    if r.returncode != 0 or not m:
+        raise RuntimeError("wrk failed:\n" + r.stdout)
+    bad = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", r.stdout)
+    err = re.search(r"Socket errors:.*", r.stdout)
+    if bad:
+        raise RuntimeError("wrk saw %s non-2xx responses" % bad.group(1))
+    return float(m.group(1)), (err.group(0) if err else "")
+
+
+def measure_rps(kind, modes, module, work, rounds, secs, conns):
+    """Starts one server per mode side by side and alternates wrk runs
+    between them; {mode: [req/s per round]}."""
+    srvs = {m: Server(kind, "wrk-%s-%s" % (kind, m or "none"), work, m, module, single=False)
+            for m in modes}
+    for s in srvs.values():
+        s.start()
+    try:
+        for s in srvs.values():          # warm-up, and a response check
+            send_requests(s, 50)
+            wrk(s, 1, conns)
+        res = {m: [] for m in modes}
+        for i in range(rounds):
+            for m in modes:
+                rps, err = wrk(srvs[m], secs, conns)
+                res[m].append(rps)
+                say("  wrk %-6s %-7s round %d: %10.0f req/s %s"
+                    % (kind, m or "none", i + 1, rps, err))
+    finally:
+        for s in srvs.values():
+            s.stop()
+    return res
+
+
+# ---- main ----------------------------------------------------------------------
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--servers", default="nginx,apache")
+    ap.add_argument("--k1", type=int, default=200)
+    ap.add_argument("--k2", type=int, default=2200)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--secs", type=int, default=5)
+    ap.add_argument("--conns", type=int, default=16)
+    ap.add_argument("--plain", action="store_true",
+                    help="do not load lbguard (checks the harness itself)")
+    a = ap.parse_args()
+    build = os.path.abspath(a.build)
+    bdir = os.path.join(build, "bench")
+    work = os.path.join(bdir, "work")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    for p in (build, bdir, work):
+        os.chmod(p, os.stat(p).st_mode | 0o755)  # Apache's children run as www-data
+
+    modules = {"nginx": os.path.join(build, "nginx-dynamic", "objs",
+                                     "ngx_http_lbguard_filter_module.so"),
+               "apache": os.path.join(build, "apache", "mod_lbguard.so")}
+    t_start = time.monotonic()
+    say("lbguard benchmark  %s" % time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
+    say("machine: %s, %d CPUs (shared), %s" % (os.uname().machine, os.cpu_count(),
+                                               os.uname().release))
+    say("nginx: %s" % subprocess.run(["/usr/sbin/nginx", "-v"], stderr=subprocess.PIPE,
+                                     text=True).stderr.strip())
+    say("apache: %s" % subprocess.run(["/usr/sbin/apache2", "-v"], stdout=subprocess.PIPE,
+                                      text=True).stdout.splitlines()[0])
+    say("response: %d fields, %d-byte body, HTTP/1.1 keep-alive; callgrind K1=%d K2=%d; "
+        "wrk -t1 -c%d, %d rounds x %ds alternated"
+        % (FIELDS, len(BODY), a.k1, a.k2, a.conns, a.rounds, a.secs))
+    summary = []
+    failed = False
+    for kind in [s for s in a.servers.split(",") if s]:
+        mod = modules[kind]
+        if a.plain:
+            modes, cmp_ = [None], None
+            say("\n== %s (plain: lbguard not loaded) ==" % kind)
+        elif not os.path.exists(mod):
+            say("\n== %s: SKIPPED, %s not built (make %s) ==" %
+                (kind, mod, "nginx-dynamic" if kind == "nginx" else "apache"))
+            failed = True
+            continue
+        else:
+            modes, cmp_ = [None, "off", "detect", "repair"], ("off", "repair")
+            say("\n== %s: %s ==" % (kind, mod))
+        try:
+            ir = measure_ir(kind, modes, mod, work, a.k1, a.k2)
+            for m in modes:
+                n = field_count(ir[m][1])
+                say("  response fields with lbguard %s: %d%s" % (m or "not loaded", n,
+                    "" if n == FIELDS else "  (expected %d!)" % FIELDS))
+                if n != FIELDS and m in (None, "off"):
+                    failed = True    # the harness does not measure what it claims
+            say("  first response (lbguard %s):" % (modes[-1] or "not loaded"))
+            for ln in ir[modes[-1]][1].split(b"\r\n"):
+                say("    " + ln.decode("latin-1"))
+            rps = measure_rps(kind, list(cmp_) if cmp_ else modes, mod, work,
+                              a.rounds, a.secs, a.conns)
+        except Exception as e:  # report, go on with the next server
+            say("  ERROR: %s" % e)
+            failed = True
+            continue
+        for m in modes:
+            summary.append((kind, m or "not loaded", ir[m][0], statistics.median(rps[m])
+                            if m in rps else None))
+        if cmp_:
+            off, rep = ir["off"][0], ir["repair"][0]
+            report_functions(ir, a.k2 - a.k1)
+            summary.append((kind, "repair/off", rep / off,
+                            statistics.median(rps["repair"]) / statistics.median(rps["off"])))
+            summary.append((kind, "repair-off", rep - off, None))
+
+    say("\n== summary ==")
+    say("%-7s %-12s %16s %14s" % ("server", "lbguard", "Ir/request", "median req/s"))
+    for kind, m, irv, rp in summary:
+        if m == "repair/off":
+            say("%-7s %-12s %15.4fx %13.3fx   (%+.2f %% Ir, %+.1f %% req/s)"
+                % (kind, m, irv, rp, (irv - 1) * 100, (rp - 1) * 100))
+        elif m == "repair-off":
+            say("%-7s %-12s %16.1f %14s   (extra instructions per request)"
+                % (kind, m, irv, ""))
+        else:
+            say("%-7s %-12s %16.1f %14s" % (kind, m, irv, "%.0f" % rp if rp else "-"))
+    for kind, m, irv, _ in summary:
+        if m == "repair/off":
+            say("target (issue): repair adds <= 5 %% Ir/request on %s: %s"
+                % (kind, "MET" if irv <= 1.05 else "NOT MET"))
+    say("total bench time %.0fs" % (time.monotonic() - t_start))
+    with open(os.path.join(bdir, "results.txt"), "w") as f:
+        f.write("\n".join(out_lines) + "\n")
+    print("results written to %s" % os.path.join(bdir, "results.txt"))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
