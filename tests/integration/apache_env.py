@@ -50,12 +50,32 @@ DocumentRoot {d}/htdocs
 """
 
 
+def sanitizer_env(so):
+    """The environment that runs an ASan + UBSan module inside Debian's
+    (uninstrumented) apache2: the runtimes the module links, preloaded.
+    None when `so` is missing or links no sanitizer runtime."""
+    if not os.path.exists(so):
+        return None
+    out = subprocess.run(["ldd", so], stdout=subprocess.PIPE,
+                         universal_newlines=True).stdout
+    libs = [ln.split("=>")[1].split()[0] for ln in out.splitlines()
+            if "=>" in ln and ("libasan" in ln or "libubsan" in ln)]
+    if not libs or not all(os.path.exists(x) for x in libs):
+        return None
+    # Apache's pools are not freed at exit: no leak check. A report goes
+    # to stderr, i.e. the error log (children) or stdout.log (parent).
+    return dict(os.environ, LD_PRELOAD=":".join(libs),
+                ASAN_OPTIONS="detect_leaks=0:abort_on_error=0",
+                UBSAN_OPTIONS="print_stacktrace=1")
+
+
 class Apache:
     """One apache2 instance in directory d (absolute)."""
 
-    def __init__(self, d, so, body, extra_ports=()):
+    def __init__(self, d, so, body, extra_ports=(), env=None):
         self.d = d
         self.so = so
+        self.env = env
         self.port = lbgtest.free_port()
         self.extra_ports = list(extra_ports)
         for sub in ("run", "logs", "htdocs", "cgi-bin"):
@@ -81,12 +101,12 @@ class Apache:
     def test_config(self):
         """Runs apache2 -t; returns (exit status, stdout + stderr)."""
         r = subprocess.run([APACHE, "-t", "-f", self.conf], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, timeout=30)
+                           stderr=subprocess.STDOUT, timeout=30, env=self.env)
         return r.returncode, r.stdout.decode("latin-1")
 
     def start(self):
         self.proc = lbgtest.Proc([APACHE, "-f", self.conf, "-DFOREGROUND"],
-                                 name="apache2",
+                                 name="apache2", env=self.env,
                                  log=os.path.join(self.d, "logs", "stdout.log"))
         for p in [self.port] + self.extra_ports:
             lbgtest.wait_port(p, proc=self.proc)

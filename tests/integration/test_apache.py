@@ -22,11 +22,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lbgtest  # noqa: E402
-from apache_env import Apache  # noqa: E402
+from apache_env import Apache, sanitizer_env  # noqa: E402
 
 res = lbgtest.Results("apache")
 BUILD = lbgtest.build_dir()
 SO = os.path.join(BUILD, "apache", "mod_lbguard.so")
+SO_ASAN = os.path.join(BUILD, "apache", "mod_lbguard-asan.so")
 
 # Every script declares its Content-Length, and ap_trust_cgilike_cl keeps
 # it: the framing on the wire then does not depend on how the pipe reads
@@ -146,11 +147,11 @@ class Server:
         self.a = apache
         self.access_lines = 0
 
-    def get(self, path, close=True, timeout=5.0):
-        """GET path; returns (normalised bytes, new error-log lines,
-        access-log line)."""
+    def get(self, path, close=True, timeout=5.0, method="GET"):
+        """GET (or `method`) path; returns (normalised bytes, new error-log
+        lines, access-log line)."""
         err0, _ = self.a.log_size()
-        req = b"GET " + path.encode() + b" HTTP/1.1\r\nHost: t\r\n"
+        req = method.encode() + b" " + path.encode() + b" HTTP/1.1\r\nHost: t\r\n"
         if close:
             req += b"Connection: close\r\n"
         raw, _, _ = exchange(self.a.port, req + b"\r\n", timeout)
@@ -176,10 +177,10 @@ APACHE_500_BUG = ("body-shorter-than-content-length: Content-Length 576, body 57
 
 
 def check_case(srv, name, path, want_raw, want_err, want_note, status=None,
-               bug_outcome=None):
-    """One GET: exact bytes (or status line), exact new error-log lines,
+               bug_outcome=None, method="GET"):
+    """One request: exact bytes (or status line), exact new error-log lines,
     exact note. bug_outcome: the 500 may also carry APACHE_500_BUG."""
-    raw, err, acc = srv.get(path)
+    raw, err, acc = srv.get(path, method=method)
     note = acc.rsplit("|", 1)[-1]
     if want_raw is not None:
         res.eq(name + " bytes", raw, want_raw)
@@ -221,8 +222,11 @@ def apache_500(srv, name, path, want_err, note="-", bug_outcome=None):
 def header_cases(srv):
     # Conformant responses: Off and Repair byte-for-byte equal, no log.
     for p in ("cgi-bin/ok", "proxy/good"):
-        off = check_case(srv, "conformant %s off" % p, "/off/" + p, None, [], "-")
-        check_case(srv, "conformant %s repair" % p, "/repair/" + p, off, [], "-")
+        for method in ("GET", "HEAD"):
+            off = check_case(srv, "conformant %s %s off" % (method, p), "/off/" + p,
+                             None, [], "-", method=method)
+            check_case(srv, "conformant %s %s repair" % (method, p), "/repair/" + p,
+                       off, [], "-", method=method)
     res.eq("conformant cgi bytes", srv.get("/repair/cgi-bin/ok")[0],
            head(fields=b"X-Ok: fine\r\nContent-Length: 5\r\n")
            + b"Content-Type: text/plain\r\n\r\nhello")
@@ -470,16 +474,14 @@ def bad_directive_cases(d):
                   rc != 0 and msg in out, "\n  output: %r" % out)
 
 
-def main():
-    if not os.path.exists(SO):
-        res.check("mod_lbguard.so built (bash apache_module/build.sh BUILD)", False, SO)
-        return res.summary()
-    d = lbgtest.workdir("apache", BUILD)
+def run_all_cases(so, env, d):
+    """Starts one apache2 with module `so` (environment env) and runs every
+    request case against it; scans its logs for crashes afterwards."""
     backend = lbgtest.RawBackend(BACKEND)
     ka = {"repair": lbgtest.free_port(), "detect": lbgtest.free_port(),
           "off": lbgtest.free_port()}
-    a = Apache(os.path.join(d, "main"), SO, mode_conf(backend.port),
-               extra_ports=list(ka.values()))
+    a = Apache(os.path.join(d, "main"), so, mode_conf(backend.port),
+               extra_ports=list(ka.values()), env=env)
     a.write_conf(ka_repair=ka["repair"], ka_detect=ka["detect"], ka_off=ka["off"])
     for name, data in CGIS.items():
         a.cgi(name, data)
@@ -495,11 +497,27 @@ def main():
     finally:
         a.stop()
         backend.stop()
-    log = lbgtest.read_log(a.error_log)
+    log = lbgtest.read_log(a.error_log) + lbgtest.read_log(
+        os.path.join(a.d, "logs", "stdout.log"))
     bad = [x for x in log.splitlines()
            if re.search(r"Sanitizer|runtime error|exit signal|Segmentation", x)]
-    res.eq("error.log has no crash or sanitizer report", bad, [])
+    res.eq("logs have no crash or sanitizer report", bad, [])
+
+
+def main():
+    if not os.path.exists(SO):
+        res.check("mod_lbguard.so built (bash apache_module/build.sh BUILD)", False, SO)
+        return res.summary()
+    d = lbgtest.workdir("apache", BUILD)
+    run_all_cases(SO, None, d)
     bad_directive_cases(d)
+    # Again with the ASan + UBSan build of the module, when there is one.
+    env = sanitizer_env(SO_ASAN)
+    if env is None:
+        print("NOTE apache: no %s with sanitizer runtimes; ASan pass skipped" % SO_ASAN)
+    else:
+        res.suite = "apache-asan"
+        run_all_cases(SO_ASAN, env, lbgtest.workdir("apache-asan", BUILD))
     return res.summary()
 
 
