@@ -352,13 +352,16 @@ def per_request(out1, out2, nreq, inclusive):
     return {k: (v - per[0].get(k, 0)) / nreq for k, v in per[1].items()}
 
 
-def lbguard_rows(pr):
-    """Only lbguard's functions of a per_request() map, by function name."""
+def lbguard_rows(pr, inclusive):
+    """Only lbguard's functions of a per_request() map, by function name.
+    callgrind may list a function twice (with and without its source file,
+    where code was inlined): self counts add up, inclusive ones overlap, so
+    the larger is kept."""
     rows = {}
     for key, v in pr.items():
         fn = key.split(" (")[0]
         if LBG_FN.match(fn):
-            rows[fn] = rows.get(fn, 0) + v
+            rows[fn] = max(rows.get(fn, 0), v) if inclusive else rows.get(fn, 0) + v
     return sorted(rows.items(), key=lambda kv: -kv[1])
 
 
@@ -370,11 +373,11 @@ def report_functions(ir, nreq):
     incl_rep = per_request(rep[0], rep[1], nreq, True)
     say("  lbguard's functions in the repair run, Ir/request (K2 run - K1 run) / %d:" % nreq)
     say("    self:")
-    for fn, v in lbguard_rows(self_rep)[:10]:
+    for fn, v in lbguard_rows(self_rep, False)[:10]:
         if abs(v) >= 0.5:
             say("      %9.1f  %s" % (v, fn))
     say("    inclusive (a filter's figure includes the filters it calls next):")
-    for fn, v in lbguard_rows(incl_rep)[:8]:
+    for fn, v in lbguard_rows(incl_rep, True)[:8]:
         if abs(v) >= 0.5:
             say("      %9.1f  %s" % (v, fn))
     diff = {k: self_rep.get(k, 0) - self_off.get(k, 0)
