@@ -259,6 +259,35 @@ CASES = [
     # reject framing on 204) drops a "0" silently, and so does lbguard
     ("cl-zero-on-204",
      resp(b"HTTP/1.1 204 No Content", [b"Content-Length: 0"]), [], 0),
+    ("name-trailing-space",
+     resp(OK, [b"X-A : 1", b"Content-Length: 0"]), ["field-name-invalid"], 0),
+    # RFC 9112 2.2: a whitespace-preceded line before the first field
+    ("fold-before-first-field",
+     resp(OK, [b" X-A: 1", b"Content-Length: 0"]), ["field-name-invalid"], 0),
+    ("status-two-spaces",
+     resp(b"HTTP/1.1  200 OK", [b"Content-Length: 0"]), ["status-code-invalid"], 0),
+    ("version-http1-2",
+     resp(b"HTTP/1.2 200 OK", [b"Content-Length: 0"]), ["version-invalid"], 0),
+    ("reason-phrase-nul",
+     resp(b"HTTP/1.1 200 O\x00K", [b"Content-Length: 0"]), ["reason-phrase-invalid"], 0),
+    ("value-trailing-cr",
+     resp(OK, [b"X-A: a\r", b"Content-Length: 0"]), ["field-value-crlf-nul"], 0),
+    ("chunk-size-overflow",
+     resp(OK, [b"Transfer-Encoding: chunked"],
+          b"ffffffffffffffffff" + CRLF + b"x" + CRLF + b"0" + CRLF + CRLF),
+     ["chunked-invalid"], 0),
+    ("bytes-after-last-chunk",
+     resp(OK, [b"Transfer-Encoding: chunked"], chunked(b"hello") + b"EXTRA"),
+     ["body-longer-than-content-length"], 0),
+    ("te-empty-element",
+     resp(OK, [b"Transfer-Encoding: ,chunked"], chunked(b"hello")),
+     ["te-not-chunked"], 0),
+    # RFC 9112 6.1: a 304 may say which coding a GET would have had
+    ("ok-304-transfer-encoding",
+     resp(b"HTTP/1.1 304 Not Modified", [b"Transfer-Encoding: chunked"]), [], 0),
+    ("ok-chunk-extension-quoted",
+     resp(OK, [b"Transfer-Encoding: chunked"],
+          b'5;a="b;c"' + CRLF + b"hello" + CRLF + b"0" + CRLF + CRLF), [], 0),
 ]
 
 
