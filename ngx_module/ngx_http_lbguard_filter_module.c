@@ -81,6 +81,7 @@ typedef struct {
     unsigned         guard_body:1;
     unsigned         body_reported:1;
     unsigned         cut:1;
+    unsigned         unrepaired:1;     /* repair failed: out of memory */
 } ngx_http_lbguard_ctx_t;
 
 
@@ -339,6 +340,8 @@ ngx_http_lbguard_header_filter(ngx_http_request_t *r)
     if (ctx == NULL) {
         return ngx_http_next_header_filter(r);
     }
+
+    ctx->unrepaired = (lcf->mode == LBG_MODE_REPAIR && !repaired);
 
     for (i = 0; i < rep.nfindings; i++) {
         if (ngx_http_lbguard_keep_finding(r, ctx, &rep.findings[i])
@@ -1091,8 +1094,9 @@ ngx_http_lbguard_findings_variable(ngx_http_request_t *r,
         lbg_report_init(&rep, ctx->findings, ctx->findings_cap, NULL, 0);
         rep.nfindings = ctx->nfindings;
 
-        len = lbg_report_summary(&rep, ctx->mode, (char *) p,
-                                 NGX_HTTP_LBGUARD_SUMMARY_LEN);
+        len = lbg_report_summary(&rep,
+                                 ctx->unrepaired ? LBG_MODE_DETECT : ctx->mode,
+                                 (char *) p, NGX_HTTP_LBGUARD_SUMMARY_LEN);
 
         v->data = p;
         v->len = len;

@@ -26,6 +26,7 @@ BACKEND = {
     b"/p/reason": b"HTTP/1.1 200 O\x01K\r\nContent-Length: 2\r\n\r\nok",
     b"/p/ctl": _ok(b"X-Bad: a\x01b\r\n"),
     b"/p/del": _ok(b"X-Del: a\x7fb\r\n"),
+    b"/p/ctype": _ok(b"Content-Type: text/pl\x01ain\r\n"),
     b"/p/name": _ok(b"X{Bad}: v\r\n"),
     b"/p/s099": b"HTTP/1.1 099 Odd\r\nContent-Length: 2\r\n\r\nok",
     b"/p/s600": b"HTTP/1.1 600 Odd\r\nContent-Length: 2\r\n\r\nok",
@@ -124,6 +125,10 @@ _SUB = (b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\n'
         b'Connection: close\r\nETag: "6553f100-3"\r\n'
         b'Accept-Ranges: bytes\r\n\r\nSUB')
 
+_CTYPE = (b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\n'
+          b'Content-Type: %s\r\nContent-Length: 2\r\n'
+          b'Connection: close\r\n\r\nok')
+
 CASES = [
     _case('lbguard_header_budget 150 4', '/budget.html',
           off=_INDEX, repair=_INDEX,
@@ -166,6 +171,17 @@ CASES = [
           detect_log=['field-value-ctl: field "X-Del" value "a\\x7fb", not repaired (detect mode)'],
           repair_log=['field-value-ctl: field "X-Del" value "a\\x7fb", control characters replaced with SP'],
           access={'off': ['/p/del 200 -'], 'detect': ['/p/del 200 field-value-ctl:detected'], 'repair': ['/p/del 200 field-value-ctl:repaired']}),
+    _case('proxy Content-Type with CTL (a field nginx synthesises)',
+          '/p/ctype',
+          off=_CTYPE % b'text/pl\x01ain', repair=_CTYPE % b'text/pl ain',
+          detect_log=['field-value-ctl: field "Content-Type" value '
+                      '"text/pl\\x01ain", not repaired (detect mode)'],
+          repair_log=['field-value-ctl: field "Content-Type" value '
+                      '"text/pl\\x01ain", control characters replaced '
+                      'with SP'],
+          access={'off': ['/p/ctype 200 -'],
+                  'detect': ['/p/ctype 200 field-value-ctl:detected'],
+                  'repair': ['/p/ctype 200 field-value-ctl:repaired']}),
     _case('proxy name not token', '/p/name',
           off=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Length: 2\r\nConnection: close\r\nX{Bad}: v\r\n\r\nok',
           repair=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok',
