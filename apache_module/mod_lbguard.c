@@ -343,7 +343,7 @@ static size_t lbguard_view_table(request_rec *r, apr_table_t *t,
         if (e[i].key == NULL) {
             continue;
         }
-        if (r->content_type && !strcasecmp(e[i].key, "Content-Type")) {
+        if (r->content_type && !ap_cstr_casecmp(e[i].key, "Content-Type")) {
             continue;
         }
         fields[n].name = (const unsigned char *) e[i].key;
