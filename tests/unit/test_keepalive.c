@@ -53,6 +53,10 @@ test_verdict(void **state)
     req = 1;
     assert_int_equal(lbg_keepalive_verdict(1, 0, 0, &req), LBG_KA_UNKNOWN);
     assert_int_equal(req, 0);
+    /* neither configured: nothing to say (lb_idle_ms 0 wins) */
+    req = 1;
+    assert_int_equal(lbg_keepalive_verdict(0, 0, 5000, &req), LBG_KA_UNKNOWN);
+    assert_int_equal(req, 0);
 
     /* required_ms may be NULL */
     assert_int_equal(lbg_keepalive_verdict(1000, 60000, 5000, NULL),
@@ -243,6 +247,35 @@ test_body_undeclared(void **state)
     assert_int_equal(lbg_body_rule(&b, 1), LBG_RULE_NONE);
     lbg_body_init(&b, -1, 0);
     assert_int_equal(lbg_body_rule(&b, 1), LBG_RULE_NONE);
+    /* any negative declared length means "not declared" */
+    lbg_body_init(&b, -7, 0);
+    assert_true(b.declared == -1);
+    assert_int_equal(lbg_body_feed(&b, 10), 10);
+    assert_int_equal(lbg_body_rule(&b, 1), LBG_RULE_NONE);
+}
+
+static void
+test_body_saturation(void **state)
+{
+    lbg_body_t b;
+
+    (void) state;
+    /* sent saturates at INT64_MAX instead of overflowing (UBSan) */
+    lbg_body_init(&b, 5, 0);
+    assert_int_equal(lbg_body_feed(&b, SIZE_MAX), 5);
+    assert_true(b.sent == INT64_MAX);
+    assert_int_equal(lbg_body_feed(&b, SIZE_MAX), 0);
+    assert_true(b.sent == INT64_MAX);
+    assert_int_equal(lbg_body_rule(&b, 1), LBG_RULE_BODY_LONGER);
+    /* the largest declared length */
+    lbg_body_init(&b, INT64_MAX, 0);
+    assert_int_equal(lbg_body_feed(&b, (size_t) 1 << 40), (size_t) 1 << 40);
+    assert_int_equal(lbg_body_rule(&b, 0), LBG_RULE_NONE);
+    assert_int_equal(lbg_body_rule(&b, 1), LBG_RULE_BODY_SHORTER);
+    /* zero-initialised: declared 0, so any byte is too many */
+    memset(&b, 0, sizeof(b));
+    assert_int_equal(lbg_body_feed(&b, 1), 0);
+    assert_int_equal(lbg_body_rule(&b, 1), LBG_RULE_BODY_LONGER);
 }
 
 int
@@ -257,6 +290,7 @@ main(void)
         cmocka_unit_test(test_body_longer),
         cmocka_unit_test(test_body_bodiless),
         cmocka_unit_test(test_body_undeclared),
+        cmocka_unit_test(test_body_saturation),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
