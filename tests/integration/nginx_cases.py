@@ -23,6 +23,8 @@ def _ok(extra=b""):
 BACKEND = {
     b"/p/ok": _ok(b"X-Fine: yes\r\n"),
     b"/hp/ctl": _ok(b"X-Bad: a\x01b\r\n"),
+    b"/ws/chat": (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                  b"Connection: Upgrade\r\n\r\ntunnelled bytes"),
     b"/p/reason": b"HTTP/1.1 200 O\x01K\r\nContent-Length: 2\r\n\r\nok",
     b"/p/ctl": _ok(b"X-Bad: a\x01b\r\n"),
     b"/p/del": _ok(b"X-Del: a\x7fb\r\n"),
@@ -46,6 +48,9 @@ _CRLF = 'chr(13) . chr(10)'
 
 LOCATIONS = (
     "location /p/ { proxy_pass http://127.0.0.1:@BACKEND@; }\n"
+    "location /ws/ { proxy_pass http://127.0.0.1:@BACKEND@;\n"
+    "    proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade;\n"
+    "    proxy_set_header Connection upgrade; }\n"
     "location /gz/ { gzip on; gzip_min_length 1; gzip_types text/plain; }\n"
     "location = /gzcl/t.txt { alias @ROOT@/html/gz/t.txt; gzip on;\n"
     "    gzip_min_length 1; gzip_types text/plain;\n"
@@ -313,6 +318,8 @@ CONFORMANT = [
     ("perl 70 fields", request("/perl/many")),
     ("profile haproxy: CTL in a value", request("/hp/ctl")),
     ("proxy", request("/p/ok")),
+    ("proxy 101 upgrade", request("/ws/chat", headers=[
+        "Upgrade: websocket", "Connection: Upgrade"], close=False)),
     ("404", request("/nope")),
 ]
 

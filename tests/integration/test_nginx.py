@@ -135,6 +135,7 @@ CONFORMANT_ACCESS = {
     "perl 70 fields": ["/perl/many 200"],
     "profile haproxy: CTL in a value": ["/hp/ctl 200"],
     "proxy": ["/p/ok 200"],
+    "proxy 101 upgrade": ["/ws/chat 101"],
     "404": ["/nope 404"],
 }
 
