@@ -1042,6 +1042,106 @@ test_worst_and_order(void **state)
     assert_int_equal(t.rep.findings[2].field, 2);
 }
 
+/* Where each finding points (at/at_len) and the numbers it carries
+ * (n1/n2), for the log line. */
+static void
+test_locations(void **state)
+{
+    lbg_field_t fields[] = {
+        LBGT_F("Bad Name", "x"),            /* 0 */
+        LBGT_F("X-A", "ab\x01c\x02"),       /* 1: at the first CTL */
+        LBGT_F("Content-Length", "5"),      /* 2 */
+        LBGT_F("Content-Length", "7"),      /* 3: conflict 5 and 7 */
+    };
+    lbg_field_t    big[] = {LBGT_F("X-Big", "0123456789")};
+    lbgt_report_t  t;
+    lbg_response_t r = lbgt_view(200, fields, 4);
+    lbg_policy_t   p;
+    const lbg_finding_t *f;
+
+    (void) state;
+    r.status_line = U("200 O\x01K");
+    r.status_line_len = 7;
+    assert_int_equal(lbgt_check(NULL, &r, &t), 4);
+    f = &t.rep.findings[0];
+    assert_int_equal(f->rule, LBG_RULE_REASON_PHRASE_INVALID);
+    assert_ptr_equal(f->at, r.status_line);
+    assert_int_equal(f->at_len, 7);
+    assert_int_equal(f->n1, 200);
+    f = &t.rep.findings[1];
+    assert_int_equal(f->rule, LBG_RULE_FIELD_NAME_INVALID);
+    assert_ptr_equal(f->at, fields[0].name);
+    assert_int_equal(f->at_len, 8);
+    f = &t.rep.findings[2];
+    assert_int_equal(f->rule, LBG_RULE_FIELD_VALUE_CTL);
+    assert_int_equal(f->field, 1);
+    assert_ptr_equal(f->at, fields[1].value + 2);
+    assert_int_equal(f->at_len, 1);
+    assert_int_equal(f->n1, 2); /* offset in the value */
+    f = &t.rep.findings[3];
+    assert_int_equal(f->rule, LBG_RULE_CONTENT_LENGTH_CONFLICT);
+    assert_int_equal(f->field, 3);
+    assert_ptr_equal(f->at, fields[3].value);
+    assert_int_equal(f->at_len, 1);
+    assert_int_equal(f->n1, 5);
+    assert_int_equal(f->n2, 7);
+
+    /* budgets: the size and the budget */
+    r = lbgt_view(200, big, 1);
+    lbg_policy_init(&p, LBG_PROFILE_STRICTEST);
+    p.max_field_bytes = 16;
+    p.max_fields = 0;
+    assert_int_equal(lbgt_check(&p, &r, &t), 1);
+    f = &t.rep.findings[0];
+    assert_int_equal(f->rule, LBG_RULE_FIELD_TOO_LARGE);
+    assert_int_equal(f->field, 0);
+    assert_int_equal(f->n1, 5 + 2 + 10 + 2);
+    assert_int_equal(f->n2, 16);
+    lbg_policy_init(&p, LBG_PROFILE_STRICTEST);
+    p.max_fields = 0;
+    p.max_header_bytes = 20;
+    assert_int_equal(lbgt_check(&p, &r, &t), 1);
+    f = &t.rep.findings[0];
+    assert_int_equal(f->rule, LBG_RULE_HEADER_TOO_LARGE);
+    /* "HTTP/1.1 200 OK\r\n" + "X-Big: 0123456789\r\n" + "\r\n" */
+    assert_int_equal(f->n1, 17 + 19 + 2);
+    assert_int_equal(f->n2, 20);
+    lbg_policy_init(&p, LBG_PROFILE_STRICTEST);
+    p.max_fields = 0;
+    p.max_header_bytes = 38;
+    assert_int_equal(lbgt_check(&p, &r, &t), 0);
+}
+
+/* More fields than the core classifies for framing (512): the framing is
+ * not verified, so the connection must not be reused. */
+static void
+test_many_fields(void **state)
+{
+    static lbg_field_t fields[600];
+    lbgt_report_t      t;
+    lbg_response_t     r;
+    lbg_policy_t       p;
+    size_t             i;
+
+    (void) state;
+    for (i = 0; i < 600; i++) {
+        fields[i] = (lbg_field_t) LBGT_F("X-F", "v");
+    }
+    fields[0] = (lbg_field_t) LBGT_F("Content-Length", "5");
+    fields[599] = (lbg_field_t) LBGT_F("Content-Length", "6");
+    r = lbgt_view(200, fields, 600);
+    lbg_policy_init(&p, LBG_PROFILE_NGINX); /* no field-count budget */
+    p.max_header_bytes = 0;
+    lbgt_check(&p, &r, &t);
+    assert_int_equal(t.rep.close, 1);
+    assert_int_equal(t.rep.unrepairable, 1);
+    /* 512 fields are classified: the conflict is found */
+    fields[511] = fields[599];
+    r.nfields = 512;
+    lbgt_check(&p, &r, &t);
+    assert_true(lbgt_find(&t.rep, LBG_RULE_CONTENT_LENGTH_CONFLICT) >= 0);
+}
+
 int
 main(void)
 {
@@ -1071,6 +1171,8 @@ main(void)
         cmocka_unit_test(test_report_accumulates),
         cmocka_unit_test(test_synthesised_fields),
         cmocka_unit_test(test_worst_and_order),
+        cmocka_unit_test(test_locations),
+        cmocka_unit_test(test_many_fields),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
