@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """lbguard's cost, measured: nginx and Apache with lbguard off vs repair.
 
-Two measurements per server (see docs/bench.md for the method):
+Two measurements per server (see docs/bench.md for the method), and the
+core alone (bench/lbg_micro.c: lbg_check() on the same 12 fields):
 
   1. User-space instructions per request, under valgrind's callgrind. The
      server runs as one process (nginx: master_process off; Apache: -X,
@@ -186,7 +187,12 @@ class Server:
     def start(self, prefix=()):
         self.proc = lbgtest.Proc(list(prefix) + self.argv, name=self.kind,
                                  log=self.log)
-        lbgtest.wait_port(self.port, timeout=60, proc=self.proc)
+        try:
+            lbgtest.wait_port(self.port, timeout=60, proc=self.proc)
+        except RuntimeError as e:
+            self.proc.stop()
+            raise RuntimeError("%s\n%s%s" % (e, lbgtest.read_log(self.log)[-1500:],
+                                             self.error_log()[-1500:]))
 
     def stop(self):
         return self.proc.stop(signal.SIGTERM, timeout=60)
@@ -409,6 +415,50 @@ def measure_ir(kind, modes, module, work, k1, k2):
     return res
 
 
+def measure_core(build, work, n1=1000, n2=3000):
+    """The core alone (bench/lbg_micro.c linked with BUILD/lib/liblbg.a):
+    Ir per lbg_check() call on the nginx response's view, and the source
+    lines of common/ that cost most per call."""
+    lib = os.path.join(build, "lib", "liblbg.a")
+    if not os.path.exists(lib):
+        say("\n== core: SKIPPED, %s not built (make core) ==" % lib)
+        return None
+    say("\n== core alone: lbg_check() on the nginx response's 12-field view, repair ==")
+    exe = os.path.join(work, "lbg_micro")
+    subprocess.run(["cc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", "-g",
+                    "-I" + os.path.join(ROOT, "common"), "-o", exe,
+                    os.path.join(HERE, "lbg_micro.c"), lib], check=True)
+    tot = []
+    for n in (n1, n2):
+        out = os.path.join(work, "callgrind.core.%d" % n)
+        r = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
+                            exe, str(n)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, check=True)
+        if r.stdout.strip() != "0":
+            say("  note: lbg_check reported %s findings on a conformant view" % r.stdout.strip())
+        tot.append(int(re.search(r"Collected : (\d+)", r.stderr).group(1)))
+    per = (tot[1] - tot[0]) / (n2 - n1)
+    say("  Ir per lbg_check(): %.1f   (callgrind, N=%d and N=%d)" % (per, n1, n2))
+    txt = subprocess.run(["callgrind_annotate", "--auto=yes", "--show-percs=no",
+                          "--context=0", out], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True).stdout
+    lines, src = [], None
+    for ln in txt.splitlines():
+        m = re.match(r"^-- Auto-annotated source: (.*)$", ln)
+        if m:
+            src = m.group(1) if re.search(r"(^|/)common/", m.group(1)) else None
+            continue
+        m = re.match(r"^\s*([\d,]+)\s{2}(.*)$", ln)
+        if (src and m and not m.group(2).startswith(("=>", "<"))
+                and m.group(2).strip() != "events annotated"):
+            lines.append((int(m.group(1).replace(",", "")) / n2,
+                          os.path.basename(src), m.group(2).strip()))
+    say("  costliest source lines, Ir per call:")
+    for v, f, text in sorted(lines, key=lambda t: -t[0])[:10]:
+        say("    %7.1f  %-12s %s" % (v, f, text[:70]))
+    return per
+
+
 # ---- wrk ---------------------------------------------------------------------
 
 def wrk(srv, secs, conns):
@@ -527,6 +577,8 @@ def main():
                             statistics.median(rps["repair"]) / statistics.median(rps["off"])))
             summary.append((kind, "repair-off", rep - off, None))
 
+    core = measure_core(build, work) if not a.plain else None
+
     say("\n== summary ==")
     say("%-7s %-12s %16s %14s" % ("server", "lbguard", "Ir/request", "median req/s"))
     for kind, m, irv, rp in summary:
@@ -538,6 +590,9 @@ def main():
                 % (kind, m, irv, ""))
         else:
             say("%-7s %-12s %16.1f %14s" % (kind, m, irv, "%.0f" % rp if rp else "-"))
+    if core:
+        say("%-7s %-12s %16.1f %14s   (lbg_check() alone, same 12 fields)"
+            % ("core", "repair", core, ""))
     for kind, m, irv, _ in summary:
         if m == "repair/off":
             say("target (issue): repair adds <= 5 %% Ir/request on %s: %s"
