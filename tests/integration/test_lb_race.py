@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""The keep-alive race behind real load balancers, lbguard off vs repair.
+
+For each LB (HAProxy 2.6, nginx as a reverse proxy) x target (nginx + the
+lbguard dynamic module; Apache + mod_lbguard when it is built):
+  * target keep-alive timeout 1 s, LB idle timeout 60 s (lb_configs);
+  * N POST requests with a 1 KB body, driven by the staircase of lb_race.py
+    (independent pools, one per worker; every request sent on the edge of
+    the target's keep-alive timeout);
+  * lbguard off: the race happens -- failures (502s + client connections
+    closed with no response) > 0;
+  * lbguard repair with `lbguard_lb_idle_timeout 60s` / `LBGuardLBIdleTimeout
+    60` (margin 1 s): the target's keep-alive timeout is raised to 61 s at
+    config load, so every request reuses its backend connection and exactly
+    0 fail.
+The off and repair runs of one pair run at the same time (separate
+processes and ports); pairs run one after the other.
+"""
+import os
+import re
+import sys
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import lbgtest  # noqa: E402
+import lb_configs as C  # noqa: E402
+import lb_race  # noqa: E402
+
+N = 600
+M = 32
+
+build = lbgtest.build_dir()
+res = lbgtest.Results("lb_race")
+
+
+def start_pair(lb, be, mode, wd):
+    """Starts target `be` with lbguard `mode` and LB `lb` in front of it.
+    Returns (lb_port, [procs])."""
+    bp, lp = lbgtest.free_port(), lbgtest.free_port()
+    procs = []
+    if be == "nginx":
+        procs.append(C.nginx_target(build, os.path.join(wd, "target"), bp, mode=mode,
+                                    keepalive="1s", lb_idle=C.LB_IDLE, margin="1s"))
+    else:
+        procs.append(C.apache_target(build, os.path.join(wd, "target"), bp, mode=mode,
+                                     keepalive=1, lb_idle=C.LB_IDLE, margin=1))
+    if lb == "haproxy":
+        procs.append(C.haproxy_lb(os.path.join(wd, "lb"), lp, bp, m=M))
+    else:
+        procs.append(C.nginx_lb(os.path.join(wd, "lb"), lp, bp, m=M))
+    return lp, procs
+
+
+def run_pair(lb, be, client_ka=False):
+    name = "%s -> %s%s" % (lb, be, " (client keep-alive)" if client_ka else "")
+    out = {}
+    procs = []
+    try:
+        ports = {}
+        for mode in ("off", "repair"):
+            wd = lbgtest.workdir("lb_race/%s-%s-%s%s" % (lb, be, mode, "-ka" * client_ka),
+                                 build)
+            ports[mode], p = start_pair(lb, be, mode, wd)
+            procs += p
+
+        def go(mode):
+            out[mode] = lb_race.staircase(ports[mode], n=N, m=M, method="POST", body=1024,
+                                          client_ka=client_ka)
+
+        ts = [threading.Thread(target=go, args=(m,)) for m in ("off", "repair")]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+    except Exception as e:  # a server that did not start
+        res.check("%s: servers start" % name, False, repr(e))
+        return None
+    finally:
+        for p in reversed(procs):
+            p.stop()
+    off, rep = out["off"], out["repair"]
+    wd = os.path.join(build, "itest", "lb_race", "%s-%s-repair%s" % (lb, be, "-ka" * client_ka))
+    log = lbgtest.read_log(os.path.join(wd, "target", "error.log")) + \
+        lbgtest.read_log(os.path.join(wd, "target", "logs", "error.log"))
+    res.check("%s: repair: target logged the keep-alive raise to 61 s" % name,
+              re.search(r"lbguard: .*raised to 61000 ?ms", log), log[-500:])
+    print("%s, lbguard off:    %s" % (name, off.line()))
+    print("%s, lbguard repair: %s" % (name, rep.line()))
+    res.eq("%s: off: all %d requests sent" % (name, N), off.requests, N)
+    res.check("%s: off: the race happens (502s + closed-no-response > 0)" % name,
+              off.s502 + off.closed > 0,
+              "502=%d closed=%d" % (off.s502, off.closed))
+    if client_ka and lb == "haproxy":
+        # HAProxy does not answer 502 when the failed backend connection was
+        # reused for a kept-alive client: it closes the client connection
+        # with no response (and logs nothing)
+        res.check("%s: off: silent closes counted (closed-no-response > 0, 502 = 0)" % name,
+                  off.closed > 0 and off.s502 == 0,
+                  "502=%d closed=%d" % (off.s502, off.closed))
+    res.eq("%s: off: no other outcome" % name, off.other, {})
+    res.eq("%s: repair: all %d requests sent" % (name, N), rep.requests, N)
+    res.eq("%s: repair: failures (502 + closed-no-response + other)" % name,
+           (rep.s502, rep.closed, rep.failures), (0, 0, 0))
+    res.eq("%s: repair: every answer is 2xx from the target" % name, rep.ok, N)
+    # every worker's first request opens its connection; all later ones
+    # must reuse it (the target no longer closes it after 1 s)
+    res.eq("%s: repair: backend connection reused (reused, new)" % name,
+           (rep.reused, rep.new), (N - M, 0))
+    return off, rep
+
+
+def main():
+    pairs = [("haproxy", "nginx", False), ("nginx", "nginx", False),
+             ("haproxy", "nginx", True)]
+    if not res.check("nginx lbguard module built", C.nginx_module(build) is not None,
+                     "(make nginx-dynamic)"):
+        pairs = []
+    if C.apache_module(build):
+        pairs += [("haproxy", "apache", False), ("nginx", "apache", False)]
+    else:
+        print("SKIP lb_race: Apache pairs (mod_lbguard not built: %s/apache/mod_lbguard.so)" % build)
+    table = []
+    for lb, be, ka in pairs:
+        r = run_pair(lb, be, ka)
+        if r:
+            table.append((lb, be + (" (client ka)" if ka else "")) + r)
+    if table:
+        print("\nkeep-alive race, target keep-alive 1 s, LB idle %d s, POST 1 KB, N=%d, M=%d"
+              % (C.LB_IDLE, N, M))
+        print("%-8s %-19s | %-24s | %-24s" % ("LB", "target", "lbguard off 502/closed",
+                                             "repair 502/closed reused"))
+        for lb, be, off, rep in table:
+            print("%-8s %-19s | %4d / %-3d (%5.1f%%)       | %4d / %-3d %4d/%d"
+                  % (lb, be, off.s502, off.closed, 100.0 * off.failures / off.requests,
+                     rep.s502, rep.closed, rep.reused, N - M))
+    return res.summary()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
