@@ -7,7 +7,7 @@ One apache2 instance serves every mode side by side: /off/, /detect/ and
 # RawBackend closes after each response: never reuse a backend connection.
 SetEnv proxy-nokeepalive 1` (tcgi/, so Apache keeps their
 Content-Length), and a mod_proxy passthrough to a RawBackend (proxy/).
-Three virtual hosts on their own ports check the keep-alive policy.
+Four virtual hosts on their own ports check the keep-alive policy.
 `apache2 -t` checks the directive errors. Date is the only field
 normalised (ServerTokens Prod makes Server stable).
 
@@ -15,6 +15,7 @@ normalised (ServerTokens Prod makes Server stable).
 """
 import os
 import re
+import signal
 import socket
 import sys
 import threading
@@ -86,6 +87,12 @@ SetEnv proxy-nokeepalive 1
   LBGuard Repair
   LBGuardProfile nginx
 </Location>
+<VirtualHost 127.0.0.1:{ka_long}>
+  KeepAliveTimeout 1
+  LBGuard Repair
+  LBGuardLBIdleTimeout 20
+  LBGuardKeepAliveMargin 1
+</VirtualHost>
 <VirtualHost 127.0.0.1:{ka_repair}>
   KeepAliveTimeout 1
   LBGuard Repair
@@ -417,6 +424,37 @@ def keepalive_cases(a, ka):
               0.8 <= d[0] < 2.5 and d[1] == b"")
 
 
+def graceful_cases(a, ka):
+    """Graceful restart (SIGUSR1 to the parent's PID): the event MPM closes
+    idle keep-alive connections at once ("kill'em all" when dying), even
+    with KeepAliveTimeout raised -- lbguard cannot prevent that -- and the
+    new generation raises the timeout again."""
+    before = lbgtest.read_log(a.error_log).count("raised to 21000 ms")
+    s = socket.create_connection(("127.0.0.1", ka["long"]), timeout=30)
+    s.sendall(b"GET /repair/cgi-bin/ok HTTP/1.1\r\nHost: t\r\n\r\n")
+    buf = b""
+    while not buf.endswith(b"hello"):
+        b = s.recv(65536)
+        if not b:
+            break
+        buf += b
+    t0 = time.monotonic()
+    os.kill(a.proc.pid, signal.SIGUSR1)
+    try:
+        rest = s.recv(100)
+    except socket.timeout:
+        rest = b"<timeout>"
+    secs = time.monotonic() - t0
+    s.close()
+    print("measured idle close on graceful restart: %.3fs" % secs)
+    res.check("graceful restart closes the idle keep-alive connection long before "
+              "its 21s timeout (%.3fs)" % secs, rest == b"" and secs < 15.0)
+    lbgtest.wait_for(lambda: lbgtest.read_log(a.error_log).count("AH00489:") >= 2,
+                     what="second generation")
+    res.eq("graceful restart raises KeepAliveTimeout again",
+           lbgtest.read_log(a.error_log).count("raised to 21000 ms"), before + 1)
+
+
 def startup_log_cases(a, ka):
     log = lbgtest.read_log(a.error_log).splitlines()
     conf = a.conf
@@ -438,11 +476,14 @@ def startup_log_cases(a, ka):
         "[lbguard:warn] lbguard: keep-alive: KeepAliveTimeout 1000 ms of %s is shorter "
         "than the load balancer idle timeout 3000 ms + margin 1000 ms, raised to 4000 ms"
         % vh(ka["repair"], at[ka["repair"]]),
+        "[lbguard:warn] lbguard: keep-alive: KeepAliveTimeout 1000 ms of %s is shorter "
+        "than the load balancer idle timeout 20000 ms + margin 1000 ms, raised to "
+        "21000 ms" % vh(ka["long"], at[ka["long"]]),
     ]
     res.eq("keep-alive startup log", [x for x in log if "keep-alive" in x], want)
     rc, out = a.test_config()
-    want_t = want[:2] + [want[2].replace("raised to 4000 ms",
-                                         "will be raised to 4000 ms at start")]
+    want_t = want[:2] + [re.sub(r"raised to (\d+) ms$", r"will be raised to \1 ms at start",
+                                x) for x in want[2:]]
     res.eq("apache2 -t exit status", rc, 0)
     res.eq("apache2 -t keep-alive lines",
            [x for x in out.splitlines() if "keep-alive" in x], want_t)
@@ -479,10 +520,11 @@ def run_all_cases(so, env, d):
     request case against it; scans its logs for crashes afterwards."""
     backend = lbgtest.RawBackend(BACKEND)
     ka = {"repair": lbgtest.free_port(), "detect": lbgtest.free_port(),
-          "off": lbgtest.free_port()}
+          "off": lbgtest.free_port(), "long": lbgtest.free_port()}
     a = Apache(os.path.join(d, "main"), so, mode_conf(backend.port),
                extra_ports=list(ka.values()), env=env)
-    a.write_conf(ka_repair=ka["repair"], ka_detect=ka["detect"], ka_off=ka["off"])
+    a.write_conf(ka_repair=ka["repair"], ka_detect=ka["detect"], ka_off=ka["off"],
+                 ka_long=ka["long"])
     for name, data in CGIS.items():
         a.cgi(name, data)
     for name, (data, cut) in SLOW.items():
@@ -494,6 +536,7 @@ def run_all_cases(so, env, d):
         header_cases(srv)
         framing_cases(srv)
         keepalive_cases(a, ka)
+        graceful_cases(a, ka)
     finally:
         a.stop()
         backend.stop()
