@@ -388,10 +388,9 @@ def framing_cases(srv):
               "none (connection closed)")])
 
 
-def idle_seconds(port, out, key):
-    """Sends one keep-alive request, then measures how long the idle
-    connection stays open (until the server closes it)."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=15)
+def idle_connection(port, timeout):
+    """A connection that has had one keep-alive response and is now idle."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     s.sendall(b"GET /repair/cgi-bin/ok HTTP/1.1\r\nHost: t\r\n\r\n")
     buf = b""
     while not buf.endswith(b"hello"):
@@ -399,13 +398,23 @@ def idle_seconds(port, out, key):
         if not b:
             break
         buf += b
-    t0 = time.monotonic()
+    return s
+
+
+def seconds_until_close(s, t0):
+    """Waits for the server to close s; returns (seconds since t0, bytes)."""
     try:
         rest = s.recv(100)
     except socket.timeout:
         rest = b"<timeout>"
-    out[key] = (time.monotonic() - t0, rest)
     s.close()
+    return time.monotonic() - t0, rest
+
+
+def idle_seconds(port, out, key):
+    """Measures how long an idle keep-alive connection stays open."""
+    s = idle_connection(port, 15)
+    out[key] = seconds_until_close(s, time.monotonic())
 
 
 def keepalive_cases(a, ka):
@@ -430,22 +439,10 @@ def graceful_cases(a, ka):
     with KeepAliveTimeout raised -- lbguard cannot prevent that -- and the
     new generation raises the timeout again."""
     before = lbgtest.read_log(a.error_log).count("raised to 21000 ms")
-    s = socket.create_connection(("127.0.0.1", ka["long"]), timeout=30)
-    s.sendall(b"GET /repair/cgi-bin/ok HTTP/1.1\r\nHost: t\r\n\r\n")
-    buf = b""
-    while not buf.endswith(b"hello"):
-        b = s.recv(65536)
-        if not b:
-            break
-        buf += b
+    s = idle_connection(ka["long"], 30)
     t0 = time.monotonic()
     os.kill(a.proc.pid, signal.SIGUSR1)
-    try:
-        rest = s.recv(100)
-    except socket.timeout:
-        rest = b"<timeout>"
-    secs = time.monotonic() - t0
-    s.close()
+    secs, rest = seconds_until_close(s, t0)
     print("measured idle close on graceful restart: %.3fs" % secs)
     res.check("graceful restart closes the idle keep-alive connection long before "
               "its 21s timeout (%.3fs)" % secs, rest == b"" and secs < 15.0)
