@@ -13,6 +13,11 @@
 #       BUILD/src), configures it with --add-module=<repo> and builds
 #       BUILD/nginx-static/objs/nginx.
 #
+#   bash ngx_module/build.sh static-asan BUILD
+#       the same under ASan + UBSan (pool allocations as single mallocs):
+#       BUILD/nginx-static-asan/objs/nginx. test_nginx.py runs its cases
+#       against it too when it exists.
+#
 # Both are incremental: configure runs again only when `config`, this
 # script or the nginx source changed; make rebuilds what changed.
 set -euo pipefail
@@ -20,7 +25,7 @@ set -euo pipefail
 mode=${1:-}
 BUILD=${2:-}
 if [ -z "$mode" ] || [ -z "$BUILD" ]; then
-    echo "usage: $0 dynamic|static BUILD_DIR" >&2
+    echo "usage: $0 dynamic|static|static-asan BUILD_DIR" >&2
     exit 2
 fi
 
@@ -96,15 +101,23 @@ fetch_source() {
 }
 
 build_static() {
+    local name=$1
     local src
     src=$(fetch_source)
-    local objs=$BUILD/nginx-static/objs
+    local objs=$BUILD/$name/objs
 
     # Minimal, but with proxy, gzip, SSI/addition (subrequests) and
     # --with-compat, so that Debian's dynamic perl module loads into it.
-    local flags=(--prefix="$BUILD/nginx-static" --builddir="$objs"
+    local flags=(--prefix="$BUILD/$name" --builddir="$objs"
                  --with-debug --with-compat --with-http_addition_module
                  --add-module="$ROOT")
+
+    if [ "$name" = nginx-static-asan ]; then
+        # NGX_DEBUG_PALLOC: every pool allocation is its own malloc(), so
+        # that ASan sees overflows of pool memory too.
+        flags+=(--with-cc-opt="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -DNGX_DEBUG_PALLOC=1"
+                --with-ld-opt="-fsanitize=address,undefined")
+    fi
 
     local stamp
     stamp=$(stamp_of static "$src" "${flags[*]}")
@@ -112,8 +125,8 @@ build_static() {
     if [ ! -f "$objs/Makefile" ] || [ "$(cat "$objs/.lbguard-stamp" 2>/dev/null)" != "$stamp" ]; then
         rm -rf "$objs"
         mkdir -p "$(dirname "$objs")"
-        (cd "$src" && ./configure "${flags[@]}") > "$BUILD/nginx-static/configure.log" 2>&1 \
-            || { tail -30 "$BUILD/nginx-static/configure.log" >&2; exit 1; }
+        (cd "$src" && ./configure "${flags[@]}") > "$BUILD/$name/configure.log" 2>&1 \
+            || { tail -30 "$BUILD/$name/configure.log" >&2; exit 1; }
         echo "$stamp" > "$objs/.lbguard-stamp"
     fi
 
@@ -123,7 +136,8 @@ build_static() {
 }
 
 case "$mode" in
-    dynamic) build_dynamic ;;
-    static)  build_static ;;
-    *) echo "usage: $0 dynamic|static BUILD_DIR" >&2; exit 2 ;;
+    dynamic)     build_dynamic ;;
+    static)      build_static nginx-static ;;
+    static-asan) build_static nginx-static-asan ;;
+    *) echo "usage: $0 dynamic|static|static-asan BUILD_DIR" >&2; exit 2 ;;
 esac

@@ -21,14 +21,24 @@ MTIME = 1700000000            # Tue, 14 Nov 2023 22:13:20 GMT
 
 
 def builds(build):
-    """[(name, nginx binary, [load_module lines])] for both builds."""
+    """[(name, nginx binary, [load_module paths], artifact)]: both builds,
+    plus the ASan build of the static binary when it was built."""
     so = os.path.join(build, "nginx-dynamic", "objs",
                       "ngx_http_lbguard_filter_module.so")
     static = os.path.join(build, "nginx-static", "objs", "nginx")
-    return [
+    asan = os.path.join(build, "nginx-static-asan", "objs", "nginx")
+    out = [
         ("dynamic", NGINX, [so, NGX_PERL], so),
         ("static", static, [NGX_PERL], static),
     ]
+    if os.path.exists(asan):
+        out.append(("static-asan", asan, [NGX_PERL], asan))
+    return out
+
+
+# nginx never frees everything at exit: leak reports would be noise
+ENV = dict(os.environ, ASAN_OPTIONS="detect_leaks=0:abort_on_error=0",
+           UBSAN_OPTIONS="print_stacktrace=1")
 
 
 def write(path, data, mtime=None):
@@ -89,14 +99,14 @@ class Instance:
     def test_config(self):
         """`nginx -t` of the config: (exit code, output text)."""
         r = subprocess.run([self.binary, "-t", "-e", "stderr", "-p", self.dir,
-                            "-c", self.conf],
+                            "-c", self.conf], env=ENV,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         return r.returncode, r.stdout.decode("utf-8", "replace")
 
     def start(self):
         self.proc = lbgtest.Proc([self.binary, "-e", "stderr", "-p", self.dir,
                                   "-c", self.conf],
-                                 name="nginx-" + self.name,
+                                 name="nginx-" + self.name, env=ENV,
                                  log=os.path.join(self.dir, "stdout.log"))
         for m in MODES:
             lbgtest.wait_port(self.ports[m], proc=self.proc)

@@ -3,6 +3,8 @@
 
   * dynamic: Debian's /usr/sbin/nginx + load_module BUILD/nginx-dynamic/...so
   * static:  BUILD/nginx-static/objs/nginx (lbguard built in)
+  * static-asan: BUILD/nginx-static-asan/objs/nginx, when it was built
+    (ngx_module/build.sh static-asan): the same cases under ASan + UBSan
 
 Each build runs one nginx with three servers -- lbguard off, detect and
 repair -- sharing the same locations. Defects come from (a) a raw-socket
@@ -29,8 +31,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import lbgtest                                            # noqa: E402
-from nginx_env import (MODES, MTIME, Instance, builds, lbguard_lines,  # noqa: E402
-                       normalise, request, write)
+from nginx_env import (ENV, MODES, MTIME, Instance, builds,  # noqa: E402
+                       lbguard_lines, normalise, request, write)
 from nginx_cases import BACKEND, CASES, CONFORMANT, LOCATIONS  # noqa: E402
 
 R = lbgtest.Results("nginx")
@@ -240,7 +242,7 @@ def check_bad_directives(build, binary, modules, d):
         write(conf, "\n".join(text) + "\n")
         line = text.index("            " + directive) + 1
         r = lbgtest.subprocess.run([binary, "-t", "-e", "stderr", "-p", d,
-                                    "-c", conf],
+                                    "-c", conf], env=ENV,
                                    stdout=lbgtest.subprocess.PIPE,
                                    stderr=lbgtest.subprocess.STDOUT)
         out = r.stdout.decode("utf-8", "replace")
@@ -266,11 +268,11 @@ def check_filter_order(build, objs_dir):
                           r'"ngx_http_lbguard_filter_module",\s*'
                           r'"ngx_http_chunked_filter_module",\s*NULL', text),
                 text[-300:])
-    if build == "static":
+    if build.startswith("static"):
         path = os.path.join(objs_dir, "ngx_modules.c")
         text = lbgtest.read_log(path)
         names = re.findall(r'^    "(ngx_\w+)",$', text, re.M)
-        R.check("static ngx_modules.c: header, lbguard, chunked",
+        R.check("%s ngx_modules.c: header, lbguard, chunked" % build,
                 "ngx_http_lbguard_filter_module" in names
                 and names[names.index("ngx_http_lbguard_filter_module") - 1:
                           names.index("ngx_http_lbguard_filter_module") + 2]
