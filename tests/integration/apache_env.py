@@ -6,7 +6,9 @@ mpm_event, mod_cgid, mod_headers, mod_proxy_http, mod_env), starts
 waits until every port listens. Used by test_apache.py only.
 """
 import os
+import stat
 import subprocess
+import tempfile
 
 import lbgtest
 
@@ -48,6 +50,23 @@ DocumentRoot {d}/htdocs
 </Directory>
 {body}
 """
+
+
+def workdir(name, build):
+    """lbgtest.workdir(name), or a fresh directory under /tmp when the
+    build directory is not reachable by other users: the CGI scripts run
+    as User www-data, which must be able to walk down to them (a checkout
+    under /root is mode 700)."""
+    d = lbgtest.workdir(name, build)
+    p = d
+    while p != os.path.dirname(p):
+        p = os.path.dirname(p)
+        if not os.stat(p).st_mode & stat.S_IXOTH:
+            d = tempfile.mkdtemp(prefix="lbguard-%s-" % name)
+            os.chmod(d, 0o755)
+            print("NOTE %s: %s is not reachable by www-data; using %s" % (name, p, d))
+            break
+    return d
 
 
 def sanitizer_env(so):
@@ -123,14 +142,14 @@ class Apache:
     def cgi(self, name, data, slow_after=None):
         """Writes cgi-bin/<name>: a Python CGI that writes `data` (bytes,
         header and body) to stdout; with slow_after=n it writes the first
-        n bytes, flushes, and writes the rest 0.2 s later (so Apache
+        n bytes, flushes, and writes the rest 0.5 s later (so Apache
         streams the body rather than seeing it whole)."""
         path = os.path.join(self.d, "cgi-bin", name)
         if slow_after is None:
             code = "import sys\nsys.stdout.buffer.write(%r)\n" % (data,)
         else:
             code = ("import sys, time\nsys.stdout.buffer.write(%r)\n"
-                    "sys.stdout.buffer.flush()\ntime.sleep(0.2)\n"
+                    "sys.stdout.buffer.flush()\ntime.sleep(0.5)\n"
                     "sys.stdout.buffer.write(%r)\n" % (data[:slow_after],
                                                        data[slow_after:]))
         with open(path, "w") as f:

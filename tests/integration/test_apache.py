@@ -23,7 +23,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lbgtest  # noqa: E402
-from apache_env import Apache, sanitizer_env  # noqa: E402
+from apache_env import Apache, sanitizer_env, workdir  # noqa: E402
 
 res = lbgtest.Results("apache")
 BUILD = lbgtest.build_dir()
@@ -548,7 +548,7 @@ def main():
     if not os.path.exists(SO):
         res.check("mod_lbguard.so built (bash apache_module/build.sh BUILD)", False, SO)
         return res.summary()
-    d = lbgtest.workdir("apache", BUILD)
+    d = workdir("apache", BUILD)
     run_all_cases(SO, None, d)
     bad_directive_cases(d)
     # Again with the ASan + UBSan build of the module, when there is one.
@@ -557,7 +557,7 @@ def main():
         print("NOTE apache: no %s with sanitizer runtimes; ASan pass skipped" % SO_ASAN)
     else:
         res.suite = "apache-asan"
-        run_all_cases(SO_ASAN, env, lbgtest.workdir("apache-asan", BUILD))
+        run_all_cases(SO_ASAN, env, workdir("apache-asan", BUILD))
     return res.summary()
 
 
