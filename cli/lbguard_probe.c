@@ -1328,8 +1328,8 @@ lbguard_cmd_probe(int argc, char **argv)
         fprintf(stdout, "},\"exit\":%d}\n",
                 fails ? LBGUARD_EXIT_FINDINGS : LBGUARD_EXIT_OK);
     } else {
-        printf("probe: %s %s: %lu bytes%s\n", o.method, o.url,
-               (unsigned long) resp.len,
+        printf("probe: %s %s: status %d, %lu bytes%s\n", o.method, o.url,
+               res.raw.view.status, (unsigned long) resp.len,
                resp.complete ? "" : " (incomplete response)");
         lbguard_print_findings(stdout, o.url, &res, resp.buf, resp.len, 0, 0);
         for (i = 0; i < res.raw.view.nfields; i++) {
