@@ -62,6 +62,10 @@ class Instance:
         self.conf = os.path.join(workdir, "nginx.conf")
         self.server_lines = {}
         lines = ["load_module %s;" % m for m in modules]
+        if os.geteuid() == 0:
+            # workers would run as nobody, who may not enter the work
+            # directory (e.g. a clone under a mode-700 mktemp -d)
+            lines.append("user root;")
         lines += [
             "daemon off;",
             "worker_processes 1;",

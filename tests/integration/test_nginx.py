@@ -99,7 +99,9 @@ def run_conformant(inst, build):
             print("OK-CASE", build, name, repr(got["off"][:400]))
             continue
         label = "%s conformant %s" % (build, name)
-        R.check(label + ": a response", got["off"].startswith(b"HTTP/1.1 "),
+        status = CONFORMANT_ACCESS[name][0].split(" ")[1]
+        R.check(label + ": status " + status,
+                got["off"].startswith(b"HTTP/1.1 %s " % status.encode()),
                 repr(got["off"][:200]))
         R.eq(label + ": repair == off", got["repair"], got["off"])
         R.eq(label + ": detect == off", got["detect"], got["off"])
