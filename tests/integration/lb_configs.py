@@ -10,6 +10,7 @@ as a lbgtest.Proc and is stopped by its PID.
 import os
 import stat
 
+import apache_env
 import lbgtest
 
 NGINX = "/usr/sbin/nginx"
@@ -21,6 +22,13 @@ NGX_PERL = "/usr/lib/nginx/modules/ngx_http_perl_module.so"
 # The idle timeout the LBs below are configured with (nginx upstream
 # keepalive_timeout, HAProxy pool-purge-delay) and the one lbguard is told.
 LB_IDLE = 60
+
+
+def workdir(name, build):
+    """A fresh scratch directory for `name`: build/itest/<name>, or one under
+    /tmp when the build directory cannot be reached by Apache's User
+    www-data (apache_env.workdir)."""
+    return apache_env.workdir(name, build)
 
 
 def nginx_module(build):
@@ -267,3 +275,25 @@ def apache_target(build, d, port, mode=None, keepalive=1, lb_idle=LB_IDLE,
                      log=os.path.join(d, "stdout.log"))
     lbgtest.wait_port(port, proc=p)
     return p
+
+
+def start_chain(build, wd, lb, target, mode, m=32, keepalive=1):
+    """Starts `target` ("nginx" or "apache") with lbguard `mode` (None: not
+    loaded), keep-alive timeout `keepalive` s and lbguard told the LB idle
+    timeout LB_IDLE with a 1 s margin, then `lb` ("haproxy" or "nginx")
+    with m pools in front of it, under wd/target and wd/lb.
+    Returns (lb_port, [target_proc, lb_proc])."""
+    bp, lp = lbgtest.free_port(), lbgtest.free_port()
+    if target == "nginx":
+        t = nginx_target(build, os.path.join(wd, "target"), bp, mode=mode,
+                         keepalive="%ds" % keepalive, lb_idle=LB_IDLE, margin="1s")
+    else:
+        t = apache_target(build, os.path.join(wd, "target"), bp, mode=mode,
+                          keepalive=keepalive, lb_idle=LB_IDLE, margin=1)
+    start = haproxy_lb if lb == "haproxy" else nginx_lb
+    try:
+        p = start(os.path.join(wd, "lb"), lp, bp, m=m)
+    except Exception:
+        t.stop()
+        raise
+    return lp, [t, p]

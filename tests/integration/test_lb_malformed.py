@@ -32,7 +32,7 @@ def main():
               % build)
     if not targets:
         return res.summary()
-    wd = lbgtest.workdir("lb_malformed", build)
+    wd = C.workdir("lb_malformed", build)
     try:
         st = K.Stacks(build, wd, targets=targets)
     except Exception as e:
@@ -64,6 +64,14 @@ def main():
                 res.eq("%s: lbguard repair: body" % name, K.body_of(rep), b"abc")
                 row += [s_off, K.status_of(rep)]
             rows.append(row)
+        for target in targets:
+            res.eq("%s: lbguard off: no lbguard log line" % target,
+                   [l for l in st.log(target, "off").splitlines() if "lbguard: " in l], [])
+            log = st.log(target, "repair")
+            for t, rule, path, _, _ in K.CASES:
+                if t == target:
+                    res.check("%s %s: lbguard repair: logged \"lbguard: %s: \"" % (target, path, rule),
+                              "lbguard: %s: " % rule in log, log[-800:])
     finally:
         st.stop()
     res.eq("the LBs answer 502 (lbguard off) for exactly", sorted(got_502), sorted(want_502))

@@ -33,34 +33,17 @@ build = lbgtest.build_dir()
 res = lbgtest.Results("lb_race")
 
 
-def start_pair(lb, be, mode, wd):
-    """Starts target `be` with lbguard `mode` and LB `lb` in front of it.
-    Returns (lb_port, [procs])."""
-    bp, lp = lbgtest.free_port(), lbgtest.free_port()
-    procs = []
-    if be == "nginx":
-        procs.append(C.nginx_target(build, os.path.join(wd, "target"), bp, mode=mode,
-                                    keepalive="1s", lb_idle=C.LB_IDLE, margin="1s"))
-    else:
-        procs.append(C.apache_target(build, os.path.join(wd, "target"), bp, mode=mode,
-                                     keepalive=1, lb_idle=C.LB_IDLE, margin=1))
-    if lb == "haproxy":
-        procs.append(C.haproxy_lb(os.path.join(wd, "lb"), lp, bp, m=M))
-    else:
-        procs.append(C.nginx_lb(os.path.join(wd, "lb"), lp, bp, m=M))
-    return lp, procs
-
-
 def run_pair(lb, be, client_ka=False):
     name = "%s -> %s%s" % (lb, be, " (client keep-alive)" if client_ka else "")
     out = {}
     procs = []
     try:
         ports = {}
+        wds = {}
         for mode in ("off", "repair"):
-            wd = lbgtest.workdir("lb_race/%s-%s-%s%s" % (lb, be, mode, "-ka" * client_ka),
-                                 build)
-            ports[mode], p = start_pair(lb, be, mode, wd)
+            wd = wds[mode] = C.workdir("lb_race-%s-%s-%s%s" % (lb, be, mode, "-ka" * client_ka),
+                                       build)
+            ports[mode], p = C.start_chain(build, wd, lb, be, mode, m=M)
             procs += p
 
         def go(mode):
@@ -79,9 +62,8 @@ def run_pair(lb, be, client_ka=False):
         for p in reversed(procs):
             p.stop()
     off, rep = out["off"], out["repair"]
-    wd = os.path.join(build, "itest", "lb_race", "%s-%s-repair%s" % (lb, be, "-ka" * client_ka))
-    log = lbgtest.read_log(os.path.join(wd, "target", "error.log")) + \
-        lbgtest.read_log(os.path.join(wd, "target", "logs", "error.log"))
+    log = lbgtest.read_log(os.path.join(wds["repair"], "target", "error.log")) + \
+        lbgtest.read_log(os.path.join(wds["repair"], "target", "logs", "error.log"))
     res.check("%s: repair: target logged the keep-alive raise to 61 s" % name,
               re.search(r"lbguard: .*raised to 61000 ?ms", log), log[-500:])
     print("%s, lbguard off:    %s" % (name, off.line()))

@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""make demo: what lbguard changes behind a real load balancer.
+
+Builds nothing (make demo builds first). Starts, on 127.0.0.1 free ports:
+
+  client -> HAProxy 2.6 / nginx (as the LB) -> nginx + lbguard -> misbehaving
+            raw-socket backend and perl handlers
+                                            -> Apache + mod_lbguard -> CGI
+                                               (when mod_lbguard is built)
+
+once with lbguard off and once with lbguard repair, and prints side by side:
+  1. the keep-alive race: the target keeps idle connections 1 s, the LB 60 s;
+     N POSTs sent on the edge of the target's keep-alive timeout;
+  2. malformed responses: the status and field the client gets.
+Everything is stopped by PID at the end. Usage:
+  python3 tests/integration/demo.py --build BUILD [-n 300]
+"""
+import os
+import sys
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import lbgtest  # noqa: E402
+import lb_cases as K  # noqa: E402
+import lb_configs as C  # noqa: E402
+import lb_race  # noqa: E402
+
+build = lbgtest.build_dir()
+N = int(sys.argv[sys.argv.index("-n") + 1]) if "-n" in sys.argv else 300
+M = 32
+NAMES = {"haproxy": "HAProxy 2.6", "nginx": "nginx 1.22"}
+
+
+def race(lb, target):
+    """Runs the staircase through lb -> target, lbguard off and repair at
+    the same time. Returns {mode: RaceResult}."""
+    out = {}
+    procs = []
+    try:
+        ports = {}
+        for mode in ("off", "repair"):
+            wd = C.workdir("demo-race-%s-%s-%s" % (lb, target, mode), build)
+            ports[mode], p = C.start_chain(build, wd, lb, target, mode, m=M)
+            procs += p
+
+        def go(mode):
+            out[mode] = lb_race.staircase(ports[mode], n=N, m=M, method="POST", body=1024)
+
+        ts = [threading.Thread(target=go, args=(m,)) for m in ("off", "repair")]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+    finally:
+        for p in reversed(procs):
+            p.stop()
+    return out
+
+
+def race_cell(r):
+    if r.failures == 0:
+        return "0 failed, reused %d/%d" % (r.reused, r.requests - M)
+    return "%d failed (%.1f%%): %d x 502, %d closed" % (
+        r.failures, 100.0 * r.failures / r.requests, r.s502, r.closed)
+
+
+def case_cell(raw, what, fn):
+    s = K.status_of(raw)
+    if s is None:
+        return "no response"
+    if s != 200:
+        return "%d" % s
+    v = fn(raw)
+    if "Content-Length" in what or "Transfer-Encoding" in what:
+        return "200 %s=%s" % (what.split()[0], b",".join(v).decode("latin-1") or "-")
+    if what.startswith("no "):
+        return "200 " + ("field present" if v else "field removed")
+    return "200 %r" % (v[0].decode("latin-1") if v else None)
+
+
+def main():
+    if C.nginx_module(build) is None:
+        print("demo: %s/nginx-dynamic/objs/ngx_http_lbguard_filter_module.so is missing; "
+              "run make demo (it builds it)" % build)
+        return 1
+    targets = ["nginx"] + (["apache"] if C.apache_module(build) else [])
+    if "apache" not in targets:
+        print("(Apache + mod_lbguard skipped: %s/apache/mod_lbguard.so not built)\n" % build)
+    bad = 0
+
+    print("=" * 100)
+    print("1. Keep-alive race: target keeps idle connections %d s, the LB %d s "
+          "(lbguard told: lbguard_lb_idle_timeout %ds, margin 1s)" % (1, C.LB_IDLE, C.LB_IDLE))
+    print("   %d POSTs (1 KB body) from %d clients, each sent on the edge of the target's "
+          "keep-alive timeout" % (N, M))
+    print("=" * 100)
+    print("%-12s %-7s | %-38s | %s" % ("LB", "target", "lbguard off", "lbguard repair"))
+    print("-" * 100)
+    for target in targets:
+        for lb in ("haproxy", "nginx"):
+            r = race(lb, target)
+            print("%-12s %-7s | %-38s | %s" % (NAMES[lb], target, race_cell(r["off"]),
+                                               race_cell(r["repair"])))
+            sys.stdout.flush()
+            bad += r["repair"].failures > 0 or r["off"].failures == 0
+
+    print()
+    print("=" * 100)
+    print("2. Malformed responses: what the client gets through the LB (502 = the LB refused "
+          "the response;")
+    print("   500 = Apache refused the field itself)")
+    print("=" * 100)
+    wd = C.workdir("demo-malformed", build)
+    st = K.Stacks(build, wd, targets=targets)
+    try:
+        print("%-7s %-24s %-18s | %-11s | %-22s -> %s" % ("target", "defect (rule)", "source",
+                                                         "LB", "lbguard off",
+                                                         "lbguard repair"))
+        print("-" * 100)
+        for target, rule, path, _, (what, fn, _exp) in K.CASES:
+            if target not in targets:
+                continue
+            for lb in K.LBS:
+                off = K.get(st.ports[(target, "off", lb)], path)
+                rep = K.get(st.ports[(target, "repair", lb)], path)
+                print("%-7s %-24s %-18s | %-11s | %-22s -> %s"
+                      % (target, rule, path, NAMES[lb], case_cell(off, what, fn),
+                         case_cell(rep, what, fn)))
+                bad += K.status_of(rep) != 200
+        logs = []
+        for target in targets:
+            d = os.path.join(wd, "%s-repair" % target, "target")
+            for f in ("error.log", os.path.join("logs", "error.log")):
+                for line in lbgtest.read_log(os.path.join(d, f)).splitlines():
+                    if "lbguard: " in line and "keepalive" not in line.lower():
+                        logs.append("%s: lbguard: %s" % (target, line.split("lbguard: ", 1)[1]
+                                                         .split(", client:")[0]))
+    finally:
+        st.stop()
+    print("\nThe targets' lbguard log lines (repair), first of each:")
+    seen = set()
+    for l in logs:
+        k = l.split(":")[0:3]
+        if tuple(k) not in seen:
+            seen.add(tuple(k))
+            print("  " + l[:150])
+    print("\nWork directories (configs, logs): %s" % os.path.dirname(wd))
+    if bad:
+        print("demo: %d unexpected outcome(s)" % bad)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
