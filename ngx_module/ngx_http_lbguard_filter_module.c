@@ -88,7 +88,7 @@ typedef struct {
 static ngx_int_t ngx_http_lbguard_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_lbguard_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
-static ngx_int_t ngx_http_lbguard_view(ngx_http_request_t *r,
+static void ngx_http_lbguard_view(ngx_http_request_t *r,
     lbg_response_t *view, lbg_field_t *fields, size_t nfields,
     u_char *cl, u_char *lm, u_char *ka);
 static ngx_int_t ngx_http_lbguard_apply(ngx_http_request_t *r,
@@ -310,7 +310,7 @@ ngx_http_lbguard_header_filter(ngx_http_request_t *r)
         }
     }
 
-    (void) ngx_http_lbguard_view(r, &view, fields, n, cl, lm, ka);
+    ngx_http_lbguard_view(r, &view, fields, n, cl, lm, ka);
 
     lbg_report_init(&rep, findings, LBG_FINDINGS_MAX, edits, LBG_EDITS_MAX);
 
@@ -398,12 +398,12 @@ body:
 
 /*
  * Fills the view with the response as ngx_http_header_filter() will write
- * it (same order, same conditions). cl, lm and ka are buffers for the
- * synthesised Content-Length, Last-Modified and Keep-Alive values.
- * Returns the number of fields.
+ * it (same order, same conditions), at most nfields fields. cl, lm and ka
+ * are buffers for the synthesised Content-Length, Last-Modified and
+ * Keep-Alive values.
  */
 
-static ngx_int_t
+static void
 ngx_http_lbguard_view(ngx_http_request_t *r, lbg_response_t *view,
     lbg_field_t *fields, size_t nfields, u_char *cl, u_char *lm, u_char *ka)
 {
@@ -586,8 +586,6 @@ ngx_http_lbguard_view(ngx_http_request_t *r, lbg_response_t *view,
 
     view->fields = fields;
     view->nfields = n;
-
-    return (ngx_int_t) n;
 }
 
 
@@ -604,6 +602,7 @@ ngx_http_lbguard_apply(ngx_http_request_t *r, lbg_response_t *view,
     u_char             **copy;
     size_t               i, len;
     lbg_edit_t          *e;
+    ngx_table_elt_t     *cl;
     const lbg_field_t   *f;
 
     copy = ngx_pcalloc(r->pool, rep->nedits * sizeof(u_char *));
@@ -636,6 +635,8 @@ ngx_http_lbguard_apply(ngx_http_request_t *r, lbg_response_t *view,
             ngx_memcpy(copy[i], e->value, len);
         }
     }
+
+    cl = r->headers_out.content_length;
 
     for (i = 0; i < rep->nedits; i++) {
         e = &rep->edits[i];
@@ -679,12 +680,12 @@ ngx_http_lbguard_apply(ngx_http_request_t *r, lbg_response_t *view,
 
     /*
      * The framing nginx writes after the edits: if the element that
-     * r->headers_out.content_length pointed at is gone, another surviving
-     * Content-Length element (a collapsed duplicate) now declares the
-     * length.
+     * r->headers_out.content_length pointed at was removed, another
+     * surviving Content-Length element (a collapsed duplicate) now
+     * declares the length.
      */
 
-    if (r->headers_out.content_length == NULL) {
+    if (cl && r->headers_out.content_length == NULL) {
         for (i = 0; i < view->nfields; i++) {
             f = &view->fields[i];
 
