@@ -163,19 +163,31 @@ CASES = [
           repair=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok',
           detect_log=['reason-phrase-invalid: status line "200 O\\x01K", not repaired (detect mode)'],
           repair_log=['reason-phrase-invalid: status line "200 O\\x01K", standard reason phrase used'],
-          access={'off': ['/p/reason 200 -'], 'detect': ['/p/reason 200 reason-phrase-invalid:detected'], 'repair': ['/p/reason 200 reason-phrase-invalid:repaired']}),
+          access={
+              'off': ['/p/reason 200 -'],
+              'detect': ['/p/reason 200 reason-phrase-invalid:detected'],
+              'repair': ['/p/reason 200 reason-phrase-invalid:repaired']
+          }),
     _case('proxy value CTL', '/p/ctl',
           off=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Length: 2\r\nConnection: close\r\nX-Bad: a\x01b\r\n\r\nok',
           repair=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Length: 2\r\nConnection: close\r\nX-Bad: a b\r\n\r\nok',
           detect_log=['field-value-ctl: field "X-Bad" value "a\\x01b", not repaired (detect mode)'],
           repair_log=['field-value-ctl: field "X-Bad" value "a\\x01b", control characters replaced with SP'],
-          access={'off': ['/p/ctl 200 -'], 'detect': ['/p/ctl 200 field-value-ctl:detected'], 'repair': ['/p/ctl 200 field-value-ctl:repaired']}),
+          access={
+              'off': ['/p/ctl 200 -'],
+              'detect': ['/p/ctl 200 field-value-ctl:detected'],
+              'repair': ['/p/ctl 200 field-value-ctl:repaired']
+          }),
     _case('proxy value DEL', '/p/del',
           off=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Length: 2\r\nConnection: close\r\nX-Del: a\x7fb\r\n\r\nok',
           repair=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Length: 2\r\nConnection: close\r\nX-Del: a b\r\n\r\nok',
           detect_log=['field-value-ctl: field "X-Del" value "a\\x7fb", not repaired (detect mode)'],
           repair_log=['field-value-ctl: field "X-Del" value "a\\x7fb", control characters replaced with SP'],
-          access={'off': ['/p/del 200 -'], 'detect': ['/p/del 200 field-value-ctl:detected'], 'repair': ['/p/del 200 field-value-ctl:repaired']}),
+          access={
+              'off': ['/p/del 200 -'],
+              'detect': ['/p/del 200 field-value-ctl:detected'],
+              'repair': ['/p/del 200 field-value-ctl:repaired']
+          }),
     _case('proxy Content-Type with CTL (a field nginx synthesises)',
           '/p/ctype',
           off=_CTYPE % b'text/pl\x01ain', repair=_CTYPE % b'text/pl ain',
@@ -192,93 +204,153 @@ CASES = [
           repair=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok',
           detect_log=['field-name-not-token: field name "X{Bad}", not repaired (detect mode)'],
           repair_log=['field-name-not-token: field name "X{Bad}", field removed'],
-          access={'off': ['/p/name 200 -'], 'detect': ['/p/name 200 field-name-not-token:detected'], 'repair': ['/p/name 200 field-name-not-token:repaired']}),
+          access={
+              'off': ['/p/name 200 -'],
+              'detect': ['/p/name 200 field-name-not-token:detected'],
+              'repair': ['/p/name 200 field-name-not-token:repaired']
+          }),
     _case('proxy status 099', '/p/s099',
           off=b'HTTP/1.1 099 Odd\r\nServer: nginx\r\nDate: DATE\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok',
           repair=b'HTTP/1.1 500 Internal Server Error\r\nServer: nginx\r\nDate: DATE\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok',
           detect_log=['status-code-invalid: status line "099 Odd", not repaired (detect mode)'],
           repair_log=['status-code-invalid: status line "099 Odd", status set to 500'],
-          access={'off': ['/p/s099 099 -'], 'detect': ['/p/s099 099 status-code-invalid:detected'], 'repair': ['/p/s099 500 status-code-invalid:repaired']}),
+          access={
+              'off': ['/p/s099 099 -'],
+              'detect': ['/p/s099 099 status-code-invalid:detected'],
+              'repair': ['/p/s099 500 status-code-invalid:repaired']
+          }),
     _case('proxy status 600', '/p/s600',
           off=b'HTTP/1.1 600 Odd\r\nServer: nginx\r\nDate: DATE\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok',
           repair=b'HTTP/1.1 500 Internal Server Error\r\nServer: nginx\r\nDate: DATE\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok',
           detect_log=['status-code-invalid: status line "600 Odd", not repaired (detect mode)'],
           repair_log=['status-code-invalid: status line "600 Odd", status set to 500'],
-          access={'off': ['/p/s600 600 -'], 'detect': ['/p/s600 600 status-code-invalid:detected'], 'repair': ['/p/s600 500 status-code-invalid:repaired']}),
+          access={
+              'off': ['/p/s600 600 -'],
+              'detect': ['/p/s600 600 status-code-invalid:detected'],
+              'repair': ['/p/s600 500 status-code-invalid:repaired']
+          }),
     _case('perl CRLF injection', '/perl/crlf',
           off=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\nX-Inj: a\r\nSet-Cookie: x=1\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
           repair=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\nX-Inj: a  Set-Cookie: x=1\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
           detect_log=['field-value-crlf-nul: field "X-Inj" value "a\\x0d\\x0aSet-Cookie: x=1", not repaired (detect mode)'],
           repair_log=['field-value-crlf-nul: field "X-Inj" value "a\\x0d\\x0aSet-Cookie: x=1", CR, LF and NUL replaced with SP'],
-          access={'off': ['/perl/crlf 200 -'], 'detect': ['/perl/crlf 200 field-value-crlf-nul:detected'], 'repair': ['/perl/crlf 200 field-value-crlf-nul:repaired']}),
+          access={
+              'off': ['/perl/crlf 200 -'],
+              'detect': ['/perl/crlf 200 field-value-crlf-nul:detected'],
+              'repair': ['/perl/crlf 200 field-value-crlf-nul:repaired']
+          }),
     _case('perl NUL', '/perl/nul',
           off=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\nX-Nul: a\x00b\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
           repair=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\nX-Nul: a b\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
           detect_log=['field-value-crlf-nul: field "X-Nul" value "a\\x00b", not repaired (detect mode)'],
           repair_log=['field-value-crlf-nul: field "X-Nul" value "a\\x00b", CR, LF and NUL replaced with SP'],
-          access={'off': ['/perl/nul 200 -'], 'detect': ['/perl/nul 200 field-value-crlf-nul:detected'], 'repair': ['/perl/nul 200 field-value-crlf-nul:repaired']}),
+          access={
+              'off': ['/perl/nul 200 -'],
+              'detect': ['/perl/nul 200 field-value-crlf-nul:detected'],
+              'repair': ['/perl/nul 200 field-value-crlf-nul:repaired']
+          }),
     _case('perl name with SP', '/perl/space',
           off=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\nX Bad: v\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
           repair=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
           detect_log=['field-name-invalid: field name "X Bad", not repaired (detect mode)'],
           repair_log=['field-name-invalid: field name "X Bad", field removed'],
-          access={'off': ['/perl/space 200 -'], 'detect': ['/perl/space 200 field-name-invalid:detected'], 'repair': ['/perl/space 200 field-name-invalid:repaired']}),
+          access={
+              'off': ['/perl/space 200 -'],
+              'detect': ['/perl/space 200 field-name-invalid:detected'],
+              'repair': ['/perl/space 200 field-name-invalid:repaired']
+          }),
     _case('perl obs-fold', '/perl/fold',
           off=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\nX-Fold: a\r\n b\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
           repair=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\nX-Fold: a   b\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
           detect_log=['obs-fold: field "X-Fold" value "a\\x0d\\x0a b", not repaired (detect mode)'],
           repair_log=['obs-fold: field "X-Fold" value "a\\x0d\\x0a b", unfolded with SP'],
-          access={'off': ['/perl/fold 200 -'], 'detect': ['/perl/fold 200 obs-fold:detected'], 'repair': ['/perl/fold 200 obs-fold:repaired']}),
+          access={
+              'off': ['/perl/fold 200 -'],
+              'detect': ['/perl/fold 200 obs-fold:detected'],
+              'repair': ['/perl/fold 200 obs-fold:repaired']
+          }),
     _case('perl Content-Length twice', '/perl/cldup',
           off=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc',
           repair=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: 3\r\n\r\nabc',
           detect_log=['content-length-duplicate: field "Content-Length" value "3", not repaired (detect mode)'],
           repair_log=['content-length-duplicate: field "Content-Length" value "3", collapsed to one Content-Length'],
-          access={'off': ['/perl/cldup 200 -'], 'detect': ['/perl/cldup 200 content-length-duplicate:detected'], 'repair': ['/perl/cldup 200 content-length-duplicate:repaired']}),
+          access={
+              'off': ['/perl/cldup 200 -'],
+              'detect': ['/perl/cldup 200 content-length-duplicate:detected'],
+              'repair': ['/perl/cldup 200 content-length-duplicate:repaired']
+          }),
     _case('perl Content-Length conflict', '/perl/clconflict',
           off=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabc',
           repair=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nabc',
           detect_log=['content-length-conflict: Content-Length 3 and 5, not repaired (detect mode)', 'body-shorter-than-content-length: Content-Length 5, body 3 bytes before the end, not repaired (detect mode)'],
           repair_log=['content-length-conflict: Content-Length 3 and 5, all Content-Length removed, connection closed'],
-          access={'off': ['/perl/clconflict 200 -'], 'detect': ['/perl/clconflict 200 content-length-conflict:detected,body-shorter-than-content-length:detected'], 'repair': ['/perl/clconflict 200 content-length-conflict:repaired']}),
+          access={
+              'off': ['/perl/clconflict 200 -'],
+              'detect': ['/perl/clconflict 200 content-length-conflict:detected,body-shorter-than-content-length:detected'],
+              'repair': ['/perl/clconflict 200 content-length-conflict:repaired']
+          }),
     _case('perl Content-Length invalid', '/perl/clinvalid',
           off=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: abc\r\n\r\nabc',
           repair=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nabc',
           detect_log=['content-length-invalid: field "Content-Length" value "abc", not repaired (detect mode)'],
           repair_log=['content-length-invalid: field "Content-Length" value "abc", Content-Length removed, connection closed'],
-          access={'off': ['/perl/clinvalid 200 -'], 'detect': ['/perl/clinvalid 200 content-length-invalid:detected'], 'repair': ['/perl/clinvalid 200 content-length-invalid:repaired']}),
+          access={
+              'off': ['/perl/clinvalid 200 -'],
+              'detect': ['/perl/clinvalid 200 content-length-invalid:detected'],
+              'repair': ['/perl/clinvalid 200 content-length-invalid:repaired']
+          }),
     _case('perl status 1000', '/perl/status',
           off=b'HTTP/1.1 1000 \r\nServer: nginx\r\nDate: DATE\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
           repair=b'HTTP/1.1 500 Internal Server Error\r\nServer: nginx\r\nDate: DATE\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
           detect_log=['status-code-invalid: status 1000, not repaired (detect mode)'],
           repair_log=['status-code-invalid: status 1000, status set to 500'],
-          access={'off': ['/perl/status 1000 -'], 'detect': ['/perl/status 1000 status-code-invalid:detected'], 'repair': ['/perl/status 500 status-code-invalid:repaired']}),
+          access={
+              'off': ['/perl/status 1000 -'],
+              'detect': ['/perl/status 1000 status-code-invalid:detected'],
+              'repair': ['/perl/status 500 status-code-invalid:repaired']
+          }),
     _case('perl 204 with Content-Length', '/perl/nocontent',
           off=b'HTTP/1.1 204 No Content\r\nServer: nginx\r\nDate: DATE\r\nConnection: close\r\nContent-Length: 5\r\n\r\n',
           repair=b'HTTP/1.1 204 No Content\r\nServer: nginx\r\nDate: DATE\r\nConnection: close\r\n\r\n',
           detect_log=['framing-on-bodiless-status: field "Content-Length" value "5" on status 204, not repaired (detect mode)'],
           repair_log=['framing-on-bodiless-status: field "Content-Length" value "5" on status 204, Transfer-Encoding/Content-Length removed'],
-          access={'off': ['/perl/nocontent 204 -'], 'detect': ['/perl/nocontent 204 framing-on-bodiless-status:detected'], 'repair': ['/perl/nocontent 204 framing-on-bodiless-status:repaired']}),
+          access={
+              'off': ['/perl/nocontent 204 -'],
+              'detect': ['/perl/nocontent 204 framing-on-bodiless-status:detected'],
+              'repair': ['/perl/nocontent 204 framing-on-bodiless-status:repaired']
+          }),
     _case('perl Transfer-Encoding twice', '/perl/tetwice',
           off=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
           repair=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
           detect_log=['te-chunked-twice: field "Transfer-Encoding" value "chunked", not repaired (detect mode)'],
           repair_log=['te-chunked-twice: field "Transfer-Encoding" value "chunked", collapsed to one chunked'],
-          access={'off': ['/perl/tetwice 200 -'], 'detect': ['/perl/tetwice 200 te-chunked-twice:detected'], 'repair': ['/perl/tetwice 200 te-chunked-twice:repaired']}),
+          access={
+              'off': ['/perl/tetwice 200 -'],
+              'detect': ['/perl/tetwice 200 te-chunked-twice:detected'],
+              'repair': ['/perl/tetwice 200 te-chunked-twice:repaired']
+          }),
     _case('gzip + add_header Content-Length', '/gzcl/t.txt',
           req=request("/gzcl/t.txt", headers=["Accept-Encoding: gzip"]),
           off=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Type: text/plain\r\nLast-Modified: Tue, 14 Nov 2023 22:13:20 GMT\r\nTransfer-Encoding: chunked\r\nConnection: close\r\nETag: W/"6553f100-200"\r\nContent-Length: 7\r\nContent-Encoding: gzip\r\n\r\n22\r\n\x1f\x8b\x08\x00\x00\x00\x00\x00\x04\x03\xcbIJ/M,JQ\xc8\x19\xa5Gd8\x00\x00\xfb\xcf;\xa6\x00\x02\x00\x00\r\n0\r\n\r\n',
           repair=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Type: text/plain\r\nLast-Modified: Tue, 14 Nov 2023 22:13:20 GMT\r\nTransfer-Encoding: chunked\r\nConnection: close\r\nETag: W/"6553f100-200"\r\nContent-Encoding: gzip\r\n\r\n22\r\n\x1f\x8b\x08\x00\x00\x00\x00\x00\x04\x03\xcbIJ/M,JQ\xc8\x19\xa5Gd8\x00\x00\xfb\xcf;\xa6\x00\x02\x00\x00\r\n0\r\n\r\n',
           detect_log=['te-with-content-length: field "Content-Length" value "7", not repaired (detect mode)'],
           repair_log=['te-with-content-length: field "Content-Length" value "7", Content-Length removed, connection closed'],
-          access={'off': ['/gzcl/t.txt 200 -'], 'detect': ['/gzcl/t.txt 200 te-with-content-length:detected'], 'repair': ['/gzcl/t.txt 200 te-with-content-length:repaired']}),
+          access={
+              'off': ['/gzcl/t.txt 200 -'],
+              'detect': ['/gzcl/t.txt 200 te-with-content-length:detected'],
+              'repair': ['/gzcl/t.txt 200 te-with-content-length:repaired']
+          }),
     _case('body longer than Content-Length', '/perl/long',
           req=request("/perl/long", close=False) + request("/sub.txt"),
           off=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Type: text/plain\r\nConnection: keep-alive\r\nContent-Length: 3\r\n\r\nhello world\nHTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nLast-Modified: Tue, 14 Nov 2023 22:13:20 GMT\r\nConnection: close\r\nETag: "6553f100-3"\r\nAccept-Ranges: bytes\r\n\r\nSUB',
           repair=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Type: text/plain\r\nConnection: keep-alive\r\nContent-Length: 3\r\n\r\nhel',
           detect_log=['body-longer-than-content-length: Content-Length 3, body 12 bytes, not repaired (detect mode)'],
           repair_log=['body-longer-than-content-length: Content-Length 3, body 12 bytes, body cut to its declared length, connection closed'],
-          access={'off': ['/perl/long 200 -', '/sub.txt 200 -'], 'detect': ['/perl/long 200 body-longer-than-content-length:detected', '/sub.txt 200 -'], 'repair': ['/perl/long 200 body-longer-than-content-length:repaired']}),
+          access={
+              'off': ['/perl/long 200 -', '/sub.txt 200 -'],
+              'detect': ['/perl/long 200 body-longer-than-content-length:detected', '/sub.txt 200 -'],
+              'repair': ['/perl/long 200 body-longer-than-content-length:repaired']
+          }),
     _case('body longer, the excess in a buffer of its own', '/perl/long2',
           req=request("/perl/long2", close=False) + request("/sub.txt"),
           off=_LONG2 + b'abcdef' + _SUB, repair=_LONG2 + b'abc',
@@ -299,7 +371,11 @@ CASES = [
           repair=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Type: text/plain\r\nConnection: keep-alive\r\nContent-Length: 30\r\n\r\nhello world\n',
           detect_log=['body-shorter-than-content-length: Content-Length 30, body 12 bytes before the end, not repaired (detect mode)'],
           repair_log=['body-shorter-than-content-length: Content-Length 30, body 12 bytes before the end, none (connection closed)'],
-          access={'off': ['/perl/short 200 -', '/sub.txt 200 -'], 'detect': ['/perl/short 200 body-shorter-than-content-length:detected', '/sub.txt 200 -'], 'repair': ['/perl/short 200 body-shorter-than-content-length:reported']}),
+          access={
+              'off': ['/perl/short 200 -', '/sub.txt 200 -'],
+              'detect': ['/perl/short 200 body-shorter-than-content-length:detected', '/sub.txt 200 -'],
+              'repair': ['/perl/short 200 body-shorter-than-content-length:reported']
+          }),
 ]
 
 CONFORMANT = [
