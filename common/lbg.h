@@ -332,6 +332,7 @@ typedef struct {
     size_t               at_len;
     int64_t              n1;
     int64_t              n2;
+    unsigned             after_repair : 1; /* n1 is the size once repaired */
 } lbg_finding_t;
 
 /* What a repair asks the host to do. */
@@ -413,6 +414,17 @@ void lbg_report_init(lbg_report_t *rep, lbg_finding_t *findings,
  */
 size_t lbg_check(const lbg_policy_t *p, const lbg_response_t *r,
                  lbg_report_t *rep);
+
+/*
+ * Appends finding *f to rep as lbg_check does: dropped when p's mode is
+ * OFF or the rule is outside p's profile; updates rep->worst, sets
+ * rep->unrepairable for rules without a repair, and sets truncated and
+ * close when the findings array is full. For findings an adapter makes
+ * itself (the body guard). Returns 1 when the finding counts (recorded or
+ * truncated), 0 when it was filtered out.
+ */
+int lbg_report_add(const lbg_policy_t *p, lbg_report_t *rep,
+                   const lbg_finding_t *f);
 
 /*
  * Writes lbg_check's repair of a value: value[0..len) copied to out (which
@@ -550,6 +562,25 @@ lbg_ka_verdict_e lbg_keepalive_verdict(uint64_t server_ms, uint64_t lb_idle_ms,
                                        uint64_t margin_ms,
                                        uint64_t *required_ms);
 
+/*
+ * Writes the log line for a keep-alive verdict (without the "lbguard: "
+ * prefix), the same on every host, into buf (size bytes, NUL-terminated
+ * when size > 0):
+ *   RAISE:    keepalive-timeout: <directive> <t> in <where> is shorter than
+ *             the load balancer idle timeout <t> + margin <t>, raised to <t>
+ *             (or ", not repaired (detect mode)" when repaired is 0)
+ *   DISABLED: keepalive-timeout: <directive> is 0 in <where>: keep-alive is
+ *             off, the load balancer opens a new connection per request
+ * where <t> is a duration in milliseconds written as nginx writes times
+ * ("75s", "1500ms"). directive: the host's name ("keepalive_timeout",
+ * "KeepAliveTimeout"); where: the server/location/vhost and file:line.
+ * Writes "" for OK and UNKNOWN. Returns the length written.
+ */
+size_t lbg_keepalive_format(lbg_ka_verdict_e v, const char *directive,
+                            const char *where, uint64_t server_ms,
+                            uint64_t lb_idle_ms, uint64_t margin_ms,
+                            int repaired, char *buf, size_t size);
+
 /* ------------------------------------------------------------------------ */
 /* Raw response parser                                                      */
 /* ------------------------------------------------------------------------ */
@@ -566,6 +597,10 @@ lbg_ka_verdict_e lbg_keepalive_verdict(uint64_t server_ms, uint64_t lb_idle_ms,
  *                framing (for CHUNKED: up to and including the last-chunk
  *                and trailer section when complete).
  *   bare_lf      number of lines that ended in LF without CR.
+ *
+ * After a 1xx response (an interim response, or 101 and a new protocol)
+ * the bytes that follow belong to the next message: they are not checked,
+ * framing is NONE and body_framed is body_len (lbg_repair_raw copies them).
  */
 typedef enum {
     LBG_FRAMING_NONE = 0,
@@ -608,8 +643,11 @@ int lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
  * left them) into out (out_cap bytes): a status line "HTTP/1.x NNN
  * reason", every field line not removed (values edited, CRLF line ends),
  * "Connection: close" when rep->close, the empty line, then the body per
- * the edits (dropped, or cut to the declared length). A buffer of
- * 2 * len + 256 bytes always suffices.
+ * the edits (dropped, or cut to the declared length). A sanitised value
+ * loses the SP that replaced bytes at either end (a parser strips OWS).
+ * A buffer of 2 * len + 256 bytes always suffices. lbg_parse records a
+ * HEADER_TOO_LARGE finding with after_repair set (and unrepairable) when
+ * this output's header section would exceed the policy's budget.
  * Returns the number of bytes written, or (size_t) -1 when out_cap is too
  * small (out then holds nothing usable).
  */

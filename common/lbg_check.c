@@ -7,6 +7,8 @@
  * Transfer-Encoding field exists.
  */
 
+#include <string.h>
+
 #include "lbg_internal.h"
 
 
@@ -79,7 +81,17 @@ lbg__finding(const lbg_policy_t *p, lbg_report_t *rep, lbg_rule_e rule,
     f->at_len = at_len;
     f->n1 = n1;
     f->n2 = n2;
+    f->after_repair = 0;
     return 1;
+}
+
+
+int
+lbg_report_add(const lbg_policy_t *p, lbg_report_t *rep,
+               const lbg_finding_t *f)
+{
+    return lbg__finding(p, rep, f->rule, f->field, f->at, f->at_len, f->n1,
+                        f->n2);
 }
 
 
@@ -174,6 +186,9 @@ lbg__cl_list(const unsigned char *v, size_t len, const unsigned char **first,
     int64_t val = -1, x;
     int     differ = 0;
 
+    if (memchr(v, ',', len) == NULL) {
+        return -1; /* not a list: " 5" is no "5" */
+    }
     while (i <= len) {
         s = i;
         while (i < len && v[i] != ',') {
@@ -595,7 +610,10 @@ lbg__check_framing(const lbg_policy_t *p, const lbg_response_t *r,
             }
         }
     }
-    if (!final_chunked || empty) {
+    if (!final_chunked || empty || ncodings != nchunked) {
+        /* RFC 9112 6.3 frames "gzip, chunked" by chunked and anything
+         * else by the close, but nginx and Envoy accept exactly "chunked"
+         * and nothing else */
         if (lbg__finding(p, rep, LBG_RULE_TE_NOT_CHUNKED, first_te, f->value,
                          f->value_len, 0, 0))
         {

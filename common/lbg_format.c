@@ -11,6 +11,7 @@ typedef struct {
     char  *buf;
     size_t size;
     size_t len;
+    int    over; /* a byte did not fit */
 } lbg__out_t;
 
 
@@ -20,6 +21,8 @@ lbg__putc(lbg__out_t *o, char c)
     if (o->size > 0 && o->len + 1 < o->size) {
         o->buf[o->len++] = c;
         o->buf[o->len] = '\0';
+    } else {
+        o->over = 1;
     }
 }
 
@@ -62,6 +65,7 @@ lbg__init(lbg__out_t *o, char *buf, size_t size)
     o->buf = buf;
     o->size = size;
     o->len = 0;
+    o->over = 0;
     if (size > 0) {
         buf[0] = '\0';
     }
@@ -236,7 +240,8 @@ lbg_finding_format(const lbg_response_t *r, const lbg_finding_t *f,
     case LBG_RULE_HEADER_TOO_LARGE:
         lbg__puts(&o, "header section is ");
         lbg__putn(&o, f->n1);
-        lbg__puts(&o, " bytes, budget ");
+        lbg__puts(&o, f->after_repair ? " bytes once repaired, budget "
+                                      : " bytes, budget ");
         lbg__putn(&o, f->n2);
         break;
     case LBG_RULE_BARE_LF:
@@ -300,16 +305,77 @@ lbg_report_summary(const lbg_report_t *rep, lbg_mode_e mode, char *buf,
         lbg__puts(&o, lbg_rule_name(rep->findings[i].rule));
         lbg__putc(&o, ':');
         lbg__puts(&o, outcome);
-        if (size > 4 && o.len + 1 >= size) {
+        if (o.over) {
             /* did not fit: cut back and mark the truncation */
+            if (size < 4) {
+                return o.len;
+            }
             o.len = mark < size - 4 ? mark : size - 4;
             buf[o.len] = '\0';
+            o.over = 0;
             lbg__puts(&o, "...");
             return o.len;
         }
     }
     if (rep->truncated) {
         lbg__puts(&o, ",...");
+    }
+    return o.len;
+}
+
+
+/* A duration in milliseconds as nginx writes it: "75s" or "1500ms". */
+static void
+lbg__putms(lbg__out_t *o, uint64_t ms)
+{
+    if (ms > (uint64_t) INT64_MAX) {
+        ms = (uint64_t) INT64_MAX;
+    }
+    if (ms % 1000 == 0) {
+        lbg__putn(o, (int64_t) (ms / 1000));
+        lbg__putc(o, 's');
+    } else {
+        lbg__putn(o, (int64_t) ms);
+        lbg__puts(o, "ms");
+    }
+}
+
+
+size_t
+lbg_keepalive_format(lbg_ka_verdict_e v, const char *directive,
+                     const char *where, uint64_t server_ms,
+                     uint64_t lb_idle_ms, uint64_t margin_ms, int repaired,
+                     char *buf, size_t size)
+{
+    lbg__out_t o;
+
+    lbg__init(&o, buf, size);
+    if (v != LBG_KA_RAISE && v != LBG_KA_DISABLED) {
+        return 0;
+    }
+    lbg__puts(&o, "keepalive-timeout: ");
+    lbg__puts(&o, directive ? directive : "keep-alive timeout");
+    if (v == LBG_KA_DISABLED) {
+        lbg__puts(&o, " is 0 in ");
+        lbg__puts(&o, where ? where : "-");
+        lbg__puts(&o, ": keep-alive is off, the load balancer opens a new "
+                      "connection per request");
+        return o.len;
+    }
+    lbg__putc(&o, ' ');
+    lbg__putms(&o, server_ms);
+    lbg__puts(&o, " in ");
+    lbg__puts(&o, where ? where : "-");
+    lbg__puts(&o, " is shorter than the load balancer idle timeout ");
+    lbg__putms(&o, lb_idle_ms);
+    lbg__puts(&o, " + margin ");
+    lbg__putms(&o, margin_ms);
+    if (repaired) {
+        lbg__puts(&o, ", raised to ");
+        lbg__putms(&o, lb_idle_ms + margin_ms < lb_idle_ms
+                           ? UINT64_MAX : lb_idle_ms + margin_ms);
+    } else {
+        lbg__puts(&o, ", not repaired (detect mode)");
     }
     return o.len;
 }

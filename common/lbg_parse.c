@@ -95,6 +95,10 @@ lbg__chunked(const unsigned char *b, size_t len, size_t *bad)
 }
 
 
+static void lbg__budget_after_repair(const lbg_policy_t *p,
+                                     const lbg_raw_t *raw, lbg_report_t *rep);
+
+
 int
 lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
           int head, lbg_field_t *fields, size_t fields_cap, lbg_raw_t *out,
@@ -193,9 +197,9 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
             while (ve > i && lbg__is(buf[ve - 1], LBG__WS)) {
                 ve--;
             }
-            if (ve > i) {
-                f->value_len = (size_t) (buf + ve - f->value);
-            }
+            /* a continuation of whitespace only still folds the line:
+             * keep it in the value so that the check sees the obs-fold */
+            f->value_len = (size_t) (buf + (ve > i ? ve : le) - f->value);
             i = e + 1;
             continue;
         }
@@ -250,6 +254,13 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
     /* message body length, RFC 9112 6.3 */
     out->body = buf + out->header_len;
     out->body_len = len - out->header_len;
+    if (v->status >= 100 && v->status < 200) {
+        /* an interim response: what follows is the next message (or,
+         * after 101, another protocol), not a body */
+        out->framing = LBG_FRAMING_NONE;
+        out->body_framed = out->body_len;
+        goto done;
+    }
     if (lbg_response_bodiless(v)) {
         out->framing = LBG_FRAMING_NONE;
         if (out->body_len > 0
@@ -260,7 +271,7 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
             lbg__edit(rep, LBG_EDIT_NO_BODY, LBG_NO_FIELD, 0, NULL, 0);
             lbg__edit(rep, LBG_EDIT_CLOSE, LBG_NO_FIELD, 0, NULL, 0);
         }
-        return 0;
+        goto done;
     }
     for (i = 0; i < nf; i++) {
         f = &fields[i];
@@ -349,11 +360,15 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
         out->body_framed = out->body_len;
         break;
     }
+
+done:
+
+    lbg__budget_after_repair(p, out, rep);
     return 0;
 }
 
 
-/* A bounded byte writer for lbg_repair_raw. */
+/* A bounded byte writer for lbg_repair_raw; with p NULL it only counts. */
 typedef struct {
     unsigned char *p;
     size_t         cap;
@@ -365,6 +380,10 @@ typedef struct {
 static void
 lbg__w(lbg__w_t *w, const void *s, size_t n)
 {
+    if (w->p == NULL) {
+        w->len += n;
+        return;
+    }
     if (w->over || n > w->cap - w->len) {
         w->over = 1;
         return;
@@ -383,15 +402,14 @@ lbg__ws(lbg__w_t *w, const char *s)
 }
 
 
-size_t
-lbg_repair_raw(const lbg_raw_t *raw, const lbg_report_t *rep,
-               unsigned char *out, size_t out_cap)
+/* Writes (or counts) the repaired status line and header section. */
+static void
+lbg__write_head(const lbg_raw_t *raw, const lbg_report_t *rep, lbg__w_t *w)
 {
     const lbg_response_t *v = &raw->view;
     const lbg_field_t    *f;
     const lbg_edit_t     *ed, *set;
-    lbg__w_t              w = { out, out_cap, 0, 0 };
-    size_t                i, k, s, body;
+    size_t                i, k, s, e;
     int                   status = -1, removed, sanitize;
     char                  code[4];
 
@@ -401,18 +419,18 @@ lbg_repair_raw(const lbg_raw_t *raw, const lbg_report_t *rep,
         }
     }
 
-    lbg__ws(&w, v->version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+    lbg__ws(w, v->version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
     if (status >= 100 && status <= 999) {
         code[0] = (char) ('0' + status / 100);
         code[1] = (char) ('0' + status / 10 % 10);
         code[2] = (char) ('0' + status % 10);
         code[3] = ' ';
-        lbg__w(&w, code, 4);
-        lbg__ws(&w, lbg_reason_phrase(status));
+        lbg__w(w, code, 4);
+        lbg__ws(w, lbg_reason_phrase(status));
     } else {
-        lbg__w(&w, v->status_line, v->status_line_len);
+        lbg__w(w, v->status_line, v->status_line_len);
     }
-    lbg__w(&w, "\r\n", 2);
+    lbg__w(w, "\r\n", 2);
 
     for (i = 0; i < v->nfields; i++) {
         f = &v->fields[i];
@@ -438,36 +456,87 @@ lbg_repair_raw(const lbg_raw_t *raw, const lbg_report_t *rep,
         {
             continue;
         }
-        lbg__w(&w, f->name, f->name_len);
-        lbg__w(&w, ": ", 2);
+        lbg__w(w, f->name, f->name_len);
+        lbg__w(w, ": ", 2);
         if (set != NULL) {
-            lbg__w(&w, set->value, set->value_len);
-        } else {
-            k = w.len;
-            lbg__w(&w, f->value, f->value_len);
-            if (sanitize && !w.over) {
-                /* same bytes as an adapter's in-place repair, then without
-                 * the OWS that replaced bytes at either end (a parser
-                 * would strip it: RFC 9112 5) */
-                lbg_sanitize(w.p + k, f->value_len, w.p + k);
-                s = k;
-                while (s < w.len && lbg__is(w.p[s], LBG__WS)) {
-                    s++;
-                }
-                while (w.len > s && lbg__is(w.p[w.len - 1], LBG__WS)) {
-                    w.len--;
-                }
-                memmove(w.p + k, w.p + s, w.len - s);
-                w.len -= s - k;
+            lbg__w(w, set->value, set->value_len);
+        } else if (sanitize) {
+            /* lbg_sanitize's bytes without the SP it puts at either end
+             * (a parser strips OWS, RFC 9112 5): every byte that is not a
+             * field-vchar becomes or stays white space */
+            s = 0;
+            e = f->value_len;
+            while (s < e && !lbg__is(f->value[s], LBG__VCHAR)) {
+                s++;
             }
+            while (e > s && !lbg__is(f->value[e - 1], LBG__VCHAR)) {
+                e--;
+            }
+            k = w->len;
+            lbg__w(w, f->value + s, e - s);
+            if (w->p != NULL && !w->over) {
+                lbg_sanitize(w->p + k, e - s, w->p + k);
+            }
+        } else {
+            lbg__w(w, f->value, f->value_len);
         }
-        lbg__w(&w, "\r\n", 2);
+        lbg__w(w, "\r\n", 2);
     }
     if (rep->close) {
-        lbg__ws(&w, "Connection: close\r\n");
+        lbg__ws(w, "Connection: close\r\n");
     }
-    lbg__w(&w, "\r\n", 2);
+    lbg__w(w, "\r\n", 2);
+}
 
+
+/* The repair must not push the header section over the budget that the
+ * response met (it adds "Connection: close" and standard reason phrases):
+ * when it would, say so, and the response counts as not repairable. */
+static void
+lbg__budget_after_repair(const lbg_policy_t *p, const lbg_raw_t *raw,
+                         lbg_report_t *rep)
+{
+    lbg__w_t      w = { NULL, 0, 0, 0 };
+    lbg_finding_t *f;
+    size_t        i;
+
+    if (p->mode == LBG_MODE_OFF || p->max_header_bytes == 0
+        || rep->nedits == 0)
+    {
+        return;
+    }
+    for (i = 0; i < rep->nfindings; i++) {
+        if (rep->findings[i].rule == LBG_RULE_HEADER_TOO_LARGE) {
+            return; /* already over, already said */
+        }
+    }
+    lbg__write_head(raw, rep, &w);
+    if (w.len > p->max_header_bytes
+        && lbg__finding(p, rep, LBG_RULE_HEADER_TOO_LARGE, LBG_NO_FIELD,
+                        NULL, 0, (int64_t) w.len,
+                        (int64_t) p->max_header_bytes))
+    {
+        if (rep->nfindings > 0 && rep->nfindings <= rep->findings_cap) {
+            f = &rep->findings[rep->nfindings - 1];
+            if (f->rule == LBG_RULE_HEADER_TOO_LARGE) {
+                f->after_repair = 1;
+            }
+        }
+    }
+}
+
+
+size_t
+lbg_repair_raw(const lbg_raw_t *raw, const lbg_report_t *rep,
+               unsigned char *out, size_t out_cap)
+{
+    lbg__w_t w = { out, out_cap, 0, 0 };
+    size_t   body;
+
+    if (out == NULL) {
+        return (size_t) -1;
+    }
+    lbg__write_head(raw, rep, &w);
     if (!rep->no_body && raw->header_len > 0) {
         body = raw->framing == LBG_FRAMING_CLOSE ? raw->body_len
                                                  : raw->body_framed;
