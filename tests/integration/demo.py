@@ -133,8 +133,9 @@ def main():
             for f in ("error.log", os.path.join("logs", "error.log")):
                 for line in lbgtest.read_log(os.path.join(d, f)).splitlines():
                     if "lbguard: " in line and "keepalive" not in line.lower():
-                        logs.append("%s: lbguard: %s" % (target, line.split("lbguard: ", 1)[1]
-                                                         .split(", client:")[0]))
+                        text = line.split("lbguard: ", 1)[1].split(", client:")[0]
+                        logs.append("%s: lbguard: %s"
+                                    % (target, text.split(" while reading response")[0]))
     finally:
         st.stop()
     print("\nThe targets' lbguard log lines (repair), first of each:")
