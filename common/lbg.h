@@ -117,6 +117,9 @@ int lbg_profile_parse(const char *s, size_t len, lbg_profile_e *out);
  *   rfc      the RFC section that the defect violates
  *   tier     lbg_tier_e severity
  *   lb_mask  LBG_LB_* bits of the load balancers that reject the defect
+ *            (0: none is known to; only the strictest profile acts),
+ *            calibrated against HAProxy 2.6, nginx and Node's llhttp by
+ *            tests/cli/test_differential.py (README: "Profiles")
  *   repair   what repair mode does, in words (also used in the logs)
  */
 #define LBG_RULES(XX)                                                        \
@@ -126,8 +129,7 @@ int lbg_profile_parse(const char *s, size_t len, lbg_profile_e *out);
     XX(2, STATUS_CODE_INVALID, "status-code-invalid", "RFC 9110 15",         \
        LBG_TIER_SEVERE, LBG_LB_ALL, "status set to 500")                     \
     XX(3, REASON_PHRASE_INVALID, "reason-phrase-invalid", "RFC 9112 4",      \
-       LBG_TIER_AMBIGUOUS, LBG_LB_HAPROXY | LBG_LB_LLHTTP | LBG_LB_ENVOY,    \
-       "standard reason phrase used")                                        \
+       LBG_TIER_AMBIGUOUS, 0, "standard reason phrase used")                 \
     XX(4, FIELD_NAME_INVALID, "field-name-invalid", "RFC 9110 5.1",          \
        LBG_TIER_AMBIGUOUS, LBG_LB_ALL, "field removed")                      \
     XX(5, FIELD_NAME_NOT_TOKEN, "field-name-not-token", "RFC 9110 5.1",      \
@@ -154,7 +156,7 @@ int lbg_profile_parse(const char *s, size_t len, lbg_profile_e *out);
        LBG_TIER_AMBIGUOUS, LBG_LB_NGINX | LBG_LB_ENVOY | LBG_LB_LLHTTP,      \
        "Content-Length removed, connection closed")                          \
     XX(13, TE_NOT_CHUNKED, "te-not-chunked", "RFC 9112 6.3",                 \
-       LBG_TIER_AMBIGUOUS, LBG_LB_NGINX | LBG_LB_ENVOY,                      \
+       LBG_TIER_AMBIGUOUS, LBG_LB_HAPROXY | LBG_LB_NGINX | LBG_LB_ENVOY,     \
        "none (connection closed)")                                           \
     XX(14, TE_CHUNKED_TWICE, "te-chunked-twice", "RFC 9112 7",               \
        LBG_TIER_SEVERE, LBG_LB_HAPROXY | LBG_LB_NGINX | LBG_LB_ENVOY,        \
@@ -183,7 +185,9 @@ int lbg_profile_parse(const char *s, size_t len, lbg_profile_e *out);
        LBG_TIER_AMBIGUOUS, LBG_LB_HAPROXY | LBG_LB_LLHTTP | LBG_LB_ENVOY,    \
        "line removed")                                                       \
     XX(25, HEADER_INCOMPLETE, "header-section-incomplete", "RFC 9112 2.1",   \
-       LBG_TIER_SEVERE, LBG_LB_ALL, "none (report)")
+       LBG_TIER_SEVERE, LBG_LB_ALL, "none (report)")                         \
+    XX(26, STATUS_CODE_OUT_OF_RANGE, "status-code-out-of-range",             \
+       "RFC 9110 15", LBG_TIER_ACCEPTABLE, 0, "status set to 500")
 
 /* Rule identifiers: LBG_RULE_<ENUM> = id. LBG_RULE_NONE (0) is no rule. */
 typedef enum {

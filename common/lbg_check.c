@@ -301,7 +301,10 @@ lbg__check_status(const lbg_policy_t *p, const lbg_response_t *r,
 
     if (s == NULL) {
         if (r->status < 100 || r->status > 599) {
-            if (lbg__finding(p, rep, LBG_RULE_STATUS_CODE_INVALID,
+            if (lbg__finding(p, rep,
+                             r->status < 0 || r->status > 999
+                                 ? LBG_RULE_STATUS_CODE_INVALID
+                                 : LBG_RULE_STATUS_CODE_OUT_OF_RANGE,
                              LBG_NO_FIELD, NULL, 0, r->status, 0))
             {
                 lbg__edit(rep, LBG_EDIT_STATUS, LBG_NO_FIELD, 500, NULL, 0);
@@ -319,8 +322,12 @@ lbg__check_status(const lbg_policy_t *p, const lbg_response_t *r,
         code = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
     }
     if (code < 100 || code > 599) {
-        if (lbg__finding(p, rep, LBG_RULE_STATUS_CODE_INVALID, LBG_NO_FIELD,
-                         s, n, code, 0))
+        /* not 3 digits, or 3 digits outside the classes 1xx..5xx that
+         * every load balancer tested passes on (RFC 9110 15) */
+        if (lbg__finding(p, rep,
+                         code < 0 ? LBG_RULE_STATUS_CODE_INVALID
+                                  : LBG_RULE_STATUS_CODE_OUT_OF_RANGE,
+                         LBG_NO_FIELD, s, n, code, 0))
         {
             lbg__edit(rep, LBG_EDIT_STATUS, LBG_NO_FIELD, 500, NULL, 0);
         }

@@ -141,6 +141,7 @@ lbg_finding_format(const lbg_response_t *r, const lbg_finding_t *f,
         lbg__quoted(&o, f->at, f->at ? f->at_len : 0);
         break;
     case LBG_RULE_STATUS_CODE_INVALID:
+    case LBG_RULE_STATUS_CODE_OUT_OF_RANGE:
         if (f->at != NULL) {
             lbg__puts(&o, "status line ");
             lbg__quoted(&o, f->at, f->at_len);
