@@ -19,12 +19,12 @@ def rules():
     body = body.replace("\\\n", " ")
     out = []
     for m in re.finditer(r'XX\((\d+),\s*(\w+),\s*"([^"]+)",\s*"([^"]+)",\s*LBG_TIER_(\w+),'
-                         r'\s*([A-Z_|\s]+?),\s*"([^"]+)"\)', body):
+                         r'\s*([A-Z_0-9|\s]+?),\s*"([^"]+)"\)', body):
         mask = m.group(6)
         if "LBG_LB_ALL" in mask:
             lbs = [n for _, n in LB]
         else:
-            lbs = [n for k, n in LB if k in mask]
+            lbs = [n for k, n in LB if k in mask] or ["none (strictest only)"]
         out.append((int(m.group(1)), m.group(3), m.group(4), m.group(5).capitalize(),
                     ", ".join(lbs), m.group(7)))
     return out
