@@ -988,6 +988,8 @@ lbguard_read_response(lbguard_conn_t *c, int head, int64_t deadline,
         if (n == LBGUARD_RD_EOF) {
             r->closed = 1;
             r->t_last = lbguard_now_us();
+            /* a body delimited by the close ends here */
+            r->complete = hdr > 0 && framing == LBG_FRAMING_CLOSE;
             return 0;
         }
         if (n == LBGUARD_RD_ERROR) {
@@ -1191,7 +1193,7 @@ lbguard_cmd_probe(int argc, char **argv)
     }
 
     /* The idle wait. */
-    if (resp.closed) {
+    if (resp.closed && resp.complete) {
         idle = resp.reset ? IDLE_RST : IDLE_FIN;
         closed_us = resp.t_last;
         measured = 1;
@@ -1257,6 +1259,14 @@ lbguard_cmd_probe(int argc, char **argv)
                                  resp.timed_out
                                      ? "the response did not end before the "
                                        "timeout: keep-alive not measured"
+                                 : resp.reset
+                                     ? "the server reset the connection (RST) "
+                                       "before the response ended: keep-alive "
+                                       "not measured"
+                                 : resp.closed
+                                     ? "the server closed the connection (FIN) "
+                                       "before the response ended: keep-alive "
+                                       "not measured"
                                      : "the response is incomplete: "
                                        "keep-alive not measured");
     }
