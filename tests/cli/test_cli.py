@@ -43,7 +43,7 @@ def lbg_h_rules():
         text = f.read().replace("\\\n", " ")
     out = {}
     for m in re.finditer(r'XX\((\d+),\s*(\w+),\s*"([^"]+)",\s*"([^"]+)",\s*'
-                         r'LBG_TIER_(\w+),\s*([A-Z_|\s]+?),\s*"([^"]*)"\)', text):
+                         r'LBG_TIER_(\w+),\s*([A-Z_|\s0-9x]+?),\s*"([^"]*)"\)', text):
         mask = set()
         for bit in re.findall(r"LBG_LB_(\w+)", m.group(6)):
             mask |= ({"haproxy", "nginx", "envoy", "llhttp", "aws-alb"} if bit == "ALL"
