@@ -68,18 +68,17 @@ typedef struct {
 
 
 typedef struct {
-    lbg_mode_e       mode;
-    lbg_body_t       body;
+    const lbg_policy_t  *policy;       /* the location's */
+    lbg_body_t           body;
 
-    /* findings for $lbguard_findings ("at" pointers cleared) */
-    lbg_finding_t   *findings;
-    size_t           nfindings;
-    size_t           findings_cap;
+    /* the findings, for $lbguard_findings ("at" pointers cleared) */
+    lbg_report_t         report;
 
-    ngx_uint_t       status;
+    ngx_uint_t           status;
     unsigned         head:1;
     unsigned         guard_body:1;
     unsigned         body_reported:1;
+    unsigned         act:1;            /* the excess counts: cut it */
     unsigned         cut:1;
     unsigned         unrepaired:1;     /* repair failed: out of memory */
 } ngx_http_lbguard_ctx_t;
@@ -99,10 +98,12 @@ static void ngx_http_lbguard_set(ngx_http_request_t *r, uintptr_t origin,
 static void ngx_http_lbguard_unlink(ngx_http_request_t *r,
     ngx_table_elt_t *h);
 static ngx_http_lbguard_ctx_t *ngx_http_lbguard_ctx(ngx_http_request_t *r,
-    lbg_mode_e mode);
+    ngx_http_lbguard_loc_conf_t *lcf);
+static ngx_int_t ngx_http_lbguard_grow(ngx_http_request_t *r,
+    ngx_http_lbguard_ctx_t *ctx);
 static ngx_int_t ngx_http_lbguard_keep_finding(ngx_http_request_t *r,
     ngx_http_lbguard_ctx_t *ctx, lbg_finding_t *f);
-static void ngx_http_lbguard_body_report(ngx_http_request_t *r,
+static ngx_int_t ngx_http_lbguard_body_report(ngx_http_request_t *r,
     ngx_http_lbguard_ctx_t *ctx, lbg_rule_e rule);
 static void ngx_http_lbguard_consume(ngx_buf_t *b);
 
@@ -336,7 +337,7 @@ ngx_http_lbguard_header_filter(ngx_http_request_t *r)
                       "lbguard: %s", line);
     }
 
-    ctx = ngx_http_lbguard_ctx(r, (lbg_mode_e) lcf->mode);
+    ctx = ngx_http_lbguard_ctx(r, lcf);
     if (ctx == NULL) {
         return ngx_http_next_header_filter(r);
     }
@@ -364,7 +365,7 @@ body:
     if (bodiless
         || (!r->chunked && r->headers_out.content_length_n >= 0))
     {
-        ctx = ngx_http_lbguard_ctx(r, (lbg_mode_e) lcf->mode);
+        ctx = ngx_http_lbguard_ctx(r, lcf);
         if (ctx == NULL) {
             return ngx_http_next_header_filter(r);
         }
@@ -847,7 +848,7 @@ ngx_http_lbguard_unlink(ngx_http_request_t *r, ngx_table_elt_t *h)
 
 
 static ngx_http_lbguard_ctx_t *
-ngx_http_lbguard_ctx(ngx_http_request_t *r, lbg_mode_e mode)
+ngx_http_lbguard_ctx(ngx_http_request_t *r, ngx_http_lbguard_loc_conf_t *lcf)
 {
     ngx_http_lbguard_ctx_t  *ctx;
 
@@ -861,7 +862,8 @@ ngx_http_lbguard_ctx(ngx_http_request_t *r, lbg_mode_e mode)
             return NULL;
         }
 
-        ctx->mode = mode;
+        ctx->policy = &lcf->policy;
+        lbg_report_init(&ctx->report, NULL, 0, NULL, 0);
 
         ngx_http_set_ctx(r, ctx, ngx_http_lbguard_filter_module);
     }
@@ -870,7 +872,39 @@ ngx_http_lbguard_ctx(ngx_http_request_t *r, lbg_mode_e mode)
 }
 
 
-/* keeps a copy of a finding for $lbguard_findings */
+/*
+ * Makes room for one more finding in the ctx's report (the core's arrays
+ * are the caller's: grown from the pool here).
+ */
+
+static ngx_int_t
+ngx_http_lbguard_grow(ngx_http_request_t *r, ngx_http_lbguard_ctx_t *ctx)
+{
+    lbg_finding_t  *nf;
+
+    if (ctx->report.nfindings < ctx->report.findings_cap) {
+        return NGX_OK;
+    }
+
+    nf = ngx_palloc(r->pool, (ctx->report.findings_cap + 4)
+                             * sizeof(lbg_finding_t));
+    if (nf == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ctx->report.nfindings) {
+        ngx_memcpy(nf, ctx->report.findings,
+                   ctx->report.nfindings * sizeof(lbg_finding_t));
+    }
+
+    ctx->report.findings = nf;
+    ctx->report.findings_cap += 4;
+
+    return NGX_OK;
+}
+
+
+/* keeps a copy of a header finding for $lbguard_findings */
 
 static ngx_int_t
 ngx_http_lbguard_keep_finding(ngx_http_request_t *r,
@@ -878,23 +912,11 @@ ngx_http_lbguard_keep_finding(ngx_http_request_t *r,
 {
     lbg_finding_t  *nf;
 
-    if (ctx->nfindings == ctx->findings_cap) {
-        nf = ngx_palloc(r->pool, (ctx->findings_cap + 4)
-                                 * sizeof(lbg_finding_t));
-        if (nf == NULL) {
-            return NGX_ERROR;
-        }
-
-        if (ctx->nfindings) {
-            ngx_memcpy(nf, ctx->findings,
-                       ctx->nfindings * sizeof(lbg_finding_t));
-        }
-
-        ctx->findings = nf;
-        ctx->findings_cap += 4;
+    if (ngx_http_lbguard_grow(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
     }
 
-    nf = &ctx->findings[ctx->nfindings++];
+    nf = &ctx->report.findings[ctx->report.nfindings++];
 
     *nf = *f;
     nf->at = NULL;                      /* points into the gone view */
@@ -943,11 +965,11 @@ ngx_http_lbguard_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         if ((off_t) fit < size) {
 
             if (!ctx->body_reported) {
-                ngx_http_lbguard_body_report(r, ctx,
-                                             lbg_body_rule(&ctx->body, 0));
+                ctx->act = ngx_http_lbguard_body_report(r, ctx,
+                                                lbg_body_rule(&ctx->body, 0));
             }
 
-            if (ctx->mode == LBG_MODE_REPAIR) {
+            if (ctx->act && ctx->policy->mode == LBG_MODE_REPAIR) {
                 ctx->cut = 1;
                 r->keepalive = 0;
 
@@ -991,16 +1013,15 @@ ngx_http_lbguard_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         } else if (b->last_buf && !ctx->body_reported) {
             rule = lbg_body_rule(&ctx->body, 1);
 
-            if (rule != LBG_RULE_NONE) {
-                ngx_http_lbguard_body_report(r, ctx, rule);
-
-                if (ctx->mode == LBG_MODE_REPAIR) {
-                    r->keepalive = 0;
-                }
+            if (rule != LBG_RULE_NONE
+                && ngx_http_lbguard_body_report(r, ctx, rule)
+                && ctx->policy->mode == LBG_MODE_REPAIR)
+            {
+                r->keepalive = 0;
             }
         }
 
-        if (ctx->mode != LBG_MODE_REPAIR) {
+        if (ctx->policy->mode != LBG_MODE_REPAIR) {
             continue;
         }
 
@@ -1013,7 +1034,7 @@ ngx_http_lbguard_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         ll = &(*ll)->next;
     }
 
-    if (ctx->mode != LBG_MODE_REPAIR) {
+    if (ctx->policy->mode != LBG_MODE_REPAIR) {
         /* detect: the chain goes out unchanged */
         return ngx_http_next_body_filter(r, in);
     }
@@ -1028,7 +1049,12 @@ ngx_http_lbguard_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 }
 
 
-static void
+/*
+ * Records and logs a body-guard finding. Returns 1 when it counts under
+ * the location's profile (then the caller acts on it), else 0.
+ */
+
+static ngx_int_t
 ngx_http_lbguard_body_report(ngx_http_request_t *r,
     ngx_http_lbguard_ctx_t *ctx, lbg_rule_e rule)
 {
@@ -1038,23 +1064,33 @@ ngx_http_lbguard_body_report(ngx_http_request_t *r,
 
     ctx->body_reported = 1;
 
-    ngx_memzero(&view, sizeof(lbg_response_t));
-    view.version = 11;
-    view.status = (int) ctx->status;
-    view.head = ctx->head;
-
     ngx_memzero(&f, sizeof(lbg_finding_t));
     f.rule = rule;
     f.field = LBG_NO_FIELD;
     f.n1 = ctx->body.declared;
     f.n2 = ctx->body.sent;
 
-    lbg_finding_format(&view, &f, ctx->mode == LBG_MODE_REPAIR,
-                       (char *) line, sizeof(line));
+    if (ngx_http_lbguard_grow(r, ctx) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "lbguard: out of memory, body finding not recorded");
+    }
+
+    if (!lbg_report_add(ctx->policy, &ctx->report, &f)) {
+        return 0;
+    }
+
+    ngx_memzero(&view, sizeof(lbg_response_t));
+    view.version = 11;
+    view.status = (int) ctx->status;
+    view.head = ctx->head;
+
+    (void) lbg_finding_format(&view, &f,
+                              ctx->policy->mode == LBG_MODE_REPAIR,
+                              (char *) line, sizeof(line));
 
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0, "lbguard: %s", line);
 
-    (void) ngx_http_lbguard_keep_finding(r, ctx, &f);
+    return 1;
 }
 
 
@@ -1077,12 +1113,11 @@ ngx_http_lbguard_findings_variable(ngx_http_request_t *r,
 {
     u_char                  *p;
     size_t                   len;
-    lbg_report_t             rep;
     ngx_http_lbguard_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_lbguard_filter_module);
 
-    if (ctx == NULL || ctx->nfindings == 0) {
+    if (ctx == NULL || ctx->report.nfindings == 0) {
         v->data = (u_char *) "-";
         v->len = 1;
 
@@ -1092,11 +1127,9 @@ ngx_http_lbguard_findings_variable(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-        lbg_report_init(&rep, ctx->findings, ctx->findings_cap, NULL, 0);
-        rep.nfindings = ctx->nfindings;
-
-        len = lbg_report_summary(&rep,
-                                 ctx->unrepaired ? LBG_MODE_DETECT : ctx->mode,
+        len = lbg_report_summary(&ctx->report,
+                                 ctx->unrepaired ? LBG_MODE_DETECT
+                                                 : ctx->policy->mode,
                                  (char *) p, NGX_HTTP_LBGUARD_SUMMARY_LEN);
 
         v->data = p;
@@ -1389,12 +1422,15 @@ static void
 ngx_http_lbguard_keepalive(ngx_conf_t *cf, ngx_http_lbguard_loc_conf_t *prev,
     ngx_http_lbguard_loc_conf_t *conf)
 {
+    u_char                    *p;
     uint64_t                   required;
-    ngx_str_t                  server, location;
+    ngx_uint_t                 level;
     lbg_ka_verdict_e           verdict;
     ngx_http_conf_ctx_t       *ctx;
     ngx_http_core_srv_conf_t  *cscf;
     ngx_http_core_loc_conf_t  *clcf;
+    u_char                     where[NGX_MAX_PATH + 256];
+    u_char                     line[NGX_MAX_PATH + 512];
 
     if (conf->mode == LBG_MODE_OFF || conf->lb_idle_timeout == 0) {
         return;
@@ -1430,44 +1466,30 @@ ngx_http_lbguard_keepalive(ngx_conf_t *cf, ngx_http_lbguard_loc_conf_t *prev,
         return;
     }
 
-    server = cscf->server_name;
-    location = clcf->name;
+    /* where: the server, the location and the block's file:line */
 
-    if (location.len == 0) {
-        ngx_str_set(&location, "(server)");
+    if (clcf->name.len) {
+        p = ngx_snprintf(where, sizeof(where) - 1,
+                         "server \"%V\" location \"%V\" (%V:%ui)",
+                         &cscf->server_name, &clcf->name,
+                         &conf->file, conf->line);
+
+    } else {
+        p = ngx_snprintf(where, sizeof(where) - 1, "server \"%V\" (%V:%ui)",
+                         &cscf->server_name, &conf->file, conf->line);
     }
 
-    if (verdict == LBG_KA_DISABLED) {
-        ngx_log_error(NGX_LOG_NOTICE, cf->log, 0,
-                      "lbguard: keepalive_timeout is 0 in server \"%V\" "
-                      "location \"%V\": keep-alive is off, no race with "
-                      "the load balancer's idle timeout %Mms, not changed "
-                      "in %V:%ui",
-                      &server, &location, conf->lb_idle_timeout,
-                      &conf->file, conf->line);
-        return;
-    }
+    *p = '\0';
 
-    if (conf->mode == LBG_MODE_REPAIR) {
-        ngx_log_error(NGX_LOG_WARN, cf->log, 0,
-                      "lbguard: keepalive_timeout %Mms in server \"%V\" "
-                      "location \"%V\" is shorter than the load balancer's "
-                      "idle timeout %Mms + margin %Mms, raised to %Mms "
-                      "in %V:%ui",
-                      conf->ka_seen, &server, &location,
-                      conf->lb_idle_timeout, conf->keepalive_margin,
-                      (ngx_msec_t) required, &conf->file, conf->line);
-        return;
-    }
+    (void) lbg_keepalive_format(verdict, "keepalive_timeout", (char *) where,
+                                conf->ka_seen, conf->lb_idle_timeout,
+                                conf->keepalive_margin,
+                                conf->mode == LBG_MODE_REPAIR,
+                                (char *) line, sizeof(line));
 
-    ngx_log_error(NGX_LOG_WARN, cf->log, 0,
-                  "lbguard: keepalive_timeout %Mms in server \"%V\" "
-                  "location \"%V\" is shorter than the load balancer's "
-                  "idle timeout %Mms + margin %Mms, needs %Mms, "
-                  "not changed (detect mode) in %V:%ui",
-                  conf->ka_seen, &server, &location,
-                  conf->lb_idle_timeout, conf->keepalive_margin,
-                  (ngx_msec_t) required, &conf->file, conf->line);
+    level = (verdict == LBG_KA_DISABLED) ? NGX_LOG_NOTICE : NGX_LOG_WARN;
+
+    ngx_log_error(level, cf->log, 0, "lbguard: %s", line);
 }
 
 

@@ -212,22 +212,22 @@ CASES = [
     _case('proxy status 099', '/p/s099',
           off=b'HTTP/1.1 099 Odd\r\nServer: nginx\r\nDate: DATE\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok',
           repair=b'HTTP/1.1 500 Internal Server Error\r\nServer: nginx\r\nDate: DATE\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok',
-          detect_log=['status-code-invalid: status line "099 Odd", not repaired (detect mode)'],
-          repair_log=['status-code-invalid: status line "099 Odd", status set to 500'],
+          detect_log=['status-code-out-of-range: status line "099 Odd", not repaired (detect mode)'],
+          repair_log=['status-code-out-of-range: status line "099 Odd", status set to 500'],
           access={
               'off': ['/p/s099 099 -'],
-              'detect': ['/p/s099 099 status-code-invalid:detected'],
-              'repair': ['/p/s099 500 status-code-invalid:repaired']
+              'detect': ['/p/s099 099 status-code-out-of-range:detected'],
+              'repair': ['/p/s099 500 status-code-out-of-range:repaired']
           }),
     _case('proxy status 600', '/p/s600',
           off=b'HTTP/1.1 600 Odd\r\nServer: nginx\r\nDate: DATE\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok',
           repair=b'HTTP/1.1 500 Internal Server Error\r\nServer: nginx\r\nDate: DATE\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok',
-          detect_log=['status-code-invalid: status line "600 Odd", not repaired (detect mode)'],
-          repair_log=['status-code-invalid: status line "600 Odd", status set to 500'],
+          detect_log=['status-code-out-of-range: status line "600 Odd", not repaired (detect mode)'],
+          repair_log=['status-code-out-of-range: status line "600 Odd", status set to 500'],
           access={
               'off': ['/p/s600 600 -'],
-              'detect': ['/p/s600 600 status-code-invalid:detected'],
-              'repair': ['/p/s600 500 status-code-invalid:repaired']
+              'detect': ['/p/s600 600 status-code-out-of-range:detected'],
+              'repair': ['/p/s600 500 status-code-out-of-range:repaired']
           }),
     _case('perl CRLF injection', '/perl/crlf',
           off=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\nX-Inj: a\r\nSet-Cookie: x=1\r\n\r\n3\r\nabc\r\n0\r\n\r\n',

@@ -196,22 +196,22 @@ def check_nginx_t(inst, build, out):
         return next(i + 1 for i in range(after, len(conf)) if text in conf[i])
 
     exp = []
-    for m, outcome in (("detect", "needs %dms, not changed (detect mode)"),
-                       ("repair", "raised to %dms")):
+    for m, outcome in (("detect", "not repaired (detect mode)"),
+                       ("repair", "raised to %ds")):
         srv = inst.server_lines[m]
-        for loc, lb, at in (("(server)", 3000, srv),
-                            ("/alb.html", 60000,
-                             line_of("location = /alb.html", srv))):
-            exp.append('[warn] lbguard: keepalive_timeout 1000ms in server '
-                       '"%s" location "%s" is shorter than the load '
-                       'balancer\'s idle timeout %dms + margin 1000ms, %s '
-                       'in %s:%d' % (m, loc, lb, outcome % (lb + 1000),
-                                     inst.conf, at))
-        exp.append('[notice] lbguard: keepalive_timeout is 0 in server "%s" '
-                   'location "/noka.html": keep-alive is off, no race with '
-                   'the load balancer\'s idle timeout 3000ms, not changed '
-                   'in %s:%d' % (m, inst.conf,
-                                 line_of("location = /noka.html", srv)))
+        for where, lb, at in (('server "%s"' % m, 3, srv),
+                              ('server "%s" location "/alb.html"' % m, 60,
+                               line_of("location = /alb.html", srv))):
+            exp.append('[warn] lbguard: keepalive-timeout: keepalive_timeout '
+                       '1s in %s (%s:%d) is shorter than the load balancer '
+                       'idle timeout %ds + margin 1s, %s'
+                       % (where, inst.conf, at, lb,
+                          outcome.replace("%d", str(lb + 1))))
+        exp.append('[notice] lbguard: keepalive-timeout: keepalive_timeout '
+                   'is 0 in server "%s" location "/noka.html" (%s:%d): '
+                   'keep-alive is off, the load balancer opens a new '
+                   'connection per request'
+                   % (m, inst.conf, line_of("location = /noka.html", srv)))
     R.eq("%s nginx -t keep-alive lines" % build, lbguard_lines(out), exp)
 
 
