@@ -23,7 +23,7 @@ CFLAGS  ?= -O2 -g
 SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all \
            -fno-omit-frame-pointer
 
-.PHONY: all deps core cli unit unit-asan fuzz nginx-dynamic nginx-static \
+.PHONY: all deps core cli unit unit-asan fuzz nginx-dynamic nginx-static nginx-static-asan \
         apache test demo bench clean
 
 all: core cli
@@ -85,13 +85,15 @@ nginx-dynamic:
 	bash ngx_module/build.sh dynamic $(BUILD)
 nginx-static:
 	bash ngx_module/build.sh static $(BUILD)
+nginx-static-asan:
+	bash ngx_module/build.sh static-asan $(BUILD)
 apache:
 	bash apache_module/build.sh $(BUILD)
 
 # ---- everything ------------------------------------------------------------
 test: deps
 	@$(MAKE) --no-print-directory core cli $(BUILD)/lbguard-asan unit unit-asan fuzz \
-	    nginx-dynamic nginx-static apache
+	    nginx-dynamic nginx-static nginx-static-asan apache
 	@$(PYTHON) tests/run_all.py --build $(BUILD)
 
 demo: deps
