@@ -64,12 +64,14 @@ def race_cell(r):
         r.failures, 100.0 * r.failures / r.requests, r.s502, r.closed)
 
 
-def case_cell(raw, what, fn):
+def case_cell(raw, rule, what, fn):
     s = K.status_of(raw)
     if s is None:
         return "no response"
     if s != 200:
         return "%d" % s
+    if rule == "reason-phrase-invalid":
+        return repr(raw.split(b"\r\n")[0][9:].decode("latin-1"))
     v = fn(raw)
     if "Content-Length" in what or "Transfer-Encoding" in what:
         return "200 %s=%s" % (what.split()[0], b",".join(v).decode("latin-1") or "-")
@@ -124,8 +126,8 @@ def main():
                 off = K.get(st.ports[(target, "off", lb)], path)
                 rep = K.get(st.ports[(target, "repair", lb)], path)
                 print("%-7s %-24s %-18s | %-11s | %-22s -> %s"
-                      % (target, rule, path, NAMES[lb], case_cell(off, what, fn),
-                         case_cell(rep, what, fn)))
+                      % (target, rule, path, NAMES[lb], case_cell(off, rule, what, fn),
+                         case_cell(rep, rule, what, fn)))
                 bad += K.status_of(rep) != 200
         logs = []
         for target in targets:

@@ -24,6 +24,8 @@ LBS = ("haproxy", "nginx")
 
 RAW_ROUTES = {
     b"/raw/brace": b"HTTP/1.1 200 OK\r\nX{Bad}: v\r\nContent-Length: 3\r\n\r\nabc",
+    b"/raw/ctl": b"HTTP/1.1 200 OK\r\nX-Bad: a\x01b\r\nContent-Length: 3\r\n\r\nabc",
+    b"/raw/reason": b"HTTP/1.1 200 O\x01K\r\nX-Fine: yes\r\nContent-Length: 3\r\n\r\nabc",
 }
 
 
@@ -69,8 +71,16 @@ def _value(name, v):
 
 _NO_CL = ("Content-Length fields", lambda raw: lbgtest.field_values(raw, "Content-Length"), [])
 
-# (target, rule, path, {lb: status with lbguard off}, repaired-field check)
+# (target, rule, path, {lb: status with lbguard off, or its exact status
+# line}, repaired-field check)
 CASES = [
+    # no LB here rejects these two (Envoy and llhttp do); lbguard's default
+    # profile (strictest) repairs them anyway
+    ("nginx", "field-value-ctl", "/raw/ctl", {"haproxy": 200, "nginx": 200},
+     _value("X-Bad", b"a b")),
+    ("nginx", "reason-phrase-invalid", "/raw/reason",
+     {"haproxy": b"HTTP/1.1 200 O\x01K", "nginx": b"HTTP/1.1 200 O\x01K"},
+     _value("X-Fine", b"yes")),
     ("nginx", "field-name-not-token", "/raw/brace", {"haproxy": 502, "nginx": 200},
      _absent("X{Bad}")),
     ("nginx", "field-name-invalid", "/perl/space", {"haproxy": 502, "nginx": 502},
@@ -97,6 +107,13 @@ CASES = [
 ]
 
 REASONS = {200: b"OK", 500: b"Internal Server Error", 502: b"Bad Gateway"}
+
+
+def off_line(want):
+    """The exact status line CASES expects with lbguard off."""
+    if isinstance(want, bytes):
+        return want
+    return b"HTTP/1.1 %d %s" % (want, REASONS[want])
 
 
 def status_of(raw):

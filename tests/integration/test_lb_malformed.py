@@ -56,7 +56,7 @@ def main():
                 if s_off == 502:
                     got_502.add((path, lb))
                 res.eq("%s: lbguard off: status line" % name, off.split(b"\r\n")[0],
-                       b"HTTP/1.1 %d %s" % (want, K.REASONS[want]))
+                       K.off_line(want))
                 rep = K.get(st.ports[(target, "repair", lb)], path)
                 res.eq("%s: lbguard repair: status line" % name, rep.split(b"\r\n")[0],
                        b"HTTP/1.1 200 OK")
