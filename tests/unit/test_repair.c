@@ -184,8 +184,8 @@ test_edits_per_mode_and_profile(void **state)
         assert_int_equal(t.rep.edits[i].field, t2.rep.edits[i].field);
     }
 
-    /* HAProxy: ignores "{x}" (no: it rejects it), the CTL-free NUL is
-     * rejected, duplicate CL and TE+CL ignored, chunked twice rejected */
+    /* HAProxy merges duplicate Content-Lengths and tolerates TE with CL
+     * (not acted upon), but rejects chunked twice */
     lbg_policy_init(&p, LBG_PROFILE_HAPROXY);
     lbgt_check(&p, &r, &t2);
     for (i = 0; i < t2.rep.nfindings; i++) {
