@@ -731,6 +731,16 @@ lbguard_secs(char *buf, size_t size, uint64_t ms)
 }
 
 
+/* Formats a measured duration in ms as "2.00 s" (always two decimals). */
+static const char *
+lbguard_secs_measured(char *buf, size_t size, uint64_t ms)
+{
+    snprintf(buf, size, "%llu.%02llu s", (unsigned long long) (ms / 1000),
+             (unsigned long long) (ms % 1000 / 10));
+    return buf;
+}
+
+
 static int
 lbguard_probe_args(int argc, char **argv, lbguard_probe_opts_t *o, int *done)
 {
@@ -1242,18 +1252,18 @@ lbguard_cmd_probe(int argc, char **argv)
         if (measured) {
             mlen += (size_t) snprintf(msg + mlen, sizeof(msg) - mlen,
                                       "; the server closed it after %s (%s)",
-                                      lbguard_secs(s1, sizeof(s1), idle_ms),
+                                      lbguard_secs_measured(s1, sizeof(s1), idle_ms),
                                       idle == IDLE_RST ? "RST" : "FIN");
         }
     } else if (measured) {
         mlen = (size_t) snprintf(msg, sizeof(msg), "server closed the idle "
                                  "connection after %s (%s)",
-                                 lbguard_secs(s1, sizeof(s1), idle_ms),
+                                 lbguard_secs_measured(s1, sizeof(s1), idle_ms),
                                  idle == IDLE_RST ? "RST" : "FIN");
     } else if (idle == IDLE_OPEN) {
         mlen = (size_t) snprintf(msg, sizeof(msg), "server kept the idle "
                                  "connection open for the whole %s wait",
-                                 lbguard_secs(s1, sizeof(s1), idle_ms));
+                                 lbguard_secs_measured(s1, sizeof(s1), idle_ms));
     } else {
         mlen = (size_t) snprintf(msg, sizeof(msg), "%s",
                                  resp.timed_out

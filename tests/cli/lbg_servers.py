@@ -7,6 +7,7 @@ lbgtest.Proc that listens (wait_port) on the given port; stop it with
 import os
 import shutil
 import socket
+import tempfile
 import threading
 
 from lbgtest import Proc, nginx_temp_paths, wait_port
@@ -21,6 +22,18 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def have(path):
     return os.path.exists(path) and os.access(path, os.X_OK)
+
+
+def _reachable_by_others(d):
+    """True when every existing parent of d is searchable by other users."""
+    p = os.path.abspath(d)
+    while True:
+        if os.path.exists(p) and not os.stat(p).st_mode & 0o001:
+            return False
+        parent = os.path.dirname(p)
+        if parent == p:
+            return True
+        p = parent
 
 
 def _write(path, text):
@@ -52,7 +65,12 @@ http {
 
 def start_apache(d, port, keepalive_timeout):
     """Apache (event MPM) serving d/htdocs/index.html, KeepAliveTimeout
-    `keepalive_timeout` seconds (build-notes.md section 3)."""
+    `keepalive_timeout` seconds (build-notes.md section 3). Its children run
+    as www-data: when that user cannot reach d (a checkout under a private
+    directory), a fresh directory under the system temp dir is used."""
+    if not _reachable_by_others(d):
+        d = tempfile.mkdtemp(prefix="lbguard-cli-apache-")
+        os.chmod(d, 0o755)
     for sub in ("htdocs", "logs", "run"):
         os.makedirs(os.path.join(d, sub), exist_ok=True)
     for root, dirs, _ in os.walk(d):
