@@ -526,6 +526,9 @@ def main():
                "apache": os.path.join(build, "apache", "mod_lbguard.so")}
     t_start = time.monotonic()
     say("lbguard benchmark  %s" % time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
+    rev = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    say("source: %s (modules as built in %s)" % (rev.stdout.strip() or "?", build))
     say("machine: %s, %d CPUs (shared), %s" % (os.uname().machine, os.cpu_count(),
                                                os.uname().release))
     say("nginx: %s" % subprocess.run(["/usr/sbin/nginx", "-v"], stderr=subprocess.PIPE,
