@@ -64,8 +64,14 @@ def run_pair(lb, be, client_ka=False):
     off, rep = out["off"], out["repair"]
     log = lbgtest.read_log(os.path.join(wds["repair"], "target", "error.log")) + \
         lbgtest.read_log(os.path.join(wds["repair"], "target", "logs", "error.log"))
-    res.check("%s: repair: target logged the keep-alive raise to 61 s" % name,
-              re.search(r"lbguard: .*raised to 61000 ?ms", log), log[-500:])
+    res.check("%s: repair: target logged \"lbguard: keepalive-timeout: ... raised to 61s\"" % name,
+              re.search(r"(?m)lbguard: keepalive-timeout: (keepalive_timeout|KeepAliveTimeout) 1s "
+                        r"in .* is shorter than the load balancer idle timeout 60s \+ margin 1s, "
+                        r"raised to 61s$", log), log[-500:])
+    log_off = lbgtest.read_log(os.path.join(wds["off"], "target", "error.log")) + \
+        lbgtest.read_log(os.path.join(wds["off"], "target", "logs", "error.log"))
+    res.eq("%s: off: no lbguard log line" % name,
+           [l for l in log_off.splitlines() if "lbguard: " in l], [])
     print("%s, lbguard off:    %s" % (name, off.line()))
     print("%s, lbguard repair: %s" % (name, rep.line()))
     res.eq("%s: off: all %d requests sent" % (name, N), off.requests, N)
