@@ -617,7 +617,8 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
     return ap_pass_brigade(f->next, bb);
 }
 
-/* Logs a body finding and records it in the note. */
+/* Records a body finding in the report with lbg_report_add (dropped when
+ * its rule is outside the profile), then logs it and updates the note. */
 static void lbguard_body_finding(request_rec *r, lbguard_body_ctx *bctx,
                                  lbg_rule_e rule)
 {
@@ -627,26 +628,24 @@ static void lbguard_body_finding(request_rec *r, lbguard_body_ctx *bctx,
     char            line[LBGUARD_LOG_MAX];
     int             repair = ctx->policy.mode == LBG_MODE_REPAIR;
 
-    memset(&view, 0, sizeof(view));
-    view.version = 11;
-    view.status = r->status;
-    view.head = r->header_only ? 1 : 0;
-
     memset(&fd, 0, sizeof(fd));
     fd.rule = rule;
     fd.field = LBG_NO_FIELD;
     fd.n1 = bctx->body.declared;
     fd.n2 = bctx->total;
 
+    if (!lbg_report_add(&ctx->policy, &ctx->rep, &fd)) {
+        return;
+    }
+
+    memset(&view, 0, sizeof(view));
+    view.version = 11;
+    view.status = r->status;
+    view.head = r->header_only ? 1 : 0;
+
     lbg_finding_format(&view, &fd, repair, line, sizeof(line));
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "lbguard: %s", line);
 
-    if (ctx->rep.nfindings < ctx->rep.findings_cap) {
-        ctx->rep.findings[ctx->rep.nfindings++] = fd;
-    }
-    else {
-        ctx->rep.truncated = 1;
-    }
     if (repair) {
         ctx->rep.close = 1;
     }
@@ -738,29 +737,32 @@ static apr_status_t lbguard_body_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 /* Keep-alive                                                               */
 /* ------------------------------------------------------------------------ */
 
-/* A readable name for server s: "<vhost addr:port> (file:line)" or
- * "main server <ServerName> (file:line)". */
-static const char *lbguard_server_name(apr_pool_t *p, server_rec *s)
+/* Where server s is defined, for the keep-alive log line (the nginx
+ * module's "server \"<name>\" (file:line)"): 'virtual host "<ServerName>"
+ * <addr>:<port> (file:line)' or 'main server "<ServerName>"'. */
+static const char *lbguard_server_where(apr_pool_t *p, server_rec *s)
 {
-    const char *where = s->defn_name
+    const char *name = s->server_hostname ? s->server_hostname : "";
+    const char *at = s->defn_name
         ? apr_psprintf(p, " (%s:%u)", s->defn_name, s->defn_line_number) : "";
 
     if (s->is_virtual && s->addrs != NULL) {
-        return apr_psprintf(p, "virtual host %s:%u%s", s->addrs->virthost,
-                            (unsigned) s->addrs->host_port, where);
+        return apr_psprintf(p, "virtual host \"%s\" %s:%u%s", name,
+                            s->addrs->virthost,
+                            (unsigned) s->addrs->host_port, at);
     }
-    return apr_psprintf(p, "main server %s%s",
-                        s->server_hostname ? s->server_hostname : "", where);
+    return apr_psprintf(p, "main server \"%s\"%s", name, at);
 }
 
 /*
  * Checks server s's KeepAliveTimeout against the load balancer's idle
  * timeout (lbg_keepalive_verdict) and, when `apply` and the server's mode
- * is Repair, raises it. Logs one line when `log`; `testing` words it for
- * "apache2 -t", which changes nothing.
+ * is Repair, raises it. Logs the core's line (lbg_keepalive_format) when
+ * `log`. The outcome reflects the mode: "apache2 -t" (apply 0) prints the
+ * same line as the start that will raise the timeout, as "nginx -t" does.
  */
 static void lbguard_keepalive(apr_pool_t *p, server_rec *s, int apply,
-                              int log, int testing)
+                              int log)
 {
     lbguard_srv_conf *sconf = ap_get_module_config(s->module_config,
                                                    &lbguard_module);
@@ -768,8 +770,10 @@ static void lbguard_keepalive(apr_pool_t *p, server_rec *s, int apply,
                                                    &lbguard_module);
     uint64_t          server_ms, required_ms, margin_ms;
     lbg_ka_verdict_e  v;
-    const char       *outcome;
     int               mode;
+    const char       *where;
+    char             *line;
+    apr_size_t        size;
 
     mode = dconf->mode == LBGUARD_UNSET ? LBG_MODE_OFF : dconf->mode;
     if (mode == LBG_MODE_OFF || sconf->lb_idle_ms == LBGUARD_UNSET) {
@@ -781,40 +785,23 @@ static void lbguard_keepalive(apr_pool_t *p, server_rec *s, int apply,
                                     s->keep_alive_timeout) : 0;
     v = lbg_keepalive_verdict(server_ms, (uint64_t) sconf->lb_idle_ms,
                               margin_ms, &required_ms);
-
-    if (v == LBG_KA_DISABLED && log) {
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
-                     "lbguard: keep-alive: KeepAlive is off for %s: no "
-                     "connection is reused, so the load balancer cannot race "
-                     "its idle timeout (%" APR_UINT64_T_FMT " ms)",
-                     lbguard_server_name(p, s), (uint64_t) sconf->lb_idle_ms);
-        return;
-    }
-    if (v != LBG_KA_RAISE) {
+    if (v != LBG_KA_RAISE && v != LBG_KA_DISABLED) {
         return;
     }
 
-    if (mode != LBG_MODE_REPAIR) {
-        outcome = "not repaired (detect mode)";
-    }
-    else if (testing) {
-        outcome = apr_psprintf(p, "will be raised to %" APR_UINT64_T_FMT
-                               " ms at start", required_ms);
-    }
-    else {
-        outcome = apr_psprintf(p, "raised to %" APR_UINT64_T_FMT " ms",
-                               required_ms);
-    }
     if (log) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     "lbguard: keep-alive: KeepAliveTimeout %" APR_UINT64_T_FMT
-                     " ms of %s is shorter than the load balancer idle "
-                     "timeout %" APR_UINT64_T_FMT " ms + margin %"
-                     APR_UINT64_T_FMT " ms, %s", server_ms,
-                     lbguard_server_name(p, s), (uint64_t) sconf->lb_idle_ms,
-                     margin_ms, outcome);
+        /* the fixed wording and three durations fit in 256 bytes */
+        where = lbguard_server_where(p, s);
+        size = strlen(where) + 256;
+        line = apr_palloc(p, size);
+        lbg_keepalive_format(v, "KeepAliveTimeout", where, server_ms,
+                             (uint64_t) sconf->lb_idle_ms, margin_ms,
+                             mode == LBG_MODE_REPAIR, line, size);
+        ap_log_error(APLOG_MARK,
+                     v == LBG_KA_DISABLED ? APLOG_NOTICE : APLOG_WARNING, 0,
+                     s, "lbguard: %s", line);
     }
-    if (apply && mode == LBG_MODE_REPAIR) {
+    if (v == LBG_KA_RAISE && apply && mode == LBG_MODE_REPAIR) {
         s->keep_alive_timeout = apr_time_from_msec(required_ms);
         /* The event MPM then uses this server's own keep-alive queue
          * rather than its base server's (event_post_config). */
@@ -833,7 +820,7 @@ static int lbguard_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     (void) pconf;
     (void) plog;
     for (; s != NULL; s = s->next) {
-        lbguard_keepalive(ptemp, s, 1, log, 0);
+        lbguard_keepalive(ptemp, s, 1, log);
     }
     return OK;
 }
@@ -842,7 +829,7 @@ static int lbguard_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 static void lbguard_test_config(apr_pool_t *pconf, server_rec *s)
 {
     for (; s != NULL; s = s->next) {
-        lbguard_keepalive(pconf, s, 0, 1, 1);
+        lbguard_keepalive(pconf, s, 0, 1);
     }
 }
 
