@@ -336,7 +336,8 @@ typedef struct {
     size_t               at_len;
     int64_t              n1;
     int64_t              n2;
-    unsigned             after_repair : 1; /* n1 is the size once repaired */
+    unsigned             after_repair : 1; /* budget rules: n1 is the
+                                              size once repaired */
 } lbg_finding_t;
 
 /* What a repair asks the host to do. */
@@ -651,7 +652,8 @@ int lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
  * loses the SP that replaced bytes at either end (a parser strips OWS).
  * A buffer of 2 * len + 256 bytes always suffices. lbg_parse records a
  * HEADER_TOO_LARGE finding with after_repair set (and unrepairable) when
- * this output's header section would exceed the policy's budget.
+ * this output's header section would exceed the policy's byte budget
+ * (TOO_MANY_FIELDS likewise for the field count).
  * Returns the number of bytes written, or (size_t) -1 when out_cap is too
  * small (out then holds nothing usable).
  */

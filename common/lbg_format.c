@@ -227,7 +227,8 @@ lbg_finding_format(const lbg_response_t *r, const lbg_finding_t *f,
         break;
     case LBG_RULE_TOO_MANY_FIELDS:
         lbg__putn(&o, f->n1);
-        lbg__puts(&o, " fields, budget ");
+        lbg__puts(&o, f->after_repair ? " fields once repaired, budget "
+                                      : " fields, budget ");
         lbg__putn(&o, f->n2);
         break;
     case LBG_RULE_FIELD_TOO_LARGE:

@@ -374,6 +374,7 @@ typedef struct {
     size_t         cap;
     size_t         len;
     int            over;
+    size_t         fields; /* field lines written */
 } lbg__w_t;
 
 
@@ -399,6 +400,20 @@ static void
 lbg__ws(lbg__w_t *w, const char *s)
 {
     lbg__w(w, s, strlen(s));
+}
+
+
+/* Records a budget finding about the repaired header section. */
+static void
+lbg__after_repair(const lbg_policy_t *p, lbg_report_t *rep, lbg_rule_e rule,
+                  size_t size, size_t budget)
+{
+    if (lbg__finding(p, rep, rule, LBG_NO_FIELD, NULL, 0, (int64_t) size,
+                     (int64_t) budget)
+        && !rep->truncated)
+    {
+        rep->findings[rep->nfindings - 1].after_repair = 1;
+    }
 }
 
 
@@ -481,47 +496,47 @@ lbg__write_head(const lbg_raw_t *raw, const lbg_report_t *rep, lbg__w_t *w)
             lbg__w(w, f->value, f->value_len);
         }
         lbg__w(w, "\r\n", 2);
+        w->fields++;
     }
     if (rep->close) {
         lbg__ws(w, "Connection: close\r\n");
+        w->fields++;
     }
     lbg__w(w, "\r\n", 2);
 }
 
 
-/* The repair must not push the header section over the budget that the
+/* The repair must not push the header section over a budget that the
  * response met (it adds "Connection: close" and standard reason phrases):
  * when it would, say so, and the response counts as not repairable. */
 static void
 lbg__budget_after_repair(const lbg_policy_t *p, const lbg_raw_t *raw,
                          lbg_report_t *rep)
 {
-    lbg__w_t      w = { NULL, 0, 0, 0 };
-    lbg_finding_t *f;
-    size_t        i;
+    lbg__w_t w = { NULL, 0, 0, 0, 0 };
+    size_t   i;
+    int      over_bytes = 0, over_fields = 0;
 
-    if (p->mode == LBG_MODE_OFF || p->max_header_bytes == 0
-        || rep->nedits == 0)
+    if (p->mode == LBG_MODE_OFF || rep->nedits == 0
+        || (p->max_header_bytes == 0 && p->max_fields == 0))
     {
         return;
     }
     for (i = 0; i < rep->nfindings; i++) {
         if (rep->findings[i].rule == LBG_RULE_HEADER_TOO_LARGE) {
-            return; /* already over, already said */
+            over_bytes = 1; /* already over, already said */
+        } else if (rep->findings[i].rule == LBG_RULE_TOO_MANY_FIELDS) {
+            over_fields = 1;
         }
     }
     lbg__write_head(raw, rep, &w);
-    if (w.len > p->max_header_bytes
-        && lbg__finding(p, rep, LBG_RULE_HEADER_TOO_LARGE, LBG_NO_FIELD,
-                        NULL, 0, (int64_t) w.len,
-                        (int64_t) p->max_header_bytes))
-    {
-        if (rep->nfindings > 0 && rep->nfindings <= rep->findings_cap) {
-            f = &rep->findings[rep->nfindings - 1];
-            if (f->rule == LBG_RULE_HEADER_TOO_LARGE) {
-                f->after_repair = 1;
-            }
-        }
+    if (!over_bytes && p->max_header_bytes && w.len > p->max_header_bytes) {
+        lbg__after_repair(p, rep, LBG_RULE_HEADER_TOO_LARGE, w.len,
+                          p->max_header_bytes);
+    }
+    if (!over_fields && p->max_fields && w.fields > p->max_fields) {
+        lbg__after_repair(p, rep, LBG_RULE_TOO_MANY_FIELDS, w.fields,
+                          p->max_fields);
     }
 }
 
@@ -530,7 +545,7 @@ size_t
 lbg_repair_raw(const lbg_raw_t *raw, const lbg_report_t *rep,
                unsigned char *out, size_t out_cap)
 {
-    lbg__w_t w = { out, out_cap, 0, 0 };
+    lbg__w_t w = { out, out_cap, 0, 0, 0 };
     size_t   body;
 
     if (out == NULL) {

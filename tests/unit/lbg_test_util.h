@@ -96,33 +96,6 @@ lbgt_guard_free(unsigned char *p, size_t len)
     munmap(base, data + pg);
 }
 
-/* ---- known core bugs -------------------------------------------------------- */
-
-/*
- * A check that fails because of a core (common/) bug reported to the lead
- * and not fixed yet. LBGT_KNOWN_BUG(id, cond) evaluates cond (what the
- * header's contract says); when it is false it prints
- * "# KNOWN CORE BUG <id>" and goes on, unless LBGT_STRICT=1 is set in the
- * environment, which turns it into a failure. When cond is true it prints
- * "# FIXED <id>" so that the entry can be turned into a plain assertion.
- * The list of ids is in tests/unit/README.md.
- */
-#define LBGT_KNOWN_BUG(id, cond) lbgt_known_bug((id), (cond), #cond)
-
-static inline void
-lbgt_known_bug(const char *id, int ok, const char *cond)
-{
-    const char *strict = getenv("LBGT_STRICT");
-
-    if (ok) {
-        print_message("# FIXED %s: now holds: %s\n", id, cond);
-    } else if (strict != NULL && strict[0] == '1') {
-        fail_msg("core bug %s: %s", id, cond);
-    } else {
-        print_message("# KNOWN CORE BUG %s: does not hold: %s\n", id, cond);
-    }
-}
-
 /* ---- files and the case corpus -------------------------------------------- */
 
 /* Reads a whole file; returns malloc'd bytes (NUL-terminated, not counted)
