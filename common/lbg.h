@@ -136,8 +136,8 @@ int lbg_profile_parse(const char *s, size_t len, lbg_profile_e *out);
        LBG_TIER_ACCEPTABLE,                                                  \
        LBG_LB_HAPROXY | LBG_LB_ENVOY | LBG_LB_LLHTTP | LBG_LB_AWS_ALB,       \
        "field removed")                                                      \
-    XX(6, FIELD_VALUE_CRLF_NUL, "field-value-crlf-nul", "RFC 9110 5.5",      \
-       LBG_TIER_SEVERE, LBG_LB_ALL, "CR, LF and NUL replaced with SP")       \
+    XX(6, FIELD_VALUE_CR_LF, "field-value-cr-lf", "RFC 9110 5.5",            \
+       LBG_TIER_SEVERE, LBG_LB_ALL, "CR and LF replaced with SP")            \
     XX(7, FIELD_VALUE_CTL, "field-value-ctl", "RFC 9110 5.5",                \
        LBG_TIER_AMBIGUOUS, LBG_LB_ENVOY | LBG_LB_LLHTTP,                     \
        "control characters replaced with SP")                                \
@@ -187,7 +187,18 @@ int lbg_profile_parse(const char *s, size_t len, lbg_profile_e *out);
     XX(25, HEADER_INCOMPLETE, "header-section-incomplete", "RFC 9112 2.1",   \
        LBG_TIER_SEVERE, LBG_LB_ALL, "none (report)")                         \
     XX(26, STATUS_CODE_OUT_OF_RANGE, "status-code-out-of-range",             \
-       "RFC 9110 15", LBG_TIER_ACCEPTABLE, 0, "status set to 500")
+       "RFC 9110 15", LBG_TIER_ACCEPTABLE, 0, "status set to 500")           \
+    XX(27, FIELD_VALUE_NUL, "field-value-nul", "RFC 9110 5.5",               \
+       LBG_TIER_SEVERE, LBG_LB_ALL & ~LBG_LB_HAPROXY, "NUL replaced with SP") \
+    XX(28, FIELD_VALUE_TRAILING_CR, "field-value-trailing-cr", "RFC 9110 5.5",\
+       LBG_TIER_SEVERE, LBG_LB_ALL & ~LBG_LB_NGINX, "CR replaced with SP")   \
+    XX(29, VERSION_DIGITS, "version-digits", "RFC 9112 2.3",                 \
+       LBG_TIER_SEVERE, LBG_LB_ALL & ~LBG_LB_NGINX,                          \
+       "status line rewritten as HTTP/1.1")                                  \
+    XX(30, VERSION_UNSUPPORTED, "version-unsupported", "RFC 9112 2.3",       \
+       LBG_TIER_AMBIGUOUS, LBG_LB_LLHTTP, "status line rewritten as HTTP/1.1") \
+    XX(31, STATUS_LINE_WHITESPACE, "status-line-whitespace", "RFC 9112 4",   \
+       LBG_TIER_ACCEPTABLE, LBG_LB_LLHTTP, "one SP before the status code")
 
 /* Rule identifiers: LBG_RULE_<ENUM> = id. LBG_RULE_NONE (0) is no rule. */
 typedef enum {
@@ -632,8 +643,10 @@ typedef struct {
  * and a TOO_MANY_FIELDS finding is recorded. head: 1 when the response
  * answers a HEAD request.
  *
- * Records the raw-level findings (VERSION_INVALID, STATUS_CODE_INVALID for
- * an unparseable status, BARE_LF, FIELD_MISSING_COLON, HEADER_INCOMPLETE,
+ * Records the raw-level findings (VERSION_INVALID: not "HTTP/" 1*DIGIT "."
+ * 1*DIGIT; VERSION_DIGITS: more than one digit on a side; VERSION_UNSUPPORTED:
+ * HTTP/d.d other than 1.0 and 1.1; STATUS_LINE_WHITESPACE: more than one SP
+ * before the status code; BARE_LF, FIELD_MISSING_COLON, HEADER_INCOMPLETE,
  * CHUNKED_INVALID, BODY_LONGER, BODY_SHORTER, BODY_ON_BODILESS) into rep,
  * filtered by p's profile, then runs lbg_check on the view. Returns 0, or
  * -1 when buf holds no status line at all (empty input or no "HTTP/"

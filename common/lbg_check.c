@@ -385,7 +385,8 @@ invalid:
 
 /* Field value: RFC 9110 5.5 (field-vchar, SP, HTAB; CR, LF, NUL never),
  * RFC 9112 5.2 (obs-fold). One finding per rule per field, at the first
- * offending byte. */
+ * offending byte. NUL and a CR that ends the value are rules of their own:
+ * HAProxy passes NUL on, nginx a CR before the line end. */
 static void
 lbg__check_value(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
                  lbg_report_t *rep)
@@ -393,6 +394,7 @@ lbg__check_value(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
     const unsigned char *v = f->value;
     size_t               n = f->value_len, i, fold_len;
     int                  seen_crlf = 0, seen_ctl = 0, seen_fold = 0;
+    int                  seen_nul = 0;
     lbg_rule_e           rule;
 
     for (i = 0; i < n; i++) {
@@ -414,13 +416,24 @@ lbg__check_value(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
             }
             seen_fold = 1;
             rule = LBG_RULE_OBS_FOLD;
-        } else if (v[i] == '\r' || v[i] == '\n' || v[i] == '\0') {
+        } else if (v[i] == '\r' && i == n - 1) {
+            /* "a\r" CRLF: nginx takes CR CR LF for a line end */
+            fold_len = 1;
+            rule = LBG_RULE_FIELD_VALUE_TRAILING_CR;
+        } else if (v[i] == '\r' || v[i] == '\n') {
             if (seen_crlf) {
                 continue;
             }
             seen_crlf = 1;
             fold_len = 1;
-            rule = LBG_RULE_FIELD_VALUE_CRLF_NUL;
+            rule = LBG_RULE_FIELD_VALUE_CR_LF;
+        } else if (v[i] == '\0') {
+            if (seen_nul) {
+                continue;
+            }
+            seen_nul = 1;
+            fold_len = 1;
+            rule = LBG_RULE_FIELD_VALUE_NUL;
         } else {
             if (seen_ctl) {
                 continue;

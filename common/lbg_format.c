@@ -137,6 +137,8 @@ lbg_finding_format(const lbg_response_t *r, const lbg_finding_t *f,
 
     switch (f->rule) {
     case LBG_RULE_VERSION_INVALID:
+    case LBG_RULE_VERSION_DIGITS:
+    case LBG_RULE_VERSION_UNSUPPORTED:
         lbg__puts(&o, "version ");
         lbg__quoted(&o, f->at, f->at ? f->at_len : 0);
         break;
@@ -159,7 +161,9 @@ lbg_finding_format(const lbg_response_t *r, const lbg_finding_t *f,
         lbg__puts(&o, "field name ");
         lbg__quoted(&o, f->at, f->at ? f->at_len : 0);
         break;
-    case LBG_RULE_FIELD_VALUE_CRLF_NUL:
+    case LBG_RULE_FIELD_VALUE_CR_LF:
+    case LBG_RULE_FIELD_VALUE_NUL:
+    case LBG_RULE_FIELD_VALUE_TRAILING_CR:
     case LBG_RULE_FIELD_VALUE_CTL:
     case LBG_RULE_OBS_FOLD:
         if (fl != NULL) {
@@ -250,6 +254,10 @@ lbg_finding_format(const lbg_response_t *r, const lbg_finding_t *f,
         lbg__putn(&o, f->n1);
         lbg__puts(&o, f->n1 == 1 ? " line ends" : " lines end");
         lbg__puts(&o, " in LF without CR");
+        break;
+    case LBG_RULE_STATUS_LINE_WHITESPACE:
+        lbg__puts(&o, "status line ");
+        lbg__quoted(&o, f->at, f->at ? f->at_len : 0);
         break;
     case LBG_RULE_FIELD_MISSING_COLON:
         lbg__puts(&o, "line ");

@@ -99,6 +99,48 @@ static void lbg__budget_after_repair(const lbg_policy_t *p,
                                      const lbg_raw_t *raw, lbg_report_t *rep);
 
 
+/*
+ * HTTP-version = "HTTP/" DIGIT "." DIGIT (RFC 9112 2.3), in b[0..n).
+ * Sets v->version to 11 or 10, else 0 with a finding: VERSION_DIGITS for
+ * "HTTP/1.10" and the like (1*DIGIT "." 1*DIGIT: nginx's parser takes
+ * them), VERSION_UNSUPPORTED for another d.d ("HTTP/1.2", "HTTP/2.0"),
+ * VERSION_INVALID for anything else.
+ */
+static void
+lbg__version(const lbg_policy_t *p, lbg_report_t *rep,
+             const unsigned char *b, size_t n, lbg_response_t *v)
+{
+    size_t     i = 5, major, minor;
+    lbg_rule_e rule = LBG_RULE_VERSION_INVALID;
+
+    v->version = 0;
+    if (n == 8 && memcmp(b, "HTTP/1.", 7) == 0 && (b[7] == '0' || b[7] == '1'))
+    {
+        v->version = b[7] == '1' ? 11 : 10;
+        return;
+    }
+    if (n > 5 && memcmp(b, "HTTP/", 5) == 0) {
+        while (i < n && lbg__is(b[i], LBG__DIGIT)) {
+            i++;
+        }
+        major = i - 5;
+        if (major > 0 && i < n && b[i] == '.') {
+            i++;
+            minor = i;
+            while (i < n && lbg__is(b[i], LBG__DIGIT)) {
+                i++;
+            }
+            minor = i - minor;
+            if (minor > 0 && i == n) {
+                rule = (major == 1 && minor == 1) ? LBG_RULE_VERSION_UNSUPPORTED
+                                                  : LBG_RULE_VERSION_DIGITS;
+            }
+        }
+    }
+    lbg__finding(p, rep, rule, LBG_NO_FIELD, b, n, 0, 0);
+}
+
+
 int
 lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
           int head, lbg_field_t *fields, size_t fields_cap, lbg_raw_t *out,
@@ -147,16 +189,16 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
     while (i < le && buf[i] != ' ') {
         i++;
     }
-    if (i == 8 && memcmp(buf, "HTTP/1.", 7) == 0
-        && (buf[7] == '0' || buf[7] == '1'))
-    {
-        v->version = buf[7] == '1' ? 11 : 10;
-    } else {
-        v->version = 0;
-        lbg__finding(p, rep, LBG_RULE_VERSION_INVALID, LBG_NO_FIELD, buf, i,
-                     0, 0);
-    }
+    lbg__version(p, rep, buf, i, v);
     s = i < le ? i + 1 : le;
+    if (s < le && buf[s] == ' ') {
+        /* RFC 9112 4: exactly one SP; HAProxy and nginx skip more */
+        while (s < le && buf[s] == ' ') {
+            s++;
+        }
+        lbg__finding(p, rep, LBG_RULE_STATUS_LINE_WHITESPACE, LBG_NO_FIELD,
+                     buf, le, (int64_t) (s - i), 0);
+    }
     v->status_line = buf + s;
     v->status_line_len = le - s;
     if (le - s >= 3 && lbg__is(buf[s], LBG__DIGIT)

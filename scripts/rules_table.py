@@ -15,16 +15,19 @@ LB = [("LBG_LB_HAPROXY", "HAProxy"), ("LBG_LB_NGINX", "nginx"), ("LBG_LB_ENVOY",
 
 def rules():
     src = open(os.path.join(ROOT, "common", "lbg.h")).read()
+    global BITS
+    BITS = {m.group(1): int(m.group(2), 16) for m in
+            re.finditer(r"#define (LBG_LB_\w+)\s+0x([0-9a-f]+)u", src)}
     body = src[src.index("#define LBG_RULES(XX)"):src.index("/* Rule identifiers")]
     body = body.replace("\\\n", " ")
     out = []
     for m in re.finditer(r'XX\((\d+),\s*(\w+),\s*"([^"]+)",\s*"([^"]+)",\s*LBG_TIER_(\w+),'
-                         r'\s*([A-Z_0-9|\s]+?),\s*"([^"]+)"\)', body):
-        mask = m.group(6)
-        if "LBG_LB_ALL" in mask:
-            lbs = [n for _, n in LB]
-        else:
-            lbs = [n for k, n in LB if k in mask] or ["none (strictest only)"]
+                         r'\s*([A-Z_0-9|&~()\s]+?),\s*"([^"]+)"\)', body):
+        expr = m.group(6)
+        for k, v in BITS.items():
+            expr = expr.replace(k, str(v))
+        mask = eval(expr, {"__builtins__": {}}) & BITS["LBG_LB_ALL"]
+        lbs = [n for k, n in LB if mask & BITS[k]] or ["none (strictest only)"]
         out.append((int(m.group(1)), m.group(3), m.group(4), m.group(5).capitalize(),
                     ", ".join(lbs), m.group(7)))
     return out

@@ -513,10 +513,10 @@ test_field_values(void **state)
         lbg_rule_e  rule;
         size_t      at; /* offset of the first offending byte */
     } cases[] = {
-        {LBGT_F("X-A", "a\rb"), LBG_RULE_FIELD_VALUE_CRLF_NUL, 1},
-        {LBGT_F("X-A", "a\nb"), LBG_RULE_FIELD_VALUE_CRLF_NUL, 1},
-        {LBGT_F("X-A", "a\0b"), LBG_RULE_FIELD_VALUE_CRLF_NUL, 1},
-        {LBGT_F("X-A", "ab\r"), LBG_RULE_FIELD_VALUE_CRLF_NUL, 2},
+        {LBGT_F("X-A", "a\rb"), LBG_RULE_FIELD_VALUE_CR_LF, 1},
+        {LBGT_F("X-A", "a\nb"), LBG_RULE_FIELD_VALUE_CR_LF, 1},
+        {LBGT_F("X-A", "a\0b"), LBG_RULE_FIELD_VALUE_NUL, 1},
+        {LBGT_F("X-A", "ab\r"), LBG_RULE_FIELD_VALUE_TRAILING_CR, 2},
         {LBGT_F("X-A", "a\x01"), LBG_RULE_FIELD_VALUE_CTL, 1},
         {LBGT_F("X-A", "\x1f"), LBG_RULE_FIELD_VALUE_CTL, 0},
         {LBGT_F("X-A", "a\x7f"), LBG_RULE_FIELD_VALUE_CTL, 1},
@@ -552,8 +552,15 @@ test_field_values(void **state)
         assert_int_equal(lbgt_check(&p, &r, &t), 0);
         lbg_policy_init(&p, LBG_PROFILE_ENVOY);
         assert_int_equal(lbgt_check(&p, &r, &t), 1);
-        /* NUL: every load balancer */
+        /* NUL: HAProxy 2.6 passes it on (differential), the others not */
         fields[1] = cases[2].f;
+        lbg_policy_init(&p, LBG_PROFILE_HAPROXY);
+        assert_int_equal(lbgt_check(&p, &r, &t), 0);
+        lbg_policy_init(&p, LBG_PROFILE_NGINX);
+        assert_int_equal(lbgt_check(&p, &r, &t), 1);
+        /* a CR that ends the value: nginx takes CR CR LF for a line end */
+        fields[1] = cases[3].f;
+        assert_int_equal(lbgt_check(&p, &r, &t), 0);
         lbg_policy_init(&p, LBG_PROFILE_HAPROXY);
         assert_int_equal(lbgt_check(&p, &r, &t), 1);
     }
