@@ -42,12 +42,14 @@ def lbg_h_rules():
     with open(os.path.join(lbgcli.ROOT, "common", "lbg.h")) as f:
         text = f.read().replace("\\\n", " ")
     out = {}
+    bits = {"HAPROXY": 1, "NGINX": 2, "ENVOY": 4, "LLHTTP": 8, "AWS_ALB": 16, "ALL": 31}
     for m in re.finditer(r'XX\((\d+),\s*(\w+),\s*"([^"]+)",\s*"([^"]+)",\s*'
-                         r'LBG_TIER_(\w+),\s*([A-Z_|\s0-9x]+?),\s*"([^"]*)"\)', text):
-        mask = set()
-        for bit in re.findall(r"LBG_LB_(\w+)", m.group(6)):
-            mask |= ({"haproxy", "nginx", "envoy", "llhttp", "aws-alb"} if bit == "ALL"
-                     else {bit.lower().replace("_", "-")})
+                         r'LBG_TIER_(\w+),\s*([A-Z_|&~()\s0-9x]+?),\s*"([^"]*)"\)', text):
+        # the lb_mask expression: LBG_LB_* bits combined with | & ~
+        expr = re.sub(r"LBG_LB_(\w+)", lambda b: str(bits[b.group(1)]), m.group(6))
+        assert re.fullmatch(r"[0-9x|&~()\s]+", expr), expr
+        v = eval(expr, {"__builtins__": {}}) & 31
+        mask = {n.lower().replace("_", "-") for n, b in bits.items() if n != "ALL" and v & b}
         out[m.group(3)] = (int(m.group(1)), m.group(4), m.group(5).lower(), mask,
                            m.group(7))
     return out
