@@ -232,22 +232,22 @@ CASES = [
     _case('perl CRLF injection', '/perl/crlf',
           off=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\nX-Inj: a\r\nSet-Cookie: x=1\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
           repair=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\nX-Inj: a  Set-Cookie: x=1\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
-          detect_log=['field-value-crlf-nul: field "X-Inj" value "a\\x0d\\x0aSet-Cookie: x=1", not repaired (detect mode)'],
-          repair_log=['field-value-crlf-nul: field "X-Inj" value "a\\x0d\\x0aSet-Cookie: x=1", CR, LF and NUL replaced with SP'],
+          detect_log=['field-value-cr-lf: field "X-Inj" value "a\\x0d\\x0aSet-Cookie: x=1", not repaired (detect mode)'],
+          repair_log=['field-value-cr-lf: field "X-Inj" value "a\\x0d\\x0aSet-Cookie: x=1", CR and LF replaced with SP'],
           access={
               'off': ['/perl/crlf 200 -'],
-              'detect': ['/perl/crlf 200 field-value-crlf-nul:detected'],
-              'repair': ['/perl/crlf 200 field-value-crlf-nul:repaired']
+              'detect': ['/perl/crlf 200 field-value-cr-lf:detected'],
+              'repair': ['/perl/crlf 200 field-value-cr-lf:repaired']
           }),
     _case('perl NUL', '/perl/nul',
           off=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\nX-Nul: a\x00b\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
           repair=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\nX-Nul: a b\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
-          detect_log=['field-value-crlf-nul: field "X-Nul" value "a\\x00b", not repaired (detect mode)'],
-          repair_log=['field-value-crlf-nul: field "X-Nul" value "a\\x00b", CR, LF and NUL replaced with SP'],
+          detect_log=['field-value-nul: field "X-Nul" value "a\\x00b", not repaired (detect mode)'],
+          repair_log=['field-value-nul: field "X-Nul" value "a\\x00b", NUL replaced with SP'],
           access={
               'off': ['/perl/nul 200 -'],
-              'detect': ['/perl/nul 200 field-value-crlf-nul:detected'],
-              'repair': ['/perl/nul 200 field-value-crlf-nul:repaired']
+              'detect': ['/perl/nul 200 field-value-nul:detected'],
+              'repair': ['/perl/nul 200 field-value-nul:repaired']
           }),
     _case('perl name with SP', '/perl/space',
           off=b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\nX Bad: v\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
