@@ -351,6 +351,7 @@ static size_t lbguard_view_table(request_rec *r, apr_table_t *t,
         fields[n].value = (const unsigned char *) (e[i].val ? e[i].val : "");
         fields[n].value_len = e[i].val ? strlen(e[i].val) : 0;
         fields[n].origin = ((uintptr_t) i << 2) | which;
+        fields[n].trusted = 0;
         n++;
     }
     return n;
@@ -376,6 +377,7 @@ static void lbguard_view(request_rec *r, lbg_response_t *view)
         fields[n].value = (const unsigned char *) r->content_type;
         fields[n].value_len = strlen(r->content_type);
         fields[n].origin = LBGUARD_FROM_CTYPE;
+        fields[n].trusted = 0;
         n++;
     }
 

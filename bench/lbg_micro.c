@@ -18,7 +18,7 @@
 
 #define LBG_MICRO_FIELD(n, v)                                                 \
     { (const unsigned char *) n, sizeof(n) - 1,                               \
-      (const unsigned char *) v, sizeof(v) - 1, 0 }
+      (const unsigned char *) v, sizeof(v) - 1, 0, 0 }
 
 /* The fields of the nginx response in docs/bench.md, in wire order. */
 static const lbg_field_t lbg_micro_fields[] = {

@@ -285,6 +285,13 @@ void lbg_policy_init(lbg_policy_t *p, lbg_profile_e profile);
  * `origin` is opaque to the core: adapters use it to find the native
  * structure behind a field (e.g. an index into their own array) when they
  * apply edits; the raw parser sets it to the field line's offset.
+ *
+ * `trusted` (set it explicitly, 0 or 1): 1 when the host writes the field
+ * itself from typed data or constants (nginx's Server, Date, the
+ * Content-Length it formats from a number, Transfer-Encoding: chunked,
+ * Connection, Keep-Alive): its bytes are not scanned, but it still counts
+ * for the budgets and the message framing. Anything that carries bytes
+ * from an application, a configuration or an upstream is 0.
  */
 typedef struct {
     const unsigned char *name;
@@ -292,6 +299,7 @@ typedef struct {
     const unsigned char *value;
     size_t               value_len;
     uintptr_t            origin;
+    unsigned             trusted : 1;
 } lbg_field_t;
 
 /*

@@ -352,15 +352,26 @@ static void
 lbg__check_name(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
                 lbg_report_t *rep)
 {
-    size_t i;
-    int    not_token = 0;
+    const unsigned char *nm = f->name;
+    const unsigned char *t = lbg__ctype;
+    size_t               i, n = f->name_len;
+    int                  not_token = 0;
 
-    if (f->name_len == 0) {
+    if (n == 0) {
         goto invalid;
     }
-    for (i = 0; i < f->name_len; i++) {
-        if (!lbg__is(f->name[i], LBG__TCHAR)) {
-            if (lbg__is(f->name[i], LBG__NAMEBAD)) {
+    /* fast path: eight table lookups per step, no finding */
+    for (i = 0; i + 8 <= n; i += 8) {
+        if (!(t[nm[i]] & t[nm[i + 1]] & t[nm[i + 2]] & t[nm[i + 3]]
+              & t[nm[i + 4]] & t[nm[i + 5]] & t[nm[i + 6]] & t[nm[i + 7]]
+              & LBG__TCHAR))
+        {
+            break;
+        }
+    }
+    for (/* void */; i < n; i++) {
+        if (!(t[nm[i]] & LBG__TCHAR)) {
+            if (t[nm[i]] & LBG__NAMEBAD) {
                 goto invalid;
             }
             not_token = 1;
@@ -383,6 +394,54 @@ invalid:
 }
 
 
+/*
+ * The fast path of the value check: 1 when every byte of v[0..n) is a
+ * field-vchar or SP, eight bytes at a time (a byte below 0x20 or equal to
+ * 0x7f in a 64-bit word is found with the "has less than" and "has zero"
+ * bit tricks, exact as a yes/no answer). HTAB takes the slow path.
+ */
+static int
+lbg__value_clean(const unsigned char *v, size_t n)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101);
+    const uint64_t highs = UINT64_C(0x8080808080808080);
+    const uint32_t ones4 = 0x01010101u, highs4 = 0x80808080u;
+    uint64_t       x, y;
+    uint32_t       a, b;
+    size_t         i;
+
+    if (n >= 8) {
+        /* whole words, then the last 8 bytes (overlapping) */
+        for (i = 0; i + 8 < n; i += 8) {
+            memcpy(&x, v + i, 8);
+            y = x ^ (ones * 0x7f);
+            if ((((x - ones * 0x20) & ~x) | ((y - ones) & ~y)) & highs) {
+                return 0;
+            }
+        }
+        memcpy(&x, v + n - 8, 8);
+        y = x ^ (ones * 0x7f);
+        return !((((x - ones * 0x20) & ~x) | ((y - ones) & ~y)) & highs);
+    }
+    if (n >= 4) {
+        /* two 4-byte words covering the value (overlapping) */
+        memcpy(&a, v, 4);
+        memcpy(&b, v + n - 4, 4);
+        a = (((a - ones4 * 0x20) & ~a) | (((a ^ (ones4 * 0x7f)) - ones4)
+                                         & ~(a ^ (ones4 * 0x7f))));
+        b = (((b - ones4 * 0x20) & ~b) | (((b ^ (ones4 * 0x7f)) - ones4)
+                                         & ~(b ^ (ones4 * 0x7f))));
+        return !((a | b) & highs4);
+    }
+    for (i = 0; i < n; i++) {
+        if (v[i] < 0x20 || v[i] == 0x7f) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+
 /* Field value: RFC 9110 5.5 (field-vchar, SP, HTAB; CR, LF, NUL never),
  * RFC 9112 5.2 (obs-fold). One finding per rule per field, at the first
  * offending byte. NUL and a CR that ends the value are rules of their own:
@@ -397,6 +456,9 @@ lbg__check_value(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
     int                  seen_nul = 0;
     lbg_rule_e           rule;
 
+    if (lbg__value_clean(v, n)) {
+        return;
+    }
     for (i = 0; i < n; i++) {
         if (lbg__is(v[i], LBG__VCHAR | LBG__WS)) {
             continue;
@@ -655,69 +717,124 @@ lbg__check_framing(const lbg_policy_t *p, const lbg_response_t *r,
 }
 
 
+/* 1 when p[0..8) equals the lower-case lc[0..8) where each byte of p is
+ * first ORed with mask (0x20 on letters, 0 elsewhere): an ASCII
+ * case-insensitive compare of 8 bytes in one step, exact (c | 0x20 equals
+ * a lower-case letter only for that letter in either case). */
+static int
+lbg__word_ieq(const unsigned char *p, const char *lc, const char *mask)
+{
+    uint64_t a, b, m;
+
+    memcpy(&a, p, 8);
+    memcpy(&b, lc, 8);
+    memcpy(&m, mask, 8);
+    return (a | m) == b;
+}
+
+
 /* Fields classified per index, for the framing pass; the view may hold any
  * number of fields, so classify in blocks when it is large. */
 #define LBG__KIND_MAX 512
 
+/* 1 when field name n[0..len) is "Content-Length" (ASCII case-insensitive),
+ * 2 when it is "Transfer-Encoding", else 0. */
+static int
+lbg__framing_name(const unsigned char *n, size_t len)
+{
+    if (len == 14
+        && lbg__word_ieq(n, "content-", "\40\40\40\40\40\40\40\0")
+        && lbg__word_ieq(n + 6, "t-length", "\40\0\40\40\40\40\40\40"))
+    {
+        return LBG__K_CL;
+    }
+    if (len == 17
+        && lbg__word_ieq(n, "transfer", "\40\40\40\40\40\40\40\40")
+        && lbg__word_ieq(n + 8, "-encodin", "\0\40\40\40\40\40\40\40")
+        && lbg__word_ieq(n + 9, "encoding", "\40\40\40\40\40\40\40\40"))
+    {
+        return LBG__K_TE;
+    }
+    return 0;
+}
+
+
 size_t
 lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
 {
-    const lbg_field_t *f;
-    size_t             i, line, total, before = rep->nfindings;
-    unsigned char      kind[LBG__KIND_MAX], k;
-    int                framing = 0;
+    const lbg_field_t *f, *fields = r->fields;
+    size_t             i, nf = r->nfields, total, before = rep->nfindings;
+    size_t             ncl = 0, nte = 0, first_cl = 0;
+    unsigned char      kind[LBG__KIND_MAX];
+    int                k;
 
     if (p->mode == LBG_MODE_OFF) {
         return 0;
     }
 
-    total = lbg__check_status(p, r, rep);
+    total = lbg__check_status(p, r, rep) + 2 + 4 * nf;
 
-    for (i = 0; i < r->nfields; i++) {
-        f = &r->fields[i];
-        line = f->name_len + 2 + f->value_len + 2;
-        total += line;
-        if (p->max_field_bytes && line > p->max_field_bytes) {
+    for (i = 0; i < nf; i++) {
+        f = &fields[i];
+        total += f->name_len + f->value_len;
+        if (p->max_field_bytes
+            && f->name_len + f->value_len + 4 > p->max_field_bytes)
+        {
             lbg__finding(p, rep, LBG_RULE_FIELD_TOO_LARGE, i, f->name,
-                         f->name_len, (int64_t) line,
+                         f->name_len, (int64_t) (f->name_len + f->value_len + 4),
                          (int64_t) p->max_field_bytes);
         }
-        lbg__check_name(p, f, i, rep);
-        lbg__check_value(p, f, i, rep);
-        k = 0;
-        if (f->name_len == 14 && lbg__ieq(f->name, 14, "content-length", 14)) {
-            k = LBG__K_CL;
-        } else if (f->name_len == 17
-                   && lbg__ieq(f->name, 17, "transfer-encoding", 17))
-        {
-            k = LBG__K_TE;
+        if (!f->trusted) {
+            lbg__check_name(p, f, i, rep);
+            lbg__check_value(p, f, i, rep);
         }
-        framing |= k;
-        if (i < LBG__KIND_MAX) {
-            kind[i] = k;
+        if (f->name_len == 14 || f->name_len == 17) {
+            k = lbg__framing_name(f->name, f->name_len);
+            if (k == LBG__K_CL) {
+                if (ncl++ == 0) {
+                    first_cl = i;
+                }
+            } else if (k == LBG__K_TE) {
+                nte++;
+            }
         }
     }
-    total += 2;
 
-    if (p->max_fields && r->nfields > p->max_fields) {
+    if (p->max_fields && nf > p->max_fields) {
         lbg__finding(p, rep, LBG_RULE_TOO_MANY_FIELDS, LBG_NO_FIELD, NULL, 0,
-                     (int64_t) r->nfields, (int64_t) p->max_fields);
+                     (int64_t) nf, (int64_t) p->max_fields);
     }
     if (p->max_header_bytes && total > p->max_header_bytes) {
         lbg__finding(p, rep, LBG_RULE_HEADER_TOO_LARGE, LBG_NO_FIELD, NULL, 0,
                      (int64_t) total, (int64_t) p->max_header_bytes);
     }
 
-    if (framing) {
-        if (r->nfields <= LBG__KIND_MAX) {
-            lbg__check_framing(p, r, rep, kind);
-        } else {
-            /* more fields than we classify: the framing cannot be
-             * verified; never reuse the connection */
-            rep->unrepairable = 1;
-            lbg__edit(rep, LBG_EDIT_CLOSE, LBG_NO_FIELD, 0, NULL, 0);
+    if (ncl + nte == 0) {
+        return rep->nfindings - before;
+    }
+    if (ncl == 1 && nte == 0 && r->status >= 200 && r->status != 204) {
+        /* the common case: one Content-Length, valid or host-made */
+        f = &fields[first_cl];
+        if (f->trusted
+            || lbg_content_length_parse(f->value, f->value_len) >= 0)
+        {
+            return rep->nfindings - before;
         }
     }
+    if (nf > LBG__KIND_MAX) {
+        /* more fields than we classify: the framing cannot be verified;
+         * never reuse the connection */
+        rep->unrepairable = 1;
+        lbg__edit(rep, LBG_EDIT_CLOSE, LBG_NO_FIELD, 0, NULL, 0);
+        return rep->nfindings - before;
+    }
+    for (i = 0; i < nf; i++) {
+        f = &fields[i];
+        kind[i] = (f->name_len == 14 || f->name_len == 17)
+                  ? (unsigned char) lbg__framing_name(f->name, f->name_len)
+                  : 0;
+    }
+    lbg__check_framing(p, r, rep, kind);
 
     return rep->nfindings - before;
 }

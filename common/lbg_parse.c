@@ -271,6 +271,7 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
         f->value = buf + vs;
         f->value_len = ve - vs;
         f->origin = i;
+        f->trusted = 0;
         i = e + 1;
     }
     if (nf > fields_cap) {

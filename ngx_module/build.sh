@@ -52,14 +52,20 @@ build_dynamic() {
     # shellcheck disable=SC1091
     source "$src/conf_flags"     # defines the array NGX_CONF_FLAGS
 
+    # compile the module as the nginx it loads into was compiled (Debian:
+    # -O2 and hardening flags); nginx's own default would be -O
+    local ccopt
+    ccopt=$(nginx -V 2>&1 | sed -n "s/.*--with-cc-opt='\([^']*\)'.*/\1/p")
+    [ -n "$ccopt" ] || ccopt="-g -O2"
+
     local stamp
-    stamp=$(stamp_of dynamic "${NGX_CONF_FLAGS[*]}" "$(stat -c %Y "$src/conf_flags")")
+    stamp=$(stamp_of dynamic "${NGX_CONF_FLAGS[*]}" "$ccopt" "$(stat -c %Y "$src/conf_flags")")
 
     if [ ! -f "$objs/Makefile" ] || [ "$(cat "$objs/.lbguard-stamp" 2>/dev/null)" != "$stamp" ]; then
         rm -rf "$dst" "$objs"
         cp -a "$src" "$dst"
         mkdir -p "$(dirname "$objs")"
-        (cd "$dst" && ./configure "${NGX_CONF_FLAGS[@]}" \
+        (cd "$dst" && ./configure "${NGX_CONF_FLAGS[@]}" --with-cc-opt="$ccopt" \
             --builddir="$objs" --add-dynamic-module="$ROOT") > "$BUILD/nginx-dynamic/configure.log" 2>&1 \
             || { tail -30 "$BUILD/nginx-dynamic/configure.log" >&2; exit 1; }
         echo "$stamp" > "$objs/.lbguard-stamp"

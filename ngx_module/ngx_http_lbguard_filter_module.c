@@ -444,6 +444,7 @@ ngx_http_lbguard_view(ngx_http_request_t *r, lbg_response_t *view,
         fields[n].value = (u_char *) (v);                                    \
         fields[n].value_len = vlen;                                          \
         fields[n].origin = o;                                                \
+        fields[n].trusted = (o != NGX_HTTP_LBGUARD_CONTENT_TYPE);            \
         n++;                                                                 \
     }
 
@@ -582,6 +583,7 @@ ngx_http_lbguard_view(ngx_http_request_t *r, lbg_response_t *view,
         fields[n].value = h[i].value.data;
         fields[n].value_len = h[i].value.len;
         fields[n].origin = (uintptr_t) &h[i];
+        fields[n].trusted = 0;
         n++;
     }
 

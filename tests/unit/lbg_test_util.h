@@ -42,7 +42,7 @@
 #define LBGT_F(n, v)                                                        \
     {                                                                       \
         (const unsigned char *) (n), sizeof(n) - 1,                         \
-            (const unsigned char *) (v), sizeof(v) - 1, 0                   \
+            (const unsigned char *) (v), sizeof(v) - 1, 0, 0                  \
     }
 
 #define LBGT_NELTS(a) (sizeof(a) / sizeof((a)[0]))

@@ -503,6 +503,29 @@ test_field_names(void **state)
     }
 }
 
+/* ---- trusted fields -------------------------------------------------------- */
+
+/* A field the host writes itself (trusted) is not scanned, but still counts
+ * for the message framing and the budgets. */
+static void
+test_trusted_fields(void **state)
+{
+    lbg_field_t    fields[] = {LBGT_F("X A", "a\rb"),
+                               LBGT_F("Content-Length", "5"),
+                               LBGT_F("Content-Length", "7")};
+    lbgt_report_t  t;
+    lbg_response_t r = lbgt_view(200, fields, 3);
+
+    (void) state;
+    fields[0].trusted = 1;
+    fields[1].trusted = 1;
+    assert_int_equal(lbgt_check(NULL, &r, &t), 1);
+    assert_int_equal(t.rep.findings[0].rule, LBG_RULE_CONTENT_LENGTH_CONFLICT);
+    fields[0].trusted = 0;
+    assert_int_equal(lbgt_check(NULL, &r, &t), 3);
+}
+
+
 /* ---- field values ------------------------------------------------------------- */
 
 static void
@@ -1180,6 +1203,7 @@ main(void)
         cmocka_unit_test(test_reason_phrase),
         cmocka_unit_test(test_field_names),
         cmocka_unit_test(test_field_values),
+        cmocka_unit_test(test_trusted_fields),
         cmocka_unit_test(test_content_length_invalid),
         cmocka_unit_test(test_content_length_duplicate),
         cmocka_unit_test(test_content_length_conflict),
