@@ -360,16 +360,38 @@ lbg__check_name(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
     if (n == 0) {
         goto invalid;
     }
-    /* fast path: eight table lookups per step, no finding */
-    for (i = 0; i + 8 <= n; i += 8) {
-        if (!(t[nm[i]] & t[nm[i + 1]] & t[nm[i + 2]] & t[nm[i + 3]]
-              & t[nm[i + 4]] & t[nm[i + 5]] & t[nm[i + 6]] & t[nm[i + 7]]
-              & LBG__TCHAR))
-        {
-            break;
+    /* fast path: eight (or four) table lookups per step, the last step
+     * overlapping the previous one; no finding, no per-byte loop */
+#define LBG__T8(k)                                                           \
+    (t[nm[k]] & t[nm[(k) + 1]] & t[nm[(k) + 2]] & t[nm[(k) + 3]]             \
+     & t[nm[(k) + 4]] & t[nm[(k) + 5]] & t[nm[(k) + 6]] & t[nm[(k) + 7]])
+#define LBG__T4(k) (t[nm[k]] & t[nm[(k) + 1]] & t[nm[(k) + 2]] & t[nm[(k) + 3]])
+    if (n >= 8) {
+        for (i = 0; i + 8 < n; i += 8) {
+            if (!(LBG__T8(i) & LBG__TCHAR)) {
+                goto slow;
+            }
+        }
+        if (LBG__T8(n - 8) & LBG__TCHAR) {
+            return;
+        }
+    } else if (n >= 4) {
+        if (LBG__T4(0) & LBG__T4(n - 4) & LBG__TCHAR) {
+            return;
+        }
+    } else {
+        for (i = 0; i < n && (t[nm[i]] & LBG__TCHAR); i++) {
+            /* void */
+        }
+        if (i == n) {
+            return;
         }
     }
-    for (/* void */; i < n; i++) {
+#undef LBG__T8
+#undef LBG__T4
+
+slow:
+    for (i = 0; i < n; i++) {
         if (!(t[nm[i]] & LBG__TCHAR)) {
             if (t[nm[i]] & LBG__NAMEBAD) {
                 goto invalid;
