@@ -244,14 +244,12 @@ ngx_http_lbguard_header_filter(ngx_http_request_t *r)
     int                           repaired, bodiless;
     int64_t                       declared;
     size_t                        i, n;
-    ngx_uint_t                    k;
     lbg_edit_t                    edits[LBG_EDITS_MAX];
     lbg_field_t                   stack[NGX_HTTP_LBGUARD_FIELDS], *fields;
     lbg_report_t                  rep;
     lbg_finding_t                 findings[LBG_FINDINGS_MAX];
     lbg_response_t                view;
     ngx_list_part_t              *part;
-    ngx_table_elt_t              *h;
     ngx_http_lbguard_ctx_t       *ctx;
     ngx_http_lbguard_loc_conf_t  *lcf;
     u_char                        cl[NGX_OFF_T_LEN];
@@ -276,27 +274,12 @@ ngx_http_lbguard_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
-    /* count the fields: the list plus at most 9 synthesised ones */
+    /* room for every list element plus at most 9 synthesised fields */
 
     n = 9;
-    part = &r->headers_out.headers.part;
-    h = part->elts;
 
-    for (k = 0; /* void */; k++) {
-
-        if (k >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            k = 0;
-        }
-
-        if (h[k].hash != 0) {
-            n++;
-        }
+    for (part = &r->headers_out.headers.part; part; part = part->next) {
+        n += part->nelts;
     }
 
     if (n <= NGX_HTTP_LBGUARD_FIELDS) {
