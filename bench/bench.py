@@ -345,29 +345,34 @@ LBG_FN = re.compile(r"^(ngx_http_lbguard_\w+|lbguard_\w+|lbg_\w+)$")
 
 def per_request(out1, out2, nreq, inclusive):
     """{"function (object)": Ir/request}: the difference between the K2 and
-    K1 runs' callgrind_annotate figures, / (K2 - K1)."""
+    K1 runs' callgrind_annotate figures, / (K2 - K1). callgrind may list a
+    function twice, with and without its source file and object (inlined
+    code): the self counts of both add up, the inclusive ones overlap (the
+    larger is kept)."""
     per = []
     for out in (out1, out2):
-        fns = {}
+        raw = []
         for label, v in annotate(out, inclusive).items():
             fn = label.split(" [")[0].rsplit(":", 1)[-1]
             obj = label.split(" [")[1].rstrip("]") if " [" in label else ""
-            key = "%s (%s)" % (fn, os.path.basename(obj)) if obj else fn
-            fns[key] = fns.get(key, 0) + v
+            raw.append((fn, os.path.basename(obj), v))
+        objs = {fn: obj for fn, obj, _ in raw if obj}
+        fns = {}
+        for fn, obj, v in raw:
+            obj = obj or objs.get(fn, "")
+            key = "%s (%s)" % (fn, obj) if obj else fn
+            fns[key] = max(fns.get(key, 0), v) if inclusive else fns.get(key, 0) + v
         per.append(fns)
     return {k: (v - per[0].get(k, 0)) / nreq for k, v in per[1].items()}
 
 
-def lbguard_rows(pr, inclusive):
-    """Only lbguard's functions of a per_request() map, by function name.
-    callgrind may list a function twice (with and without its source file,
-    where code was inlined): self counts add up, inclusive ones overlap, so
-    the larger is kept."""
+def lbguard_rows(pr):
+    """Only lbguard's functions of a per_request() map, by function name."""
     rows = {}
     for key, v in pr.items():
         fn = key.split(" (")[0]
         if LBG_FN.match(fn):
-            rows[fn] = max(rows.get(fn, 0), v) if inclusive else rows.get(fn, 0) + v
+            rows[fn] = rows.get(fn, 0) + v
     return sorted(rows.items(), key=lambda kv: -kv[1])
 
 
@@ -379,11 +384,11 @@ def report_functions(ir, nreq):
     incl_rep = per_request(rep[0], rep[1], nreq, True)
     say("  lbguard's functions in the repair run, Ir/request (K2 run - K1 run) / %d:" % nreq)
     say("    self:")
-    for fn, v in lbguard_rows(self_rep, False)[:10]:
+    for fn, v in lbguard_rows(self_rep)[:10]:
         if abs(v) >= 0.5:
             say("      %9.1f  %s" % (v, fn))
     say("    inclusive (a filter's figure includes the filters it calls next):")
-    for fn, v in lbguard_rows(incl_rep, True)[:8]:
+    for fn, v in lbguard_rows(incl_rep)[:8]:
         if abs(v) >= 0.5:
             say("      %9.1f  %s" % (v, fn))
     diff = {k: self_rep.get(k, 0) - self_off.get(k, 0)
@@ -428,17 +433,24 @@ def measure_core(build, work, n1=1000, n2=3000):
     subprocess.run(["cc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", "-g",
                     "-I" + os.path.join(ROOT, "common"), "-o", exe,
                     os.path.join(HERE, "lbg_micro.c"), lib], check=True)
-    tot = []
-    for n in (n1, n2):
-        out = os.path.join(work, "callgrind.core.%d" % n)
-        r = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
-                            exe, str(n)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True, check=True)
-        if r.stdout.strip() != "0":
-            say("  note: lbg_check reported %s findings on a conformant view" % r.stdout.strip())
-        tot.append(int(re.search(r"Collected : (\d+)", r.stderr).group(1)))
-    per = (tot[1] - tot[0]) / (n2 - n1)
-    say("  Ir per lbg_check(): %.1f   (callgrind, N=%d and N=%d)" % (per, n1, n2))
+    res = {}
+    for variant, extra in (("all 12 fields scanned", []),
+                           ("nginx view: Server, Date, Content-Length, Connection trusted",
+                            ["nginx"])):
+        tot = []
+        for n in (n1, n2):
+            out = os.path.join(work, "callgrind.core.%s.%d" % (extra[0] if extra else "all", n))
+            r = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
+                                exe, str(n)] + extra, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, check=True)
+            if r.stdout.strip() != "0":
+                say("  note: lbg_check reported %s findings on a conformant view"
+                    % r.stdout.strip())
+            tot.append(int(re.search(r"Collected : (\d+)", r.stderr).group(1)))
+        res[variant] = (tot[1] - tot[0]) / (n2 - n1)
+        say("  Ir per lbg_check(), %s: %.1f" % (variant, res[variant]))
+    out = os.path.join(work, "callgrind.core.all.%d" % n2)
+    per = res["all 12 fields scanned"]
     txt = subprocess.run(["callgrind_annotate", "--auto=yes", "--show-percs=no",
                           "--context=0", out], stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL, text=True).stdout
@@ -453,7 +465,7 @@ def measure_core(build, work, n1=1000, n2=3000):
                 and m.group(2).strip() != "events annotated"):
             lines.append((int(m.group(1).replace(",", "")) / n2,
                           os.path.basename(src), m.group(2).strip()))
-    say("  costliest source lines, Ir per call:")
+    say("  costliest source lines, all fields scanned, Ir per call:")
     for v, f, text in sorted(lines, key=lambda t: -t[0])[:10]:
         say("    %7.1f  %-12s %s" % (v, f, text[:70]))
     return per
@@ -580,7 +592,13 @@ def main():
                             statistics.median(rps["repair"]) / statistics.median(rps["off"])))
             summary.append((kind, "repair-off", rep - off, None))
 
-    core = measure_core(build, work) if not a.plain else None
+    core = None
+    if not a.plain:
+        try:
+            core = measure_core(build, work)
+        except (subprocess.CalledProcessError, OSError, AttributeError) as e:
+            say("  ERROR (core alone): %s" % e)
+            failed = True
 
     say("\n== summary ==")
     say("%-7s %-12s %16s %14s" % ("server", "lbguard", "Ir/request", "median req/s"))
@@ -594,7 +612,7 @@ def main():
         else:
             say("%-7s %-12s %16.1f %14s" % (kind, m, irv, "%.0f" % rp if rp else "-"))
     if core:
-        say("%-7s %-12s %16.1f %14s   (lbg_check() alone, same 12 fields)"
+        say("%-7s %-12s %16.1f %14s   (lbg_check() alone, 12 fields, none trusted)"
             % ("core", "repair", core, ""))
     for kind, m, irv, _ in summary:
         if m == "repair/off":
