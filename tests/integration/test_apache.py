@@ -2,11 +2,9 @@
 """mod_lbguard in Debian's apache2 (mpm_event): exact bytes, log lines, notes.
 
 One apache2 instance serves every mode side by side: /off/, /detect/ and
-/repair/ map the same CGI scripts (cgi-bin/), the same scripts with
-`SetEnv ap_trust_cgilike_cl 1
-# RawBackend closes after each response: never reuse a backend connection.
-SetEnv proxy-nokeepalive 1` (tcgi/, so Apache keeps their
-Content-Length), and a mod_proxy passthrough to a RawBackend (proxy/).
+/repair/ map the same CGI scripts (cgi-bin/, run with
+`SetEnv ap_trust_cgilike_cl 1`, so Apache keeps their Content-Length)
+and a mod_proxy passthrough to a RawBackend (proxy/).
 Four virtual hosts on their own ports check the keep-alive policy.
 `apache2 -t` checks the directive errors. Date is the only field
 normalised (ServerTokens Prod makes Server stable).
@@ -48,7 +46,8 @@ CGIS = {
     "value_nul": CL5 + b"X-Bad: a\x00b\n" + CT + b"hello",
     "ctype_ctl": CL5 + b"Content-Type: text/pl\x01ain\n\nhello",
     "status_600": CL5 + b"Status: 600 Foo\n" + CT + b"hello",
-    "cl_abc": b"Content-Length: abc\n" + CT + b"hello",
+    # Also in SLOW (streamed); this one may reach Apache whole or not.
+    "cl_abc_whole": b"Content-Length: abc\n" + CT + b"hello",
     "many": CL5 + b"".join(b"X-F%d: %s\n" % (i, b"v" * 40) for i in range(5))
             + CT + b"hello",
     "hdr": CL5 + CT + b"hello",
@@ -56,8 +55,11 @@ CGIS = {
 }
 # Streamed scripts (header + part of the body, a pause, the rest), so the
 # handler's Content-Length reaches the client (CONTENT_LENGTH cannot
-# recompute it): name -> (bytes, offset of the pause).
+# recompute it): name -> (bytes, offset of the pause). Every script whose
+# declared Content-Length differs from its body length must be here: a
+# script that writes everything at once races Apache (see cl_abc_whole).
 SLOW = {
+    "cl_abc": (b"Content-Length: abc\n" + CT + b"hello", 49),
     "longer": (b"Content-Length: 5\n" + CT + b"hello, extra bytes!!!", 50),
     "shorter": (b"Content-Length: 100\n" + CT + b"hel" + b"lo!", 49),
 }
@@ -190,10 +192,18 @@ APACHE_500_BUG = ("body-shorter-than-content-length: Content-Length 576, body 57
 def check_case(srv, name, path, want_raw, want_err, want_note, status=None,
                bug_outcome=None, method="GET"):
     """One request: exact bytes (or status line), exact new error-log lines,
-    exact note. bug_outcome: the 500 may also carry APACHE_500_BUG."""
+    exact note. bug_outcome: the 500 may also carry APACHE_500_BUG.
+    want_raw may be a tuple: the exact legitimate alternatives (one of
+    them must match byte for byte)."""
     raw, err, acc = srv.get(path, method=method)
     note = acc.rsplit("|", 1)[-1]
-    if want_raw is not None:
+    if isinstance(want_raw, tuple):
+        if raw in want_raw:
+            print("  (%s: outcome %d of %d)" % (name, want_raw.index(raw) + 1,
+                                                len(want_raw)))
+        res.check(name + " bytes", raw in want_raw,
+                  "\n  got:      %r\n  expected one of: %r" % (raw, want_raw))
+    elif want_raw is not None:
         res.eq(name + " bytes", raw, want_raw)
     if status is not None:
         res.eq(name + " status line", status_line(raw), status)
@@ -340,14 +350,32 @@ def header_cases(srv):
 
 def framing_cases(srv):
     ct = b"Content-Type: text/plain\r\n\r\n"
-    # An invalid Content-Length the handler set (trusted CGI).
+    cl_abc_line = [L('content-length-invalid: field "Content-Length" value "abc", '
+                     'Content-Length removed, connection closed')]
+    # An invalid Content-Length the handler set (trusted CGI), streamed:
+    # CONTENT_LENGTH never sees the whole body, so "abc" reaches the wire.
     check_case(srv, "cl abc off", "/off/cgi-bin/cl_abc",
                head(fields=b"Content-Length: abc\r\n") + ct + b"hello", [], "-")
     check_case(srv, "cl abc repair", "/repair/cgi-bin/cl_abc",
-               head() + ct + b"hello",
-               [L('content-length-invalid: field "Content-Length" value "abc", '
-                  'Content-Length removed, connection closed')],
-               "content-length-invalid:repaired")
+               head() + ct + b"hello", cl_abc_line, "content-length-invalid:repaired")
+    # The same output written at once, as most CGIs do. Apache's framing
+    # then depends on a race it does not control: mod_cgid hands the body
+    # on as the header read's leftover plus a bucket for the script's
+    # stdout, and the
+    # CONTENT_LENGTH filter reads that bucket non-blocking. If the script
+    # has already exited, the read gives EOF, the filter sees EOS in its
+    # first brigade and replaces the handler's Content-Length by the real
+    # one (5) -- measured 1-2 requests in 100. Otherwise (EAGAIN) it passes
+    # the data on and the handler's value stays. lbguard sees "abc" in both
+    # cases (it runs before CONTENT_LENGTH), so the log line and note are
+    # exact; the bytes are exactly one of the two outcomes.
+    check_case(srv, "cl abc whole off", "/off/cgi-bin/cl_abc_whole",
+               (head(fields=b"Content-Length: abc\r\n") + ct + b"hello",
+                head(fields=b"Content-Length: 5\r\n") + ct + b"hello"), [], "-")
+    check_case(srv, "cl abc whole repair", "/repair/cgi-bin/cl_abc_whole",
+               (head() + ct + b"hello",
+                head(fields=b"Content-Length: 5\r\n") + ct + b"hello"),
+               cl_abc_line, "content-length-invalid:repaired")
 
     # Body longer than the Content-Length: Apache alone sends all 21 bytes
     # (the next 16 would be read as the next response).
