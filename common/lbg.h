@@ -77,7 +77,12 @@ int lbg_tier_parse(const char *s, size_t len, lbg_tier_e *out);
 #define LBG_LB_ENVOY   0x04u /* Envoy HTTP/1 codec (502 UPE) */
 #define LBG_LB_LLHTTP  0x08u /* llhttp, Node.js's strict parser */
 #define LBG_LB_AWS_ALB 0x10u /* AWS ALB / CLB ("malformed response") */
-#define LBG_LB_ALL     0x1fu
+#define LBG_LB_NGINX_122 0x20u /* nginx 1.22 and older as a reverse proxy:
+                                  before 1.23.0 (commit d22157fad) it did
+                                  not check an upstream's Content-Length
+                                  and Transfer-Encoding fields */
+#define LBG_LB_ALL     0x3fu
+#define LBG_LB_NGINXES (LBG_LB_NGINX | LBG_LB_NGINX_122)
 
 /*
  * A profile chooses which findings are acted upon (logged, repaired).
@@ -90,13 +95,14 @@ typedef enum {
     LBG_PROFILE_NGINX,
     LBG_PROFILE_ENVOY,
     LBG_PROFILE_LLHTTP,
-    LBG_PROFILE_AWS_ALB
+    LBG_PROFILE_AWS_ALB,
+    LBG_PROFILE_NGINX_122 /* "nginx-1.22": nginx before 1.23.0 as the LB */
 } lbg_profile_e;
 
-#define LBG_PROFILE_COUNT 6
+#define LBG_PROFILE_COUNT 7
 
-/* Returns "strictest", "haproxy", "nginx", "envoy", "llhttp" or "aws-alb";
- * never NULL ("unknown" outside the enum). */
+/* Returns "strictest", "haproxy", "nginx", "envoy", "llhttp", "aws-alb" or
+ * "nginx-1.22"; never NULL ("unknown" outside the enum). */
 const char *lbg_profile_name(lbg_profile_e profile);
 
 /* Parses a profile name (case-insensitive). Returns 0 and sets *out, or -1
@@ -142,15 +148,15 @@ int lbg_profile_parse(const char *s, size_t len, lbg_profile_e *out);
        LBG_TIER_AMBIGUOUS, LBG_LB_ENVOY | LBG_LB_LLHTTP,                     \
        "control characters replaced with SP")                                \
     XX(8, OBS_FOLD, "obs-fold", "RFC 9112 5.2", LBG_TIER_AMBIGUOUS,          \
-       LBG_LB_NGINX | LBG_LB_LLHTTP | LBG_LB_ENVOY, "unfolded with SP")      \
+       LBG_LB_NGINXES | LBG_LB_LLHTTP | LBG_LB_ENVOY, "unfolded with SP")    \
     XX(9, CONTENT_LENGTH_INVALID, "content-length-invalid", "RFC 9110 8.6",  \
-       LBG_TIER_SEVERE, LBG_LB_ALL,                                          \
+       LBG_TIER_SEVERE, LBG_LB_ALL & ~LBG_LB_NGINX_122,                      \
        "Content-Length removed, connection closed")                          \
     XX(10, CONTENT_LENGTH_DUPLICATE, "content-length-duplicate",             \
        "RFC 9110 8.6", LBG_TIER_AMBIGUOUS, LBG_LB_NGINX | LBG_LB_LLHTTP,     \
        "collapsed to one Content-Length")                                    \
     XX(11, CONTENT_LENGTH_CONFLICT, "content-length-conflict",               \
-       "RFC 9112 6.3", LBG_TIER_SEVERE, LBG_LB_ALL,                          \
+       "RFC 9112 6.3", LBG_TIER_SEVERE, LBG_LB_ALL & ~LBG_LB_NGINX_122,      \
        "all Content-Length removed, connection closed")                      \
     XX(12, TE_WITH_CONTENT_LENGTH, "te-with-content-length", "RFC 9112 6.1", \
        LBG_TIER_AMBIGUOUS, LBG_LB_NGINX | LBG_LB_ENVOY | LBG_LB_LLHTTP,      \
@@ -191,14 +197,18 @@ int lbg_profile_parse(const char *s, size_t len, lbg_profile_e *out);
     XX(27, FIELD_VALUE_NUL, "field-value-nul", "RFC 9110 5.5",               \
        LBG_TIER_SEVERE, LBG_LB_ALL & ~LBG_LB_HAPROXY, "NUL replaced with SP") \
     XX(28, FIELD_VALUE_TRAILING_CR, "field-value-trailing-cr", "RFC 9110 5.5",\
-       LBG_TIER_SEVERE, LBG_LB_ALL & ~LBG_LB_NGINX, "CR replaced with SP")   \
+       LBG_TIER_SEVERE, LBG_LB_ALL & ~LBG_LB_NGINXES, "CR replaced with SP") \
     XX(29, VERSION_DIGITS, "version-digits", "RFC 9112 2.3",                 \
-       LBG_TIER_SEVERE, LBG_LB_ALL & ~LBG_LB_NGINX,                          \
+       LBG_TIER_SEVERE, LBG_LB_ALL & ~LBG_LB_NGINXES,                        \
        "status line rewritten as HTTP/1.1")                                  \
     XX(30, VERSION_UNSUPPORTED, "version-unsupported", "RFC 9112 2.3",       \
        LBG_TIER_AMBIGUOUS, LBG_LB_LLHTTP, "status line rewritten as HTTP/1.1") \
     XX(31, STATUS_LINE_WHITESPACE, "status-line-whitespace", "RFC 9112 4",   \
-       LBG_TIER_ACCEPTABLE, LBG_LB_LLHTTP, "one SP before the status code")
+       LBG_TIER_ACCEPTABLE, LBG_LB_LLHTTP, "one SP before the status code")  \
+    XX(32, TE_CHUNKED_NOT_FINAL, "te-chunked-not-final", "RFC 9112 6.1",     \
+       LBG_TIER_SEVERE,                                                      \
+       LBG_LB_HAPROXY | LBG_LB_NGINXES | LBG_LB_ENVOY,                       \
+       "none (connection closed)")
 
 /* Rule identifiers: LBG_RULE_<ENUM> = id. LBG_RULE_NONE (0) is no rule. */
 typedef enum {
@@ -270,6 +280,7 @@ typedef struct {
  *   envoy      81920 / 81920 / 100   (max_request_headers_kb, count)
  *   llhttp     16384 / 16384 / 0     (--max-http-header-size)
  *   aws-alb    16384 / 32768 / 0     (ALB quotas: 16K field, 32K total)
+ *   nginx-1.22 4096 / 4096 / 0       (as nginx)
  */
 void lbg_policy_init(lbg_policy_t *p, lbg_profile_e profile);
 

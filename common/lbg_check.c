@@ -714,7 +714,15 @@ lbg__check_framing(const lbg_policy_t *p, const lbg_response_t *r,
             }
         }
     }
-    if (!final_chunked || empty || ncodings != nchunked) {
+    if (nchunked > 0 && !final_chunked) {
+        /* "chunked, gzip": the body is read until the close (RFC 9112
+         * 6.3), but nginx before 1.23 reads it as chunked */
+        if (lbg__finding(p, rep, LBG_RULE_TE_CHUNKED_NOT_FINAL, first_te,
+                         f->value, f->value_len, 0, 0))
+        {
+            lbg__edit(rep, LBG_EDIT_CLOSE, LBG_NO_FIELD, 0, NULL, 0);
+        }
+    } else if (!final_chunked || empty || ncodings != nchunked) {
         /* RFC 9112 6.3 frames "gzip, chunked" by chunked and anything
          * else by the close, but nginx and Envoy accept exactly "chunked"
          * and nothing else */

@@ -90,7 +90,7 @@ lbg_rule_name(lbg_rule_e id)
 
 static const unsigned lbg__profile_lb[LBG_PROFILE_COUNT] = {
     LBG_LB_ALL, LBG_LB_HAPROXY, LBG_LB_NGINX, LBG_LB_ENVOY, LBG_LB_LLHTTP,
-    LBG_LB_AWS_ALB
+    LBG_LB_AWS_ALB, LBG_LB_NGINX_122
 };
 
 
@@ -138,7 +138,7 @@ lbg_tier_parse(const char *s, size_t len, lbg_tier_e *out)
 
 
 static const char *const lbg__profile_names[LBG_PROFILE_COUNT] = {
-    "strictest", "haproxy", "nginx", "envoy", "llhttp", "aws-alb"
+    "strictest", "haproxy", "nginx", "envoy", "llhttp", "aws-alb", "nginx-1.22"
 };
 
 
@@ -201,7 +201,8 @@ lbg_policy_init(lbg_policy_t *p, lbg_profile_e profile)
         { 4096, 4096, 0 },      /* nginx: proxy_buffer_size (one page) */
         { 81920, 81920, 100 },  /* envoy: 80 KiB, max_headers_count */
         { 16384, 16384, 0 },    /* llhttp: --max-http-header-size */
-        { 16384, 32768, 0 }     /* aws-alb: 16K per field, 32K in total */
+        { 16384, 32768, 0 },    /* aws-alb: 16K per field, 32K in total */
+        { 4096, 4096, 0 }       /* nginx-1.22: as nginx */
     };
 
     if ((int) profile < 0 || profile >= LBG_PROFILE_COUNT) {

@@ -9,8 +9,8 @@ import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LB = [("LBG_LB_HAPROXY", "HAProxy"), ("LBG_LB_NGINX", "nginx"), ("LBG_LB_ENVOY", "Envoy"),
-      ("LBG_LB_LLHTTP", "llhttp"), ("LBG_LB_AWS_ALB", "ALB")]
+LB = [("LBG_LB_HAPROXY", "HAProxy"), ("LBG_LB_NGINX", "nginx"), ("LBG_LB_NGINX_122", "nginx 1.22"),
+      ("LBG_LB_ENVOY", "Envoy"), ("LBG_LB_LLHTTP", "llhttp"), ("LBG_LB_AWS_ALB", "ALB")]
 
 
 def rules():
@@ -18,14 +18,13 @@ def rules():
     global BITS
     BITS = {m.group(1): int(m.group(2), 16) for m in
             re.finditer(r"#define (LBG_LB_\w+)\s+0x([0-9a-f]+)u", src)}
+    BITS["LBG_LB_NGINXES"] = BITS["LBG_LB_NGINX"] | BITS["LBG_LB_NGINX_122"]
     body = src[src.index("#define LBG_RULES(XX)"):src.index("/* Rule identifiers")]
     body = body.replace("\\\n", " ")
     out = []
     for m in re.finditer(r'XX\((\d+),\s*(\w+),\s*"([^"]+)",\s*"([^"]+)",\s*LBG_TIER_(\w+),'
                          r'\s*([A-Z_0-9|&~()\s]+?),\s*"([^"]+)"\)', body):
-        expr = m.group(6)
-        for k, v in BITS.items():
-            expr = expr.replace(k, str(v))
+        expr = re.sub(r"\bLBG_LB_\w+\b", lambda t: str(BITS[t.group(0)]), m.group(6))
         mask = eval(expr, {"__builtins__": {}}) & BITS["LBG_LB_ALL"]
         lbs = [n for k, n in LB if mask & BITS[k]] or ["none (strictest only)"]
         out.append((int(m.group(1)), m.group(3), m.group(4), m.group(5).capitalize(),

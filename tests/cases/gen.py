@@ -177,7 +177,7 @@ CASES = [
      ["te-not-chunked"], 0),
     ("te-chunked-then-gzip",
      resp(OK, [b"Transfer-Encoding: chunked, gzip"], b"until close"),
-     ["te-not-chunked"], 0),
+     ["te-chunked-not-final"], 0),
     ("te-chunked-two-fields",
      resp(OK, [b"Transfer-Encoding: chunked", b"Transfer-Encoding: chunked"],
           chunked(b"hello")), ["te-chunked-twice"], 0),
