@@ -88,7 +88,8 @@ void lbguard_print_findings(FILE *out, const char *label,
 /* Writes s[0..len) as a JSON string literal (quotes included). */
 void lbguard_json_str(FILE *out, const char *s, size_t len);
 
-/* Writes the names of the load balancers in `mask` (LBG_LB_* bits) as
+/* Writes the names of the load balancers in `mask` (LBG_LB_* bits), each
+ * by its profile name (LBG_LB_NGINX_122 is "nginx-1.22"), as
  * "haproxy, nginx" (text) or a JSON array; "none" / [] when empty. */
 void lbguard_print_lbs(FILE *out, unsigned mask, int json);
 

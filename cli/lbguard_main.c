@@ -179,13 +179,16 @@ lbguard_json_str(FILE *out, const char *s, size_t len)
 }
 
 
-/* The LBG_LB_* bits in table order, with the profile that names each. */
+/* The LBG_LB_* bits in the order they are printed (each nginx next to the
+ * other), with the profile that names each: the profile name is the load
+ * balancer's name in text and JSON output. */
 static const struct {
     unsigned      bit;
     lbg_profile_e profile;
 } lbs[] = {
     { LBG_LB_HAPROXY, LBG_PROFILE_HAPROXY },
     { LBG_LB_NGINX, LBG_PROFILE_NGINX },
+    { LBG_LB_NGINX_122, LBG_PROFILE_NGINX_122 },
     { LBG_LB_ENVOY, LBG_PROFILE_ENVOY },
     { LBG_LB_LLHTTP, LBG_PROFILE_LLHTTP },
     { LBG_LB_AWS_ALB, LBG_PROFILE_AWS_ALB },

@@ -13,12 +13,14 @@ a raw-socket backend (lbgtest.RawBackend, one connection per request) to:
     connection per case, agent:false) -> an error before the response or
     not.
 The real verdict ("rejected": a 502, or no response at all) must equal the
-prediction of `lbguard check --profile haproxy|nginx|llhttp`: rejected
-exactly when a finding exists under that profile, leaving out the
-body-phase rules (lbgcli.BODY_PHASE_RULES; their defect comes after the
-header section has been forwarded, so no LB can answer 502 for them).
-Then `lbguard repair` output (each LB's own profile, and strictest for all
-three) must pass that LB. A table (case x LB: real verdict, prediction) is
+prediction of `lbguard check --profile P` with P the LB's own profile:
+haproxy, llhttp, and for nginx `nginx-1.22` when the running nginx
+(`nginx -v`) is older than 1.23.0, else `nginx`. Rejected exactly when a
+finding exists under that profile, leaving out the body-phase rules
+(lbgcli.BODY_PHASE_RULES; their defect comes after the header section has
+been forwarded, so no LB can answer 502 for them). Then `lbguard repair`
+output (each LB's own profile, and strictest for all three) must pass that
+LB. A table (case x LB: real verdict, prediction) is
 printed and written to BUILD/differential.txt.
 
 "Rejected" means the client does not get the response: a 502, no response
@@ -34,15 +36,13 @@ The `nginx` profile follows nginx >= 1.23.0: its commit d22157fad
 "Upstream: header handlers can now return parsing errors" (release-1.23.0)
 added the 502s for invalid or duplicate Content-Length, Content-Length
 with Transfer-Encoding, an unknown Transfer-Encoding and a duplicate
-Transfer-Encoding. Debian 12 ships nginx 1.22.1, which accepts those. So,
-for the nginx column only, a cell where nginx accepts and the profile
-predicts "rejected" passes (shown as "nginx<1.23") only when the running
-nginx (`nginx -v`) is older than 1.23.0 AND every header-phase finding
-under --profile nginx is in NGINX_1_23_RULES. Any other disagreement
+Transfer-Encoding. Debian 12 ships nginx 1.22.1, which accepts those: the
+`nginx-1.22` profile (LBG_LB_NGINX_122) is that nginx, and it is the one
+calibrated here. Every asserted cell must agree exactly; a disagreement
 fails, except the cells listed in UNEXPLAINED (printed loudly as
 "UNEXPLAINED", for the lead to decide; a listed cell that agrees again
 fails until its entry is removed). UNEXPLAINED is empty: every cell
-agrees with the rule table or is an nginx<1.23 cell.
+agrees with the rule table.
 Ends with "N passed, N failed".
 """
 import json
@@ -62,13 +62,10 @@ LBG, _ = lbgcli.binaries(BUILD)
 WORK = lbgtest.workdir("cli-differential", BUILD)
 LBS = ("haproxy", "nginx", "llhttp")
 
-# the findings nginx answers 502 for since 1.23.0 (d22157fad, "Upstream:
-# header handlers can now return parsing errors"); 1.22 accepts them
+# nginx checks an upstream's Content-Length and Transfer-Encoding since
+# 1.23.0 (d22157fad, "Upstream: header handlers can now return parsing
+# errors"): before it, the profile is nginx-1.22
 NGINX_1_23 = (1, 23, 0)
-NGINX_1_23_RULES = {
-    "content-length-invalid", "content-length-duplicate", "content-length-conflict",
-    "te-with-content-length", "te-not-chunked", "te-chunked-twice",
-}
 
 # (case slug, lb) -> why the real parser disagrees with the rule table and
 # nothing above explains it. Each entry is printed as UNEXPLAINED; the lead
@@ -142,6 +139,16 @@ def lb_rejected(status):
     return status in ("502", "closed", "reset", "junk")
 
 
+have_nginx = S.have(S.NGINX)
+NGX_VERSION = nginx_version() if have_nginx else None
+# each LB's own profile
+PROFILE = {"haproxy": "haproxy", "llhttp": "llhttp",
+           "nginx": ("nginx-1.22" if NGX_VERSION is not None and NGX_VERSION < NGINX_1_23
+                     else "nginx")}
+if have_nginx:
+    R.check("nginx -v parsed (%s): profile %s" % (".".join(map(str, NGX_VERSION or ())),
+                                                 PROFILE["nginx"]), NGX_VERSION)
+
 # ------------------------------------------------------------ the inputs --
 
 CASES = lbgcli.load_cases()
@@ -149,14 +156,16 @@ R.check("corpus has cases (%d)" % len(CASES), len(CASES) >= 70, len(CASES))
 routes = {}
 predicted = {}   # (slug, lb) -> (rejected?, [header-phase rules], [all rules])
 repaired = {}    # (slug, profile) -> path or None (refused)
+REP_PROFILES = ("strictest",) + tuple(PROFILE[lb] for lb in LBS)
 for c in CASES:
     routes[("/c/%s" % c["num"]).encode()] = c["raw"]
     for lb in LBS:
-        rc, obj, err = lbgcli.check_json(LBG, c["path"], profile=lb, head=c["head"])
+        rc, obj, err = lbgcli.check_json(LBG, c["path"], profile=PROFILE[lb],
+                                         head=c["head"])
         rules = [f["rule"] for f in obj["findings"]] if obj else ["?"]
         hp = lbgcli.header_phase(obj["findings"]) if obj else ["?"]
         predicted[(c["slug"], lb)] = (bool(hp), hp, rules)
-    for prof in ("strictest",) + LBS:
+    for prof in REP_PROFILES:
         args = ["repair", "--profile", prof] + (["--head"] if c["head"] else []) + [c["path"]]
         rc, out, err = lbgcli.run(LBG, args)
         if rc == 0:
@@ -172,7 +181,6 @@ backend = lbgtest.RawBackend(routes, close=True)
 
 procs = []
 have_haproxy = S.have(S.HAPROXY)
-have_nginx = S.have(S.NGINX)
 have_node = os.path.exists(S.NODE)
 hap_port = ngx_port = None
 if have_haproxy:
@@ -243,7 +251,7 @@ for lb in ("haproxy", "nginx"):
         real[(c["slug"], lb)] = (st, lb_rejected(st))
         if st == "junk":
             junk_paths[lb].add("/c/%s" % c["num"])
-        for prof in ("strictest", lb):
+        for prof in ("strictest", PROFILE[lb]):
             path = repaired[(c["slug"], prof)]
             if path:
                 st = lb_status(lb_exchange(lb_port(lb), c, path))
@@ -303,16 +311,12 @@ if have_nginx:
         lbgtest.read_log(os.path.join(ngx_dir, "error.log"))))
     R.eq("nginx: junk answers are its HTTP/0.9 fallback (%d)" % len(junk_paths["nginx"]),
          sorted(ngx_fallback), sorted(junk_paths["nginx"]))
-NGX_VERSION = nginx_version() if have_nginx else None
-NGX_PRE_1_23 = NGX_VERSION is not None and NGX_VERSION < NGINX_1_23
-if have_nginx:
-    R.check("nginx -v parsed (%s)" % ".".join(map(str, NGX_VERSION or ())), NGX_VERSION)
 
 # ------------------------------------------------------------ the verdicts --
 
 disagreements = []   # cells that fail
 unexplained = []     # cells listed in UNEXPLAINED that still disagree
-count = {lb: dict(agree=0, old_nginx=0, unexplained=0, body=0, fail=0) for lb in LBS}
+count = {lb: dict(agree=0, unexplained=0, body=0, fail=0) for lb in LBS}
 rows = []
 for c in CASES:
     cells = []
@@ -334,22 +338,14 @@ for c in CASES:
             R.check("%s %s: not in UNEXPLAINED (body-phase only, not asserted)" % key,
                     key not in UNEXPLAINED)
             continue
-        verdict = "real %s, predicted %s (%s)" % (
+        verdict = "real %s, predicted %s by --profile %s (%s)" % (
             "rejected" if rej else "accepted", "rejected" if prej else "accepted",
-            ",".join(hp) or "no finding")
-        old_nginx = (lb == "nginx" and not rej and prej and NGX_PRE_1_23
-                     and all(r in NGINX_1_23_RULES for r in hp))
+            PROFILE[lb], ",".join(hp) or "no finding")
         mark = ""
         if rej == prej:
             count[lb]["agree"] += 1
             R.check("%s %s: %s" % (c["slug"], lb, verdict), key not in UNEXPLAINED,
                     "agrees: remove it from UNEXPLAINED")
-        elif old_nginx:
-            count[lb]["old_nginx"] += 1
-            mark = " nginx<1.23"
-            R.check("%s %s: %s: nginx %s < 1.23.0 accepts what 1.23 rejects" % (
-                c["slug"], lb, verdict, ".".join(map(str, NGX_VERSION))),
-                key not in UNEXPLAINED, "explained: remove it from UNEXPLAINED")
         elif key in UNEXPLAINED:
             count[lb]["unexplained"] += 1
             mark = " UNEXPLAINED"
@@ -366,10 +362,10 @@ for c in CASES:
     # repaired bytes
     reps = []
     for lb in LBS:
-        for prof in ("strictest", lb):
+        for prof in ("strictest", PROFILE[lb]):
             k = (c["slug"], prof, lb)
             if repaired[(c["slug"], prof)] is None:
-                if prof == lb:
+                if prof == PROFILE[lb]:
                     reps.append("%s:refused" % lb)
                 continue
             if k not in rep_real:
@@ -381,26 +377,27 @@ for c in CASES:
             else:
                 R.check("%s: repair --profile %s passes %s (%s)" % (c["slug"], prof, lb, st),
                         not rej)
-            if prof == lb:
+            if prof == PROFILE[lb]:
                 reps.append("%s:%s" % (lb, st))
     rows.append("%-36s %s  %s" % (c["slug"], " ".join(cells), " ".join(reps)))
 
-header = ("%-36s %-22s %-22s %-22s  %s\n" % ("case", "haproxy", "nginx", "llhttp (node)",
+header = ("%-36s %-22s %-22s %-22s  %s\n" % ("case", "haproxy",
+                                             "nginx (%s)" % PROFILE["nginx"], "llhttp (node)",
                                              "repaired (own profile)") +
           "  cell: <real status> <real>/<predicted>, R rejected (502, no response, or junk:\n"
           "  a status line the client cannot parse, nginx's HTTP/0.9 fallback included;\n"
           "  llhttp: a parser error before the response), a accepted;\n"
-          "  nginx<1.23: accepted by this nginx (%s), rejected since 1.23.0 (d22157fad);\n"
+          "  predicted by --profile haproxy, %s (nginx %s), llhttp;\n"
           "  body: only body-phase findings (not asserted); haproxy status/<termination state>;\n"
           "  node <status>+<error> is a body-phase error (not a 502)" % (
-              ".".join(map(str, NGX_VERSION)) if NGX_VERSION else "n/a"))
-summary = ["cells (case x LB, %d cases): asserted = agree + nginx<1.23 + unexplained; "
+              PROFILE["nginx"], ".".join(map(str, NGX_VERSION)) if NGX_VERSION else "n/a"))
+summary = ["cells (case x LB, %d cases): asserted = agree + unexplained + DIFF; "
            "body-phase only: shown, not asserted" % len(CASES)]
 count["total"] = {k: sum(count[lb][k] for lb in LBS) for k in count[LBS[0]]}
 for lb in LBS + ("total",):
     n = count[lb]
-    summary.append("  %-8s agree %3d  nginx<1.23 %3d  UNEXPLAINED %2d  body-phase %2d  DIFF %2d" % (
-        lb, n["agree"], n["old_nginx"], n["unexplained"], n["body"], n["fail"]))
+    summary.append("  %-8s agree %3d  UNEXPLAINED %2d  body-phase %2d  DIFF %2d" % (
+        lb, n["agree"], n["unexplained"], n["body"], n["fail"]))
 table = header + "\n" + "\n".join(rows) + "\n\n" + "\n".join(summary) + "\n"
 
 
@@ -412,7 +409,7 @@ def cell_list(title, prefix, cells):
     for slug, lb, st, rej, prej, hp, rules in cells:
         out += "  %s%s %s: real %s (%s), predicted %s; findings under --profile %s: %s\n" % (
             prefix, slug, lb, st, "rejected" if rej else "accepted",
-            "rejected" if prej else "accepted", lb, ",".join(rules) or "none")
+            "rejected" if prej else "accepted", PROFILE[lb], ",".join(rules) or "none")
     return out
 
 
