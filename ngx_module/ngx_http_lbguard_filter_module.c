@@ -1202,7 +1202,7 @@ ngx_http_lbguard_profile(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     {
         return ngx_http_lbguard_invalid(cf, cmd, &value[1],
                    "it must be \"strictest\", \"haproxy\", \"nginx\", "
-                   "\"envoy\", \"llhttp\" or \"aws-alb\"");
+                   "\"nginx-1.22\", \"envoy\", \"llhttp\" or \"aws-alb\"");
     }
 
     lcf->profile = profile;

@@ -221,7 +221,7 @@ BAD_DIRECTIVES = [
     ("lbguard detect; lbguard repair;", '"lbguard" directive is duplicate'),
     ("lbguard_profile haproxy2;", 'invalid value "haproxy2" in '
      '"lbguard_profile" directive, it must be "strictest", "haproxy", '
-     '"nginx", "envoy", "llhttp" or "aws-alb"'),
+     '"nginx", "nginx-1.22", "envoy", "llhttp" or "aws-alb"'),
     ("lbguard_lb_idle_timeout azure;", 'invalid value "azure" in '
      '"lbguard_lb_idle_timeout" directive, it must be a time or "aws-alb", '
      '"aws-clb", "gcp" or "oci"'),
