@@ -44,6 +44,11 @@
 
 module AP_MODULE_DECLARE_DATA lbguard_module;
 
+/* The two filters' handles (ap_register_output_filter): adding a filter by
+ * handle skips the lookup by name on every request. */
+static ap_filter_rec_t *lbguard_filter_handle;
+static ap_filter_rec_t *lbguard_body_filter_handle;
+
 #define LBGUARD_UNSET      (-1)
 #define LBGUARD_NOTE       "lbguard-findings"
 #define LBGUARD_LOG_MAX    512
@@ -301,11 +306,12 @@ static void lbguard_policy(const lbguard_dir_conf *conf, lbg_policy_t *p)
 
 /*
  * Returns r->status_line when Apache will send it verbatim after
- * "HTTP/1.1 ", else NULL: this mirrors validate_status_line() in
- * modules/http/http_filters.c, which replaces a status line that does not
- * start with r->status or holds control characters by Apache's own.
+ * "HTTP/1.1 ", and its length in *lenp, else NULL: this mirrors
+ * validate_status_line() in modules/http/http_filters.c, which replaces a
+ * status line that does not start with r->status or holds control
+ * characters by Apache's own.
  */
-static const char *lbguard_status_line(request_rec *r)
+static const char *lbguard_status_line(request_rec *r, size_t *lenp)
 {
     const char *sl = r->status_line;
     size_t      len, i;
@@ -326,51 +332,74 @@ static const char *lbguard_status_line(request_rec *r)
             return NULL;
         }
     }
+    *lenp = len;
     return sl;
 }
 
-/* Appends table t's entries to fields[]; returns the new count. Entries
- * named Content-Type are left out when r->content_type replaces them. */
-static size_t lbguard_view_table(request_rec *r, apr_table_t *t,
+/* Appends the entries arr of a table to fields[]; returns the new count.
+ * Entries named Content-Type are left out when r->content_type replaces
+ * them. Sets *cl to the first Content-Length entry's index when cl is not
+ * NULL and *cl is -1 (what apr_table_get would find). The length test
+ * comes first: only a 12- or 14-byte name is compared, the usual spelling
+ * with memcmp before the case-insensitive compare. */
+static size_t lbguard_view_table(request_rec *r,
+                                 const apr_array_header_t *arr,
                                  unsigned which, lbg_field_t *fields,
-                                 size_t n)
+                                 size_t n, int *cl)
 {
-    const apr_array_header_t *arr = apr_table_elts(t);
-    const apr_table_entry_t  *e = (const apr_table_entry_t *) arr->elts;
-    int                       i;
+    const apr_table_entry_t *e = (const apr_table_entry_t *) arr->elts;
+    lbg_field_t             *fd;
+    size_t                   len;
+    int                      i;
 
     for (i = 0; i < arr->nelts; i++) {
         if (e[i].key == NULL) {
             continue;
         }
-        if (r->content_type && !ap_cstr_casecmp(e[i].key, "Content-Type")) {
+        len = strlen(e[i].key);
+        if (len == sizeof("Content-Type") - 1 && r->content_type
+            && !ap_cstr_casecmp(e[i].key, "Content-Type")) {
             continue;
         }
-        fields[n].name = (const unsigned char *) e[i].key;
-        fields[n].name_len = strlen(e[i].key);
-        fields[n].value = (const unsigned char *) (e[i].val ? e[i].val : "");
-        fields[n].value_len = e[i].val ? strlen(e[i].val) : 0;
-        fields[n].origin = ((uintptr_t) i << 2) | which;
-        fields[n].trusted = 0;
-        n++;
+        if (len == sizeof("Content-Length") - 1 && cl != NULL && *cl < 0
+            && (memcmp(e[i].key, "Content-Length", len) == 0
+                || !ap_cstr_casecmp(e[i].key, "Content-Length"))) {
+            *cl = i;
+        }
+        fd = &fields[n++];
+        fd->name = (const unsigned char *) e[i].key;
+        fd->name_len = len;
+        if (e[i].val != NULL) {
+            fd->value = (const unsigned char *) e[i].val;
+            fd->value_len = strlen(e[i].val);
+        }
+        else {
+            fd->value = (const unsigned char *) "";
+            fd->value_len = 0;
+        }
+        fd->origin = ((uintptr_t) i << 2) | which;
+        fd->trusted = 0;
     }
     return n;
 }
 
 /* Builds the view of r as HTTP_HEADER will send it (err_headers_out first,
- * then headers_out, then Content-Type, as merge_response_headers() does). */
-static void lbguard_view(request_rec *r, lbg_response_t *view)
+ * then headers_out, then Content-Type, as merge_response_headers() does).
+ * Sets *cl to the index of headers_out's first Content-Length, or -1. */
+static void lbguard_view(request_rec *r, lbg_response_t *view, int *cl)
 {
-    lbg_field_t *fields;
-    const char  *sl;
-    size_t       n = 0;
+    const apr_array_header_t *err = apr_table_elts(r->err_headers_out);
+    const apr_array_header_t *out = apr_table_elts(r->headers_out);
+    lbg_field_t              *fields;
+    const char               *sl;
+    size_t                    n = 0, sl_len = 0;
 
     fields = apr_palloc(r->pool, sizeof(lbg_field_t)
-                        * (apr_table_elts(r->err_headers_out)->nelts
-                           + apr_table_elts(r->headers_out)->nelts + 1));
-    n = lbguard_view_table(r, r->err_headers_out, LBGUARD_FROM_ERR_HEADERS,
-                           fields, n);
-    n = lbguard_view_table(r, r->headers_out, LBGUARD_FROM_HEADERS, fields, n);
+                        * (err->nelts + out->nelts + 1));
+    *cl = -1;
+    n = lbguard_view_table(r, err, LBGUARD_FROM_ERR_HEADERS, fields, n,
+                           NULL);
+    n = lbguard_view_table(r, out, LBGUARD_FROM_HEADERS, fields, n, cl);
     if (r->content_type) {
         fields[n].name = (const unsigned char *) "Content-Type";
         fields[n].name_len = sizeof("Content-Type") - 1;
@@ -384,10 +413,10 @@ static void lbguard_view(request_rec *r, lbg_response_t *view)
     memset(view, 0, sizeof(*view));
     view->version = 11; /* AP_SERVER_PROTOCOL */
     view->status = r->status;
-    sl = lbguard_status_line(r);
+    sl = lbguard_status_line(r, &sl_len);
     if (sl) {
         view->status_line = (const unsigned char *) sl;
-        view->status_line_len = strlen(sl);
+        view->status_line_len = sl_len;
     }
     view->head = r->header_only ? 1 : 0;
     view->fields = fields;
@@ -560,7 +589,7 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
     lbg_response_t    view;
     char              line[LBGUARD_LOG_MAX];
     size_t            i;
-    const char       *cl;
+    int               cl;
 
     if (ctx != NULL) {
         /* Still here only to drop the body (LBG_EDIT_NO_BODY). */
@@ -577,12 +606,15 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
         return ap_pass_brigade(f->next, bb);
     }
 
-    ctx = f->ctx = apr_pcalloc(r->pool, sizeof(*ctx));
+    /* Not zeroed (some 4 KB): the core fills findings[] and edits[] up to
+     * rep.nfindings and rep.nedits. */
+    ctx = f->ctx = apr_palloc(r->pool, sizeof(*ctx));
+    ctx->no_body = 0;
     lbguard_policy(conf, &ctx->policy);
     lbg_report_init(&ctx->rep, ctx->findings, LBG_FINDINGS_MAX, ctx->edits,
                     LBG_EDITS_MAX);
 
-    lbguard_view(r, &view);
+    lbguard_view(r, &view, &cl);
     lbg_check(&ctx->policy, &view, &ctx->rep);
 
     /* Log before repairing: findings point into the view. */
@@ -598,16 +630,18 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
 
     if (ctx->policy.mode == LBG_MODE_REPAIR && ctx->rep.nedits > 0) {
         lbguard_repair(r, &view, ctx);
+        /* an edit may have removed it */
+        cl = apr_table_get(r->headers_out, "Content-Length") ? 0 : -1;
     }
 
     /* The body guard follows only a Content-Length that a handler set:
      * when Apache computes one (CONTENT_LENGTH filter) it is right. */
-    cl = apr_table_get(r->headers_out, "Content-Length");
-    if (cl != NULL && !lbg_response_bodiless(&view)) {
+    if (cl >= 0 && !lbg_response_bodiless(&view)) {
         lbguard_body_ctx *bctx = apr_pcalloc(r->pool, sizeof(*bctx));
 
         bctx->hctx = ctx;
-        ap_add_output_filter("LBGUARD_BODY", bctx, r, r->connection);
+        ap_add_output_filter_handle(lbguard_body_filter_handle, bctx, r,
+                                    r->connection);
     }
 
     if (!ctx->no_body) {
@@ -846,7 +880,8 @@ static void lbguard_insert_filter(request_rec *r)
                                                   &lbguard_module);
 
     if (conf->mode == LBG_MODE_DETECT || conf->mode == LBG_MODE_REPAIR) {
-        ap_add_output_filter("LBGUARD", NULL, r, r->connection);
+        ap_add_output_filter_handle(lbguard_filter_handle, NULL, r,
+                                    r->connection);
     }
 }
 
@@ -855,11 +890,13 @@ static void lbguard_register_hooks(apr_pool_t *p)
     (void) p;
     /* Before HTTP_HEADER (AP_FTYPE_PROTOCOL), whose check_headers() turns
      * a bad field into a 500: the repair must come first. */
-    ap_register_output_filter("LBGUARD", lbguard_header_filter, NULL,
-                              AP_FTYPE_PROTOCOL - 1);
+    lbguard_filter_handle = ap_register_output_filter("LBGUARD",
+                                lbguard_header_filter, NULL,
+                                AP_FTYPE_PROTOCOL - 1);
     /* After HTTP_HEADER: sees the Content-Length as sent, then the body. */
-    ap_register_output_filter("LBGUARD_BODY", lbguard_body_filter, NULL,
-                              AP_FTYPE_PROTOCOL + 1);
+    lbguard_body_filter_handle = ap_register_output_filter("LBGUARD_BODY",
+                                     lbguard_body_filter, NULL,
+                                     AP_FTYPE_PROTOCOL + 1);
     ap_hook_insert_filter(lbguard_insert_filter, NULL, NULL, APR_HOOK_LAST);
     ap_hook_insert_error_filter(lbguard_insert_filter, NULL, NULL,
                                 APR_HOOK_LAST);
