@@ -164,6 +164,17 @@ lbg_content_length_parse(const unsigned char *value, size_t len)
     if (len == 0) {
         return -1;
     }
+    if (len <= 18) {
+        /* 18 digits cannot overflow: no check per digit */
+        for (i = 0; i < len; i++) {
+            d = value[i] - '0';
+            if ((unsigned) d > 9) {
+                return -1;
+            }
+            v = v * 10 + d;
+        }
+        return v;
+    }
     for (i = 0; i < len; i++) {
         if (!lbg__is(value[i], LBG__DIGIT)) {
             return -1;
