@@ -479,7 +479,7 @@ def graceful_cases(a, ka):
     res.check("graceful restart closes the idle keep-alive connection long before "
               "its 21s timeout (%.3fs)" % secs, rest == b"" and secs < 15.0)
     lbgtest.wait_for(lambda: lbgtest.read_log(a.error_log).count("AH00489:") >= 2,
-                     what="second generation")
+                     timeout=60.0, what="second generation")
     res.eq("graceful restart raises KeepAliveTimeout again",
            lbgtest.read_log(a.error_log).count("raised to 21s"), before + 1)
 
