@@ -1234,10 +1234,11 @@ ngx_http_lbguard_lb_idle_timeout(ngx_conf_t *cf, ngx_command_t *cmd,
 
     t = ngx_parse_time(&value[1], 0);
 
-    if (t == NGX_ERROR) {
+    if (t == NGX_ERROR || t == 0) {
+        /* a load balancer's idle timeout is never 0 (ALB: 1-4000 s) */
         return ngx_http_lbguard_invalid(cf, cmd, &value[1],
-                   "it must be a time or \"aws-alb\", \"aws-clb\", "
-                   "\"gcp\" or \"oci\"");
+                   "it must be a time of at least 1ms or \"aws-alb\", "
+                   "\"aws-clb\", \"gcp\" or \"oci\"");
     }
 
     lcf->lb_idle_timeout = (ngx_msec_t) t;

@@ -223,8 +223,11 @@ BAD_DIRECTIVES = [
      '"lbguard_profile" directive, it must be "strictest", "haproxy", '
      '"nginx", "nginx-1.22", "envoy", "llhttp" or "aws-alb"'),
     ("lbguard_lb_idle_timeout azure;", 'invalid value "azure" in '
-     '"lbguard_lb_idle_timeout" directive, it must be a time or "aws-alb", '
-     '"aws-clb", "gcp" or "oci"'),
+     '"lbguard_lb_idle_timeout" directive, it must be a time of at least 1ms '
+     'or "aws-alb", "aws-clb", "gcp" or "oci"'),
+    ("lbguard_lb_idle_timeout 0s;", 'invalid value "0s" in '
+     '"lbguard_lb_idle_timeout" directive, it must be a time of at least 1ms '
+     'or "aws-alb", "aws-clb", "gcp" or "oci"'),
     ("lbguard_keepalive_margin 5parsecs;", 'invalid value "5parsecs" in '
      '"lbguard_keepalive_margin" directive, it must be a time'),
     ("lbguard_header_budget 0;", 'invalid value "0" in '
