@@ -944,7 +944,8 @@ ngx_http_lbguard_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     size_t                   fit;
     ngx_buf_t               *b;
     lbg_rule_e               rule;
-    ngx_chain_t             *cl, *out, **ll;
+    ngx_uint_t               changed;
+    ngx_chain_t             *cl, *pl, *out, **ll;
     ngx_http_lbguard_ctx_t  *ctx;
 
     if (in == NULL || r != r->main) {
@@ -957,8 +958,15 @@ ngx_http_lbguard_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         return ngx_http_next_body_filter(r, in);
     }
 
+    /*
+     * The chain is copied only once a buffer has to change (repair, past
+     * the declared length); until then the caller's chain goes on as is,
+     * with no allocation on the common path.
+     */
+
     out = NULL;
     ll = &out;
+    changed = ctx->cut;
 
     for (cl = in; cl; cl = cl->next) {
         b = cl->buf;
@@ -983,6 +991,22 @@ ngx_http_lbguard_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
             if (ctx->act && ctx->policy->mode == LBG_MODE_REPAIR) {
                 ctx->cut = 1;
                 r->keepalive = 0;
+
+                if (!changed) {
+                    /* the buffers before this one go out unchanged */
+
+                    for (pl = in; pl != cl; pl = pl->next) {
+                        *ll = ngx_alloc_chain_link(r->pool);
+                        if (*ll == NULL) {
+                            return NGX_ERROR;
+                        }
+
+                        (*ll)->buf = pl->buf;
+                        ll = &(*ll)->next;
+                    }
+
+                    changed = 1;
+                }
 
                 if (fit == 0) {
                     /*
@@ -1032,7 +1056,7 @@ ngx_http_lbguard_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
             }
         }
 
-        if (ctx->policy->mode != LBG_MODE_REPAIR) {
+        if (ctx->policy->mode != LBG_MODE_REPAIR || !changed) {
             continue;
         }
 
@@ -1045,8 +1069,8 @@ ngx_http_lbguard_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         ll = &(*ll)->next;
     }
 
-    if (ctx->policy->mode != LBG_MODE_REPAIR) {
-        /* detect: the chain goes out unchanged */
+    if (ctx->policy->mode != LBG_MODE_REPAIR || !changed) {
+        /* detect, or nothing cut: the chain goes out unchanged */
         return ngx_http_next_body_filter(r, in);
     }
 
