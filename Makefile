@@ -47,6 +47,16 @@ $(BUILD)/lib-asan/liblbg.a: $(CORE_SRCS) $(CORE_HDRS)
 	done
 	ar rcs $@ $(BUILD)/lib-asan/obj/*.o
 
+# The same core without SIMD (-DLBG_NO_SIMD): the portable byte checks
+# that platforms without SSE2 use, tested by the unit-portable binaries.
+$(BUILD)/lib-portable/liblbg.a: $(CORE_SRCS) $(CORE_HDRS)
+	@mkdir -p $(BUILD)/lib-portable/obj
+	@set -e; for s in $(CORE_SRCS); do \
+	  $(CC) $(STRICT) -O2 -g -DLBG_NO_SIMD $(SAN) -Icommon -c $$s \
+	        -o $(BUILD)/lib-portable/obj/$$(basename $$s .c).o; \
+	done
+	ar rcs $@ $(BUILD)/lib-portable/obj/*.o
+
 core: $(BUILD)/lib/liblbg.a
 
 # ---- command-line tool (cli/) -------------------------------------------
@@ -71,8 +81,13 @@ $(BUILD)/unit-asan/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/lib-asa
 	@mkdir -p $(dir $@)
 	$(CC) -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O1 -g $(SAN) -Icommon -Itests/unit \
 	    -DLBG_CASES_DIR='"$(CURDIR)/tests/cases"' -o $@ $< $(BUILD)/lib-asan/liblbg.a -lcmocka
+UNIT_PORTABLE := $(BUILD)/unit-portable/test_quick $(BUILD)/unit-portable/test_rules
+$(BUILD)/unit-portable/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/lib-portable/liblbg.a
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O1 -g $(SAN) -Icommon -Itests/unit \
+	    -DLBG_CASES_DIR='"$(CURDIR)/tests/cases"' -o $@ $< $(BUILD)/lib-portable/liblbg.a -lcmocka
 unit: $(UNIT_BINS)
-unit-asan: $(UNIT_ASAN)
+unit-asan: $(UNIT_ASAN) $(UNIT_PORTABLE)
 
 # ---- fuzz target (libFuzzer, clang) ----------------------------------------
 $(BUILD)/fuzz/fuzz_lbg: tests/fuzz/fuzz_lbg.c $(CORE_SRCS) $(CORE_HDRS)

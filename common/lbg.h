@@ -2,8 +2,9 @@
  * lbg.h -- the lbguard core: response model, rule set, repairs, body guard,
  * keep-alive policy and a strict parser for raw HTTP/1.x response bytes.
  *
- * This is the only public header of common/. It depends on <stddef.h> and
- * <stdint.h> only. Nothing here allocates memory, performs I/O, uses
+ * This is the only public header of common/. It depends on <stddef.h>,
+ * <stdint.h> and <string.h> (memcpy in the inline quick pass), and where
+ * SSE2 is there on <emmintrin.h>. Nothing here allocates memory, performs I/O, uses
  * globals that change, or depends on the locale: every function is
  * reentrant and may run in several threads at once (Apache's event MPM).
  * Every byte of a response is treated as hostile: no function reads past a
@@ -346,6 +347,15 @@ typedef struct {
  * a response to HEAD, or status 1xx, 204 or 304), else 0. */
 int lbg_response_bodiless(const lbg_response_t *r);
 
+/* lbg_response_bodiless() of a response with status code `status`, to a
+ * HEAD request when `head` is nonzero; inline. */
+static inline int
+lbg_bodiless(int status, int head)
+{
+    return head || (status >= 100 && status < 200) || status == 204
+           || status == 304;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Findings, edits, report                                                  */
 /* ------------------------------------------------------------------------ */
@@ -481,6 +491,387 @@ const char *lbg_reason_phrase(int status);
  * Content-Length (empty, sign, space, letters, a list, overflow).
  */
 int64_t lbg_content_length_parse(const unsigned char *value, size_t len);
+
+/*
+ * The quick pass: a cheaper first look that lets an adapter skip building
+ * the view when a response is clean, which almost every response is.
+ *
+ *     lbg_quick_t q;
+ *     lbg_quick_init(&q);
+ *     for each field, in any order: lbg_quick_field(&q, ...);
+ *     if (lbg_quick_clean(&policy, &q, status, status_line, len))
+ *         nothing to report or repair: skip lbg_check
+ *     else
+ *         build the view and call lbg_check
+ *
+ * The contract, tested over the raw-case corpus, random views and the
+ * fuzzer: when lbg_quick_clean() returns 1, lbg_check() on the same
+ * response (same fields with the same `trusted` flags, same status and
+ * status line, HEAD or not) would record no finding and no edit under any
+ * profile. The converse does not hold: 0 only means "look closer" (for
+ * example a field name with '_', a value with HTAB, two Content-Length
+ * fields, a Content-Length on a 204).
+ *
+ * With SSE2 (every x86-64) the common field is checked inline, 16 bytes
+ * per instruction, and its verdict is folded in by lbg_quick_clean(); the
+ * rest goes through lbg_quick_slow(), which is exact. Without SSE2, or
+ * with LBG_NO_SIMD defined, every field goes through lbg_quick_slow().
+ *
+ * Fields: the counts and sums below are in fields and bytes (name_len +
+ * value_len, without ": " and CRLF). `dirty` is set by a field that needs
+ * lbg_check: an empty name, a name byte outside tchar (RFC 9110 5.1), a
+ * value byte that is a CTL other than HTAB, or DEL (RFC 9110 5.5), or a
+ * Content-Length / Transfer-Encoding field the quick pass does not vouch
+ * for (RFC 9110 8.6, RFC 9112 6.1). The accumulators at the end belong to
+ * the inline checks; only the inline functions read them.
+ */
+
+#include <string.h>
+#if defined(__SSE2__) && !defined(LBG_NO_SIMD)
+#include <emmintrin.h>
+#define LBG_QUICK_INLINE 1
+typedef __m128i lbg__q_vec_t;
+#else
+typedef struct {
+    unsigned char b[16];
+} lbg__q_vec_t;
+#endif
+
+typedef struct {
+    size_t       nfields;    /* fields seen */
+    size_t       bytes;      /* sum of name_len + value_len over them */
+    size_t       max_field;  /* the largest name_len + value_len */
+    size_t       ncl;        /* Content-Length fields (1*DIGIT, or trusted) */
+    size_t       nte;        /* Transfer-Encoding fields ("chunked") */
+    unsigned     dirty;      /* nonzero: lbg_quick_clean() returns 0 */
+    /* last, so that the members above keep their offsets with or without
+     * SSE2 */
+    lbg__q_vec_t name_good;  /* AND of the inline name checks */
+    lbg__q_vec_t value_min;  /* bytewise minimum of the inline values */
+    lbg__q_vec_t value_del;  /* OR of the inline values' DEL bytes */
+} lbg_quick_t;
+
+/* The longest status line lbg_check() counts for a valid status code and
+ * the host's own reason phrase, in bytes: "HTTP/1.1 " 3DIGIT SP reason
+ * CRLF with lbg_reason_phrase()'s longest ("Request Header Fields Too
+ * Large", 31 bytes). */
+#define LBG_STATUS_LINE_MAX (9 + 3 + 1 + 31 + 2)
+
+/* What lbg_quick_slow() found in one field (bits). */
+#define LBG_QUICK_DIRTY 1u /* lbg_check must look at it */
+#define LBG_QUICK_CL    2u /* a Content-Length field, 1*DIGIT or trusted */
+#define LBG_QUICK_TE    4u /* a Transfer-Encoding field, "chunked" */
+
+/*
+ * The part of lbg_quick_field() that is not inline: the exact byte checks
+ * of a field's name and value (RFC 9110 5.1, 5.5) and the Content-Length
+ * / Transfer-Encoding fields (RFC 9110 8.6, RFC 9112 6.1). Takes the
+ * arguments of lbg_quick_field(); returns LBG_QUICK_* bits (0: a clean
+ * field of no framing name). Adapters call lbg_quick_field().
+ */
+unsigned lbg_quick_slow(const unsigned char *name, size_t name_len,
+                        const unsigned char *value, size_t value_len,
+                        int trusted);
+
+/*
+ * The exact end of a quick pass, out of line, for what lbg_quick_clean()
+ * does not decide inline (a status line it does not vouch for, a 1xx or
+ * 204 with framing fields, a header section near its budget). It reads
+ * every member of q but the inline checks' accumulators, which
+ * lbg_quick_clean() has looked at first. Same arguments and result as
+ * lbg_quick_clean().
+ */
+int lbg_quick_end(const lbg_policy_t *p, const lbg_quick_t *q, int status,
+                  const unsigned char *status_line, size_t status_line_len);
+
+/* Inline even where the compiler would not (GCC, clang): the quick pass is
+ * the per-response cost of every clean response. */
+#if defined(__GNUC__)
+#define LBG_INLINE static inline __attribute__((always_inline))
+#else
+#define LBG_INLINE static inline
+#endif
+
+/* Starts a quick pass: all counts zero, not dirty. */
+LBG_INLINE void
+lbg_quick_init(lbg_quick_t *q)
+{
+    q->nfields = 0;
+    q->bytes = 0;
+    q->max_field = 0;
+    q->ncl = 0;
+    q->nte = 0;
+    q->dirty = 0;
+#ifdef LBG_QUICK_INLINE
+    q->name_good = _mm_set1_epi8((char) 0xff);
+    q->value_min = _mm_set1_epi8((char) 0xff);
+    q->value_del = _mm_setzero_si128();
+#endif
+}
+
+#ifdef LBG_QUICK_INLINE
+/*
+ * The inline checks, for a field name of 4 to 32 bytes (but 14 and 17,
+ * the lengths of Content-Length and Transfer-Encoding) made of ASCII
+ * letters, digits and '-' (a subset of tchar, RFC 9110 5.6.2), with a
+ * value of any length; and for a Content-Length of 1 to 16 digits. A span
+ * of 4 to 16 bytes is read with two loads that overlap (its first and
+ * last 4 or 8 bytes), a longer one 16 bytes at a time with the last load
+ * overlapping, a value of 1 to 3 bytes one byte at a time: exactly
+ * s[0..n) is read.
+ */
+
+/* the 16 bytes s[0..16), unaligned */
+LBG_INLINE __m128i
+lbg__q_loadu(const unsigned char *s)
+{
+    return _mm_loadu_si128((const __m128i *) (const void *) s);
+}
+
+/* 16 bytes that are all bytes of s[0..n), 4 <= n <= 16 (some twice) */
+LBG_INLINE __m128i
+lbg__q_load(const unsigned char *s, size_t n)
+{
+    uint32_t a, b;
+
+    if (n >= 8) {
+        return _mm_castps_si128(_mm_loadh_pi(
+                   _mm_castsi128_ps(_mm_loadl_epi64(
+                       (const __m128i *) (const void *) s)),
+                   (const __m64 *) (const void *) (s + n - 8)));
+    }
+    memcpy(&a, s, 4);
+    memcpy(&b, s + n - 4, 4);
+    return _mm_unpacklo_epi64(_mm_unpacklo_epi32(_mm_cvtsi32_si128((int) a),
+                                                 _mm_cvtsi32_si128((int) b)),
+                              _mm_unpacklo_epi32(_mm_cvtsi32_si128((int) a),
+                                                 _mm_cvtsi32_si128((int) b)));
+}
+
+/* 0xff bytes where x holds an ASCII letter, digit or '-' (a subset of
+ * tchar): a range test is one add and one signed compare ('a'..'z' + 5 is
+ * 0x66..0x7f, the top of the signed range; '0'..'9' + 0x46 likewise) */
+LBG_INLINE __m128i
+lbg__q_name_good(__m128i x)
+{
+    __m128i alpha = _mm_cmpgt_epi8(
+                        _mm_add_epi8(_mm_or_si128(x, _mm_set1_epi8(0x20)),
+                                     _mm_set1_epi8(0x05)),
+                        _mm_set1_epi8(0x65));
+    __m128i digit = _mm_cmpgt_epi8(_mm_add_epi8(x, _mm_set1_epi8(0x46)),
+                                   _mm_set1_epi8(0x75));
+
+    return _mm_or_si128(_mm_or_si128(alpha, digit),
+                        _mm_cmpeq_epi8(x, _mm_set1_epi8(0x2d)));
+}
+
+/* 1 when v[0..n) is 1 to 16 ASCII digits (a Content-Length that cannot
+ * overflow), else 0 */
+LBG_INLINE int
+lbg__q_digits(const unsigned char *v, size_t n)
+{
+    if (n - 4 <= 12) {
+        /* '0'..'9' + 0x46 is 0x76..0x7f, the top of the signed range */
+        return _mm_movemask_epi8(_mm_cmpgt_epi8(
+                   _mm_add_epi8(lbg__q_load(v, n), _mm_set1_epi8(0x46)),
+                   _mm_set1_epi8(0x75))) == 0xffff;
+    }
+    return n - 1 < 3 && (unsigned) (v[0] - '0') < 10u
+           && (unsigned) (v[n >> 1] - '0') < 10u
+           && (unsigned) (v[n - 1] - '0') < 10u;
+}
+
+/* 0xff bytes where x holds a field-vchar or SP: a byte from 0x20 up
+ * (unsigned: x ^ 0x80 as a signed byte above -97), other than 0x7f */
+LBG_INLINE __m128i
+lbg__q_value_good(__m128i x)
+{
+    return _mm_andnot_si128(
+               _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)),
+               _mm_cmpgt_epi8(_mm_xor_si128(x, _mm_set1_epi8((char) 0x80)),
+                              _mm_set1_epi8(-97)));
+}
+
+/* 1 when s[0..n) is a status line after "HTTP/1.1 " that lbg_check
+ * accepts and that is 4 to 16 bytes long: a status code 100..599, SP, and
+ * a reason phrase of field-vchar and SP (RFC 9112 4); 0: ask
+ * lbg_quick_end() */
+LBG_INLINE int
+lbg__q_status_line(const unsigned char *s, size_t n)
+{
+    return n - 4 <= 12 && (unsigned) (s[0] - '1') < 5u
+           && (unsigned) (s[1] - '0') < 10u && (unsigned) (s[2] - '0') < 10u
+           && s[3] == ' '
+           && _mm_movemask_epi8(lbg__q_value_good(lbg__q_load(s, n)))
+              == 0xffff;
+}
+
+/* folds 16 value bytes into the accumulators */
+LBG_INLINE void
+lbg__q_value16(lbg_quick_t *q, __m128i x)
+{
+    q->value_min = _mm_min_epu8(q->value_min, x);
+    q->value_del = _mm_or_si128(q->value_del,
+                                _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)));
+}
+#endif
+
+/* 1 when name[0..14) is "Content-Length", 2 when name[0..17) is
+ * "Transfer-Encoding" (ASCII case-insensitive), else 0; len is the name's
+ * length. A compare of 8 bytes at a time: each byte ORed with 0x20 where
+ * the literal has a letter. */
+LBG_INLINE int
+lbg__q_framing(const unsigned char *n, size_t len)
+{
+    uint64_t a, b, la, lb, ma, mb;
+
+    if (len == 14) {
+        memcpy(&a, n, 8);
+        memcpy(&b, n + 6, 8);
+        memcpy(&la, "content-", 8);
+        memcpy(&lb, "t-length", 8);
+        memcpy(&ma, "\40\40\40\40\40\40\40\0", 8);
+        memcpy(&mb, "\40\0\40\40\40\40\40\40", 8);
+        return ((a | ma) == la && (b | mb) == lb) ? 1 : 0;
+    }
+    return len == 17 ? 2 : 0; /* lbg_quick_slow() decides */
+}
+
+/*
+ * Accounts one field line of the response: name[0..name_len) and
+ * value[0..value_len), as for lbg_field_t (no NUL needed; any bytes).
+ * `trusted` as in lbg_field_t: 1 skips the byte checks of name and value,
+ * but the field still counts for the budgets and the message framing.
+ * Reads exactly those bytes; no errors (a bad field sets q->dirty, or
+ * shows in the accumulators). Inline: the common field costs no call.
+ */
+LBG_INLINE void
+lbg_quick_field(lbg_quick_t *q, const unsigned char *name, size_t name_len,
+                const unsigned char *value, size_t value_len, int trusted)
+{
+    size_t   len = name_len + value_len;
+    unsigned f;
+#ifdef LBG_QUICK_INLINE
+    size_t   i;
+    uint32_t w;
+#endif
+
+    q->nfields++;
+    q->bytes += len;
+    if (len > q->max_field) {
+        q->max_field = len;
+    }
+    if (trusted) {
+        if (name_len != 14 && name_len != 17) {
+            return;
+        }
+        if (lbg__q_framing(name, name_len) == 1) {
+            q->ncl++;
+            return;
+        }
+    }
+#ifdef LBG_QUICK_INLINE
+    /* names of 4 to 32 bytes but 14 and 17 (Content-Length and
+     * Transfer-Encoding have those lengths): one load of up to 16 bytes,
+     * or two 16-byte loads that overlap */
+    else if (name_len <= 32 && ((UINT64_C(0x1fffdbff0) >> name_len) & 1)) {
+        __m128i good;
+
+        if (name_len <= 16) {
+            good = lbg__q_name_good(lbg__q_load(name, name_len));
+        } else {
+            good = _mm_and_si128(
+                       lbg__q_name_good(lbg__q_loadu(name)),
+                       lbg__q_name_good(lbg__q_loadu(name + name_len - 16)));
+        }
+        q->name_good = _mm_and_si128(q->name_good, good);
+        if (value_len - 4 <= 12) {
+            lbg__q_value16(q, lbg__q_load(value, value_len));
+
+        } else if (value_len > 16) {
+            for (i = 0; i + 16 < value_len; i += 16) {
+                lbg__q_value16(q, lbg__q_loadu(value + i));
+            }
+            lbg__q_value16(q, lbg__q_loadu(value + value_len - 16));
+
+        } else if (value_len > 0) {
+            w = value[0] | (uint32_t) value[value_len >> 1] << 8
+                | (uint32_t) value[value_len - 1] << 16
+                | (uint32_t) value[0] << 24;
+            lbg__q_value16(q, _mm_set1_epi32((int) w));
+        }
+        return;
+    }
+    /* Content-Length: 1 to 16 digits (no overflow), as lbg_check's own
+     * fast path accepts it (the name matched exactly: all tchar) */
+    else if (name_len == 14 && lbg__q_framing(name, name_len) == 1
+             && lbg__q_digits(value, value_len))
+    {
+        q->ncl++;
+        return;
+    }
+#endif
+    f = lbg_quick_slow(name, name_len, value, value_len, trusted);
+    q->dirty |= f & LBG_QUICK_DIRTY;
+    q->ncl += (f & LBG_QUICK_CL) != 0;
+    q->nte += (f & LBG_QUICK_TE) != 0;
+}
+
+/*
+ * Ends a quick pass over every field of a response with status code
+ * `status` and, when the host writes its own reason phrase, status_line
+ * NULL; else status_line[0..status_line_len) is the status line after
+ * "HTTP/1.1 " (as in lbg_response_t). Returns 1 when lbg_check() would
+ * find nothing under policy p (see the contract above; always 1 when p's
+ * mode is LBG_MODE_OFF), 0 when the adapter must run lbg_check().
+ * Inline for the common response (status 200..599 but 204, the host's
+ * reason phrase or a short clean status line, within budgets with room
+ * for any reason phrase); lbg_quick_end() decides the rest.
+ */
+LBG_INLINE int
+lbg_quick_clean(const lbg_policy_t *p, const lbg_quick_t *q, int status,
+                const unsigned char *status_line, size_t status_line_len)
+{
+    if (p->mode == LBG_MODE_OFF) {
+        return 1;
+    }
+#ifdef LBG_QUICK_INLINE
+    if (_mm_movemask_epi8(_mm_or_si128(
+            _mm_cmpeq_epi8(q->name_good, _mm_setzero_si128()),
+            _mm_or_si128(q->value_del,
+                         _mm_cmpeq_epi8(_mm_max_epu8(q->value_min,
+                                                     _mm_set1_epi8(0x1f)),
+                                        _mm_set1_epi8(0x1f))))))
+    {
+        return 0; /* a byte of an inline field: lbg_check says which */
+    }
+#endif
+    if (q->dirty) {
+        return 0;
+    }
+    if (status >= 200 && status <= 599 && status != 204
+        && (status_line == NULL
+#ifdef LBG_QUICK_INLINE
+            || lbg__q_status_line(status_line, status_line_len)
+#endif
+           )
+        && q->ncl + q->nte <= 1
+        && (p->max_fields == 0 || q->nfields <= p->max_fields)
+        && (p->max_field_bytes == 0 || q->max_field + 4 <= p->max_field_bytes)
+        && (p->max_header_bytes == 0
+            || 2 + 4 * q->nfields + q->bytes + LBG_STATUS_LINE_MAX
+               <= p->max_header_bytes))
+    {
+        return 1;
+    }
+    {
+        /* a copy: q's own address never escapes, so that the compiler may
+         * keep it in registers during the pass */
+        lbg_quick_t c = *q;
+
+        return lbg_quick_end(p, &c, status, status_line, status_line_len);
+    }
+}
 
 /* ------------------------------------------------------------------------ */
 /* Log lines                                                                */

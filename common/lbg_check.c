@@ -132,8 +132,7 @@ lbg__edit(lbg_report_t *rep, lbg_edit_op_e op, size_t field, int status,
 int
 lbg_response_bodiless(const lbg_response_t *r)
 {
-    return r->head || (r->status >= 100 && r->status < 200)
-           || r->status == 204 || r->status == 304;
+    return lbg_bodiless(r->status, r->head);
 }
 
 
@@ -358,6 +357,160 @@ lbg__check_status(const lbg_policy_t *p, const lbg_response_t *r,
 }
 
 
+/*
+ * The byte checks of the fast paths. Each answers yes or no for a whole
+ * span and reads exactly the bytes s[0..n): a span of 4 to 16 bytes is
+ * covered by two loads that overlap (the first and the last 4 or 8 bytes),
+ * a longer one by 16-byte loads, the last one overlapping. With SSE2
+ * (every x86-64) 16 bytes are classified at once with the quick pass's
+ * helpers (lbg.h); elsewhere, or with LBG_NO_SIMD defined, eight bytes at
+ * a time in a 64-bit word (SWAR) for values and by table lookups for
+ * names.
+ */
+
+#ifdef LBG_QUICK_INLINE
+/*
+ * 1 when every byte of s[0..n), n >= 4, passes the quick pass's inline
+ * name test (value 0: ASCII letters, digits, '-') or value test (value 1:
+ * field-vchar, SP), 16 bytes at a time; 0 when a byte does not (the exact
+ * test decides then).
+ */
+static int
+lbg__span_good(const unsigned char *s, size_t n, int value)
+{
+    size_t i;
+
+#define LBG__GOOD(x)                                                         \
+    (_mm_movemask_epi8(value ? lbg__q_value_good(x) : lbg__q_name_good(x))   \
+     == 0xffff)
+    if (n <= 16) {
+        return LBG__GOOD(lbg__q_load(s, n));
+    }
+    for (i = 0; i + 16 < n; i += 16) {
+        if (!LBG__GOOD(lbg__q_loadu(s + i))) {
+            return 0;
+        }
+    }
+    return LBG__GOOD(lbg__q_loadu(s + n - 16));
+#undef LBG__GOOD
+}
+#endif
+
+
+/* The exact token test, a byte at a time (RFC 9110 5.6.2). */
+static int
+lbg__token_slow(const unsigned char *s, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (!(lbg__ctype[s[i]] & LBG__TCHAR)) {
+            return 0;
+        }
+    }
+    return n > 0;
+}
+
+
+/*
+ * 1 when s[0..n) is a token (RFC 9110 5.1: field-name = token), 0 when it
+ * is empty or holds a byte that is no tchar. Exact.
+ */
+static int
+lbg__token_clean(const unsigned char *s, size_t n)
+{
+#ifdef LBG_QUICK_INLINE
+    if (n >= 4 && lbg__span_good(s, n, 0)) {
+        return 1;
+    }
+    return lbg__token_slow(s, n);
+#else
+    const unsigned char *t = lbg__ctype;
+    size_t               i;
+
+#define LBG__T8(k)                                                           \
+    (t[s[k]] & t[s[(k) + 1]] & t[s[(k) + 2]] & t[s[(k) + 3]]                 \
+     & t[s[(k) + 4]] & t[s[(k) + 5]] & t[s[(k) + 6]] & t[s[(k) + 7]])
+#define LBG__T4(k) (t[s[k]] & t[s[(k) + 1]] & t[s[(k) + 2]] & t[s[(k) + 3]])
+    if (n >= 8) {
+        for (i = 0; i + 8 < n; i += 8) {
+            if (!(LBG__T8(i) & LBG__TCHAR)) {
+                return 0;
+            }
+        }
+        return (LBG__T8(n - 8) & LBG__TCHAR) != 0;
+    }
+    if (n >= 4) {
+        return (LBG__T4(0) & LBG__T4(n - 4) & LBG__TCHAR) != 0;
+    }
+#undef LBG__T8
+#undef LBG__T4
+    return lbg__token_slow(s, n);
+#endif
+}
+
+
+/* The exact value test, a byte at a time: field-vchar, SP, HTAB. */
+static int
+lbg__value_slow(const unsigned char *v, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (!(lbg__ctype[v[i]] & (LBG__VCHAR | LBG__WS))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+
+/*
+ * 1 when every byte of v[0..n) is a field-vchar, SP or HTAB (RFC 9110 5.5:
+ * no CTL other than HTAB, no DEL), else 0. Exact.
+ */
+static int
+lbg__value_clean(const unsigned char *v, size_t n)
+{
+#ifdef LBG_QUICK_INLINE
+    if (n >= 4 && lbg__span_good(v, n, 1)) {
+        return 1;
+    }
+    return lbg__value_slow(v, n);
+#else
+    const uint64_t ones = UINT64_C(0x0101010101010101);
+    const uint64_t highs = UINT64_C(0x8080808080808080);
+    uint64_t       x, y;
+    uint32_t       a, b;
+    size_t         i;
+
+    /* a byte below 0x20 or equal to 0x7f in a word: the "has less than"
+     * and "has zero" bit tricks, exact as a yes/no answer */
+#define LBG__BAD64(x, y)                                                     \
+    ((y) = (x) ^ (ones * 0x7f),                                              \
+     ((((x) - ones * 0x20) & ~(x)) | (((y) - ones) & ~(y))) & highs)
+    if (n >= 8) {
+        for (i = 0; i + 8 < n; i += 8) {
+            memcpy(&x, v + i, 8);
+            if (LBG__BAD64(x, y)) {
+                return lbg__value_slow(v, n);
+            }
+        }
+        memcpy(&x, v + n - 8, 8);
+        return LBG__BAD64(x, y) ? lbg__value_slow(v, n) : 1;
+    }
+    if (n >= 4) {
+        memcpy(&a, v, 4);
+        memcpy(&b, v + n - 4, 4);
+        x = a | (uint64_t) b << 32;
+        return LBG__BAD64(x, y) ? lbg__value_slow(v, n) : 1;
+    }
+#undef LBG__BAD64
+    return lbg__value_slow(v, n);
+#endif
+}
+
+
 /* Field name: RFC 9110 5.1, field-name = token. */
 static void
 lbg__check_name(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
@@ -371,37 +524,10 @@ lbg__check_name(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
     if (n == 0) {
         goto invalid;
     }
-    /* fast path: eight (or four) table lookups per step, the last step
-     * overlapping the previous one; no finding, no per-byte loop */
-#define LBG__T8(k)                                                           \
-    (t[nm[k]] & t[nm[(k) + 1]] & t[nm[(k) + 2]] & t[nm[(k) + 3]]             \
-     & t[nm[(k) + 4]] & t[nm[(k) + 5]] & t[nm[(k) + 6]] & t[nm[(k) + 7]])
-#define LBG__T4(k) (t[nm[k]] & t[nm[(k) + 1]] & t[nm[(k) + 2]] & t[nm[(k) + 3]])
-    if (n >= 8) {
-        for (i = 0; i + 8 < n; i += 8) {
-            if (!(LBG__T8(i) & LBG__TCHAR)) {
-                goto slow;
-            }
-        }
-        if (LBG__T8(n - 8) & LBG__TCHAR) {
-            return;
-        }
-    } else if (n >= 4) {
-        if (LBG__T4(0) & LBG__T4(n - 4) & LBG__TCHAR) {
-            return;
-        }
-    } else {
-        for (i = 0; i < n && (t[nm[i]] & LBG__TCHAR); i++) {
-            /* void */
-        }
-        if (i == n) {
-            return;
-        }
+    if (lbg__token_clean(nm, n)) {
+        return;
     }
-#undef LBG__T8
-#undef LBG__T4
 
-slow:
     for (i = 0; i < n; i++) {
         if (!(t[nm[i]] & LBG__TCHAR)) {
             if (t[nm[i]] & LBG__NAMEBAD) {
@@ -424,54 +550,6 @@ invalid:
     {
         lbg__edit(rep, LBG_EDIT_REMOVE, idx, 0, NULL, 0);
     }
-}
-
-
-/*
- * The fast path of the value check: 1 when every byte of v[0..n) is a
- * field-vchar or SP, eight bytes at a time (a byte below 0x20 or equal to
- * 0x7f in a 64-bit word is found with the "has less than" and "has zero"
- * bit tricks, exact as a yes/no answer). HTAB takes the slow path.
- */
-static int
-lbg__value_clean(const unsigned char *v, size_t n)
-{
-    const uint64_t ones = UINT64_C(0x0101010101010101);
-    const uint64_t highs = UINT64_C(0x8080808080808080);
-    const uint32_t ones4 = 0x01010101u, highs4 = 0x80808080u;
-    uint64_t       x, y;
-    uint32_t       a, b;
-    size_t         i;
-
-    if (n >= 8) {
-        /* whole words, then the last 8 bytes (overlapping) */
-        for (i = 0; i + 8 < n; i += 8) {
-            memcpy(&x, v + i, 8);
-            y = x ^ (ones * 0x7f);
-            if ((((x - ones * 0x20) & ~x) | ((y - ones) & ~y)) & highs) {
-                return 0;
-            }
-        }
-        memcpy(&x, v + n - 8, 8);
-        y = x ^ (ones * 0x7f);
-        return !((((x - ones * 0x20) & ~x) | ((y - ones) & ~y)) & highs);
-    }
-    if (n >= 4) {
-        /* two 4-byte words covering the value (overlapping) */
-        memcpy(&a, v, 4);
-        memcpy(&b, v + n - 4, 4);
-        a = (((a - ones4 * 0x20) & ~a) | (((a ^ (ones4 * 0x7f)) - ones4)
-                                         & ~(a ^ (ones4 * 0x7f))));
-        b = (((b - ones4 * 0x20) & ~b) | (((b ^ (ones4 * 0x7f)) - ones4)
-                                         & ~(b ^ (ones4 * 0x7f))));
-        return !((a | b) & highs4);
-    }
-    for (i = 0; i < n; i++) {
-        if (v[i] < 0x20 || v[i] == 0x7f) {
-            return 0;
-        }
-    }
-    return 1;
 }
 
 
@@ -878,4 +956,114 @@ lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
     lbg__check_framing(p, r, rep, kind);
 
     return rep->nfindings - before;
+}
+
+
+/* ------------------------------------------------------------------------ */
+/* The quick pass                                                           */
+/* ------------------------------------------------------------------------ */
+
+
+
+
+unsigned
+lbg_quick_slow(const unsigned char *name, size_t name_len,
+               const unsigned char *value, size_t value_len, int trusted)
+{
+    int k;
+
+    if (!trusted
+        && !(lbg__token_clean(name, name_len)
+             && lbg__value_clean(value, value_len)))
+    {
+        return LBG_QUICK_DIRTY;
+    }
+    if (name_len != 14 && name_len != 17) {
+        return 0;
+    }
+    k = lbg__framing_name(name, name_len);
+    if (k == LBG__K_CL) {
+        /* lbg_check's own fast path: one Content-Length, host-made or
+         * 1*DIGIT */
+        if (!trusted && lbg_content_length_parse(value, value_len) < 0) {
+            return LBG_QUICK_CL | LBG_QUICK_DIRTY;
+        }
+        return LBG_QUICK_CL;
+    }
+    if (k == LBG__K_TE) {
+        /* exactly "chunked": one coding, chunked, final */
+        if (!lbg__ieq(value, value_len, "chunked", 7)) {
+            return LBG_QUICK_TE | LBG_QUICK_DIRTY;
+        }
+        return LBG_QUICK_TE;
+    }
+    return 0;
+}
+
+
+int
+lbg_quick_end(const lbg_policy_t *p, const lbg_quick_t *q, int status,
+                const unsigned char *status_line, size_t status_line_len)
+{
+    const unsigned char *s = status_line;
+    size_t               n = status_line_len, total, line;
+    int                  code;
+
+    if (p->mode == LBG_MODE_OFF) {
+        return 1;
+    }
+    if (q->dirty) {
+        return 0;
+    }
+
+    /* the status line, as lbg__check_status() */
+    if (s == NULL) {
+        if (status < 100 || status > 599) {
+            return 0;
+        }
+        line = LBG_STATUS_LINE_MAX;
+    } else {
+        if (n < 3 || !lbg__is(s[0], LBG__DIGIT) || !lbg__is(s[1], LBG__DIGIT)
+            || !lbg__is(s[2], LBG__DIGIT) || (n > 3 && s[3] != ' '))
+        {
+            return 0;
+        }
+        code = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
+        if (code < 100 || code > 599) {
+            return 0;
+        }
+        if (n > 4 && !lbg__value_clean(s + 4, n - 4)) {
+            return 0;
+        }
+        line = 9 + n + 2;
+    }
+
+    /* the message framing: lbg_check's fast path, or a lone "chunked" */
+    if (q->ncl + q->nte) {
+        if (status < 200 || status == 204 || q->ncl + q->nte > 1) {
+            return 0;
+        }
+    }
+
+    /* the budgets, as lbg_check() counts them */
+    if (p->max_fields && q->nfields > p->max_fields) {
+        return 0;
+    }
+    if (p->max_field_bytes && q->max_field + 4 > p->max_field_bytes) {
+        return 0;
+    }
+    if (p->max_header_bytes) {
+        total = 2 + 4 * q->nfields + q->bytes;
+        if (total + line > p->max_header_bytes) {
+            if (s != NULL) {
+                return 0;
+            }
+            /* near the budget: the exact length of the host's line */
+            line = 9 + 3 + 1 + lbg__cstrlen(lbg_reason_phrase(status)) + 2;
+            if (total + line > p->max_header_bytes) {
+                return 0;
+            }
+        }
+    }
+    return 1;
 }

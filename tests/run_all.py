@@ -3,7 +3,9 @@
 
 Suites:
   * cmocka unit tests (build/unit/test_*), then the same under ASan+UBSan
-    (build/unit-asan/test_*), run with TAP output and counted per test;
+    (build/unit-asan/test_*), and test_quick and test_rules on the core
+    built without SIMD (build/unit-portable/), run with TAP output and
+    counted per test;
   * a bounded libFuzzer run over tests/cases (one check);
   * every Python suite tests/integration/test_*.py and tests/cli/test_*.py,
     each ending with its own "N passed, N failed" line.
@@ -77,6 +79,10 @@ for b in sorted(glob.glob(os.path.join(build, "unit", "test_*"))):
 for b in sorted(glob.glob(os.path.join(build, "unit-asan", "test_*"))):
     if wanted("asan"):
         run_tap(b, "unit-asan/" + os.path.basename(b))
+# the core's portable byte checks (-DLBG_NO_SIMD), under ASan+UBSan too
+for b in sorted(glob.glob(os.path.join(build, "unit-portable", "test_*"))):
+    if wanted("portable"):
+        run_tap(b, "unit-portable/" + os.path.basename(b))
 
 fz = os.path.join(build, "fuzz", "fuzz_lbg")
 if os.path.exists(fz) and wanted("fuzz"):

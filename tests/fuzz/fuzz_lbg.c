@@ -10,12 +10,17 @@
  *   bit  4    small budgets (64-byte field, 256-byte header, 4 fields)
  *   bit  5    a small fields[] (4) and a small report (4 findings, 4 edits)
  *   bit  6    detect mode instead of repair
+ *   bit  7    the quick pass treats every other field as host-made
+ *             (`trusted`)
  *
  * For every input: lbg_parse (which runs lbg_check), lbg_finding_format and
  * lbg_report_summary on every finding, then lbg_repair_raw into a buffer of
  * 2 * len + 256 bytes. When the report is complete and repairable, the
  * output must parse with no finding under the same profile and budgets,
  * and repairing it again must give the same bytes; otherwise abort().
+ * The quick pass over the parsed view must keep its contract: when
+ * lbg_quick_clean() says clean, lbg_check() finds nothing and edits
+ * nothing, under this policy and under the strictest profile.
  *
  * Run: see tests/fuzz/README.md.
  */
@@ -41,6 +46,41 @@ die(const char *what, const lbg_report_t *rep)
     }
     fprintf(stderr, "\n");
     abort();
+}
+
+/* The quick pass's contract on view v (see lbg.h). */
+static void
+quick_contract(const lbg_policy_t *p, const lbg_response_t *v, int trust)
+{
+    static lbg_field_t fields[FIELDS_BIG];
+    lbg_finding_t      f[LBG_FINDINGS_MAX];
+    lbg_edit_t         e[LBG_EDITS_MAX];
+    lbg_report_t       rep;
+    lbg_response_t     r = *v;
+    lbg_policy_t       strict = *p;
+    lbg_quick_t        q;
+    size_t             i;
+
+    lbg_quick_init(&q);
+    for (i = 0; i < v->nfields && i < FIELDS_BIG; i++) {
+        fields[i] = v->fields[i];
+        fields[i].trusted = trust && (i & 1);
+        lbg_quick_field(&q, fields[i].name, fields[i].name_len,
+                        fields[i].value, fields[i].value_len,
+                        fields[i].trusted);
+    }
+    r.fields = fields;
+    if (!lbg_quick_clean(p, &q, r.status, r.status_line, r.status_line_len)) {
+        return;
+    }
+    strict.profile = LBG_PROFILE_STRICTEST;
+    strict.mode = LBG_MODE_REPAIR;
+    lbg_report_init(&rep, f, LBG_FINDINGS_MAX, e, LBG_EDITS_MAX);
+    if (lbg_check(p, &r, &rep) != 0 || rep.nedits != 0
+        || lbg_check(&strict, &r, &rep) != 0 || rep.nedits != 0)
+    {
+        die("lbg_quick_clean said clean, lbg_check disagrees", &rep);
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -124,6 +164,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     n = lbg_report_summary(&rep, p.mode, line, sizeof(line));
     if (n >= sizeof(line) || strlen(line) != n) {
         die("lbg_report_summary length", &rep);
+    }
+    if (rc == 0 && fcap == FIELDS_BIG) {
+        quick_contract(&p, &raw.view, (ctl & 0x80u) != 0);
     }
     if (rc != 0) {
         free(in);
