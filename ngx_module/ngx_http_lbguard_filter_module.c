@@ -87,9 +87,10 @@ typedef struct {
 static ngx_int_t ngx_http_lbguard_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_lbguard_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
-static void ngx_http_lbguard_view(ngx_http_request_t *r,
-    lbg_response_t *view, lbg_field_t *fields, size_t nfields,
-    u_char *cl, u_char *lm, u_char *ka);
+static ngx_inline void ngx_http_lbguard_view(ngx_http_request_t *r,
+    lbg_quick_t *q,
+    lbg_response_t *view, lbg_field_t *fields, size_t nfields, u_char *cl,
+    u_char *lm, u_char *ka);
 static ngx_int_t ngx_http_lbguard_apply(ngx_http_request_t *r,
     lbg_response_t *view, lbg_report_t *rep);
 static void ngx_http_lbguard_remove(ngx_http_request_t *r, uintptr_t origin);
@@ -217,6 +218,16 @@ static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
 
+/*
+ * The ctxs of a request whose body guard is armed but which has no ctx of
+ * its own (no finding, the declared length is content_length_n): armed
+ * before any body byte, complete once exactly content_length_n bytes have
+ * gone out. They are never written to, and read as "no finding".
+ */
+static ngx_http_lbguard_ctx_t  ngx_http_lbguard_armed;
+static ngx_http_lbguard_ctx_t  ngx_http_lbguard_complete;
+
+
 /* the r->headers_out members that point at elements of the headers list */
 static ngx_uint_t  ngx_http_lbguard_headers_out[] = {
     offsetof(ngx_http_headers_out_t, server),
@@ -246,6 +257,7 @@ ngx_http_lbguard_header_filter(ngx_http_request_t *r)
     size_t                        i, n;
     lbg_edit_t                    edits[LBG_EDITS_MAX];
     lbg_field_t                   stack[NGX_HTTP_LBGUARD_FIELDS], *fields;
+    lbg_quick_t                   q;
     lbg_report_t                  rep;
     lbg_finding_t                 findings[LBG_FINDINGS_MAX];
     lbg_response_t                view;
@@ -274,6 +286,23 @@ ngx_http_lbguard_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
+    /*
+     * The core's quick pass first: a clean response (almost all of them)
+     * needs no view, no report and no lbg_check().
+     */
+
+    lbg_quick_init(&q);
+
+    ngx_http_lbguard_view(r, &q, NULL, NULL, 0, cl, lm, ka);
+
+    if (lbg_quick_clean(&lcf->policy, &q, (int) r->headers_out.status,
+                        r->headers_out.status_line.len
+                        ? r->headers_out.status_line.data : NULL,
+                        r->headers_out.status_line.len))
+    {
+        goto body;
+    }
+
     /* room for every list element plus at most 9 synthesised fields */
 
     n = 9;
@@ -294,7 +323,7 @@ ngx_http_lbguard_header_filter(ngx_http_request_t *r)
         }
     }
 
-    ngx_http_lbguard_view(r, &view, fields, n, cl, lm, ka);
+    ngx_http_lbguard_view(r, NULL, &view, fields, n, cl, lm, ka);
 
     lbg_report_init(&rep, findings, LBG_FINDINGS_MAX, edits, LBG_EDITS_MAX);
 
@@ -342,21 +371,13 @@ body:
     view.status = (int) r->headers_out.status;
     view.status_line = NULL;
     view.status_line_len = 0;
+    view.head = (r->method == NGX_HTTP_HEAD);
 
-    bodiless = r->header_only || lbg_response_bodiless(&view);
+    bodiless = r->header_only || lbg_bodiless(view.status, view.head);
 
     if (bodiless
         || (!r->chunked && r->headers_out.content_length_n >= 0))
     {
-        ctx = ngx_http_lbguard_ctx(r, lcf);
-        if (ctx == NULL) {
-            return ngx_http_next_header_filter(r);
-        }
-
-        ctx->status = r->headers_out.status;
-        ctx->head = view.head;
-        ctx->guard_body = 1;
-
         /* the length on the wire: the element's value when there is one */
 
         if (r->chunked) {
@@ -373,10 +394,52 @@ body:
             declared = (int64_t) r->headers_out.content_length_n;
         }
 
+        if (!bodiless
+            && declared == (int64_t) r->headers_out.content_length_n
+            && ngx_http_get_module_ctx(r, ngx_http_lbguard_filter_module)
+               == NULL)
+        {
+            /*
+             * No finding so far: the guard is armed without a ctx; the
+             * body filter makes one only when the body does not come in
+             * one chain of exactly content_length_n bytes.
+             */
+
+            ngx_http_set_ctx(r, &ngx_http_lbguard_armed,
+                             ngx_http_lbguard_filter_module);
+
+            return ngx_http_next_header_filter(r);
+        }
+
+        ctx = ngx_http_lbguard_ctx(r, lcf);
+        if (ctx == NULL) {
+            return ngx_http_next_header_filter(r);
+        }
+
+        ctx->status = r->headers_out.status;
+        ctx->head = view.head;
+        ctx->guard_body = 1;
+
         lbg_body_init(&ctx->body, declared, bodiless);
     }
 
     return ngx_http_next_header_filter(r);
+}
+
+
+/* The number of decimal digits of n (>= 0): what ngx_http_lbguard_digits()
+ * writes. */
+
+static ngx_inline size_t
+ngx_http_lbguard_ndigits(off_t n)
+{
+    size_t  len;
+
+    for (len = 1; n >= 10; len++) {
+        n /= 10;
+    }
+
+    return len;
 }
 
 
@@ -407,36 +470,47 @@ ngx_http_lbguard_digits(u_char *p, off_t n)
 
 
 /*
- * Fills the view with the response as ngx_http_header_filter() will write
- * it (same order, same conditions), at most nfields fields. cl, lm and ka
- * are buffers for the synthesised Content-Length, Last-Modified and
+ * Walks the response as ngx_http_header_filter() will write it (same
+ * order, same conditions). With q, the core's quick pass: every field goes
+ * to lbg_quick_field() and nothing else is written (view and fields may be
+ * NULL). Without q, fills the view with at most nfields fields. cl, lm and
+ * ka are buffers for the synthesised Content-Length, Last-Modified and
  * Keep-Alive values.
  */
 
-static void
-ngx_http_lbguard_view(ngx_http_request_t *r, lbg_response_t *view,
-    lbg_field_t *fields, size_t nfields, u_char *cl, u_char *lm, u_char *ka)
+#if defined(__GNUC__)
+__attribute__((always_inline))          /* one copy for each use of q */
+#endif
+static ngx_inline void
+ngx_http_lbguard_view(ngx_http_request_t *r, lbg_quick_t *q,
+    lbg_response_t *view, lbg_field_t *fields, size_t nfields, u_char *cl,
+    u_char *lm, u_char *ka)
 {
     u_char                    *p;
     size_t                     n, len;
-    ngx_uint_t                 i, status, no_content;
+    ngx_uint_t                 status, no_content;
     ngx_list_part_t           *part;
-    ngx_table_elt_t           *h;
+    ngx_table_elt_t           *h, *end;
     ngx_http_core_loc_conf_t  *clcf;
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
     status = r->headers_out.status;
 
-    ngx_memzero(view, sizeof(lbg_response_t));
+    if (view) {
+        ngx_memzero(view, sizeof(lbg_response_t));
 
-    view->version = 11;                 /* nginx always writes HTTP/1.1 */
-    view->status = (int) status;
-    view->head = (r->method == NGX_HTTP_HEAD);
+        view->version = 11;             /* nginx always writes HTTP/1.1 */
+        view->status = (int) status;
+        view->head = (r->method == NGX_HTTP_HEAD);
+    }
 
     if (r->headers_out.status_line.len) {
-        view->status_line = r->headers_out.status_line.data;
-        view->status_line_len = r->headers_out.status_line.len;
+        if (view) {
+            view->status_line = r->headers_out.status_line.data;
+            view->status_line_len = r->headers_out.status_line.len;
+        }
+
         no_content = 0;
 
     } else {
@@ -447,7 +521,11 @@ ngx_http_lbguard_view(ngx_http_request_t *r, lbg_response_t *view,
     n = 0;
 
 #define ngx_http_lbguard_field(nm, v, vlen, o)                               \
-    if (n < nfields) {                                                       \
+    if (q) {                                                                 \
+        lbg_quick_field(q, (u_char *) nm, sizeof(nm) - 1, (u_char *) (v),     \
+                        vlen, o != NGX_HTTP_LBGUARD_CONTENT_TYPE);           \
+                                                                             \
+    } else if (n < nfields) {                                                \
         fields[n].name = (u_char *) nm;                                      \
         fields[n].name_len = sizeof(nm) - 1;                                 \
         fields[n].value = (u_char *) (v);                                    \
@@ -510,7 +588,9 @@ ngx_http_lbguard_view(ngx_http_request_t *r, lbg_response_t *view,
         && r->headers_out.content_length_n >= 0
         && !no_content)
     {
-        p = ngx_http_lbguard_digits(cl, r->headers_out.content_length_n);
+        /* the quick pass needs the length only: the field is host-made */
+        p = q ? cl + ngx_http_lbguard_ndigits(r->headers_out.content_length_n)
+              : ngx_http_lbguard_digits(cl, r->headers_out.content_length_n);
         ngx_http_lbguard_field("Content-Length", cl, (size_t) (p - cl),
                                NGX_HTTP_LBGUARD_CONTENT_LENGTH);
     }
@@ -522,7 +602,10 @@ ngx_http_lbguard_view(ngx_http_request_t *r, lbg_response_t *view,
             || status == NGX_HTTP_PARTIAL_CONTENT
             || status == NGX_HTTP_NOT_MODIFIED))
     {
-        p = ngx_http_time(lm, r->headers_out.last_modified_time);
+        /* the quick pass needs the length only (fixed, and the field is
+         * host-made: its bytes are not read) */
+        p = q ? lm + sizeof("Mon, 28 Sep 1970 06:00:00 GMT") - 1
+              : ngx_http_time(lm, r->headers_out.last_modified_time);
         ngx_http_lbguard_field("Last-Modified", lm, (size_t) (p - lm),
                                NGX_HTTP_LBGUARD_LAST_MODIFIED);
     }
@@ -568,36 +651,38 @@ ngx_http_lbguard_view(ngx_http_request_t *r, lbg_response_t *view,
 
 #undef ngx_http_lbguard_field
 
-    part = &r->headers_out.headers.part;
-    h = part->elts;
+    for (part = &r->headers_out.headers.part; part; part = part->next) {
 
-    for (i = 0; /* void */; i++) {
+        for (h = part->elts, end = h + part->nelts; h < end; h++) {
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
+            if (h->hash == 0) {
+                continue;
             }
 
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
+            if (q) {
+                lbg_quick_field(q, h->key.data, h->key.len, h->value.data,
+                                h->value.len, 0);
+                continue;
+            }
 
-        if (h[i].hash == 0 || n >= nfields) {
-            continue;
-        }
+            if (n >= nfields) {
+                continue;
+            }
 
-        fields[n].name = h[i].key.data;
-        fields[n].name_len = h[i].key.len;
-        fields[n].value = h[i].value.data;
-        fields[n].value_len = h[i].value.len;
-        fields[n].origin = (uintptr_t) &h[i];
-        fields[n].trusted = 0;
-        n++;
+            fields[n].name = h->key.data;
+            fields[n].name_len = h->key.len;
+            fields[n].value = h->value.data;
+            fields[n].value_len = h->value.len;
+            fields[n].origin = (uintptr_t) h;
+            fields[n].trusted = 0;
+            n++;
+        }
     }
 
-    view->fields = fields;
-    view->nfields = n;
+    if (view) {
+        view->fields = fields;
+        view->nfields = n;
+    }
 }
 
 
@@ -865,7 +950,9 @@ ngx_http_lbguard_ctx(ngx_http_request_t *r, ngx_http_lbguard_loc_conf_t *lcf)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_lbguard_filter_module);
 
-    if (ctx == NULL) {
+    if (ctx == NULL || ctx == &ngx_http_lbguard_armed
+        || ctx == &ngx_http_lbguard_complete)
+    {
         ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_lbguard_ctx_t));
         if (ctx == NULL) {
             ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
@@ -940,19 +1027,67 @@ ngx_http_lbguard_keep_finding(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_lbguard_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
-    off_t                    size;
-    size_t                   fit;
-    ngx_buf_t               *b;
-    lbg_rule_e               rule;
-    ngx_uint_t               changed;
-    ngx_chain_t             *cl, *pl, *out, **ll;
-    ngx_http_lbguard_ctx_t  *ctx;
+    off_t                         size, declared, sent;
+    size_t                        fit;
+    ngx_buf_t                    *b;
+    lbg_rule_e                    rule;
+    ngx_uint_t                    changed, last;
+    ngx_chain_t                  *cl, *pl, *out, **ll;
+    ngx_http_lbguard_ctx_t       *ctx;
+    ngx_http_lbguard_loc_conf_t  *lcf;
 
     if (in == NULL || r != r->main) {
         return ngx_http_next_body_filter(r, in);
     }
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_lbguard_filter_module);
+
+    if (ctx == &ngx_http_lbguard_armed || ctx == &ngx_http_lbguard_complete) {
+
+        /*
+         * No allocation while the body goes out exactly as declared: in
+         * one chain, or as the declared bytes and then empty buffers
+         * (proxied responses end with an empty last buffer).
+         */
+
+        size = 0;
+        last = 0;
+
+        for (cl = in; cl; cl = cl->next) {
+            if (!ngx_buf_special(cl->buf)) {
+                size += ngx_buf_size(cl->buf);
+            }
+
+            if (cl->buf->last_buf) {
+                last = 1;
+                break;
+            }
+        }
+
+        declared = r->headers_out.content_length_n;
+        sent = (ctx == &ngx_http_lbguard_complete) ? declared : 0;
+
+        if (sent + size == declared) {
+            ngx_http_set_ctx(r, last ? NULL : &ngx_http_lbguard_complete,
+                             ngx_http_lbguard_filter_module);
+            return ngx_http_next_body_filter(r, in);
+        }
+
+        /* else the guard counts from here, with a ctx of its own */
+
+        lcf = ngx_http_get_module_loc_conf(r, ngx_http_lbguard_filter_module);
+        ctx = ngx_http_lbguard_ctx(r, lcf);
+        if (ctx == NULL) {
+            ngx_http_set_ctx(r, NULL, ngx_http_lbguard_filter_module);
+            return ngx_http_next_body_filter(r, in);
+        }
+
+        ctx->status = r->headers_out.status;
+        ctx->guard_body = 1;
+
+        lbg_body_init(&ctx->body, (int64_t) declared, 0);
+        (void) lbg_body_feed(&ctx->body, (size_t) sent);
+    }
 
     if (ctx == NULL || !ctx->guard_body) {
         return ngx_http_next_body_filter(r, in);
