@@ -68,6 +68,8 @@ typedef struct {
     int         profile;      /* lbg_profile_e, or UNSET */
     apr_int64_t header_bytes; /* whole header section budget, or UNSET */
     apr_int64_t max_fields;   /* number of field lines budget, or UNSET */
+    lbg_policy_t policy;      /* the above, for the core (when ready) */
+    int          ready;       /* policy is set: by merge or post_config */
 } lbguard_dir_conf;
 
 /* Per-server settings (keep-alive policy). */
@@ -85,9 +87,12 @@ typedef struct {
     unsigned      no_body : 1;
 } lbguard_ctx;
 
-/* The body guard's state (r->pool). */
+/* The body guard's state (r->pool). hctx is NULL until a finding needs
+ * a report (a clean response has no lbguard_ctx). */
 typedef struct {
     lbguard_ctx *hctx;
+    lbg_policy_t policy;
+    const char  *cl_key;  /* headers_out's Content-Length key, at arming */
     lbg_body_t   body;
     apr_int64_t  total;   /* body bytes the handler produced */
     unsigned     started : 1; /* the header section has passed */
@@ -97,6 +102,8 @@ typedef struct {
 /* ------------------------------------------------------------------------ */
 /* Configuration                                                            */
 /* ------------------------------------------------------------------------ */
+
+static void lbguard_policy(const lbguard_dir_conf *conf, lbg_policy_t *p);
 
 static void *lbguard_create_dir_conf(apr_pool_t *p, char *dir)
 {
@@ -122,6 +129,8 @@ static void *lbguard_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
                          ? add->header_bytes : base->header_bytes;
     conf->max_fields = (add->max_fields != LBGUARD_UNSET)
                        ? add->max_fields : base->max_fields;
+    lbguard_policy(conf, &conf->policy);
+    conf->ready = 1;
     return conf;
 }
 
@@ -336,7 +345,8 @@ static const char *lbguard_status_line(request_rec *r, size_t *lenp)
     return sl;
 }
 
-/* Appends the entries arr of a table to fields[]; returns the new count.
+/* Appends the entries arr of a table to fields[], or with q to the core's
+ * quick pass (fields unused); returns the new count.
  * Entries named Content-Type are left out when r->content_type replaces
  * them. Sets *cl to the first Content-Length entry's index when cl is not
  * NULL and *cl is -1 (what apr_table_get would find). The length test
@@ -344,8 +354,8 @@ static const char *lbguard_status_line(request_rec *r, size_t *lenp)
  * with memcmp before the case-insensitive compare. */
 static size_t lbguard_view_table(request_rec *r,
                                  const apr_array_header_t *arr,
-                                 unsigned which, lbg_field_t *fields,
-                                 size_t n, int *cl)
+                                 unsigned which, lbg_quick_t *q,
+                                 lbg_field_t *fields, size_t n, int *cl)
 {
     const apr_table_entry_t *e = (const apr_table_entry_t *) arr->elts;
     lbg_field_t             *fd;
@@ -366,6 +376,18 @@ static size_t lbguard_view_table(request_rec *r,
                 || !ap_cstr_casecmp(e[i].key, "Content-Length"))) {
             *cl = i;
         }
+        if (q != NULL) {
+            if (e[i].val != NULL) {
+                lbg_quick_field(q, (const unsigned char *) e[i].key, len,
+                                (const unsigned char *) e[i].val,
+                                strlen(e[i].val), 0);
+            }
+            else {
+                lbg_quick_field(q, (const unsigned char *) e[i].key, len,
+                                (const unsigned char *) "", 0, 0);
+            }
+            continue;
+        }
         fd = &fields[n++];
         fd->name = (const unsigned char *) e[i].key;
         fd->name_len = len;
@@ -383,6 +405,24 @@ static size_t lbguard_view_table(request_rec *r,
     return n;
 }
 
+/* The core's quick pass over r as HTTP_HEADER will send it (the fields of
+ * lbguard_view(), in its order). Sets *cl as lbguard_view() does. */
+static void lbguard_quick(request_rec *r, lbg_quick_t *q, int *cl)
+{
+    lbg_quick_init(q);
+    *cl = -1;
+    lbguard_view_table(r, apr_table_elts(r->err_headers_out),
+                       LBGUARD_FROM_ERR_HEADERS, q, NULL, 0, NULL);
+    lbguard_view_table(r, apr_table_elts(r->headers_out),
+                       LBGUARD_FROM_HEADERS, q, NULL, 0, cl);
+    if (r->content_type) {
+        lbg_quick_field(q, (const unsigned char *) "Content-Type",
+                        sizeof("Content-Type") - 1,
+                        (const unsigned char *) r->content_type,
+                        strlen(r->content_type), 0);
+    }
+}
+
 /* Builds the view of r as HTTP_HEADER will send it (err_headers_out first,
  * then headers_out, then Content-Type, as merge_response_headers() does).
  * Sets *cl to the index of headers_out's first Content-Length, or -1. */
@@ -397,9 +437,10 @@ static void lbguard_view(request_rec *r, lbg_response_t *view, int *cl)
     fields = apr_palloc(r->pool, sizeof(lbg_field_t)
                         * (err->nelts + out->nelts + 1));
     *cl = -1;
-    n = lbguard_view_table(r, err, LBGUARD_FROM_ERR_HEADERS, fields, n,
+    n = lbguard_view_table(r, err, LBGUARD_FROM_ERR_HEADERS, NULL, fields, n,
                            NULL);
-    n = lbguard_view_table(r, out, LBGUARD_FROM_HEADERS, fields, n, cl);
+    n = lbguard_view_table(r, out, LBGUARD_FROM_HEADERS, NULL, fields, n,
+                           cl);
     if (r->content_type) {
         fields[n].name = (const unsigned char *) "Content-Type";
         fields[n].name_len = sizeof("Content-Type") - 1;
@@ -580,6 +621,58 @@ static void lbguard_drop_data(apr_bucket_brigade *bb)
     }
 }
 
+/* 1 when key is "Content-Length" (ASCII case-insensitive), compared a
+ * byte at a time up to the first difference (a NUL differs from every
+ * letter even ORed with 0x20: nothing past the string is read). */
+static int lbguard_is_cl(const char *k)
+{
+    return (k[0] | 0x20) == 'c' && (k[1] | 0x20) == 'o'
+           && (k[2] | 0x20) == 'n' && (k[3] | 0x20) == 't'
+           && (k[4] | 0x20) == 'e' && (k[5] | 0x20) == 'n'
+           && (k[6] | 0x20) == 't' && k[7] == '-' && (k[8] | 0x20) == 'l'
+           && !ap_cstr_casecmp(k + 9, "ength");
+}
+
+/* The index of t's first Content-Length entry (what apr_table_get finds),
+ * or -1. */
+static int lbguard_cl_index(apr_table_t *t)
+{
+    const apr_array_header_t *arr = apr_table_elts(t);
+    const apr_table_entry_t  *e = (const apr_table_entry_t *) arr->elts;
+    int                       i;
+
+    for (i = 0; i < arr->nelts; i++) {
+        if (e[i].key != NULL && !ap_cstr_casecmp(e[i].key, "Content-Length")) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* Adds the body guard when the handler set a Content-Length (headers_out
+ * entry cl >= 0) and the response may have a body: when Apache computes
+ * one (CONTENT_LENGTH filter) it is right. ctx is the header filter's
+ * report, or NULL for a clean header section. */
+static void lbguard_arm_body(request_rec *r, lbguard_ctx *ctx,
+                             const lbg_policy_t *policy, int cl)
+{
+    lbguard_body_ctx *bctx;
+
+    if (cl < 0 || lbg_bodiless(r->status, r->header_only)) {
+        return;
+    }
+    bctx = apr_palloc(r->pool, sizeof(*bctx));
+    memset(&bctx->body, 0, sizeof(bctx->body));
+    bctx->total = 0;
+    bctx->started = 0;
+    bctx->hctx = ctx;
+    bctx->policy = *policy;
+    bctx->cl_key = ((const apr_table_entry_t *)
+                    apr_table_elts(r->headers_out)->elts)[cl].key;
+    ap_add_output_filter_handle(lbguard_body_filter_handle, bctx, r,
+                                r->connection);
+}
+
 static apr_status_t lbguard_header_filter(ap_filter_t *f,
                                           apr_bucket_brigade *bb)
 {
@@ -587,8 +680,12 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
     lbguard_ctx      *ctx = f->ctx;
     lbguard_dir_conf *conf;
     lbg_response_t    view;
+    lbg_policy_t      policy_buf;
+    const lbg_policy_t *policy;
+    lbg_quick_t       q;
+    const char       *sl;
     char              line[LBGUARD_LOG_MAX];
-    size_t            i;
+    size_t            i, sl_len = 0;
     int               cl;
 
     if (ctx != NULL) {
@@ -606,11 +703,29 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
         return ap_pass_brigade(f->next, bb);
     }
 
+    /* The core's quick pass first: a clean response (almost all of them)
+     * needs no view, no report and no lbg_check(). */
+    if (conf->ready) {
+        policy = &conf->policy;
+    }
+    else {
+        lbguard_policy(conf, &policy_buf);
+        policy = &policy_buf;
+    }
+    lbguard_quick(r, &q, &cl);
+    sl = lbguard_status_line(r, &sl_len);
+    if (lbg_quick_clean(policy, &q, r->status, (const unsigned char *) sl,
+                        sl_len)) {
+        lbguard_arm_body(r, NULL, policy, cl);
+        ap_remove_output_filter(f);
+        return ap_pass_brigade(f->next, bb);
+    }
+
     /* Not zeroed (some 4 KB): the core fills findings[] and edits[] up to
      * rep.nfindings and rep.nedits. */
     ctx = f->ctx = apr_palloc(r->pool, sizeof(*ctx));
     ctx->no_body = 0;
-    lbguard_policy(conf, &ctx->policy);
+    ctx->policy = *policy;
     lbg_report_init(&ctx->rep, ctx->findings, LBG_FINDINGS_MAX, ctx->edits,
                     LBG_EDITS_MAX);
 
@@ -630,19 +745,11 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
 
     if (ctx->policy.mode == LBG_MODE_REPAIR && ctx->rep.nedits > 0) {
         lbguard_repair(r, &view, ctx);
-        /* an edit may have removed it */
-        cl = apr_table_get(r->headers_out, "Content-Length") ? 0 : -1;
+        /* an edit may have removed or moved it */
+        cl = lbguard_cl_index(r->headers_out);
     }
 
-    /* The body guard follows only a Content-Length that a handler set:
-     * when Apache computes one (CONTENT_LENGTH filter) it is right. */
-    if (cl >= 0 && !lbg_response_bodiless(&view)) {
-        lbguard_body_ctx *bctx = apr_pcalloc(r->pool, sizeof(*bctx));
-
-        bctx->hctx = ctx;
-        ap_add_output_filter_handle(lbguard_body_filter_handle, bctx, r,
-                                    r->connection);
-    }
+    lbguard_arm_body(r, ctx, &ctx->policy, cl);
 
     if (!ctx->no_body) {
         ap_remove_output_filter(f);
@@ -662,7 +769,16 @@ static void lbguard_body_finding(request_rec *r, lbguard_body_ctx *bctx,
     lbg_response_t  view;
     lbg_finding_t   fd;
     char            line[LBGUARD_LOG_MAX];
-    int             repair = ctx->policy.mode == LBG_MODE_REPAIR;
+    int             repair = bctx->policy.mode == LBG_MODE_REPAIR;
+
+    if (ctx == NULL) {
+        /* the header section was clean: the report starts here */
+        ctx = bctx->hctx = apr_palloc(r->pool, sizeof(*ctx));
+        ctx->no_body = 0;
+        ctx->policy = bctx->policy;
+        lbg_report_init(&ctx->rep, ctx->findings, LBG_FINDINGS_MAX,
+                        ctx->edits, LBG_EDITS_MAX);
+    }
 
     memset(&fd, 0, sizeof(fd));
     fd.rule = rule;
@@ -705,8 +821,25 @@ static apr_status_t lbguard_body_filter(ap_filter_t *f, apr_bucket_brigade *bb)
          * is added before HTTP_HEADER first runs; r->sent_bodyct cannot
          * tell, mod_proxy_http sets it early). r->headers_out now holds
          * the fields as sent: take the Content-Length from there. */
-        const char  *cl = apr_table_get(r->headers_out, "Content-Length");
-        apr_int64_t  declared = -1;
+        const apr_array_header_t *arr = apr_table_elts(r->headers_out);
+        const apr_table_entry_t  *te = (const apr_table_entry_t *) arr->elts;
+        const char               *cl;
+        apr_int64_t               declared = -1;
+
+        int                       i;
+
+        /* apr_table_get(r->headers_out, "Content-Length") without its two
+         * strcasecmp calls: the first entry that is the one the header
+         * filter saw (same key pointer: apr_table_setn keeps it) or any
+         * other Content-Length */
+        cl = NULL;
+        for (i = 0; i < arr->nelts; i++) {
+            if (te[i].key == bctx->cl_key
+                || (te[i].key != NULL && lbguard_is_cl(te[i].key))) {
+                cl = te[i].val;
+                break;
+            }
+        }
 
         if (cl != NULL) {
             declared = lbg_content_length_parse((const unsigned char *) cl,
@@ -721,7 +854,7 @@ static apr_status_t lbguard_body_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         bctx->started = 1;
         return ap_pass_brigade(f->next, bb);
     }
-    repair = bctx->hctx->policy.mode == LBG_MODE_REPAIR;
+    repair = bctx->policy.mode == LBG_MODE_REPAIR;
 
     for (e = APR_BRIGADE_FIRST(bb); e != APR_BRIGADE_SENTINEL(bb); e = next) {
         next = APR_BUCKET_NEXT(e);
@@ -856,6 +989,14 @@ static int lbguard_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     (void) pconf;
     (void) plog;
     for (; s != NULL; s = s->next) {
+        lbguard_dir_conf *dc = ap_get_module_config(s->lookup_defaults,
+                                                    &lbguard_module);
+
+        /* a request that matches no section uses these unmerged */
+        if (dc != NULL && !dc->ready) {
+            lbguard_policy(dc, &dc->policy);
+            dc->ready = 1;
+        }
         lbguard_keepalive(ptemp, s, 1, log);
     }
     return OK;
