@@ -569,6 +569,9 @@ typedef struct {
  * arguments of lbg_quick_field(); returns LBG_QUICK_* bits (0: a clean
  * field of no framing name). Adapters call lbg_quick_field().
  */
+#if defined(__GNUC__)
+__attribute__((cold)) /* off the inline path: keeps its registers free */
+#endif
 unsigned lbg_quick_slow(const unsigned char *name, size_t name_len,
                         const unsigned char *value, size_t value_len,
                         int trusted);
