@@ -1,6 +1,15 @@
 #!/usr/bin/env python3
 """lbguard's cost, measured: nginx and Apache with lbguard off vs repair.
 
+Workloads (--servers), each a 12-field response with the same body:
+  nginx         `return 200` with add_header: nginx's cheapest request,
+                the worst case for lbguard's share
+  nginx-static  a static file with add_header (the Apache workload's twin)
+  nginx-proxy   proxy_pass to a second nginx (kept-alive upstream
+                connections): the load-balancer target behind which an
+                application runs
+  apache        a static file with mod_headers
+
 Two measurements per server (see docs/bench.md for the method), and the
 core alone (bench/lbg_micro.c: lbg_check() on the same 12 fields):
 
@@ -17,7 +26,8 @@ core alone (bench/lbg_micro.c: lbg_check() on the same 12 fields):
 Every server listens on 127.0.0.1 on a free port and is stopped by its PID.
 Results go to BUILD/bench/results.txt (and stdout).
 
-Usage: python3 bench/bench.py --build BUILD [--servers nginx,apache]
+Usage: python3 bench/bench.py --build BUILD
+           [--servers nginx,nginx-static,nginx-proxy,apache]
            [--k1 N] [--k2 N] [--rounds N] [--secs S] [--plain]
   --plain  measure without loading lbguard (harness check only).
 """
@@ -39,6 +49,7 @@ import lbgtest  # noqa: E402  (shared harness: free_port, wait_port, Proc)
 
 FIELDS = 12                 # fields in every measured response
 NGX_BASE_FIELDS = 5         # Server, Date, Content-Type, Content-Length, Connection
+NGX_STATIC_BASE_FIELDS = 8  # the same, and Last-Modified, ETag, Accept-Ranges
 APACHE_BASE_FIELDS = 7      # Date, Server, Last-Modified, ETag, Accept-Ranges,
                             # Content-Length, Content-Type
 BODY = b"hello from the lbguard benchmark\n"
@@ -55,12 +66,31 @@ def say(line=""):
 
 # ---- servers' configurations --------------------------------------------
 
-def nginx_conf(d, port, mode, module, single):
-    """nginx.conf text: `return 200` with add_header fields so the response
-    has FIELDS fields. mode: None (module not loaded), "off", "detect",
-    "repair". single: one process (for callgrind)."""
+def nginx_conf(d, port, mode, module, single, variant="return", upstream=None):
+    """nginx.conf text for a response of FIELDS fields. mode: None (module
+    not loaded), "off", "detect", "repair". single: one process (for
+    callgrind). variant: "return" (`return 200` with add_header), "static"
+    (the file htdocs/index.txt with add_header), "proxy" (proxy_pass to
+    127.0.0.1:upstream over kept-alive connections: the upstream's
+    add_header fields, Content-Type and Content-Length go through; nginx's
+    own Server, Date and Connection replace the upstream's), "backend"
+    (the upstream: `return 200`, no lbguard, its access log off)."""
+    base = NGX_STATIC_BASE_FIELDS if variant == "static" else NGX_BASE_FIELDS
     adds = "\n".join("            add_header X-Bench-%d \"value %d\";" % (i, i)
-                     for i in range(1, FIELDS - NGX_BASE_FIELDS + 1))
+                     for i in range(1, FIELDS - base + 1))
+    if variant == "static":
+        content = "root %s/htdocs;" % d
+    elif variant == "proxy":
+        content = ("proxy_pass http://backend;\n"
+                   "            proxy_http_version 1.1;\n"
+                   "            proxy_set_header Connection \"\";")
+        adds = ""
+    else:
+        content = 'return 200 "%s";' % BODY.decode().replace("\n", "\\n")
+    upstream_block = ""
+    if variant == "proxy":
+        upstream_block = ("    upstream backend {\n        server 127.0.0.1:%d;\n"
+                          "        keepalive 8;\n    }\n" % upstream)
     return """%(load)s
 daemon off;
 master_process %(master)s;
@@ -74,20 +104,21 @@ http {
     keepalive_timeout 300s;
 %(temp)s
 %(lbguard)s
+%(upstream)s
     server {
         listen 127.0.0.1:%(port)d;
         location / {
             default_type text/plain;
 %(adds)s
-            return 200 "%(body)s";
+            %(content)s
         }
     }
 }
 """ % dict(load=("load_module %s;" % module) if mode else "",
            master="off" if single else "on", d=d, port=port, adds=adds,
-           temp=lbgtest.nginx_temp_paths(d),
+           temp=lbgtest.nginx_temp_paths(d), upstream=upstream_block,
            lbguard=("    lbguard %s;" % mode) if mode else "",
-           body=BODY.decode().replace("\n", "\\n"))
+           content=content)
 
 
 def apache_module_name(so):
@@ -159,11 +190,22 @@ class Server:
         os.makedirs(self.dir)
         os.chmod(self.dir, 0o755)
         self.port = lbgtest.free_port()
-        if kind == "nginx":
+        self.backend = None
+        if kind.startswith("nginx"):
+            variant = kind.partition("-")[2] or "return"
+            if variant == "proxy":
+                # the upstream: plain nginx, not measured
+                self.backend = Server("nginx-backend", name + "-backend", work,
+                                      None, None, single=False)
+            if variant in ("static", "backend"):
+                os.makedirs(os.path.join(self.dir, "htdocs"), mode=0o755)
+                with open(os.path.join(self.dir, "htdocs", "index.txt"), "wb") as f:
+                    f.write(BODY)
             self.conf = os.path.join(self.dir, "nginx.conf")
-            text = nginx_conf(self.dir, self.port, mode, module, single)
+            text = nginx_conf(self.dir, self.port, mode, module, single, variant,
+                              self.backend.port if self.backend else None)
             self.argv = ["/usr/sbin/nginx", "-p", self.dir, "-c", self.conf]
-            self.path = "/"
+            self.path = "/index.txt" if variant == "static" else "/"
         else:
             for sub in ("run", "htdocs"):
                 os.makedirs(os.path.join(self.dir, sub), mode=0o755)
@@ -185,6 +227,8 @@ class Server:
         return lbgtest.read_log(os.path.join(self.dir, "error.log"))
 
     def start(self, prefix=()):
+        if self.backend:
+            self.backend.start()
         self.proc = lbgtest.Proc(list(prefix) + self.argv, name=self.kind,
                                  log=self.log)
         try:
@@ -195,7 +239,10 @@ class Server:
                                              self.error_log()[-1500:]))
 
     def stop(self):
-        return self.proc.stop(signal.SIGTERM, timeout=60)
+        rc = self.proc.stop(signal.SIGTERM, timeout=60)
+        if self.backend:
+            self.backend.stop()
+        return rc
 
     def stop_idle(self):
         """Stops a single-process server under valgrind by PID: waits until
@@ -299,7 +346,7 @@ def callgrind_run(srv, nreq, out):
     open(out, "w").close()
     if srv.kind == "apache":
         shutil.chown(out, user="www-data")
-    srv.start(["valgrind", "--tool=callgrind", "--vgdb=no",
+    srv.start(["valgrind", "--tool=callgrind", "--vgdb=no", "--dump-instr=yes",
                "--callgrind-out-file=" + out])
     try:
         head = send_requests(srv, nreq) if nreq else None
@@ -436,10 +483,12 @@ def measure_core(build, work, n1=1000, n2=3000):
     res = {}
     for variant, extra in (("all 12 fields scanned", []),
                            ("nginx view: Server, Date, Content-Length, Connection trusted",
-                            ["nginx"])):
+                            ["nginx"]),
+                           ("quick pass (what every response costs), nginx view",
+                            ["nginx", "quick"])):
         tot = []
         for n in (n1, n2):
-            out = os.path.join(work, "callgrind.core.%s.%d" % (extra[0] if extra else "all", n))
+            out = os.path.join(work, "callgrind.core.%s.%d" % ("-".join(extra) or "all", n))
             r = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
                                 exe, str(n)] + extra, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, check=True)
@@ -468,7 +517,7 @@ def measure_core(build, work, n1=1000, n2=3000):
     say("  costliest source lines, all fields scanned, Ir per call:")
     for v, f, text in sorted(lines, key=lambda t: -t[0])[:10]:
         say("    %7.1f  %-12s %s" % (v, f, text[:70]))
-    return per
+    return per, res["quick pass (what every response costs), nginx view"]
 
 
 # ---- wrk ---------------------------------------------------------------------
@@ -516,7 +565,7 @@ def measure_rps(kind, modes, module, work, rounds, secs, conns):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
-    ap.add_argument("--servers", default="nginx,apache")
+    ap.add_argument("--servers", default="nginx,nginx-static,nginx-proxy,apache")
     ap.add_argument("--k1", type=int, default=200)
     ap.add_argument("--k2", type=int, default=2200)
     ap.add_argument("--rounds", type=int, default=5)
@@ -553,13 +602,13 @@ def main():
     summary = []
     failed = False
     for kind in [s for s in a.servers.split(",") if s]:
-        mod = modules[kind]
+        mod = modules["nginx" if kind.startswith("nginx") else kind]
         if a.plain:
             modes, cmp_ = [None], None
             say("\n== %s (plain: lbguard not loaded) ==" % kind)
         elif not os.path.exists(mod):
             say("\n== %s: SKIPPED, %s not built (make %s) ==" %
-                (kind, mod, "nginx-dynamic" if kind == "nginx" else "apache"))
+                (kind, mod, "nginx-dynamic" if kind.startswith("nginx") else "apache"))
             failed = True
             continue
         else:
@@ -613,7 +662,9 @@ def main():
             say("%-7s %-12s %16.1f %14s" % (kind, m, irv, "%.0f" % rp if rp else "-"))
     if core:
         say("%-7s %-12s %16.1f %14s   (lbg_check() alone, 12 fields, none trusted)"
-            % ("core", "repair", core, ""))
+            % ("core", "repair", core[0], ""))
+        say("%-7s %-12s %16.1f %14s   (the quick pass alone, nginx's 12 fields)"
+            % ("core", "quick", core[1], ""))
     for kind, m, irv, _ in summary:
         if m == "repair/off":
             say("target (issue): repair adds <= 5 %% Ir/request on %s: %s"

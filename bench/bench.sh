@@ -5,7 +5,7 @@
 # Needs valgrind (callgrind), wrk, Debian's nginx and apache2, python3, and
 # the modules BUILD/nginx-dynamic/objs/ngx_http_lbguard_filter_module.so and
 # BUILD/apache/mod_lbguard.so, and BUILD/lib/liblbg.a for the core alone
-# (bench/lbg_micro.c). Writes BUILD/bench/results.txt. About 2.5 minutes.
+# (bench/lbg_micro.c). Writes BUILD/bench/results.txt. About 4.5 minutes.
 # Not a test: never part of `make test`. Method: docs/bench.md.
 set -euo pipefail
 
