@@ -175,7 +175,7 @@ int lbg_profile_parse(const char *s, size_t len, lbg_profile_e *out);
        LBG_TIER_SEVERE, LBG_LB_ALL, "body dropped, connection closed")       \
     XX(17, BODY_LONGER, "body-longer-than-content-length", "RFC 9112 6.2",   \
        LBG_TIER_SEVERE, LBG_LB_ALL,                                          \
-       "body cut to its declared length, connection closed")                      \
+       "body cut to its declared length, connection closed")                 \
     XX(18, BODY_SHORTER, "body-shorter-than-content-length", "RFC 9112 8",   \
        LBG_TIER_SEVERE, LBG_LB_ALL, "none (connection closed)")              \
     XX(19, CHUNKED_INVALID, "chunked-invalid", "RFC 9112 7.1",               \
@@ -551,6 +551,11 @@ typedef struct {
     lbg__q_vec_t value_del;  /* OR of the inline values' DEL bytes */
 } lbg_quick_t;
 
+/* Fields lbg_check() classifies for the message framing; beyond them it
+ * cannot verify a framing other than one valid Content-Length and never
+ * lets the connection be reused. */
+#define LBG__KIND_MAX 512
+
 /* The longest status line lbg_check() counts for a valid status code and
  * the host's own reason phrase, in bytes: "HTTP/1.1 " 3DIGIT SP reason
  * CRLF with lbg_reason_phrase()'s longest ("Request Header Fields Too
@@ -594,6 +599,19 @@ int lbg_quick_end(const lbg_policy_t *p, const lbg_quick_t *q, int status,
 #else
 #define LBG_INLINE static inline
 #endif
+
+/* 1 when the fields q counted and a status line of line bytes fit in p's
+ * budgets, counted as lbg_check() counts them (RFC 9110 5.4) */
+LBG_INLINE int
+lbg__q_fits(const lbg_policy_t *p, const lbg_quick_t *q, size_t line)
+{
+    return (p->max_fields == 0 || q->nfields <= p->max_fields)
+           && (p->max_field_bytes == 0
+               || q->max_field + 4 <= p->max_field_bytes)
+           && (p->max_header_bytes == 0
+               || 2 + 4 * q->nfields + q->bytes + line
+                  <= p->max_header_bytes);
+}
 
 /* Starts a quick pass: all counts zero, not dirty. */
 LBG_INLINE void
@@ -719,25 +737,44 @@ lbg__q_value16(lbg_quick_t *q, __m128i x)
 }
 #endif
 
-/* 1 when name[0..14) is "Content-Length", 2 when name[0..17) is
- * "Transfer-Encoding" (ASCII case-insensitive), else 0; len is the name's
- * length. A compare of 8 bytes at a time: each byte ORed with 0x20 where
- * the literal has a letter. */
+/* 1 when p[0..8) equals the lower-case lc[0..8) where each byte of p is
+ * first ORed with mask (0x20 on letters, 0 elsewhere): an ASCII
+ * case-insensitive compare of 8 bytes in one step, exact (c | 0x20 equals
+ * a lower-case letter only for that letter in either case). */
 LBG_INLINE int
-lbg__q_framing(const unsigned char *n, size_t len)
+lbg__word_ieq(const unsigned char *p, const char *lc, const char *mask)
 {
-    uint64_t a, b, la, lb, ma, mb;
+    uint64_t a, b, m;
 
-    if (len == 14) {
-        memcpy(&a, n, 8);
-        memcpy(&b, n + 6, 8);
-        memcpy(&la, "content-", 8);
-        memcpy(&lb, "t-length", 8);
-        memcpy(&ma, "\40\40\40\40\40\40\40\0", 8);
-        memcpy(&mb, "\40\0\40\40\40\40\40\40", 8);
-        return ((a | ma) == la && (b | mb) == lb) ? 1 : 0;
+    memcpy(&a, p, 8);
+    memcpy(&b, lc, 8);
+    memcpy(&m, mask, 8);
+    return (a | m) == b;
+}
+
+/* LBG__K_CL (1) when field name n[0..len) is "Content-Length",
+ * LBG__K_TE (2) when it is "Transfer-Encoding" (ASCII case-insensitive),
+ * else 0: a compare of 8 bytes at a time. */
+#define LBG__K_CL 1
+#define LBG__K_TE 2
+
+LBG_INLINE int
+lbg__framing_name(const unsigned char *n, size_t len)
+{
+    if (len == 14
+        && lbg__word_ieq(n, "content-", "\40\40\40\40\40\40\40\0")
+        && lbg__word_ieq(n + 6, "t-length", "\40\0\40\40\40\40\40\40"))
+    {
+        return LBG__K_CL;
     }
-    return len == 17 ? 2 : 0; /* lbg_quick_slow() decides */
+    if (len == 17
+        && lbg__word_ieq(n, "transfer", "\40\40\40\40\40\40\40\40")
+        && lbg__word_ieq(n + 8, "-encodin", "\0\40\40\40\40\40\40\40")
+        && lbg__word_ieq(n + 9, "encoding", "\40\40\40\40\40\40\40\40"))
+    {
+        return LBG__K_TE;
+    }
+    return 0;
 }
 
 /*
@@ -768,7 +805,7 @@ lbg_quick_field(lbg_quick_t *q, const unsigned char *name, size_t name_len,
         if (name_len != 14 && name_len != 17) {
             return;
         }
-        if (lbg__q_framing(name, name_len) == 1) {
+        if (lbg__framing_name(name, name_len) == LBG__K_CL) {
             q->ncl++;
             return;
         }
@@ -807,7 +844,7 @@ lbg_quick_field(lbg_quick_t *q, const unsigned char *name, size_t name_len,
     }
     /* Content-Length: 1 to 16 digits (no overflow), as lbg_check's own
      * fast path accepts it (the name matched exactly: all tchar) */
-    else if (name_len == 14 && lbg__q_framing(name, name_len) == 1
+    else if (name_len == 14 && lbg__framing_name(name, name_len) == LBG__K_CL
              && lbg__q_digits(value, value_len))
     {
         q->ncl++;
@@ -859,11 +896,8 @@ lbg_quick_clean(const lbg_policy_t *p, const lbg_quick_t *q, int status,
 #endif
            )
         && q->ncl + q->nte <= 1
-        && (p->max_fields == 0 || q->nfields <= p->max_fields)
-        && (p->max_field_bytes == 0 || q->max_field + 4 <= p->max_field_bytes)
-        && (p->max_header_bytes == 0
-            || 2 + 4 * q->nfields + q->bytes + LBG_STATUS_LINE_MAX
-               <= p->max_header_bytes))
+        && (q->nte == 0 || q->nfields <= LBG__KIND_MAX)
+        && lbg__q_fits(p, q, LBG_STATUS_LINE_MAX))
     {
         return 1;
     }

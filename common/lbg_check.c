@@ -286,15 +286,22 @@ lbg_reason_phrase(int status)
 }
 
 
-static size_t
-lbg__cstrlen(const char *s)
+int
+lbg__status_code(const unsigned char *s, size_t n)
 {
-    size_t n = 0;
-
-    while (s[n] != '\0') {
-        n++;
+    if (n < 3 || !lbg__is(s[0], LBG__DIGIT) || !lbg__is(s[1], LBG__DIGIT)
+        || !lbg__is(s[2], LBG__DIGIT) || (n > 3 && s[3] != ' '))
+    {
+        return -1;
     }
-    return n;
+    return (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
+}
+
+
+size_t
+lbg__host_status_line_len(int status)
+{
+    return 9 + 3 + 1 + strlen(lbg_reason_phrase(status)) + 2;
 }
 
 
@@ -321,16 +328,10 @@ lbg__check_status(const lbg_policy_t *p, const lbg_response_t *r,
             }
             return 9 + 3 + 1 + 21 + 2;
         }
-        return 9 + 3 + 1 + lbg__cstrlen(lbg_reason_phrase(r->status)) + 2;
+        return lbg__host_status_line_len(r->status);
     }
 
-    if (n < 3 || !lbg__is(s[0], LBG__DIGIT) || !lbg__is(s[1], LBG__DIGIT)
-        || !lbg__is(s[2], LBG__DIGIT) || (n > 3 && s[3] != ' '))
-    {
-        code = -1;
-    } else {
-        code = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
-    }
+    code = lbg__status_code(s, n);
     if (code < 100 || code > 599) {
         /* not 3 digits, or 3 digits outside the classes 1xx..5xx that
          * every load balancer tested passes on (RFC 9110 15) */
@@ -639,9 +640,6 @@ lbg__remove_all(const lbg_response_t *r, lbg_report_t *rep,
 }
 
 
-#define LBG__K_CL 1
-#define LBG__K_TE 2
-
 static const unsigned char lbg__chunked[] = "chunked";
 
 
@@ -836,46 +834,6 @@ lbg__check_framing(const lbg_policy_t *p, const lbg_response_t *r,
 }
 
 
-/* 1 when p[0..8) equals the lower-case lc[0..8) where each byte of p is
- * first ORed with mask (0x20 on letters, 0 elsewhere): an ASCII
- * case-insensitive compare of 8 bytes in one step, exact (c | 0x20 equals
- * a lower-case letter only for that letter in either case). */
-static int
-lbg__word_ieq(const unsigned char *p, const char *lc, const char *mask)
-{
-    uint64_t a, b, m;
-
-    memcpy(&a, p, 8);
-    memcpy(&b, lc, 8);
-    memcpy(&m, mask, 8);
-    return (a | m) == b;
-}
-
-
-/* Fields classified per index, for the framing pass; the view may hold any
- * number of fields, so classify in blocks when it is large. */
-#define LBG__KIND_MAX 512
-
-/* 1 when field name n[0..len) is "Content-Length" (ASCII case-insensitive),
- * 2 when it is "Transfer-Encoding", else 0. */
-static int
-lbg__framing_name(const unsigned char *n, size_t len)
-{
-    if (len == 14
-        && lbg__word_ieq(n, "content-", "\40\40\40\40\40\40\40\0")
-        && lbg__word_ieq(n + 6, "t-length", "\40\0\40\40\40\40\40\40"))
-    {
-        return LBG__K_CL;
-    }
-    if (len == 17
-        && lbg__word_ieq(n, "transfer", "\40\40\40\40\40\40\40\40")
-        && lbg__word_ieq(n + 8, "-encodin", "\0\40\40\40\40\40\40\40")
-        && lbg__word_ieq(n + 9, "encoding", "\40\40\40\40\40\40\40\40"))
-    {
-        return LBG__K_TE;
-    }
-    return 0;
-}
 
 
 size_t
@@ -964,8 +922,6 @@ lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
 /* ------------------------------------------------------------------------ */
 
 
-
-
 unsigned
 lbg_quick_slow(const unsigned char *name, size_t name_len,
                const unsigned char *value, size_t value_len, int trusted)
@@ -1003,10 +959,10 @@ lbg_quick_slow(const unsigned char *name, size_t name_len,
 
 int
 lbg_quick_end(const lbg_policy_t *p, const lbg_quick_t *q, int status,
-                const unsigned char *status_line, size_t status_line_len)
+              const unsigned char *status_line, size_t status_line_len)
 {
     const unsigned char *s = status_line;
-    size_t               n = status_line_len, total, line;
+    size_t               n = status_line_len;
     int                  code;
 
     if (p->mode == LBG_MODE_OFF) {
@@ -1021,49 +977,26 @@ lbg_quick_end(const lbg_policy_t *p, const lbg_quick_t *q, int status,
         if (status < 100 || status > 599) {
             return 0;
         }
-        line = LBG_STATUS_LINE_MAX;
     } else {
-        if (n < 3 || !lbg__is(s[0], LBG__DIGIT) || !lbg__is(s[1], LBG__DIGIT)
-            || !lbg__is(s[2], LBG__DIGIT) || (n > 3 && s[3] != ' '))
+        code = lbg__status_code(s, n);
+        if (code < 100 || code > 599
+            || (n > 4 && !lbg__value_clean(s + 4, n - 4)))
         {
             return 0;
         }
-        code = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
-        if (code < 100 || code > 599) {
-            return 0;
-        }
-        if (n > 4 && !lbg__value_clean(s + 4, n - 4)) {
-            return 0;
-        }
-        line = 9 + n + 2;
     }
 
-    /* the message framing: lbg_check's fast path, or a lone "chunked" */
+    /* the message framing: lbg_check's fast path, or a lone "chunked"
+     * among no more fields than lbg_check classifies */
     if (q->ncl + q->nte) {
-        if (status < 200 || status == 204 || q->ncl + q->nte > 1) {
+        if (status < 200 || status == 204 || q->ncl + q->nte > 1
+            || (q->nte && q->nfields > LBG__KIND_MAX))
+        {
             return 0;
         }
     }
 
-    /* the budgets, as lbg_check() counts them */
-    if (p->max_fields && q->nfields > p->max_fields) {
-        return 0;
-    }
-    if (p->max_field_bytes && q->max_field + 4 > p->max_field_bytes) {
-        return 0;
-    }
-    if (p->max_header_bytes) {
-        total = 2 + 4 * q->nfields + q->bytes;
-        if (total + line > p->max_header_bytes) {
-            if (s != NULL) {
-                return 0;
-            }
-            /* near the budget: the exact length of the host's line */
-            line = 9 + 3 + 1 + lbg__cstrlen(lbg_reason_phrase(status)) + 2;
-            if (total + line > p->max_header_bytes) {
-                return 0;
-            }
-        }
-    }
-    return 1;
+    /* the budgets, with the exact length of the status line */
+    return lbg__q_fits(p, q, s != NULL ? 9 + n + 2
+                                       : lbg__host_status_line_len(status));
 }

@@ -20,6 +20,15 @@ extern const unsigned char lbg__ctype[256];
 
 #define lbg__is(c, cls) (lbg__ctype[(unsigned char) (c)] & (cls))
 
+/* The status code at the start of status line s[0..n) (after "HTTP/1.1 "):
+ * 3DIGIT followed by SP or the end (RFC 9112 4). Returns 0..999, or -1. */
+int lbg__status_code(const unsigned char *s, size_t n);
+
+/* The bytes lbg_check counts for the status line the host writes itself
+ * for status code `status` (a valid 100..599 one): "HTTP/1.1 " 3DIGIT SP
+ * reason CRLF. */
+size_t lbg__host_status_line_len(int status);
+
 /* ASCII lower-casing, locale-independent. */
 #define lbg__lower(c) \
     ((unsigned char) ((c) >= 'A' && (c) <= 'Z' ? (c) | 0x20 : (c)))

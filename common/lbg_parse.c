@@ -151,7 +151,9 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
     size_t               i, e, le, s, vs, ve, nlines = 0, nf = 0, bad = 0, fl;
     size_t               ncodings = 0, nchunked = 0, cl_field = LBG_NO_FIELD;
     int                  final_chunked = 0, empty = 0, have_te = 0;
-    int                  cl_ok = 1;
+    int                  cl_ok = 1, k, code;
+    int                  folds = 0; /* the last line stored a field: an
+                                       obs-fold line continues it */
     int64_t              cl = -1, x;
     lbg_field_t         *f;
 
@@ -201,12 +203,9 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
     }
     v->status_line = buf + s;
     v->status_line_len = le - s;
-    if (le - s >= 3 && lbg__is(buf[s], LBG__DIGIT)
-        && lbg__is(buf[s + 1], LBG__DIGIT) && lbg__is(buf[s + 2], LBG__DIGIT)
-        && (le - s == 3 || buf[s + 3] == ' '))
-    {
-        v->status = (buf[s] - '0') * 100 + (buf[s + 1] - '0') * 10
-                    + (buf[s + 2] - '0');
+    code = lbg__status_code(buf + s, le - s);
+    if (code >= 0) {
+        v->status = code;
     }
 
     /* header section */
@@ -232,7 +231,7 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
             break;
         }
         nlines++;
-        if (lbg__is(buf[i], LBG__WS) && nf > 0 && nf <= fields_cap) {
+        if (lbg__is(buf[i], LBG__WS) && folds) {
             /* obs-fold: the value extends over this line (RFC 9112 5.2) */
             f = &fields[nf - 1];
             ve = le;
@@ -246,6 +245,7 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
             continue;
         }
         colon = memchr(buf + i, ':', le - i);
+        folds = 0;
         if (colon == NULL) {
             lbg__finding(p, rep, LBG_RULE_FIELD_MISSING_COLON, LBG_NO_FIELD,
                          buf + i, le - i, (int64_t) i, 0);
@@ -257,6 +257,7 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
             i = e + 1;
             continue;
         }
+        folds = 1;
         vs = (size_t) (colon - buf) + 1;
         while (vs < le && lbg__is(buf[vs], LBG__WS)) {
             vs++;
@@ -318,14 +319,12 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
     }
     for (i = 0; i < nf; i++) {
         f = &fields[i];
-        if (f->name_len == 17 && lbg__ieq(f->name, 17, "transfer-encoding", 17))
-        {
+        k = lbg__framing_name(f->name, f->name_len);
+        if (k == LBG__K_TE) {
             have_te = 1;
             lbg__te_scan(f->value, f->value_len, &ncodings, &nchunked,
                          &final_chunked, &empty);
-        } else if (f->name_len == 14
-                   && lbg__ieq(f->name, 14, "content-length", 14))
-        {
+        } else if (k == LBG__K_CL) {
             x = lbg_content_length_parse(f->value, f->value_len);
             if (x < 0) {
                 /* "42, 42": a list of identical values is that value */

@@ -3,6 +3,8 @@
  * modes, and per-profile policy defaults.
  */
 
+#include <string.h>
+
 #include "lbg_internal.h"
 
 
@@ -33,18 +35,6 @@ lbg__ieq(const unsigned char *a, size_t alen, const char *b, size_t blen)
 }
 
 
-static size_t
-lbg__strlen(const char *s)
-{
-    size_t n = 0;
-
-    while (s[n] != '\0') {
-        n++;
-    }
-    return n;
-}
-
-
 /* Finds s[0..len) among names[0..n) ignoring ASCII case; returns the
  * index or -1. The names are lower case. */
 static int
@@ -57,7 +47,7 @@ lbg__lookup(const char *const *names, int n, const char *s, size_t len)
     }
     for (i = 0; i < n; i++) {
         if (lbg__ieq((const unsigned char *) s, len, names[i],
-                     lbg__strlen(names[i])))
+                     strlen(names[i])))
         {
             return i;
         }
@@ -237,7 +227,7 @@ lbg_lb_preset(const char *s, size_t len, uint64_t *ms)
     }
     for (i = 0; i < sizeof(lbg__presets) / sizeof(lbg__presets[0]); i++) {
         if (lbg__ieq((const unsigned char *) s, len, lbg__presets[i].name,
-                     lbg__strlen(lbg__presets[i].name)))
+                     strlen(lbg__presets[i].name)))
         {
             *ms = lbg__presets[i].ms;
             return 0;

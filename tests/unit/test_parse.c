@@ -446,6 +446,25 @@ test_known_bugs(void **state)
         lbgt_parse(NULL, U(c101), sizeof(c101) - 1, 0, &t);
         assert_true(t.r.rep.nfindings == 0);
     }
+
+    /* a line that starts with whitespace after a line without a colon
+     * continues no field: both lines are reported and removed, and A's
+     * value stays "b" (the repair drops them; folding " c" into A would
+     * keep the "removed" line's neighbour in A's value) */
+    {
+        static const char nocolon[] = "HTTP/1.1 200 OK\r\nA: b\r\n"
+                                      "garbage\r\n c\r\nContent-Length: 0"
+                                      "\r\n\r\n";
+
+        lbgt_parse(NULL, U(nocolon), sizeof(nocolon) - 1, 0, &t);
+        assert_int_equal(t.rc, 0);
+        assert_int_equal(t.raw.view.nfields, 2);
+        assert_int_equal(t.raw.view.fields[0].value_len, 1);
+        assert_memory_equal(t.raw.view.fields[0].value, "b", 1);
+        assert_int_equal(lbgt_count(&t.r.rep, LBG_RULE_FIELD_MISSING_COLON),
+                         2);
+        assert_true(lbgt_find(&t.r.rep, LBG_RULE_OBS_FOLD) < 0);
+    }
 }
 
 /* Every prefix of every case, as a response to GET and to HEAD, with the

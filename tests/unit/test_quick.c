@@ -471,6 +471,40 @@ test_dirty_responses(void **state)
     assert_int_equal(quick(&p, 200, "200 OK", f, 2), 1);
 }
 
+/* More fields than lbg_check classifies for the framing (LBG__KIND_MAX):
+ * a lone valid Content-Length is still clean (lbg_check's fast path), a
+ * Transfer-Encoding is not (lbg_check cannot verify it and closes). */
+static void
+test_many_fields(void **state)
+{
+    static lbg_field_t f[600];
+    lbg_policy_t       p;
+    lbg_response_t     r;
+    lbgt_report_t      t;
+    size_t             i;
+
+    (void) state;
+    for (i = 0; i < 600; i++) {
+        f[i] = (lbg_field_t) LBGT_F("X-Field", "value");
+    }
+    lbg_policy_init(&p, LBG_PROFILE_STRICTEST);
+    p.max_fields = p.max_header_bytes = p.max_field_bytes = 0;
+    r = lbgt_view(200, f, 600);
+
+    f[599] = (lbg_field_t) LBGT_F("Content-Length", "5");
+    assert_int_equal(contract(&p, &r, "600 fields, Content-Length"), 1);
+    assert_int_equal(lbgt_check(&p, &r, &t), 0);
+
+    f[599] = (lbg_field_t) LBGT_F("Transfer-Encoding", "chunked");
+    assert_int_equal(contract(&p, &r, "600 fields, Transfer-Encoding"), 0);
+    lbgt_check(&p, &r, &t);
+    assert_int_equal(t.rep.close, 1);
+
+    r.nfields = 512;
+    f[511] = f[599];
+    assert_int_equal(contract(&p, &r, "512 fields, Transfer-Encoding"), 1);
+}
+
 int
 main(void)
 {
@@ -480,6 +514,7 @@ main(void)
         cmocka_unit_test(test_exact_classes),
         cmocka_unit_test(test_clean_responses),
         cmocka_unit_test(test_dirty_responses),
+        cmocka_unit_test(test_many_fields),
     };
 
     return cmocka_run_group_tests(tests, lbgt_cases_setup, lbgt_cases_teardown);
