@@ -84,8 +84,9 @@ $(BUILD)/unit-asan/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/lib-asa
 UNIT_PORTABLE := $(BUILD)/unit-portable/test_quick $(BUILD)/unit-portable/test_rules
 $(BUILD)/unit-portable/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/lib-portable/liblbg.a
 	@mkdir -p $(dir $@)
-	$(CC) -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O1 -g $(SAN) -Icommon -Itests/unit \
-	    -DLBG_CASES_DIR='"$(CURDIR)/tests/cases"' -o $@ $< $(BUILD)/lib-portable/liblbg.a -lcmocka
+	$(CC) -std=c99 -D_DEFAULT_SOURCE -DLBG_NO_SIMD -Wall -Wextra -Werror -O1 -g $(SAN) -Icommon \
+	    -Itests/unit -DLBG_CASES_DIR='"$(CURDIR)/tests/cases"' -o $@ $< \
+	    $(BUILD)/lib-portable/liblbg.a -lcmocka
 unit: $(UNIT_BINS)
 unit-asan: $(UNIT_ASAN) $(UNIT_PORTABLE)
 

@@ -113,7 +113,21 @@ contract(const lbg_policy_t *p, const lbg_response_t *r, const char *what)
     return 1;
 }
 
-/* Every case of the corpus, every profile, default and small budgets. */
+/* The conformant cases the quick pass hands to lbg_check: a
+ * Content-Length on a 204 (lbg_check's framing pass decides that "0" is
+ * fine) and, with the inline checks, a value with HTAB. */
+static int
+allowed_not_clean(const char *name)
+{
+    return strcmp(name, "076-cl-zero-on-204") == 0
+#ifdef LBG_QUICK_INLINE
+           || strcmp(name, "011-ok-htab-and-ows") == 0
+#endif
+           ;
+}
+
+/* Every case of the corpus, every profile, default and small budgets;
+ * every conformant case clean but those allowed above. */
 static void
 test_corpus_contract(void **state)
 {
@@ -151,20 +165,16 @@ test_corpus_contract(void **state)
                        lbgt_cases[i].head, t);
             if (t->rc == 0 && contract(&p, &t->raw.view, lbgt_cases[i].name)) {
                 conformant_clean++;
-            } else {
-                print_message("# quick pass not clean on conformant case %s\n",
-                              lbgt_cases[i].name);
+            } else if (!allowed_not_clean(lbgt_cases[i].name)) {
+                fail_msg("quick pass not clean on conformant case %s",
+                         lbgt_cases[i].name);
             }
         }
     }
     print_message("# corpus: %zu cases, %zu clean by the quick pass; "
                   "%zu conformant, %zu of them clean\n", lbgt_ncases, clean,
                   conformant, conformant_clean);
-    /* the quick pass must not give up on every conformant case: those it
-     * does not call clean are listed above (HTAB in a value, a lone CR
-     * in a chunk...) and none may be a plain field */
     assert_true(conformant > 0);
-    assert_true(conformant_clean * 4 >= conformant * 3);
     free(t);
 }
 
@@ -214,7 +224,8 @@ test_random_contract(void **state)
             if (k == 1) {
                 f[i].name = (const unsigned char *) "Transfer-Encoding";
                 f[i].name_len = 17;
-                f[i].value = (const unsigned char *) te_values[lbgt_rand(7)];
+                f[i].value = (const unsigned char *)
+                             te_values[lbgt_rand(LBGT_NELTS(te_values))];
                 f[i].value_len = strlen((const char *) f[i].value);
                 continue;
             }
@@ -257,42 +268,46 @@ test_random_contract(void **state)
  * lbg_quick_slow() must equal the reference exactly; the whole quick pass
  * must be clean on bytes its inline checks accept, dirty on bytes the
  * reference refuses, and may go either way in between ('_' in a name,
- * HTAB in a value). */
+ * HTAB in a value). A value is checked under a 3-byte name (the exact,
+ * out-of-line path) and under a 5-byte one (the inline path). */
 static void
 one_span(int name, const unsigned char *g, size_t len)
 {
+    static const char *const names[] = {"X-A", "X-Val"};
     lbg_quick_t  q;
     lbg_policy_t p;
     unsigned     slow;
     int          want, sure, got;
+    size_t       k;
 
     lbg_policy_init(&p, LBG_PROFILE_STRICTEST);
     p.max_field_bytes = p.max_header_bytes = p.max_fields = 0;
-    lbg_quick_init(&q);
-    if (name) {
-        slow = lbg_quick_slow(g, len, (const unsigned char *) "v", 1, 0);
-        lbg_quick_field(&q, g, len, (const unsigned char *) "v", 1, 0);
-        want = len > 0 && all_bytes(g, len, ref_tchar);
-        sure = len > 0 && all_bytes(g, len, inline_nbyte);
-    } else {
-        slow = lbg_quick_slow((const unsigned char *) "X-A", 3, g, len, 0);
-        lbg_quick_field(&q, (const unsigned char *) "X-A", 3, g, len, 0);
-        want = all_bytes(g, len, ref_vbyte);
-        sure = all_bytes(g, len, inline_vbyte);
-    }
-    got = lbg_quick_clean(&p, &q, 200, NULL, 0);
-    if (name && (len == 14 || len == 17)) {
-        /* may be a framing name: the framing tests cover those */
-        return;
-    }
-    if ((slow == 0) != want) {
-        fail_msg("%s of %zu bytes: lbg_quick_slow %u, reference %d",
-                 name ? "name" : "value", len, slow, want);
-    }
-    if ((sure && !got) || (!want && got)) {
-        fail_msg("%s of %zu bytes (first 0x%02x): quick %d, reference %d, "
-                 "inline class %d", name ? "name" : "value", len,
-                 len ? g[0] : 0, got, want, sure);
+    for (k = 0; k < (name ? 1 : LBGT_NELTS(names)); k++) {
+        lbg_quick_init(&q);
+        if (name) {
+            slow = lbg_quick_slow(g, len, (const unsigned char *) "v", 1, 0);
+            lbg_quick_field(&q, g, len, (const unsigned char *) "v", 1, 0);
+            want = len > 0 && all_bytes(g, len, ref_tchar);
+            sure = len > 0 && all_bytes(g, len, inline_nbyte);
+        } else {
+            slow = lbg_quick_slow((const unsigned char *) names[k],
+                                  strlen(names[k]), g, len, 0);
+            lbg_quick_field(&q, (const unsigned char *) names[k],
+                            strlen(names[k]), g, len, 0);
+            want = all_bytes(g, len, ref_vbyte);
+            sure = all_bytes(g, len, inline_vbyte);
+        }
+        got = lbg_quick_clean(&p, &q, 200, NULL, 0);
+        if ((slow == 0) != want) {
+            fail_msg("%s of %zu bytes: lbg_quick_slow %u, reference %d",
+                     name ? "name" : "value", len, slow, want);
+        }
+        if ((sure && !got) || (!want && got)) {
+            fail_msg("%s of %zu bytes (first 0x%02x, name \"%s\"): quick %d, "
+                     "reference %d, inline class %d",
+                     name ? "name" : "value", len, len ? g[0] : 0,
+                     name ? "-" : names[k], got, want, sure);
+        }
     }
 }
 
@@ -445,6 +460,7 @@ test_dirty_responses(void **state)
     assert_int_equal(quick(NULL, 200, NULL, f + 1, 2), 0);
     f[0].trusted = 1;
     f[0].value = (const unsigned char *) "x\ry";
+    f[0].value_len = 3;
     assert_int_equal(quick(NULL, 200, NULL, f, 1), 1); /* host-made */
 
     /* budgets: exactly at and one past each limit */

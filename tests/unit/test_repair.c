@@ -265,6 +265,7 @@ test_repair_raw_corpus(void **state)
                 n = repair_into(&t, cap, &out);
                 assert_true(n != (size_t) -1);
                 lbgt_parse(NULL, out, n, c->head, &t2);
+                assert_int_equal(t2.rc, 0);
                 free(out);
             }
             if (regen) {
