@@ -285,6 +285,14 @@ typedef struct {
  */
 void lbg_policy_init(lbg_policy_t *p, lbg_profile_e profile);
 
+/*
+ * Sets p's header section budget to `bytes` (a directive's value; 0
+ * turns both budgets off), and lowers the budget of one field line to it
+ * when it is larger: a field line cannot be longer than the whole section
+ * (RFC 9110 5.4).
+ */
+void lbg_policy_header_budget(lbg_policy_t *p, size_t bytes);
+
 /* ------------------------------------------------------------------------ */
 /* The response view                                                        */
 /* ------------------------------------------------------------------------ */
@@ -922,8 +930,10 @@ lbg_quick_clean(const lbg_policy_t *p, const lbg_quick_t *q, int status,
  * escaped (\xHH for anything outside printable ASCII, and for '"' and
  * '\\') and truncated to about 64 bytes with "...". The outcome is the
  * rule's repair when `repaired` is 1, "not repaired (detect mode)" when 0.
- * Adapters log "lbguard: " followed by this. Returns the length written
- * (excluding the NUL).
+ * Adapters log "lbguard: " followed by this. `r` is read only for the
+ * field a finding names; it may be NULL for a finding with field
+ * LBG_NO_FIELD (the body guard's). Returns the length written (excluding
+ * the NUL).
  */
 size_t lbg_finding_format(const lbg_response_t *r, const lbg_finding_t *f,
                           int repaired, char *buf, size_t size);

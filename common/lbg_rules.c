@@ -206,6 +206,16 @@ lbg_policy_init(lbg_policy_t *p, lbg_profile_e profile)
 }
 
 
+void
+lbg_policy_header_budget(lbg_policy_t *p, size_t bytes)
+{
+    p->max_header_bytes = bytes;
+    if (p->max_field_bytes > bytes) {
+        p->max_field_bytes = bytes;
+    }
+}
+
+
 static const struct {
     const char *name;
     uint64_t    ms;

@@ -45,6 +45,7 @@
 
 #define NGX_HTTP_LBGUARD_FIELDS             64  /* on the stack */
 #define NGX_HTTP_LBGUARD_LOG_LEN            512
+#define NGX_HTTP_LBGUARD_CT_LEN             256 /* Content-Type; charset */
 #define NGX_HTTP_LBGUARD_SUMMARY_LEN        1024
 
 
@@ -74,8 +75,6 @@ typedef struct {
     /* the findings, for $lbguard_findings ("at" pointers cleared) */
     lbg_report_t         report;
 
-    ngx_uint_t           status;
-    unsigned         head:1;
     unsigned         guard_body:1;
     unsigned         body_reported:1;
     unsigned         act:1;            /* the excess counts: cut it */
@@ -88,9 +87,10 @@ static ngx_int_t ngx_http_lbguard_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_lbguard_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_inline void ngx_http_lbguard_view(ngx_http_request_t *r,
-    lbg_quick_t *q,
-    lbg_response_t *view, lbg_field_t *fields, size_t nfields, u_char *cl,
-    u_char *lm, u_char *ka);
+    lbg_quick_t *q, lbg_response_t *view, lbg_field_t *fields,
+    size_t nfields, ngx_str_t *ct, u_char *cl, u_char *lm, u_char *ka);
+static void ngx_http_lbguard_content_type(ngx_http_request_t *r,
+    ngx_str_t *ct, u_char *buf, size_t size);
 static ngx_int_t ngx_http_lbguard_apply(ngx_http_request_t *r,
     lbg_response_t *view, lbg_report_t *rep);
 static void ngx_http_lbguard_remove(ngx_http_request_t *r, uintptr_t origin);
@@ -261,12 +261,13 @@ ngx_http_lbguard_header_filter(ngx_http_request_t *r)
     lbg_report_t                  rep;
     lbg_finding_t                 findings[LBG_FINDINGS_MAX];
     lbg_response_t                view;
-    ngx_list_part_t              *part;
+    ngx_str_t                     ct;
     ngx_http_lbguard_ctx_t       *ctx;
     ngx_http_lbguard_loc_conf_t  *lcf;
     u_char                        cl[NGX_OFF_T_LEN];
     u_char                        lm[sizeof("Mon, 28 Sep 1970 06:00:00 GMT")];
     u_char                        ka[sizeof("timeout=") + NGX_TIME_T_LEN];
+    u_char                        ctbuf[NGX_HTTP_LBGUARD_CT_LEN];
     u_char                        line[NGX_HTTP_LBGUARD_LOG_LEN];
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_lbguard_filter_module);
@@ -291,9 +292,11 @@ ngx_http_lbguard_header_filter(ngx_http_request_t *r)
      * needs no view, no report and no lbg_check().
      */
 
+    ngx_http_lbguard_content_type(r, &ct, ctbuf, sizeof(ctbuf));
+
     lbg_quick_init(&q);
 
-    ngx_http_lbguard_view(r, &q, NULL, NULL, 0, cl, lm, ka);
+    ngx_http_lbguard_view(r, &q, NULL, NULL, 0, &ct, cl, lm, ka);
 
     if (lbg_quick_clean(&lcf->policy, &q, (int) r->headers_out.status,
                         r->headers_out.status_line.len
@@ -303,13 +306,9 @@ ngx_http_lbguard_header_filter(ngx_http_request_t *r)
         goto body;
     }
 
-    /* room for every list element plus at most 9 synthesised fields */
+    /* the quick pass counted the fields the view will hold */
 
-    n = 9;
-
-    for (part = &r->headers_out.headers.part; part; part = part->next) {
-        n += part->nelts;
-    }
+    n = q.nfields;
 
     if (n <= NGX_HTTP_LBGUARD_FIELDS) {
         fields = stack;
@@ -323,7 +322,7 @@ ngx_http_lbguard_header_filter(ngx_http_request_t *r)
         }
     }
 
-    ngx_http_lbguard_view(r, NULL, &view, fields, n, cl, lm, ka);
+    ngx_http_lbguard_view(r, NULL, &view, fields, n, &ct, cl, lm, ka);
 
     lbg_report_init(&rep, findings, LBG_FINDINGS_MAX, edits, LBG_EDITS_MAX);
 
@@ -356,10 +355,13 @@ ngx_http_lbguard_header_filter(ngx_http_request_t *r)
 
     ctx->unrepaired = (lcf->mode == LBG_MODE_REPAIR && !repaired);
 
+    ctx->report.truncated = rep.truncated;
+
     for (i = 0; i < rep.nfindings; i++) {
         if (ngx_http_lbguard_keep_finding(r, ctx, &rep.findings[i])
             != NGX_OK)
         {
+            ctx->report.truncated = 1;
             break;
         }
     }
@@ -368,12 +370,9 @@ body:
 
     /* the body guard: a declared Content-Length, or a bodiless response */
 
-    view.status = (int) r->headers_out.status;
-    view.status_line = NULL;
-    view.status_line_len = 0;
-    view.head = (r->method == NGX_HTTP_HEAD);
-
-    bodiless = r->header_only || lbg_bodiless(view.status, view.head);
+    bodiless = r->header_only
+               || lbg_bodiless((int) r->headers_out.status,
+                               r->method == NGX_HTTP_HEAD);
 
     if (bodiless
         || (!r->chunked && r->headers_out.content_length_n >= 0))
@@ -392,6 +391,12 @@ body:
 
         } else {
             declared = (int64_t) r->headers_out.content_length_n;
+        }
+
+        if (declared < 0 && !bodiless) {
+            /* an invalid Content-Length the profile lets pass: nothing
+             * to count against */
+            return ngx_http_next_header_filter(r);
         }
 
         if (!bodiless
@@ -416,8 +421,6 @@ body:
             return ngx_http_next_header_filter(r);
         }
 
-        ctx->status = r->headers_out.status;
-        ctx->head = view.head;
         ctx->guard_body = 1;
 
         lbg_body_init(&ctx->body, declared, bodiless);
@@ -427,8 +430,55 @@ body:
 }
 
 
-/* The number of decimal digits of n (>= 0): what ngx_http_lbguard_digits()
- * writes. */
+/*
+ * Sets *ct to the Content-Type ngx_http_header_filter() writes: the
+ * type, and "; charset=..." when nginx appends one. Joined in buf (size
+ * bytes) when it fits, else in the request pool; on allocation failure,
+ * the type alone (logged).
+ */
+
+static void
+ngx_http_lbguard_content_type(ngx_http_request_t *r, ngx_str_t *ct,
+    u_char *buf, size_t size)
+{
+    u_char  *p;
+    size_t   len;
+
+    *ct = r->headers_out.content_type;
+
+    if (ct->len == 0
+        || r->headers_out.content_type_len != ct->len
+        || r->headers_out.charset.len == 0)
+    {
+        return;
+    }
+
+    len = ct->len + sizeof("; charset=") - 1 + r->headers_out.charset.len;
+
+    if (len <= size) {
+        p = buf;
+
+    } else {
+        p = ngx_pnalloc(r->pool, len);
+        if (p == NULL) {
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                          "lbguard: out of memory, charset not checked");
+            return;
+        }
+    }
+
+    ct->data = p;
+    p = ngx_cpymem(p, r->headers_out.content_type.data,
+                   r->headers_out.content_type.len);
+    p = ngx_cpymem(p, "; charset=", sizeof("; charset=") - 1);
+    ngx_memcpy(p, r->headers_out.charset.data, r->headers_out.charset.len);
+    ct->len = len;
+}
+
+
+/* The number of decimal digits of n (>= 0): the length of what
+ * ngx_sprintf("%O") or ("%T") writes, for the quick pass, which needs the
+ * length of a host-made value only. */
 
 static ngx_inline size_t
 ngx_http_lbguard_ndigits(off_t n)
@@ -444,38 +494,13 @@ ngx_http_lbguard_ndigits(off_t n)
 
 
 /*
- * Writes the decimal digits of n (>= 0) at p and returns the end: what
- * ngx_sprintf("%O") writes, without its format parsing on every response.
- */
-
-static u_char *
-ngx_http_lbguard_digits(u_char *p, off_t n)
-{
-    u_char   tmp[NGX_OFF_T_LEN];
-    size_t   len;
-
-    len = 0;
-
-    do {
-        tmp[len++] = (u_char) ('0' + n % 10);
-        n /= 10;
-    } while (n > 0 && len < NGX_OFF_T_LEN);
-
-    while (len) {
-        *p++ = tmp[--len];
-    }
-
-    return p;
-}
-
-
-/*
  * Walks the response as ngx_http_header_filter() will write it (same
  * order, same conditions). With q, the core's quick pass: every field goes
  * to lbg_quick_field() and nothing else is written (view and fields may be
- * NULL). Without q, fills the view with at most nfields fields. cl, lm and
- * ka are buffers for the synthesised Content-Length, Last-Modified and
- * Keep-Alive values.
+ * NULL). Without q, fills the view with at most nfields fields. ct is the
+ * Content-Type as nginx writes it (ngx_http_lbguard_content_type()); cl,
+ * lm and ka are buffers for the synthesised Content-Length, Last-Modified
+ * and Keep-Alive values.
  */
 
 #if defined(__GNUC__)
@@ -483,11 +508,11 @@ __attribute__((always_inline))          /* one copy for each use of q */
 #endif
 static ngx_inline void
 ngx_http_lbguard_view(ngx_http_request_t *r, lbg_quick_t *q,
-    lbg_response_t *view, lbg_field_t *fields, size_t nfields, u_char *cl,
-    u_char *lm, u_char *ka)
+    lbg_response_t *view, lbg_field_t *fields, size_t nfields, ngx_str_t *ct,
+    u_char *cl, u_char *lm, u_char *ka)
 {
     u_char                    *p;
-    size_t                     n, len;
+    size_t                     n;
     ngx_uint_t                 status, no_content;
     ngx_list_part_t           *part;
     ngx_table_elt_t           *h, *end;
@@ -558,29 +583,8 @@ ngx_http_lbguard_view(ngx_http_request_t *r, lbg_quick_t *q,
                                NGX_HTTP_LBGUARD_DATE);
     }
 
-    if (r->headers_out.content_type.len && !no_content) {
-        p = r->headers_out.content_type.data;
-        len = r->headers_out.content_type.len;
-
-        if (r->headers_out.content_type_len == r->headers_out.content_type.len
-            && r->headers_out.charset.len)
-        {
-            len += sizeof("; charset=") - 1 + r->headers_out.charset.len;
-
-            p = ngx_pnalloc(r->pool, len);
-
-            if (p == NULL) {
-                p = r->headers_out.content_type.data;
-                len = r->headers_out.content_type.len;
-
-            } else {
-                (void) ngx_sprintf(p, "%V; charset=%V",
-                                   &r->headers_out.content_type,
-                                   &r->headers_out.charset);
-            }
-        }
-
-        ngx_http_lbguard_field("Content-Type", p, len,
+    if (ct->len && !no_content) {
+        ngx_http_lbguard_field("Content-Type", ct->data, ct->len,
                                NGX_HTTP_LBGUARD_CONTENT_TYPE);
     }
 
@@ -590,7 +594,7 @@ ngx_http_lbguard_view(ngx_http_request_t *r, lbg_quick_t *q,
     {
         /* the quick pass needs the length only: the field is host-made */
         p = q ? cl + ngx_http_lbguard_ndigits(r->headers_out.content_length_n)
-              : ngx_http_lbguard_digits(cl, r->headers_out.content_length_n);
+              : ngx_sprintf(cl, "%O", r->headers_out.content_length_n);
         ngx_http_lbguard_field("Content-Length", cl, (size_t) (p - cl),
                                NGX_HTTP_LBGUARD_CONTENT_LENGTH);
     }
@@ -631,7 +635,9 @@ ngx_http_lbguard_view(ngx_http_request_t *r, lbg_quick_t *q,
                                NGX_HTTP_LBGUARD_CONNECTION);
 
         if (clcf->keepalive_header) {
-            p = ngx_sprintf(ka, "timeout=%T", clcf->keepalive_header);
+            p = q ? ka + sizeof("timeout=") - 1
+                    + ngx_http_lbguard_ndigits(clcf->keepalive_header)
+                  : ngx_sprintf(ka, "timeout=%T", clcf->keepalive_header);
             ngx_http_lbguard_field("Keep-Alive", ka, (size_t) (p - ka),
                                    NGX_HTTP_LBGUARD_KEEP_ALIVE);
         }
@@ -868,8 +874,10 @@ static void
 ngx_http_lbguard_set(ngx_http_request_t *r, uintptr_t origin, u_char *value,
     size_t len)
 {
-    off_t             n;
     ngx_table_elt_t  *h;
+
+    /* the only synthesised field an edit rewrites is Content-Type: the
+     * others are host-made (trusted) and framing edits touch elements */
 
     switch (origin) {
 
@@ -878,11 +886,6 @@ ngx_http_lbguard_set(ngx_http_request_t *r, uintptr_t origin, u_char *value,
         r->headers_out.content_type.len = len;
         ngx_str_null(&r->headers_out.charset);
         r->headers_out.content_type_len = len;
-        return;
-
-    case NGX_HTTP_LBGUARD_CONTENT_LENGTH:
-        n = (off_t) lbg_content_length_parse(value, len);
-        r->headers_out.content_length_n = n;
         return;
 
     default:
@@ -1082,7 +1085,6 @@ ngx_http_lbguard_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
             return ngx_http_next_body_filter(r, in);
         }
 
-        ctx->status = r->headers_out.status;
         ctx->guard_body = 1;
 
         lbg_body_init(&ctx->body, (int64_t) declared, 0);
@@ -1229,7 +1231,6 @@ ngx_http_lbguard_body_report(ngx_http_request_t *r,
     ngx_http_lbguard_ctx_t *ctx, lbg_rule_e rule)
 {
     lbg_finding_t   f;
-    lbg_response_t  view;
     u_char          line[NGX_HTTP_LBGUARD_LOG_LEN];
 
     ctx->body_reported = 1;
@@ -1249,12 +1250,8 @@ ngx_http_lbguard_body_report(ngx_http_request_t *r,
         return 0;
     }
 
-    ngx_memzero(&view, sizeof(lbg_response_t));
-    view.version = 11;
-    view.status = (int) ctx->status;
-    view.head = ctx->head;
-
-    (void) lbg_finding_format(&view, &f,
+    /* a body finding names no field: no view needed */
+    (void) lbg_finding_format(NULL, &f,
                               ctx->policy->mode == LBG_MODE_REPAIR,
                               (char *) line, sizeof(line));
 
@@ -1563,13 +1560,7 @@ ngx_http_lbguard_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     conf->policy.mode = (lbg_mode_e) conf->mode;
 
     if (conf->header_budget) {
-        conf->policy.max_header_bytes = conf->header_budget;
-
-        if (conf->policy.max_field_bytes == 0
-            || conf->policy.max_field_bytes > conf->header_budget)
-        {
-            conf->policy.max_field_bytes = conf->header_budget;
-        }
+        lbg_policy_header_budget(&conf->policy, conf->header_budget);
     }
 
     if (conf->field_budget) {

@@ -89,6 +89,9 @@ LOCATIONS = (
     # lbguard_header_budget: 150 bytes, 4 fields
     "location = /budget.html { alias @ROOT@/html/index.html;\n"
     "    lbguard_header_budget 150 4; }\n"
+    # the charset nginx appends to Content-Type is in the checked bytes
+    "location = /charset.html { alias @ROOT@/html/index.html;\n"
+    "    charset utf-8; lbguard_header_budget 150 4; }\n"
     # keep-alive: an LB preset, and keep-alive off
     "location = /alb.html { alias @ROOT@/html/index.html;\n"
     "    lbguard_lb_idle_timeout aws-alb; }\n"
@@ -134,7 +137,26 @@ _CTYPE = (b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\n'
           b'Content-Type: %s\r\nContent-Length: 2\r\n'
           b'Connection: close\r\n\r\nok')
 
+# index.html with the charset nginx appends
+_INDEX_CHARSET = _INDEX.replace(b'Content-Type: text/html\r\n',
+                                b'Content-Type: text/html; charset=utf-8\r\n')
+
 CASES = [
+    _case('charset: Content-Type as nginx writes it, in the budget',
+          '/charset.html',
+          off=_INDEX_CHARSET, repair=_INDEX_CHARSET,
+          detect_log=['too-many-fields: 8 fields, budget 4, '
+                      'not repaired (detect mode)',
+                      'header-section-too-large: header section is 240 '
+                      'bytes, budget 150, not repaired (detect mode)'],
+          repair_log=['too-many-fields: 8 fields, budget 4, none (report)',
+                      'header-section-too-large: header section is 240 '
+                      'bytes, budget 150, none (report)'],
+          access={'off': ['/charset.html 200 -'],
+                  'detect': ['/charset.html 200 too-many-fields:detected,'
+                             'header-section-too-large:detected'],
+                  'repair': ['/charset.html 200 too-many-fields:reported,'
+                             'header-section-too-large:reported']}),
     _case('lbguard_header_budget 150 4', '/budget.html',
           off=_INDEX, repair=_INDEX,
           detect_log=['too-many-fields: 8 fields, budget 4, '
