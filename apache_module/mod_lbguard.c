@@ -12,7 +12,7 @@
  *
  * Directives (docs/apache.md):
  *   LBGuard Off|Detect|Repair                       server, directory
- *   LBGuardProfile strictest|haproxy|nginx|envoy|llhttp|aws-alb
+ *   LBGuardProfile strictest|haproxy|nginx|nginx-1.22|envoy|llhttp|aws-alb
  *                                                   server, directory
  *   LBGuardHeaderBudget <bytes> [<fields>]          server, directory
  *   LBGuardLBIdleTimeout <seconds>|aws-alb|aws-clb|gcp|oci   server
@@ -94,7 +94,6 @@ typedef struct {
     lbg_policy_t policy;
     const char  *cl_key;  /* headers_out's Content-Length key, at arming */
     lbg_body_t   body;
-    apr_int64_t  total;   /* body bytes the handler produced */
     unsigned     started : 1; /* the header section has passed */
 } lbguard_body_ctx;
 
@@ -200,8 +199,8 @@ static const char *lbguard_set_profile(cmd_parms *cmd, void *dconf,
 
     if (lbg_profile_parse(arg, strlen(arg), &profile) != 0) {
         return apr_psprintf(cmd->temp_pool, "%s: '%s' is not one of "
-                            "strictest, haproxy, nginx, envoy, llhttp, "
-                            "aws-alb", cmd->cmd->name, arg);
+                            "strictest, haproxy, nginx, nginx-1.22, envoy, "
+                            "llhttp, aws-alb", cmd->cmd->name, arg);
     }
     conf->profile = profile;
     return NULL;
@@ -275,7 +274,8 @@ static const command_rec lbguard_cmds[] = {
     AP_INIT_TAKE1("LBGuardProfile", lbguard_set_profile, NULL,
                   RSRC_CONF | ACCESS_CONF,
                   "The load balancer whose parser to satisfy: strictest "
-                  "(default), haproxy, nginx, envoy, llhttp or aws-alb"),
+                  "(default), haproxy, nginx, nginx-1.22, envoy, llhttp or "
+                  "aws-alb"),
     AP_INIT_TAKE12("LBGuardHeaderBudget", lbguard_set_budget, NULL,
                    RSRC_CONF | ACCESS_CONF,
                    "Header section budget in bytes, optionally followed by "
@@ -298,10 +298,7 @@ static void lbguard_policy(const lbguard_dir_conf *conf, lbg_policy_t *p)
     p->mode = conf->mode == LBGUARD_UNSET ? LBG_MODE_OFF
                                           : (lbg_mode_e) conf->mode;
     if (conf->header_bytes != LBGUARD_UNSET) {
-        p->max_header_bytes = (size_t) conf->header_bytes;
-        if (p->max_field_bytes > p->max_header_bytes) {
-            p->max_field_bytes = p->max_header_bytes;
-        }
+        lbg_policy_header_budget(p, (size_t) conf->header_bytes);
     }
     if (conf->max_fields != LBGUARD_UNSET) {
         p->max_fields = (size_t) conf->max_fields;
@@ -323,7 +320,7 @@ static void lbguard_policy(const lbguard_dir_conf *conf, lbg_policy_t *p)
 static const char *lbguard_status_line(request_rec *r, size_t *lenp)
 {
     const char *sl = r->status_line;
-    size_t      len, i;
+    size_t      len;
 
     if (sl == NULL) {
         return NULL;
@@ -336,10 +333,8 @@ static const char *lbguard_status_line(request_rec *r, size_t *lenp)
         || (len >= 4 && !apr_isspace(sl[3]))) {
         return NULL;
     }
-    for (i = 4; i < len; i++) {
-        if ((apr_iscntrl(sl[i]) && sl[i] != '\t')) {
-            return NULL;
-        }
+    if (len > 4 && *ap_scan_http_field_content(sl + 4)) {
+        return NULL;
     }
     *lenp = len;
     return sl;
@@ -358,8 +353,9 @@ static size_t lbguard_view_table(request_rec *r,
                                  lbg_field_t *fields, size_t n, int *cl)
 {
     const apr_table_entry_t *e = (const apr_table_entry_t *) arr->elts;
+    const char              *v;
     lbg_field_t             *fd;
-    size_t                   len;
+    size_t                   len, vlen;
     int                      i;
 
     for (i = 0; i < arr->nelts; i++) {
@@ -376,29 +372,18 @@ static size_t lbguard_view_table(request_rec *r,
                 || !ap_cstr_casecmp(e[i].key, "Content-Length"))) {
             *cl = i;
         }
+        v = e[i].val != NULL ? e[i].val : "";
+        vlen = strlen(v);
         if (q != NULL) {
-            if (e[i].val != NULL) {
-                lbg_quick_field(q, (const unsigned char *) e[i].key, len,
-                                (const unsigned char *) e[i].val,
-                                strlen(e[i].val), 0);
-            }
-            else {
-                lbg_quick_field(q, (const unsigned char *) e[i].key, len,
-                                (const unsigned char *) "", 0, 0);
-            }
+            lbg_quick_field(q, (const unsigned char *) e[i].key, len,
+                            (const unsigned char *) v, vlen, 0);
             continue;
         }
         fd = &fields[n++];
         fd->name = (const unsigned char *) e[i].key;
         fd->name_len = len;
-        if (e[i].val != NULL) {
-            fd->value = (const unsigned char *) e[i].val;
-            fd->value_len = strlen(e[i].val);
-        }
-        else {
-            fd->value = (const unsigned char *) "";
-            fd->value_len = 0;
-        }
+        fd->value = (const unsigned char *) v;
+        fd->value_len = vlen;
         fd->origin = ((uintptr_t) i << 2) | which;
         fd->trusted = 0;
     }
@@ -424,15 +409,16 @@ static void lbguard_quick(request_rec *r, lbg_quick_t *q, int *cl)
 }
 
 /* Builds the view of r as HTTP_HEADER will send it (err_headers_out first,
- * then headers_out, then Content-Type, as merge_response_headers() does).
+ * then headers_out, then Content-Type, as merge_response_headers() does),
+ * with status line sl[0..sl_len) from lbguard_status_line() (or NULL).
  * Sets *cl to the index of headers_out's first Content-Length, or -1. */
-static void lbguard_view(request_rec *r, lbg_response_t *view, int *cl)
+static void lbguard_view(request_rec *r, lbg_response_t *view,
+                         const char *sl, size_t sl_len, int *cl)
 {
     const apr_array_header_t *err = apr_table_elts(r->err_headers_out);
     const apr_array_header_t *out = apr_table_elts(r->headers_out);
     lbg_field_t              *fields;
-    const char               *sl;
-    size_t                    n = 0, sl_len = 0;
+    size_t                    n = 0;
 
     fields = apr_palloc(r->pool, sizeof(lbg_field_t)
                         * (err->nelts + out->nelts + 1));
@@ -454,7 +440,6 @@ static void lbguard_view(request_rec *r, lbg_response_t *view, int *cl)
     memset(view, 0, sizeof(*view));
     view->version = 11; /* AP_SERVER_PROTOCOL */
     view->status = r->status;
-    sl = lbguard_status_line(r, &sl_len);
     if (sl) {
         view->status_line = (const unsigned char *) sl;
         view->status_line_len = sl_len;
@@ -663,7 +648,6 @@ static void lbguard_arm_body(request_rec *r, lbguard_ctx *ctx,
     }
     bctx = apr_palloc(r->pool, sizeof(*bctx));
     memset(&bctx->body, 0, sizeof(bctx->body));
-    bctx->total = 0;
     bctx->started = 0;
     bctx->hctx = ctx;
     bctx->policy = *policy;
@@ -729,7 +713,7 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
     lbg_report_init(&ctx->rep, ctx->findings, LBG_FINDINGS_MAX, ctx->edits,
                     LBG_EDITS_MAX);
 
-    lbguard_view(r, &view, &cl);
+    lbguard_view(r, &view, sl, sl_len, &cl);
     lbg_check(&ctx->policy, &view, &ctx->rep);
 
     /* Log before repairing: findings point into the view. */
@@ -784,7 +768,7 @@ static void lbguard_body_finding(request_rec *r, lbguard_body_ctx *bctx,
     fd.rule = rule;
     fd.field = LBG_NO_FIELD;
     fd.n1 = bctx->body.declared;
-    fd.n2 = bctx->total;
+    fd.n2 = bctx->body.sent;
 
     if (!lbg_report_add(&ctx->policy, &ctx->rep, &fd)) {
         return;
@@ -873,7 +857,6 @@ static apr_status_t lbguard_body_filter(ap_filter_t *f, apr_bucket_brigade *bb)
             next = APR_BUCKET_NEXT(e);
         }
         len = e->length;
-        bctx->total += len;
         fit = lbg_body_feed(&bctx->body, len);
         if (fit < len && repair) {
             /* Pass exactly the declared length; never reuse the

@@ -522,7 +522,7 @@ def startup_log_cases(a, ka):
 BAD = [
     ("LBGuard Maybe", "LBGuard: 'Maybe' is not Off, Detect or Repair"),
     ("LBGuardProfile f5", "LBGuardProfile: 'f5' is not one of strictest, haproxy, "
-     "nginx, envoy, llhttp, aws-alb"),
+     "nginx, nginx-1.22, envoy, llhttp, aws-alb"),
     ("LBGuardLBIdleTimeout 3s", "LBGuardLBIdleTimeout: '3s' is neither a number of "
      "seconds (1-604800) nor one of aws-alb, aws-clb, gcp, oci"),
     ("LBGuardLBIdleTimeout 0", "LBGuardLBIdleTimeout: '0' is neither a number of "
