@@ -493,8 +493,10 @@ def measure_core(build, work, n1=1000, n2=3000):
                                 exe, str(n)] + extra, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, check=True)
             if r.stdout.strip() != "0":
-                say("  note: lbg_check reported %s findings on a conformant view"
-                    % r.stdout.strip())
+                # the figure would measure another path than a clean one
+                raise RuntimeError("lbg_micro %s: %s findings (or passes not "
+                                   "clean) on a conformant view"
+                                   % (" ".join(extra), r.stdout.strip()))
             tot.append(int(re.search(r"Collected : (\d+)", r.stderr).group(1)))
         res[variant] = (tot[1] - tot[0]) / (n2 - n1)
         say("  Ir per lbg_check(), %s: %.1f" % (variant, res[variant]))
@@ -645,7 +647,8 @@ def main():
     if not a.plain:
         try:
             core = measure_core(build, work)
-        except (subprocess.CalledProcessError, OSError, AttributeError) as e:
+        except (subprocess.CalledProcessError, OSError, AttributeError,
+                RuntimeError) as e:
             say("  ERROR (core alone): %s" % e)
             failed = True
 

@@ -89,8 +89,10 @@ if os.path.exists(fz) and wanted("fuzz"):
     t = time.monotonic()
     corpus = os.path.join(build, "fuzz", "corpus")
     os.makedirs(corpus, exist_ok=True)
+    # the corpus, the raw cases and the stored regression inputs
     r = subprocess.run([fz, "-max_total_time=20", "-max_len=8192", corpus,
-                        os.path.join(ROOT, "tests", "cases")],
+                        os.path.join(ROOT, "tests", "cases"),
+                        os.path.join(ROOT, "tests", "fuzz", "regress")],
                        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        env=dict(os.environ, ASAN_OPTIONS="detect_leaks=1"))
     out = r.stdout.decode("utf-8", "replace")
