@@ -4,7 +4,7 @@ Conventions (see tests/README.md):
   * every server listens on 127.0.0.1 on a port from free_port();
   * every process is started with Proc and stopped by its PID (atexit too);
   * readiness is checked (wait_port / wait_file), never slept for;
-  * bytes on the wire are read raw from a socket (raw_exchange, RawClient);
+  * bytes on the wire are read raw from a socket (raw_exchange);
   * a suite records checks in Results and ends with "N passed, N failed".
 """
 import atexit
@@ -111,9 +111,13 @@ def _stop_all():
         p.stop()
 
 
-def raw_exchange(port, data, timeout=5.0, shut_write=False):
+def raw_exchange(port, data, timeout=5.0, shut_write=False,
+                 mark_timeout=False):
     """Sends `data` to 127.0.0.1:port and returns every byte received until
-    the peer closes or `timeout` seconds pass without data."""
+    the peer closes or `timeout` seconds pass without data; with
+    mark_timeout, the latter ends the bytes with b"<TIMEOUT>", so that a
+    server that hangs cannot pass for one that closed. A reset ends them
+    with b"<RST>"."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(data)
         if shut_write:
@@ -123,6 +127,8 @@ def raw_exchange(port, data, timeout=5.0, shut_write=False):
             try:
                 b = s.recv(65536)
             except socket.timeout:
+                if mark_timeout:
+                    chunks.append(b"<TIMEOUT>")
                 break
             except ConnectionResetError:
                 chunks.append(b"<RST>")

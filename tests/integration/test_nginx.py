@@ -58,7 +58,8 @@ def prepare_docroot(d):
 
 
 def exchange(port, data):
-    return normalise(lbgtest.raw_exchange(port, data, timeout=5.0))
+    return normalise(lbgtest.raw_exchange(port, data, timeout=5.0,
+                                          mark_timeout=True))
 
 
 def run_cases(inst, build):
