@@ -10,7 +10,7 @@ import socket
 import tempfile
 import threading
 
-from lbgtest import Proc, nginx_temp_paths, wait_port
+from lbgtest import Proc, RawBackend, nginx_temp_paths, wait_port
 
 NGINX = "/usr/sbin/nginx"
 APACHE = "/usr/sbin/apache2"
@@ -158,30 +158,18 @@ def start_node(d, port):
     return p
 
 
-class ScriptedServer:
-    """A raw-socket server on 127.0.0.1:<free port>: answers each
-    connection's first request with `response`, then keeps the connection
-    idle for `idle` seconds (its own keep-alive timer) and closes it with
-    FIN, or with RST when rst=True (SO_LINGER 0)."""
+class ScriptedServer(RawBackend):
+    """A raw-socket server on 127.0.0.1:<free port> (lbgtest.RawBackend's
+    listener and accept loop): answers each connection's first request
+    with `response`, then keeps the connection idle for `idle` seconds (its
+    own keep-alive timer) and closes it with FIN, or with RST when rst=True
+    (SO_LINGER 0)."""
 
     def __init__(self, response, idle, rst=False):
         self.response, self.idle, self.rst = response, idle, rst
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__({})
 
-    def _serve(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._one, args=(c,), daemon=True).start()
-
-    def _one(self, c):
+    def _handle(self, c):
         import struct
         buf = b""
         try:
@@ -204,5 +192,4 @@ class ScriptedServer:
         finally:
             c.close()
 
-    def stop(self):
-        self.sock.close()
+
