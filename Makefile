@@ -24,7 +24,7 @@ SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all \
            -fno-omit-frame-pointer
 
 .PHONY: all deps core cli unit unit-asan fuzz nginx-dynamic nginx-static nginx-static-asan \
-        apache test demo bench clean
+        nginx-static-mainline apache test demo bench clean
 
 all: core cli
 
@@ -103,13 +103,16 @@ nginx-static:
 	bash ngx_module/build.sh static $(BUILD)
 nginx-static-asan:
 	bash ngx_module/build.sh static-asan $(BUILD)
+# Debian 13's nginx 1.26 (after 1.23.0): the nginx_version >= 1023000 branches
+nginx-static-mainline:
+	bash ngx_module/build.sh static-mainline $(BUILD)
 apache:
 	bash apache_module/build.sh $(BUILD)
 
 # ---- everything ------------------------------------------------------------
 test: deps
 	@$(MAKE) --no-print-directory core cli $(BUILD)/lbguard-asan unit unit-asan fuzz \
-	    nginx-dynamic nginx-static nginx-static-asan apache
+	    nginx-dynamic nginx-static nginx-static-asan nginx-static-mainline apache
 	@$(PYTHON) tests/run_all.py --build $(BUILD)
 
 demo: deps

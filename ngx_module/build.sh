@@ -18,6 +18,14 @@
 #       BUILD/nginx-static-asan/objs/nginx. test_nginx.py runs its cases
 #       against it too when it exists.
 #
+#   bash ngx_module/build.sh static-mainline BUILD
+#       the same static build from Debian 13's nginx source package (1.26,
+#       after 1.23.0's ngx_table_elt_t.next), so that the module's
+#       `nginx_version >= 1023000` branches are compiled and tested:
+#       BUILD/nginx-static-mainline/objs/nginx, with the perl module built
+#       in (Debian 12's dynamic one is for 1.22). Needs the deb-src-only
+#       trixie entry scripts/deps.sh writes; nothing is installed from it.
+#
 # Both are incremental: configure runs again only when `config`, this
 # script or the nginx source changed; make rebuilds what changed.
 set -euo pipefail
@@ -25,7 +33,7 @@ set -euo pipefail
 mode=${1:-}
 BUILD=${2:-}
 if [ -z "$mode" ] || [ -z "$BUILD" ]; then
-    echo "usage: $0 dynamic|static|static-asan BUILD_DIR" >&2
+    echo "usage: $0 dynamic|static|static-asan|static-mainline BUILD_DIR" >&2
     exit 2
 fi
 
@@ -77,15 +85,17 @@ build_dynamic() {
     echo "built $objs/ngx_http_lbguard_filter_module.so"
 }
 
+# fetch_source DIR UPSTREAM: the unpacked upstream source of nginx UPSTREAM.x
+# (e.g. 1.22, 1.26) from Debian's source packages, cached in DIR.
 fetch_source() {
-    local dir=$BUILD/src
+    local dir=$1 upstream=$2
     mkdir -p "$dir"
     if ! ls "$dir"/nginx_*.orig.tar.gz > /dev/null 2>&1; then
         # Every version of the source package shares the upstream orig
         # tarball; the Debian part of an older one may be gone from the
         # mirror, so try each version and keep the first orig tarball.
         local v
-        for v in $(apt-cache showsrc nginx | sed -n 's/^Version: //p' | sort -rV); do
+        for v in $(apt-cache showsrc nginx | sed -n 's/^Version: //p' | grep "^$upstream\." | sort -rV); do
             (cd "$dir" && apt-get source --download-only "nginx=$v") > /dev/null 2>&1 || true
             if ls "$dir"/nginx_*.orig.tar.gz > /dev/null 2>&1; then
                 break
@@ -95,7 +105,7 @@ fetch_source() {
     local tgz
     tgz=$(ls "$dir"/nginx_*.orig.tar.gz 2>/dev/null | sort -V | tail -1)
     if [ -z "$tgz" ]; then
-        echo "$0: could not download nginx's source package (deb-src enabled?)" >&2
+        echo "$0: could not download nginx $upstream's source package (deb-src enabled? scripts/deps.sh)" >&2
         exit 1
     fi
     local ver
@@ -109,15 +119,29 @@ fetch_source() {
 build_static() {
     local name=$1
     local src
-    src=$(fetch_source)
+    if [ "$name" = nginx-static-mainline ]; then
+        src=$(fetch_source "$BUILD/src-mainline" 1.26)
+    else
+        src=$(fetch_source "$BUILD/src" 1.22)
+    fi
     local objs=$BUILD/$name/objs
 
     # Minimal, but with proxy, gzip, SSI/addition (subrequests) and
     # --with-compat, so that Debian's dynamic perl module loads into it.
-    local flags=(--prefix="$BUILD/$name" --builddir="$objs"
+    # The perl module's own Makefile finds nginx's headers by a path
+    # relative to the build directory, so a build with it built in keeps
+    # its objs/ inside the source tree (BUILD/<name>/objs links to it).
+    local builddir=$objs
+    if [ "$name" = nginx-static-mainline ]; then
+        builddir=objs
+    fi
+    local flags=(--prefix="$BUILD/$name" --builddir="$builddir"
                  --with-debug --with-compat --with-http_addition_module
                  --add-module="$ROOT")
 
+    if [ "$name" = nginx-static-mainline ]; then
+        flags+=(--with-http_perl_module)
+    fi
     if [ "$name" = nginx-static-asan ]; then
         # NGX_DEBUG_PALLOC: every pool allocation is its own malloc(), so
         # that ASan sees overflows of pool memory too.
@@ -131,8 +155,14 @@ build_static() {
     if [ ! -f "$objs/Makefile" ] || [ "$(cat "$objs/.lbguard-stamp" 2>/dev/null)" != "$stamp" ]; then
         rm -rf "$objs"
         mkdir -p "$(dirname "$objs")"
+        if [ "$builddir" != "$objs" ]; then
+            rm -rf "${src:?}/$builddir"
+        fi
         (cd "$src" && ./configure "${flags[@]}") > "$BUILD/$name/configure.log" 2>&1 \
             || { tail -30 "$BUILD/$name/configure.log" >&2; exit 1; }
+        if [ "$builddir" != "$objs" ]; then
+            ln -sfn "$src/$builddir" "$objs"
+        fi
         echo "$stamp" > "$objs/.lbguard-stamp"
     fi
 
@@ -145,5 +175,6 @@ case "$mode" in
     dynamic)     build_dynamic ;;
     static)      build_static nginx-static ;;
     static-asan) build_static nginx-static-asan ;;
-    *) echo "usage: $0 dynamic|static|static-asan BUILD_DIR" >&2; exit 2 ;;
+    static-mainline) build_static nginx-static-mainline ;;
+    *) echo "usage: $0 dynamic|static|static-asan|static-mainline BUILD_DIR" >&2; exit 2 ;;
 esac

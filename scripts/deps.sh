@@ -6,7 +6,7 @@ set -euo pipefail
 
 PKGS=(
   build-essential pkg-config libcmocka-dev clang libclang-rt-14-dev valgrind
-  nginx-core nginx-dev libnginx-mod-http-perl libpcre2-dev zlib1g-dev libssl-dev
+  nginx-core nginx-dev libnginx-mod-http-perl libpcre2-dev zlib1g-dev libssl-dev libperl-dev
   apache2 apache2-dev
   haproxy wrk dpkg-dev python3 curl
   nodejs openssl
@@ -23,7 +23,13 @@ if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && ! grep -qs '^deb-s
   need_src=1
 fi
 
-if [ ${#missing[@]} -eq 0 ] && [ $need_src -eq 0 ]; then
+# Debian 13's nginx source (1.26, for the static-mainline build): a
+# deb-src-only entry, never a deb one, so nothing is installed from trixie.
+TRIXIE_SRC=/etc/apt/sources.list.d/lbguard-trixie-src.sources
+need_trixie=0
+[ -f "$TRIXIE_SRC" ] || need_trixie=1
+
+if [ ${#missing[@]} -eq 0 ] && [ $need_src -eq 0 ] && [ $need_trixie -eq 0 ]; then
   exit 0
 fi
 if [ "$(id -u)" != 0 ]; then
@@ -33,6 +39,13 @@ fi
 if [ $need_src -eq 1 ] && [ -f /etc/apt/sources.list.d/debian.sources ]; then
   sed -e 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources \
     > /etc/apt/sources.list.d/lbguard-deb-src.sources
+fi
+if [ $need_trixie -eq 1 ]; then
+  # the same mirror as the machine's own Debian entry
+  uri=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
+  [ -n "$uri" ] || uri=$(awk '$1 == "deb" && $2 !~ /security/ { print $2; exit }' /etc/apt/sources.list 2>/dev/null)
+  printf 'Types: deb-src\nURIs: %s\nSuites: trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+    "$uri" > "$TRIXIE_SRC"
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq

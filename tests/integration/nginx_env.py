@@ -22,23 +22,38 @@ MTIME = 1700000000            # Tue, 14 Nov 2023 22:13:20 GMT
 
 def builds(build):
     """[(name, nginx binary, [load_module paths], artifact)]: both builds,
-    plus the ASan build of the static binary when it was built."""
+    plus the ASan build of the static binary and the static build against
+    Debian 13's nginx 1.26 (perl built in) when they were built."""
     so = os.path.join(build, "nginx-dynamic", "objs",
                       "ngx_http_lbguard_filter_module.so")
     static = os.path.join(build, "nginx-static", "objs", "nginx")
     asan = os.path.join(build, "nginx-static-asan", "objs", "nginx")
+    mainline = os.path.join(build, "nginx-static-mainline", "objs", "nginx")
     out = [
         ("dynamic", NGINX, [so, NGX_PERL], so),
         ("static", static, [NGX_PERL], static),
     ]
     if os.path.exists(asan):
         out.append(("static-asan", asan, [NGX_PERL], asan))
+    if os.path.exists(mainline):
+        out.append(("static-mainline", mainline, [], mainline))
     return out
 
 
 # nginx never frees everything at exit: leak reports would be noise
 ENV = dict(os.environ, ASAN_OPTIONS="detect_leaks=0:abort_on_error=0",
            UBSAN_OPTIONS="print_stacktrace=1")
+
+
+def env_for(binary):
+    """The environment to run `binary` in: ENV, and for a build with the
+    perl module built in, its own nginx.pm (Debian's is for 1.22)."""
+    blib = os.path.join(os.path.dirname(binary), "src", "http", "modules",
+                        "perl", "blib")
+    if not os.path.isdir(blib):
+        return ENV
+    return dict(ENV, PERL5LIB="%s:%s" % (os.path.join(blib, "lib"),
+                                         os.path.join(blib, "arch")))
 
 
 def write(path, data, mtime=None):
@@ -62,6 +77,9 @@ class Instance:
         self.conf = os.path.join(workdir, "nginx.conf")
         self.server_lines = {}
         lines = ["load_module %s;" % m for m in modules]
+        if "PERL5LIB" in env_for(binary):
+            # nginx keeps only the variables `env` names for the perl module
+            lines.append("env PERL5LIB;")
         if os.geteuid() == 0:
             # workers would run as nobody, who may not enter the work
             # directory (e.g. a clone under a mode-700 mktemp -d)
@@ -103,14 +121,15 @@ class Instance:
     def test_config(self):
         """`nginx -t` of the config: (exit code, output text)."""
         r = subprocess.run([self.binary, "-t", "-e", "stderr", "-p", self.dir,
-                            "-c", self.conf], env=ENV,
+                            "-c", self.conf], env=env_for(self.binary),
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         return r.returncode, r.stdout.decode("utf-8", "replace")
 
     def start(self):
         self.proc = lbgtest.Proc([self.binary, "-e", "stderr", "-p", self.dir,
                                   "-c", self.conf],
-                                 name="nginx-" + self.name, env=ENV,
+                                 name="nginx-" + self.name,
+                                 env=env_for(self.binary),
                                  log=os.path.join(self.dir, "stdout.log"))
         for m in MODES:
             lbgtest.wait_port(self.ports[m], proc=self.proc)

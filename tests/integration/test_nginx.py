@@ -31,7 +31,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import lbgtest                                            # noqa: E402
-from nginx_env import (ENV, MODES, MTIME, Instance, builds,  # noqa: E402
+from nginx_env import (MODES, MTIME, Instance, builds, env_for,  # noqa: E402
                        lbguard_lines, normalise, request, write)
 from nginx_cases import BACKEND, CASES, CONFORMANT, LOCATIONS  # noqa: E402
 
@@ -251,7 +251,7 @@ def check_bad_directives(build, binary, modules, d):
         write(conf, "\n".join(text) + "\n")
         line = text.index("            " + directive) + 1
         r = lbgtest.subprocess.run([binary, "-t", "-e", "stderr", "-p", d,
-                                    "-c", conf], env=ENV,
+                                    "-c", conf], env=env_for(binary),
                                    stdout=lbgtest.subprocess.PIPE,
                                    stderr=lbgtest.subprocess.STDOUT)
         out = r.stdout.decode("utf-8", "replace")
@@ -315,7 +315,7 @@ def check_http2(build, binary, modules, d):
              "        " + perl % ("bad", "a\" . chr(1) . \"b"),
              "    }", "}"]
     write(conf, "\n".join(text) + "\n")
-    p = lbgtest.Proc([binary, "-e", "stderr", "-p", d, "-c", conf], env=ENV,
+    p = lbgtest.Proc([binary, "-e", "stderr", "-p", d, "-c", conf], env=env_for(binary),
                      name="nginx-h2", log=os.path.join(d, "h2-stdout.log"))
     got = {}
     try:
