@@ -393,6 +393,7 @@ APACHE_VHOST = """
 <VirtualHost 127.0.0.1:{port}>
   ServerName {mode}
   LBGuard {mode}
+  CustomLog logs/{lmode}.access "%r|%>s|%{{lbguard-findings}}n"
   ProxyWebsocketFallbackToProxyHttp Off
   <Files "ws.lua">
     SetHandler lua-script
@@ -424,27 +425,26 @@ PROXY_HEAD_LUA["detect"] = PROXY_HEAD_LUA["off"]
 WSTUNNEL_HEAD = head(b"Upgrade: websocket", b"Connection: Upgrade", ACC)
 
 
-def apache_part(echo, hap_targets):
-    so = os.path.join(BUILD, "apache", "mod_lbguard.so")
-    if not os.path.exists(so):
-        R.check("apache: module built (make apache)", False, so)
-        return None, None
-    d = apache_env.workdir("websocket-apache", BUILD)
+def apache_part(label, so, env, echo, hap_targets):
+    """Starts Apache with module `so` (environment env: the sanitizer
+    runtimes for the ASan build) and one virtual host per mode; returns
+    (Apache, {mode: port}) or (None, None)."""
+    d = apache_env.workdir("websocket-" + label, BUILD)
     ports = {m: lbgtest.free_port() for m in MODES}
-    vhosts = "".join(APACHE_VHOST.format(port=ports[m], mode=m.capitalize(),
+    vhosts = "".join(APACHE_VHOST.format(port=ports[m], mode=m.capitalize(), lmode=m,
                                          echo=echo.port) for m in MODES)
     body = APACHE_BODY.replace("{moddir}", apache_env.MODDIR).replace("{vhosts}", vhosts)
     ap = apache_env.Apache(d, so, body.replace("{", "{{").replace("}", "}}"),
-                           extra_ports=[ports[m] for m in MODES])
+                           extra_ports=[ports[m] for m in MODES], env=env)
     with open(os.path.join(d, "htdocs", "ws.lua"), "w") as f:
         f.write(LUA_WS)
     ap.write_conf()
     rc, out = ap.test_config()
-    if not R.check("apache: configtest", rc == 0, out):
+    if not R.check(label + ": configtest", rc == 0, out):
         return None, None
     ap.start()
     for m in MODES:
-        hap_targets.append(("apache_" + m, ports[m]))
+        hap_targets.append((label.replace("-", "_") + "_" + m, ports[m]))
     return ap, ports
 
 
@@ -458,59 +458,81 @@ LBG_LINE = {
 }
 
 
-def apache_checks(ap, ports, hports):
+NOTE = {"off": "-", "detect": "framing-on-bodiless-status:detected",
+        "repair": "framing-on-bodiless-status:repaired"}
+
+
+def apache_checks(label, ap, ports, hports):
     for m in MODES:
-        p, hp = ports[m], hports["apache_" + m]
+        p, hp = ports[m], hports[label.replace("-", "_") + "_" + m]
         lua = LUA_HEAD_REPAIR if m == "repair" else LUA_HEAD_APACHE
-        before = ap.log_size()[0]
-        session("apache %s /ws.lua" % m, p, b"/ws.lua", lua, lua=True)
-        session("apache %s /proxy/lua" % m, p, b"/proxy/lua", PROXY_HEAD_LUA[m], lua=True)
-        session("apache %s /proxy/py" % m, p, b"/proxy/py", PROXY_HEAD_PY)
-        session("apache %s /wst/py" % m, p, b"/wst/py", WSTUNNEL_HEAD)
-        session("haproxy -> apache %s /ws.lua" % m, hp, b"/ws.lua",
-                via_haproxy(lua), lua=True)
-        session("haproxy -> apache %s /proxy/lua" % m, hp, b"/proxy/lua",
+        name = "%s %s " % (label, m)
+        hname = "haproxy -> %s %s " % (label, m)
+        session(name + "/ws.lua", p, b"/ws.lua", lua, lua=True)
+        session(name + "/proxy/lua", p, b"/proxy/lua", PROXY_HEAD_LUA[m], lua=True)
+        session(name + "/proxy/py", p, b"/proxy/py", PROXY_HEAD_PY)
+        session(name + "/wst/py", p, b"/wst/py", WSTUNNEL_HEAD)
+        session(hname + "/ws.lua", hp, b"/ws.lua", via_haproxy(lua), lua=True)
+        session(hname + "/proxy/lua", hp, b"/proxy/lua",
                 via_haproxy(PROXY_HEAD_LUA[m]), lua=True)
-        session("haproxy -> apache %s /proxy/py" % m, hp, b"/proxy/py",
-                via_haproxy(PROXY_HEAD_PY))
-        session("haproxy -> apache %s /wst/py" % m, hp, b"/wst/py",
-                via_haproxy(WSTUNNEL_HEAD))
-        # the handler ran 4 times (direct and proxied, each also via HAProxy)
-        want = [LBG_LINE[m]] * 4 if m in LBG_LINE else []
-        got = wait_lines(ap, before, len(want))
-        R.eq("apache %s: lbguard lines" % m, got, want)
+        session(hname + "/proxy/py", hp, b"/proxy/py", via_haproxy(PROXY_HEAD_PY))
+        session(hname + "/wst/py", hp, b"/wst/py", via_haproxy(WSTUNNEL_HEAD))
+    for m in MODES:
+        # the handler ran 4 times: direct and proxied, each also via HAProxy
+        access = os.path.join(ap.d, "logs", "%s.access" % m)
+        got = wait_lines(lambda: [ln for ln in lbgtest.read_log(access).splitlines()
+                                  if ln.startswith("GET /ws.lua ")], 4)
+        R.eq(label + " %s: access log of /ws.lua" % m, got,
+             ["GET /ws.lua HTTP/1.1|101|" + NOTE[m]] * 4)
+    want = []
+    for m in ("detect", "repair"):
+        want += [LBG_LINE[m]] * 4
+    got = wait_lines(lambda: [ln for ln in lbgtest.read_log(ap.error_log).splitlines()
+                              if "lbguard:" in ln], len(want))
+    R.eq(label + ": lbguard lines of the error log", sorted(got), sorted(want))
+    R.eq(label + ": no sanitizer report", [ln for ln in lbgtest.read_log(ap.error_log).splitlines()
+                                           if "Sanitizer" in ln or "runtime error" in ln], [])
 
 
-def wait_lines(ap, offset, n):
-    """The lbguard lines of the error log after `offset`, once there are n
-    (the log is written when each request ends)."""
-    def lines():
-        text = ap.read_from(ap.error_log, offset)
-        return [ln for ln in text.splitlines() if "lbguard:" in ln]
+def wait_lines(get, n):
+    """get() once it returns n lines (logs are written when a request
+    ends, after its tunnel), or what it returns after TIMEOUT s."""
     deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline and len(lines()) < n:
+    while time.monotonic() < deadline and len(get()) < n:
         time.sleep(0.05)
-    return lines()
+    return get()
 
 
 def main():
     echo = EchoServer()
     targets = []
     ngx = nginx_part(echo, targets)
-    ap, ports = apache_part(echo, targets)
-    hd = lbgtest.workdir("websocket-haproxy", BUILD)
-    hap, hports = start_haproxy(hd, targets) if targets else (None, {})
+    apaches = []
+    so = os.path.join(BUILD, "apache", "mod_lbguard.so")
+    asan = os.path.join(BUILD, "apache", "mod_lbguard-asan.so")
+    if R.check("apache: module built (make apache)", os.path.exists(so), so):
+        apaches.append(("apache", so, None))
+    if apache_env.sanitizer_env(asan):
+        apaches.append(("apache-asan", asan, apache_env.sanitizer_env(asan)))
+    started = []
+    hap = None
     try:
+        for label, path, env in apaches:
+            ap, ports = apache_part(label, path, env, echo, targets)
+            if ap:
+                started.append((label, ap, ports))
+        hd = lbgtest.workdir("websocket-haproxy", BUILD)
+        hap, hports = start_haproxy(hd, targets)
         if ngx:
             nginx_checks(ngx, hports)
-        if ap:
-            apache_checks(ap, ports, hports)
+        for label, ap, ports in started:
+            apache_checks(label, ap, ports, hports)
     finally:
         if hap:
             hap.stop()
         if ngx:
             ngx.stop()
-        if ap:
+        for _, ap, _ in started:
             ap.stop()
         echo.sock.close()
     return R.summary()
