@@ -25,6 +25,11 @@
  *   LBGUARD_BODY  AP_FTYPE_PROTOCOL + 1: runs after HTTP_HEADER, sees the
  *                 Content-Length exactly as sent and the body bytes that
  *                 follow it (before CHUNK, which only runs without one).
+ *
+ * A 101 in Repair mode does not reach HTTP_HEADER (which would chunk what
+ * follows it): LBGUARD sends its header section and hands the request's
+ * output to the connection (lbguard_switch). No body guard for a 101 or a
+ * 2xx to CONNECT (lbg_tunnel).
  */
 
 #include "httpd.h"
