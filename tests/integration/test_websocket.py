@@ -188,7 +188,7 @@ def read_head(s):
     return buf
 
 
-MASK_VALUES = re.compile(rb"(?im)^(date|server): [^\r\n]*\r\n")
+MASK_VALUES = re.compile(rb"(?im)^(date|server|proxy-agent): [^\r\n]*\r\n")
 
 
 def mask_head(head):
@@ -196,7 +196,7 @@ def mask_head(head):
     return MASK_VALUES.sub(lambda m: m.group(1) + b": *\r\n", head)
 
 
-def session(name, port, path, expect_head, lua=False):
+def session(name, port, path, expect_head, lua=False, connect=None):
     """One WebSocket session through 127.0.0.1:port; checks the 101 head,
     every echo and the close exchange byte for byte. The echo server
     echoes frames of every size in SIZES; mod_lua (lua=True) echoes the
@@ -210,6 +210,16 @@ def session(name, port, path, expect_head, lua=False):
         R.check(name + ": connect", False, str(e))
         return
     with s:
+        if connect is not None:
+            # CONNECT to the echo server first: the WebSocket runs inside
+            # the tunnel (RFC 9110 9.3.6)
+            tport, want = connect
+            s.sendall(b"CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n"
+                      % (tport, tport))
+            got = read_head(s)
+            R.eq(name + ": CONNECT answer", mask_head(got), want)
+            if not got.endswith(b"\r\n\r\n"):
+                return
         s.sendall(req)
         head = read_head(s)
         R.eq(name + ": 101 header section", mask_head(head), expect_head)
@@ -386,6 +396,7 @@ end
 APACHE_BODY = """
 LoadModule lua_module {moddir}/mod_lua.so
 LoadModule proxy_wstunnel_module {moddir}/mod_proxy_wstunnel.so
+LoadModule proxy_connect_module {moddir}/mod_proxy_connect.so
 {vhosts}
 """
 
@@ -395,6 +406,8 @@ APACHE_VHOST = """
   LBGuard {mode}
   CustomLog logs/{lmode}.access "%r|%>s|%{{lbguard-findings}}n"
   ProxyWebsocketFallbackToProxyHttp Off
+  ProxyRequests On
+  AllowCONNECT {echo}
   <Files "ws.lua">
     SetHandler lua-script
   </Files>
@@ -421,6 +434,10 @@ PROXY_HEAD_LUA = {
     "repair": head(ACC, b"Connection: Upgrade", b"Upgrade: websocket"),
 }
 PROXY_HEAD_LUA["detect"] = PROXY_HEAD_LUA["off"]
+# the echo server's own 101 (inside a CONNECT tunnel)
+ECHO_HEAD = head(b"Upgrade: websocket", b"Connection: Upgrade", ACC)
+# mod_proxy_connect's answer, written to the connection by the handler
+CONNECT_HEAD = b"HTTP/1.0 200 Connection Established\r\nProxy-agent: *\r\n\r\n"
 # mod_proxy_wstunnel relays the backend's bytes from the status line on
 WSTUNNEL_HEAD = head(b"Upgrade: websocket", b"Connection: Upgrade", ACC)
 
@@ -472,6 +489,10 @@ def apache_checks(label, ap, ports, hports):
         session(name + "/proxy/lua", p, b"/proxy/lua", PROXY_HEAD_LUA[m], lua=True)
         session(name + "/proxy/py", p, b"/proxy/py", PROXY_HEAD_PY)
         session(name + "/wst/py", p, b"/wst/py", WSTUNNEL_HEAD)
+        session(name + "CONNECT", p, b"/ws", ECHO_HEAD,
+                connect=(ECHO.port, CONNECT_HEAD))
+        session(hname + "CONNECT", hp, b"/ws", ECHO_HEAD,
+                connect=(ECHO.port, via_haproxy(CONNECT_HEAD)))
         session(hname + "/ws.lua", hp, b"/ws.lua", via_haproxy(lua), lua=True)
         session(hname + "/proxy/lua", hp, b"/proxy/lua",
                 via_haproxy(PROXY_HEAD_LUA[m]), lua=True)
@@ -503,8 +524,12 @@ def wait_lines(get, n):
     return get()
 
 
+ECHO = None
+
+
 def main():
-    echo = EchoServer()
+    global ECHO
+    echo = ECHO = EchoServer()
     targets = []
     ngx = nginx_part(echo, targets)
     apaches = []
