@@ -663,13 +663,38 @@ static void lbguard_arm_body(request_rec *r, lbguard_ctx *ctx,
                                 r->connection);
 }
 
+/* 1 when every entry of table t passes check_headers() of
+ * modules/http/http_filters.c (HttpProtocolOptions Strict, the default):
+ * a non-empty token as name, a value of field-content (no obs-fold). */
+static int lbguard_sendable(apr_table_t *t)
+{
+    const apr_array_header_t *arr = apr_table_elts(t);
+    const apr_table_entry_t  *e = (const apr_table_entry_t *) arr->elts;
+    int                       i;
+
+    for (i = 0; i < arr->nelts; i++) {
+        if (e[i].key == NULL || e[i].val == NULL) {
+            continue;
+        }
+        if (e[i].key[0] == '\0' || *ap_scan_http_token(e[i].key) != '\0'
+            || *ap_scan_http_field_content(e[i].val) != '\0') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* 1 when r's response is a 101 that lbguard sends itself (Repair mode,
- * an HTTP/1.1 request, headers not yet sent): see lbguard_switch(). */
+ * an HTTP/1.1 request, and fields HTTP_HEADER's check_headers() would
+ * send as they are; otherwise HTTP_HEADER keeps the response, and its
+ * 500): see lbguard_switch(). */
 static int lbguard_switching(request_rec *r, const lbg_policy_t *policy)
 {
     return policy->mode == LBG_MODE_REPAIR
            && r->status == HTTP_SWITCHING_PROTOCOLS
-           && r->proto_num >= HTTP_VERSION(1, 1) && !r->header_only;
+           && r->proto_num >= HTTP_VERSION(1, 1) && !r->header_only
+           && lbguard_sendable(r->err_headers_out)
+           && lbguard_sendable(r->headers_out);
 }
 
 /*
