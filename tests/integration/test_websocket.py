@@ -228,7 +228,7 @@ def session(name, port, path, expect_head, lua=False, connect=None):
         ok = True
         for n in SIZES:
             payload = (b"0123456789abcdefghijklmnopqrstuvwxyz" * (n // 36 + 1))[:n]
-            if lua and n > 4000:
+            if lua and n > 126:
                 ask = b"big:%d" % n
                 payload = b"x" * n
             else:
@@ -372,7 +372,8 @@ def nginx_checks(ngx, hports):
 
 # mod_lua's echo: "big:N" asks for N bytes back. r:wsread() takes a frame
 # only when it arrives in one read (AP_MODE_READBYTES, else APR_INCOMPLETE),
-# so big frames go from the handler to the client only; r:wsclose() writes
+# so frames over 126 bytes go from the handler to the client only (the
+# proxied echo-server paths carry them both ways); r:wsclose() writes
 # its close frame without a flush and closes the socket, so the handler
 # sends 88 00 itself (raw write, flushed) first.
 LUA_WS = """function handle(r)
