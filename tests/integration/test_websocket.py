@@ -10,11 +10,15 @@ away); lbguard's framing-on-bodiless-status repair removes that field.
 
 Paths, for each lbguard mode (one server{} / virtual host per mode):
   nginx   /ws        proxy_pass with Upgrade/Connection to the Python server
+          /ws-cl     the same, the server's 101 with Content-Length: 5
+          /r101      `return 101 "hello"`: the bytes after it are no body
   Apache  /ws.lua    the mod_lua handler itself
           /proxy/lua mod_proxy_http upgrade=websocket -> /ws.lua (the issue)
           /proxy/py  mod_proxy_http upgrade=websocket -> the Python server
           /wst/py    mod_proxy_wstunnel (ws://, no fallback) -> Python server
-and each of them again through HAProxy 2.6 (mode http) in front.
+          CONNECT    mod_proxy_connect to the Python server, WebSocket inside
+and each of them (but /r101) again through HAProxy 2.6 (mode http) in front.
+The Apache part runs twice when the ASan + UBSan module is built.
 
 Every exchange is checked byte for byte from a raw socket: the 101 header
 section (Date and Server values masked), then text frames of 5, 125, 126,
@@ -135,8 +139,10 @@ class EchoServer:
                           b"Connection: close\r\n\r\n")
                 return
             acc = base64.b64encode(hashlib.sha1(m.group(1) + GUID).digest())
+            # /ws-cl: a framing field on the 101 (lbguard's repair on nginx)
+            cl = b"Content-Length: 5\r\n" if head.startswith(b"GET /ws-cl ") else b""
             c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                      b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + acc +
+                      b"Connection: Upgrade\r\n" + cl + b"Sec-WebSocket-Accept: " + acc +
                       b"\r\n\r\n")
             while True:
                 f = read_frame(c)
@@ -294,13 +300,14 @@ defaults
 def via_haproxy(h):
     """The header section HAProxy 2.6 sends for target head h: field names
     in lower case (its HTX default), values unchanged, and no
-    Transfer-Encoding (HAProxy drops framing fields on a 1xx)."""
+    Transfer-Encoding or Content-Length (HAProxy drops framing fields on
+    a 1xx)."""
     lines = h.split(b"\r\n")
     out = [lines[0]]
     for ln in lines[1:]:
         if b":" in ln:
             n, v = ln.split(b":", 1)
-            if n.lower() == b"transfer-encoding":
+            if n.lower() in (b"transfer-encoding", b"content-length"):
                 continue
             ln = n.lower() + b":" + v
         out.append(ln)
@@ -326,6 +333,13 @@ NGINX_HEAD = head(b"Server: *", b"Date: *", b"Connection: upgrade",
                   b"Upgrade: websocket", ACC)
 
 
+# the echo server's /ws-cl puts Content-Length: 5 on its 101; nginx passes
+# it on (off, detect), lbguard's repair removes it
+NGINX_HEAD_CL = {False: head(b"Server: *", b"Date: *", b"Content-Length: 5",
+                             b"Connection: upgrade", b"Upgrade: websocket", ACC),
+                 True: NGINX_HEAD}
+
+
 def nginx_part(echo, hap_targets):
     so = os.path.join(BUILD, "nginx-dynamic", "objs",
                       "ngx_http_lbguard_filter_module.so")
@@ -346,6 +360,10 @@ def nginx_checks(ngx, hports):
         session("nginx %s /ws" % m, ngx.ports[m], b"/ws", NGINX_HEAD)
         session("haproxy -> nginx %s /ws" % m, hports["nginx_" + m], b"/ws",
                 via_haproxy(NGINX_HEAD))
+        h = NGINX_HEAD_CL[m == "repair"]
+        session("nginx %s /ws-cl" % m, ngx.ports[m], b"/ws-cl", h)
+        session("haproxy -> nginx %s /ws-cl" % m, hports["nginx_" + m], b"/ws-cl",
+                via_haproxy(h))
     # nginx's own 101 with bytes after it: they are not a body (before
     # issue 8 the body guard dropped them in repair as body-on-bodiless)
     for m in MODES:
@@ -356,15 +374,16 @@ def nginx_checks(ngx, hports):
              nginx_env.normalise(raw),
              b"HTTP/1.1 101 \r\nServer: nginx\r\nDate: DATE\r\nContent-Type: text/plain\r\n"
              + cl + b"Connection: upgrade\r\n\r\nhello<TIMEOUT>")
+    # one per 101 with Content-Length: /ws-cl direct and via HAProxy, /r101
     lines = {
         "off": [],
         "detect": ['[warn] lbguard: framing-on-bodiless-status: field "Content-Length" '
-                   'value "5" on status 101, not repaired (detect mode)'],
+                   'value "5" on status 101, not repaired (detect mode)'] * 3,
         "repair": ['[warn] lbguard: framing-on-bodiless-status: field "Content-Length" '
-                   'value "5" on status 101, Transfer-Encoding/Content-Length removed'],
+                   'value "5" on status 101, Transfer-Encoding/Content-Length removed'] * 3,
     }
     for m in MODES:
-        R.eq("nginx %s: lbguard lines (/r101 only)" % m,
+        R.eq("nginx %s: lbguard lines (/ws-cl twice, /r101)" % m,
              nginx_env.lbguard_lines(ngx.log(m)), lines[m])
 
 
