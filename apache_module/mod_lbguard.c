@@ -25,6 +25,11 @@
  *   LBGUARD_BODY  AP_FTYPE_PROTOCOL + 1: runs after HTTP_HEADER, sees the
  *                 Content-Length exactly as sent and the body bytes that
  *                 follow it (before CHUNK, which only runs without one).
+ *
+ * A 101 in Repair mode does not reach HTTP_HEADER (which would chunk what
+ * follows it): LBGUARD sends its header section and hands the request's
+ * output to the connection (lbguard_switch). No body guard for a 101 or a
+ * 2xx to CONNECT (lbg_tunnel).
  */
 
 #include "httpd.h"
@@ -643,7 +648,8 @@ static void lbguard_arm_body(request_rec *r, lbguard_ctx *ctx,
 {
     lbguard_body_ctx *bctx;
 
-    if (cl < 0 || lbg_bodiless(r->status, r->header_only)) {
+    if (cl < 0 || lbg_bodiless(r->status, r->header_only)
+        || lbg_tunnel(r->status, r->method_number == M_CONNECT)) {
         return;
     }
     bctx = apr_palloc(r->pool, sizeof(*bctx));
@@ -655,6 +661,104 @@ static void lbguard_arm_body(request_rec *r, lbguard_ctx *ctx,
                     apr_table_elts(r->headers_out)->elts)[cl].key;
     ap_add_output_filter_handle(lbguard_body_filter_handle, bctx, r,
                                 r->connection);
+}
+
+/* 1 when every entry of table t passes check_headers() of
+ * modules/http/http_filters.c (HttpProtocolOptions Strict, the default):
+ * a non-empty token as name, a value of field-content (no obs-fold). */
+static int lbguard_sendable(apr_table_t *t)
+{
+    const apr_array_header_t *arr = apr_table_elts(t);
+    const apr_table_entry_t  *e = (const apr_table_entry_t *) arr->elts;
+    int                       i;
+
+    for (i = 0; i < arr->nelts; i++) {
+        if (e[i].key == NULL || e[i].val == NULL) {
+            continue;
+        }
+        if (e[i].key[0] == '\0' || *ap_scan_http_token(e[i].key) != '\0'
+            || *ap_scan_http_field_content(e[i].val) != '\0') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* 1 when r's response is a 101 that lbguard sends itself (Repair mode,
+ * an HTTP/1.1 request, and fields HTTP_HEADER's check_headers() would
+ * send as they are; otherwise HTTP_HEADER keeps the response, and its
+ * 500): see lbguard_switch(). */
+static int lbguard_switching(request_rec *r, const lbg_policy_t *policy)
+{
+    return policy->mode == LBG_MODE_REPAIR
+           && r->status == HTTP_SWITCHING_PROTOCOLS
+           && r->proto_num >= HTTP_VERSION(1, 1) && !r->header_only
+           && lbguard_sendable(r->err_headers_out)
+           && lbguard_sendable(r->headers_out);
+}
+
+/*
+ * Sends r's 101 (Switching Protocols) header section, then bb and every
+ * later byte of r, unchanged to the connection (RFC 9110 15.2.2, 7.8: the
+ * message ends with the header section; what follows is the new protocol).
+ *
+ * HTTP_HEADER cannot send a 101: its ap_set_keepalive() chunks every
+ * HTTP/1.1 response that has neither Content-Length nor Transfer-Encoding
+ * but a 204 or 304, so it would add "Transfer-Encoding: chunked" and the
+ * CHUNK filter, which then wraps the new protocol's bytes in chunks
+ * (mod_lua's r:wsupgrade() sets a Transfer-Encoding field for that very
+ * reason, the field lbguard's framing-on-bodiless-status repair removes).
+ * So lbguard does what Apache's own protocol switches do: the header
+ * section as ap_send_interim_response() writes it (mod_proxy_http's 101,
+ * mod_http2's h2c upgrade): status line, err_headers_out and headers_out
+ * (as HTTP_HEADER merges them), no Date, Server, Content-Type or framing
+ * field; then the request's output goes straight to the connection, as
+ * ap_proxy_tunnel_create() sets it (r->output_filters), and the
+ * connection is never reused for HTTP (c->keepalive = AP_CONN_CLOSE).
+ * r->chunked stays 0, no CHUNK filter is added, r->sent_bodyct is 1:
+ * Apache's framing state agrees with the bytes sent.
+ */
+static apr_status_t lbguard_switch(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    request_rec              *r = f->r;
+    conn_rec                 *c = r->connection;
+    apr_bucket_brigade       *hb;
+    const apr_array_header_t *arr;
+    const apr_table_entry_t  *e;
+    const char               *sl;
+    size_t                    sl_len;
+    int                       i;
+
+    sl = lbguard_status_line(r, &sl_len);
+    if (sl == NULL) {
+        sl = ap_get_status_line(r->status);
+    }
+    if (!apr_is_empty_table(r->err_headers_out)) {
+        r->headers_out = apr_table_overlay(r->pool, r->err_headers_out,
+                                           r->headers_out);
+        apr_table_clear(r->err_headers_out);
+    }
+
+    hb = apr_brigade_create(r->pool, c->bucket_alloc);
+    apr_brigade_putstrs(hb, NULL, NULL, AP_SERVER_PROTOCOL " ", sl, CRLF,
+                        NULL);
+    arr = apr_table_elts(r->headers_out);
+    e = (const apr_table_entry_t *) arr->elts;
+    for (i = 0; i < arr->nelts; i++) {
+        if (e[i].key != NULL && e[i].val != NULL) {
+            apr_brigade_putstrs(hb, NULL, NULL, e[i].key, ": ", e[i].val,
+                                CRLF, NULL);
+        }
+    }
+    apr_brigade_puts(hb, NULL, NULL, CRLF);
+    APR_BRIGADE_CONCAT(hb, bb);
+
+    r->chunked = 0;
+    r->sent_bodyct = 1;
+    r->output_filters = r->proto_output_filters = c->output_filters;
+    c->keepalive = AP_CONN_CLOSE;
+    ap_remove_output_filter(f);
+    return ap_pass_brigade(c->output_filters, hb);
 }
 
 static apr_status_t lbguard_header_filter(ap_filter_t *f,
@@ -700,6 +804,9 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
     sl = lbguard_status_line(r, &sl_len);
     if (lbg_quick_clean(policy, &q, r->status, (const unsigned char *) sl,
                         sl_len)) {
+        if (lbguard_switching(r, policy)) {
+            return lbguard_switch(f, bb);
+        }
         lbguard_arm_body(r, NULL, policy, cl);
         ap_remove_output_filter(f);
         return ap_pass_brigade(f->next, bb);
@@ -733,6 +840,9 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
         cl = lbguard_cl_index(r->headers_out);
     }
 
+    if (lbguard_switching(r, &ctx->policy)) {
+        return lbguard_switch(f, bb);
+    }
     lbguard_arm_body(r, ctx, &ctx->policy, cl);
 
     if (!ctx->no_body) {

@@ -1130,6 +1130,23 @@ int lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
 size_t lbg_repair_raw(const lbg_raw_t *raw, const lbg_report_t *rep,
                       unsigned char *out, size_t out_cap);
 
+/* ------------------------------------------------------------------------ */
+/* Protocol switch (issue 8: 101 and CONNECT tunnels)                       */
+/* ------------------------------------------------------------------------ */
+
+/* Returns 1 when a response with status code `status` (to a CONNECT
+ * request when `connect` is nonzero) ends the HTTP message at its header
+ * section: a 101 (RFC 9110 15.2.2, 7.8) or a 2xx to CONNECT (RFC 9110
+ * 9.3.6). The bytes after that header section belong to another protocol
+ * (a WebSocket, a tunnel): they are no body, so an adapter checks the
+ * header section and then never counts, cuts or drops a byte after it,
+ * nor closes the connection for them; inline. */
+static inline int
+lbg_tunnel(int status, int connect)
+{
+    return status == 101 || (connect && status >= 200 && status < 300);
+}
+
 #ifdef __cplusplus
 }
 #endif

@@ -368,6 +368,20 @@ ngx_http_lbguard_header_filter(ngx_http_request_t *r)
 
 body:
 
+    /*
+     * A 101 or a 2xx to CONNECT ends the HTTP message here: the bytes
+     * after its header section are another protocol (nginx's upgraded
+     * connection), never a body. No guard, no count, no cut, no close.
+     */
+
+    if (lbg_tunnel((int) r->headers_out.status,
+                   r->method == NGX_HTTP_CONNECT))
+    {
+        /* a findings ctx (if any) keeps guard_body 0: the body filter
+         * passes every buffer on untouched */
+        return ngx_http_next_header_filter(r);
+    }
+
     /* the body guard: a declared Content-Length, or a bodiless response */
 
     bodiless = r->header_only
