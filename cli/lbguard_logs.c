@@ -43,6 +43,7 @@
 #define LBGUARD_LOGS_BUF          (1 << 20) /* read buffer; longer lines are
                                                unparseable */
 #define LBGUARD_LOGS_ROUTE_LEN    160
+#define LBGUARD_LOGS_FINDINGS_CAP 4096    /* distinct $lbguard_findings */
 #define LBGUARD_LOGS_BAD_SHOWN    3
 
 
@@ -347,7 +348,10 @@ typedef struct {
     unsigned long lines, requests, s5xx, lb_5xx, target_5xx, failed;
     unsigned long n_alb, n_clb, n_haproxy;
     unsigned long skip_test, skip_tcp, skip_nlb, skip_bad, skip_empty, filtered;
+    unsigned long skip_norequest;
     unsigned long cls[LC_N], confirmed[LC_N];
+    uint32_t      fnd_count[LBGUARD_LOGS_FINDINGS_CAP]; /* malformed-response
+                                        confirmed, per findings text id */
     int           read_error;
 
     char          bad[LBGUARD_LOGS_BAD_SHOWN][200];
@@ -588,7 +592,7 @@ lbguard_dash(lbguard_sv_t v)
  * -1 no join possible (no --target-log, or no id on the line) */
 static int
 lbguard_join_lookup(const lbguard_join_t *j, const lbguard_logline_t *ln,
-                    lbguard_sv_t *findings)
+                    uint32_t *findings)
 {
     lbguard_sv_t key;
     uint32_t     h, i, id;
@@ -610,9 +614,9 @@ lbguard_join_lookup(const lbguard_join_t *j, const lbguard_logline_t *ln,
         {
             uint32_t f = j->finding_id[id];
 
-            findings->p = j->findings.arena + j->findings.off[f];
-            findings->len = j->findings.len[f];
-            return (findings->len == 1 && findings->p[0] == '-') ? 1 : 2;
+            *findings = f;
+            return (j->findings.len[f] == 1 && j->findings.arena[j->findings.off[f]] == '-')
+                   ? 1 : 2;
         }
     }
     return 0;
@@ -622,12 +626,14 @@ lbguard_join_lookup(const lbguard_join_t *j, const lbguard_logline_t *ln,
 /* decides the class of a failed request; *confirmed 1 when the target's
  * log settled it */
 static int
-lbguard_classify(const lbguard_agg_t *a, const lbguard_logline_t *ln, int *confirmed)
+lbguard_classify(const lbguard_agg_t *a, const lbguard_logline_t *ln, int *confirmed,
+                 uint32_t *fnd_out)
 {
-    int          e = ln->elb_status, t = ln->target_status, jr;
-    lbguard_sv_t fnd;
+    int      e = ln->elb_status, t = ln->target_status, jr;
+    uint32_t fnd = 0;
 
     *confirmed = 0;
+    *fnd_out = 0;
     if (ln->kind == LBGUARD_LINE_HAPROXY) {
         char c0 = ln->term.p[0], c1 = ln->term.p[1];
 
@@ -641,6 +647,7 @@ lbguard_classify(const lbguard_agg_t *a, const lbguard_logline_t *ln, int *confi
             if (c1 == 'H') {
                 jr = lbguard_join_lookup(a->join, ln, &fnd);
                 *confirmed = (jr == 2);
+                *fnd_out = jr == 2 ? fnd : 0;
                 return LC_MALFORMED;
             }
             return LC_LB_INTERNAL;
@@ -659,6 +666,7 @@ lbguard_classify(const lbguard_agg_t *a, const lbguard_logline_t *ln, int *confi
                 }
                 if (jr == 2) {
                     *confirmed = 1;
+                    *fnd_out = fnd;
                     return LC_MALFORMED;
                 }
                 if (jr == 1) {
@@ -730,6 +738,7 @@ lbguard_classify(const lbguard_agg_t *a, const lbguard_logline_t *ln, int *confi
         }
         if (jr == 2) {
             *confirmed = 1;
+            *fnd_out = fnd;
             return LC_MALFORMED;
         }
         if (jr == 1) {
@@ -929,7 +938,7 @@ lbguard_agg_line(lbguard_agg_t *a, const char *line, size_t len,
     lbguard_logline_t ln;
     char              route[LBGUARD_LOGS_ROUTE_LEN];
     size_t            rlen;
-    uint32_t          rid, tid, mi;
+    uint32_t          rid, tid, mi, fid;
     int               cls, confirmed, failed, e;
     int64_t           prev;
 
@@ -978,6 +987,14 @@ lbguard_agg_line(lbguard_agg_t *a, const char *line, size_t len,
         a->skip_bad++;
         return;
     }
+    /* HAProxy CR/cR: a connection that never carried a full request (a
+     * client or a readiness probe that connected and left): no request */
+    if (ln.kind == LBGUARD_LINE_HAPROXY && ln.term.len >= 2 && ln.term.p[1] == 'R'
+        && (ln.term.p[0] == 'C' || ln.term.p[0] == 'c'))
+    {
+        a->skip_norequest++;
+        return;
+    }
     if (!lbguard_time_ok(a->o, ln.t_us)
         || (a->o->target && !lbguard_target_ok(a->o, ln.target)))
     {
@@ -1018,7 +1035,10 @@ lbguard_agg_line(lbguard_agg_t *a, const char *line, size_t len,
         }
     }
     a->failed++;
-    cls = lbguard_classify(a, &ln, &confirmed);
+    cls = lbguard_classify(a, &ln, &confirmed, &fid);
+    if (fid != 0 && fid < LBGUARD_LOGS_FINDINGS_CAP) {
+        a->fnd_count[fid]++;
+    }
 
     if (cls == LC_PENDING) {
         a->route_pending[rid]++;
@@ -1329,6 +1349,7 @@ lbguard_agg_merge(lbguard_agg_t *d, const lbguard_agg_t *s)
     d->skip_test += s->skip_test;
     d->skip_tcp += s->skip_tcp;
     d->skip_nlb += s->skip_nlb;
+    d->skip_norequest += s->skip_norequest;
     for (i = 0; i < s->skip_bad && i < LBGUARD_LOGS_BAD_SHOWN; i++) {
         if (d->skip_bad + i < LBGUARD_LOGS_BAD_SHOWN) {
             memcpy(d->bad[d->skip_bad + i], s->bad[i], sizeof(s->bad[i]));
@@ -1338,6 +1359,9 @@ lbguard_agg_merge(lbguard_agg_t *d, const lbguard_agg_t *s)
     d->skip_empty += s->skip_empty;
     d->filtered += s->filtered;
     d->read_error |= s->read_error;
+    for (i = 0; i < LBGUARD_LOGS_FINDINGS_CAP; i++) {
+        d->fnd_count[i] += s->fnd_count[i];
+    }
     rmap = malloc(s->routes.n * sizeof(uint32_t));
     tmap = malloc(s->targets.n * sizeof(uint32_t));
     if (rmap == NULL || tmap == NULL) {
@@ -1625,9 +1649,9 @@ lbguard_print_report(lbguard_agg_t *a, unsigned long nfiles)
     if (o->json) {
         printf("{\"lb\":\"%s\",\"input\":{\"files\":%lu,\"lines\":%lu,\"skipped\":"
                "{\"test\":%lu,\"tcp\":%lu,\"nlb\":%lu,\"unparseable\":%lu,\"empty\":%lu,"
-               "\"filtered\":%lu},\"unparseable_examples\":[",
+               "\"no_request\":%lu,\"filtered\":%lu},\"unparseable_examples\":[",
                lbguard_lb_name(a), nfiles, a->lines, a->skip_test, a->skip_tcp,
-               a->skip_nlb, a->skip_bad, a->skip_empty, a->filtered);
+               a->skip_nlb, a->skip_bad, a->skip_empty, a->skip_norequest, a->filtered);
         for (i = 0; i < a->skip_bad && i < LBGUARD_LOGS_BAD_SHOWN; i++) {
             printf(i ? "," : "");
             lbguard_json_sv(a->bad[i], strlen(a->bad[i]));
@@ -1666,6 +1690,16 @@ lbguard_print_report(lbguard_agg_t *a, unsigned long nfiles)
                                 a->routes.len[top[i].id]);
                 printf(",\"count\":%u,\"requests\":%u}", top[i].count,
                        a->route_req[top[i].id]);
+            }
+            printf("],\"target_findings\":[");
+            if (c == LC_MALFORMED && a->join) {
+                ntop = lbguard_top(a->fnd_count, a->join->findings.n, top, (size_t) o->top);
+                for (i = 0; i < ntop; i++) {
+                    printf("%s{\"findings\":", i ? "," : "");
+                    lbguard_json_sv(a->join->findings.arena + a->join->findings.off[top[i].id],
+                                    a->join->findings.len[top[i].id]);
+                    printf(",\"count\":%u}", top[i].count);
+                }
             }
             printf("],\"examples\":[");
             for (i = 0; i < a->nex[c]; i++) {
@@ -1713,10 +1747,11 @@ lbguard_print_report(lbguard_agg_t *a, unsigned long nfiles)
     printf("  requests %lu, 5xx %lu (%.3f %%): LB-generated %lu, target-generated %lu\n",
            a->requests, a->s5xx, 100.0 * a->s5xx / req, a->lb_5xx, a->target_5xx);
     printf("  skipped: %lu test line%s, %lu TCP listener line%s, %lu NLB line%s, "
-           "%lu unparseable, %lu empty, %lu outside the filters\n",
+           "%lu unparseable, %lu empty, %lu without a request (HAProxy CR/cR), "
+           "%lu outside the filters\n",
            a->skip_test, a->skip_test == 1 ? "" : "s", a->skip_tcp,
            a->skip_tcp == 1 ? "" : "s", a->skip_nlb, a->skip_nlb == 1 ? "" : "s",
-           a->skip_bad, a->skip_empty, a->filtered);
+           a->skip_bad, a->skip_empty, a->skip_norequest, a->filtered);
     for (i = 0; i < a->skip_bad && i < LBGUARD_LOGS_BAD_SHOWN; i++) {
         printf("  unparseable: %s\n", a->bad[i]);
     }
@@ -1744,6 +1779,22 @@ lbguard_print_report(lbguard_agg_t *a, unsigned long nfiles)
                    a->route_req[top[i].id]);
         }
         printf("\n");
+        if (c == LC_MALFORMED && a->join) {
+            ntop = lbguard_top(a->fnd_count, a->join->findings.n, top, (size_t) o->top);
+            printf("    the target's lbguard findings (confirmed):");
+            for (i = 0; i < ntop; i++) {
+                printf("%s %.*s (%u)", i ? "," : "",
+                       (int) a->join->findings.len[top[i].id],
+                       a->join->findings.arena + a->join->findings.off[top[i].id],
+                       top[i].count);
+            }
+            printf("%s\n", ntop ? "" : " none");
+        } else if (c == LC_MALFORMED) {
+            printf("    not confirmed: no --target-log; inferred from %s\n",
+                   a->n_haproxy ? "HAProxy's termination state PH" :
+                   a->n_clb ? "the Classic ELB's 502 with backend status - or 0" :
+                   "routes that fail repeatedly (--repro-min, --repro-pct)");
+        }
     }
     printf("\ntimeline (minutes with failed requests; burst: >= 5 failed and >= 5x "
            "the window's failure rate)\n");
@@ -2043,7 +2094,7 @@ lbguard_cmd_logs(int argc, char **argv)
     if (tl.n > 0) {
         memset(&join, 0, sizeof(join));
         if (lbguard_names_init(&join.keys, 1u << 22, (size_t) 48 << 22) != 0
-            || lbguard_names_init(&join.findings, 4096, 1 << 20) != 0
+            || lbguard_names_init(&join.findings, LBGUARD_LOGS_FINDINGS_CAP, 1 << 20) != 0
             || (join.finding_id = calloc(1u << 22, sizeof(uint32_t))) == NULL)
         {
             lbguard_err("logs", "out of memory");
