@@ -276,37 +276,44 @@ lbguard_parse_alb(lbguard_cur_t *c, lbguard_sv_t first, lbguard_logline_t *out)
 static lbguard_line_kind_e
 lbguard_parse_clb(lbguard_cur_t *c, lbguard_sv_t first, lbguard_logline_t *out)
 {
-    lbguard_sv_t t;
-    int          n = 1;
+    lbguard_sv_t t, f[16];
+    int          n = 1, q = -1, b;
 
-    out->time = first;
+    /* the fields are placed from the quoted request (field 12 of 15), so
+     * that a sanitised copy without the client field (as published in a
+     * user's post-mortem) still reads right */
+    f[0] = first;
     while (lbguard_next_token(c, &t)) {
-        n++;
-        switch (n) {
-        case 2:  out->elb = t; break;
-        case 3:  out->client = t; break;
-        case 4:  out->target = t; break;
-        case 5:  out->rpt_us = lbguard_log_seconds(t.p, t.len); break;
-        case 6:  out->tpt_us = lbguard_log_seconds(t.p, t.len); break;
-        case 7:  out->rspt_us = lbguard_log_seconds(t.p, t.len); break;
-        case 8:
-            if (lbguard_status(t, &out->elb_status) != 0) {
-                return LBGUARD_LINE_BAD;
-            }
-            break;
-        case 9:
-            if (lbguard_status(t, &out->target_status) != 0) {
-                return LBGUARD_LINE_BAD;
-            }
-            break;
-        case 12: out->request = t; break;
-        case 13: out->user_agent = t; break;
-        default: break;
+        if (n < 16) {
+            f[n] = t;
         }
+        if (q < 0 && n < 16 && t.p[-1] == '"') {
+            q = n;
+        }
+        n++;
     }
     out->nfields = n;
-    if (n < 11) {
+    out->time = first;
+    if (q < 10 || q > 11) {
         return LBGUARD_LINE_BAD;
+    }
+    b = q - 11;    /* 0: all 15 fields; -1: no client field */
+    out->elb = f[1];
+    if (b == 0) {
+        out->client = f[2];
+    }
+    out->target = f[3 + b];
+    out->rpt_us = lbguard_log_seconds(f[4 + b].p, f[4 + b].len);
+    out->tpt_us = lbguard_log_seconds(f[5 + b].p, f[5 + b].len);
+    out->rspt_us = lbguard_log_seconds(f[6 + b].p, f[6 + b].len);
+    if (lbguard_status(f[7 + b], &out->elb_status) != 0
+        || lbguard_status(f[8 + b], &out->target_status) != 0)
+    {
+        return LBGUARD_LINE_BAD;
+    }
+    out->request = f[q];
+    if (q + 1 < n && q + 1 < 16) {
+        out->user_agent = f[q + 1];
     }
     if (out->elb_status == -1
         && (out->request.len == 0 || out->request.p[0] == '-'))
