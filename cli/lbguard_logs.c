@@ -1606,15 +1606,24 @@ lbguard_cmp_minute(const void *x, const void *y)
 
 
 /* a minute is a burst when >= 5 requests failed in it and its failure
- * rate is >= 5 times the window's */
+ * rate is >= 5 times that of the rest of the window (or the rest had no
+ * failure), in a window of >= 3 minutes with requests */
 static int
 lbguard_burst(const lbguard_agg_t *a, const lbguard_minute_t *m)
 {
-    if (m->failed < 5 || m->requests == 0 || a->requests == 0) {
+    unsigned long rest_req, rest_failed;
+
+    if (m->failed < 5 || m->requests == 0 || a->nminutes < 3) {
         return 0;
     }
-    return (double) m->failed / m->requests
-           >= 5.0 * (double) a->failed / (double) a->requests;
+    rest_req = a->requests - m->requests;
+    rest_failed = a->failed - m->failed;
+    if (rest_req == 0) {
+        return 0;
+    }
+    return rest_failed == 0
+           || (double) m->failed / m->requests
+              >= 5.0 * (double) rest_failed / (double) rest_req;
 }
 
 
@@ -1797,7 +1806,7 @@ lbguard_print_report(lbguard_agg_t *a, unsigned long nfiles)
         }
     }
     printf("\ntimeline (minutes with failed requests; burst: >= 5 failed and >= 5x "
-           "the window's failure rate)\n");
+           "the failure rate of the other minutes)\n");
     for (i = 0, k = 0; i < a->nminutes; i++) {
         const lbguard_minute_t *m = &a->minutes[i];
         char                    t[32];
