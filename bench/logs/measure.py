@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""measure.py LBGUARD LOG.gz -- the numbers of bench/logs/run.sh.
+
+CPU seconds (user + sys, from the children's rusage) and wall time of
+  zcat LOG.gz > /dev/null
+  lbguard logs LOG.gz > /dev/null          (one thread: inflate + parse + classify)
+  lbguard logs --jobs 2 LOG.gz LOG.gz      (two files on two threads)
+and the peak RSS of lbguard; ratio = zcat CPU / lbguard CPU (>= 1: lbguard
+parses and classifies at least as fast as zcat only decompresses). Each
+command runs 3 times, the fastest counts. Then callgrind: instructions per
+line of `lbguard logs` on the first 20000 lines, uncompressed.
+"""
+import gzip
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def timed(argv):
+    best = None
+    for _ in range(3):
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.monotonic()
+        p = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wall = time.monotonic() - t0
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if p.returncode not in (0, 1):
+            sys.exit("%s: exit %d %s" % (argv, p.returncode, p.stderr.decode()[-300:]))
+        cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+        if best is None or cpu < best[0]:
+            best = (cpu, wall)
+    return best
+
+
+def main():
+    lbg, log = sys.argv[1], sys.argv[2]
+    raw = 0
+    with gzip.open(log, "rb") as f:
+        while True:
+            b = f.read(1 << 22)
+            if not b:
+                break
+            raw += len(b)
+    gz = os.path.getsize(log)
+    zc = timed(["sh", "-c", 'exec zcat "$0" > /dev/null', log])
+    lb = timed([lbg, "logs", log])
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    j1 = timed([lbg, "logs", "--jobs", "1", log, log])
+    j2 = timed([lbg, "logs", "--jobs", "2", log, log])
+    print("input: %s, %.1f MB gzip, %.1f MB uncompressed (%.2f:1)" % (log, gz / 1e6, raw / 1e6, raw / gz))
+    print("zcat > /dev/null:        cpu %.2f s  wall %.2f s  (%.0f MB/s uncompressed)" % (zc[0], zc[1], raw / 1e6 / zc[0]))
+    print("lbguard logs (1 thread): cpu %.2f s  wall %.2f s  (%.0f MB/s uncompressed, %.2f GB gzip/min)"
+          % (lb[0], lb[1], raw / 1e6 / lb[0], gz / 1e9 / lb[0] * 60))
+    print("ratio zcat cpu / lbguard cpu: %.2f  (>= 1.00: lbguard keeps up with zcat on one core)" % (zc[0] / lb[0]))
+    print("peak RSS of lbguard logs: %.1f MB" % (rss / 1024.0))
+    print("two copies: --jobs 1 wall %.2f s, --jobs 2 wall %.2f s (x%.2f)" % (j1[1], j2[1], j1[1] / j2[1]))
+    with tempfile.TemporaryDirectory() as td:
+        small = os.path.join(td, "small.log")
+        n = 0
+        with gzip.open(log, "rb") as f, open(small, "wb") as o:
+            for line in f:
+                o.write(line)
+                n += 1
+                if n == 20000:
+                    break
+        out = os.path.join(td, "cg.out")
+        p = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, lbg,
+                            "logs", small], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        m = re.search(rb"Collected : (\d+)", p.stderr)
+        p0 = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, lbg,
+                             "logs", os.devnull], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        m0 = re.search(rb"Collected : (\d+)", p0.stderr)
+        if m and m0:
+            print("callgrind: %.0f instructions per line (20000 lines, uncompressed, start-up subtracted)"
+                  % ((int(m.group(1)) - int(m0.group(1))) / n))
+
+
+if __name__ == "__main__":
+    main()
