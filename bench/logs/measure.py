@@ -7,10 +7,12 @@ CPU seconds (user + sys, from the children's rusage) and wall time of
   lbguard logs --jobs 2 LOG.gz LOG.gz      (two files on two threads)
 and the peak RSS of lbguard; ratio = zcat CPU / lbguard CPU (>= 1: lbguard
 parses and classifies at least as fast as zcat only decompresses). Each
-command runs 3 times, the fastest counts. Then callgrind: instructions per
+command runs 3 times, the fastest counts. The class counts are compared with those the generator
+wrote (alb.counts.json). Then callgrind: instructions per
 line of `lbguard logs` on the first 20000 lines, uncompressed.
 """
 import gzip
+import json
 import os
 import re
 import resource
@@ -58,6 +60,13 @@ def main():
     print("ratio zcat cpu / lbguard cpu: %.2f  (>= 1.00: lbguard keeps up with zcat on one core)" % (zc[0] / lb[0]))
     print("peak RSS of lbguard logs: %.1f MB" % (rss / 1024.0))
     print("two copies: --jobs 1 wall %.2f s, --jobs 2 wall %.2f s (x%.2f)" % (j1[1], j2[1], j1[1] / j2[1]))
+    counts = os.path.join(os.path.dirname(log), "alb.counts.json")
+    if os.path.exists(counts):
+        want = json.load(open(counts))
+        doc = json.loads(subprocess.run([lbg, "logs", "--json", log], stdout=subprocess.PIPE).stdout)
+        got = {c["id"]: c["count"] for c in doc["classes"]}
+        got["requests"] = doc["totals"]["requests"]
+        print("classes equal the generator's counts: %s %s" % ("yes" if got == want else "NO", got))
     with tempfile.TemporaryDirectory() as td:
         small = os.path.join(td, "small.log")
         n = 0
