@@ -44,11 +44,19 @@ lbguard_next_token(lbguard_cur_t *c, lbguard_sv_t *tok)
         /* `\"` and `\\` are escapes inside a quoted field (as Vector's
          * parse_aws_alb_log reads them); an unterminated quote runs to the
          * end of the line */
-        while (p < c->end && *p != '"') {
-            if (*p == '\\' && p + 1 < c->end) {
-                p++;
+        for (;;) {
+            const char *q = memchr(p, '"', (size_t) (c->end - p));
+            const char *bs = memchr(p, '\\', (size_t) ((q ? q : c->end) - p));
+
+            if (bs == NULL) {
+                p = q ? q : c->end;
+                break;
             }
-            p++;
+            p = bs + 2;   /* the escaped byte */
+            if (p >= c->end) {
+                p = c->end;
+                break;
+            }
         }
         tok->p = s;
         tok->len = (size_t) (p - s);
@@ -59,8 +67,9 @@ lbguard_next_token(lbguard_cur_t *c, lbguard_sv_t *tok)
         return 1;
     }
     tok->p = p;
-    while (p < c->end && *p != ' ') {
-        p++;
+    p = memchr(p, ' ', (size_t) (c->end - p));
+    if (p == NULL) {
+        p = c->end;
     }
     tok->len = (size_t) (p - tok->p);
     c->p = p;
