@@ -1953,6 +1953,30 @@ lbguard_job_run(void *arg)
 }
 
 
+/* LBGUARD_LOGS_STATS set: prints this process's peak resident memory
+ * (VmHWM of /proc/self/status, which starts again at exec, unlike
+ * ru_maxrss) on stderr, "lbguard: logs: peak RSS <n> kB", for the bench and
+ * the tests */
+static void
+lbguard_print_hwm(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char  line[256];
+
+    if (f == NULL) {
+        return;
+    }
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long kb;
+
+        if (sscanf(line, "VmHWM: %lu kB", &kb) == 1) {
+            lbguard_err("logs", "peak RSS %lu kB", kb);
+        }
+    }
+    fclose(f);
+}
+
+
 int
 lbguard_cmd_logs(int argc, char **argv)
 {
@@ -2193,6 +2217,9 @@ lbguard_cmd_logs(int argc, char **argv)
     }
     if (fflush(stdout) != 0) {
         aggs[0].read_error = 1;
+    }
+    if (getenv("LBGUARD_LOGS_STATS") != NULL) {
+        lbguard_print_hwm();
     }
     rc = aggs[0].read_error ? LBGUARD_EXIT_USAGE
          : fault ? LBGUARD_EXIT_FINDINGS : LBGUARD_EXIT_OK;

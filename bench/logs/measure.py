@@ -51,7 +51,10 @@ def main():
     gz = os.path.getsize(log)
     zc = timed(["zcat", log])
     lb = timed([lbg, "logs", log])
-    rss = lb[2]
+    r = subprocess.run([lbg, "logs", log], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       env=dict(os.environ, LBGUARD_LOGS_STATS="1"))
+    m = re.search(rb"peak RSS (\d+) kB", r.stderr)
+    rss = int(m.group(1)) if m else -1   # VmHWM: ru_maxrss would count Python's fork
     j1 = timed([lbg, "logs", "--jobs", "1", log, log])
     j2 = timed([lbg, "logs", "--jobs", "2", log, log])
     print("input: %s, %.1f MB gzip, %.1f MB uncompressed (%.2f:1)" % (log, gz / 1e6, raw / 1e6, raw / gz))
@@ -59,7 +62,7 @@ def main():
     print("lbguard logs (1 thread): cpu %.2f s  wall %.2f s  (%.0f MB/s uncompressed, %.2f GB gzip/min)"
           % (lb[0], lb[1], raw / 1e6 / lb[0], gz / 1e9 / lb[0] * 60))
     print("ratio zcat cpu / lbguard cpu: %.2f  (>= 1.00: lbguard keeps up with zcat on one core)" % (zc[0] / lb[0]))
-    print("peak RSS of lbguard logs: %.1f MB" % (rss / 1024.0))
+    print("peak RSS of lbguard logs (VmHWM): %.1f MB" % (rss / 1024.0))
     print("two copies: --jobs 1 wall %.2f s, --jobs 2 wall %.2f s (x%.2f)" % (j1[1], j2[1], j1[1] / j2[1]))
     counts = os.path.join(os.path.dirname(log), "alb.counts.json")
     if os.path.exists(counts):

@@ -13,7 +13,7 @@ same run under ASan+UBSan (build/lbguard-asan) when it is built.
 import gzip
 import json
 import os
-import resource
+import re
 import shutil
 import subprocess
 import sys
@@ -279,12 +279,19 @@ def main():
     with open(gen, "wb") as f:
         subprocess.run([sys.executable, os.path.join(ROOT, "bench", "logs", "gen_alb.py"),
                         "--lines", "100000"], stdout=f, stderr=subprocess.DEVNULL, check=True)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    r = subprocess.run(["/bin/sh", "-c", 'exec "$0" logs "$1" "$1" > /dev/null', PLAIN, gen])
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    r = subprocess.run([PLAIN, "logs", gen, gen], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       env=dict(os.environ, LBGUARD_LOGS_STATS="1"))
+    m = re.search(rb"peak RSS (\d+) kB", r.stderr)
+    kb = int(m.group(1)) if m else None
     res.eq("generated log: exit 1 (races in it)", r.returncode, 1)
-    res.check("generated log (2 x 100000 lines): max RSS %d KB < 64 MB" % rss,
-              rss < 64 * 1024 or (before >= 64 * 1024), "rss=%d KB" % rss)
+    res.check("generated log (2 x 100000 lines): peak RSS (VmHWM) %s kB < 64 MB" % kb,
+              kb is not None and kb < 64 * 1024, r.stderr[-300:])
+    r = subprocess.run([PLAIN, "logs", gen], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       env=dict(os.environ, LBGUARD_LOGS_STATS="1"))
+    m = re.search(rb"peak RSS (\d+) kB", r.stderr)
+    kb1 = int(m.group(1)) if m else None
+    res.check("flat: twice the lines, peak RSS within 1 MB (%s vs %s kB)" % (kb1, kb),
+              kb1 is not None and kb is not None and abs(kb - kb1) < 1024, "")
     os.unlink(gen)
 
     # ---- the same under ASan + UBSan
