@@ -250,8 +250,10 @@ def main():
     res.eq("malformed, no --target-log: basis documented (HAProxy PH), none confirmed",
            (cl2.get("malformed-response", {}).get("basis"),
             cl2.get("malformed-response", {}).get("confirmed")), ("documented", 0))
-    print("\nlbguard logs vs the client: keepalive-race %s = %d 502s; malformed-response %s "
-          "= %d 502s" % (kr.get("count"), race.s502, mr.get("count"), client_502))
+    print("\nlbguard logs vs the client: keepalive-race %s (confirmed %s) = %d 502s; "
+          "malformed-response %s (confirmed %s) = %d 502s; keep-alive estimate %s s"
+          % (kr.get("count"), kr.get("confirmed"), race.s502, mr.get("count"),
+             mr.get("confirmed"), client_502, ka.get("seconds")))
     return res.summary()
 
 
