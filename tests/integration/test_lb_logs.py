@@ -20,6 +20,10 @@ lbguard=$lbguard_findings`.
     their sum, every one confirmed, with the rules the target logged.
   * the same HAProxy log without --target-log: the counts hold (HAProxy's
     termination states SH/PH carry the cause), nothing is "confirmed".
+  * Apache: the LogFormat of README/docs/logs.md on a real Apache with
+    mod_lbguard (detect) logs the X-Amzn-Trace-Id and the findings; ALB 502
+    lines joined with it: findings -> malformed-response, clean ->
+    target-closed, never logged -> keepalive-race (when mod_lbguard is built).
 """
 import json
 import os
@@ -156,6 +160,47 @@ def run_malformed(wd):
     return seen
 
 
+def alb_502(i, root):
+    """A constructed ALB 502 of the race/closed shape with trace id `root`."""
+    return ('http 2026-10-01T12:00:%02d.100000Z app/my-lb/1 192.0.2.1:4000 127.0.0.1:80 0.001 0.000 -1 '
+            '502 - 10 10 "GET http://h:80/cgi-bin/x HTTP/1.1" "ua" - - arn:tg "Root=%s" "-" "-" 1 '
+            '2026-10-01T12:00:%02d.099000Z "forward" "-" "-" "127.0.0.1:80" "-" "-" "-" TID_1 "-" "-" "-"'
+            % (i, root, i))
+
+
+def run_apache_join(wd):
+    """The README's Apache LogFormat on a real Apache with mod_lbguard
+    (detect): requests carrying X-Amzn-Trace-Id, then constructed ALB 502
+    lines with those ids joined against Apache's access log."""
+    d = os.path.join(wd, "target")
+    port = lbgtest.free_port()
+    alog = os.path.join(d, "logs", "lbg.log")
+    fmt = ('LogFormat "%h %t \\"%r\\" %>s trace=\\"%{X-Amzn-Trace-Id}i\\" rid=%{X-Request-Id}i '
+           'lbguard=%{lbguard-findings}n" lbg_join\nCustomLog ' + alog + ' lbg_join')
+    p = C.apache_target(build, d, port, mode="detect", cgi=K.APACHE_CGI, lb_idle=None, extra=fmt)
+    ids = ["1-6702a3c0-%024d" % i for i in range(3)]
+    try:
+        for path, root in (("/cgi-bin/ctl.cgi", ids[0]), ("/p1", ids[1])):
+            lbgtest.raw_exchange(port, ("GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+                                        "X-Amzn-Trace-Id: Self=1-0-0;Root=%s\r\n\r\n"
+                                        % (path, root)).encode(), timeout=5)
+        lbgtest.wait_for(lambda: len(lbgtest.read_log(alog).splitlines()) >= 2, what="access log")
+    finally:
+        p.stop()
+    lb = os.path.join(wd, "alb.log")
+    with open(lb, "w") as f:
+        f.write("\n".join(alb_502(i, r) for i, r in enumerate(ids)) + "\n")
+    rc, so, _ = logs(["--json", "--target-log", alog, lb])
+    doc = json.loads(so) if so.startswith("{") else {}
+    cl = {c["id"]: c for c in doc.get("classes", [])}
+    res.eq("apache join: classes (findings -> malformed, clean -> closed, absent -> race), "
+           "all confirmed", {k: (v["count"], v["confirmed"]) for k, v in cl.items()},
+           {"malformed-response": (1, 1), "target-closed": (1, 1), "keepalive-race": (1, 1)})
+    res.eq("apache join: the findings Apache logged",
+           [f["findings"].split(":")[0] for f in cl.get("malformed-response", {}).get("target_findings", [])],
+           ["field-value-ctl"])
+
+
 def main():
     if not res.check("lbguard built", os.path.exists(LBGUARD), "(make cli)") or \
             not res.check("nginx lbguard module built", C.nginx_module(build) is not None,
@@ -250,6 +295,13 @@ def main():
     res.eq("malformed, no --target-log: basis documented (HAProxy PH), none confirmed",
            (cl2.get("malformed-response", {}).get("basis"),
             cl2.get("malformed-response", {}).get("confirmed")), ("documented", 0))
+    if C.apache_module(build):
+        try:
+            run_apache_join(os.path.join(wd, "apache"))
+        except Exception as e:
+            res.check("apache join: Apache starts", False, repr(e))
+    else:
+        print("SKIP lb_logs: Apache join (mod_lbguard not built)")
     print("\nlbguard logs vs the client: keepalive-race %s (confirmed %s) = %d 502s; "
           "malformed-response %s (confirmed %s) = %d 502s; keep-alive estimate %s s"
           % (kr.get("count"), kr.get("confirmed"), race.s502, mr.get("count"),
