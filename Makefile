@@ -63,10 +63,10 @@ core: $(BUILD)/lib/liblbg.a
 CLI_SRCS := $(wildcard cli/*.c)
 $(BUILD)/lbguard: $(CLI_SRCS) $(wildcard cli/*.h) $(BUILD)/lib/liblbg.a
 	$(CC) $(STRICT) -D_POSIX_C_SOURCE=200809L $(CFLAGS) -Icommon -Icli -o $@ $(CLI_SRCS) \
-	    $(BUILD)/lib/liblbg.a -lssl -lcrypto
+	    $(BUILD)/lib/liblbg.a -lssl -lcrypto -lz -pthread
 $(BUILD)/lbguard-asan: $(CLI_SRCS) $(wildcard cli/*.h) $(BUILD)/lib-asan/liblbg.a
 	$(CC) $(STRICT) -D_POSIX_C_SOURCE=200809L -O1 -g $(SAN) -Icommon -Icli -o $@ $(CLI_SRCS) \
-	    $(BUILD)/lib-asan/liblbg.a -lssl -lcrypto
+	    $(BUILD)/lib-asan/liblbg.a -lssl -lcrypto -lz -pthread
 cli: $(BUILD)/lbguard
 
 # ---- unit tests (cmocka), plain and under ASan + UBSan --------------------
@@ -94,7 +94,12 @@ unit-asan: $(UNIT_ASAN) $(UNIT_PORTABLE)
 $(BUILD)/fuzz/fuzz_lbg: tests/fuzz/fuzz_lbg.c $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(dir $@)
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Icommon -o $@ tests/fuzz/fuzz_lbg.c $(CORE_SRCS)
-fuzz: $(BUILD)/fuzz/fuzz_lbg
+# the access-log line parser of `lbguard logs` (cli/lbguard_logs_parse.c)
+$(BUILD)/fuzz/fuzz_logs: tests/fuzz/fuzz_logs.c cli/lbguard_logs_parse.c cli/lbguard_logs.h
+	@mkdir -p $(dir $@)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Icli -o $@ tests/fuzz/fuzz_logs.c \
+	    cli/lbguard_logs_parse.c
+fuzz: $(BUILD)/fuzz/fuzz_lbg $(BUILD)/fuzz/fuzz_logs
 
 # ---- servers' modules ------------------------------------------------------
 nginx-dynamic:

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "lbguard_cli.h"
+#include "lbguard_logs.h"
 
 
 static const char usage[] =
@@ -23,6 +24,7 @@ static const char usage[] =
     "  repair [FILE|-]  write the repaired response to stdout\n"
     "  probe URL        fetch URL, check the response, measure keep-alive\n"
     "  rules            print the rule table\n"
+    "  logs [FILE|DIR|-]...  the cause of every 5xx in LB access logs\n"
     "\n"
     "  lbguard <command> --help   options of a command\n"
     "  lbguard --version          print the version\n"
@@ -314,6 +316,9 @@ main(int argc, char **argv)
     }
     if (strcmp(cmd, "rules") == 0) {
         return lbguard_cmd_rules(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "logs") == 0) {
+        return lbguard_cmd_logs(argc - 1, argv + 1);
     }
     lbguard_err(NULL, "unknown command '%s' (see 'lbguard --help')", cmd);
     return LBGUARD_EXIT_USAGE;

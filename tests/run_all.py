@@ -6,7 +6,8 @@ Suites:
     (build/unit-asan/test_*), and test_quick and test_rules on the core
     built without SIMD (build/unit-portable/), run with TAP output and
     counted per test;
-  * a bounded libFuzzer run over tests/cases (one check);
+  * a bounded libFuzzer run over tests/cases (one check), and one of the
+    `lbguard logs` line parser over tests/logs (one check);
   * every Python suite tests/integration/test_*.py and tests/cli/test_*.py,
     each ending with its own "N passed, N failed" line.
 Exit status: 0 when nothing failed.
@@ -98,6 +99,21 @@ if os.path.exists(fz) and wanted("fuzz"):
     out = r.stdout.decode("utf-8", "replace")
     print("\n".join(out.splitlines()[-3:]))
     record("fuzz/fuzz_lbg (20 s)", 1 if r.returncode == 0 else 0,
+           0 if r.returncode == 0 else 1, time.monotonic() - t)
+
+# the access-log line parser of `lbguard logs`, seeded with tests/logs
+fz = os.path.join(build, "fuzz", "fuzz_logs")
+if os.path.exists(fz) and wanted("fuzz"):
+    t = time.monotonic()
+    corpus = os.path.join(build, "fuzz", "corpus-logs")
+    os.makedirs(corpus, exist_ok=True)
+    r = subprocess.run([fz, "-max_total_time=10", "-max_len=4096", corpus,
+                        os.path.join(ROOT, "tests", "logs")],
+                       cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       env=dict(os.environ, ASAN_OPTIONS="detect_leaks=1"))
+    out = r.stdout.decode("utf-8", "replace")
+    print("\n".join(out.splitlines()[-3:]))
+    record("fuzz/fuzz_logs (10 s)", 1 if r.returncode == 0 else 0,
            0 if r.returncode == 0 else 1, time.monotonic() - t)
 
 for s in sorted(glob.glob(os.path.join(ROOT, "tests", "integration", "test_*.py")) +
