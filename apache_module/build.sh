@@ -23,12 +23,13 @@ build() {
     shift
     rm -rf "$scratch"
     mkdir -p "$scratch"
-    cp "$ROOT/apache_module/mod_lbguard.c" "$scratch/"
+    cp "$ROOT/apache_module/mod_lbguard.c" "$ROOT/apache_module/mod_lbguard_status.c" \
+       "$ROOT/apache_module/mod_lbguard_status.h" "$scratch/"
     for c in $CORE; do
         cp "$ROOT/common/$c" "$scratch/"
     done
     (cd "$scratch" && "$APXS" -c -I"$ROOT/common" $WARN "$@" \
-        mod_lbguard.c $CORE >"$scratch/apxs.log" 2>&1) || {
+        mod_lbguard.c mod_lbguard_status.c $CORE >"$scratch/apxs.log" 2>&1) || {
         cat "$scratch/apxs.log" >&2
         exit 1
     }

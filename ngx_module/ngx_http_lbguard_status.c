@@ -94,6 +94,12 @@ ngx_http_lbguard_shm(ngx_conf_t *cf)
 
         shm->data = ctx;
         shm->init = ngx_http_lbguard_shm_init;
+
+        /* "default" comes first, as in Apache: the same series order */
+
+        if (ngx_http_lbguard_zone_get(cf, &ngx_http_lbguard_default) == NULL) {
+            return NULL;
+        }
     }
 
     return shm;
