@@ -712,11 +712,14 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
         return ap_pass_brigade(f->next, bb);
     }
 
-    /* the only cost metrics add to a clean response: one atomic add */
-    lbguard_status_add(&((lbguard_srv_conf *) ap_get_module_config(
-                             r->server->module_config, &lbguard_module))
-                           ->status,
-                       LBG_METRICS_RESPONSES(conf->mode), 1);
+    /* the only cost metrics add to a clean response: one atomic add,
+     * once per request (ap_die()'s error page passes here again, after
+     * check_headers() refused what Detect let through) */
+    if (ap_get_module_config(r->request_config, &lbguard_module) == NULL) {
+        ap_set_module_config(r->request_config, &lbguard_module, r);
+        lbguard_status_add(lbguard_status_of(r->server),
+                           LBG_METRICS_RESPONSES(conf->mode), 1);
+    }
 
     /* The core's quick pass first: a clean response (almost all of them)
      * needs no view, no report and no lbg_check(). */
