@@ -696,6 +696,22 @@ def apache_kinds(a):
 APACHE_KA = {("web", "raised"): 1, ("default", "ok"): 1}
 
 
+def apache_bad_zone():
+    d = apache_env.workdir("metrics-apache-bad", BUILD)
+    a = Apache(d, 1)
+    with open(a.conf) as f:
+        text = f.read().replace("LBGuardStatusZone web", 'LBGuardStatusZone "a b"')
+    with open(a.conf, "w") as f:
+        f.write(text)
+    r = subprocess.run([apache_env.APACHE, "-t", "-f", a.conf], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    out = r.stdout.decode("latin-1")
+    line = 1 + text.split("\n").index('  LBGuardStatusZone "a b"')
+    res.check("apache2 -t: a bad LBGuardStatusZone fails naming it and file:line",
+              r.returncode != 0 and "LBGuardStatusZone: 'a b' is not a zone name" in out
+              and ("line %d of %s" % (line, a.conf)) in out, out)
+
+
 def apache_part(prom_targets):
     d = apache_env.workdir("metrics-apache", BUILD)
     backend = lbgtest.RawBackend(APACHE_BACKEND)
@@ -835,6 +851,7 @@ def main():
     RULE_NAMES = rule_names()
     rules_part()
     nginx_bad_zone()
+    apache_bad_zone()
     targets = {}
     n = a = backend = None
     try:
@@ -847,6 +864,17 @@ def main():
                            if ln and not ln.startswith("lbguard_build_info")])
         res.eq("nginx and Apache print the same series in the same order",
                series[0], series[1])
+        for job, (port, path) in sorted(targets.items()):
+            raw = lbgtest.raw_exchange(port, b"POST %s HTTP/1.1\r\nHost: t\r\n"
+                                       b"Content-Length: 0\r\nConnection: close\r\n\r\n"
+                                       % path.encode())
+            res.check("%s: POST to the status handler is 405" % job,
+                      raw.startswith(b"HTTP/1.1 405 "), raw[:100])
+            raw = lbgtest.raw_exchange(port, b"HEAD %s HTTP/1.1\r\nHost: t\r\n"
+                                       b"Connection: close\r\n\r\n" % path.encode())
+            res.check("%s: HEAD of the status handler: 200, the type, no body" % job,
+                      raw.startswith(b"HTTP/1.1 200 ") and raw.endswith(b"\r\n\r\n")
+                      and (b"\r\nContent-Type: " + CT + b"\r\n") in raw, raw[:300])
         prometheus_part(targets)
         nginx_restart(n)
     finally:
