@@ -839,7 +839,7 @@ static apr_status_t lbguard_body_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     const char       *data;
     apr_size_t        len, fit;
     lbg_rule_e        rule;
-    int               repair, over, eos = 0;
+    int               repair, eos = 0;
     lbguard_status_srv *st;
 
     bctx = f->ctx;
@@ -900,11 +900,11 @@ static apr_status_t lbguard_body_filter(ap_filter_t *f, apr_bucket_brigade *bb)
             next = APR_BUCKET_NEXT(e);
         }
         len = e->length;
-        over = bctx->body.over;
         fit = lbg_body_feed(&bctx->body, len);
         if (fit < len && repair) {
+            /* the first bucket past the declared length cuts the body */
             st = lbguard_status_of(r->server);
-            if (!over) {
+            if (bctx->body.sent - (apr_int64_t) len <= bctx->body.declared) {
                 lbguard_status_add(st, LBG_METRICS_BODIES_CUT, 1);
             }
             lbguard_status_add(st, LBG_METRICS_BODY_CUT_BYTES, len - fit);

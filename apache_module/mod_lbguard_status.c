@@ -206,7 +206,10 @@ int lbguard_status_handler(request_rec *r)
     apr_size_t          k, len;
     char               *buf;
 
-    if (r->handler == NULL || strcmp(r->handler, LBGUARD_STATUS_HANDLER)) {
+    /* runs for every request that reaches the handler phase: the first
+     * byte rejects almost all of them without a call */
+    if (r->handler == NULL || r->handler[0] != 'l'
+        || strcmp(r->handler, LBGUARD_STATUS_HANDLER)) {
         return DECLINED;
     }
     r->allowed |= (AP_METHOD_BIT << M_GET);
