@@ -196,7 +196,21 @@ void lbguard_status_report(const lbguard_status_srv *st,
     }
 }
 
+static int lbguard_status_serve(request_rec *r);
+
 int lbguard_status_handler(request_rec *r)
+{
+    /* runs for every request that reaches the handler phase: the first
+     * byte rejects almost all of them, before the serving function's
+     * prologue */
+    if (r->handler == NULL || r->handler[0] != 'l'
+        || strcmp(r->handler, LBGUARD_STATUS_HANDLER)) {
+        return DECLINED;
+    }
+    return lbguard_status_serve(r);
+}
+
+static int __attribute__((noinline)) lbguard_status_serve(request_rec *r)
 {
     lbguard_status_shm *sh = lbguard_shm;
     lbg_metrics_t      *copy;
@@ -206,12 +220,6 @@ int lbguard_status_handler(request_rec *r)
     apr_size_t          k, len;
     char               *buf;
 
-    /* runs for every request that reaches the handler phase: the first
-     * byte rejects almost all of them without a call */
-    if (r->handler == NULL || r->handler[0] != 'l'
-        || strcmp(r->handler, LBGUARD_STATUS_HANDLER)) {
-        return DECLINED;
-    }
     r->allowed |= (AP_METHOD_BIT << M_GET);
     if (r->method_number != M_GET) {
         return HTTP_METHOD_NOT_ALLOWED;

@@ -317,14 +317,16 @@ NGX_LOCATIONS = "\n".join([
 
 
 class Nginx:
-    def __init__(self, d):
+    def __init__(self, d, binary=NGINX, modules=(SO, NGX_PERL), env=None):
         self.d = d
+        self.binary = binary
+        self.env = env
         self.repair = lbgtest.free_port()
         self.detect = lbgtest.free_port()
         self.status = lbgtest.free_port()
         self.conf = os.path.join(d, "nginx.conf")
         self.proc = None
-        lines = ["load_module %s;" % SO, "load_module %s;" % NGX_PERL]
+        lines = ["load_module %s;" % m for m in modules]
         if os.geteuid() == 0:
             lines.append("user root;")
         lines += [
@@ -361,8 +363,8 @@ class Nginx:
             f.write("\n".join(lines) + "\n")
 
     def start(self):
-        self.proc = lbgtest.Proc([NGINX, "-e", "stderr", "-p", self.d, "-c", self.conf],
-                                 name="nginx-metrics",
+        self.proc = lbgtest.Proc([self.binary, "-e", "stderr", "-p", self.d,
+                                  "-c", self.conf], name="nginx-metrics", env=self.env,
                                  log=os.path.join(self.d, "stdout.log"))
         for p in (self.repair, self.detect, self.status):
             lbgtest.wait_port(p, proc=self.proc)
@@ -446,35 +448,36 @@ def check_exact(label, text, tally, ka, logs):
            got_f, logs)
 
 
-def nginx_part(prom_targets):
-    d = lbgtest.workdir("metrics-nginx", BUILD)
-    n = Nginx(d)
+def nginx_part(prom_targets, L="nginx", n_each=40, **kw):
+    d = lbgtest.workdir("metrics-" + L.replace(" ", "-"), BUILD)
+    n = Nginx(d, **kw)
     n.start()
-    prom_targets["nginx"] = (n.status, "/metrics")
+    if prom_targets is not None:
+        prom_targets["nginx"] = (n.status, "/metrics")
     tally = Tally()
     kinds = ngx_kinds(n)
 
     ct, text0 = n.metrics()
-    check_live("nginx at start", ct, text0)
+    check_live(L + " at start", ct, text0)
     start0 = parse(text0)[("lbguard_start_time_seconds", ())]
 
     # N bad and M clean per server from 8 threads, a connection each
-    join(run_clients(kinds, tally, 40))
-    res.eq("nginx: clients saw only expected responses", tally.wrong, [])
+    join(run_clients(kinds, tally, n_each))
+    res.eq(L + ": clients saw only expected responses", tally.wrong, [])
     ct, text = n.metrics()
-    check_live("nginx after load", ct, text)
+    check_live(L + " after load", ct, text)
     logs = collections.Counter()
     pids = set()
     for mode, zone in (("repair", "web"), ("detect", "default")):
         c, p = findings_in_log(n.access(mode), zone, 1)
         logs += c
         pids |= p
-    res.check("nginx: %d worker pids served (>= 2)" % len(pids), len(pids) >= 2)
-    check_exact("nginx", text, tally, NGX_KA, logs)
-    res.eq("nginx: responses = access log lines",
+    res.check(L + ": %d worker pids served (>= 2)" % len(pids), len(pids) >= 2)
+    check_exact(L, text, tally, NGX_KA, logs)
+    res.eq(L + ": responses = access log lines",
            sum(tally.resp.values()),
            len(n.access("repair").splitlines()) + len(n.access("detect").splitlines()))
-    print("nginx: %d responses, %d findings, %d bodies cut (%d bytes), %d pids"
+    print(L + ": %d responses, %d findings, %d bodies cut (%d bytes), %d pids"
           % (sum(tally.resp.values()), sum(tally.findings.values()),
              sum(tally.cuts.values()), sum(tally.cut_bytes.values()), len(pids)))
 
@@ -485,23 +488,23 @@ def nginx_part(prom_targets):
         old = n.workers()
         os.kill(n.proc.pid, signal.SIGHUP)
         lbgtest.wait_for(lambda: (lambda w: len(w) == 4 and not (w & old))(n.workers()),
-                         timeout=30, what="nginx reload %d: 4 new workers, old gone" % (i + 1))
+                         timeout=30, what=L + " reload %d: 4 new workers, old gone" % (i + 1))
     # a few more responses from the last generation, then stop
     target = sum(tally.resp.values()) + 60
     lbgtest.wait_for(lambda: sum(tally.resp.values()) >= target, timeout=60,
                      what="responses after the reloads")
     stop.set()
     join(ts)
-    res.eq("nginx reload: clients saw only expected responses", tally.wrong, [])
+    res.eq(L + " reload: clients saw only expected responses", tally.wrong, [])
     ct, text = n.metrics()
-    check_live("nginx after 3 reloads under load", ct, text)
+    check_live(L + " after 3 reloads under load", ct, text)
     logs = collections.Counter()
     for mode, zone in (("repair", "web"), ("detect", "default")):
         logs += findings_in_log(n.access(mode), zone, 1)[0]
-    check_exact("nginx after 3 reloads under load", text, tally, NGX_KA, logs)
-    res.eq("nginx reload: lbguard_start_time_seconds unchanged",
+    check_exact(L + " after 3 reloads under load", text, tally, NGX_KA, logs)
+    res.eq(L + " reload: lbguard_start_time_seconds unchanged",
            parse(text)[("lbguard_start_time_seconds", ())], start0)
-    print("nginx reload: %d responses in all, %d connections failed during reloads"
+    print(L + " reload: %d responses in all, %d connections failed during reloads"
           % (sum(tally.resp.values()), tally.failed))
     return n, tally
 
@@ -605,8 +608,9 @@ LONGER_CGI = ("#!/usr/bin/python3\nimport sys, time\n"
 
 
 class Apache:
-    def __init__(self, d, backend_port):
+    def __init__(self, d, backend_port, so=APACHE_SO, env=None):
         self.d = d
+        self.env = env
         self.repair = lbgtest.free_port()
         self.detect = lbgtest.free_port()
         self.status = lbgtest.free_port()
@@ -623,7 +627,7 @@ class Apache:
         with open(self.conf, "w") as f:
             f.write(APACHE_CONF.format(d=d, status=self.status, repair=self.repair,
                                        detect=self.detect, loads=loads,
-                                       so=APACHE_SO, backend=backend_port))
+                                       so=so, backend=backend_port))
         self.proc = None
 
     def generations(self):
@@ -631,7 +635,7 @@ class Apache:
 
     def start(self):
         self.proc = lbgtest.Proc([apache_env.APACHE, "-f", self.conf, "-DFOREGROUND"],
-                                 name="apache2-metrics",
+                                 name="apache2-metrics", env=self.env,
                                  log=os.path.join(self.d, "logs", "stdout.log"))
         for p in (self.status, self.repair, self.detect):
             lbgtest.wait_port(p, proc=self.proc)
@@ -712,31 +716,32 @@ def apache_bad_zone():
               and ("line %d of %s" % (line, a.conf)) in out, out)
 
 
-def apache_part(prom_targets):
-    d = apache_env.workdir("metrics-apache", BUILD)
+def apache_part(prom_targets, L="apache", n_each=25, **kw):
+    d = apache_env.workdir("metrics-" + L.replace(" ", "-"), BUILD)
     backend = lbgtest.RawBackend(APACHE_BACKEND)
-    a = Apache(d, backend.port)
+    a = Apache(d, backend.port, **kw)
     a.start()
-    prom_targets["apache"] = (a.status, "/lbguard-status")
+    if prom_targets is not None:
+        prom_targets["apache"] = (a.status, "/lbguard-status")
     tally = Tally()
     kinds = apache_kinds(a)
 
     ct, text0 = a.metrics()
-    check_live("apache at start", ct, text0)
+    check_live(L + " at start", ct, text0)
     start0 = parse(text0)[("lbguard_start_time_seconds", ())]
 
-    join(run_clients(kinds, tally, 25))
-    res.eq("apache: clients saw only expected responses", tally.wrong, [])
+    join(run_clients(kinds, tally, n_each))
+    res.eq(L + ": clients saw only expected responses", tally.wrong, [])
     ct, text = a.metrics()
-    check_live("apache after load", ct, text)
+    check_live(L + " after load", ct, text)
     logs, pids = collections.Counter(), set()
     for mode, zone in (("repair", "web"), ("detect", "default")):
         c, p = findings_in_log(a.access(mode), zone, 1)
         logs += c
         pids |= p
-    res.check("apache: %d child pids served (>= 2)" % len(pids), len(pids) >= 2)
-    check_exact("apache", text, tally, APACHE_KA, logs)
-    print("apache: %d responses, %d findings, %d bodies cut (%d bytes), %d pids"
+    res.check(L + ": %d child pids served (>= 2)" % len(pids), len(pids) >= 2)
+    check_exact(L, text, tally, APACHE_KA, logs)
+    print(L + ": %d responses, %d findings, %d bodies cut (%d bytes), %d pids"
           % (sum(tally.resp.values()), sum(tally.findings.values()),
              sum(tally.cuts.values()), sum(tally.cut_bytes.values()), len(pids)))
 
@@ -749,23 +754,23 @@ def apache_part(prom_targets):
                      what="load before the graceful restart")
     os.kill(a.proc.pid, signal.SIGUSR1)
     lbgtest.wait_for(lambda: a.generations() > gen, timeout=60,
-                     what="apache second generation")
+                     what=L + " second generation")
     target = sum(tally.resp.values()) + 60
     lbgtest.wait_for(lambda: sum(tally.resp.values()) >= target, timeout=60,
                      what="responses after the graceful restart")
     stop.set()
     join(ts)
-    res.eq("apache graceful: clients saw only expected responses", tally.wrong, [])
+    res.eq(L + " graceful: clients saw only expected responses", tally.wrong, [])
     ct, text = a.metrics()
-    check_live("apache after a graceful restart under load", ct, text)
+    check_live(L + " after a graceful restart under load", ct, text)
     logs = collections.Counter()
     for mode, zone in (("repair", "web"), ("detect", "default")):
         logs += findings_in_log(a.access(mode), zone, 1)[0]
-    check_exact("apache after a graceful restart under load", text, tally,
+    check_exact(L + " after a graceful restart under load", text, tally,
                 APACHE_KA, logs)
-    res.eq("apache graceful: lbguard_start_time_seconds unchanged",
+    res.eq(L + " graceful: lbguard_start_time_seconds unchanged",
            parse(text)[("lbguard_start_time_seconds", ())], start0)
-    print("apache graceful: %d responses in all, %d connections failed"
+    print(L + " graceful: %d responses in all, %d connections failed"
           % (sum(tally.resp.values()), tally.failed))
     return a, backend
 
@@ -839,6 +844,44 @@ def rules_part():
               r.returncode == 0, r.stdout.decode())
 
 
+def sanitizers():
+    """The same exact counts and reloads with the ASan + UBSan builds, when
+    they were built (make nginx-static-asan apache): no report allowed."""
+    asan = os.path.join(BUILD, "nginx-static-asan", "objs", "nginx")
+    if os.path.exists(asan):
+        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0:abort_on_error=0",
+                   UBSAN_OPTIONS="print_stacktrace=1")
+        n = None
+        try:
+            n, _ = nginx_part(None, L="nginx static-asan", n_each=10, binary=asan,
+                              modules=(NGX_PERL,), env=env)
+        finally:
+            if n is not None:
+                n.stop()
+        text = "".join(lbgtest.read_log(os.path.join(n.d, f))
+                       for f in ("error.log", "stdout.log"))
+        res.check("nginx static-asan: no sanitizer report",
+                  "Sanitizer" not in text and "runtime error" not in text, text[-2000:])
+    else:
+        print("NOTE: %s not built: nginx under ASan skipped" % asan)
+    so = os.path.join(BUILD, "apache", "mod_lbguard-asan.so")
+    env = apache_env.sanitizer_env(so)
+    if env is not None:
+        a = backend = None
+        try:
+            a, backend = apache_part(None, L="apache asan", n_each=8, so=so, env=env)
+        finally:
+            for x in (a, backend):
+                if x is not None:
+                    x.stop()
+        text = "".join(lbgtest.read_log(os.path.join(a.d, "logs", f))
+                       for f in ("error.log", "stdout.log"))
+        res.check("apache asan: no sanitizer report",
+                  "Sanitizer" not in text and "runtime error" not in text, text[-2000:])
+    else:
+        print("NOTE: %s not built: Apache under ASan skipped" % so)
+
+
 RULE_NAMES = []
 
 
@@ -881,6 +924,7 @@ def main():
         for x in (n, a, backend):
             if x is not None:
                 x.stop()
+    sanitizers()
     return res.summary()
 
 
