@@ -518,10 +518,40 @@ def nginx_restart(n):
     n.start()
     text = n.metrics()[1]
     got = counters_only(parse(text))
-    want = expected(["default", "web"], {}, {}, {}, {}, NGX_KA)
+    want = expected(["default", "web", "extra"], {}, {}, {}, {},
+                    {("web", "raised"): 4, ("extra", "ok"): 4})
     res.check("nginx restart: counters start from 0", got == want, diff(got, want))
     res.check("nginx restart: new lbguard_start_time_seconds",
               parse(text)[("lbguard_start_time_seconds", ())] > start0)
+
+
+def nginx_new_zone(n):
+    """A reload that gives the detect server a zone of its own: the old
+    series keep their values, the new zone starts at 0 and counts from
+    then on; the keep-alive gauges follow the loaded configuration."""
+    before = counters_only(parse(n.metrics()[1]))
+    with open(n.conf) as f:
+        text = f.read()
+    text = text.replace("lbguard detect; keepalive_timeout 75s;",
+                        "lbguard detect; keepalive_timeout 75s; lbguard_status_zone extra;")
+    with open(n.conf, "w") as f:
+        f.write(text)
+    old = n.workers()
+    os.kill(n.proc.pid, signal.SIGHUP)
+    lbgtest.wait_for(lambda: (lambda w: len(w) == 4 and not (w & old))(n.workers()),
+                     timeout=30, what="nginx reload with a new zone")
+    raw = one_request(n.detect, b"/perl/crlf")
+    res.check("nginx new zone: the detect server still answers",
+              raw is not None and raw.startswith(b"HTTP/1.1 200 "), raw)
+    got = counters_only(parse(n.metrics()[1]))
+    want = dict(before)
+    for k, v in expected(["extra"], {("extra", "detect"): 1},
+                         {("extra", "field-value-cr-lf", "detected"): 1}, {}, {},
+                         {("extra", "ok"): 4}).items():
+        want[k] = v
+    want[("lbguard_keepalive_contexts", (("server", "default"), ("verdict", "ok")))] = 0
+    res.check("nginx reload adding a zone: old series unchanged, the new one from 0",
+              got == want, diff(got, want))
 
 
 def nginx_bad_zone():
@@ -919,6 +949,7 @@ def main():
                       raw.startswith(b"HTTP/1.1 200 ") and raw.endswith(b"\r\n\r\n")
                       and (b"\r\nContent-Type: " + CT + b"\r\n") in raw, raw[:300])
         prometheus_part(targets)
+        nginx_new_zone(n)
         nginx_restart(n)
     finally:
         for x in (n, a, backend):
