@@ -52,11 +52,8 @@ CT = b"text/plain; version=0.0.4; charset=utf-8"
 RULES = os.path.join(ROOT, "docs", "prometheus", "lbguard-rules.yml")
 RULES_TEST = os.path.join(ROOT, "docs", "prometheus", "lbguard-rules.test.yml")
 
-CLOSING = ("content-length-invalid", "content-length-conflict",
-           "te-with-content-length", "te-not-chunked", "body-on-bodiless",
-           "body-longer-than-content-length",
-           "body-shorter-than-content-length", "chunked-invalid",
-           "te-chunked-not-final")
+# rules whose repair closes the connection (filled from `lbguard rules`)
+CLOSING = set()
 
 
 # ---- the exposition format ------------------------------------------------
@@ -187,6 +184,7 @@ def rule_names():
     rows = json.loads(out)
     if isinstance(rows, dict):
         rows = rows.get("rules", [])
+    CLOSING.update(r["name"] for r in rows if "connection closed" in r["repair"])
     return [(r["name"], not r["repair"].startswith("none"))
             for r in sorted(rows, key=lambda r: r["id"])]
 
@@ -890,8 +888,13 @@ def sanitizers():
                 n.stop()
         text = "".join(lbgtest.read_log(os.path.join(n.d, f))
                        for f in ("error.log", "stdout.log"))
-        res.check("nginx static-asan: no sanitizer report",
-                  "Sanitizer" not in text and "runtime error" not in text, text[-2000:])
+        # nginx 1.22's own UBSan report at startup (ngx_init_cycle passes
+        # a NULL conf_param to ngx_pstrdup when there is no -g): not ours
+        own = "src/core/ngx_string.c:84:5: runtime error: null pointer passed"
+        reports = [ln for ln in text.splitlines()
+                   if ("Sanitizer" in ln or "runtime error" in ln) and own not in ln]
+        res.eq("nginx static-asan: no sanitizer report (but nginx's own at startup)",
+               reports, [])
     else:
         print("NOTE: %s not built: nginx under ASan skipped" % asan)
     so = os.path.join(BUILD, "apache", "mod_lbguard-asan.so")
