@@ -13,7 +13,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(mkdir -p "${1:-$ROOT/build}" && cd "${1:-$ROOT/build}" && pwd)
 APXS=${APXS:-apxs}
 # the core without lbg_parse.c: the raw parser is the CLI's, not a module's
-CORE="lbg_rules.c lbg_check.c lbg_format.c lbg_body.c"
+CORE="lbg_rules.c lbg_check.c lbg_format.c lbg_body.c lbg_metrics.c"
 WARN="-Wc,-Wall -Wc,-Wextra -Wc,-Werror"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 
@@ -23,12 +23,13 @@ build() {
     shift
     rm -rf "$scratch"
     mkdir -p "$scratch"
-    cp "$ROOT/apache_module/mod_lbguard.c" "$scratch/"
+    cp "$ROOT/apache_module/mod_lbguard.c" "$ROOT/apache_module/mod_lbguard_status.c" \
+       "$ROOT/apache_module/mod_lbguard_status.h" "$scratch/"
     for c in $CORE; do
         cp "$ROOT/common/$c" "$scratch/"
     done
     (cd "$scratch" && "$APXS" -c -I"$ROOT/common" $WARN "$@" \
-        mod_lbguard.c $CORE >"$scratch/apxs.log" 2>&1) || {
+        mod_lbguard.c mod_lbguard_status.c $CORE >"$scratch/apxs.log" 2>&1) || {
         cat "$scratch/apxs.log" >&2
         exit 1
     }

@@ -46,6 +46,7 @@
 #include "apr_tables.h"
 
 #include "lbg.h"
+#include "mod_lbguard_status.h"
 
 module AP_MODULE_DECLARE_DATA lbguard_module;
 
@@ -81,6 +82,7 @@ typedef struct {
 typedef struct {
     apr_int64_t lb_idle_ms; /* LB idle timeout in ms, or UNSET */
     apr_int64_t margin_ms;  /* margin in ms, or UNSET */
+    lbguard_status_srv status; /* counters (issue 13) */
 } lbguard_srv_conf;
 
 /* One response's check, shared by both filters (r->pool). */
@@ -157,6 +159,7 @@ static void *lbguard_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
                                                            : base->lb_idle_ms;
     conf->margin_ms = (add->margin_ms != LBGUARD_UNSET) ? add->margin_ms
                                                          : base->margin_ms;
+    lbguard_status_merge(&base->status, &add->status, &conf->status);
     return conf;
 }
 
@@ -273,6 +276,25 @@ static const char *lbguard_set_margin(cmd_parms *cmd, void *dummy,
     return NULL;
 }
 
+static const char *lbguard_set_zone(cmd_parms *cmd, void *dummy,
+                                    const char *arg)
+{
+    lbguard_srv_conf *conf = ap_get_module_config(cmd->server->module_config,
+                                                  &lbguard_module);
+
+    (void) dummy;
+    return lbguard_status_set_zone(cmd, &conf->status, arg);
+}
+
+/* A server's status settings, for lbguard_status_post_config. */
+static lbguard_status_srv *lbguard_status_of(server_rec *s)
+{
+    lbguard_srv_conf *conf = ap_get_module_config(s->module_config,
+                                                  &lbguard_module);
+
+    return &conf->status;
+}
+
 static const command_rec lbguard_cmds[] = {
     AP_INIT_TAKE1("LBGuard", lbguard_set_mode, NULL, RSRC_CONF | ACCESS_CONF,
                   "Off (default), Detect or Repair non-conformant responses"),
@@ -292,6 +314,9 @@ static const command_rec lbguard_cmds[] = {
                   RSRC_CONF,
                   "Seconds KeepAliveTimeout must exceed the load balancer's "
                   "idle timeout by (default 5)"),
+    AP_INIT_TAKE1("LBGuardStatusZone", lbguard_set_zone, NULL, RSRC_CONF,
+                  "The server label of this virtual host's counters in "
+                  "lbguard-status (default: default)"),
     {NULL, {NULL}, NULL, 0, 0, NULL}
 };
 
@@ -791,6 +816,15 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
         return ap_pass_brigade(f->next, bb);
     }
 
+    /* the only cost metrics add to a clean response: one atomic add,
+     * once per request (ap_die()'s error page passes here again, after
+     * check_headers() refused what Detect let through) */
+    if (ap_get_module_config(r->request_config, &lbguard_module) == NULL) {
+        ap_set_module_config(r->request_config, &lbguard_module, r);
+        lbguard_status_add(lbguard_status_of(r->server),
+                           LBG_METRICS_RESPONSES(conf->mode), 1);
+    }
+
     /* The core's quick pass first: a clean response (almost all of them)
      * needs no view, no report and no lbg_check(). */
     if (conf->ready) {
@@ -832,6 +866,8 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
     }
     if (ctx->rep.nfindings > 0) {
         lbguard_note(r, ctx);
+        lbguard_status_report(lbguard_status_of(r->server), &ctx->rep,
+                              ctx->policy.mode);
     }
 
     if (ctx->policy.mode == LBG_MODE_REPAIR && ctx->rep.nedits > 0) {
@@ -862,6 +898,7 @@ static void lbguard_body_finding(request_rec *r, lbguard_body_ctx *bctx,
     lbguard_ctx    *ctx = bctx->hctx;
     lbg_response_t  view;
     lbg_finding_t   fd;
+    lbg_report_t    one;
     char            line[LBGUARD_LOG_MAX];
     int             repair = bctx->policy.mode == LBG_MODE_REPAIR;
 
@@ -883,6 +920,11 @@ static void lbguard_body_finding(request_rec *r, lbguard_body_ctx *bctx,
     if (!lbg_report_add(&ctx->policy, &ctx->rep, &fd)) {
         return;
     }
+    /* counted as the lbguard-findings note says it */
+    lbg_report_init(&one, &fd, 1, NULL, 0);
+    one.nfindings = 1;
+    lbguard_status_report(lbguard_status_of(r->server), &one,
+                          ctx->policy.mode);
 
     memset(&view, 0, sizeof(view));
     view.version = 11;
@@ -908,6 +950,7 @@ static apr_status_t lbguard_body_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     apr_size_t        len, fit;
     lbg_rule_e        rule;
     int               repair, eos = 0;
+    lbguard_status_srv *st;
 
     bctx = f->ctx;
     if (!bctx->started) {
@@ -969,6 +1012,12 @@ static apr_status_t lbguard_body_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         len = e->length;
         fit = lbg_body_feed(&bctx->body, len);
         if (fit < len && repair) {
+            /* the first bucket past the declared length cuts the body */
+            st = lbguard_status_of(r->server);
+            if (bctx->body.sent - (apr_int64_t) len <= bctx->body.declared) {
+                lbguard_status_add(st, LBG_METRICS_BODIES_CUT, 1);
+            }
+            lbguard_status_add(st, LBG_METRICS_BODY_CUT_BYTES, len - fit);
             /* Pass exactly the declared length; never reuse the
              * connection (the peer would read the rest as a response). */
             r->connection->keepalive = AP_CONN_CLOSE;
@@ -1038,7 +1087,11 @@ static void lbguard_keepalive(apr_pool_t *p, server_rec *s, int apply,
     apr_size_t        size;
 
     mode = dconf->mode == LBGUARD_UNSET ? LBG_MODE_OFF : dconf->mode;
-    if (mode == LBG_MODE_OFF || sconf->lb_idle_ms == LBGUARD_UNSET) {
+    if (mode == LBG_MODE_OFF) {
+        return;
+    }
+    if (sconf->lb_idle_ms == LBGUARD_UNSET) {
+        lbguard_status_keepalive(&sconf->status, LBG_KA_METRIC_UNCHECKED);
         return;
     }
     margin_ms = sconf->margin_ms == LBGUARD_UNSET
@@ -1047,6 +1100,8 @@ static void lbguard_keepalive(apr_pool_t *p, server_rec *s, int apply,
                                     s->keep_alive_timeout) : 0;
     v = lbg_keepalive_verdict(server_ms, (uint64_t) sconf->lb_idle_ms,
                               margin_ms, &required_ms);
+    lbguard_status_keepalive(&sconf->status,
+                             lbg_ka_metric(v, (lbg_mode_e) mode));
     if (v != LBG_KA_RAISE && v != LBG_KA_DISABLED) {
         return;
     }
@@ -1079,8 +1134,11 @@ static int lbguard_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 {
     int log = ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG;
 
-    (void) pconf;
     (void) plog;
+    /* the counters' shared memory: in the serving pass only */
+    if (log && lbguard_status_post_config(pconf, s, lbguard_status_of) != OK) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     for (; s != NULL; s = s->next) {
         lbguard_dir_conf *dc = ap_get_module_config(s->lookup_defaults,
                                                     &lbguard_module);
@@ -1137,6 +1195,7 @@ static void lbguard_register_hooks(apr_pool_t *p)
     /* Before the event MPM's post_config (APR_HOOK_MIDDLE). */
     ap_hook_post_config(lbguard_post_config, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_test_config(lbguard_test_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(lbguard_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(lbguard) = {

@@ -1147,6 +1147,148 @@ lbg_tunnel(int status, int connect)
     return status == 101 || (connect && status >= 200 && status < 300);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Metrics (issue 13): counters and their Prometheus exposition             */
+/* (lbg_metrics.c)                                                           */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * What became of a finding, as $lbguard_findings / the lbguard-findings
+ * note say it (lbg_report_summary): REPAIRED (repair mode, the rule's
+ * repair applied), REPORTED (repair mode, the rule has no repair: "none
+ * (...)"), DETECTED (detect mode, or a repair that failed).
+ */
+typedef enum {
+    LBG_OUTCOME_REPAIRED = 0,
+    LBG_OUTCOME_REPORTED = 1,
+    LBG_OUTCOME_DETECTED = 2
+} lbg_outcome_e;
+
+#define LBG_OUTCOMES 3
+
+/* Returns "repaired", "reported" or "detected" ("unknown" otherwise). */
+const char *lbg_outcome_name(lbg_outcome_e outcome);
+
+/* The outcome of a finding of `rule` reported in `mode` (pass
+ * LBG_MODE_DETECT for a repair that failed), as lbg_report_summary(). */
+lbg_outcome_e lbg_finding_outcome(lbg_rule_e rule, lbg_mode_e mode);
+
+/* Returns 1 when the rule's repair keeps the connection from being reused
+ * (its repair text says "connection closed"), else 0. */
+int lbg_rule_closes(lbg_rule_e rule);
+
+/*
+ * The keep-alive verdict of one configuration context as a metric label
+ * (lbguard_keepalive_contexts{verdict}): OK, RAISED (repair raised it),
+ * DISABLED (keep-alive off), UNCHECKED (no LB idle timeout configured),
+ * NOT_RAISED (too short, detect mode left it).
+ */
+typedef enum {
+    LBG_KA_METRIC_OK = 0,
+    LBG_KA_METRIC_RAISED = 1,
+    LBG_KA_METRIC_DISABLED = 2,
+    LBG_KA_METRIC_UNCHECKED = 3,
+    LBG_KA_METRIC_NOT_RAISED = 4
+} lbg_ka_metric_e;
+
+#define LBG_KA_VERDICTS 5
+
+/* Returns "ok", "raised", "disabled", "unchecked" or "not-raised". */
+const char *lbg_ka_verdict_name(lbg_ka_metric_e verdict);
+
+/* The metric verdict of lbg_keepalive_verdict()'s `v` in `mode`: RAISE is
+ * RAISED in repair mode and NOT_RAISED otherwise. */
+lbg_ka_metric_e lbg_ka_metric(lbg_ka_verdict_e v, lbg_mode_e mode);
+
+/*
+ * One status zone's counters: a plain block of uint64_t that adapters
+ * place in shared memory and add to atomically (8-byte aligned), indexed
+ * by the LBG_METRICS_* slot numbers below (uint64_t units from the start).
+ *   responses[0|1]          responses examined in detect | repair mode
+ *   findings[rule][outcome] findings (rule ids 1..LBG_RULE_END-1)
+ *   closed[rule]            responses closed because of rule (closing
+ *                           rules only, once per response and rule)
+ *   bodies_cut              bodies cut or dropped (repair)
+ *   body_cut_bytes          body bytes not sent, in bytes
+ * Rule ids are append-only: a table that grows only appends slots.
+ */
+typedef struct {
+    uint64_t responses[2];
+    uint64_t findings[LBG_RULE_END][LBG_OUTCOMES];
+    uint64_t closed[LBG_RULE_END];
+    uint64_t bodies_cut;
+    uint64_t body_cut_bytes;
+} lbg_metrics_t;
+
+#define LBG_METRICS_SLOTS (sizeof(lbg_metrics_t) / sizeof(uint64_t))
+#define LBG_METRICS_RESPONSES(mode) ((size_t) (mode) - 1) /* DETECT/REPAIR */
+#define LBG_METRICS_FINDING(rule, out) \
+    (2 + (size_t) (rule) * LBG_OUTCOMES + (size_t) (out))
+#define LBG_METRICS_CLOSED(rule) \
+    (2 + (size_t) LBG_RULE_END * LBG_OUTCOMES + (size_t) (rule))
+#define LBG_METRICS_BODIES_CUT     (2 + (size_t) LBG_RULE_END * (LBG_OUTCOMES + 1))
+#define LBG_METRICS_BODY_CUT_BYTES (LBG_METRICS_BODIES_CUT + 1)
+
+/*
+ * The counter slots one finished response's report adds 1 to: per
+ * finding, LBG_METRICS_FINDING(rule, lbg_finding_outcome(rule, mode)),
+ * and LBG_METRICS_CLOSED(rule) once per closing rule whose outcome is not
+ * DETECTED. `mode` is the mode the findings were acted upon in
+ * (LBG_MODE_DETECT for a failed repair). Writes at most `cap` slots
+ * (2 * LBG_FINDINGS_MAX always suffice for a report of that capacity);
+ * returns how many. Responses and body cuts are counted by the adapters
+ * where they happen.
+ */
+size_t lbg_metrics_report_slots(const lbg_report_t *rep, lbg_mode_e mode,
+                                size_t *slots, size_t cap);
+
+/* Zone names ([A-Za-z0-9_.:-], 1..LBG_METRICS_NAME_MAX bytes): the value of
+ * the `server` label, from configuration only, never from a request. */
+#define LBG_METRICS_NAME_MAX 63
+
+/* Returns 1 when s[0..len) is a valid zone name, else 0. */
+int lbg_metrics_zone_name_valid(const char *s, size_t len);
+
+/* One zone in a snapshot: its name, a copy of its counters (read with
+ * atomic loads by the adapter), and the number of configuration contexts
+ * per keep-alive verdict (lbg_ka_metric_e) in the loaded configuration. */
+typedef struct {
+    const char          *name;
+    size_t               name_len;
+    const lbg_metrics_t *counters;
+    uint64_t             keepalive[LBG_KA_VERDICTS];
+} lbg_metrics_zone_t;
+
+/* A snapshot to print: the host ("nginx/1.22.1", "Apache/2.4.71"), the
+ * Unix time in seconds the counters started, and the zones in order. */
+typedef struct {
+    const char               *server_software;
+    uint64_t                  start_time;
+    const lbg_metrics_zone_t *zones;
+    size_t                    nzones;
+} lbg_metrics_view_t;
+
+/*
+ * Writes the Prometheus text exposition format 0.0.4 (served as
+ * "text/plain; version=0.0.4; charset=utf-8") of `v` into buf: one
+ * uninterrupted group per family, HELP and TYPE first, in the order
+ * lbguard_build_info{version,server_software} (LBG_VERSION),
+ * lbguard_start_time_seconds, lbguard_responses_total{server,mode},
+ * lbguard_findings_total{server,rule,outcome},
+ * lbguard_connections_closed_total{server,reason},
+ * lbguard_bodies_cut_total{server}, lbguard_body_cut_bytes_total{server},
+ * lbguard_keepalive_contexts{server,verdict}; zones in view order, rules
+ * in id order, every valid combination printed (zeros included), no
+ * timestamps, LF line ends. Label values are escaped (\\, \", \n; other
+ * bytes outside printable ASCII as \\xHH). Writes at most `size` bytes
+ * (no NUL; buf may be NULL with size 0) and returns the length of the
+ * whole output: the caller's buffer was big enough when it is <= size.
+ */
+size_t lbg_metrics_format(const lbg_metrics_view_t *v, char *buf,
+                          size_t size);
+
+/* ---- end of metrics ---- */
+
 #ifdef __cplusplus
 }
 #endif

@@ -29,6 +29,7 @@
 #include <nginx.h>
 
 #include "lbg.h"
+#include "ngx_http_lbguard_status.h"
 
 
 /* origins of the fields nginx's header filter synthesises */
@@ -65,6 +66,8 @@ typedef struct {
 
     ngx_msec_t       ka_seen;          /* keepalive_timeout before lbguard */
     unsigned         ka_checked:1;
+
+    ngx_http_lbguard_status_conf_t  status;  /* counters (issue 13) */
 } ngx_http_lbguard_loc_conf_t;
 
 
@@ -165,6 +168,20 @@ static ngx_command_t  ngx_http_lbguard_filter_commands[] = {
     { ngx_string("lbguard_header_budget"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
       ngx_http_lbguard_header_budget,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("lbguard_status_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_lbguard_status_zone,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_lbguard_loc_conf_t, status),
+      NULL },
+
+    { ngx_string("lbguard_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_lbguard_status,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -287,6 +304,11 @@ ngx_http_lbguard_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
+    /* the only cost metrics add to a clean response: one atomic add */
+
+    ngx_http_lbguard_status_add(&lcf->status,
+                                LBG_METRICS_RESPONSES(lcf->mode), 1);
+
     /*
      * The core's quick pass first: a clean response (almost all of them)
      * needs no view, no report and no lbg_check().
@@ -365,6 +387,10 @@ ngx_http_lbguard_header_filter(ngx_http_request_t *r)
             break;
         }
     }
+
+    ngx_http_lbguard_status_report(&lcf->status, &ctx->report,
+                                   ctx->unrepaired ? LBG_MODE_DETECT
+                                                   : lcf->mode);
 
 body:
 
@@ -1109,6 +1135,8 @@ ngx_http_lbguard_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         return ngx_http_next_body_filter(r, in);
     }
 
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_lbguard_filter_module);
+
     /*
      * The chain is copied only once a buffer has to change (repair, past
      * the declared length); until then the caller's chain goes on as is,
@@ -1124,6 +1152,10 @@ ngx_http_lbguard_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
         if (ctx->cut) {
             /* past the declared end (repair): dropped */
+            ngx_http_lbguard_status_add(&lcf->status,
+                                        LBG_METRICS_BODY_CUT_BYTES,
+                                        ngx_buf_special(b) ? 0
+                                        : (uint64_t) ngx_buf_size(b));
             ngx_http_lbguard_consume(b);
             continue;
         }
@@ -1142,6 +1174,12 @@ ngx_http_lbguard_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
             if (ctx->act && ctx->policy->mode == LBG_MODE_REPAIR) {
                 ctx->cut = 1;
                 r->keepalive = 0;
+
+                ngx_http_lbguard_status_add(&lcf->status,
+                                            LBG_METRICS_BODIES_CUT, 1);
+                ngx_http_lbguard_status_add(&lcf->status,
+                                            LBG_METRICS_BODY_CUT_BYTES,
+                                            (uint64_t) (size - (off_t) fit));
 
                 if (!changed) {
                     /* the buffers before this one go out unchanged */
@@ -1244,8 +1282,10 @@ static ngx_int_t
 ngx_http_lbguard_body_report(ngx_http_request_t *r,
     ngx_http_lbguard_ctx_t *ctx, lbg_rule_e rule)
 {
-    lbg_finding_t   f;
-    u_char          line[NGX_HTTP_LBGUARD_LOG_LEN];
+    lbg_finding_t                 f;
+    lbg_report_t                  one;
+    ngx_http_lbguard_loc_conf_t  *lcf;
+    u_char                        line[NGX_HTTP_LBGUARD_LOG_LEN];
 
     ctx->body_reported = 1;
 
@@ -1263,6 +1303,16 @@ ngx_http_lbguard_body_report(ngx_http_request_t *r,
     if (!lbg_report_add(ctx->policy, &ctx->report, &f)) {
         return 0;
     }
+
+    /* counted as $lbguard_findings shows it */
+    lbg_report_init(&one, &f, 1, NULL, 0);
+    one.nfindings = 1;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_lbguard_filter_module);
+
+    ngx_http_lbguard_status_report(&lcf->status, &one,
+                                   ctx->unrepaired ? LBG_MODE_DETECT
+                                                   : ctx->policy->mode);
 
     /* a body finding names no field: no view needed */
     (void) lbg_finding_format(NULL, &f,
@@ -1581,6 +1631,13 @@ ngx_http_lbguard_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->policy.max_fields = conf->field_budget;
     }
 
+    if (ngx_http_lbguard_status_merge(cf, &prev->status, &conf->status,
+                                      conf->mode)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     ngx_http_lbguard_keepalive(cf, prev, conf);
 
     return NGX_CONF_OK;
@@ -1608,7 +1665,13 @@ ngx_http_lbguard_keepalive(ngx_conf_t *cf, ngx_http_lbguard_loc_conf_t *prev,
     u_char                     where[NGX_MAX_PATH + 256];
     u_char                     line[NGX_MAX_PATH + 512];
 
-    if (conf->mode == LBG_MODE_OFF || conf->lb_idle_timeout == 0) {
+    if (conf->mode == LBG_MODE_OFF) {
+        return;
+    }
+
+    if (conf->lb_idle_timeout == 0) {
+        ngx_http_lbguard_status_keepalive(cf, &conf->status,
+                                          LBG_KA_METRIC_UNCHECKED);
         return;
     }
 
@@ -1622,6 +1685,10 @@ ngx_http_lbguard_keepalive(ngx_conf_t *cf, ngx_http_lbguard_loc_conf_t *prev,
     verdict = lbg_keepalive_verdict(clcf->keepalive_timeout,
                                     conf->lb_idle_timeout,
                                     conf->keepalive_margin, &required);
+
+    ngx_http_lbguard_status_keepalive(cf, &conf->status,
+                                      lbg_ka_metric(verdict,
+                                                    (lbg_mode_e) conf->mode));
 
     if (verdict != LBG_KA_RAISE && verdict != LBG_KA_DISABLED) {
         return;

@@ -10,6 +10,7 @@ PKGS=(
   apache2 apache2-dev
   haproxy wrk dpkg-dev python3 curl
   nodejs openssl
+  prometheus
 )
 
 missing=()

@@ -1,0 +1,966 @@
+#!/usr/bin/env python3
+"""test_metrics -- lbguard's Prometheus counters (issue 13), with real
+components:
+
+  * nginx (Debian's, dynamic module) with 4 workers and `reuseport`, and
+    Apache (event MPM) with 2 children, each with a repair server (status
+    zone "web") and a detect server (zone "default"), serve bad and clean
+    responses to many client connections; every counter equals what the
+    clients saw and what the access log's $lbguard_findings /
+    %{lbguard-findings}n says, exactly, and at least 2 processes served;
+  * the counts survive an nginx reload (3 x SIGHUP) and an Apache graceful
+    restart (SIGUSR1) made while clients run, exactly, with the same
+    lbguard_start_time_seconds; a restart of nginx starts them from 0;
+  * the live output passes `promtool check metrics` and a strict check of
+    its own (families uninterrupted, HELP/TYPE first, unique series), with
+    the exact Content-Type; nginx and Apache print the same series;
+  * a real Prometheus server (Debian's, started here on a loopback port,
+    stopped by PID) scrapes both and its query API returns the same numbers;
+  * docs/prometheus/lbguard-rules.yml passes `promtool check rules` and
+    `promtool test rules`.
+
+Usage: test_metrics.py [--build DIR]
+"""
+import collections
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import lbgtest                # noqa: E402
+import apache_env             # noqa: E402
+
+res = lbgtest.Results("metrics")
+BUILD = lbgtest.build_dir()
+ROOT = lbgtest.ROOT
+SO = os.path.join(BUILD, "nginx-dynamic", "objs",
+                  "ngx_http_lbguard_filter_module.so")
+APACHE_SO = os.path.join(BUILD, "apache", "mod_lbguard.so")
+NGINX = "/usr/sbin/nginx"
+NGX_PERL = "/usr/lib/nginx/modules/ngx_http_perl_module.so"
+PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
+PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+CT = b"text/plain; version=0.0.4; charset=utf-8"
+RULES = os.path.join(ROOT, "docs", "prometheus", "lbguard-rules.yml")
+RULES_TEST = os.path.join(ROOT, "docs", "prometheus", "lbguard-rules.test.yml")
+
+# rules whose repair closes the connection (filled from `lbguard rules`)
+CLOSING = set()
+
+
+# ---- the exposition format ------------------------------------------------
+
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\[\\"n])*)"(,|$)')
+
+
+def parse(text):
+    """{(name, ((label, value), ...)): value} of every sample (int when it
+    is one); raises ValueError on a line it cannot read."""
+    out = {}
+    for line in text.split("\n")[:-1]:
+        if line.startswith("#"):
+            continue
+        m = SAMPLE.match(line)
+        if not m:
+            raise ValueError("bad line %r" % line)
+        labels = []
+        rest = m.group(2) or ""
+        while rest:
+            lm = LABEL.match(rest)
+            if not lm:
+                raise ValueError("bad labels %r" % line)
+            labels.append((lm.group(1), lm.group(2)))
+            rest = rest[lm.end():]
+        v = m.group(3)
+        out[(m.group(1), tuple(labels))] = int(v) if v.isdigit() else float(v)
+    return out
+
+
+def strict(text):
+    """What promtool 2.42 does not check: LF only and a final LF, each
+    family one uninterrupted group with HELP then TYPE first, no sample
+    before its TYPE, no series twice. Returns a list of problems."""
+    bad = []
+    if not text.endswith("\n") or "\r" in text:
+        bad.append("line ends")
+    seen_fam, seen_series, cur, state = set(), set(), None, 0
+    for line in text.split("\n")[:-1]:
+        if line.startswith("# HELP "):
+            name = line.split(" ")[2]
+            if name in seen_fam:
+                bad.append("family %s twice" % name)
+            seen_fam.add(name)
+            cur, state = name, 1
+        elif line.startswith("# TYPE "):
+            if state != 1 or line.split(" ")[2] != cur:
+                bad.append("TYPE out of place: %r" % line)
+            state = 2
+        else:
+            name = SAMPLE.match(line).group(1) if SAMPLE.match(line) else None
+            if state != 2 or name != cur:
+                bad.append("sample outside its family: %r" % line)
+            key = line.rsplit(" ", 1)[0]
+            if key in seen_series:
+                bad.append("series twice: %r" % key)
+            seen_series.add(key)
+    return bad
+
+
+def promtool_metrics(text):
+    r = subprocess.run([PROMTOOL, "check", "metrics"], input=text.encode(),
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return r.returncode, r.stdout.decode("utf-8", "replace")
+
+
+def scrape(port, path):
+    """(Content-Type bytes, body text) of one GET over a raw socket."""
+    raw = lbgtest.raw_exchange(port, b"GET %s HTTP/1.1\r\nHost: t\r\n"
+                               b"Connection: close\r\n\r\n" % path.encode(),
+                               mark_timeout=True)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200 "):
+        raise RuntimeError("scrape of %d%s: %r" % (port, path, raw[:200]))
+    ct = lbgtest.field_values(raw, "Content-Type")
+    return (ct[0] if ct else b""), body.decode("utf-8")
+
+
+def expected(zones, resp, findings, cuts, cut_bytes, ka):
+    """The full sample map the formatter must print for zones (in order):
+    resp[(zone, mode)], findings[(zone, rule, outcome)], cuts[zone],
+    cut_bytes[zone], ka[(zone, verdict)]; zeros elsewhere. Closed
+    connections follow from the findings (repair: one per closing rule,
+    these tests send one finding per response)."""
+    rules = RULE_NAMES
+    out = {}
+    for z in zones:
+        for m in ("detect", "repair"):
+            out[("lbguard_responses_total", (("server", z), ("mode", m)))] = \
+                resp.get((z, m), 0)
+        for r, repairable in rules:
+            for o in (("repaired", "detected") if repairable
+                      else ("reported", "detected")):
+                out[("lbguard_findings_total",
+                     (("server", z), ("rule", r), ("outcome", o)))] = \
+                    findings.get((z, r, o), 0)
+        for r, _ in rules:
+            if r in CLOSING:
+                n = sum(findings.get((z, r, o), 0) for o in ("repaired", "reported"))
+                out[("lbguard_connections_closed_total",
+                     (("server", z), ("reason", r)))] = n
+        out[("lbguard_bodies_cut_total", (("server", z),))] = cuts.get(z, 0)
+        out[("lbguard_body_cut_bytes_total", (("server", z),))] = cut_bytes.get(z, 0)
+        for v in ("ok", "raised", "disabled", "unchecked", "not-raised"):
+            out[("lbguard_keepalive_contexts", (("server", z), ("verdict", v)))] = \
+                ka.get((z, v), 0)
+    return out
+
+
+def counters_only(samples):
+    return {k: v for k, v in samples.items()
+            if k[0] not in ("lbguard_build_info", "lbguard_start_time_seconds")}
+
+
+def diff(got, want):
+    lines = []
+    for k in sorted(set(got) | set(want)):
+        if got.get(k) != want.get(k):
+            lines.append("%s%s: got %r, expected %r" % (k[0], dict(k[1]), got.get(k),
+                                                        want.get(k)))
+    return "\n  " + "\n  ".join(lines[:20])
+
+
+def rule_names():
+    out = subprocess.run([os.path.join(BUILD, "lbguard"), "rules", "--json"],
+                         stdout=subprocess.PIPE, check=True).stdout
+    rows = json.loads(out)
+    if isinstance(rows, dict):
+        rows = rows.get("rules", [])
+    CLOSING.update(r["name"] for r in rows if "connection closed" in r["repair"])
+    return [(r["name"], not r["repair"].startswith("none"))
+            for r in sorted(rows, key=lambda r: r["id"])]
+
+
+def findings_in_log(text, zone, field):
+    """Counter of (zone, rule, outcome) from the access log's findings
+    column (field index), and the set of pids (column 0)."""
+    c = collections.Counter()
+    pids = set()
+    for line in text.splitlines():
+        cols = line.split(" ")
+        pids.add(cols[0])
+        if cols[field] == "-":
+            continue
+        for item in cols[field].split(","):
+            rule, _, outcome = item.partition(":")
+            c[(zone, rule, outcome)] += 1
+    return c, pids
+
+
+# ---- clients ----------------------------------------------------------------
+
+class Tally:
+    """What the clients saw: responses per (zone, mode), findings per
+    (zone, rule, outcome), cut bodies and bytes per zone. Thread-safe."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.resp = collections.Counter()
+        self.findings = collections.Counter()
+        self.cuts = collections.Counter()
+        self.cut_bytes = collections.Counter()
+        self.wrong = []
+        self.failed = 0
+
+    def add(self, zone, mode, rule=None, outcome=None, cut=0):
+        with self.lock:
+            self.resp[(zone, mode)] += 1
+            if rule:
+                self.findings[(zone, rule, outcome)] += 1
+            if cut:
+                self.cuts[zone] += 1
+                self.cut_bytes[zone] += cut
+
+
+def one_request(port, path):
+    """One request on its own connection: the raw response, or None when
+    the connection failed before any byte (a reload's dropped accept
+    queue: nothing was served)."""
+    try:
+        raw = lbgtest.raw_exchange(port, b"GET %s HTTP/1.1\r\nHost: t\r\n"
+                                   b"Connection: close\r\n\r\n" % path,
+                                   timeout=10, mark_timeout=True)
+    except OSError:
+        return None
+    if raw in (b"", b"<RST>"):
+        return None
+    return raw
+
+
+def run_clients(kinds, tally, n_each, threads=8, stop=None):
+    """Sends n_each requests of every kind (or, with `stop`, cycles until
+    stop is set) from `threads` threads, each request on a new connection,
+    and records in `tally` what the client saw. kinds: [(port, path, check)]
+    where check(raw) returns (zone, mode, rule, outcome, cut bytes) or
+    raises AssertionError."""
+    jobs = [k for k in kinds for _ in range(n_each)]
+    lock = threading.Lock()
+
+    def work(i):
+        j = i
+        while True:
+            if stop is None:
+                with lock:
+                    if not jobs:
+                        return
+                    port, path, check = jobs.pop()
+            else:
+                if stop.is_set():
+                    return
+                port, path, check = kinds[j % len(kinds)]
+                j += 1
+            raw = one_request(port, path)
+            if raw is None:
+                with tally.lock:
+                    tally.failed += 1
+                if stop is None:
+                    with lock:
+                        jobs.append((port, path, check))
+                continue
+            try:
+                zone, mode, rule, outcome, cut = check(raw)
+            except AssertionError as e:
+                with tally.lock:
+                    tally.wrong.append("%s: %s: %r" % (path, e, raw[:300]))
+                continue
+            tally.add(zone, mode, rule, outcome, cut)
+
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
+    for t in ts:
+        t.start()
+    return ts
+
+
+def join(ts):
+    for t in ts:
+        t.join()
+
+
+def body_of(raw):
+    return raw.partition(b"\r\n\r\n")[2]
+
+
+# ---- nginx ----------------------------------------------------------------
+
+def perl(name, code):
+    return ("location = /perl/%s { perl 'sub { my $r = shift; %s return OK; }'; }"
+            % (name, code))
+
+
+NGX_LOCATIONS = "\n".join([
+    perl("crlf", '$r->header_out("X-Inj", "a" . chr(13) . chr(10) . '
+         '"Set-Cookie: x=1"); $r->send_http_header("text/plain"); $r->print("abc");'),
+    perl("long", '$r->header_out("Content-Length", "3"); '
+         '$r->send_http_header("text/plain"); $r->print("hello world\\n");'),
+    "location = /fine { return 200 \"ok\\n\"; }",
+])
+
+
+class Nginx:
+    def __init__(self, d, binary=NGINX, modules=(SO, NGX_PERL), env=None):
+        self.d = d
+        self.binary = binary
+        self.env = env
+        self.repair = lbgtest.free_port()
+        self.detect = lbgtest.free_port()
+        self.status = lbgtest.free_port()
+        self.conf = os.path.join(d, "nginx.conf")
+        self.proc = None
+        lines = ["load_module %s;" % m for m in modules]
+        if os.geteuid() == 0:
+            lines.append("user root;")
+        lines += [
+            "daemon off;",
+            "worker_processes 4;",
+            "pid %s/nginx.pid;" % d,
+            "error_log %s/error.log notice;" % d,
+            "events { worker_connections 256; }",
+            "http {",
+            "server_tokens off;",
+            "log_format m '$pid $lbguard_findings';",
+            "access_log off;",
+            lbgtest.nginx_temp_paths(d),
+            "lbguard_lb_idle_timeout 60s;",
+            "server {",
+            "  listen 127.0.0.1:%d reuseport;" % self.repair,
+            "  lbguard repair; lbguard_status_zone web; keepalive_timeout 10s;",
+            "  access_log %s/repair.access m;" % d,
+            NGX_LOCATIONS,
+            "}",
+            "server {",
+            "  listen 127.0.0.1:%d reuseport;" % self.detect,
+            "  lbguard detect; keepalive_timeout 75s;",
+            "  access_log %s/detect.access m;" % d,
+            NGX_LOCATIONS,
+            "}",
+            "server {",
+            "  listen 127.0.0.1:%d;" % self.status,
+            "  location = /metrics { lbguard_status; }",
+            "}",
+            "}",
+        ]
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def start(self):
+        self.proc = lbgtest.Proc([self.binary, "-e", "stderr", "-p", self.d,
+                                  "-c", self.conf], name="nginx-metrics", env=self.env,
+                                 log=os.path.join(self.d, "stdout.log"))
+        for p in (self.repair, self.detect, self.status):
+            lbgtest.wait_port(p, proc=self.proc)
+
+    def stop(self):
+        if self.proc:
+            self.proc.stop()
+            self.proc = None
+
+    def workers(self):
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.proc.pid)],
+                             stdout=subprocess.PIPE, universal_newlines=True).stdout
+        return set(int(x) for x in out.split())
+
+    def metrics(self):
+        return scrape(self.status, "/metrics")
+
+    def access(self, mode):
+        return lbgtest.read_log(os.path.join(self.d, "%s.access" % mode))
+
+
+def ngx_kinds(n):
+    def crlf(zone, mode):
+        def check(raw):
+            assert raw.startswith(b"HTTP/1.1 200 "), "status"
+            if mode == "repair":
+                assert b"\r\nX-Inj: a  Set-Cookie: x=1\r\n" in raw, "not repaired"
+                return zone, mode, "field-value-cr-lf", "repaired", 0
+            assert b"\r\nX-Inj: a\r\nSet-Cookie: x=1\r\n" in raw, "not as sent"
+            return zone, mode, "field-value-cr-lf", "detected", 0
+        return check
+
+    def long(zone, mode):
+        def check(raw):
+            assert raw.startswith(b"HTTP/1.1 200 "), "status"
+            if mode == "repair":
+                assert body_of(raw) == b"hel", "not cut"
+                assert b"\r\nConnection: close\r\n" in raw, "kept alive"
+                return zone, mode, "body-longer-than-content-length", "repaired", 9
+            assert body_of(raw) == b"hello world\n", "not as sent"
+            return zone, mode, "body-longer-than-content-length", "detected", 0
+        return check
+
+    def fine(zone, mode):
+        def check(raw):
+            assert raw.startswith(b"HTTP/1.1 200 ") and body_of(raw) == b"ok\n", "fine"
+            return zone, mode, None, None, 0
+        return check
+
+    out = []
+    for port, zone, mode in ((n.repair, "web", "repair"), (n.detect, "default", "detect")):
+        out += [(port, b"/perl/crlf", crlf(zone, mode)),
+                (port, b"/perl/long", long(zone, mode)),
+                (port, b"/fine", fine(zone, mode))]
+    return out
+
+
+# nginx merges the server{} and its 3 locations: 4 contexts per server
+NGX_KA = {("web", "raised"): 4, ("default", "ok"): 4}
+
+
+def check_live(label, ct, text):
+    res.eq("%s: Content-Type" % label, ct, CT)
+    rc, out = promtool_metrics(text)
+    res.check("%s: promtool check metrics passes (rc %d)" % (label, rc), rc == 0, out)
+    res.eq("%s: strict format check" % label, strict(text), [])
+
+
+def check_exact(label, text, tally, ka, logs):
+    """Every counter equals the clients' tally, and the access log."""
+    got = counters_only(parse(text))
+    want = expected(["default", "web"], tally.resp, tally.findings, tally.cuts,
+                    tally.cut_bytes, ka)
+    res.check("%s: every counter equals what the clients saw (%d series)"
+              % (label, len(want)), got == want, diff(got, want))
+    got_f = collections.Counter({(dict(k[1])["server"], dict(k[1])["rule"],
+                                  dict(k[1])["outcome"]): v
+                                 for k, v in got.items()
+                                 if k[0] == "lbguard_findings_total" and v})
+    res.eq("%s: findings equal the access log's findings column" % label,
+           got_f, logs)
+
+
+def nginx_part(prom_targets, L="nginx", n_each=40, **kw):
+    d = lbgtest.workdir("metrics-" + L.replace(" ", "-"), BUILD)
+    n = Nginx(d, **kw)
+    n.start()
+    if prom_targets is not None:
+        prom_targets["nginx"] = (n.status, "/metrics")
+    tally = Tally()
+    kinds = ngx_kinds(n)
+
+    ct, text0 = n.metrics()
+    check_live(L + " at start", ct, text0)
+    start0 = parse(text0)[("lbguard_start_time_seconds", ())]
+
+    # N bad and M clean per server from 8 threads, a connection each
+    join(run_clients(kinds, tally, n_each))
+    res.eq(L + ": clients saw only expected responses", tally.wrong, [])
+    ct, text = n.metrics()
+    check_live(L + " after load", ct, text)
+    logs = collections.Counter()
+    pids = set()
+    for mode, zone in (("repair", "web"), ("detect", "default")):
+        c, p = findings_in_log(n.access(mode), zone, 1)
+        logs += c
+        pids |= p
+    res.check(L + ": %d worker pids served (>= 2)" % len(pids), len(pids) >= 2)
+    check_exact(L, text, tally, NGX_KA, logs)
+    res.eq(L + ": responses = access log lines",
+           sum(tally.resp.values()),
+           len(n.access("repair").splitlines()) + len(n.access("detect").splitlines()))
+    print(L + ": %d responses, %d findings, %d bodies cut (%d bytes), %d pids"
+          % (sum(tally.resp.values()), sum(tally.findings.values()),
+             sum(tally.cuts.values()), sum(tally.cut_bytes.values()), len(pids)))
+
+    # reload 3 times while clients run
+    stop = threading.Event()
+    ts = run_clients(kinds, tally, 0, threads=6, stop=stop)
+    for i in range(3):
+        old = n.workers()
+        os.kill(n.proc.pid, signal.SIGHUP)
+        lbgtest.wait_for(lambda: (lambda w: len(w) == 4 and not (w & old))(n.workers()),
+                         timeout=30, what=L + " reload %d: 4 new workers, old gone" % (i + 1))
+    # a few more responses from the last generation, then stop
+    target = sum(tally.resp.values()) + 60
+    lbgtest.wait_for(lambda: sum(tally.resp.values()) >= target, timeout=60,
+                     what="responses after the reloads")
+    stop.set()
+    join(ts)
+    res.eq(L + " reload: clients saw only expected responses", tally.wrong, [])
+    ct, text = n.metrics()
+    check_live(L + " after 3 reloads under load", ct, text)
+    logs = collections.Counter()
+    for mode, zone in (("repair", "web"), ("detect", "default")):
+        logs += findings_in_log(n.access(mode), zone, 1)[0]
+    check_exact(L + " after 3 reloads under load", text, tally, NGX_KA, logs)
+    res.eq(L + " reload: lbguard_start_time_seconds unchanged",
+           parse(text)[("lbguard_start_time_seconds", ())], start0)
+    print(L + " reload: %d responses in all, %d connections failed during reloads"
+          % (sum(tally.resp.values()), tally.failed))
+    return n, tally
+
+
+def nginx_restart(n):
+    """A stop and start: counters from 0, a new start time (seconds: the
+    restart must not fall into the same second)."""
+    start0 = parse(n.metrics()[1])[("lbguard_start_time_seconds", ())]
+    n.stop()
+    lbgtest.wait_for(lambda: int(time.time()) > start0, timeout=5, what="next second")
+    n.start()
+    text = n.metrics()[1]
+    got = counters_only(parse(text))
+    want = expected(["default", "web", "extra"], {}, {}, {}, {},
+                    {("web", "raised"): 4, ("extra", "ok"): 4})
+    res.check("nginx restart: counters start from 0", got == want, diff(got, want))
+    res.check("nginx restart: new lbguard_start_time_seconds",
+              parse(text)[("lbguard_start_time_seconds", ())] > start0)
+
+
+def nginx_new_zone(n):
+    """A reload that gives the detect server a zone of its own: the old
+    series keep their values, the new zone starts at 0 and counts from
+    then on; the keep-alive gauges follow the loaded configuration."""
+    before = counters_only(parse(n.metrics()[1]))
+    with open(n.conf) as f:
+        text = f.read()
+    text = text.replace("lbguard detect; keepalive_timeout 75s;",
+                        "lbguard detect; keepalive_timeout 75s; lbguard_status_zone extra;")
+    with open(n.conf, "w") as f:
+        f.write(text)
+    old = n.workers()
+    os.kill(n.proc.pid, signal.SIGHUP)
+    lbgtest.wait_for(lambda: (lambda w: len(w) == 4 and not (w & old))(n.workers()),
+                     timeout=30, what="nginx reload with a new zone")
+    raw = one_request(n.detect, b"/perl/crlf")
+    res.check("nginx new zone: the detect server still answers",
+              raw is not None and raw.startswith(b"HTTP/1.1 200 "), raw)
+    got = counters_only(parse(n.metrics()[1]))
+    want = dict(before)
+    for k, v in expected(["extra"], {("extra", "detect"): 1},
+                         {("extra", "field-value-cr-lf", "detected"): 1}, {}, {},
+                         {("extra", "ok"): 4}).items():
+        want[k] = v
+    want[("lbguard_keepalive_contexts", (("server", "default"), ("verdict", "ok")))] = 0
+    res.check("nginx reload adding a zone: old series unchanged, the new one from 0",
+              got == want, diff(got, want))
+
+
+def nginx_bad_zone():
+    d = lbgtest.workdir("metrics-nginx-bad", BUILD)
+    conf = os.path.join(d, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write("load_module %s;\nerror_log %s/e.log;\npid %s/p;\nevents {}\n"
+                "http {\n%s\nserver { listen 127.0.0.1:%d;\n"
+                "lbguard_status_zone \"a b\"; }\n}\n"
+                % (SO, d, d, lbgtest.nginx_temp_paths(d), lbgtest.free_port()))
+    r = subprocess.run([NGINX, "-t", "-e", "stderr", "-p", d, "-c", conf],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = r.stdout.decode()
+    line = 1 + open(conf).read().split("\n").index('lbguard_status_zone "a b"; }')
+    res.check("nginx -t: a bad lbguard_status_zone fails naming it and file:line",
+              r.returncode != 0 and
+              ('invalid zone name "a b" in "lbguard_status_zone" directive' in out)
+              and (" in %s:%d\n" % (conf, line)) in out, out)
+
+
+# ---- Apache -----------------------------------------------------------------
+
+APACHE_CONF = """\
+ServerRoot {d}
+ServerName 127.0.0.1
+ServerTokens Prod
+Listen 127.0.0.1:{status}
+Listen 127.0.0.1:{repair}
+Listen 127.0.0.1:{detect}
+PidFile {d}/run/httpd.pid
+DefaultRuntimeDir {d}/run
+ScriptSock {d}/run/cgid.sock
+ErrorLog {d}/logs/error.log
+LogLevel warn
+LogFormat "%P %{{lbguard-findings}}n" m
+{loads}
+LoadModule lbguard_module {so}
+User www-data
+Group www-data
+StartServers 2
+ServerLimit 2
+ThreadsPerChild 4
+MaxRequestWorkers 8
+MinSpareThreads 1
+MaxSpareThreads 8
+DocumentRoot {d}/htdocs
+<Directory />
+  Require all granted
+</Directory>
+SetEnv ap_trust_cgilike_cl 1
+SetEnv proxy-nokeepalive 1
+LBGuardLBIdleTimeout 60
+<Location /lbguard-status>
+  SetHandler lbguard-status
+</Location>
+<VirtualHost 127.0.0.1:{repair}>
+  LBGuard Repair
+  LBGuardStatusZone web
+  KeepAliveTimeout 10
+  CustomLog {d}/logs/repair.access m
+  ProxyPass /p/ http://127.0.0.1:{backend}/p/
+  ScriptAlias /cgi-bin/ {d}/cgi-bin/
+</VirtualHost>
+<VirtualHost 127.0.0.1:{detect}>
+  LBGuard Detect
+  KeepAliveTimeout 75
+  CustomLog {d}/logs/detect.access m
+  ProxyPass /p/ http://127.0.0.1:{backend}/p/
+  ScriptAlias /cgi-bin/ {d}/cgi-bin/
+</VirtualHost>
+"""
+
+APACHE_BACKEND = {
+    b"/p/ctl": b"HTTP/1.1 200 OK\r\nX-Bad: a\x01b\r\nContent-Length: 2\r\n\r\nok",
+    b"/p/good": b"HTTP/1.1 200 OK\r\nX-Up: 1\r\nContent-Length: 2\r\n\r\nok",
+}
+
+# streamed, so the script's Content-Length reaches the client (see
+# test_apache.py's SLOW): 5 declared, 21 sent
+LONGER_CGI = ("#!/usr/bin/python3\nimport sys, time\n"
+              "sys.stdout.buffer.write(b'Content-Length: 5\\nContent-Type: text/plain"
+              "\\n\\nhello')\nsys.stdout.buffer.flush()\ntime.sleep(0.1)\n"
+              "sys.stdout.buffer.write(b', extra bytes!!!')\n")
+
+
+class Apache:
+    def __init__(self, d, backend_port, so=APACHE_SO, env=None):
+        self.d = d
+        self.env = env
+        self.repair = lbgtest.free_port()
+        self.detect = lbgtest.free_port()
+        self.status = lbgtest.free_port()
+        for sub in ("run", "logs", "htdocs", "cgi-bin"):
+            os.makedirs(os.path.join(d, sub), exist_ok=True)
+        os.chmod(os.path.join(d, "run"), 0o777)
+        with open(os.path.join(d, "cgi-bin", "longer"), "w") as f:
+            f.write(LONGER_CGI)
+        os.chmod(os.path.join(d, "cgi-bin", "longer"), 0o755)
+        loads = "\n".join("LoadModule %s_module %s/mod_%s.so"
+                          % (m, apache_env.MODDIR, m) for m in apache_env.MODULES)
+        self.conf = os.path.join(d, "httpd.conf")
+        self.error_log = os.path.join(d, "logs", "error.log")
+        with open(self.conf, "w") as f:
+            f.write(APACHE_CONF.format(d=d, status=self.status, repair=self.repair,
+                                       detect=self.detect, loads=loads,
+                                       so=so, backend=backend_port))
+        self.proc = None
+
+    def generations(self):
+        return lbgtest.read_log(self.error_log).count("AH00489:")
+
+    def start(self):
+        self.proc = lbgtest.Proc([apache_env.APACHE, "-f", self.conf, "-DFOREGROUND"],
+                                 name="apache2-metrics", env=self.env,
+                                 log=os.path.join(self.d, "logs", "stdout.log"))
+        for p in (self.status, self.repair, self.detect):
+            lbgtest.wait_port(p, proc=self.proc)
+        lbgtest.wait_for(lambda: self.generations() >= 1, timeout=30,
+                         what="apache2 AH00489")
+
+    def stop(self):
+        if self.proc:
+            self.proc.stop()
+            self.proc = None
+
+    def metrics(self):
+        return scrape(self.status, "/lbguard-status")
+
+    def access(self, mode):
+        return lbgtest.read_log(os.path.join(self.d, "logs", "%s.access" % mode))
+
+
+def apache_kinds(a):
+    def ctl(zone, mode):
+        def check(raw):
+            if mode == "repair":
+                assert raw.startswith(b"HTTP/1.1 200 "), "status"
+                assert b"\r\nX-Bad: a b\r\n" in raw, "not repaired"
+                return zone, mode, "field-value-ctl", "repaired", 0
+            # Detect leaves the field; Apache's check_headers() then
+            # answers its own 500 (one response, one finding)
+            assert raw.startswith(b"HTTP/1.1 500 "), "status"
+            assert b"X-Bad" not in raw, "not refused"
+            return zone, mode, "field-value-ctl", "detected", 0
+        return check
+
+    def longer(zone, mode):
+        def check(raw):
+            if raw.startswith(b"HTTP/1.1 503 "):
+                # mod_cgid's daemon restarting (graceful): a response
+                # lbguard examined, clean
+                return zone, mode, None, None, 0
+            assert raw.startswith(b"HTTP/1.1 200 "), "status"
+            if mode == "repair":
+                assert body_of(raw) == b"hello", "not cut"
+                return zone, mode, "body-longer-than-content-length", "repaired", 16
+            assert body_of(raw) == b"hello, extra bytes!!!", "not as sent"
+            return zone, mode, "body-longer-than-content-length", "detected", 0
+        return check
+
+    def good(zone, mode):
+        def check(raw):
+            assert raw.startswith(b"HTTP/1.1 200 ") and body_of(raw) == b"ok", "good"
+            return zone, mode, None, None, 0
+        return check
+
+    out = []
+    for port, zone, mode in ((a.repair, "web", "repair"), (a.detect, "default", "detect")):
+        out += [(port, b"/p/ctl", ctl(zone, mode)),
+                (port, b"/cgi-bin/longer", longer(zone, mode)),
+                (port, b"/p/good", good(zone, mode))]
+    return out
+
+
+# one context per virtual host (the main server is off)
+APACHE_KA = {("web", "raised"): 1, ("default", "ok"): 1}
+
+
+def apache_bad_zone():
+    d = apache_env.workdir("metrics-apache-bad", BUILD)
+    a = Apache(d, 1)
+    with open(a.conf) as f:
+        text = f.read().replace("LBGuardStatusZone web", 'LBGuardStatusZone "a b"')
+    with open(a.conf, "w") as f:
+        f.write(text)
+    r = subprocess.run([apache_env.APACHE, "-t", "-f", a.conf], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    out = r.stdout.decode("latin-1")
+    line = 1 + text.split("\n").index('  LBGuardStatusZone "a b"')
+    res.check("apache2 -t: a bad LBGuardStatusZone fails naming it and file:line",
+              r.returncode != 0 and "LBGuardStatusZone: 'a b' is not a zone name" in out
+              and ("line %d of %s" % (line, a.conf)) in out, out)
+
+
+def apache_part(prom_targets, L="apache", n_each=25, **kw):
+    d = apache_env.workdir("metrics-" + L.replace(" ", "-"), BUILD)
+    backend = lbgtest.RawBackend(APACHE_BACKEND)
+    a = Apache(d, backend.port, **kw)
+    a.start()
+    if prom_targets is not None:
+        prom_targets["apache"] = (a.status, "/lbguard-status")
+    tally = Tally()
+    kinds = apache_kinds(a)
+
+    ct, text0 = a.metrics()
+    check_live(L + " at start", ct, text0)
+    start0 = parse(text0)[("lbguard_start_time_seconds", ())]
+
+    join(run_clients(kinds, tally, n_each))
+    res.eq(L + ": clients saw only expected responses", tally.wrong, [])
+    ct, text = a.metrics()
+    check_live(L + " after load", ct, text)
+    logs, pids = collections.Counter(), set()
+    for mode, zone in (("repair", "web"), ("detect", "default")):
+        c, p = findings_in_log(a.access(mode), zone, 1)
+        logs += c
+        pids |= p
+    res.check(L + ": %d child pids served (>= 2)" % len(pids), len(pids) >= 2)
+    check_exact(L, text, tally, APACHE_KA, logs)
+    print(L + ": %d responses, %d findings, %d bodies cut (%d bytes), %d pids"
+          % (sum(tally.resp.values()), sum(tally.findings.values()),
+             sum(tally.cuts.values()), sum(tally.cut_bytes.values()), len(pids)))
+
+    # graceful restart while clients run
+    stop = threading.Event()
+    ts = run_clients(kinds, tally, 0, threads=6, stop=stop)
+    gen = a.generations()
+    before = sum(tally.resp.values())
+    lbgtest.wait_for(lambda: sum(tally.resp.values()) >= before + 30, timeout=60,
+                     what="load before the graceful restart")
+    os.kill(a.proc.pid, signal.SIGUSR1)
+    lbgtest.wait_for(lambda: a.generations() > gen, timeout=60,
+                     what=L + " second generation")
+    target = sum(tally.resp.values()) + 60
+    lbgtest.wait_for(lambda: sum(tally.resp.values()) >= target, timeout=60,
+                     what="responses after the graceful restart")
+    stop.set()
+    join(ts)
+    res.eq(L + " graceful: clients saw only expected responses", tally.wrong, [])
+    ct, text = a.metrics()
+    check_live(L + " after a graceful restart under load", ct, text)
+    logs = collections.Counter()
+    for mode, zone in (("repair", "web"), ("detect", "default")):
+        logs += findings_in_log(a.access(mode), zone, 1)[0]
+    check_exact(L + " after a graceful restart under load", text, tally,
+                APACHE_KA, logs)
+    res.eq(L + " graceful: lbguard_start_time_seconds unchanged",
+           parse(text)[("lbguard_start_time_seconds", ())], start0)
+    print(L + " graceful: %d responses in all, %d connections failed"
+          % (sum(tally.resp.values()), tally.failed))
+    return a, backend
+
+
+# ---- Prometheus ---------------------------------------------------------------
+
+def prometheus_part(targets):
+    d = lbgtest.workdir("metrics-prometheus", BUILD)
+    port = lbgtest.free_port()
+    conf = os.path.join(d, "prometheus.yml")
+    with open(conf, "w") as f:
+        f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+                "scrape_configs:\n")
+        for job, (p, path) in sorted(targets.items()):
+            f.write("  - job_name: %s\n    metrics_path: %s\n    static_configs:\n"
+                    "      - targets: ['127.0.0.1:%d']\n" % (job, path, p))
+    proc = lbgtest.Proc([PROMETHEUS, "--config.file=" + conf,
+                         "--storage.tsdb.path=" + os.path.join(d, "data"),
+                         "--web.listen-address=127.0.0.1:%d" % port],
+                        name="prometheus", log=os.path.join(d, "prometheus.log"))
+    try:
+        lbgtest.wait_port(port, timeout=30, proc=proc)
+        # the servers are idle now: their live output is the truth
+        live = {job: counters_only(parse(scrape(p, path)[1]))
+                for job, (p, path) in targets.items()}
+
+        def query():
+            q = urllib.parse.quote('{__name__=~"lbguard_.*"}')
+            url = "http://127.0.0.1:%d/api/v1/query?query=%s" % (port, q)
+            with urllib.request.urlopen(url, timeout=5) as r:
+                data = json.load(r)
+            got = {job: {} for job in targets}
+            for s in data["data"]["result"]:
+                m = dict(s["metric"])
+                name, job = m.pop("__name__"), m.pop("job")
+                m.pop("instance", None)
+                if name in ("lbguard_build_info", "lbguard_start_time_seconds"):
+                    continue
+                key = (name, tuple(sorted(m.items())))
+                got[job][key] = int(float(s["value"][1]))
+            return got
+
+        def same():
+            try:
+                got = query()
+            except OSError:
+                return False
+            return all(got[j] == {(k[0], tuple(sorted(k[1]))): v
+                                  for k, v in live[j].items()} for j in targets)
+
+        try:
+            lbgtest.wait_for(same, timeout=60, what="Prometheus to scrape the final values")
+            ok = True
+        except RuntimeError:
+            ok = False
+        for job in sorted(targets):
+            res.check("prometheus: its query API returns the %s counters exactly (%d series)"
+                      % (job, len(live[job])), ok)
+    finally:
+        proc.stop()
+
+
+def rules_part():
+    r = subprocess.run([PROMTOOL, "check", "rules", RULES], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    res.check("promtool check rules docs/prometheus/lbguard-rules.yml",
+              r.returncode == 0, r.stdout.decode())
+    r = subprocess.run([PROMTOOL, "test", "rules", RULES_TEST], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, cwd=os.path.dirname(RULES_TEST))
+    res.check("promtool test rules docs/prometheus/lbguard-rules.test.yml",
+              r.returncode == 0, r.stdout.decode())
+
+
+def sanitizers():
+    """The same exact counts and reloads with the ASan + UBSan builds, when
+    they were built (make nginx-static-asan apache): no report allowed."""
+    asan = os.path.join(BUILD, "nginx-static-asan", "objs", "nginx")
+    if os.path.exists(asan):
+        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0:abort_on_error=0",
+                   UBSAN_OPTIONS="print_stacktrace=1")
+        n = None
+        try:
+            n, _ = nginx_part(None, L="nginx static-asan", n_each=10, binary=asan,
+                              modules=(NGX_PERL,), env=env)
+        finally:
+            if n is not None:
+                n.stop()
+        text = "".join(lbgtest.read_log(os.path.join(n.d, f))
+                       for f in ("error.log", "stdout.log"))
+        # nginx 1.22's own UBSan report at startup (ngx_init_cycle passes
+        # a NULL conf_param to ngx_pstrdup when there is no -g): not ours
+        own = "src/core/ngx_string.c:84:5: runtime error: null pointer passed"
+        reports = [ln for ln in text.splitlines()
+                   if ("Sanitizer" in ln or "runtime error" in ln) and own not in ln]
+        res.eq("nginx static-asan: no sanitizer report (but nginx's own at startup)",
+               reports, [])
+    else:
+        print("NOTE: %s not built: nginx under ASan skipped" % asan)
+    so = os.path.join(BUILD, "apache", "mod_lbguard-asan.so")
+    env = apache_env.sanitizer_env(so)
+    if env is not None:
+        a = backend = None
+        try:
+            a, backend = apache_part(None, L="apache asan", n_each=8, so=so, env=env)
+        finally:
+            for x in (a, backend):
+                if x is not None:
+                    x.stop()
+        text = "".join(lbgtest.read_log(os.path.join(a.d, "logs", f))
+                       for f in ("error.log", "stdout.log"))
+        res.check("apache asan: no sanitizer report",
+                  "Sanitizer" not in text and "runtime error" not in text, text[-2000:])
+    else:
+        print("NOTE: %s not built: Apache under ASan skipped" % so)
+
+
+RULE_NAMES = []
+
+
+def main():
+    global RULE_NAMES
+    for p in (SO, APACHE_SO, PROMTOOL, PROMETHEUS, os.path.join(BUILD, "lbguard")):
+        if not os.path.exists(p):
+            res.check("%s exists" % p, False)
+            return res.summary()
+    RULE_NAMES = rule_names()
+    rules_part()
+    nginx_bad_zone()
+    apache_bad_zone()
+    targets = {}
+    n = a = backend = None
+    try:
+        n, _ = nginx_part(targets)
+        a, backend = apache_part(targets)
+        # the same series, in the same order, from both servers
+        series = []
+        for text in (n.metrics()[1], a.metrics()[1]):
+            series.append([ln.rsplit(" ", 1)[0] for ln in text.split("\n")
+                           if ln and not ln.startswith("lbguard_build_info")])
+        res.eq("nginx and Apache print the same series in the same order",
+               series[0], series[1])
+        for job, (port, path) in sorted(targets.items()):
+            raw = lbgtest.raw_exchange(port, b"POST %s HTTP/1.1\r\nHost: t\r\n"
+                                       b"Content-Length: 0\r\nConnection: close\r\n\r\n"
+                                       % path.encode())
+            res.check("%s: POST to the status handler is 405" % job,
+                      raw.startswith(b"HTTP/1.1 405 "), raw[:100])
+            raw = lbgtest.raw_exchange(port, b"HEAD %s HTTP/1.1\r\nHost: t\r\n"
+                                       b"Connection: close\r\n\r\n" % path.encode())
+            res.check("%s: HEAD of the status handler: 200, the type, no body" % job,
+                      raw.startswith(b"HTTP/1.1 200 ") and raw.endswith(b"\r\n\r\n")
+                      and (b"\r\nContent-Type: " + CT + b"\r\n") in raw, raw[:300])
+        prometheus_part(targets)
+        nginx_new_zone(n)
+        nginx_restart(n)
+    finally:
+        for x in (n, a, backend):
+            if x is not None:
+                x.stop()
+    sanitizers()
+    return res.summary()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
