@@ -11,7 +11,7 @@ BUILD   ?= $(CURDIR)/build
 CC      ?= cc
 PYTHON  ?= python3
 
-CORE_SRCS := common/lbg_rules.c common/lbg_check.c common/lbg_format.c \
+CORE_SRCS := common/lbg_rules.c common/lbg_check.c common/lbg_format.c common/lbg_quick.c \
              common/lbg_body.c common/lbg_parse.c
 CORE_HDRS := common/lbg.h common/lbg_internal.h
 
