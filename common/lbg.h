@@ -778,6 +778,36 @@ lbg__q_value(lbg_quick_t *q, const unsigned char *v, size_t len)
     }
 }
 
+/* 1 when name n[0..nlen) is made of lbg__q_name_good() bytes and value
+ * v[0..vlen) has only field-vchar, SP and HTAB (exact); 0: look closer.
+ * lbg_check() runs it first on every field it scans. */
+LBG_INLINE int
+lbg__q_field_ok(const unsigned char *n, size_t nlen, const unsigned char *v,
+                size_t vlen)
+{
+    __m128i m;
+    size_t  i;
+
+    if (nlen == 0 || !lbg__q_name(n, nlen)) {
+        return 0;
+    }
+    if (vlen - 1 < 16) {
+        m = lbg__q_vkey(lbg__q_load(v, vlen));
+    } else if (vlen == 0) {
+        return 1;
+    } else if (vlen >= LBG_SCAN_LONG) {
+        return lbg_scan_value(v, vlen);
+    } else {
+        m = lbg__q_vkey(lbg__q_loadu(v + vlen - 16));
+        for (i = 0; i + 16 < vlen; i += 16) {
+            m = _mm_min_epu8(m, lbg__q_vkey(lbg__q_loadu(v + i)));
+        }
+    }
+    return _mm_movemask_epi8(_mm_cmpeq_epi8(
+               _mm_max_epu8(m, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f)))
+           == 0;
+}
+
 /* 1 when v[0..n) is 1 to 16 ASCII digits (a Content-Length that cannot
  * overflow), else 0 */
 LBG_INLINE int

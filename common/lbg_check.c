@@ -828,7 +828,12 @@ lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
                          f->name_len, (int64_t) (f->name_len + f->value_len + 4),
                          (int64_t) p->max_field_bytes);
         }
-        if (!f->trusted) {
+        if (!f->trusted
+#ifdef LBG_QUICK_INLINE
+            && !lbg__q_field_ok(f->name, f->name_len, f->value, f->value_len)
+#endif
+           )
+        {
             lbg__check_name(p, f, i, rep);
             lbg__check_value(p, f, i, rep);
         }
