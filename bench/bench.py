@@ -582,8 +582,12 @@ def measure_sets(sets, servers, modules, work, k1, k2):
             ir = measure_ir(kind, ("off", "repair"), mod, work, k1, k2, st["fields"],
                             "-" + st["name"])
             head = ir["off"][1]
+            # Apache's HTTP_HEADER filter merges every Vary into one field
+            # (fixup_vary), so a repeated Vary is checked by name there
             missing = [n for n, v in st["fields"]
-                       if ("\r\n%s: %s\r\n" % (n, v)).encode("latin-1") not in head + b"\r\n"]
+                       if ("\r\n%s: %s\r\n" % (n, v)).encode("latin-1") not in head + b"\r\n"
+                       and not (kind == "apache" and n == "Vary"
+                                and b"\r\nVary: " in head)]
             if missing:
                 raise RuntimeError("set %s on %s: fields not sent as configured: %s\n%s"
                                    % (st["name"], kind, missing, head.decode("latin-1")))
@@ -623,7 +627,7 @@ def measure_core_sets(build, work, rows, n1=200, n2=1200):
         with open(path, "wb") as f:
             f.write(b"\n".join(row["head"].split(b"\r\n")[1:]) + b"\n")
         fig = []
-        for extra in ([], ["nginx", "quick"]):
+        for extra in ([], ["nginx", "quick"], ["bad"]):
             tot = []
             for n in (n1, n2):
                 out = os.path.join(work, "callgrind.core.%s.%s.%d"
@@ -631,16 +635,18 @@ def measure_core_sets(build, work, rows, n1=200, n2=1200):
                 r = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
                                     exe, str(n)] + extra + [path], stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True, check=True)
-                if r.stdout.strip() != "0":
+                if r.stdout.strip() != (str(n) if extra == ["bad"] else "0"):
                     raise RuntimeError("lbg_micro %s on set %s: %s findings (or passes not "
                                        "clean) on a conformant response"
                                        % (" ".join(extra), row["set"], r.stdout.strip()))
                 tot.append(int(re.search(r"Collected : (\d+)", r.stderr).group(1)))
             fig.append((tot[1] - tot[0]) / (n2 - n1))
-        res[row["set"]] = (fig[0], row["bytes"], fig[1])
-        say("  %-14s %5d bytes: lbg_check() %7.1f Ir = %.2f Ir per header byte; "
-            "quick pass %6.1f Ir" % (row["set"], row["bytes"], fig[0], fig[0] / row["bytes"],
-                                     fig[1]))
+        # the finding's field line "X-Bad: a\x01b" CRLF: 12 bytes more
+        res[row["set"]] = (fig[0], row["bytes"], fig[1], fig[2], row["bytes"] + 12)
+        say("  %-14s %5d bytes: lbg_check() clean %7.1f Ir = %.2f Ir/byte, with a finding "
+            "%7.1f Ir = %.2f Ir/byte; quick pass %6.1f Ir"
+            % (row["set"], row["bytes"], fig[0], fig[0] / row["bytes"], fig[2],
+               fig[2] / (row["bytes"] + 12), fig[1]))
     return res
 
 
@@ -661,10 +667,18 @@ def say_sets(rows, core):
             % (kind, worst["set"], (ratio - 1) * 100, worst["repair"] - worst["off"],
                "MET" if ratio <= 1.03 else "NOT MET"))
     if core:
-        worst = max(core.items(), key=lambda kv: kv[1][0] / kv[1][1])
-        say("lbg_check() Ir per header byte, worst: %s, %.2f; target (issue 14) < 2: %s"
-            % (worst[0], worst[1][0] / worst[1][1],
-               "MET" if worst[1][0] / worst[1][1] < 2 else "NOT MET"))
+        say("\n== the core alone on the sets' nginx responses ==")
+        say("%-14s %7s %11s %9s %13s %9s %11s" % ("set", "bytes", "lbg_check", "Ir/byte",
+                                                "with finding", "Ir/byte", "quick pass"))
+        for name, (chk, nb, qk, bad, nbb) in core.items():
+            say("%-14s %7d %11.1f %9.2f %13.1f %9.2f %11.1f"
+                % (name, nb, chk, chk / nb, bad, bad / nbb, qk))
+        for what, k, b in (("clean response, every field scanned", 0, 1),
+                           ("response with a finding", 3, 4)):
+            worst = max(core.items(), key=lambda kv: kv[1][k] / kv[1][b])
+            say("lbg_check() Ir per header byte, %s, worst: %s, %.2f; target (issue 14) "
+                "< 2: %s" % (what, worst[0], worst[1][k] / worst[1][b],
+                             "MET" if worst[1][k] / worst[1][b] < 2 else "NOT MET"))
 
 
 # ---- wrk ---------------------------------------------------------------------

@@ -6,7 +6,7 @@
  * response, with no server around it and with line-level attribution
  * (liblbg.a is built with -g).
  *
- * Usage: lbg_micro N [nginx] [quick] [FILE]
+ * Usage: lbg_micro N [nginx] [quick] [bad] [FILE]
  *   N      number of lbg_check() calls; prints the total number of findings
  *          (0 expected);
  *   FILE   the fields to check instead of the built-in 12: one field line
@@ -18,6 +18,9 @@
  *   nginx  mark the four fields nginx writes itself (Server, Date,
  *          Content-Length, Connection) `trusted`, as the nginx adapter does;
  *          without it every field's bytes are scanned;
+ *   bad    (with FILE) one more field, "X-Bad: a<0x01>b", a
+ *          field-value-ctl finding: lbg_check() on a response with a
+ *          finding (prints N, one finding per call);
  *   quick  the quick pass instead (lbg_quick_init, lbg_quick_field on every
  *          field, lbg_quick_clean), what the adapters run on every response;
  *          prints the number of passes that were not clean (0 expected).
@@ -122,7 +125,7 @@ main(int argc, char **argv)
     lbg_edit_t      edits[LBG_EDITS_MAX];
     lbg_quick_t     q;
     size_t          k;
-    int             nginx = 0, quick = 0;
+    int             nginx = 0, quick = 0, bad = 0;
 
     if (argc < 2 || (n = strtol(argv[1], NULL, 10)) < 0) {
         fprintf(stderr, "usage: lbg_micro N [nginx] [quick]\n");
@@ -133,6 +136,8 @@ main(int argc, char **argv)
             nginx = 1;
         } else if (strcmp(argv[i], "quick") == 0) {
             quick = 1;
+        } else if (strcmp(argv[i], "bad") == 0) {
+            bad = 1;
         } else {
             nfields = lbg_micro_read(argv[i], file_fields, file_buf,
                                      sizeof(file_buf));
@@ -143,6 +148,15 @@ main(int argc, char **argv)
             }
             fields = file_fields;
         }
+    }
+
+    if (bad && fields == file_fields && nfields < LBG_MICRO_MAX) {
+        memset(&fields[nfields], 0, sizeof(fields[nfields]));
+        fields[nfields].name = (const unsigned char *) "X-Bad";
+        fields[nfields].name_len = 5;
+        fields[nfields].value = (const unsigned char *) "a\001b";
+        fields[nfields].value_len = 3;
+        nfields++;
     }
 
     if (nginx && fields == file_fields) {

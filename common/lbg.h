@@ -735,8 +735,10 @@ lbg__q_name(const unsigned char *n, size_t len)
     if (len <= 16) {
         g = lbg__q_name_good(lbg__q_load(n, len));
     } else {
-        g = lbg__q_name_good(lbg__q_loadu(n + len - 16));
-        for (i = 0; i + 16 < len; i += 16) {
+        /* 17 to 32 bytes (most long names): two loads that overlap */
+        g = _mm_and_si128(lbg__q_name_good(lbg__q_loadu(n)),
+                          lbg__q_name_good(lbg__q_loadu(n + len - 16)));
+        for (i = 16; i + 16 < len; i += 16) {
             g = _mm_and_si128(g, lbg__q_name_good(lbg__q_loadu(n + i)));
         }
     }
