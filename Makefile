@@ -11,7 +11,7 @@ BUILD   ?= $(CURDIR)/build
 CC      ?= cc
 PYTHON  ?= python3
 
-CORE_SRCS := common/lbg_rules.c common/lbg_check.c common/lbg_format.c \
+CORE_SRCS := common/lbg_rules.c common/lbg_check.c common/lbg_format.c common/lbg_quick.c \
              common/lbg_body.c common/lbg_parse.c common/lbg_metrics.c
 CORE_HDRS := common/lbg.h common/lbg_internal.h
 
@@ -57,6 +57,16 @@ $(BUILD)/lib-portable/liblbg.a: $(CORE_SRCS) $(CORE_HDRS)
 	done
 	ar rcs $@ $(BUILD)/lib-portable/obj/*.o
 
+# The same core with SSE2 only (-DLBG_NO_AVX2): the 16-byte loops that
+# CPUs without AVX2 run for long values, tested by unit-sse2 under ASan.
+$(BUILD)/lib-sse2/liblbg.a: $(CORE_SRCS) $(CORE_HDRS)
+	@mkdir -p $(BUILD)/lib-sse2/obj
+	@set -e; for s in $(CORE_SRCS); do \
+	  $(CC) $(STRICT) -O1 -g -DLBG_NO_AVX2 $(SAN) -Icommon -c $$s \
+	        -o $(BUILD)/lib-sse2/obj/$$(basename $$s .c).o; \
+	done
+	ar rcs $@ $(BUILD)/lib-sse2/obj/*.o
+
 core: $(BUILD)/lib/liblbg.a
 
 # ---- command-line tool (cli/) -------------------------------------------
@@ -87,8 +97,14 @@ $(BUILD)/unit-portable/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/lib
 	$(CC) -std=c99 -D_DEFAULT_SOURCE -DLBG_NO_SIMD -Wall -Wextra -Werror -O1 -g $(SAN) -Icommon \
 	    -Itests/unit -DLBG_CASES_DIR='"$(CURDIR)/tests/cases"' -o $@ $< \
 	    $(BUILD)/lib-portable/liblbg.a -lcmocka
+UNIT_SSE2 := $(BUILD)/unit-sse2/test_quick
+$(BUILD)/unit-sse2/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/lib-sse2/liblbg.a
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 -D_DEFAULT_SOURCE -DLBG_NO_AVX2 -Wall -Wextra -Werror -O1 -g $(SAN) -Icommon \
+	    -Itests/unit -DLBG_CASES_DIR='"$(CURDIR)/tests/cases"' -o $@ $< \
+	    $(BUILD)/lib-sse2/liblbg.a -lcmocka
 unit: $(UNIT_BINS)
-unit-asan: $(UNIT_ASAN) $(UNIT_PORTABLE)
+unit-asan: $(UNIT_ASAN) $(UNIT_PORTABLE) $(UNIT_SSE2)
 
 # ---- fuzz target (libFuzzer, clang) ----------------------------------------
 $(BUILD)/fuzz/fuzz_lbg: tests/fuzz/fuzz_lbg.c $(CORE_SRCS) $(CORE_HDRS)

@@ -516,22 +516,32 @@ int64_t lbg_content_length_parse(const unsigned char *value, size_t len);
  * fuzzer: when lbg_quick_clean() returns 1, lbg_check() on the same
  * response (same fields with the same `trusted` flags, same status and
  * status line, HEAD or not) would record no finding and no edit under any
- * profile. The converse does not hold: 0 only means "look closer" (for
- * example a field name with '_', a value with HTAB, two Content-Length
- * fields, a Content-Length on a 204).
+ * profile. The byte checks are exact: a field name of any length and any
+ * tchar, a value of any length with HTAB, obs-text or quotes never sends
+ * a response to lbg_check. 0 means "look closer" only for the message
+ * framing lbg_check decides itself (two Content-Length fields, a
+ * Content-Length on a 204, a Transfer-Encoding other than "chunked") and
+ * for a response that does break a rule.
  *
- * With SSE2 (every x86-64) the common field is checked inline, 16 bytes
- * per instruction, and its verdict is folded in by lbg_quick_clean(); the
- * rest goes through lbg_quick_slow(), which is exact. Without SSE2, or
- * with LBG_NO_SIMD defined, every field goes through lbg_quick_slow().
+ * With SSE2 (every x86-64) every untrusted field is checked inline, 16
+ * bytes per instruction, with one classification of every byte (names:
+ * the tchar that header names use, RFC 9110 5.6.2; values: field-vchar,
+ * SP, HTAB, RFC 9110 5.5); the value verdicts are folded into one
+ * accumulator that lbg_quick_clean() reads once. A name with a rarer
+ * tchar ('!', '#', '$', '%', '&', '\'', '*', '+', '|', '~'), a Content-
+ * Length of more than 16 digits or a Transfer-Encoding goes through
+ * lbg_quick_slow(), a value of LBG_SCAN_LONG bytes or more through
+ * lbg_scan_value() (32 bytes per instruction with AVX2, chosen at run
+ * time); both are exact. Without SSE2, or with LBG_NO_SIMD defined, every
+ * untrusted field goes through lbg_quick_slow().
  *
  * Fields: the counts and sums below are in fields and bytes (name_len +
  * value_len, without ": " and CRLF). `dirty` is set by a field that needs
  * lbg_check: an empty name, a name byte outside tchar (RFC 9110 5.1), a
  * value byte that is a CTL other than HTAB, or DEL (RFC 9110 5.5), or a
  * Content-Length / Transfer-Encoding field the quick pass does not vouch
- * for (RFC 9110 8.6, RFC 9112 6.1). The accumulators at the end belong to
- * the inline checks; only the inline functions read them.
+ * for (RFC 9110 8.6, RFC 9112 6.1). The accumulator at the end belongs to
+ * the inline checks; only the inline functions read it.
  */
 
 #include <string.h>
@@ -553,10 +563,9 @@ typedef struct {
     size_t       nte;        /* Transfer-Encoding fields ("chunked") */
     unsigned     dirty;      /* nonzero: lbg_quick_clean() returns 0 */
     /* last, so that the members above keep their offsets with or without
-     * SSE2 */
-    lbg__q_vec_t name_good;  /* AND of the inline name checks */
-    lbg__q_vec_t value_min;  /* bytewise minimum of the inline values */
-    lbg__q_vec_t value_del;  /* OR of the inline values' DEL bytes */
+     * SSE2: the bytewise minimum of the inline values' bytes, each HTAB
+     * counted as 0xff and each DEL as 0x00 (below 0x20: a bad byte) */
+    lbg__q_vec_t value_min;
 } lbg_quick_t;
 
 /* Fields lbg_check() classifies for the message framing; beyond them it
@@ -569,6 +578,10 @@ typedef struct {
  * CRLF with lbg_reason_phrase()'s longest ("Request Header Fields Too
  * Large", 31 bytes). */
 #define LBG_STATUS_LINE_MAX (9 + 3 + 1 + 31 + 2)
+
+/* A value of this many bytes or more is checked by lbg_scan_value() (out
+ * of line, AVX2 where the CPU has it) instead of inline. */
+#define LBG_SCAN_LONG 96
 
 /* What lbg_quick_slow() found in one field (bits). */
 #define LBG_QUICK_DIRTY 1u /* lbg_check must look at it */
@@ -593,12 +606,26 @@ unsigned lbg_quick_slow(const unsigned char *name, size_t name_len,
  * The exact end of a quick pass, out of line, for what lbg_quick_clean()
  * does not decide inline (a status line it does not vouch for, a 1xx or
  * 204 with framing fields, a header section near its budget). It reads
- * every member of q but the inline checks' accumulators, which
+ * every member of q but the inline checks' accumulator, which
  * lbg_quick_clean() has looked at first. Same arguments and result as
  * lbg_quick_clean().
  */
 int lbg_quick_end(const lbg_policy_t *p, const lbg_quick_t *q, int status,
                   const unsigned char *status_line, size_t status_line_len);
+
+/*
+ * The exact byte classes, out of line (lbg_quick.c), shared by the quick
+ * pass and lbg_check(); they read exactly s[0..n) and never branch per
+ * byte. lbg_scan_name() returns 1 when s[0..n) is a token (RFC 9110 5.1:
+ * field-name = token = 1*tchar, 5.6.2), 0 when it is empty or holds
+ * another byte. lbg_scan_value() returns 1 when every byte of s[0..n) is
+ * a field-vchar, SP or HTAB (RFC 9110 5.5: VCHAR, obs-text; no CTL other
+ * than HTAB, no DEL), else 0; n may be 0. With SSE2 16 bytes per step,
+ * with AVX2 (chosen at run time, __builtin_cpu_supports) 32 or 64;
+ * elsewhere, or with LBG_NO_SIMD, a table lookup or 8 bytes in a word.
+ */
+int lbg_scan_name(const unsigned char *s, size_t n);
+int lbg_scan_value(const unsigned char *s, size_t n);
 
 /* Inline even where the compiler would not (GCC, clang): the quick pass is
  * the per-response cost of every clean response. */
@@ -632,22 +659,17 @@ lbg_quick_init(lbg_quick_t *q)
     q->nte = 0;
     q->dirty = 0;
 #ifdef LBG_QUICK_INLINE
-    q->name_good = _mm_set1_epi8((char) 0xff);
     q->value_min = _mm_set1_epi8((char) 0xff);
-    q->value_del = _mm_setzero_si128();
 #endif
 }
 
 #ifdef LBG_QUICK_INLINE
 /*
- * The inline checks, for a field name of 4 to 32 bytes (but 14 and 17,
- * the lengths of Content-Length and Transfer-Encoding) made of ASCII
- * letters, digits and '-' (a subset of tchar, RFC 9110 5.6.2), with a
- * value of any length; and for a Content-Length of 1 to 16 digits. A span
- * of 4 to 16 bytes is read with two loads that overlap (its first and
- * last 4 or 8 bytes), a longer one 16 bytes at a time with the last load
- * overlapping, a value of 1 to 3 bytes one byte at a time: exactly
- * s[0..n) is read.
+ * The inline checks. A span of 1 to 16 bytes is read with one load of its
+ * 8 first and 8 last bytes (8 to 16 bytes), two loads of 4 (4 to 7) or
+ * three single bytes (1 to 3); a longer one 16 bytes at a time, the last
+ * load overlapping: exactly s[0..n) is read, bytes may be read twice
+ * (which changes no verdict).
  */
 
 /* the 16 bytes s[0..16), unaligned */
@@ -657,7 +679,7 @@ lbg__q_loadu(const unsigned char *s)
     return _mm_loadu_si128((const __m128i *) (const void *) s);
 }
 
-/* 16 bytes that are all bytes of s[0..n), 4 <= n <= 16 (some twice) */
+/* 16 bytes that are all bytes of s[0..n), 1 <= n <= 16 (some twice) */
 LBG_INLINE __m128i
 lbg__q_load(const unsigned char *s, size_t n)
 {
@@ -669,29 +691,123 @@ lbg__q_load(const unsigned char *s, size_t n)
                        (const __m128i *) (const void *) s)),
                    (const __m64 *) (const void *) (s + n - 8)));
     }
-    memcpy(&a, s, 4);
-    memcpy(&b, s + n - 4, 4);
-    return _mm_unpacklo_epi64(_mm_unpacklo_epi32(_mm_cvtsi32_si128((int) a),
-                                                 _mm_cvtsi32_si128((int) b)),
-                              _mm_unpacklo_epi32(_mm_cvtsi32_si128((int) a),
-                                                 _mm_cvtsi32_si128((int) b)));
+    if (n >= 4) {
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        return _mm_unpacklo_epi64(
+                   _mm_unpacklo_epi32(_mm_cvtsi32_si128((int) a),
+                                      _mm_cvtsi32_si128((int) b)),
+                   _mm_unpacklo_epi32(_mm_cvtsi32_si128((int) a),
+                                      _mm_cvtsi32_si128((int) b)));
+    }
+    a = s[0] | (uint32_t) s[n >> 1] << 8 | (uint32_t) s[n - 1] << 16
+        | (uint32_t) s[0] << 24;
+    return _mm_set1_epi32((int) a);
 }
 
-/* 0xff bytes where x holds an ASCII letter, digit or '-' (a subset of
- * tchar): a range test is one add and one signed compare ('a'..'z' + 5 is
- * 0x66..0x7f, the top of the signed range; '0'..'9' + 0x46 likewise) */
+/* 0xff bytes where x holds a byte of lo..hi (lo <= hi <= 0x7f): one add
+ * moves hi to 0x7f, the top of the signed range, and one signed compare
+ * keeps lo..hi; a byte above hi wraps below the bound */
+#define lbg__q_range(x, lo, hi)                                              \
+    _mm_cmpgt_epi8(_mm_add_epi8((x), _mm_set1_epi8((char) (0x7f - (hi)))), \
+                   _mm_set1_epi8((char) (0x7e - ((hi) - (lo)))))
+
+/* 0xff bytes where x holds a tchar of the four ranges header names use:
+ * '-' '.', DIGIT, 'A'..'Z', '^' '_' '`' 'a'..'z' (RFC 9110 5.6.2); the
+ * other tchar ('!' '#' '$' '%' '&' '\'' '*' '+' '|' '~') go to
+ * lbg_quick_slow(), which is exact */
 LBG_INLINE __m128i
 lbg__q_name_good(__m128i x)
 {
-    __m128i alpha = _mm_cmpgt_epi8(
-                        _mm_add_epi8(_mm_or_si128(x, _mm_set1_epi8(0x20)),
-                                     _mm_set1_epi8(0x05)),
-                        _mm_set1_epi8(0x65));
-    __m128i digit = _mm_cmpgt_epi8(_mm_add_epi8(x, _mm_set1_epi8(0x46)),
-                                   _mm_set1_epi8(0x75));
+    return _mm_or_si128(_mm_or_si128(lbg__q_range(x, 0x2d, 0x2e),
+                                     lbg__q_range(x, 0x30, 0x39)),
+                        _mm_or_si128(lbg__q_range(x, 0x41, 0x5a),
+                                     lbg__q_range(x, 0x5e, 0x7a)));
+}
 
-    return _mm_or_si128(_mm_or_si128(alpha, digit),
-                        _mm_cmpeq_epi8(x, _mm_set1_epi8(0x2d)));
+/* 1 when name n[0..len), len >= 1, is made of lbg__q_name_good() bytes */
+LBG_INLINE int
+lbg__q_name(const unsigned char *n, size_t len)
+{
+    __m128i g;
+    size_t  i;
+
+    if (len <= 16) {
+        g = lbg__q_name_good(lbg__q_load(n, len));
+    } else {
+        /* 17 to 32 bytes (most long names): two loads that overlap */
+        g = _mm_and_si128(lbg__q_name_good(lbg__q_loadu(n)),
+                          lbg__q_name_good(lbg__q_loadu(n + len - 16)));
+        for (i = 16; i + 16 < len; i += 16) {
+            g = _mm_and_si128(g, lbg__q_name_good(lbg__q_loadu(n + i)));
+        }
+    }
+    return _mm_movemask_epi8(g) == 0xffff;
+}
+
+/* The value key of 16 bytes: HTAB as 0xff, DEL as 0x00, any other byte as
+ * it is; the minimum over a value is 0x20 or more exactly when it has
+ * no CTL but HTAB and no DEL (RFC 9110 5.5) */
+LBG_INLINE __m128i
+lbg__q_vkey(__m128i x)
+{
+    return _mm_andnot_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)),
+                            _mm_or_si128(x, _mm_cmpeq_epi8(
+                                                x, _mm_set1_epi8(0x09))));
+}
+
+/* Folds value v[0..len) into q's accumulator (inline up to LBG_SCAN_LONG
+ * bytes, lbg_scan_value() from there) */
+LBG_INLINE void
+lbg__q_value(lbg_quick_t *q, const unsigned char *v, size_t len)
+{
+    __m128i m;
+    size_t  i;
+
+    if (len - 1 < 16) {
+        q->value_min = _mm_min_epu8(q->value_min,
+                                    lbg__q_vkey(lbg__q_load(v, len)));
+    } else if (len > 16) {
+        if (len >= LBG_SCAN_LONG) {
+            q->dirty |= (unsigned) !lbg_scan_value(v, len);
+            return;
+        }
+        m = lbg__q_vkey(lbg__q_loadu(v + len - 16));
+        for (i = 0; i + 16 < len; i += 16) {
+            m = _mm_min_epu8(m, lbg__q_vkey(lbg__q_loadu(v + i)));
+        }
+        q->value_min = _mm_min_epu8(q->value_min, m);
+    }
+}
+
+/* 1 when name n[0..nlen) is made of lbg__q_name_good() bytes and value
+ * v[0..vlen) has only field-vchar, SP and HTAB (exact); 0: look closer.
+ * lbg_check() runs it first on every field it scans. */
+LBG_INLINE int
+lbg__q_field_ok(const unsigned char *n, size_t nlen, const unsigned char *v,
+                size_t vlen)
+{
+    __m128i m;
+    size_t  i;
+
+    if (nlen == 0 || !lbg__q_name(n, nlen)) {
+        return 0;
+    }
+    if (vlen - 1 < 16) {
+        m = lbg__q_vkey(lbg__q_load(v, vlen));
+    } else if (vlen == 0) {
+        return 1;
+    } else if (vlen >= LBG_SCAN_LONG) {
+        return lbg_scan_value(v, vlen);
+    } else {
+        m = lbg__q_vkey(lbg__q_loadu(v + vlen - 16));
+        for (i = 0; i + 16 < vlen; i += 16) {
+            m = _mm_min_epu8(m, lbg__q_vkey(lbg__q_loadu(v + i)));
+        }
+    }
+    return _mm_movemask_epi8(_mm_cmpeq_epi8(
+               _mm_max_epu8(m, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f)))
+           == 0;
 }
 
 /* 1 when v[0..n) is 1 to 16 ASCII digits (a Content-Length that cannot
@@ -699,15 +815,11 @@ lbg__q_name_good(__m128i x)
 LBG_INLINE int
 lbg__q_digits(const unsigned char *v, size_t n)
 {
-    if (n - 4 <= 12) {
-        /* '0'..'9' + 0x46 is 0x76..0x7f, the top of the signed range */
-        return _mm_movemask_epi8(_mm_cmpgt_epi8(
-                   _mm_add_epi8(lbg__q_load(v, n), _mm_set1_epi8(0x46)),
-                   _mm_set1_epi8(0x75))) == 0xffff;
+    if (n - 1 < 16) {
+        return _mm_movemask_epi8(lbg__q_range(lbg__q_load(v, n), 0x30, 0x39))
+               == 0xffff;
     }
-    return n - 1 < 3 && (unsigned) (v[0] - '0') < 10u
-           && (unsigned) (v[n >> 1] - '0') < 10u
-           && (unsigned) (v[n - 1] - '0') < 10u;
+    return 0;
 }
 
 /* 0xff bytes where x holds a field-vchar or SP: a byte from 0x20 up
@@ -733,15 +845,6 @@ lbg__q_status_line(const unsigned char *s, size_t n)
            && s[3] == ' '
            && _mm_movemask_epi8(lbg__q_value_good(lbg__q_load(s, n)))
               == 0xffff;
-}
-
-/* folds 16 value bytes into the accumulators */
-LBG_INLINE void
-lbg__q_value16(lbg_quick_t *q, __m128i x)
-{
-    q->value_min = _mm_min_epu8(q->value_min, x);
-    q->value_del = _mm_or_si128(q->value_del,
-                                _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)));
 }
 #endif
 
@@ -791,7 +894,7 @@ lbg__framing_name(const unsigned char *n, size_t len)
  * `trusted` as in lbg_field_t: 1 skips the byte checks of name and value,
  * but the field still counts for the budgets and the message framing.
  * Reads exactly those bytes; no errors (a bad field sets q->dirty, or
- * shows in the accumulators). Inline: the common field costs no call.
+ * shows in the accumulator). Inline: the common field costs no call.
  */
 LBG_INLINE void
 lbg_quick_field(lbg_quick_t *q, const unsigned char *name, size_t name_len,
@@ -799,62 +902,36 @@ lbg_quick_field(lbg_quick_t *q, const unsigned char *name, size_t name_len,
 {
     size_t   len = name_len + value_len;
     unsigned f;
-#ifdef LBG_QUICK_INLINE
-    size_t   i;
-    uint32_t w;
-#endif
+    int      k = 0;
 
     q->nfields++;
     q->bytes += len;
     if (len > q->max_field) {
         q->max_field = len;
     }
+    if (name_len == 14 || name_len == 17) {
+        k = lbg__framing_name(name, name_len);
+    }
     if (trusted) {
-        if (name_len != 14 && name_len != 17) {
+        if (k == 0) {
             return;
         }
-        if (lbg__framing_name(name, name_len) == LBG__K_CL) {
+        if (k == LBG__K_CL) {
             q->ncl++;
             return;
         }
     }
 #ifdef LBG_QUICK_INLINE
-    /* names of 4 to 32 bytes but 14 and 17 (Content-Length and
-     * Transfer-Encoding have those lengths): one load of up to 16 bytes,
-     * or two 16-byte loads that overlap */
-    else if (name_len <= 32 && ((UINT64_C(0x1fffdbff0) >> name_len) & 1)) {
-        __m128i good;
-
-        if (name_len <= 16) {
-            good = lbg__q_name_good(lbg__q_load(name, name_len));
-        } else {
-            good = _mm_and_si128(
-                       lbg__q_name_good(lbg__q_loadu(name)),
-                       lbg__q_name_good(lbg__q_loadu(name + name_len - 16)));
+    /* any other name: its bytes, then the value's */
+    else if (k == 0) {
+        if (name_len != 0 && lbg__q_name(name, name_len)) {
+            lbg__q_value(q, value, value_len);
+            return;
         }
-        q->name_good = _mm_and_si128(q->name_good, good);
-        if (value_len - 4 <= 12) {
-            lbg__q_value16(q, lbg__q_load(value, value_len));
-
-        } else if (value_len > 16) {
-            for (i = 0; i + 16 < value_len; i += 16) {
-                lbg__q_value16(q, lbg__q_loadu(value + i));
-            }
-            lbg__q_value16(q, lbg__q_loadu(value + value_len - 16));
-
-        } else if (value_len > 0) {
-            w = value[0] | (uint32_t) value[value_len >> 1] << 8
-                | (uint32_t) value[value_len - 1] << 16
-                | (uint32_t) value[0] << 24;
-            lbg__q_value16(q, _mm_set1_epi32((int) w));
-        }
-        return;
     }
     /* Content-Length: 1 to 16 digits (no overflow), as lbg_check's own
      * fast path accepts it (the name matched exactly: all tchar) */
-    else if (name_len == 14 && lbg__framing_name(name, name_len) == LBG__K_CL
-             && lbg__q_digits(value, value_len))
-    {
+    else if (k == LBG__K_CL && lbg__q_digits(value, value_len)) {
         q->ncl++;
         return;
     }
@@ -884,14 +961,11 @@ lbg_quick_clean(const lbg_policy_t *p, const lbg_quick_t *q, int status,
         return 1;
     }
 #ifdef LBG_QUICK_INLINE
-    if (_mm_movemask_epi8(_mm_or_si128(
-            _mm_cmpeq_epi8(q->name_good, _mm_setzero_si128()),
-            _mm_or_si128(q->value_del,
-                         _mm_cmpeq_epi8(_mm_max_epu8(q->value_min,
-                                                     _mm_set1_epi8(0x1f)),
-                                        _mm_set1_epi8(0x1f))))))
+    if (_mm_movemask_epi8(_mm_cmpeq_epi8(
+            _mm_max_epu8(q->value_min, _mm_set1_epi8(0x1f)),
+            _mm_set1_epi8(0x1f))))
     {
-        return 0; /* a byte of an inline field: lbg_check says which */
+        return 0; /* a byte of an inline value: lbg_check says which */
     }
 #endif
     if (q->dirty) {

@@ -360,44 +360,14 @@ lbg__check_status(const lbg_policy_t *p, const lbg_response_t *r,
 
 /*
  * The byte checks of the fast paths. Each answers yes or no for a whole
- * span and reads exactly the bytes s[0..n): a span of 4 to 16 bytes is
- * covered by two loads that overlap (the first and the last 4 or 8 bytes),
- * a longer one by 16-byte loads, the last one overlapping. With SSE2
- * (every x86-64) 16 bytes are classified at once with the quick pass's
- * helpers (lbg.h); elsewhere, or with LBG_NO_SIMD defined, eight bytes at
- * a time in a 64-bit word (SWAR) for values and by table lookups for
- * names.
+ * span and reads exactly the bytes s[0..n). With SSE2 (every x86-64) they
+ * are lbg_scan_name() and lbg_scan_value() (lbg_quick.c: 16 bytes at a
+ * time, 32 with AVX2), shared with the quick pass; elsewhere, or with
+ * LBG_NO_SIMD defined, eight bytes at a time in a 64-bit word (SWAR) for
+ * values and by table lookups for names.
  */
 
-#ifdef LBG_QUICK_INLINE
-/*
- * 1 when every byte of s[0..n), n >= 4, passes the quick pass's inline
- * name test (value 0: ASCII letters, digits, '-') or value test (value 1:
- * field-vchar, SP), 16 bytes at a time; 0 when a byte does not (the exact
- * test decides then).
- */
-static int
-lbg__span_good(const unsigned char *s, size_t n, int value)
-{
-    size_t i;
-
-#define LBG__GOOD(x)                                                         \
-    (_mm_movemask_epi8(value ? lbg__q_value_good(x) : lbg__q_name_good(x))   \
-     == 0xffff)
-    if (n <= 16) {
-        return LBG__GOOD(lbg__q_load(s, n));
-    }
-    for (i = 0; i + 16 < n; i += 16) {
-        if (!LBG__GOOD(lbg__q_loadu(s + i))) {
-            return 0;
-        }
-    }
-    return LBG__GOOD(lbg__q_loadu(s + n - 16));
-#undef LBG__GOOD
-}
-#endif
-
-
+#ifndef LBG_QUICK_INLINE
 /* The exact token test, a byte at a time (RFC 9110 5.6.2). */
 static int
 lbg__token_slow(const unsigned char *s, size_t n)
@@ -411,6 +381,7 @@ lbg__token_slow(const unsigned char *s, size_t n)
     }
     return n > 0;
 }
+#endif
 
 
 /*
@@ -421,10 +392,7 @@ static int
 lbg__token_clean(const unsigned char *s, size_t n)
 {
 #ifdef LBG_QUICK_INLINE
-    if (n >= 4 && lbg__span_good(s, n, 0)) {
-        return 1;
-    }
-    return lbg__token_slow(s, n);
+    return lbg_scan_name(s, n);
 #else
     const unsigned char *t = lbg__ctype;
     size_t               i;
@@ -451,6 +419,7 @@ lbg__token_clean(const unsigned char *s, size_t n)
 }
 
 
+#ifndef LBG_QUICK_INLINE
 /* The exact value test, a byte at a time: field-vchar, SP, HTAB. */
 static int
 lbg__value_slow(const unsigned char *v, size_t n)
@@ -464,6 +433,7 @@ lbg__value_slow(const unsigned char *v, size_t n)
     }
     return 1;
 }
+#endif
 
 
 /*
@@ -474,10 +444,7 @@ static int
 lbg__value_clean(const unsigned char *v, size_t n)
 {
 #ifdef LBG_QUICK_INLINE
-    if (n >= 4 && lbg__span_good(v, n, 1)) {
-        return 1;
-    }
-    return lbg__value_slow(v, n);
+    return lbg_scan_value(v, n);
 #else
     const uint64_t ones = UINT64_C(0x0101010101010101);
     const uint64_t highs = UINT64_C(0x8080808080808080);
@@ -861,7 +828,12 @@ lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
                          f->name_len, (int64_t) (f->name_len + f->value_len + 4),
                          (int64_t) p->max_field_bytes);
         }
-        if (!f->trusted) {
+        if (!f->trusted
+#ifdef LBG_QUICK_INLINE
+            && !lbg__q_field_ok(f->name, f->name_len, f->value, f->value_len)
+#endif
+           )
+        {
             lbg__check_name(p, f, i, rep);
             lbg__check_value(p, f, i, rep);
         }

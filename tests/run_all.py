@@ -4,8 +4,9 @@
 Suites:
   * cmocka unit tests (build/unit/test_*), then the same under ASan+UBSan
     (build/unit-asan/test_*), and test_quick and test_rules on the core
-    built without SIMD (build/unit-portable/), run with TAP output and
-    counted per test;
+    built without SIMD (build/unit-portable/) and test_quick on the core
+    with SSE2 only (build/unit-sse2/), run with TAP output and counted per
+    test;
   * a bounded libFuzzer run over tests/cases (one check), and one of the
     `lbguard logs` line parser over tests/logs (one check);
   * every Python suite tests/integration/test_*.py and tests/cli/test_*.py,
@@ -84,6 +85,10 @@ for b in sorted(glob.glob(os.path.join(build, "unit-asan", "test_*"))):
 for b in sorted(glob.glob(os.path.join(build, "unit-portable", "test_*"))):
     if wanted("portable"):
         run_tap(b, "unit-portable/" + os.path.basename(b))
+# the 16-byte loops CPUs without AVX2 take (-DLBG_NO_AVX2), under ASan+UBSan
+for b in sorted(glob.glob(os.path.join(build, "unit-sse2", "test_*"))):
+    if wanted("sse2"):
+        run_tap(b, "unit-sse2/" + os.path.basename(b))
 
 fz = os.path.join(build, "fuzz", "fuzz_lbg")
 if os.path.exists(fz) and wanted("fuzz"):
