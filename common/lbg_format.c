@@ -269,6 +269,20 @@ lbg_finding_format(const lbg_response_t *r, const lbg_finding_t *f,
         lbg__putn(&o, f->n1);
         lbg__puts(&o, " bytes");
         break;
+    case LBG_RULE_UPSTREAM_STATUS_LINE_INVALID:
+        lbg__puts(&o, "upstream response begins ");
+        lbg__quoted(&o, f->at, f->at ? f->at_len : 0);
+        break;
+    case LBG_RULE_SWITCHING_WITHOUT_UPGRADE:
+        lbg__puts(&o, f->n1 ? "101 Switching Protocols to a request without"
+                              " Upgrade"
+                            : "101 Switching Protocols without an Upgrade"
+                              " field");
+        break;
+    case LBG_RULE_CHUNK_SIZE_WHITESPACE:
+        lbg__puts(&o, "white space after the chunk size at body byte ");
+        lbg__putn(&o, f->n1);
+        break;
     default:
         lbg__puts(&o, "unknown rule");
         break;

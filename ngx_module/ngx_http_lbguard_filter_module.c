@@ -80,6 +80,8 @@ typedef struct {
     unsigned         act:1;            /* the excess counts: cut it */
     unsigned         cut:1;
     unsigned         unrepaired:1;     /* repair failed: out of memory */
+    unsigned         replaced:1;       /* the target's own 502 went out:
+                                          every body byte is dropped */
 } ngx_http_lbguard_ctx_t;
 
 
@@ -107,6 +109,10 @@ static ngx_int_t ngx_http_lbguard_keep_finding(ngx_http_request_t *r,
 static ngx_int_t ngx_http_lbguard_body_report(ngx_http_request_t *r,
     ngx_http_lbguard_ctx_t *ctx, lbg_rule_e rule);
 static void ngx_http_lbguard_consume(ngx_buf_t *b);
+static ngx_int_t ngx_http_lbguard_upstream_status(ngx_http_request_t *r,
+    ngx_http_lbguard_loc_conf_t *lcf);
+static ngx_int_t ngx_http_lbguard_bad_gateway(ngx_http_request_t *r,
+    ngx_http_lbguard_ctx_t *ctx);
 
 static ngx_int_t ngx_http_lbguard_findings_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -273,6 +279,24 @@ ngx_http_lbguard_header_filter(ngx_http_request_t *r)
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_lbguard_filter_module);
 
     /*
+     * An upstream whose status line is not HTTP/1.x: nginx logged "upstream
+     * sent no valid HTTP/1.0 header" and set the response to HTTP/0.9 (no
+     * status line, the upstream's bytes verbatim) although the client's
+     * request line said HTTP/1.x (r->http_major). A real HTTP/0.9 request
+     * has http_major 0 and is left alone.
+     */
+
+    if (lcf->mode != LBG_MODE_OFF
+        && r->http_version < NGX_HTTP_VERSION_10
+        && r->http_major >= 1
+        && r == r->main
+        && r->upstream != NULL
+        && !r->header_sent)
+    {
+        return ngx_http_lbguard_upstream_status(r, lcf);
+    }
+
+    /*
      * Out of scope: lbguard off; subrequests (their headers are never
      * sent); HTTP/0.9 (no header at all); HTTP/2+ (its own framing; the
      * HTTP/2 header filter does not call the next one anyway).
@@ -326,7 +350,17 @@ ngx_http_lbguard_header_filter(ngx_http_request_t *r)
 
     lbg_report_init(&rep, findings, LBG_FINDINGS_MAX, edits, LBG_EDITS_MAX);
 
-    if (lbg_check(&lcf->policy, &view, &rep) == 0) {
+    (void) lbg_check(&lcf->policy, &view, &rep);
+
+    /* 101 to a request that asked for no upgrade (issue 9) */
+
+    if (r->headers_out.status == NGX_HTTP_SWITCHING_PROTOCOLS
+        && r->headers_in.upgrade == NULL)
+    {
+        (void) lbg_check_switching(&lcf->policy, &rep);
+    }
+
+    if (rep.nfindings == 0 && !rep.truncated) {
         goto body;
     }
 
@@ -354,6 +388,14 @@ ngx_http_lbguard_header_filter(ngx_http_request_t *r)
     }
 
     ctx->unrepaired = (lcf->mode == LBG_MODE_REPAIR && !repaired);
+
+    if (repaired && lbg_report_bad_gateway(&rep)) {
+        for (i = 0; i < rep.nfindings; i++) {
+            (void) ngx_http_lbguard_keep_finding(r, ctx, &rep.findings[i]);
+        }
+
+        return ngx_http_lbguard_bad_gateway(r, ctx);
+    }
 
     ctx->report.truncated = rep.truncated;
 
@@ -778,6 +820,9 @@ ngx_http_lbguard_apply(ngx_http_request_t *r, lbg_response_t *view,
         case LBG_EDIT_NO_BODY:
             r->header_only = 1;
             break;
+
+        default: /* LBG_EDIT_BAD_GATEWAY: the caller's */
+            break;
         }
     }
 
@@ -1045,6 +1090,16 @@ ngx_http_lbguard_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_lbguard_filter_module);
 
+    if (ctx != NULL && ctx->replaced) {
+        /* the target's own 502 went out whole: the upstream's bytes are
+         * discarded */
+        for (cl = in; cl; cl = cl->next) {
+            ngx_http_lbguard_consume(cl->buf);
+        }
+
+        return NGX_OK;
+    }
+
     if (ctx == &ngx_http_lbguard_armed || ctx == &ngx_http_lbguard_complete) {
 
         /*
@@ -1271,6 +1326,161 @@ ngx_http_lbguard_consume(ngx_buf_t *b)
     if (b->in_file) {
         b->file_pos = b->file_last;
     }
+}
+
+
+/*
+ * issue 9: an upstream status line that is not HTTP/1.x (nginx's HTTP/0.9
+ * fallback in proxy, uwsgi and scgi's status-line readers). Logs
+ * upstream-status-line-invalid with the first bytes the upstream sent
+ * (escaped); in repair mode replaces the response by the target's own 502
+ * (ngx_http_lbguard_bad_gateway), in detect mode passes it on.
+ */
+
+static ngx_int_t
+ngx_http_lbguard_upstream_status(ngx_http_request_t *r,
+    ngx_http_lbguard_loc_conf_t *lcf)
+{
+    size_t                   len;
+    u_char                  *at;
+    lbg_edit_t               edits[4];
+    lbg_report_t             rep;
+    lbg_finding_t            finding;
+    ngx_http_upstream_t     *u;
+    ngx_http_lbguard_ctx_t  *ctx;
+    u_char                   line[NGX_HTTP_LBGUARD_LOG_LEN];
+
+    u = r->upstream;
+
+    at = NULL;
+    len = 0;
+
+    if (u->buffer.pos != NULL && u->buffer.last > u->buffer.pos) {
+        at = u->buffer.pos;
+        len = u->buffer.last - u->buffer.pos;
+    }
+
+    lbg_report_init(&rep, &finding, 1, edits, 4);
+
+    if (!lbg_check_upstream_status(&lcf->policy, at, len, &rep)) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    (void) lbg_finding_format(NULL, &finding, lcf->mode == LBG_MODE_REPAIR,
+                              (char *) line, sizeof(line));
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0, "lbguard: %s", line);
+
+    ctx = ngx_http_lbguard_ctx(r, lcf);
+    if (ctx == NULL) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    (void) ngx_http_lbguard_keep_finding(r, ctx, &finding);
+
+    if (lcf->mode != LBG_MODE_REPAIR) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    return ngx_http_lbguard_bad_gateway(r, ctx);
+}
+
+
+/*
+ * Replaces the response by the target's own 502 Bad Gateway
+ * (LBG_EDIT_BAD_GATEWAY): every field of the response is dropped, nginx
+ * writes its status line, Server, Date, Content-Type, Content-Length and
+ * "Connection: close" from typed data, and the body LBG_BAD_GATEWAY_BODY
+ * goes out at once with the last buffer; the body filter then discards
+ * whatever the upstream sends (ctx->replaced).
+ */
+
+static ngx_int_t
+ngx_http_lbguard_bad_gateway(ngx_http_request_t *r,
+    ngx_http_lbguard_ctx_t *ctx)
+{
+    ngx_int_t         rc, brc;
+    ngx_buf_t        *b;
+    ngx_uint_t        i;
+    ngx_chain_t       out;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+
+            if (part->nelts == 0) {
+                continue;
+            }
+        }
+
+        h[i].hash = 0;
+    }
+
+    for (i = 0; i < sizeof(ngx_http_lbguard_headers_out)
+                    / sizeof(ngx_http_lbguard_headers_out[0]); i++)
+    {
+        *(ngx_table_elt_t **) ((u_char *) &r->headers_out
+                               + ngx_http_lbguard_headers_out[i]) = NULL;
+    }
+
+    if (r->http_version < NGX_HTTP_VERSION_10) {
+        /* nginx's HTTP/0.9 fallback: back to the client's version */
+        r->http_version = r->http_major * 1000 + r->http_minor;
+    }
+
+    r->headers_out.status = NGX_HTTP_BAD_GATEWAY;
+    ngx_str_null(&r->headers_out.status_line);
+    r->headers_out.content_length_n = sizeof(LBG_BAD_GATEWAY_BODY) - 1;
+    r->headers_out.last_modified_time = -1;
+    ngx_str_set(&r->headers_out.content_type, LBG_BAD_GATEWAY_TYPE);
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+    r->headers_out.content_type_hash = 0;
+    ngx_str_null(&r->headers_out.charset);
+
+    r->chunked = 0;
+    r->keepalive = 0;
+    r->allow_ranges = 0;
+    r->header_only = (r->method == NGX_HTTP_HEAD);
+
+    ctx->replaced = 1;
+    ctx->guard_body = 0;
+
+    rc = ngx_http_next_header_filter(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = (u_char *) LBG_BAD_GATEWAY_BODY;
+    b->last = b->pos + sizeof(LBG_BAD_GATEWAY_BODY) - 1;
+    b->memory = 1;
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    brc = ngx_http_next_body_filter(r, &out);
+
+    return (brc == NGX_ERROR) ? NGX_ERROR : rc;
 }
 
 

@@ -1,0 +1,248 @@
+#!/usr/bin/env python3
+"""Issue 9 on nginx: no upstream byte reaches the client without passing
+lbguard's rules.
+
+  * an upstream whose status line is not HTTP/1.x (text before the status
+    line, a 2- or 4-digit code, "HTTP/1.1x", "http/1.0", a space before the
+    version, no SP after it, a lone CR as line end): nginx logs "upstream
+    sent no valid HTTP/1.0 header" and falls back to HTTP/0.9 (the upstream's
+    bytes, no status line). off/detect: those bytes; detect logs
+    upstream-status-line-invalid with the first bytes escaped; repair: the
+    target's own 502 (exact bytes), $lbguard_findings in the access log.
+  * the same through uwsgi_pass and scgi_pass (nginx parses their header
+    itself; whatever it sends must be a well-formed response), and fastcgi's
+    "Status:" values are checked by lbg_check via the status line.
+  * 101 Switching Protocols to a request without Upgrade: repaired to the
+    same 502; with Upgrade in the request and the response it passes.
+  * a real HTTP/0.9 request is untouched.
+
+Usage: python3 tests/integration/test_bypass_nginx.py --build BUILD
+"""
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import lbgtest                                            # noqa: E402
+from nginx_env import (MODES, Instance, builds, lbguard_lines,  # noqa: E402
+                       normalise, write)
+
+R = lbgtest.Results("bypass-nginx")
+
+GARBAGE = {
+    b"/line-before": b"Warning: debug output\r\nHTTP/1.1 200 OK\r\n"
+                     b"Content-Length: 3\r\n\r\nabc",
+    b"/status-2": b"HTTP/1.1 20 OK\r\nContent-Length: 3\r\n\r\nabc",
+    b"/status-4": b"HTTP/1.1 2000 OK\r\nContent-Length: 3\r\n\r\nabc",
+    b"/version-1x": b"HTTP/1.1x 200 OK\r\nContent-Length: 3\r\n\r\nabc",
+    b"/version-lower": b"http/1.0 200 OK\r\nContent-Length: 3\r\n\r\nabc",
+    b"/space-before": b" HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc",
+    b"/no-sp": b"HTTP/1.1200 OK\r\nContent-Length: 3\r\n\r\nabc",
+    b"/lone-cr": b"HTTP/1.1 200 OK\rContent-Length: 3\r\r\rabc",
+}
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc"
+SWITCH = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+          b"Connection: Upgrade\r\n\r\n")
+SWITCH_NO_UPGRADE = b"HTTP/1.1 101 Switching Protocols\r\nX-A: 1\r\n\r\n"
+
+BODY = (b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+        b"<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n")
+BAD_GATEWAY = (b"HTTP/1.1 502 Bad Gateway\r\nServer: nginx\r\nDate: DATE\r\n"
+               b"Content-Type: text/html\r\nContent-Length: %d\r\n"
+               b"Connection: close\r\n\r\n" % len(BODY)) + BODY
+
+LOCATIONS = """
+location / { proxy_pass http://127.0.0.1:@BACKEND@; proxy_buffering off; }
+location /buffered/ { proxy_pass http://127.0.0.1:@BACKEND@/; }
+location /uwsgi/ { uwsgi_pass 127.0.0.1:@CGI@; }
+location /scgi/ { scgi_pass 127.0.0.1:@CGI@; }
+location /ws/ {
+    proxy_pass http://127.0.0.1:@BACKEND@/;
+    proxy_http_version 1.1;
+    proxy_set_header Upgrade $http_upgrade;
+    proxy_set_header Connection "upgrade";
+}
+location /static.txt { }
+"""
+
+
+def escape(b):
+    out = ""
+    for c in b[:64]:
+        if 0x20 <= c < 0x7f and c not in b'"\\':
+            out += chr(c)
+        else:
+            out += "\\x%02x" % c
+    return out + ("..." if len(b) > 64 else "")
+
+
+def get(port, path, extra=b"", timeout=5.0):
+    return normalise(lbgtest.raw_exchange(
+        port, b"GET " + path + b" HTTP/1.1\r\nHost: t\r\n" + extra + b"\r\n",
+        timeout=timeout, mark_timeout=True))
+
+
+class AnyBackend(lbgtest.RawBackend):
+    """Reads what arrives (uwsgi and scgi requests are not HTTP), answers
+    `reply` and closes."""
+
+    def __init__(self, reply):
+        self.reply = reply
+        super().__init__({})
+
+    def _handle(self, c):
+        try:
+            c.settimeout(1.0)
+            try:
+                c.recv(65536)
+            except OSError:
+                pass
+            c.sendall(self.reply)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+
+def main():
+    build = lbgtest.build_dir()
+    routes = dict(GARBAGE)
+    routes[b"/ok"] = OK
+    routes[b"/switch"] = SWITCH
+    routes[b"/switch-no-upgrade"] = SWITCH_NO_UPGRADE
+    backend = lbgtest.RawBackend(routes)
+    # uwsgi and scgi: the backend answers whatever arrives with garbage
+    backend_cgi = AnyBackend(GARBAGE[b"/line-before"])
+    try:
+        for name, binary, modules, artifact in builds(build):
+            if not os.path.exists(artifact):
+                continue
+            d = lbgtest.workdir("bypass-nginx-" + name, build)
+            write(os.path.join(d, "html", "static.txt"), "static\n")
+            write(os.path.join(d, "params"), "")
+            inst = Instance(name, binary, modules, d,
+                            LOCATIONS.replace("@CGI@", str(backend_cgi.port)),
+                            backend_port=backend.port)
+            inst.start()
+            try:
+                run(inst, name)
+            finally:
+                inst.stop()
+            # one build is enough when the other was not built
+    finally:
+        backend.stop()
+        backend_cgi.stop()
+    return R.summary()
+
+
+def run(inst, build):
+    for path, raw in GARBAGE.items():
+        for prefix in (b"", b"/buffered"):
+            case = "%s %s%s" % (build, prefix.decode(), path.decode())
+            got = {}
+            logs = {}
+            for m in MODES:
+                before = len(inst.log(m))
+                abefore = len(inst.access(m))
+                # off and detect: nginx's HTTP/0.9 fallback keeps the
+                # connection open after the bytes (<TIMEOUT> after 1 s)
+                got[m] = get(inst.ports[m], prefix + path,
+                             timeout=5.0 if m == "repair" else 1.0)
+                lbgtest.wait_for(lambda: len(inst.access(m)) > abefore, 5,
+                                 "access log line")
+                logs[m] = (lbguard_lines(inst.log(m)[before:]),
+                           inst.access(m)[abefore:])
+            # nginx's HTTP/0.9 fallback: the upstream's bytes, nothing else
+            R.eq(case + " off: upstream bytes verbatim", got["off"],
+                 raw + b"<TIMEOUT>")
+            R.eq(case + " detect: upstream bytes verbatim", got["detect"],
+                 raw + b"<TIMEOUT>")
+            R.eq(case + " detect: log line", logs["detect"][0],
+                 ['[warn] lbguard: upstream-status-line-invalid: upstream '
+                  'response begins "%s", not repaired (detect mode)'
+                  % escape(raw)])
+            R.eq(case + " repair: the target's own 502", got["repair"],
+                 BAD_GATEWAY)
+            R.eq(case + " repair: log line", logs["repair"][0],
+                 ['[warn] lbguard: upstream-status-line-invalid: upstream '
+                  'response begins "%s", replaced by the target\'s own 502 '
+                  'Bad Gateway' % escape(raw)])
+            R.eq(case + " repair: access log", logs["repair"][1],
+                 "%s%s 502 upstream-status-line-invalid:repaired\n"
+                 % (prefix.decode(), path.decode()))
+            R.eq(case + " off: nothing logged", logs["off"][0], [])
+
+    # HEAD: the 502 without its body
+    got = normalise(lbgtest.raw_exchange(
+        inst.ports["repair"], b"HEAD /line-before HTTP/1.1\r\nHost: t\r\n\r\n",
+        timeout=5.0, mark_timeout=True))
+    R.eq(build + " HEAD repair: 502 header only", got,
+         BAD_GATEWAY[:BAD_GATEWAY.index(b"\r\n\r\n") + 4])
+
+    # a conformant upstream response is untouched
+    for m in MODES:
+        got = get(inst.ports[m], b"/ok", b"Connection: close\r\n")
+        R.check(build + " ok " + m, got.startswith(b"HTTP/1.1 200 OK\r\n")
+                and got.endswith(b"\r\n\r\nabc"), repr(got))
+
+    # a real HTTP/0.9 request: the file, no status line, no finding
+    for m in MODES:
+        before = len(inst.log(m))
+        got = lbgtest.raw_exchange(inst.ports[m], b"GET /static.txt\r\n",
+                                   timeout=5.0, mark_timeout=True)
+        R.eq(build + " HTTP/0.9 request " + m, got, b"static\n")
+        R.eq(build + " HTTP/0.9 request " + m + " no log",
+             lbguard_lines(inst.log(m)[before:]), [])
+
+    # 101 to a request without Upgrade
+    for m in MODES:
+        before = len(inst.log(m))
+        got = get(inst.ports[m], b"/switch-no-upgrade")
+        lines = lbguard_lines(inst.log(m)[before:])
+        if m == "repair":
+            R.eq(build + " 101 without Upgrade repair", got, BAD_GATEWAY)
+            R.check(build + " 101 without Upgrade repair log",
+                    '[warn] lbguard: switching-protocols-without-upgrade: 101 '
+                    'Switching Protocols to a request without Upgrade, '
+                    'replaced by the target\'s own 502 Bad Gateway' in lines,
+                    repr(lines))
+        elif m == "detect":
+            R.check(build + " 101 without Upgrade detect",
+                    got.startswith(b"HTTP/1.1 101 Switching Protocols\r\n"),
+                    repr(got))
+            R.check(build + " 101 without Upgrade detect log",
+                    '[warn] lbguard: switching-protocols-without-upgrade: 101 '
+                    'Switching Protocols to a request without Upgrade, '
+                    'not repaired (detect mode)' in lines, repr(lines))
+        else:
+            R.check(build + " 101 without Upgrade off",
+                    got.startswith(b"HTTP/1.1 101 Switching Protocols\r\n"),
+                    repr(got))
+
+    # 101 to a request with Upgrade, response with Upgrade: passed on
+    got = get(inst.ports["repair"], b"/ws/switch",
+              b"Upgrade: websocket\r\nConnection: Upgrade\r\n")
+    R.check(build + " 101 with Upgrade repair passes",
+            got.startswith(b"HTTP/1.1 101 Switching Protocols\r\n"), repr(got))
+
+    # uwsgi and scgi: whatever nginx makes of a garbage header, the client
+    # gets a parseable HTTP/1.1 response
+    for kind in ("uwsgi", "scgi"):
+        for path in (b"/line-before",):
+            for m in MODES:
+                got = get(inst.ports[m], b"/%s%s" % (kind.encode(), path))
+                R.check("%s %s %s %s: an HTTP/1.1 status line"
+                        % (build, kind, path.decode(), m),
+                        re.match(rb"HTTP/1\.1 \d{3} ", got) is not None,
+                        repr(got[:80]))
+
+    text = inst.all_logs()
+    R.check(build + " no alert or crit", "[alert]" not in text
+            and "[crit]" not in text and "Sanitizer" not in text,
+            "\n".join(l for l in text.split("\n")
+                      if "[alert]" in l or "[crit]" in l)[:2000])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
