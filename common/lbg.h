@@ -215,7 +215,7 @@ int lbg_profile_parse(const char *s, size_t len, lbg_profile_e *out);
        "RFC 9112 4", LBG_TIER_SEVERE, LBG_LB_ALL,                            \
        "replaced by the target's own 502 Bad Gateway")                       \
     XX(34, SWITCHING_WITHOUT_UPGRADE, "switching-protocols-without-upgrade", \
-       "RFC 9110 15.2.2", LBG_TIER_SEVERE, LBG_LB_HAPROXY,                   \
+       "RFC 9110 15.2.2", LBG_TIER_SEVERE, 0,                                \
        "replaced by the target's own 502 Bad Gateway")                       \
     XX(35, CHUNK_SIZE_WHITESPACE, "chunk-size-whitespace", "RFC 9112 7.1",   \
        LBG_TIER_AMBIGUOUS, LBG_LB_LLHTTP,                                    \
@@ -1110,6 +1110,11 @@ typedef struct {
     unsigned             chunk_ws : 1; /* CHUNK_SIZE_WHITESPACE recorded:
                                           the repair drops that white
                                           space (issue 9) */
+    size_t               interim_body; /* a 1xx's body: the first
+                                          interim_body bytes of `body`
+                                          (its Content-Length), reported
+                                          as BODY_ON_BODILESS and dropped
+                                          by the repair (issue 9) */
 } lbg_raw_t;
 
 /*
@@ -1181,7 +1186,9 @@ int lbg_check_upstream_status(const lbg_policy_t *p, const unsigned char *at,
 /*
  * Records, for an adapter, a 101 Switching Protocols response to a request
  * that asked for no upgrade (no Upgrade field in the request; RFC 9110
- * 7.8, 15.2.2; HAProxy answers 502): a SWITCHING_WITHOUT_UPGRADE finding
+ * 7.8, 15.2.2;
+ * HAProxy 2.6.12 and nginx 1.22 pass it on, so only the strictest profile
+ * acts): a SWITCHING_WITHOUT_UPGRADE finding
  * (n1 = 1) and an LBG_EDIT_BAD_GATEWAY edit. lbg_check itself records the
  * same rule (n1 = 0) for a 101 that carries no Upgrade field. Returns 1 when
  * the finding counts, else 0.

@@ -323,8 +323,7 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
                                 out->body, x > 16 ? 16 : (size_t) x,
                                 v->status, x))
             {
-                out->body += (size_t) x;
-                out->body_len -= (size_t) x;
+                out->interim_body = (size_t) x;
             }
             break;
         }
@@ -707,6 +706,9 @@ lbg_repair_raw(const lbg_raw_t *raw, const lbg_report_t *rep,
                                                  : raw->body_framed;
         if (raw->chunk_ws && raw->framing == LBG_FRAMING_CHUNKED) {
             lbg__chunked_nows(raw->body, body, &w);
+        } else if (raw->interim_body > 0 && raw->interim_body <= body) {
+            lbg__w(&w, raw->body + raw->interim_body,
+                   body - raw->interim_body);
         } else {
             lbg__w(&w, raw->body, body);
         }
