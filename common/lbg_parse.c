@@ -491,6 +491,62 @@ lbg__after_repair(const lbg_policy_t *p, lbg_report_t *rep, lbg_rule_e rule,
 }
 
 
+/* 1 when rep holds an OBS_FOLD finding on field i. */
+static int
+lbg__folded(const lbg_report_t *rep, size_t i)
+{
+    size_t k;
+
+    for (k = 0; k < rep->nfindings; k++) {
+        if (rep->findings[k].rule == LBG_RULE_OBS_FOLD
+            && rep->findings[k].field == i)
+        {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+
+/* Writes a folded value v[0..n) unfolded as Apache's own parser does
+ * (RFC 9112 5.2): each obs-fold, with the white space around it, becomes
+ * one SP ("Bar\r\n Baz" -> "Bar Baz"); any other control byte becomes SP
+ * as lbg_sanitize() does. */
+static void
+lbg__unfold(lbg__w_t *w, const unsigned char *v, size_t n)
+{
+    size_t        i = 0, ws = 0; /* v[ws..i): white space not yet written */
+    unsigned char c;
+
+    while (i < n) {
+        c = v[i];
+        if (c == '\r' || c == '\n') {
+            /* the fold and the white space around it: one SP */
+            while (i < n && (v[i] == '\r' || v[i] == '\n' || v[i] == ' '
+                             || v[i] == '\t'))
+            {
+                i++;
+            }
+            lbg__w(w, " ", 1);
+            ws = i;
+            continue;
+        }
+        if (c == ' ' || c == '\t') {
+            i++;
+            continue;
+        }
+        lbg__w(w, v + ws, i - ws);
+        if (!lbg__is(c, LBG__VCHAR)) {
+            c = ' ';
+        }
+        lbg__w(w, &c, 1);
+        i++;
+        ws = i;
+    }
+    lbg__w(w, v + ws, i - ws);
+}
+
+
 /* Writes (or counts) the repaired status line and header section. */
 static void
 lbg__write_head(const lbg_raw_t *raw, const lbg_report_t *rep, lbg__w_t *w)
@@ -560,6 +616,12 @@ lbg__write_head(const lbg_raw_t *raw, const lbg_report_t *rep, lbg__w_t *w)
             }
             while (e > s && !lbg__is(f->value[e - 1], LBG__VCHAR)) {
                 e--;
+            }
+            if (lbg__folded(rep, i)) {
+                lbg__unfold(w, f->value + s, e - s);
+                lbg__w(w, "\r\n", 2);
+                w->fields++;
+                continue;
             }
             k = w->len;
             lbg__w(w, f->value + s, e - s);
