@@ -85,6 +85,8 @@ typedef struct {
     lbg_finding_t findings[LBG_FINDINGS_MAX];
     lbg_edit_t    edits[LBG_EDITS_MAX];
     unsigned      no_body : 1;
+    unsigned      bad_gateway : 1; /* the target's own 502 replaces the
+                                      response (issue 9) */
 } lbguard_ctx;
 
 /* The body guard's state (r->pool). hctx is NULL until a finding needs
@@ -525,6 +527,13 @@ static void lbguard_repair(request_rec *r, const lbg_response_t *view,
         case LBG_EDIT_NO_BODY:
             ctx->no_body = 1;
             break;
+        case LBG_EDIT_BAD_GATEWAY:
+            /* the target's own 502 (issue 9): none of the response's
+             * fields, Apache's own Date, Server, Content-Length and
+             * Connection, lbguard's body (lbguard_header_filter) */
+            ctx->bad_gateway = 1;
+            ctx->no_body = 1;
+            break;
         case LBG_EDIT_SANITIZE:
             v = apr_pstrmemdup(r->pool, (const char *) f->value,
                                f->value_len);
@@ -550,6 +559,16 @@ static void lbguard_repair(request_rec *r, const lbg_response_t *view,
         }
     }
 
+    if (ctx->bad_gateway) {
+        r->status = HTTP_BAD_GATEWAY;
+        r->status_line = NULL;
+        apr_table_clear(r->headers_out);
+        apr_table_clear(r->err_headers_out);
+        ap_set_content_type(r, LBG_BAD_GATEWAY_TYPE);
+        ap_set_content_length(r, sizeof(LBG_BAD_GATEWAY_BODY) - 1);
+        r->connection->keepalive = AP_CONN_CLOSE;
+        return;
+    }
     if (removed[LBGUARD_FROM_ERR_HEADERS]) {
         r->err_headers_out = lbguard_table_without(r->pool, r->err_headers_out,
                                                    gone[0]);
@@ -709,12 +728,19 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
      * rep.nfindings and rep.nedits. */
     ctx = f->ctx = apr_palloc(r->pool, sizeof(*ctx));
     ctx->no_body = 0;
+    ctx->bad_gateway = 0;
     ctx->policy = *policy;
     lbg_report_init(&ctx->rep, ctx->findings, LBG_FINDINGS_MAX, ctx->edits,
                     LBG_EDITS_MAX);
 
     lbguard_view(r, &view, sl, sl_len, &cl);
     lbg_check(&ctx->policy, &view, &ctx->rep);
+
+    /* 101 to a request that asked for no upgrade (issue 9) */
+    if (r->status == HTTP_SWITCHING_PROTOCOLS
+        && apr_table_get(r->headers_in, "Upgrade") == NULL) {
+        lbg_check_switching(&ctx->policy, &ctx->rep);
+    }
 
     /* Log before repairing: findings point into the view. */
     for (i = 0; i < ctx->rep.nfindings; i++) {
@@ -740,6 +766,11 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
     }
     else {
         lbguard_drop_data(bb);
+        if (ctx->bad_gateway && !r->header_only) {
+            APR_BRIGADE_INSERT_HEAD(bb, apr_bucket_immortal_create(
+                LBG_BAD_GATEWAY_BODY, sizeof(LBG_BAD_GATEWAY_BODY) - 1,
+                bb->bucket_alloc));
+        }
     }
     return ap_pass_brigade(f->next, bb);
 }

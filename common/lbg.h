@@ -210,7 +210,7 @@ int lbg_profile_parse(const char *s, size_t len, lbg_profile_e *out);
        LBG_TIER_SEVERE,                                                      \
        LBG_LB_HAPROXY | LBG_LB_NGINXES | LBG_LB_ENVOY,                       \
        "none (connection closed)")                                           \
-    /* issue 9 (bypass): rules 33-35 */                                      \
+    /* issue 9 (bypass): rules 33-36 */                                      \
     XX(33, UPSTREAM_STATUS_LINE_INVALID, "upstream-status-line-invalid",     \
        "RFC 9112 4", LBG_TIER_SEVERE, LBG_LB_ALL,                            \
        "replaced by the target's own 502 Bad Gateway")                       \
@@ -219,7 +219,10 @@ int lbg_profile_parse(const char *s, size_t len, lbg_profile_e *out);
        "replaced by the target's own 502 Bad Gateway")                       \
     XX(35, CHUNK_SIZE_WHITESPACE, "chunk-size-whitespace", "RFC 9112 7.1",   \
        LBG_TIER_AMBIGUOUS, LBG_LB_LLHTTP,                                    \
-       "white space after the chunk size removed")
+       "white space after the chunk size removed")                          \
+    XX(36, INTERIM_AS_FINAL, "interim-response-as-final", "RFC 9110 15.2",   \
+       LBG_TIER_SEVERE, LBG_LB_ALL,                                          \
+       "replaced by the target's own 502 Bad Gateway")
 
 /* Rule identifiers: LBG_RULE_<ENUM> = id. LBG_RULE_NONE (0) is no rule. */
 typedef enum {
@@ -1194,6 +1197,16 @@ int lbg_check_upstream_status(const lbg_policy_t *p, const unsigned char *at,
  * the finding counts, else 0.
  */
 int lbg_check_switching(const lbg_policy_t *p, lbg_report_t *rep);
+
+/*
+ * Records, for an adapter whose host sends the response with status code
+ * `status` as the final one, an interim status (1xx other than 101, RFC
+ * 9110 15.2): nginx 1.22 passes an upstream's 100 Continue on as its final
+ * response, after which no final response comes. An INTERIM_AS_FINAL
+ * finding (n1 = status) and an LBG_EDIT_BAD_GATEWAY edit. Returns 1 when
+ * the finding counts, 0 when status is no such code or p filters it out.
+ */
+int lbg_check_interim(const lbg_policy_t *p, int status, lbg_report_t *rep);
 
 #ifdef __cplusplus
 }

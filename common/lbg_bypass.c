@@ -54,6 +54,21 @@ lbg_check_switching(const lbg_policy_t *p, lbg_report_t *rep)
 }
 
 
+int
+lbg_check_interim(const lbg_policy_t *p, int status, lbg_report_t *rep)
+{
+    if (status < 100 || status > 199 || status == 101
+        || !lbg__finding(p, rep, LBG_RULE_INTERIM_AS_FINAL, LBG_NO_FIELD,
+                         NULL, 0, status, 0))
+    {
+        return 0;
+    }
+    lbg__edit(rep, LBG_EDIT_BAD_GATEWAY, LBG_NO_FIELD, 502, NULL, 0);
+    lbg__edit(rep, LBG_EDIT_CLOSE, LBG_NO_FIELD, 0, NULL, 0);
+    return 1;
+}
+
+
 void
 lbg__check_101(const lbg_policy_t *p, const lbg_response_t *r,
                lbg_report_t *rep)

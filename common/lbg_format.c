@@ -279,6 +279,11 @@ lbg_finding_format(const lbg_response_t *r, const lbg_finding_t *f,
                             : "101 Switching Protocols without an Upgrade"
                               " field");
         break;
+    case LBG_RULE_INTERIM_AS_FINAL:
+        lbg__puts(&o, "interim status ");
+        lbg__putn(&o, f->n1);
+        lbg__puts(&o, " sent as the final response");
+        break;
     case LBG_RULE_CHUNK_SIZE_WHITESPACE:
         lbg__puts(&o, "white space after the chunk size at body byte ");
         lbg__putn(&o, f->n1);

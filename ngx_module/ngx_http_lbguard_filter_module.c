@@ -360,6 +360,10 @@ ngx_http_lbguard_header_filter(ngx_http_request_t *r)
         (void) lbg_check_switching(&lcf->policy, &rep);
     }
 
+    /* an upstream's 100 Continue passed on as the final response */
+
+    (void) lbg_check_interim(&lcf->policy, (int) r->headers_out.status, &rep);
+
     if (rep.nfindings == 0 && !rep.truncated) {
         goto body;
     }
