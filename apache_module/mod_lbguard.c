@@ -661,17 +661,31 @@ static void lbguard_arm_body(request_rec *r, lbguard_ctx *ctx,
                              const lbg_policy_t *policy, int cl)
 {
     lbguard_body_ctx *bctx;
+    const char       *key;
 
-    if (cl < 0 || lbg_bodiless(r->status, r->header_only)) {
+    if (lbg_bodiless(r->status, r->header_only)) {
         return;
+    }
+    if (cl < 0) {
+        /* a Content-Length in err_headers_out only ("Header always add"):
+         * HTTP_HEADER sends it all the same (issue 9) */
+        cl = lbguard_cl_index(r->err_headers_out);
+        if (cl < 0) {
+            return;
+        }
+        key = ((const apr_table_entry_t *)
+               apr_table_elts(r->err_headers_out)->elts)[cl].key;
+    }
+    else {
+        key = ((const apr_table_entry_t *)
+               apr_table_elts(r->headers_out)->elts)[cl].key;
     }
     bctx = apr_palloc(r->pool, sizeof(*bctx));
     memset(&bctx->body, 0, sizeof(bctx->body));
     bctx->started = 0;
     bctx->hctx = ctx;
     bctx->policy = *policy;
-    bctx->cl_key = ((const apr_table_entry_t *)
-                    apr_table_elts(r->headers_out)->elts)[cl].key;
+    bctx->cl_key = key;
     ap_add_output_filter_handle(lbguard_body_filter_handle, bctx, r,
                                 r->connection);
 }
@@ -717,8 +731,9 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
     }
     lbguard_quick(r, &q, &cl);
     sl = lbguard_status_line(r, &sl_len);
-    if (lbg_quick_clean(policy, &q, r->status, (const unsigned char *) sl,
-                        sl_len)) {
+    if (q.nte == 0 /* an application's Transfer-Encoding: te-not-applied */
+        && lbg_quick_clean(policy, &q, r->status, (const unsigned char *) sl,
+                           sl_len)) {
         lbguard_arm_body(r, NULL, policy, cl);
         ap_remove_output_filter(f);
         return ap_pass_brigade(f->next, bb);
@@ -735,6 +750,10 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
 
     lbguard_view(r, &view, sl, sl_len, &cl);
     lbg_check(&ctx->policy, &view, &ctx->rep);
+
+    /* Apache frames the body itself: a Transfer-Encoding in the tables is
+     * sent as is while the body goes out unframed (issue 9) */
+    lbg_check_te_not_applied(&ctx->policy, &view, &ctx->rep);
 
     /* 101 to a request that asked for no upgrade (issue 9) */
     if (r->status == HTTP_SWITCHING_PROTOCOLS

@@ -210,7 +210,7 @@ int lbg_profile_parse(const char *s, size_t len, lbg_profile_e *out);
        LBG_TIER_SEVERE,                                                      \
        LBG_LB_HAPROXY | LBG_LB_NGINXES | LBG_LB_ENVOY,                       \
        "none (connection closed)")                                           \
-    /* issue 9 (bypass): rules 33-36 */                                      \
+    /* issue 9 (bypass): rules 33-37 */                                      \
     XX(33, UPSTREAM_STATUS_LINE_INVALID, "upstream-status-line-invalid",     \
        "RFC 9112 4", LBG_TIER_SEVERE, LBG_LB_ALL,                            \
        "replaced by the target's own 502 Bad Gateway")                       \
@@ -222,7 +222,10 @@ int lbg_profile_parse(const char *s, size_t len, lbg_profile_e *out);
        "white space after the chunk size removed")                          \
     XX(36, INTERIM_AS_FINAL, "interim-response-as-final", "RFC 9110 15.2",   \
        LBG_TIER_SEVERE, LBG_LB_ALL,                                          \
-       "replaced by the target's own 502 Bad Gateway")
+       "replaced by the target's own 502 Bad Gateway")                       \
+    XX(37, TE_NOT_APPLIED, "te-not-applied", "RFC 9112 6.1",                 \
+       LBG_TIER_SEVERE, LBG_LB_ALL,                                          \
+       "Transfer-Encoding removed, the server frames the body itself")
 
 /* Rule identifiers: LBG_RULE_<ENUM> = id. LBG_RULE_NONE (0) is no rule. */
 typedef enum {
@@ -1207,6 +1210,17 @@ int lbg_check_switching(const lbg_policy_t *p, lbg_report_t *rep);
  * the finding counts, 0 when status is no such code or p filters it out.
  */
 int lbg_check_interim(const lbg_policy_t *p, int status, lbg_report_t *rep);
+
+/*
+ * For a host that frames the body itself and never applies a
+ * Transfer-Encoding an application names (Apache: ap_http_header_filter
+ * chunks only when it decided to, and an application's "chunked" makes it
+ * send the body unframed; RFC 9112 6.1): records a TE_NOT_APPLIED finding,
+ * a REMOVE edit for every untrusted Transfer-Encoding field of r, and
+ * CLOSE. Returns the number of findings recorded.
+ */
+size_t lbg_check_te_not_applied(const lbg_policy_t *p,
+                                const lbg_response_t *r, lbg_report_t *rep);
 
 #ifdef __cplusplus
 }

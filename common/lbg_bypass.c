@@ -69,6 +69,32 @@ lbg_check_interim(const lbg_policy_t *p, int status, lbg_report_t *rep)
 }
 
 
+size_t
+lbg_check_te_not_applied(const lbg_policy_t *p, const lbg_response_t *r,
+                         lbg_report_t *rep)
+{
+    size_t             i, n = 0;
+    const lbg_field_t *f;
+
+    for (i = 0; i < r->nfields; i++) {
+        f = &r->fields[i];
+        if (f->trusted || f->name_len != 17
+            || !lbg__ieq(f->name, 17, "transfer-encoding", 17))
+        {
+            continue;
+        }
+        if (lbg__finding(p, rep, LBG_RULE_TE_NOT_APPLIED, i, f->value,
+                         f->value_len, 0, 0))
+        {
+            lbg__edit(rep, LBG_EDIT_REMOVE, i, 0, NULL, 0);
+            lbg__edit(rep, LBG_EDIT_CLOSE, LBG_NO_FIELD, 0, NULL, 0);
+            n++;
+        }
+    }
+    return n;
+}
+
+
 void
 lbg__check_101(const lbg_policy_t *p, const lbg_response_t *r,
                lbg_report_t *rep)

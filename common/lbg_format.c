@@ -192,6 +192,7 @@ lbg_finding_format(const lbg_response_t *r, const lbg_finding_t *f,
     case LBG_RULE_TE_NOT_CHUNKED:
     case LBG_RULE_TE_CHUNKED_NOT_FINAL:
     case LBG_RULE_TE_CHUNKED_TWICE:
+    case LBG_RULE_TE_NOT_APPLIED:
     case LBG_RULE_FRAMING_ON_BODILESS_STATUS:
         if (fl != NULL) {
             lbg__puts(&o, "field ");

@@ -873,6 +873,46 @@ test_switching(void **state)
     lbgt_report_init(&t);
     assert_int_equal(lbg_check_upstream_status(&p, garbage, 3, &t.rep), 0);
     assert_int_equal(t.rep.nfindings, 0);
+
+    /* an interim status as the final response; 101 and 200 are not */
+    lbg_policy_init(&p, LBG_PROFILE_HAPROXY);
+    lbgt_report_init(&t);
+    assert_int_equal(lbg_check_interim(&p, 101, &t.rep), 0);
+    assert_int_equal(lbg_check_interim(&p, 200, &t.rep), 0);
+    assert_int_equal(lbg_check_interim(&p, 100, &t.rep), 1);
+    one(&t, LBG_RULE_INTERIM_AS_FINAL, LBG_NO_FIELD, NULL, 0);
+    assert_true(lbg_report_bad_gateway(&t.rep));
+    lbg_finding_format(NULL, &t.rep.findings[0], 1, line, sizeof(line));
+    assert_string_equal(line, "interim-response-as-final: interim status 100 "
+                        "sent as the final response, replaced by the "
+                        "target's own 502 Bad Gateway");
+}
+
+/* issue 9: an application's Transfer-Encoding on a host that frames the
+ * body itself (Apache) */
+static void
+test_te_not_applied(void **state)
+{
+    lbg_field_t    te[] = {LBGT_F("X-A", "1"),
+                           LBGT_F("transfer-encoding", "chunked")};
+    lbgt_report_t  t;
+    lbg_response_t r;
+    lbg_policy_t   p;
+
+    (void) state;
+    lbg_policy_init(&p, LBG_PROFILE_STRICTEST);
+    r = lbgt_view(200, te, 2);
+    lbgt_report_init(&t);
+    assert_int_equal(lbg_check_te_not_applied(&p, &r, &t.rep), 1);
+    one(&t, LBG_RULE_TE_NOT_APPLIED, 1, NULL, 0);
+    assert_int_equal(t.rep.nedits, 2);
+    assert_int_equal(t.rep.edits[0].op, LBG_EDIT_REMOVE);
+    assert_int_equal(t.rep.edits[0].field, 1);
+    assert_true(t.rep.close);
+    /* the host's own chunked is trusted */
+    te[1].trusted = 1;
+    lbgt_report_init(&t);
+    assert_int_equal(lbg_check_te_not_applied(&p, &r, &t.rep), 0);
 }
 
 
@@ -1300,6 +1340,7 @@ main(void)
         cmocka_unit_test(test_te_chunked_twice),
         cmocka_unit_test(test_framing_on_bodiless),
         cmocka_unit_test(test_switching),
+        cmocka_unit_test(test_te_not_applied),
         cmocka_unit_test(test_budgets),
         cmocka_unit_test(test_budgets_defaults),
         cmocka_unit_test(test_modes),
