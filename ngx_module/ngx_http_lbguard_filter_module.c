@@ -47,6 +47,7 @@
 #define NGX_HTTP_LBGUARD_LOG_LEN            512
 #define NGX_HTTP_LBGUARD_CT_LEN             256 /* Content-Type; charset */
 #define NGX_HTTP_LBGUARD_SUMMARY_LEN        1024
+#define NGX_HTTP_LBGUARD_LOCATION_LEN       512 /* absolute Location */
 
 
 typedef struct {
@@ -90,7 +91,10 @@ static ngx_int_t ngx_http_lbguard_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_inline void ngx_http_lbguard_view(ngx_http_request_t *r,
     lbg_quick_t *q, lbg_response_t *view, lbg_field_t *fields,
-    size_t nfields, ngx_str_t *ct, u_char *cl, u_char *lm, u_char *ka);
+    size_t nfields, ngx_str_t *ct, u_char *cl, u_char *lm, u_char *ka,
+    ngx_str_t *loc);
+static void ngx_http_lbguard_location(ngx_http_request_t *r, ngx_str_t *loc,
+    u_char *buf, size_t size);
 static void ngx_http_lbguard_content_type(ngx_http_request_t *r,
     ngx_str_t *ct, u_char *buf, size_t size);
 static ngx_int_t ngx_http_lbguard_apply(ngx_http_request_t *r,
@@ -275,6 +279,8 @@ ngx_http_lbguard_header_filter(ngx_http_request_t *r)
     u_char                        ka[sizeof("timeout=") + NGX_TIME_T_LEN];
     u_char                        ctbuf[NGX_HTTP_LBGUARD_CT_LEN];
     u_char                        line[NGX_HTTP_LBGUARD_LOG_LEN];
+    u_char                        locbuf[NGX_HTTP_LBGUARD_LOCATION_LEN];
+    ngx_str_t                     loc;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_lbguard_filter_module);
 
@@ -318,9 +324,11 @@ ngx_http_lbguard_header_filter(ngx_http_request_t *r)
 
     ngx_http_lbguard_content_type(r, &ct, ctbuf, sizeof(ctbuf));
 
+    ngx_http_lbguard_location(r, &loc, locbuf, sizeof(locbuf));
+
     lbg_quick_init(&q);
 
-    ngx_http_lbguard_view(r, &q, NULL, NULL, 0, &ct, cl, lm, ka);
+    ngx_http_lbguard_view(r, &q, NULL, NULL, 0, &ct, cl, lm, ka, &loc);
 
     if (lbg_quick_clean(&lcf->policy, &q, (int) r->headers_out.status,
                         r->headers_out.status_line.len
@@ -346,7 +354,7 @@ ngx_http_lbguard_header_filter(ngx_http_request_t *r)
         }
     }
 
-    ngx_http_lbguard_view(r, NULL, &view, fields, n, &ct, cl, lm, ka);
+    ngx_http_lbguard_view(r, NULL, &view, fields, n, &ct, cl, lm, ka, &loc);
 
     lbg_report_init(&rep, findings, LBG_FINDINGS_MAX, edits, LBG_EDITS_MAX);
 
@@ -555,7 +563,7 @@ __attribute__((always_inline))          /* one copy for each use of q */
 static ngx_inline void
 ngx_http_lbguard_view(ngx_http_request_t *r, lbg_quick_t *q,
     lbg_response_t *view, lbg_field_t *fields, size_t nfields, ngx_str_t *ct,
-    u_char *cl, u_char *lm, u_char *ka)
+    u_char *cl, u_char *lm, u_char *ka, ngx_str_t *loc)
 {
     u_char                    *p;
     size_t                     n;
@@ -661,9 +669,27 @@ ngx_http_lbguard_view(ngx_http_request_t *r, lbg_quick_t *q,
     }
 
     /*
-     * A relative Location is made absolute by the header filter; the view
-     * keeps it at its place in the list with its relative value.
+     * A relative Location is made absolute by the header filter and written
+     * here: the view has it here with its final bytes (issue 9: they count
+     * in the budgets); its element in the list is skipped below. Edits name
+     * the element: a repaired value is absolute and nginx writes it as is.
      */
+
+    if (loc->len) {
+        if (q) {
+            lbg_quick_field(q, (u_char *) "Location", sizeof("Location") - 1,
+                            loc->data, loc->len, 0);
+
+        } else if (n < nfields) {
+            fields[n].name = (u_char *) "Location";
+            fields[n].name_len = sizeof("Location") - 1;
+            fields[n].value = loc->data;
+            fields[n].value_len = loc->len;
+            fields[n].origin = (uintptr_t) r->headers_out.location;
+            fields[n].trusted = 0;
+            n++;
+        }
+    }
 
     if (r->chunked) {
         ngx_http_lbguard_field("Transfer-Encoding", "chunked",
@@ -707,7 +733,9 @@ ngx_http_lbguard_view(ngx_http_request_t *r, lbg_quick_t *q,
 
         for (h = part->elts, end = h + part->nelts; h < end; h++) {
 
-            if (h->hash == 0) {
+            if (h->hash == 0
+                || (loc->len && h == r->headers_out.location))
+            {
                 continue;
             }
 
@@ -1330,6 +1358,98 @@ ngx_http_lbguard_consume(ngx_buf_t *b)
     if (b->in_file) {
         b->file_pos = b->file_last;
     }
+}
+
+
+/*
+ * issue 9: the Location ngx_http_header_filter() writes for a relative one
+ * (absolute_redirect on): "http://" or "https://", the host (server_name
+ * with server_name_in_redirect, else the request's Host, else the local
+ * address), ":port" unless the scheme's default or port_in_redirect off,
+ * then the value; built in buf (size bytes) or, when longer, in the pool.
+ * loc->len is 0 when nginx writes the Location as it is.
+ */
+
+static void
+ngx_http_lbguard_location(ngx_http_request_t *r, ngx_str_t *loc,
+    u_char *buf, size_t size)
+{
+    u_char                    *p;
+    size_t                     len;
+    ngx_str_t                  host, scheme;
+    in_port_t                  port;
+    ngx_table_elt_t           *h;
+    ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_core_srv_conf_t  *cscf;
+    u_char                     addr[NGX_SOCKADDR_STRLEN];
+
+    loc->len = 0;
+    loc->data = NULL;
+
+    h = r->headers_out.location;
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (h == NULL || h->value.len == 0 || h->value.data[0] != '/'
+        || !clcf->absolute_redirect)
+    {
+        return;
+    }
+
+    if (clcf->server_name_in_redirect) {
+        cscf = ngx_http_get_module_srv_conf(r, ngx_http_core_module);
+        host = cscf->server_name;
+
+    } else if (r->headers_in.server.len) {
+        host = r->headers_in.server;
+
+    } else {
+        host.len = NGX_SOCKADDR_STRLEN;
+        host.data = addr;
+
+        if (ngx_connection_local_sockaddr(r->connection, &host, 0) != NGX_OK) {
+            return;
+        }
+    }
+
+    port = ngx_inet_get_port(r->connection->local_sockaddr);
+    ngx_str_set(&scheme, "http://");
+
+#if (NGX_HTTP_SSL)
+    if (r->connection->ssl) {
+        ngx_str_set(&scheme, "https://");
+        port = (port == 443) ? 0 : port;
+
+    } else
+#endif
+    {
+        port = (port == 80) ? 0 : port;
+    }
+
+    if (!clcf->port_in_redirect) {
+        port = 0;
+    }
+
+    len = scheme.len + host.len + (port ? sizeof(":65535") - 1 : 0)
+          + h->value.len;
+
+    if (len > size) {
+        buf = ngx_pnalloc(r->pool, len);
+        if (buf == NULL) {
+            return;
+        }
+    }
+
+    p = ngx_cpymem(buf, scheme.data, scheme.len);
+    p = ngx_cpymem(p, host.data, host.len);
+
+    if (port) {
+        p = ngx_sprintf(p, ":%ui", (ngx_uint_t) port);
+    }
+
+    p = ngx_cpymem(p, h->value.data, h->value.len);
+
+    loc->data = buf;
+    loc->len = p - buf;
 }
 
 

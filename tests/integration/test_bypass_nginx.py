@@ -64,6 +64,7 @@ location /ws/ {
     proxy_set_header Connection "upgrade";
 }
 location /static.txt { }
+location /redirect { lbguard_header_budget 100; return 301 /target-of-the-redirect; }
 """
 
 
@@ -236,6 +237,23 @@ def run(inst, build):
                         % (build, kind, path.decode(), m),
                         re.match(rb"HTTP/1\.1 \d{3} ", got) is not None,
                         repr(got[:80]))
+
+    # a relative Location counts with the bytes nginx writes (absolute)
+    for m in ("detect", "repair"):
+        before = len(inst.log(m))
+        got = lbgtest.raw_exchange(
+            inst.ports[m], b"GET /redirect HTTP/1.1\r\nHost: t\r\n"
+            b"Connection: close\r\n\r\n", timeout=5.0)
+        head = got[:got.index(b"\r\n\r\n") + 4]
+        R.check(build + " relative Location written absolute " + m,
+                b"\r\nLocation: http://t:%d/target-of-the-redirect\r\n"
+                % inst.ports[m] in head, repr(head))
+        lines = lbguard_lines(inst.log(m)[before:])
+        R.eq(build + " relative Location: budget counts the wire bytes " + m,
+             lines, ["[warn] lbguard: header-section-too-large: header section is "
+                     "%d bytes, budget 100, %s" % (len(head),
+                                                   "none (report)" if m == "repair"
+                                                   else "not repaired (detect mode)")])
 
     text = inst.all_logs()
     R.check(build + " no alert or crit", "[alert]" not in text
