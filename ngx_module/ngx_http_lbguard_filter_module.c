@@ -117,6 +117,12 @@ static ngx_int_t ngx_http_lbguard_upstream_status(ngx_http_request_t *r,
     ngx_http_lbguard_loc_conf_t *lcf);
 static ngx_int_t ngx_http_lbguard_bad_gateway(ngx_http_request_t *r,
     ngx_http_lbguard_ctx_t *ctx);
+static ngx_int_t ngx_http_lbguard_trailers(ngx_http_request_t *r,
+    ngx_buf_t *b);
+
+
+/* the chunked filter's tag on the buffer of its last chunk and trailers */
+extern ngx_module_t  ngx_http_chunked_filter_module;
 
 static ngx_int_t ngx_http_lbguard_findings_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -1132,6 +1138,20 @@ ngx_http_lbguard_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         return NGX_OK;
     }
 
+    if (r->chunked && r->expect_trailers) {
+        /* the trailer section the chunked filter has just written */
+        for (cl = in; cl; cl = cl->next) {
+            if (cl->buf->last_buf
+                && cl->buf->tag == (ngx_buf_tag_t) &ngx_http_chunked_filter_module
+                && ngx_http_lbguard_trailers(r, cl->buf) != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+        }
+
+        ctx = ngx_http_get_module_ctx(r, ngx_http_lbguard_filter_module);
+    }
+
     if (ctx == &ngx_http_lbguard_armed || ctx == &ngx_http_lbguard_complete) {
 
         /*
@@ -1358,6 +1378,141 @@ ngx_http_lbguard_consume(ngx_buf_t *b)
     if (b->in_file) {
         b->file_pos = b->file_last;
     }
+}
+
+
+/*
+ * issue 9: trailer fields (add_trailer). The chunked filter has written
+ * r->headers_out.trailers into b ([CRLF] "0" CRLF, the fields, CRLF):
+ * the field-name and field-value rules apply to them (budgets do not);
+ * findings are logged and kept for $lbguard_findings; in repair mode a
+ * trailer field with a finding is dropped and b is written again without
+ * it.
+ */
+
+static ngx_int_t
+ngx_http_lbguard_trailers(ngx_http_request_t *r, ngx_buf_t *b)
+{
+    u_char                       *p;
+    size_t                        i, n, len, pre;
+    ngx_uint_t                    k;
+    lbg_edit_t                    edits[LBG_EDITS_MAX];
+    lbg_field_t                   fields[NGX_HTTP_LBGUARD_FIELDS];
+    lbg_policy_t                  policy;
+    lbg_report_t                  rep;
+    lbg_finding_t                 findings[LBG_FINDINGS_MAX];
+    lbg_response_t                view;
+    ngx_list_part_t              *part;
+    ngx_table_elt_t              *h, *end;
+    ngx_http_lbguard_ctx_t       *ctx;
+    ngx_http_lbguard_loc_conf_t  *lcf;
+    u_char                        line[NGX_HTTP_LBGUARD_LOG_LEN];
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_lbguard_filter_module);
+
+    n = 0;
+
+    for (part = &r->headers_out.trailers.part; part; part = part->next) {
+        for (h = part->elts, end = h + part->nelts; h < end; h++) {
+            if (h->hash == 0 || n == NGX_HTTP_LBGUARD_FIELDS) {
+                continue;
+            }
+
+            fields[n].name = h->key.data;
+            fields[n].name_len = h->key.len;
+            fields[n].value = h->value.data;
+            fields[n].value_len = h->value.len;
+            fields[n].origin = (uintptr_t) h;
+            fields[n].trusted = 0;
+            n++;
+        }
+    }
+
+    if (n == 0) {
+        return NGX_OK;
+    }
+
+    policy = lcf->policy;
+    policy.max_field_bytes = 0;
+    policy.max_header_bytes = 0;
+    policy.max_fields = 0;
+
+    ngx_memzero(&view, sizeof(lbg_response_t));
+    view.version = 11;
+    view.status = 200;
+    view.fields = fields;
+    view.nfields = n;
+
+    lbg_report_init(&rep, findings, LBG_FINDINGS_MAX, edits, LBG_EDITS_MAX);
+
+    if (lbg_check(&policy, &view, &rep) == 0) {
+        return NGX_OK;
+    }
+
+    ctx = ngx_http_lbguard_ctx(r, lcf);
+
+    for (i = 0; i < rep.nfindings; i++) {
+        (void) lbg_finding_format(&view, &rep.findings[i],
+                                  lcf->mode == LBG_MODE_REPAIR,
+                                  (char *) line, sizeof(line));
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "lbguard: trailer %s", line);
+
+        if (ctx) {
+            (void) ngx_http_lbguard_keep_finding(r, ctx, &rep.findings[i]);
+        }
+    }
+
+    if (lcf->mode != LBG_MODE_REPAIR) {
+        return NGX_OK;
+    }
+
+    /* drop every trailer field with a finding, then write b again */
+
+    for (i = 0; i < rep.nfindings; i++) {
+        if (rep.findings[i].field < n) {
+            ((ngx_table_elt_t *) fields[rep.findings[i].field].origin)->hash
+                = 0;
+        }
+    }
+
+    pre = (b->last - b->pos >= 2 && b->pos[0] == CR) ? 5 : 3;
+    len = pre + 2;
+
+    for (k = 0; k < n; k++) {
+        h = (ngx_table_elt_t *) fields[k].origin;
+        if (h->hash) {
+            len += h->key.len + 2 + h->value.len + 2;
+        }
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->start = p;
+    p = ngx_cpymem(p, CRLF "0" CRLF + (5 - pre), pre);
+
+    for (k = 0; k < n; k++) {
+        h = (ngx_table_elt_t *) fields[k].origin;
+        if (h->hash) {
+            p = ngx_cpymem(p, h->key.data, h->key.len);
+            *p++ = ':'; *p++ = ' ';
+            p = ngx_cpymem(p, h->value.data, h->value.len);
+            *p++ = CR; *p++ = LF;
+        }
+    }
+
+    *p++ = CR; *p++ = LF;
+
+    b->pos = b->start;
+    b->last = p;
+    b->end = p;
+    b->memory = 1;
+    b->temporary = 0;
+
+    return NGX_OK;
 }
 
 

@@ -64,6 +64,12 @@ location /ws/ {
     proxy_set_header Connection "upgrade";
 }
 location /static.txt { }
+location /trailers {
+    proxy_pass http://127.0.0.1:@BACKEND@/close-body;
+    add_trailer "X Bad" v;
+    add_trailer X-Ctl "ab";
+    add_trailer X-Good ok;
+}
 location /redirect { lbguard_header_budget 100; return 301 /target-of-the-redirect; }
 """
 
@@ -110,6 +116,7 @@ def main():
     build = lbgtest.build_dir()
     routes = dict(GARBAGE)
     routes[b"/ok"] = OK
+    routes[b"/close-body"] = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nhello"
     routes[b"/switch"] = SWITCH
     routes[b"/switch-no-upgrade"] = SWITCH_NO_UPGRADE
     backend = lbgtest.RawBackend(routes)
@@ -237,6 +244,31 @@ def run(inst, build):
                         % (build, kind, path.decode(), m),
                         re.match(rb"HTTP/1\.1 \d{3} ", got) is not None,
                         repr(got[:80]))
+
+    # trailer fields (add_trailer): the name and value rules apply; repair
+    # drops the bad ones
+    for m in MODES:
+        before = len(inst.log(m))
+        got = get(inst.ports[m], b"/trailers", b"Connection: close\r\n")
+        body = got[got.index(b"\r\n\r\n") + 4:]
+        lines = lbguard_lines(inst.log(m)[before:])
+        if m == "repair":
+            R.eq(build + " trailers repair: bad fields dropped", body,
+                 b"5\r\nhello\r\n0\r\nX-Good: ok\r\n\r\n")
+            R.eq(build + " trailers repair: log", lines, [
+                '[warn] lbguard: trailer field-name-invalid: field name "X Bad", '
+                'field removed',
+                '[warn] lbguard: trailer field-value-ctl: field "X-Ctl" value '
+                '"a\\x01b", control characters replaced with SP'])
+        else:
+            R.eq(build + " trailers %s: as configured" % m, body,
+                 b"5\r\nhello\r\n0\r\nX Bad: v\r\nX-Ctl: a\x01b\r\n"
+                 b"X-Good: ok\r\n\r\n")
+            R.eq(build + " trailers %s: log" % m, lines, [] if m == "off" else [
+                '[warn] lbguard: trailer field-name-invalid: field name "X Bad", '
+                'not repaired (detect mode)',
+                '[warn] lbguard: trailer field-value-ctl: field "X-Ctl" value '
+                '"a\\x01b", not repaired (detect mode)'])
 
     # a relative Location counts with the bytes nginx writes (absolute)
     for m in ("detect", "repair"):
