@@ -35,6 +35,9 @@ ScriptAlias /cgi-bin/ {d}/cgi-bin/
 <Location /cgi-bin/te-onsuccess>
   Header set Transfer-Encoding chunked
 </Location>
+<Location /cgi-bin/ctl>
+  Header always set X-Ctl "a\x01b"
+</Location>
 <Location /off/>
   LBGuard Off
 </Location>
@@ -68,7 +71,7 @@ def main():
     d = workdir("bypass-apache", build)
     ap = Apache(d, so, CONF)
     ap.write_conf()
-    for n in ("cl", "te", "te-onsuccess"):
+    for n in ("cl", "te", "te-onsuccess", "ctl"):
         ap.cgi(n, CGI_OUT)
     ap.start()
     try:
@@ -107,6 +110,15 @@ def run(ap):
              ['[lbguard:warn] lbguard: te-not-applied: field "Transfer-Encoding" '
               'value "chunked", Transfer-Encoding removed, the server frames '
               'the body itself'])
+
+    # a control character from "Header always set": in the view, sanitized
+    off = ap.log_size()[0]
+    got = get(ap.port, b"/cgi-bin/ctl")
+    R.check("Header always set X-Ctl a<01>b: sanitized", b"\r\nX-Ctl: a b\r\n" in got,
+            repr(got))
+    R.eq("Header always set X-Ctl a<01>b: log", lines_since(ap, off),
+         ['[lbguard:warn] lbguard: field-value-ctl: field "X-Ctl" value "a\\\\x01b", '
+          'control characters replaced with SP'])
 
     # without lbguard the wire carries the lie: chunked over a plain body
     got = get(ap.port, b"/off/cgi-bin/te")

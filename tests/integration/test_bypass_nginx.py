@@ -20,6 +20,7 @@ Usage: python3 tests/integration/test_bypass_nginx.py --build BUILD
 """
 import os
 import re
+import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -64,6 +65,7 @@ location /ws/ {
     proxy_set_header Connection "upgrade";
 }
 location /static.txt { }
+location /fcgi { fastcgi_pass 127.0.0.1:@FCGI@; }
 location /trailers {
     proxy_pass http://127.0.0.1:@BACKEND@/close-body;
     add_trailer "X Bad" v;
@@ -112,6 +114,46 @@ class AnyBackend(lbgtest.RawBackend):
             c.close()
 
 
+class FastCGIBackend(lbgtest.RawBackend):
+    """A FastCGI responder (one request per connection): reads records up
+    to the empty FCGI_STDIN, answers `reply` as FCGI_STDOUT and ends the
+    request (FastCGI 1.0 spec, section 3.3 and 5)."""
+
+    def __init__(self, reply):
+        self.reply = reply
+        super().__init__({})
+
+    def _handle(self, c):
+        try:
+            c.settimeout(5.0)
+            buf = b""
+            rid = 1
+            while True:
+                while len(buf) < 8:
+                    d = c.recv(65536)
+                    if not d:
+                        return
+                    buf += d
+                ver, typ, rid, clen, plen = struct.unpack(">BBHHB", buf[:7])
+                need = 8 + clen + plen
+                while len(buf) < need:
+                    d = c.recv(65536)
+                    if not d:
+                        return
+                    buf += d
+                buf = buf[need:]
+                if typ == 5 and clen == 0:      # FCGI_STDIN, end of stream
+                    break
+            out = self.reply
+            c.sendall(struct.pack(">BBHHBx", 1, 6, rid, len(out), 0) + out)
+            c.sendall(struct.pack(">BBHHBx", 1, 6, rid, 0, 0))
+            c.sendall(struct.pack(">BBHHBx", 1, 3, rid, 8, 0) + b"\0" * 8)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+
 def main():
     build = lbgtest.build_dir()
     routes = dict(GARBAGE)
@@ -122,6 +164,10 @@ def main():
     backend = lbgtest.RawBackend(routes)
     # uwsgi and scgi: the backend answers whatever arrives with garbage
     backend_cgi = AnyBackend(GARBAGE[b"/line-before"])
+    # fastcgi: "Status: 2000 OK" (ngx_atoi of 3 digits takes 200; the
+    # status line goes out as the upstream wrote it)
+    backend_fcgi = FastCGIBackend(b"Status: 2000 OK\r\nContent-Type: text/plain"
+                                  b"\r\n\r\nabc")
     try:
         for name, binary, modules, artifact in builds(build):
             if not os.path.exists(artifact):
@@ -130,7 +176,8 @@ def main():
             write(os.path.join(d, "html", "static.txt"), "static\n")
             write(os.path.join(d, "params"), "")
             inst = Instance(name, binary, modules, d,
-                            LOCATIONS.replace("@CGI@", str(backend_cgi.port)),
+                            LOCATIONS.replace("@CGI@", str(backend_cgi.port))
+                            .replace("@FCGI@", str(backend_fcgi.port)),
                             backend_port=backend.port)
             inst.start()
             try:
@@ -141,6 +188,7 @@ def main():
     finally:
         backend.stop()
         backend_cgi.stop()
+        backend_fcgi.stop()
     return R.summary()
 
 
@@ -269,6 +317,22 @@ def run(inst, build):
                 'not repaired (detect mode)',
                 '[warn] lbguard: trailer field-value-ctl: field "X-Ctl" value '
                 '"a\\x01b", not repaired (detect mode)'])
+
+    # fastcgi's Status: the status line nginx writes is checked
+    for m in MODES:
+        before = len(inst.log(m))
+        got = get(inst.ports[m], b"/fcgi", b"Connection: close\r\n")
+        lines = lbguard_lines(inst.log(m)[before:])
+        if m == "repair":
+            R.check(build + " fastcgi Status 2000 repair: status set to 500",
+                    got.startswith(b"HTTP/1.1 500 Internal Server Error\r\n"),
+                    repr(got[:80]))
+        else:
+            R.check(build + " fastcgi Status 2000 %s: as the upstream wrote it" % m,
+                    got.startswith(b"HTTP/1.1 2000 OK\r\n"), repr(got[:80]))
+        R.eq(build + " fastcgi Status 2000 %s: log" % m, lines, [] if m == "off" else [
+            '[warn] lbguard: status-code-invalid: status line "2000 OK", %s'
+            % ("status set to 500" if m == "repair" else "not repaired (detect mode)")])
 
     # a relative Location counts with the bytes nginx writes (absolute)
     for m in ("detect", "repair"):
