@@ -1395,7 +1395,6 @@ ngx_http_lbguard_trailers(ngx_http_request_t *r, ngx_buf_t *b)
 {
     u_char                       *p;
     size_t                        i, n, len, pre;
-    ngx_uint_t                    k;
     lbg_edit_t                    edits[LBG_EDITS_MAX];
     lbg_field_t                   fields[NGX_HTTP_LBGUARD_FIELDS];
     lbg_policy_t                  policy;
@@ -1479,10 +1478,14 @@ ngx_http_lbguard_trailers(ngx_http_request_t *r, ngx_buf_t *b)
     pre = (b->last - b->pos >= 2 && b->pos[0] == CR) ? 5 : 3;
     len = pre + 2;
 
-    for (k = 0; k < n; k++) {
-        h = (ngx_table_elt_t *) fields[k].origin;
-        if (h->hash) {
-            len += h->key.len + 2 + h->value.len + 2;
+    /* every surviving element, as the chunked filter writes them (the
+     * view holds the first NGX_HTTP_LBGUARD_FIELDS only) */
+
+    for (part = &r->headers_out.trailers.part; part; part = part->next) {
+        for (h = part->elts, end = h + part->nelts; h < end; h++) {
+            if (h->hash) {
+                len += h->key.len + 2 + h->value.len + 2;
+            }
         }
     }
 
@@ -1494,13 +1497,14 @@ ngx_http_lbguard_trailers(ngx_http_request_t *r, ngx_buf_t *b)
     b->start = p;
     p = ngx_cpymem(p, CRLF "0" CRLF + (5 - pre), pre);
 
-    for (k = 0; k < n; k++) {
-        h = (ngx_table_elt_t *) fields[k].origin;
-        if (h->hash) {
-            p = ngx_cpymem(p, h->key.data, h->key.len);
-            *p++ = ':'; *p++ = ' ';
-            p = ngx_cpymem(p, h->value.data, h->value.len);
-            *p++ = CR; *p++ = LF;
+    for (part = &r->headers_out.trailers.part; part; part = part->next) {
+        for (h = part->elts, end = h + part->nelts; h < end; h++) {
+            if (h->hash) {
+                p = ngx_cpymem(p, h->key.data, h->key.len);
+                *p++ = ':'; *p++ = ' ';
+                p = ngx_cpymem(p, h->value.data, h->value.len);
+                *p++ = CR; *p++ = LF;
+            }
         }
     }
 
