@@ -1451,9 +1451,19 @@ ngx_http_lbguard_trailers(ngx_http_request_t *r, ngx_buf_t *b)
     ctx = ngx_http_lbguard_ctx(r, lcf);
 
     for (i = 0; i < rep.nfindings; i++) {
-        (void) lbg_finding_format(&view, &rep.findings[i],
-                                  lcf->mode == LBG_MODE_REPAIR,
-                                  (char *) line, sizeof(line));
+        /* the outcome is the trailer's own: the field is dropped */
+        len = lbg_finding_format(&view, &rep.findings[i], 0, (char *) line,
+                                 sizeof(line));
+        pre = sizeof(", not repaired (detect mode)") - 1;
+
+        if (lcf->mode == LBG_MODE_REPAIR && len >= pre
+            && ngx_strcmp(line + len - pre, ", not repaired (detect mode)")
+               == 0)
+        {
+            ngx_cpystrn(line + len - pre, (u_char *) ", trailer field dropped",
+                        sizeof(line) - (len - pre));
+        }
+
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "lbguard: trailer %s", line);
 
