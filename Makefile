@@ -12,7 +12,7 @@ CC      ?= cc
 PYTHON  ?= python3
 
 CORE_SRCS := common/lbg_rules.c common/lbg_check.c common/lbg_format.c common/lbg_quick.c \
-             common/lbg_body.c common/lbg_parse.c common/lbg_metrics.c
+             common/lbg_body.c common/lbg_parse.c common/lbg_metrics.c common/lbg_bypass.c
 CORE_HDRS := common/lbg.h common/lbg_internal.h
 
 # The core is stricter than nginx's own flags (-Wall -Wpointer-arith

@@ -92,6 +92,8 @@ typedef struct {
     lbg_finding_t findings[LBG_FINDINGS_MAX];
     lbg_edit_t    edits[LBG_EDITS_MAX];
     unsigned      no_body : 1;
+    unsigned      bad_gateway : 1; /* the target's own 502 replaces the
+                                      response (issue 9) */
 } lbguard_ctx;
 
 /* The body guard's state (r->pool). hctx is NULL until a finding needs
@@ -555,6 +557,13 @@ static void lbguard_repair(request_rec *r, const lbg_response_t *view,
         case LBG_EDIT_NO_BODY:
             ctx->no_body = 1;
             break;
+        case LBG_EDIT_BAD_GATEWAY:
+            /* the target's own 502 (issue 9): none of the response's
+             * fields, Apache's own Date, Server, Content-Length and
+             * Connection, lbguard's body (lbguard_header_filter) */
+            ctx->bad_gateway = 1;
+            ctx->no_body = 1;
+            break;
         case LBG_EDIT_SANITIZE:
             v = apr_pstrmemdup(r->pool, (const char *) f->value,
                                f->value_len);
@@ -580,6 +589,16 @@ static void lbguard_repair(request_rec *r, const lbg_response_t *view,
         }
     }
 
+    if (ctx->bad_gateway) {
+        r->status = HTTP_BAD_GATEWAY;
+        r->status_line = NULL;
+        apr_table_clear(r->headers_out);
+        apr_table_clear(r->err_headers_out);
+        ap_set_content_type(r, LBG_BAD_GATEWAY_TYPE);
+        ap_set_content_length(r, sizeof(LBG_BAD_GATEWAY_BODY) - 1);
+        r->connection->keepalive = AP_CONN_CLOSE;
+        return;
+    }
     if (removed[LBGUARD_FROM_ERR_HEADERS]) {
         r->err_headers_out = lbguard_table_without(r->pool, r->err_headers_out,
                                                    gone[0]);
@@ -672,18 +691,32 @@ static void lbguard_arm_body(request_rec *r, lbguard_ctx *ctx,
                              const lbg_policy_t *policy, int cl)
 {
     lbguard_body_ctx *bctx;
+    const char       *key;
 
-    if (cl < 0 || lbg_bodiless(r->status, r->header_only)
+    if (lbg_bodiless(r->status, r->header_only)
         || lbg_tunnel(r->status, r->method_number == M_CONNECT)) {
         return;
+    }
+    if (cl < 0) {
+        /* a Content-Length in err_headers_out only ("Header always add"):
+         * HTTP_HEADER sends it all the same (issue 9) */
+        cl = lbguard_cl_index(r->err_headers_out);
+        if (cl < 0) {
+            return;
+        }
+        key = ((const apr_table_entry_t *)
+               apr_table_elts(r->err_headers_out)->elts)[cl].key;
+    }
+    else {
+        key = ((const apr_table_entry_t *)
+               apr_table_elts(r->headers_out)->elts)[cl].key;
     }
     bctx = apr_palloc(r->pool, sizeof(*bctx));
     memset(&bctx->body, 0, sizeof(bctx->body));
     bctx->started = 0;
     bctx->hctx = ctx;
     bctx->policy = *policy;
-    bctx->cl_key = ((const apr_table_entry_t *)
-                    apr_table_elts(r->headers_out)->elts)[cl].key;
+    bctx->cl_key = key;
     ap_add_output_filter_handle(lbguard_body_filter_handle, bctx, r,
                                 r->connection);
 }
@@ -836,8 +869,9 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
     }
     lbguard_quick(r, &q, &cl);
     sl = lbguard_status_line(r, &sl_len);
-    if (lbg_quick_clean(policy, &q, r->status, (const unsigned char *) sl,
-                        sl_len)) {
+    if (q.nte == 0 /* an application's Transfer-Encoding: te-not-applied */
+        && lbg_quick_clean(policy, &q, r->status, (const unsigned char *) sl,
+                           sl_len)) {
         if (lbguard_switching(r, policy)) {
             return lbguard_switch(f, bb);
         }
@@ -850,12 +884,23 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
      * rep.nfindings and rep.nedits. */
     ctx = f->ctx = apr_palloc(r->pool, sizeof(*ctx));
     ctx->no_body = 0;
+    ctx->bad_gateway = 0;
     ctx->policy = *policy;
     lbg_report_init(&ctx->rep, ctx->findings, LBG_FINDINGS_MAX, ctx->edits,
                     LBG_EDITS_MAX);
 
     lbguard_view(r, &view, sl, sl_len, &cl);
     lbg_check(&ctx->policy, &view, &ctx->rep);
+
+    /* Apache frames the body itself: a Transfer-Encoding in the tables is
+     * sent as is while the body goes out unframed (issue 9) */
+    lbg_check_te_not_applied(&ctx->policy, &view, &ctx->rep);
+
+    /* 101 to a request that asked for no upgrade (issue 9) */
+    if (r->status == HTTP_SWITCHING_PROTOCOLS
+        && apr_table_get(r->headers_in, "Upgrade") == NULL) {
+        lbg_check_switching(&ctx->policy, &ctx->rep);
+    }
 
     /* Log before repairing: findings point into the view. */
     for (i = 0; i < ctx->rep.nfindings; i++) {
@@ -886,6 +931,11 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
     }
     else {
         lbguard_drop_data(bb);
+        if (ctx->bad_gateway && !r->header_only) {
+            APR_BRIGADE_INSERT_HEAD(bb, apr_bucket_immortal_create(
+                LBG_BAD_GATEWAY_BODY, sizeof(LBG_BAD_GATEWAY_BODY) - 1,
+                bb->bucket_alloc));
+        }
     }
     return ap_pass_brigade(f->next, bb);
 }

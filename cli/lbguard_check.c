@@ -36,7 +36,9 @@ static const char check_usage[] =
     "                  (nginx-1.22: nginx before 1.23.0)\n"
     "  --head          the response answers a HEAD request (no body follows)\n"
     "  --fail-on T     exit 1 when a finding is at tier T or worse:\n"
-    "                  acceptable, ambiguous (default), severe\n"
+    "                  acceptable, ambiguous, severe; default: any finding\n"
+    "                  the profile's load balancers reject, whatever its\n"
+    "                  tier (strictest: any LB's, or ambiguous and worse)\n"
     "  --json          print one JSON object instead of text\n"
     "\n"
     "exit status: 0 no finding at or above --fail-on, 1 findings, 2 usage\n"
@@ -213,7 +215,28 @@ lbguard_result_free(lbguard_result_t *res)
 int
 lbguard_fails(const lbguard_result_t *res, lbg_tier_e fail_on)
 {
-    return res->rep.nfindings > 0 && res->rep.worst >= fail_on;
+    const lbg_rule_t *rule;
+    size_t            i;
+
+    if (fail_on != LBGUARD_FAIL_REJECTED) {
+        return res->rep.nfindings > 0 && res->rep.worst >= fail_on;
+    }
+    /* the default (issue 9): whatever the profile's load balancers reject
+     * (lbg_parse records only those), whatever its tier; under strictest,
+     * what any load balancer rejects, and anything ambiguous or worse */
+    if (res->rep.truncated) {
+        return 1;
+    }
+    for (i = 0; i < res->rep.nfindings; i++) {
+        rule = lbg_rule(res->rep.findings[i].rule);
+        if (rule == NULL || rule->tier >= LBG_TIER_AMBIGUOUS
+            || res->policy.profile != LBG_PROFILE_STRICTEST
+            || (rule->lb_mask & LBG_LB_ALL) != 0)
+        {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 
@@ -422,7 +445,7 @@ lbguard_check_args(const char *cmd, const char *usage_text, int allow_check,
     *done = 0;
     o->path = NULL;
     o->profile = LBG_PROFILE_STRICTEST;
-    o->fail_on = LBG_TIER_AMBIGUOUS;
+    o->fail_on = LBGUARD_FAIL_REJECTED;
     o->json = 0;
     o->head = 0;
 

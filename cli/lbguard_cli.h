@@ -67,7 +67,12 @@ int lbguard_analyse(const char *cmd, lbguard_result_t *res,
 /* Releases what lbguard_analyse allocated. */
 void lbguard_result_free(lbguard_result_t *res);
 
-/* Returns 1 when the report holds a finding at or above tier `fail_on`. */
+/* --fail-on's default: a finding that a load balancer of the profile
+ * rejects, whatever its tier (issue 9). */
+#define LBGUARD_FAIL_REJECTED LBG_TIER_COMPLIANT
+
+/* Returns 1 when the report holds a finding at or above tier `fail_on`, or
+ * for LBGUARD_FAIL_REJECTED one the profile's load balancers reject. */
 int lbguard_fails(const lbguard_result_t *res, lbg_tier_e fail_on);
 
 /*

@@ -56,7 +56,7 @@ static const char probe_usage[] =
     "  --header 'N: v'      add a request header (repeatable)\n"
     "  --timeout T          connect and response timeout (default 10s)\n"
     "  --profile P          as for check (default strictest)\n"
-    "  --fail-on T          as for check (default ambiguous); a keep-alive\n"
+    "  --fail-on T          as for check (default: what the profile rejects); a keep-alive\n"
     "                       shorter than needed counts as severe\n"
     "  --json               print one JSON object instead of text\n"
     "  --insecure           https: do not verify the server's certificate\n"
@@ -754,7 +754,7 @@ lbguard_probe_args(int argc, char **argv, lbguard_probe_opts_t *o, int *done)
     o->margin_ms = LBG_KEEPALIVE_MARGIN_MS;
     o->timeout_ms = 10000;
     o->profile = LBG_PROFILE_STRICTEST;
-    o->fail_on = LBG_TIER_AMBIGUOUS;
+    o->fail_on = LBGUARD_FAIL_REJECTED;
 
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -1314,9 +1314,11 @@ lbguard_cmd_probe(int argc, char **argv)
         }
     }
 
+    /* the keep-alive verdicts keep the old default tier, ambiguous */
     fails = lbguard_fails(&res, o.fail_on)
             || (verdict == LBG_KA_RAISE && LBG_TIER_SEVERE >= o.fail_on)
             || (verdict == LBG_KA_DISABLED
+                && o.fail_on != LBGUARD_FAIL_REJECTED
                 && LBG_TIER_ACCEPTABLE >= o.fail_on);
 
     if (o.json) {

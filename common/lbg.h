@@ -209,7 +209,23 @@ int lbg_profile_parse(const char *s, size_t len, lbg_profile_e *out);
     XX(32, TE_CHUNKED_NOT_FINAL, "te-chunked-not-final", "RFC 9112 6.1",     \
        LBG_TIER_SEVERE,                                                      \
        LBG_LB_HAPROXY | LBG_LB_NGINXES | LBG_LB_ENVOY,                       \
-       "none (connection closed)")
+       "none (connection closed)")                                           \
+    /* issue 9 (bypass): rules 33-37 */                                      \
+    XX(33, UPSTREAM_STATUS_LINE_INVALID, "upstream-status-line-invalid",     \
+       "RFC 9112 4", LBG_TIER_SEVERE, LBG_LB_ALL,                            \
+       "replaced by the target's own 502 Bad Gateway")                       \
+    XX(34, SWITCHING_WITHOUT_UPGRADE, "switching-protocols-without-upgrade", \
+       "RFC 9110 15.2.2", LBG_TIER_SEVERE, 0,                                \
+       "replaced by the target's own 502 Bad Gateway")                       \
+    XX(35, CHUNK_SIZE_WHITESPACE, "chunk-size-whitespace", "RFC 9112 7.1",   \
+       LBG_TIER_AMBIGUOUS, LBG_LB_LLHTTP,                                    \
+       "white space after the chunk size removed")                          \
+    XX(36, INTERIM_AS_FINAL, "interim-response-as-final", "RFC 9110 15.2",   \
+       LBG_TIER_SEVERE, LBG_LB_ALL,                                          \
+       "replaced by the target's own 502 Bad Gateway")                       \
+    XX(37, TE_NOT_APPLIED, "te-not-applied", "RFC 9112 6.1",                 \
+       LBG_TIER_SEVERE, LBG_LB_ALL,                                          \
+       "Transfer-Encoding removed, the server frames the body itself")
 
 /* Rule identifiers: LBG_RULE_<ENUM> = id. LBG_RULE_NONE (0) is no rule. */
 typedef enum {
@@ -405,7 +421,13 @@ typedef enum {
     /* Do not keep the connection alive after this response. */
     LBG_EDIT_CLOSE,
     /* Send no body (header only); implies nothing about keep-alive. */
-    LBG_EDIT_NO_BODY
+    LBG_EDIT_NO_BODY,
+    /* Replace the whole response by the target's own 502 Bad Gateway
+     * (lbg_bad_gateway()): status 502, only the host's own fields,
+     * Content-Length of LBG_BAD_GATEWAY_BODY, Connection: close; every
+     * other field and every body byte of the original are discarded.
+     * Implies CLOSE. (issue 9) */
+    LBG_EDIT_BAD_GATEWAY
 } lbg_edit_op_e;
 
 typedef struct {
@@ -1165,6 +1187,14 @@ typedef struct {
     int64_t              body_expected;
     size_t               body_framed;
     size_t               bare_lf;
+    unsigned             chunk_ws : 1; /* CHUNK_SIZE_WHITESPACE recorded:
+                                          the repair drops that white
+                                          space (issue 9) */
+    size_t               interim_body; /* a 1xx's body: the first
+                                          interim_body bytes of `body`
+                                          (its Content-Length), reported
+                                          as BODY_ON_BODILESS and dropped
+                                          by the repair (issue 9) */
 } lbg_raw_t;
 
 /*
@@ -1362,6 +1392,68 @@ size_t lbg_metrics_format(const lbg_metrics_view_t *v, char *buf,
                           size_t size);
 
 /* ---- end of metrics ---- */
+
+/* ------------------------------------------------------------------------ */
+/* issue 9 (bypass): the target's own 502, upstream status lines, 101       */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The body of the target's own 502 Bad Gateway (LBG_EDIT_BAD_GATEWAY), the
+ * same on every host, so that a load balancer log shows the target's 502
+ * (target_status_code 502 on AWS ALB) instead of one the balancer makes.
+ */
+#define LBG_BAD_GATEWAY_BODY                                                 \
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n" \
+    "<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n"
+#define LBG_BAD_GATEWAY_TYPE "text/html"
+
+/* Returns 1 when rep asks for the target's own 502 (an LBG_EDIT_BAD_GATEWAY
+ * edit), else 0. */
+int lbg_report_bad_gateway(const lbg_report_t *rep);
+
+/*
+ * Records, for an adapter, that the upstream's status line is not
+ * HTTP/1.x (nginx's "upstream sent no valid HTTP/1.0 header" and its
+ * HTTP/0.9 fallback, RFC 9112 4): an UPSTREAM_STATUS_LINE_INVALID finding
+ * whose at[0..at_len) are the first bytes the upstream sent (the log line
+ * escapes them and shows at most 64), and an LBG_EDIT_BAD_GATEWAY edit.
+ * Filtered by p like lbg_check. Returns 1 when the finding counts, else 0.
+ */
+int lbg_check_upstream_status(const lbg_policy_t *p, const unsigned char *at,
+                              size_t at_len, lbg_report_t *rep);
+
+/*
+ * Records, for an adapter, a 101 Switching Protocols response to a request
+ * that asked for no upgrade (no Upgrade field in the request; RFC 9110
+ * 7.8, 15.2.2;
+ * HAProxy 2.6.12 and nginx 1.22 pass it on, so only the strictest profile
+ * acts): a SWITCHING_WITHOUT_UPGRADE finding
+ * (n1 = 1) and an LBG_EDIT_BAD_GATEWAY edit. lbg_check itself records the
+ * same rule (n1 = 0) for a 101 that carries no Upgrade field. Returns 1 when
+ * the finding counts, else 0.
+ */
+int lbg_check_switching(const lbg_policy_t *p, lbg_report_t *rep);
+
+/*
+ * Records, for an adapter whose host sends the response with status code
+ * `status` as the final one, an interim status (1xx other than 101, RFC
+ * 9110 15.2): nginx 1.22 passes an upstream's 100 Continue on as its final
+ * response, after which no final response comes. An INTERIM_AS_FINAL
+ * finding (n1 = status) and an LBG_EDIT_BAD_GATEWAY edit. Returns 1 when
+ * the finding counts, 0 when status is no such code or p filters it out.
+ */
+int lbg_check_interim(const lbg_policy_t *p, int status, lbg_report_t *rep);
+
+/*
+ * For a host that frames the body itself and never applies a
+ * Transfer-Encoding an application names (Apache: ap_http_header_filter
+ * chunks only when it decided to, and an application's "chunked" makes it
+ * send the body unframed; RFC 9112 6.1): records a TE_NOT_APPLIED finding,
+ * a REMOVE edit for every untrusted Transfer-Encoding field of r, and
+ * CLOSE. Returns the number of findings recorded.
+ */
+size_t lbg_check_te_not_applied(const lbg_policy_t *p,
+                                const lbg_response_t *r, lbg_report_t *rep);
 
 #ifdef __cplusplus
 }

@@ -858,6 +858,10 @@ lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
                      (int64_t) total, (int64_t) p->max_header_bytes);
     }
 
+    if (r->status == 101) {
+        lbg__check_101(p, r, rep);
+    }
+
     if (ncl + nte == 0) {
         return rep->nfindings - before;
     }
@@ -956,6 +960,11 @@ lbg_quick_end(const lbg_policy_t *p, const lbg_quick_t *q, int status,
         {
             return 0;
         }
+    }
+
+    /* 101: lbg_check looks for its Upgrade field */
+    if (status == 101) {
+        return 0;
     }
 
     /* the message framing: lbg_check's fast path, or a lone "chunked"

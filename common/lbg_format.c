@@ -192,6 +192,7 @@ lbg_finding_format(const lbg_response_t *r, const lbg_finding_t *f,
     case LBG_RULE_TE_NOT_CHUNKED:
     case LBG_RULE_TE_CHUNKED_NOT_FINAL:
     case LBG_RULE_TE_CHUNKED_TWICE:
+    case LBG_RULE_TE_NOT_APPLIED:
     case LBG_RULE_FRAMING_ON_BODILESS_STATUS:
         if (fl != NULL) {
             lbg__puts(&o, "field ");
@@ -268,6 +269,25 @@ lbg_finding_format(const lbg_response_t *r, const lbg_finding_t *f,
         lbg__puts(&o, "no end of the header section in ");
         lbg__putn(&o, f->n1);
         lbg__puts(&o, " bytes");
+        break;
+    case LBG_RULE_UPSTREAM_STATUS_LINE_INVALID:
+        lbg__puts(&o, "upstream response begins ");
+        lbg__quoted(&o, f->at, f->at ? f->at_len : 0);
+        break;
+    case LBG_RULE_SWITCHING_WITHOUT_UPGRADE:
+        lbg__puts(&o, f->n1 ? "101 Switching Protocols to a request without"
+                              " Upgrade"
+                            : "101 Switching Protocols without an Upgrade"
+                              " field");
+        break;
+    case LBG_RULE_INTERIM_AS_FINAL:
+        lbg__puts(&o, "interim status ");
+        lbg__putn(&o, f->n1);
+        lbg__puts(&o, " sent as the final response");
+        break;
+    case LBG_RULE_CHUNK_SIZE_WHITESPACE:
+        lbg__puts(&o, "white space after the chunk size at body byte ");
+        lbg__putn(&o, f->n1);
         break;
     default:
         lbg__puts(&o, "unknown rule");

@@ -64,4 +64,10 @@ int64_t lbg__cl_list(const unsigned char *v, size_t len,
 void lbg__te_scan(const unsigned char *v, size_t len, size_t *ncodings,
                   size_t *nchunked, int *final_chunked, int *empty);
 
+/* issue 9 (bypass): records SWITCHING_WITHOUT_UPGRADE (n1 = 0) and the
+ * target's own 502 when r, a 101 response, carries no Upgrade field (RFC
+ * 9110 15.2.2: the server MUST send one). lbg_bypass.c. */
+void lbg__check_101(const lbg_policy_t *p, const lbg_response_t *r,
+                    lbg_report_t *rep);
+
 #endif /* LBG_INTERNAL_H */

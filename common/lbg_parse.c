@@ -25,14 +25,17 @@ lbg__eol(const unsigned char *b, size_t from, size_t len)
 
 /* Parses the chunked body b[0..len) (RFC 9112 7.1). Returns the bytes of
  * the complete chunked body, or (size_t) -1 with *bad set to the offset of
- * the first bad byte (len when the body ends early). */
+ * the first bad byte (len when the body ends early). *ws is set to the
+ * offset of the first SP or HTAB right after a chunk size (llhttp refuses
+ * it; CHUNK_SIZE_WHITESPACE), or (size_t) -1 when there is none. */
 static size_t
-lbg__chunked(const unsigned char *b, size_t len, size_t *bad)
+lbg__chunked(const unsigned char *b, size_t len, size_t *bad, size_t *ws)
 {
     size_t   i = 0, e;
     uint64_t size;
     int      digits;
 
+    *ws = (size_t) -1;
     for (;;) {
         size = 0;
         digits = 0;
@@ -50,6 +53,9 @@ lbg__chunked(const unsigned char *b, size_t len, size_t *bad)
         if (i >= len || digits == 0) {
             *bad = i;
             return (size_t) -1;
+        }
+        if (lbg__is(b[i], LBG__WS) && *ws == (size_t) -1) {
+            *ws = i;
         }
         /* chunk-ext: BWS ";" ... up to CRLF; no CTL but HTAB */
         if (b[i] == ';' || lbg__is(b[i], LBG__WS)) {
@@ -149,6 +155,7 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
     lbg_response_t      *v = &out->view;
     const unsigned char *first_bare = NULL, *colon, *first_el;
     size_t               i, e, le, s, vs, ve, nlines = 0, nf = 0, bad = 0, fl;
+    size_t               ws;
     size_t               ncodings = 0, nchunked = 0, cl_field = LBG_NO_FIELD;
     int                  final_chunked = 0, empty = 0, have_te = 0;
     int                  cl_ok = 1, k, code;
@@ -300,7 +307,26 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
     out->body_len = len - out->header_len;
     if (v->status >= 100 && v->status < 200) {
         /* an interim response: what follows is the next message (or,
-         * after 101, another protocol), not a body */
+         * after 101, another protocol), not a body; but bytes a 1xx
+         * announced with a Content-Length are its body (issue 9): they are
+         * reported and the next message starts after them */
+        for (i = 0; v->status != 101 && i < nf; i++) {
+            f = &fields[i];
+            if (lbg__framing_name(f->name, f->name_len) != LBG__K_CL) {
+                continue;
+            }
+            x = lbg_content_length_parse(f->value, f->value_len);
+            if (x > 0 && (uint64_t) x <= (uint64_t) out->body_len
+                && !(out->body_len >= 5
+                     && memcmp(out->body, "HTTP/", 5) == 0)
+                && lbg__finding(p, rep, LBG_RULE_BODY_ON_BODILESS, i,
+                                out->body, x > 16 ? 16 : (size_t) x,
+                                v->status, x))
+            {
+                out->interim_body = (size_t) x;
+            }
+            break;
+        }
         out->framing = LBG_FRAMING_NONE;
         out->body_framed = out->body_len;
         goto done;
@@ -372,7 +398,13 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
         }
         break;
     case LBG_FRAMING_CHUNKED:
-        e = lbg__chunked(out->body, out->body_len, &bad);
+        e = lbg__chunked(out->body, out->body_len, &bad, &ws);
+        if (ws != (size_t) -1
+            && lbg__finding(p, rep, LBG_RULE_CHUNK_SIZE_WHITESPACE,
+                            LBG_NO_FIELD, out->body + ws, 1, (int64_t) ws, 0))
+        {
+            out->chunk_ws = 1;
+        }
         if (e == (size_t) -1) {
             out->body_framed = out->body_len;
             if (lbg__finding(p, rep, LBG_RULE_CHUNKED_INVALID, LBG_NO_FIELD,
@@ -459,6 +491,62 @@ lbg__after_repair(const lbg_policy_t *p, lbg_report_t *rep, lbg_rule_e rule,
 }
 
 
+/* 1 when rep holds an OBS_FOLD finding on field i. */
+static int
+lbg__folded(const lbg_report_t *rep, size_t i)
+{
+    size_t k;
+
+    for (k = 0; k < rep->nfindings; k++) {
+        if (rep->findings[k].rule == LBG_RULE_OBS_FOLD
+            && rep->findings[k].field == i)
+        {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+
+/* Writes a folded value v[0..n) unfolded as Apache's own parser does
+ * (RFC 9112 5.2): each obs-fold, with the white space around it, becomes
+ * one SP ("Bar\r\n Baz" -> "Bar Baz"); any other control byte becomes SP
+ * as lbg_sanitize() does. */
+static void
+lbg__unfold(lbg__w_t *w, const unsigned char *v, size_t n)
+{
+    size_t        i = 0, ws = 0; /* v[ws..i): white space not yet written */
+    unsigned char c;
+
+    while (i < n) {
+        c = v[i];
+        if (c == '\r' || c == '\n') {
+            /* the fold and the white space around it: one SP */
+            while (i < n && (v[i] == '\r' || v[i] == '\n' || v[i] == ' '
+                             || v[i] == '\t'))
+            {
+                i++;
+            }
+            lbg__w(w, " ", 1);
+            ws = i;
+            continue;
+        }
+        if (c == ' ' || c == '\t') {
+            i++;
+            continue;
+        }
+        lbg__w(w, v + ws, i - ws);
+        if (!lbg__is(c, LBG__VCHAR)) {
+            c = ' ';
+        }
+        lbg__w(w, &c, 1);
+        i++;
+        ws = i;
+    }
+    lbg__w(w, v + ws, i - ws);
+}
+
+
 /* Writes (or counts) the repaired status line and header section. */
 static void
 lbg__write_head(const lbg_raw_t *raw, const lbg_report_t *rep, lbg__w_t *w)
@@ -529,6 +617,12 @@ lbg__write_head(const lbg_raw_t *raw, const lbg_report_t *rep, lbg__w_t *w)
             while (e > s && !lbg__is(f->value[e - 1], LBG__VCHAR)) {
                 e--;
             }
+            if (lbg__folded(rep, i)) {
+                lbg__unfold(w, f->value + s, e - s);
+                lbg__w(w, "\r\n", 2);
+                w->fields++;
+                continue;
+            }
             k = w->len;
             lbg__w(w, f->value + s, e - s);
             if (w->p != NULL && !w->over) {
@@ -560,7 +654,8 @@ lbg__budget_after_repair(const lbg_policy_t *p, const lbg_raw_t *raw,
     int      over_bytes = 0, over_fields = 0;
 
     if (p->mode == LBG_MODE_OFF || rep->nedits == 0
-        || (p->max_header_bytes == 0 && p->max_fields == 0))
+        || (p->max_header_bytes == 0 && p->max_fields == 0)
+        || lbg_report_bad_gateway(rep))
     {
         return;
     }
@@ -583,6 +678,73 @@ lbg__budget_after_repair(const lbg_policy_t *p, const lbg_raw_t *raw,
 }
 
 
+/* Writes the target's own 502 Bad Gateway (LBG_EDIT_BAD_GATEWAY). */
+static void
+lbg__bad_gateway(const lbg_raw_t *raw, lbg__w_t *w)
+{
+    char   num[24];
+    size_t n = 0, len = sizeof(LBG_BAD_GATEWAY_BODY) - 1;
+
+    lbg__ws(w, raw->view.version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+    lbg__ws(w, "502 Bad Gateway\r\nContent-Type: " LBG_BAD_GATEWAY_TYPE
+               "\r\nContent-Length: ");
+    do {
+        num[n++] = (char) ('0' + len % 10);
+        len /= 10;
+    } while (len != 0);
+    while (n > 0) {
+        lbg__w(w, &num[--n], 1);
+    }
+    lbg__ws(w, "\r\nConnection: close\r\n\r\n");
+    if (!raw->view.head) {
+        lbg__ws(w, LBG_BAD_GATEWAY_BODY);
+    }
+}
+
+
+/* Copies the (valid) chunked body b[0..len) without the white space right
+ * after each chunk size (CHUNK_SIZE_WHITESPACE; a chunk-ext keeps its
+ * ";"). */
+static void
+lbg__chunked_nows(const unsigned char *b, size_t len, lbg__w_t *w)
+{
+    size_t   i = 0, s;
+    uint64_t size;
+
+    while (i < len) {
+        s = i;
+        size = 0;
+        while (i < len && lbg__is(b[i], LBG__HEXDIG)) {
+            size = size * 16
+                   + (uint64_t) (b[i] <= '9' ? b[i] - '0'
+                                             : (lbg__lower(b[i]) - 'a' + 10));
+            i++;
+        }
+        lbg__w(w, b + s, i - s);
+        while (i < len && lbg__is(b[i], LBG__WS)) {
+            i++;
+        }
+        s = i;
+        while (i < len && b[i] != '\n') {
+            i++;
+        }
+        if (i < len) {
+            i++;
+        }
+        if (size == 0 || i >= len) {
+            lbg__w(w, b + s, len - s); /* the last chunk and the trailers */
+            return;
+        }
+        if (size > (uint64_t) (len - i - 2)) {
+            lbg__w(w, b + s, len - s);
+            return;
+        }
+        i += (size_t) size + 2;
+        lbg__w(w, b + s, i - s);
+    }
+}
+
+
 size_t
 lbg_repair_raw(const lbg_raw_t *raw, const lbg_report_t *rep,
                unsigned char *out, size_t out_cap)
@@ -593,11 +755,25 @@ lbg_repair_raw(const lbg_raw_t *raw, const lbg_report_t *rep,
     if (out == NULL) {
         return (size_t) -1;
     }
+    if (lbg_report_bad_gateway(rep)) {
+        /* the target's own 502: nothing of the original goes out */
+        w.len = 0;
+        w.over = 0;
+        lbg__bad_gateway(raw, &w);
+        return w.over ? (size_t) -1 : w.len;
+    }
     lbg__write_head(raw, rep, &w);
     if (!rep->no_body && raw->header_len > 0) {
         body = raw->framing == LBG_FRAMING_CLOSE ? raw->body_len
                                                  : raw->body_framed;
-        lbg__w(&w, raw->body, body);
+        if (raw->chunk_ws && raw->framing == LBG_FRAMING_CHUNKED) {
+            lbg__chunked_nows(raw->body, body, &w);
+        } else if (raw->interim_body > 0 && raw->interim_body <= body) {
+            lbg__w(&w, raw->body + raw->interim_body,
+                   body - raw->interim_body);
+        } else {
+            lbg__w(&w, raw->body, body);
+        }
     }
     return w.over ? (size_t) -1 : w.len;
 }

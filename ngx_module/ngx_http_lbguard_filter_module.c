@@ -48,6 +48,7 @@
 #define NGX_HTTP_LBGUARD_LOG_LEN            512
 #define NGX_HTTP_LBGUARD_CT_LEN             256 /* Content-Type; charset */
 #define NGX_HTTP_LBGUARD_SUMMARY_LEN        1024
+#define NGX_HTTP_LBGUARD_LOCATION_LEN       512 /* absolute Location */
 
 
 typedef struct {
@@ -83,6 +84,8 @@ typedef struct {
     unsigned         act:1;            /* the excess counts: cut it */
     unsigned         cut:1;
     unsigned         unrepaired:1;     /* repair failed: out of memory */
+    unsigned         replaced:1;       /* the target's own 502 went out:
+                                          every body byte is dropped */
 } ngx_http_lbguard_ctx_t;
 
 
@@ -91,7 +94,10 @@ static ngx_int_t ngx_http_lbguard_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_inline void ngx_http_lbguard_view(ngx_http_request_t *r,
     lbg_quick_t *q, lbg_response_t *view, lbg_field_t *fields,
-    size_t nfields, ngx_str_t *ct, u_char *cl, u_char *lm, u_char *ka);
+    size_t nfields, ngx_str_t *ct, u_char *cl, u_char *lm, u_char *ka,
+    ngx_str_t *loc);
+static void ngx_http_lbguard_location(ngx_http_request_t *r, ngx_str_t *loc,
+    u_char *buf, size_t size);
 static void ngx_http_lbguard_content_type(ngx_http_request_t *r,
     ngx_str_t *ct, u_char *buf, size_t size);
 static ngx_int_t ngx_http_lbguard_apply(ngx_http_request_t *r,
@@ -110,6 +116,16 @@ static ngx_int_t ngx_http_lbguard_keep_finding(ngx_http_request_t *r,
 static ngx_int_t ngx_http_lbguard_body_report(ngx_http_request_t *r,
     ngx_http_lbguard_ctx_t *ctx, lbg_rule_e rule);
 static void ngx_http_lbguard_consume(ngx_buf_t *b);
+static ngx_int_t ngx_http_lbguard_upstream_status(ngx_http_request_t *r,
+    ngx_http_lbguard_loc_conf_t *lcf);
+static ngx_int_t ngx_http_lbguard_bad_gateway(ngx_http_request_t *r,
+    ngx_http_lbguard_ctx_t *ctx);
+static ngx_int_t ngx_http_lbguard_trailers(ngx_http_request_t *r,
+    ngx_buf_t *b);
+
+
+/* the chunked filter's tag on the buffer of its last chunk and trailers */
+extern ngx_module_t  ngx_http_chunked_filter_module;
 
 static ngx_int_t ngx_http_lbguard_findings_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -286,8 +302,28 @@ ngx_http_lbguard_header_filter(ngx_http_request_t *r)
     u_char                        ka[sizeof("timeout=") + NGX_TIME_T_LEN];
     u_char                        ctbuf[NGX_HTTP_LBGUARD_CT_LEN];
     u_char                        line[NGX_HTTP_LBGUARD_LOG_LEN];
+    u_char                        locbuf[NGX_HTTP_LBGUARD_LOCATION_LEN];
+    ngx_str_t                     loc;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_lbguard_filter_module);
+
+    /*
+     * An upstream whose status line is not HTTP/1.x: nginx logged "upstream
+     * sent no valid HTTP/1.0 header" and set the response to HTTP/0.9 (no
+     * status line, the upstream's bytes verbatim) although the client's
+     * request line said HTTP/1.x (r->http_major). A real HTTP/0.9 request
+     * has http_major 0 and is left alone.
+     */
+
+    if (lcf->mode != LBG_MODE_OFF
+        && r->http_version < NGX_HTTP_VERSION_10
+        && r->http_major >= 1
+        && r == r->main
+        && r->upstream != NULL
+        && !r->header_sent)
+    {
+        return ngx_http_lbguard_upstream_status(r, lcf);
+    }
 
     /*
      * Out of scope: lbguard off; subrequests (their headers are never
@@ -316,9 +352,11 @@ ngx_http_lbguard_header_filter(ngx_http_request_t *r)
 
     ngx_http_lbguard_content_type(r, &ct, ctbuf, sizeof(ctbuf));
 
+    ngx_http_lbguard_location(r, &loc, locbuf, sizeof(locbuf));
+
     lbg_quick_init(&q);
 
-    ngx_http_lbguard_view(r, &q, NULL, NULL, 0, &ct, cl, lm, ka);
+    ngx_http_lbguard_view(r, &q, NULL, NULL, 0, &ct, cl, lm, ka, &loc);
 
     if (lbg_quick_clean(&lcf->policy, &q, (int) r->headers_out.status,
                         r->headers_out.status_line.len
@@ -344,11 +382,25 @@ ngx_http_lbguard_header_filter(ngx_http_request_t *r)
         }
     }
 
-    ngx_http_lbguard_view(r, NULL, &view, fields, n, &ct, cl, lm, ka);
+    ngx_http_lbguard_view(r, NULL, &view, fields, n, &ct, cl, lm, ka, &loc);
 
     lbg_report_init(&rep, findings, LBG_FINDINGS_MAX, edits, LBG_EDITS_MAX);
 
-    if (lbg_check(&lcf->policy, &view, &rep) == 0) {
+    (void) lbg_check(&lcf->policy, &view, &rep);
+
+    /* 101 to a request that asked for no upgrade (issue 9) */
+
+    if (r->headers_out.status == NGX_HTTP_SWITCHING_PROTOCOLS
+        && r->headers_in.upgrade == NULL)
+    {
+        (void) lbg_check_switching(&lcf->policy, &rep);
+    }
+
+    /* an upstream's 100 Continue passed on as the final response */
+
+    (void) lbg_check_interim(&lcf->policy, (int) r->headers_out.status, &rep);
+
+    if (rep.nfindings == 0 && !rep.truncated) {
         goto body;
     }
 
@@ -376,6 +428,14 @@ ngx_http_lbguard_header_filter(ngx_http_request_t *r)
     }
 
     ctx->unrepaired = (lcf->mode == LBG_MODE_REPAIR && !repaired);
+
+    if (repaired && lbg_report_bad_gateway(&rep)) {
+        for (i = 0; i < rep.nfindings; i++) {
+            (void) ngx_http_lbguard_keep_finding(r, ctx, &rep.findings[i]);
+        }
+
+        return ngx_http_lbguard_bad_gateway(r, ctx);
+    }
 
     ctx->report.truncated = rep.truncated;
 
@@ -549,7 +609,7 @@ __attribute__((always_inline))          /* one copy for each use of q */
 static ngx_inline void
 ngx_http_lbguard_view(ngx_http_request_t *r, lbg_quick_t *q,
     lbg_response_t *view, lbg_field_t *fields, size_t nfields, ngx_str_t *ct,
-    u_char *cl, u_char *lm, u_char *ka)
+    u_char *cl, u_char *lm, u_char *ka, ngx_str_t *loc)
 {
     u_char                    *p;
     size_t                     n;
@@ -655,9 +715,27 @@ ngx_http_lbguard_view(ngx_http_request_t *r, lbg_quick_t *q,
     }
 
     /*
-     * A relative Location is made absolute by the header filter; the view
-     * keeps it at its place in the list with its relative value.
+     * A relative Location is made absolute by the header filter and written
+     * here: the view has it here with its final bytes (issue 9: they count
+     * in the budgets); its element in the list is skipped below. Edits name
+     * the element: a repaired value is absolute and nginx writes it as is.
      */
+
+    if (loc->len) {
+        if (q) {
+            lbg_quick_field(q, (u_char *) "Location", sizeof("Location") - 1,
+                            loc->data, loc->len, 0);
+
+        } else if (n < nfields) {
+            fields[n].name = (u_char *) "Location";
+            fields[n].name_len = sizeof("Location") - 1;
+            fields[n].value = loc->data;
+            fields[n].value_len = loc->len;
+            fields[n].origin = (uintptr_t) r->headers_out.location;
+            fields[n].trusted = 0;
+            n++;
+        }
+    }
 
     if (r->chunked) {
         ngx_http_lbguard_field("Transfer-Encoding", "chunked",
@@ -701,7 +779,9 @@ ngx_http_lbguard_view(ngx_http_request_t *r, lbg_quick_t *q,
 
         for (h = part->elts, end = h + part->nelts; h < end; h++) {
 
-            if (h->hash == 0) {
+            if (h->hash == 0
+                || (loc->len && h == r->headers_out.location))
+            {
                 continue;
             }
 
@@ -817,6 +897,9 @@ ngx_http_lbguard_apply(ngx_http_request_t *r, lbg_response_t *view,
 
         case LBG_EDIT_NO_BODY:
             r->header_only = 1;
+            break;
+
+        default: /* LBG_EDIT_BAD_GATEWAY: the caller's */
             break;
         }
     }
@@ -1085,6 +1168,30 @@ ngx_http_lbguard_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_lbguard_filter_module);
 
+    if (ctx != NULL && ctx->replaced) {
+        /* the target's own 502 went out whole: the upstream's bytes are
+         * discarded */
+        for (cl = in; cl; cl = cl->next) {
+            ngx_http_lbguard_consume(cl->buf);
+        }
+
+        return NGX_OK;
+    }
+
+    if (r->chunked && r->expect_trailers) {
+        /* the trailer section the chunked filter has just written */
+        for (cl = in; cl; cl = cl->next) {
+            if (cl->buf->last_buf
+                && cl->buf->tag == (ngx_buf_tag_t) &ngx_http_chunked_filter_module
+                && ngx_http_lbguard_trailers(r, cl->buf) != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+        }
+
+        ctx = ngx_http_get_module_ctx(r, ngx_http_lbguard_filter_module);
+    }
+
     if (ctx == &ngx_http_lbguard_armed || ctx == &ngx_http_lbguard_complete) {
 
         /*
@@ -1335,6 +1442,402 @@ ngx_http_lbguard_consume(ngx_buf_t *b)
     if (b->in_file) {
         b->file_pos = b->file_last;
     }
+}
+
+
+/*
+ * issue 9: trailer fields (add_trailer). The chunked filter has written
+ * r->headers_out.trailers into b ([CRLF] "0" CRLF, the fields, CRLF):
+ * the field-name and field-value rules apply to them (budgets do not);
+ * findings are logged and kept for $lbguard_findings; in repair mode a
+ * trailer field with a finding is dropped and b is written again without
+ * it.
+ */
+
+static ngx_int_t
+ngx_http_lbguard_trailers(ngx_http_request_t *r, ngx_buf_t *b)
+{
+    u_char                       *p;
+    size_t                        i, n, len, pre;
+    lbg_edit_t                    edits[LBG_EDITS_MAX];
+    lbg_field_t                   fields[NGX_HTTP_LBGUARD_FIELDS];
+    lbg_policy_t                  policy;
+    lbg_report_t                  rep;
+    lbg_finding_t                 findings[LBG_FINDINGS_MAX];
+    lbg_response_t                view;
+    ngx_list_part_t              *part;
+    ngx_table_elt_t              *h, *end;
+    ngx_http_lbguard_ctx_t       *ctx;
+    ngx_http_lbguard_loc_conf_t  *lcf;
+    u_char                        line[NGX_HTTP_LBGUARD_LOG_LEN];
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_lbguard_filter_module);
+
+    n = 0;
+
+    for (part = &r->headers_out.trailers.part; part; part = part->next) {
+        for (h = part->elts, end = h + part->nelts; h < end; h++) {
+            if (h->hash == 0 || n == NGX_HTTP_LBGUARD_FIELDS) {
+                continue;
+            }
+
+            fields[n].name = h->key.data;
+            fields[n].name_len = h->key.len;
+            fields[n].value = h->value.data;
+            fields[n].value_len = h->value.len;
+            fields[n].origin = (uintptr_t) h;
+            fields[n].trusted = 0;
+            n++;
+        }
+    }
+
+    if (n == 0) {
+        return NGX_OK;
+    }
+
+    policy = lcf->policy;
+    policy.max_field_bytes = 0;
+    policy.max_header_bytes = 0;
+    policy.max_fields = 0;
+
+    ngx_memzero(&view, sizeof(lbg_response_t));
+    view.version = 11;
+    view.status = 200;
+    view.fields = fields;
+    view.nfields = n;
+
+    lbg_report_init(&rep, findings, LBG_FINDINGS_MAX, edits, LBG_EDITS_MAX);
+
+    if (lbg_check(&policy, &view, &rep) == 0) {
+        return NGX_OK;
+    }
+
+    ctx = ngx_http_lbguard_ctx(r, lcf);
+
+    for (i = 0; i < rep.nfindings; i++) {
+        /* the outcome is the trailer's own: the field is dropped */
+        len = lbg_finding_format(&view, &rep.findings[i], 0, (char *) line,
+                                 sizeof(line));
+        pre = sizeof(", not repaired (detect mode)") - 1;
+
+        if (lcf->mode == LBG_MODE_REPAIR && len >= pre
+            && ngx_strcmp(line + len - pre, ", not repaired (detect mode)")
+               == 0)
+        {
+            ngx_cpystrn(line + len - pre, (u_char *) ", trailer field dropped",
+                        sizeof(line) - (len - pre));
+        }
+
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "lbguard: trailer %s", line);
+
+        if (ctx) {
+            (void) ngx_http_lbguard_keep_finding(r, ctx, &rep.findings[i]);
+        }
+    }
+
+    if (lcf->mode != LBG_MODE_REPAIR) {
+        return NGX_OK;
+    }
+
+    /* drop every trailer field with a finding, then write b again */
+
+    for (i = 0; i < rep.nfindings; i++) {
+        if (rep.findings[i].field < n) {
+            ((ngx_table_elt_t *) fields[rep.findings[i].field].origin)->hash
+                = 0;
+        }
+    }
+
+    pre = (b->last - b->pos >= 2 && b->pos[0] == CR) ? 5 : 3;
+    len = pre + 2;
+
+    /* every surviving element, as the chunked filter writes them (the
+     * view holds the first NGX_HTTP_LBGUARD_FIELDS only) */
+
+    for (part = &r->headers_out.trailers.part; part; part = part->next) {
+        for (h = part->elts, end = h + part->nelts; h < end; h++) {
+            if (h->hash) {
+                len += h->key.len + 2 + h->value.len + 2;
+            }
+        }
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->start = p;
+    p = ngx_cpymem(p, CRLF "0" CRLF + (5 - pre), pre);
+
+    for (part = &r->headers_out.trailers.part; part; part = part->next) {
+        for (h = part->elts, end = h + part->nelts; h < end; h++) {
+            if (h->hash) {
+                p = ngx_cpymem(p, h->key.data, h->key.len);
+                *p++ = ':'; *p++ = ' ';
+                p = ngx_cpymem(p, h->value.data, h->value.len);
+                *p++ = CR; *p++ = LF;
+            }
+        }
+    }
+
+    *p++ = CR; *p++ = LF;
+
+    b->pos = b->start;
+    b->last = p;
+    b->end = p;
+    b->memory = 1;
+    b->temporary = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * issue 9: the Location ngx_http_header_filter() writes for a relative one
+ * (absolute_redirect on): "http://" or "https://", the host (server_name
+ * with server_name_in_redirect, else the request's Host, else the local
+ * address), ":port" unless the scheme's default or port_in_redirect off,
+ * then the value; built in buf (size bytes) or, when longer, in the pool.
+ * loc->len is 0 when nginx writes the Location as it is.
+ */
+
+static void
+ngx_http_lbguard_location(ngx_http_request_t *r, ngx_str_t *loc,
+    u_char *buf, size_t size)
+{
+    u_char                    *p;
+    size_t                     len;
+    ngx_str_t                  host, scheme;
+    in_port_t                  port;
+    ngx_table_elt_t           *h;
+    ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_core_srv_conf_t  *cscf;
+    u_char                     addr[NGX_SOCKADDR_STRLEN];
+
+    loc->len = 0;
+    loc->data = NULL;
+
+    h = r->headers_out.location;
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (h == NULL || h->value.len == 0 || h->value.data[0] != '/'
+        || !clcf->absolute_redirect)
+    {
+        return;
+    }
+
+    if (clcf->server_name_in_redirect) {
+        cscf = ngx_http_get_module_srv_conf(r, ngx_http_core_module);
+        host = cscf->server_name;
+
+    } else if (r->headers_in.server.len) {
+        host = r->headers_in.server;
+
+    } else {
+        host.len = NGX_SOCKADDR_STRLEN;
+        host.data = addr;
+
+        if (ngx_connection_local_sockaddr(r->connection, &host, 0) != NGX_OK) {
+            return;
+        }
+    }
+
+    port = ngx_inet_get_port(r->connection->local_sockaddr);
+    ngx_str_set(&scheme, "http://");
+
+#if (NGX_HTTP_SSL)
+    if (r->connection->ssl) {
+        ngx_str_set(&scheme, "https://");
+        port = (port == 443) ? 0 : port;
+
+    } else
+#endif
+    {
+        port = (port == 80) ? 0 : port;
+    }
+
+    if (!clcf->port_in_redirect) {
+        port = 0;
+    }
+
+    len = scheme.len + host.len + (port ? sizeof(":65535") - 1 : 0)
+          + h->value.len;
+
+    if (len > size) {
+        buf = ngx_pnalloc(r->pool, len);
+        if (buf == NULL) {
+            return;
+        }
+    }
+
+    p = ngx_cpymem(buf, scheme.data, scheme.len);
+    p = ngx_cpymem(p, host.data, host.len);
+
+    if (port) {
+        p = ngx_sprintf(p, ":%ui", (ngx_uint_t) port);
+    }
+
+    p = ngx_cpymem(p, h->value.data, h->value.len);
+
+    loc->data = buf;
+    loc->len = p - buf;
+}
+
+
+/*
+ * issue 9: an upstream status line that is not HTTP/1.x (nginx's HTTP/0.9
+ * fallback in proxy, uwsgi and scgi's status-line readers). Logs
+ * upstream-status-line-invalid with the first bytes the upstream sent
+ * (escaped); in repair mode replaces the response by the target's own 502
+ * (ngx_http_lbguard_bad_gateway), in detect mode passes it on.
+ */
+
+static ngx_int_t
+ngx_http_lbguard_upstream_status(ngx_http_request_t *r,
+    ngx_http_lbguard_loc_conf_t *lcf)
+{
+    size_t                   len;
+    u_char                  *at;
+    lbg_edit_t               edits[4];
+    lbg_report_t             rep;
+    lbg_finding_t            finding;
+    ngx_http_upstream_t     *u;
+    ngx_http_lbguard_ctx_t  *ctx;
+    u_char                   line[NGX_HTTP_LBGUARD_LOG_LEN];
+
+    u = r->upstream;
+
+    at = NULL;
+    len = 0;
+
+    if (u->buffer.pos != NULL && u->buffer.last > u->buffer.pos) {
+        at = u->buffer.pos;
+        len = u->buffer.last - u->buffer.pos;
+    }
+
+    lbg_report_init(&rep, &finding, 1, edits, 4);
+
+    if (!lbg_check_upstream_status(&lcf->policy, at, len, &rep)) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    (void) lbg_finding_format(NULL, &finding, lcf->mode == LBG_MODE_REPAIR,
+                              (char *) line, sizeof(line));
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0, "lbguard: %s", line);
+
+    ctx = ngx_http_lbguard_ctx(r, lcf);
+    if (ctx == NULL) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    (void) ngx_http_lbguard_keep_finding(r, ctx, &finding);
+
+    if (lcf->mode != LBG_MODE_REPAIR) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    return ngx_http_lbguard_bad_gateway(r, ctx);
+}
+
+
+/*
+ * Replaces the response by the target's own 502 Bad Gateway
+ * (LBG_EDIT_BAD_GATEWAY): every field of the response is dropped, nginx
+ * writes its status line, Server, Date, Content-Type, Content-Length and
+ * "Connection: close" from typed data, and the body LBG_BAD_GATEWAY_BODY
+ * goes out at once with the last buffer; the body filter then discards
+ * whatever the upstream sends (ctx->replaced).
+ */
+
+static ngx_int_t
+ngx_http_lbguard_bad_gateway(ngx_http_request_t *r,
+    ngx_http_lbguard_ctx_t *ctx)
+{
+    ngx_int_t         rc, brc;
+    ngx_buf_t        *b;
+    ngx_uint_t        i;
+    ngx_chain_t       out;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+
+            if (part->nelts == 0) {
+                continue;
+            }
+        }
+
+        h[i].hash = 0;
+    }
+
+    for (i = 0; i < sizeof(ngx_http_lbguard_headers_out)
+                    / sizeof(ngx_http_lbguard_headers_out[0]); i++)
+    {
+        *(ngx_table_elt_t **) ((u_char *) &r->headers_out
+                               + ngx_http_lbguard_headers_out[i]) = NULL;
+    }
+
+    if (r->http_version < NGX_HTTP_VERSION_10) {
+        /* nginx's HTTP/0.9 fallback: back to the client's version */
+        r->http_version = r->http_major * 1000 + r->http_minor;
+    }
+
+    r->headers_out.status = NGX_HTTP_BAD_GATEWAY;
+    ngx_str_null(&r->headers_out.status_line);
+    r->headers_out.content_length_n = sizeof(LBG_BAD_GATEWAY_BODY) - 1;
+    r->headers_out.last_modified_time = -1;
+    ngx_str_set(&r->headers_out.content_type, LBG_BAD_GATEWAY_TYPE);
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+    r->headers_out.content_type_hash = 0;
+    ngx_str_null(&r->headers_out.charset);
+
+    r->chunked = 0;
+    r->keepalive = 0;
+    r->allow_ranges = 0;
+    r->header_only = (r->method == NGX_HTTP_HEAD);
+
+    ctx->replaced = 1;
+    ctx->guard_body = 0;
+
+    rc = ngx_http_next_header_filter(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = (u_char *) LBG_BAD_GATEWAY_BODY;
+    b->last = b->pos + sizeof(LBG_BAD_GATEWAY_BODY) - 1;
+    b->memory = 1;
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    brc = ngx_http_next_body_filter(r, &out);
+
+    return (brc == NGX_ERROR) ? NGX_ERROR : rc;
 }
 
 

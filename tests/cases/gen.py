@@ -291,6 +291,31 @@ CASES = [
     ("ok-chunk-extension-quoted",
      resp(OK, [b"Transfer-Encoding: chunked"],
           b'5;a="b;c"' + CRLF + b"hello" + CRLF + b"0" + CRLF + CRLF), [], 0),
+
+    # ---- issue 9 (bypass) ------------------------------------------------------
+    ("status-000",
+     resp(b"HTTP/1.1 000 X", [b"Content-Length: 0"]), ["status-code-out-of-range"], 0),
+    # RFC 9110 15.2.2: a 101 must name the protocol switched to; and the
+    # request test_differential sends asked for no upgrade
+    ("101-without-upgrade",
+     resp(b"HTTP/1.1 101 Switching Protocols", [b"Connection: Upgrade"]),
+     ["switching-protocols-without-upgrade"], 0),
+    ("chunk-size-space",
+     resp(OK, [b"Transfer-Encoding: chunked"],
+          b"5 " + CRLF + b"hello" + CRLF + b"0" + CRLF + CRLF),
+     ["chunk-size-whitespace"], 0),
+    ("100-continue-with-body",
+     resp(b"HTTP/1.1 100 Continue", [b"Content-Length: 5"], b"hello") +
+     resp(OK, [b"Content-Length: 2"], b"ok"),
+     ["framing-on-bodiless-status", "body-on-bodiless"], 0),
+    ("name-paren",
+     resp(OK, [b"X-(a): 1", b"Content-Length: 0"]), ["field-name-not-token"], 0),
+    ("name-slash",
+     resp(OK, [b"X/A: 1", b"Content-Length: 0"]), ["field-name-not-token"], 0),
+    ("name-bracket",
+     resp(OK, [b"X[A]: 1", b"Content-Length: 0"]), ["field-name-not-token"], 0),
+    ("name-non-ascii",
+     resp(OK, [b"X-\xc3\xa9: 1", b"Content-Length: 0"]), ["field-name-not-token"], 0),
 ]
 
 

@@ -34,6 +34,7 @@ SANITIZER_MARKS = (b"AddressSanitizer", b"LeakSanitizer", b"runtime error:",
 # after 'response'). The differential suite leaves them out of the 502
 # prediction (docs/cli.md, "Calibration").
 BODY_PHASE_RULES = {
+    "chunk-size-whitespace",
     "body-on-bodiless",
     "body-longer-than-content-length",
     "body-shorter-than-content-length",

@@ -122,8 +122,11 @@ R.check("rules (text): one row per rule with its name",
 
 
 def fails(rule_names):
-    """Exit status of check for these findings under --fail-on ambiguous."""
-    return 1 if any(RULES[n]["tier"] in ("ambiguous", "severe") for n in rule_names) else 0
+    """Exit status of check for these findings under the default --fail-on
+    (issue 9): a finding some load balancer rejects, whatever its tier, or
+    one ambiguous or worse (strictest profile)."""
+    return 1 if any(RULES[n]["tier"] in ("ambiguous", "severe") or RULES[n]["rejected_by"]
+                    for n in rule_names) else 0
 
 
 # ---------------------------------------------------------------- corpus --
@@ -256,17 +259,19 @@ many = wfile("hdr10m-many.http", b"HTTP/1.1 200 OK\r\n" +
              b"".join(b"X-F%07d: %s\r\n" % (i, b"v" * 80) for i in range(115000)) +
              b"Content-Length: 2\r\n\r\nhi")
 R.check("10 MiB header section of many fields is > 10 MiB", os.path.getsize(many) > 10 << 20)
-bad_input("10 MiB header section, 115001 fields", many, ["check", "--json"], 0,
+bad_input("10 MiB header section, 115001 fields", many, ["check", "--json"], 1,
           want_rules=["too-many-fields", "header-section-too-large"])
 bad_input("10 MiB header section, --fail-on acceptable", many,
           ["check", "--json", "--fail-on", "acceptable"], 1)
 bad_input("10 MiB header section, --profile nginx", many,
-          ["check", "--json", "--profile", "nginx"], 0, want_rules=["header-section-too-large"])
+          ["check", "--json", "--profile", "nginx"], 1, want_rules=["header-section-too-large"])
+bad_input("10 MiB header section, --fail-on severe", many,
+          ["check", "--json", "--fail-on", "severe"], 0)
 bad_input("10 MiB header section, repair", many, ["repair"], 1,
           re.compile(rb"too-many-fields: no safe repair; header-section-too-large: no safe repair"))
 one = wfile("hdr10m-one.http", b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * (10 << 20) +
             b"\r\nContent-Length: 2\r\n\r\nhi")
-bad_input("10 MiB field", one, ["check", "--json"], 0,
+bad_input("10 MiB field", one, ["check", "--json"], 1,
           want_rules=["field-too-large", "header-section-too-large"])
 nohdr = wfile("hdr10m-noend.http", b"HTTP/1.1 200 OK\r\nX-A: " + b"b" * (10 << 20))
 bad_input("10 MiB header section without its end", nohdr, ["check", "--json"], 1)

@@ -443,6 +443,17 @@ lbgt_apply(const lbg_response_t *r, const lbg_report_t *rep,
         case LBG_EDIT_NO_BODY:
             a->no_body = 1;
             break;
+        case LBG_EDIT_BAD_GATEWAY:
+            /* the target's own 502: none of the original fields */
+            a->view.status = 502;
+            a->view.status_line = NULL;
+            a->view.status_line_len = 0;
+            a->close = 1;
+            for (n = 0; n < r->nfields; n++) {
+                removed[n] = 1;
+            }
+            n = 0;
+            break;
         default:
             fail_msg("unknown edit op %d", (int) e->op);
         }

@@ -368,10 +368,11 @@ test_compliant(void **state)
     r.status_line_len = 4;
     assert_int_equal(lbgt_check(NULL, &r, &t), 0);
 
-    /* every valid code, host-written status line */
+    /* every valid code, host-written status line (101 without Upgrade:
+     * test_switching) */
     for (i = 0; i < LBGT_NELTS(codes); i++) {
         r = lbgt_view(codes[i], NULL, 0);
-        assert_int_equal(lbgt_check(NULL, &r, &t), 0);
+        assert_int_equal(lbgt_check(NULL, &r, &t), codes[i] == 101);
     }
     /* 304 may carry the Content-Length of the selected representation */
     r = lbgt_view(304, cl304, 1);
@@ -813,6 +814,108 @@ test_te_chunked_twice(void **state)
     assert_int_equal(lbgt_check(&p, &r, &t), 0);
 }
 
+/* issue 9: 101 without Upgrade (RFC 9110 15.2.2), an upstream status line
+ * that is not HTTP/1.x; both repaired by the target's own 502 */
+static void
+test_switching(void **state)
+{
+    lbg_field_t    up[] = {LBGT_F("upgrade", "websocket"),
+                           LBGT_F("Connection", "Upgrade")};
+    lbg_field_t    no[] = {LBGT_F("Connection", "Upgrade")};
+    lbgt_report_t  t;
+    lbg_response_t r;
+    lbg_policy_t   p;
+    char           line[256];
+    static const unsigned char garbage[] =
+        "Warning: debug output\r\nHTTP/1.1 200 OK\r\n";
+
+    (void) state;
+    r = lbgt_view(101, up, 2);
+    assert_int_equal(lbgt_check(NULL, &r, &t), 0);
+    r = lbgt_view(101, no, 1);
+    assert_int_equal(lbgt_check(NULL, &r, &t), 1);
+    one(&t, LBG_RULE_SWITCHING_WITHOUT_UPGRADE, LBG_NO_FIELD, NULL, 0);
+    assert_true(lbg_report_bad_gateway(&t.rep));
+    assert_true(t.rep.close);
+    lbg_finding_format(&r, &t.rep.findings[0], 1, line, sizeof(line));
+    assert_string_equal(line, "switching-protocols-without-upgrade: 101 "
+                        "Switching Protocols without an Upgrade field, "
+                        "replaced by the target's own 502 Bad Gateway");
+    /* HAProxy 2.6 and nginx 1.22 pass it on: strictest only */
+    lbg_policy_init(&p, LBG_PROFILE_HAPROXY);
+    assert_int_equal(lbgt_check(&p, &r, &t), 0);
+
+    /* the adapter's finding: the request asked for no upgrade */
+    lbg_policy_init(&p, LBG_PROFILE_STRICTEST);
+    lbgt_report_init(&t);
+    assert_int_equal(lbg_check_switching(&p, &t.rep), 1);
+    assert_true(lbg_report_bad_gateway(&t.rep));
+    lbg_finding_format(&r, &t.rep.findings[0], 0, line, sizeof(line));
+    assert_string_equal(line, "switching-protocols-without-upgrade: 101 "
+                        "Switching Protocols to a request without Upgrade, "
+                        "not repaired (detect mode)");
+
+    /* every profile: nginx's HTTP/0.9 fallback */
+    lbg_policy_init(&p, LBG_PROFILE_NGINX_122);
+    lbgt_report_init(&t);
+    assert_int_equal(lbg_check_upstream_status(&p, garbage,
+                                               sizeof(garbage) - 1, &t.rep),
+                     1);
+    one(&t, LBG_RULE_UPSTREAM_STATUS_LINE_INVALID, LBG_NO_FIELD, garbage,
+        sizeof(garbage) - 1);
+    assert_true(lbg_report_bad_gateway(&t.rep));
+    lbg_finding_format(NULL, &t.rep.findings[0], 1, line, sizeof(line));
+    assert_string_equal(line, "upstream-status-line-invalid: upstream "
+                        "response begins \"Warning: debug output\\x0d\\x0a"
+                        "HTTP/1.1 200 OK\\x0d\\x0a\", replaced by the "
+                        "target's own 502 Bad Gateway");
+    p.mode = LBG_MODE_OFF;
+    lbgt_report_init(&t);
+    assert_int_equal(lbg_check_upstream_status(&p, garbage, 3, &t.rep), 0);
+    assert_int_equal(t.rep.nfindings, 0);
+
+    /* an interim status as the final response; 101 and 200 are not */
+    lbg_policy_init(&p, LBG_PROFILE_HAPROXY);
+    lbgt_report_init(&t);
+    assert_int_equal(lbg_check_interim(&p, 101, &t.rep), 0);
+    assert_int_equal(lbg_check_interim(&p, 200, &t.rep), 0);
+    assert_int_equal(lbg_check_interim(&p, 100, &t.rep), 1);
+    one(&t, LBG_RULE_INTERIM_AS_FINAL, LBG_NO_FIELD, NULL, 0);
+    assert_true(lbg_report_bad_gateway(&t.rep));
+    lbg_finding_format(NULL, &t.rep.findings[0], 1, line, sizeof(line));
+    assert_string_equal(line, "interim-response-as-final: interim status 100 "
+                        "sent as the final response, replaced by the "
+                        "target's own 502 Bad Gateway");
+}
+
+/* issue 9: an application's Transfer-Encoding on a host that frames the
+ * body itself (Apache) */
+static void
+test_te_not_applied(void **state)
+{
+    lbg_field_t    te[] = {LBGT_F("X-A", "1"),
+                           LBGT_F("transfer-encoding", "chunked")};
+    lbgt_report_t  t;
+    lbg_response_t r;
+    lbg_policy_t   p;
+
+    (void) state;
+    lbg_policy_init(&p, LBG_PROFILE_STRICTEST);
+    r = lbgt_view(200, te, 2);
+    lbgt_report_init(&t);
+    assert_int_equal(lbg_check_te_not_applied(&p, &r, &t.rep), 1);
+    one(&t, LBG_RULE_TE_NOT_APPLIED, 1, NULL, 0);
+    assert_int_equal(t.rep.nedits, 2);
+    assert_int_equal(t.rep.edits[0].op, LBG_EDIT_REMOVE);
+    assert_int_equal(t.rep.edits[0].field, 1);
+    assert_true(t.rep.close);
+    /* the host's own chunked is trusted */
+    te[1].trusted = 1;
+    lbgt_report_init(&t);
+    assert_int_equal(lbg_check_te_not_applied(&p, &r, &t.rep), 0);
+}
+
+
 static void
 test_framing_on_bodiless(void **state)
 {
@@ -822,7 +925,7 @@ test_framing_on_bodiless(void **state)
     lbgt_report_t  t;
     lbg_response_t r;
     lbg_policy_t   p;
-    static const int codes[] = {100, 101, 103, 204};
+    static const int codes[] = {100, 103, 204}; /* 101: test_switching */
     size_t i;
 
     (void) state;
@@ -1236,6 +1339,8 @@ main(void)
         cmocka_unit_test(test_te_not_chunked),
         cmocka_unit_test(test_te_chunked_twice),
         cmocka_unit_test(test_framing_on_bodiless),
+        cmocka_unit_test(test_switching),
+        cmocka_unit_test(test_te_not_applied),
         cmocka_unit_test(test_budgets),
         cmocka_unit_test(test_budgets_defaults),
         cmocka_unit_test(test_modes),

@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""Issue 9 on Apache: fields added after the handler ("Header always add
+Content-Length 5", "Header always set Transfer-Encoding chunked") reach the
+wire through err_headers_out; lbguard must hold the body to such a
+Content-Length and must not let an application's Transfer-Encoding go out
+over a body Apache does not frame (te-not-applied).
+
+Exact bytes from raw sockets (Date normalised), exact log lines.
+
+Usage: python3 tests/integration/test_bypass_apache.py --build BUILD
+"""
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import lbgtest                                            # noqa: E402
+from apache_env import Apache, workdir                    # noqa: E402
+
+R = lbgtest.Results("bypass-apache")
+
+CGI_OUT = b"Content-Type: text/plain\r\nX-A: abc\r\n\r\nhello world\n"
+BODY = (b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+        b"<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n")
+
+CONF = """
+ScriptAlias /cgi-bin/ {d}/cgi-bin/
+<Location /cgi-bin/cl>
+  Header always add Content-Length 5
+</Location>
+<Location /cgi-bin/te>
+  Header always set Transfer-Encoding chunked
+</Location>
+<Location /cgi-bin/te-onsuccess>
+  Header set Transfer-Encoding chunked
+</Location>
+<Location /cgi-bin/ctl>
+  Header always set X-Ctl "a\x01b"
+</Location>
+<Location /off/>
+  LBGuard Off
+</Location>
+<Location /off/cgi-bin/te>
+  Header always set Transfer-Encoding chunked
+</Location>
+Alias /off/cgi-bin/ {d}/cgi-bin/
+<Directory {d}/cgi-bin>
+  Options +ExecCGI
+  SetHandler cgi-script
+</Directory>
+LBGuard Repair
+"""
+
+
+def norm(raw):
+    return re.sub(rb"\r\nDate: [^\r]*\r\n", b"\r\nDate: DATE\r\n", raw)
+
+
+def get(port, path, extra=b""):
+    return norm(lbgtest.raw_exchange(
+        port, b"GET " + path + b" HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+        + extra + b"\r\n", timeout=5, mark_timeout=True))
+
+
+def main():
+    build = lbgtest.build_dir()
+    so = os.path.join(build, "apache", "mod_lbguard.so")
+    if not R.check("module exists: " + so, os.path.exists(so)):
+        return R.summary()
+    d = workdir("bypass-apache", build)
+    ap = Apache(d, so, CONF)
+    ap.write_conf()
+    for n in ("cl", "te", "te-onsuccess", "ctl"):
+        ap.cgi(n, CGI_OUT)
+    ap.start()
+    try:
+        run(ap)
+    finally:
+        ap.stop()
+    return R.summary()
+
+
+def lines_since(ap, off):
+    return [ln for ln in ap.read_from(ap.error_log, off).splitlines()
+            if "lbguard:" in ln]
+
+
+def run(ap):
+    head = (b"HTTP/1.1 200 OK\r\nDate: DATE\r\nServer: Apache\r\nX-A: abc\r\n")
+
+    off = ap.log_size()[0]
+    got = get(ap.port, b"/cgi-bin/cl")
+    R.eq("Header always add Content-Length 5: body held to 5 bytes", got,
+         head + b"Content-Length: 5\r\nConnection: close\r\n"
+         b"Content-Type: text/plain\r\n\r\nhello")
+    R.eq("Header always add Content-Length 5: log", lines_since(ap, off),
+         ["[lbguard:warn] lbguard: body-longer-than-content-length: Content-Length"
+          " 5, body 12 bytes, body cut to its declared length, connection closed"])
+
+    for loc in (b"te", b"te-onsuccess"):
+        off = ap.log_size()[0]
+        got = get(ap.port, b"/cgi-bin/" + loc)
+        R.eq("Transfer-Encoding chunked (%s): removed, body close-delimited"
+             % loc.decode(), got,
+             head + b"Connection: close\r\nContent-Type: text/plain\r\n\r\n"
+             b"hello world\n")
+        R.eq("Transfer-Encoding chunked (%s): log" % loc.decode(),
+             lines_since(ap, off),
+             ['[lbguard:warn] lbguard: te-not-applied: field "Transfer-Encoding" '
+              'value "chunked", Transfer-Encoding removed, the server frames '
+              'the body itself'])
+
+    # a control character from "Header always set": in the view, sanitized
+    off = ap.log_size()[0]
+    got = get(ap.port, b"/cgi-bin/ctl")
+    R.check("Header always set X-Ctl a<01>b: sanitized", b"\r\nX-Ctl: a b\r\n" in got,
+            repr(got))
+    R.eq("Header always set X-Ctl a<01>b: log", lines_since(ap, off),
+         ['[lbguard:warn] lbguard: field-value-ctl: field "X-Ctl" value "a\\\\x01b", '
+          'control characters replaced with SP'])
+
+    # without lbguard the wire carries the lie: chunked over a plain body
+    got = get(ap.port, b"/off/cgi-bin/te")
+    R.check("Off: Transfer-Encoding chunked over an unframed body (the defect)",
+            b"Transfer-Encoding: chunked\r\n" in got
+            and got.endswith(b"\r\n\r\nhello world\n"), repr(got))
+
+    text = lbgtest.read_log(ap.error_log)
+    R.check("no Sanitizer report, no crash", "Sanitizer" not in text
+            and "AH00052" not in text, text[-1000:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

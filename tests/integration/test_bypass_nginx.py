@@ -1,0 +1,365 @@
+#!/usr/bin/env python3
+"""Issue 9 on nginx: no upstream byte reaches the client without passing
+lbguard's rules.
+
+  * an upstream whose status line is not HTTP/1.x (text before the status
+    line, a 2- or 4-digit code, "HTTP/1.1x", "http/1.0", a space before the
+    version, no SP after it, a lone CR as line end): nginx logs "upstream
+    sent no valid HTTP/1.0 header" and falls back to HTTP/0.9 (the upstream's
+    bytes, no status line). off/detect: those bytes; detect logs
+    upstream-status-line-invalid with the first bytes escaped; repair: the
+    target's own 502 (exact bytes), $lbguard_findings in the access log.
+  * the same through uwsgi_pass and scgi_pass (nginx parses their header
+    itself; whatever it sends must be a well-formed response), and fastcgi's
+    "Status:" values are checked by lbg_check via the status line.
+  * 101 Switching Protocols to a request without Upgrade: repaired to the
+    same 502; with Upgrade in the request and the response it passes.
+  * a real HTTP/0.9 request is untouched.
+
+Usage: python3 tests/integration/test_bypass_nginx.py --build BUILD
+"""
+import os
+import re
+import struct
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import lbgtest                                            # noqa: E402
+from nginx_env import (MODES, Instance, builds, lbguard_lines,  # noqa: E402
+                       normalise, write)
+
+R = lbgtest.Results("bypass-nginx")
+
+GARBAGE = {
+    b"/line-before": b"Warning: debug output\r\nHTTP/1.1 200 OK\r\n"
+                     b"Content-Length: 3\r\n\r\nabc",
+    b"/status-2": b"HTTP/1.1 20 OK\r\nContent-Length: 3\r\n\r\nabc",
+    b"/status-4": b"HTTP/1.1 2000 OK\r\nContent-Length: 3\r\n\r\nabc",
+    b"/version-1x": b"HTTP/1.1x 200 OK\r\nContent-Length: 3\r\n\r\nabc",
+    b"/version-lower": b"http/1.0 200 OK\r\nContent-Length: 3\r\n\r\nabc",
+    b"/space-before": b" HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc",
+    b"/no-sp": b"HTTP/1.1200 OK\r\nContent-Length: 3\r\n\r\nabc",
+    b"/lone-cr": b"HTTP/1.1 200 OK\rContent-Length: 3\r\r\rabc",
+}
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc"
+SWITCH = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+          b"Connection: Upgrade\r\n\r\n")
+SWITCH_NO_UPGRADE = b"HTTP/1.1 101 Switching Protocols\r\nX-A: 1\r\n\r\n"
+
+BODY = (b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+        b"<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n")
+BAD_GATEWAY = (b"HTTP/1.1 502 Bad Gateway\r\nServer: nginx\r\nDate: DATE\r\n"
+               b"Content-Type: text/html\r\nContent-Length: %d\r\n"
+               b"Connection: close\r\n\r\n" % len(BODY)) + BODY
+
+LOCATIONS = """
+location / { proxy_pass http://127.0.0.1:@BACKEND@; proxy_buffering off; }
+location /buffered/ { proxy_pass http://127.0.0.1:@BACKEND@/; }
+location /uwsgi/ { uwsgi_pass 127.0.0.1:@CGI@; }
+location /scgi/ { scgi_pass 127.0.0.1:@CGI@; }
+location /ws/ {
+    proxy_pass http://127.0.0.1:@BACKEND@/;
+    proxy_http_version 1.1;
+    proxy_set_header Upgrade $http_upgrade;
+    proxy_set_header Connection "upgrade";
+}
+location /static.txt { }
+location /fcgi { fastcgi_pass 127.0.0.1:@FCGI@; }
+location /trailers {
+    proxy_pass http://127.0.0.1:@BACKEND@/close-body;
+    add_trailer "X Bad" v;
+    add_trailer X-Ctl "ab";
+    add_trailer X-Good ok;
+}
+location /redirect { lbguard_header_budget 100; return 301 /target-of-the-redirect; }
+"""
+
+
+def escape(b):
+    out = ""
+    for c in b[:64]:
+        if 0x20 <= c < 0x7f and c not in b'"\\':
+            out += chr(c)
+        else:
+            out += "\\x%02x" % c
+    return out + ("..." if len(b) > 64 else "")
+
+
+def get(port, path, extra=b"", timeout=5.0):
+    return normalise(lbgtest.raw_exchange(
+        port, b"GET " + path + b" HTTP/1.1\r\nHost: t\r\n" + extra + b"\r\n",
+        timeout=timeout, mark_timeout=True))
+
+
+class AnyBackend(lbgtest.RawBackend):
+    """Reads what arrives (uwsgi and scgi requests are not HTTP), answers
+    `reply` and closes."""
+
+    def __init__(self, reply):
+        self.reply = reply
+        super().__init__({})
+
+    def _handle(self, c):
+        try:
+            c.settimeout(1.0)
+            try:
+                c.recv(65536)
+            except OSError:
+                pass
+            c.sendall(self.reply)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+
+class FastCGIBackend(lbgtest.RawBackend):
+    """A FastCGI responder (one request per connection): reads records up
+    to the empty FCGI_STDIN, answers `reply` as FCGI_STDOUT and ends the
+    request (FastCGI 1.0 spec, section 3.3 and 5)."""
+
+    def __init__(self, reply):
+        self.reply = reply
+        super().__init__({})
+
+    def _handle(self, c):
+        try:
+            c.settimeout(5.0)
+            buf = b""
+            rid = 1
+            while True:
+                while len(buf) < 8:
+                    d = c.recv(65536)
+                    if not d:
+                        return
+                    buf += d
+                ver, typ, rid, clen, plen = struct.unpack(">BBHHB", buf[:7])
+                need = 8 + clen + plen
+                while len(buf) < need:
+                    d = c.recv(65536)
+                    if not d:
+                        return
+                    buf += d
+                buf = buf[need:]
+                if typ == 5 and clen == 0:      # FCGI_STDIN, end of stream
+                    break
+            out = self.reply
+            c.sendall(struct.pack(">BBHHBx", 1, 6, rid, len(out), 0) + out)
+            c.sendall(struct.pack(">BBHHBx", 1, 6, rid, 0, 0))
+            c.sendall(struct.pack(">BBHHBx", 1, 3, rid, 8, 0) + b"\0" * 8)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+
+def main():
+    build = lbgtest.build_dir()
+    routes = dict(GARBAGE)
+    routes[b"/ok"] = OK
+    routes[b"/close-body"] = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nhello"
+    routes[b"/switch"] = SWITCH
+    routes[b"/switch-no-upgrade"] = SWITCH_NO_UPGRADE
+    backend = lbgtest.RawBackend(routes)
+    # uwsgi and scgi: the backend answers whatever arrives with garbage
+    backend_cgi = AnyBackend(GARBAGE[b"/line-before"])
+    # fastcgi: "Status: 2000 OK" (ngx_atoi of 3 digits takes 200; the
+    # status line goes out as the upstream wrote it)
+    backend_fcgi = FastCGIBackend(b"Status: 2000 OK\r\nContent-Type: text/plain"
+                                  b"\r\n\r\nabc")
+    try:
+        for name, binary, modules, artifact in builds(build):
+            if not os.path.exists(artifact):
+                continue
+            d = lbgtest.workdir("bypass-nginx-" + name, build)
+            write(os.path.join(d, "html", "static.txt"), "static\n")
+            write(os.path.join(d, "params"), "")
+            # no perl module here: the static builds may be of another
+            # nginx version than Debian's perl module
+            modules = [m for m in modules if "perl" not in m]
+            inst = Instance(name, binary, modules, d,
+                            LOCATIONS.replace("@CGI@", str(backend_cgi.port))
+                            .replace("@FCGI@", str(backend_fcgi.port)),
+                            backend_port=backend.port)
+            inst.start()
+            try:
+                run(inst, name)
+            finally:
+                inst.stop()
+            # one build is enough when the other was not built
+    finally:
+        backend.stop()
+        backend_cgi.stop()
+        backend_fcgi.stop()
+    return R.summary()
+
+
+def run(inst, build):
+    for path, raw in GARBAGE.items():
+        for prefix in (b"", b"/buffered"):
+            case = "%s %s%s" % (build, prefix.decode(), path.decode())
+            got = {}
+            logs = {}
+            for m in MODES:
+                before = len(inst.log(m))
+                abefore = len(inst.access(m))
+                # off and detect: nginx's HTTP/0.9 fallback keeps the
+                # connection open after the bytes (<TIMEOUT> after 1 s)
+                got[m] = get(inst.ports[m], prefix + path,
+                             timeout=5.0 if m == "repair" else 1.0)
+                lbgtest.wait_for(lambda: len(inst.access(m)) > abefore, 5,
+                                 "access log line")
+                logs[m] = (lbguard_lines(inst.log(m)[before:]),
+                           inst.access(m)[abefore:])
+            # nginx's HTTP/0.9 fallback: the upstream's bytes, nothing else
+            R.eq(case + " off: upstream bytes verbatim", got["off"],
+                 raw + b"<TIMEOUT>")
+            R.eq(case + " detect: upstream bytes verbatim", got["detect"],
+                 raw + b"<TIMEOUT>")
+            R.eq(case + " detect: log line", logs["detect"][0],
+                 ['[warn] lbguard: upstream-status-line-invalid: upstream '
+                  'response begins "%s", not repaired (detect mode)'
+                  % escape(raw)])
+            R.eq(case + " repair: the target's own 502", got["repair"],
+                 BAD_GATEWAY)
+            R.eq(case + " repair: log line", logs["repair"][0],
+                 ['[warn] lbguard: upstream-status-line-invalid: upstream '
+                  'response begins "%s", replaced by the target\'s own 502 '
+                  'Bad Gateway' % escape(raw)])
+            R.eq(case + " repair: access log", logs["repair"][1],
+                 "%s%s 502 upstream-status-line-invalid:repaired\n"
+                 % (prefix.decode(), path.decode()))
+            R.eq(case + " off: nothing logged", logs["off"][0], [])
+
+    # HEAD: the 502 without its body
+    got = normalise(lbgtest.raw_exchange(
+        inst.ports["repair"], b"HEAD /line-before HTTP/1.1\r\nHost: t\r\n\r\n",
+        timeout=5.0, mark_timeout=True))
+    R.eq(build + " HEAD repair: 502 header only", got,
+         BAD_GATEWAY[:BAD_GATEWAY.index(b"\r\n\r\n") + 4])
+
+    # a conformant upstream response is untouched
+    for m in MODES:
+        got = get(inst.ports[m], b"/ok", b"Connection: close\r\n")
+        R.check(build + " ok " + m, got.startswith(b"HTTP/1.1 200 OK\r\n")
+                and got.endswith(b"\r\n\r\nabc"), repr(got))
+
+    # a real HTTP/0.9 request: the file, no status line, no finding
+    for m in MODES:
+        before = len(inst.log(m))
+        got = lbgtest.raw_exchange(inst.ports[m], b"GET /static.txt\r\n",
+                                   timeout=5.0, mark_timeout=True)
+        R.eq(build + " HTTP/0.9 request " + m, got, b"static\n")
+        R.eq(build + " HTTP/0.9 request " + m + " no log",
+             lbguard_lines(inst.log(m)[before:]), [])
+
+    # 101 to a request without Upgrade
+    for m in MODES:
+        before = len(inst.log(m))
+        got = get(inst.ports[m], b"/switch-no-upgrade")
+        lines = lbguard_lines(inst.log(m)[before:])
+        if m == "repair":
+            R.eq(build + " 101 without Upgrade repair", got, BAD_GATEWAY)
+            R.check(build + " 101 without Upgrade repair log",
+                    '[warn] lbguard: switching-protocols-without-upgrade: 101 '
+                    'Switching Protocols to a request without Upgrade, '
+                    'replaced by the target\'s own 502 Bad Gateway' in lines,
+                    repr(lines))
+        elif m == "detect":
+            R.check(build + " 101 without Upgrade detect",
+                    got.startswith(b"HTTP/1.1 101 Switching Protocols\r\n"),
+                    repr(got))
+            R.check(build + " 101 without Upgrade detect log",
+                    '[warn] lbguard: switching-protocols-without-upgrade: 101 '
+                    'Switching Protocols to a request without Upgrade, '
+                    'not repaired (detect mode)' in lines, repr(lines))
+        else:
+            R.check(build + " 101 without Upgrade off",
+                    got.startswith(b"HTTP/1.1 101 Switching Protocols\r\n"),
+                    repr(got))
+
+    # 101 to a request with Upgrade, response with Upgrade: passed on
+    got = get(inst.ports["repair"], b"/ws/switch",
+              b"Upgrade: websocket\r\nConnection: Upgrade\r\n")
+    R.check(build + " 101 with Upgrade repair passes",
+            got.startswith(b"HTTP/1.1 101 Switching Protocols\r\n"), repr(got))
+
+    # uwsgi and scgi: whatever nginx makes of a garbage header, the client
+    # gets a parseable HTTP/1.1 response
+    for kind in ("uwsgi", "scgi"):
+        for path in (b"/line-before",):
+            for m in MODES:
+                got = get(inst.ports[m], b"/%s%s" % (kind.encode(), path))
+                R.check("%s %s %s %s: an HTTP/1.1 status line"
+                        % (build, kind, path.decode(), m),
+                        re.match(rb"HTTP/1\.1 \d{3} ", got) is not None,
+                        repr(got[:80]))
+
+    # trailer fields (add_trailer): the name and value rules apply; repair
+    # drops the bad ones
+    for m in MODES:
+        before = len(inst.log(m))
+        got = get(inst.ports[m], b"/trailers", b"Connection: close\r\n")
+        body = got[got.index(b"\r\n\r\n") + 4:]
+        lines = lbguard_lines(inst.log(m)[before:])
+        if m == "repair":
+            R.eq(build + " trailers repair: bad fields dropped", body,
+                 b"5\r\nhello\r\n0\r\nX-Good: ok\r\n\r\n")
+            R.eq(build + " trailers repair: log", lines, [
+                '[warn] lbguard: trailer field-name-invalid: field name "X Bad", '
+                'trailer field dropped',
+                '[warn] lbguard: trailer field-value-ctl: field "X-Ctl" value '
+                '"a\\x01b", trailer field dropped'])
+        else:
+            R.eq(build + " trailers %s: as configured" % m, body,
+                 b"5\r\nhello\r\n0\r\nX Bad: v\r\nX-Ctl: a\x01b\r\n"
+                 b"X-Good: ok\r\n\r\n")
+            R.eq(build + " trailers %s: log" % m, lines, [] if m == "off" else [
+                '[warn] lbguard: trailer field-name-invalid: field name "X Bad", '
+                'not repaired (detect mode)',
+                '[warn] lbguard: trailer field-value-ctl: field "X-Ctl" value '
+                '"a\\x01b", not repaired (detect mode)'])
+
+    # fastcgi's Status: the status line nginx writes is checked
+    for m in MODES:
+        before = len(inst.log(m))
+        got = get(inst.ports[m], b"/fcgi", b"Connection: close\r\n")
+        lines = lbguard_lines(inst.log(m)[before:])
+        if m == "repair":
+            R.check(build + " fastcgi Status 2000 repair: status set to 500",
+                    got.startswith(b"HTTP/1.1 500 Internal Server Error\r\n"),
+                    repr(got[:80]))
+        else:
+            R.check(build + " fastcgi Status 2000 %s: as the upstream wrote it" % m,
+                    got.startswith(b"HTTP/1.1 2000 OK\r\n"), repr(got[:80]))
+        R.eq(build + " fastcgi Status 2000 %s: log" % m, lines, [] if m == "off" else [
+            '[warn] lbguard: status-code-invalid: status line "2000 OK", %s'
+            % ("status set to 500" if m == "repair" else "not repaired (detect mode)")])
+
+    # a relative Location counts with the bytes nginx writes (absolute)
+    for m in ("detect", "repair"):
+        before = len(inst.log(m))
+        got = lbgtest.raw_exchange(
+            inst.ports[m], b"GET /redirect HTTP/1.1\r\nHost: t\r\n"
+            b"Connection: close\r\n\r\n", timeout=5.0)
+        head = got[:got.index(b"\r\n\r\n") + 4]
+        R.check(build + " relative Location written absolute " + m,
+                b"\r\nLocation: http://t:%d/target-of-the-redirect\r\n"
+                % inst.ports[m] in head, repr(head))
+        lines = lbguard_lines(inst.log(m)[before:])
+        R.eq(build + " relative Location: budget counts the wire bytes " + m,
+             lines, ["[warn] lbguard: header-section-too-large: header section is "
+                     "%d bytes, budget 100, %s" % (len(head),
+                                                   "none (report)" if m == "repair"
+                                                   else "not repaired (detect mode)")])
+
+    text = inst.all_logs()
+    R.check(build + " no alert or crit", "[alert]" not in text
+            and "[crit]" not in text and "Sanitizer" not in text,
+            "\n".join(l for l in text.split("\n")
+                      if "[alert]" in l or "[crit]" in l)[:2000])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

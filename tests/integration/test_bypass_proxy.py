@@ -1,0 +1,310 @@
+#!/usr/bin/env python3
+"""Issue 9: every case of tests/cases/ served by a raw-socket backend through
+a reverse proxy with lbguard -- nginx (proxy_pass) + lbguard, and Apache
+(mod_proxy_http) + mod_lbguard -- with HAProxy 2.6 and Node's llhttp in
+front, lbguard off vs repair.
+
+  backend (raw bytes of each case)
+    <- nginx proxy_pass + lbguard {off, repair}   <- HAProxy / llhttp
+    <- Apache mod_proxy + mod_lbguard {Off, Repair} <- HAProxy / llhttp
+
+Counted per target and mode: HAProxy's own 502s (its body: "The server
+returned an invalid or incomplete response"), the target's own 502s (a 502
+the target made: nginx's or Apache's proxy error page, or lbguard's
+LBG_BAD_GATEWAY_BODY), and llhttp errors (any parse error, header or body
+phase). With repair:
+  * HAProxy rejects only the cases listed in BODY_DEFECTS (the defect is in
+    the body, after the header section has gone out; no repair can fix it);
+  * llhttp reports no parse error but on those same cases.
+Off vs repair counts are printed at the end (README "Proxies").
+
+Usage: python3 tests/integration/test_bypass_proxy.py --build BUILD
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "cli"))
+
+import lbgtest                                            # noqa: E402
+import lbgcli                                             # noqa: E402
+import lbg_servers as S                                   # noqa: E402
+from apache_env import Apache, workdir as apache_workdir  # noqa: E402
+
+R = lbgtest.Results("bypass-proxy")
+
+# Cases whose defect is in the body, after the header section has gone out:
+# the proxy has already sent a well-formed header when it meets it, so it
+# can only cut the connection, which HAProxy reports as 502 (SD) and
+# llhttp as an aborted body. No repair of the header can fix them.
+BODY_DEFECTS = {
+    "body-shorter": "Content-Length 10, 5 bytes, then close: the proxy "
+                    "cannot complete the declared body",
+    "chunk-size-bad": "chunk size 'zz': the proxy has sent the header and "
+                      "can only cut the chunked body",
+    "chunk-missing-crlf": "no CRLF after the chunk data: the chunked body "
+                          "is cut",
+    "chunk-no-last-chunk": "the upstream closes before the last chunk: the "
+                           "chunked body is cut",
+    "chunk-size-overflow": "a chunk size past 2^52: the chunked body is cut",
+    "header-incomplete": "the upstream closes inside its header section: "
+                         "no response at all (the proxy's own 502)",
+    "status-line-only": "the upstream closes after its status line: no "
+                        "response at all (the proxy's own 502)",
+    "cl-conflict": "nginx 1.22 takes Content-Length 7 of '5' and '7' and the "
+                   "upstream sends 5 bytes: short after the header went out "
+                   "(nginx 1.23+ answers 502 itself)",
+    "te-chunked-then-gzip": "nginx 1.22 reads 'chunked, gzip' as chunked "
+                            "and the body is not: it cuts the connection",
+}
+
+# Not a body defect, and not repaired: 151 fields, over HAProxy's
+# tune.http.maxhdr (101). lbguard reports too-many-fields; dropping fields
+# would lose the application's data.
+NOT_REPAIRED = {
+    "too-many-fields": "151 fields; HAProxy accepts 101 (tune.http.maxhdr): "
+                       "reported (too-many-fields), not repaired",
+}
+
+
+def name(c_slug):
+    """'062-chunk-size-bad' -> 'chunk-size-bad'"""
+    return c_slug.split("-", 1)[1]
+
+HAPROXY_502 = b"The server returned an invalid or incomplete response"
+
+
+def request_for(c):
+    method = "HEAD" if c["head"] else "GET"
+    hdrs = {}
+    if c["raw"].startswith(b"HTTP/1.1 101") and b"Upgrade:" in c["raw"]:
+        hdrs = {"Connection": "Upgrade", "Upgrade": "websocket",
+                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+                "Sec-WebSocket-Version": "13"}
+    return method, hdrs
+
+
+def exchange(port, c):
+    method, hdrs = request_for(c)
+    req = "%s /c/%s HTTP/1.1\r\nHost: lb\r\n" % (method, c["num"])
+    if "Connection" not in hdrs:
+        req += "Connection: close\r\n"
+    req += "".join("%s: %s\r\n" % kv for kv in hdrs.items()) + "\r\n"
+    return lbgtest.raw_exchange(port, req.encode(), timeout=8)
+
+
+def classify(raw):
+    """'hap502', 'own502', 'closed', 'reset', 'junk' or the status code."""
+    if not raw:
+        return "closed"
+    if raw.startswith(b"<RST>"):
+        return "reset"
+    m = re.match(rb"HTTP/1\.[01] (\d{3})(?:[ \r\n]|$)", raw)
+    if not m:
+        return "junk"
+    if m.group(1) == b"502":
+        return "hap502" if HAPROXY_502 in raw else "own502"
+    return m.group(1).decode()
+
+
+def main():
+    build = lbgtest.build_dir()
+    so_ngx = os.path.join(build, "nginx-dynamic", "objs",
+                          "ngx_http_lbguard_filter_module.so")
+    so_apache = os.path.join(build, "apache", "mod_lbguard.so")
+    for what, path in (("nginx module", so_ngx), ("Apache module", so_apache),
+                       ("haproxy", S.HAPROXY), ("node", S.NODE)):
+        if not R.check("%s exists: %s" % (what, path), os.path.exists(path)):
+            return R.summary()
+
+    cases = lbgcli.load_cases()
+    R.check("corpus has cases (%d)" % len(cases), len(cases) >= 90)
+    routes = {("/c/%s" % c["num"]).encode(): c["raw"] for c in cases}
+    backend = lbgtest.RawBackend(routes, close=True)
+    procs = []
+    work = lbgtest.workdir("bypass-proxy", build)
+    try:
+        targets = start_targets(build, work, so_ngx, so_apache, backend.port,
+                                procs)
+        hap = start_haproxy(work, targets, procs)
+        run(cases, targets, hap, work)
+    finally:
+        for p in procs:
+            p.stop()
+        backend.stop()
+    return R.summary()
+
+
+def start_targets(build, work, so_ngx, so_apache, backend_port, procs):
+    """{(server, mode): port}"""
+    ports = {}
+    ngx_servers = ""
+    for mode in ("off", "repair"):
+        ports[("nginx", mode)] = lbgtest.free_port()
+        ngx_servers += """
+    server {
+        listen 127.0.0.1:%d;
+        lbguard %s;
+        location / {
+            proxy_pass http://127.0.0.1:%d;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $lbg_connection;
+            proxy_read_timeout 4s;
+        }
+    }""" % (ports[("nginx", mode)], mode, backend_port)
+    d = os.path.join(work, "nginx")
+    os.makedirs(d)
+    conf = os.path.join(d, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write("""load_module %s;
+daemon off;
+master_process off;
+pid %s/nginx.pid;
+error_log %s/error.log info;
+events { worker_connections 256; }
+http {
+    access_log off;
+    %s
+    map $http_upgrade $lbg_connection { default upgrade; '' close; }
+    %s
+}
+""" % (so_ngx, d, d, lbgtest.nginx_temp_paths(d), ngx_servers))
+    p = lbgtest.Proc([S.NGINX, "-p", d, "-c", conf], name="nginx",
+                     log=os.path.join(d, "out.log"))
+    procs.append(p)
+    for m in ("off", "repair"):
+        lbgtest.wait_port(ports[("nginx", m)], proc=p)
+
+    ad = apache_workdir("bypass-proxy-apache", build)
+    ports[("apache", "off")] = lbgtest.free_port()
+    ports[("apache", "repair")] = lbgtest.free_port()
+    body = ""
+    for mode, word in (("off", "Off"), ("repair", "Repair")):
+        body += """
+<VirtualHost 127.0.0.1:%d>
+  LBGuard %s
+  ProxyPass "/" "http://127.0.0.1:%d/"
+  ProxyTimeout 4
+</VirtualHost>
+""" % (ports[("apache", mode)], word, backend_port)
+    ap = Apache(ad, so_apache, body, extra_ports=[ports[("apache", "repair")]])
+    ap.port = ports[("apache", "off")]
+    ap.write_conf()
+    ap.start()
+    procs.append(ap)
+    return ports
+
+
+def start_haproxy(work, targets, procs):
+    """{(server, mode): HAProxy frontend port}"""
+    d = os.path.join(work, "haproxy")
+    os.makedirs(d)
+    fe = {}
+    text = """
+global
+    log stdout format raw local0
+defaults
+    mode http
+    log global
+    option httplog
+    retries 0
+    timeout connect 2s
+    timeout client 8s
+    timeout server 6s
+    timeout tunnel 2s
+"""
+    for (srv, mode), port in sorted(targets.items()):
+        fe[(srv, mode)] = lbgtest.free_port()
+        text += """
+frontend fe_%s_%s
+    bind 127.0.0.1:%d
+    default_backend be_%s_%s
+backend be_%s_%s
+    server s1 127.0.0.1:%d
+""" % (srv, mode, fe[(srv, mode)], srv, mode, srv, mode, port)
+    cfg = os.path.join(d, "haproxy.cfg")
+    with open(cfg, "w") as f:
+        f.write(text)
+    p = lbgtest.Proc([S.HAPROXY, "-db", "-f", cfg], name="haproxy",
+                     log=os.path.join(d, "haproxy.log"))
+    procs.append(p)
+    for port in fe.values():
+        lbgtest.wait_port(port, proc=p)
+    return fe
+
+
+def llhttp(port, cases, work, tag):
+    """{slug: 'ok' | 'header:<code>' | 'body:<code>'} from Node's client."""
+    reqs = []
+    for c in cases:
+        method, hdrs = request_for(c)
+        reqs.append(dict(id=c["slug"], path="/c/%s" % c["num"], method=method,
+                         headers=hdrs))
+    cj = os.path.join(work, "node-%s.json" % tag)
+    with open(cj, "w") as f:
+        json.dump(reqs, f)
+    p = subprocess.run([S.NODE, os.path.join(lbgcli.HERE, "lbg_node_oracle.js"),
+                        str(port), cj], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=600)
+    R.check("node oracle ran (%s)" % tag, p.returncode == 0, p.stderr[-500:])
+    out = {}
+    for line in p.stdout.decode().splitlines():
+        o = json.loads(line)
+        out[o["id"]] = ("ok" if o["phase"] == "ok" else
+                        "%s:%s" % (o["phase"], (o["code"] or "?").replace("HPE_", "")))
+    return out
+
+
+def run(cases, targets, hap, work):
+    counts = {}
+    rows = {}
+    for (srv, mode) in sorted(targets):
+        tag = "%s-%s" % (srv, mode)
+        hres = {c["slug"]: classify(exchange(hap[(srv, mode)], c)) for c in cases}
+        lres = llhttp(targets[(srv, mode)], cases, work, tag)
+        counts[(srv, mode)] = dict(
+            hap502=sum(1 for v in hres.values() if v in ("hap502", "closed",
+                                                        "reset", "junk")),
+            own502=sum(1 for v in hres.values() if v == "own502"),
+            llhttp=sum(1 for v in lres.values() if v != "ok"))
+        for c in cases:
+            rows.setdefault(c["slug"], {})[tag] = "%s/%s" % (hres[c["slug"]],
+                                                            lres.get(c["slug"], "?"))
+        if mode != "repair":
+            continue
+        bad_h = sorted(s for s, v in hres.items()
+                       if v in ("hap502", "closed", "reset", "junk")
+                       and name(s) not in BODY_DEFECTS
+                       and name(s) not in NOT_REPAIRED)
+        R.eq("%s repair: HAProxy rejects only the listed body defects" % srv,
+             bad_h, [])
+        bad_l = sorted(s for s, v in lres.items()
+                       if v != "ok" and name(s) not in BODY_DEFECTS)
+        R.eq("%s repair: llhttp parses everything the target sent but the "
+             "listed body defects" % srv, bad_l, [])
+
+    tags = ["%s-%s" % k for k in sorted(targets)]
+    print("%-36s %s" % ("case", " ".join("%-28s" % t for t in tags)))
+    for slug in sorted(rows):
+        print("%-36s %s" % (slug, " ".join("%-28s" % rows[slug][t] for t in tags)))
+    print("\ncounts over %d cases (HAProxy 502 = its own 502, a cut or junk; "
+          "target 502 = the target's own 502 passed on; llhttp = parse errors)"
+          % len(cases))
+    for k in sorted(counts):
+        print("  %-8s %-7s HAProxy 502 %3d   target 502 %3d   llhttp errors %3d"
+              % (k[0], k[1], counts[k]["hap502"], counts[k]["own502"],
+                 counts[k]["llhttp"]))
+    for srv in ("nginx", "apache"):
+        R.check("%s: repair has fewer HAProxy 502s than off (%d < %d)"
+                % (srv, counts[(srv, "repair")]["hap502"],
+                   counts[(srv, "off")]["hap502"]),
+                counts[(srv, "repair")]["hap502"] <= counts[(srv, "off")]["hap502"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
