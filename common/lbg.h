@@ -225,7 +225,7 @@ int lbg_profile_parse(const char *s, size_t len, lbg_profile_e *out);
        "replaced by the target's own 502 Bad Gateway")                       \
     XX(37, TE_NOT_APPLIED, "te-not-applied", "RFC 9112 6.1",                 \
        LBG_TIER_SEVERE, LBG_LB_ALL,                                          \
-       "Transfer-Encoding removed, the server frames the body itself")
+       "Transfer-Encoding removed, connection closed")
 
 /* Rule identifiers: LBG_RULE_<ENUM> = id. LBG_RULE_NONE (0) is no rule. */
 typedef enum {
@@ -1278,7 +1278,8 @@ const char *lbg_outcome_name(lbg_outcome_e outcome);
 lbg_outcome_e lbg_finding_outcome(lbg_rule_e rule, lbg_mode_e mode);
 
 /* Returns 1 when the rule's repair keeps the connection from being reused
- * (its repair text says "connection closed"), else 0. */
+ * (its repair text says "connection closed", or it sends the target's own
+ * 502 Bad Gateway, which carries Connection: close), else 0. */
 int lbg_rule_closes(lbg_rule_e rule);
 
 /*

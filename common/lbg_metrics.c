@@ -159,21 +159,28 @@ lbg_finding_outcome(lbg_rule_e rule, lbg_mode_e mode)
 int
 lbg_rule_closes(lbg_rule_e rule)
 {
-    static const char needle[] = "connection closed";
+    /* "... connection closed", or the target's own 502, which always
+     * goes out with Connection: close (LBG_EDIT_BAD_GATEWAY) */
+    static const char *const needles[] = {
+        "connection closed", "502 Bad Gateway"
+    };
     const lbg_rule_t *r;
-    const char       *p;
-    size_t            i;
+    const char       *p, *nd;
+    size_t            i, k;
 
     r = lbg_rule(rule);
     if (r == NULL) {
         return 0;
     }
-    for (p = r->repair; *p != '\0'; p++) {
-        for (i = 0; needle[i] != '\0' && p[i] == needle[i]; i++) {
-            /* compare */
-        }
-        if (needle[i] == '\0') {
-            return 1;
+    for (k = 0; k < sizeof(needles) / sizeof(needles[0]); k++) {
+        nd = needles[k];
+        for (p = r->repair; *p != '\0'; p++) {
+            for (i = 0; nd[i] != '\0' && p[i] == nd[i]; i++) {
+                /* compare */
+            }
+            if (nd[i] == '\0') {
+                return 1;
+            }
         }
     }
     return 0;

@@ -81,7 +81,11 @@ test_closing_rules(void **state)
         LBG_RULE_TE_WITH_CONTENT_LENGTH, LBG_RULE_TE_NOT_CHUNKED,
         LBG_RULE_BODY_ON_BODILESS, LBG_RULE_BODY_LONGER,
         LBG_RULE_BODY_SHORTER, LBG_RULE_CHUNKED_INVALID,
-        LBG_RULE_TE_CHUNKED_NOT_FINAL
+        LBG_RULE_TE_CHUNKED_NOT_FINAL,
+        /* the target's own 502 goes out with Connection: close */
+        LBG_RULE_UPSTREAM_STATUS_LINE_INVALID,
+        LBG_RULE_SWITCHING_WITHOUT_UPGRADE, LBG_RULE_INTERIM_AS_FINAL,
+        LBG_RULE_TE_NOT_APPLIED
     };
     unsigned r, i, n = 0;
     int      want;
