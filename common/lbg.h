@@ -1451,7 +1451,9 @@ int lbg_check_interim(const lbg_policy_t *p, int status, lbg_report_t *rep);
  * chunks only when it decided to, and an application's "chunked" makes it
  * send the body unframed; RFC 9112 6.1): records a TE_NOT_APPLIED finding,
  * a REMOVE edit for every untrusted Transfer-Encoding field of r, and
- * CLOSE. Returns the number of findings recorded.
+ * CLOSE. Nothing for a response without a body (lbg_response_bodiless:
+ * 1xx, 204, 304, HEAD), where framing-on-bodiless-status covers the field.
+ * Returns the number of findings recorded.
  */
 size_t lbg_check_te_not_applied(const lbg_policy_t *p,
                                 const lbg_response_t *r, lbg_report_t *rep);

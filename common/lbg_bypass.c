@@ -76,6 +76,10 @@ lbg_check_te_not_applied(const lbg_policy_t *p, const lbg_response_t *r,
     size_t             i, n = 0;
     const lbg_field_t *f;
 
+    if (lbg_response_bodiless(r)) {
+        /* no body to frame: framing-on-bodiless-status covers the field */
+        return 0;
+    }
     for (i = 0; i < r->nfields; i++) {
         f = &r->fields[i];
         if (f->trusted || f->name_len != 17

@@ -11,7 +11,7 @@ away); lbguard's framing-on-bodiless-status repair removes that field.
 Paths, for each lbguard mode (one server{} / virtual host per mode):
   nginx   /ws        proxy_pass with Upgrade/Connection to the Python server
           /ws-cl     the same, the server's 101 with Content-Length: 5
-          /r101      `return 101 "hello"`: the bytes after it are no body
+          /r101      `return 101 "hello"` (with Upgrade, to an upgrade request): the bytes after it are no body
   Apache  /ws.lua    the mod_lua handler itself
           /proxy/lua mod_proxy_http upgrade=websocket -> /ws.lua (the issue)
           /proxy/py  mod_proxy_http upgrade=websocket -> the Python server
@@ -325,6 +325,7 @@ location /ws {
     proxy_read_timeout 30s;
 }
 location /r101 {
+    add_header Upgrade hello always;
     return 101 "hello";
 }
 """
@@ -367,13 +368,14 @@ def nginx_checks(ngx, hports):
     # nginx's own 101 with bytes after it: they are not a body (before
     # issue 8 the body guard dropped them in repair as body-on-bodiless)
     for m in MODES:
-        raw = lbgtest.raw_exchange(ngx.ports[m], b"GET /r101 HTTP/1.1\r\nHost: t\r\n\r\n",
+        raw = lbgtest.raw_exchange(ngx.ports[m], b"GET /r101 HTTP/1.1\r\nHost: t\r\n"
+                                   b"Connection: Upgrade\r\nUpgrade: hello\r\n\r\n",
                                    timeout=1, mark_timeout=True)
         cl = b"" if m == "repair" else b"Content-Length: 5\r\n"
         R.eq("nginx %s: return 101 \"hello\": the bytes after the header section untouched" % m,
              nginx_env.normalise(raw),
              b"HTTP/1.1 101 \r\nServer: nginx\r\nDate: DATE\r\nContent-Type: text/plain\r\n"
-             + cl + b"Connection: upgrade\r\n\r\nhello<TIMEOUT>")
+             + cl + b"Connection: upgrade\r\nUpgrade: hello\r\n\r\nhello<TIMEOUT>")
     # one per 101 with Content-Length: /ws-cl direct and via HAProxy, /r101
     lines = {
         "off": [],
