@@ -35,6 +35,7 @@
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
+#include "http_ssl.h"
 #include "ap_mpm.h"
 #include "scoreboard.h"
 
@@ -78,6 +79,7 @@ static int          lbguard_drain_flag = LBGUARD_DRAIN_UNSET;
 static int          lbguard_drain_effective = LBGUARD_DRAIN_OFF;
 static int          lbguard_drain_default = LBGUARD_DRAIN_OFF;
 static apr_int64_t  lbguard_drain_lb_idle_ms = -1;
+static int          lbguard_drain_waitio = 0;   /* AP_MPMQ_CAN_WAITIO */
 
 /* ... and, in a child, what it saw (atomics: worker threads) */
 static apr_uint32_t lbguard_drain_kills[LBGUARD_KILL_N];
@@ -103,25 +105,50 @@ const char *lbguard_drain_set(cmd_parms *cmd, void *dummy, int on)
 }
 
 void lbguard_drain_server(server_rec *s, int mode, apr_int64_t lb_idle_ms,
-                          apr_int64_t margin_ms)
+                          apr_int64_t margin_ms, int log)
 {
-    (void) s;
+    apr_int64_t limit;
+
     if (lb_idle_ms < 0) {
         return;
     }
     if (mode == LBG_MODE_REPAIR) {
-        lbguard_drain_default = LBGUARD_DRAIN_ON;
-    }
-    else if (mode == LBG_MODE_DETECT
-             && lbguard_drain_default == LBGUARD_DRAIN_OFF) {
         lbguard_drain_default = LBGUARD_DRAIN_REPORT;
     }
-    if (mode != LBG_MODE_OFF) {
-        apr_int64_t limit = lb_idle_ms
-            + (margin_ms < 0 ? (apr_int64_t) LBG_KEEPALIVE_MARGIN_MS
-                             : margin_ms);
-        if (limit > lbguard_drain_lb_idle_ms) {
-            lbguard_drain_lb_idle_ms = limit;
+    else if (mode == LBG_MODE_DETECT) {
+        lbguard_drain_default = LBGUARD_DRAIN_REPORT;
+    }
+    if (mode == LBG_MODE_OFF) {
+        return;
+    }
+    limit = lb_idle_ms + (margin_ms < 0 ? (apr_int64_t) LBG_KEEPALIVE_MARGIN_MS
+                                        : margin_ms);
+    if (limit > lbguard_drain_lb_idle_ms) {
+        lbguard_drain_lb_idle_ms = limit;
+    }
+
+    /*
+     * LBGuardDrain On: the idle wait between requests is bounded by
+     * Timeout (CONN_STATE_ASYNC_WAITIO), so Timeout gets the keep-alive
+     * check: shorter than the LB idle timeout + margin, it would close
+     * before the load balancer does.
+     */
+    if (lbguard_drain_flag == LBGUARD_DRAIN_ON
+        && apr_time_as_msec(s->timeout) < limit) {
+        if (log) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                         "lbguard: drain: Timeout %" APR_TIME_T_FMT "s of "
+                         "%s%s:%u is shorter than the load balancer idle "
+                         "timeout + margin %" APR_INT64_T_FMT "ms; with "
+                         "LBGuardDrain On it bounds the idle wait between "
+                         "requests%s", apr_time_sec(s->timeout),
+                         s->is_virtual ? "the virtual host at " : "the main "
+                         "server at ", s->defn_name ? s->defn_name : "-",
+                         s->defn_line_number, limit,
+                         mode == LBG_MODE_REPAIR ? ": raised" : "");
+        }
+        if (mode == LBG_MODE_REPAIR) {
+            s->timeout = apr_time_from_msec(limit);
         }
     }
 }
@@ -168,6 +195,10 @@ void lbguard_drain_check(apr_pool_t *p, server_rec *s, int log)
     lbguard_drain_effective = lbguard_drain_flag == LBGUARD_DRAIN_UNSET
                               ? lbguard_drain_default
                               : lbguard_drain_flag;
+#ifdef AP_MPMQ_CAN_WAITIO
+    lbguard_drain_waitio = 0;
+    (void) ap_mpm_query(AP_MPMQ_CAN_WAITIO, &lbguard_drain_waitio);
+#endif
 
     if (!log || lbguard_drain_effective == LBGUARD_DRAIN_OFF) {
         return;
@@ -224,15 +255,30 @@ void lbguard_drain_check(apr_pool_t *p, server_rec *s, int log)
                  lbguard_where(p, "AsyncRequestWorkerFactor"), threads,
                  workers);
 
-    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
-                 "lbguard: drain: %s: this httpd's event MPM gives a module "
-                 "no way to keep the idle keep-alive connections of a "
-                 "stopping child (graceful restart, graceful-stop): each one "
-                 "it closes early is logged; deregister the target from the "
-                 "load balancer before a graceful restart, and rotate logs "
-                 "with rotatelogs rather than a reload",
-                 lbguard_drain_effective == LBGUARD_DRAIN_ON
-                 ? "LBGuardDrain On" : "LBGuard Detect");
+    if (lbguard_drain_effective == LBGUARD_DRAIN_ON && lbguard_drain_waitio) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                     "lbguard: drain: LBGuardDrain On: idle HTTP/1.x "
+                     "keep-alive connections wait for their next request in "
+                     "the event MPM's CONN_STATE_ASYNC_WAITIO, which a "
+                     "stopping child (graceful restart, graceful-stop, "
+                     "retirement) and busy workers do not close; the idle "
+                     "wait is bounded by Timeout, not KeepAliveTimeout");
+    }
+    else {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                     "lbguard: drain: %s: the idle keep-alive connections "
+                     "of a stopping child (graceful restart, graceful-stop) "
+                     "are closed by the event MPM at once and each one is "
+                     "logged%s; deregister the target from the load balancer "
+                     "before a graceful restart, and rotate logs with "
+                     "rotatelogs rather than a reload",
+                     lbguard_drain_effective == LBGUARD_DRAIN_ON
+                     ? "LBGuardDrain On" : "report only",
+                     lbguard_drain_effective == LBGUARD_DRAIN_ON
+                     ? " (keeping them needs CONN_STATE_ASYNC_WAITIO, httpd "
+                       "2.4.63+)"
+                     : " (LBGuardDrain On keeps them on httpd 2.4.63+)");
+    }
 }
 
 
@@ -372,9 +418,78 @@ static int lbguard_drain_pre_close(conn_rec *c)
     return DECLINED;
 }
 
+/*
+ * LBGuardDrain On, on an event MPM that supports CONN_STATE_ASYNC_WAITIO
+ * (2.4.63+): a plain HTTP/1.x connection waits for its next request in
+ * CONN_STATE_ASYNC_WAITIO instead of the MPM's keep-alive queue. The MPM
+ * does not close those when the child is dying or its workers are busy
+ * (only the keep-alive queue is killed), so the load balancer's next
+ * request is served (with "Connection: close" once the child is stopping:
+ * ap_set_keepalive), or the load balancer closes it. This is what
+ * ap_process_http_async_connection() (modules/http/http_core.c) does for
+ * one request, plus the flush the MPM's write completion would do; the
+ * idle wait is bounded by Timeout, not KeepAliveTimeout.
+ */
+static int lbguard_drain_process_connection(conn_rec *c)
+{
+#ifdef AP_MPMQ_CAN_WAITIO
+    conn_state_t *cs = c->cs;
+    request_rec  *r;
+
+    if (lbguard_drain_flag != LBGUARD_DRAIN_ON || !lbguard_drain_waitio
+        || cs == NULL || c->master != NULL || c->clogging_input_filters
+        || cs->state != CONN_STATE_PROCESSING || ap_ssl_conn_is_ssl(c)
+        || strcmp(ap_get_protocol(c), AP_PROTOCOL_HTTP1) != 0) {
+        return DECLINED;
+    }
+
+    for (;;) {
+        ap_update_child_status_from_conn(c->sbh, SERVER_BUSY_READ, c);
+        r = ap_read_request(c);
+        if (r == NULL) {
+            cs->state = CONN_STATE_LINGER;    /* closed, or a bad request */
+            return OK;
+        }
+        if (r->status == HTTP_OK) {
+            cs->state = CONN_STATE_HANDLER;
+            ap_update_child_status(c->sbh, SERVER_BUSY_WRITE, r);
+            ap_process_async_request(r);
+        }
+        r = NULL;                             /* its pool may be gone */
+        if (cs->state != CONN_STATE_WRITE_COMPLETION) {
+            if (cs->state != CONN_STATE_SUSPENDED) {
+                cs->state = CONN_STATE_LINGER;
+            }
+            return OK;
+        }
+        if (c->keepalive != AP_CONN_KEEPALIVE || c->aborted) {
+            return OK;                        /* the MPM flushes, closes */
+        }
+        ap_flush_conn(c);
+        if (c->aborted) {
+            cs->state = CONN_STATE_LINGER;
+            return OK;
+        }
+        if (!c->data_in_input_filters) {
+            break;                            /* else: pipelined request */
+        }
+        cs->state = CONN_STATE_PROCESSING;
+    }
+    ap_update_child_status_from_conn(c->sbh, SERVER_BUSY_KEEPALIVE, c);
+    cs->state = CONN_STATE_ASYNC_WAITIO;
+    cs->sense = CONN_SENSE_WANT_READ;
+    return OK;
+#else
+    (void) c;
+    return DECLINED;
+#endif
+}
+
 void lbguard_drain_register_hooks(apr_pool_t *p)
 {
     (void) p;
+    ap_hook_process_connection(lbguard_drain_process_connection, NULL, NULL,
+                               APR_HOOK_LAST);
     ap_hook_pre_config(lbguard_drain_pre_config, NULL, NULL,
                        APR_HOOK_MIDDLE);
     ap_hook_log_transaction(lbguard_drain_log_transaction, NULL, NULL,

@@ -966,7 +966,7 @@ static void lbguard_keepalive(apr_pool_t *p, server_rec *s, int apply,
 }
 
 /* Hands server s's mode and LB idle timeout to lbguard_drain.c. */
-static void lbguard_drain_note(server_rec *s)
+static void lbguard_drain_note(server_rec *s, int log)
 {
     lbguard_srv_conf *sconf = ap_get_module_config(s->module_config,
                                                    &lbguard_module);
@@ -975,7 +975,7 @@ static void lbguard_drain_note(server_rec *s)
 
     lbguard_drain_server(s, dconf->mode == LBGUARD_UNSET ? LBG_MODE_OFF
                                                          : dconf->mode,
-                         sconf->lb_idle_ms, sconf->margin_ms);
+                         sconf->lb_idle_ms, sconf->margin_ms, log);
 }
 
 /* Runs before the event MPM's post_config, which builds its keep-alive
@@ -999,7 +999,7 @@ static int lbguard_post_config(apr_pool_t *pconf, apr_pool_t *plog,
             dc->ready = 1;
         }
         lbguard_keepalive(ptemp, s, 1, log);
-        lbguard_drain_note(s);
+        lbguard_drain_note(s, log);
     }
     lbguard_drain_check(ptemp, main_server, log);
     return OK;
@@ -1012,7 +1012,7 @@ static void lbguard_test_config(apr_pool_t *pconf, server_rec *s)
 
     for (; s != NULL; s = s->next) {
         lbguard_keepalive(pconf, s, 0, 1);
-        lbguard_drain_note(s);
+        lbguard_drain_note(s, 1);
     }
     lbguard_drain_check(pconf, main_server, 1);
 }

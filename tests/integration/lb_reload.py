@@ -234,7 +234,9 @@ class ApacheTarget:
             self.base = f.read()
         self.extra = extra
 
-    def write(self, extra):
+    def write(self, extra=None):
+        if extra is None:
+            return
         with open(self.conf, "w") as f:
             f.write(self.base.replace(self.extra, extra) if self.extra else self.base + extra)
         self.base = self.base.replace(self.extra, extra) if self.extra else self.base + extra

@@ -340,42 +340,55 @@ def run_apache_load():
         return
     wd = C.workdir("drain-apache", build)
     bp = lbgtest.free_port()
-    t = R.ApacheTarget(build, os.path.join(wd, "target"), bp,
-                       extra="LogLevel warn lbguard:notice\nLBGuardDrain Off\n")
+    extra = {"report": "", "On": "LBGuardDrain On\n"}
+    t = R.ApacheTarget(build, os.path.join(wd, "target"), bp, extra=extra["On"])
     ports, procs = R.start_lbs(wd, bp)
+    watch = None
     try:
-        totals = {(arm, lb): [0, 0] for arm in ("Off", "On") for lb in ports}
-        logged = {"Off": 0, "On": 0}
+        totals = {(arm, lb): [0, 0] for arm in extra for lb in ports}
+        logged = {arm: 0 for arm in extra}
+        restarts = {arm: [] for arm in extra}
+        watch = R.Watch(t.pid)
         for i in range(PHASES * 2):
-            arm = ("Off", "On")[i % 2]
-            t.write("LogLevel warn lbguard:notice\nLBGuardDrain %s\n" % arm)
-            t.reload()
-            time.sleep(2.0)   # the switch's old children finish (not counted)
+            arm = ("report", "On")[i % 2]
+            t.write(extra[arm])
+            R.switch(t, 15)
             before = t.log().count("closed early by the event MPM")
-            out, _ = R.phase(t, wd, ports, "ap%d-%s" % (i, arm), AP_RELOADS, AP_INTERVAL,
-                             seed=i + 1)
+            out, times = R.phase(t, wd, ports, "ap%d-%s" % (i, arm), AP_RELOADS, AP_INTERVAL,
+                                 seed=i + 1)
+            restarts[arm] += times
             logged[arm] += t.log().count("closed early by the event MPM") - before
             for lb, r in out.items():
                 totals[(arm, lb)][0] += r["failures"]
                 totals[(arm, lb)][1] += r["requests"]
-                print("  apache phase %d LBGuardDrain %-3s via %-7s: %d graceful restarts, %s "
-                      "failed" % (i, arm, lb, AP_RELOADS, fmt(r)))
+                print("  apache phase %d LBGuardDrain %-6s via %-7s: %d graceful restarts, %s "
+                      "failed" % (i, arm if arm == "On" else "unset", lb, AP_RELOADS, fmt(r)))
             sys.stdout.flush()
+        watch.stop()
+        alive = set(t.workers())
+        life = [x for x in watch.lifetimes_after(restarts["On"], alive) if x is not None]
         n = PHASES * AP_RELOADS
         for lb in ports:
-            off, on = totals[("Off", lb)], totals[("On", lb)]
-            res.check("apache via %s, LBGuardDrain Off: failures in the run (%d restarts)"
-                      % (lb, n), off[0] > 0, "0 failures: the test cannot see the kills")
-            res.check("apache via %s, LBGuardDrain On: failures too (reported, not prevented on "
-                      "this httpd)" % lb, on[0] > 0)
-            summary.append("apache event MPM via %-7s graceful every %.0fs: LBGuardDrain Off "
-                           "%d/%d failed (%.2f per restart), On %d/%d (report only), %d restarts "
+            off, on = totals[("report", lb)], totals[("On", lb)]
+            res.check("apache via %s, LBGuardDrain unset (report only): failures in the run "
+                      "(%d restarts)" % (lb, n), off[0] > 0,
+                      "0 failures: the test cannot see the kills")
+            res.eq("apache via %s, LBGuardDrain On: failures (%d restarts)" % (lb, n), on[0], 0)
+            summary.append("apache event MPM via %-7s graceful every %.0fs: LBGuardDrain unset "
+                           "(report) %d/%d failed (%.2f per restart), On %d/%d over %d restarts "
                            "each" % (lb, AP_INTERVAL, off[0], off[1], off[0] / n, on[0], on[1], n))
-        res.check("apache, LBGuardDrain On: early keep-alive closes logged", logged["On"] > 0,
+        res.check("apache, report only: early keep-alive closes logged", logged["report"] > 0,
                   repr(logged))
-        res.eq("apache, LBGuardDrain Off: none logged", logged["Off"], 0)
-        summary.append("apache: early closes logged with LBGuardDrain On: %d (Off: %d)"
-                       % (logged["On"], logged["Off"]))
+        res.eq("apache, LBGuardDrain On: no early close", logged["On"], 0)
+        summary.append("apache: early closes logged: report only %d, On %d"
+                       % (logged["report"], logged["On"]))
+        res.check("apache, LBGuardDrain On: old children exit once the LBs close their idle "
+                  "connections (<= 10 s)", life and max(life) <= 10.0,
+                  "lifetimes %s" % sorted(life)[-5:])
+        if life:
+            summary.append("apache, LBGuardDrain On: old children lived %.2f-%.2f s after their "
+                           "restart (median %.2f s, %d children)"
+                           % (min(life), max(life), sorted(life)[len(life) // 2], len(life)))
         log = t.log()
         res.check("apache: per-child summary line",
                   re.search(r"lbguard: drain: child \d+ exiting: the event MPM closed \d+ idle "
@@ -383,7 +396,12 @@ def run_apache_load():
                             r"stopping, \d+ workers busy\)", log) is not None)
         res.check("apache: the reason is the graceful restart",
                   "graceful restart (the child belongs to an old generation)" in log)
+        res.eq("apache: no crash or error line",
+               [ln for ln in log.splitlines()
+                if re.search(r":(error|crit|alert|emerg)\]|Segmentation|exit signal", ln)][:3], [])
     finally:
+        if watch:
+            watch.stop()
         for p in procs:
             p.stop()
         t.p.stop()
@@ -397,6 +415,8 @@ def test_apache_startup():
     t = R.ApacheTarget(build, d, port, extra="MaxSpareThreads 75\nMaxConnectionsPerChild 1000\n")
     try:
         conf = t.conf
+        lbgtest.wait_for(lambda: "lbguard: drain: AsyncRequestWorkerFactor" in t.log(), 5,
+                         "the startup lines")
         log = t.log()
         want = [
             "lbguard: drain: MaxSpareThreads 75 (%s:%d) is below MaxRequestWorkers 200: when the "
@@ -409,7 +429,7 @@ def test_apache_startup():
             % (conf, line_of(conf, "MaxConnectionsPerChild 1000")),
         ]
         for w in want:
-            res.check("apache startup warns: %s" % w.split(":")[1].strip().split(" (")[0],
+            res.check("apache startup warns: %s" % w.split("drain: ")[1].split(" ")[0],
                       w in log, log[-2000:])
         res.check("apache startup: AsyncRequestWorkerFactor with file:line",
                   "lbguard: drain: AsyncRequestWorkerFactor 4 (%s:%d)"
@@ -425,6 +445,56 @@ def test_apache_startup():
         os.kill(t.pid, signal.SIGWINCH)
         t.p.p.wait(15)
         res.check("apache graceful-stop: the parent exits", t.p.poll() is not None,
+                  "took %.1f s" % (time.monotonic() - t0))
+        s.close()
+    finally:
+        t.p.stop()
+
+    # LBGuardDrain On: the idle connection survives graceful-stop until its
+    # next request, answered with Connection: close; then Apache exits
+    d = C.workdir("drain-apache-on", build)
+    port = lbgtest.free_port()
+    t = R.ApacheTarget(build, d, port, extra="LBGuardDrain On\n")
+    try:
+        lbgtest.wait_for(lambda: "LBGuardDrain On: idle" in t.log(), 5, "the startup line")
+        res.check("apache, LBGuardDrain On: startup line",
+                  "lbguard: drain: LBGuardDrain On: idle HTTP/1.x keep-alive connections wait for "
+                  "their next request in the event MPM's CONN_STATE_ASYNC_WAITIO, which a "
+                  "stopping child (graceful restart, graceful-stop, retirement) and busy workers "
+                  "do not close; the idle wait is bounded by Timeout, not KeepAliveTimeout"
+                  in t.log())
+        s = socket.create_connection(("127.0.0.1", port))
+        s.settimeout(5)
+        req = b"GET /p1 HTTP/1.1\r\nHost: t\r\n\r\n"
+        s.sendall(req)
+        r1 = s.recv(4096)
+        s.sendall(req)
+        r2 = s.recv(4096)
+        res.check("apache, LBGuardDrain On: keep-alive between requests",
+                  r1.startswith(b"HTTP/1.1 200") and r2.startswith(b"HTTP/1.1 200")
+                  and b"Connection: close" not in r2, r2)
+        os.kill(t.pid, signal.SIGWINCH)
+        lbgtest.wait_for(lambda: "caught SIGWINCH" in t.log(), 5, "graceful-stop")
+        time.sleep(0.5)   # the child has begun stopping (not a readiness wait: the old
+        #                   code closed the connection here)
+        s.sendall(req)
+        r3 = b""
+        try:
+            while True:
+                b = s.recv(4096)
+                if not b:
+                    break
+                r3 += b
+        except OSError as e:
+            r3 += repr(e).encode()
+        res.check("apache, LBGuardDrain On, graceful-stop: the kept connection's next request "
+                  "is answered with Connection: close, then closed",
+                  r3.startswith(b"HTTP/1.1 200") and b"\r\nConnection: close\r\n" in r3
+                  and r3.endswith(b"p=%d\n" % s.getsockname()[1]), r3)
+        t0 = time.monotonic()
+        t.p.p.wait(15)
+        res.check("apache, LBGuardDrain On: graceful-stop then exits (< 5 s)",
+                  t.p.poll() is not None and time.monotonic() - t0 < 5.0,
                   "took %.1f s" % (time.monotonic() - t0))
         s.close()
     finally:
