@@ -91,14 +91,16 @@ class Watch:
         self._stop = True
         self.t.join()
 
-    def lifetimes_after(self, reloads, alive_now):
-        """For each child retired by one of `reloads` (times): how long it
-        lived after the first reload that followed its birth. Children in
-        alive_now that were retired count as alive (None)."""
+    def lifetimes_after(self, all_reloads, reloads, alive_now):
+        """For each child retired by one of `reloads` (times; the first of
+        `all_reloads` after its birth is the one that retired it): how long
+        it lived after that reload. Retired children in alive_now count as
+        alive (None)."""
         out = []
+        wanted = set(reloads)
         for c, (first, last) in self.seen.items():
-            retired = [r for r in reloads if r > first]
-            if not retired:
+            retired = [r for r in sorted(all_reloads) if r > first]
+            if not retired or retired[0] not in wanted:
                 continue
             out.append(None if c in alive_now else last - retired[0])
         return out
@@ -184,6 +186,7 @@ class NginxTarget:
 
     def __init__(self, build, d, port, **kw):
         self.build, self.d, self.port = build, d, port
+        self.reloads = []
         C._mkdirs(d, "temp")
         self.conf = os.path.join(d, "nginx.conf")
         self.write(**kw)
@@ -198,6 +201,7 @@ class NginxTarget:
             f.write(nginx_conf(self.d, self.port, build=self.build, **kw))
 
     def reload(self):
+        self.reloads.append(time.monotonic())
         os.kill(self.pid, signal.SIGHUP)
 
     def workers(self):
@@ -226,6 +230,7 @@ class ApacheTarget:
 
     def __init__(self, build, d, port, extra=""):
         self.build, self.d, self.port = build, d, port
+        self.reloads = []
         self.p = C.apache_target(build, d, port, mode="repair", keepalive=1, lb_idle=LB_IDLE,
                                  margin=MARGIN, extra=APACHE_MPM + extra)
         self.pid = self.p.pid
@@ -243,6 +248,7 @@ class ApacheTarget:
         self.extra = extra
 
     def reload(self):
+        self.reloads.append(time.monotonic())
         os.kill(self.pid, signal.SIGUSR1)
 
     def workers(self):

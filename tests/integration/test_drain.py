@@ -283,7 +283,7 @@ def run_nginx_load():
             sys.stdout.flush()
         watch.stop()
         alive = set(t.workers())
-        life_on = watch.lifetimes_after(reload_times["on"], alive)
+        life_on = watch.lifetimes_after(t.reloads, reload_times["on"], alive)
         on_life = [x for x in life_on if x is not None]
         for lb in ports:
             off, on = totals[("off", lb)], totals[("on", lb)]
@@ -366,7 +366,8 @@ def run_apache_load():
             sys.stdout.flush()
         watch.stop()
         alive = set(t.workers())
-        life = [x for x in watch.lifetimes_after(restarts["On"], alive) if x is not None]
+        life = [x for x in watch.lifetimes_after(t.reloads, restarts["On"], alive)
+                if x is not None]
         n = PHASES * AP_RELOADS
         for lb in ports:
             off, on = totals[("report", lb)], totals[("On", lb)]
