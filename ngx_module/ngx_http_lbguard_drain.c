@@ -466,14 +466,20 @@ ngx_http_lbguard_drain_pending(ngx_event_t *ev)
 
         if (c->fd == (ngx_socket_t) -1
             || c->number != s->number
-            || !c->idle
             || c->close
-            || c->read == NULL)
+            || c->read == NULL
+            || c->log == NULL
+            || c->log->action == NULL
+            || ngx_strcmp(c->log->action, "keepalive") != 0)
         {
             continue;   /* closed, reused, or not waiting in keep-alive */
         }
 
-        /* only ngx_http_set_keepalive() sets c->idle on this connection */
+        /*
+         * ngx_http_set_keepalive() has just set c->log->action to
+         * "keepalive" and c->read->handler to ngx_http_keepalive_handler
+         * (c->idle too, unless mainline's keepalive_min_timeout is set).
+         */
 
         if (w->keepalive_handler == NULL) {
             w->keepalive_handler = c->read->handler;
@@ -543,6 +549,18 @@ ngx_http_lbguard_drain_keepalive(ngx_event_t *rev)
         }
 
         if (s->kept && s->number == number) {
+
+            if (rev->timedout && s->on && s->limit
+                && (ngx_msec_int_t) (s->since + s->limit - ngx_current_msec)
+                   > 0)
+            {
+                /* a timer of before the shutdown (keepalive_min_timeout):
+                 * wait on until the idle limit */
+                rev->timedout = 0;
+                ngx_add_timer(rev, s->since + s->limit - ngx_current_msec);
+                return;
+            }
+
             ngx_http_lbguard_drain_end(c, s, rev);
         }
     }
@@ -616,6 +634,13 @@ ngx_http_lbguard_drain_shutdown(void)
             continue;
         }
 
+        /*
+         * the read timer now ends the wait at the idle limit: shorter
+         * when keepalive_timeout is longer, and later than mainline's
+         * keepalive_min_timeout, whose expiry closes the connection of an
+         * exiting worker
+         */
+
         deadline = s->since + s->limit;
         left = (ngx_msec_int_t) (deadline - ngx_current_msec);
 
@@ -623,11 +648,7 @@ ngx_http_lbguard_drain_shutdown(void)
             left = 1;
         }
 
-        if (!c->read->timer_set
-            || (ngx_msec_int_t) (c->read->timer.key - deadline) > 0)
-        {
-            ngx_add_timer(c->read, (ngx_msec_t) left);
-        }
+        ngx_add_timer(c->read, (ngx_msec_t) left);
 
         if (s->limit > max) {
             max = s->limit;
