@@ -9,9 +9,15 @@
  * a child retired by MaxSpareThreads or MaxConnectionsPerChild -- or when
  * all its workers are busy. A load balancer that has just sent a request on
  * one of them gets no response: a 502. No module hook runs before that
- * decision, and the MPM ignores every hook's return value on that path, so
- * on the httpd this was built against (Debian 12, 2.4.71) lbguard cannot
- * keep those connections: it reports them.
+ * decision. From httpd 2.4.63 (Debian 12: 2.4.71) a connection may wait in
+ * CONN_STATE_ASYNC_WAITIO instead, which the MPM does not kill: that is
+ * LBGuardDrain On (lbguard_drain_process_connection below). It is not the
+ * default: in WAITIO the idle wait is bounded by Timeout, not by
+ * KeepAliveTimeout (2.4.71's conn_state_t has no per-connection timeout),
+ * which changes keep-alive for every client of the server (measured:
+ * test_apache.py's idle connections then stay 15 s, its Timeout, instead
+ * of KeepAliveTimeout 4 s). Without it, and with LBGuard Detect|Repair and
+ * LBGuardLBIdleTimeout, lbguard reports what the MPM closes:
  *
  *   - log_transaction: the end of each response on the connection (time,
  *     KeepAliveTimeout of the server that served it);
