@@ -502,11 +502,60 @@ def test_apache_startup():
         t.p.stop()
 
 
+def run_inflight():
+    """--inflight (a measurement, not run by default): drain on, 1 request in
+    16 a 512 KB response at limit_rate 256k, so that responses whose header
+    went out with keep-alive before a reload finish after it; nginx 1.22
+    closes those after the last byte (ngx_http_finalize_connection), a
+    window no module hook reaches. Prints the failures per LB."""
+    wd = C.workdir("drain-inflight", build)
+    bp = lbgtest.free_port()
+    body = os.path.join(wd, "big")
+    with open(body, "wb") as f:
+        f.write(b"x" * 524288)
+    t = R.NginxTarget(build, os.path.join(wd, "target"), bp, drain="on")
+    with open(t.conf) as f:
+        text = f.read().replace(
+            'location / { return 200 "ok\\n"; }',
+            'location / { return 200 "ok\\n"; }\n    location = /big { alias %s; '
+            'limit_rate 256k; default_type application/octet-stream; }' % body)
+    with open(t.conf, "w") as f:
+        f.write(text)
+    t.write = lambda **kw: None
+    R.switch(t, 10)
+    ports, procs = R.start_lbs(wd, bp)
+    lua = R.WRK_LUA
+    R.WRK_LUA = lua + """
+local n = 0
+request = function()
+  n = n + 1
+  if n %% 16 == 0 then return wrk.format(nil, "/big") end
+  return wrk.format(nil, "/")
+end
+"""
+    try:
+        out, _ = R.phase(t, wd, ports, "inflight", 2 * RELOADS, INTERVAL)
+        for lb, r in out.items():
+            summary.append("in-flight residual, drain on, %d reloads, 1 in 16 responses 512 KB at "
+                           "256 KB/s, via %-7s: %s failed" % (2 * RELOADS, lb, fmt(r)))
+        res.check("in-flight measurement ran", all(r["requests"] > 0 for r in out.values()))
+    finally:
+        R.WRK_LUA = lua
+        for p in procs:
+            p.stop()
+        t.p.stop()
+
+
 def main():
     if C.nginx_module(build) is None:
         res.check("nginx module built", False, "build/nginx-dynamic/objs missing")
         return res.summary()
     t0 = time.monotonic()
+    if "--inflight" in sys.argv:
+        run_inflight()
+        for ln in summary:
+            print("  " + ln)
+        return res.summary()
     test_config()
     test_nginx_raw()
     test_apache_startup()
