@@ -289,8 +289,9 @@ static const command_rec lbguard_cmds[] = {
                   "Seconds KeepAliveTimeout must exceed the load balancer's "
                   "idle timeout by (default 5)"),
     AP_INIT_FLAG("LBGuardDrain", lbguard_drain_set, NULL, RSRC_CONF,
-                 "On or Off: report the idle keep-alive connections the "
-                 "event MPM closes early (lbguard_drain.c)"),
+                 "On: idle keep-alive connections survive graceful "
+                 "restarts (event MPM, httpd 2.4.63+); Off: not kept, not "
+                 "reported (lbguard_drain.c)"),
     {NULL, {NULL}, NULL, 0, 0, NULL}
 };
 

@@ -326,12 +326,10 @@ def phase(target, wd, ports, name, reloads, interval, tail=2.0, conns=32, seed=1
     wrks = {lb: Wrk(wd, "%s-%s" % (name, lb), port, seconds, conns=conns, seed=seed, lo=lo, hi=hi)
             for lb, port in ports.items()}
     time.sleep(1.0)                      # wrk has filled the LB pools
-    times = []
     for _ in range(reloads):
-        times.append(time.monotonic())
         target.reload()
         time.sleep(interval)
-    return {lb: w.result() for lb, w in wrks.items()}, times
+    return {lb: w.result() for lb, w in wrks.items()}, target.reloads[-reloads:]
 
 
 def frozen_phase(target, wd, ports, lb_pids, name, reloads, interval=2.5, thaw=1.6,
@@ -355,8 +353,8 @@ def frozen_phase(target, wd, ports, lb_pids, name, reloads, interval=2.5, thaw=1
             for p in lb_pids:
                 os.kill(p, signal.SIGSTOP)
             t0 = time.monotonic()
-            times.append(t0)
             target.reload()
+            times.append(target.reloads[-1])
             time.sleep(thaw)
             for p in lb_pids:
                 os.kill(p, signal.SIGCONT)

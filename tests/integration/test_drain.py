@@ -297,10 +297,11 @@ def run_nginx_load():
         res.check("nginx, drain on: every old worker of the on phases exited within LB idle + "
                   "margin (4 s) + 1 s", on_life and max(on_life) <= 5.0,
                   "lifetimes %s" % sorted(on_life)[-5:])
-        summary.append("nginx, drain on: old workers lived %.3f-%.3f s after their reload "
-                       "(median %.3f s, %d workers)"
-                       % (min(on_life), max(on_life), sorted(on_life)[len(on_life) // 2],
-                          len(on_life)))
+        if on_life:
+            summary.append("nginx, drain on: old workers lived %.3f-%.3f s after their reload "
+                           "(median %.3f s, %d workers)"
+                           % (min(on_life), max(on_life), sorted(on_life)[len(on_life) // 2],
+                              len(on_life)))
 
         # control: frozen LBs; worker_shutdown_timeout 1s must fail, on alone must not
         for name, kw in (("wst", dict(drain="on", shutdown_timeout="1s")),
