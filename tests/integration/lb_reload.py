@@ -100,8 +100,8 @@ class Watch:
         wanted = set(reloads)
         for c, (first, last) in self.seen.items():
             retired = [r for r in sorted(all_reloads) if r > first]
-            if not retired or retired[0] not in wanted:
-                continue
+            if not retired or retired[0] not in wanted or last < retired[0]:
+                continue        # not retired by one of `reloads`
             out.append(None if c in alive_now else last - retired[0])
         return out
 
