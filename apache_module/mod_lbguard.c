@@ -971,6 +971,10 @@ static int lbguard_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 
     (void) pconf;
     (void) plog;
+    if (log) {
+        /* the startup line, at every start and restart */
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "lbguard/" LBG_VERSION);
+    }
     for (; s != NULL; s = s->next) {
         lbguard_dir_conf *dc = ap_get_module_config(s->lookup_defaults,
                                                     &lbguard_module);

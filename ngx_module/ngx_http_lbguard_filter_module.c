@@ -130,6 +130,7 @@ static void *ngx_http_lbguard_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_lbguard_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_lbguard_filter_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_lbguard_init_module(ngx_cycle_t *cycle);
 
 
 static ngx_command_t  ngx_http_lbguard_filter_commands[] = {
@@ -194,7 +195,7 @@ ngx_module_t  ngx_http_lbguard_filter_module = {
     ngx_http_lbguard_filter_commands,      /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_lbguard_init_module,          /* init module */
     NULL,                                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -1663,6 +1664,18 @@ ngx_http_lbguard_filter_init(ngx_conf_t *cf)
 
     ngx_http_next_body_filter = ngx_http_top_body_filter;
     ngx_http_top_body_filter = ngx_http_lbguard_body_filter;
+
+    return NGX_OK;
+}
+
+
+/* The startup line, "lbguard/<LBG_VERSION>" at NOTICE in the configured
+ * error log (at every start, reload and "nginx -t"), as nginx logs its
+ * own "nginx/<version>". */
+static ngx_int_t
+ngx_http_lbguard_init_module(ngx_cycle_t *cycle)
+{
+    ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0, "lbguard/" LBG_VERSION);
 
     return NGX_OK;
 }
