@@ -4,7 +4,8 @@
 #   libnginx-mod-http-lbguard_<v>_<arch>.deb   the nginx dynamic module
 #   libapache2-mod-lbguard_<v>_<arch>.deb      mod_lbguard for Apache 2.4
 #   lbguard_<v>_<arch>.deb                     the command-line tool
-# (plus the -dbgsym packages, .buildinfo and .changes).
+# (plus .buildinfo, .changes, build.log, and the -dbgsym packages in
+# BUILD/deb/dbgsym/).
 #
 #   bash scripts/build-deb.sh BUILD
 #
@@ -43,4 +44,7 @@ fi
     exit 1
 }
 rm -rf "$SRC"
+# the debug symbols apart, so that BUILD/deb/*.deb is the three packages
+mkdir -p "$OUT/dbgsym"
+mv "$OUT"/*-dbgsym_*.deb "$OUT/dbgsym/"
 ls "$OUT"/*.deb

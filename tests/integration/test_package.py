@@ -153,6 +153,9 @@ def build_packages(out):
         R.eq("%s: one .deb" % p, len(f), 1)
         if f:
             debs[p] = f[0]
+    R.eq("deb/*.deb: the three packages (debug symbols in deb/dbgsym/)",
+         sorted(os.path.basename(f).split("_")[0]
+                for f in glob.glob(os.path.join(out, "deb", "*.deb"))), sorted(PKGS))
     # built as USER: the files are USER's, the checkout's build/ untouched
     owners = {pwd.getpwuid(os.stat(f).st_uid).pw_name for f in debs.values()}
     R.eq("the packages were built by %s" % USER, owners, {USER} if debs else set())
