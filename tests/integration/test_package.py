@@ -171,6 +171,19 @@ def inspect(debs, version):
     R.eq("lintian --fail-on error,warning: exit status", rc, 0)
     R.eq("lintian: no error or warning tags",
          [ln for ln in out.splitlines() if re.match(r"[EW]: ", ln)], [])
+    # control: the same lintian run fails the CLI package without its copyright
+    d = tempfile.mkdtemp(prefix="lbguard-pkg-lint-")
+    try:
+        run(["dpkg-deb", "-R", debs["lbguard"], os.path.join(d, "x")])
+        os.unlink(os.path.join(d, "x", "usr", "share", "doc", "lbguard", "copyright"))
+        run(["dpkg-deb", "-b", os.path.join(d, "x"), os.path.join(d, "bad.deb")])
+        os.chmod(d, 0o755)
+        rc, bad = run(["runuser", "-u", USER, "--", "env", "HOME=/tmp", "lintian",
+                       "--fail-on", "error,warning", os.path.join(d, "bad.deb")], timeout=900)
+        R.check("lintian control: a package without copyright fails (no-copyright-file)",
+                rc != 0 and "E: lbguard: no-copyright-file" in bad, bad)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
     def field(p, name):
         return run(["dpkg-deb", "-f", debs[p], name])[1].strip()
