@@ -80,20 +80,27 @@ build_dynamic() {
 fetch_source() {
     local dir=$BUILD/src
     mkdir -p "$dir"
-    if ! ls "$dir"/nginx_*.orig.tar.gz > /dev/null 2>&1; then
+    # The upstream version of the installed nginx (1.22.1 on Debian 12),
+    # whose dynamic modules the static build loads: a deb-src entry of
+    # another release (trixie's 1.26) must not win. Empty: any version.
+    local want
+    want=$(dpkg-query -W -f='${Version}' nginx 2>/dev/null | sed 's/^[0-9]*://; s/-[^-]*$//')
+    if ! ls "$dir"/nginx_"${want:-*}".orig.tar.gz > /dev/null 2>&1; then
         # Every version of the source package shares the upstream orig
         # tarball; the Debian part of an older one may be gone from the
         # mirror, so try each version and keep the first orig tarball.
         local v
-        for v in $(apt-cache showsrc nginx | sed -n 's/^Version: //p' | sort -rV); do
+        for v in $(apt-cache showsrc nginx | sed -n 's/^Version: //p' | sort -rV \
+                   | awk -v w="$want" '{ u = $0; sub(/^[0-9]+:/, "", u); sub(/-[^-]*$/, "", u) }
+                                       w == "" || u == w'); do
             (cd "$dir" && apt-get source --download-only "nginx=$v") > /dev/null 2>&1 || true
-            if ls "$dir"/nginx_*.orig.tar.gz > /dev/null 2>&1; then
+            if ls "$dir"/nginx_"${want:-*}".orig.tar.gz > /dev/null 2>&1; then
                 break
             fi
         done
     fi
     local tgz
-    tgz=$(ls "$dir"/nginx_*.orig.tar.gz 2>/dev/null | sort -V | tail -1)
+    tgz=$(ls "$dir"/nginx_"${want:-*}".orig.tar.gz 2>/dev/null | sort -V | tail -1)
     if [ -z "$tgz" ]; then
         echo "$0: could not download nginx's source package (deb-src enabled?)" >&2
         exit 1
