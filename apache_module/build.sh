@@ -39,5 +39,7 @@ build() {
 }
 
 build mod_lbguard
+# LBG_APACHE_RELEASE_ONLY=1 (the Debian package): no ASan variant
+[ -n "${LBG_APACHE_RELEASE_ONLY:-}" ] && exit 0
 build mod_lbguard-asan -Wc,-O1 $(for f in $SAN; do printf -- '-Wc,%s ' "$f"; done) \
     -Wl,-fsanitize=address,undefined

@@ -1204,6 +1204,10 @@ static int lbguard_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     server_rec *main_server = s;
 
     (void) plog;
+    if (log) {
+        /* the startup line, at every start and restart */
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "lbguard/" LBG_VERSION);
+    }
     /* the counters' shared memory: in the serving pass only */
     if (log && lbguard_status_post_config(pconf, s, lbguard_status_of) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;

@@ -152,6 +152,7 @@ static void *ngx_http_lbguard_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_lbguard_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_lbguard_filter_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_lbguard_init_module(ngx_cycle_t *cycle);
 
 
 static ngx_command_t  ngx_http_lbguard_filter_commands[] = {
@@ -237,7 +238,7 @@ ngx_module_t  ngx_http_lbguard_filter_module = {
     ngx_http_lbguard_filter_commands,      /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    ngx_http_lbguard_drain_init_module,    /* init module */
+    ngx_http_lbguard_init_module,          /* init module */
     ngx_http_lbguard_drain_init_process,   /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -2266,4 +2267,16 @@ ngx_http_lbguard_filter_init(ngx_conf_t *cf)
 
     return ngx_http_lbguard_drain_init(cf,
                offsetof(ngx_http_lbguard_loc_conf_t, drain));
+}
+
+
+/* The startup line, "lbguard/<LBG_VERSION>" at NOTICE in the configured
+ * error log (at every start, reload and "nginx -t"), as nginx logs its
+ * own "nginx/<version>". */
+static ngx_int_t
+ngx_http_lbguard_init_module(ngx_cycle_t *cycle)
+{
+    ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0, "lbguard/" LBG_VERSION);
+
+    return ngx_http_lbguard_drain_init_module(cycle);
 }
