@@ -34,7 +34,7 @@ deps:
 $(BUILD)/lib/liblbg.a: $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(BUILD)/lib/obj
 	@set -e; for s in $(CORE_SRCS); do \
-	  $(CC) $(STRICT) $(CFLAGS) -Icommon -c $$s -o $(BUILD)/lib/obj/$$(basename $$s .c).o; \
+	  $(CC) $(STRICT) $(CPPFLAGS) $(CFLAGS) -Icommon -c $$s -o $(BUILD)/lib/obj/$$(basename $$s .c).o; \
 	  $(CC) -Wall -Wpointer-arith -Wno-unused-parameter -Werror -O2 -Icommon \
 	        -fsyntax-only $$s; \
 	done
@@ -72,8 +72,8 @@ core: $(BUILD)/lib/liblbg.a
 # ---- command-line tool (cli/) -------------------------------------------
 CLI_SRCS := $(wildcard cli/*.c)
 $(BUILD)/lbguard: $(CLI_SRCS) $(wildcard cli/*.h) $(BUILD)/lib/liblbg.a
-	$(CC) $(STRICT) -D_POSIX_C_SOURCE=200809L $(CFLAGS) -Icommon -Icli -o $@ $(CLI_SRCS) \
-	    $(BUILD)/lib/liblbg.a -lssl -lcrypto -lz -pthread
+	$(CC) $(STRICT) -D_POSIX_C_SOURCE=200809L $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -Icommon -Icli -o $@ \
+	    $(CLI_SRCS) $(BUILD)/lib/liblbg.a -lssl -lcrypto -lz -pthread
 $(BUILD)/lbguard-asan: $(CLI_SRCS) $(wildcard cli/*.h) $(BUILD)/lib-asan/liblbg.a
 	$(CC) $(STRICT) -D_POSIX_C_SOURCE=200809L -O1 -g $(SAN) -Icommon -Icli -o $@ $(CLI_SRCS) \
 	    $(BUILD)/lib-asan/liblbg.a -lssl -lcrypto -lz -pthread
@@ -129,6 +129,13 @@ nginx-static-mainline:
 	bash ngx_module/build.sh static-mainline $(BUILD)
 apache:
 	bash apache_module/build.sh $(BUILD)
+
+# ---- Debian packages -------------------------------------------------------
+# libnginx-mod-http-lbguard, libapache2-mod-lbguard and lbguard into
+# $(BUILD)/deb/, built by dpkg-buildpackage in a copy of the tree.
+.PHONY: deb
+deb:
+	bash scripts/build-deb.sh $(BUILD)
 
 # ---- everything ------------------------------------------------------------
 test: deps

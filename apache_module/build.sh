@@ -24,12 +24,13 @@ build() {
     rm -rf "$scratch"
     mkdir -p "$scratch"
     cp "$ROOT/apache_module/mod_lbguard.c" "$ROOT/apache_module/mod_lbguard_status.c" \
-       "$ROOT/apache_module/mod_lbguard_status.h" "$scratch/"
+       "$ROOT/apache_module/mod_lbguard_status.h" "$ROOT/apache_module/lbguard_drain.c" \
+       "$ROOT/apache_module/lbguard_drain.h" "$scratch/"
     for c in $CORE; do
         cp "$ROOT/common/$c" "$scratch/"
     done
     (cd "$scratch" && "$APXS" -c -I"$ROOT/common" $WARN "$@" \
-        mod_lbguard.c mod_lbguard_status.c $CORE >"$scratch/apxs.log" 2>&1) || {
+        mod_lbguard.c mod_lbguard_status.c lbguard_drain.c $CORE >"$scratch/apxs.log" 2>&1) || {
         cat "$scratch/apxs.log" >&2
         exit 1
     }
@@ -38,5 +39,7 @@ build() {
 }
 
 build mod_lbguard
+# LBG_APACHE_RELEASE_ONLY=1 (the Debian package): no ASan variant
+[ -n "${LBG_APACHE_RELEASE_ONLY:-}" ] && exit 0
 build mod_lbguard-asan -Wc,-O1 $(for f in $SAN; do printf -- '-Wc,%s ' "$f"; done) \
     -Wl,-fsanitize=address,undefined

@@ -47,6 +47,7 @@
 
 #include "lbg.h"
 #include "mod_lbguard_status.h"
+#include "lbguard_drain.h"
 
 module AP_MODULE_DECLARE_DATA lbguard_module;
 
@@ -319,6 +320,10 @@ static const command_rec lbguard_cmds[] = {
     AP_INIT_TAKE1("LBGuardStatusZone", lbguard_set_zone, NULL, RSRC_CONF,
                   "The server label of this virtual host's counters in "
                   "lbguard-status (default: default)"),
+    AP_INIT_FLAG("LBGuardDrain", lbguard_drain_set, NULL, RSRC_CONF,
+                 "On: idle keep-alive connections survive graceful "
+                 "restarts (event MPM, httpd 2.4.63+); Off: not kept, not "
+                 "reported (lbguard_drain.c)"),
     {NULL, {NULL}, NULL, 0, 0, NULL}
 };
 
@@ -1176,6 +1181,19 @@ static void lbguard_keepalive(apr_pool_t *p, server_rec *s, int apply,
     }
 }
 
+/* Hands server s's mode and LB idle timeout to lbguard_drain.c. */
+static void lbguard_drain_note(server_rec *s, int log)
+{
+    lbguard_srv_conf *sconf = ap_get_module_config(s->module_config,
+                                                   &lbguard_module);
+    lbguard_dir_conf *dconf = ap_get_module_config(s->lookup_defaults,
+                                                   &lbguard_module);
+
+    lbguard_drain_server(s, dconf->mode == LBGUARD_UNSET ? LBG_MODE_OFF
+                                                         : dconf->mode,
+                         sconf->lb_idle_ms, sconf->margin_ms, log);
+}
+
 /* Runs before the event MPM's post_config, which builds its keep-alive
  * queues from s->keep_alive_timeout. Logs only in the pass that serves
  * (the first pass at startup only checks the configuration). */
@@ -1183,8 +1201,13 @@ static int lbguard_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                                apr_pool_t *ptemp, server_rec *s)
 {
     int log = ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG;
+    server_rec *main_server = s;
 
     (void) plog;
+    if (log) {
+        /* the startup line, at every start and restart */
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "lbguard/" LBG_VERSION);
+    }
     /* the counters' shared memory: in the serving pass only */
     if (log && lbguard_status_post_config(pconf, s, lbguard_status_of) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -1199,16 +1222,22 @@ static int lbguard_post_config(apr_pool_t *pconf, apr_pool_t *plog,
             dc->ready = 1;
         }
         lbguard_keepalive(ptemp, s, 1, log);
+        lbguard_drain_note(s, log);
     }
+    lbguard_drain_check(ptemp, main_server, log);
     return OK;
 }
 
 /* "apache2 -t" stops before post_config: report the verdicts there. */
 static void lbguard_test_config(apr_pool_t *pconf, server_rec *s)
 {
+    server_rec *main_server = s;
+
     for (; s != NULL; s = s->next) {
         lbguard_keepalive(pconf, s, 0, 1);
+        lbguard_drain_note(s, 1);
     }
+    lbguard_drain_check(pconf, main_server, 1);
 }
 
 
@@ -1246,6 +1275,7 @@ static void lbguard_register_hooks(apr_pool_t *p)
     ap_hook_post_config(lbguard_post_config, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_test_config(lbguard_test_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(lbguard_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    lbguard_drain_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(lbguard) = {

@@ -38,7 +38,13 @@
 extern "C" {
 #endif
 
-#define LBG_VERSION "0.1.0"
+/*
+ * The project's version, the one source of it: `lbguard --version`, the
+ * modules' startup line ("lbguard/0.2.0", NOTICE) and the Debian packages
+ * (debian/changelog, checked by tests/integration/test_version.py) agree
+ * with it. MAJOR.MINOR.PATCH.
+ */
+#define LBG_VERSION "0.2.0"
 
 /* ------------------------------------------------------------------------ */
 /* Severity tiers                                                           */

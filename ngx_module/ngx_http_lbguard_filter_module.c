@@ -30,6 +30,7 @@
 
 #include "lbg.h"
 #include "ngx_http_lbguard_status.h"
+#include "ngx_http_lbguard_drain.h"
 
 
 /* origins of the fields nginx's header filter synthesises */
@@ -69,6 +70,8 @@ typedef struct {
     unsigned         ka_checked:1;
 
     ngx_http_lbguard_status_conf_t  status;  /* counters (issue 13) */
+    /* lbguard_drain (ngx_http_lbguard_drain.c) */
+    ngx_http_lbguard_drain_conf_t  drain;
 } ngx_http_lbguard_loc_conf_t;
 
 
@@ -149,6 +152,7 @@ static void *ngx_http_lbguard_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_lbguard_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_lbguard_filter_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_lbguard_init_module(ngx_cycle_t *cycle);
 
 
 static ngx_command_t  ngx_http_lbguard_filter_commands[] = {
@@ -202,6 +206,13 @@ static ngx_command_t  ngx_http_lbguard_filter_commands[] = {
       0,
       NULL },
 
+    { ngx_string("lbguard_drain"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_lbguard_loc_conf_t, drain.flag),
+      NULL },
+
       ngx_null_command
 };
 
@@ -227,11 +238,11 @@ ngx_module_t  ngx_http_lbguard_filter_module = {
     ngx_http_lbguard_filter_commands,      /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_lbguard_init_module,          /* init module */
+    ngx_http_lbguard_drain_init_process,   /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_lbguard_drain_exit_process,   /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -747,7 +758,8 @@ ngx_http_lbguard_view(ngx_http_request_t *r, lbg_quick_t *q,
         ngx_http_lbguard_field("Connection", "upgrade", sizeof("upgrade") - 1,
                                NGX_HTTP_LBGUARD_CONNECTION);
 
-    } else if (r->keepalive) {
+    } else if (r->keepalive && !(ngx_terminate || ngx_exiting)) {
+        /* as ngx_http_header_filter_module (1.21.6+) says it */
         ngx_http_lbguard_field("Connection", "keep-alive",
                                sizeof("keep-alive") - 1,
                                NGX_HTTP_LBGUARD_CONNECTION);
@@ -2095,6 +2107,7 @@ ngx_http_lbguard_create_loc_conf(ngx_conf_t *cf)
     conf->field_budget = NGX_CONF_UNSET_UINT;
     conf->lb_idle_timeout = NGX_CONF_UNSET_MSEC;
     conf->keepalive_margin = NGX_CONF_UNSET_MSEC;
+    ngx_http_lbguard_drain_create(&conf->drain);
 
     /* the line of the "server {" or "location ... {" being opened */
 
@@ -2142,6 +2155,10 @@ ngx_http_lbguard_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     ngx_http_lbguard_keepalive(cf, prev, conf);
+
+    ngx_http_lbguard_drain_merge(cf, &prev->drain, &conf->drain, conf->mode,
+                                 conf->lb_idle_timeout, conf->keepalive_margin,
+                                 &conf->file, conf->line);
 
     return NGX_CONF_OK;
 }
@@ -2248,5 +2265,18 @@ ngx_http_lbguard_filter_init(ngx_conf_t *cf)
     ngx_http_next_body_filter = ngx_http_top_body_filter;
     ngx_http_top_body_filter = ngx_http_lbguard_body_filter;
 
-    return NGX_OK;
+    return ngx_http_lbguard_drain_init(cf,
+               offsetof(ngx_http_lbguard_loc_conf_t, drain));
+}
+
+
+/* The startup line, "lbguard/<LBG_VERSION>" at NOTICE in the configured
+ * error log (at every start, reload and "nginx -t"), as nginx logs its
+ * own "nginx/<version>". */
+static ngx_int_t
+ngx_http_lbguard_init_module(ngx_cycle_t *cycle)
+{
+    ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0, "lbguard/" LBG_VERSION);
+
+    return ngx_http_lbguard_drain_init_module(cycle);
 }

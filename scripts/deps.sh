@@ -9,6 +9,7 @@ PKGS=(
   nginx-core nginx-dev libnginx-mod-http-perl libpcre2-dev zlib1g-dev libssl-dev libperl-dev
   apache2 apache2-dev
   haproxy wrk dpkg-dev python3 curl
+  debhelper lintian
   nodejs openssl
   prometheus
 )

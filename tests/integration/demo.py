@@ -11,7 +11,12 @@ Builds nothing (make demo builds first). Starts, on 127.0.0.1 free ports:
 once with lbguard off and once with lbguard repair, and prints side by side:
   1. the keep-alive race: the target keeps idle connections 1 s, the LB 60 s;
      N POSTs sent on the edge of the target's keep-alive timeout;
-  2. malformed responses: the status and field the client gets.
+  2. malformed responses: the status and field the client gets;
+  3. reload under load: wrk through HAProxy and nginx (as the LB) at the
+     same time while the target reloads (nginx: SIGHUP every 0.5 s) or
+     restarts gracefully (Apache: every 1 s); lbguard_drain off vs on
+     (Apache: LBGuardDrain unset, a report only, vs On), lbguard repair in
+     every arm (lb_reload.py).
 Everything is stopped by PID at the end. Usage:
   python3 tests/integration/demo.py --build BUILD [-n 300]
 """
@@ -24,6 +29,7 @@ import lbgtest  # noqa: E402
 import lb_cases as K  # noqa: E402
 import lb_configs as C  # noqa: E402
 import lb_race  # noqa: E402
+import lb_reload  # noqa: E402
 
 build = lbgtest.build_dir()
 N = int(sys.argv[sys.argv.index("-n") + 1]) if "-n" in sys.argv else 300
@@ -78,6 +84,57 @@ def case_cell(raw, rule, what, fn):
     if what.startswith("no "):
         return "200 " + ("field present" if v else "field removed")
     return "200 %r" % (v[0].decode("latin-1") if v else None)
+
+
+def reload_section(targets, reloads=20):
+    """3. reload under load. Returns the number of unexpected outcomes."""
+    print()
+    print("=" * 100)
+    print("3. Reload under load: wrk (32 connections each, Connection: close, 1-10 ms think time) "
+          "through both LBs at once;")
+    print("   target told LB idle %ds + margin %ds; nginx (2 workers): SIGHUP every 0.5 s; Apache: "
+          "graceful restart every 1 s" % (lb_reload.LB_IDLE, lb_reload.MARGIN))
+    print("=" * 100)
+    print("%-7s %-12s %-28s | %-26s | %s" % ("target", "LB", "reloads per arm",
+                                            "drain off: failed/requests",
+                                            "drain on: failed/requests"))
+    print("-" * 100)
+    bad = 0
+    for target in targets:
+        wd = C.workdir("demo-reload-%s" % target, build)
+        bp = lbgtest.free_port()
+        if target == "nginx":
+            t = lb_reload.NginxTarget(build, os.path.join(wd, "target"), bp, drain="off")
+            arms = (("off", dict(drain="off")), ("on", dict(drain="on")))
+            interval = 0.5
+        else:
+            t = lb_reload.ApacheTarget(build, os.path.join(wd, "target"), bp, extra="")
+            arms = (("off", dict(extra="")), ("on", dict(extra="LBGuardDrain On\n")))
+            interval = 1.0
+        procs = []
+        try:
+            ports, procs = lb_reload.start_lbs(wd, bp)
+            out = {}
+            for arm, kw in arms:
+                lb_reload.switch(t, 15, **kw)
+                out[arm], _ = lb_reload.phase(t, wd, ports, "demo-" + arm, reloads, interval)
+            for lb in ports:
+                off, on = out["off"][lb], out["on"][lb]
+                print("%-7s %-12s %-28s | %-26s | %s"
+                      % (target, NAMES[lb], "%d (%s every %.1f s)"
+                         % (reloads, "SIGHUP" if target == "nginx" else "graceful", interval),
+                         "%d/%d" % (off["failures"], off["requests"]),
+                         "%d/%d" % (on["failures"], on["requests"])))
+                sys.stdout.flush()
+                bad += on["failures"] > 0
+        finally:
+            for p in procs:
+                p.stop()
+            t.p.stop()
+    print("(off: nginx closes idle keep-alive connections at the reload, Apache's event MPM at the "
+          "graceful restart;\n on: they are kept until the LB's next request, answered with "
+          "\"Connection: close\", or its close)")
+    return bad
 
 
 def main():
@@ -147,6 +204,7 @@ def main():
         if tuple(k) not in seen:
             seen.add(tuple(k))
             print("  " + l[:150])
+    bad += reload_section(targets)
     print("\nWork directories (configs, logs): %s" % os.path.dirname(wd))
     if bad:
         print("demo: %d unexpected outcome(s)" % bad)
