@@ -54,6 +54,7 @@
 
 #include "lbg.h"
 #include "lbguard_drain.h"
+#include "mod_lbguard_status.h"
 
 extern module AP_MODULE_DECLARE_DATA lbguard_module;
 APLOG_USE_MODULE(lbguard);
@@ -68,6 +69,11 @@ APLOG_USE_MODULE(lbguard);
 #define LBGUARD_KILL_STOPPING 1   /* dying, same generation */
 #define LBGUARD_KILL_BUSY     2   /* running: all workers busy */
 #define LBGUARD_KILL_N        3
+
+/* each as lbguard_drain_connections_total{outcome} counts it */
+static const lbg_drain_outcome_e lbguard_kill_outcome[LBGUARD_KILL_N] = {
+    LBG_DRAIN_MPM_RESTART, LBG_DRAIN_MPM_STOPPING, LBG_DRAIN_MPM_BUSY
+};
 
 /* a keep-alive close this much before KeepAliveTimeout is early (the
  * MPM's own expiry runs a little late, never early) */
@@ -410,6 +416,7 @@ static int lbguard_drain_pre_close(conn_rec *c)
         why = LBGUARD_KILL_BUSY;
     }
     apr_atomic_inc32(&lbguard_drain_kills[why]);
+    lbguard_status_drain(lbguard_kill_outcome[why]);
 
     ap_log_cerror(APLOG_MARK, APLOG_WARNING, 0, c,
                   "lbguard: drain: idle keep-alive connection closed early "

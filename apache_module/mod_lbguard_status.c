@@ -34,7 +34,7 @@
 APLOG_USE_MODULE(lbguard);
 
 #define LBGUARD_STATUS_ZONES    64
-#define LBGUARD_STATUS_MAGIC    0x6c626731u   /* "lbg1" */
+#define LBGUARD_STATUS_MAGIC    0x6c626732u   /* "lbg2": + drain */
 #define LBGUARD_STATUS_KEY      "lbguard-metrics-shm"
 #define LBGUARD_STATUS_HANDLER  "lbguard-status"
 #define LBGUARD_STATUS_CT       "text/plain; version=0.0.4; charset=utf-8"
@@ -52,6 +52,7 @@ typedef struct {
         char          data[LBG_METRICS_NAME_MAX];
     }             names[LBGUARD_STATUS_ZONES];
     lbg_metrics_t counters[LBGUARD_STATUS_ZONES];
+    apr_uint64_t  drain[LBG_DRAIN_OUTCOMES];    /* all zones */
 } lbguard_status_shm;
 
 /* This generation's zones (pconf): slot and keep-alive gauges. Reset with
@@ -196,6 +197,16 @@ void lbguard_status_report(const lbguard_status_srv *st,
     }
 }
 
+void lbguard_status_drain(lbg_drain_outcome_e outcome)
+{
+    lbguard_status_shm *sh = lbguard_shm;
+
+    if (sh == NULL || (unsigned) outcome >= LBG_DRAIN_OUTCOMES) {
+        return;
+    }
+    apr_atomic_inc64(&sh->drain[outcome]);
+}
+
 static int lbguard_status_serve(request_rec *r);
 
 int lbguard_status_handler(request_rec *r)
@@ -219,6 +230,7 @@ static int __attribute__((noinline)) lbguard_status_serve(request_rec *r)
     apr_uint64_t        i, n;
     apr_size_t          k, len;
     char               *buf;
+    apr_uint64_t        drain[LBG_DRAIN_OUTCOMES];
 
     r->allowed |= (AP_METHOD_BIT << M_GET);
     if (r->method_number != M_GET) {
@@ -249,10 +261,14 @@ static int __attribute__((noinline)) lbguard_status_serve(request_rec *r)
                    sizeof(zones[i].keepalive));
         }
     }
+    for (k = 0; k < LBG_DRAIN_OUTCOMES; k++) {
+        drain[k] = apr_atomic_read64(&sh->drain[k]);
+    }
     view.server_software = AP_SERVER_BASEVERSION;
     view.start_time = sh->start_time;
     view.zones = zones;
     view.nzones = (size_t) n;
+    view.drain = drain;
 
     len = lbg_metrics_format(&view, NULL, 0);
     buf = apr_palloc(r->pool, len ? len : 1);

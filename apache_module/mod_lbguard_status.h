@@ -60,6 +60,11 @@ int lbguard_status_handler(request_rec *r);
 void lbguard_status_report(const lbguard_status_srv *st,
                            const lbg_report_t *rep, lbg_mode_e mode);
 
+/* Counts one drain event (lbguard_drain.c: a keep-alive connection the
+ * MPM closed early) into the segment's drain counters, all zones: one
+ * atomic add. Nothing before post_config has made the segment. */
+void lbguard_status_drain(lbg_drain_outcome_e outcome);
+
 /* Adds v to counter `slot` of the server's zone: one atomic add. */
 static APR_INLINE void
 lbguard_status_add(const lbguard_status_srv *st, size_t slot, apr_uint64_t v)

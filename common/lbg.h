@@ -1370,13 +1370,55 @@ typedef struct {
     uint64_t             keepalive[LBG_KA_VERDICTS];
 } lbg_metrics_zone_t;
 
+/*
+ * How an idle keep-alive connection of a shutting-down worker or child
+ * ended (lbguard_drain_connections_total{outcome}; drain, issue 10). Per
+ * process, not per status zone: no `server` label. nginx (lbguard_drain,
+ * ngx_http_lbguard_drain.c), one per connection kept or reported:
+ *   REQUEST          the client sent a request, answered with
+ *                    "Connection: close" (RFC 9112 9.6)
+ *   CLIENT_CLOSE     the client closed it (FIN)
+ *   CLIENT_RESET     the client reset it
+ *   IDLE_LIMIT       idle for the LB idle timeout + margin (or
+ *                    keepalive_timeout): closed by the server
+ *   SHUTDOWN_TIMEOUT closed by worker_shutdown_timeout
+ *   SERVER_CLOSE     closed by nginx at shutdown (lbguard_drain off)
+ * Apache (event MPM, lbguard_drain.c), one per connection the MPM closed
+ * before its KeepAliveTimeout:
+ *   MPM_RESTART      the child belonged to an old generation (graceful)
+ *   MPM_STOPPING     child stopping (graceful-stop, retirement)
+ *   MPM_BUSY         all workers busy
+ * Values are append-only (they index a counter array in shared memory).
+ */
+typedef enum {
+    LBG_DRAIN_REQUEST = 0,
+    LBG_DRAIN_CLIENT_CLOSE = 1,
+    LBG_DRAIN_CLIENT_RESET = 2,
+    LBG_DRAIN_IDLE_LIMIT = 3,
+    LBG_DRAIN_SHUTDOWN_TIMEOUT = 4,
+    LBG_DRAIN_SERVER_CLOSE = 5,
+    LBG_DRAIN_MPM_RESTART = 6,
+    LBG_DRAIN_MPM_STOPPING = 7,
+    LBG_DRAIN_MPM_BUSY = 8
+} lbg_drain_outcome_e;
+
+#define LBG_DRAIN_OUTCOMES 9
+
+/* Returns "request", "client-close", "client-reset", "idle-limit",
+ * "shutdown-timeout", "server-close", "mpm-restart", "mpm-stopping" or
+ * "mpm-busy" ("unknown" otherwise). */
+const char *lbg_drain_outcome_name(lbg_drain_outcome_e outcome);
+
 /* A snapshot to print: the host ("nginx/1.22.1", "Apache/2.4.71"), the
- * Unix time in seconds the counters started, and the zones in order. */
+ * Unix time in seconds the counters started, the zones in order, and the
+ * drain counters (LBG_DRAIN_OUTCOMES entries indexed by
+ * lbg_drain_outcome_e; NULL prints zeros). */
 typedef struct {
     const char               *server_software;
     uint64_t                  start_time;
     const lbg_metrics_zone_t *zones;
     size_t                    nzones;
+    const uint64_t           *drain;
 } lbg_metrics_view_t;
 
 /*
@@ -1388,7 +1430,8 @@ typedef struct {
  * lbguard_findings_total{server,rule,outcome},
  * lbguard_connections_closed_total{server,reason},
  * lbguard_bodies_cut_total{server}, lbguard_body_cut_bytes_total{server},
- * lbguard_keepalive_contexts{server,verdict}; zones in view order, rules
+ * lbguard_keepalive_contexts{server,verdict},
+ * lbguard_drain_connections_total{outcome}; zones in view order, rules
  * in id order, every valid combination printed (zeros included), no
  * timestamps, LF line ends. Label values are escaped (\\, \", \n; other
  * bytes outside printable ASCII as \\xHH). Writes at most `size` bytes

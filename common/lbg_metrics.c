@@ -95,6 +95,23 @@ static const char *const lbg__verdict_names[LBG_KA_VERDICTS] = {
 };
 
 
+static const char *const lbg__drain_names[LBG_DRAIN_OUTCOMES] = {
+    "request", "client-close", "client-reset", "idle-limit",
+    "shutdown-timeout", "server-close", "mpm-restart", "mpm-stopping",
+    "mpm-busy"
+};
+
+
+const char *
+lbg_drain_outcome_name(lbg_drain_outcome_e outcome)
+{
+    if ((unsigned) outcome >= LBG_DRAIN_OUTCOMES) {
+        return "unknown";
+    }
+    return lbg__drain_names[outcome];
+}
+
+
 const char *
 lbg_outcome_name(lbg_outcome_e outcome)
 {
@@ -375,6 +392,17 @@ lbg_metrics_format(const lbg_metrics_view_t *v, char *buf, size_t size)
             lbg__mstart(&o, "lbguard_keepalive_contexts", z);
             lbg__mend(&o, "verdict", lbg__verdict_names[k], z->keepalive[k]);
         }
+    }
+
+    lbg__mhead(&o, "lbguard_drain_connections_total", "counter",
+               "Idle keep-alive connections of a shutting-down worker or "
+               "child, by how they ended (all zones).");
+    for (k = 0; k < LBG_DRAIN_OUTCOMES; k++) {
+        lbg__mputs(&o, "lbguard_drain_connections_total{outcome=\"");
+        lbg__mputs(&o, lbg__drain_names[k]);
+        lbg__mputs(&o, "\"} ");
+        lbg__mputu(&o, v->drain != NULL ? v->drain[k] : 0);
+        lbg__mputc(&o, '\n');
     }
 
     return o.len;

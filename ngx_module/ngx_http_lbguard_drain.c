@@ -59,6 +59,7 @@
 
 #include "lbg.h"
 #include "ngx_http_lbguard_drain.h"
+#include "ngx_http_lbguard_status.h"
 
 
 /* how a kept connection ended */
@@ -69,6 +70,17 @@
 #define NGX_HTTP_LBGUARD_END_SHUTDOWN  4
 #define NGX_HTTP_LBGUARD_END_NGINX     5
 #define NGX_HTTP_LBGUARD_END_N         6
+
+/* each as lbguard_drain_connections_total{outcome} counts it */
+static const ngx_uint_t  ngx_http_lbguard_drain_outcome[NGX_HTTP_LBGUARD_END_N]
+    = {
+    LBG_DRAIN_REQUEST,           /* NGX_HTTP_LBGUARD_END_REQUEST */
+    LBG_DRAIN_CLIENT_CLOSE,      /* NGX_HTTP_LBGUARD_END_CLOSED */
+    LBG_DRAIN_CLIENT_RESET,      /* NGX_HTTP_LBGUARD_END_RESET */
+    LBG_DRAIN_IDLE_LIMIT,        /* NGX_HTTP_LBGUARD_END_IDLE */
+    LBG_DRAIN_SHUTDOWN_TIMEOUT,  /* NGX_HTTP_LBGUARD_END_SHUTDOWN */
+    LBG_DRAIN_SERVER_CLOSE       /* NGX_HTTP_LBGUARD_END_NGINX */
+};
 
 #define NGX_HTTP_LBGUARD_DRAIN_POLL    1000   /* ms, cancelable */
 
@@ -734,6 +746,7 @@ ngx_http_lbguard_drain_end(ngx_connection_t *c,
 
     s->kept = 0;
     w->ended[how]++;
+    ngx_http_lbguard_status_drain(ngx_http_lbguard_drain_outcome[how]);
 
     p = ngx_http_lbguard_drain_time(t, ngx_current_msec - s->since);
     *p = '\0';

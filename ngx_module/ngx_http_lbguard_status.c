@@ -25,7 +25,7 @@
 
 #define NGX_HTTP_LBGUARD_SHM_SIZE    (256 * 1024)
 #define NGX_HTTP_LBGUARD_ZONES_MAX   64
-#define NGX_HTTP_LBGUARD_SHM_MAGIC   0x6c626731   /* "lbg1" */
+#define NGX_HTTP_LBGUARD_SHM_MAGIC   0x6c626732   /* "lbg2": + drain */
 #define NGX_HTTP_LBGUARD_CT          "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -40,6 +40,7 @@ typedef struct {
         u_char        data[LBG_METRICS_NAME_MAX];
     }                 names[NGX_HTTP_LBGUARD_ZONES_MAX];
     lbg_metrics_t     counters[NGX_HTTP_LBGUARD_ZONES_MAX];
+    uint64_t          drain[LBG_DRAIN_OUTCOMES];  /* all zones */
 } ngx_http_lbguard_shm_t;
 
 
@@ -388,6 +389,37 @@ ngx_http_lbguard_shm_find(void)
 }
 
 
+/*
+ * A drain event (ngx_http_lbguard_drain.c, rare: once per kept connection
+ * of a shutting-down worker): one atomic add to the zone's drain counters,
+ * found through this worker's cycle (an old worker's cycle shares the
+ * block with the new one). Nothing when no lbguard_metrics zone exists.
+ */
+
+void
+ngx_http_lbguard_status_drain(ngx_uint_t outcome)
+{
+    ngx_shm_zone_t              *shm;
+    ngx_http_lbguard_shm_ctx_t  *ctx;
+
+    if (outcome >= LBG_DRAIN_OUTCOMES) {
+        return;
+    }
+
+    shm = ngx_http_lbguard_shm_find();
+    if (shm == NULL || shm->data == NULL) {
+        return;
+    }
+
+    ctx = shm->data;
+    if (ctx->sh == NULL) {
+        return;
+    }
+
+    (void) __atomic_fetch_add(&ctx->sh->drain[outcome], 1, __ATOMIC_RELAXED);
+}
+
+
 static ngx_int_t
 ngx_http_lbguard_status_handler(ngx_http_request_t *r)
 {
@@ -405,6 +437,7 @@ ngx_http_lbguard_status_handler(ngx_http_request_t *r)
     ngx_http_lbguard_shm_ctx_t  *ctx;
     const uint64_t              *src;
     uint64_t                    *dst;
+    uint64_t                     drain[LBG_DRAIN_OUTCOMES];
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return NGX_HTTP_NOT_ALLOWED;
@@ -461,10 +494,15 @@ ngx_http_lbguard_status_handler(ngx_http_request_t *r)
         }
     }
 
+    for (k = 0; k < LBG_DRAIN_OUTCOMES; k++) {
+        drain[k] = __atomic_load_n(&sh->drain[k], __ATOMIC_RELAXED);
+    }
+
     view.server_software = NGINX_VER;
     view.start_time = sh->start_time;
     view.zones = zones;
     view.nzones = (size_t) n;
+    view.drain = drain;
 
     len = lbg_metrics_format(&view, NULL, 0);
 

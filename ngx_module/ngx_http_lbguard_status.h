@@ -63,6 +63,10 @@ void ngx_http_lbguard_status_keepalive(ngx_conf_t *cf,
 void ngx_http_lbguard_status_report(ngx_http_lbguard_status_conf_t *conf,
     const lbg_report_t *rep, ngx_uint_t mode);
 
+/* Counts one drain event, outcome an lbg_drain_outcome_e, into the drain
+ * counters of the lbguard_metrics zone (all status zones): an atomic add. */
+void ngx_http_lbguard_status_drain(ngx_uint_t outcome);
+
 
 /* Adds v to counter `slot` of the location's zone: one atomic add. */
 static ngx_inline void

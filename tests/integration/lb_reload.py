@@ -144,12 +144,12 @@ class Wrk:
 # ---------------------------------------------------------------- targets ---
 
 def nginx_conf(d, port, drain, workers=2, shutdown_timeout=None, load=True, build=None,
-               lb_idle=LB_IDLE, margin=MARGIN, mode="repair", keepalive="1s"):
+               lb_idle=LB_IDLE, margin=MARGIN, mode="repair", keepalive="1s", status=False):
     """nginx.conf text for the target: `return 200`, lbguard `mode`,
     lbguard_lb_idle_timeout lb_idle s, margin s, keepalive_timeout
     `keepalive` (1s: raised by repair), lbguard_drain `drain` ("on", "off"
     or None: the default), `workers` workers, worker_shutdown_timeout if
-    given."""
+    given; status: a `location = /lbguard-status { lbguard_status; }`."""
     lines = []
     if load:
         lines.append("load_module %s;" % C.nginx_module(build))
@@ -174,10 +174,12 @@ http {
   server {
     listen 127.0.0.1:%(port)d;
     location / { return 200 "ok\\n"; }
+    %(status)s
   }
 }
 """ % dict(temp=lbgtest.nginx_temp_paths(d), idle=lb_idle, margin=margin, drain=drain_line,
-           port=port, ka=keepalive, mode=mode)
+           port=port, ka=keepalive, mode=mode,
+           status="location = /lbguard-status { lbguard_status; }" if status else "")
 
 
 class NginxTarget:

@@ -31,6 +31,7 @@ MPM closes early, reported.
 """
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -144,10 +145,38 @@ def drain_lines(log):
             for ln in log.splitlines() if "lbguard: drain:" in ln]
 
 
+PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
+OUTCOMES = ("request", "client-close", "client-reset", "idle-limit", "shutdown-timeout",
+            "server-close", "mpm-restart", "mpm-stopping", "mpm-busy")
+
+
+def drain_metrics(label, port, want):
+    """Scrapes /lbguard-status on `port` (raw socket): the
+    lbguard_drain_connections_total family must be exactly `want`
+    ({outcome: n}, every other outcome 0), and the whole output must pass
+    promtool check metrics."""
+    raw = lbgtest.raw_exchange(port, b"GET /lbguard-status HTTP/1.1\r\nHost: t\r\n"
+                               b"Connection: close\r\n\r\n", mark_timeout=True)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    res.check("%s: status page served" % label, head.startswith(b"HTTP/1.1 200 "), raw[:200])
+    text = body.decode("utf-8", "replace")
+    got = {}
+    for ln in text.splitlines():
+        m = re.match(r'^lbguard_drain_connections_total\{outcome="([a-z-]+)"\} (\d+)$', ln)
+        if m:
+            got[m.group(1)] = int(m.group(2))
+    res.eq("%s: lbguard_drain_connections_total{outcome}" % label, got,
+           {o: want.get(o, 0) for o in OUTCOMES})
+    r = subprocess.run([PROMTOOL, "check", "metrics"], input=body, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    res.check("%s: promtool check metrics passes" % label, r.returncode == 0,
+              r.stdout.decode("utf-8", "replace"))
+
+
 def test_nginx_raw():
     d = C.workdir("drain-raw", build)
     port = lbgtest.free_port()
-    kw = dict(workers=1, lb_idle=2, margin=1, keepalive="30s")
+    kw = dict(workers=1, lb_idle=2, margin=1, keepalive="30s", status=True)
     t = R.NginxTarget(build, d, port, drain=None, **kw)
     try:
         old = R.switch(t, 5, drain=None, **kw)
@@ -198,6 +227,10 @@ def test_nginx_raw():
                 "answered a request with \"Connection: close\", 1 closed by the client, 0 reset "
                 "by the client, 1 reached the idle limit, 0 closed by worker_shutdown_timeout; "
                 "0 idle connections closed by nginx (lbguard_drain off)"])
+        # the counters of the old worker, read from the new one after the
+        # reload: what the client did, and what the log lines say
+        drain_metrics("nginx, after the reload", port,
+                      {"request": 1, "client-close": 1, "idle-limit": 1})
 
         # nginx -s quit: the master exits once the kept connection has ended
         e = socket.create_connection(("127.0.0.1", port))
@@ -244,10 +277,45 @@ def test_nginx_raw():
                         "by the client, 0 reset by the client, 0 reached the idle limit, 0 closed "
                         "by worker_shutdown_timeout; 1 idle connections closed by nginx "
                         "(lbguard_drain off)"])
+                drain_metrics("nginx, lbguard detect, after the reload", port,
+                              {"server-close": 1})
             else:
                 res.eq("nginx, lbguard_drain off: no drain log line", lines, [])
+                drain_metrics("nginx, lbguard_drain off, after the reload", port, {})
         finally:
             t.p.stop()
+
+
+def test_apache_raw():
+    """Apache, report only: idle keep-alive connections closed early by a
+    graceful restart; lbguard_drain_connections_total{outcome="mpm-restart"}
+    equals the connections the client saw closed and the log lines."""
+    if C.apache_module(build) is None:
+        return
+    d = C.workdir("drain-apache-raw", build)
+    port = lbgtest.free_port()
+    t = R.ApacheTarget(build, d, port, extra='<Location "/lbguard-status">\n'
+                       '  SetHandler lbguard-status\n</Location>\n')
+    try:
+        lbgtest.wait_for(lambda: len(t.workers()) >= 2, 5, "2 Apache children")
+        conns = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+        for s in conns:
+            r = get(s)
+            res.check("apache: keep-alive response before the graceful restart",
+                      r.startswith(b"HTTP/1.1 200 ") and b"Connection: close" not in r, r)
+        old = t.workers()
+        t.reload()
+        closed = sum(1 for s in conns if closed_within(s, 5.0) is not None)
+        for s in conns:
+            s.close()
+        res.eq("apache: idle connections closed by the graceful restart", closed, 3)
+        wait_gone(old, 10.0)
+        lbgtest.wait_port(port, proc=t.p)
+        n = t.log().count("closed early by the event MPM")
+        res.eq("apache: early-close log lines", n, 3)
+        drain_metrics("apache, after the graceful restart", port, {"mpm-restart": n})
+    finally:
+        t.p.stop()
 
 
 # ------------------------------------------------------ 3./4. under load ----
@@ -559,6 +627,7 @@ def main():
         return res.summary()
     test_config()
     test_nginx_raw()
+    test_apache_raw()
     test_apache_startup()
     run_nginx_load()
     run_apache_load()

@@ -184,6 +184,7 @@ test_zone_names(void **state)
 static lbg_metrics_t       m_a, m_b;
 static lbg_metrics_zone_t  zones[2];
 static lbg_metrics_view_t  view;
+static uint64_t            drain[LBG_DRAIN_OUTCOMES];
 
 static void
 make_view(void)
@@ -216,6 +217,11 @@ make_view(void)
     view.start_time = 1796601600;
     view.zones = zones;
     view.nzones = 2;
+    memset(drain, 0, sizeof(drain));
+    drain[LBG_DRAIN_REQUEST] = 4;
+    drain[LBG_DRAIN_IDLE_LIMIT] = 1;
+    drain[LBG_DRAIN_MPM_BUSY] = 2;
+    view.drain = drain;
 }
 
 
@@ -361,14 +367,14 @@ test_structure(void **state)
         assert_true(nseries < 2000);
         series[nseries++] = line;
     }
-    assert_int_equal(nfam, 8);
+    assert_int_equal(nfam, 9);
 
     /* per zone: 2 responses, 2 outcomes per rule, closing rules, 2 body
      * counters, the verdicts; plus build_info and start_time */
     for (rule = 1; rule < LBG_RULE_END; rule++) {
         expect += 2 + (size_t) lbg_rule_closes((lbg_rule_e) rule);
     }
-    expect = 2 * (2 + expect + 2 + LBG_KA_VERDICTS) + 2;
+    expect = 2 * (2 + expect + 2 + LBG_KA_VERDICTS) + 2 + LBG_DRAIN_OUTCOMES;
     assert_int_equal(nseries, expect);
     free(series);
     free(out);
@@ -403,6 +409,65 @@ test_escaping(void **state)
 }
 
 
+/* the drain family: no server label, every outcome in enum order, zeros
+ * included, and zeros for a view without drain counters */
+static void
+test_drain(void **state)
+{
+    static const char want[] =
+        "# HELP lbguard_drain_connections_total Idle keep-alive connections "
+        "of a shutting-down worker or child, by how they ended (all "
+        "zones).\n"
+        "# TYPE lbguard_drain_connections_total counter\n"
+        "lbguard_drain_connections_total{outcome=\"request\"} 4\n"
+        "lbguard_drain_connections_total{outcome=\"client-close\"} 0\n"
+        "lbguard_drain_connections_total{outcome=\"client-reset\"} 0\n"
+        "lbguard_drain_connections_total{outcome=\"idle-limit\"} 1\n"
+        "lbguard_drain_connections_total{outcome=\"shutdown-timeout\"} 0\n"
+        "lbguard_drain_connections_total{outcome=\"server-close\"} 0\n"
+        "lbguard_drain_connections_total{outcome=\"mpm-restart\"} 0\n"
+        "lbguard_drain_connections_total{outcome=\"mpm-stopping\"} 0\n"
+        "lbguard_drain_connections_total{outcome=\"mpm-busy\"} 2\n";
+    char    *out, *p;
+    size_t   n;
+    unsigned k;
+
+    (void) state;
+    for (k = 0; k < LBG_DRAIN_OUTCOMES; k++) {
+        assert_string_not_equal(lbg_drain_outcome_name(
+                                    (lbg_drain_outcome_e) k), "unknown");
+    }
+    assert_string_equal(lbg_drain_outcome_name(LBG_DRAIN_SERVER_CLOSE),
+                        "server-close");
+    assert_string_equal(lbg_drain_outcome_name(
+                            (lbg_drain_outcome_e) LBG_DRAIN_OUTCOMES),
+                        "unknown");
+    make_view();
+    n = lbg_metrics_format(&view, NULL, 0);
+    out = malloc(n + 1);
+    assert_non_null(out);
+    (void) lbg_metrics_format(&view, out, n);
+    out[n] = '\0';
+    /* the last family, printed once */
+    p = strstr(out, "# HELP lbguard_drain_connections_total");
+    assert_non_null(p);
+    assert_string_equal(p, want);
+    free(out);
+
+    view.drain = NULL;
+    n = lbg_metrics_format(&view, NULL, 0);
+    out = malloc(n + 1);
+    assert_non_null(out);
+    (void) lbg_metrics_format(&view, out, n);
+    out[n] = '\0';
+    assert_non_null(strstr(out,
+        "lbguard_drain_connections_total{outcome=\"request\"} 0\n"));
+    assert_non_null(strstr(out,
+        "lbguard_drain_connections_total{outcome=\"mpm-busy\"} 0\n"));
+    free(out);
+}
+
+
 int
 main(void)
 {
@@ -417,6 +482,7 @@ main(void)
         cmocka_unit_test(test_buffer_sizes),
         cmocka_unit_test(test_structure),
         cmocka_unit_test(test_escaping),
+        cmocka_unit_test(test_drain),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
