@@ -207,11 +207,12 @@ static const char *lbguard_set_profile(cmd_parms *cmd, void *dconf,
 {
     lbguard_dir_conf *conf = dconf;
     lbg_profile_e     profile;
+    char              list[256];
 
     if (lbg_profile_parse(arg, strlen(arg), &profile) != 0) {
-        return apr_psprintf(cmd->temp_pool, "%s: '%s' is not one of "
-                            "strictest, haproxy, nginx, nginx-1.22, envoy, "
-                            "llhttp, aws-alb", cmd->cmd->name, arg);
+        lbg_profile_list(list, sizeof(list), "", ", ", ", ");
+        return apr_psprintf(cmd->temp_pool, "%s: '%s' is not one of %s",
+                            cmd->cmd->name, arg, list);
     }
     conf->profile = profile;
     return NULL;

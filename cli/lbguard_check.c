@@ -581,7 +581,7 @@ lbguard_refuse(const char *label, const lbguard_result_t *res)
     }
     for (i = 0; n == 0 && i < res->rep.nfindings; i++) {
         rule = lbg_rule(res->rep.findings[i].rule);
-        if (rule == NULL || strncmp(rule->repair, "none", 4) != 0) {
+        if (rule == NULL || (rule->fix & LBG_FIX_EDIT)) {
             continue;
         }
         for (j = 0; j < i; j++) {

@@ -38,7 +38,10 @@ static const char rules_usage[] =
     "Prints the rule table: id, name, RFC section, tier, the load balancers\n"
     "that reject the defect (502 or reset), and what repair mode does.\n"
     "\n"
-    "  --json    one JSON object: {\"rules\": [...]}\n";
+    "  --json    one JSON object: {\"rules\": [...], \"profiles\": [...]}; a\n"
+    "            rule's \"fix\" lists what its repair does: \"edit\" (makes\n"
+    "            the response conformant), \"close\" (the connection is not\n"
+    "            reused); [] is reported only\n";
 
 
 void
@@ -87,16 +90,14 @@ lbguard_opt_value(const char *cmd, int argc, char **argv, int *i,
 int
 lbguard_opt_profile(const char *cmd, const char *v, lbg_profile_e *out)
 {
-    int i;
+    char list[256];
 
     if (lbg_profile_parse(v, strlen(v), out) == 0) {
         return 0;
     }
-    fprintf(stderr, "lbguard: %s: unknown profile '%s' (one of:", cmd, v);
-    for (i = 0; i < LBG_PROFILE_COUNT; i++) {
-        fprintf(stderr, " %s", lbg_profile_name((lbg_profile_e) i));
-    }
-    fputs(")\n", stderr);
+    lbg_profile_list(list, sizeof(list), "", " ", " ");
+    fprintf(stderr, "lbguard: %s: unknown profile '%s' (one of: %s)\n", cmd,
+            v, list);
     return -1;
 }
 
@@ -181,41 +182,28 @@ lbguard_json_str(FILE *out, const char *s, size_t len)
 }
 
 
-/* The LBG_LB_* bits in the order they are printed (each nginx next to the
- * other), with the profile that names each: the profile name is the load
- * balancer's name in text and JSON output. */
-static const struct {
-    unsigned      bit;
-    lbg_profile_e profile;
-} lbs[] = {
-    { LBG_LB_HAPROXY, LBG_PROFILE_HAPROXY },
-    { LBG_LB_NGINX, LBG_PROFILE_NGINX },
-    { LBG_LB_NGINX_122, LBG_PROFILE_NGINX_122 },
-    { LBG_LB_ENVOY, LBG_PROFILE_ENVOY },
-    { LBG_LB_LLHTTP, LBG_PROFILE_LLHTTP },
-    { LBG_LB_AWS_ALB, LBG_PROFILE_AWS_ALB },
-};
-
-
 void
 lbguard_print_lbs(FILE *out, unsigned mask, int json)
 {
     size_t i;
-    int    first = 1;
+    int    p, first = 1;
 
     if (json) {
         fputc('[', out);
     }
-    for (i = 0; i < sizeof(lbs) / sizeof(lbs[0]); i++) {
-        if (!(mask & lbs[i].bit)) {
+    /* the load balancers in list order, by their profiles' names */
+    for (i = 0; (p = lbg_profile_at(i)) >= 0; i++) {
+        if (p == LBG_PROFILE_STRICTEST
+            || !(mask & lbg_profile_lb_mask((lbg_profile_e) p)))
+        {
             continue;
         }
         if (json) {
             fprintf(out, "%s\"%s\"", first ? "" : ",",
-                    lbg_profile_name(lbs[i].profile));
+                    lbg_profile_name((lbg_profile_e) p));
         } else {
             fprintf(out, "%s%s", first ? "" : ", ",
-                    lbg_profile_name(lbs[i].profile));
+                    lbg_profile_name((lbg_profile_e) p));
         }
         first = 0;
     }
@@ -231,7 +219,9 @@ int
 lbguard_cmd_rules(int argc, char **argv)
 {
     const lbg_rule_t *r;
-    int               i, json = 0, first = 1;
+    lbg_policy_t      pol;
+    const char       *s;
+    int               i, p, json = 0, first = 1;
 
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) {
@@ -269,6 +259,11 @@ lbguard_cmd_rules(int argc, char **argv)
             lbguard_print_lbs(stdout, r->lb_mask, 1);
             fputs(",\"repair\":", stdout);
             lbguard_json_str(stdout, r->repair, strlen(r->repair));
+            fprintf(stdout, ",\"fix\":[%s%s%s]",
+                    (r->fix & LBG_FIX_EDIT) ? "\"edit\"" : "",
+                    (r->fix & LBG_FIX_EDIT) && (r->fix & LBG_FIX_CLOSE)
+                        ? "," : "",
+                    (r->fix & LBG_FIX_CLOSE) ? "\"close\"" : "");
             fputc('}', stdout);
         } else {
             printf("%3d  %-32s  %-13s  %-10s  ", (int) r->id, r->name,
@@ -280,6 +275,24 @@ lbguard_cmd_rules(int argc, char **argv)
         first = 0;
     }
     if (json) {
+        /* the profiles in list order: name, the load balancer's label,
+         * LBG_LB_* mask and header budgets (LBG_PROFILES) */
+        fputs("\n],\"profiles\":[", stdout);
+        for (i = 0; (p = lbg_profile_at((size_t) i)) >= 0; i++) {
+            lbg_policy_init(&pol, (lbg_profile_e) p);
+            fprintf(stdout, "%s\n{\"name\":", i ? "," : "");
+            s = lbg_profile_name((lbg_profile_e) p);
+            lbguard_json_str(stdout, s, strlen(s));
+            fputs(",\"label\":", stdout);
+            s = lbg_profile_label((lbg_profile_e) p);
+            lbguard_json_str(stdout, s, strlen(s));
+            fprintf(stdout, ",\"lb_mask\":%u,\"max_field_bytes\":%lu,"
+                    "\"max_header_bytes\":%lu,\"max_fields\":%lu}",
+                    lbg_profile_lb_mask((lbg_profile_e) p),
+                    (unsigned long) pol.max_field_bytes,
+                    (unsigned long) pol.max_header_bytes,
+                    (unsigned long) pol.max_fields);
+        }
         fputs("\n]}\n", stdout);
     }
     return fflush(stdout) == 0 ? LBGUARD_EXIT_OK : LBGUARD_EXIT_USAGE;

@@ -95,22 +95,77 @@ int lbg_tier_parse(const char *s, size_t len, lbg_tier_e *out);
  * A profile chooses which findings are acted upon (logged, repaired).
  * STRICTEST is the union of all load balancers and also acts on rules
  * no known load balancer rejects (the RFC alone forbids them).
+ *
+ * The profile table: LBG_PROFILES(XX) expands XX(ENUM, value, "name",
+ * "label", lb_mask, field_bytes, header_bytes, fields) once per profile,
+ * in the order every list shows them (directive messages, the CLI, the
+ * load balancers of `lbguard rules`). Adding a profile is one line.
+ *
+ *   value    the enum value LBG_PROFILE_<ENUM>: stable, 0..COUNT-1,
+ *            append only (a new profile takes the next free number)
+ *   name     the directive / --profile value (lower case)
+ *   label    the load balancer's name in documents ("HAProxy")
+ *   lb_mask  the LBG_LB_* bits of the load balancer(s) it satisfies
+ *   budgets  lbg_policy_init()'s header budgets, bytes as on the wire:
+ *            one field line, the header section, the number of fields
+ *            (0: no limit), from the load balancer's documented defaults:
+ *   strictest  the minimum of all below
+ *   haproxy    tune.bufsize, tune.http.maxhdr
+ *   nginx      proxy_buffer_size (one page)
+ *   envoy      max_request_headers_kb (80 KiB), max_headers_count
+ *   llhttp     --max-http-header-size
+ *   aws-alb    ALB quotas: 16K per field, 32K in total
+ *   nginx-1.22 nginx before 1.23.0 as the LB; budgets as nginx
  */
+#define LBG_PROFILES(XX)                                                     \
+    XX(STRICTEST, 0, "strictest", "strictest", LBG_LB_ALL, 4096, 4096, 100)  \
+    XX(HAPROXY, 1, "haproxy", "HAProxy", LBG_LB_HAPROXY, 16384, 16384, 101)  \
+    XX(NGINX, 2, "nginx", "nginx", LBG_LB_NGINX, 4096, 4096, 0)              \
+    XX(NGINX_122, 6, "nginx-1.22", "nginx 1.22", LBG_LB_NGINX_122,           \
+       4096, 4096, 0)                                                        \
+    XX(ENVOY, 3, "envoy", "Envoy", LBG_LB_ENVOY, 81920, 81920, 100)          \
+    XX(LLHTTP, 4, "llhttp", "llhttp", LBG_LB_LLHTTP, 16384, 16384, 0)        \
+    XX(AWS_ALB, 5, "aws-alb", "ALB", LBG_LB_AWS_ALB, 16384, 32768, 0)
+
+/* Profile identifiers: LBG_PROFILE_<ENUM> = value. */
 typedef enum {
-    LBG_PROFILE_STRICTEST = 0,
-    LBG_PROFILE_HAPROXY,
-    LBG_PROFILE_NGINX,
-    LBG_PROFILE_ENVOY,
-    LBG_PROFILE_LLHTTP,
-    LBG_PROFILE_AWS_ALB,
-    LBG_PROFILE_NGINX_122 /* "nginx-1.22": nginx before 1.23.0 as the LB */
+#define LBG__PROFILE_ENUM(e, v, n, l, m, fb, hb, nf) LBG_PROFILE_##e = v,
+    LBG_PROFILES(LBG__PROFILE_ENUM)
+#undef LBG__PROFILE_ENUM
 } lbg_profile_e;
 
-#define LBG_PROFILE_COUNT 7
+/* The number of profiles (their values are 0..LBG_PROFILE_COUNT-1). */
+#define LBG__PROFILE_ONE(e, v, n, l, m, fb, hb, nf) +1
+#define LBG_PROFILE_COUNT (0 LBG_PROFILES(LBG__PROFILE_ONE))
 
-/* Returns "strictest", "haproxy", "nginx", "envoy", "llhttp", "aws-alb" or
- * "nginx-1.22"; never NULL ("unknown" outside the enum). */
+/* Returns the profile's name as in LBG_PROFILES ("strictest", "haproxy",
+ * "nginx-1.22", ...); never NULL ("unknown" outside the enum). */
 const char *lbg_profile_name(lbg_profile_e profile);
+
+/* Returns the profile's label as in LBG_PROFILES ("HAProxy", "nginx
+ * 1.22", "ALB", ...); never NULL ("unknown" outside the enum). */
+const char *lbg_profile_label(lbg_profile_e profile);
+
+/* Returns the LBG_LB_* bits of the profile's load balancer(s) (LBG_LB_ALL
+ * for strictest), or 0 outside the enum. */
+unsigned lbg_profile_lb_mask(lbg_profile_e profile);
+
+/* Returns the i-th profile in list order (the order of LBG_PROFILES),
+ * i in 0..LBG_PROFILE_COUNT-1, or -1 (no profile) for any other i. */
+int lbg_profile_at(size_t i);
+
+/*
+ * Writes the profile names in list order into buf[0..size) as the
+ * directive messages show them: each name between `quote` and `quote`,
+ * `sep` between two names, `last` before the final one, e.g. ("\"",
+ * ", ", " or ") gives "strictest", "haproxy", ... "llhttp" or "aws-alb".
+ * Truncates to size - 1 bytes and always NUL-terminates when size > 0;
+ * buf may be NULL when size is 0. Returns the length of the whole list
+ * (not counting the NUL), as snprintf does: a result >= size means it was
+ * truncated. No argument may be NULL except buf.
+ */
+size_t lbg_profile_list(char *buf, size_t size, const char *quote,
+                        const char *sep, const char *last);
 
 /* Parses a profile name (case-insensitive). Returns 0 and sets *out, or -1
  * if s[0..len) is not a profile name. Shared by both servers' directive
@@ -122,8 +177,22 @@ int lbg_profile_parse(const char *s, size_t len, lbg_profile_e *out);
 /* ------------------------------------------------------------------------ */
 
 /*
+ * What a rule's repair does (lbg_rule_t.fix; combinable):
+ *   LBG_FIX_EDIT   the repair makes the response itself conformant (a
+ *                  finding is "repaired"); without it the rule has no
+ *                  repair (the finding is "reported", the response
+ *                  unrepairable; lbguard repair refuses it)
+ *   LBG_FIX_CLOSE  the connection is not reused after the response (the
+ *                  repair closes it, or sends the target's own 502 Bad
+ *                  Gateway, which carries Connection: close)
+ *   0              no repair and the connection stays: reported only
+ */
+#define LBG_FIX_EDIT  0x01u
+#define LBG_FIX_CLOSE 0x02u
+
+/*
  * The rule table: LBG_RULES(XX) expands XX(id, ENUM, "name", "rfc",
- * tier, lb_mask, "repair") once per rule.
+ * tier, lb_mask, "repair", fix) once per rule.
  *
  *   id       stable number; never reused or renumbered (append only)
  *   name     stable token used in logs, $lbguard_findings and the CLI
@@ -134,109 +203,130 @@ int lbg_profile_parse(const char *s, size_t len, lbg_profile_e *out);
  *            calibrated against HAProxy 2.6, nginx and Node's llhttp by
  *            tests/cli/test_differential.py (README: "Profiles")
  *   repair   what repair mode does, in words (also used in the logs)
+ *   fix      LBG_FIX_* bits: what the repair does, for code to read
+ *            (the repair text is for people; nothing parses it)
  */
 #define LBG_RULES(XX)                                                        \
     XX(1, VERSION_INVALID, "version-invalid", "RFC 9112 2.3",                \
        LBG_TIER_SEVERE, LBG_LB_ALL,                                          \
-       "status line rewritten as HTTP/1.1")                                  \
+       "status line rewritten as HTTP/1.1", LBG_FIX_EDIT)                    \
     XX(2, STATUS_CODE_INVALID, "status-code-invalid", "RFC 9110 15",         \
-       LBG_TIER_SEVERE, LBG_LB_ALL, "status set to 500")                     \
+       LBG_TIER_SEVERE, LBG_LB_ALL, "status set to 500", LBG_FIX_EDIT)       \
     XX(3, REASON_PHRASE_INVALID, "reason-phrase-invalid", "RFC 9112 4",      \
-       LBG_TIER_AMBIGUOUS, 0, "standard reason phrase used")                 \
+       LBG_TIER_AMBIGUOUS, 0, "standard reason phrase used", LBG_FIX_EDIT)   \
     XX(4, FIELD_NAME_INVALID, "field-name-invalid", "RFC 9110 5.1",          \
-       LBG_TIER_AMBIGUOUS, LBG_LB_ALL, "field removed")                      \
+       LBG_TIER_AMBIGUOUS, LBG_LB_ALL, "field removed", LBG_FIX_EDIT)        \
     XX(5, FIELD_NAME_NOT_TOKEN, "field-name-not-token", "RFC 9110 5.1",      \
        LBG_TIER_ACCEPTABLE,                                                  \
        LBG_LB_HAPROXY | LBG_LB_ENVOY | LBG_LB_LLHTTP | LBG_LB_AWS_ALB,       \
-       "field removed")                                                      \
+       "field removed", LBG_FIX_EDIT)                                        \
     XX(6, FIELD_VALUE_CR_LF, "field-value-cr-lf", "RFC 9110 5.5",            \
-       LBG_TIER_SEVERE, LBG_LB_ALL, "CR and LF replaced with SP")            \
+       LBG_TIER_SEVERE, LBG_LB_ALL, "CR and LF replaced with SP",            \
+       LBG_FIX_EDIT)                                                         \
     XX(7, FIELD_VALUE_CTL, "field-value-ctl", "RFC 9110 5.5",                \
        LBG_TIER_AMBIGUOUS, LBG_LB_ENVOY | LBG_LB_LLHTTP,                     \
-       "control characters replaced with SP")                                \
+       "control characters replaced with SP", LBG_FIX_EDIT)                  \
     XX(8, OBS_FOLD, "obs-fold", "RFC 9112 5.2", LBG_TIER_AMBIGUOUS,          \
-       LBG_LB_NGINXES | LBG_LB_LLHTTP | LBG_LB_ENVOY, "unfolded with SP")    \
+       LBG_LB_NGINXES | LBG_LB_LLHTTP | LBG_LB_ENVOY, "unfolded with SP",    \
+       LBG_FIX_EDIT)                                                         \
     XX(9, CONTENT_LENGTH_INVALID, "content-length-invalid", "RFC 9110 8.6",  \
        LBG_TIER_SEVERE, LBG_LB_ALL & ~LBG_LB_NGINX_122,                      \
-       "Content-Length removed, connection closed")                          \
+       "Content-Length removed, connection closed",                          \
+       LBG_FIX_EDIT | LBG_FIX_CLOSE)                                         \
     XX(10, CONTENT_LENGTH_DUPLICATE, "content-length-duplicate",             \
        "RFC 9110 8.6", LBG_TIER_AMBIGUOUS, LBG_LB_NGINX | LBG_LB_LLHTTP,     \
-       "collapsed to one Content-Length")                                    \
+       "collapsed to one Content-Length", LBG_FIX_EDIT)                      \
     XX(11, CONTENT_LENGTH_CONFLICT, "content-length-conflict",               \
        "RFC 9112 6.3", LBG_TIER_SEVERE, LBG_LB_ALL & ~LBG_LB_NGINX_122,      \
-       "all Content-Length removed, connection closed")                      \
+       "all Content-Length removed, connection closed",                      \
+       LBG_FIX_EDIT | LBG_FIX_CLOSE)                                         \
     XX(12, TE_WITH_CONTENT_LENGTH, "te-with-content-length", "RFC 9112 6.1", \
        LBG_TIER_AMBIGUOUS, LBG_LB_NGINX | LBG_LB_ENVOY | LBG_LB_LLHTTP,      \
-       "Content-Length removed, connection closed")                          \
+       "Content-Length removed, connection closed",                          \
+       LBG_FIX_EDIT | LBG_FIX_CLOSE)                                         \
     XX(13, TE_NOT_CHUNKED, "te-not-chunked", "RFC 9112 6.3",                 \
        LBG_TIER_AMBIGUOUS, LBG_LB_HAPROXY | LBG_LB_NGINX | LBG_LB_ENVOY,     \
-       "none (connection closed)")                                           \
+       "none (connection closed)", LBG_FIX_CLOSE)                            \
     XX(14, TE_CHUNKED_TWICE, "te-chunked-twice", "RFC 9112 7",               \
        LBG_TIER_SEVERE, LBG_LB_HAPROXY | LBG_LB_NGINX | LBG_LB_ENVOY,        \
-       "collapsed to one chunked")                                           \
+       "collapsed to one chunked", LBG_FIX_EDIT)                             \
     XX(15, FRAMING_ON_BODILESS_STATUS, "framing-on-bodiless-status",         \
        "RFC 9110 8.6", LBG_TIER_AMBIGUOUS, LBG_LB_ENVOY,                     \
-       "Transfer-Encoding/Content-Length removed")                           \
+       "Transfer-Encoding/Content-Length removed", LBG_FIX_EDIT)             \
     XX(16, BODY_ON_BODILESS, "body-on-bodiless", "RFC 9112 6.3",             \
-       LBG_TIER_SEVERE, LBG_LB_ALL, "body dropped, connection closed")       \
+       LBG_TIER_SEVERE, LBG_LB_ALL, "body dropped, connection closed",       \
+       LBG_FIX_EDIT | LBG_FIX_CLOSE)                                         \
     XX(17, BODY_LONGER, "body-longer-than-content-length", "RFC 9112 6.2",   \
        LBG_TIER_SEVERE, LBG_LB_ALL,                                          \
-       "body cut to its declared length, connection closed")                 \
+       "body cut to its declared length, connection closed",                 \
+       LBG_FIX_EDIT | LBG_FIX_CLOSE)                                         \
     XX(18, BODY_SHORTER, "body-shorter-than-content-length", "RFC 9112 8",   \
-       LBG_TIER_SEVERE, LBG_LB_ALL, "none (connection closed)")              \
+       LBG_TIER_SEVERE, LBG_LB_ALL, "none (connection closed)",              \
+       LBG_FIX_CLOSE)                                                        \
     XX(19, CHUNKED_INVALID, "chunked-invalid", "RFC 9112 7.1",               \
-       LBG_TIER_SEVERE, LBG_LB_ALL, "none (connection closed)")              \
+       LBG_TIER_SEVERE, LBG_LB_ALL, "none (connection closed)",              \
+       LBG_FIX_CLOSE)                                                        \
     XX(20, TOO_MANY_FIELDS, "too-many-fields", "RFC 9110 5.4",               \
-       LBG_TIER_ACCEPTABLE, LBG_LB_HAPROXY | LBG_LB_ENVOY, "none (report)")  \
+       LBG_TIER_ACCEPTABLE, LBG_LB_HAPROXY | LBG_LB_ENVOY, "none (report)",  \
+       0)                                                                    \
     XX(21, FIELD_TOO_LARGE, "field-too-large", "RFC 9110 5.4",               \
-       LBG_TIER_ACCEPTABLE, LBG_LB_ALL, "none (report)")                     \
+       LBG_TIER_ACCEPTABLE, LBG_LB_ALL, "none (report)", 0)                  \
     XX(22, HEADER_TOO_LARGE, "header-section-too-large", "RFC 9110 5.4",     \
-       LBG_TIER_ACCEPTABLE, LBG_LB_ALL, "none (report)")                     \
+       LBG_TIER_ACCEPTABLE, LBG_LB_ALL, "none (report)", 0)                  \
     XX(23, BARE_LF, "bare-lf", "RFC 9112 2.2", LBG_TIER_ACCEPTABLE,          \
-       LBG_LB_LLHTTP, "line ends rewritten as CRLF")                         \
+       LBG_LB_LLHTTP, "line ends rewritten as CRLF", LBG_FIX_EDIT)           \
     XX(24, FIELD_MISSING_COLON, "field-missing-colon", "RFC 9112 5",         \
        LBG_TIER_AMBIGUOUS, LBG_LB_HAPROXY | LBG_LB_LLHTTP | LBG_LB_ENVOY,    \
-       "line removed")                                                       \
+       "line removed", LBG_FIX_EDIT)                                         \
     XX(25, HEADER_INCOMPLETE, "header-section-incomplete", "RFC 9112 2.1",   \
-       LBG_TIER_SEVERE, LBG_LB_ALL, "none (report)")                         \
+       LBG_TIER_SEVERE, LBG_LB_ALL, "none (report)", 0)                      \
     XX(26, STATUS_CODE_OUT_OF_RANGE, "status-code-out-of-range",             \
-       "RFC 9110 15", LBG_TIER_ACCEPTABLE, 0, "status set to 500")           \
+       "RFC 9110 15", LBG_TIER_ACCEPTABLE, 0, "status set to 500",           \
+       LBG_FIX_EDIT)                                                         \
     XX(27, FIELD_VALUE_NUL, "field-value-nul", "RFC 9110 5.5",               \
-       LBG_TIER_SEVERE, LBG_LB_ALL & ~LBG_LB_HAPROXY, "NUL replaced with SP") \
+       LBG_TIER_SEVERE, LBG_LB_ALL & ~LBG_LB_HAPROXY, "NUL replaced with SP",\
+       LBG_FIX_EDIT)                                                         \
     XX(28, FIELD_VALUE_TRAILING_CR, "field-value-trailing-cr", "RFC 9110 5.5",\
-       LBG_TIER_SEVERE, LBG_LB_ALL & ~LBG_LB_NGINXES, "CR replaced with SP") \
+       LBG_TIER_SEVERE, LBG_LB_ALL & ~LBG_LB_NGINXES, "CR replaced with SP", \
+       LBG_FIX_EDIT)                                                         \
     XX(29, VERSION_DIGITS, "version-digits", "RFC 9112 2.3",                 \
        LBG_TIER_SEVERE, LBG_LB_ALL & ~LBG_LB_NGINXES,                        \
-       "status line rewritten as HTTP/1.1")                                  \
+       "status line rewritten as HTTP/1.1", LBG_FIX_EDIT)                    \
     XX(30, VERSION_UNSUPPORTED, "version-unsupported", "RFC 9112 2.3",       \
-       LBG_TIER_AMBIGUOUS, LBG_LB_LLHTTP, "status line rewritten as HTTP/1.1") \
+       LBG_TIER_AMBIGUOUS, LBG_LB_LLHTTP, "status line rewritten as HTTP/1.1",\
+       LBG_FIX_EDIT)                                                         \
     XX(31, STATUS_LINE_WHITESPACE, "status-line-whitespace", "RFC 9112 4",   \
-       LBG_TIER_ACCEPTABLE, LBG_LB_LLHTTP, "one SP before the status code")  \
+       LBG_TIER_ACCEPTABLE, LBG_LB_LLHTTP, "one SP before the status code",  \
+       LBG_FIX_EDIT)                                                         \
     XX(32, TE_CHUNKED_NOT_FINAL, "te-chunked-not-final", "RFC 9112 6.1",     \
        LBG_TIER_SEVERE,                                                      \
        LBG_LB_HAPROXY | LBG_LB_NGINXES | LBG_LB_ENVOY,                       \
-       "none (connection closed)")                                           \
+       "none (connection closed)", LBG_FIX_CLOSE)                            \
     /* issue 9 (bypass): rules 33-37 */                                      \
     XX(33, UPSTREAM_STATUS_LINE_INVALID, "upstream-status-line-invalid",     \
        "RFC 9112 4", LBG_TIER_SEVERE, LBG_LB_ALL,                            \
-       "replaced by the target's own 502 Bad Gateway")                       \
+       "replaced by the target's own 502 Bad Gateway",                       \
+       LBG_FIX_EDIT | LBG_FIX_CLOSE)                                         \
     XX(34, SWITCHING_WITHOUT_UPGRADE, "switching-protocols-without-upgrade", \
        "RFC 9110 15.2.2", LBG_TIER_SEVERE, 0,                                \
-       "replaced by the target's own 502 Bad Gateway")                       \
+       "replaced by the target's own 502 Bad Gateway",                       \
+       LBG_FIX_EDIT | LBG_FIX_CLOSE)                                         \
     XX(35, CHUNK_SIZE_WHITESPACE, "chunk-size-whitespace", "RFC 9112 7.1",   \
        LBG_TIER_AMBIGUOUS, LBG_LB_LLHTTP,                                    \
-       "white space after the chunk size removed")                          \
+       "white space after the chunk size removed", LBG_FIX_EDIT)             \
     XX(36, INTERIM_AS_FINAL, "interim-response-as-final", "RFC 9110 15.2",   \
        LBG_TIER_SEVERE, LBG_LB_ALL,                                          \
-       "replaced by the target's own 502 Bad Gateway")                       \
+       "replaced by the target's own 502 Bad Gateway",                       \
+       LBG_FIX_EDIT | LBG_FIX_CLOSE)                                         \
     XX(37, TE_NOT_APPLIED, "te-not-applied", "RFC 9112 6.1",                 \
        LBG_TIER_SEVERE, LBG_LB_ALL,                                          \
-       "Transfer-Encoding removed, connection closed")
+       "Transfer-Encoding removed, connection closed",                       \
+       LBG_FIX_EDIT | LBG_FIX_CLOSE)
 
 /* Rule identifiers: LBG_RULE_<ENUM> = id. LBG_RULE_NONE (0) is no rule. */
 typedef enum {
     LBG_RULE_NONE = 0,
-#define LBG__RULE_ENUM(id, e, n, rfc, t, m, rep) LBG_RULE_##e = id,
+#define LBG__RULE_ENUM(id, e, n, rfc, t, m, rep, fix) LBG_RULE_##e = id,
     LBG_RULES(LBG__RULE_ENUM)
 #undef LBG__RULE_ENUM
     LBG_RULE_END /* one past the largest id; not a rule */
@@ -250,6 +340,7 @@ typedef struct {
     lbg_tier_e  tier;
     unsigned    lb_mask;   /* LBG_LB_* bits of parsers that reject it */
     const char *repair;    /* what repair mode does, in words */
+    unsigned    fix;       /* LBG_FIX_* bits: what the repair does */
 } lbg_rule_t;
 
 /* Returns the description of rule `id`, or NULL if `id` is no rule. */
@@ -295,15 +386,9 @@ typedef struct {
 } lbg_policy_t;
 
 /*
- * Fills *p with mode REPAIR, `profile`, and that profile's header budgets,
- * taken from the load balancer's documented defaults:
- *   strictest  4096 B per field, 4096 B total, 100 fields (the minimum)
- *   haproxy    16384 / 16384 / 101   (tune.bufsize, tune.http.maxhdr)
- *   nginx      4096 / 4096 / 0       (proxy_buffer_size, one page)
- *   envoy      81920 / 81920 / 100   (max_request_headers_kb, count)
- *   llhttp     16384 / 16384 / 0     (--max-http-header-size)
- *   aws-alb    16384 / 32768 / 0     (ALB quotas: 16K field, 32K total)
- *   nginx-1.22 4096 / 4096 / 0       (as nginx)
+ * Fills *p with mode REPAIR, `profile`, and that profile's header budgets
+ * (the budget columns of LBG_PROFILES); a value outside the enum gives
+ * strictest.
  */
 void lbg_policy_init(lbg_policy_t *p, lbg_profile_e profile);
 
@@ -1284,8 +1369,9 @@ const char *lbg_outcome_name(lbg_outcome_e outcome);
 lbg_outcome_e lbg_finding_outcome(lbg_rule_e rule, lbg_mode_e mode);
 
 /* Returns 1 when the rule's repair keeps the connection from being reused
- * (its repair text says "connection closed", or it sends the target's own
- * 502 Bad Gateway, which carries Connection: close), else 0. */
+ * (LBG_FIX_CLOSE in its LBG_RULES row: it closes the connection, or sends
+ * the target's own 502 Bad Gateway, which carries Connection: close),
+ * else 0 (also for no rule). */
 int lbg_rule_closes(lbg_rule_e rule);
 
 /*

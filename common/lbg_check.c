@@ -65,8 +65,8 @@ lbg__finding(const lbg_policy_t *p, lbg_report_t *rep, lbg_rule_e rule,
     if (r->tier > rep->worst) {
         rep->worst = r->tier;
     }
-    if (r->repair[0] == 'n' && r->repair[1] == 'o' && r->repair[2] == 'n') {
-        /* "none (...)": no repair makes the response itself conformant */
+    if (!(r->fix & LBG_FIX_EDIT)) {
+        /* no repair makes the response itself conformant */
         rep->unrepairable = 1;
     }
     if (rep->nfindings >= rep->findings_cap) {

@@ -322,9 +322,7 @@ lbg_report_summary(const lbg_report_t *rep, lbg_mode_e mode, char *buf,
         rule = lbg_rule(rep->findings[i].rule);
         if (mode != LBG_MODE_REPAIR) {
             outcome = "detected";
-        } else if (rule != NULL && rule->repair[0] == 'n'
-                   && rule->repair[1] == 'o')
-        {
+        } else if (rule != NULL && !(rule->fix & LBG_FIX_EDIT)) {
             outcome = "reported";
         } else {
             outcome = "repaired";

@@ -149,11 +149,12 @@ lbg_ka_metric(lbg_ka_verdict_e v, lbg_mode_e mode)
 }
 
 
-/* "none (...)": no repair exists for the rule (as lbg_report_summary) */
+/* No repair makes the response conformant (no LBG_FIX_EDIT): a finding
+ * of the rule is "reported", not "repaired" (as lbg_report_summary) */
 static int
 lbg__no_repair(const lbg_rule_t *r)
 {
-    return r->repair[0] == 'n' && r->repair[1] == 'o';
+    return !(r->fix & LBG_FIX_EDIT);
 }
 
 
@@ -176,31 +177,9 @@ lbg_finding_outcome(lbg_rule_e rule, lbg_mode_e mode)
 int
 lbg_rule_closes(lbg_rule_e rule)
 {
-    /* "... connection closed", or the target's own 502, which always
-     * goes out with Connection: close (LBG_EDIT_BAD_GATEWAY) */
-    static const char *const needles[] = {
-        "connection closed", "502 Bad Gateway"
-    };
-    const lbg_rule_t *r;
-    const char       *p, *nd;
-    size_t            i, k;
+    const lbg_rule_t *r = lbg_rule(rule);
 
-    r = lbg_rule(rule);
-    if (r == NULL) {
-        return 0;
-    }
-    for (k = 0; k < sizeof(needles) / sizeof(needles[0]); k++) {
-        nd = needles[k];
-        for (p = r->repair; *p != '\0'; p++) {
-            for (i = 0; nd[i] != '\0' && p[i] == nd[i]; i++) {
-                /* compare */
-            }
-            if (nd[i] == '\0') {
-                return 1;
-            }
-        }
-    }
-    return 0;
+    return r != NULL && (r->fix & LBG_FIX_CLOSE) != 0;
 }
 
 

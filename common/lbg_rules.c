@@ -9,8 +9,8 @@
 
 
 static const lbg_rule_t lbg__rules[] = {
-#define LBG__RULE_ROW(id, e, n, rfc, t, m, rep) \
-    { LBG_RULE_##e, n, rfc, t, m, rep },
+#define LBG__RULE_ROW(id, e, n, rfc, t, m, rep, fix) \
+    { LBG_RULE_##e, n, rfc, t, m, rep, fix },
     LBG_RULES(LBG__RULE_ROW)
 #undef LBG__RULE_ROW
 };
@@ -78,9 +78,33 @@ lbg_rule_name(lbg_rule_e id)
 }
 
 
-static const unsigned lbg__profile_lb[LBG_PROFILE_COUNT] = {
-    LBG_LB_ALL, LBG_LB_HAPROXY, LBG_LB_NGINX, LBG_LB_ENVOY, LBG_LB_LLHTTP,
-    LBG_LB_AWS_ALB, LBG_LB_NGINX_122
+/* One row of LBG_PROFILES, indexed by the enum value. */
+typedef struct {
+    const char *name;
+    const char *label;
+    unsigned    lb_mask;
+    size_t      budgets[3]; /* field line, header section, fields */
+} lbg__profile_t;
+
+static const lbg__profile_t lbg__profiles[LBG_PROFILE_COUNT] = {
+#define LBG__PROFILE_ROW(e, v, n, l, m, fb, hb, nf) \
+    [v] = { n, l, m, { fb, hb, nf } },
+    LBG_PROFILES(LBG__PROFILE_ROW)
+#undef LBG__PROFILE_ROW
+};
+
+/* The enum values in list order (the order of LBG_PROFILES). */
+static const lbg_profile_e lbg__profile_order[LBG_PROFILE_COUNT] = {
+#define LBG__PROFILE_ORDER(e, v, n, l, m, fb, hb, nf) LBG_PROFILE_##e,
+    LBG_PROFILES(LBG__PROFILE_ORDER)
+#undef LBG__PROFILE_ORDER
+};
+
+/* The names by enum value, for lbg__lookup. */
+static const char *const lbg__profile_names[LBG_PROFILE_COUNT] = {
+#define LBG__PROFILE_NAME(e, v, n, l, m, fb, hb, nf) [v] = n,
+    LBG_PROFILES(LBG__PROFILE_NAME)
+#undef LBG__PROFILE_NAME
 };
 
 
@@ -95,7 +119,7 @@ lbg_rule_in_profile(lbg_rule_e id, lbg_profile_e profile)
     if (profile == LBG_PROFILE_STRICTEST) {
         return 1;
     }
-    return (r->lb_mask & lbg__profile_lb[profile]) != 0;
+    return (r->lb_mask & lbg__profiles[profile].lb_mask) != 0;
 }
 
 
@@ -127,18 +151,81 @@ lbg_tier_parse(const char *s, size_t len, lbg_tier_e *out)
 }
 
 
-static const char *const lbg__profile_names[LBG_PROFILE_COUNT] = {
-    "strictest", "haproxy", "nginx", "envoy", "llhttp", "aws-alb", "nginx-1.22"
-};
-
-
 const char *
 lbg_profile_name(lbg_profile_e profile)
 {
     if ((int) profile < 0 || profile >= LBG_PROFILE_COUNT) {
         return "unknown";
     }
-    return lbg__profile_names[profile];
+    return lbg__profiles[profile].name;
+}
+
+
+const char *
+lbg_profile_label(lbg_profile_e profile)
+{
+    if ((int) profile < 0 || profile >= LBG_PROFILE_COUNT) {
+        return "unknown";
+    }
+    return lbg__profiles[profile].label;
+}
+
+
+unsigned
+lbg_profile_lb_mask(lbg_profile_e profile)
+{
+    if ((int) profile < 0 || profile >= LBG_PROFILE_COUNT) {
+        return 0;
+    }
+    return lbg__profiles[profile].lb_mask;
+}
+
+
+int
+lbg_profile_at(size_t i)
+{
+    if (i >= (size_t) LBG_PROFILE_COUNT) {
+        return -1;
+    }
+    return (int) lbg__profile_order[i];
+}
+
+
+/* Appends s to buf[0..size) at *len, keeping room for the NUL; *len
+ * counts every byte, written or not. */
+static void
+lbg__list_put(char *buf, size_t size, size_t *len, const char *s)
+{
+    size_t n = strlen(s), room;
+
+    if (size > 0 && *len < size - 1) {
+        room = size - 1 - *len;
+        memcpy(buf + *len, s, n < room ? n : room);
+    }
+    *len += n;
+}
+
+
+size_t
+lbg_profile_list(char *buf, size_t size, const char *quote, const char *sep,
+                 const char *last)
+{
+    size_t i, len = 0;
+
+    for (i = 0; i < (size_t) LBG_PROFILE_COUNT; i++) {
+        if (i > 0) {
+            lbg__list_put(buf, size, &len,
+                          i + 1 == (size_t) LBG_PROFILE_COUNT ? last : sep);
+        }
+        lbg__list_put(buf, size, &len, quote);
+        lbg__list_put(buf, size, &len,
+                      lbg__profiles[lbg__profile_order[i]].name);
+        lbg__list_put(buf, size, &len, quote);
+    }
+    if (size > 0) {
+        buf[len < size - 1 ? len : size - 1] = '\0';
+    }
+    return len;
 }
 
 
@@ -184,25 +271,14 @@ lbg_mode_parse(const char *s, size_t len, lbg_mode_e *out)
 void
 lbg_policy_init(lbg_policy_t *p, lbg_profile_e profile)
 {
-    /* per profile: field line bytes, header section bytes, field count */
-    static const size_t budgets[LBG_PROFILE_COUNT][3] = {
-        { 4096, 4096, 100 },    /* strictest: the minimum of all below */
-        { 16384, 16384, 101 },  /* haproxy: tune.bufsize, tune.http.maxhdr */
-        { 4096, 4096, 0 },      /* nginx: proxy_buffer_size (one page) */
-        { 81920, 81920, 100 },  /* envoy: 80 KiB, max_headers_count */
-        { 16384, 16384, 0 },    /* llhttp: --max-http-header-size */
-        { 16384, 32768, 0 },    /* aws-alb: 16K per field, 32K in total */
-        { 4096, 4096, 0 }       /* nginx-1.22: as nginx */
-    };
-
     if ((int) profile < 0 || profile >= LBG_PROFILE_COUNT) {
         profile = LBG_PROFILE_STRICTEST;
     }
     p->mode = LBG_MODE_REPAIR;
     p->profile = profile;
-    p->max_field_bytes = budgets[profile][0];
-    p->max_header_bytes = budgets[profile][1];
-    p->max_fields = budgets[profile][2];
+    p->max_field_bytes = lbg__profiles[profile].budgets[0];
+    p->max_header_bytes = lbg__profiles[profile].budgets[1];
+    p->max_fields = lbg__profiles[profile].budgets[2];
 }
 
 

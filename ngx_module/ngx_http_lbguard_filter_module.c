@@ -1925,6 +1925,7 @@ ngx_http_lbguard_profile(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_str_t      *value;
     lbg_profile_e   profile;
+    char            must[256];
 
     if (lcf->profile != NGX_CONF_UNSET_UINT) {
         return "is duplicate";
@@ -1935,9 +1936,12 @@ ngx_http_lbguard_profile(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (lbg_profile_parse((char *) value[1].data, value[1].len, &profile)
         != 0)
     {
-        return ngx_http_lbguard_invalid(cf, cmd, &value[1],
-                   "it must be \"strictest\", \"haproxy\", \"nginx\", "
-                   "\"nginx-1.22\", \"envoy\", \"llhttp\" or \"aws-alb\"");
+        /* "it must be "strictest", "haproxy", ... or "aws-alb"" */
+        ngx_memcpy(must, "it must be ", sizeof("it must be ") - 1);
+        lbg_profile_list(must + sizeof("it must be ") - 1,
+                         sizeof(must) - (sizeof("it must be ") - 1),
+                         "\"", ", ", " or ");
+        return ngx_http_lbguard_invalid(cf, cmd, &value[1], must);
     }
 
     lcf->profile = profile;

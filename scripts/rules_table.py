@@ -1,41 +1,52 @@
 #!/usr/bin/env python3
-"""Prints the rule table of common/lbg.h (LBG_RULES) as Markdown.
+"""Prints the rule table (LBG_RULES in common/lbg.h) as Markdown, read from
+`lbguard rules --json` of a build (the header is not parsed here).
 
-README.md embeds this output between the markers
-<!-- rules:begin --> and <!-- rules:end -->; tests/integration/test_docs.py
-fails when the two drift apart. `--write` rewrites README.md in place."""
+  scripts/rules_table.py [--build DIR] [--write]
+
+DIR defaults to build/ (make cli builds DIR/lbguard). README.md embeds this
+output between the markers <!-- rules:begin --> and <!-- rules:end -->;
+tests/integration/test_docs.py fails when the two drift apart. `--write`
+rewrites README.md in place."""
+import json
 import os
-import re
+import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LB = [("LBG_LB_HAPROXY", "HAProxy"), ("LBG_LB_NGINX", "nginx"), ("LBG_LB_NGINX_122", "nginx 1.22"),
-      ("LBG_LB_ENVOY", "Envoy"), ("LBG_LB_LLHTTP", "llhttp"), ("LBG_LB_AWS_ALB", "ALB")]
 
 
-def rules():
-    src = open(os.path.join(ROOT, "common", "lbg.h")).read()
-    global BITS
-    BITS = {m.group(1): int(m.group(2), 16) for m in
-            re.finditer(r"#define (LBG_LB_\w+)\s+0x([0-9a-f]+)u", src)}
-    BITS["LBG_LB_NGINXES"] = BITS["LBG_LB_NGINX"] | BITS["LBG_LB_NGINX_122"]
-    body = src[src.index("#define LBG_RULES(XX)"):src.index("/* Rule identifiers")]
-    body = body.replace("\\\n", " ")
-    out = []
-    for m in re.finditer(r'XX\((\d+),\s*(\w+),\s*"([^"]+)",\s*"([^"]+)",\s*LBG_TIER_(\w+),'
-                         r'\s*([A-Z_0-9|&~()\s]+?),\s*"([^"]+)"\)', body):
-        expr = re.sub(r"\bLBG_LB_\w+\b", lambda t: str(BITS[t.group(0)]), m.group(6))
-        mask = eval(expr, {"__builtins__": {}}) & BITS["LBG_LB_ALL"]
-        lbs = [n for k, n in LB if mask & BITS[k]] or ["none (strictest only)"]
-        out.append((int(m.group(1)), m.group(3), m.group(4), m.group(5).capitalize(),
-                    ", ".join(lbs), m.group(7)))
-    return out
+def build_dir(argv=None):
+    """--build DIR from argv, else ROOT/build."""
+    argv = sys.argv if argv is None else argv
+    if "--build" in argv:
+        return os.path.abspath(argv[argv.index("--build") + 1])
+    return os.path.join(ROOT, "build")
 
 
-def table():
+def rules_json(build=None):
+    """The object `lbguard rules --json` prints: {"rules": [...],
+    "profiles": [...]}."""
+    lbg = os.path.join(build or build_dir(), "lbguard")
+    out = subprocess.run([lbg, "rules", "--json"], stdout=subprocess.PIPE,
+                         check=True).stdout
+    return json.loads(out)
+
+
+def rules(build=None):
+    """[(id, name, rfc, Tier, rejected by, repair)] in id order; rejected by
+    names the load balancers by their profiles' labels, in list order."""
+    obj = rules_json(build)
+    label = {p["name"]: p["label"] for p in obj["profiles"]}
+    return [(r["id"], r["name"], r["rfc"], r["tier"].capitalize(),
+             ", ".join(label[n] for n in r["rejected_by"]) or "none (strictest only)",
+             r["repair"]) for r in obj["rules"]]
+
+
+def table(build=None):
     lines = ["| id | rule | RFC | tier | rejected by | repair |",
              "|---:|---|---|---|---|---|"]
-    for r in rules():
+    for r in rules(build):
         lines.append("| %d | `%s` | %s | %s | %s | %s |" % r)
     return "\n".join(lines) + "\n"
 

@@ -36,47 +36,6 @@ WORK = lbgtest.workdir("cli", BUILD)
 PROFILES = ("strictest", "haproxy", "nginx", "nginx-1.22", "llhttp")
 
 
-def lbg_h_lb_bits(text):
-    """{NAME: value} of every `#define LBG_LB_NAME <expr>` in lbg.h (text
-    with comments removed), each expression evaluated in order: single bits
-    (LBG_LB_NGINX_122) and combinations (LBG_LB_ALL, LBG_LB_NGINXES)."""
-    bits = {}
-    for m in re.finditer(r"(?m)^#define LBG_LB_(\w+)\s+(.+?)\s*$", text):
-        expr = re.sub(r"LBG_LB_(\w+)", lambda b: str(bits[b.group(1)]), m.group(2))
-        expr = re.sub(r"\b(0x[0-9a-fA-F]+|\d+)[uU]\b", r"\1", expr)
-        assert re.fullmatch(r"[0-9a-fx|&~()\s]+", expr), (m.group(1), expr)
-        bits[m.group(1)] = eval(expr, {"__builtins__": {}})
-    return bits
-
-
-# the load balancers' names in `lbguard rules` (their profile names) where
-# they are not the bit's name in lower case with '-' for '_'
-LB_NAMES = {"NGINX_122": "nginx-1.22"}
-
-
-def lbg_h_rules():
-    """The rule rows of LBG_RULES in common/lbg.h: {name: (id, rfc, tier,
-    mask names, repair)}."""
-    with open(os.path.join(lbgcli.ROOT, "common", "lbg.h")) as f:
-        text = re.sub(r"/\*.*?\*/", " ", f.read(), flags=re.S).replace("\\\n", " ")
-    out = {}
-    bits = lbg_h_lb_bits(text)
-    assert bits["ALL"] == 0x3f and bits["NGINXES"] == bits["NGINX"] | bits["NGINX_122"], bits
-    single = {n: b for n, b in bits.items() if b and b & (b - 1) == 0}
-    assert sum(single.values()) == bits["ALL"], single
-    for m in re.finditer(r'XX\((\d+),\s*(\w+),\s*"([^"]+)",\s*"([^"]+)",\s*'
-                         r'LBG_TIER_(\w+),\s*([A-Z_|&~()\s0-9x]+?),\s*"([^"]*)"\)', text):
-        # the lb_mask expression: LBG_LB_* bits combined with | & ~
-        expr = re.sub(r"LBG_LB_(\w+)", lambda b: str(bits[b.group(1)]), m.group(6))
-        assert re.fullmatch(r"[0-9x|&~()\s]+", expr), expr
-        v = eval(expr, {"__builtins__": {}}) & bits["ALL"]
-        mask = {LB_NAMES.get(n, n.lower().replace("_", "-")) for n, b in single.items()
-                if v & b}
-        out[m.group(3)] = (int(m.group(1)), m.group(4), m.group(5).lower(), mask,
-                           m.group(7))
-    return out
-
-
 def normalise_ows(raw):
     """raw with the OWS around every field value of the header section
     removed (the repair writes "name: value")."""
@@ -109,12 +68,39 @@ rc, out, err = lbgcli.run(LBG, ["frobnicate"])
 R.eq("unknown command", (rc, err), (2, b"lbguard: unknown command 'frobnicate' (see 'lbguard --help')\n"))
 
 RULES = lbgcli.rules(LBG)
-HROWS = lbg_h_rules()
-R.check("lbg.h parsed (%d rules)" % len(HROWS), len(HROWS) >= 25, len(HROWS))
-R.eq("rules --json: the rules of LBG_RULES", sorted(RULES), sorted(HROWS))
-bad = [n for n, r in RULES.items() if n in HROWS and
-       (r["id"], r["rfc"], r["tier"], set(r["rejected_by"]), r["repair"]) != HROWS[n]]
-R.eq("rules --json: id, rfc, tier, rejected_by, repair as in lbg.h", bad, [])
+rc, out, err = lbgcli.run(LBG, ["rules", "--json"])
+OBJ = json.loads(out)
+PROFILE_NAMES = [p["name"] for p in OBJ["profiles"]]
+R.eq("rules --json: ids 1..N in order", [r["id"] for r in OBJ["rules"]],
+     list(range(1, len(OBJ["rules"]) + 1)))
+R.check("rules --json: %d rules, names unique" % len(RULES),
+        len(RULES) >= 37 and len(RULES) == len(OBJ["rules"]), len(RULES))
+R.eq("rules --json: the profiles in list order",
+     PROFILE_NAMES, ["strictest", "haproxy", "nginx", "nginx-1.22", "envoy", "llhttp", "aws-alb"])
+R.eq("rules --json: strictest covers every load balancer's bit",
+     OBJ["profiles"][0]["lb_mask"], sum(p["lb_mask"] for p in OBJ["profiles"][1:]))
+bad = [n for n, r in RULES.items()
+       if r["tier"] not in ("acceptable", "ambiguous", "severe")
+       or not set(r["rejected_by"]) <= set(PROFILE_NAMES[1:])
+       or [x for x in PROFILE_NAMES if x in r["rejected_by"]] != r["rejected_by"]
+       or r["fix"] not in ([], ["edit"], ["close"], ["edit", "close"])
+       or not r["rfc"].startswith("RFC 911") or not r["repair"]]
+R.eq("rules --json: tier, rejected_by (profile names, list order), fix, rfc, repair well formed",
+     bad, [])
+# a few rows spelled out (README "Rules"), so a change to the table shows here
+R.eq("rules --json: rows 8, 18, 20, 33",
+     [(RULES[n]["id"], RULES[n]["tier"], RULES[n]["rejected_by"], RULES[n]["fix"])
+      for n in ("obs-fold", "body-shorter-than-content-length", "too-many-fields",
+                "upstream-status-line-invalid")],
+     [(8, "ambiguous", ["nginx", "nginx-1.22", "envoy", "llhttp"], ["edit"]),
+      (18, "severe", ["haproxy", "nginx", "nginx-1.22", "envoy", "llhttp", "aws-alb"], ["close"]),
+      (20, "acceptable", ["haproxy", "envoy"], []),
+      (33, "severe", ["haproxy", "nginx", "nginx-1.22", "envoy", "llhttp", "aws-alb"],
+       ["edit", "close"])])
+rc, out, err = lbgcli.run(LBG, ["check", "--profile", "f5", "/dev/null"])
+R.eq("check --profile f5: the profile list in the message", (rc, out, err),
+     (2, b"", b"lbguard: check: unknown profile 'f5' (one of: " +
+      " ".join(PROFILE_NAMES).encode() + b")\n"))
 rc, out, err = lbgcli.run(LBG, ["rules"])
 R.check("rules (text): one row per rule with its name",
         rc == 0 and all(re.search(rb"(?m)^ *%d  %s " % (r["id"], n.encode()), out)
@@ -160,6 +146,11 @@ for c in CASES:
         rc3, rep, err3 = lbgcli.run(LBG, ["repair", "--profile", prof] + hflag + [c["path"]])
         _, pobj, _ = lbgcli.check_json(LBG, c["path"], profile=prof, head=head)
         refuse = (not pobj["status_line"]) or pobj["unrepairable"] or pobj["truncated"]
+        # a finding of a rule without an "edit" fix makes the response unrepairable
+        R.check("%s: --profile %s: unrepairable when a finding has no repair" % (slug, prof),
+                pobj["unrepairable"] or
+                all("edit" in RULES[f["rule"]]["fix"] for f in pobj["findings"]),
+                pobj["findings"])
         tag = "%s: repair --profile %s" % (slug, prof)
         if refuse:
             R.check(tag + ": refused (exit 1, nothing written)",

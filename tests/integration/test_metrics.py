@@ -193,10 +193,10 @@ def rule_names():
     rows = json.loads(out)
     if isinstance(rows, dict):
         rows = rows.get("rules", [])
-    # as lbg_rule_closes(): "connection closed", or the target's own 502
-    CLOSING.update(r["name"] for r in rows if "connection closed" in r["repair"]
-                   or "502 Bad Gateway" in r["repair"])
-    return [(r["name"], not r["repair"].startswith("none"))
+    # the rule's "fix" column (LBG_RULES): "close" keeps the connection from
+    # being reused, "edit" makes the finding "repaired" rather than "reported"
+    CLOSING.update(r["name"] for r in rows if "close" in r["fix"])
+    return [(r["name"], "edit" in r["fix"])
             for r in sorted(rows, key=lambda r: r["id"])]
 
 

@@ -41,8 +41,9 @@ test_table(void **state)
         int         tier;
         unsigned    mask;
         const char *repair;
+        unsigned    fix;
     } rows[] = {
-#define ROW(id, e, n, rfc, t, m, rep) {id, n, rfc, t, m, rep},
+#define ROW(id, e, n, rfc, t, m, rep, fix) {id, n, rfc, t, m, rep, fix},
         LBG_RULES(ROW)
 #undef ROW
     };
@@ -63,6 +64,8 @@ test_table(void **state)
         assert_string_equal(r->repair, rows[i].repair);
         assert_int_equal(r->tier, rows[i].tier);
         assert_int_equal(r->lb_mask, rows[i].mask);
+        assert_int_equal(r->fix, rows[i].fix);
+        assert_true((r->fix & ~(LBG_FIX_EDIT | LBG_FIX_CLOSE)) == 0);
         assert_true(r->tier >= LBG_TIER_ACCEPTABLE &&
                     r->tier <= LBG_TIER_SEVERE);
         /* 0: no load balancer is known to reject it (strictest only) */
@@ -214,6 +217,125 @@ test_profiles(void **state)
                                          LBG_PROFILE_NGINX_122), 1);
     assert_int_equal(lbg_rule_in_profile(LBG_RULE_TE_CHUNKED_NOT_FINAL,
                                          LBG_PROFILE_NGINX_122), 1);
+}
+
+/* The fix column against the documented behaviour of a few rules (README
+ * "Rules", docs): what repair mode does to the response and to the
+ * connection, and how a finding is counted. */
+static void
+test_fix(void **state)
+{
+    static const struct {
+        lbg_rule_e rule;
+        int        edit;  /* the repair makes the response conformant */
+        int        close; /* the connection is not reused */
+    } want[] = {
+        /* rewritten in place, connection kept */
+        { LBG_RULE_OBS_FOLD, 1, 0 },
+        { LBG_RULE_BARE_LF, 1, 0 },
+        { LBG_RULE_CONTENT_LENGTH_DUPLICATE, 1, 0 },
+        { LBG_RULE_STATUS_CODE_OUT_OF_RANGE, 1, 0 },
+        /* repaired, and the connection closed */
+        { LBG_RULE_CONTENT_LENGTH_CONFLICT, 1, 1 },
+        { LBG_RULE_BODY_LONGER, 1, 1 },
+        { LBG_RULE_TE_NOT_APPLIED, 1, 1 },
+        /* the target's own 502, which carries Connection: close */
+        { LBG_RULE_UPSTREAM_STATUS_LINE_INVALID, 1, 1 },
+        { LBG_RULE_SWITCHING_WITHOUT_UPGRADE, 1, 1 },
+        { LBG_RULE_INTERIM_AS_FINAL, 1, 1 },
+        /* no repair; the connection is closed */
+        { LBG_RULE_BODY_SHORTER, 0, 1 },
+        { LBG_RULE_CHUNKED_INVALID, 0, 1 },
+        { LBG_RULE_TE_NOT_CHUNKED, 0, 1 },
+        { LBG_RULE_TE_CHUNKED_NOT_FINAL, 0, 1 },
+        /* reported only */
+        { LBG_RULE_TOO_MANY_FIELDS, 0, 0 },
+        { LBG_RULE_HEADER_INCOMPLETE, 0, 0 },
+    };
+    const lbg_rule_t *r;
+    size_t            i;
+    int               edits = 0;
+
+    (void) state;
+    for (i = 0; i < LBGT_NELTS(want); i++) {
+        r = lbg_rule(want[i].rule);
+        assert_non_null(r);
+        assert_int_equal((r->fix & LBG_FIX_EDIT) != 0, want[i].edit);
+        assert_int_equal((r->fix & LBG_FIX_CLOSE) != 0, want[i].close);
+        assert_int_equal(lbg_rule_closes(want[i].rule), want[i].close);
+        assert_int_equal(lbg_finding_outcome(want[i].rule, LBG_MODE_REPAIR),
+                         want[i].edit ? LBG_OUTCOME_REPAIRED
+                                      : LBG_OUTCOME_REPORTED);
+        assert_int_equal(lbg_finding_outcome(want[i].rule, LBG_MODE_DETECT),
+                         LBG_OUTCOME_DETECTED);
+    }
+    /* eight rules have no repair: 13, 18-22, 25, 32 */
+    for (i = 1; i < (size_t) LBG_RULE_END; i++) {
+        edits += !(lbg_rule((lbg_rule_e) i)->fix & LBG_FIX_EDIT);
+    }
+    assert_int_equal(edits, 8);
+}
+
+/* LBG_PROFILES: every value 0..COUNT-1 named once; list order; the list
+ * the directive messages print, exactly, and its truncation. */
+static void
+test_profile_table(void **state)
+{
+    static const char *order[] = {"strictest", "haproxy", "nginx",
+                                  "nginx-1.22", "envoy", "llhttp",
+                                  "aws-alb"};
+    static const char ngx[] =
+        "\"strictest\", \"haproxy\", \"nginx\", \"nginx-1.22\", "
+        "\"envoy\", \"llhttp\" or \"aws-alb\"";
+    static const char apache[] =
+        "strictest, haproxy, nginx, nginx-1.22, envoy, llhttp, aws-alb";
+    char   buf[128];
+    int    seen[LBG_PROFILE_COUNT] = {0};
+    int    p;
+    size_t i, n;
+
+    (void) state;
+    assert_int_equal(LBG_PROFILE_COUNT, 7);
+    assert_int_equal(LBGT_NELTS(order), LBG_PROFILE_COUNT);
+    for (i = 0; i < LBGT_NELTS(order); i++) {
+        p = lbg_profile_at(i);
+        assert_true(p >= 0 && p < LBG_PROFILE_COUNT);
+        assert_int_equal(seen[p]++, 0);
+        assert_string_equal(lbg_profile_name((lbg_profile_e) p), order[i]);
+    }
+    assert_int_equal(lbg_profile_at(LBG_PROFILE_COUNT), -1);
+    assert_int_equal(lbg_profile_at((size_t) -1), -1);
+    /* enum values stay what they were */
+    assert_int_equal(LBG_PROFILE_STRICTEST, 0);
+    assert_int_equal(LBG_PROFILE_AWS_ALB, 5);
+    assert_int_equal(LBG_PROFILE_NGINX_122, 6);
+    assert_int_equal(lbg_profile_lb_mask(LBG_PROFILE_STRICTEST), LBG_LB_ALL);
+    assert_int_equal(lbg_profile_lb_mask(LBG_PROFILE_NGINX_122),
+                     LBG_LB_NGINX_122);
+    assert_int_equal(lbg_profile_lb_mask((lbg_profile_e) 7), 0);
+    assert_string_equal(lbg_profile_label(LBG_PROFILE_HAPROXY), "HAProxy");
+    assert_string_equal(lbg_profile_label(LBG_PROFILE_AWS_ALB), "ALB");
+    assert_string_equal(lbg_profile_label((lbg_profile_e) -1), "unknown");
+
+    n = lbg_profile_list(buf, sizeof(buf), "\"", ", ", " or ");
+    assert_string_equal(buf, ngx);
+    assert_int_equal(n, sizeof(ngx) - 1);
+    n = lbg_profile_list(buf, sizeof(buf), "", ", ", ", ");
+    assert_string_equal(buf, apache);
+    assert_int_equal(n, sizeof(apache) - 1);
+    /* truncated: NUL-terminated, the full length returned */
+    memset(buf, 'x', sizeof(buf));
+    n = lbg_profile_list(buf, 12, "", ", ", ", ");
+    assert_int_equal(n, sizeof(apache) - 1);
+    assert_string_equal(buf, "strictest, ");
+    assert_int_equal(buf[12], 'x');
+    memset(buf, 'x', sizeof(buf));
+    assert_int_equal(lbg_profile_list(buf, 1, "", ", ", ", "),
+                     sizeof(apache) - 1);
+    assert_int_equal(buf[0], '\0');
+    assert_int_equal(buf[1], 'x');
+    assert_int_equal(lbg_profile_list(NULL, 0, "\"", ", ", " or "),
+                     sizeof(ngx) - 1);
 }
 
 static void
@@ -1323,6 +1445,8 @@ main(void)
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_profiles),
+        cmocka_unit_test(test_fix),
+        cmocka_unit_test(test_profile_table),
         cmocka_unit_test(test_policy_init),
         cmocka_unit_test(test_misc_tables),
         cmocka_unit_test(test_content_length_parse),
