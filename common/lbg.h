@@ -181,11 +181,14 @@ int lbg_profile_parse(const char *s, size_t len, lbg_profile_e *out);
     XX(19, CHUNKED_INVALID, "chunked-invalid", "RFC 9112 7.1",               \
        LBG_TIER_SEVERE, LBG_LB_ALL, "none (connection closed)")              \
     XX(20, TOO_MANY_FIELDS, "too-many-fields", "RFC 9110 5.4",               \
-       LBG_TIER_ACCEPTABLE, LBG_LB_HAPROXY | LBG_LB_ENVOY, "none (report)")  \
+       LBG_TIER_ACCEPTABLE, LBG_LB_HAPROXY | LBG_LB_ENVOY,                   \
+       "none under strictest (report); else the target's own 502 Bad Gateway") \
     XX(21, FIELD_TOO_LARGE, "field-too-large", "RFC 9110 5.4",               \
-       LBG_TIER_ACCEPTABLE, LBG_LB_ALL, "none (report)")                     \
+       LBG_TIER_ACCEPTABLE, LBG_LB_ALL,                                      \
+       "none under strictest (report); else the target's own 502 Bad Gateway") \
     XX(22, HEADER_TOO_LARGE, "header-section-too-large", "RFC 9110 5.4",     \
-       LBG_TIER_ACCEPTABLE, LBG_LB_ALL, "none (report)")                     \
+       LBG_TIER_ACCEPTABLE, LBG_LB_ALL,                                      \
+       "none under strictest (report); else the target's own 502 Bad Gateway") \
     XX(23, BARE_LF, "bare-lf", "RFC 9112 2.2", LBG_TIER_ACCEPTABLE,          \
        LBG_LB_LLHTTP, "line ends rewritten as CRLF")                         \
     XX(24, FIELD_MISSING_COLON, "field-missing-colon", "RFC 9112 5",         \
