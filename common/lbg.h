@@ -1430,8 +1430,8 @@ int lbg_check_upstream_status(const lbg_policy_t *p, const unsigned char *at,
  * Records, for an adapter, a 101 Switching Protocols response to a request
  * that asked for no upgrade (no Upgrade field in the request; RFC 9110
  * 7.8, 15.2.2;
- * HAProxy 2.6.12 and nginx 1.22 pass it on, so only the strictest profile
- * acts): a SWITCHING_WITHOUT_UPGRADE finding
+ * nginx 1.22 passes it on, HAProxy 2.6 answers 502 (PH), so the strictest
+ * and haproxy profiles act): a SWITCHING_WITHOUT_UPGRADE finding
  * (n1 = 1) and an LBG_EDIT_BAD_GATEWAY edit. lbg_check itself records the
  * same rule (n1 = 0) for a 101 that carries no Upgrade field. Returns 1 when
  * the finding counts, else 0.

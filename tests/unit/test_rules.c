@@ -854,6 +854,17 @@ test_switching(void **state)
     assert_string_equal(line, "switching-protocols-without-upgrade: 101 "
                         "Switching Protocols to a request without Upgrade, "
                         "not repaired (detect mode)");
+    /* HAProxy 2.6 answers 502 (PH) to a 101 to a request that asked for
+     * no upgrade: the haproxy profile acts on it, nginx's does not */
+    lbg_policy_init(&p, LBG_PROFILE_HAPROXY);
+    lbgt_report_init(&t);
+    assert_int_equal(lbg_check_switching(&p, &t.rep), 1);
+    assert_true(lbg_report_bad_gateway(&t.rep));
+    assert_int_equal(p.profile, LBG_PROFILE_HAPROXY);
+    lbg_policy_init(&p, LBG_PROFILE_NGINX_122);
+    lbgt_report_init(&t);
+    assert_int_equal(lbg_check_switching(&p, &t.rep), 0);
+    assert_int_equal(t.rep.nedits, 0);
 
     /* every profile: nginx's HTTP/0.9 fallback */
     lbg_policy_init(&p, LBG_PROFILE_NGINX_122);
