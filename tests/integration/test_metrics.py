@@ -184,7 +184,10 @@ def rule_names():
     rows = json.loads(out)
     if isinstance(rows, dict):
         rows = rows.get("rules", [])
-    CLOSING.update(r["name"] for r in rows if "connection closed" in r["repair"])
+    # as lbg_rule_closes(): "... connection closed", or the target's own 502
+    # Bad Gateway, which always goes out with Connection: close
+    CLOSING.update(r["name"] for r in rows if "connection closed" in r["repair"]
+                   or "502 Bad Gateway" in r["repair"])
     return [(r["name"], not r["repair"].startswith("none"))
             for r in sorted(rows, key=lambda r: r["id"])]
 
