@@ -267,12 +267,17 @@ int lbg_profile_parse(const char *s, size_t len, lbg_profile_e *out);
        LBG_TIER_SEVERE, LBG_LB_ALL, "none (connection closed)",              \
        LBG_FIX_CLOSE)                                                        \
     XX(20, TOO_MANY_FIELDS, "too-many-fields", "RFC 9110 5.4",               \
-       LBG_TIER_ACCEPTABLE, LBG_LB_HAPROXY | LBG_LB_ENVOY, "none (report)",  \
+       LBG_TIER_ACCEPTABLE, LBG_LB_HAPROXY | LBG_LB_ENVOY,                   \
+       "none under strictest (report); else the target's own 502 Bad Gateway", \
        0)                                                                    \
     XX(21, FIELD_TOO_LARGE, "field-too-large", "RFC 9110 5.4",               \
-       LBG_TIER_ACCEPTABLE, LBG_LB_ALL, "none (report)", 0)                  \
+       LBG_TIER_ACCEPTABLE, LBG_LB_ALL,                                      \
+       "none under strictest (report); else the target's own 502 Bad Gateway", \
+       0)                                                                    \
     XX(22, HEADER_TOO_LARGE, "header-section-too-large", "RFC 9110 5.4",     \
-       LBG_TIER_ACCEPTABLE, LBG_LB_ALL, "none (report)", 0)                  \
+       LBG_TIER_ACCEPTABLE, LBG_LB_ALL,                                      \
+       "none under strictest (report); else the target's own 502 Bad Gateway", \
+       0)                                                                    \
     XX(23, BARE_LF, "bare-lf", "RFC 9112 2.2", LBG_TIER_ACCEPTABLE,          \
        LBG_LB_LLHTTP, "line ends rewritten as CRLF", LBG_FIX_EDIT)           \
     XX(24, FIELD_MISSING_COLON, "field-missing-colon", "RFC 9112 5",         \
@@ -1562,8 +1567,8 @@ int lbg_check_upstream_status(const lbg_policy_t *p, const unsigned char *at,
  * Records, for an adapter, a 101 Switching Protocols response to a request
  * that asked for no upgrade (no Upgrade field in the request; RFC 9110
  * 7.8, 15.2.2;
- * HAProxy 2.6.12 and nginx 1.22 pass it on, so only the strictest profile
- * acts): a SWITCHING_WITHOUT_UPGRADE finding
+ * nginx 1.22 passes it on, HAProxy 2.6 answers 502 (PH), so the strictest
+ * and haproxy profiles act): a SWITCHING_WITHOUT_UPGRADE finding
  * (n1 = 1) and an LBG_EDIT_BAD_GATEWAY edit. lbg_check itself records the
  * same rule (n1 = 0) for a 101 that carries no Upgrade field. Returns 1 when
  * the finding counts, else 0.

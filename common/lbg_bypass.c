@@ -43,7 +43,17 @@ lbg_check_upstream_status(const lbg_policy_t *p, const unsigned char *at,
 int
 lbg_check_switching(const lbg_policy_t *p, lbg_report_t *rep)
 {
-    if (!lbg__finding(p, rep, LBG_RULE_SWITCHING_WITHOUT_UPGRADE,
+    lbg_policy_t q = *p;
+
+    /* HAProxy 2.6 refuses a 101 to a request that asked for no upgrade
+     * (502, termination state PH; tests/integration/test_bypass_proxy.py,
+     * case 089 through nginx), although it passes on a 101 without an
+     * Upgrade field to a request that asked for one (the rule's lb_mask,
+     * lbg__check_101): the haproxy profile acts on this one */
+    if (q.profile == LBG_PROFILE_HAPROXY) {
+        q.profile = LBG_PROFILE_STRICTEST;
+    }
+    if (!lbg__finding(&q, rep, LBG_RULE_SWITCHING_WITHOUT_UPGRADE,
                       LBG_NO_FIELD, NULL, 0, 1, 0))
     {
         return 0;

@@ -803,6 +803,38 @@ lbg__check_framing(const lbg_policy_t *p, const lbg_response_t *r,
 
 
 
+/*
+ * A budget finding (FIELD_TOO_LARGE, TOO_MANY_FIELDS, HEADER_TOO_LARGE;
+ * RFC 9110 5.4 lets a recipient refuse a header section it finds too
+ * large). Under a profile naming one load balancer that LB answers 502 to
+ * it anyway (HAProxy: tune.bufsize, tune.http.maxhdr; nginx:
+ * proxy_buffer_size; Envoy, llhttp, ALB: their header limits), so the
+ * repair is the target's own 502 Bad Gateway (LBG_EDIT_BAD_GATEWAY), whose
+ * cause the target's log names. Under STRICTEST the budget is the minimum
+ * of all LBs and the real one may well accept the response (ALB takes 32
+ * KiB): the finding is reported, the response is left as it is and counts
+ * as not repairable (the rule's repair text begins "none"). Arguments as
+ * lbg__finding.
+ */
+static void
+lbg__budget(const lbg_policy_t *p, lbg_report_t *rep, lbg_rule_e rule,
+            size_t field, const unsigned char *at, size_t at_len, int64_t n1,
+            int64_t n2)
+{
+    unsigned unrepairable = rep->unrepairable;
+
+    if (!lbg__finding(p, rep, rule, field, at, at_len, n1, n2)) {
+        return;
+    }
+    if (p->profile == LBG_PROFILE_STRICTEST) {
+        return; /* lbg__finding has set unrepairable ("none ...") */
+    }
+    rep->unrepairable = unrepairable;
+    lbg__edit(rep, LBG_EDIT_BAD_GATEWAY, LBG_NO_FIELD, 502, NULL, 0);
+    lbg__edit(rep, LBG_EDIT_CLOSE, LBG_NO_FIELD, 0, NULL, 0);
+}
+
+
 size_t
 lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
 {
@@ -824,9 +856,9 @@ lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
         if (p->max_field_bytes
             && f->name_len + f->value_len + 4 > p->max_field_bytes)
         {
-            lbg__finding(p, rep, LBG_RULE_FIELD_TOO_LARGE, i, f->name,
-                         f->name_len, (int64_t) (f->name_len + f->value_len + 4),
-                         (int64_t) p->max_field_bytes);
+            lbg__budget(p, rep, LBG_RULE_FIELD_TOO_LARGE, i, f->name,
+                        f->name_len, (int64_t) (f->name_len + f->value_len + 4),
+                        (int64_t) p->max_field_bytes);
         }
         if (!f->trusted
 #ifdef LBG_QUICK_INLINE
@@ -850,12 +882,12 @@ lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
     }
 
     if (p->max_fields && nf > p->max_fields) {
-        lbg__finding(p, rep, LBG_RULE_TOO_MANY_FIELDS, LBG_NO_FIELD, NULL, 0,
-                     (int64_t) nf, (int64_t) p->max_fields);
+        lbg__budget(p, rep, LBG_RULE_TOO_MANY_FIELDS, LBG_NO_FIELD, NULL, 0,
+                    (int64_t) nf, (int64_t) p->max_fields);
     }
     if (p->max_header_bytes && total > p->max_header_bytes) {
-        lbg__finding(p, rep, LBG_RULE_HEADER_TOO_LARGE, LBG_NO_FIELD, NULL, 0,
-                     (int64_t) total, (int64_t) p->max_header_bytes);
+        lbg__budget(p, rep, LBG_RULE_HEADER_TOO_LARGE, LBG_NO_FIELD, NULL, 0,
+                    (int64_t) total, (int64_t) p->max_header_bytes);
     }
 
     if (r->status == 101) {

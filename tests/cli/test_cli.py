@@ -260,6 +260,43 @@ bad_input("10 MiB header section, --fail-on severe", many,
           ["check", "--json", "--fail-on", "severe"], 0)
 bad_input("10 MiB header section, repair", many, ["repair"], 1,
           re.compile(rb"too-many-fields: no safe repair; header-section-too-large: no safe repair"))
+# A budget under a profile naming one LB: that LB answers 502 anyway, so the
+# repair is the target's own 502 Bad Gateway (LBG_BAD_GATEWAY_BODY); under
+# strictest (above) it is refused.
+TARGET_502 = (b"HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/html\r\n"
+              b"Content-Length: 122\r\nConnection: close\r\n\r\n"
+              b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+              b"<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n")
+R.eq("target 502: Content-Length matches its body", len(TARGET_502.split(b"\r\n\r\n", 1)[1]),
+     122)
+case065 = os.path.join(lbgcli.ROOT, "tests", "cases", "065-too-many-fields.http")
+for prof, want_out, want_rc, want_log in (
+        ("haproxy", TARGET_502, 0,
+         b"lbguard: too-many-fields: 151 fields, budget 101, none under strictest (report); "
+         b"else the target's own 502 Bad Gateway\n"),
+        ("envoy", TARGET_502, 0,
+         b"lbguard: too-many-fields: 151 fields, budget 100, none under strictest (report); "
+         b"else the target's own 502 Bad Gateway\n"),
+        ("llhttp", None, 0, b""),       # llhttp counts no fields
+        ("strictest", b"", 1, None)):
+    rc, out, err = lbgcli.run(LBG, ["repair", "--profile", prof, case065])
+    R.eq("065-too-many-fields: repair --profile %s: exit status" % prof, rc, want_rc)
+    if want_out is not None:
+        R.eq("065-too-many-fields: repair --profile %s: output" % prof, out, want_out)
+    else:
+        R.eq("065-too-many-fields: repair --profile %s: output unchanged" % prof, out,
+             open(case065, "rb").read())
+    if want_log is not None:
+        R.eq("065-too-many-fields: repair --profile %s: log" % prof, err, want_log)
+rc, out, err = lbgcli.run(LBG, ["repair", "--profile", "nginx", many])
+R.eq("10 MiB header section, repair --profile nginx: the target's 502", (rc, out),
+     (0, TARGET_502))
+rc, out, err = lbgcli.run(LBG, ["repair", "--profile", "aws-alb", "--head", case065])
+R.eq("065-too-many-fields: repair --profile aws-alb: unchanged (ALB takes it)",
+     (rc, err), (0, b""))
+rc, out, err = lbgcli.run(LBG, ["repair", "--profile", "nginx", "--head", many])
+R.eq("10 MiB header section, repair --profile nginx --head: the 502 without body",
+     (rc, out), (0, TARGET_502.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"))
 one = wfile("hdr10m-one.http", b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * (10 << 20) +
             b"\r\nContent-Length: 2\r\n\r\nhi")
 bad_input("10 MiB field", one, ["check", "--json"], 1,

@@ -324,9 +324,11 @@ def header_cases(srv):
     check_case(srv, "budget", "/budget/cgi-bin/many",
                head(fields=b"".join(b"X-F%d: %s\r\n" % (i, b"v" * 40) for i in range(5))
                     + b"Content-Length: 5\r\n") + ok_tail,
-               [L("too-many-fields: 7 fields, budget 3, none (report)"),
+               [L("too-many-fields: 7 fields, budget 3, none under strictest "
+                  "(report); else the target's own 502 Bad Gateway"),
                 L("header-section-too-large: header section is 304 bytes, budget "
-                  "200, none (report)")],
+                  "200, none under strictest (report); else the target's own 502 "
+                  "Bad Gateway")],
                "too-many-fields:reported,header-section-too-large:reported")
 
     # mod_proxy passthrough of a misbehaving backend.

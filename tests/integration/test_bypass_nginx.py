@@ -351,7 +351,9 @@ def run(inst, build):
         R.eq(build + " relative Location: budget counts the wire bytes " + m,
              lines, ["[warn] lbguard: header-section-too-large: header section is "
                      "%d bytes, budget 100, %s" % (len(head),
-                                                   "none (report)" if m == "repair"
+                                                   "none under strictest (report); else the "
+                                                   "target's own 502 Bad Gateway"
+                                                   if m == "repair"
                                                    else "not repaired (detect mode)")])
 
     text = inst.all_logs()

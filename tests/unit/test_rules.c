@@ -976,6 +976,17 @@ test_switching(void **state)
     assert_string_equal(line, "switching-protocols-without-upgrade: 101 "
                         "Switching Protocols to a request without Upgrade, "
                         "not repaired (detect mode)");
+    /* HAProxy 2.6 answers 502 (PH) to a 101 to a request that asked for
+     * no upgrade: the haproxy profile acts on it, nginx's does not */
+    lbg_policy_init(&p, LBG_PROFILE_HAPROXY);
+    lbgt_report_init(&t);
+    assert_int_equal(lbg_check_switching(&p, &t.rep), 1);
+    assert_true(lbg_report_bad_gateway(&t.rep));
+    assert_int_equal(p.profile, LBG_PROFILE_HAPROXY);
+    lbg_policy_init(&p, LBG_PROFILE_NGINX_122);
+    lbgt_report_init(&t);
+    assert_int_equal(lbg_check_switching(&p, &t.rep), 0);
+    assert_int_equal(t.rep.nedits, 0);
 
     /* every profile: nginx's HTTP/0.9 fallback */
     lbg_policy_init(&p, LBG_PROFILE_NGINX_122);
@@ -1175,6 +1186,103 @@ test_budgets_defaults(void **state)
                              LBG_RULE_HEADER_TOO_LARGE};
         lbgt_assert_rules("5000-byte field", &t.rep, want, 2);
     }
+}
+
+/* Under a profile naming one load balancer a budget finding is repaired by
+ * the target's own 502 Bad Gateway (that LB would answer 502 anyway); under
+ * strictest it is reported only and the response counts as not
+ * repairable. */
+static void
+test_budgets_one_lb(void **state)
+{
+    static lbg_field_t fields[151];
+    static unsigned char big[90000];
+    static const lbg_profile_e one_lb[] = {
+        LBG_PROFILE_HAPROXY, LBG_PROFILE_NGINX, LBG_PROFILE_ENVOY,
+        LBG_PROFILE_LLHTTP, LBG_PROFILE_AWS_ALB, LBG_PROFILE_NGINX_122
+    };
+    lbgt_report_t  t;
+    lbg_response_t r;
+    lbg_policy_t   p;
+    size_t         i;
+    int            k;
+
+    (void) state;
+    memset(big, 'b', sizeof(big));
+    for (i = 0; i < 151; i++) {
+        fields[i].name = U("X");
+        fields[i].name_len = 1;
+        fields[i].value = big;
+        fields[i].value_len = 1;
+        fields[i].origin = i;
+    }
+
+    /* 151 fields: HAProxy (101) and Envoy (100) answer 502 */
+    r = lbgt_view(200, fields, 151);
+    lbg_policy_init(&p, LBG_PROFILE_HAPROXY);
+    assert_int_equal(lbgt_check(&p, &r, &t), 1);
+    one(&t, LBG_RULE_TOO_MANY_FIELDS, LBG_NO_FIELD, NULL, 0);
+    assert_int_equal(t.rep.findings[0].n1, 151);
+    assert_int_equal(t.rep.findings[0].n2, 101);
+    assert_true(lbg_report_bad_gateway(&t.rep));
+    assert_true(t.rep.close);
+    assert_int_equal(t.rep.unrepairable, 0);
+    assert_int_equal(t.rep.nedits, 2);
+    /* 101 fields: within HAProxy's tune.http.maxhdr */
+    r.nfields = 101;
+    assert_int_equal(lbgt_check(&p, &r, &t), 0);
+    assert_int_equal(t.rep.nedits, 0);
+    /* llhttp counts no fields: nothing to say */
+    r.nfields = 151;
+    lbg_policy_init(&p, LBG_PROFILE_LLHTTP);
+    assert_int_equal(lbgt_check(&p, &r, &t), 0);
+    /* strictest: reported, no edit, not repairable */
+    lbg_policy_init(&p, LBG_PROFILE_STRICTEST);
+    assert_int_equal(lbgt_check(&p, &r, &t), 1);
+    one(&t, LBG_RULE_TOO_MANY_FIELDS, LBG_NO_FIELD, NULL, 0);
+    assert_int_equal(t.rep.nedits, 0);
+    assert_false(lbg_report_bad_gateway(&t.rep));
+    assert_int_equal(t.rep.unrepairable, 1);
+    assert_int_equal(t.rep.close, 0);
+
+    /* one 90000-byte field: over every LB's field budget (Envoy: 80 KiB) */
+    fields[0].value_len = sizeof(big);
+    r.nfields = 1;
+    for (i = 0; i < LBGT_NELTS(one_lb); i++) {
+        lbg_policy_init(&p, one_lb[i]);
+        lbgt_check(&p, &r, &t);
+        k = lbgt_find(&t.rep, LBG_RULE_FIELD_TOO_LARGE);
+        assert_true(k >= 0);
+        assert_true(lbg_report_bad_gateway(&t.rep));
+        assert_int_equal(t.rep.unrepairable, 0);
+        /* the 502 edit is recorded once, however many budgets fired */
+        assert_int_equal(t.rep.nedits, 2);
+    }
+    lbg_policy_init(&p, LBG_PROFILE_STRICTEST);
+    lbgt_check(&p, &r, &t);
+    assert_true(lbgt_find(&t.rep, LBG_RULE_FIELD_TOO_LARGE) >= 0);
+    assert_true(lbgt_find(&t.rep, LBG_RULE_HEADER_TOO_LARGE) >= 0);
+    assert_false(lbg_report_bad_gateway(&t.rep));
+    assert_int_equal(t.rep.unrepairable, 1);
+
+    /* detect mode: the same findings, the edits are the adapter's to skip */
+    lbg_policy_init(&p, LBG_PROFILE_NGINX);
+    p.mode = LBG_MODE_DETECT;
+    lbgt_check(&p, &r, &t);
+    assert_true(lbgt_find(&t.rep, LBG_RULE_FIELD_TOO_LARGE) >= 0);
+    /* off: nothing */
+    p.mode = LBG_MODE_OFF;
+    assert_int_equal(lbgt_check(&p, &r, &t), 0);
+    assert_int_equal(t.rep.nedits, 0);
+
+    /* a field the budgets pass under one LB and fail under another */
+    fields[0].value_len = 5000;
+    lbg_policy_init(&p, LBG_PROFILE_AWS_ALB);
+    assert_int_equal(lbgt_check(&p, &r, &t), 0);
+    assert_int_equal(t.rep.nedits, 0);
+    lbg_policy_init(&p, LBG_PROFILE_NGINX);
+    assert_true(lbgt_check(&p, &r, &t) >= 1);
+    assert_true(lbg_report_bad_gateway(&t.rep));
 }
 
 /* ---- modes, truncation, synthesised fields, severity ---------------------------- */
@@ -1467,6 +1575,7 @@ main(void)
         cmocka_unit_test(test_te_not_applied),
         cmocka_unit_test(test_budgets),
         cmocka_unit_test(test_budgets_defaults),
+        cmocka_unit_test(test_budgets_one_lb),
         cmocka_unit_test(test_modes),
         cmocka_unit_test(test_truncation),
         cmocka_unit_test(test_report_accumulates),
