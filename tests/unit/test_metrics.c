@@ -85,10 +85,9 @@ test_closing_rules(void **state)
         /* the target's own 502 goes out with Connection: close */
         LBG_RULE_UPSTREAM_STATUS_LINE_INVALID,
         LBG_RULE_SWITCHING_WITHOUT_UPGRADE, LBG_RULE_INTERIM_AS_FINAL,
-        LBG_RULE_TE_NOT_APPLIED,
-        /* budgets: the target's own 502 under a one-LB profile */
-        LBG_RULE_TOO_MANY_FIELDS, LBG_RULE_FIELD_TOO_LARGE,
-        LBG_RULE_HEADER_TOO_LARGE
+        LBG_RULE_TE_NOT_APPLIED
+        /* not the budgets (20-22): reported only under strictest, the
+         * default; their 502 under a one-LB profile is not counted here */
     };
     unsigned r, i, n = 0;
     int      want;
