@@ -1,0 +1,248 @@
+/*
+ * lbguard_util.c -- the bottom layer of the lbguard command-line tool:
+ * messages, option values (--profile, --fail-on, durations), JSON string
+ * literals, the load balancers' names, the monotonic clock and an ASCII
+ * case-insensitive comparison. Calls only the core (common/) and libc.
+ */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lbguard_cli.h"
+
+
+void
+lbguard_err(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("lbguard: ", stderr);
+    if (cmd != NULL) {
+        fprintf(stderr, "%s: ", cmd);
+    }
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+
+int
+lbguard_opt_value(const char *cmd, int argc, char **argv, int *i,
+                  const char *name, const char **value)
+{
+    const char *a = argv[*i];
+    size_t      n = strlen(name);
+
+    if (strncmp(a, name, n) != 0) {
+        return 0;
+    }
+    if (a[n] == '=') {
+        *value = a + n + 1;
+        return 1;
+    }
+    if (a[n] != '\0') {
+        return 0;
+    }
+    if (*i + 1 >= argc) {
+        lbguard_err(cmd, "option '%s' needs a value", name);
+        return -1;
+    }
+    *i += 1;
+    *value = argv[*i];
+    return 1;
+}
+
+
+int
+lbguard_opt_profile(const char *cmd, const char *v, lbg_profile_e *out)
+{
+    int i;
+
+    if (lbg_profile_parse(v, strlen(v), out) == 0) {
+        return 0;
+    }
+    fprintf(stderr, "lbguard: %s: unknown profile '%s' (one of:", cmd, v);
+    for (i = 0; i < LBG_PROFILE_COUNT; i++) {
+        fprintf(stderr, " %s", lbg_profile_name((lbg_profile_e) i));
+    }
+    fputs(")\n", stderr);
+    return -1;
+}
+
+
+int
+lbguard_opt_tier(const char *cmd, const char *v, lbg_tier_e *out)
+{
+    if (lbg_tier_parse(v, strlen(v), out) == 0
+        && *out != LBG_TIER_COMPLIANT) {
+        return 0;
+    }
+    lbguard_err(cmd, "unknown tier '%s' (one of: acceptable ambiguous "
+                "severe)", v);
+    return -1;
+}
+
+
+int
+lbguard_parse_duration(const char *s, uint64_t *ms)
+{
+    uint64_t    whole = 0, frac = 0, scale = 1, unit;
+    size_t      digits = 0;
+    const char *p = s;
+
+    while (*p >= '0' && *p <= '9') {
+        if (whole > UINT64_C(1000000000)) {
+            return -1;
+        }
+        whole = whole * 10 + (uint64_t) (*p - '0');
+        p++;
+        digits++;
+    }
+    if (*p == '.') {
+        p++;
+        while (*p >= '0' && *p <= '9') {
+            if (scale < 1000000) {
+                frac = frac * 10 + (uint64_t) (*p - '0');
+                scale *= 10;
+            }
+            p++;
+            digits++;
+        }
+    }
+    if (digits == 0) {
+        return -1;
+    }
+    if (*p == '\0' || strcmp(p, "s") == 0) {
+        unit = 1000;
+    } else if (strcmp(p, "ms") == 0) {
+        unit = 1;
+    } else if (strcmp(p, "m") == 0) {
+        unit = 60 * 1000;
+    } else if (strcmp(p, "h") == 0) {
+        unit = 3600 * 1000;
+    } else {
+        return -1;
+    }
+    *ms = whole * unit + frac * unit / scale;
+    return 0;
+}
+
+
+void
+lbguard_json_str(FILE *out, const char *s, size_t len)
+{
+    size_t        i;
+    unsigned char c;
+
+    fputc('"', out);
+    for (i = 0; i < len; i++) {
+        c = (unsigned char) s[i];
+        if (c == '"' || c == '\\') {
+            fputc('\\', out);
+            fputc(c, out);
+        } else if (c < 0x20 || c >= 0x7f) {
+            fprintf(out, "\\u%04x", c);
+        } else {
+            fputc(c, out);
+        }
+    }
+    fputc('"', out);
+}
+
+
+/* The LBG_LB_* bits in the order they are printed (each nginx next to the
+ * other), with the profile that names each: the profile name is the load
+ * balancer's name in text and JSON output. */
+static const struct {
+    unsigned      bit;
+    lbg_profile_e profile;
+} lbs[] = {
+    { LBG_LB_HAPROXY, LBG_PROFILE_HAPROXY },
+    { LBG_LB_NGINX, LBG_PROFILE_NGINX },
+    { LBG_LB_NGINX_122, LBG_PROFILE_NGINX_122 },
+    { LBG_LB_ENVOY, LBG_PROFILE_ENVOY },
+    { LBG_LB_LLHTTP, LBG_PROFILE_LLHTTP },
+    { LBG_LB_AWS_ALB, LBG_PROFILE_AWS_ALB },
+};
+
+
+void
+lbguard_print_lbs(FILE *out, unsigned mask, int json)
+{
+    lbguard_json_t j;
+    size_t         i;
+    int            first = 1;
+
+    if (json) {
+        lbguard_json_init(&j, out);
+        lbguard_json_lbs(&j, mask);
+        return;
+    }
+    for (i = 0; i < sizeof(lbs) / sizeof(lbs[0]); i++) {
+        if (!(mask & lbs[i].bit)) {
+            continue;
+        }
+        fprintf(out, "%s%s", first ? "" : ", ",
+                lbg_profile_name(lbs[i].profile));
+        first = 0;
+    }
+    if (first) {
+        fputs("none (the RFC alone forbids it)", out);
+    }
+}
+
+
+void
+lbguard_json_lbs(lbguard_json_t *j, unsigned mask)
+{
+    size_t i;
+
+    lbguard_json_begin(j, '[', 0);
+    for (i = 0; i < sizeof(lbs) / sizeof(lbs[0]); i++) {
+        if (mask & lbs[i].bit) {
+            lbguard_json_cstr(j, lbg_profile_name(lbs[i].profile));
+        }
+    }
+    lbguard_json_end(j, ']');
+}
+
+
+int64_t
+lbguard_now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+
+/* ASCII case-insensitive comparison of a[0..n) and the NUL-terminated b. */
+int
+lbguard_ieq(const char *a, size_t n, const char *b)
+{
+    size_t i;
+    int    ca, cb;
+
+    for (i = 0; i < n; i++) {
+        ca = (unsigned char) a[i];
+        cb = (unsigned char) b[i];
+        if (cb == '\0') {
+            return 0;
+        }
+        if (ca >= 'A' && ca <= 'Z') {
+            ca += 32;
+        }
+        if (cb >= 'A' && cb <= 'Z') {
+            cb += 32;
+        }
+        if (ca != cb) {
+            return 0;
+        }
+    }
+    return b[n] == '\0';
+}
