@@ -150,8 +150,14 @@ static int
 lbguard_check_args(const char *cmd, const char *usage_text, int allow_check,
                    int argc, char **argv, lbguard_check_opts_t *o, int *done)
 {
-    const char *v;
-    int         i, r;
+    /* check takes all four; repair --head and --profile only */
+    const lbguard_opt_t opts[] = {
+        { "--head", NULL, LBGUARD_OPT_FLAG, &o->head, NULL },
+        { "--profile", NULL, LBGUARD_OPT_PROFILE, &o->profile, NULL },
+        { "--json", NULL, LBGUARD_OPT_FLAG, &o->json, NULL },
+        { "--fail-on", NULL, LBGUARD_OPT_TIER, &o->fail_on, NULL },
+    };
+    int i, r;
 
     *done = 0;
     o->path = NULL;
@@ -168,26 +174,11 @@ lbguard_check_args(const char *cmd, const char *usage_text, int allow_check,
             *done = 1;
             return LBGUARD_EXIT_OK;
         }
-        if (strcmp(a, "--head") == 0) {
-            o->head = 1;
-            continue;
+        r = lbguard_opt_match(cmd, argc, argv, &i, opts, allow_check ? 4 : 2);
+        if (r < 0) {
+            return LBGUARD_EXIT_USAGE;
         }
-        if (allow_check && strcmp(a, "--json") == 0) {
-            o->json = 1;
-            continue;
-        }
-        if ((r = lbguard_opt_value(cmd, argc, argv, &i, "--profile", &v))) {
-            if (r < 0 || lbguard_opt_profile(cmd, v, &o->profile) != 0) {
-                return LBGUARD_EXIT_USAGE;
-            }
-            continue;
-        }
-        if (allow_check
-            && (r = lbguard_opt_value(cmd, argc, argv, &i, "--fail-on", &v)))
-        {
-            if (r < 0 || lbguard_opt_tier(cmd, v, &o->fail_on) != 0) {
-                return LBGUARD_EXIT_USAGE;
-            }
+        if (r > 0) {
             continue;
         }
         if (strcmp(a, "--") == 0 && i + 1 < argc && o->path == NULL) {

@@ -177,4 +177,38 @@ void lbguard_json_findings(lbguard_json_t *j, const lbguard_result_t *res,
                            const unsigned char *buf, size_t len,
                            int repaired);
 
+/*
+ * Table-driven options (lbguard_opt_match): one row per option of a
+ * subcommand. A FLAG takes no value (exact "--name" or its alias) and sets
+ * *(int *) target to 1; the others take "--name value" or "--name=value":
+ * STRING stores it in *(const char **) target; DURATION / DURATION_POS
+ * parse it with lbguard_parse_duration into *(uint64_t *) target (POS:
+ * 0 is refused), "bad --name 'value'" otherwise; PROFILE and TIER use
+ * lbguard_opt_profile / lbguard_opt_tier; FN calls fn(cmd, value, target),
+ * which returns 0, or -1 after printing its message.
+ */
+typedef enum {
+    LBGUARD_OPT_FLAG = 0,
+    LBGUARD_OPT_STRING,
+    LBGUARD_OPT_DURATION,
+    LBGUARD_OPT_DURATION_POS,
+    LBGUARD_OPT_PROFILE,
+    LBGUARD_OPT_TIER,
+    LBGUARD_OPT_FN
+} lbguard_opt_kind_e;
+
+typedef struct {
+    const char        *name;  /* "--margin" */
+    const char        *alias; /* "-k", or NULL (flags only) */
+    lbguard_opt_kind_e kind;
+    void              *target;
+    int              (*fn)(const char *cmd, const char *value, void *target);
+} lbguard_opt_t;
+
+/* Matches argv[*i] against opts[0..n): returns 1 when it was one of them
+ * (value stored, *i advanced past a separate value), 0 when none, or -1
+ * (message printed for `cmd`) for a missing or bad value. */
+int lbguard_opt_match(const char *cmd, int argc, char **argv, int *i,
+                      const lbguard_opt_t *opts, size_t n);
+
 #endif /* LBGUARD_CLI_H */

@@ -7,6 +7,9 @@
  * it closes it (FIN: recv returns 0; RST: ECONNRESET). The measured time
  * is compared with the load balancer's idle timeout by the core's
  * lbg_keepalive_verdict (the keep-alive race, RFC 9112 9.6).
+ * A subcommand: options, measurement, verdict and output live here; the
+ * connection is lbguard_net.c's, the request and response lbguard_fetch.c's,
+ * the findings lbguard_report.c's.
  */
 
 #include <errno.h>
@@ -135,12 +138,83 @@ lbguard_secs_measured(char *buf, size_t size, uint64_t ms)
 }
 
 
+/* --lb-idle-timeout: a preset (lbg_lb_preset) or a duration, not 0. */
+static int
+lbguard_opt_lb_idle(const char *cmd, const char *v, void *target)
+{
+    uint64_t *ms = target;
+
+    if (lbg_lb_preset(v, strlen(v), ms) != 0
+        && (lbguard_parse_duration(v, ms) != 0 || *ms == 0)) {
+        lbguard_err(cmd, "bad --lb-idle-timeout '%s' (a duration such as "
+                    "60s, or aws-alb, aws-clb, gcp, oci)", v);
+        return -1;
+    }
+    return 0;
+}
+
+
+/* --method: a token (RFC 9110 5.6.2). */
+static int
+lbguard_opt_method(const char *cmd, const char *v, void *target)
+{
+    if (*v == '\0' || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                "abcdefghijklmnopqrstuvwxyz"
+                                "0123456789!#$%&'*+-.^_`|~")
+                          != strlen(v)) {
+        lbguard_err(cmd, "bad --method '%s' (a token)", v);
+        return -1;
+    }
+    *(const char **) target = v;
+    return 0;
+}
+
+
+/* --header 'Name: value', at most LBGUARD_MAX_HEADERS of them. */
+static int
+lbguard_opt_header(const char *cmd, const char *v, void *target)
+{
+    lbguard_probe_opts_t *o = target;
+    size_t                k;
+
+    k = strcspn(v, ":");
+    if (k == 0 || v[k] != ':' || strpbrk(v, "\r\n") != NULL) {
+        lbguard_err(cmd, "bad --header '%s' (want 'Name: value')", v);
+        return -1;
+    }
+    if (o->nheaders == LBGUARD_MAX_HEADERS) {
+        lbguard_err(cmd, "too many --header options (at most %d)",
+                    LBGUARD_MAX_HEADERS);
+        return -1;
+    }
+    o->headers[o->nheaders++] = v;
+    return 0;
+}
+
+
+/* Parses probe's options (the table) and the URL into *o. Returns 0, or an
+ * exit status (usage error, or 0 after --help with *done = 1). */
 static int
 lbguard_probe_args(int argc, char **argv, lbguard_probe_opts_t *o, int *done)
 {
-    const char *v;
-    int         i, r;
-    size_t      k;
+    const lbguard_opt_t opts[] = {
+        { "--json", NULL, LBGUARD_OPT_FLAG, &o->json, NULL },
+        { "--insecure", "-k", LBGUARD_OPT_FLAG, &o->insecure, NULL },
+        { "--quiet", "-q", LBGUARD_OPT_FLAG, &o->quiet, NULL },
+        { "--lb-idle-timeout", NULL, LBGUARD_OPT_FN, &o->lb_ms,
+          lbguard_opt_lb_idle },
+        { "--margin", NULL, LBGUARD_OPT_DURATION, &o->margin_ms, NULL },
+        { "--max-wait", NULL, LBGUARD_OPT_DURATION_POS, &o->max_wait_ms,
+          NULL },
+        { "--timeout", NULL, LBGUARD_OPT_DURATION_POS, &o->timeout_ms,
+          NULL },
+        { "--method", NULL, LBGUARD_OPT_FN, &o->method, lbguard_opt_method },
+        { "--header", NULL, LBGUARD_OPT_FN, o, lbguard_opt_header },
+        { "--cacert", NULL, LBGUARD_OPT_STRING, &o->cacert, NULL },
+        { "--profile", NULL, LBGUARD_OPT_PROFILE, &o->profile, NULL },
+        { "--fail-on", NULL, LBGUARD_OPT_TIER, &o->fail_on, NULL },
+    };
+    int i, r;
 
     *done = 0;
     memset(o, 0, sizeof(*o));
@@ -158,118 +232,12 @@ lbguard_probe_args(int argc, char **argv, lbguard_probe_opts_t *o, int *done)
             *done = 1;
             return LBGUARD_EXIT_OK;
         }
-        if (strcmp(a, "--json") == 0) {
-            o->json = 1;
-            continue;
+        r = lbguard_opt_match("probe", argc, argv, &i, opts,
+                              sizeof(opts) / sizeof(opts[0]));
+        if (r < 0) {
+            return LBGUARD_EXIT_USAGE;
         }
-        if (strcmp(a, "--insecure") == 0 || strcmp(a, "-k") == 0) {
-            o->insecure = 1;
-            continue;
-        }
-        if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
-            o->quiet = 1;
-            continue;
-        }
-        if ((r = lbguard_opt_value("probe", argc, argv, &i,
-                                   "--lb-idle-timeout", &v))) {
-            if (r < 0) {
-                return LBGUARD_EXIT_USAGE;
-            }
-            if (lbg_lb_preset(v, strlen(v), &o->lb_ms) != 0
-                && (lbguard_parse_duration(v, &o->lb_ms) != 0
-                    || o->lb_ms == 0)) {
-                lbguard_err("probe", "bad --lb-idle-timeout '%s' (a duration "
-                            "such as 60s, or aws-alb, aws-clb, gcp, oci)", v);
-                return LBGUARD_EXIT_USAGE;
-            }
-            continue;
-        }
-        if ((r = lbguard_opt_value("probe", argc, argv, &i, "--margin",
-                                   &v))) {
-            if (r < 0 || lbguard_parse_duration(v, &o->margin_ms) != 0) {
-                if (r > 0) {
-                    lbguard_err("probe", "bad --margin '%s'", v);
-                }
-                return LBGUARD_EXIT_USAGE;
-            }
-            continue;
-        }
-        if ((r = lbguard_opt_value("probe", argc, argv, &i, "--max-wait",
-                                   &v))) {
-            if (r < 0 || lbguard_parse_duration(v, &o->max_wait_ms) != 0
-                || o->max_wait_ms == 0) {
-                if (r > 0) {
-                    lbguard_err("probe", "bad --max-wait '%s'", v);
-                }
-                return LBGUARD_EXIT_USAGE;
-            }
-            continue;
-        }
-        if ((r = lbguard_opt_value("probe", argc, argv, &i, "--timeout",
-                                   &v))) {
-            if (r < 0 || lbguard_parse_duration(v, &o->timeout_ms) != 0
-                || o->timeout_ms == 0) {
-                if (r > 0) {
-                    lbguard_err("probe", "bad --timeout '%s'", v);
-                }
-                return LBGUARD_EXIT_USAGE;
-            }
-            continue;
-        }
-        if ((r = lbguard_opt_value("probe", argc, argv, &i, "--method",
-                                   &v))) {
-            if (r < 0) {
-                return LBGUARD_EXIT_USAGE;
-            }
-            if (*v == '\0' || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                        "abcdefghijklmnopqrstuvwxyz"
-                                        "0123456789!#$%&'*+-.^_`|~")
-                                  != strlen(v)) {
-                lbguard_err("probe", "bad --method '%s' (a token)", v);
-                return LBGUARD_EXIT_USAGE;
-            }
-            o->method = v;
-            continue;
-        }
-        if ((r = lbguard_opt_value("probe", argc, argv, &i, "--header",
-                                   &v))) {
-            if (r < 0) {
-                return LBGUARD_EXIT_USAGE;
-            }
-            k = strcspn(v, ":");
-            if (k == 0 || v[k] != ':' || strpbrk(v, "\r\n") != NULL) {
-                lbguard_err("probe", "bad --header '%s' (want 'Name: "
-                            "value')", v);
-                return LBGUARD_EXIT_USAGE;
-            }
-            if (o->nheaders == LBGUARD_MAX_HEADERS) {
-                lbguard_err("probe", "too many --header options (at most "
-                            "%d)", LBGUARD_MAX_HEADERS);
-                return LBGUARD_EXIT_USAGE;
-            }
-            o->headers[o->nheaders++] = v;
-            continue;
-        }
-        if ((r = lbguard_opt_value("probe", argc, argv, &i, "--cacert",
-                                   &v))) {
-            if (r < 0) {
-                return LBGUARD_EXIT_USAGE;
-            }
-            o->cacert = v;
-            continue;
-        }
-        if ((r = lbguard_opt_value("probe", argc, argv, &i, "--profile",
-                                   &v))) {
-            if (r < 0 || lbguard_opt_profile("probe", v, &o->profile) != 0) {
-                return LBGUARD_EXIT_USAGE;
-            }
-            continue;
-        }
-        if ((r = lbguard_opt_value("probe", argc, argv, &i, "--fail-on",
-                                   &v))) {
-            if (r < 0 || lbguard_opt_tier("probe", v, &o->fail_on) != 0) {
-                return LBGUARD_EXIT_USAGE;
-            }
+        if (r > 0) {
             continue;
         }
         if (a[0] == '-') {

@@ -132,6 +132,61 @@ lbguard_parse_duration(const char *s, uint64_t *ms)
 }
 
 
+int
+lbguard_opt_match(const char *cmd, int argc, char **argv, int *i,
+                  const lbguard_opt_t *opts, size_t n)
+{
+    const lbguard_opt_t *o;
+    const char          *v;
+    size_t               k;
+    int                  r;
+
+    for (k = 0; k < n; k++) {
+        o = &opts[k];
+        if (o->kind == LBGUARD_OPT_FLAG) {
+            if (strcmp(argv[*i], o->name) == 0
+                || (o->alias != NULL && strcmp(argv[*i], o->alias) == 0)) {
+                *(int *) o->target = 1;
+                return 1;
+            }
+            continue;
+        }
+        r = lbguard_opt_value(cmd, argc, argv, i, o->name, &v);
+        if (r <= 0) {
+            if (r < 0) {
+                return -1;
+            }
+            continue;
+        }
+        switch (o->kind) {
+        case LBGUARD_OPT_STRING:
+            *(const char **) o->target = v;
+            return 1;
+        case LBGUARD_OPT_DURATION:
+        case LBGUARD_OPT_DURATION_POS:
+            if (lbguard_parse_duration(v, (uint64_t *) o->target) != 0
+                || (o->kind == LBGUARD_OPT_DURATION_POS
+                    && *(uint64_t *) o->target == 0)) {
+                lbguard_err(cmd, "bad %s '%s'", o->name, v);
+                return -1;
+            }
+            return 1;
+        case LBGUARD_OPT_PROFILE:
+            return lbguard_opt_profile(cmd, v, (lbg_profile_e *) o->target)
+                       == 0 ? 1 : -1;
+        case LBGUARD_OPT_TIER:
+            return lbguard_opt_tier(cmd, v, (lbg_tier_e *) o->target) == 0
+                       ? 1 : -1;
+        case LBGUARD_OPT_FN:
+            return o->fn(cmd, v, o->target) == 0 ? 1 : -1;
+        case LBGUARD_OPT_FLAG:
+            break;
+        }
+    }
+    return 0;
+}
+
+
 void
 lbguard_json_str(FILE *out, const char *s, size_t len)
 {
