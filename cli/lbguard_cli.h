@@ -88,7 +88,8 @@ void lbguard_print_findings(FILE *out, const char *label,
                             const unsigned char *buf, size_t len,
                             int repaired);
 
-/* Writes s[0..len) as a JSON string literal (quotes included). */
+/* Writes s[0..len) as a JSON string literal (quotes included; \, " and
+ * bytes outside 0x20-0x7e escaped as \u00XX). In lbguard_json.c. */
 void lbguard_json_str(FILE *out, const char *s, size_t len);
 
 /* Writes the names of the load balancers in `mask` (LBG_LB_* bits), each

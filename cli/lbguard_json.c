@@ -3,13 +3,36 @@
  * (RFC 8259): values written in order onto a FILE, commas and the
  * "key": separators tracked per nesting level, so that emitters state
  * only what they write. Used by `rules --json`, `check --json` and
- * `probe --json`. Part of the util layer: calls libc and lbguard_util.c.
+ * `probe --json`, and the string escaper that `logs` uses too. The
+ * bottom layer: calls libc only.
  */
 
 #include <stdio.h>
 #include <string.h>
 
 #include "lbguard_cli.h"
+
+
+void
+lbguard_json_str(FILE *out, const char *s, size_t len)
+{
+    size_t        i;
+    unsigned char c;
+
+    fputc('"', out);
+    for (i = 0; i < len; i++) {
+        c = (unsigned char) s[i];
+        if (c == '"' || c == '\\') {
+            fputc('\\', out);
+            fputc(c, out);
+        } else if (c < 0x20 || c >= 0x7f) {
+            fprintf(out, "\\u%04x", c);
+        } else {
+            fputc(c, out);
+        }
+    }
+    fputc('"', out);
+}
 
 
 void

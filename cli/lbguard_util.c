@@ -1,8 +1,9 @@
 /*
- * lbguard_util.c -- the bottom layer of the lbguard command-line tool:
- * messages, option values (--profile, --fail-on, durations), JSON string
- * literals, the load balancers' names, the monotonic clock and an ASCII
- * case-insensitive comparison. Calls only the core (common/) and libc.
+ * lbguard_util.c -- the shared helpers of the lbguard command-line tool:
+ * messages, option values (the option table, --profile, --fail-on,
+ * durations), the load balancers' names (text, or JSON through
+ * lbguard_json.c), the monotonic clock and an ASCII case-insensitive
+ * comparison. Calls only lbguard_json.c, the core (common/) and libc.
  */
 
 #include <stdarg.h>
@@ -184,28 +185,6 @@ lbguard_opt_match(const char *cmd, int argc, char **argv, int *i,
         }
     }
     return 0;
-}
-
-
-void
-lbguard_json_str(FILE *out, const char *s, size_t len)
-{
-    size_t        i;
-    unsigned char c;
-
-    fputc('"', out);
-    for (i = 0; i < len; i++) {
-        c = (unsigned char) s[i];
-        if (c == '"' || c == '\\') {
-            fputc('\\', out);
-            fputc(c, out);
-        } else if (c < 0x20 || c >= 0x7f) {
-            fprintf(out, "\\u%04x", c);
-        } else {
-            fputc(c, out);
-        }
-    }
-    fputc('"', out);
 }
 
 

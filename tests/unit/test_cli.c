@@ -145,6 +145,52 @@ test_ieq(void **state)
 }
 
 static void
+test_opt_match(void **state)
+{
+    const char   *str = NULL;
+    uint64_t      ms = 5, pos = 5;
+    int           flag = 0, i, r;
+    lbg_profile_e profile = LBG_PROFILE_STRICTEST;
+    const lbguard_opt_t opts[] = {
+        { "--flag", "-f", LBGUARD_OPT_FLAG, &flag, NULL },
+        { "--str", NULL, LBGUARD_OPT_STRING, &str, NULL },
+        { "--ms", NULL, LBGUARD_OPT_DURATION, &ms, NULL },
+        { "--pos", NULL, LBGUARD_OPT_DURATION_POS, &pos, NULL },
+        { "--profile", NULL, LBGUARD_OPT_PROFILE, &profile, NULL },
+    };
+    char *argv[] = { "t", "-f", "--str", "v", "--ms=0", "--pos", "0",
+                     "--profile=nginx", "--flag=1", "--strx", "--pos" };
+    size_t n = sizeof(opts) / sizeof(opts[0]);
+
+    (void) state;
+    i = 1;
+    assert_int_equal(lbguard_opt_match("t", 11, argv, &i, opts, n), 1);
+    assert_int_equal(flag, 1);
+    assert_int_equal(i, 1);
+    i = 2;
+    assert_int_equal(lbguard_opt_match("t", 11, argv, &i, opts, n), 1);
+    assert_string_equal(str, "v");
+    assert_int_equal(i, 3); /* past the separate value */
+    i = 4;
+    assert_int_equal(lbguard_opt_match("t", 11, argv, &i, opts, n), 1);
+    assert_int_equal(ms, 0);
+    i = 5;
+    r = lbguard_opt_match("t", 11, argv, &i, opts, n);
+    assert_int_equal(r, -1); /* DURATION_POS refuses 0 */
+    i = 7;
+    assert_int_equal(lbguard_opt_match("t", 11, argv, &i, opts, n), 1);
+    assert_int_equal(profile, LBG_PROFILE_NGINX);
+    i = 8; /* a flag takes no value */
+    assert_int_equal(lbguard_opt_match("t", 11, argv, &i, opts, n), 0);
+    i = 9; /* a longer name is another option */
+    assert_int_equal(lbguard_opt_match("t", 11, argv, &i, opts, n), 0);
+    i = 10; /* the value is missing */
+    assert_int_equal(lbguard_opt_match("t", 11, argv, &i, opts, n), -1);
+    i = 1; /* rows beyond n are not consulted */
+    assert_int_equal(lbguard_opt_match("t", 11, argv, &i, opts, 0), 0);
+}
+
+static void
 test_json_writer(void **state)
 {
     lbguard_json_t j;
@@ -197,6 +243,7 @@ main(void)
         cmocka_unit_test(test_url),
         cmocka_unit_test(test_url_lengths),
         cmocka_unit_test(test_ieq),
+        cmocka_unit_test(test_opt_match),
         cmocka_unit_test(test_json_writer),
     };
 
