@@ -103,6 +103,18 @@ $(BUILD)/unit-sse2/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/lib-sse
 	$(CC) -std=c99 -D_DEFAULT_SOURCE -DLBG_NO_AVX2 -Wall -Wextra -Werror -O1 -g $(SAN) -Icommon \
 	    -Itests/unit -DLBG_CASES_DIR='"$(CURDIR)/tests/cases"' -o $@ $< \
 	    $(BUILD)/lib-sse2/liblbg.a -lcmocka
+# test_cli: the CLI's shared layers that link without a subcommand or main
+CLI_UNIT_SRCS := cli/lbguard_util.c cli/lbguard_json.c cli/lbguard_net.c
+$(BUILD)/unit/test_cli: tests/unit/test_cli.c $(CLI_UNIT_SRCS) $(wildcard cli/*.h) \
+                        $(wildcard tests/unit/*.h) $(BUILD)/lib/liblbg.a
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O1 -g -Icommon -Icli -Itests/unit \
+	    -o $@ $< $(CLI_UNIT_SRCS) $(BUILD)/lib/liblbg.a -lssl -lcrypto -lcmocka
+$(BUILD)/unit-asan/test_cli: tests/unit/test_cli.c $(CLI_UNIT_SRCS) $(wildcard cli/*.h) \
+                             $(wildcard tests/unit/*.h) $(BUILD)/lib-asan/liblbg.a
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O1 -g $(SAN) -Icommon -Icli \
+	    -Itests/unit -o $@ $< $(CLI_UNIT_SRCS) $(BUILD)/lib-asan/liblbg.a -lssl -lcrypto -lcmocka
 unit: $(UNIT_BINS)
 unit-asan: $(UNIT_ASAN) $(UNIT_PORTABLE) $(UNIT_SSE2)
 

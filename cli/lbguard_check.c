@@ -12,15 +12,6 @@
 #include "lbguard_cli.h"
 
 
-/* Escaped offending bytes and log lines: bytes of input shown at most. */
-#define LBGUARD_SHOW_BYTES 64
-
-/* Capacity of fields[] at least (lbg_parse records lines beyond it as
- * too-many-fields); findings and edits are capped (a truncated report is
- * never repaired). */
-#define LBGUARD_FIELDS_MIN   1024
-#define LBGUARD_FINDINGS_CAP 65536
-
 
 static const char check_usage[] =
     "usage: lbguard check [options] [FILE|-]\n"
@@ -143,286 +134,6 @@ fail:
 }
 
 
-/* Number of lines before the first empty line (the header section's
- * lines), or of all lines when there is none. */
-static size_t
-lbguard_header_lines(const unsigned char *buf, size_t len)
-{
-    const unsigned char *p = buf, *end = buf + len, *lf;
-    size_t               lines = 0;
-
-    while (p < end) {
-        lf = memchr(p, '\n', (size_t) (end - p));
-        lines++;
-        if (lf == NULL) {
-            break;
-        }
-        p = lf + 1;
-        if (p < end && *p == '\n') {
-            break;
-        }
-        if (end - p >= 2 && p[0] == '\r' && p[1] == '\n') {
-            break;
-        }
-    }
-    return lines;
-}
-
-
-int
-lbguard_analyse(const char *cmd, lbguard_result_t *res, lbg_profile_e profile,
-                const unsigned char *buf, size_t len, int head)
-{
-    size_t fcap;
-
-    memset(res, 0, sizeof(*res));
-    res->fields_cap = lbguard_header_lines(buf, len) + 1;
-    if (res->fields_cap < LBGUARD_FIELDS_MIN) {
-        res->fields_cap = LBGUARD_FIELDS_MIN;
-    }
-    fcap = res->fields_cap * 2 + 64;
-    if (fcap > LBGUARD_FINDINGS_CAP) {
-        fcap = LBGUARD_FINDINGS_CAP;
-    }
-    res->fields = calloc(res->fields_cap, sizeof(lbg_field_t));
-    res->findings = calloc(fcap, sizeof(lbg_finding_t));
-    res->edits = calloc(fcap * 2, sizeof(lbg_edit_t));
-    if (res->fields == NULL || res->findings == NULL || res->edits == NULL) {
-        lbguard_err(cmd, "out of memory");
-        lbguard_result_free(res);
-        return -1;
-    }
-    lbg_policy_init(&res->policy, profile);
-    lbg_report_init(&res->rep, res->findings, fcap, res->edits, fcap * 2);
-    res->parse_rc = lbg_parse(&res->policy, buf, len, head, res->fields,
-                              res->fields_cap, &res->raw, &res->rep);
-    return 0;
-}
-
-
-void
-lbguard_result_free(lbguard_result_t *res)
-{
-    free(res->fields);
-    free(res->findings);
-    free(res->edits);
-    res->fields = NULL;
-    res->findings = NULL;
-    res->edits = NULL;
-}
-
-
-int
-lbguard_fails(const lbguard_result_t *res, lbg_tier_e fail_on)
-{
-    const lbg_rule_t *rule;
-    size_t            i;
-
-    if (fail_on != LBGUARD_FAIL_REJECTED) {
-        return res->rep.nfindings > 0 && res->rep.worst >= fail_on;
-    }
-    /* the default (issue 9): whatever the profile's load balancers reject
-     * (lbg_parse records only those), whatever its tier; under strictest,
-     * what any load balancer rejects, and anything ambiguous or worse */
-    if (res->rep.truncated) {
-        return 1;
-    }
-    for (i = 0; i < res->rep.nfindings; i++) {
-        rule = lbg_rule(res->rep.findings[i].rule);
-        if (rule == NULL || rule->tier >= LBG_TIER_AMBIGUOUS
-            || res->policy.profile != LBG_PROFILE_STRICTEST
-            || (rule->lb_mask & LBG_LB_ALL) != 0)
-        {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-
-static const char *
-lbguard_framing_name(lbg_framing_e f)
-{
-    switch (f) {
-    case LBG_FRAMING_NONE:
-        return "none";
-    case LBG_FRAMING_LENGTH:
-        return "content-length";
-    case LBG_FRAMING_CHUNKED:
-        return "chunked";
-    case LBG_FRAMING_CLOSE:
-        return "close";
-    }
-    return "unknown";
-}
-
-
-/* Where a finding's bytes are: 1 and *off when f->at lies inside
- * buf[0..len], else 0. Compared as integers: no pointer arithmetic on
- * pointers that may not be inside buf. */
-static int
-lbguard_offset(const lbg_finding_t *f, const unsigned char *buf, size_t len,
-               size_t *off)
-{
-    uintptr_t a = (uintptr_t) f->at, b = (uintptr_t) buf;
-
-    if (f->at == NULL || a < b || a - b > len) {
-        return 0;
-    }
-    *off = (size_t) (a - b);
-    return 1;
-}
-
-
-/* Line numbers (1-based) by counting LFs, resumable: findings come mostly
- * in wire order, so the count usually continues from the previous one. */
-typedef struct {
-    size_t off;
-    size_t line;
-} lbguard_lines_t;
-
-static size_t
-lbguard_line_at(lbguard_lines_t *lc, const unsigned char *buf, size_t off)
-{
-    const unsigned char *p, *end, *lf;
-
-    if (off < lc->off) {
-        lc->off = 0;
-        lc->line = 1;
-    }
-    p = buf + lc->off;
-    end = buf + off;
-    while (p < end && (lf = memchr(p, '\n', (size_t) (end - p))) != NULL) {
-        lc->line++;
-        p = lf + 1;
-    }
-    lc->off = off;
-    return lc->line;
-}
-
-
-void
-lbguard_print_findings(FILE *out, const char *label,
-                       const lbguard_result_t *res, const unsigned char *buf,
-                       size_t len, int json, int repaired)
-{
-    const lbg_report_t  *rep = &res->rep;
-    const lbg_finding_t *f;
-    const lbg_rule_t    *rule;
-    lbguard_lines_t      lc = { 0, 1 };
-    size_t               i, off = 0, line, n;
-    int                  has_off;
-    char                 esc[LBGUARD_SHOW_BYTES * 4 + 8];
-    char                 msg[1024];
-
-    if (json) {
-        fputs("\"profile\":", out);
-        lbguard_json_str(out, lbg_profile_name(res->policy.profile),
-                         strlen(lbg_profile_name(res->policy.profile)));
-        fprintf(out, ",\"head\":%s,\"status_line\":%s,\"status\":%d,"
-                "\"framing\":\"%s\",\"header_len\":%lu,\"body_len\":%lu,"
-                "\"worst\":\"%s\",\"truncated\":%s,\"close\":%s,"
-                "\"no_body\":%s,\"unrepairable\":%s,\"findings\":[",
-                res->raw.view.head ? "true" : "false",
-                res->parse_rc == 0 ? "true" : "false",
-                res->raw.view.status,
-                lbguard_framing_name(res->raw.framing),
-                (unsigned long) res->raw.header_len,
-                (unsigned long) res->raw.body_len,
-                lbg_tier_name(rep->worst), rep->truncated ? "true" : "false",
-                rep->close ? "true" : "false",
-                rep->no_body ? "true" : "false",
-                rep->unrepairable ? "true" : "false");
-    } else if (rep->nfindings == 0) {
-        fprintf(out, "%s: no findings (profile %s)\n", label,
-                lbg_profile_name(res->policy.profile));
-    } else {
-        fprintf(out, "%s: %lu finding%s (profile %s), worst tier %s\n",
-                label, (unsigned long) rep->nfindings,
-                rep->nfindings == 1 ? "" : "s",
-                lbg_profile_name(res->policy.profile),
-                lbg_tier_name(rep->worst));
-        if (res->parse_rc != 0) {
-            fprintf(out, "  not an HTTP/1.x response: no status line\n");
-        }
-    }
-
-    for (i = 0; i < rep->nfindings; i++) {
-        f = &rep->findings[i];
-        rule = lbg_rule(f->rule);
-        has_off = lbguard_offset(f, buf, len, &off);
-        line = has_off ? lbguard_line_at(&lc, buf, off) : 0;
-        n = has_off ? f->at_len : 0;
-        if (has_off && n > len - off) {
-            n = len - off;
-        }
-        lbg_escape(has_off ? f->at : (const unsigned char *) "", n,
-                   LBGUARD_SHOW_BYTES, esc, sizeof(esc));
-        lbg_finding_format(&res->raw.view, f, repaired, msg, sizeof(msg));
-
-        if (json) {
-            fprintf(out, "%s\n{\"id\":%d,\"rule\":\"%s\",\"tier\":\"%s\","
-                    "\"rfc\":", i ? "," : "", (int) f->rule,
-                    lbg_rule_name(f->rule),
-                    rule ? lbg_tier_name(rule->tier) : "unknown");
-            lbguard_json_str(out, rule ? rule->rfc : "", rule ? strlen(rule->rfc) : 0);
-            if (f->field == LBG_NO_FIELD) {
-                fputs(",\"field\":null", out);
-            } else {
-                fprintf(out, ",\"field\":%lu", (unsigned long) f->field);
-            }
-            if (has_off) {
-                fprintf(out, ",\"offset\":%lu,\"line\":%lu,\"length\":%lu",
-                        (unsigned long) off, (unsigned long) line,
-                        (unsigned long) f->at_len);
-            } else {
-                fputs(",\"offset\":null,\"line\":null,\"length\":0", out);
-            }
-            fputs(",\"bytes\":", out);
-            lbguard_json_str(out, esc, strlen(esc));
-            fprintf(out, ",\"n1\":%lld,\"n2\":%lld,\"message\":",
-                    (long long) f->n1, (long long) f->n2);
-            lbguard_json_str(out, msg, strlen(msg));
-            fputs(",\"rejected_by\":", out);
-            lbguard_print_lbs(out, rule ? rule->lb_mask : 0, 1);
-            fputs(",\"repair\":", out);
-            lbguard_json_str(out, rule ? rule->repair : "",
-                             rule ? strlen(rule->repair) : 0);
-            fputc('}', out);
-            continue;
-        }
-
-        fprintf(out, "  %-10s #%d %s", rule ? lbg_tier_name(rule->tier) : "",
-                (int) f->rule, lbg_rule_name(f->rule));
-        if (has_off) {
-            fprintf(out, " at line %lu, byte %lu\n", (unsigned long) line,
-                    (unsigned long) off);
-            fprintf(out, "      bytes:       \"%s\"\n", esc);
-        } else {
-            fputs(" (no offending bytes)\n", out);
-        }
-        fprintf(out, "      log:         %s\n", msg);
-        fputs("      rejected by: ", out);
-        lbguard_print_lbs(out, rule ? rule->lb_mask : 0, 0);
-        fprintf(out, "\n      repair:      %s (%s)\n",
-                rule ? rule->repair : "", rule ? rule->rfc : "");
-    }
-
-    if (json) {
-        fputs("]", out);
-        return;
-    }
-    if (rep->truncated) {
-        fprintf(out, "  ... more findings were not recorded (report full)\n");
-    }
-    if (rep->nfindings > 0) {
-        fprintf(out, "  repair: %s%s%s\n",
-                rep->unrepairable ? "cannot make this response conformant"
-                                  : "makes this response conformant",
-                rep->close ? "; connection closed after it" : "",
-                rep->no_body ? "; body dropped" : "");
-    }
-}
 
 
 /* Parses the options shared by check and repair. Returns 0, or an exit
@@ -439,8 +150,14 @@ static int
 lbguard_check_args(const char *cmd, const char *usage_text, int allow_check,
                    int argc, char **argv, lbguard_check_opts_t *o, int *done)
 {
-    const char *v;
-    int         i, r;
+    /* check takes all four; repair --head and --profile only */
+    const lbguard_opt_t opts[] = {
+        { "--head", NULL, LBGUARD_OPT_FLAG, &o->head, NULL },
+        { "--profile", NULL, LBGUARD_OPT_PROFILE, &o->profile, NULL },
+        { "--json", NULL, LBGUARD_OPT_FLAG, &o->json, NULL },
+        { "--fail-on", NULL, LBGUARD_OPT_TIER, &o->fail_on, NULL },
+    };
+    int i, r;
 
     *done = 0;
     o->path = NULL;
@@ -457,26 +174,11 @@ lbguard_check_args(const char *cmd, const char *usage_text, int allow_check,
             *done = 1;
             return LBGUARD_EXIT_OK;
         }
-        if (strcmp(a, "--head") == 0) {
-            o->head = 1;
-            continue;
+        r = lbguard_opt_match(cmd, argc, argv, &i, opts, allow_check ? 4 : 2);
+        if (r < 0) {
+            return LBGUARD_EXIT_USAGE;
         }
-        if (allow_check && strcmp(a, "--json") == 0) {
-            o->json = 1;
-            continue;
-        }
-        if ((r = lbguard_opt_value(cmd, argc, argv, &i, "--profile", &v))) {
-            if (r < 0 || lbguard_opt_profile(cmd, v, &o->profile) != 0) {
-                return LBGUARD_EXIT_USAGE;
-            }
-            continue;
-        }
-        if (allow_check
-            && (r = lbguard_opt_value(cmd, argc, argv, &i, "--fail-on", &v)))
-        {
-            if (r < 0 || lbguard_opt_tier(cmd, v, &o->fail_on) != 0) {
-                return LBGUARD_EXIT_USAGE;
-            }
+        if (r > 0) {
             continue;
         }
         if (strcmp(a, "--") == 0 && i + 1 < argc && o->path == NULL) {
@@ -507,6 +209,7 @@ lbguard_cmd_check(int argc, char **argv)
 {
     lbguard_check_opts_t o;
     lbguard_result_t     res;
+    lbguard_json_t       j;
     unsigned char       *buf;
     size_t               len;
     int                  rc, done;
@@ -527,13 +230,15 @@ lbguard_cmd_check(int argc, char **argv)
     label = strcmp(o.path, "-") == 0 ? "<stdin>" : o.path;
 
     if (o.json) {
-        fputs("{\"input\":", stdout);
-        lbguard_json_str(stdout, label, strlen(label));
-        fputc(',', stdout);
-        lbguard_print_findings(stdout, label, &res, buf, len, 1, 0);
-        fputs("}\n", stdout);
+        lbguard_json_init(&j, stdout);
+        lbguard_json_begin(&j, '{', 0);
+        lbguard_json_key(&j, "input");
+        lbguard_json_cstr(&j, label);
+        lbguard_json_findings(&j, &res, buf, len, 0);
+        lbguard_json_end(&j, '}');
+        lbguard_json_newline(&j);
     } else {
-        lbguard_print_findings(stdout, label, &res, buf, len, 0, 0);
+        lbguard_print_findings(stdout, label, &res, buf, len, 0);
     }
     rc = lbguard_fails(&res, o.fail_on) ? LBGUARD_EXIT_FINDINGS
                                         : LBGUARD_EXIT_OK;

@@ -76,21 +76,20 @@ void lbguard_result_free(lbguard_result_t *res);
 int lbguard_fails(const lbguard_result_t *res, lbg_tier_e fail_on);
 
 /*
- * Prints the findings of `res` (a parse of buf[0..len)) on `out`.
- * Text: a header line naming `label` and the profile, then one block per
+ * Prints the findings of `res` (a parse of buf[0..len)) on `out` as text:
+ * a header line naming `label` and the profile, then one block per
  * finding (rule id and name, tier, line and byte offset, escaped bytes,
  * the log line, which load balancers reject it, the repair).
- * JSON (json = 1): the members of an object, without the braces, so that
- * callers can embed them: "profile", "worst", "findings": [...], ... .
  * `repaired` chooses the outcome wording of the log lines
- * (lbg_finding_format).
+ * (lbg_finding_format). The JSON form is lbguard_json_findings.
  */
 void lbguard_print_findings(FILE *out, const char *label,
                             const lbguard_result_t *res,
-                            const unsigned char *buf, size_t len, int json,
+                            const unsigned char *buf, size_t len,
                             int repaired);
 
-/* Writes s[0..len) as a JSON string literal (quotes included). */
+/* Writes s[0..len) as a JSON string literal (quotes included; \, " and
+ * bytes outside 0x20-0x7e escaped as \u00XX). In lbguard_json.c. */
 void lbguard_json_str(FILE *out, const char *s, size_t len);
 
 /* Writes the names of the load balancers in `mask` (LBG_LB_* bits), each
@@ -117,5 +116,100 @@ int lbguard_opt_value(const char *cmd, int argc, char **argv, int *i,
 /* Parses --profile and --fail-on values; return 0, or -1 with a message. */
 int lbguard_opt_profile(const char *cmd, const char *v, lbg_profile_e *out);
 int lbguard_opt_tier(const char *cmd, const char *v, lbg_tier_e *out);
+
+/* The monotonic clock (CLOCK_MONOTONIC) in microseconds. */
+int64_t lbguard_now_us(void);
+
+/* ASCII case-insensitive comparison of a[0..n) and the NUL-terminated b:
+ * 1 when equal (b exactly n bytes long), else 0. */
+int lbguard_ieq(const char *a, size_t n, const char *b);
+
+/*
+ * The JSON writer (lbguard_json.c). Values are written in order; the writer
+ * puts the commas between siblings and nothing after a key, so an emitter
+ * calls key/value pairs and begin/end only. Objects and arrays nest up to
+ * LBGUARD_JSON_DEPTH levels (deeper levels lose their comma bookkeeping).
+ * Write errors are the FILE's (checked by the caller's fflush).
+ */
+#define LBGUARD_JSON_DEPTH 8
+
+typedef struct {
+    FILE         *out;
+    size_t        depth;                     /* open objects/arrays */
+    unsigned char first[LBGUARD_JSON_DEPTH]; /* 1: level holds nothing yet */
+    unsigned char lines[LBGUARD_JSON_DEPTH]; /* 1: "\n" before each element */
+    int           after_key;                 /* a key awaits its value */
+} lbguard_json_t;
+
+/* Starts a writer on `out` at the top level. */
+void lbguard_json_init(lbguard_json_t *j, FILE *out);
+
+/* Opens an object (open '{') or an array ('['); with lines = 1 every
+ * member or element starts on a new line ("[\n{..},\n{..}"). */
+void lbguard_json_begin(lbguard_json_t *j, char open, int lines);
+
+/* Closes the innermost object ('}') or array (']'). */
+void lbguard_json_end(lbguard_json_t *j, char close);
+
+/* Writes "key": in the open object (key NUL-terminated, escaped). */
+void lbguard_json_key(lbguard_json_t *j, const char *key);
+
+/* Values: a string s[0..len) or NUL-terminated (escaped as
+ * lbguard_json_str), an unsigned or signed decimal integer, true/false,
+ * null. */
+void lbguard_json_string(lbguard_json_t *j, const char *s, size_t len);
+void lbguard_json_cstr(lbguard_json_t *j, const char *s);
+void lbguard_json_uint(lbguard_json_t *j, uint64_t v);
+void lbguard_json_int(lbguard_json_t *j, int64_t v);
+void lbguard_json_bool(lbguard_json_t *j, int v);
+void lbguard_json_null(lbguard_json_t *j);
+
+/* Writes a bare newline (layout only; no separator bookkeeping). */
+void lbguard_json_newline(lbguard_json_t *j);
+
+/* Writes the names of the load balancers in `mask` as a JSON array value
+ * (as lbguard_print_lbs with json = 1). */
+void lbguard_json_lbs(lbguard_json_t *j, unsigned mask);
+
+/* The findings of `res` (a parse of buf[0..len)) as members of the open
+ * object: "profile", "head", ..., "findings": [...] (the JSON form of
+ * lbguard_print_findings). */
+void lbguard_json_findings(lbguard_json_t *j, const lbguard_result_t *res,
+                           const unsigned char *buf, size_t len,
+                           int repaired);
+
+/*
+ * Table-driven options (lbguard_opt_match): one row per option of a
+ * subcommand. A FLAG takes no value (exact "--name" or its alias) and sets
+ * *(int *) target to 1; the others take "--name value" or "--name=value":
+ * STRING stores it in *(const char **) target; DURATION / DURATION_POS
+ * parse it with lbguard_parse_duration into *(uint64_t *) target (POS:
+ * 0 is refused), "bad --name 'value'" otherwise; PROFILE and TIER use
+ * lbguard_opt_profile / lbguard_opt_tier; FN calls fn(cmd, value, target),
+ * which returns 0, or -1 after printing its message.
+ */
+typedef enum {
+    LBGUARD_OPT_FLAG = 0,
+    LBGUARD_OPT_STRING,
+    LBGUARD_OPT_DURATION,
+    LBGUARD_OPT_DURATION_POS,
+    LBGUARD_OPT_PROFILE,
+    LBGUARD_OPT_TIER,
+    LBGUARD_OPT_FN
+} lbguard_opt_kind_e;
+
+typedef struct {
+    const char        *name;  /* "--margin" */
+    const char        *alias; /* "-k", or NULL (flags only) */
+    lbguard_opt_kind_e kind;
+    void              *target;
+    int              (*fn)(const char *cmd, const char *value, void *target);
+} lbguard_opt_t;
+
+/* Matches argv[*i] against opts[0..n): returns 1 when it was one of them
+ * (value stored, *i advanced past a separate value), 0 when none, or -1
+ * (message printed for `cmd`) for a missing or bad value. */
+int lbguard_opt_match(const char *cmd, int argc, char **argv, int *i,
+                      const lbguard_opt_t *opts, size_t n);
 
 #endif /* LBGUARD_CLI_H */

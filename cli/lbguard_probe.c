@@ -7,29 +7,20 @@
  * it closes it (FIN: recv returns 0; RST: ECONNRESET). The measured time
  * is compared with the load balancer's idle timeout by the core's
  * lbg_keepalive_verdict (the keep-alive race, RFC 9112 9.6).
+ * A subcommand: options, measurement, verdict and output live here; the
+ * connection is lbguard_net.c's, the request and response lbguard_fetch.c's,
+ * the findings lbguard_report.c's.
  */
 
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <signal.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/types.h>
-#include <arpa/inet.h>
-#include <time.h>
-#include <unistd.h>
-
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include "lbguard_cli.h"
+#include "lbguard_net.h"
 
 
 #define LBGUARD_MAX_HEADERS 64
@@ -68,20 +59,6 @@ static const char probe_usage[] =
 
 
 typedef struct {
-    int  tls;
-    char host[256];     /* without IPv6 brackets */
-    char port[8];
-    char authority[300]; /* the Host header value: as in the URL */
-    char path[4096];
-} lbguard_url_t;
-
-typedef struct {
-    int      fd;
-    SSL_CTX *ctx;
-    SSL     *ssl;
-} lbguard_conn_t;
-
-typedef struct {
     const char   *url;
     const char   *method;
     const char   *headers[LBGUARD_MAX_HEADERS];
@@ -97,586 +74,6 @@ typedef struct {
     int           quiet;
     const char   *cacert;
 } lbguard_probe_opts_t;
-
-/* Results of conn_read besides a byte count. */
-#define LBGUARD_RD_EOF     0
-#define LBGUARD_RD_ERROR   (-1)
-#define LBGUARD_RD_TIMEOUT (-2)
-
-
-static int64_t
-lbguard_now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-
-/* ASCII case-insensitive comparison of a[0..n) and the NUL-terminated b. */
-static int
-lbguard_ieq(const char *a, size_t n, const char *b)
-{
-    size_t i;
-    int    ca, cb;
-
-    for (i = 0; i < n; i++) {
-        ca = (unsigned char) a[i];
-        cb = (unsigned char) b[i];
-        if (cb == '\0') {
-            return 0;
-        }
-        if (ca >= 'A' && ca <= 'Z') {
-            ca += 32;
-        }
-        if (cb >= 'A' && cb <= 'Z') {
-            cb += 32;
-        }
-        if (ca != cb) {
-            return 0;
-        }
-    }
-    return b[n] == '\0';
-}
-
-
-/* Parses http[s]://host[:port][/path]. Returns 0, or -1 (message). */
-static int
-lbguard_url_parse(const char *url, lbguard_url_t *u)
-{
-    const char *p, *h, *hend, *port = NULL, *path;
-    size_t      hl, pl;
-
-    memset(u, 0, sizeof(*u));
-    if (strncmp(url, "http://", 7) == 0) {
-        p = url + 7;
-        strcpy(u->port, "80");
-    } else if (strncmp(url, "https://", 8) == 0) {
-        p = url + 8;
-        u->tls = 1;
-        strcpy(u->port, "443");
-    } else {
-        lbguard_err("probe", "'%s': the URL must start with http:// or "
-                    "https://", url);
-        return -1;
-    }
-    path = p + strcspn(p, "/?#");
-    if (*path == '#' || memchr(p, '@', (size_t) (path - p)) != NULL) {
-        lbguard_err("probe", "'%s': user information and fragments are not "
-                    "supported", url);
-        return -1;
-    }
-    if (*p == '[') {
-        h = p + 1;
-        hend = memchr(h, ']', (size_t) (path - h));
-        if (hend == NULL) {
-            lbguard_err("probe", "'%s': unterminated IPv6 address", url);
-            return -1;
-        }
-        if (hend + 1 < path) {
-            if (hend[1] != ':') {
-                lbguard_err("probe", "'%s': bad authority", url);
-                return -1;
-            }
-            port = hend + 2;
-        }
-    } else {
-        h = p;
-        hend = memchr(p, ':', (size_t) (path - p));
-        if (hend == NULL) {
-            hend = path;
-        } else {
-            port = hend + 1;
-        }
-    }
-    hl = (size_t) (hend - h);
-    if (hl == 0 || hl >= sizeof(u->host)) {
-        lbguard_err("probe", "'%s': bad host", url);
-        return -1;
-    }
-    memcpy(u->host, h, hl);
-    if (port != NULL) {
-        pl = (size_t) (path - port);
-        if (pl == 0 || pl >= sizeof(u->port)
-            || strspn(port, "0123456789") < pl) {
-            lbguard_err("probe", "'%s': bad port", url);
-            return -1;
-        }
-        memcpy(u->port, port, pl);
-        u->port[pl] = '\0';
-    }
-    if ((size_t) (path - p) >= sizeof(u->authority)) {
-        lbguard_err("probe", "'%s': host too long", url);
-        return -1;
-    }
-    memcpy(u->authority, p, (size_t) (path - p));
-    if (*path == '\0') {
-        strcpy(u->path, "/");
-    } else {
-        if (strlen(path) + 2 > sizeof(u->path)) {
-            lbguard_err("probe", "'%s': path too long", url);
-            return -1;
-        }
-        snprintf(u->path, sizeof(u->path), "%s%s", *path == '?' ? "/" : "",
-                 path);
-    }
-    for (p = u->path; *p; p++) {
-        if ((unsigned char) *p <= 0x20 || (unsigned char) *p >= 0x7f) {
-            lbguard_err("probe", "'%s': the path has a space or control "
-                        "character (percent-encode it)", url);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-
-/* Waits until fd is ready for `events` or the deadline (monotonic us)
- * passes. Returns 1 ready, 0 timeout, -1 error (errno). */
-static int
-lbguard_wait(int fd, short events, int64_t deadline)
-{
-    struct pollfd pfd;
-    int64_t       left;
-    int           r;
-
-    for (;;) {
-        left = deadline - lbguard_now_us();
-        if (left <= 0) {
-            return 0;
-        }
-        pfd.fd = fd;
-        pfd.events = events;
-        pfd.revents = 0;
-        r = poll(&pfd, 1, (int) ((left + 999) / 1000));
-        if (r > 0) {
-            return 1;
-        }
-        if (r < 0 && errno != EINTR) {
-            return -1;
-        }
-    }
-}
-
-
-static const char *
-lbguard_ssl_error(void)
-{
-    static char   buf[256];
-    unsigned long e = ERR_get_error();
-
-    if (e == 0) {
-        return "TLS error";
-    }
-    ERR_error_string_n(e, buf, sizeof(buf));
-    return buf;
-}
-
-
-/*
- * Reads up to cap bytes, waiting until the deadline. Returns the count, or
- * LBGUARD_RD_EOF (the peer closed: FIN, or TLS close_notify/EOF),
- * LBGUARD_RD_ERROR (*err: errno, ECONNRESET for an RST; EPROTO for TLS),
- * LBGUARD_RD_TIMEOUT.
- */
-static long
-lbguard_conn_read(lbguard_conn_t *c, unsigned char *buf, size_t cap,
-                  int64_t deadline, int *err)
-{
-    ssize_t n;
-    int     r, e;
-
-    *err = 0;
-    for (;;) {
-        if (c->ssl == NULL || SSL_pending(c->ssl) == 0) {
-            r = lbguard_wait(c->fd, POLLIN, deadline);
-            if (r == 0) {
-                return LBGUARD_RD_TIMEOUT;
-            }
-            if (r < 0) {
-                *err = errno;
-                return LBGUARD_RD_ERROR;
-            }
-        }
-        if (c->ssl == NULL) {
-            n = recv(c->fd, buf, cap, 0);
-            if (n > 0) {
-                return (long) n;
-            }
-            if (n == 0) {
-                return LBGUARD_RD_EOF;
-            }
-            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-                continue;
-            }
-            *err = errno;
-            return LBGUARD_RD_ERROR;
-        }
-        ERR_clear_error();
-        errno = 0;
-        r = SSL_read(c->ssl, buf, cap > 1 << 30 ? 1 << 30 : (int) cap);
-        if (r > 0) {
-            return r;
-        }
-        e = SSL_get_error(c->ssl, r);
-        switch (e) {
-        case SSL_ERROR_WANT_READ:
-            continue;
-        case SSL_ERROR_WANT_WRITE:
-            if (lbguard_wait(c->fd, POLLOUT, deadline) <= 0) {
-                return LBGUARD_RD_TIMEOUT;
-            }
-            continue;
-        case SSL_ERROR_ZERO_RETURN:
-            return LBGUARD_RD_EOF;
-        case SSL_ERROR_SYSCALL:
-            if (errno == 0) {
-                return LBGUARD_RD_EOF;
-            }
-            *err = errno;
-            return LBGUARD_RD_ERROR;
-        default:
-#ifdef SSL_R_UNEXPECTED_EOF_WHILE_READING
-            if (ERR_GET_REASON(ERR_peek_error())
-                == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
-                return LBGUARD_RD_EOF;
-            }
-#endif
-            if (errno == ECONNRESET) {
-                *err = errno;
-                return LBGUARD_RD_ERROR;
-            }
-            *err = EPROTO;
-            return LBGUARD_RD_ERROR;
-        }
-    }
-}
-
-
-/* Writes all of buf. Returns 0, or -1 (message printed). */
-static int
-lbguard_conn_write(lbguard_conn_t *c, const char *buf, size_t len,
-                   int64_t deadline)
-{
-    ssize_t n;
-    int     r, e;
-
-    while (len > 0) {
-        if (c->ssl == NULL) {
-            n = send(c->fd, buf, len, MSG_NOSIGNAL);
-            if (n < 0) {
-                if (errno == EAGAIN || errno == EWOULDBLOCK
-                    || errno == EINTR) {
-                    if (lbguard_wait(c->fd, POLLOUT, deadline) <= 0) {
-                        lbguard_err("probe", "timed out sending the "
-                                    "request");
-                        return -1;
-                    }
-                    continue;
-                }
-                lbguard_err("probe", "cannot send the request: %s",
-                            strerror(errno));
-                return -1;
-            }
-            buf += n;
-            len -= (size_t) n;
-            continue;
-        }
-        ERR_clear_error();
-        r = SSL_write(c->ssl, buf, len > 1 << 30 ? 1 << 30 : (int) len);
-        if (r > 0) {
-            buf += r;
-            len -= (size_t) r;
-            continue;
-        }
-        e = SSL_get_error(c->ssl, r);
-        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-            if (lbguard_wait(c->fd, e == SSL_ERROR_WANT_READ ? POLLIN
-                                                             : POLLOUT,
-                             deadline) <= 0) {
-                lbguard_err("probe", "timed out sending the request");
-                return -1;
-            }
-            continue;
-        }
-        lbguard_err("probe", "cannot send the request: %s",
-                    lbguard_ssl_error());
-        return -1;
-    }
-    return 0;
-}
-
-
-static void
-lbguard_conn_close(lbguard_conn_t *c)
-{
-    if (c->ssl != NULL) {
-        SSL_free(c->ssl);
-    }
-    if (c->ctx != NULL) {
-        SSL_CTX_free(c->ctx);
-    }
-    if (c->fd >= 0) {
-        close(c->fd);
-    }
-    c->ssl = NULL;
-    c->ctx = NULL;
-    c->fd = -1;
-}
-
-
-/* Connects (and for https, completes the TLS handshake) before the
- * deadline. Returns 0, or -1 (message printed). */
-static int
-lbguard_conn_open(lbguard_conn_t *c, lbguard_url_t *u,
-                  const lbguard_probe_opts_t *o, int64_t deadline)
-{
-    struct addrinfo hints, *ai = NULL, *a;
-    int             r, e, fd = -1, soerr, one = 1;
-    socklen_t       sl;
-    unsigned char   addr[16];
-    static const unsigned char alpn[] = "\x08http/1.1";
-
-    c->fd = -1;
-    c->ssl = NULL;
-    c->ctx = NULL;
-
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    r = getaddrinfo(u->host, u->port, &hints, &ai);
-    if (r != 0) {
-        lbguard_err("probe", "cannot resolve '%s': %s", u->host,
-                    gai_strerror(r));
-        return -1;
-    }
-    soerr = 0;
-    for (a = ai; a != NULL; a = a->ai_next) {
-        fd = socket(a->ai_family, a->ai_socktype, a->ai_protocol);
-        if (fd < 0) {
-            soerr = errno;
-            continue;
-        }
-        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-        if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
-            break;
-        }
-        if (errno == EINPROGRESS) {
-            r = lbguard_wait(fd, POLLOUT, deadline);
-            if (r > 0) {
-                sl = sizeof(soerr);
-                getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
-                if (soerr == 0) {
-                    break;
-                }
-            } else {
-                soerr = r == 0 ? ETIMEDOUT : errno;
-            }
-        } else {
-            soerr = errno;
-        }
-        close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(ai);
-    if (fd < 0) {
-        lbguard_err("probe", "cannot connect to %s port %s: %s", u->host,
-                    u->port, strerror(soerr));
-        return -1;
-    }
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    c->fd = fd;
-    if (!u->tls) {
-        return 0;
-    }
-
-    c->ctx = SSL_CTX_new(TLS_client_method());
-    if (c->ctx == NULL) {
-        lbguard_err("probe", "TLS: %s", lbguard_ssl_error());
-        return -1;
-    }
-    SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
-    if (!o->insecure) {
-        if (o->cacert != NULL) {
-            if (SSL_CTX_load_verify_locations(c->ctx, o->cacert, NULL) != 1)
-            {
-                lbguard_err("probe", "cannot load CA certificates from "
-                            "'%s': %s", o->cacert, lbguard_ssl_error());
-                return -1;
-            }
-        } else {
-            SSL_CTX_set_default_verify_paths(c->ctx);
-        }
-        SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
-    }
-    c->ssl = SSL_new(c->ctx);
-    if (c->ssl == NULL || SSL_set_fd(c->ssl, fd) != 1) {
-        lbguard_err("probe", "TLS: %s", lbguard_ssl_error());
-        return -1;
-    }
-    SSL_set_alpn_protos(c->ssl, alpn, sizeof(alpn) - 1);
-    if (inet_pton(AF_INET, u->host, addr) == 1
-        || inet_pton(AF_INET6, u->host, addr) == 1) {
-        if (!o->insecure) {
-            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), u->host);
-        }
-    } else {
-        SSL_set_tlsext_host_name(c->ssl, u->host);
-        if (!o->insecure) {
-            SSL_set1_host(c->ssl, u->host);
-        }
-    }
-    for (;;) {
-        ERR_clear_error();
-        r = SSL_connect(c->ssl);
-        if (r == 1) {
-            return 0;
-        }
-        e = SSL_get_error(c->ssl, r);
-        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-            if (lbguard_wait(fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
-                             deadline) <= 0) {
-                lbguard_err("probe", "TLS handshake with %s port %s timed "
-                            "out", u->host, u->port);
-                return -1;
-            }
-            continue;
-        }
-        if (SSL_get_verify_result(c->ssl) != X509_V_OK) {
-            lbguard_err("probe", "TLS handshake with %s port %s failed: "
-                        "certificate: %s (--insecure to skip, --cacert to "
-                        "trust a CA)", u->host, u->port,
-                        X509_verify_cert_error_string(
-                            SSL_get_verify_result(c->ssl)));
-        } else {
-            lbguard_err("probe", "TLS handshake with %s port %s failed: %s",
-                        u->host, u->port,
-                        e == SSL_ERROR_SYSCALL && errno != 0
-                            ? strerror(errno) : lbguard_ssl_error());
-        }
-        return -1;
-    }
-}
-
-
-/*
- * Where a chunked body ends: just enough of RFC 9112 7.1 to know when to
- * stop reading (the core judges the bytes afterwards). Fed the body
- * incrementally; state DONE when the last chunk and the trailer section
- * have arrived, BAD when the bytes cannot be a chunked body.
- */
-typedef enum {
-    CH_SIZE = 0, CH_EXT, CH_DATA, CH_DATA_CR, CH_DATA_LF, CH_TRAILER,
-    CH_TRAILER_LINE, CH_DONE, CH_BAD
-} lbguard_chunk_state_e;
-
-typedef struct {
-    lbguard_chunk_state_e state;
-    uint64_t              size;
-    size_t                digits;
-    size_t                pos; /* bytes of the body consumed */
-} lbguard_chunk_t;
-
-static void
-lbguard_chunk_feed(lbguard_chunk_t *ch, const unsigned char *body, size_t len)
-{
-    unsigned char c;
-    size_t        take;
-
-    while (ch->pos < len && ch->state != CH_DONE && ch->state != CH_BAD) {
-        c = body[ch->pos];
-        switch (ch->state) {
-        case CH_SIZE:
-            if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')
-                || (c >= 'A' && c <= 'F')) {
-                if (ch->size > LBGUARD_INPUT_MAX) {
-                    ch->state = CH_BAD;
-                    break;
-                }
-                ch->size = ch->size * 16
-                           + (uint64_t) (c <= '9' ? c - '0'
-                                                  : (c | 0x20) - 'a' + 10);
-                ch->digits++;
-            } else if (ch->digits > 0 && (c == ';' || c == ' ' || c == '\t'
-                                          || c == '\r')) {
-                ch->state = CH_EXT;
-            } else if (ch->digits > 0 && c == '\n') {
-                ch->state = ch->size == 0 ? CH_TRAILER : CH_DATA;
-            } else {
-                ch->state = CH_BAD;
-            }
-            ch->pos++;
-            break;
-        case CH_EXT:
-            if (c == '\n') {
-                ch->state = ch->size == 0 ? CH_TRAILER : CH_DATA;
-            }
-            ch->pos++;
-            break;
-        case CH_DATA:
-            take = len - ch->pos;
-            if (take > ch->size) {
-                take = (size_t) ch->size;
-            }
-            ch->pos += take;
-            ch->size -= take;
-            if (ch->size == 0) {
-                ch->state = CH_DATA_CR;
-            }
-            break;
-        case CH_DATA_CR:
-            ch->state = c == '\r' ? CH_DATA_LF : c == '\n' ? CH_SIZE : CH_BAD;
-            ch->digits = 0;
-            ch->pos++;
-            break;
-        case CH_DATA_LF:
-            ch->state = c == '\n' ? CH_SIZE : CH_BAD;
-            ch->pos++;
-            break;
-        case CH_TRAILER:
-            /* at the start of a trailer line: an empty line ends it */
-            if (c == '\n') {
-                ch->state = CH_DONE;
-            } else if (c != '\r') {
-                ch->state = CH_TRAILER_LINE;
-            }
-            ch->pos++;
-            break;
-        case CH_TRAILER_LINE:
-            if (c == '\n') {
-                ch->state = CH_TRAILER;
-            }
-            ch->pos++;
-            break;
-        case CH_DONE:
-        case CH_BAD:
-            break;
-        }
-    }
-}
-
-
-/* The end of the header section in buf[0..len): the offset just past the
- * empty line, or 0. Searches from `from`. */
-static size_t
-lbguard_header_end(const unsigned char *buf, size_t len, size_t from)
-{
-    size_t i;
-
-    for (i = from; i < len; i++) {
-        if (buf[i] != '\n') {
-            continue;
-        }
-        if (i + 1 < len && buf[i + 1] == '\n') {
-            return i + 2;
-        }
-        if (i + 2 < len && buf[i + 1] == '\r' && buf[i + 2] == '\n') {
-            return i + 3;
-        }
-    }
-    return 0;
-}
 
 
 /* 1 when the field list of `v` has field `name` whose value holds the
@@ -741,12 +138,83 @@ lbguard_secs_measured(char *buf, size_t size, uint64_t ms)
 }
 
 
+/* --lb-idle-timeout: a preset (lbg_lb_preset) or a duration, not 0. */
+static int
+lbguard_opt_lb_idle(const char *cmd, const char *v, void *target)
+{
+    uint64_t *ms = target;
+
+    if (lbg_lb_preset(v, strlen(v), ms) != 0
+        && (lbguard_parse_duration(v, ms) != 0 || *ms == 0)) {
+        lbguard_err(cmd, "bad --lb-idle-timeout '%s' (a duration such as "
+                    "60s, or aws-alb, aws-clb, gcp, oci)", v);
+        return -1;
+    }
+    return 0;
+}
+
+
+/* --method: a token (RFC 9110 5.6.2). */
+static int
+lbguard_opt_method(const char *cmd, const char *v, void *target)
+{
+    if (*v == '\0' || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                "abcdefghijklmnopqrstuvwxyz"
+                                "0123456789!#$%&'*+-.^_`|~")
+                          != strlen(v)) {
+        lbguard_err(cmd, "bad --method '%s' (a token)", v);
+        return -1;
+    }
+    *(const char **) target = v;
+    return 0;
+}
+
+
+/* --header 'Name: value', at most LBGUARD_MAX_HEADERS of them. */
+static int
+lbguard_opt_header(const char *cmd, const char *v, void *target)
+{
+    lbguard_probe_opts_t *o = target;
+    size_t                k;
+
+    k = strcspn(v, ":");
+    if (k == 0 || v[k] != ':' || strpbrk(v, "\r\n") != NULL) {
+        lbguard_err(cmd, "bad --header '%s' (want 'Name: value')", v);
+        return -1;
+    }
+    if (o->nheaders == LBGUARD_MAX_HEADERS) {
+        lbguard_err(cmd, "too many --header options (at most %d)",
+                    LBGUARD_MAX_HEADERS);
+        return -1;
+    }
+    o->headers[o->nheaders++] = v;
+    return 0;
+}
+
+
+/* Parses probe's options (the table) and the URL into *o. Returns 0, or an
+ * exit status (usage error, or 0 after --help with *done = 1). */
 static int
 lbguard_probe_args(int argc, char **argv, lbguard_probe_opts_t *o, int *done)
 {
-    const char *v;
-    int         i, r;
-    size_t      k;
+    const lbguard_opt_t opts[] = {
+        { "--json", NULL, LBGUARD_OPT_FLAG, &o->json, NULL },
+        { "--insecure", "-k", LBGUARD_OPT_FLAG, &o->insecure, NULL },
+        { "--quiet", "-q", LBGUARD_OPT_FLAG, &o->quiet, NULL },
+        { "--lb-idle-timeout", NULL, LBGUARD_OPT_FN, &o->lb_ms,
+          lbguard_opt_lb_idle },
+        { "--margin", NULL, LBGUARD_OPT_DURATION, &o->margin_ms, NULL },
+        { "--max-wait", NULL, LBGUARD_OPT_DURATION_POS, &o->max_wait_ms,
+          NULL },
+        { "--timeout", NULL, LBGUARD_OPT_DURATION_POS, &o->timeout_ms,
+          NULL },
+        { "--method", NULL, LBGUARD_OPT_FN, &o->method, lbguard_opt_method },
+        { "--header", NULL, LBGUARD_OPT_FN, o, lbguard_opt_header },
+        { "--cacert", NULL, LBGUARD_OPT_STRING, &o->cacert, NULL },
+        { "--profile", NULL, LBGUARD_OPT_PROFILE, &o->profile, NULL },
+        { "--fail-on", NULL, LBGUARD_OPT_TIER, &o->fail_on, NULL },
+    };
+    int i, r;
 
     *done = 0;
     memset(o, 0, sizeof(*o));
@@ -764,118 +232,12 @@ lbguard_probe_args(int argc, char **argv, lbguard_probe_opts_t *o, int *done)
             *done = 1;
             return LBGUARD_EXIT_OK;
         }
-        if (strcmp(a, "--json") == 0) {
-            o->json = 1;
-            continue;
+        r = lbguard_opt_match("probe", argc, argv, &i, opts,
+                              sizeof(opts) / sizeof(opts[0]));
+        if (r < 0) {
+            return LBGUARD_EXIT_USAGE;
         }
-        if (strcmp(a, "--insecure") == 0 || strcmp(a, "-k") == 0) {
-            o->insecure = 1;
-            continue;
-        }
-        if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
-            o->quiet = 1;
-            continue;
-        }
-        if ((r = lbguard_opt_value("probe", argc, argv, &i,
-                                   "--lb-idle-timeout", &v))) {
-            if (r < 0) {
-                return LBGUARD_EXIT_USAGE;
-            }
-            if (lbg_lb_preset(v, strlen(v), &o->lb_ms) != 0
-                && (lbguard_parse_duration(v, &o->lb_ms) != 0
-                    || o->lb_ms == 0)) {
-                lbguard_err("probe", "bad --lb-idle-timeout '%s' (a duration "
-                            "such as 60s, or aws-alb, aws-clb, gcp, oci)", v);
-                return LBGUARD_EXIT_USAGE;
-            }
-            continue;
-        }
-        if ((r = lbguard_opt_value("probe", argc, argv, &i, "--margin",
-                                   &v))) {
-            if (r < 0 || lbguard_parse_duration(v, &o->margin_ms) != 0) {
-                if (r > 0) {
-                    lbguard_err("probe", "bad --margin '%s'", v);
-                }
-                return LBGUARD_EXIT_USAGE;
-            }
-            continue;
-        }
-        if ((r = lbguard_opt_value("probe", argc, argv, &i, "--max-wait",
-                                   &v))) {
-            if (r < 0 || lbguard_parse_duration(v, &o->max_wait_ms) != 0
-                || o->max_wait_ms == 0) {
-                if (r > 0) {
-                    lbguard_err("probe", "bad --max-wait '%s'", v);
-                }
-                return LBGUARD_EXIT_USAGE;
-            }
-            continue;
-        }
-        if ((r = lbguard_opt_value("probe", argc, argv, &i, "--timeout",
-                                   &v))) {
-            if (r < 0 || lbguard_parse_duration(v, &o->timeout_ms) != 0
-                || o->timeout_ms == 0) {
-                if (r > 0) {
-                    lbguard_err("probe", "bad --timeout '%s'", v);
-                }
-                return LBGUARD_EXIT_USAGE;
-            }
-            continue;
-        }
-        if ((r = lbguard_opt_value("probe", argc, argv, &i, "--method",
-                                   &v))) {
-            if (r < 0) {
-                return LBGUARD_EXIT_USAGE;
-            }
-            if (*v == '\0' || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                        "abcdefghijklmnopqrstuvwxyz"
-                                        "0123456789!#$%&'*+-.^_`|~")
-                                  != strlen(v)) {
-                lbguard_err("probe", "bad --method '%s' (a token)", v);
-                return LBGUARD_EXIT_USAGE;
-            }
-            o->method = v;
-            continue;
-        }
-        if ((r = lbguard_opt_value("probe", argc, argv, &i, "--header",
-                                   &v))) {
-            if (r < 0) {
-                return LBGUARD_EXIT_USAGE;
-            }
-            k = strcspn(v, ":");
-            if (k == 0 || v[k] != ':' || strpbrk(v, "\r\n") != NULL) {
-                lbguard_err("probe", "bad --header '%s' (want 'Name: "
-                            "value')", v);
-                return LBGUARD_EXIT_USAGE;
-            }
-            if (o->nheaders == LBGUARD_MAX_HEADERS) {
-                lbguard_err("probe", "too many --header options (at most "
-                            "%d)", LBGUARD_MAX_HEADERS);
-                return LBGUARD_EXIT_USAGE;
-            }
-            o->headers[o->nheaders++] = v;
-            continue;
-        }
-        if ((r = lbguard_opt_value("probe", argc, argv, &i, "--cacert",
-                                   &v))) {
-            if (r < 0) {
-                return LBGUARD_EXIT_USAGE;
-            }
-            o->cacert = v;
-            continue;
-        }
-        if ((r = lbguard_opt_value("probe", argc, argv, &i, "--profile",
-                                   &v))) {
-            if (r < 0 || lbguard_opt_profile("probe", v, &o->profile) != 0) {
-                return LBGUARD_EXIT_USAGE;
-            }
-            continue;
-        }
-        if ((r = lbguard_opt_value("probe", argc, argv, &i, "--fail-on",
-                                   &v))) {
-            if (r < 0 || lbguard_opt_tier("probe", v, &o->fail_on) != 0) {
-                return LBGUARD_EXIT_USAGE;
-            }
+        if (r > 0) {
             continue;
         }
         if (a[0] == '-') {
@@ -897,170 +259,6 @@ lbguard_probe_args(int argc, char **argv, lbguard_probe_opts_t *o, int *done)
     return LBGUARD_EXIT_OK;
 }
 
-
-/* Builds the request in *req (malloc'd). Returns its length, or 0. */
-static size_t
-lbguard_build_request(const lbguard_probe_opts_t *o, const lbguard_url_t *u,
-                      char **req)
-{
-    size_t i, cap, n;
-    int    host = 1, ua = 1, conn = 1, accept = 1;
-    char  *b;
-
-    cap = strlen(o->method) + strlen(u->path) + strlen(u->authority) + 256;
-    for (i = 0; i < o->nheaders; i++) {
-        const char *h = o->headers[i];
-        size_t      k = strcspn(h, ":");
-
-        cap += strlen(h) + 4;
-        host &= !lbguard_ieq(h, k, "host");
-        ua &= !lbguard_ieq(h, k, "user-agent");
-        conn &= !lbguard_ieq(h, k, "connection");
-        accept &= !lbguard_ieq(h, k, "accept");
-    }
-    b = malloc(cap);
-    if (b == NULL) {
-        return 0;
-    }
-    n = (size_t) snprintf(b, cap, "%s %s HTTP/1.1\r\n", o->method, u->path);
-    if (host) {
-        n += (size_t) snprintf(b + n, cap - n, "Host: %s\r\n", u->authority);
-    }
-    if (ua) {
-        n += (size_t) snprintf(b + n, cap - n, "User-Agent: lbguard/%s\r\n",
-                               LBG_VERSION);
-    }
-    if (accept) {
-        n += (size_t) snprintf(b + n, cap - n, "Accept: */*\r\n");
-    }
-    if (conn) {
-        n += (size_t) snprintf(b + n, cap - n, "Connection: keep-alive\r\n");
-    }
-    for (i = 0; i < o->nheaders; i++) {
-        n += (size_t) snprintf(b + n, cap - n, "%s\r\n", o->headers[i]);
-    }
-    n += (size_t) snprintf(b + n, cap - n, "\r\n");
-    *req = b;
-    return n;
-}
-
-
-/* The response as read, and how reading stopped. */
-typedef struct {
-    unsigned char *buf;
-    size_t         len;
-    int64_t        t_last;   /* monotonic us of the last byte */
-    int            complete; /* framing says the response is whole */
-    int            closed;   /* the server closed while we read: */
-    int            reset;    /*   ... with an RST */
-    int            too_large;
-    int            timed_out;
-} lbguard_resp_t;
-
-/* Reads one response. Returns 0, or -1 on an error (message printed). */
-static int
-lbguard_read_response(lbguard_conn_t *c, int head, int64_t deadline,
-                      lbguard_resp_t *r)
-{
-    lbguard_result_t res;
-    lbguard_chunk_t  ch;
-    unsigned char   *nb;
-    size_t           cap = 0, hdr = 0, need = 0;
-    lbg_framing_e    framing = LBG_FRAMING_CLOSE;
-    long             n;
-    int              err;
-
-    memset(r, 0, sizeof(*r));
-    memset(&ch, 0, sizeof(ch));
-    for (;;) {
-        if (r->len == cap) {
-            if (cap >= LBGUARD_INPUT_MAX) {
-                r->too_large = 1;
-                return 0;
-            }
-            cap = cap ? cap * 2 : 65536;
-            if (cap > LBGUARD_INPUT_MAX) {
-                cap = LBGUARD_INPUT_MAX;
-            }
-            nb = realloc(r->buf, cap);
-            if (nb == NULL) {
-                lbguard_err("probe", "out of memory");
-                return -1;
-            }
-            r->buf = nb;
-        }
-        n = lbguard_conn_read(c, r->buf + r->len, cap - r->len, deadline,
-                              &err);
-        if (n == LBGUARD_RD_TIMEOUT) {
-            r->timed_out = 1;
-            return 0;
-        }
-        if (n == LBGUARD_RD_EOF) {
-            r->closed = 1;
-            r->t_last = lbguard_now_us();
-            /* a body delimited by the close ends here */
-            r->complete = hdr > 0 && framing == LBG_FRAMING_CLOSE;
-            return 0;
-        }
-        if (n == LBGUARD_RD_ERROR) {
-            if (err == ECONNRESET) {
-                r->closed = 1;
-                r->reset = 1;
-                r->t_last = lbguard_now_us();
-                return 0;
-            }
-            lbguard_err("probe", "cannot read the response: %s",
-                        strerror(err));
-            return -1;
-        }
-        r->t_last = lbguard_now_us();
-        r->len += (size_t) n;
-
-        if (hdr == 0) {
-            hdr = lbguard_header_end(r->buf, r->len,
-                                     r->len > (size_t) n + 2
-                                         ? r->len - (size_t) n - 2 : 0);
-            if (hdr == 0) {
-                continue;
-            }
-            /* The core decides the message framing (RFC 9112 6.3). */
-            if (lbguard_analyse("probe", &res, LBG_PROFILE_STRICTEST, r->buf,
-                                hdr, head) != 0) {
-                return -1;
-            }
-            framing = res.raw.header_len > 0 ? res.raw.framing
-                                             : LBG_FRAMING_CLOSE;
-            if (framing == LBG_FRAMING_LENGTH) {
-                need = res.raw.body_expected < 0
-                           ? 0 : (size_t) res.raw.body_expected;
-                if ((uint64_t) res.raw.body_expected > LBGUARD_INPUT_MAX) {
-                    need = LBGUARD_INPUT_MAX;
-                }
-            }
-            lbguard_result_free(&res);
-        }
-        switch (framing) {
-        case LBG_FRAMING_NONE:
-            r->complete = 1;
-            return 0;
-        case LBG_FRAMING_LENGTH:
-            if (r->len - hdr >= need) {
-                r->complete = 1;
-                return 0;
-            }
-            break;
-        case LBG_FRAMING_CHUNKED:
-            lbguard_chunk_feed(&ch, r->buf + hdr, r->len - hdr);
-            if (ch.state == CH_DONE || ch.state == CH_BAD) {
-                r->complete = ch.state == CH_DONE;
-                return 0;
-            }
-            break;
-        case LBG_FRAMING_CLOSE:
-            break;
-        }
-    }
-}
 
 
 /* How the idle wait ended. */
@@ -1129,6 +327,8 @@ lbguard_cmd_probe(int argc, char **argv)
     lbguard_probe_opts_t o;
     lbguard_url_t        u;
     lbguard_conn_t       c = { -1, NULL, NULL };
+    lbguard_tls_opts_t   tls;
+    lbguard_json_t       j;
     lbguard_resp_t       resp;
     lbguard_result_t     res;
     lbguard_idle_e       idle = IDLE_OPEN;
@@ -1151,12 +351,15 @@ lbguard_cmd_probe(int argc, char **argv)
         return LBGUARD_EXIT_USAGE;
     }
     head = lbguard_ieq(o.method, strlen(o.method), "head");
+    tls.insecure = o.insecure;
+    tls.cacert = o.cacert;
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
 
-    reqlen = lbguard_build_request(&o, &u, &req);
+    reqlen = lbguard_build_request(o.method, o.headers, o.nheaders, &u,
+                                   &req);
     if (reqlen == 0) {
         lbguard_err("probe", "out of memory");
         return LBGUARD_EXIT_USAGE;
@@ -1165,7 +368,7 @@ lbguard_cmd_probe(int argc, char **argv)
     deadline = t_start + (int64_t) o.timeout_ms * 1000;
     rc = LBGUARD_EXIT_USAGE;
     memset(&resp, 0, sizeof(resp));
-    if (lbguard_conn_open(&c, &u, &o, deadline) != 0
+    if (lbguard_conn_open(&c, &u, &tls, deadline) != 0
         || lbguard_conn_write(&c, req, reqlen, deadline) != 0
         || lbguard_read_response(&c, head, deadline, &resp) != 0) {
         goto done;
@@ -1322,38 +525,54 @@ lbguard_cmd_probe(int argc, char **argv)
                 && LBG_TIER_ACCEPTABLE >= o.fail_on);
 
     if (o.json) {
-        fputs("{\"url\":", stdout);
-        lbguard_json_str(stdout, o.url, strlen(o.url));
-        fputs(",\"method\":", stdout);
-        lbguard_json_str(stdout, o.method, strlen(o.method));
-        fprintf(stdout, ",\"response_bytes\":%lu,\"response_complete\":%s,",
-                (unsigned long) resp.len, resp.complete ? "true" : "false");
-        lbguard_print_findings(stdout, o.url, &res, resp.buf, resp.len, 1, 0);
-        fprintf(stdout, ",\"keepalive\":{\"announced_close\":%s,"
-                "\"closed_by\":\"%s\",\"idle_ms\":",
-                announce ? "true" : "false", idle_names[idle]);
+        lbguard_json_init(&j, stdout);
+        lbguard_json_begin(&j, '{', 0);
+        lbguard_json_key(&j, "url");
+        lbguard_json_cstr(&j, o.url);
+        lbguard_json_key(&j, "method");
+        lbguard_json_cstr(&j, o.method);
+        lbguard_json_key(&j, "response_bytes");
+        lbguard_json_uint(&j, resp.len);
+        lbguard_json_key(&j, "response_complete");
+        lbguard_json_bool(&j, resp.complete);
+        lbguard_json_findings(&j, &res, resp.buf, resp.len, 0);
+        lbguard_json_key(&j, "keepalive");
+        lbguard_json_begin(&j, '{', 0);
+        lbguard_json_key(&j, "announced_close");
+        lbguard_json_bool(&j, announce != NULL);
+        lbguard_json_key(&j, "closed_by");
+        lbguard_json_cstr(&j, idle_names[idle]);
+        lbguard_json_key(&j, "idle_ms");
         if (measured || idle == IDLE_OPEN) {
-            fprintf(stdout, "%llu", (unsigned long long) idle_ms);
+            lbguard_json_uint(&j, idle_ms);
         } else {
-            fputs("null", stdout);
+            lbguard_json_null(&j);
         }
-        fprintf(stdout, ",\"idle_bytes\":%lu,\"lb_idle_ms\":%llu,"
-                "\"margin_ms\":%llu,\"required_ms\":%llu,\"verdict\":\"%s\","
-                "\"message\":",
-                (unsigned long) extra, (unsigned long long) o.lb_ms,
-                (unsigned long long) o.margin_ms,
-                (unsigned long long) required,
-                verdict == LBG_KA_OK ? "ok" : verdict == LBG_KA_RAISE
-                ? "raise" : verdict == LBG_KA_DISABLED ? "disabled"
-                : "unknown");
-        lbguard_json_str(stdout, msg, strlen(msg));
-        fprintf(stdout, "},\"exit\":%d}\n",
-                fails ? LBGUARD_EXIT_FINDINGS : LBGUARD_EXIT_OK);
+        lbguard_json_key(&j, "idle_bytes");
+        lbguard_json_uint(&j, extra);
+        lbguard_json_key(&j, "lb_idle_ms");
+        lbguard_json_uint(&j, o.lb_ms);
+        lbguard_json_key(&j, "margin_ms");
+        lbguard_json_uint(&j, o.margin_ms);
+        lbguard_json_key(&j, "required_ms");
+        lbguard_json_uint(&j, required);
+        lbguard_json_key(&j, "verdict");
+        lbguard_json_cstr(&j, verdict == LBG_KA_OK ? "ok"
+                              : verdict == LBG_KA_RAISE ? "raise"
+                              : verdict == LBG_KA_DISABLED ? "disabled"
+                              : "unknown");
+        lbguard_json_key(&j, "message");
+        lbguard_json_cstr(&j, msg);
+        lbguard_json_end(&j, '}');
+        lbguard_json_key(&j, "exit");
+        lbguard_json_int(&j, fails ? LBGUARD_EXIT_FINDINGS : LBGUARD_EXIT_OK);
+        lbguard_json_end(&j, '}');
+        lbguard_json_newline(&j);
     } else {
         printf("probe: %s %s: status %d, %lu bytes%s\n", o.method, o.url,
                res.raw.view.status, (unsigned long) resp.len,
                resp.complete ? "" : " (incomplete response)");
-        lbguard_print_findings(stdout, o.url, &res, resp.buf, resp.len, 0, 0);
+        lbguard_print_findings(stdout, o.url, &res, resp.buf, resp.len, 0);
         for (i = 0; i < res.raw.view.nfields; i++) {
             const lbg_field_t *f = &res.raw.view.fields[i];
 

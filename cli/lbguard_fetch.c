@@ -1,0 +1,284 @@
+/*
+ * lbguard_fetch.c -- the HTTP layer of `lbguard probe`: builds the request
+ * and reads one response off a connection (lbguard_net.c), stopping where
+ * the core's framing verdict (RFC 9112 6.3) says the message ends.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lbguard_cli.h"
+#include "lbguard_net.h"
+
+
+/*
+ * Where a chunked body ends: just enough of RFC 9112 7.1 to know when to
+ * stop reading (the core judges the bytes afterwards). Fed the body
+ * incrementally; state DONE when the last chunk and the trailer section
+ * have arrived, BAD when the bytes cannot be a chunked body.
+ */
+typedef enum {
+    CH_SIZE = 0, CH_EXT, CH_DATA, CH_DATA_CR, CH_DATA_LF, CH_TRAILER,
+    CH_TRAILER_LINE, CH_DONE, CH_BAD
+} lbguard_chunk_state_e;
+
+typedef struct {
+    lbguard_chunk_state_e state;
+    uint64_t              size;
+    size_t                digits;
+    size_t                pos; /* bytes of the body consumed */
+} lbguard_chunk_t;
+
+static void
+lbguard_chunk_feed(lbguard_chunk_t *ch, const unsigned char *body, size_t len)
+{
+    unsigned char c;
+    size_t        take;
+
+    while (ch->pos < len && ch->state != CH_DONE && ch->state != CH_BAD) {
+        c = body[ch->pos];
+        switch (ch->state) {
+        case CH_SIZE:
+            if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')
+                || (c >= 'A' && c <= 'F')) {
+                if (ch->size > LBGUARD_INPUT_MAX) {
+                    ch->state = CH_BAD;
+                    break;
+                }
+                ch->size = ch->size * 16
+                           + (uint64_t) (c <= '9' ? c - '0'
+                                                  : (c | 0x20) - 'a' + 10);
+                ch->digits++;
+            } else if (ch->digits > 0 && (c == ';' || c == ' ' || c == '\t'
+                                          || c == '\r')) {
+                ch->state = CH_EXT;
+            } else if (ch->digits > 0 && c == '\n') {
+                ch->state = ch->size == 0 ? CH_TRAILER : CH_DATA;
+            } else {
+                ch->state = CH_BAD;
+            }
+            ch->pos++;
+            break;
+        case CH_EXT:
+            if (c == '\n') {
+                ch->state = ch->size == 0 ? CH_TRAILER : CH_DATA;
+            }
+            ch->pos++;
+            break;
+        case CH_DATA:
+            take = len - ch->pos;
+            if (take > ch->size) {
+                take = (size_t) ch->size;
+            }
+            ch->pos += take;
+            ch->size -= take;
+            if (ch->size == 0) {
+                ch->state = CH_DATA_CR;
+            }
+            break;
+        case CH_DATA_CR:
+            ch->state = c == '\r' ? CH_DATA_LF : c == '\n' ? CH_SIZE : CH_BAD;
+            ch->digits = 0;
+            ch->pos++;
+            break;
+        case CH_DATA_LF:
+            ch->state = c == '\n' ? CH_SIZE : CH_BAD;
+            ch->pos++;
+            break;
+        case CH_TRAILER:
+            /* at the start of a trailer line: an empty line ends it */
+            if (c == '\n') {
+                ch->state = CH_DONE;
+            } else if (c != '\r') {
+                ch->state = CH_TRAILER_LINE;
+            }
+            ch->pos++;
+            break;
+        case CH_TRAILER_LINE:
+            if (c == '\n') {
+                ch->state = CH_TRAILER;
+            }
+            ch->pos++;
+            break;
+        case CH_DONE:
+        case CH_BAD:
+            break;
+        }
+    }
+}
+
+
+/* The end of the header section in buf[0..len): the offset just past the
+ * empty line, or 0. Searches from `from`. */
+static size_t
+lbguard_header_end(const unsigned char *buf, size_t len, size_t from)
+{
+    size_t i;
+
+    for (i = from; i < len; i++) {
+        if (buf[i] != '\n') {
+            continue;
+        }
+        if (i + 1 < len && buf[i + 1] == '\n') {
+            return i + 2;
+        }
+        if (i + 2 < len && buf[i + 1] == '\r' && buf[i + 2] == '\n') {
+            return i + 3;
+        }
+    }
+    return 0;
+}
+
+
+size_t
+lbguard_build_request(const char *method, const char *const *headers,
+                      size_t nheaders, const lbguard_url_t *u, char **req)
+{
+    size_t i, cap, n;
+    int    host = 1, ua = 1, conn = 1, accept = 1;
+    char  *b;
+
+    cap = strlen(method) + strlen(u->path) + strlen(u->authority) + 256;
+    for (i = 0; i < nheaders; i++) {
+        const char *h = headers[i];
+        size_t      k = strcspn(h, ":");
+
+        cap += strlen(h) + 4;
+        host &= !lbguard_ieq(h, k, "host");
+        ua &= !lbguard_ieq(h, k, "user-agent");
+        conn &= !lbguard_ieq(h, k, "connection");
+        accept &= !lbguard_ieq(h, k, "accept");
+    }
+    b = malloc(cap);
+    if (b == NULL) {
+        return 0;
+    }
+    n = (size_t) snprintf(b, cap, "%s %s HTTP/1.1\r\n", method, u->path);
+    if (host) {
+        n += (size_t) snprintf(b + n, cap - n, "Host: %s\r\n", u->authority);
+    }
+    if (ua) {
+        n += (size_t) snprintf(b + n, cap - n, "User-Agent: lbguard/%s\r\n",
+                               LBG_VERSION);
+    }
+    if (accept) {
+        n += (size_t) snprintf(b + n, cap - n, "Accept: */*\r\n");
+    }
+    if (conn) {
+        n += (size_t) snprintf(b + n, cap - n, "Connection: keep-alive\r\n");
+    }
+    for (i = 0; i < nheaders; i++) {
+        n += (size_t) snprintf(b + n, cap - n, "%s\r\n", headers[i]);
+    }
+    n += (size_t) snprintf(b + n, cap - n, "\r\n");
+    *req = b;
+    return n;
+}
+
+
+
+int
+lbguard_read_response(lbguard_conn_t *c, int head, int64_t deadline,
+                      lbguard_resp_t *r)
+{
+    lbguard_result_t res;
+    lbguard_chunk_t  ch;
+    unsigned char   *nb;
+    size_t           cap = 0, hdr = 0, need = 0;
+    lbg_framing_e    framing = LBG_FRAMING_CLOSE;
+    long             n;
+    int              err;
+
+    memset(r, 0, sizeof(*r));
+    memset(&ch, 0, sizeof(ch));
+    for (;;) {
+        if (r->len == cap) {
+            if (cap >= LBGUARD_INPUT_MAX) {
+                r->too_large = 1;
+                return 0;
+            }
+            cap = cap ? cap * 2 : 65536;
+            if (cap > LBGUARD_INPUT_MAX) {
+                cap = LBGUARD_INPUT_MAX;
+            }
+            nb = realloc(r->buf, cap);
+            if (nb == NULL) {
+                lbguard_err("probe", "out of memory");
+                return -1;
+            }
+            r->buf = nb;
+        }
+        n = lbguard_conn_read(c, r->buf + r->len, cap - r->len, deadline,
+                              &err);
+        if (n == LBGUARD_RD_TIMEOUT) {
+            r->timed_out = 1;
+            return 0;
+        }
+        if (n == LBGUARD_RD_EOF) {
+            r->closed = 1;
+            r->t_last = lbguard_now_us();
+            /* a body delimited by the close ends here */
+            r->complete = hdr > 0 && framing == LBG_FRAMING_CLOSE;
+            return 0;
+        }
+        if (n == LBGUARD_RD_ERROR) {
+            if (err == ECONNRESET) {
+                r->closed = 1;
+                r->reset = 1;
+                r->t_last = lbguard_now_us();
+                return 0;
+            }
+            lbguard_err("probe", "cannot read the response: %s",
+                        strerror(err));
+            return -1;
+        }
+        r->t_last = lbguard_now_us();
+        r->len += (size_t) n;
+
+        if (hdr == 0) {
+            hdr = lbguard_header_end(r->buf, r->len,
+                                     r->len > (size_t) n + 2
+                                         ? r->len - (size_t) n - 2 : 0);
+            if (hdr == 0) {
+                continue;
+            }
+            /* The core decides the message framing (RFC 9112 6.3). */
+            if (lbguard_analyse("probe", &res, LBG_PROFILE_STRICTEST, r->buf,
+                                hdr, head) != 0) {
+                return -1;
+            }
+            framing = res.raw.header_len > 0 ? res.raw.framing
+                                             : LBG_FRAMING_CLOSE;
+            if (framing == LBG_FRAMING_LENGTH) {
+                need = res.raw.body_expected < 0
+                           ? 0 : (size_t) res.raw.body_expected;
+                if ((uint64_t) res.raw.body_expected > LBGUARD_INPUT_MAX) {
+                    need = LBGUARD_INPUT_MAX;
+                }
+            }
+            lbguard_result_free(&res);
+        }
+        switch (framing) {
+        case LBG_FRAMING_NONE:
+            r->complete = 1;
+            return 0;
+        case LBG_FRAMING_LENGTH:
+            if (r->len - hdr >= need) {
+                r->complete = 1;
+                return 0;
+            }
+            break;
+        case LBG_FRAMING_CHUNKED:
+            lbguard_chunk_feed(&ch, r->buf + hdr, r->len - hdr);
+            if (ch.state == CH_DONE || ch.state == CH_BAD) {
+                r->complete = ch.state == CH_DONE;
+                return 0;
+            }
+            break;
+        case LBG_FRAMING_CLOSE:
+            break;
+        }
+    }
+}

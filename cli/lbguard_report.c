@@ -1,0 +1,351 @@
+/*
+ * lbguard_report.c -- the analysis and report layer shared by `check`,
+ * `repair` and `probe`: one lbg_parse of a raw response with arrays sized
+ * for it (lbguard_analyse), the --fail-on test, and the findings printed
+ * as text or JSON members.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lbguard_cli.h"
+
+
+/* Escaped offending bytes and log lines: bytes of input shown at most. */
+#define LBGUARD_SHOW_BYTES 64
+
+/* Capacity of fields[] at least (lbg_parse records lines beyond it as
+ * too-many-fields); findings and edits are capped (a truncated report is
+ * never repaired). */
+#define LBGUARD_FIELDS_MIN   1024
+#define LBGUARD_FINDINGS_CAP 65536
+
+
+/* Number of lines before the first empty line (the header section's
+ * lines), or of all lines when there is none. */
+static size_t
+lbguard_header_lines(const unsigned char *buf, size_t len)
+{
+    const unsigned char *p = buf, *end = buf + len, *lf;
+    size_t               lines = 0;
+
+    while (p < end) {
+        lf = memchr(p, '\n', (size_t) (end - p));
+        lines++;
+        if (lf == NULL) {
+            break;
+        }
+        p = lf + 1;
+        if (p < end && *p == '\n') {
+            break;
+        }
+        if (end - p >= 2 && p[0] == '\r' && p[1] == '\n') {
+            break;
+        }
+    }
+    return lines;
+}
+
+
+int
+lbguard_analyse(const char *cmd, lbguard_result_t *res, lbg_profile_e profile,
+                const unsigned char *buf, size_t len, int head)
+{
+    size_t fcap;
+
+    memset(res, 0, sizeof(*res));
+    res->fields_cap = lbguard_header_lines(buf, len) + 1;
+    if (res->fields_cap < LBGUARD_FIELDS_MIN) {
+        res->fields_cap = LBGUARD_FIELDS_MIN;
+    }
+    fcap = res->fields_cap * 2 + 64;
+    if (fcap > LBGUARD_FINDINGS_CAP) {
+        fcap = LBGUARD_FINDINGS_CAP;
+    }
+    res->fields = calloc(res->fields_cap, sizeof(lbg_field_t));
+    res->findings = calloc(fcap, sizeof(lbg_finding_t));
+    res->edits = calloc(fcap * 2, sizeof(lbg_edit_t));
+    if (res->fields == NULL || res->findings == NULL || res->edits == NULL) {
+        lbguard_err(cmd, "out of memory");
+        lbguard_result_free(res);
+        return -1;
+    }
+    lbg_policy_init(&res->policy, profile);
+    lbg_report_init(&res->rep, res->findings, fcap, res->edits, fcap * 2);
+    res->parse_rc = lbg_parse(&res->policy, buf, len, head, res->fields,
+                              res->fields_cap, &res->raw, &res->rep);
+    return 0;
+}
+
+
+void
+lbguard_result_free(lbguard_result_t *res)
+{
+    free(res->fields);
+    free(res->findings);
+    free(res->edits);
+    res->fields = NULL;
+    res->findings = NULL;
+    res->edits = NULL;
+}
+
+
+int
+lbguard_fails(const lbguard_result_t *res, lbg_tier_e fail_on)
+{
+    const lbg_rule_t *rule;
+    size_t            i;
+
+    if (fail_on != LBGUARD_FAIL_REJECTED) {
+        return res->rep.nfindings > 0 && res->rep.worst >= fail_on;
+    }
+    /* the default (issue 9): whatever the profile's load balancers reject
+     * (lbg_parse records only those), whatever its tier; under strictest,
+     * what any load balancer rejects, and anything ambiguous or worse */
+    if (res->rep.truncated) {
+        return 1;
+    }
+    for (i = 0; i < res->rep.nfindings; i++) {
+        rule = lbg_rule(res->rep.findings[i].rule);
+        if (rule == NULL || rule->tier >= LBG_TIER_AMBIGUOUS
+            || res->policy.profile != LBG_PROFILE_STRICTEST
+            || (rule->lb_mask & LBG_LB_ALL) != 0)
+        {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+
+static const char *
+lbguard_framing_name(lbg_framing_e f)
+{
+    switch (f) {
+    case LBG_FRAMING_NONE:
+        return "none";
+    case LBG_FRAMING_LENGTH:
+        return "content-length";
+    case LBG_FRAMING_CHUNKED:
+        return "chunked";
+    case LBG_FRAMING_CLOSE:
+        return "close";
+    }
+    return "unknown";
+}
+
+
+/* Where a finding's bytes are: 1 and *off when f->at lies inside
+ * buf[0..len], else 0. Compared as integers: no pointer arithmetic on
+ * pointers that may not be inside buf. */
+static int
+lbguard_offset(const lbg_finding_t *f, const unsigned char *buf, size_t len,
+               size_t *off)
+{
+    uintptr_t a = (uintptr_t) f->at, b = (uintptr_t) buf;
+
+    if (f->at == NULL || a < b || a - b > len) {
+        return 0;
+    }
+    *off = (size_t) (a - b);
+    return 1;
+}
+
+
+/* Line numbers (1-based) by counting LFs, resumable: findings come mostly
+ * in wire order, so the count usually continues from the previous one. */
+typedef struct {
+    size_t off;
+    size_t line;
+} lbguard_lines_t;
+
+static size_t
+lbguard_line_at(lbguard_lines_t *lc, const unsigned char *buf, size_t off)
+{
+    const unsigned char *p, *end, *lf;
+
+    if (off < lc->off) {
+        lc->off = 0;
+        lc->line = 1;
+    }
+    p = buf + lc->off;
+    end = buf + off;
+    while (p < end && (lf = memchr(p, '\n', (size_t) (end - p))) != NULL) {
+        lc->line++;
+        p = lf + 1;
+    }
+    lc->off = off;
+    return lc->line;
+}
+
+
+void
+lbguard_print_findings(FILE *out, const char *label,
+                       const lbguard_result_t *res, const unsigned char *buf,
+                       size_t len, int repaired)
+{
+    const lbg_report_t  *rep = &res->rep;
+    const lbg_finding_t *f;
+    const lbg_rule_t    *rule;
+    lbguard_lines_t      lc = { 0, 1 };
+    size_t               i, off = 0, line, n;
+    int                  has_off;
+    char                 esc[LBGUARD_SHOW_BYTES * 4 + 8];
+    char                 msg[1024];
+
+    if (rep->nfindings == 0) {
+        fprintf(out, "%s: no findings (profile %s)\n", label,
+                lbg_profile_name(res->policy.profile));
+    } else {
+        fprintf(out, "%s: %lu finding%s (profile %s), worst tier %s\n",
+                label, (unsigned long) rep->nfindings,
+                rep->nfindings == 1 ? "" : "s",
+                lbg_profile_name(res->policy.profile),
+                lbg_tier_name(rep->worst));
+        if (res->parse_rc != 0) {
+            fprintf(out, "  not an HTTP/1.x response: no status line\n");
+        }
+    }
+
+    for (i = 0; i < rep->nfindings; i++) {
+        f = &rep->findings[i];
+        rule = lbg_rule(f->rule);
+        has_off = lbguard_offset(f, buf, len, &off);
+        line = has_off ? lbguard_line_at(&lc, buf, off) : 0;
+        n = has_off ? f->at_len : 0;
+        if (has_off && n > len - off) {
+            n = len - off;
+        }
+        lbg_escape(has_off ? f->at : (const unsigned char *) "", n,
+                   LBGUARD_SHOW_BYTES, esc, sizeof(esc));
+        lbg_finding_format(&res->raw.view, f, repaired, msg, sizeof(msg));
+
+        fprintf(out, "  %-10s #%d %s", rule ? lbg_tier_name(rule->tier) : "",
+                (int) f->rule, lbg_rule_name(f->rule));
+        if (has_off) {
+            fprintf(out, " at line %lu, byte %lu\n", (unsigned long) line,
+                    (unsigned long) off);
+            fprintf(out, "      bytes:       \"%s\"\n", esc);
+        } else {
+            fputs(" (no offending bytes)\n", out);
+        }
+        fprintf(out, "      log:         %s\n", msg);
+        fputs("      rejected by: ", out);
+        lbguard_print_lbs(out, rule ? rule->lb_mask : 0, 0);
+        fprintf(out, "\n      repair:      %s (%s)\n",
+                rule ? rule->repair : "", rule ? rule->rfc : "");
+    }
+
+    if (rep->truncated) {
+        fprintf(out, "  ... more findings were not recorded (report full)\n");
+    }
+    if (rep->nfindings > 0) {
+        fprintf(out, "  repair: %s%s%s\n",
+                rep->unrepairable ? "cannot make this response conformant"
+                                  : "makes this response conformant",
+                rep->close ? "; connection closed after it" : "",
+                rep->no_body ? "; body dropped" : "");
+    }
+}
+
+
+void
+lbguard_json_findings(lbguard_json_t *j, const lbguard_result_t *res,
+                      const unsigned char *buf, size_t len, int repaired)
+{
+    const lbg_report_t  *rep = &res->rep;
+    const lbg_finding_t *f;
+    const lbg_rule_t    *rule;
+    lbguard_lines_t      lc = { 0, 1 };
+    size_t               i, off = 0, line, n;
+    int                  has_off;
+    char                 esc[LBGUARD_SHOW_BYTES * 4 + 8];
+    char                 msg[1024];
+
+    lbguard_json_key(j, "profile");
+    lbguard_json_cstr(j, lbg_profile_name(res->policy.profile));
+    lbguard_json_key(j, "head");
+    lbguard_json_bool(j, res->raw.view.head);
+    lbguard_json_key(j, "status_line");
+    lbguard_json_bool(j, res->parse_rc == 0);
+    lbguard_json_key(j, "status");
+    lbguard_json_int(j, res->raw.view.status);
+    lbguard_json_key(j, "framing");
+    lbguard_json_cstr(j, lbguard_framing_name(res->raw.framing));
+    lbguard_json_key(j, "header_len");
+    lbguard_json_uint(j, res->raw.header_len);
+    lbguard_json_key(j, "body_len");
+    lbguard_json_uint(j, res->raw.body_len);
+    lbguard_json_key(j, "worst");
+    lbguard_json_cstr(j, lbg_tier_name(rep->worst));
+    lbguard_json_key(j, "truncated");
+    lbguard_json_bool(j, rep->truncated);
+    lbguard_json_key(j, "close");
+    lbguard_json_bool(j, rep->close);
+    lbguard_json_key(j, "no_body");
+    lbguard_json_bool(j, rep->no_body);
+    lbguard_json_key(j, "unrepairable");
+    lbguard_json_bool(j, rep->unrepairable);
+    lbguard_json_key(j, "findings");
+    lbguard_json_begin(j, '[', 1);
+
+    for (i = 0; i < rep->nfindings; i++) {
+        f = &rep->findings[i];
+        rule = lbg_rule(f->rule);
+        has_off = lbguard_offset(f, buf, len, &off);
+        line = has_off ? lbguard_line_at(&lc, buf, off) : 0;
+        n = has_off ? f->at_len : 0;
+        if (has_off && n > len - off) {
+            n = len - off;
+        }
+        lbg_escape(has_off ? f->at : (const unsigned char *) "", n,
+                   LBGUARD_SHOW_BYTES, esc, sizeof(esc));
+        lbg_finding_format(&res->raw.view, f, repaired, msg, sizeof(msg));
+
+        lbguard_json_begin(j, '{', 0);
+        lbguard_json_key(j, "id");
+        lbguard_json_int(j, (int) f->rule);
+        lbguard_json_key(j, "rule");
+        lbguard_json_cstr(j, lbg_rule_name(f->rule));
+        lbguard_json_key(j, "tier");
+        lbguard_json_cstr(j, rule ? lbg_tier_name(rule->tier) : "unknown");
+        lbguard_json_key(j, "rfc");
+        lbguard_json_cstr(j, rule ? rule->rfc : "");
+        lbguard_json_key(j, "field");
+        if (f->field == LBG_NO_FIELD) {
+            lbguard_json_null(j);
+        } else {
+            lbguard_json_uint(j, f->field);
+        }
+        if (has_off) {
+            lbguard_json_key(j, "offset");
+            lbguard_json_uint(j, off);
+            lbguard_json_key(j, "line");
+            lbguard_json_uint(j, line);
+            lbguard_json_key(j, "length");
+            lbguard_json_uint(j, f->at_len);
+        } else {
+            lbguard_json_key(j, "offset");
+            lbguard_json_null(j);
+            lbguard_json_key(j, "line");
+            lbguard_json_null(j);
+            lbguard_json_key(j, "length");
+            lbguard_json_uint(j, 0);
+        }
+        lbguard_json_key(j, "bytes");
+        lbguard_json_cstr(j, esc);
+        lbguard_json_key(j, "n1");
+        lbguard_json_int(j, f->n1);
+        lbguard_json_key(j, "n2");
+        lbguard_json_int(j, f->n2);
+        lbguard_json_key(j, "message");
+        lbguard_json_cstr(j, msg);
+        lbguard_json_key(j, "rejected_by");
+        lbguard_json_lbs(j, rule ? rule->lb_mask : 0);
+        lbguard_json_key(j, "repair");
+        lbguard_json_cstr(j, rule ? rule->repair : "");
+        lbguard_json_end(j, '}');
+    }
+    lbguard_json_end(j, ']');
+}
