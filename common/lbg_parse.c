@@ -323,7 +323,11 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
                                 out->body, x > 16 ? 16 : (size_t) x,
                                 v->status, x))
             {
+                /* the bytes go, and so does the field that announced them
+                 * (framing-on-bodiless-status may not count under the
+                 * profile): the repaired 1xx must not announce a body */
                 out->interim_body = (size_t) x;
+                lbg__edit(rep, LBG_EDIT_REMOVE, i, 0, NULL, 0);
             }
             break;
         }
