@@ -530,8 +530,9 @@ def apache_checks(label, ap, ports, hports):
     want = []
     for m in ("detect", "repair"):
         want += [LBG_LINE[m]] * 4
+    # findings only: not the startup line "[lbguard:notice] lbguard/<version>"
     got = wait_lines(lambda: [ln for ln in lbgtest.read_log(ap.error_log).splitlines()
-                              if "lbguard:" in ln], len(want))
+                              if "lbguard: " in ln], len(want))
     R.eq(label + ": lbguard lines of the error log", sorted(got), sorted(want))
     R.eq(label + ": no sanitizer report", [ln for ln in lbgtest.read_log(ap.error_log).splitlines()
                                            if "Sanitizer" in ln or "runtime error" in ln], [])
