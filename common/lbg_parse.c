@@ -739,7 +739,8 @@ lbg__chunked_nows(const unsigned char *b, size_t len, lbg__w_t *w)
             lbg__w(w, b + s, len - s); /* the last chunk and the trailers */
             return;
         }
-        if (size > (uint64_t) (len - i - 2)) {
+        if (len - i < 2 || size > (uint64_t) (len - i - 2)) {
+            /* no room for the chunk data and its CRLF: the rest as is */
             lbg__w(w, b + s, len - s);
             return;
         }
