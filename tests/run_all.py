@@ -96,13 +96,18 @@ if os.path.exists(fz) and wanted("fuzz"):
     corpus = os.path.join(build, "fuzz", "corpus")
     os.makedirs(corpus, exist_ok=True)
     # the corpus, the raw cases and the stored regression inputs
-    r = subprocess.run([fz, "-max_total_time=20", "-max_len=8192", corpus,
+    r = subprocess.run([fz, "-max_total_time=20", "-max_len=8192",
+                        "-artifact_prefix=" + os.path.join(build, "fuzz") + "/", corpus,
                         os.path.join(ROOT, "tests", "cases"),
                         os.path.join(ROOT, "tests", "fuzz", "regress")],
                        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        env=dict(os.environ, ASAN_OPTIONS="detect_leaks=1"))
     out = r.stdout.decode("utf-8", "replace")
     print("\n".join(out.splitlines()[-3:]))
+    if r.returncode != 0:
+        # the invariant that failed and where the input went
+        print("\n".join(ln for ln in out.splitlines()
+                        if ln.startswith("fuzz_lbg:") or "Test unit written" in ln))
     record("fuzz/fuzz_lbg (20 s)", 1 if r.returncode == 0 else 0,
            0 if r.returncode == 0 else 1, time.monotonic() - t)
 
@@ -112,7 +117,8 @@ if os.path.exists(fz) and wanted("fuzz"):
     t = time.monotonic()
     corpus = os.path.join(build, "fuzz", "corpus-logs")
     os.makedirs(corpus, exist_ok=True)
-    r = subprocess.run([fz, "-max_total_time=10", "-max_len=4096", corpus,
+    r = subprocess.run([fz, "-max_total_time=10", "-max_len=4096",
+                        "-artifact_prefix=" + os.path.join(build, "fuzz") + "/", corpus,
                         os.path.join(ROOT, "tests", "logs")],
                        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        env=dict(os.environ, ASAN_OPTIONS="detect_leaks=1"))
