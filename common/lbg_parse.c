@@ -57,8 +57,12 @@ lbg__chunked(const unsigned char *b, size_t len, size_t *bad, size_t *ws)
         if (lbg__is(b[i], LBG__WS) && *ws == (size_t) -1) {
             *ws = i;
         }
-        /* chunk-ext: BWS ";" ... up to CRLF; no CTL but HTAB */
-        if (b[i] == ';' || lbg__is(b[i], LBG__WS)) {
+        /* BWS, then a chunk-ext (";" ... up to CRLF; no CTL but HTAB) or
+         * the CRLF: "0 2e" is no chunk size followed by white space */
+        while (i < len && lbg__is(b[i], LBG__WS)) {
+            i++;
+        }
+        if (i < len && b[i] == ';') {
             while (i < len && b[i] != '\r' && b[i] != '\n') {
                 if (!lbg__is(b[i], LBG__VCHAR | LBG__WS)) {
                     *bad = i;
