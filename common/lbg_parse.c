@@ -159,7 +159,7 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
     lbg_response_t      *v = &out->view;
     const unsigned char *first_bare = NULL, *colon, *first_el;
     size_t               i, e, le, s, vs, ve, nlines = 0, nf = 0, bad = 0, fl;
-    size_t               ws;
+    size_t               ws, j;
     size_t               ncodings = 0, nchunked = 0, cl_field = LBG_NO_FIELD;
     int                  final_chunked = 0, empty = 0, have_te = 0;
     int                  cl_ok = 1, k, code;
@@ -331,7 +331,13 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
                  * (framing-on-bodiless-status may not count under the
                  * profile): the repaired 1xx must not announce a body */
                 out->interim_body = (size_t) x;
-                lbg__edit(rep, LBG_EDIT_REMOVE, i, 0, NULL, 0);
+                for (j = i; j < nf; j++) {
+                    if (lbg__framing_name(fields[j].name, fields[j].name_len)
+                        == LBG__K_CL)
+                    {
+                        lbg__edit(rep, LBG_EDIT_REMOVE, j, 0, NULL, 0);
+                    }
+                }
             }
             break;
         }
