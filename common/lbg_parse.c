@@ -615,6 +615,15 @@ lbg__write_head(const lbg_raw_t *raw, const lbg_report_t *rep, lbg__w_t *w)
         {
             continue;
         }
+        if ((sanitize || set != NULL) && v->status >= 100 && v->status < 200
+            && v->status != 101
+            && lbg__framing_name(f->name, f->name_len) != 0)
+        {
+            /* a framing field on an interim response (RFC 9110 8.6, 9112
+             * 6.1) whose bytes need a repair goes: a sanitized
+             * "Content-Length: \x02 5" would announce a body */
+            continue;
+        }
         lbg__w(w, f->name, f->name_len);
         lbg__w(w, ": ", 2);
         if (set != NULL) {
