@@ -569,7 +569,7 @@ lbg__write_head(const lbg_raw_t *raw, const lbg_report_t *rep, lbg__w_t *w)
     const lbg_field_t    *f;
     const lbg_edit_t     *ed, *set;
     size_t                i, k, s, e;
-    int                   status = -1, removed, sanitize;
+    int                   status = -1, removed, sanitize, interim;
     char                  code[4];
 
     for (k = 0; k < rep->nedits; k++) {
@@ -591,6 +591,8 @@ lbg__write_head(const lbg_raw_t *raw, const lbg_report_t *rep, lbg__w_t *w)
     }
     lbg__w(w, "\r\n", 2);
 
+    k = (size_t) (status >= 100 ? status : v->status);
+    interim = k >= 100 && k < 200 && k != 101;
     for (i = 0; i < v->nfields; i++) {
         f = &v->fields[i];
         removed = 0;
@@ -615,13 +617,11 @@ lbg__write_head(const lbg_raw_t *raw, const lbg_report_t *rep, lbg__w_t *w)
         {
             continue;
         }
-        if ((sanitize || set != NULL) && v->status >= 100 && v->status < 200
-            && v->status != 101
-            && lbg__framing_name(f->name, f->name_len) != 0)
-        {
-            /* a framing field on an interim response (RFC 9110 8.6, 9112
-             * 6.1) whose bytes need a repair goes: a sanitized
-             * "Content-Length: \x02 5" would announce a body */
+        if (interim && lbg__framing_name(f->name, f->name_len) != 0) {
+            /* no framing field on a repaired interim response (RFC 9110
+             * 8.6, 9112 6.1): whatever the other repairs made of its bytes
+             * (a sanitized "Content-Length: \x02 5", a joined line), it
+             * must not announce a body */
             continue;
         }
         lbg__w(w, f->name, f->name_len);
