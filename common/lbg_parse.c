@@ -617,11 +617,14 @@ lbg__write_head(const lbg_raw_t *raw, const lbg_report_t *rep, lbg__w_t *w)
         {
             continue;
         }
-        if (interim && lbg__framing_name(f->name, f->name_len) != 0) {
+        if ((interim || sanitize)
+            && lbg__framing_name(f->name, f->name_len) != 0)
+        {
             /* no framing field on a repaired interim response (RFC 9110
-             * 8.6, 9112 6.1): whatever the other repairs made of its bytes
-             * (a sanitized "Content-Length: \x02 5", a joined line), it
-             * must not announce a body */
+             * 8.6, 9112 6.1), and none sanitized into existence: whatever
+             * the other repairs make of such bytes ("Content-Length:
+             * \x03\0...2", a joined line), the field goes, as
+             * content-length-invalid's repair removes it */
             continue;
         }
         lbg__w(w, f->name, f->name_len);
