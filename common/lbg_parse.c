@@ -569,7 +569,7 @@ lbg__write_head(const lbg_raw_t *raw, const lbg_report_t *rep, lbg__w_t *w)
     const lbg_field_t    *f;
     const lbg_edit_t     *ed, *set;
     size_t                i, k, s, e;
-    int                   status = -1, removed, sanitize, interim;
+    int                   status = -1, removed, sanitize, interim, drop;
     char                  code[4];
 
     for (k = 0; k < rep->nedits; k++) {
@@ -593,6 +593,16 @@ lbg__write_head(const lbg_raw_t *raw, const lbg_report_t *rep, lbg__w_t *w)
 
     k = (size_t) (status >= 100 ? status : v->status);
     interim = k >= 100 && k < 200 && k != 101;
+    /* a framing field whose bytes need sanitizing goes, and with it every
+     * field of its kind: no other one may frame the body in its place */
+    drop = 0;
+    for (k = 0; k < rep->nedits; k++) {
+        ed = &rep->edits[k];
+        if (ed->op == LBG_EDIT_SANITIZE && ed->field < v->nfields) {
+            drop |= lbg__framing_name(v->fields[ed->field].name,
+                                      v->fields[ed->field].name_len);
+        }
+    }
     for (i = 0; i < v->nfields; i++) {
         f = &v->fields[i];
         removed = 0;
@@ -617,8 +627,8 @@ lbg__write_head(const lbg_raw_t *raw, const lbg_report_t *rep, lbg__w_t *w)
         {
             continue;
         }
-        if ((interim || sanitize)
-            && lbg__framing_name(f->name, f->name_len) != 0)
+        if ((interim && lbg__framing_name(f->name, f->name_len) != 0)
+            || (drop & lbg__framing_name(f->name, f->name_len)) != 0)
         {
             /* no framing field on a repaired interim response (RFC 9110
              * 8.6, 9112 6.1), and none sanitized into existence: whatever
