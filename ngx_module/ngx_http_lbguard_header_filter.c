@@ -687,12 +687,15 @@ ngx_http_lbguard_remove(ngx_http_request_t *r, uintptr_t origin)
         r->headers_out.content_type_len = 0;
         return;
 
+    /* the synthesised field exists only when its element does not:
+     * nginx's helpers clear the typed value (and an element, if any) */
+
     case NGX_HTTP_LBGUARD_CONTENT_LENGTH:
-        r->headers_out.content_length_n = -1;
+        ngx_http_clear_content_length(r);
         return;
 
     case NGX_HTTP_LBGUARD_LAST_MODIFIED:
-        r->headers_out.last_modified_time = -1;
+        ngx_http_clear_last_modified(r);
         return;
 
     case NGX_HTTP_LBGUARD_TRANSFER_ENCODING:
@@ -1003,7 +1006,7 @@ ngx_http_lbguard_bad_gateway(ngx_http_request_t *r,
     r->headers_out.status = NGX_HTTP_BAD_GATEWAY;
     ngx_str_null(&r->headers_out.status_line);
     r->headers_out.content_length_n = sizeof(LBG_BAD_GATEWAY_BODY) - 1;
-    r->headers_out.last_modified_time = -1;
+    ngx_http_clear_last_modified(r);
     ngx_str_set(&r->headers_out.content_type, LBG_BAD_GATEWAY_TYPE);
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.content_type_lowcase = NULL;
