@@ -321,6 +321,59 @@ ngx_http_lbguard_ndigits(off_t n)
 
 
 /*
+ * Where ngx_http_lbguard_view() sends the fields it walks: to the quick
+ * pass (q), or, with q NULL, into fields (room for nfields; n filled).
+ */
+
+typedef struct {
+    lbg_quick_t                *q;
+    lbg_field_t                *fields;
+    size_t                      nfields;
+    size_t                      n;
+} ngx_http_lbguard_walk_t;
+
+
+/*
+ * One field of the walk: to lbg_quick_field() with w->q, else into the
+ * next element of w->fields while there is room. name and value are
+ * name_len and value_len bytes; origin is what an edit names (an
+ * NGX_HTTP_LBGUARD_* origin below NGX_HTTP_LBGUARD_SYNTH_MAX, or the
+ * ngx_table_elt_t *); trusted: the value is nginx's own
+ * (lbg_field_t.trusted).
+ */
+
+#if defined(__GNUC__)
+__attribute__((always_inline))          /* inlined into each copy of view */
+#endif
+static ngx_inline void
+ngx_http_lbguard_field(ngx_http_lbguard_walk_t *w, const char *name,
+    size_t name_len, u_char *value, size_t value_len, uintptr_t origin,
+    int trusted)
+{
+    lbg_field_t  *f;
+
+    if (w->q) {
+        lbg_quick_field(w->q, (u_char *) name, name_len, value, value_len,
+                        trusted);
+        return;
+    }
+
+    if (w->n >= w->nfields) {
+        return;
+    }
+
+    f = &w->fields[w->n++];
+
+    f->name = (u_char *) name;
+    f->name_len = name_len;
+    f->value = value;
+    f->value_len = value_len;
+    f->origin = origin;
+    f->trusted = trusted;
+}
+
+
+/*
  * Walks the response as ngx_http_header_filter() will write it (same
  * order, same conditions). With q, the core's quick pass: every field goes
  * to lbg_quick_field() and nothing else is written (view and fields may be
@@ -339,10 +392,10 @@ ngx_http_lbguard_view(ngx_http_request_t *r, lbg_quick_t *q,
     u_char *cl, u_char *lm, u_char *ka, ngx_str_t *loc)
 {
     u_char                    *p;
-    size_t                     n;
     ngx_uint_t                 status, no_content;
     ngx_list_part_t           *part;
     ngx_table_elt_t           *h, *end;
+    ngx_http_lbguard_walk_t    w;
     ngx_http_core_loc_conf_t  *clcf;
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
@@ -370,49 +423,43 @@ ngx_http_lbguard_view(ngx_http_request_t *r, lbg_quick_t *q,
         no_content = (status == NGX_HTTP_NO_CONTENT);
     }
 
-    n = 0;
-
-#define ngx_http_lbguard_field(nm, v, vlen, o)                               \
-    if (q) {                                                                 \
-        lbg_quick_field(q, (u_char *) nm, sizeof(nm) - 1, (u_char *) (v),     \
-                        vlen, o != NGX_HTTP_LBGUARD_CONTENT_TYPE);           \
-                                                                             \
-    } else if (n < nfields) {                                                \
-        fields[n].name = (u_char *) nm;                                      \
-        fields[n].name_len = sizeof(nm) - 1;                                 \
-        fields[n].value = (u_char *) (v);                                    \
-        fields[n].value_len = vlen;                                          \
-        fields[n].origin = o;                                                \
-        fields[n].trusted = (o != NGX_HTTP_LBGUARD_CONTENT_TYPE);            \
-        n++;                                                                 \
-    }
+    w.q = q;
+    w.fields = fields;
+    w.nfields = nfields;
+    w.n = 0;
 
     if (r->headers_out.server == NULL) {
         if (clcf->server_tokens == NGX_HTTP_SERVER_TOKENS_ON) {
-            ngx_http_lbguard_field("Server", NGINX_VER,
+            ngx_http_lbguard_field(&w, "Server", sizeof("Server") - 1,
+                                   (u_char *) NGINX_VER,
                                    sizeof(NGINX_VER) - 1,
-                                   NGX_HTTP_LBGUARD_SERVER);
+                                   NGX_HTTP_LBGUARD_SERVER, 1);
 
         } else if (clcf->server_tokens == NGX_HTTP_SERVER_TOKENS_BUILD) {
-            ngx_http_lbguard_field("Server", NGINX_VER_BUILD,
+            ngx_http_lbguard_field(&w, "Server", sizeof("Server") - 1,
+                                   (u_char *) NGINX_VER_BUILD,
                                    sizeof(NGINX_VER_BUILD) - 1,
-                                   NGX_HTTP_LBGUARD_SERVER);
+                                   NGX_HTTP_LBGUARD_SERVER, 1);
 
         } else {
-            ngx_http_lbguard_field("Server", "nginx", sizeof("nginx") - 1,
-                                   NGX_HTTP_LBGUARD_SERVER);
+            ngx_http_lbguard_field(&w, "Server", sizeof("Server") - 1,
+                                   (u_char *) "nginx", sizeof("nginx") - 1,
+                                   NGX_HTTP_LBGUARD_SERVER, 1);
         }
     }
 
     if (r->headers_out.date == NULL) {
-        ngx_http_lbguard_field("Date", ngx_cached_http_time.data,
+        ngx_http_lbguard_field(&w, "Date", sizeof("Date") - 1,
+                               ngx_cached_http_time.data,
                                ngx_cached_http_time.len,
-                               NGX_HTTP_LBGUARD_DATE);
+                               NGX_HTTP_LBGUARD_DATE, 1);
     }
 
     if (ct->len && !no_content) {
-        ngx_http_lbguard_field("Content-Type", ct->data, ct->len,
-                               NGX_HTTP_LBGUARD_CONTENT_TYPE);
+        /* the only synthesised field whose bytes are not nginx's own */
+        ngx_http_lbguard_field(&w, "Content-Type", sizeof("Content-Type") - 1,
+                               ct->data, ct->len,
+                               NGX_HTTP_LBGUARD_CONTENT_TYPE, 0);
     }
 
     if (r->headers_out.content_length == NULL
@@ -422,8 +469,10 @@ ngx_http_lbguard_view(ngx_http_request_t *r, lbg_quick_t *q,
         /* the quick pass needs the length only: the field is host-made */
         p = q ? cl + ngx_http_lbguard_ndigits(r->headers_out.content_length_n)
               : ngx_sprintf(cl, "%O", r->headers_out.content_length_n);
-        ngx_http_lbguard_field("Content-Length", cl, (size_t) (p - cl),
-                               NGX_HTTP_LBGUARD_CONTENT_LENGTH);
+        ngx_http_lbguard_field(&w, "Content-Length",
+                               sizeof("Content-Length") - 1,
+                               cl, (size_t) (p - cl),
+                               NGX_HTTP_LBGUARD_CONTENT_LENGTH, 1);
     }
 
     if (r->headers_out.last_modified == NULL
@@ -437,8 +486,10 @@ ngx_http_lbguard_view(ngx_http_request_t *r, lbg_quick_t *q,
          * host-made: its bytes are not read) */
         p = q ? lm + sizeof("Mon, 28 Sep 1970 06:00:00 GMT") - 1
               : ngx_http_time(lm, r->headers_out.last_modified_time);
-        ngx_http_lbguard_field("Last-Modified", lm, (size_t) (p - lm),
-                               NGX_HTTP_LBGUARD_LAST_MODIFIED);
+        ngx_http_lbguard_field(&w, "Last-Modified",
+                               sizeof("Last-Modified") - 1,
+                               lm, (size_t) (p - lm),
+                               NGX_HTTP_LBGUARD_LAST_MODIFIED, 1);
     }
 
     /*
@@ -449,59 +500,53 @@ ngx_http_lbguard_view(ngx_http_request_t *r, lbg_quick_t *q,
      */
 
     if (loc->len) {
-        if (q) {
-            lbg_quick_field(q, (u_char *) "Location", sizeof("Location") - 1,
-                            loc->data, loc->len, 0);
-
-        } else if (n < nfields) {
-            fields[n].name = (u_char *) "Location";
-            fields[n].name_len = sizeof("Location") - 1;
-            fields[n].value = loc->data;
-            fields[n].value_len = loc->len;
-            fields[n].origin = (uintptr_t) r->headers_out.location;
-            fields[n].trusted = 0;
-            n++;
-        }
+        ngx_http_lbguard_field(&w, "Location", sizeof("Location") - 1,
+                               loc->data, loc->len,
+                               (uintptr_t) r->headers_out.location, 0);
     }
 
     if (r->chunked) {
-        ngx_http_lbguard_field("Transfer-Encoding", "chunked",
-                               sizeof("chunked") - 1,
-                               NGX_HTTP_LBGUARD_TRANSFER_ENCODING);
+        ngx_http_lbguard_field(&w, "Transfer-Encoding",
+                               sizeof("Transfer-Encoding") - 1,
+                               (u_char *) "chunked", sizeof("chunked") - 1,
+                               NGX_HTTP_LBGUARD_TRANSFER_ENCODING, 1);
     }
 
     if (status == NGX_HTTP_SWITCHING_PROTOCOLS) {
-        ngx_http_lbguard_field("Connection", "upgrade", sizeof("upgrade") - 1,
-                               NGX_HTTP_LBGUARD_CONNECTION);
+        ngx_http_lbguard_field(&w, "Connection", sizeof("Connection") - 1,
+                               (u_char *) "upgrade", sizeof("upgrade") - 1,
+                               NGX_HTTP_LBGUARD_CONNECTION, 1);
 
     } else if (r->keepalive && !(ngx_terminate || ngx_exiting)) {
         /* as ngx_http_header_filter_module (1.21.6+) says it */
-        ngx_http_lbguard_field("Connection", "keep-alive",
+        ngx_http_lbguard_field(&w, "Connection", sizeof("Connection") - 1,
+                               (u_char *) "keep-alive",
                                sizeof("keep-alive") - 1,
-                               NGX_HTTP_LBGUARD_CONNECTION);
+                               NGX_HTTP_LBGUARD_CONNECTION, 1);
 
         if (clcf->keepalive_header) {
             p = q ? ka + sizeof("timeout=") - 1
                     + ngx_http_lbguard_ndigits(clcf->keepalive_header)
                   : ngx_sprintf(ka, "timeout=%T", clcf->keepalive_header);
-            ngx_http_lbguard_field("Keep-Alive", ka, (size_t) (p - ka),
-                                   NGX_HTTP_LBGUARD_KEEP_ALIVE);
+            ngx_http_lbguard_field(&w, "Keep-Alive", sizeof("Keep-Alive") - 1,
+                                   ka, (size_t) (p - ka),
+                                   NGX_HTTP_LBGUARD_KEEP_ALIVE, 1);
         }
 
     } else {
-        ngx_http_lbguard_field("Connection", "close", sizeof("close") - 1,
-                               NGX_HTTP_LBGUARD_CONNECTION);
+        ngx_http_lbguard_field(&w, "Connection", sizeof("Connection") - 1,
+                               (u_char *) "close", sizeof("close") - 1,
+                               NGX_HTTP_LBGUARD_CONNECTION, 1);
     }
 
 #if (NGX_HTTP_GZIP)
     if (r->gzip_vary && clcf->gzip_vary) {
-        ngx_http_lbguard_field("Vary", "Accept-Encoding",
+        ngx_http_lbguard_field(&w, "Vary", sizeof("Vary") - 1,
+                               (u_char *) "Accept-Encoding",
                                sizeof("Accept-Encoding") - 1,
-                               NGX_HTTP_LBGUARD_VARY);
+                               NGX_HTTP_LBGUARD_VARY, 1);
     }
 #endif
-
-#undef ngx_http_lbguard_field
 
     for (part = &r->headers_out.headers.part; part; part = part->next) {
 
@@ -513,29 +558,15 @@ ngx_http_lbguard_view(ngx_http_request_t *r, lbg_quick_t *q,
                 continue;
             }
 
-            if (q) {
-                lbg_quick_field(q, h->key.data, h->key.len, h->value.data,
-                                h->value.len, 0);
-                continue;
-            }
-
-            if (n >= nfields) {
-                continue;
-            }
-
-            fields[n].name = h->key.data;
-            fields[n].name_len = h->key.len;
-            fields[n].value = h->value.data;
-            fields[n].value_len = h->value.len;
-            fields[n].origin = (uintptr_t) h;
-            fields[n].trusted = 0;
-            n++;
+            ngx_http_lbguard_field(&w, (const char *) h->key.data,
+                                   h->key.len, h->value.data, h->value.len,
+                                   (uintptr_t) h, 0);
         }
     }
 
     if (view) {
         view->fields = fields;
-        view->nfields = n;
+        view->nfields = w.n;
     }
 }
 
