@@ -30,6 +30,15 @@ static ngx_http_variable_t  ngx_http_lbguard_vars[] = {
 };
 
 
+/*
+ * r's own ctx, made from r->pool (and set as the module's ctx) when r has
+ * none or one of the sentinels ngx_http_lbguard_armed and
+ * ngx_http_lbguard_complete; NULL when out of memory (logged).
+ *
+ * Invariant: the sentinels are never written; every writer of a ctx gets
+ * it from here. It is the only guard against writing through a sentinel.
+ */
+
 ngx_http_lbguard_ctx_t *
 ngx_http_lbguard_ctx(ngx_http_request_t *r, ngx_http_lbguard_loc_conf_t *lcf)
 {
@@ -139,6 +148,14 @@ ngx_http_lbguard_findings_variable(ngx_http_request_t *r,
         v->data = p;
         v->len = len;
     }
+
+    /*
+     * no_cacheable 0 although the variable is NGX_HTTP_VAR_NOCACHEABLE, as
+     * nginx's own $request_time handler says it: the indexed lookup sets
+     * it to 1 from the flag after this handler, and the lookup by name
+     * (ngx_http_get_variable) returns v as the handler left it, in memory
+     * that is not zeroed. Every member is set here.
+     */
 
     v->valid = 1;
     v->no_cacheable = 0;

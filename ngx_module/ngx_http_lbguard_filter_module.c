@@ -53,6 +53,18 @@ static ngx_int_t ngx_http_lbguard_filter_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_lbguard_init_module(ngx_cycle_t *cycle);
 
 
+/*
+ * Built-in slots where nginx's message is as good as ours: lbguard_drain
+ * (ngx_conf_set_flag_slot, which names the value and "on" or "off").
+ * ngx_conf_set_msec_slot would fit lbguard_keepalive_margin and
+ * ngx_conf_set_enum_slot lbguard and lbguard_profile, but their errors
+ * are terser ('"lbguard_keepalive_margin" directive invalid value', and
+ * 'invalid value "maybe"' without the directive) and never say what is
+ * allowed: the handlers below keep nginx's fuller wording
+ * (ngx_http_lbguard_invalid(), as ngx_conf_set_flag_slot words it), which
+ * docs/nginx.md shows and tests/integration/test_nginx.py checks.
+ */
+
 static ngx_command_t  ngx_http_lbguard_filter_commands[] = {
 
     { ngx_string("lbguard"),
