@@ -23,7 +23,6 @@ ifeq ($(origin CC),default)
 CC      := cc
 endif
 FUZZ_CC ?= clang
-AR      ?= ar
 CLANG_FORMAT ?= clang-format
 INSTALL ?= install
 PREFIX  ?= /usr/local
