@@ -76,8 +76,11 @@ int lbg_tier_parse(const char *s, size_t len, lbg_tier_e *out);
 
 /*
  * Bits naming the load-balancer parsers that reject a defect (a 502, or a
- * reset, before the client sees the response). Sources: shared reference
- * load-balancers.md, table 1b.
+ * reset, before the client sees the response). Sources: each parser's own
+ * code (HAProxy src/h1.c and src/h1_htx.c; nginx src/http/ngx_http_parse.c
+ * and ngx_http_proxy_module.c; Envoy source/common/http/http1/codec_impl.cc
+ * and balsa_parser.cc; llhttp), AWS's ALB troubleshooting guide, and the
+ * corpus runs of tests/integration/test_lb_malformed.py.
  */
 #define LBG_LB_HAPROXY 0x01u /* HAProxy 2.6+ h1 parser (PH / 502) */
 #define LBG_LB_NGINX   0x02u /* nginx as a reverse proxy */

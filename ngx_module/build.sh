@@ -26,6 +26,12 @@
 #       in (Debian 12's dynamic one is for 1.22). Needs the deb-src-only
 #       trixie entry scripts/deps.sh writes; nothing is installed from it.
 #
+#   bash ngx_module/build.sh fetch BUILD
+#       only downloads (apt-get source, no root) the two source packages the
+#       static builds use, into BUILD/src and BUILD/src-mainline (make deps).
+#       With LBG_NO_FETCH=1 (make check) the static builds never download:
+#       a missing source is an error that names make deps.
+#
 # Both are incremental: configure runs again only when `config`, this
 # script or the nginx source changed; make rebuilds what changed.
 set -euo pipefail
@@ -33,7 +39,7 @@ set -euo pipefail
 mode=${1:-}
 BUILD=${2:-}
 if [ -z "$mode" ] || [ -z "$BUILD" ]; then
-    echo "usage: $0 dynamic|static|static-asan|static-mainline BUILD_DIR" >&2
+    echo "usage: $0 dynamic|static|static-asan|static-mainline|fetch BUILD_DIR" >&2
     exit 2
 fi
 
@@ -91,6 +97,10 @@ fetch_source() {
     local dir=$1 upstream=$2
     mkdir -p "$dir"
     if ! ls "$dir"/nginx_*.orig.tar.gz > /dev/null 2>&1; then
+        if [ -n "${LBG_NO_FETCH:-}" ]; then
+            echo "$0: nginx $upstream's source is not in $dir: run make deps first" >&2
+            exit 1
+        fi
         # Every version of the source package shares the upstream orig
         # tarball; the Debian part of an older one may be gone from the
         # mirror, so try each version and keep the first orig tarball.
@@ -176,5 +186,7 @@ case "$mode" in
     static)      build_static nginx-static ;;
     static-asan) build_static nginx-static-asan ;;
     static-mainline) build_static nginx-static-mainline ;;
-    *) echo "usage: $0 dynamic|static|static-asan|static-mainline BUILD_DIR" >&2; exit 2 ;;
+    fetch)       fetch_source "$BUILD/src" 1.22 > /dev/null
+                 fetch_source "$BUILD/src-mainline" 1.26 > /dev/null ;;
+    *) echo "usage: $0 dynamic|static|static-asan|static-mainline|fetch BUILD_DIR" >&2; exit 2 ;;
 esac

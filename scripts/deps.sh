@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PKGS=(
-  build-essential pkg-config libcmocka-dev clang libclang-rt-14-dev valgrind
+  build-essential pkg-config libcmocka-dev clang libclang-rt-14-dev clang-format valgrind
   nginx-core nginx-dev libnginx-mod-http-perl libpcre2-dev zlib1g-dev libssl-dev libperl-dev
   apache2 apache2-dev
   haproxy wrk dpkg-dev python3 curl

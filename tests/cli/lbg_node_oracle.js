@@ -1,5 +1,6 @@
 // lbg_node_oracle.js -- Node's HTTP client (llhttp, strict: no
-// insecureHTTPParser) as a response-parser oracle (build-notes.md section 6).
+// insecureHTTPParser) as a response-parser oracle (Node's http.request,
+// https://nodejs.org/api/http.html#httprequestoptions-callback).
 //
 //   node lbg_node_oracle.js PORT CASES.json
 //

@@ -65,7 +65,8 @@ http {
 
 def start_apache(d, port, keepalive_timeout):
     """Apache (event MPM) serving d/htdocs/index.html, KeepAliveTimeout
-    `keepalive_timeout` seconds (build-notes.md section 3). Its children run
+    `keepalive_timeout` seconds (httpd's KeepAliveTimeout,
+    https://httpd.apache.org/docs/2.4/mod/core.html#keepalivetimeout). Its children run
     as www-data: when that user cannot reach d (a checkout under a private
     directory), a fresh directory under the system temp dir is used."""
     if not _reachable_by_others(d):

@@ -184,7 +184,7 @@ test_profiles(void **state)
                 (r->lb_mask & bits[p]) != 0);
         }
     }
-    /* a few spelled out, from the reference table 1b */
+    /* a few spelled out, from the parsers' sources (LBG_LB_* in lbg.h) */
     assert_int_equal(lbg_rule_in_profile(LBG_RULE_CONTENT_LENGTH_DUPLICATE,
                                          LBG_PROFILE_HAPROXY), 0);
     assert_int_equal(lbg_rule_in_profile(LBG_RULE_CONTENT_LENGTH_DUPLICATE,
