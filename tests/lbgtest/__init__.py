@@ -111,8 +111,12 @@ class Proc:
         self.name = name or os.path.basename(argv[0])
         self.log = log
         out = open(log, "ab") if log else subprocess.DEVNULL
-        self.p = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL, env=env)
+        try:
+            self.p = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                                      stdin=subprocess.DEVNULL, env=env)
+        finally:
+            if log:
+                out.close()     # the child has its own descriptor
         self.pid = self.p.pid
         _procs.append(self)
 
@@ -356,6 +360,12 @@ class TestCase(unittest.TestCase):
         """check() that `got` == `expected`, with both in the detail."""
         return self.check(name, got == expected,
                           "\n  got:      %r\n  expected: %r" % (got, expected))
+
+    def skip_part(self, name, reason):
+        """Skips one part of a test (a subTest named `name`), for an absent
+        tool that only that part needs; the test goes on."""
+        with self.subTest(name):
+            self.skipTest(reason)
 
 
 def main():
