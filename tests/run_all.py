@@ -10,7 +10,14 @@ Suites:
   * a bounded libFuzzer run over tests/cases (one check), and one of the
     `lbguard logs` line parser over tests/logs (one check);
   * every Python suite tests/integration/test_*.py and tests/cli/test_*.py,
-    each ending with its own "N passed, N failed" line.
+    one process each: a unittest suite (a lbgtest.TestCase) through
+    `python3 -m tests.lbgtest`, which counts each subTest (check) and each
+    test without subTests, skips apart; a suite not yet on unittest as a
+    script ending with its own "N passed, N failed" line. A suite that
+    crashes counts as failed, its output (traceback) shown.
+
+Usage: tests/run_all.py [--build DIR] [SUBSTRING...]: only the suites whose
+name contains one of the substrings. Ends with "N passed, N failed".
 Exit status: 0 when nothing failed.
 """
 import glob
@@ -23,17 +30,20 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 build = os.path.abspath(sys.argv[sys.argv.index("--build") + 1]) if "--build" in sys.argv \
     else os.path.join(ROOT, "build")
-only = [a for a in sys.argv[1:] if not a.startswith("--") and a != build]
+only = [a for i, a in enumerate(sys.argv[1:], 1)
+        if not a.startswith("--") and sys.argv[i - 1] != "--build"]
 
-total_p = total_f = 0
+total_p = total_f = total_s = 0
 summary = []
 
 
-def record(name, p, f, secs):
-    global total_p, total_f
+def record(name, p, f, secs, skipped=0):
+    global total_p, total_f, total_s
     total_p += p
     total_f += f
-    summary.append("%-40s %4d passed, %3d failed  (%.1fs)" % (name, p, f, secs))
+    total_s += skipped
+    summary.append("%-40s %4d passed, %3d failed%s  (%.1fs)"
+                   % (name, p, f, ", %3d skipped" % skipped if skipped else "", secs))
 
 
 def run_tap(binary, label):
@@ -52,23 +62,34 @@ def run_tap(binary, label):
     record(label, p, f, time.monotonic() - t)
 
 
+def is_unittest(path):
+    """True when the suite is a lbgtest.TestCase (else an old-style script)."""
+    with open(path, encoding="utf-8") as f:
+        return re.search(r"(?m)^class \w+\(lbgtest\.TestCase\)", f.read()) is not None
+
+
 def run_suite(path):
     t = time.monotonic()
     name = os.path.relpath(path, ROOT)
     print("=== %s" % name)
     sys.stdout.flush()
-    r = subprocess.run([sys.executable, path, "--build", build], cwd=ROOT,
+    if is_unittest(path):
+        module = os.path.splitext(name)[0].replace(os.sep, ".")
+        argv = [sys.executable, "-m", "tests.lbgtest", "--build", build, module]
+    else:
+        argv = [sys.executable, path, "--build", build]
+    r = subprocess.run(argv, cwd=ROOT, env=dict(os.environ, LBG_BUILD=build),
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=1200)
     out = r.stdout.decode("utf-8", "replace")
     sys.stdout.write(out)
-    m = re.findall(r"(?m)^(\d+) passed, (\d+) failed", out)
+    m = re.findall(r"(?m)^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?", out)
     if m:
-        p, f = int(m[-1][0]), int(m[-1][1])
+        p, f, sk = int(m[-1][0]), int(m[-1][1]), int(m[-1][2] or 0)
     else:
-        p, f = 0, 1
+        p, f, sk = 0, 1, 0
     if r.returncode != 0 and f == 0:
         f = 1
-    record(name, p, f, time.monotonic() - t)
+    record(name, p, f, time.monotonic() - t, sk)
 
 
 def wanted(name):
@@ -134,5 +155,7 @@ for s in sorted(glob.glob(os.path.join(ROOT, "tests", "integration", "test_*.py"
 
 print()
 print("\n".join(summary))
+if total_s:
+    print("%d skipped (not counted: a build or tool is absent)" % total_s)
 print("%d passed, %d failed" % (total_p, total_f))
 sys.exit(1 if total_f else 0)

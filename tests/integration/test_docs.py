@@ -1,30 +1,51 @@
 #!/usr/bin/env python3
-"""README.md stays true: its rule table is the one common/lbg.h defines, and
-it starts with the two commands CI and users rely on."""
+"""test_docs -- README.md stays true: its rule table is the one
+common/lbg.h defines, and it starts with the two commands CI and users
+rely on.
+
+Usage: python3 -m tests.integration.test_docs [--build DIR] [-k NAME]
+"""
 import os
-import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+from scripts import rules_table
+from tests import lbgtest
 
-import lbgtest  # noqa: E402
-import rules_table  # noqa: E402
 
-res = lbgtest.Results("docs")
-readme = open(os.path.join(lbgtest.ROOT, "README.md")).read()
-a = readme.index("<!-- rules:begin -->\n") + len("<!-- rules:begin -->\n")
-b = readme.index("<!-- rules:end -->")
-build = lbgtest.build_dir()
-if not res.check("build/lbguard exists (make cli)", os.path.exists(os.path.join(build, "lbguard"))):
-    sys.exit(res.summary())
-res.eq("README rule table matches common/lbg.h (lbguard rules --json)", readme[a:b],
-       rules_table.table(build))
-head = "\n".join(readme.splitlines()[:12])
-res.check("README starts with make demo", "make demo" in head)
-res.check("README starts with make test", "make test" in head)
-ci = open(os.path.join(lbgtest.ROOT, ".ci", "run")).read()
-res.check(".ci/run runs make test", "make test" in ci)
-rules = rules_table.rules(build)
-res.eq("rule ids are 1..N without gaps", [r[0] for r in rules], list(range(1, len(rules) + 1)))
-res.eq("rule names are unique", len(set(r[1] for r in rules)), len(rules))
-sys.exit(res.summary())
+def read(*path):
+    with open(os.path.join(lbgtest.ROOT, *path), encoding="utf-8") as f:
+        return f.read()
+
+
+class Docs(lbgtest.TestCase):
+    suite = "docs"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.readme = read("README.md")
+
+    def test_rule_table(self):
+        lbgtest.require(os.path.join(self.build, "lbguard"), "make cli")
+        a = self.readme.index("<!-- rules:begin -->\n") + len("<!-- rules:begin -->\n")
+        b = self.readme.index("<!-- rules:end -->")
+        self.eq("README rule table matches common/lbg.h (lbguard rules --json)",
+                self.readme[a:b], rules_table.table(self.build))
+
+    def test_readme_head(self):
+        head = "\n".join(self.readme.splitlines()[:12])
+        self.check("README starts with make demo", "make demo" in head)
+        self.check("README starts with make test", "make test" in head)
+
+    def test_ci(self):
+        self.check(".ci/run runs make test", "make test" in read(".ci", "run"))
+
+    def test_rule_ids(self):
+        lbgtest.require(os.path.join(self.build, "lbguard"), "make cli")
+        rules = rules_table.rules(self.build)
+        self.eq("rule ids are 1..N without gaps", [r[0] for r in rules],
+                list(range(1, len(rules) + 1)))
+        self.eq("rule names are unique", len(set(r[1] for r in rules)), len(rules))
+
+
+if __name__ == "__main__":
+    lbgtest.main()

@@ -7,70 +7,92 @@ debian/changelog (the packages' version), the man page's .TH line,
 at NOTICE: nginx's init_module, here under `nginx -t`; Apache's
 post_config, at a real start) must all say the same.
 
-Usage: test_version.py [--build DIR]; ends with "N passed, N failed".
+Usage: python3 -m tests.integration.test_version [--build DIR] [-k NAME]
 """
 import os
 import re
 import subprocess
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import lbgtest  # noqa: E402
-import apache_env  # noqa: E402
+from tests import lbgtest
+from tests.lbgtest import apache_env
 
 NGINX = "/usr/sbin/nginx"
 
-build = lbgtest.build_dir()
-R = lbgtest.Results("version")
-ROOT = lbgtest.ROOT
-
 
 def read(*path):
-    with open(os.path.join(ROOT, *path), encoding="utf-8") as f:
+    with open(os.path.join(lbgtest.ROOT, *path), encoding="utf-8") as f:
         return f.read()
 
 
-m = re.search(r'(?m)^#define LBG_VERSION "([^"]*)"$', read("common", "lbg.h"))
-v = m.group(1) if m else None
-R.check("LBG_VERSION is MAJOR.MINOR.PATCH", v and re.fullmatch(r"\d+\.\d+\.\d+", v), repr(v))
-v = v or "?"
+def lbg_version():
+    """LBG_VERSION from common/lbg.h, or None."""
+    m = re.search(r'(?m)^#define LBG_VERSION "([^"]*)"$', read("common", "lbg.h"))
+    return m.group(1) if m else None
 
-m = re.match(r"lbguard \(([^)]*)\) \S+; urgency=\S+\n", read("debian", "changelog"))
-R.eq("debian/changelog top entry", m and m.group(1), v)
 
-m = re.search(r'(?m)^\.TH LBGUARD 1 "[^"]*" "lbguard ([^"]*)"', read("docs", "lbguard.1"))
-R.eq("man page .TH", m and m.group(1), v)
+class Version(lbgtest.TestCase):
+    suite = "version"
 
-cli = os.path.join(build, "lbguard")
-r = subprocess.run([cli, "--version"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-R.eq("lbguard --version", (r.returncode, r.stdout, r.stderr),
-     (0, ("lbguard %s\n" % v).encode(), b""))
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.v = lbg_version() or "?"
 
-# nginx: init_module logs at every start, reload and -t, to the error log
-so = os.path.join(build, "nginx-dynamic", "objs", "ngx_http_lbguard_filter_module.so")
-d = lbgtest.workdir("version-nginx", build)
-conf = os.path.join(d, "nginx.conf")
-with open(conf, "w") as f:
-    f.write("load_module %s;\nerror_log %s/error.log notice;\npid %s/nginx.pid;\n"
-            "events { }\nhttp { }\n" % (so, d, d))
-r = subprocess.run([NGINX, "-t", "-p", d, "-e", os.path.join(d, "early.log"), "-c", conf],
-                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
-R.eq("nginx -t with the module", r.returncode, 0)
-lines = re.findall(r"(?m)^\S+ \S+ \[(\w+)\] \d+#\d+: (lbguard/.*)$",
-                   lbgtest.read_log(os.path.join(d, "error.log")))
-R.eq("nginx startup line", lines, [("notice", "lbguard/" + v)])
+    def test_lbg_h(self):
+        v = lbg_version()
+        self.check("LBG_VERSION is MAJOR.MINOR.PATCH",
+                   v and re.fullmatch(r"\d+\.\d+\.\d+", v), repr(v))
 
-# Apache: post_config logs in the pass that serves (once per start)
-d = apache_env.workdir("version-apache", build)
-a = apache_env.Apache(d, os.path.join(build, "apache", "mod_lbguard.so"), "")
-a.write_conf()
-try:
-    a.start()
-    lines = [x for x in lbgtest.read_log(a.error_log).splitlines() if "lbguard/" in x]
-    R.eq("Apache startup line", lines, ["[lbguard:notice] lbguard/" + v])
-except RuntimeError as e:
-    R.check("Apache starts with the module", False, str(e))
-finally:
-    a.stop()
+    def test_changelog(self):
+        m = re.match(r"lbguard \(([^)]*)\) \S+; urgency=\S+\n", read("debian", "changelog"))
+        self.eq("debian/changelog top entry", m and m.group(1), self.v)
 
-sys.exit(R.summary())
+    def test_man_page(self):
+        m = re.search(r'(?m)^\.TH LBGUARD 1 "[^"]*" "lbguard ([^"]*)"', read("docs", "lbguard.1"))
+        self.eq("man page .TH", m and m.group(1), self.v)
+
+    def test_cli(self):
+        cli = lbgtest.require(os.path.join(self.build, "lbguard"), "make cli")
+        r = subprocess.run([cli, "--version"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.eq("lbguard --version", (r.returncode, r.stdout, r.stderr),
+                (0, ("lbguard %s\n" % self.v).encode(), b""))
+
+    def test_nginx(self):
+        # init_module logs at every start, reload and -t, to the error log
+        so = lbgtest.require(os.path.join(self.build, "nginx-dynamic", "objs",
+                                          "ngx_http_lbguard_filter_module.so"),
+                             "make nginx-dynamic")
+        lbgtest.require(NGINX, "apt-get install nginx")
+        d = self.workdir("version-nginx")
+        conf = os.path.join(d, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write("load_module %s;\nerror_log %s/error.log notice;\npid %s/nginx.pid;\n"
+                    "events { }\nhttp { }\n" % (so, d, d))
+        r = subprocess.run([NGINX, "-t", "-p", d, "-e", os.path.join(d, "early.log"),
+                            "-c", conf],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+        self.eq("nginx -t with the module", r.returncode, 0)
+        lines = re.findall(r"(?m)^\S+ \S+ \[(\w+)\] \d+#\d+: (lbguard/.*)$",
+                           lbgtest.read_log(os.path.join(d, "error.log")))
+        self.eq("nginx startup line", lines, [("notice", "lbguard/" + self.v)])
+
+    def test_apache(self):
+        # post_config logs in the pass that serves (once per start)
+        so = lbgtest.require(os.path.join(self.build, "apache", "mod_lbguard.so"),
+                             "make apache")
+        lbgtest.require(apache_env.APACHE, "apt-get install apache2")
+        d = apache_env.workdir("version-apache", self.build)
+        a = apache_env.Apache(d, so, "")
+        a.write_conf()
+        try:
+            a.start()
+            lines = [x for x in lbgtest.read_log(a.error_log).splitlines() if "lbguard/" in x]
+            self.eq("Apache startup line", lines, ["[lbguard:notice] lbguard/" + self.v])
+        except RuntimeError as e:
+            self.check("Apache starts with the module", False, str(e))
+        finally:
+            a.stop()
+
+
+if __name__ == "__main__":
+    lbgtest.main()

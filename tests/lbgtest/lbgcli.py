@@ -3,19 +3,18 @@
 Runs build/lbguard (and build/lbguard-asan), loads the raw-response corpus
 tests/cases/ (NNN-slug.http + NNN-slug.expect, optional NNN-slug.repaired)
 and the rule table (`lbguard rules --json`). The shared harness lbgtest
-(tests/integration/lbgtest.py) provides ports, processes and Results.
+(tests/lbgtest) provides ports, processes and TestCase.
 """
 import json
 import os
 import re
 import subprocess
-import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+from tests import lbgtest
 
-import lbgtest  # noqa: E402
+ROOT = lbgtest.ROOT
+# tests/cli: the CLI suites and their helper files (lbg_node_oracle.js)
+HERE = os.path.join(ROOT, "tests", "cli")
 
 CASES_DIR = os.path.join(ROOT, "tests", "cases")
 

@@ -17,8 +17,8 @@ answers its own 500 for header fields it refuses (check_headers()).
 import os
 import re
 
-import lbgtest
-import lb_configs as C
+from tests import lbgtest
+from tests.lbgtest import lb_configs as C
 
 LBS = ("haproxy", "nginx")
 

@@ -1,0 +1,1 @@
+"""Integration suites: real nginx, Apache, HAProxy (tests/README.md)."""
