@@ -7,26 +7,23 @@ One apache2 instance serves every mode side by side: /off/, /detect/ and
 and a mod_proxy passthrough to a RawBackend (proxy/).
 Four virtual hosts on their own ports check the keep-alive policy.
 `apache2 -t` checks the directive errors. Date is the only field
-normalised (ServerTokens Prod makes Server stable).
+normalised (ServerTokens Prod makes Server stable). ApacheAsanTest runs
+every case again against the ASan + UBSan build of the module (its checks
+print as "apache-asan"); a module not built is a skip.
 
-    python3 tests/integration/test_apache.py --build BUILD
+Usage (from the repository root):
+    python3 -m tests.integration.test_apache [--build BUILD] [-k NAME]
 """
 import os
 import re
 import signal
 import socket
-import sys
 import threading
 import time
+import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import lbgtest  # noqa: E402
-from apache_env import Apache, sanitizer_env, workdir  # noqa: E402
-
-res = lbgtest.Results("apache")
-BUILD = lbgtest.build_dir()
-SO = os.path.join(BUILD, "apache", "mod_lbguard.so")
-SO_ASAN = os.path.join(BUILD, "apache", "mod_lbguard-asan.so")
+from tests import lbgtest
+from tests.lbgtest.apache_env import Apache, sanitizer_env, workdir
 
 # Every script declares its Content-Length, and ap_trust_cgilike_cl keeps
 # it: the framing on the wire then does not depend on how the pipe reads
@@ -190,7 +187,7 @@ APACHE_500_BUG = ("body-shorter-than-content-length: Content-Length 576, body 57
                   "bytes before the end, %s")
 
 
-def check_case(srv, name, path, want_raw, want_err, want_note, status=None,
+def check_case(t, srv, name, path, want_raw, want_err, want_note, status=None,
                bug_outcome=None, method="GET"):
     """One request: exact bytes (or status line), exact new error-log lines,
     exact note. bug_outcome: the 500 may also carry APACHE_500_BUG.
@@ -202,20 +199,20 @@ def check_case(srv, name, path, want_raw, want_err, want_note, status=None,
         if raw in want_raw:
             print("  (%s: outcome %d of %d)" % (name, want_raw.index(raw) + 1,
                                                 len(want_raw)))
-        res.check(name + " bytes", raw in want_raw,
-                  "\n  got:      %r\n  expected one of: %r" % (raw, want_raw))
+        t.check(name + " bytes", raw in want_raw,
+                "\n  got:      %r\n  expected one of: %r" % (raw, want_raw))
     elif want_raw is not None:
-        res.eq(name + " bytes", raw, want_raw)
+        t.eq(name + " bytes", raw, want_raw)
     if status is not None:
-        res.eq(name + " status line", status_line(raw), status)
+        t.eq(name + " status line", status_line(raw), status)
     if bug_outcome is not None and err and err[-1] == L(APACHE_500_BUG % bug_outcome):
         print("  (%s: Apache sent its 500 with Content-Length 576; reported)" % name)
         err = err[:-1]
         tail = "body-shorter-than-content-length:" + (
             "detected" if "detect" in bug_outcome else "reported")
         note = {tail: "-"}.get(note, note.replace("," + tail, ""))
-    res.eq(name + " error log", err, want_err)
-    res.eq(name + " access log note", note, want_note)
+    t.eq(name + " error log", err, want_err)
+    t.eq(name + " access log note", note, want_note)
     return raw
 
 
@@ -235,23 +232,23 @@ def ah_value(name, value):
             "invalid characters, aborting request" % (name, value))
 
 
-def apache_500(srv, name, path, want_err, note="-", bug_outcome=None):
+def apache_500(t, srv, name, path, want_err, note="-", bug_outcome=None):
     """A response Apache itself turns into a 500 (check_headers)."""
-    check_case(srv, name, path, None, want_err, note,
+    check_case(t, srv, name, path, None, want_err, note,
                status=b"HTTP/1.1 500 Internal Server Error", bug_outcome=bug_outcome)
 
 
-def header_cases(srv):
+def header_cases(t, srv):
     # Conformant responses: Off and Repair byte-for-byte equal, no log.
     for p in ("cgi-bin/ok", "proxy/good"):
         for method in ("GET", "HEAD"):
-            off = check_case(srv, "conformant %s %s off" % (method, p), "/off/" + p,
+            off = check_case(t, srv, "conformant %s %s off" % (method, p), "/off/" + p,
                              None, [], "-", method=method)
-            check_case(srv, "conformant %s %s repair" % (method, p), "/repair/" + p,
+            check_case(t, srv, "conformant %s %s repair" % (method, p), "/repair/" + p,
                        off, [], "-", method=method)
-    res.eq("conformant cgi bytes", srv.get("/repair/cgi-bin/ok")[0],
-           head(fields=b"X-Ok: fine\r\nContent-Length: 5\r\n")
-           + b"Content-Type: text/plain\r\n\r\nhello")
+    t.eq("conformant cgi bytes", srv.get("/repair/cgi-bin/ok")[0],
+         head(fields=b"X-Ok: fine\r\nContent-Length: 5\r\n")
+         + b"Content-Type: text/plain\r\n\r\nhello")
 
     ok_tail = b"Content-Type: text/plain\r\n\r\nhello"
 
@@ -260,13 +257,13 @@ def header_cases(srv):
     for cgi, shown in (("name_space", "X Bad"), ("name_ctl", "X\\\\x01Bad")):
         raw_name = shown.replace("\\\\x01", "\\x01")
         ah = ah_name(raw_name)
-        apache_500(srv, cgi + " off", "/off/cgi-bin/" + cgi, [ah])
-        apache_500(srv, cgi + " detect", "/detect/cgi-bin/" + cgi,
+        apache_500(t, srv, cgi + " off", "/off/cgi-bin/" + cgi, [ah])
+        apache_500(t, srv, cgi + " detect", "/detect/cgi-bin/" + cgi,
                    [L('field-name-invalid: field name "%s", not repaired '
                       '(detect mode)' % shown), ah],
                    "field-name-invalid:detected",
                    bug_outcome="not repaired (detect mode)")
-        check_case(srv, cgi + " repair", "/repair/cgi-bin/" + cgi,
+        check_case(t, srv, cgi + " repair", "/repair/cgi-bin/" + cgi,
                    head(fields=b"Content-Length: 5\r\n") + ok_tail,
                    [L('field-name-invalid: field name "%s", field removed' % shown)],
                    "field-name-invalid:repaired")
@@ -279,21 +276,21 @@ def header_cases(srv):
             ("value_ctl", "X-Bad", "a\\\\x01b", b"X-Bad: a b\r\n" + cl),
             ("value_del", "X-Bad", "a\\\\x7fb", b"X-Bad: a b\r\n" + cl),
             ("hdr", "X-Hdr", "a\\\\x01b", cl + b"X-Hdr: a b\r\n")):
-        apache_500(srv, cgi + " off", "/off/cgi-bin/" + cgi,
+        apache_500(t, srv, cgi + " off", "/off/cgi-bin/" + cgi,
                    [ah_value(fname, shown.replace("\\\\", "\\"))])
-        check_case(srv, cgi + " repair", "/repair/cgi-bin/" + cgi,
+        check_case(t, srv, cgi + " repair", "/repair/cgi-bin/" + cgi,
                    head(fields=fields) + ok_tail,
                    [L('field-value-ctl: field "%s" value "%s", control characters '
                       'replaced with SP' % (fname, shown))],
                    "field-value-ctl:repaired")
-    check_case(srv, "ctype_ctl repair", "/repair/cgi-bin/ctype_ctl",
+    check_case(t, srv, "ctype_ctl repair", "/repair/cgi-bin/ctype_ctl",
                head(fields=b"Content-Length: 5\r\n") + b"Content-Type: text/pl ain\r\n\r\n" + b"hello",
                [L('field-value-ctl: field "Content-Type" value "text/pl\\\\x01ain", '
                   'control characters replaced with SP')],
                "field-value-ctl:repaired")
-    apache_500(srv, "mod_headers bad name off", "/off/cgi-bin/oddname",
+    apache_500(t, srv, "mod_headers bad name off", "/off/cgi-bin/oddname",
                [ah_name("X Odd")])
-    check_case(srv, "mod_headers bad name repair", "/repair/cgi-bin/oddname",
+    check_case(t, srv, "mod_headers bad name repair", "/repair/cgi-bin/oddname",
                head(fields=b"Content-Length: 5\r\n") + ok_tail,
                [L('field-name-invalid: field name "X Odd", field removed')],
                "field-name-invalid:repaired")
@@ -302,27 +299,27 @@ def header_cases(srv):
     # NUL ends the value (C strings). Off and Repair send the same bytes.
     for cgi, fixed in (("value_cr", b"X-Bad: ab\r\n"), ("value_nul", b"X-Bad: a\r\n")):
         for m in ("off", "repair"):
-            check_case(srv, "%s %s" % (cgi, m), "/%s/cgi-bin/%s" % (m, cgi),
+            check_case(t, srv, "%s %s" % (cgi, m), "/%s/cgi-bin/%s" % (m, cgi),
                        head(fields=fixed + b"Content-Length: 5\r\n") + ok_tail, [], "-")
 
     # Status codes.
     cgid = "[cgid:error] Invalid status line from script 'status_600': 600 Foo"
-    check_case(srv, "status 600 off", "/off/cgi-bin/status_600",
+    check_case(t, srv, "status 600 off", "/off/cgi-bin/status_600",
                head(b"600 Foo", fields=b"Content-Length: 5\r\n") + ok_tail, [cgid], "-")
-    check_case(srv, "status 600 repair", "/repair/cgi-bin/status_600",
+    check_case(t, srv, "status 600 repair", "/repair/cgi-bin/status_600",
                head(b"500 Internal Server Error", fields=b"Content-Length: 5\r\n") + ok_tail,
                [cgid, L('status-code-out-of-range: status line "600 Foo", status set to 500')],
                "status-code-out-of-range:repaired")
 
     # Profiles: nginx accepts control characters, so lbguard leaves them
     # (and Apache's own 500 remains).
-    apache_500(srv, "profile nginx ignores ctl", "/nginx/cgi-bin/value_ctl",
+    apache_500(t, srv, "profile nginx ignores ctl", "/nginx/cgi-bin/value_ctl",
                [ah_value("X-Bad", "a\\x01b")], bug_outcome="none (connection closed)")
 
     # Budgets ("LBGuardHeaderBudget 200 3"): reported, response unchanged.
     # lbguard counts the status line and the fields it sees (not the Date,
     # Server, Connection and framing fields HTTP_HEADER adds later).
-    check_case(srv, "budget", "/budget/cgi-bin/many",
+    check_case(t, srv, "budget", "/budget/cgi-bin/many",
                head(fields=b"".join(b"X-F%d: %s\r\n" % (i, b"v" * 40) for i in range(5))
                     + b"Content-Length: 5\r\n") + ok_tail,
                [L("too-many-fields: 7 fields, budget 3, none under strictest "
@@ -333,33 +330,33 @@ def header_cases(srv):
                "too-many-fields:reported,header-section-too-large:reported")
 
     # mod_proxy passthrough of a misbehaving backend.
-    apache_500(srv, "proxy ctl off", "/off/proxy/ctl", [ah_value("X-Bad", "a\\x01b")])
-    check_case(srv, "proxy ctl repair", "/repair/proxy/ctl",
+    apache_500(t, srv, "proxy ctl off", "/off/proxy/ctl", [ah_value("X-Bad", "a\\x01b")])
+    check_case(t, srv, "proxy ctl repair", "/repair/proxy/ctl",
                head(fields=b"X-Bad: a b\r\nContent-Length: 2\r\n") + b"\r\nok",
                [L('field-value-ctl: field "X-Bad" value "a\\\\x01b", control '
                   'characters replaced with SP')], "field-value-ctl:repaired")
-    check_case(srv, "proxy bad name repair", "/repair/proxy/name",
+    check_case(t, srv, "proxy bad name repair", "/repair/proxy/name",
                head(fields=b"Content-Length: 2\r\n") + b"\r\nok",
                [L('field-name-invalid: field name "X Bad", field removed')],
                "field-name-invalid:repaired")
-    check_case(srv, "proxy status 600 off", "/off/proxy/st600",
+    check_case(t, srv, "proxy status 600 off", "/off/proxy/st600",
                head(b"600 Foo", fields=b"Content-Length: 2\r\n") + b"\r\nok", [], "-")
-    check_case(srv, "proxy status 600 repair", "/repair/proxy/st600",
+    check_case(t, srv, "proxy status 600 repair", "/repair/proxy/st600",
                head(b"500 Internal Server Error", fields=b"Content-Length: 2\r\n")
                + b"\r\nok",
                [L('status-code-out-of-range: status line "600 Foo", status set to 500')],
                "status-code-out-of-range:repaired")
 
 
-def framing_cases(srv):
+def framing_cases(t, srv):
     ct = b"Content-Type: text/plain\r\n\r\n"
     cl_abc_line = [L('content-length-invalid: field "Content-Length" value "abc", '
                      'Content-Length removed, connection closed')]
     # An invalid Content-Length the handler set (trusted CGI), streamed:
     # CONTENT_LENGTH never sees the whole body, so "abc" reaches the wire.
-    check_case(srv, "cl abc off", "/off/cgi-bin/cl_abc",
+    check_case(t, srv, "cl abc off", "/off/cgi-bin/cl_abc",
                head(fields=b"Content-Length: abc\r\n") + ct + b"hello", [], "-")
-    check_case(srv, "cl abc repair", "/repair/cgi-bin/cl_abc",
+    check_case(t, srv, "cl abc repair", "/repair/cgi-bin/cl_abc",
                head() + ct + b"hello", cl_abc_line, "content-length-invalid:repaired")
     # The same output written at once, as most CGIs do. Apache's framing
     # then depends on a race it does not control: mod_cgid hands the body
@@ -372,25 +369,25 @@ def framing_cases(srv):
     # the data on and the handler's value stays. lbguard sees "abc" in both
     # cases (it runs before CONTENT_LENGTH), so the log line and note are
     # exact; the bytes are exactly one of the two outcomes.
-    check_case(srv, "cl abc whole off", "/off/cgi-bin/cl_abc_whole",
+    check_case(t, srv, "cl abc whole off", "/off/cgi-bin/cl_abc_whole",
                (head(fields=b"Content-Length: abc\r\n") + ct + b"hello",
                 head(fields=b"Content-Length: 5\r\n") + ct + b"hello"), [], "-")
-    check_case(srv, "cl abc whole repair", "/repair/cgi-bin/cl_abc_whole",
+    check_case(t, srv, "cl abc whole repair", "/repair/cgi-bin/cl_abc_whole",
                (head() + ct + b"hello",
                 head(fields=b"Content-Length: 5\r\n") + ct + b"hello"),
                cl_abc_line, "content-length-invalid:repaired")
 
     # Body longer than the Content-Length: Apache alone sends all 21 bytes
     # (the next 16 would be read as the next response).
-    check_case(srv, "body longer off", "/off/cgi-bin/longer",
+    check_case(t, srv, "body longer off", "/off/cgi-bin/longer",
                head(fields=b"Content-Length: 5\r\n") + ct + b"hello, extra bytes!!!",
                [], "-")
-    check_case(srv, "body longer detect", "/detect/cgi-bin/longer",
+    check_case(t, srv, "body longer detect", "/detect/cgi-bin/longer",
                head(fields=b"Content-Length: 5\r\n") + ct + b"hello, extra bytes!!!",
                [L("body-longer-than-content-length: Content-Length 5, body 21 "
                   "bytes, not repaired (detect mode)")],
                "body-longer-than-content-length:detected")
-    check_case(srv, "body longer repair", "/repair/cgi-bin/longer",
+    check_case(t, srv, "body longer repair", "/repair/cgi-bin/longer",
                head(fields=b"Content-Length: 5\r\n") + ct + b"hello",
                [L("body-longer-than-content-length: Content-Length 5, body 21 "
                   "bytes, body cut to its declared length, connection closed")],
@@ -399,9 +396,9 @@ def framing_cases(srv):
     raw, closed, _ = exchange(srv.a.port, b"GET /repair/cgi-bin/longer HTTP/1.1\r\n"
                               b"Host: t\r\n\r\n", timeout=3.0)
     srv.access_lines += 1
-    res.eq("body longer repair keep-alive bytes", norm(raw),
-           head(fields=b"Content-Length: 5\r\n", conn=b"") + ct + b"hello")
-    res.check("body longer repair keep-alive: server closed", closed)
+    t.eq("body longer repair keep-alive bytes", norm(raw),
+         head(fields=b"Content-Length: 5\r\n", conn=b"") + ct + b"hello")
+    t.check("body longer repair keep-alive: server closed", closed)
 
     # Body shorter than the Content-Length: Repair closes the connection
     # at the end of the body; Apache alone keeps it (the client waits).
@@ -409,18 +406,18 @@ def framing_cases(srv):
     req = b"GET /%s/cgi-bin/shorter HTTP/1.1\r\nHost: t\r\n\r\n"
     raw, closed, secs = exchange(srv.a.port, req % b"repair", timeout=3.0)
     srv.access_lines += 1
-    res.eq("body shorter repair bytes", norm(raw), want)
-    res.check("body shorter repair: server closed (%.2fs)" % secs, closed and secs < 3.0)
+    t.eq("body shorter repair bytes", norm(raw), want)
+    t.check("body shorter repair: server closed (%.2fs)" % secs, closed and secs < 3.0)
     raw, closed, secs = exchange(srv.a.port, req % b"off", timeout=1.5)
     srv.access_lines += 1
-    res.eq("body shorter off bytes", norm(raw), want)
-    res.check("body shorter off: connection kept open", not closed)
+    t.eq("body shorter off bytes", norm(raw), want)
+    t.check("body shorter off: connection kept open", not closed)
     err = lbgtest.wait_for(lambda: [e for e in lbgtest.read_log(srv.a.error_log).splitlines()
                                     if "Content-Length 100" in e], what="body-shorter line")
-    res.eq("body shorter repair log", err,
-           [L("body-shorter-than-content-length: Content-Length 100, body 6 bytes "
-              "before the end, "
-              "none (connection closed)")])
+    t.eq("body shorter repair log", err,
+         [L("body-shorter-than-content-length: Content-Length 100, body 6 bytes "
+            "before the end, "
+            "none (connection closed)")])
 
 
 def idle_connection(port, timeout):
@@ -452,23 +449,25 @@ def idle_seconds(port, out, key):
     out[key] = seconds_until_close(s, time.monotonic())
 
 
-def keepalive_cases(a, ka):
+def keepalive_cases(t, a, ka):
     out = {}
     ts = [threading.Thread(target=idle_seconds, args=(ka[k], out, k))
           for k in ("repair", "detect")]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
+    for th in ts:
+        th.start()
+    for th in ts:
+        th.join()
     r, d = out["repair"], out["detect"]
     print("measured idle close: repair %.3fs, detect %.3fs" % (r[0], d[0]))
-    res.check("keep-alive repair: idle connection held >= 4s (%.3fs)" % r[0],
-              r[0] >= 3.9 and r[1] == b"")
-    res.check("keep-alive detect: idle connection closed after ~1s (%.3fs)" % d[0],
-              0.8 <= d[0] < 2.5 and d[1] == b"")
+    # lower bounds are the point; the upper one is wide (a loaded host)
+    # but below the 4 s a raised timeout would hold
+    t.check("keep-alive repair: idle connection held >= 4s (%.3fs)" % r[0],
+            r[0] >= 3.9 and r[1] == b"")
+    t.check("keep-alive detect: idle connection closed after ~1s (%.3fs)" % d[0],
+            0.8 <= d[0] < 3.5 and d[1] == b"")
 
 
-def graceful_cases(a, ka):
+def graceful_cases(t, a, ka):
     """Graceful restart (SIGUSR1 to the parent's PID): the event MPM closes
     idle keep-alive connections at once ("kill'em all" when dying), even
     with KeepAliveTimeout raised -- lbguard cannot prevent that -- and the
@@ -479,15 +478,15 @@ def graceful_cases(a, ka):
     os.kill(a.proc.pid, signal.SIGUSR1)
     secs, rest = seconds_until_close(s, t0)
     print("measured idle close on graceful restart: %.3fs" % secs)
-    res.check("graceful restart closes the idle keep-alive connection long before "
-              "its 21s timeout (%.3fs)" % secs, rest == b"" and secs < 15.0)
+    t.check("graceful restart closes the idle keep-alive connection long before "
+            "its 21s timeout (%.3fs)" % secs, rest == b"" and secs < 15.0)
     lbgtest.wait_for(lambda: lbgtest.read_log(a.error_log).count("AH00489:") >= 2,
                      timeout=60.0, what="second generation")
-    res.eq("graceful restart raises KeepAliveTimeout again",
-           lbgtest.read_log(a.error_log).count("raised to 21s"), before + 1)
+    t.eq("graceful restart raises KeepAliveTimeout again",
+         lbgtest.read_log(a.error_log).count("raised to 21s"), before + 1)
 
 
-def startup_log_cases(a, ka):
+def startup_log_cases(t, a, ka):
     """The core's keep-alive lines (lbg_keepalive_format), the same at start
     and under "apache2 -t" (whose outcome is what the start will do)."""
     log = lbgtest.read_log(a.error_log).splitlines()
@@ -497,7 +496,8 @@ def startup_log_cases(a, ka):
         return 'virtual host "ka-%s.test" 127.0.0.1:%d (%s:%d)' % (name, ka[name], conf,
                                                                  line)
 
-    lines = open(conf).read().splitlines()
+    with open(conf) as f:
+        lines = f.read().splitlines()
     at = {p: 1 + next(i for i, x in enumerate(lines)
                       if x.startswith("<VirtualHost 127.0.0.1:%d>" % p))
           for p in ka.values()}
@@ -515,11 +515,11 @@ def startup_log_cases(a, ka):
         "than the load balancer idle timeout 20s + margin 1s, raised to 21s"
         % vh("long", at[ka["long"]]),
     ]
-    res.eq("keep-alive startup log", [x for x in log if "keepalive-timeout" in x], want)
+    t.eq("keep-alive startup log", [x for x in log if "keepalive-timeout" in x], want)
     rc, out = a.test_config()
-    res.eq("apache2 -t exit status", rc, 0)
-    res.eq("apache2 -t keep-alive lines",
-           [x for x in out.splitlines() if "keepalive-timeout" in x], want)
+    t.eq("apache2 -t exit status", rc, 0)
+    t.eq("apache2 -t keep-alive lines",
+         [x for x in out.splitlines() if "keepalive-timeout" in x], want)
 
 
 BAD = [
@@ -539,18 +539,18 @@ BAD = [
 ]
 
 
-def bad_directive_cases(d):
+def bad_directive_cases(t, so, d):
     for i, (text, msg) in enumerate(BAD):
-        a = Apache(os.path.join(d, "bad%d" % i), SO, text)
+        a = Apache(os.path.join(d, "bad%d" % i), so, text)
         a.write_conf()
         rc, out = a.test_config()
-        res.check("apache2 -t rejects %r" % text.replace("\n", " "),
-                  rc != 0 and msg in out, "\n  output: %r" % out)
+        t.check("apache2 -t rejects %r" % text.replace("\n", " "),
+                rc != 0 and msg in out, "\n  output: %r" % out)
 
 
-def run_all_cases(so, env, d):
-    """Starts one apache2 with module `so` (environment env) and runs every
-    request case against it; scans its logs for crashes afterwards."""
+def start_apache(so, env, d):
+    """Starts one apache2 with module `so` (environment env) for every
+    request case: (Apache, RawBackend, keep-alive ports, Server)."""
     backend = lbgtest.RawBackend(BACKEND)
     ka = {"repair": lbgtest.free_port(), "detect": lbgtest.free_port(),
           "off": lbgtest.free_port(), "long": lbgtest.free_port()}
@@ -562,40 +562,79 @@ def run_all_cases(so, env, d):
         a.cgi(name, data)
     for name, (data, cut) in SLOW.items():
         a.cgi(name, data, slow_after=cut)
-    a.start()
-    srv = Server(a)
     try:
-        startup_log_cases(a, ka)
-        header_cases(srv)
-        framing_cases(srv)
-        keepalive_cases(a, ka)
-        graceful_cases(a, ka)
-    finally:
-        a.stop()
+        a.start()
+    except Exception:
         backend.stop()
+        raise
+    return a, backend, ka, Server(a)
+
+
+def crash_scan(t, a):
+    """After a.stop(): its logs have no crash or sanitizer report."""
     log = lbgtest.read_log(a.error_log) + lbgtest.read_log(
         os.path.join(a.d, "logs", "stdout.log"))
     bad = [x for x in log.splitlines()
            if re.search(r"Sanitizer|runtime error|exit signal|Segmentation", x)]
-    res.eq("logs have no crash or sanitizer report", bad, [])
+    t.eq("logs have no crash or sanitizer report", bad, [])
 
 
-def main():
-    if not os.path.exists(SO):
-        res.check("mod_lbguard.so built (bash apache_module/build.sh BUILD)", False, SO)
-        return res.summary()
-    d = workdir("apache", BUILD)
-    run_all_cases(SO, None, d)
-    bad_directive_cases(d)
-    # Again with the ASan + UBSan build of the module, when there is one.
-    env = sanitizer_env(SO_ASAN)
-    if env is None:
-        print("NOTE apache: no %s with sanitizer runtimes; ASan pass skipped" % SO_ASAN)
-    else:
-        res.suite = "apache-asan"
-        run_all_cases(SO_ASAN, env, workdir("apache-asan", BUILD))
-    return res.summary()
+class ApacheTest(lbgtest.TestCase):
+    """One apache2 with mod_lbguard.so, started in setUpClass; the test
+    methods run in the order of their names (the graceful restart and the
+    log scan come last)."""
+
+    suite = "apache"
+    module = "mod_lbguard.so"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.so = lbgtest.require(os.path.join(cls.build, "apache", "mod_lbguard.so"),
+                                 "make apache")
+        so = lbgtest.require(os.path.join(cls.build, "apache", cls.module), "make apache")
+        env = None
+        if cls.module != "mod_lbguard.so":
+            env = sanitizer_env(so)
+            if env is None:
+                raise unittest.SkipTest("%s has no sanitizer runtimes" % so)
+        cls.d = workdir(cls.suite, cls.build)
+        cls.a, backend, cls.ka, cls.srv = start_apache(so, env, cls.d)
+        cls.addClassCleanup(backend.stop)
+        cls.addClassCleanup(cls.a.stop)
+
+    def test_1_startup_log(self):
+        startup_log_cases(self, self.a, self.ka)
+
+    def test_2_headers(self):
+        header_cases(self, self.srv)
+
+    def test_3_framing(self):
+        framing_cases(self, self.srv)
+
+    def test_4_keepalive(self):
+        keepalive_cases(self, self.a, self.ka)
+
+    def test_5_graceful(self):
+        graceful_cases(self, self.a, self.ka)
+
+    def test_6_crash_scan(self):
+        """Last: stops apache2, then scans its logs."""
+        self.a.stop()
+        crash_scan(self, self.a)
+
+    def test_bad_directives(self):
+        bad_directive_cases(self, self.so, self.d)
+
+
+class ApacheAsanTest(ApacheTest):
+    """The same cases against the ASan + UBSan build of the module, when
+    there is one (its checks print as "apache-asan")."""
+
+    suite = "apache-asan"
+    module = "mod_lbguard-asan.so"
+    test_bad_directives = None     # apache2 -t: the module's build does not matter
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    lbgtest.main()

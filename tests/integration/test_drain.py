@@ -28,6 +28,16 @@ MPM closes early, reported.
    way to keep them), On logs each and a summary per child; the MPM
    settings that cause it are warned about at startup with file:line;
    graceful-stop still stops Apache.
+
+One TestCase: one test method per part above (run_config, run_nginx_raw,
+run_apache_raw, run_apache_startup, run_nginx_load, run_apache_load, in
+that order; each starts and stops its own servers, by PID); no nginx
+module skips the suite, no Apache module the Apache parts. The in-flight
+measurement (run_inflight) runs only with LBG_DRAIN_INFLIGHT=1.
+
+Usage (from the repository root):
+    python3 -m tests.integration.test_drain [--build DIR] [-k NAME]
+    LBG_DRAIN_INFLIGHT=1 python3 -m tests.integration.test_drain -k inflight
 """
 import os
 import re
@@ -38,10 +48,9 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import lbgtest  # noqa: E402
-import lb_configs as C  # noqa: E402
-import lb_reload as R  # noqa: E402
+from tests import lbgtest
+from tests.lbgtest import lb_configs as C
+from tests.lbgtest import lb_reload as R
 
 PHASES = 2        # per arm, alternated off, on, off, on
 RELOADS = 30      # per phase: 60 reloads per arm
@@ -50,8 +59,7 @@ FROZEN = 6        # reloads per frozen phase (control)
 AP_RELOADS = 30   # Apache graceful restarts per phase (60 per arm)
 AP_INTERVAL = 1.0
 
-build = lbgtest.build_dir()
-res = lbgtest.Results("drain")
+build = None      # the build directory: set by DrainTest.setUpClass
 summary = []
 
 
@@ -74,7 +82,7 @@ def line_of(conf, needle):
 
 # ------------------------------------------------------------- 1. nginx -t --
 
-def test_config():
+def run_config(res):
     d = C.workdir("drain-conf", build)
     C._mkdirs(d, "temp")
     text = R.nginx_conf(d, 1, None, workers=1, build=build)
@@ -150,7 +158,7 @@ OUTCOMES = ("request", "client-close", "client-reset", "idle-limit", "shutdown-t
             "server-close", "mpm-restart", "mpm-stopping", "mpm-busy")
 
 
-def drain_metrics(label, port, want):
+def drain_metrics(res, label, port, want):
     """Scrapes /lbguard-status on `port` (raw socket): the
     lbguard_drain_connections_total family must be exactly `want`
     ({outcome: n}, every other outcome 0), and the whole output must pass
@@ -173,7 +181,7 @@ def drain_metrics(label, port, want):
               r.stdout.decode("utf-8", "replace"))
 
 
-def test_nginx_raw():
+def run_nginx_raw(res):
     d = C.workdir("drain-raw", build)
     port = lbgtest.free_port()
     kw = dict(workers=1, lb_idle=2, margin=1, keepalive="30s", status=True)
@@ -229,7 +237,7 @@ def test_nginx_raw():
                 "0 idle connections closed by nginx (lbguard_drain off)"])
         # the counters of the old worker, read from the new one after the
         # reload: what the client did, and what the log lines say
-        drain_metrics("nginx, after the reload", port,
+        drain_metrics(res, "nginx, after the reload", port,
                       {"request": 1, "client-close": 1, "idle-limit": 1})
 
         # nginx -s quit: the master exits once the kept connection has ended
@@ -277,21 +285,21 @@ def test_nginx_raw():
                         "by the client, 0 reset by the client, 0 reached the idle limit, 0 closed "
                         "by worker_shutdown_timeout; 1 idle connections closed by nginx "
                         "(lbguard_drain off)"])
-                drain_metrics("nginx, lbguard detect, after the reload", port,
+                drain_metrics(res, "nginx, lbguard detect, after the reload", port,
                               {"server-close": 1})
             else:
                 res.eq("nginx, lbguard_drain off: no drain log line", lines, [])
-                drain_metrics("nginx, lbguard_drain off, after the reload", port, {})
+                drain_metrics(res, "nginx, lbguard_drain off, after the reload", port, {})
         finally:
             t.p.stop()
 
 
-def test_apache_raw():
+def run_apache_raw(res):
     """Apache, report only: idle keep-alive connections closed early by a
     graceful restart; lbguard_drain_connections_total{outcome="mpm-restart"}
     equals the connections the client saw closed and the log lines."""
     if C.apache_module(build) is None:
-        return
+        res.skipTest("build/apache/mod_lbguard.so missing (make apache)")
     d = C.workdir("drain-apache-raw", build)
     port = lbgtest.free_port()
     t = R.ApacheTarget(build, d, port, extra='<Location "/lbguard-status">\n'
@@ -313,7 +321,7 @@ def test_apache_raw():
         lbgtest.wait_port(port, proc=t.p)
         n = t.log().count("closed early by the event MPM")
         res.eq("apache: early-close log lines", n, 3)
-        drain_metrics("apache, after the graceful restart", port, {"mpm-restart": n})
+        drain_metrics(res, "apache, after the graceful restart", port, {"mpm-restart": n})
     finally:
         t.p.stop()
 
@@ -324,7 +332,33 @@ def fmt(r):
     return "%d/%d" % (r["failures"], r["requests"])
 
 
-def run_nginx_load():
+def add_totals(totals, arm, out):
+    """Adds a phase's results ({lb: wrk result}) to totals[(arm, lb)] =
+    [failures, requests]; returns out's items."""
+    for lb, r in out.items():
+        totals[(arm, lb)][0] += r["failures"]
+        totals[(arm, lb)][1] += r["requests"]
+    return out.items()
+
+
+def lifetimes(xs, digits, who, after):
+    """'old <who> lived MIN-MAX s after their <after> (median M s, N <who>)'
+    of the lifetimes xs (seconds, `digits` decimals)."""
+    return ("old %s lived %.*f-%.*f s after their %s (median %.*f s, %d %s)"
+            % (who, digits, min(xs), digits, max(xs), after, digits,
+               sorted(xs)[len(xs) // 2], len(xs), who))
+
+
+def stop_all(watch, procs, t):
+    """Stops the watch (if any), the LB processes and the target, by PID."""
+    if watch:
+        watch.stop()
+    for p in procs:
+        p.stop()
+    t.p.stop()
+
+
+def run_nginx_load(res):
     wd = C.workdir("drain-nginx", build)
     bp = lbgtest.free_port()
     t = R.NginxTarget(build, os.path.join(wd, "target"), bp, drain="on")
@@ -341,9 +375,7 @@ def run_nginx_load():
             R.switch(t, 10, drain=arm)
             out, times = R.phase(t, wd, ports, "%d-%s" % (i, arm), RELOADS, INTERVAL, seed=i + 1)
             reload_times[arm] += times
-            for lb, r in out.items():
-                totals[(arm, lb)][0] += r["failures"]
-                totals[(arm, lb)][1] += r["requests"]
+            for lb, r in add_totals(totals, arm, out):
                 print("  nginx phase %d drain %-3s via %-7s: %d reloads, %s failed "
                       "(non-2xx %d, read %d, connect %d, write %d, timeout %d)"
                       % (i, arm, lb, RELOADS, fmt(r), r["non2xx"], r["read"], r["connect"],
@@ -366,10 +398,7 @@ def run_nginx_load():
                   "margin (4 s) + 1 s", on_life and max(on_life) <= 5.0,
                   "lifetimes %s" % sorted(on_life)[-5:])
         if on_life:
-            summary.append("nginx, drain on: old workers lived %.3f-%.3f s after their reload "
-                           "(median %.3f s, %d workers)"
-                           % (min(on_life), max(on_life), sorted(on_life)[len(on_life) // 2],
-                              len(on_life)))
+            summary.append("nginx, drain on: " + lifetimes(on_life, 3, "workers", "reload"))
 
         # control: frozen LBs; worker_shutdown_timeout 1s must fail, on alone must not
         for name, kw in (("wst", dict(drain="on", shutdown_timeout="1s")),
@@ -396,17 +425,12 @@ def run_nginx_load():
         res.check("nginx under load: worker_shutdown_timeout closes logged",
                   "closed by worker_shutdown_timeout" in log)
     finally:
-        if watch:
-            watch.stop()
-        for p in procs:
-            p.stop()
-        t.p.stop()
+        stop_all(watch, procs, t)
 
 
-def run_apache_load():
+def run_apache_load(res):
     if C.apache_module(build) is None:
-        res.check("mod_lbguard built", False, "build/apache/mod_lbguard.so missing")
-        return
+        res.skipTest("build/apache/mod_lbguard.so missing (make apache)")
     wd = C.workdir("drain-apache", build)
     bp = lbgtest.free_port()
     extra = {"report": "", "On": "LBGuardDrain On\n"}
@@ -427,9 +451,7 @@ def run_apache_load():
                                  seed=i + 1)
             restarts[arm] += times
             logged[arm] += t.log().count("closed early by the event MPM") - before
-            for lb, r in out.items():
-                totals[(arm, lb)][0] += r["failures"]
-                totals[(arm, lb)][1] += r["requests"]
+            for lb, r in add_totals(totals, arm, out):
                 print("  apache phase %d LBGuardDrain %-6s via %-7s: %d graceful restarts, %s "
                       "failed" % (i, arm if arm == "On" else "unset", lb, AP_RELOADS, fmt(r)))
             sys.stdout.flush()
@@ -456,9 +478,7 @@ def run_apache_load():
                   "connections (<= 10 s)", life and max(life) <= 10.0,
                   "lifetimes %s" % sorted(life)[-5:])
         if life:
-            summary.append("apache, LBGuardDrain On: old children lived %.2f-%.2f s after their "
-                           "restart (median %.2f s, %d children)"
-                           % (min(life), max(life), sorted(life)[len(life) // 2], len(life)))
+            summary.append("apache, LBGuardDrain On: " + lifetimes(life, 2, "children", "restart"))
         log = t.log()
         res.check("apache: per-child summary line",
                   re.search(r"lbguard: drain: child \d+ exiting: the event MPM closed \d+ idle "
@@ -470,16 +490,12 @@ def run_apache_load():
                [ln for ln in log.splitlines()
                 if re.search(r":(error|crit|alert|emerg)\]|Segmentation|exit signal", ln)][:3], [])
     finally:
-        if watch:
-            watch.stop()
-        for p in procs:
-            p.stop()
-        t.p.stop()
+        stop_all(watch, procs, t)
 
 
-def test_apache_startup():
+def run_apache_startup(res):
     if C.apache_module(build) is None:
-        return
+        res.skipTest("build/apache/mod_lbguard.so missing (make apache)")
     d = C.workdir("drain-apache-conf", build)
     port = lbgtest.free_port()
     t = R.ApacheTarget(build, d, port, extra="MaxSpareThreads 75\nMaxConnectionsPerChild 1000\n")
@@ -571,7 +587,7 @@ def test_apache_startup():
         t.p.stop()
 
 
-def run_inflight():
+def run_inflight(res):
     """--inflight (a measurement, not run by default): drain on, 1 request in
     16 a 512 KB response at limit_rate 256k, so that responses whose header
     went out with keep-alive before a reload finish after it; nginx 1.22
@@ -615,28 +631,53 @@ end
         t.p.stop()
 
 
-def main():
-    if C.nginx_module(build) is None:
-        res.check("nginx module built", False, "build/nginx-dynamic/objs missing")
-        return res.summary()
-    t0 = time.monotonic()
-    if "--inflight" in sys.argv:
-        run_inflight()
-        for ln in summary:
-            print("  " + ln)
-        return res.summary()
-    test_config()
-    test_nginx_raw()
-    test_apache_raw()
-    test_apache_startup()
-    run_nginx_load()
-    run_apache_load()
-    print("\nDrain under load (counts: failed/requests as the wrk clients saw them):")
-    for ln in summary:
-        print("  " + ln)
-    print("suite time %.0f s" % (time.monotonic() - t0))
-    return res.summary()
+class DrainTest(lbgtest.TestCase):
+    """The parts of the module docstring, in the order of the method names."""
+
+    suite = "drain"
+
+    @classmethod
+    def setUpClass(cls):
+        global build
+        super().setUpClass()
+        build = cls.build
+        lbgtest.require(os.path.join(build, "nginx-dynamic", "objs",
+                                     "ngx_http_lbguard_filter_module.so"), "make nginx-dynamic")
+        del summary[:]
+        cls.t0 = time.monotonic()
+
+    @classmethod
+    def tearDownClass(cls):
+        if summary:
+            print("\nDrain under load (counts: failed/requests as the wrk clients saw them):")
+            for ln in summary:
+                print("  " + ln)
+        print("suite time %.0f s" % (time.monotonic() - cls.t0))
+        super().tearDownClass()
+
+    def test_1_config(self):
+        run_config(self)
+
+    def test_2_nginx_raw(self):
+        run_nginx_raw(self)
+
+    def test_3_apache_raw(self):
+        run_apache_raw(self)
+
+    def test_4_apache_startup(self):
+        run_apache_startup(self)
+
+    def test_5_nginx_load(self):
+        run_nginx_load(self)
+
+    def test_6_apache_load(self):
+        run_apache_load(self)
+
+    def test_7_inflight(self):
+        if os.environ.get("LBG_DRAIN_INFLIGHT") != "1":
+            self.skipTest("a measurement, not a test: LBG_DRAIN_INFLIGHT=1 runs it")
+        run_inflight(self)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    lbgtest.main()

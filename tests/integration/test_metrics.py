@@ -19,7 +19,12 @@ components:
   * docs/prometheus/lbguard-rules.yml passes `promtool check rules` and
     `promtool test rules`.
 
-Usage: test_metrics.py [--build DIR]
+A missing module, CLI, promtool or prometheus skips the suite; the ASan
+builds (make nginx-static-asan; make apache builds mod_lbguard-asan.so)
+are a skip each when absent.
+
+Usage (from the repository root):
+    python3 -m tests.integration.test_metrics [--build DIR] [-k NAME]
 """
 import collections
 import json
@@ -28,22 +33,15 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.parse
 import urllib.request
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import lbgtest                # noqa: E402
-import apache_env             # noqa: E402
+from tests import lbgtest
+from tests.lbgtest import apache_env
 
-res = lbgtest.Results("metrics")
-BUILD = lbgtest.build_dir()
 ROOT = lbgtest.ROOT
-SO = os.path.join(BUILD, "nginx-dynamic", "objs",
-                  "ngx_http_lbguard_filter_module.so")
-APACHE_SO = os.path.join(BUILD, "apache", "mod_lbguard.so")
 NGINX = "/usr/sbin/nginx"
 NGX_PERL = "/usr/lib/nginx/modules/ngx_http_perl_module.so"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
@@ -52,8 +50,10 @@ CT = b"text/plain; version=0.0.4; charset=utf-8"
 RULES = os.path.join(ROOT, "docs", "prometheus", "lbguard-rules.yml")
 RULES_TEST = os.path.join(ROOT, "docs", "prometheus", "lbguard-rules.test.yml")
 
-# rules whose repair closes the connection (filled from `lbguard rules`)
+# rules whose repair closes the connection, and [(rule, repairable)] in
+# id order: filled from `lbguard rules --json` by setUpClass
 CLOSING = set()
+RULE_NAMES = []
 
 
 # ---- the exposition format ------------------------------------------------
@@ -187,8 +187,8 @@ def diff(got, want):
     return "\n  " + "\n  ".join(lines[:20])
 
 
-def rule_names():
-    out = subprocess.run([os.path.join(BUILD, "lbguard"), "rules", "--json"],
+def rule_names(build):
+    out = subprocess.run([os.path.join(build, "lbguard"), "rules", "--json"],
                          stdout=subprocess.PIPE, check=True).stdout
     rows = json.loads(out)
     if isinstance(rows, dict):
@@ -309,6 +309,27 @@ def body_of(raw):
     return raw.partition(b"\r\n\r\n")[2]
 
 
+def kinds(srv, paths):
+    """The request kinds of run_clients for srv's repair server (zone
+    "web") and detect server (zone "default"): paths is [(path, make)],
+    make(zone, mode) returning the check of that path's response."""
+    return [(port, path, make(zone, mode))
+            for port, zone, mode in ((srv.repair, "web", "repair"),
+                                     (srv.detect, "default", "detect"))
+            for path, make in paths]
+
+
+def clean(body, what):
+    """make(zone, mode) for a clean response: 200 with `body`, no finding
+    (the AssertionError says `what`)."""
+    def make(zone, mode):
+        def check(raw):
+            assert raw.startswith(b"HTTP/1.1 200 ") and body_of(raw) == body, what
+            return zone, mode, None, None, 0
+        return check
+    return make
+
+
 # ---- nginx ----------------------------------------------------------------
 
 def perl(name, code):
@@ -326,7 +347,12 @@ NGX_LOCATIONS = "\n".join([
 
 
 class Nginx:
-    def __init__(self, d, binary=NGINX, modules=(SO, NGX_PERL), env=None):
+    """nginx with a repair server (zone "web"), a detect server (zone
+    "default") and a status server; `so` is the dynamic module, loaded
+    with the perl module unless `modules` says otherwise."""
+
+    def __init__(self, d, so, binary=NGINX, modules=None, env=None):
+        modules = (so, NGX_PERL) if modules is None else modules
         self.d = d
         self.binary = binary
         self.env = env
@@ -417,81 +443,104 @@ def ngx_kinds(n):
             return zone, mode, "body-longer-than-content-length", "detected", 0
         return check
 
-    def fine(zone, mode):
-        def check(raw):
-            assert raw.startswith(b"HTTP/1.1 200 ") and body_of(raw) == b"ok\n", "fine"
-            return zone, mode, None, None, 0
-        return check
-
-    out = []
-    for port, zone, mode in ((n.repair, "web", "repair"), (n.detect, "default", "detect")):
-        out += [(port, b"/perl/crlf", crlf(zone, mode)),
-                (port, b"/perl/long", long(zone, mode)),
-                (port, b"/fine", fine(zone, mode))]
-    return out
+    return kinds(n, [(b"/perl/crlf", crlf), (b"/perl/long", long),
+                     (b"/fine", clean(b"ok\n", "fine"))])
 
 
 # nginx merges the server{} and its 3 locations: 4 contexts per server
 NGX_KA = {("web", "raised"): 4, ("default", "ok"): 4}
 
 
-def check_live(label, ct, text):
-    res.eq("%s: Content-Type" % label, ct, CT)
+def check_live(t, label, ct, text):
+    t.eq("%s: Content-Type" % label, ct, CT)
     rc, out = promtool_metrics(text)
-    res.check("%s: promtool check metrics passes (rc %d)" % (label, rc), rc == 0, out)
-    res.eq("%s: strict format check" % label, strict(text), [])
-    res.eq("%s: lbguard_drain_connections_total has every outcome, no server label" % label,
-           sorted(k[1] for k in parse(text) if k[0] == DRAIN),
-           sorted((("outcome", o),) for o in DRAIN_OUTCOMES))
+    t.check("%s: promtool check metrics passes (rc %d)" % (label, rc), rc == 0, out)
+    t.eq("%s: strict format check" % label, strict(text), [])
+    t.eq("%s: lbguard_drain_connections_total has every outcome, no server label" % label,
+         sorted(k[1] for k in parse(text) if k[0] == DRAIN),
+         sorted((("outcome", o),) for o in DRAIN_OUTCOMES))
 
 
-def check_exact(label, text, tally, ka, logs):
+def check_exact(t, label, text, tally, ka, logs):
     """Every counter equals the clients' tally, and the access log."""
     got = counters_only(parse(text))
     want = expected(["default", "web"], tally.resp, tally.findings, tally.cuts,
                     tally.cut_bytes, ka)
-    res.check("%s: every counter equals what the clients saw (%d series)"
-              % (label, len(want)), got == want, diff(got, want))
+    t.check("%s: every counter equals what the clients saw (%d series)"
+            % (label, len(want)), got == want, diff(got, want))
     got_f = collections.Counter({(dict(k[1])["server"], dict(k[1])["rule"],
                                   dict(k[1])["outcome"]): v
                                  for k, v in got.items()
                                  if k[0] == "lbguard_findings_total" and v})
-    res.eq("%s: findings equal the access log's findings column" % label,
-           got_f, logs)
+    t.eq("%s: findings equal the access log's findings column" % label,
+         got_f, logs)
 
 
-def nginx_part(prom_targets, L="nginx", n_each=40, **kw):
-    d = lbgtest.workdir("metrics-" + L.replace(" ", "-"), BUILD)
-    n = Nginx(d, **kw)
-    n.start()
-    if prom_targets is not None:
-        prom_targets["nginx"] = (n.status, "/metrics")
-    tally = Tally()
-    kinds = ngx_kinds(n)
-
-    ct, text0 = n.metrics()
-    check_live(L + " at start", ct, text0)
-    start0 = parse(text0)[("lbguard_start_time_seconds", ())]
-
-    # N bad and M clean per server from 8 threads, a connection each
-    join(run_clients(kinds, tally, n_each))
-    res.eq(L + ": clients saw only expected responses", tally.wrong, [])
-    ct, text = n.metrics()
-    check_live(L + " after load", ct, text)
-    logs = collections.Counter()
-    pids = set()
+def access_findings(srv):
+    """Counter of (zone, rule, outcome) in the findings column of the
+    access logs of srv's repair (zone "web") and detect (zone "default")
+    servers, and the set of pids that served."""
+    logs, pids = collections.Counter(), set()
     for mode, zone in (("repair", "web"), ("detect", "default")):
-        c, p = findings_in_log(n.access(mode), zone, 1)
+        c, p = findings_in_log(srv.access(mode), zone, 1)
         logs += c
         pids |= p
-    res.check(L + ": %d worker pids served (>= 2)" % len(pids), len(pids) >= 2)
-    check_exact(L, text, tally, NGX_KA, logs)
-    res.eq(L + ": responses = access log lines",
-           sum(tally.resp.values()),
-           len(n.access("repair").splitlines()) + len(n.access("detect").splitlines()))
+    return logs, pids
+
+
+def live_at_start(t, L, srv):
+    """Checks srv's live output before any request; returns its
+    lbguard_start_time_seconds."""
+    ct, text0 = srv.metrics()
+    check_live(t, L + " at start", ct, text0)
+    return parse(text0)[("lbguard_start_time_seconds", ())]
+
+
+def load(t, L, srv, kinds, tally, n_each, ka, who):
+    """n_each requests of every kind from 8 threads, a connection each;
+    then every counter exact and at least 2 `who` pids served. Returns
+    the live output."""
+    join(run_clients(kinds, tally, n_each))
+    t.eq(L + ": clients saw only expected responses", tally.wrong, [])
+    ct, text = srv.metrics()
+    check_live(t, L + " after load", ct, text)
+    logs, pids = access_findings(srv)
+    t.check(L + ": %d %s pids served (>= 2)" % (len(pids), who), len(pids) >= 2)
+    check_exact(t, L, text, tally, ka, logs)
     print(L + ": %d responses, %d findings, %d bodies cut (%d bytes), %d pids"
           % (sum(tally.resp.values()), sum(tally.findings.values()),
              sum(tally.cuts.values()), sum(tally.cut_bytes.values()), len(pids)))
+    return text
+
+
+def after_restarts(t, L, srv, tally, clients, ka, start0, short, desc, what):
+    """A few more responses from the last generation, then the clients
+    (threads, stop event) stop; every counter exact again ("L after
+    desc"), the same lbguard_start_time_seconds ("L short: ...")."""
+    ts, stop = clients
+    target = sum(tally.resp.values()) + 60
+    lbgtest.wait_for(lambda: sum(tally.resp.values()) >= target, timeout=60, what=what)
+    stop.set()
+    join(ts)
+    t.eq("%s %s: clients saw only expected responses" % (L, short), tally.wrong, [])
+    ct, text = srv.metrics()
+    check_live(t, "%s after %s" % (L, desc), ct, text)
+    check_exact(t, "%s after %s" % (L, desc), text, tally, ka, access_findings(srv)[0])
+    t.eq("%s %s: lbguard_start_time_seconds unchanged" % (L, short),
+         parse(text)[("lbguard_start_time_seconds", ())], start0)
+
+
+def nginx_part(t, n, L="nginx", n_each=40):
+    """Load on the started nginx n, then 3 reloads under load."""
+    tally = Tally()
+    kinds = ngx_kinds(n)
+    start0 = live_at_start(t, L, n)
+
+    # N bad and M clean per server from 8 threads, a connection each
+    load(t, L, n, kinds, tally, n_each, NGX_KA, "worker")
+    t.eq(L + ": responses = access log lines",
+         sum(tally.resp.values()),
+         len(n.access("repair").splitlines()) + len(n.access("detect").splitlines()))
 
     # reload 3 times while clients run
     stop = threading.Event()
@@ -501,43 +550,34 @@ def nginx_part(prom_targets, L="nginx", n_each=40, **kw):
         os.kill(n.proc.pid, signal.SIGHUP)
         lbgtest.wait_for(lambda: (lambda w: len(w) == 4 and not (w & old))(n.workers()),
                          timeout=30, what=L + " reload %d: 4 new workers, old gone" % (i + 1))
-    # a few more responses from the last generation, then stop
-    target = sum(tally.resp.values()) + 60
-    lbgtest.wait_for(lambda: sum(tally.resp.values()) >= target, timeout=60,
-                     what="responses after the reloads")
-    stop.set()
-    join(ts)
-    res.eq(L + " reload: clients saw only expected responses", tally.wrong, [])
-    ct, text = n.metrics()
-    check_live(L + " after 3 reloads under load", ct, text)
-    logs = collections.Counter()
-    for mode, zone in (("repair", "web"), ("detect", "default")):
-        logs += findings_in_log(n.access(mode), zone, 1)[0]
-    check_exact(L + " after 3 reloads under load", text, tally, NGX_KA, logs)
-    res.eq(L + " reload: lbguard_start_time_seconds unchanged",
-           parse(text)[("lbguard_start_time_seconds", ())], start0)
+    after_restarts(t, L, n, tally, (ts, stop), NGX_KA, start0, "reload",
+                   "3 reloads under load", "responses after the reloads")
     print(L + " reload: %d responses in all, %d connections failed during reloads"
           % (sum(tally.resp.values()), tally.failed))
-    return n, tally
+    return tally
 
 
-def nginx_restart(n):
+def nginx_restart(t, n):
     """A stop and start: counters from 0, a new start time (seconds: the
-    restart must not fall into the same second)."""
+    restart must not fall into the same second). The zones are those of
+    the configuration: after nginx_new_zone, the detect server's is
+    "extra"."""
     start0 = parse(n.metrics()[1])[("lbguard_start_time_seconds", ())]
     n.stop()
     lbgtest.wait_for(lambda: int(time.time()) > start0, timeout=5, what="next second")
     n.start()
     text = n.metrics()[1]
     got = counters_only(parse(text))
-    want = expected(["default", "web", "extra"], {}, {}, {}, {},
-                    {("web", "raised"): 4, ("extra", "ok"): 4})
-    res.check("nginx restart: counters start from 0", got == want, diff(got, want))
-    res.check("nginx restart: new lbguard_start_time_seconds",
-              parse(text)[("lbguard_start_time_seconds", ())] > start0)
+    with open(n.conf) as f:
+        detect_zone = "extra" if "lbguard_status_zone extra;" in f.read() else "default"
+    want = expected(["default", "web"] + (["extra"] if detect_zone == "extra" else []),
+                    {}, {}, {}, {}, {("web", "raised"): 4, (detect_zone, "ok"): 4})
+    t.check("nginx restart: counters start from 0", got == want, diff(got, want))
+    t.check("nginx restart: new lbguard_start_time_seconds",
+            parse(text)[("lbguard_start_time_seconds", ())] > start0)
 
 
-def nginx_new_zone(n):
+def nginx_new_zone(t, n):
     """A reload that gives the detect server a zone of its own: the old
     series keep their values, the new zone starts at 0 and counts from
     then on; the keep-alive gauges follow the loaded configuration."""
@@ -553,8 +593,8 @@ def nginx_new_zone(n):
     lbgtest.wait_for(lambda: (lambda w: len(w) == 4 and not (w & old))(n.workers()),
                      timeout=30, what="nginx reload with a new zone")
     raw = one_request(n.detect, b"/perl/crlf")
-    res.check("nginx new zone: the detect server still answers",
-              raw is not None and raw.startswith(b"HTTP/1.1 200 "), raw)
+    t.check("nginx new zone: the detect server still answers",
+            raw is not None and raw.startswith(b"HTTP/1.1 200 "), raw)
     got = counters_only(parse(n.metrics()[1]))
     want = dict(before)
     for k, v in expected(["extra"], {("extra", "detect"): 1},
@@ -562,26 +602,27 @@ def nginx_new_zone(n):
                          {("extra", "ok"): 4}).items():
         want[k] = v
     want[("lbguard_keepalive_contexts", (("server", "default"), ("verdict", "ok")))] = 0
-    res.check("nginx reload adding a zone: old series unchanged, the new one from 0",
-              got == want, diff(got, want))
+    t.check("nginx reload adding a zone: old series unchanged, the new one from 0",
+            got == want, diff(got, want))
 
 
-def nginx_bad_zone():
-    d = lbgtest.workdir("metrics-nginx-bad", BUILD)
+def nginx_bad_zone(t, so):
+    d = lbgtest.workdir("metrics-nginx-bad", t.build)
     conf = os.path.join(d, "nginx.conf")
     with open(conf, "w") as f:
         f.write("load_module %s;\nerror_log %s/e.log;\npid %s/p;\nevents {}\n"
                 "http {\n%s\nserver { listen 127.0.0.1:%d;\n"
                 "lbguard_status_zone \"a b\"; }\n}\n"
-                % (SO, d, d, lbgtest.nginx_temp_paths(d), lbgtest.free_port()))
+                % (so, d, d, lbgtest.nginx_temp_paths(d), lbgtest.free_port()))
     r = subprocess.run([NGINX, "-t", "-e", "stderr", "-p", d, "-c", conf],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     out = r.stdout.decode()
-    line = 1 + open(conf).read().split("\n").index('lbguard_status_zone "a b"; }')
-    res.check("nginx -t: a bad lbguard_status_zone fails naming it and file:line",
-              r.returncode != 0 and
-              ('invalid zone name "a b" in "lbguard_status_zone" directive' in out)
-              and (" in %s:%d\n" % (conf, line)) in out, out)
+    with open(conf) as f:
+        line = 1 + f.read().split("\n").index('lbguard_status_zone "a b"; }')
+    t.check("nginx -t: a bad lbguard_status_zone fails naming it and file:line",
+            r.returncode != 0 and
+            ('invalid zone name "a b" in "lbguard_status_zone" directive' in out)
+            and (" in %s:%d\n" % (conf, line)) in out, out)
 
 
 # ---- Apache -----------------------------------------------------------------
@@ -650,7 +691,10 @@ LONGER_CGI = ("#!/usr/bin/python3\nimport sys, time\n"
 
 
 class Apache:
-    def __init__(self, d, backend_port, so=APACHE_SO, env=None):
+    """apache2 (event MPM, 2 children) with a repair virtual host (zone
+    "web"), a detect one (zone "default") and the status handler."""
+
+    def __init__(self, d, backend_port, so, env=None):
         self.d = d
         self.env = env
         self.repair = lbgtest.free_port()
@@ -724,27 +768,17 @@ def apache_kinds(a):
             return zone, mode, "body-longer-than-content-length", "detected", 0
         return check
 
-    def good(zone, mode):
-        def check(raw):
-            assert raw.startswith(b"HTTP/1.1 200 ") and body_of(raw) == b"ok", "good"
-            return zone, mode, None, None, 0
-        return check
-
-    out = []
-    for port, zone, mode in ((a.repair, "web", "repair"), (a.detect, "default", "detect")):
-        out += [(port, b"/p/ctl", ctl(zone, mode)),
-                (port, b"/cgi-bin/longer", longer(zone, mode)),
-                (port, b"/p/good", good(zone, mode))]
-    return out
+    return kinds(a, [(b"/p/ctl", ctl), (b"/cgi-bin/longer", longer),
+                     (b"/p/good", clean(b"ok", "good"))])
 
 
 # one context per virtual host (the main server is off)
 APACHE_KA = {("web", "raised"): 1, ("default", "ok"): 1}
 
 
-def apache_bad_zone():
-    d = apache_env.workdir("metrics-apache-bad", BUILD)
-    a = Apache(d, 1)
+def apache_bad_zone(t, so):
+    d = apache_env.workdir("metrics-apache-bad", t.build)
+    a = Apache(d, 1, so)
     with open(a.conf) as f:
         text = f.read().replace("LBGuardStatusZone web", 'LBGuardStatusZone "a b"')
     with open(a.conf, "w") as f:
@@ -753,39 +787,18 @@ def apache_bad_zone():
                        stderr=subprocess.STDOUT)
     out = r.stdout.decode("latin-1")
     line = 1 + text.split("\n").index('  LBGuardStatusZone "a b"')
-    res.check("apache2 -t: a bad LBGuardStatusZone fails naming it and file:line",
-              r.returncode != 0 and "LBGuardStatusZone: 'a b' is not a zone name" in out
-              and ("line %d of %s" % (line, a.conf)) in out, out)
+    t.check("apache2 -t: a bad LBGuardStatusZone fails naming it and file:line",
+            r.returncode != 0 and "LBGuardStatusZone: 'a b' is not a zone name" in out
+            and ("line %d of %s" % (line, a.conf)) in out, out)
 
 
-def apache_part(prom_targets, L="apache", n_each=25, **kw):
-    d = apache_env.workdir("metrics-" + L.replace(" ", "-"), BUILD)
-    backend = lbgtest.RawBackend(APACHE_BACKEND)
-    a = Apache(d, backend.port, **kw)
-    a.start()
-    if prom_targets is not None:
-        prom_targets["apache"] = (a.status, "/lbguard-status")
+def apache_part(t, a, L="apache", n_each=25):
+    """Load on the started Apache a, then a graceful restart under load."""
     tally = Tally()
     kinds = apache_kinds(a)
+    start0 = live_at_start(t, L, a)
 
-    ct, text0 = a.metrics()
-    check_live(L + " at start", ct, text0)
-    start0 = parse(text0)[("lbguard_start_time_seconds", ())]
-
-    join(run_clients(kinds, tally, n_each))
-    res.eq(L + ": clients saw only expected responses", tally.wrong, [])
-    ct, text = a.metrics()
-    check_live(L + " after load", ct, text)
-    logs, pids = collections.Counter(), set()
-    for mode, zone in (("repair", "web"), ("detect", "default")):
-        c, p = findings_in_log(a.access(mode), zone, 1)
-        logs += c
-        pids |= p
-    res.check(L + ": %d child pids served (>= 2)" % len(pids), len(pids) >= 2)
-    check_exact(L, text, tally, APACHE_KA, logs)
-    print(L + ": %d responses, %d findings, %d bodies cut (%d bytes), %d pids"
-          % (sum(tally.resp.values()), sum(tally.findings.values()),
-             sum(tally.cuts.values()), sum(tally.cut_bytes.values()), len(pids)))
+    load(t, L, a, kinds, tally, n_each, APACHE_KA, "child")
 
     # graceful restart while clients run
     stop = threading.Event()
@@ -797,30 +810,17 @@ def apache_part(prom_targets, L="apache", n_each=25, **kw):
     os.kill(a.proc.pid, signal.SIGUSR1)
     lbgtest.wait_for(lambda: a.generations() > gen, timeout=60,
                      what=L + " second generation")
-    target = sum(tally.resp.values()) + 60
-    lbgtest.wait_for(lambda: sum(tally.resp.values()) >= target, timeout=60,
-                     what="responses after the graceful restart")
-    stop.set()
-    join(ts)
-    res.eq(L + " graceful: clients saw only expected responses", tally.wrong, [])
-    ct, text = a.metrics()
-    check_live(L + " after a graceful restart under load", ct, text)
-    logs = collections.Counter()
-    for mode, zone in (("repair", "web"), ("detect", "default")):
-        logs += findings_in_log(a.access(mode), zone, 1)[0]
-    check_exact(L + " after a graceful restart under load", text, tally,
-                APACHE_KA, logs)
-    res.eq(L + " graceful: lbguard_start_time_seconds unchanged",
-           parse(text)[("lbguard_start_time_seconds", ())], start0)
+    after_restarts(t, L, a, tally, (ts, stop), APACHE_KA, start0, "graceful",
+                   "a graceful restart under load", "responses after the graceful restart")
     print(L + " graceful: %d responses in all, %d connections failed"
           % (sum(tally.resp.values()), tally.failed))
-    return a, backend
+    return tally
 
 
 # ---- Prometheus ---------------------------------------------------------------
 
-def prometheus_part(targets):
-    d = lbgtest.workdir("metrics-prometheus", BUILD)
+def prometheus_part(t, targets):
+    d = lbgtest.workdir("metrics-prometheus", t.build)
     port = lbgtest.free_port()
     conf = os.path.join(d, "prometheus.yml")
     with open(conf, "w") as f:
@@ -869,112 +869,159 @@ def prometheus_part(targets):
         except RuntimeError:
             ok = False
         for job in sorted(targets):
-            res.check("prometheus: its query API returns the %s counters exactly (%d series)"
-                      % (job, len(live[job])), ok)
+            t.check("prometheus: its query API returns the %s counters exactly (%d series)"
+                    % (job, len(live[job])), ok)
     finally:
         proc.stop()
 
 
-def rules_part():
+def rules_part(t):
     r = subprocess.run([PROMTOOL, "check", "rules", RULES], stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT)
-    res.check("promtool check rules docs/prometheus/lbguard-rules.yml",
-              r.returncode == 0, r.stdout.decode())
+    t.check("promtool check rules docs/prometheus/lbguard-rules.yml",
+            r.returncode == 0, r.stdout.decode())
     r = subprocess.run([PROMTOOL, "test", "rules", RULES_TEST], stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, cwd=os.path.dirname(RULES_TEST))
-    res.check("promtool test rules docs/prometheus/lbguard-rules.test.yml",
-              r.returncode == 0, r.stdout.decode())
+    t.check("promtool test rules docs/prometheus/lbguard-rules.test.yml",
+            r.returncode == 0, r.stdout.decode())
 
 
-def sanitizers():
-    """The same exact counts and reloads with the ASan + UBSan builds, when
-    they were built (make nginx-static-asan apache): no report allowed."""
-    asan = os.path.join(BUILD, "nginx-static-asan", "objs", "nginx")
-    if os.path.exists(asan):
-        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0:abort_on_error=0",
-                   UBSAN_OPTIONS="print_stacktrace=1")
-        n = None
-        try:
-            n, _ = nginx_part(None, L="nginx static-asan", n_each=10, binary=asan,
-                              modules=(NGX_PERL,), env=env)
-        finally:
-            if n is not None:
-                n.stop()
-        text = "".join(lbgtest.read_log(os.path.join(n.d, f))
-                       for f in ("error.log", "stdout.log"))
-        # nginx 1.22's own UBSan report at startup (ngx_init_cycle passes
-        # a NULL conf_param to ngx_pstrdup when there is no -g): not ours
-        own = "src/core/ngx_string.c:84:5: runtime error: null pointer passed"
-        reports = [ln for ln in text.splitlines()
-                   if ("Sanitizer" in ln or "runtime error" in ln) and own not in ln]
-        res.eq("nginx static-asan: no sanitizer report (but nginx's own at startup)",
-               reports, [])
-    else:
-        print("NOTE: %s not built: nginx under ASan skipped" % asan)
-    so = os.path.join(BUILD, "apache", "mod_lbguard-asan.so")
-    env = apache_env.sanitizer_env(so)
-    if env is not None:
-        a = backend = None
-        try:
-            a, backend = apache_part(None, L="apache asan", n_each=8, so=so, env=env)
-        finally:
-            for x in (a, backend):
-                if x is not None:
-                    x.stop()
-        text = "".join(lbgtest.read_log(os.path.join(a.d, "logs", f))
-                       for f in ("error.log", "stdout.log"))
-        res.check("apache asan: no sanitizer report",
-                  "Sanitizer" not in text and "runtime error" not in text, text[-2000:])
-    else:
-        print("NOTE: %s not built: Apache under ASan skipped" % so)
+def start_nginx(build, L, so, **kw):
+    """A started Nginx in build/itest/metrics-<L> (kw: binary, modules, env)."""
+    n = Nginx(lbgtest.workdir("metrics-" + L.replace(" ", "-"), build), so, **kw)
+    n.start()
+    return n
 
 
-RULE_NAMES = []
-
-
-def main():
-    global RULE_NAMES
-    for p in (SO, APACHE_SO, PROMTOOL, PROMETHEUS, os.path.join(BUILD, "lbguard")):
-        if not os.path.exists(p):
-            res.check("%s exists" % p, False)
-            return res.summary()
-    RULE_NAMES = rule_names()
-    rules_part()
-    nginx_bad_zone()
-    apache_bad_zone()
-    targets = {}
-    n = a = backend = None
+def start_apache(build, L, so, env=None):
+    """A started Apache in metrics-<L>, and its RawBackend."""
+    d = apache_env.workdir("metrics-" + L.replace(" ", "-"), build)
+    backend = lbgtest.RawBackend(APACHE_BACKEND)
+    a = Apache(d, backend.port, so, env=env)
     try:
-        n, _ = nginx_part(targets)
-        a, backend = apache_part(targets)
+        a.start()
+    except Exception:
+        backend.stop()
+        raise
+    return a, backend
+
+
+def read_logs(d, *names):
+    """The text of the files `names` in directory d, one after the other."""
+    return "".join(lbgtest.read_log(os.path.join(d, f)) for f in names)
+
+
+# nginx 1.22's own UBSan report at startup (ngx_init_cycle passes a NULL
+# conf_param to ngx_pstrdup when there is no -g): not ours
+NGINX_OWN_UBSAN = "src/core/ngx_string.c:84:5: runtime error: null pointer passed"
+
+
+class MetricsTest(lbgtest.TestCase):
+    """nginx (Debian's, dynamic module) and Apache, started in setUpClass,
+    then loaded, reloaded and scraped by the test methods in the order of
+    their names; the ASan builds get servers of their own in their tests."""
+
+    suite = "metrics"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.so = lbgtest.require(os.path.join(cls.build, "nginx-dynamic", "objs",
+                                              "ngx_http_lbguard_filter_module.so"),
+                                 "make nginx-dynamic")
+        cls.apache_so = lbgtest.require(os.path.join(cls.build, "apache", "mod_lbguard.so"),
+                                        "make apache")
+        lbgtest.require(os.path.join(cls.build, "lbguard"), "make cli")
+        lbgtest.require(PROMTOOL, "Debian package prometheus")
+        lbgtest.require(PROMETHEUS, "Debian package prometheus")
+        CLOSING.clear()
+        RULE_NAMES[:] = rule_names(cls.build)
+        cls.n = start_nginx(cls.build, "nginx", cls.so)
+        cls.addClassCleanup(cls.n.stop)
+        cls.a, backend = start_apache(cls.build, "apache", cls.apache_so)
+        cls.addClassCleanup(backend.stop)
+        cls.addClassCleanup(cls.a.stop)
+        cls.targets = {"nginx": (cls.n.status, "/metrics"),
+                       "apache": (cls.a.status, "/lbguard-status")}
+
+    def test_1_rules(self):
+        rules_part(self)
+
+    def test_2_bad_zone(self):
+        nginx_bad_zone(self, self.so)
+        apache_bad_zone(self, self.apache_so)
+
+    def test_3_nginx(self):
+        nginx_part(self, self.n)
+
+    def test_4_apache(self):
+        apache_part(self, self.a)
+
+    def test_5_status_handlers(self):
         # the same series, in the same order, from both servers
         series = []
-        for text in (n.metrics()[1], a.metrics()[1]):
+        for text in (self.n.metrics()[1], self.a.metrics()[1]):
             series.append([ln.rsplit(" ", 1)[0] for ln in text.split("\n")
                            if ln and not ln.startswith("lbguard_build_info")])
-        res.eq("nginx and Apache print the same series in the same order",
-               series[0], series[1])
-        for job, (port, path) in sorted(targets.items()):
+        self.eq("nginx and Apache print the same series in the same order",
+                series[0], series[1])
+        for job, (port, path) in sorted(self.targets.items()):
             raw = lbgtest.raw_exchange(port, b"POST %s HTTP/1.1\r\nHost: t\r\n"
                                        b"Content-Length: 0\r\nConnection: close\r\n\r\n"
                                        % path.encode())
-            res.check("%s: POST to the status handler is 405" % job,
-                      raw.startswith(b"HTTP/1.1 405 "), raw[:100])
+            self.check("%s: POST to the status handler is 405" % job,
+                       raw.startswith(b"HTTP/1.1 405 "), raw[:100])
             raw = lbgtest.raw_exchange(port, b"HEAD %s HTTP/1.1\r\nHost: t\r\n"
                                        b"Connection: close\r\n\r\n" % path.encode())
-            res.check("%s: HEAD of the status handler: 200, the type, no body" % job,
-                      raw.startswith(b"HTTP/1.1 200 ") and raw.endswith(b"\r\n\r\n")
-                      and (b"\r\nContent-Type: " + CT + b"\r\n") in raw, raw[:300])
-        prometheus_part(targets)
-        nginx_new_zone(n)
-        nginx_restart(n)
-    finally:
-        for x in (n, a, backend):
-            if x is not None:
-                x.stop()
-    sanitizers()
-    return res.summary()
+            self.check("%s: HEAD of the status handler: 200, the type, no body" % job,
+                       raw.startswith(b"HTTP/1.1 200 ") and raw.endswith(b"\r\n\r\n")
+                       and (b"\r\nContent-Type: " + CT + b"\r\n") in raw, raw[:300])
+
+    def test_6_prometheus(self):
+        prometheus_part(self, self.targets)
+
+    def test_7_nginx_new_zone(self):
+        nginx_new_zone(self, self.n)
+
+    def test_8_nginx_restart(self):
+        nginx_restart(self, self.n)
+
+    def test_9_nginx_asan(self):
+        """The same exact counts and reloads with the ASan + UBSan build of
+        nginx: no report allowed."""
+        asan = lbgtest.require(os.path.join(self.build, "nginx-static-asan", "objs", "nginx"),
+                               "make nginx-static-asan")
+        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0:abort_on_error=0",
+                   UBSAN_OPTIONS="print_stacktrace=1")
+        L = "nginx static-asan"
+        n = start_nginx(self.build, L, None, binary=asan, modules=(NGX_PERL,), env=env)
+        try:
+            nginx_part(self, n, L=L, n_each=10)
+        finally:
+            n.stop()
+        text = read_logs(n.d, "error.log", "stdout.log")
+        reports = [ln for ln in text.splitlines()
+                   if ("Sanitizer" in ln or "runtime error" in ln) and NGINX_OWN_UBSAN not in ln]
+        self.eq("nginx static-asan: no sanitizer report (but nginx's own at startup)",
+                reports, [])
+
+    def test_9_apache_asan(self):
+        """The same with the ASan + UBSan build of the Apache module."""
+        so = os.path.join(self.build, "apache", "mod_lbguard-asan.so")
+        env = apache_env.sanitizer_env(so)
+        if env is None:
+            self.skipTest("%s missing or without sanitizer runtimes (make apache)" % so)
+        L = "apache asan"
+        a, backend = start_apache(self.build, L, so, env=env)
+        try:
+            apache_part(self, a, L=L, n_each=8)
+        finally:
+            a.stop()
+            backend.stop()
+        text = read_logs(os.path.join(a.d, "logs"), "error.log", "stdout.log")
+        self.check("apache asan: no sanitizer report",
+                   "Sanitizer" not in text and "runtime error" not in text, text[-2000:])
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    lbgtest.main()

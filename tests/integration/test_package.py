@@ -20,10 +20,13 @@
    /etc/apache2/mods-enabled and /var/lib/apache2/module as before.
 
 Installing changes the real system: the window is kept short and the purge
-runs in a `finally`. Needs root.
+runs in a `finally`. Needs root (else the suite is a skip). The test
+methods run in the order of their names; a class cleanup removes the
+throwaway user and the policy-rc.d this suite made, whatever failed.
 
-Usage: test_package.py [--build DIR] [--debs DIR]; ends with "N passed, N
-failed". --debs takes packages built before (by make deb) instead of
+Usage (from the repository root):
+    python3 -m tests.integration.test_package [--build DIR] [-k NAME]
+LBG_DEBS=DIR takes packages built before (by make deb) instead of
 building them, and counts as a failure (development only).
 """
 import glob
@@ -33,17 +36,14 @@ import re
 import shutil
 import stat
 import subprocess
-import sys
 import tempfile
 import time
+import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import lbgtest  # noqa: E402
-import nginx_env  # noqa: E402
+from tests import lbgtest
+from tests.lbgtest import nginx_env
 
 ROOT = lbgtest.ROOT
-BUILD = lbgtest.build_dir()
-R = lbgtest.Results("package")
 
 PKGS = ["libnginx-mod-http-lbguard", "libapache2-mod-lbguard", "lbguard"]
 USER = "lbguard-pkgtest"
@@ -140,36 +140,36 @@ def lbg_version():
 
 # ---------------------------------------------------------------- build ----
 
-def build_packages(out):
+def build_packages(t, out):
     """make deb as USER into out/deb; returns {package: .deb path}."""
     rc, text = run(["make", "-C", ROOT, "--no-print-directory", "deb", "BUILD=" + out],
                    env=dict(os.environ, LBG_DEB_USER=USER), timeout=1200)
-    R.eq("make deb as the unprivileged user %s" % USER, rc, 0)
+    t.eq("make deb as the unprivileged user %s" % USER, rc, 0)
     if rc != 0:
         print(text[-4000:])
     debs = {}
     for p in PKGS:
         f = glob.glob(os.path.join(out, "deb", "%s_*.deb" % p))
-        R.eq("%s: one .deb" % p, len(f), 1)
+        t.eq("%s: one .deb" % p, len(f), 1)
         if f:
             debs[p] = f[0]
-    R.eq("deb/*.deb: the three packages (debug symbols in deb/dbgsym/)",
+    t.eq("deb/*.deb: the three packages (debug symbols in deb/dbgsym/)",
          sorted(os.path.basename(f).split("_")[0]
                 for f in glob.glob(os.path.join(out, "deb", "*.deb"))), sorted(PKGS))
     # built as USER: the files are USER's, the checkout's build/ untouched
     owners = {pwd.getpwuid(os.stat(f).st_uid).pw_name for f in debs.values()}
-    R.eq("the packages were built by %s" % USER, owners, {USER} if debs else set())
-    R.check("the copy of the tree is gone", not os.path.exists(os.path.join(out, "deb", "src")))
+    t.eq("the packages were built by %s" % USER, owners, {USER} if debs else set())
+    t.check("the copy of the tree is gone", not os.path.exists(os.path.join(out, "deb", "src")))
     return debs
 
 
-def inspect(debs, version):
+def inspect(t, debs, version):
     rc, out = run(["runuser", "-u", USER, "--", "env", "HOME=/tmp", "lintian",
                    "--fail-on", "error,warning", "--display-info"]
                   + [debs[p] for p in PKGS], timeout=900)
     print("lintian --fail-on error,warning --display-info (exit %d):\n%s" % (rc, out or "(no output)\n"))
-    R.eq("lintian --fail-on error,warning: exit status", rc, 0)
-    R.eq("lintian: no error or warning tags",
+    t.eq("lintian --fail-on error,warning: exit status", rc, 0)
+    t.eq("lintian: no error or warning tags",
          [ln for ln in out.splitlines() if re.match(r"[EW]: ", ln)], [])
     # control: the same lintian run fails the CLI package without its copyright
     d = tempfile.mkdtemp(prefix="lbguard-pkg-lint-")
@@ -180,7 +180,7 @@ def inspect(debs, version):
         os.chmod(d, 0o755)
         rc, bad = run(["runuser", "-u", USER, "--", "env", "HOME=/tmp", "lintian",
                        "--fail-on", "error,warning", os.path.join(d, "bad.deb")], timeout=900)
-        R.check("lintian control: a package without copyright fails (no-copyright-file)",
+        t.check("lintian control: a package without copyright fails (no-copyright-file)",
                 rc != 0 and "E: lbguard: no-copyright-file" in bad, bad)
     finally:
         shutil.rmtree(d, ignore_errors=True)
@@ -193,48 +193,48 @@ def inspect(debs, version):
                       if not ln.endswith("/"))
 
     for p in PKGS:
-        R.eq("%s: Version" % p, field(p, "Version"), version)
+        t.eq("%s: Version" % p, field(p, "Version"), version)
     with open("/usr/share/nginx/src/debian/libnginx-mod.abisubstvars") as f:
         abi = re.search(r"(?m)^nginx:abi=(\S+)$", f.read()).group(1)
     deps = [d.strip() for d in field(PKGS[0], "Depends").split(",")]
-    R.check("libnginx-mod-http-lbguard depends on the nginx ABI (%s)" % abi, abi in deps, deps)
+    t.check("libnginx-mod-http-lbguard depends on the nginx ABI (%s)" % abi, abi in deps, deps)
     deps = [d.strip() for d in field(PKGS[1], "Depends").split(",")]
-    R.check("libapache2-mod-lbguard depends on apache2-api-20120211",
+    t.check("libapache2-mod-lbguard depends on apache2-api-20120211",
             "apache2-api-20120211" in deps and not any(d.split()[0] == "apache2" for d in deps),
             deps)
     docs = lambda p, *names: ["/usr/share/doc/%s/%s" % (p, n) for n in names]  # noqa: E731
-    R.eq("libnginx-mod-http-lbguard: files", files(PKGS[0]), sorted(
+    t.eq("libnginx-mod-http-lbguard: files", files(PKGS[0]), sorted(
         ["/usr/lib/nginx/modules/ngx_http_lbguard_filter_module.so", NGX_CONF,
          "/usr/share/doc/libnginx-mod-http-lbguard/examples/nginx-lbguard.conf"]
         + docs(PKGS[0], "README.md.gz", "changelog.gz", "copyright", "nginx.md.gz")))
-    R.eq("libapache2-mod-lbguard: files", files(PKGS[1]), sorted(
+    t.eq("libapache2-mod-lbguard: files", files(PKGS[1]), sorted(
         ["/usr/lib/apache2/modules/mod_lbguard.so", "/etc/apache2/mods-available/lbguard.load",
          "/etc/apache2/mods-available/lbguard.conf"]
         + docs(PKGS[1], "README.md.gz", "apache.md.gz", "changelog.gz", "copyright")))
-    R.eq("lbguard: files", files(PKGS[2]), sorted(
+    t.eq("lbguard: files", files(PKGS[2]), sorted(
         ["/usr/bin/lbguard", "/usr/share/man/man1/lbguard.1.gz"]
         + docs(PKGS[2], "changelog.gz", "cli.md.gz", "copyright")))
 
 
-def hardening(debs):
+def hardening(t, debs):
     """The CLI is linked with dpkg-buildflags' hardening (PIE, RELRO, BIND_NOW,
     _FORTIFY_SOURCE)."""
     d = tempfile.mkdtemp(prefix="lbguard-pkg-x-")
     try:
         run(["dpkg-deb", "-x", debs["lbguard"], d])
         rc, out = run(["readelf", "-W", "-h", "-l", "-d", os.path.join(d, "usr/bin/lbguard")])
-        R.check("lbguard is PIE", re.search(r"Type:\s+DYN", out), out[:200])
-        R.check("lbguard has RELRO", "GNU_RELRO" in out)
-        R.check("lbguard binds now", re.search(r"\(FLAGS\).*BIND_NOW|\(FLAGS_1\).*NOW", out))
+        t.check("lbguard is PIE", re.search(r"Type:\s+DYN", out), out[:200])
+        t.check("lbguard has RELRO", "GNU_RELRO" in out)
+        t.check("lbguard binds now", re.search(r"\(FLAGS\).*BIND_NOW|\(FLAGS_1\).*NOW", out))
         rc, out = run(["readelf", "-W", "--dyn-syms", os.path.join(d, "usr/bin/lbguard")])
-        R.check("lbguard uses the fortified libc functions", "_chk@" in out)
+        t.check("lbguard uses the fortified libc functions", "_chk@" in out)
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
 
 # -------------------------------------------------------------- servers ----
 
-def nginx_request(d, version):
+def nginx_request(t, d, version):
     """Debian's nginx on a config that loads modules as /etc/nginx/nginx.conf
     does; a known-bad upstream response through lbguard repair."""
     backend = lbgtest.RawBackend({b"/bad": BAD})
@@ -263,15 +263,15 @@ def nginx_request(d, version):
     try:
         lbgtest.wait_port(port, proc=p)
         raw = lbgtest.raw_exchange(port, b"GET /bad HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-        R.eq("nginx: the known-bad response, repaired", nginx_env.normalise(raw),
+        t.eq("nginx: the known-bad response, repaired", nginx_env.normalise(raw),
              b"HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\nContent-Length: 2\r\n"
              b"Connection: close\r\nX-Bad: a b\r\n\r\nok")
         log = lbgtest.wait_for(lambda: (lambda t: t if "lbguard: " in t else None)(
             lbgtest.read_log(os.path.join(d, "error.log"))), what="nginx finding")
-        R.eq("nginx: the finding logged", nginx_env.lbguard_lines(log),
+        t.eq("nginx: the finding logged", nginx_env.lbguard_lines(log),
              ['[warn] lbguard: field-value-ctl: field "X-Bad" value "a\\x01b", '
               'control characters replaced with SP'])
-        R.check("nginx: the startup line lbguard/%s" % version,
+        t.check("nginx: the startup line lbguard/%s" % version,
                 re.search(r"(?m)\[notice\] \d+#\d+: lbguard/%s$" % re.escape(version), log))
     finally:
         p.stop()
@@ -311,7 +311,7 @@ Header set X-Bad "a\x01b"
 """
 
 
-def apache_request(d, version):
+def apache_request(t, d, version):
     """Debian's apache2 loading mod_lbguard through mods-enabled; a field
     value with a control character (mod_headers) through lbguard repair."""
     port = lbgtest.free_port()
@@ -330,12 +330,12 @@ def apache_request(d, version):
         lbgtest.wait_for(lambda: "AH00489:" in lbgtest.read_log(log), what="apache2 AH00489")
         raw = lbgtest.raw_exchange(port, b"GET /ok.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
         head = raw.partition(b"\r\n\r\n")[0].split(b"\r\n")
-        R.eq("Apache: the known-bad field, repaired",
+        t.eq("Apache: the known-bad field, repaired",
              (head[0], [h for h in head if h.startswith(b"X-Bad")], raw.endswith(b"\r\n\r\nok")),
              (b"HTTP/1.1 200 OK", [b"X-Bad: a b"], True))
         text = lbgtest.wait_for(lambda: (lambda t: t if "lbguard: " in t else None)(
             lbgtest.read_log(log)), what="Apache finding")
-        R.eq("Apache: the finding logged",
+        t.eq("Apache: the finding logged",
              [x for x in text.splitlines() if x.startswith("[lbguard:")],
              ["[lbguard:notice] lbguard/" + version,
               # Apache's error log escapes the backslash of lbguard's \x01
@@ -347,122 +347,160 @@ def apache_request(d, version):
 
 # ------------------------------------------------------------------ main ----
 
-def installed_checks(debs, version, work):
-    R.check("10-mod-http-lbguard.conf links the packaged load file",
+def installed_checks(t, debs, version, work):
+    t.check("10-mod-http-lbguard.conf links the packaged load file",
             os.path.islink(NGX_LINK) and os.readlink(NGX_LINK) == NGX_CONF,
             os.readlink(NGX_LINK) if os.path.islink(NGX_LINK) else "no link")
     rc, out = run([NGINX, "-t"])
-    R.eq("nginx -t (Debian's /etc/nginx/nginx.conf)", rc, 0)
+    t.eq("nginx -t (Debian's /etc/nginx/nginx.conf)", rc, 0)
     if rc:
         print(out)
     rc, out = run([NGINX, "-T"])
-    R.check("nginx -T: the stock configuration loads lbguard from modules-enabled",
+    t.check("nginx -T: the stock configuration loads lbguard from modules-enabled",
             "# configuration file %s:\n" % NGX_LINK in out
             and "\nload_module modules/ngx_http_lbguard_filter_module.so;\n" in out)
     rc, out = run(["a2query", "-m", "lbguard"])
-    R.eq("a2query -m lbguard", (rc, out.strip()), (0, "lbguard (enabled by maintainer script)"))
-    R.eq("mods-enabled links", sorted(os.readlink("/etc/apache2/mods-enabled/lbguard." + x)
+    t.eq("a2query -m lbguard", (rc, out.strip()), (0, "lbguard (enabled by maintainer script)"))
+    t.eq("mods-enabled links", sorted(os.readlink("/etc/apache2/mods-enabled/lbguard." + x)
                                       for x in ("load", "conf")
                                       if os.path.islink("/etc/apache2/mods-enabled/lbguard." + x)),
          ["../mods-available/lbguard.conf", "../mods-available/lbguard.load"])
     rc, out = run(["apache2ctl", "-t"])
-    R.eq("apache2ctl -t (Debian's apache2.conf)", (rc, out.strip().splitlines()[-1:]),
+    t.eq("apache2ctl -t (Debian's apache2.conf)", (rc, out.strip().splitlines()[-1:]),
          (0, ["Syntax OK"]))
-    R.eq("lbguard on the PATH", shutil.which("lbguard", path="/usr/local/sbin:/usr/local/bin:"
+    t.eq("lbguard on the PATH", shutil.which("lbguard", path="/usr/local/sbin:/usr/local/bin:"
                                               "/usr/sbin:/usr/bin:/sbin:/bin"), "/usr/bin/lbguard")
-    R.eq("lbguard --version", run(["lbguard", "--version"]), (0, "lbguard %s\n" % version))
-    R.eq("man -w lbguard", run(["man", "-w", "lbguard"]), (0, "/usr/share/man/man1/lbguard.1.gz\n"))
+    t.eq("lbguard --version", run(["lbguard", "--version"]), (0, "lbguard %s\n" % version))
+    t.eq("man -w lbguard", run(["man", "-w", "lbguard"]), (0, "/usr/share/man/man1/lbguard.1.gz\n"))
     for name, fn in (("nginx", nginx_request), ("apache", apache_request)):
         d = os.path.join(work, name)
         os.makedirs(d)
         try:
-            fn(d, version)
+            fn(t, d, version)
         except (RuntimeError, OSError) as e:
-            R.check("%s: a request through the packaged module" % name, False, repr(e))
+            t.check("%s: a request through the packaged module" % name, False, repr(e))
     # removed, not purged: the link is parked, nginx stays valid
     rc, out = dpkg(["-r", PKGS[0]])
-    R.eq("dpkg -r libnginx-mod-http-lbguard", rc, 0)
-    R.check("removed: modules-enabled link parked as .removed",
+    t.eq("dpkg -r libnginx-mod-http-lbguard", rc, 0)
+    t.check("removed: modules-enabled link parked as .removed",
             os.path.islink(NGX_LINK + ".removed") and not os.path.lexists(NGX_LINK))
-    R.eq("removed: nginx -t", run([NGINX, "-t"])[0], 0)
+    t.eq("removed: nginx -t", run([NGINX, "-t"])[0], 0)
 
 
-def main():
-    if os.geteuid() != 0:
-        R.check("runs as root (installs packages)", False)
-        return R.summary()
-    version = lbg_version()
-    before = snapshot()
-    R.eq("before: lbguard packages not installed", before["installed"], [])
-    R.check("before: no throwaway user %s" % USER, not before["user " + USER])
-    out = os.path.join(BUILD, "pkgtest")
-    if not reachable(out):
-        out = tempfile.mkdtemp(prefix="lbguard-pkgtest-")
-        os.chmod(out, 0o755)
-    else:
-        shutil.rmtree(out, ignore_errors=True)
-        os.makedirs(out)
-    made_user = made_policy = False
-    try:
+class PackageTest(lbgtest.TestCase):
+    """make deb, lintian, dpkg -i, use, dpkg -r and --purge, in the order
+    of the method names; the machine as before at the end."""
+
+    suite = "package"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if os.geteuid() != 0:
+            raise unittest.SkipTest("needs root (installs packages)")
+        cls.version = lbg_version()
+        cls.before = snapshot()
+        cls.made_user = cls.made_policy = False
+        cls.debs = {}
+        out = os.path.join(cls.build, "pkgtest")
+        if not reachable(out):
+            out = tempfile.mkdtemp(prefix="lbguard-pkgtest-")
+            os.chmod(out, 0o755)
+        else:
+            shutil.rmtree(out, ignore_errors=True)
+            os.makedirs(out)
+        cls.out = out
+        cls.addClassCleanup(cls.cleanup)
+
+    @classmethod
+    def cleanup(cls):
+        """What this suite made and has not removed yet (after a failure)."""
+        if cls.made_policy:
+            cls.remove_policy()
+        if cls.made_user and user_exists():
+            run(["userdel", USER])
+        if cls.out.startswith(tempfile.gettempdir()):
+            shutil.rmtree(cls.out, ignore_errors=True)
+
+    @classmethod
+    def remove_policy(cls):
+        with open(POLICY) as f:
+            if f.read() == POLICY_TEXT:
+                os.unlink(POLICY)
+        cls.made_policy = False
+
+    def need_debs(self):
+        if len(self.debs) != len(PKGS):
+            self.skipTest("the packages were not built (see test_1_build)")
+
+    def test_1_build(self):
+        self.eq("before: lbguard packages not installed", self.before["installed"], [])
+        self.check("before: no throwaway user %s" % USER, not self.before["user " + USER])
+        cls = type(self)
         if not user_exists():
             rc, txt = run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
                            "--shell", "/usr/sbin/nologin", USER])
-            R.eq("useradd %s" % USER, (rc, txt), (0, ""))
-            made_user = rc == 0
+            self.eq("useradd %s" % USER, (rc, txt), (0, ""))
+            cls.made_user = rc == 0
         t = time.monotonic()
-        if "--debs" in sys.argv:
+        prebuilt = os.environ.get("LBG_DEBS")
+        if prebuilt:
             # development aid: packages already built (make deb) in DIR
-            prebuilt = sys.argv[sys.argv.index("--debs") + 1]
-            debs = {p: f for p in PKGS for f in glob.glob(os.path.join(prebuilt, p + "_*.deb"))}
-            R.check("--debs %s: NOT a test of make deb" % prebuilt, False)
+            cls.debs = {p: f for p in PKGS for f in glob.glob(os.path.join(prebuilt, p + "_*.deb"))}
+            self.check("LBG_DEBS=%s: NOT a test of make deb" % prebuilt, False)
         else:
-            debs = build_packages(out)
+            cls.debs = build_packages(self, self.out)
         print("NOTE package: built in %.0f s" % (time.monotonic() - t))
-        if len(debs) != len(PKGS):
-            return R.summary()
-        inspect(debs, version)
-        hardening(debs)
 
+    def test_2_inspect(self):
+        self.need_debs()
+        inspect(self, self.debs, self.version)
+
+    def test_3_hardening(self):
+        self.need_debs()
+        hardening(self, self.debs)
+
+    def test_4_install(self):
+        self.need_debs()
+        debs = self.debs
         if not os.path.exists(POLICY):
             with open(POLICY, "w") as f:
                 f.write(POLICY_TEXT)
             os.chmod(POLICY, 0o755)
-            made_policy = True
-        work = os.path.join(out, "servers")
+            type(self).made_policy = True
+        work = os.path.join(self.out, "servers")
+        shutil.rmtree(work, ignore_errors=True)
         os.makedirs(work)
         t = time.monotonic()
         try:
             rc, txt = dpkg(["-i"] + [debs[p] for p in PKGS])
-            R.eq("dpkg -i (the three packages)", rc, 0)
+            self.eq("dpkg -i (the three packages)", rc, 0)
             if rc:
                 print(txt)
             else:
-                installed_checks(debs, version, work)
+                installed_checks(self, debs, self.version, work)
         finally:
             rc, txt = dpkg(["--purge"] + PKGS)
-            R.eq("dpkg --purge (the three packages)", rc, 0)
+            self.eq("dpkg --purge (the three packages)", rc, 0)
             if rc:
                 print(txt)
             print("NOTE package: installed for %.0f s" % (time.monotonic() - t))
-        R.eq("purged: dpkg has none of them (not even config files)",
-             [p for p in PKGS if status(p) and "not-installed" not in status(p)], [])
-        R.eq("purged: nothing left", [p for p in LEFTOVERS if os.path.lexists(p)], [])
-        R.eq("purged: a2query -m lbguard", run(["a2query", "-q", "-m", "lbguard"])[0], 1)
-        R.eq("purged: nginx -t", run([NGINX, "-t"])[0], 0)
-        R.eq("purged: apache2ctl -t", run(["apache2ctl", "-t"])[0], 0)
-    finally:
-        if made_policy:
-            with open(POLICY) as f:
-                if f.read() == POLICY_TEXT:
-                    os.unlink(POLICY)
-        if made_user:
-            R.eq("userdel %s" % USER, run(["userdel", USER]), (0, ""))
-        if out.startswith(tempfile.gettempdir()):
-            shutil.rmtree(out, ignore_errors=True)
-    after = snapshot()
-    R.eq("the machine is left as it was", after, before)
-    return R.summary()
+        self.eq("purged: dpkg has none of them (not even config files)",
+                [p for p in PKGS if status(p) and "not-installed" not in status(p)], [])
+        self.eq("purged: nothing left", [p for p in LEFTOVERS if os.path.lexists(p)], [])
+        self.eq("purged: a2query -m lbguard", run(["a2query", "-q", "-m", "lbguard"])[0], 1)
+        self.eq("purged: nginx -t", run([NGINX, "-t"])[0], 0)
+        self.eq("purged: apache2ctl -t", run(["apache2ctl", "-t"])[0], 0)
+
+    def test_5_machine_as_before(self):
+        cls = type(self)
+        if cls.made_policy:
+            cls.remove_policy()
+        if cls.made_user:
+            self.eq("userdel %s" % USER, run(["userdel", USER]), (0, ""))
+            cls.made_user = False
+        self.eq("the machine is left as it was", snapshot(), self.before)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    lbgtest.main()

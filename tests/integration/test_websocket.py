@@ -25,6 +25,10 @@ section (Date and Server values masked), then text frames of 5, 125, 126,
 65535 and 65536 bytes sent masked and read back exactly as the echo server
 frames them, then a close frame answered by a close frame and the end of
 the connection. The lbguard lines of the error logs are checked exactly.
+A module that was not built is a skip (make nginx-dynamic apache).
+
+Usage (from the repository root):
+    python3 -m tests.integration.test_websocket [--build BUILD] [-k NAME]
 """
 import base64
 import hashlib
@@ -32,17 +36,12 @@ import os
 import re
 import socket
 import struct
-import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tests import lbgtest
+from tests.lbgtest import apache_env, nginx_env
 
-import apache_env  # noqa: E402
-import lbgtest  # noqa: E402
-import nginx_env  # noqa: E402
-
-BUILD = lbgtest.build_dir()
 MODES = ("off", "detect", "repair")
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 KEY = b"dGhlIHNhbXBsZSBub25jZQ=="                     # RFC 6455 1.3
@@ -50,8 +49,6 @@ ACCEPT = base64.b64encode(hashlib.sha1(KEY + GUID).digest())  # s3pPLMBi...
 SIZES = (5, 125, 126, 4000, 65535, 65536)
 HAPROXY = "/usr/sbin/haproxy"
 TIMEOUT = 5.0
-
-R = lbgtest.Results("websocket")
 
 
 # ------------------------------------------------------------ frames ----
@@ -202,7 +199,7 @@ def mask_head(head):
     return MASK_VALUES.sub(lambda m: m.group(1) + b": *\r\n", head)
 
 
-def session(name, port, path, expect_head, lua=False, connect=None):
+def session(t, name, port, path, expect_head, lua=False, connect=None):
     """One WebSocket session through 127.0.0.1:port; checks the 101 head,
     every echo and the close exchange byte for byte. The echo server
     echoes frames of every size in SIZES; mod_lua (lua=True) echoes the
@@ -213,7 +210,7 @@ def session(name, port, path, expect_head, lua=False, connect=None):
     try:
         s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
     except OSError as e:
-        R.check(name + ": connect", False, str(e))
+        t.check(name + ": connect", False, str(e))
         return
     with s:
         if connect is not None:
@@ -223,12 +220,12 @@ def session(name, port, path, expect_head, lua=False, connect=None):
             s.sendall(b"CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n"
                       % (tport, tport))
             got = read_head(s)
-            R.eq(name + ": CONNECT answer", mask_head(got), want)
+            t.eq(name + ": CONNECT answer", mask_head(got), want)
             if not got.endswith(b"\r\n\r\n"):
                 return
         s.sendall(req)
         head = read_head(s)
-        R.eq(name + ": 101 header section", mask_head(head), expect_head)
+        t.eq(name + ": 101 header section", mask_head(head), expect_head)
         if not head.endswith(b"\r\n\r\n"):
             return
         ok = True
@@ -243,10 +240,10 @@ def session(name, port, path, expect_head, lua=False, connect=None):
             want = frame(payload, lua=lua)
             got = read_exact(s, len(want))
             if got != want:
-                R.eq("%s: echo of %d bytes" % (name, n), got[:64] + b"...", want[:64] + b"...")
+                t.eq("%s: echo of %d bytes" % (name, n), got[:64] + b"...", want[:64] + b"...")
                 ok = False
                 break
-        R.check(name + ": frames of %s bytes echoed byte-exact"
+        t.check(name + ": frames of %s bytes echoed byte-exact"
                 % "/".join(map(str, SIZES)), ok)
         if not ok:
             return
@@ -256,7 +253,7 @@ def session(name, port, path, expect_head, lua=False, connect=None):
         s.sendall(frame(close, 0x8, mask=b"\x01\x02\x03\x04"))
         want = frame(close, 0x8)
         got = read_exact(s, len(want) + 1)
-        R.eq(name + ": close frame, then the connection ends", got, want + b"<EOF>")
+        t.eq(name + ": close frame, then the connection ends", got, want + b"<EOF>")
 
 
 def head(*fields):
@@ -341,13 +338,8 @@ NGINX_HEAD_CL = {False: head(b"Server: *", b"Date: *", b"Content-Length: 5",
                  True: NGINX_HEAD}
 
 
-def nginx_part(echo, hap_targets):
-    so = os.path.join(BUILD, "nginx-dynamic", "objs",
-                      "ngx_http_lbguard_filter_module.so")
-    if not os.path.exists(so):
-        R.check("nginx: dynamic module built (make nginx-dynamic)", False, so)
-        return None
-    d = lbgtest.workdir("websocket-nginx", BUILD)
+def nginx_part(build, so, echo, hap_targets):
+    d = lbgtest.workdir("websocket-nginx", build)
     ngx = nginx_env.Instance("ws", nginx_env.NGINX, [so], d, NGINX_LOCATIONS,
                              backend_port=echo.port)
     ngx.start()
@@ -356,14 +348,14 @@ def nginx_part(echo, hap_targets):
     return ngx
 
 
-def nginx_checks(ngx, hports):
+def nginx_checks(t, ngx, hports):
     for m in MODES:
-        session("nginx %s /ws" % m, ngx.ports[m], b"/ws", NGINX_HEAD)
-        session("haproxy -> nginx %s /ws" % m, hports["nginx_" + m], b"/ws",
+        session(t, "nginx %s /ws" % m, ngx.ports[m], b"/ws", NGINX_HEAD)
+        session(t, "haproxy -> nginx %s /ws" % m, hports["nginx_" + m], b"/ws",
                 via_haproxy(NGINX_HEAD))
         h = NGINX_HEAD_CL[m == "repair"]
-        session("nginx %s /ws-cl" % m, ngx.ports[m], b"/ws-cl", h)
-        session("haproxy -> nginx %s /ws-cl" % m, hports["nginx_" + m], b"/ws-cl",
+        session(t, "nginx %s /ws-cl" % m, ngx.ports[m], b"/ws-cl", h)
+        session(t, "haproxy -> nginx %s /ws-cl" % m, hports["nginx_" + m], b"/ws-cl",
                 via_haproxy(h))
     # nginx's own 101 with bytes after it: they are not a body (before
     # issue 8 the body guard dropped them in repair as body-on-bodiless)
@@ -372,7 +364,7 @@ def nginx_checks(ngx, hports):
                                    b"Connection: Upgrade\r\nUpgrade: hello\r\n\r\n",
                                    timeout=1, mark_timeout=True)
         cl = b"" if m == "repair" else b"Content-Length: 5\r\n"
-        R.eq("nginx %s: return 101 \"hello\": the bytes after the header section untouched" % m,
+        t.eq("nginx %s: return 101 \"hello\": the bytes after the header section untouched" % m,
              nginx_env.normalise(raw),
              b"HTTP/1.1 101 \r\nServer: nginx\r\nDate: DATE\r\nContent-Type: text/plain\r\n"
              + cl + b"Connection: upgrade\r\nUpgrade: hello\r\n\r\nhello<TIMEOUT>")
@@ -385,7 +377,7 @@ def nginx_checks(ngx, hports):
                    'value "5" on status 101, Transfer-Encoding/Content-Length removed'] * 3,
     }
     for m in MODES:
-        R.eq("nginx %s: lbguard lines (/ws-cl twice, /r101)" % m,
+        t.eq("nginx %s: lbguard lines (/ws-cl twice, /r101)" % m,
              nginx_env.lbguard_lines(ngx.log(m)), lines[m])
 
 
@@ -464,11 +456,12 @@ CONNECT_HEAD = b"HTTP/1.0 200 Connection Established\r\nProxy-agent: *\r\n\r\n"
 WSTUNNEL_HEAD = head(b"Upgrade: websocket", b"Connection: Upgrade", ACC)
 
 
-def apache_part(label, so, env, echo, hap_targets):
+def apache_part(build, label, so, env, echo, hap_targets):
     """Starts Apache with module `so` (environment env: the sanitizer
     runtimes for the ASan build) and one virtual host per mode; returns
-    (Apache, {mode: port}) or (None, None)."""
-    d = apache_env.workdir("websocket-" + label, BUILD)
+    (Apache, {mode: port}, configtest status, its output); Apache is not
+    started when the configtest fails."""
+    d = apache_env.workdir("websocket-" + label, build)
     ports = {m: lbgtest.free_port() for m in MODES}
     vhosts = "".join(APACHE_VHOST.format(port=ports[m], mode=m.capitalize(), lmode=m,
                                          echo=echo.port) for m in MODES)
@@ -479,12 +472,12 @@ def apache_part(label, so, env, echo, hap_targets):
         f.write(LUA_WS)
     ap.write_conf()
     rc, out = ap.test_config()
-    if not R.check(label + ": configtest", rc == 0, out):
-        return None, None
+    if rc != 0:
+        return ap, ports, rc, out
     ap.start()
     for m in MODES:
         hap_targets.append((label.replace("-", "_") + "_" + m, ports[m]))
-    return ap, ports
+    return ap, ports, rc, out
 
 
 LBG_LINE = {
@@ -501,31 +494,31 @@ NOTE = {"off": "-", "detect": "framing-on-bodiless-status:detected",
         "repair": "framing-on-bodiless-status:repaired"}
 
 
-def apache_checks(label, ap, ports, hports):
+def apache_checks(t, label, ap, ports, hports):
     for m in MODES:
         p, hp = ports[m], hports[label.replace("-", "_") + "_" + m]
         lua = LUA_HEAD_REPAIR if m == "repair" else LUA_HEAD_APACHE
         name = "%s %s " % (label, m)
         hname = "haproxy -> %s %s " % (label, m)
-        session(name + "/ws.lua", p, b"/ws.lua", lua, lua=True)
-        session(name + "/proxy/lua", p, b"/proxy/lua", PROXY_HEAD_LUA[m], lua=True)
-        session(name + "/proxy/py", p, b"/proxy/py", PROXY_HEAD_PY)
-        session(name + "/wst/py", p, b"/wst/py", WSTUNNEL_HEAD)
-        session(name + "CONNECT", p, b"/ws", ECHO_HEAD,
-                connect=(ECHO.port, CONNECT_HEAD))
-        session(hname + "CONNECT", hp, b"/ws", ECHO_HEAD,
-                connect=(ECHO.port, via_haproxy(CONNECT_HEAD)))
-        session(hname + "/ws.lua", hp, b"/ws.lua", via_haproxy(lua), lua=True)
-        session(hname + "/proxy/lua", hp, b"/proxy/lua",
+        session(t, name + "/ws.lua", p, b"/ws.lua", lua, lua=True)
+        session(t, name + "/proxy/lua", p, b"/proxy/lua", PROXY_HEAD_LUA[m], lua=True)
+        session(t, name + "/proxy/py", p, b"/proxy/py", PROXY_HEAD_PY)
+        session(t, name + "/wst/py", p, b"/wst/py", WSTUNNEL_HEAD)
+        session(t, name + "CONNECT", p, b"/ws", ECHO_HEAD,
+                connect=(t.echo.port, CONNECT_HEAD))
+        session(t, hname + "CONNECT", hp, b"/ws", ECHO_HEAD,
+                connect=(t.echo.port, via_haproxy(CONNECT_HEAD)))
+        session(t, hname + "/ws.lua", hp, b"/ws.lua", via_haproxy(lua), lua=True)
+        session(t, hname + "/proxy/lua", hp, b"/proxy/lua",
                 via_haproxy(PROXY_HEAD_LUA[m]), lua=True)
-        session(hname + "/proxy/py", hp, b"/proxy/py", via_haproxy(PROXY_HEAD_PY))
-        session(hname + "/wst/py", hp, b"/wst/py", via_haproxy(WSTUNNEL_HEAD))
+        session(t, hname + "/proxy/py", hp, b"/proxy/py", via_haproxy(PROXY_HEAD_PY))
+        session(t, hname + "/wst/py", hp, b"/wst/py", via_haproxy(WSTUNNEL_HEAD))
     for m in MODES:
         # the handler ran 4 times: direct and proxied, each also via HAProxy
         access = os.path.join(ap.d, "logs", "%s.access" % m)
         got = wait_lines(lambda: [ln for ln in lbgtest.read_log(access).splitlines()
                                   if ln.startswith("GET /ws.lua ")], 4)
-        R.eq(label + " %s: access log of /ws.lua" % m, got,
+        t.eq(label + " %s: access log of /ws.lua" % m, got,
              ["GET /ws.lua HTTP/1.1|101|" + NOTE[m]] * 4)
     want = []
     for m in ("detect", "repair"):
@@ -533,8 +526,8 @@ def apache_checks(label, ap, ports, hports):
     # findings only: not the startup line "[lbguard:notice] lbguard/<version>"
     got = wait_lines(lambda: [ln for ln in lbgtest.read_log(ap.error_log).splitlines()
                               if "lbguard: " in ln], len(want))
-    R.eq(label + ": lbguard lines of the error log", sorted(got), sorted(want))
-    R.eq(label + ": no sanitizer report", [ln for ln in lbgtest.read_log(ap.error_log).splitlines()
+    t.eq(label + ": lbguard lines of the error log", sorted(got), sorted(want))
+    t.eq(label + ": no sanitizer report", [ln for ln in lbgtest.read_log(ap.error_log).splitlines()
                                            if "Sanitizer" in ln or "runtime error" in ln], [])
 
 
@@ -547,44 +540,56 @@ def wait_lines(get, n):
     return get()
 
 
-ECHO = None
+class WebSocketTest(lbgtest.TestCase):
+    """The echo server, nginx, Apache (and its ASan build) and HAProxy in
+    front of them all, started in setUpClass."""
 
+    suite = "websocket"
 
-def main():
-    global ECHO
-    echo = ECHO = EchoServer()
-    targets = []
-    ngx = nginx_part(echo, targets)
-    apaches = []
-    so = os.path.join(BUILD, "apache", "mod_lbguard.so")
-    asan = os.path.join(BUILD, "apache", "mod_lbguard-asan.so")
-    if R.check("apache: module built (make apache)", os.path.exists(so), so):
-        apaches.append(("apache", so, None))
-    if apache_env.sanitizer_env(asan):
-        apaches.append(("apache-asan", asan, apache_env.sanitizer_env(asan)))
-    started = []
-    hap = None
-    try:
-        for label, path, env in apaches:
-            ap, ports = apache_part(label, path, env, echo, targets)
-            if ap:
-                started.append((label, ap, ports))
-        hd = lbgtest.workdir("websocket-haproxy", BUILD)
-        hap, hports = start_haproxy(hd, targets)
-        if ngx:
-            nginx_checks(ngx, hports)
-        for label, ap, ports in started:
-            apache_checks(label, ap, ports, hports)
-    finally:
-        if hap:
-            hap.stop()
-        if ngx:
-            ngx.stop()
-        for _, ap, _ in started:
-            ap.stop()
-        echo.sock.close()
-    return R.summary()
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.echo = EchoServer()
+        cls.addClassCleanup(cls.echo.sock.close)
+        targets = []
+        cls.so = os.path.join(cls.build, "nginx-dynamic", "objs",
+                              "ngx_http_lbguard_filter_module.so")
+        cls.ngx = None
+        if os.path.exists(cls.so):
+            cls.ngx = nginx_part(cls.build, cls.so, cls.echo, targets)
+            cls.addClassCleanup(cls.ngx.stop)
+        so = os.path.join(cls.build, "apache", "mod_lbguard.so")
+        asan = os.path.join(cls.build, "apache", "mod_lbguard-asan.so")
+        cls.apaches = {}     # label: (Apache, ports, configtest rc, output) or a reason
+        for label, path, env in (("apache", so, None),
+                                 ("apache-asan", asan, apache_env.sanitizer_env(asan))):
+            if not os.path.exists(path) or (label == "apache-asan" and env is None):
+                cls.apaches[label] = "%s missing (make apache)" % path
+                continue
+            cls.apaches[label] = apache_part(cls.build, label, path, env, cls.echo, targets)
+            cls.addClassCleanup(cls.apaches[label][0].stop)
+        hd = lbgtest.workdir("websocket-haproxy", cls.build)
+        hap, cls.hports = start_haproxy(hd, targets)
+        cls.addClassCleanup(hap.stop)
+
+    def test_nginx(self):
+        if self.ngx is None:
+            self.skipTest("%s missing (make nginx-dynamic)" % self.so)
+        nginx_checks(self, self.ngx, self.hports)
+
+    def apache(self, label):
+        if isinstance(self.apaches[label], str):
+            self.skipTest(self.apaches[label])
+        ap, ports, rc, out = self.apaches[label]
+        if self.check(label + ": configtest", rc == 0, out):
+            apache_checks(self, label, ap, ports, self.hports)
+
+    def test_apache(self):
+        self.apache("apache")
+
+    def test_apache_asan(self):
+        self.apache("apache-asan")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    lbgtest.main()
