@@ -301,6 +301,19 @@ def nginx_temp_paths(d):
     return "\n".join(out)
 
 
+def read_bytes(path):
+    """The bytes of file `path` (closed again)."""
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def write_file(path, data):
+    """Writes `data` (bytes, or str as UTF-8) to `path`; returns path."""
+    with open(path, "wb") as f:
+        f.write(data.encode() if isinstance(data, str) else data)
+    return path
+
+
 def read_log(path):
     try:
         with open(path, "rb") as f:
