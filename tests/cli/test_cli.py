@@ -299,7 +299,7 @@ class Cli(lbgtest.TestCase):
                 self.eq("065-too-many-fields: repair --profile %s: output" % prof, out, want_out)
             else:
                 self.eq("065-too-many-fields: repair --profile %s: output unchanged" % prof, out,
-                        open(case065, "rb").read())
+                        lbgtest.read_bytes(case065))
             if want_log is not None:
                 self.eq("065-too-many-fields: repair --profile %s: log" % prof, err, want_log)
         rc, out, err = lbgcli.run(LBG, ["repair", "--profile", "nginx", many])

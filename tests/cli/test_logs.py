@@ -145,7 +145,7 @@ class Logs(lbgtest.TestCase):
         gz = os.path.join(tmp, "all.log.gz")
         with open(gz, "wb") as f:
             for p in files:
-                f.write(gzip.compress(open(p, "rb").read()))   # one member per file
+                f.write(gzip.compress(lbgtest.read_bytes(p)))   # one member per file
         rc2, doc = jdoc([gz])
         self.eq("multi-member gzip: same totals", doc.get("totals"), base.get("totals"))
         self.eq("multi-member gzip: same classes", classes(doc), classes(base))
@@ -154,17 +154,17 @@ class Logs(lbgtest.TestCase):
         os.makedirs(os.path.join(d, "2026", "10", "01"))
         for i, p in enumerate(files):
             sub = os.path.join(d, "2026", "10", "01") if i % 2 else d
-            data = open(p, "rb").read()
+            data = lbgtest.read_bytes(p)
             if i % 3 == 0:
-                open(os.path.join(sub, os.path.basename(p) + ".gz"), "wb").write(gzip.compress(data))
+                lbgtest.write_file(os.path.join(sub, os.path.basename(p) + ".gz"), gzip.compress(data))
             else:   # a CLB-style plain ".log", and a gzip without a .gz name
                 name = os.path.basename(p) + (".bin" if i % 3 == 1 else "")
-                open(os.path.join(sub, name), "wb").write(gzip.compress(data) if i % 3 == 1 else data)
+                lbgtest.write_file(os.path.join(sub, name), gzip.compress(data) if i % 3 == 1 else data)
         rc3, doc = jdoc([d])
         self.eq("directory (recursive, gzip by magic bytes): same totals", doc.get("totals"),
                 base.get("totals"))
         self.eq("directory: %d files" % len(files), doc.get("input", {}).get("files"), len(files))
-        rc4, doc = jdoc(["-"], stdin=open(gz, "rb").read())
+        rc4, doc = jdoc(["-"], stdin=lbgtest.read_bytes(gz))
         self.eq("stdin (gzip): same totals", doc.get("totals"), base.get("totals"))
 
         # ---- filters
@@ -188,8 +188,8 @@ class Logs(lbgtest.TestCase):
         self.eq("unknown --class: exit 2", run(["--class", "nope", p])[0], 2)
         self.eq("no input: exit 2", run([])[0], 2)
         bad = os.path.join(tmp, "broken.gz")
-        z = gzip.compress(open(os.path.join(LOGS, "alb-constructed.log"), "rb").read())
-        open(bad, "wb").write(z[:len(z) // 2])
+        z = gzip.compress(lbgtest.read_bytes(os.path.join(LOGS, "alb-constructed.log")))
+        lbgtest.write_file(bad, z[:len(z) // 2])
         self.eq("truncated gzip: exit 2", run([bad])[0], 2)
 
         # ---- join with the target's log (ALB trace ids)
@@ -224,7 +224,7 @@ class Logs(lbgtest.TestCase):
             lines.append(alb(11 + i, "10.0.0.1:80", "0.010", "200", "200", "/once", "1-b-%d" % (i + 1),
                              rspt="0.000"))
         rp = os.path.join(tmp, "repro.log")
-        open(rp, "w").write("\n".join(lines) + "\n")
+        lbgtest.write_file(rp, "\n".join(lines) + "\n")
         rc, doc = jdoc([rp])
         cl = {c["id"]: c for c in doc.get("classes", [])}
         self.eq("route rule: counts", {k: v["count"] for k, v in cl.items()},
@@ -255,7 +255,7 @@ class Logs(lbgtest.TestCase):
         lines.append(alb(105.5, "10.0.0.4:80", "0.000", "502", "-", "/ok", "1-e-1", created=0.001))
         lines.append(alb(111.5, "10.0.0.4:80", "0.000", "502", "-", "/ok", "1-e-2", created=0.001))
         bp = os.path.join(tmp, "burst.log")
-        open(bp, "w").write("\n".join(lines) + "\n")
+        lbgtest.write_file(bp, "\n".join(lines) + "\n")
         rc, doc = jdoc([bp])
         tlm = {m["minute"]: m for m in doc.get("timeline", [])}
         self.eq("timeline: minutes with failures", sorted(tlm), ["2026-10-01T12:01Z"])

@@ -17,9 +17,10 @@ the root put it there). Conventions (tests/README.md):
   * bytes on the wire are read raw from a socket (raw_exchange);
   * the build directory is $LBG_BUILD (default ROOT/build).
 
-Submodules: nginx_env, apache_env (one nginx / Apache under test),
-lb_configs (HAProxy, nginx and Apache in an LB chain), servers (reference
-servers for the CLI suites), lbgcli (the CLI and the raw corpus), lb_cases,
+Submodules: configs (the text of every server configuration), nginx_env,
+apache_env (one nginx / Apache under test), lb_configs (HAProxy, nginx and
+Apache in an LB chain), servers (reference servers for the CLI suites),
+lbgcli (the CLI and the raw corpus), lb_cases,
 lb_race, lb_reload, nginx_cases (case tables and drivers), runner (the
 counting unittest runner behind tests/run_all.py).
 """
@@ -299,6 +300,19 @@ def nginx_temp_paths(d):
         os.makedirs(p, exist_ok=True)
         out.append("%s_temp_path %s;" % (k, p))
     return "\n".join(out)
+
+
+def read_bytes(path):
+    """The bytes of file `path` (closed again)."""
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def write_file(path, data):
+    """Writes `data` (bytes, or str as UTF-8) to `path`; returns path."""
+    with open(path, "wb") as f:
+        f.write(data.encode() if isinstance(data, str) else data)
+    return path
 
 
 def read_log(path):
