@@ -44,17 +44,13 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-import lbgtest  # noqa: E402  (shared harness: free_port, wait_port, Proc)
+sys.path.insert(0, ROOT)
+from tests import lbgtest  # noqa: E402  (shared harness: free_port, wait_port, Proc)
+# the servers' configurations, shared with the tests and the demo
+from tests.lbgtest.configs import BODY, FIELDS  # noqa: E402
+from tests.lbgtest.configs import bench_apache_conf as apache_conf  # noqa: E402
+from tests.lbgtest.configs import bench_nginx_conf as nginx_conf  # noqa: E402
 import header_sets  # noqa: E402  (the realistic header sets, with sources)
-
-FIELDS = 12                 # fields in every measured response
-NGX_BASE_FIELDS = 5         # Server, Date, Content-Type, Content-Length, Connection
-NGX_STATIC_BASE_FIELDS = 8  # the same, and Last-Modified, ETag, Accept-Ranges
-APACHE_BASE_FIELDS = 7      # Date, Server, Last-Modified, ETag, Accept-Ranges,
-                            # Content-Length, Content-Type
-BODY = b"hello from the lbguard benchmark\n"
-APACHE_MODS = "/usr/lib/apache2/modules"
 
 out_lines = []
 
@@ -63,158 +59,6 @@ def say(line=""):
     print(line)
     sys.stdout.flush()
     out_lines.append(line)
-
-
-# ---- servers' configurations --------------------------------------------
-
-def ngx_quote(v):
-    """v as a double-quoted nginx configuration string (nginx turns \\t
-    into HTAB and \\" into a quote inside one)."""
-    return '"%s"' % v.replace("\\", "\\\\").replace('"', '\\"').replace("\t", "\\t")
-
-
-def apache_quote(v):
-    """v as a double-quoted Apache configuration argument (only \\" is an
-    escape there; an HTAB stays as it is)."""
-    return '"%s"' % v.replace('"', '\\"')
-
-
-SET_BUDGET = (32768, 100)   # the sets' header budget: the ALB's 32 KB, 100 fields
-
-
-def nginx_conf(d, port, mode, module, single, variant="return", upstream=None,
-               fields=None):
-    """nginx.conf text for a response of FIELDS fields. mode: None (module
-    not loaded), "off", "detect", "repair". single: one process (for
-    callgrind). variant: "return" (`return 200` with add_header), "static"
-    (the file htdocs/index.txt with add_header), "proxy" (proxy_pass to
-    127.0.0.1:upstream over kept-alive connections: the upstream's
-    add_header fields, Content-Type and Content-Length go through; nginx's
-    own Server, Date and Connection replace the upstream's), "backend"
-    (the upstream: `return 200`, no lbguard, its access log off).
-    fields: a header set's [(name, value)] as add_header lines instead of
-    the X-Bench ones, with lbguard_header_budget SET_BUDGET."""
-    base = NGX_STATIC_BASE_FIELDS if variant == "static" else NGX_BASE_FIELDS
-    adds = "\n".join("            add_header X-Bench-%d \"value %d\";" % (i, i)
-                     for i in range(1, FIELDS - base + 1))
-    budget = ""
-    if fields is not None:
-        adds = "\n".join("            add_header %s %s;" % (ngx_quote(n), ngx_quote(v))
-                         for n, v in fields)
-        if mode:
-            budget = "    lbguard_header_budget %d %d;" % SET_BUDGET
-    if variant == "static":
-        content = "root %s/htdocs;" % d
-    elif variant == "proxy":
-        content = ("proxy_pass http://backend;\n"
-                   "            proxy_http_version 1.1;\n"
-                   "            proxy_set_header Connection \"\";")
-        adds = ""
-    else:
-        content = 'return 200 "%s";' % BODY.decode().replace("\n", "\\n")
-    upstream_block = ""
-    if variant == "proxy":
-        upstream_block = ("    upstream backend {\n        server 127.0.0.1:%d;\n"
-                          "        keepalive 8;\n    }\n" % upstream)
-    return """%(load)s
-daemon off;
-master_process %(master)s;
-worker_processes 1;
-pid %(d)s/nginx.pid;
-error_log %(d)s/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    keepalive_requests 10000000;
-    keepalive_timeout 300s;
-%(temp)s
-%(lbguard)s
-%(budget)s
-%(upstream)s
-    server {
-        listen 127.0.0.1:%(port)d;
-        location / {
-            default_type text/plain;
-%(adds)s
-            %(content)s
-        }
-    }
-}
-""" % dict(load=("load_module %s;" % module) if mode else "",
-           master="off" if single else "on", d=d, port=port, adds=adds,
-           temp=lbgtest.nginx_temp_paths(d), upstream=upstream_block,
-           lbguard=("    lbguard %s;" % mode) if mode else "",
-           content=content, budget=budget)
-
-
-def apache_module_name(so):
-    """The module struct's name exported by an Apache module .so
-    (what LoadModule needs), e.g. "lbguard_module"."""
-    try:
-        out = subprocess.run(["nm", "-D", "--defined-only", so], stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL, text=True).stdout
-    except OSError:
-        out = ""
-    for ln in out.splitlines():
-        p = ln.split()
-        if len(p) == 3 and p[1] in "DB" and p[2].endswith("_module"):
-            return p[2]
-    return "lbguard_module"
-
-
-def apache_conf(d, port, mode, module, single, fields=None):
-    """httpd.conf text: a static file with mod_headers `Header set` fields so
-    the response has FIELDS fields. mode as for nginx_conf; the directive is
-    `LBGuard Off|Detect|Repair`. single: prefork for `apache2 -X`; else the
-    event MPM (Debian's default). fields: a header set's [(name, value)]
-    as `Header set` (`Header add` for a repeated name) instead of the
-    X-Bench ones, with LBGuardHeaderBudget SET_BUDGET."""
-    adds = "\n".join('Header set X-Bench-%d "value %d"' % (i, i)
-                     for i in range(1, FIELDS - APACHE_BASE_FIELDS + 1))
-    if fields is not None:
-        seen, lines = set(), []
-        for n, v in fields:
-            lines.append("Header %s %s %s" % ("add" if n.lower() in seen else "set",
-                                              apache_quote(n), apache_quote(v)))
-            seen.add(n.lower())
-        adds = "\n".join(lines)
-    if single:
-        mpm = "LoadModule mpm_prefork_module %s/mod_mpm_prefork.so" % APACHE_MODS
-    else:
-        mpm = ("LoadModule mpm_event_module %s/mod_mpm_event.so\n"
-               "StartServers 1\nServerLimit 2\nThreadsPerChild 32\n"
-               "MaxRequestWorkers 64\nMinSpareThreads 1\nMaxSpareThreads 64\n"
-               "MaxConnectionsPerChild 0" % APACHE_MODS)
-    lb = ""
-    if mode:
-        lb = "LoadModule %s %s\nLBGuard %s" % (apache_module_name(module), module,
-                                                mode.capitalize())
-        if fields is not None:
-            lb += "\nLBGuardHeaderBudget %d %d" % SET_BUDGET
-    return """ServerRoot %(d)s
-ServerName 127.0.0.1
-Listen 127.0.0.1:%(port)d
-PidFile %(d)s/run/httpd.pid
-DefaultRuntimeDir %(d)s/run
-ErrorLog %(d)s/error.log
-LogLevel warn
-%(mpm)s
-LoadModule authz_core_module %(m)s/mod_authz_core.so
-LoadModule mime_module %(m)s/mod_mime.so
-LoadModule headers_module %(m)s/mod_headers.so
-TypesConfig /etc/mime.types
-User www-data
-Group www-data
-KeepAlive On
-MaxKeepAliveRequests 0
-KeepAliveTimeout 300
-DocumentRoot %(d)s/htdocs
-<Directory />
-    Require all granted
-</Directory>
-%(adds)s
-%(lb)s
-""" % dict(d=d, port=port, mpm=mpm, m=APACHE_MODS, adds=adds, lb=lb)
 
 
 class Server:

@@ -3,7 +3,7 @@
 (tests/cases/) and over bad input, with build/lbguard and, when it was
 built, build/lbguard-asan (ASan + UBSan: any sanitizer report fails).
 
-  python3 tests/cli/test_cli.py [--build BUILD]
+  python3 -m tests.cli.test_cli [--build BUILD] [-k NAME]
 
 Checks, per corpus case:
   * `check --json`: exactly the expected rules (tests/cases/*.expect), the
@@ -18,21 +18,15 @@ Checks, per corpus case:
 Then bad input: empty file, binary junk, 10 MiB header sections, a
 truncated status line, a missing file, a directory, more than 64 MiB,
 stdin, and usage errors: a one-line message and the right exit status.
-Ends with "N passed, N failed".
 """
 import json
 import os
 import random
 import re
-import sys
 
-import lbgcli
-from lbgcli import lbgtest
+from tests import lbgtest
+from tests.lbgtest import lbgcli
 
-R = lbgtest.Results("cli")
-BUILD = lbgtest.build_dir()
-LBG, LBG_ASAN = lbgcli.binaries(BUILD)
-WORK = lbgtest.workdir("cli", BUILD)
 PROFILES = ("strictest", "haproxy", "nginx", "nginx-1.22", "llhttp")
 
 
@@ -52,338 +46,358 @@ def one_line(err):
     return err.count(b"\n") == 1 and err.startswith(b"lbguard: ")
 
 
-# ---------------------------------------------------------------- basics --
-
-with open(os.path.join(lbgcli.ROOT, "common", "lbg.h")) as f:
-    version = re.search(r'#define LBG_VERSION "([^"]+)"', f.read()).group(1)
-rc, out, err = lbgcli.run(LBG, ["--version"])
-R.eq("--version", (rc, out, err), (0, b"lbguard %s\n" % version.encode(), b""))
-for sub in ([], ["check"], ["repair"], ["probe"], ["rules"]):
-    rc, out, err = lbgcli.run(LBG, sub + ["--help"])
-    R.check("%s --help" % (" ".join(sub) or "lbguard"),
-            rc == 0 and out.startswith(b"usage: lbguard") and err == b"", (rc, out[:60], err))
-rc, out, err = lbgcli.run(LBG, [])
-R.check("no command: usage on stderr, exit 2", rc == 2 and err.startswith(b"usage:"), (rc, err[:60]))
-rc, out, err = lbgcli.run(LBG, ["frobnicate"])
-R.eq("unknown command", (rc, err), (2, b"lbguard: unknown command 'frobnicate' (see 'lbguard --help')\n"))
-
-RULES = lbgcli.rules(LBG)
 # too-many-fields, field-too-large, header-section-too-large: reported under
 # strictest, the target's own 502 under a profile naming one LB (fix 0)
 BUDGET_RULES = ("too-many-fields", "field-too-large", "header-section-too-large")
-rc, out, err = lbgcli.run(LBG, ["rules", "--json"])
-OBJ = json.loads(out)
-PROFILE_NAMES = [p["name"] for p in OBJ["profiles"]]
-R.eq("rules --json: ids 1..N in order", [r["id"] for r in OBJ["rules"]],
-     list(range(1, len(OBJ["rules"]) + 1)))
-R.check("rules --json: %d rules, names unique" % len(RULES),
-        len(RULES) >= 37 and len(RULES) == len(OBJ["rules"]), len(RULES))
-R.eq("rules --json: the profiles in list order",
-     PROFILE_NAMES, ["strictest", "haproxy", "nginx", "nginx-1.22", "envoy", "llhttp", "aws-alb"])
-R.eq("rules --json: strictest covers every load balancer's bit",
-     OBJ["profiles"][0]["lb_mask"], sum(p["lb_mask"] for p in OBJ["profiles"][1:]))
-bad = [n for n, r in RULES.items()
-       if r["tier"] not in ("acceptable", "ambiguous", "severe")
-       or not set(r["rejected_by"]) <= set(PROFILE_NAMES[1:])
-       or [x for x in PROFILE_NAMES if x in r["rejected_by"]] != r["rejected_by"]
-       or r["fix"] not in ([], ["edit"], ["close"], ["edit", "close"])
-       or not r["rfc"].startswith("RFC 911") or not r["repair"]]
-R.eq("rules --json: tier, rejected_by (profile names, list order), fix, rfc, repair well formed",
-     bad, [])
-# a few rows spelled out (README "Rules"), so a change to the table shows here
-R.eq("rules --json: rows 8, 18, 20, 33",
-     [(RULES[n]["id"], RULES[n]["tier"], RULES[n]["rejected_by"], RULES[n]["fix"])
-      for n in ("obs-fold", "body-shorter-than-content-length", "too-many-fields",
-                "upstream-status-line-invalid")],
-     [(8, "ambiguous", ["nginx", "nginx-1.22", "envoy", "llhttp"], ["edit"]),
-      (18, "severe", ["haproxy", "nginx", "nginx-1.22", "envoy", "llhttp", "aws-alb"], ["close"]),
-      (20, "acceptable", ["haproxy", "envoy"], []),
-      (33, "severe", ["haproxy", "nginx", "nginx-1.22", "envoy", "llhttp", "aws-alb"],
-       ["edit", "close"])])
-rc, out, err = lbgcli.run(LBG, ["check", "--profile", "f5", "/dev/null"])
-R.eq("check --profile f5: the profile list in the message", (rc, out, err),
-     (2, b"", b"lbguard: check: unknown profile 'f5' (one of: " +
-      " ".join(PROFILE_NAMES).encode() + b")\n"))
-rc, out, err = lbgcli.run(LBG, ["rules"])
-R.check("rules (text): one row per rule with its name",
-        rc == 0 and all(re.search(rb"(?m)^ *%d  %s " % (r["id"], n.encode()), out)
-                        for n, r in RULES.items()), out[:200])
 
 
-def fails(rule_names):
+def fails(rules, rule_names):
     """Exit status of check for these findings under the default --fail-on
     (issue 9): a finding some load balancer rejects, whatever its tier, or
-    one ambiguous or worse (strictest profile)."""
-    return 1 if any(RULES[n]["tier"] in ("ambiguous", "severe") or RULES[n]["rejected_by"]
+    one ambiguous or worse (strictest profile). rules: lbgcli.rules()."""
+    return 1 if any(rules[n]["tier"] in ("ambiguous", "severe") or rules[n]["rejected_by"]
                     for n in rule_names) else 0
 
 
-# ---------------------------------------------------------------- corpus --
+class Cli(lbgtest.TestCase):
+    suite = "cli"
 
-CASES = lbgcli.load_cases()
-R.check("corpus has cases (%d)" % len(CASES), len(CASES) >= 70, len(CASES))
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.LBG, cls.LBG_ASAN = lbgcli.binaries(cls.build)
+        lbgtest.require(cls.LBG, "make cli")
+        cls.WORK = cls.workdir("cli")
+        cls.RULES = lbgcli.rules(cls.LBG)
+        cls.CASES = lbgcli.load_cases()
 
-for c in CASES:
-    slug, head = c["slug"], c["head"]
-    hflag = ["--head"] if head else []
-    rc, obj, err = lbgcli.check_json(LBG, c["path"], head=head)
-    if not R.check("%s: check --json parses" % slug, obj is not None and err == b"", err):
-        continue
-    got = [f["rule"] for f in obj["findings"]]
-    R.eq("%s: findings, in order" % slug, got, c["expect"])
-    R.eq("%s: check exit status" % slug, rc, fails(c["expect"]))
-    lines_ok = all(f["offset"] is None or
-                   (0 <= f["offset"] <= len(c["raw"]) and
-                    f["line"] == c["raw"][:f["offset"]].count(b"\n") + 1)
-                   for f in obj["findings"])
-    R.check("%s: line numbers match byte offsets" % slug, lines_ok, obj["findings"])
+    def test_basics(self):
+        LBG = self.LBG
+        with open(os.path.join(lbgcli.ROOT, "common", "lbg.h")) as f:
+            version = re.search(r'#define LBG_VERSION "([^"]+)"', f.read()).group(1)
+        rc, out, err = lbgcli.run(LBG, ["--version"])
+        self.eq("--version", (rc, out, err), (0, b"lbguard %s\n" % version.encode(), b""))
+        for sub in ([], ["check"], ["repair"], ["probe"], ["rules"]):
+            rc, out, err = lbgcli.run(LBG, sub + ["--help"])
+            self.check("%s --help" % (" ".join(sub) or "lbguard"),
+                       rc == 0 and out.startswith(b"usage: lbguard") and err == b"", (rc, out[:60], err))
+        rc, out, err = lbgcli.run(LBG, [])
+        self.check("no command: usage on stderr, exit 2", rc == 2 and err.startswith(b"usage:"), (rc, err[:60]))
+        rc, out, err = lbgcli.run(LBG, ["frobnicate"])
+        self.eq("unknown command", (rc, err), (2, b"lbguard: unknown command 'frobnicate' (see 'lbguard --help')\n"))
 
-    rc2, txt, err2 = lbgcli.run(LBG, ["check"] + hflag + [c["path"]])
-    want = [("#%d %s" % (RULES[n]["id"], n)).encode() for n in got]
-    R.check("%s: check (text) names every finding, same exit" % slug,
-            rc2 == rc and all(w in txt for w in want) and
-            (txt.count(b"\n      log:") == len(got)), txt[:300])
+    def test_rules(self):
+        LBG = self.LBG
+        RULES = self.RULES
+        rc, out, err = lbgcli.run(LBG, ["rules", "--json"])
+        OBJ = json.loads(out)
+        PROFILE_NAMES = [p["name"] for p in OBJ["profiles"]]
+        self.eq("rules --json: ids 1..N in order", [r["id"] for r in OBJ["rules"]],
+                list(range(1, len(OBJ["rules"]) + 1)))
+        self.check("rules --json: %d rules, names unique" % len(RULES),
+                   len(RULES) >= 37 and len(RULES) == len(OBJ["rules"]), len(RULES))
+        self.eq("rules --json: the profiles in list order",
+                PROFILE_NAMES, ["strictest", "haproxy", "nginx", "nginx-1.22", "envoy", "llhttp", "aws-alb"])
+        self.eq("rules --json: strictest covers every load balancer's bit",
+                OBJ["profiles"][0]["lb_mask"], sum(p["lb_mask"] for p in OBJ["profiles"][1:]))
+        bad = [n for n, r in RULES.items()
+               if r["tier"] not in ("acceptable", "ambiguous", "severe")
+               or not set(r["rejected_by"]) <= set(PROFILE_NAMES[1:])
+               or [x for x in PROFILE_NAMES if x in r["rejected_by"]] != r["rejected_by"]
+               or r["fix"] not in ([], ["edit"], ["close"], ["edit", "close"])
+               or not r["rfc"].startswith("RFC 911") or not r["repair"]]
+        self.eq("rules --json: tier, rejected_by (profile names, list order), fix, rfc, repair well formed",
+                bad, [])
+        # a few rows spelled out (README "Rules"), so a change to the table shows here
+        self.eq("rules --json: rows 8, 18, 20, 33",
+                [(RULES[n]["id"], RULES[n]["tier"], RULES[n]["rejected_by"], RULES[n]["fix"])
+                 for n in ("obs-fold", "body-shorter-than-content-length", "too-many-fields",
+                           "upstream-status-line-invalid")],
+                [(8, "ambiguous", ["nginx", "nginx-1.22", "envoy", "llhttp"], ["edit"]),
+                 (18, "severe", ["haproxy", "nginx", "nginx-1.22", "envoy", "llhttp", "aws-alb"], ["close"]),
+                 (20, "acceptable", ["haproxy", "envoy"], []),
+                 (33, "severe", ["haproxy", "nginx", "nginx-1.22", "envoy", "llhttp", "aws-alb"],
+                  ["edit", "close"])])
+        rc, out, err = lbgcli.run(LBG, ["check", "--profile", "f5", "/dev/null"])
+        self.eq("check --profile f5: the profile list in the message", (rc, out, err),
+                (2, b"", b"lbguard: check: unknown profile 'f5' (one of: " +
+                 " ".join(PROFILE_NAMES).encode() + b")\n"))
+        rc, out, err = lbgcli.run(LBG, ["rules"])
+        self.check("rules (text): one row per rule with its name",
+                   rc == 0 and all(re.search(rb"(?m)^ *%d  %s " % (r["id"], n.encode()), out)
+                                   for n, r in RULES.items()), out[:200])
 
-    # repair under each profile
-    for prof in PROFILES:
-        rc3, rep, err3 = lbgcli.run(LBG, ["repair", "--profile", prof] + hflag + [c["path"]])
-        _, pobj, _ = lbgcli.check_json(LBG, c["path"], profile=prof, head=head)
-        refuse = (not pobj["status_line"]) or pobj["unrepairable"] or pobj["truncated"]
-        # a finding of a rule without an "edit" fix makes the response unrepairable
-        R.check("%s: --profile %s: unrepairable when a finding has no repair" % (slug, prof),
-                pobj["unrepairable"] or
-                all("edit" in RULES[f["rule"]]["fix"]
-                    # budgets: the target's own 502 under a one-LB profile
-                    or (f["rule"] in BUDGET_RULES and prof != "strictest")
-                    for f in pobj["findings"]),
-                pobj["findings"])
-        tag = "%s: repair --profile %s" % (slug, prof)
-        if refuse:
-            R.check(tag + ": refused (exit 1, nothing written)",
-                    rc3 == 1 and rep == b"" and b"cannot be repaired safely" in err3,
-                    (rc3, len(rep), err3[-200:]))
-            continue
-        if not R.check(tag + ": exit 0", rc3 == 0, (rc3, err3[-300:])):
-            continue
-        logs = [ln for ln in err3.splitlines() if ln.startswith(b"lbguard: ")]
-        R.eq(tag + ": one log line per finding",
-             [ln.split(b":")[1].strip().decode() for ln in logs],
-             [f["rule"] for f in pobj["findings"]])
-        outp = os.path.join(WORK, "%s.%s.out" % (slug, prof))
-        with open(outp, "wb") as f:
-            f.write(rep)
-        rc4, again, _ = lbgcli.check_json(LBG, outp, profile=prof, head=head)
-        R.check(tag + ": output checks clean",
-                rc4 == 0 and again is not None and again["findings"] == [],
-                again and again["findings"])
-        if prof == "strictest" and c["repaired"] is not None:
-            R.eq(tag + ": output is the reviewed .repaired bytes", rep, c["repaired"])
-        if prof == "strictest" and not c["expect"]:
-            R.check(tag + ": clean input comes out unchanged (up to OWS)",
-                    rep == c["raw"] or rep == normalise_ows(c["raw"]), rep[:200])
+    def test_corpus(self):
+        LBG, LBG_ASAN, WORK = self.LBG, self.LBG_ASAN, self.WORK
+        RULES, CASES = self.RULES, self.CASES
+        self.check("corpus has cases (%d)" % len(CASES), len(CASES) >= 70, len(CASES))
 
-    # the same under ASan + UBSan
-    if LBG_ASAN:
-        rca, objb, erra = lbgcli.check_json(LBG_ASAN, c["path"], head=head, asan=True)
-        rcb, repb, errb = lbgcli.run(LBG_ASAN, ["repair"] + hflag + [c["path"]], asan=True)
-        rcp, repp, errp = lbgcli.run(LBG, ["repair"] + hflag + [c["path"]])
-        R.check("%s: asan: no sanitizer report, same results" % slug,
-                lbgcli.sanitizer_report(erra + errb) is None and rca == rc and objb == obj
-                and rcb == rcp and repb == repp,
-                lbgcli.sanitizer_report(erra + errb) or (rca, rcb, rcp))
+        for c in CASES:
+            slug, head = c["slug"], c["head"]
+            hflag = ["--head"] if head else []
+            rc, obj, err = lbgcli.check_json(LBG, c["path"], head=head)
+            if not self.check("%s: check --json parses" % slug, obj is not None and err == b"", err):
+                continue
+            got = [f["rule"] for f in obj["findings"]]
+            self.eq("%s: findings, in order" % slug, got, c["expect"])
+            self.eq("%s: check exit status" % slug, rc, fails(RULES, c["expect"]))
+            lines_ok = all(f["offset"] is None or
+                           (0 <= f["offset"] <= len(c["raw"]) and
+                            f["line"] == c["raw"][:f["offset"]].count(b"\n") + 1)
+                           for f in obj["findings"])
+            self.check("%s: line numbers match byte offsets" % slug, lines_ok, obj["findings"])
 
-# ------------------------------------------------------------- bad input --
+            rc2, txt, err2 = lbgcli.run(LBG, ["check"] + hflag + [c["path"]])
+            want = [("#%d %s" % (RULES[n]["id"], n)).encode() for n in got]
+            self.check("%s: check (text) names every finding, same exit" % slug,
+                       rc2 == rc and all(w in txt for w in want) and
+                       (txt.count(b"\n      log:") == len(got)), txt[:300])
 
-def bad_input(name, path, args, want_rc, want_err=None, want_rules=None, stdin=None,
-              asan=True):
-    """Runs `lbguard <args> path` (plain and ASan) and checks the exit status,
-    the one-line message (exact when want_err is bytes) and the findings."""
-    for binary, is_asan in ((LBG, False), (LBG_ASAN, True)):
-        if binary is None or (is_asan and not asan):
-            continue
-        tag = "%s%s" % (name, " (asan)" if is_asan else "")
-        rc, out, err = lbgcli.run(binary, args + ([path] if path else []),
-                                  stdin=stdin, asan=is_asan)
-        san = lbgcli.sanitizer_report(err)
-        if not R.check(tag + ": no crash, no sanitizer report", san is None and rc in (0, 1, 2),
-                       san or rc):
-            continue
-        R.eq(tag + ": exit status", rc, want_rc)
-        if want_err is not None:
-            if isinstance(want_err, bytes):
-                R.eq(tag + ": message", err, want_err)
-            elif args[0] == "repair":
-                last = err.splitlines()[-1] if err else b""
-                R.check(tag + ": findings logged, then the refusal", err.endswith(b"\n") and
-                        want_err.search(last) and all(ln.startswith(b"lbguard: ")
-                                                      for ln in err.splitlines()), err[-300:])
+            # repair under each profile
+            for prof in PROFILES:
+                rc3, rep, err3 = lbgcli.run(LBG, ["repair", "--profile", prof] + hflag + [c["path"]])
+                _, pobj, _ = lbgcli.check_json(LBG, c["path"], profile=prof, head=head)
+                refuse = (not pobj["status_line"]) or pobj["unrepairable"] or pobj["truncated"]
+                # a finding of a rule without an "edit" fix makes the response unrepairable
+                self.check("%s: --profile %s: unrepairable when a finding has no repair" % (slug, prof),
+                           pobj["unrepairable"] or
+                           all("edit" in RULES[f["rule"]]["fix"]
+                               # budgets: the target's own 502 under a one-LB profile
+                               or (f["rule"] in BUDGET_RULES and prof != "strictest")
+                               for f in pobj["findings"]),
+                           pobj["findings"])
+                tag = "%s: repair --profile %s" % (slug, prof)
+                if refuse:
+                    self.check(tag + ": refused (exit 1, nothing written)",
+                               rc3 == 1 and rep == b"" and b"cannot be repaired safely" in err3,
+                               (rc3, len(rep), err3[-200:]))
+                    continue
+                if not self.check(tag + ": exit 0", rc3 == 0, (rc3, err3[-300:])):
+                    continue
+                logs = [ln for ln in err3.splitlines() if ln.startswith(b"lbguard: ")]
+                self.eq(tag + ": one log line per finding",
+                        [ln.split(b":")[1].strip().decode() for ln in logs],
+                        [f["rule"] for f in pobj["findings"]])
+                outp = os.path.join(WORK, "%s.%s.out" % (slug, prof))
+                with open(outp, "wb") as f:
+                    f.write(rep)
+                rc4, again, _ = lbgcli.check_json(LBG, outp, profile=prof, head=head)
+                self.check(tag + ": output checks clean",
+                           rc4 == 0 and again is not None and again["findings"] == [],
+                           again and again["findings"])
+                if prof == "strictest" and c["repaired"] is not None:
+                    self.eq(tag + ": output is the reviewed .repaired bytes", rep, c["repaired"])
+                if prof == "strictest" and not c["expect"]:
+                    self.check(tag + ": clean input comes out unchanged (up to OWS)",
+                               rep == c["raw"] or rep == normalise_ows(c["raw"]), rep[:200])
+
+            # the same under ASan + UBSan
+            if LBG_ASAN:
+                rca, objb, erra = lbgcli.check_json(LBG_ASAN, c["path"], head=head, asan=True)
+                rcb, repb, errb = lbgcli.run(LBG_ASAN, ["repair"] + hflag + [c["path"]], asan=True)
+                rcp, repp, errp = lbgcli.run(LBG, ["repair"] + hflag + [c["path"]])
+                self.check("%s: asan: no sanitizer report, same results" % slug,
+                           lbgcli.sanitizer_report(erra + errb) is None and rca == rc and objb == obj
+                           and rcb == rcp and repb == repp,
+                           lbgcli.sanitizer_report(erra + errb) or (rca, rcb, rcp))
+
+    def test_bad_input(self):
+        LBG, LBG_ASAN, WORK = self.LBG, self.LBG_ASAN, self.WORK
+        CASES = self.CASES
+        def bad_input(name, path, args, want_rc, want_err=None, want_rules=None, stdin=None,
+                      asan=True):
+            """Runs `lbguard <args> path` (plain and ASan) and checks the exit status,
+            the one-line message (exact when want_err is bytes) and the findings."""
+            for binary, is_asan in ((LBG, False), (LBG_ASAN, True)):
+                if binary is None or (is_asan and not asan):
+                    continue
+                tag = "%s%s" % (name, " (asan)" if is_asan else "")
+                rc, out, err = lbgcli.run(binary, args + ([path] if path else []),
+                                          stdin=stdin, asan=is_asan)
+                san = lbgcli.sanitizer_report(err)
+                if not self.check(tag + ": no crash, no sanitizer report", san is None and rc in (0, 1, 2),
+                                  san or rc):
+                    continue
+                self.eq(tag + ": exit status", rc, want_rc)
+                if want_err is not None:
+                    if isinstance(want_err, bytes):
+                        self.eq(tag + ": message", err, want_err)
+                    elif args[0] == "repair":
+                        last = err.splitlines()[-1] if err else b""
+                        self.check(tag + ": findings logged, then the refusal", err.endswith(b"\n") and
+                                   want_err.search(last) and all(ln.startswith(b"lbguard: ")
+                                                                 for ln in err.splitlines()), err[-300:])
+                    else:
+                        self.check(tag + ": one-line message", one_line(err) and want_err.search(err), err)
+                if want_rules is not None:
+                    try:
+                        got = [f["rule"] for f in json.loads(out)["findings"]]
+                    except ValueError:
+                        got = None
+                    self.eq(tag + ": findings", got, want_rules)
+
+        def wfile(name, data):
+            p = os.path.join(WORK, name)
+            with open(p, "wb") as f:
+                f.write(data)
+            return p
+
+        empty = wfile("empty.http", b"")
+        bad_input("empty file", empty, ["check"], 2,
+                  b"lbguard: check: '%s' is empty: no response to check\n" % empty.encode())
+        bad_input("empty file, repair", empty, ["repair"], 2,
+                  b"lbguard: repair: '%s' is empty: no response to check\n" % empty.encode())
+
+        rnd = random.Random(4)
+        junk = wfile("junk.bin", b"\x00\xff" + bytes(rnd.randrange(256) for _ in range(4096)))
+        bad_input("binary junk", junk, ["check", "--json"], 1, want_rules=["version-invalid"])
+        bad_input("binary junk, repair", junk, ["repair"], 1,
+                  re.compile(rb"cannot be repaired safely \(not an HTTP/1.x response\); nothing written"))
+
+        trunc = wfile("trunc.http", b"HTTP/1.1 20")
+        bad_input("truncated status line", trunc, ["check", "--json"], 1,
+                  want_rules=["header-section-incomplete", "status-code-invalid"])
+        bad_input("truncated status line, repair", trunc, ["repair"], 1,
+                  re.compile(rb"header-section-incomplete: no safe repair"))
+
+        many = wfile("hdr10m-many.http", b"HTTP/1.1 200 OK\r\n" +
+                     b"".join(b"X-F%07d: %s\r\n" % (i, b"v" * 80) for i in range(115000)) +
+                     b"Content-Length: 2\r\n\r\nhi")
+        self.check("10 MiB header section of many fields is > 10 MiB", os.path.getsize(many) > 10 << 20)
+        bad_input("10 MiB header section, 115001 fields", many, ["check", "--json"], 1,
+                  want_rules=["too-many-fields", "header-section-too-large"])
+        bad_input("10 MiB header section, --fail-on acceptable", many,
+                  ["check", "--json", "--fail-on", "acceptable"], 1)
+        bad_input("10 MiB header section, --profile nginx", many,
+                  ["check", "--json", "--profile", "nginx"], 1, want_rules=["header-section-too-large"])
+        bad_input("10 MiB header section, --fail-on severe", many,
+                  ["check", "--json", "--fail-on", "severe"], 0)
+        bad_input("10 MiB header section, repair", many, ["repair"], 1,
+                  re.compile(rb"too-many-fields: no safe repair; header-section-too-large: no safe repair"))
+        # A budget under a profile naming one LB: that LB answers 502 anyway, so the
+        # repair is the target's own 502 Bad Gateway (LBG_BAD_GATEWAY_BODY); under
+        # strictest (above) it is refused.
+        TARGET_502 = (b"HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/html\r\n"
+                      b"Content-Length: 122\r\nConnection: close\r\n\r\n"
+                      b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+                      b"<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n")
+        self.eq("target 502: Content-Length matches its body", len(TARGET_502.split(b"\r\n\r\n", 1)[1]),
+                122)
+        case065 = os.path.join(lbgcli.ROOT, "tests", "cases", "065-too-many-fields.http")
+        for prof, want_out, want_rc, want_log in (
+                ("haproxy", TARGET_502, 0,
+                 b"lbguard: too-many-fields: 151 fields, budget 101, none under strictest (report); "
+                 b"else the target's own 502 Bad Gateway\n"),
+                ("envoy", TARGET_502, 0,
+                 b"lbguard: too-many-fields: 151 fields, budget 100, none under strictest (report); "
+                 b"else the target's own 502 Bad Gateway\n"),
+                ("llhttp", None, 0, b""),       # llhttp counts no fields
+                ("strictest", b"", 1, None)):
+            rc, out, err = lbgcli.run(LBG, ["repair", "--profile", prof, case065])
+            self.eq("065-too-many-fields: repair --profile %s: exit status" % prof, rc, want_rc)
+            if want_out is not None:
+                self.eq("065-too-many-fields: repair --profile %s: output" % prof, out, want_out)
             else:
-                R.check(tag + ": one-line message", one_line(err) and want_err.search(err), err)
-        if want_rules is not None:
-            try:
-                got = [f["rule"] for f in json.loads(out)["findings"]]
-            except ValueError:
-                got = None
-            R.eq(tag + ": findings", got, want_rules)
+                self.eq("065-too-many-fields: repair --profile %s: output unchanged" % prof, out,
+                        lbgtest.read_bytes(case065))
+            if want_log is not None:
+                self.eq("065-too-many-fields: repair --profile %s: log" % prof, err, want_log)
+        rc, out, err = lbgcli.run(LBG, ["repair", "--profile", "nginx", many])
+        self.eq("10 MiB header section, repair --profile nginx: the target's 502", (rc, out),
+                (0, TARGET_502))
+        rc, out, err = lbgcli.run(LBG, ["repair", "--profile", "aws-alb", "--head", case065])
+        self.eq("065-too-many-fields: repair --profile aws-alb: unchanged (ALB takes it)",
+                (rc, err), (0, b""))
+        rc, out, err = lbgcli.run(LBG, ["repair", "--profile", "nginx", "--head", many])
+        self.eq("10 MiB header section, repair --profile nginx --head: the 502 without body",
+                (rc, out), (0, TARGET_502.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"))
+        one = wfile("hdr10m-one.http", b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * (10 << 20) +
+                    b"\r\nContent-Length: 2\r\n\r\nhi")
+        bad_input("10 MiB field", one, ["check", "--json"], 1,
+                  want_rules=["field-too-large", "header-section-too-large"])
+        nohdr = wfile("hdr10m-noend.http", b"HTTP/1.1 200 OK\r\nX-A: " + b"b" * (10 << 20))
+        bad_input("10 MiB header section without its end", nohdr, ["check", "--json"], 1)
+
+        missing = os.path.join(WORK, "no-such-file.http")
+        bad_input("missing file", missing, ["check"], 2,
+                  b"lbguard: check: cannot open '%s': No such file or directory\n" % missing.encode())
+        bad_input("missing file, repair", missing, ["repair"], 2,
+                  b"lbguard: repair: cannot open '%s': No such file or directory\n" % missing.encode())
+        bad_input("a directory", WORK, ["check"], 2,
+                  b"lbguard: check: cannot read '%s': Is a directory\n" % WORK.encode())
+
+        huge = os.path.join(WORK, "huge.bin")
+        with open(huge, "wb") as f:
+            f.truncate((64 << 20) + 1)
+        bad_input("more than 64 MiB", huge, ["check"], 2,
+                  b"lbguard: check: '%s' is larger than 64 MiB: refused\n" % huge.encode())
+        os.unlink(huge)
+        rc, out, err = lbgcli.run(LBG, ["check", "-"], stdin=b"\x00" * ((64 << 20) + 1))
+        self.eq("more than 64 MiB on stdin", (rc, err),
+                (2, b"lbguard: check: '<stdin>' is larger than 64 MiB: refused\n"))
+
+        case = CASES[0] if CASES else None
+        if case:
+            rc, out, err = lbgcli.run(LBG, ["check", "--json", "-"], stdin=case["raw"])
+            rcf, objf, _ = lbgcli.check_json(LBG, case["path"])
+            obj = json.loads(out) if rc in (0, 1) else None
+            self.check("stdin ('-') checks like the file", obj is not None and obj["input"] == "<stdin>"
+                       and obj["findings"] == objf["findings"] and rc == rcf, (rc, err))
+            rc, out, err = lbgcli.run(LBG, ["repair"], stdin=case["raw"])
+            self.check("repair reads stdin by default", rc == 0 and out, (rc, err))
+
+    def test_usage_errors(self):
+        LBG = self.LBG
+        # one line, exit 2
+        for args, msg in (
+                (["check", "--frob"], b"lbguard: check: unknown option '--frob' (see 'lbguard check --help')\n"),
+                (["check", "--profile", "f5"], None),
+                (["check", "--fail-on", "compliant"], None),
+                (["check", "--fail-on"], b"lbguard: check: option '--fail-on' needs a value\n"),
+                (["check", "a", "b"], b"lbguard: check: one input at a time ('a' and 'b')\n"),
+                (["repair", "--json"], b"lbguard: repair: unknown option '--json' (see 'lbguard repair --help')\n"),
+                (["rules", "--frob"], None),
+                (["probe"], b"lbguard: probe: no URL (see 'lbguard probe --help')\n"),
+                (["probe", "ftp://x/"], None),
+                (["probe", "--lb-idle-timeout", "soon", "http://127.0.0.1:1/"], None),
+                (["probe", "--header", "NoColon", "http://127.0.0.1:1/"], None),
+                (["probe", "--method", "GET X", "http://127.0.0.1:1/"], None)):
+            rc, out, err = lbgcli.run(LBG, args)
+            name = "usage error: lbguard " + " ".join(args)
+            if msg is None:
+                self.check(name, rc == 2 and one_line(err) and out == b"", (rc, err))
+            else:
+                self.eq(name, (rc, err), (2, msg))
+
+    def test_profiles(self):
+        LBG = self.LBG
+        # --profile narrows the findings: HAProxy accepts duplicate Content-Length
+        p = os.path.join(lbgcli.CASES_DIR, "047-cl-duplicate-identical.http")
+        if self.check("047-cl-duplicate-identical exists", os.path.exists(p), p):
+            rc, obj, _ = lbgcli.check_json(LBG, p, profile="haproxy")
+            self.check("--profile haproxy: duplicate Content-Length is no finding",
+                       rc == 0 and obj["findings"] == [], obj)
+            rc, obj, _ = lbgcli.check_json(LBG, p, profile="nginx")
+            self.check("--profile nginx: duplicate Content-Length is a finding",
+                       rc == 1 and [f["rule"] for f in obj["findings"]] == ["content-length-duplicate"], obj)
+
+        # nginx-1.22 (nginx before 1.23.0) does not check Content-Length, but reads
+        # "chunked, gzip" as chunked
+        for case, prof, want in (("039-cl-letters", "nginx", ["content-length-invalid"]),
+                                 ("039-cl-letters", "nginx-1.22", []),
+                                 ("048-cl-conflict", "nginx-1.22", []),
+                                 ("051-te-chunked-then-gzip", "nginx-1.22", ["te-chunked-not-final"])):
+            p = os.path.join(lbgcli.CASES_DIR, case + ".http")
+            if not os.path.exists(p):
+                self.check("%s exists" % case, False, p)
+                continue
+            rc, obj, _ = lbgcli.check_json(LBG, p, profile=prof)
+            self.eq("%s --profile %s: findings, exit status" % (case, prof),
+                    (obj and obj["profile"], obj and [f["rule"] for f in obj["findings"]], rc),
+                    (prof, want, 1 if want else 0))
+        rc, out, err = lbgcli.run(LBG, ["check", "--help"])
+        self.check("check --help names the nginx-1.22 profile", rc == 0 and b"nginx-1.22" in out, out)
 
 
-def wfile(name, data):
-    p = os.path.join(WORK, name)
-    with open(p, "wb") as f:
-        f.write(data)
-    return p
-
-
-empty = wfile("empty.http", b"")
-bad_input("empty file", empty, ["check"], 2,
-          b"lbguard: check: '%s' is empty: no response to check\n" % empty.encode())
-bad_input("empty file, repair", empty, ["repair"], 2,
-          b"lbguard: repair: '%s' is empty: no response to check\n" % empty.encode())
-
-rnd = random.Random(4)
-junk = wfile("junk.bin", b"\x00\xff" + bytes(rnd.randrange(256) for _ in range(4096)))
-bad_input("binary junk", junk, ["check", "--json"], 1, want_rules=["version-invalid"])
-bad_input("binary junk, repair", junk, ["repair"], 1,
-          re.compile(rb"cannot be repaired safely \(not an HTTP/1.x response\); nothing written"))
-
-trunc = wfile("trunc.http", b"HTTP/1.1 20")
-bad_input("truncated status line", trunc, ["check", "--json"], 1,
-          want_rules=["header-section-incomplete", "status-code-invalid"])
-bad_input("truncated status line, repair", trunc, ["repair"], 1,
-          re.compile(rb"header-section-incomplete: no safe repair"))
-
-many = wfile("hdr10m-many.http", b"HTTP/1.1 200 OK\r\n" +
-             b"".join(b"X-F%07d: %s\r\n" % (i, b"v" * 80) for i in range(115000)) +
-             b"Content-Length: 2\r\n\r\nhi")
-R.check("10 MiB header section of many fields is > 10 MiB", os.path.getsize(many) > 10 << 20)
-bad_input("10 MiB header section, 115001 fields", many, ["check", "--json"], 1,
-          want_rules=["too-many-fields", "header-section-too-large"])
-bad_input("10 MiB header section, --fail-on acceptable", many,
-          ["check", "--json", "--fail-on", "acceptable"], 1)
-bad_input("10 MiB header section, --profile nginx", many,
-          ["check", "--json", "--profile", "nginx"], 1, want_rules=["header-section-too-large"])
-bad_input("10 MiB header section, --fail-on severe", many,
-          ["check", "--json", "--fail-on", "severe"], 0)
-bad_input("10 MiB header section, repair", many, ["repair"], 1,
-          re.compile(rb"too-many-fields: no safe repair; header-section-too-large: no safe repair"))
-# A budget under a profile naming one LB: that LB answers 502 anyway, so the
-# repair is the target's own 502 Bad Gateway (LBG_BAD_GATEWAY_BODY); under
-# strictest (above) it is refused.
-TARGET_502 = (b"HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/html\r\n"
-              b"Content-Length: 122\r\nConnection: close\r\n\r\n"
-              b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
-              b"<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n")
-R.eq("target 502: Content-Length matches its body", len(TARGET_502.split(b"\r\n\r\n", 1)[1]),
-     122)
-case065 = os.path.join(lbgcli.ROOT, "tests", "cases", "065-too-many-fields.http")
-for prof, want_out, want_rc, want_log in (
-        ("haproxy", TARGET_502, 0,
-         b"lbguard: too-many-fields: 151 fields, budget 101, none under strictest (report); "
-         b"else the target's own 502 Bad Gateway\n"),
-        ("envoy", TARGET_502, 0,
-         b"lbguard: too-many-fields: 151 fields, budget 100, none under strictest (report); "
-         b"else the target's own 502 Bad Gateway\n"),
-        ("llhttp", None, 0, b""),       # llhttp counts no fields
-        ("strictest", b"", 1, None)):
-    rc, out, err = lbgcli.run(LBG, ["repair", "--profile", prof, case065])
-    R.eq("065-too-many-fields: repair --profile %s: exit status" % prof, rc, want_rc)
-    if want_out is not None:
-        R.eq("065-too-many-fields: repair --profile %s: output" % prof, out, want_out)
-    else:
-        R.eq("065-too-many-fields: repair --profile %s: output unchanged" % prof, out,
-             open(case065, "rb").read())
-    if want_log is not None:
-        R.eq("065-too-many-fields: repair --profile %s: log" % prof, err, want_log)
-rc, out, err = lbgcli.run(LBG, ["repair", "--profile", "nginx", many])
-R.eq("10 MiB header section, repair --profile nginx: the target's 502", (rc, out),
-     (0, TARGET_502))
-rc, out, err = lbgcli.run(LBG, ["repair", "--profile", "aws-alb", "--head", case065])
-R.eq("065-too-many-fields: repair --profile aws-alb: unchanged (ALB takes it)",
-     (rc, err), (0, b""))
-rc, out, err = lbgcli.run(LBG, ["repair", "--profile", "nginx", "--head", many])
-R.eq("10 MiB header section, repair --profile nginx --head: the 502 without body",
-     (rc, out), (0, TARGET_502.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"))
-one = wfile("hdr10m-one.http", b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * (10 << 20) +
-            b"\r\nContent-Length: 2\r\n\r\nhi")
-bad_input("10 MiB field", one, ["check", "--json"], 1,
-          want_rules=["field-too-large", "header-section-too-large"])
-nohdr = wfile("hdr10m-noend.http", b"HTTP/1.1 200 OK\r\nX-A: " + b"b" * (10 << 20))
-bad_input("10 MiB header section without its end", nohdr, ["check", "--json"], 1)
-
-missing = os.path.join(WORK, "no-such-file.http")
-bad_input("missing file", missing, ["check"], 2,
-          b"lbguard: check: cannot open '%s': No such file or directory\n" % missing.encode())
-bad_input("missing file, repair", missing, ["repair"], 2,
-          b"lbguard: repair: cannot open '%s': No such file or directory\n" % missing.encode())
-bad_input("a directory", WORK, ["check"], 2,
-          b"lbguard: check: cannot read '%s': Is a directory\n" % WORK.encode())
-
-huge = os.path.join(WORK, "huge.bin")
-with open(huge, "wb") as f:
-    f.truncate((64 << 20) + 1)
-bad_input("more than 64 MiB", huge, ["check"], 2,
-          b"lbguard: check: '%s' is larger than 64 MiB: refused\n" % huge.encode())
-os.unlink(huge)
-rc, out, err = lbgcli.run(LBG, ["check", "-"], stdin=b"\x00" * ((64 << 20) + 1))
-R.eq("more than 64 MiB on stdin", (rc, err),
-     (2, b"lbguard: check: '<stdin>' is larger than 64 MiB: refused\n"))
-
-case = CASES[0] if CASES else None
-if case:
-    rc, out, err = lbgcli.run(LBG, ["check", "--json", "-"], stdin=case["raw"])
-    rcf, objf, _ = lbgcli.check_json(LBG, case["path"])
-    obj = json.loads(out) if rc in (0, 1) else None
-    R.check("stdin ('-') checks like the file", obj is not None and obj["input"] == "<stdin>"
-            and obj["findings"] == objf["findings"] and rc == rcf, (rc, err))
-    rc, out, err = lbgcli.run(LBG, ["repair"], stdin=case["raw"])
-    R.check("repair reads stdin by default", rc == 0 and out, (rc, err))
-
-# usage errors: one line, exit 2
-for args, msg in (
-        (["check", "--frob"], b"lbguard: check: unknown option '--frob' (see 'lbguard check --help')\n"),
-        (["check", "--profile", "f5"], None),
-        (["check", "--fail-on", "compliant"], None),
-        (["check", "--fail-on"], b"lbguard: check: option '--fail-on' needs a value\n"),
-        (["check", "a", "b"], b"lbguard: check: one input at a time ('a' and 'b')\n"),
-        (["repair", "--json"], b"lbguard: repair: unknown option '--json' (see 'lbguard repair --help')\n"),
-        (["rules", "--frob"], None),
-        (["probe"], b"lbguard: probe: no URL (see 'lbguard probe --help')\n"),
-        (["probe", "ftp://x/"], None),
-        (["probe", "--lb-idle-timeout", "soon", "http://127.0.0.1:1/"], None),
-        (["probe", "--header", "NoColon", "http://127.0.0.1:1/"], None),
-        (["probe", "--method", "GET X", "http://127.0.0.1:1/"], None)):
-    rc, out, err = lbgcli.run(LBG, args)
-    name = "usage error: lbguard " + " ".join(args)
-    if msg is None:
-        R.check(name, rc == 2 and one_line(err) and out == b"", (rc, err))
-    else:
-        R.eq(name, (rc, err), (2, msg))
-
-# --profile narrows the findings: HAProxy accepts duplicate Content-Length
-p = os.path.join(lbgcli.CASES_DIR, "047-cl-duplicate-identical.http")
-if R.check("047-cl-duplicate-identical exists", os.path.exists(p), p):
-    rc, obj, _ = lbgcli.check_json(LBG, p, profile="haproxy")
-    R.check("--profile haproxy: duplicate Content-Length is no finding",
-            rc == 0 and obj["findings"] == [], obj)
-    rc, obj, _ = lbgcli.check_json(LBG, p, profile="nginx")
-    R.check("--profile nginx: duplicate Content-Length is a finding",
-            rc == 1 and [f["rule"] for f in obj["findings"]] == ["content-length-duplicate"], obj)
-
-# nginx-1.22 (nginx before 1.23.0) does not check Content-Length, but reads
-# "chunked, gzip" as chunked
-for case, prof, want in (("039-cl-letters", "nginx", ["content-length-invalid"]),
-                         ("039-cl-letters", "nginx-1.22", []),
-                         ("048-cl-conflict", "nginx-1.22", []),
-                         ("051-te-chunked-then-gzip", "nginx-1.22", ["te-chunked-not-final"])):
-    p = os.path.join(lbgcli.CASES_DIR, case + ".http")
-    if not os.path.exists(p):
-        R.check("%s exists" % case, False, p)
-        continue
-    rc, obj, _ = lbgcli.check_json(LBG, p, profile=prof)
-    R.eq("%s --profile %s: findings, exit status" % (case, prof),
-         (obj and obj["profile"], obj and [f["rule"] for f in obj["findings"]], rc),
-         (prof, want, 1 if want else 0))
-rc, out, err = lbgcli.run(LBG, ["check", "--help"])
-R.check("check --help names the nginx-1.22 profile", rc == 0 and b"nginx-1.22" in out, out)
-
-sys.exit(R.summary())
+if __name__ == "__main__":
+    lbgtest.main()

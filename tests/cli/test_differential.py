@@ -2,7 +2,7 @@
 """test_differential -- calibrates lbguard's load-balancer profiles against
 the real parsers.
 
-  python3 tests/cli/test_differential.py [--build BUILD]
+  python3 -m tests.cli.test_differential [--build BUILD]
 
 Every corpus case (tests/cases/NNN-slug.http) is served, byte for byte, by
 a raw-socket backend (lbgtest.RawBackend, one connection per request) to:
@@ -43,23 +43,18 @@ fails, except the cells listed in UNEXPLAINED (printed loudly as
 "UNEXPLAINED", for the lead to decide; a listed cell that agrees again
 fails until its entry is removed). UNEXPLAINED is empty: every cell
 agrees with the rule table.
-Ends with "N passed, N failed".
+One check (subTest) per asserted cell.
 """
 import json
 import os
 import re
 import socket
 import subprocess
-import sys
 
-import lbgcli
-from lbgcli import lbgtest
-import lbg_servers as S
+from tests import lbgtest
+from tests.lbgtest import configs, lbgcli
+from tests.lbgtest import servers as S
 
-R = lbgtest.Results("differential")
-BUILD = lbgtest.build_dir()
-LBG, _ = lbgcli.binaries(BUILD)
-WORK = lbgtest.workdir("cli-differential", BUILD)
 LBS = ("haproxy", "nginx", "llhttp")
 
 # nginx checks an upstream's Content-Length and Transfer-Encoding since
@@ -144,289 +139,280 @@ def lb_rejected(status):
     return status in ("502", "closed", "reset", "junk")
 
 
-have_nginx = S.have(S.NGINX)
-NGX_VERSION = nginx_version() if have_nginx else None
-# each LB's own profile
-PROFILE = {"haproxy": "haproxy", "llhttp": "llhttp",
-           "nginx": ("nginx-1.22" if NGX_VERSION is not None and NGX_VERSION < NGINX_1_23
-                     else "nginx")}
-if have_nginx:
-    R.check("nginx -v parsed (%s): profile %s" % (".".join(map(str, NGX_VERSION or ())),
-                                                 PROFILE["nginx"]), NGX_VERSION)
+class Differential(lbgtest.TestCase):
+    suite = "differential"
 
-# ------------------------------------------------------------ the inputs --
+    def test_differential(self):
+        BUILD = self.build
+        LBG = lbgtest.require(os.path.join(BUILD, "lbguard"), "make cli")
+        WORK = self.workdir("cli-differential")
+        have_nginx = S.have(S.NGINX)
+        NGX_VERSION = nginx_version() if have_nginx else None
+        # each LB's own profile
+        PROFILE = {"haproxy": "haproxy", "llhttp": "llhttp",
+                   "nginx": ("nginx-1.22" if NGX_VERSION is not None and NGX_VERSION < NGINX_1_23
+                             else "nginx")}
+        if have_nginx:
+            self.check("nginx -v parsed (%s): profile %s" % (".".join(map(str, NGX_VERSION or ())),
+                                                            PROFILE["nginx"]), NGX_VERSION)
 
-CASES = lbgcli.load_cases()
-R.check("corpus has cases (%d)" % len(CASES), len(CASES) >= 70, len(CASES))
-routes = {}
-predicted = {}   # (slug, lb) -> (rejected?, [header-phase rules], [all rules])
-repaired = {}    # (slug, profile) -> path or None (refused)
-REP_PROFILES = ("strictest",) + tuple(PROFILE[lb] for lb in LBS)
-for c in CASES:
-    routes[("/c/%s" % c["num"]).encode()] = c["raw"]
-    for lb in LBS:
-        rc, obj, err = lbgcli.check_json(LBG, c["path"], profile=PROFILE[lb],
-                                         head=c["head"])
-        rules = [f["rule"] for f in obj["findings"]] if obj else ["?"]
-        hp = lbgcli.header_phase(obj["findings"]) if obj else ["?"]
-        predicted[(c["slug"], lb)] = (bool(hp), hp, rules)
-    for prof in REP_PROFILES:
-        args = ["repair", "--profile", prof] + (["--head"] if c["head"] else []) + [c["path"]]
-        rc, out, err = lbgcli.run(LBG, args)
-        if rc == 0:
-            path = "/r/%s/%s" % (prof, c["num"])
-            routes[path.encode()] = out
-            repaired[(c["slug"], prof)] = path
+        # ------------------------------------------------------------ the inputs --
+
+        CASES = lbgcli.load_cases()
+        self.check("corpus has cases (%d)" % len(CASES), len(CASES) >= 70, len(CASES))
+        routes = {}
+        predicted = {}   # (slug, lb) -> (rejected?, [header-phase rules], [all rules])
+        repaired = {}    # (slug, profile) -> path or None (refused)
+        REP_PROFILES = ("strictest",) + tuple(PROFILE[lb] for lb in LBS)
+        for c in CASES:
+            routes[("/c/%s" % c["num"]).encode()] = c["raw"]
+            for lb in LBS:
+                rc, obj, err = lbgcli.check_json(LBG, c["path"], profile=PROFILE[lb],
+                                                 head=c["head"])
+                rules = [f["rule"] for f in obj["findings"]] if obj else ["?"]
+                hp = lbgcli.header_phase(obj["findings"]) if obj else ["?"]
+                predicted[(c["slug"], lb)] = (bool(hp), hp, rules)
+            for prof in REP_PROFILES:
+                args = ["repair", "--profile", prof] + (["--head"] if c["head"] else []) + [c["path"]]
+                rc, out, err = lbgcli.run(LBG, args)
+                if rc == 0:
+                    path = "/r/%s/%s" % (prof, c["num"])
+                    routes[path.encode()] = out
+                    repaired[(c["slug"], prof)] = path
+                else:
+                    repaired[(c["slug"], prof)] = None
+
+        backend = lbgtest.RawBackend(routes, close=True)
+
+        # ------------------------------------------------------- the real parsers --
+
+        procs = []
+        have_haproxy = S.have(S.HAPROXY)
+        have_node = os.path.exists(S.NODE)
+        hap_port = ngx_port = None
+        if have_haproxy:
+            hap_port = lbgtest.free_port()
+            d = os.path.join(WORK, "haproxy")
+            os.makedirs(d)
+            cfg = os.path.join(d, "haproxy.cfg")
+            with open(cfg, "w") as f:
+                f.write(configs.haproxy_proxy_cfg(
+                    [("be", hap_port, backend.port)],
+                    [("connect", "2s"), ("client", "6s"), ("server", "4s"), ("tunnel", "2s")]))
+            hap_log = os.path.join(d, "haproxy.log")
+            hp = lbgtest.Proc([S.HAPROXY, "-db", "-f", cfg], name="haproxy", log=hap_log)
+            procs.append(hp)
+            lbgtest.wait_port(hap_port, proc=hp)
         else:
-            repaired[(c["slug"], prof)] = None
+            self.skip_part("haproxy installed", "%s missing (apt-get install haproxy)" % S.HAPROXY)
+        if have_nginx:
+            ngx_port = lbgtest.free_port()
+            ngx_dir = os.path.join(WORK, "nginx")
+            procs.append(S.start_nginx(ngx_dir, ngx_port, """
+            map $http_upgrade $lbg_connection { default upgrade; '' close; }
+            server {
+                listen 127.0.0.1:%d;
+                location / {
+                    proxy_pass http://127.0.0.1:%d;
+                    proxy_http_version 1.1;
+                    proxy_set_header Upgrade $http_upgrade;
+                    proxy_set_header Connection $lbg_connection;
+                    proxy_next_upstream off;
+                    proxy_read_timeout 4s;
+                }
+            }""" % (ngx_port, backend.port)))
+        else:
+            self.skip_part("nginx installed", "%s missing (apt-get install nginx)" % S.NGINX)
+        if not have_node:
+            self.skip_part("llhttp", "%s not installed (Debian package nodejs)" % S.NODE)
 
-backend = lbgtest.RawBackend(routes, close=True)
+        real = {}        # (slug, lb) -> (status text, rejected?)
+        rep_real = {}    # (slug, profile, lb) -> (status text, rejected?)
+        junk_paths = {"haproxy": set(), "nginx": set()}   # request paths answered with junk
 
-# ------------------------------------------------------- the real parsers --
+        def lb_port(lb):
+            return {"haproxy": hap_port, "nginx": ngx_port}[lb]
 
-procs = []
-have_haproxy = S.have(S.HAPROXY)
-have_node = os.path.exists(S.NODE)
-hap_port = ngx_port = None
-if have_haproxy:
-    hap_port = lbgtest.free_port()
-    d = os.path.join(WORK, "haproxy")
-    os.makedirs(d)
-    cfg = os.path.join(d, "haproxy.cfg")
-    with open(cfg, "w") as f:
-        f.write("""
-global
-    log stdout format raw local0
-defaults
-    mode http
-    log global
-    option httplog
-    retries 0
-    timeout connect 2s
-    timeout client 6s
-    timeout server 4s
-    timeout tunnel 2s
-frontend fe
-    bind 127.0.0.1:%d
-    default_backend be
-backend be
-    server s1 127.0.0.1:%d
-""" % (hap_port, backend.port))
-    hap_log = os.path.join(d, "haproxy.log")
-    hp = lbgtest.Proc([S.HAPROXY, "-db", "-f", cfg], name="haproxy", log=hap_log)
-    procs.append(hp)
-    lbgtest.wait_port(hap_port, proc=hp)
-else:
-    R.check("haproxy installed", False, S.HAPROXY)
-if have_nginx:
-    ngx_port = lbgtest.free_port()
-    ngx_dir = os.path.join(WORK, "nginx")
-    procs.append(S.start_nginx(ngx_dir, ngx_port, """
-    map $http_upgrade $lbg_connection { default upgrade; '' close; }
-    server {
-        listen 127.0.0.1:%d;
-        location / {
-            proxy_pass http://127.0.0.1:%d;
-            proxy_http_version 1.1;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection $lbg_connection;
-            proxy_next_upstream off;
-            proxy_read_timeout 4s;
-        }
-    }""" % (ngx_port, backend.port)))
-else:
-    R.check("nginx installed", False, S.NGINX)
-if not have_node:
-    print("SKIP llhttp: %s not installed (Debian package nodejs)" % S.NODE)
-
-real = {}        # (slug, lb) -> (status text, rejected?)
-rep_real = {}    # (slug, profile, lb) -> (status text, rejected?)
-junk_paths = {"haproxy": set(), "nginx": set()}   # request paths answered with junk
-
-
-def lb_port(lb):
-    return {"haproxy": hap_port, "nginx": ngx_port}[lb]
-
-
-for lb in ("haproxy", "nginx"):
-    if not lb_port(lb):
-        continue
-    for c in CASES:
-        st = lb_status(lb_exchange(lb_port(lb), c, "/c/%s" % c["num"]))
-        real[(c["slug"], lb)] = (st, lb_rejected(st))
-        if st == "junk":
-            junk_paths[lb].add("/c/%s" % c["num"])
-        for prof in ("strictest", PROFILE[lb]):
-            path = repaired[(c["slug"], prof)]
-            if path:
-                raw = lb_exchange(lb_port(lb), c, path)
-                st = lb_status(raw)
-                # the target's own 502 (LBG_EDIT_BAD_GATEWAY, issue 9) passed
-                # on whole is no rejection; the LB's own 502 has its own body
-                own = st == "502" and raw.endswith(TARGET_502_BODY)
-                rep_real[(c["slug"], prof, lb)] = ("502(target)" if own else st,
-                                                   lb_rejected(st) and not own)
+        for lb in ("haproxy", "nginx"):
+            if not lb_port(lb):
+                continue
+            for c in CASES:
+                st = lb_status(lb_exchange(lb_port(lb), c, "/c/%s" % c["num"]))
+                real[(c["slug"], lb)] = (st, lb_rejected(st))
                 if st == "junk":
-                    junk_paths[lb].add(path)
+                    junk_paths[lb].add("/c/%s" % c["num"])
+                for prof in ("strictest", PROFILE[lb]):
+                    path = repaired[(c["slug"], prof)]
+                    if path:
+                        raw = lb_exchange(lb_port(lb), c, path)
+                        st = lb_status(raw)
+                        # the target's own 502 (LBG_EDIT_BAD_GATEWAY, issue 9) passed
+                        # on whole is no rejection; the LB's own 502 has its own body
+                        own = st == "502" and raw.endswith(TARGET_502_BODY)
+                        rep_real[(c["slug"], prof, lb)] = ("502(target)" if own else st,
+                                                           lb_rejected(st) and not own)
+                        if st == "junk":
+                            junk_paths[lb].add(path)
 
-if have_node:
-    reqs = []
-    for c in CASES:
-        method, hdrs = request_for(c, None)
-        reqs.append(dict(id="c %s" % c["slug"], path="/c/%s" % c["num"], method=method,
-                         headers=hdrs))
-        for prof in ("strictest", "llhttp"):
-            if repaired[(c["slug"], prof)]:
-                reqs.append(dict(id="r %s %s" % (prof, c["slug"]),
-                                 path=repaired[(c["slug"], prof)], method=method, headers=hdrs))
-    cj = os.path.join(WORK, "node-cases.json")
-    with open(cj, "w") as f:
-        json.dump(reqs, f)
-    p = subprocess.run([S.NODE, os.path.join(lbgcli.HERE, "lbg_node_oracle.js"),
-                        str(backend.port), cj], stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, timeout=120)
-    R.check("node oracle ran", p.returncode == 0, p.stderr[-500:])
-    for line in p.stdout.decode().splitlines():
-        o = json.loads(line)
-        if o["phase"] == "header":
-            st = "err:" + (o["code"] or "?").replace("HPE_", "")
-        elif o["phase"] == "body":
-            st = "%s+%s" % (o["status"], (o["code"] or "?").replace("HPE_", ""))
-        else:
-            st = str(o["status"])
-        kind, rest = o["id"].split(" ", 1)
-        if kind == "c":
-            real[(rest, "llhttp")] = (st, o["phase"] == "header")
-        else:
-            prof, slug = rest.split(" ", 1)
-            rep_real[(slug, prof, "llhttp")] = (st, o["phase"] != "ok")
+        if have_node:
+            reqs = []
+            for c in CASES:
+                method, hdrs = request_for(c, None)
+                reqs.append(dict(id="c %s" % c["slug"], path="/c/%s" % c["num"], method=method,
+                                 headers=hdrs))
+                for prof in ("strictest", "llhttp"):
+                    if repaired[(c["slug"], prof)]:
+                        reqs.append(dict(id="r %s %s" % (prof, c["slug"]),
+                                         path=repaired[(c["slug"], prof)], method=method, headers=hdrs))
+            cj = os.path.join(WORK, "node-cases.json")
+            with open(cj, "w") as f:
+                json.dump(reqs, f)
+            p = subprocess.run([S.NODE, os.path.join(lbgcli.HERE, "lbg_node_oracle.js"),
+                                str(backend.port), cj], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=120)
+            self.check("node oracle ran", p.returncode == 0, p.stderr[-500:])
+            for line in p.stdout.decode().splitlines():
+                o = json.loads(line)
+                if o["phase"] == "header":
+                    st = "err:" + (o["code"] or "?").replace("HPE_", "")
+                elif o["phase"] == "body":
+                    st = "%s+%s" % (o["status"], (o["code"] or "?").replace("HPE_", ""))
+                else:
+                    st = str(o["status"])
+                kind, rest = o["id"].split(" ", 1)
+                if kind == "c":
+                    real[(rest, "llhttp")] = (st, o["phase"] == "header")
+                else:
+                    prof, slug = rest.split(" ", 1)
+                    rep_real[(slug, prof, "llhttp")] = (st, o["phase"] != "ok")
 
-# HAProxy's termination state per request path (from its httplog)
-hap_state = {}
-if have_haproxy:
-    for ln in lbgtest.read_log(hap_log).splitlines():
-        m = re.search(r'\s(-?\d+) \S+ \S+ \S+ ([A-Za-z-]{4}) .*"\S+ (/c/\d+) HTTP', ln)
-        if m:
-            hap_state[m.group(3)] = m.group(2)
+        # HAProxy's termination state per request path (from its httplog)
+        hap_state = {}
+        if have_haproxy:
+            for ln in lbgtest.read_log(hap_log).splitlines():
+                m = re.search(r'\s(-?\d+) \S+ \S+ \S+ ([A-Za-z-]{4}) .*"\S+ (/c/\d+) HTTP', ln)
+                if m:
+                    hap_state[m.group(3)] = m.group(2)
 
-for p_ in procs:
-    p_.stop()
-backend.stop()
+        for p_ in procs:
+            p_.stop()
+        backend.stop()
 
-# nginx's junk is its HTTP/0.9 fallback: exactly the requests it logged
-# "upstream sent no valid HTTP/1.0 header" for
-if have_nginx:
-    ngx_fallback = set(re.findall(
-        r'upstream sent no valid HTTP/1\.0 header .*request: "\S+ (\S+) HTTP',
-        lbgtest.read_log(os.path.join(ngx_dir, "error.log"))))
-    R.eq("nginx: junk answers are its HTTP/0.9 fallback (%d)" % len(junk_paths["nginx"]),
-         sorted(ngx_fallback), sorted(junk_paths["nginx"]))
+        # nginx's junk is its HTTP/0.9 fallback: exactly the requests it logged
+        # "upstream sent no valid HTTP/1.0 header" for
+        if have_nginx:
+            ngx_fallback = set(re.findall(
+                r'upstream sent no valid HTTP/1\.0 header .*request: "\S+ (\S+) HTTP',
+                lbgtest.read_log(os.path.join(ngx_dir, "error.log"))))
+            self.eq("nginx: junk answers are its HTTP/0.9 fallback (%d)" % len(junk_paths["nginx"]),
+                    sorted(ngx_fallback), sorted(junk_paths["nginx"]))
 
-# ------------------------------------------------------------ the verdicts --
+        # ------------------------------------------------------------ the verdicts --
 
-disagreements = []   # cells that fail
-unexplained = []     # cells listed in UNEXPLAINED that still disagree
-count = {lb: dict(agree=0, unexplained=0, body=0, fail=0) for lb in LBS}
-rows = []
-for c in CASES:
-    cells = []
-    for lb in LBS:
-        if (c["slug"], lb) not in real:
-            cells.append("%-22s" % "n/a")
-            continue
-        st, rej = real[(c["slug"], lb)]
-        prej, hp, rules = predicted[(c["slug"], lb)]
-        key = (c["slug"], lb)
-        if lb == "haproxy" and hap_state.get("/c/%s" % c["num"]):
-            st += "/" + hap_state["/c/%s" % c["num"]]
-        body_only = not hp and any(r in lbgcli.BODY_PHASE_RULES for r in rules)
-        if body_only:
-            # only body-phase findings: whether the LB answers 502 depends on
-            # timing (docs/cli.md, "Calibration"); shown, not asserted
-            count[lb]["body"] += 1
-            cells.append("%-22s" % ("%s %s/body" % (st, "R" if rej else "a")))
-            R.check("%s %s: not in UNEXPLAINED (body-phase only, not asserted)" % key,
-                    key not in UNEXPLAINED)
-            continue
-        verdict = "real %s, predicted %s by --profile %s (%s)" % (
-            "rejected" if rej else "accepted", "rejected" if prej else "accepted",
-            PROFILE[lb], ",".join(hp) or "no finding")
-        mark = ""
-        if rej == prej:
-            count[lb]["agree"] += 1
-            R.check("%s %s: %s" % (c["slug"], lb, verdict), key not in UNEXPLAINED,
-                    "agrees: remove it from UNEXPLAINED")
-        elif key in UNEXPLAINED:
-            count[lb]["unexplained"] += 1
-            mark = " UNEXPLAINED"
-            unexplained.append((c["slug"], lb, st, rej, prej, hp, rules))
-            R.check("%s %s: %s: UNEXPLAINED (%s)" % (c["slug"], lb, verdict, UNEXPLAINED[key]),
-                    True)
-        else:
-            count[lb]["fail"] += 1
-            mark = " DIFF"
-            disagreements.append((c["slug"], lb, st, rej, prej, hp, rules))
-            R.check("%s %s: %s" % (c["slug"], lb, verdict), False)
-        cells.append("%-22s" % ("%s %s/%s%s" % (st, "R" if rej else "a", "R" if prej else "a",
-                                                   mark)))
-    # repaired bytes
-    reps = []
-    for lb in LBS:
-        for prof in ("strictest", PROFILE[lb]):
-            k = (c["slug"], prof, lb)
-            if repaired[(c["slug"], prof)] is None:
-                if prof == PROFILE[lb]:
-                    reps.append("%s:refused" % lb)
-                continue
-            if k not in rep_real:
-                continue
-            st, rej = rep_real[k]
-            if rej and (c["slug"], lb) in UNEXPLAINED:
-                print("UNEXPLAINED %s: repair --profile %s does not pass %s (%s): %s" % (
-                    c["slug"], prof, lb, st, UNEXPLAINED[(c["slug"], lb)]))
-            else:
-                R.check("%s: repair --profile %s passes %s (%s)" % (c["slug"], prof, lb, st),
-                        not rej)
-            if prof == PROFILE[lb]:
-                reps.append("%s:%s" % (lb, st))
-    rows.append("%-36s %s  %s" % (c["slug"], " ".join(cells), " ".join(reps)))
+        disagreements = []   # cells that fail
+        unexplained = []     # cells listed in UNEXPLAINED that still disagree
+        count = {lb: dict(agree=0, unexplained=0, body=0, fail=0) for lb in LBS}
+        rows = []
+        for c in CASES:
+            cells = []
+            for lb in LBS:
+                if (c["slug"], lb) not in real:
+                    cells.append("%-22s" % "n/a")
+                    continue
+                st, rej = real[(c["slug"], lb)]
+                prej, hp, rules = predicted[(c["slug"], lb)]
+                key = (c["slug"], lb)
+                if lb == "haproxy" and hap_state.get("/c/%s" % c["num"]):
+                    st += "/" + hap_state["/c/%s" % c["num"]]
+                body_only = not hp and any(r in lbgcli.BODY_PHASE_RULES for r in rules)
+                if body_only:
+                    # only body-phase findings: whether the LB answers 502 depends on
+                    # timing (docs/cli.md, "Calibration"); shown, not asserted
+                    count[lb]["body"] += 1
+                    cells.append("%-22s" % ("%s %s/body" % (st, "R" if rej else "a")))
+                    self.check("%s %s: not in UNEXPLAINED (body-phase only, not asserted)" % key,
+                               key not in UNEXPLAINED)
+                    continue
+                verdict = "real %s, predicted %s by --profile %s (%s)" % (
+                    "rejected" if rej else "accepted", "rejected" if prej else "accepted",
+                    PROFILE[lb], ",".join(hp) or "no finding")
+                mark = ""
+                if rej == prej:
+                    count[lb]["agree"] += 1
+                    self.check("%s %s: %s" % (c["slug"], lb, verdict), key not in UNEXPLAINED,
+                               "agrees: remove it from UNEXPLAINED")
+                elif key in UNEXPLAINED:
+                    count[lb]["unexplained"] += 1
+                    mark = " UNEXPLAINED"
+                    unexplained.append((c["slug"], lb, st, rej, prej, hp, rules))
+                    self.check("%s %s: %s: UNEXPLAINED (%s)" % (c["slug"], lb, verdict, UNEXPLAINED[key]),
+                               True)
+                else:
+                    count[lb]["fail"] += 1
+                    mark = " DIFF"
+                    disagreements.append((c["slug"], lb, st, rej, prej, hp, rules))
+                    self.check("%s %s: %s" % (c["slug"], lb, verdict), False)
+                cells.append("%-22s" % ("%s %s/%s%s" % (st, "R" if rej else "a", "R" if prej else "a",
+                                                           mark)))
+            # repaired bytes
+            reps = []
+            for lb in LBS:
+                for prof in ("strictest", PROFILE[lb]):
+                    k = (c["slug"], prof, lb)
+                    if repaired[(c["slug"], prof)] is None:
+                        if prof == PROFILE[lb]:
+                            reps.append("%s:refused" % lb)
+                        continue
+                    if k not in rep_real:
+                        continue
+                    st, rej = rep_real[k]
+                    if rej and (c["slug"], lb) in UNEXPLAINED:
+                        print("UNEXPLAINED %s: repair --profile %s does not pass %s (%s): %s" % (
+                            c["slug"], prof, lb, st, UNEXPLAINED[(c["slug"], lb)]))
+                    else:
+                        self.check("%s: repair --profile %s passes %s (%s)" % (c["slug"], prof, lb, st),
+                                   not rej)
+                    if prof == PROFILE[lb]:
+                        reps.append("%s:%s" % (lb, st))
+            rows.append("%-36s %s  %s" % (c["slug"], " ".join(cells), " ".join(reps)))
 
-header = ("%-36s %-22s %-22s %-22s  %s\n" % ("case", "haproxy",
-                                             "nginx (%s)" % PROFILE["nginx"], "llhttp (node)",
-                                             "repaired (own profile)") +
-          "  cell: <real status> <real>/<predicted>, R rejected (502, no response, or junk:\n"
-          "  a status line the client cannot parse, nginx's HTTP/0.9 fallback included;\n"
-          "  llhttp: a parser error before the response), a accepted;\n"
-          "  predicted by --profile haproxy, %s (nginx %s), llhttp;\n"
-          "  body: only body-phase findings (not asserted); haproxy status/<termination state>;\n"
-          "  node <status>+<error> is a body-phase error (not a 502)" % (
-              PROFILE["nginx"], ".".join(map(str, NGX_VERSION)) if NGX_VERSION else "n/a"))
-summary = ["cells (case x LB, %d cases): asserted = agree + unexplained + DIFF; "
-           "body-phase only: shown, not asserted" % len(CASES)]
-count["total"] = {k: sum(count[lb][k] for lb in LBS) for k in count[LBS[0]]}
-for lb in LBS + ("total",):
-    n = count[lb]
-    summary.append("  %-8s agree %3d  UNEXPLAINED %2d  body-phase %2d  DIFF %2d" % (
-        lb, n["agree"], n["unexplained"], n["body"], n["fail"]))
-table = header + "\n" + "\n".join(rows) + "\n\n" + "\n".join(summary) + "\n"
+        header = ("%-36s %-22s %-22s %-22s  %s\n" % ("case", "haproxy",
+                                                     "nginx (%s)" % PROFILE["nginx"], "llhttp (node)",
+                                                     "repaired (own profile)") +
+                  "  cell: <real status> <real>/<predicted>, R rejected (502, no response, or junk:\n"
+                  "  a status line the client cannot parse, nginx's HTTP/0.9 fallback included;\n"
+                  "  llhttp: a parser error before the response), a accepted;\n"
+                  "  predicted by --profile haproxy, %s (nginx %s), llhttp;\n"
+                  "  body: only body-phase findings (not asserted); haproxy status/<termination state>;\n"
+                  "  node <status>+<error> is a body-phase error (not a 502)" % (
+                      PROFILE["nginx"], ".".join(map(str, NGX_VERSION)) if NGX_VERSION else "n/a"))
+        summary = ["cells (case x LB, %d cases): asserted = agree + unexplained + DIFF; "
+                   "body-phase only: shown, not asserted" % len(CASES)]
+        count["total"] = {k: sum(count[lb][k] for lb in LBS) for k in count[LBS[0]]}
+        for lb in LBS + ("total",):
+            n = count[lb]
+            summary.append("  %-8s agree %3d  UNEXPLAINED %2d  body-phase %2d  DIFF %2d" % (
+                lb, n["agree"], n["unexplained"], n["body"], n["fail"]))
+        table = header + "\n" + "\n".join(rows) + "\n\n" + "\n".join(summary) + "\n"
+
+        def cell_list(title, prefix, cells):
+            """The cells (slug, lb, status, real, predicted, hp, rules) as text."""
+            if not cells:
+                return ""
+            out = "\n%s\n" % title
+            for slug, lb, st, rej, prej, hp, rules in cells:
+                out += "  %s%s %s: real %s (%s), predicted %s; findings under --profile %s: %s\n" % (
+                    prefix, slug, lb, st, "rejected" if rej else "accepted",
+                    "rejected" if prej else "accepted", PROFILE[lb], ",".join(rules) or "none")
+            return out
+
+        table += cell_list("*** UNEXPLAINED (rule table vs real parser; listed for the lead) ***",
+                           "UNEXPLAINED ", unexplained)
+        table += cell_list("Disagreements (rule table vs real parser):", "", disagreements)
+        print(table)
+        with open(os.path.join(BUILD, "differential.txt"), "w") as f:
+            f.write(table)
 
 
-def cell_list(title, prefix, cells):
-    """The cells (slug, lb, status, real, predicted, hp, rules) as text."""
-    if not cells:
-        return ""
-    out = "\n%s\n" % title
-    for slug, lb, st, rej, prej, hp, rules in cells:
-        out += "  %s%s %s: real %s (%s), predicted %s; findings under --profile %s: %s\n" % (
-            prefix, slug, lb, st, "rejected" if rej else "accepted",
-            "rejected" if prej else "accepted", PROFILE[lb], ",".join(rules) or "none")
-    return out
-
-
-table += cell_list("*** UNEXPLAINED (rule table vs real parser; listed for the lead) ***",
-                   "UNEXPLAINED ", unexplained)
-table += cell_list("Disagreements (rule table vs real parser):", "", disagreements)
-print(table)
-with open(os.path.join(BUILD, "differential.txt"), "w") as f:
-    f.write(table)
-sys.exit(R.summary())
+if __name__ == "__main__":
+    lbgtest.main()

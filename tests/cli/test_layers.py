@@ -7,18 +7,16 @@ from file A to file B is an undefined symbol of A that B defines. Every edge
 must go down the layer table below (main -> subcommands -> shared layers ->
 json), so call cycles cannot come back; a new cli/*.c must be given a layer
 here.
+
+Usage: python3 -m tests.cli.test_layers [--build DIR]
 """
 import glob
 import os
 import subprocess
-import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import lbgcli  # noqa: E402
-from lbgcli import lbgtest  # noqa: E402
+from tests import lbgtest
 
-ROOT = lbgcli.ROOT
+ROOT = lbgtest.ROOT
 
 # file (without .c) -> layer; calls go to a strictly higher number
 LAYERS = {
@@ -45,46 +43,46 @@ def symbols(obj):
     return defined, undefined
 
 
-def main():
-    build = lbgtest.build_dir()
-    res = lbgtest.Results("cli_layers")
-    work = lbgtest.workdir("cli_layers", build)
-    srcs = sorted(glob.glob(os.path.join(ROOT, "cli", "*.c")))
-    res.check("cli/ has sources", len(srcs) > 5, str(srcs))
-    defs, undefs = {}, {}
-    for s in srcs:
-        name = os.path.basename(s)[:-2]
-        res.check("%s.c has a layer" % name, name in LAYERS)
-        obj = os.path.join(work, name + ".o")
-        r = subprocess.run([os.environ.get("CC", "cc"), "-std=c99",
-                            "-D_POSIX_C_SOURCE=200809L", "-O0",
-                            "-I" + os.path.join(ROOT, "common"),
-                            "-I" + os.path.join(ROOT, "cli"), "-c", s,
-                            "-o", obj], stderr=subprocess.PIPE,
-                           universal_newlines=True)
-        if not res.check("%s.c compiles" % name, r.returncode == 0,
-                         r.stderr):
-            continue
-        defs[name], undefs[name] = symbols(obj)
+class Layers(lbgtest.TestCase):
+    suite = "cli_layers"
 
-    edges = 0
-    for a in sorted(defs):
-        for b in sorted(defs):
-            if a == b:
+    def test_layers(self):
+        work = self.workdir("cli_layers")
+        srcs = sorted(glob.glob(os.path.join(ROOT, "cli", "*.c")))
+        self.check("cli/ has sources", len(srcs) > 5, str(srcs))
+        defs, undefs = {}, {}
+        for s in srcs:
+            name = os.path.basename(s)[:-2]
+            self.check("%s.c has a layer" % name, name in LAYERS)
+            obj = os.path.join(work, name + ".o")
+            r = subprocess.run([os.environ.get("CC", "cc"), "-std=c99",
+                                "-D_POSIX_C_SOURCE=200809L", "-O0",
+                                "-I" + os.path.join(ROOT, "common"),
+                                "-I" + os.path.join(ROOT, "cli"), "-c", s,
+                                "-o", obj], stderr=subprocess.PIPE,
+                               universal_newlines=True)
+            if not self.check("%s.c compiles" % name, r.returncode == 0,
+                              r.stderr):
                 continue
-            calls = sorted(undefs[a] & defs[b])
-            if not calls:
-                continue
-            edges += 1
-            res.check("%s -> %s goes down (%s)" % (a, b, ", ".join(calls)),
-                      LAYERS.get(a, -1) < LAYERS.get(b, -1),
-                      "layer %s calls layer %s" % (LAYERS.get(a),
-                                                   LAYERS.get(b)))
-    # main reaches every subcommand; the subcommands reach the shared layers
-    res.check("main calls into the subcommands and they into the layers",
-              edges >= 10, "only %d edges" % edges)
-    return res.summary()
+            defs[name], undefs[name] = symbols(obj)
+
+        edges = 0
+        for a in sorted(defs):
+            for b in sorted(defs):
+                if a == b:
+                    continue
+                calls = sorted(undefs[a] & defs[b])
+                if not calls:
+                    continue
+                edges += 1
+                self.check("%s -> %s goes down (%s)" % (a, b, ", ".join(calls)),
+                           LAYERS.get(a, -1) < LAYERS.get(b, -1),
+                           "layer %s calls layer %s" % (LAYERS.get(a),
+                                                        LAYERS.get(b)))
+        # main reaches every subcommand; the subcommands reach the shared layers
+        self.check("main calls into the subcommands and they into the layers",
+                   edges >= 10, "only %d edges" % edges)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    lbgtest.main()

@@ -9,6 +9,8 @@ directories and stdin give the same totals as the plain files, the filters,
 the trace-id join with a target log, the route-repetition rule, bursts, the
 keep-alive estimate, exit statuses, flat memory on a generated log, and the
 same run under ASan+UBSan (build/lbguard-asan) when it is built.
+
+Usage: python3 -m tests.cli.test_logs [--build DIR] [-k NAME]
 """
 import gzip
 import json
@@ -18,16 +20,11 @@ import shutil
 import subprocess
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import lbgcli  # noqa: E402
-from lbgcli import lbgtest  # noqa: E402
+from tests import lbgtest
+from tests.lbgtest import lbgcli
 
-ROOT = lbgcli.ROOT
+ROOT = lbgtest.ROOT
 LOGS = os.path.join(ROOT, "tests", "logs")
-build = lbgtest.build_dir()
-res = lbgtest.Results("cli_logs")
-PLAIN, ASAN = lbgcli.binaries(build)
 
 # file -> the class of every failed request, in order
 EXPECT = {
@@ -51,7 +48,7 @@ EXIT = {"aws-alb-documented.log": 1, "alb-user-reported.log": 0, "alb-constructe
 
 
 def run(args, binary=None, stdin=None, env=None):
-    r = subprocess.run([binary or PLAIN, "logs"] + args, input=stdin, stdout=subprocess.PIPE,
+    r = subprocess.run([binary or lbgcli.binaries(lbgtest.build_dir())[0], "logs"] + args, input=stdin, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, timeout=300, env=env)
     return r.returncode, r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace")
 
@@ -85,230 +82,237 @@ def alb(time_s, target, tpt, status, tstatus, route, root, rspt="-1", created=No
                target, tstatus))
 
 
-def main():
-    if not res.check("lbguard built", os.path.exists(PLAIN), "(make cli)"):
-        return res.summary()
-    tmp = lbgtest.workdir("cli_logs", build)
+class Logs(lbgtest.TestCase):
+    suite = "cli_logs"
 
-    # ---- every fixture, line by line
-    for name, want in sorted(EXPECT.items()):
-        path = os.path.join(LOGS, name)
-        rc, out, err = run(["--lines", path])
-        res.eq("%s: classes in order" % name, [r[1] for r in rows(out)], want)
-        res.eq("%s: exit status" % name, rc, EXIT[name])
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.PLAIN, cls.ASAN = lbgcli.binaries(cls.build)
+        lbgtest.require(cls.PLAIN, "make cli")
+        cls.tmp = cls.workdir("cli_logs")
 
-    # layouts: the trace id (field 18) and conn_trace_id (field 30) land
-    # where they belong in every layout, after quoted/unquoted fields, IPv6
-    # clients and \" inside the user agent
-    rc, out, _ = run(["--lines", os.path.join(LOGS, "alb-layouts.log")])
-    got = [(r[10], r[11]) for r in rows(out)]
-    want = [("Root=1-6702a3c0-5123456789abcdef0123456%d" % i, "") for i in range(4)] + \
-           [("Root=1-6702a3c0-5123456789abcdef0123456%d" % i, "TID_5123456789abcdef0123456789abcdef")
-            for i in range(4, 10)] + \
-           [("Root=1-6702a3c0-5123456789abcdef0123457%d" % i, "TID_5123456789abcdef0123456789abcdef")
-            for i in range(2)]
-    res.eq("alb-layouts: trace id and conn_trace_id of every layout", got, want)
-    res.eq("alb-layouts: route with the id normalised", set(r[9] for r in rows(out)),
-           {"GET /api/items/:id"})
+    def test_fixtures(self):
+        # ---- every fixture, line by line
+        for name, want in sorted(EXPECT.items()):
+            path = os.path.join(LOGS, name)
+            rc, out, err = run(["--lines", path])
+            self.eq("%s: classes in order" % name, [r[1] for r in rows(out)], want)
+            self.eq("%s: exit status" % name, rc, EXIT[name])
 
-    # AWS's documented 200 line: a request, not a failure
-    rc, doc = jdoc([os.path.join(LOGS, "aws-alb-documented.log")])
-    res.eq("aws-alb-documented: totals", doc.get("totals"),
-           {"lines": 4, "requests": 4, "5xx": 2, "lb_generated_5xx": 2,
-            "target_generated_5xx": 0, "failed": 2})
-    res.eq("aws-alb-documented: lb", doc.get("lb"), "aws-alb")
+        # layouts: the trace id (field 18) and conn_trace_id (field 30) land
+        # where they belong in every layout, after quoted/unquoted fields, IPv6
+        # clients and \" inside the user agent
+        rc, out, _ = run(["--lines", os.path.join(LOGS, "alb-layouts.log")])
+        got = [(r[10], r[11]) for r in rows(out)]
+        want = [("Root=1-6702a3c0-5123456789abcdef0123456%d" % i, "") for i in range(4)] + \
+               [("Root=1-6702a3c0-5123456789abcdef0123456%d" % i, "TID_5123456789abcdef0123456789abcdef")
+                for i in range(4, 10)] + \
+               [("Root=1-6702a3c0-5123456789abcdef0123457%d" % i, "TID_5123456789abcdef0123456789abcdef")
+                for i in range(2)]
+        self.eq("alb-layouts: trace id and conn_trace_id of every layout", got, want)
+        self.eq("alb-layouts: route with the id normalised", set(r[9] for r in rows(out)),
+                {"GET /api/items/:id"})
 
-    # skipped lines, counted, the first shown
-    rc, doc = jdoc([os.path.join(LOGS, "skipped.log")])
-    res.eq("skipped.log: skipped counts", doc.get("input", {}).get("skipped"),
-           {"test": 1, "tcp": 0, "nlb": 1, "unparseable": 3, "empty": 1, "no_request": 0,
-            "filtered": 0})
-    res.eq("skipped.log: unparseable lines shown with file:line",
-           [x.split(": ")[0] for x in doc.get("input", {}).get("unparseable_examples", [])],
-           ["%s/skipped.log:%d" % (LOGS, n) for n in (3, 4, 6)])
-    rc, doc = jdoc([os.path.join(LOGS, "clb.log")])
-    res.eq("clb.log: TCP listener lines skipped", doc.get("input", {}).get("skipped", {}).get("tcp"), 2)
-    rc, doc = jdoc([os.path.join(LOGS, "haproxy-constructed.log")])
-    res.eq("haproxy: a CR-- line is no request", doc.get("input", {}).get("skipped", {}).get("no_request"), 1)
-    res.eq("haproxy: LB- vs target-generated 5xx",
-           (doc.get("totals", {}).get("lb_generated_5xx"), doc.get("totals", {}).get("target_generated_5xx")),
-           (8, 1))
+        # AWS's documented 200 line: a request, not a failure
+        rc, doc = jdoc([os.path.join(LOGS, "aws-alb-documented.log")])
+        self.eq("aws-alb-documented: totals", doc.get("totals"),
+                {"lines": 4, "requests": 4, "5xx": 2, "lb_generated_5xx": 2,
+                 "target_generated_5xx": 0, "failed": 2})
+        self.eq("aws-alb-documented: lb", doc.get("lb"), "aws-alb")
 
-    # ---- gzip, multi-member, directories, stdin: the same totals
-    files = sorted(os.path.join(LOGS, f) for f in EXPECT)
-    rc, base = jdoc(files)
-    gz = os.path.join(tmp, "all.log.gz")
-    with open(gz, "wb") as f:
-        for p in files:
-            f.write(gzip.compress(open(p, "rb").read()))   # one member per file
-    rc2, doc = jdoc([gz])
-    res.eq("multi-member gzip: same totals", doc.get("totals"), base.get("totals"))
-    res.eq("multi-member gzip: same classes", classes(doc), classes(base))
-    d = os.path.join(tmp, "dir")
-    shutil.rmtree(d, ignore_errors=True)
-    os.makedirs(os.path.join(d, "2026", "10", "01"))
-    for i, p in enumerate(files):
-        sub = os.path.join(d, "2026", "10", "01") if i % 2 else d
-        data = open(p, "rb").read()
-        if i % 3 == 0:
-            open(os.path.join(sub, os.path.basename(p) + ".gz"), "wb").write(gzip.compress(data))
-        else:   # a CLB-style plain ".log", and a gzip without a .gz name
-            name = os.path.basename(p) + (".bin" if i % 3 == 1 else "")
-            open(os.path.join(sub, name), "wb").write(gzip.compress(data) if i % 3 == 1 else data)
-    rc3, doc = jdoc([d])
-    res.eq("directory (recursive, gzip by magic bytes): same totals", doc.get("totals"),
-           base.get("totals"))
-    res.eq("directory: %d files" % len(files), doc.get("input", {}).get("files"), len(files))
-    rc4, doc = jdoc(["-"], stdin=open(gz, "rb").read())
-    res.eq("stdin (gzip): same totals", doc.get("totals"), base.get("totals"))
+        # skipped lines, counted, the first shown
+        rc, doc = jdoc([os.path.join(LOGS, "skipped.log")])
+        self.eq("skipped.log: skipped counts", doc.get("input", {}).get("skipped"),
+                {"test": 1, "tcp": 0, "nlb": 1, "unparseable": 3, "empty": 1, "no_request": 0,
+                 "filtered": 0})
+        self.eq("skipped.log: unparseable lines shown with file:line",
+                [x.split(": ")[0] for x in doc.get("input", {}).get("unparseable_examples", [])],
+                ["%s/skipped.log:%d" % (LOGS, n) for n in (3, 4, 6)])
+        rc, doc = jdoc([os.path.join(LOGS, "clb.log")])
+        self.eq("clb.log: TCP listener lines skipped", doc.get("input", {}).get("skipped", {}).get("tcp"), 2)
+        rc, doc = jdoc([os.path.join(LOGS, "haproxy-constructed.log")])
+        self.eq("haproxy: a CR-- line is no request", doc.get("input", {}).get("skipped", {}).get("no_request"), 1)
+        self.eq("haproxy: LB- vs target-generated 5xx",
+                (doc.get("totals", {}).get("lb_generated_5xx"), doc.get("totals", {}).get("target_generated_5xx")),
+                (8, 1))
 
-    # ---- filters
-    p = os.path.join(LOGS, "alb-constructed.log")
-    rc, out, _ = run(["--lines", "--since", "2026-10-01T12:01:00Z", "--until", "2026-10-01T12:05:00Z", p])
-    res.eq("--since/--until", [r[1] for r in rows(out)],
-           ["target-timeout", "target-connect-timeout", "auth"])
-    rc, out, _ = run(["--lines", "--since", "12:05", p])
-    res.eq("--since HH:MM", [r[1] for r in rows(out)],
-           ["keepalive-race", "no-healthy-targets", "target-5xx", "waf", "lb-internal"])
-    rc, out, _ = run(["--lines", "--target", "10.0.2.9", p])
-    res.eq("--target IP", [r[1] for r in rows(out)], ["target-connect-timeout"])
-    rc, out, _ = run(["--lines", "--class", "auth,waf", p])
-    res.eq("--class: rows", [r[1] for r in rows(out)], ["auth", "waf"])
-    res.eq("--class auth,waf: exit 0 (no target-fault class selected)", rc, 0)
+    def test_report(self):
+        PLAIN, ASAN, tmp = self.PLAIN, self.ASAN, self.tmp
+        # ---- gzip, multi-member, directories, stdin: the same totals
+        files = sorted(os.path.join(LOGS, f) for f in EXPECT)
+        rc, base = jdoc(files)
+        gz = os.path.join(tmp, "all.log.gz")
+        with open(gz, "wb") as f:
+            for p in files:
+                f.write(gzip.compress(lbgtest.read_bytes(p)))   # one member per file
+        rc2, doc = jdoc([gz])
+        self.eq("multi-member gzip: same totals", doc.get("totals"), base.get("totals"))
+        self.eq("multi-member gzip: same classes", classes(doc), classes(base))
+        d = os.path.join(tmp, "dir")
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(os.path.join(d, "2026", "10", "01"))
+        for i, p in enumerate(files):
+            sub = os.path.join(d, "2026", "10", "01") if i % 2 else d
+            data = lbgtest.read_bytes(p)
+            if i % 3 == 0:
+                lbgtest.write_file(os.path.join(sub, os.path.basename(p) + ".gz"), gzip.compress(data))
+            else:   # a CLB-style plain ".log", and a gzip without a .gz name
+                name = os.path.basename(p) + (".bin" if i % 3 == 1 else "")
+                lbgtest.write_file(os.path.join(sub, name), gzip.compress(data) if i % 3 == 1 else data)
+        rc3, doc = jdoc([d])
+        self.eq("directory (recursive, gzip by magic bytes): same totals", doc.get("totals"),
+                base.get("totals"))
+        self.eq("directory: %d files" % len(files), doc.get("input", {}).get("files"), len(files))
+        rc4, doc = jdoc(["-"], stdin=lbgtest.read_bytes(gz))
+        self.eq("stdin (gzip): same totals", doc.get("totals"), base.get("totals"))
 
-    # ---- exit 2
-    res.eq("missing file: exit 2", run([os.path.join(tmp, "nope.log")])[0], 2)
-    res.eq("unknown option: exit 2", run(["--frobnicate", p])[0], 2)
-    res.eq("bad --since: exit 2", run(["--since", "yesterday", p])[0], 2)
-    res.eq("unknown --class: exit 2", run(["--class", "nope", p])[0], 2)
-    res.eq("no input: exit 2", run([])[0], 2)
-    bad = os.path.join(tmp, "broken.gz")
-    z = gzip.compress(open(os.path.join(LOGS, "alb-constructed.log"), "rb").read())
-    open(bad, "wb").write(z[:len(z) // 2])
-    res.eq("truncated gzip: exit 2", run([bad])[0], 2)
+        # ---- filters
+        p = os.path.join(LOGS, "alb-constructed.log")
+        rc, out, _ = run(["--lines", "--since", "2026-10-01T12:01:00Z", "--until", "2026-10-01T12:05:00Z", p])
+        self.eq("--since/--until", [r[1] for r in rows(out)],
+                ["target-timeout", "target-connect-timeout", "auth"])
+        rc, out, _ = run(["--lines", "--since", "12:05", p])
+        self.eq("--since HH:MM", [r[1] for r in rows(out)],
+                ["keepalive-race", "no-healthy-targets", "target-5xx", "waf", "lb-internal"])
+        rc, out, _ = run(["--lines", "--target", "10.0.2.9", p])
+        self.eq("--target IP", [r[1] for r in rows(out)], ["target-connect-timeout"])
+        rc, out, _ = run(["--lines", "--class", "auth,waf", p])
+        self.eq("--class: rows", [r[1] for r in rows(out)], ["auth", "waf"])
+        self.eq("--class auth,waf: exit 0 (no target-fault class selected)", rc, 0)
 
-    # ---- join with the target's log (ALB trace ids)
-    lay = os.path.join(LOGS, "alb-layouts.log")
-    tl = os.path.join(tmp, "target-access.log")
-    with open(tl, "w") as f:
-        for i in range(3):   # logged with findings: the response was malformed
+        # ---- exit 2
+        self.eq("missing file: exit 2", run([os.path.join(tmp, "nope.log")])[0], 2)
+        self.eq("unknown option: exit 2", run(["--frobnicate", p])[0], 2)
+        self.eq("bad --since: exit 2", run(["--since", "yesterday", p])[0], 2)
+        self.eq("unknown --class: exit 2", run(["--class", "nope", p])[0], 2)
+        self.eq("no input: exit 2", run([])[0], 2)
+        bad = os.path.join(tmp, "broken.gz")
+        z = gzip.compress(lbgtest.read_bytes(os.path.join(LOGS, "alb-constructed.log")))
+        lbgtest.write_file(bad, z[:len(z) // 2])
+        self.eq("truncated gzip: exit 2", run([bad])[0], 2)
+
+        # ---- join with the target's log (ALB trace ids)
+        lay = os.path.join(LOGS, "alb-layouts.log")
+        tl = os.path.join(tmp, "target-access.log")
+        with open(tl, "w") as f:
+            for i in range(3):   # logged with findings: the response was malformed
+                f.write('10.0.0.9 [01/Oct/2026:12:10:00 +0000] "GET /api/items/12345 HTTP/1.1" 200 '
+                        'trace="Self=1-x;Root=1-6702a3c0-5123456789abcdef0123456%d" '
+                        'lbguard=field-name-invalid:reported\n' % i)
             f.write('10.0.0.9 [01/Oct/2026:12:10:00 +0000] "GET /api/items/12345 HTTP/1.1" 200 '
-                    'trace="Self=1-x;Root=1-6702a3c0-5123456789abcdef0123456%d" '
-                    'lbguard=field-name-invalid:reported\n' % i)
-        f.write('10.0.0.9 [01/Oct/2026:12:10:00 +0000] "GET /api/items/12345 HTTP/1.1" 200 '
-                'trace="Root=1-6702a3c0-5123456789abcdef01234563" lbguard=-\n')
-    rc, doc = jdoc(["--target-log", tl, lay])
-    cl = {c["id"]: c for c in doc.get("classes", [])}
-    res.eq("join: classes", {k: (v["count"], v["confirmed"]) for k, v in cl.items()},
-           {"malformed-response": (3, 3), "target-closed": (1, 1), "keepalive-race": (8, 8)})
-    res.eq("join: the target's findings", cl.get("malformed-response", {}).get("target_findings"),
-           [{"findings": "field-name-invalid:reported", "count": 3}])
-    rc, out, _ = run(["--target-log", tl, lay])
-    res.check("join: text output names the confirmed rule",
-              "the target's lbguard findings (confirmed): field-name-invalid:reported (3)" in out,
-              out[:1500])
+                    'trace="Root=1-6702a3c0-5123456789abcdef01234563" lbguard=-\n')
+        rc, doc = jdoc(["--target-log", tl, lay])
+        cl = {c["id"]: c for c in doc.get("classes", [])}
+        self.eq("join: classes", {k: (v["count"], v["confirmed"]) for k, v in cl.items()},
+                {"malformed-response": (3, 3), "target-closed": (1, 1), "keepalive-race": (8, 8)})
+        self.eq("join: the target's findings", cl.get("malformed-response", {}).get("target_findings"),
+                [{"findings": "field-name-invalid:reported", "count": 3}])
+        rc, out, _ = run(["--target-log", tl, lay])
+        self.check("join: text output names the confirmed rule",
+                   "the target's lbguard findings (confirmed): field-name-invalid:reported (3)" in out,
+                   out[:1500])
 
-    # ---- route-repetition rule (ALB 502, rspt -1, tpt > 10 ms, no join)
-    lines = []
-    for i in range(4):   # /bad fails 3 of 4 times -> malformed-response (inferred)
-        ok = i == 3
-        lines.append(alb(i, "10.0.0.1:80", "0.050", "200" if ok else "502", "200" if ok else "-",
-                         "/bad", "1-a-%d" % i, rspt="0.000" if ok else "-1"))
-    lines.append(alb(10, "10.0.0.1:80", "0.050", "502", "-", "/once", "1-b-0"))
-    for i in range(3):
-        lines.append(alb(11 + i, "10.0.0.1:80", "0.010", "200", "200", "/once", "1-b-%d" % (i + 1),
-                         rspt="0.000"))
-    rp = os.path.join(tmp, "repro.log")
-    open(rp, "w").write("\n".join(lines) + "\n")
-    rc, doc = jdoc([rp])
-    cl = {c["id"]: c for c in doc.get("classes", [])}
-    res.eq("route rule: counts", {k: v["count"] for k, v in cl.items()},
-           {"malformed-response": 3, "target-closed": 1})
-    res.eq("route rule: malformed-response is inferred on ALB",
-           cl.get("malformed-response", {}).get("basis"), "inferred")
-    res.eq("route rule: the route", [r["route"] for r in cl.get("malformed-response", {}).get("routes", [])],
-           ["GET /bad"])
-    rc, out, _ = run(["--lines", rp])
-    res.eq("route rule: --lines rows settled at the end", sorted(r[1] for r in rows(out)),
-           ["malformed-response"] * 3 + ["target-closed"])
-    rc, out, _ = run([rp])
-    res.check("route rule: text says it is inferred (no --target-log)",
-              "not confirmed: no --target-log; inferred from routes that fail repeatedly" in out,
-              out[:1200])
-
-    # ---- bursts and the keep-alive estimate
-    lines = []
-    for s in range(180):   # 3 minutes, 1 request per second per target
-        for k in range(2):
-            lines.append(alb(s, "10.0.0.%d:80" % (k + 1), "0.003", "200", "200", "/ok", "1-c-%d-%d" % (s, k),
+        # ---- route-repetition rule (ALB 502, rspt -1, tpt > 10 ms, no join)
+        lines = []
+        for i in range(4):   # /bad fails 3 of 4 times -> malformed-response (inferred)
+            ok = i == 3
+            lines.append(alb(i, "10.0.0.1:80", "0.050", "200" if ok else "502", "200" if ok else "-",
+                             "/bad", "1-a-%d" % i, rspt="0.000" if ok else "-1"))
+        lines.append(alb(10, "10.0.0.1:80", "0.050", "502", "-", "/once", "1-b-0"))
+        for i in range(3):
+            lines.append(alb(11 + i, "10.0.0.1:80", "0.010", "200", "200", "/once", "1-b-%d" % (i + 1),
                              rspt="0.000"))
-    for j in range(8):     # minute 1: a burst of 8 connect failures
-        lines.append(alb(60 + j, "10.0.0.3:80", "-1", "502", "-", "/ok", "1-d-%d" % j).replace(
-            " 0.001 -1 -1 502", " -1 -1 -1 502"))
-    # two races on a third target after 5.5 s and 6 s idle
-    lines.append(alb(100, "10.0.0.4:80", "0.003", "200", "200", "/ok", "1-e-0", rspt="0.000"))
-    lines.append(alb(105.5, "10.0.0.4:80", "0.000", "502", "-", "/ok", "1-e-1", created=0.001))
-    lines.append(alb(111.5, "10.0.0.4:80", "0.000", "502", "-", "/ok", "1-e-2", created=0.001))
-    bp = os.path.join(tmp, "burst.log")
-    open(bp, "w").write("\n".join(lines) + "\n")
-    rc, doc = jdoc([bp])
-    tlm = {m["minute"]: m for m in doc.get("timeline", [])}
-    res.eq("timeline: minutes with failures", sorted(tlm), ["2026-10-01T12:01Z"])
-    res.eq("timeline: the connect-failure burst is marked",
-           (tlm.get("2026-10-01T12:01Z", {}).get("burst"),
-            tlm.get("2026-10-01T12:01Z", {}).get("classes")),
-           (True, {"keepalive-race": 2, "target-connect-failed": 8}))
-    ka = doc.get("keepalive_estimate", {})
-    res.eq("keep-alive estimate from the idle gaps before races",
-           (ka.get("races"), ka.get("min_gap"), ka.get("confidence")), (2, 5.499, "low"))
+        rp = os.path.join(tmp, "repro.log")
+        lbgtest.write_file(rp, "\n".join(lines) + "\n")
+        rc, doc = jdoc([rp])
+        cl = {c["id"]: c for c in doc.get("classes", [])}
+        self.eq("route rule: counts", {k: v["count"] for k, v in cl.items()},
+                {"malformed-response": 3, "target-closed": 1})
+        self.eq("route rule: malformed-response is inferred on ALB",
+                cl.get("malformed-response", {}).get("basis"), "inferred")
+        self.eq("route rule: the route", [r["route"] for r in cl.get("malformed-response", {}).get("routes", [])],
+                ["GET /bad"])
+        rc, out, _ = run(["--lines", rp])
+        self.eq("route rule: --lines rows settled at the end", sorted(r[1] for r in rows(out)),
+                ["malformed-response"] * 3 + ["target-closed"])
+        rc, out, _ = run([rp])
+        self.check("route rule: text says it is inferred (no --target-log)",
+                   "not confirmed: no --target-log; inferred from routes that fail repeatedly" in out,
+                   out[:1200])
 
-    # ---- --jobs gives the same report
-    rc, j1 = jdoc(files)
-    rc, j2 = jdoc(["--jobs", "3"] + files)
-    for k in ("timeline", "keepalive_estimate"):
-        j1.pop(k, None)
-        j2.pop(k, None)
-    for c in j1.get("classes", []) + j2.get("classes", []):
-        c.pop("examples", None)
-        c.pop("targets", None)
-        c.pop("routes", None)
-    res.eq("--jobs 3: same totals and classes", j2, j1)
+        # ---- bursts and the keep-alive estimate
+        lines = []
+        for s in range(180):   # 3 minutes, 1 request per second per target
+            for k in range(2):
+                lines.append(alb(s, "10.0.0.%d:80" % (k + 1), "0.003", "200", "200", "/ok", "1-c-%d-%d" % (s, k),
+                                 rspt="0.000"))
+        for j in range(8):     # minute 1: a burst of 8 connect failures
+            lines.append(alb(60 + j, "10.0.0.3:80", "-1", "502", "-", "/ok", "1-d-%d" % j).replace(
+                " 0.001 -1 -1 502", " -1 -1 -1 502"))
+        # two races on a third target after 5.5 s and 6 s idle
+        lines.append(alb(100, "10.0.0.4:80", "0.003", "200", "200", "/ok", "1-e-0", rspt="0.000"))
+        lines.append(alb(105.5, "10.0.0.4:80", "0.000", "502", "-", "/ok", "1-e-1", created=0.001))
+        lines.append(alb(111.5, "10.0.0.4:80", "0.000", "502", "-", "/ok", "1-e-2", created=0.001))
+        bp = os.path.join(tmp, "burst.log")
+        lbgtest.write_file(bp, "\n".join(lines) + "\n")
+        rc, doc = jdoc([bp])
+        tlm = {m["minute"]: m for m in doc.get("timeline", [])}
+        self.eq("timeline: minutes with failures", sorted(tlm), ["2026-10-01T12:01Z"])
+        self.eq("timeline: the connect-failure burst is marked",
+                (tlm.get("2026-10-01T12:01Z", {}).get("burst"),
+                 tlm.get("2026-10-01T12:01Z", {}).get("classes")),
+                (True, {"keepalive-race": 2, "target-connect-failed": 8}))
+        ka = doc.get("keepalive_estimate", {})
+        self.eq("keep-alive estimate from the idle gaps before races",
+                (ka.get("races"), ka.get("min_gap"), ka.get("confidence")), (2, 5.499, "low"))
 
-    # ---- flat memory on a generated log (~70 MB)
-    gen = os.path.join(tmp, "gen.log")
-    with open(gen, "wb") as f:
-        subprocess.run([sys.executable, os.path.join(ROOT, "bench", "logs", "gen_alb.py"),
-                        "--lines", "100000"], stdout=f, stderr=subprocess.DEVNULL, check=True)
-    r = subprocess.run([PLAIN, "logs", gen, gen], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                       env=dict(os.environ, LBGUARD_LOGS_STATS="1"))
-    m = re.search(rb"peak RSS (\d+) kB", r.stderr)
-    kb = int(m.group(1)) if m else None
-    res.eq("generated log: exit 1 (races in it)", r.returncode, 1)
-    res.check("generated log (2 x 100000 lines): peak RSS (VmHWM) %s kB < 64 MB" % kb,
-              kb is not None and kb < 64 * 1024, r.stderr[-300:])
-    r = subprocess.run([PLAIN, "logs", gen], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                       env=dict(os.environ, LBGUARD_LOGS_STATS="1"))
-    m = re.search(rb"peak RSS (\d+) kB", r.stderr)
-    kb1 = int(m.group(1)) if m else None
-    res.check("flat: twice the lines, peak RSS within 1 MB (%s vs %s kB)" % (kb1, kb),
-              kb1 is not None and kb is not None and abs(kb - kb1) < 1024, "")
-    os.unlink(gen)
+        # ---- --jobs gives the same report
+        rc, j1 = jdoc(files)
+        rc, j2 = jdoc(["--jobs", "3"] + files)
+        for k in ("timeline", "keepalive_estimate"):
+            j1.pop(k, None)
+            j2.pop(k, None)
+        for c in j1.get("classes", []) + j2.get("classes", []):
+            c.pop("examples", None)
+            c.pop("targets", None)
+            c.pop("routes", None)
+        self.eq("--jobs 3: same totals and classes", j2, j1)
 
-    # ---- the same under ASan + UBSan
-    if ASAN:
-        for name in sorted(EXPECT):
-            rc, out, err = run(["--lines", os.path.join(LOGS, name)], binary=ASAN, env=lbgcli.ASAN_ENV)
-            res.eq("asan: %s: classes" % name, [r[1] for r in rows(out)], EXPECT[name])
-            res.check("asan: %s: no sanitizer report" % name,
-                      not any(m.decode() in err for m in lbgcli.SANITIZER_MARKS), err[-800:])
-        rc, out, err = run(["--jobs", "2", "--target-log", tl, gz, lay], binary=ASAN,
-                           env=lbgcli.ASAN_ENV)
-        res.check("asan: --jobs 2 with a join: no sanitizer report, exit 1", rc == 1 and not any(
-            m.decode() in err for m in lbgcli.SANITIZER_MARKS), "rc=%d %s" % (rc, err[-800:]))
-    else:
-        print("SKIP cli_logs: ASan runs (build/lbguard-asan not built)")
-    return res.summary()
+        # ---- flat memory on a generated log (~70 MB)
+        gen = os.path.join(tmp, "gen.log")
+        with open(gen, "wb") as f:
+            subprocess.run([sys.executable, os.path.join(ROOT, "bench", "logs", "gen_alb.py"),
+                            "--lines", "100000"], stdout=f, stderr=subprocess.DEVNULL, check=True)
+        r = subprocess.run([PLAIN, "logs", gen, gen], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           env=dict(os.environ, LBGUARD_LOGS_STATS="1"))
+        m = re.search(rb"peak RSS (\d+) kB", r.stderr)
+        kb = int(m.group(1)) if m else None
+        self.eq("generated log: exit 1 (races in it)", r.returncode, 1)
+        self.check("generated log (2 x 100000 lines): peak RSS (VmHWM) %s kB < 64 MB" % kb,
+                   kb is not None and kb < 64 * 1024, r.stderr[-300:])
+        r = subprocess.run([PLAIN, "logs", gen], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           env=dict(os.environ, LBGUARD_LOGS_STATS="1"))
+        m = re.search(rb"peak RSS (\d+) kB", r.stderr)
+        kb1 = int(m.group(1)) if m else None
+        self.check("flat: twice the lines, peak RSS within 1 MB (%s vs %s kB)" % (kb1, kb),
+                   kb1 is not None and kb is not None and abs(kb - kb1) < 1024, "")
+        os.unlink(gen)
+
+        # ---- the same under ASan + UBSan
+        if ASAN:
+            for name in sorted(EXPECT):
+                rc, out, err = run(["--lines", os.path.join(LOGS, name)], binary=ASAN, env=lbgcli.ASAN_ENV)
+                self.eq("asan: %s: classes" % name, [r[1] for r in rows(out)], EXPECT[name])
+                self.check("asan: %s: no sanitizer report" % name,
+                           not any(m.decode() in err for m in lbgcli.SANITIZER_MARKS), err[-800:])
+            rc, out, err = run(["--jobs", "2", "--target-log", tl, gz, lay], binary=ASAN,
+                               env=lbgcli.ASAN_ENV)
+            self.check("asan: --jobs 2 with a join: no sanitizer report, exit 1", rc == 1 and not any(
+                 m.decode() in err for m in lbgcli.SANITIZER_MARKS), "rc=%d %s" % (rc, err[-800:]))
+        else:
+            self.skip_part("asan", "ASan runs (build/lbguard-asan not built)")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    lbgtest.main()

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """test_probe -- `lbguard probe` against real servers on 127.0.0.1.
 
-  python3 tests/cli/test_probe.py [--build BUILD]
+  python3 -m tests.cli.test_probe [--build BUILD] [-k NAME]
 
 Servers and their idle keep-alive timeouts:
   Debian nginx        keepalive_timeout 2s
@@ -15,8 +15,8 @@ Each probe runs with --json --lb-idle-timeout 3s --margin 1s (the server
 must keep idle connections 4 s): the measured idle close must be within
 0.3 s of the configured value, closed by FIN (or RST where scripted), the
 verdict "raise" below 4 s and "ok" above, and the exit status 1 / 0 to
-match. The probes run in parallel (the suite takes about 10 s).
-Ends with "N passed, N failed".
+match. The probes run in parallel, all in setUpClass (the suite takes
+about 10 s); the tests check their results.
 """
 import concurrent.futures
 import json
@@ -24,22 +24,20 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 
-import lbgcli
-from lbgcli import lbgtest
-import lbg_servers as S
+from tests import lbgtest
+from tests.lbgtest import lbgcli
+from tests.lbgtest import servers as S
 
-R = lbgtest.Results("probe")
-BUILD = lbgtest.build_dir()
-LBG, LBG_ASAN = lbgcli.binaries(BUILD)
-WORK = lbgtest.workdir("cli-probe", BUILD)
 TOL_MS = 300
+LB = ["--lb-idle-timeout", "3s", "--margin", "1s"]
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n"
 
 
-def probe(url, *args, binary=None, asan=False):
-    """Runs `lbguard probe --json ARGS URL`; returns (exit, object, stderr)."""
-    rc, out, err = lbgcli.run(binary or LBG, ["probe", "--json"] + list(args) + [url],
+def probe(lbg, url, *args, binary=None, asan=False):
+    """Runs `lbguard probe --json ARGS URL` (lbg, or `binary`); returns
+    (exit, object, stderr)."""
+    rc, out, err = lbgcli.run(binary or lbg, ["probe", "--json"] + list(args) + [url],
                               timeout=60, asan=asan)
     try:
         obj = json.loads(out)
@@ -48,196 +46,237 @@ def probe(url, *args, binary=None, asan=False):
     return rc, obj, err
 
 
-servers = []
-jobs = {}   # name -> (url, args, expected idle s or None, closed_by, verdict, exit)
+class Probes:
+    """The servers of the suite, started, and the probe jobs against them."""
 
+    def __init__(self):
+        self.servers = []   # Procs and ScriptedServers, stopped by stop()
+        self.jobs = {}      # name -> (url, args, expected idle s or None, closed_by,
+        #                             verdict, exit, binary, asan)
+        self.skipped = []   # (part, reason): a tool is absent
+        self.https_url = None
+        self.cert_ok = None  # openssl made the certificate (None: no openssl)
+        self.forever = None
 
-def add(name, url, args, idle_s, closed_by, verdict, exit_status, binary=None, asan=False):
-    jobs[name] = (url, list(args), idle_s, closed_by, verdict, exit_status, binary, asan)
+    def add(self, name, url, args, idle_s, closed_by, verdict, exit_status, binary=None,
+            asan=False):
+        self.jobs[name] = (url, list(args), idle_s, closed_by, verdict, exit_status, binary,
+                           asan)
 
+    def stop(self):
+        for s in self.servers:
+            s.stop()
 
-LB = ["--lb-idle-timeout", "3s", "--margin", "1s"]
+    def start(self, WORK, LBG_ASAN):
+        """Starts every server under WORK and adds its jobs."""
+        servers, add = self.servers, self.add
 
-# nginx: keepalive_timeout 2s
-if S.have(S.NGINX):
-    port = lbgtest.free_port()
-    servers.append(S.start_nginx(os.path.join(WORK, "nginx"), port, """
-    keepalive_timeout 2s;
-    server {
-        listen 127.0.0.1:%d;
-        location / { return 200 "ok\\n"; }
-    }""" % port))
-    add("nginx keepalive_timeout 2s", "http://127.0.0.1:%d/" % port, LB, 2.0, "fin", "raise", 1)
-    add("nginx, --lb-idle-timeout 1s --margin 0", "http://127.0.0.1:%d/" % port,
-        ["--lb-idle-timeout", "1s", "--margin", "0"], 2.0, "fin", "ok", 0)
-    add("nginx, --method HEAD", "http://127.0.0.1:%d/" % port, LB + ["--method", "HEAD"],
-        2.0, "fin", "raise", 1)
-else:
-    R.check("nginx installed", False, S.NGINX)
+        # nginx: keepalive_timeout 2s
+        if S.have(S.NGINX):
+            port = lbgtest.free_port()
+            servers.append(S.start_nginx(os.path.join(WORK, "nginx"), port, """
+            keepalive_timeout 2s;
+            server {
+                listen 127.0.0.1:%d;
+                location / { return 200 "ok\\n"; }
+            }""" % port))
+            add("nginx keepalive_timeout 2s", "http://127.0.0.1:%d/" % port, LB, 2.0, "fin", "raise", 1)
+            add("nginx, --lb-idle-timeout 1s --margin 0", "http://127.0.0.1:%d/" % port,
+                ["--lb-idle-timeout", "1s", "--margin", "0"], 2.0, "fin", "ok", 0)
+            add("nginx, --method HEAD", "http://127.0.0.1:%d/" % port, LB + ["--method", "HEAD"],
+                2.0, "fin", "raise", 1)
+        else:
+            self.skipped.append(("nginx installed", "%s missing" % S.NGINX))
 
-# Apache: KeepAliveTimeout 1
-if S.have(S.APACHE):
-    port = lbgtest.free_port()
-    servers.append(S.start_apache(os.path.join(WORK, "apache"), port, 1))
-    add("Apache KeepAliveTimeout 1", "http://127.0.0.1:%d/index.html" % port, LB,
-        1.0, "fin", "raise", 1)
-else:
-    R.check("apache2 installed", False, S.APACHE)
+        # Apache: KeepAliveTimeout 1
+        if S.have(S.APACHE):
+            port = lbgtest.free_port()
+            servers.append(S.start_apache(os.path.join(WORK, "apache"), port, 1))
+            add("Apache KeepAliveTimeout 1", "http://127.0.0.1:%d/index.html" % port, LB,
+                1.0, "fin", "raise", 1)
+        else:
+            self.skipped.append(("apache2 installed", "%s missing" % S.APACHE))
 
-# Python http.server, HTTP/1.1, 1.5 s
-port = lbgtest.free_port()
-servers.append(S.start_python(os.path.join(WORK, "python"), port, 1.5))
-add("Python http.server HTTP/1.1 timeout 1.5", "http://127.0.0.1:%d/" % port, LB,
-    1.5, "fin", "raise", 1)
-if LBG_ASAN:
-    add("Python http.server (asan)", "http://127.0.0.1:%d/" % port, LB,
-        1.5, "fin", "raise", 1, binary=LBG_ASAN, asan=True)
-
-# Python http.server, HTTP/1.0: Connection: close
-port = lbgtest.free_port()
-servers.append(S.start_python(os.path.join(WORK, "python10"), port, 30, proto="HTTP/1.0"))
-add("Python http.server HTTP/1.0 (Connection: close)", "http://127.0.0.1:%d/" % port, LB,
-    0.0, "fin", "disabled", 0)
-add("HTTP/1.0, --fail-on acceptable", "http://127.0.0.1:%d/" % port,
-    LB + ["--fail-on", "acceptable"], 0.0, "fin", "disabled", 1)
-
-# Node: default keepAliveTimeout 5 s
-if os.path.exists(S.NODE):
-    port = lbgtest.free_port()
-    servers.append(S.start_node(os.path.join(WORK, "node"), port))
-    # Node advertises "Keep-Alive: timeout=5" but arms the socket timer at
-    # keepAliveTimeout + HTTP_SERVER_KEEP_ALIVE_TIMEOUT_BUFFER (1000 ms, in
-    # lib/_http_server.js of the Node 20 line; absent from older releases):
-    # the idle close really comes after 6 s there.
-    with open(os.path.realpath(S.NODE), "rb") as f:
-        node_buffer = b"HTTP_SERVER_KEEP_ALIVE_TIMEOUT_BUFFER = 1000" in f.read()
-    node_idle = 6.0 if node_buffer else 5.0
-    add("Node default keepAliveTimeout (%.0f s)" % node_idle, "http://127.0.0.1:%d/" % port,
-        LB + ["--max-wait", "9s"], node_idle, "fin", "ok", 0)
-    add("Node, default margin (needs 8 s)", "http://127.0.0.1:%d/" % port,
-        ["--lb-idle-timeout", "3s"], node_idle, "fin", "raise", 1)
-else:
-    print("SKIP node: %s not installed (Debian package nodejs)" % S.NODE)
-
-# scripted: RST after 1 s; FIN after 1 s with an obs-fold; never closes
-OK = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n"
-rst = S.ScriptedServer(OK, 1.0, rst=True)
-add("scripted RST after 1 s", "http://127.0.0.1:%d/" % rst.port, LB, 1.0, "rst", "raise", 1)
-fold = S.ScriptedServer(b"HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\nContent-Length: 3\r\n\r\nok\n", 1.0)
-add("scripted obs-fold response, FIN after 1 s", "http://127.0.0.1:%d/" % fold.port,
-    ["--lb-idle-timeout", "500ms", "--margin", "0", "--max-wait", "3s"], 1.0, "fin", "ok", 1)
-short = S.ScriptedServer(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok\n", 0.01)
-add("scripted body shorter than Content-Length", "http://127.0.0.1:%d/" % short.port, LB,
-    None, "error", "unknown", 1)
-until_close = S.ScriptedServer(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nok\n", 0.01)
-add("scripted body delimited by the close", "http://127.0.0.1:%d/" % until_close.port, LB,
-    0.0, "fin", "disabled", 0)
-forever = S.ScriptedServer(OK, 30.0)
-add("scripted server that outlasts the wait", "http://127.0.0.1:%d/" % forever.port,
-    ["--lb-idle-timeout", "1s", "--margin", "0"], 3.0, "open", "ok", 0)
-
-# HTTPS (Python http.server + a self-signed certificate for 127.0.0.1)
-https_url = None
-if shutil.which("openssl"):
-    d = os.path.join(WORK, "tls")
-    os.makedirs(d, exist_ok=True)
-    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
-    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                        "-keyout", key, "-out", cert], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
-    if R.check("self-signed certificate created", r.returncode == 0):
+        # Python http.server, HTTP/1.1, 1.5 s
         port = lbgtest.free_port()
-        servers.append(S.start_python(d, port, 1.0, cert=cert, key=key))
-        https_url = "https://127.0.0.1:%d/" % port
-        add("HTTPS, --cacert", https_url, LB + ["--cacert", cert], 1.0, "fin", "raise", 1)
-        add("HTTPS, --insecure", https_url, LB + ["--insecure"], 1.0, "fin", "raise", 1)
-else:
-    print("SKIP https: no openssl command to make a certificate")
+        servers.append(S.start_python(os.path.join(WORK, "python"), port, 1.5))
+        add("Python http.server HTTP/1.1 timeout 1.5", "http://127.0.0.1:%d/" % port, LB,
+            1.5, "fin", "raise", 1)
+        if LBG_ASAN:
+            add("Python http.server (asan)", "http://127.0.0.1:%d/" % port, LB,
+                1.5, "fin", "raise", 1, binary=LBG_ASAN, asan=True)
+
+        # Python http.server, HTTP/1.0: Connection: close
+        port = lbgtest.free_port()
+        servers.append(S.start_python(os.path.join(WORK, "python10"), port, 30, proto="HTTP/1.0"))
+        add("Python http.server HTTP/1.0 (Connection: close)", "http://127.0.0.1:%d/" % port, LB,
+            0.0, "fin", "disabled", 0)
+        add("HTTP/1.0, --fail-on acceptable", "http://127.0.0.1:%d/" % port,
+            LB + ["--fail-on", "acceptable"], 0.0, "fin", "disabled", 1)
+
+        # Node: default keepAliveTimeout 5 s
+        if os.path.exists(S.NODE):
+            port = lbgtest.free_port()
+            servers.append(S.start_node(os.path.join(WORK, "node"), port))
+            # Node advertises "Keep-Alive: timeout=5" but arms the socket timer at
+            # keepAliveTimeout + HTTP_SERVER_KEEP_ALIVE_TIMEOUT_BUFFER (1000 ms, in
+            # lib/_http_server.js of the Node 20 line; absent from older releases):
+            # the idle close really comes after 6 s there.
+            with open(os.path.realpath(S.NODE), "rb") as f:
+                node_buffer = b"HTTP_SERVER_KEEP_ALIVE_TIMEOUT_BUFFER = 1000" in f.read()
+            node_idle = 6.0 if node_buffer else 5.0
+            add("Node default keepAliveTimeout (%.0f s)" % node_idle, "http://127.0.0.1:%d/" % port,
+                LB + ["--max-wait", "9s"], node_idle, "fin", "ok", 0)
+            add("Node, default margin (needs 8 s)", "http://127.0.0.1:%d/" % port,
+                ["--lb-idle-timeout", "3s"], node_idle, "fin", "raise", 1)
+        else:
+            self.skipped.append(("node", "%s not installed (Debian package nodejs)" % S.NODE))
+
+        # scripted: RST after 1 s; FIN after 1 s with an obs-fold; never closes
+        rst = S.ScriptedServer(OK, 1.0, rst=True)
+        add("scripted RST after 1 s", "http://127.0.0.1:%d/" % rst.port, LB, 1.0, "rst", "raise", 1)
+        fold = S.ScriptedServer(b"HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\nContent-Length: 3\r\n\r\nok\n", 1.0)
+        add("scripted obs-fold response, FIN after 1 s", "http://127.0.0.1:%d/" % fold.port,
+            ["--lb-idle-timeout", "500ms", "--margin", "0", "--max-wait", "3s"], 1.0, "fin", "ok", 1)
+        short = S.ScriptedServer(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok\n", 0.01)
+        add("scripted body shorter than Content-Length", "http://127.0.0.1:%d/" % short.port, LB,
+            None, "error", "unknown", 1)
+        until_close = S.ScriptedServer(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nok\n", 0.01)
+        add("scripted body delimited by the close", "http://127.0.0.1:%d/" % until_close.port, LB,
+            0.0, "fin", "disabled", 0)
+        forever = self.forever = S.ScriptedServer(OK, 30.0)
+        servers += [rst, fold, short, until_close, forever]
+        add("scripted server that outlasts the wait", "http://127.0.0.1:%d/" % forever.port,
+            ["--lb-idle-timeout", "1s", "--margin", "0"], 3.0, "open", "ok", 0)
+
+        # HTTPS (Python http.server + a self-signed certificate for 127.0.0.1)
+        if shutil.which("openssl"):
+            d = os.path.join(WORK, "tls")
+            os.makedirs(d, exist_ok=True)
+            cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+            r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                                "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                                "-keyout", key, "-out", cert], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+            self.cert_ok = r.returncode == 0
+            if self.cert_ok:
+                port = lbgtest.free_port()
+                servers.append(S.start_python(d, port, 1.0, cert=cert, key=key))
+                https_url = self.https_url = "https://127.0.0.1:%d/" % port
+                add("HTTPS, --cacert", https_url, LB + ["--cacert", cert], 1.0, "fin", "raise", 1)
+                add("HTTPS, --insecure", https_url, LB + ["--insecure"], 1.0, "fin", "raise", 1)
+        else:
+            self.skipped.append(("https", "no openssl command to make a certificate"))
 
 
-def run_job(name):
-    url, args, _, _, _, _, binary, asan = jobs[name]
-    return name, probe(url, *args, binary=binary, asan=asan)
+def run_all(lbg, p):
+    """Runs every job of Probes p in parallel, plus an untrusted HTTPS probe
+    and one to a port nothing listens on; {name: (exit, object, stderr)}."""
+    def run_job(name):
+        url, args, _, _, _, _, binary, asan = p.jobs[name]
+        return name, probe(lbg, url, *args, binary=binary, asan=asan)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(p.jobs) + 2) as ex:
+        futs = [ex.submit(run_job, n) for n in p.jobs]
+        if p.https_url:
+            # without --cacert the self-signed certificate is refused
+            futs.append(ex.submit(lambda: ("HTTPS, untrusted", probe(lbg, p.https_url, *LB))))
+        refused = lbgtest.free_port()
+        futs.append(ex.submit(lambda: ("refused", probe(lbg, "http://127.0.0.1:%d/" % refused))))
+        return dict(f.result() for f in futs)
 
 
-with concurrent.futures.ThreadPoolExecutor(max_workers=len(jobs) + 2) as ex:
-    futs = [ex.submit(run_job, n) for n in jobs]
-    if https_url:
-        # without --cacert the self-signed certificate is refused
-        futs.append(ex.submit(lambda: ("HTTPS, untrusted", probe(https_url, *LB))))
-    refused = lbgtest.free_port()
-    futs.append(ex.submit(lambda: ("refused", probe("http://127.0.0.1:%d/" % refused))))
-    results = dict(f.result() for f in futs)
+class Probe(lbgtest.TestCase):
+    suite = "probe"
 
-for name in jobs:
-    url, args, idle_s, closed_by, verdict, exit_status, _, asan = jobs[name]
-    rc, obj, err = results[name]
-    if asan:
-        R.check(name + ": no sanitizer report", lbgcli.sanitizer_report(err) is None,
-                lbgcli.sanitizer_report(err))
-    if not R.check(name + ": JSON result", obj is not None, (rc, err[-300:])):
-        continue
-    ka = obj["keepalive"]
-    R.eq(name + ": status", obj["status"], 200)
-    R.eq(name + ": closed by", ka["closed_by"], closed_by)
-    got = ka["idle_ms"]
-    if idle_s is None:
-        R.eq(name + ": keep-alive not measured", got, None)
-    else:
-        R.check(name + ": idle close after %.1f s +- 0.3 s (measured %s ms)" % (idle_s, got),
-                got is not None and abs(got - idle_s * 1000) <= TOL_MS, ka)
-    R.eq(name + ": verdict", ka["verdict"], verdict)
-    R.eq(name + ": exit status", (rc, obj["exit"]), (exit_status, exit_status))
-    print("  %-48s %s" % (name, ka["message"]))
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.LBG, LBG_ASAN = lbgcli.binaries(cls.build)
+        lbgtest.require(cls.LBG, "make cli")
+        cls.p = Probes()
+        cls.addClassCleanup(cls.p.stop)
+        cls.p.start(cls.workdir("cli-probe"), LBG_ASAN)
+        cls.results = run_all(cls.LBG, cls.p)
 
-# what the verdict says, in words (nginx: 2 s < 3 s + 1 s)
-n = "nginx keepalive_timeout 2s"
-if n in results and results[n][1]:
-    R.check("nginx: verdict in words", re.match(
-        r"server closed the idle connection after (1\.[789]\d|2\.[0-3]\d) s \(FIN\); the load "
-        r"balancer keeps it 3 s: expect intermittent 502s; set the server keep-alive above 4 s$",
-        results[n][1]["keepalive"]["message"]), results[n][1]["keepalive"]["message"])
-n = "scripted obs-fold response, FIN after 1 s"
-if results.get(n, (0, None))[1]:
-    R.eq("obs-fold response: the finding", [f["rule"] for f in results[n][1]["findings"]],
-         ["obs-fold"])
-n = "scripted body shorter than Content-Length"
-if results.get(n, (0, None))[1]:
-    o = results[n][1]
-    R.check("body shorter: the finding, and why keep-alive was not measured",
-            [f["rule"] for f in o["findings"]] == ["body-shorter-than-content-length"] and
-            o["keepalive"]["message"] == "the server closed the connection (FIN) before the "
-            "response ended: keep-alive not measured" and not o["response_complete"], o)
-n = "nginx, --method HEAD"
-if results.get(n, (0, None))[1]:
-    o = results[n][1]
-    R.check("HEAD: no body read, no finding", o["head"] and o["findings"] == [] and
-            o["body_len"] == 0, o)
-n = "Python http.server HTTP/1.0 (Connection: close)"
-if results.get(n, (0, None))[1]:
-    R.check("HTTP/1.0: announced close", results[n][1]["keepalive"]["announced_close"],
-            results[n][1]["keepalive"])
-if https_url:
-    rc, obj, err = results["HTTPS, untrusted"]
-    R.check("HTTPS without --cacert: certificate refused, exit 2",
-            rc == 2 and b"certificate" in err and err.count(b"\n") == 1, (rc, err))
-rc, obj, err = results["refused"]
-R.check("connection refused: one line, exit 2",
-        rc == 2 and err.endswith(b"Connection refused\n") and err.count(b"\n") == 1, (rc, err))
+    def test_tools(self):
+        if self.p.cert_ok is not None:
+            self.check("self-signed certificate created", self.p.cert_ok)
+        for part, reason in self.p.skipped:
+            self.skip_part(part, reason)
 
-# the text output of one probe (no --json)
-if jobs:
-    rc, out, err = lbgcli.run(LBG, ["probe", "--lb-idle-timeout", "1s", "--margin", "0",
-                                    "--max-wait", "1.5s", "http://127.0.0.1:%d/" % forever.port])
-    R.check("text output: the response, the findings, the keep-alive verdict",
-            rc == 0 and out.startswith(b"probe: GET http://127.0.0.1:%d/: status 200, 41 bytes\n" % forever.port)
-            and b"no findings (profile strictest)" in out
-            and b"keep-alive: server kept the idle connection open for the whole 1.50 s wait"
-            in out, (rc, out, err))
+    def test_keepalive(self):
+        jobs, results = self.p.jobs, self.results
+        for name in jobs:
+            url, args, idle_s, closed_by, verdict, exit_status, _, asan = jobs[name]
+            rc, obj, err = results[name]
+            if asan:
+                self.check(name + ": no sanitizer report", lbgcli.sanitizer_report(err) is None,
+                           lbgcli.sanitizer_report(err))
+            if not self.check(name + ": JSON result", obj is not None, (rc, err[-300:])):
+                continue
+            ka = obj["keepalive"]
+            self.eq(name + ": status", obj["status"], 200)
+            self.eq(name + ": closed by", ka["closed_by"], closed_by)
+            got = ka["idle_ms"]
+            if idle_s is None:
+                self.eq(name + ": keep-alive not measured", got, None)
+            else:
+                self.check(name + ": idle close after %.1f s +- 0.3 s (measured %s ms)" % (idle_s, got),
+                           got is not None and abs(got - idle_s * 1000) <= TOL_MS, ka)
+            self.eq(name + ": verdict", ka["verdict"], verdict)
+            self.eq(name + ": exit status", (rc, obj["exit"]), (exit_status, exit_status))
+            print("  %-48s %s" % (name, ka["message"]))
 
-for s in servers:
-    s.stop()
-for s in (rst, fold, short, until_close, forever):
-    s.stop()
-sys.exit(R.summary())
+    def test_messages(self):
+        results, https_url = self.results, self.p.https_url
+        # what the verdict says, in words (nginx: 2 s < 3 s + 1 s)
+        n = "nginx keepalive_timeout 2s"
+        if n in results and results[n][1]:
+            self.check("nginx: verdict in words", re.match(
+                   r"server closed the idle connection after (1\.[789]\d|2\.[0-3]\d) s \(FIN\); the load "
+                   r"balancer keeps it 3 s: expect intermittent 502s; set the server keep-alive above 4 s$",
+                   results[n][1]["keepalive"]["message"]), results[n][1]["keepalive"]["message"])
+        n = "scripted obs-fold response, FIN after 1 s"
+        if results.get(n, (0, None))[1]:
+            self.eq("obs-fold response: the finding", [f["rule"] for f in results[n][1]["findings"]],
+                    ["obs-fold"])
+        n = "scripted body shorter than Content-Length"
+        if results.get(n, (0, None))[1]:
+            o = results[n][1]
+            self.check("body shorter: the finding, and why keep-alive was not measured",
+                       [f["rule"] for f in o["findings"]] == ["body-shorter-than-content-length"] and
+                       o["keepalive"]["message"] == "the server closed the connection (FIN) before the "
+                       "response ended: keep-alive not measured" and not o["response_complete"], o)
+        n = "nginx, --method HEAD"
+        if results.get(n, (0, None))[1]:
+            o = results[n][1]
+            self.check("HEAD: no body read, no finding", o["head"] and o["findings"] == [] and
+                       o["body_len"] == 0, o)
+        n = "Python http.server HTTP/1.0 (Connection: close)"
+        if results.get(n, (0, None))[1]:
+            self.check("HTTP/1.0: announced close", results[n][1]["keepalive"]["announced_close"],
+                       results[n][1]["keepalive"])
+        if https_url:
+            rc, obj, err = results["HTTPS, untrusted"]
+            self.check("HTTPS without --cacert: certificate refused, exit 2",
+                       rc == 2 and b"certificate" in err and err.count(b"\n") == 1, (rc, err))
+        rc, obj, err = results["refused"]
+        self.check("connection refused: one line, exit 2",
+                   rc == 2 and err.endswith(b"Connection refused\n") and err.count(b"\n") == 1, (rc, err))
+
+    def test_text_output(self):
+        jobs = self.p.jobs
+        # the text output of one probe (no --json)
+        if jobs:
+            rc, out, err = lbgcli.run(self.LBG, ["probe", "--lb-idle-timeout", "1s", "--margin", "0",
+                                            "--max-wait", "1.5s", "http://127.0.0.1:%d/" % self.p.forever.port])
+            self.check("text output: the response, the findings, the keep-alive verdict",
+                       rc == 0 and out.startswith(b"probe: GET http://127.0.0.1:%d/: status 200, 41 bytes\n" % self.p.forever.port)
+                       and b"no findings (profile strictest)" in out
+                       and b"keep-alive: server kept the idle connection open for the whole 1.50 s wait"
+                       in out, (rc, out, err))
+
+
+if __name__ == "__main__":
+    lbgtest.main()

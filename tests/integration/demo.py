@@ -17,19 +17,21 @@ once with lbguard off and once with lbguard repair, and prints side by side:
      restarts gracefully (Apache: every 1 s); lbguard_drain off vs on
      (Apache: LBGuardDrain unset, a report only, vs On), lbguard repair in
      every arm (lb_reload.py).
-Everything is stopped by PID at the end. Usage:
+Everything is stopped by PID at the end. The servers' configurations are
+the tests' (tests/lbgtest/configs.py). Usage:
   python3 tests/integration/demo.py --build BUILD [-n 300]
 """
 import os
 import sys
 import threading
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import lbgtest  # noqa: E402
-import lb_cases as K  # noqa: E402
-import lb_configs as C  # noqa: E402
-import lb_race  # noqa: E402
-import lb_reload  # noqa: E402
+# the repository root, for the tests' package (tests/README.md)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from tests import lbgtest  # noqa: E402
+from tests.lbgtest import lb_cases as K  # noqa: E402
+from tests.lbgtest import lb_configs as C  # noqa: E402
+from tests.lbgtest import lb_race  # noqa: E402
+from tests.lbgtest import lb_reload  # noqa: E402
 
 build = lbgtest.build_dir()
 N = int(sys.argv[sys.argv.index("-n") + 1]) if "-n" in sys.argv else 300

@@ -7,18 +7,13 @@ over a body Apache does not frame (te-not-applied).
 
 Exact bytes from raw sockets (Date normalised), exact log lines.
 
-Usage: python3 tests/integration/test_bypass_apache.py --build BUILD
+Usage: python3 -m tests.integration.test_bypass_apache [--build BUILD] [-k NAME]
 """
 import os
 import re
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import lbgtest                                            # noqa: E402
-from apache_env import Apache, workdir                    # noqa: E402
-
-R = lbgtest.Results("bypass-apache")
+from tests import lbgtest
+from tests.lbgtest.apache_env import Apache, workdir
 
 CGI_OUT = b"Content-Type: text/plain\r\nX-A: abc\r\n\r\nhello world\n"
 BODY = (b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
@@ -63,77 +58,85 @@ def get(port, path, extra=b""):
         + extra + b"\r\n", timeout=5, mark_timeout=True))
 
 
-def main():
-    build = lbgtest.build_dir()
-    so = os.path.join(build, "apache", "mod_lbguard.so")
-    if not R.check("module exists: " + so, os.path.exists(so)):
-        return R.summary()
-    d = workdir("bypass-apache", build)
-    ap = Apache(d, so, CONF)
-    ap.write_conf()
-    for n in ("cl", "te", "te-onsuccess", "ctl"):
-        ap.cgi(n, CGI_OUT)
-    ap.start()
-    try:
-        run(ap)
-    finally:
-        ap.stop()
-    return R.summary()
-
-
 def lines_since(ap, off):
     return [ln for ln in ap.read_from(ap.error_log, off).splitlines()
             if "lbguard:" in ln]
 
 
-def run(ap):
-    head = (b"HTTP/1.1 200 OK\r\nDate: DATE\r\nServer: Apache\r\nX-A: abc\r\n")
+HEAD = (b"HTTP/1.1 200 OK\r\nDate: DATE\r\nServer: Apache\r\nX-A: abc\r\n")
 
-    off = ap.log_size()[0]
-    got = get(ap.port, b"/cgi-bin/cl")
-    R.eq("Header always add Content-Length 5: body held to 5 bytes", got,
-         head + b"Content-Length: 5\r\nConnection: close\r\n"
-         b"Content-Type: text/plain\r\n\r\nhello")
-    R.eq("Header always add Content-Length 5: log", lines_since(ap, off),
-         ["[lbguard:warn] lbguard: body-longer-than-content-length: Content-Length"
-          " 5, body 12 bytes, body cut to its declared length, connection closed"])
 
-    for loc in (b"te", b"te-onsuccess"):
+class BypassApache(lbgtest.TestCase):
+    suite = "bypass-apache"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        so = lbgtest.require(os.path.join(cls.build, "apache", "mod_lbguard.so"), "make apache")
+        d = workdir("bypass-apache", cls.build)
+        cls.ap = ap = Apache(d, so, CONF)
+        ap.write_conf()
+        for n in ("cl", "te", "te-onsuccess", "ctl"):
+            ap.cgi(n, CGI_OUT)
+        cls.addClassCleanup(ap.stop)
+        ap.start()
+
+    def test_content_length(self):
+        ap, head = self.ap, HEAD
         off = ap.log_size()[0]
-        got = get(ap.port, b"/cgi-bin/" + loc)
-        # Apache's two outcomes: close-delimited, or (when the script had
-        # already exited and the whole body was in one brigade) the
-        # Content-Length its CONTENT_LENGTH filter computes
-        R.check("Transfer-Encoding chunked (%s): removed, body close-delimited "
-                "or with Apache's own Content-Length" % loc.decode(),
-                got in (head + b"Connection: close\r\nContent-Type: text/plain\r\n\r\n"
-                        b"hello world\n",
-                        head + b"Content-Length: 12\r\nConnection: close\r\n"
-                        b"Content-Type: text/plain\r\n\r\nhello world\n"), got)
-        R.eq("Transfer-Encoding chunked (%s): log" % loc.decode(),
-             lines_since(ap, off),
-             ['[lbguard:warn] lbguard: te-not-applied: field "Transfer-Encoding" '
-              'value "chunked", Transfer-Encoding removed, connection closed'])
+        got = get(ap.port, b"/cgi-bin/cl")
+        self.eq("Header always add Content-Length 5: body held to 5 bytes", got,
+                head + b"Content-Length: 5\r\nConnection: close\r\n"
+                b"Content-Type: text/plain\r\n\r\nhello")
+        self.eq("Header always add Content-Length 5: log", lines_since(ap, off),
+                ["[lbguard:warn] lbguard: body-longer-than-content-length: Content-Length"
+                 " 5, body 12 bytes, body cut to its declared length, connection closed"])
 
-    # a control character from "Header always set": in the view, sanitized
-    off = ap.log_size()[0]
-    got = get(ap.port, b"/cgi-bin/ctl")
-    R.check("Header always set X-Ctl a<01>b: sanitized", b"\r\nX-Ctl: a b\r\n" in got,
-            repr(got))
-    R.eq("Header always set X-Ctl a<01>b: log", lines_since(ap, off),
-         ['[lbguard:warn] lbguard: field-value-ctl: field "X-Ctl" value "a\\\\x01b", '
-          'control characters replaced with SP'])
+    def test_transfer_encoding(self):
+        ap, head = self.ap, HEAD
+        for loc in (b"te", b"te-onsuccess"):
+            off = ap.log_size()[0]
+            got = get(ap.port, b"/cgi-bin/" + loc)
+            # Apache's two outcomes: close-delimited, or (when the script had
+            # already exited and the whole body was in one brigade) the
+            # Content-Length its CONTENT_LENGTH filter computes
+            self.check("Transfer-Encoding chunked (%s): removed, body close-delimited "
+                       "or with Apache's own Content-Length" % loc.decode(),
+                       got in (head + b"Connection: close\r\nContent-Type: text/plain\r\n\r\n"
+                               b"hello world\n",
+                               head + b"Content-Length: 12\r\nConnection: close\r\n"
+                               b"Content-Type: text/plain\r\n\r\nhello world\n"), got)
+            self.eq("Transfer-Encoding chunked (%s): log" % loc.decode(),
+                    lines_since(ap, off),
+                    ['[lbguard:warn] lbguard: te-not-applied: field "Transfer-Encoding" '
+                     'value "chunked", Transfer-Encoding removed, connection closed'])
 
-    # without lbguard the wire carries the lie: chunked over a plain body
-    got = get(ap.port, b"/off/cgi-bin/te")
-    R.check("Off: Transfer-Encoding chunked over an unframed body (the defect)",
-            b"Transfer-Encoding: chunked\r\n" in got
-            and got.endswith(b"\r\n\r\nhello world\n"), repr(got))
+    def test_ctl(self):
+        ap = self.ap
+        # a control character from "Header always set": in the view, sanitized
+        off = ap.log_size()[0]
+        got = get(ap.port, b"/cgi-bin/ctl")
+        self.check("Header always set X-Ctl a<01>b: sanitized", b"\r\nX-Ctl: a b\r\n" in got,
+                   repr(got))
+        self.eq("Header always set X-Ctl a<01>b: log", lines_since(ap, off),
+                ['[lbguard:warn] lbguard: field-value-ctl: field "X-Ctl" value "a\\\\x01b", '
+                 'control characters replaced with SP'])
 
-    text = lbgtest.read_log(ap.error_log)
-    R.check("no Sanitizer report, no crash", "Sanitizer" not in text
-            and "AH00052" not in text, text[-1000:])
+    def test_off(self):
+        ap = self.ap
+        # without lbguard the wire carries the lie: chunked over a plain body
+        got = get(ap.port, b"/off/cgi-bin/te")
+        self.check("Off: Transfer-Encoding chunked over an unframed body (the defect)",
+                   b"Transfer-Encoding: chunked\r\n" in got
+                   and got.endswith(b"\r\n\r\nhello world\n"), repr(got))
+
+    def test_z_sanitizer(self):
+        ap = self.ap
+        # last (tests run in name order): after every request above
+        text = lbgtest.read_log(ap.error_log)
+        self.check("no Sanitizer report, no crash", "Sanitizer" not in text
+                   and "AH00052" not in text, text[-1000:])
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    lbgtest.main()

@@ -16,20 +16,17 @@ lbguard's rules.
     same 502; with Upgrade in the request and the response it passes.
   * a real HTTP/0.9 request is untouched.
 
-Usage: python3 tests/integration/test_bypass_nginx.py --build BUILD
+Each nginx build (nginx_env.builds: dynamic, static, static-asan,
+static-mainline) is one test, skipped when it was not built.
+
+Usage: python3 -m tests.integration.test_bypass_nginx [--build BUILD] [-k NAME]
 """
 import os
 import re
 import struct
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import lbgtest                                            # noqa: E402
-from nginx_env import (MODES, Instance, builds, lbguard_lines,  # noqa: E402
-                       normalise, write)
-
-R = lbgtest.Results("bypass-nginx")
+from tests import lbgtest
+from tests.lbgtest.nginx_env import MODES, Instance, builds, lbguard_lines, normalise, write
 
 GARBAGE = {
     b"/line-before": b"Warning: debug output\r\nHTTP/1.1 200 OK\r\n"
@@ -154,214 +151,231 @@ class FastCGIBackend(lbgtest.RawBackend):
             c.close()
 
 
-def main():
-    build = lbgtest.build_dir()
-    routes = dict(GARBAGE)
-    routes[b"/ok"] = OK
-    routes[b"/close-body"] = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nhello"
-    routes[b"/switch"] = SWITCH
-    routes[b"/switch-no-upgrade"] = SWITCH_NO_UPGRADE
-    backend = lbgtest.RawBackend(routes)
-    # uwsgi and scgi: the backend answers whatever arrives with garbage
-    backend_cgi = AnyBackend(GARBAGE[b"/line-before"])
-    # fastcgi: "Status: 2000 OK" (ngx_atoi of 3 digits takes 200; the
-    # status line goes out as the upstream wrote it)
-    backend_fcgi = FastCGIBackend(b"Status: 2000 OK\r\nContent-Type: text/plain"
-                                  b"\r\n\r\nabc")
-    try:
-        for name, binary, modules, artifact in builds(build):
-            if not os.path.exists(artifact):
-                continue
-            d = lbgtest.workdir("bypass-nginx-" + name, build)
-            write(os.path.join(d, "html", "static.txt"), "static\n")
-            write(os.path.join(d, "params"), "")
-            # no perl module here: the static builds may be of another
-            # nginx version than Debian's perl module
-            modules = [m for m in modules if "perl" not in m]
-            inst = Instance(name, binary, modules, d,
-                            LOCATIONS.replace("@CGI@", str(backend_cgi.port))
-                            .replace("@FCGI@", str(backend_fcgi.port)),
-                            backend_port=backend.port)
-            inst.start()
-            try:
-                run(inst, name)
-            finally:
-                inst.stop()
-            # one build is enough when the other was not built
-    finally:
-        backend.stop()
-        backend_cgi.stop()
-        backend_fcgi.stop()
-    return R.summary()
+class BypassNginx(lbgtest.TestCase):
+    suite = "bypass-nginx"
 
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        routes = dict(GARBAGE)
+        routes[b"/ok"] = OK
+        routes[b"/close-body"] = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nhello"
+        routes[b"/switch"] = SWITCH
+        routes[b"/switch-no-upgrade"] = SWITCH_NO_UPGRADE
+        cls.backend = lbgtest.RawBackend(routes)
+        cls.addClassCleanup(cls.backend.stop)
+        # uwsgi and scgi: the backend answers whatever arrives with garbage
+        cls.backend_cgi = AnyBackend(GARBAGE[b"/line-before"])
+        cls.addClassCleanup(cls.backend_cgi.stop)
+        # fastcgi: "Status: 2000 OK" (ngx_atoi of 3 digits takes 200; the
+        # status line goes out as the upstream wrote it)
+        cls.backend_fcgi = FastCGIBackend(b"Status: 2000 OK\r\nContent-Type: text/plain"
+                                          b"\r\n\r\nabc")
+        cls.addClassCleanup(cls.backend_fcgi.stop)
 
-def run(inst, build):
-    for path, raw in GARBAGE.items():
-        for prefix in (b"", b"/buffered"):
-            case = "%s %s%s" % (build, prefix.decode(), path.decode())
-            got = {}
-            logs = {}
-            for m in MODES:
-                before = len(inst.log(m))
-                abefore = len(inst.access(m))
-                # off and detect: nginx's HTTP/0.9 fallback keeps the
-                # connection open after the bytes (<TIMEOUT> after 1 s)
-                got[m] = get(inst.ports[m], prefix + path,
-                             timeout=5.0 if m == "repair" else 1.0)
-                lbgtest.wait_for(lambda: len(inst.access(m)) > abefore, 5,
-                                 "access log line")
-                logs[m] = (lbguard_lines(inst.log(m)[before:]),
-                           inst.access(m)[abefore:])
-            # nginx's HTTP/0.9 fallback: the upstream's bytes, nothing else
-            R.eq(case + " off: upstream bytes verbatim", got["off"],
-                 raw + b"<TIMEOUT>")
-            R.eq(case + " detect: upstream bytes verbatim", got["detect"],
-                 raw + b"<TIMEOUT>")
-            R.eq(case + " detect: log line", logs["detect"][0],
-                 ['[warn] lbguard: upstream-status-line-invalid: upstream '
-                  'response begins "%s", not repaired (detect mode)'
-                  % escape(raw)])
-            R.eq(case + " repair: the target's own 502", got["repair"],
-                 BAD_GATEWAY)
-            R.eq(case + " repair: log line", logs["repair"][0],
-                 ['[warn] lbguard: upstream-status-line-invalid: upstream '
-                  'response begins "%s", replaced by the target\'s own 502 '
-                  'Bad Gateway' % escape(raw)])
-            R.eq(case + " repair: access log", logs["repair"][1],
-                 "%s%s 502 upstream-status-line-invalid:repaired\n"
-                 % (prefix.decode(), path.decode()))
-            R.eq(case + " off: nothing logged", logs["off"][0], [])
+    def variant(self, name):
+        """Runs every check on the nginx build `name`; a skip when it was
+        not built."""
+        found = [b for b in builds(self.build) if b[0] == name]
+        if not found:
+            self.skipTest("%s nginx not built" % name)
+        _, binary, modules, artifact = found[0]
+        lbgtest.require(artifact, "make nginx-%s" % name)
+        d = self.workdir("bypass-nginx-" + name)
+        write(os.path.join(d, "html", "static.txt"), "static\n")
+        write(os.path.join(d, "params"), "")
+        # no perl module here: the static builds may be of another
+        # nginx version than Debian's perl module
+        modules = [m for m in modules if "perl" not in m]
+        inst = Instance(name, binary, modules, d,
+                        LOCATIONS.replace("@CGI@", str(self.backend_cgi.port))
+                        .replace("@FCGI@", str(self.backend_fcgi.port)),
+                        backend_port=self.backend.port)
+        inst.start()
+        try:
+            self.run_checks(inst, name)
+        finally:
+            inst.stop()
 
-    # HEAD: the 502 without its body
-    got = normalise(lbgtest.raw_exchange(
-        inst.ports["repair"], b"HEAD /line-before HTTP/1.1\r\nHost: t\r\n\r\n",
-        timeout=5.0, mark_timeout=True))
-    R.eq(build + " HEAD repair: 502 header only", got,
-         BAD_GATEWAY[:BAD_GATEWAY.index(b"\r\n\r\n") + 4])
+    def test_dynamic(self):
+        self.variant("dynamic")
 
-    # a conformant upstream response is untouched
-    for m in MODES:
-        got = get(inst.ports[m], b"/ok", b"Connection: close\r\n")
-        R.check(build + " ok " + m, got.startswith(b"HTTP/1.1 200 OK\r\n")
-                and got.endswith(b"\r\n\r\nabc"), repr(got))
+    def test_static(self):
+        self.variant("static")
 
-    # a real HTTP/0.9 request: the file, no status line, no finding
-    for m in MODES:
-        before = len(inst.log(m))
-        got = lbgtest.raw_exchange(inst.ports[m], b"GET /static.txt\r\n",
-                                   timeout=5.0, mark_timeout=True)
-        R.eq(build + " HTTP/0.9 request " + m, got, b"static\n")
-        R.eq(build + " HTTP/0.9 request " + m + " no log",
-             lbguard_lines(inst.log(m)[before:]), [])
+    def test_static_asan(self):
+        self.variant("static-asan")
 
-    # 101 to a request without Upgrade
-    for m in MODES:
-        before = len(inst.log(m))
-        got = get(inst.ports[m], b"/switch-no-upgrade")
-        lines = lbguard_lines(inst.log(m)[before:])
-        if m == "repair":
-            R.eq(build + " 101 without Upgrade repair", got, BAD_GATEWAY)
-            R.check(build + " 101 without Upgrade repair log",
-                    '[warn] lbguard: switching-protocols-without-upgrade: 101 '
-                    'Switching Protocols to a request without Upgrade, '
-                    'replaced by the target\'s own 502 Bad Gateway' in lines,
-                    repr(lines))
-        elif m == "detect":
-            R.check(build + " 101 without Upgrade detect",
-                    got.startswith(b"HTTP/1.1 101 Switching Protocols\r\n"),
-                    repr(got))
-            R.check(build + " 101 without Upgrade detect log",
-                    '[warn] lbguard: switching-protocols-without-upgrade: 101 '
-                    'Switching Protocols to a request without Upgrade, '
-                    'not repaired (detect mode)' in lines, repr(lines))
-        else:
-            R.check(build + " 101 without Upgrade off",
-                    got.startswith(b"HTTP/1.1 101 Switching Protocols\r\n"),
-                    repr(got))
+    def test_static_mainline(self):
+        self.variant("static-mainline")
 
-    # 101 to a request with Upgrade, response with Upgrade: passed on
-    got = get(inst.ports["repair"], b"/ws/switch",
-              b"Upgrade: websocket\r\nConnection: Upgrade\r\n")
-    R.check(build + " 101 with Upgrade repair passes",
-            got.startswith(b"HTTP/1.1 101 Switching Protocols\r\n"), repr(got))
+    def run_checks(self, inst, build):
+        for path, raw in GARBAGE.items():
+            for prefix in (b"", b"/buffered"):
+                case = "%s %s%s" % (build, prefix.decode(), path.decode())
+                got = {}
+                logs = {}
+                for m in MODES:
+                    before = len(inst.log(m))
+                    abefore = len(inst.access(m))
+                    # off and detect: nginx's HTTP/0.9 fallback keeps the
+                    # connection open after the bytes (<TIMEOUT> after 1 s)
+                    got[m] = get(inst.ports[m], prefix + path,
+                                 timeout=5.0 if m == "repair" else 1.0)
+                    lbgtest.wait_for(lambda: len(inst.access(m)) > abefore, 5,
+                                     "access log line")
+                    logs[m] = (lbguard_lines(inst.log(m)[before:]),
+                               inst.access(m)[abefore:])
+                # nginx's HTTP/0.9 fallback: the upstream's bytes, nothing else
+                self.eq(case + " off: upstream bytes verbatim", got["off"],
+                        raw + b"<TIMEOUT>")
+                self.eq(case + " detect: upstream bytes verbatim", got["detect"],
+                        raw + b"<TIMEOUT>")
+                self.eq(case + " detect: log line", logs["detect"][0],
+                        ['[warn] lbguard: upstream-status-line-invalid: upstream '
+                         'response begins "%s", not repaired (detect mode)'
+                         % escape(raw)])
+                self.eq(case + " repair: the target's own 502", got["repair"],
+                        BAD_GATEWAY)
+                self.eq(case + " repair: log line", logs["repair"][0],
+                        ['[warn] lbguard: upstream-status-line-invalid: upstream '
+                         'response begins "%s", replaced by the target\'s own 502 '
+                         'Bad Gateway' % escape(raw)])
+                self.eq(case + " repair: access log", logs["repair"][1],
+                        "%s%s 502 upstream-status-line-invalid:repaired\n"
+                        % (prefix.decode(), path.decode()))
+                self.eq(case + " off: nothing logged", logs["off"][0], [])
 
-    # uwsgi and scgi: whatever nginx makes of a garbage header, the client
-    # gets a parseable HTTP/1.1 response
-    for kind in ("uwsgi", "scgi"):
-        for path in (b"/line-before",):
-            for m in MODES:
-                got = get(inst.ports[m], b"/%s%s" % (kind.encode(), path))
-                R.check("%s %s %s %s: an HTTP/1.1 status line"
-                        % (build, kind, path.decode(), m),
-                        re.match(rb"HTTP/1\.1 \d{3} ", got) is not None,
-                        repr(got[:80]))
+        # HEAD: the 502 without its body
+        got = normalise(lbgtest.raw_exchange(
+            inst.ports["repair"], b"HEAD /line-before HTTP/1.1\r\nHost: t\r\n\r\n",
+            timeout=5.0, mark_timeout=True))
+        self.eq(build + " HEAD repair: 502 header only", got,
+                BAD_GATEWAY[:BAD_GATEWAY.index(b"\r\n\r\n") + 4])
 
-    # trailer fields (add_trailer): the name and value rules apply; repair
-    # drops the bad ones
-    for m in MODES:
-        before = len(inst.log(m))
-        got = get(inst.ports[m], b"/trailers", b"Connection: close\r\n")
-        body = got[got.index(b"\r\n\r\n") + 4:]
-        lines = lbguard_lines(inst.log(m)[before:])
-        if m == "repair":
-            R.eq(build + " trailers repair: bad fields dropped", body,
-                 b"5\r\nhello\r\n0\r\nX-Good: ok\r\n\r\n")
-            R.eq(build + " trailers repair: log", lines, [
-                '[warn] lbguard: trailer field-name-invalid: field name "X Bad", '
-                'trailer field dropped',
-                '[warn] lbguard: trailer field-value-ctl: field "X-Ctl" value '
-                '"a\\x01b", trailer field dropped'])
-        else:
-            R.eq(build + " trailers %s: as configured" % m, body,
-                 b"5\r\nhello\r\n0\r\nX Bad: v\r\nX-Ctl: a\x01b\r\n"
-                 b"X-Good: ok\r\n\r\n")
-            R.eq(build + " trailers %s: log" % m, lines, [] if m == "off" else [
-                '[warn] lbguard: trailer field-name-invalid: field name "X Bad", '
-                'not repaired (detect mode)',
-                '[warn] lbguard: trailer field-value-ctl: field "X-Ctl" value '
-                '"a\\x01b", not repaired (detect mode)'])
+        # a conformant upstream response is untouched
+        for m in MODES:
+            got = get(inst.ports[m], b"/ok", b"Connection: close\r\n")
+            self.check(build + " ok " + m, got.startswith(b"HTTP/1.1 200 OK\r\n")
+                       and got.endswith(b"\r\n\r\nabc"), repr(got))
 
-    # fastcgi's Status: the status line nginx writes is checked
-    for m in MODES:
-        before = len(inst.log(m))
-        got = get(inst.ports[m], b"/fcgi", b"Connection: close\r\n")
-        lines = lbguard_lines(inst.log(m)[before:])
-        if m == "repair":
-            R.check(build + " fastcgi Status 2000 repair: status set to 500",
-                    got.startswith(b"HTTP/1.1 500 Internal Server Error\r\n"),
-                    repr(got[:80]))
-        else:
-            R.check(build + " fastcgi Status 2000 %s: as the upstream wrote it" % m,
-                    got.startswith(b"HTTP/1.1 2000 OK\r\n"), repr(got[:80]))
-        R.eq(build + " fastcgi Status 2000 %s: log" % m, lines, [] if m == "off" else [
-            '[warn] lbguard: status-code-invalid: status line "2000 OK", %s'
-            % ("status set to 500" if m == "repair" else "not repaired (detect mode)")])
+        # a real HTTP/0.9 request: the file, no status line, no finding
+        for m in MODES:
+            before = len(inst.log(m))
+            got = lbgtest.raw_exchange(inst.ports[m], b"GET /static.txt\r\n",
+                                       timeout=5.0, mark_timeout=True)
+            self.eq(build + " HTTP/0.9 request " + m, got, b"static\n")
+            self.eq(build + " HTTP/0.9 request " + m + " no log",
+                    lbguard_lines(inst.log(m)[before:]), [])
 
-    # a relative Location counts with the bytes nginx writes (absolute)
-    for m in ("detect", "repair"):
-        before = len(inst.log(m))
-        got = lbgtest.raw_exchange(
-            inst.ports[m], b"GET /redirect HTTP/1.1\r\nHost: t\r\n"
-            b"Connection: close\r\n\r\n", timeout=5.0)
-        head = got[:got.index(b"\r\n\r\n") + 4]
-        R.check(build + " relative Location written absolute " + m,
-                b"\r\nLocation: http://t:%d/target-of-the-redirect\r\n"
-                % inst.ports[m] in head, repr(head))
-        lines = lbguard_lines(inst.log(m)[before:])
-        R.eq(build + " relative Location: budget counts the wire bytes " + m,
-             lines, ["[warn] lbguard: header-section-too-large: header section is "
-                     "%d bytes, budget 100, %s" % (len(head),
-                                                   "none under strictest (report); else the "
-                                                   "target's own 502 Bad Gateway"
-                                                   if m == "repair"
-                                                   else "not repaired (detect mode)")])
+        # 101 to a request without Upgrade
+        for m in MODES:
+            before = len(inst.log(m))
+            got = get(inst.ports[m], b"/switch-no-upgrade")
+            lines = lbguard_lines(inst.log(m)[before:])
+            if m == "repair":
+                self.eq(build + " 101 without Upgrade repair", got, BAD_GATEWAY)
+                self.check(build + " 101 without Upgrade repair log",
+                           '[warn] lbguard: switching-protocols-without-upgrade: 101 '
+                           'Switching Protocols to a request without Upgrade, '
+                           'replaced by the target\'s own 502 Bad Gateway' in lines,
+                           repr(lines))
+            elif m == "detect":
+                self.check(build + " 101 without Upgrade detect",
+                           got.startswith(b"HTTP/1.1 101 Switching Protocols\r\n"),
+                           repr(got))
+                self.check(build + " 101 without Upgrade detect log",
+                           '[warn] lbguard: switching-protocols-without-upgrade: 101 '
+                           'Switching Protocols to a request without Upgrade, '
+                           'not repaired (detect mode)' in lines, repr(lines))
+            else:
+                self.check(build + " 101 without Upgrade off",
+                           got.startswith(b"HTTP/1.1 101 Switching Protocols\r\n"),
+                           repr(got))
 
-    text = inst.all_logs()
-    R.check(build + " no alert or crit", "[alert]" not in text
-            and "[crit]" not in text and "Sanitizer" not in text,
-            "\n".join(l for l in text.split("\n")
-                      if "[alert]" in l or "[crit]" in l)[:2000])
+        # 101 to a request with Upgrade, response with Upgrade: passed on
+        got = get(inst.ports["repair"], b"/ws/switch",
+                  b"Upgrade: websocket\r\nConnection: Upgrade\r\n")
+        self.check(build + " 101 with Upgrade repair passes",
+                   got.startswith(b"HTTP/1.1 101 Switching Protocols\r\n"), repr(got))
+
+        # uwsgi and scgi: whatever nginx makes of a garbage header, the client
+        # gets a parseable HTTP/1.1 response
+        for kind in ("uwsgi", "scgi"):
+            for path in (b"/line-before",):
+                for m in MODES:
+                    got = get(inst.ports[m], b"/%s%s" % (kind.encode(), path))
+                    self.check("%s %s %s %s: an HTTP/1.1 status line"
+                               % (build, kind, path.decode(), m),
+                               re.match(rb"HTTP/1\.1 \d{3} ", got) is not None,
+                               repr(got[:80]))
+
+        # trailer fields (add_trailer): the name and value rules apply; repair
+        # drops the bad ones
+        for m in MODES:
+            before = len(inst.log(m))
+            got = get(inst.ports[m], b"/trailers", b"Connection: close\r\n")
+            body = got[got.index(b"\r\n\r\n") + 4:]
+            lines = lbguard_lines(inst.log(m)[before:])
+            if m == "repair":
+                self.eq(build + " trailers repair: bad fields dropped", body,
+                        b"5\r\nhello\r\n0\r\nX-Good: ok\r\n\r\n")
+                self.eq(build + " trailers repair: log", lines, [
+                       '[warn] lbguard: trailer field-name-invalid: field name "X Bad", '
+                       'trailer field dropped',
+                       '[warn] lbguard: trailer field-value-ctl: field "X-Ctl" value '
+                       '"a\\x01b", trailer field dropped'])
+            else:
+                self.eq(build + " trailers %s: as configured" % m, body,
+                        b"5\r\nhello\r\n0\r\nX Bad: v\r\nX-Ctl: a\x01b\r\n"
+                        b"X-Good: ok\r\n\r\n")
+                self.eq(build + " trailers %s: log" % m, lines, [] if m == "off" else [
+                       '[warn] lbguard: trailer field-name-invalid: field name "X Bad", '
+                       'not repaired (detect mode)',
+                       '[warn] lbguard: trailer field-value-ctl: field "X-Ctl" value '
+                       '"a\\x01b", not repaired (detect mode)'])
+
+        # fastcgi's Status: the status line nginx writes is checked
+        for m in MODES:
+            before = len(inst.log(m))
+            got = get(inst.ports[m], b"/fcgi", b"Connection: close\r\n")
+            lines = lbguard_lines(inst.log(m)[before:])
+            if m == "repair":
+                self.check(build + " fastcgi Status 2000 repair: status set to 500",
+                           got.startswith(b"HTTP/1.1 500 Internal Server Error\r\n"),
+                           repr(got[:80]))
+            else:
+                self.check(build + " fastcgi Status 2000 %s: as the upstream wrote it" % m,
+                           got.startswith(b"HTTP/1.1 2000 OK\r\n"), repr(got[:80]))
+            self.eq(build + " fastcgi Status 2000 %s: log" % m, lines, [] if m == "off" else [
+                   '[warn] lbguard: status-code-invalid: status line "2000 OK", %s'
+                   % ("status set to 500" if m == "repair" else "not repaired (detect mode)")])
+
+        # a relative Location counts with the bytes nginx writes (absolute)
+        for m in ("detect", "repair"):
+            before = len(inst.log(m))
+            got = lbgtest.raw_exchange(
+                inst.ports[m], b"GET /redirect HTTP/1.1\r\nHost: t\r\n"
+                b"Connection: close\r\n\r\n", timeout=5.0)
+            head = got[:got.index(b"\r\n\r\n") + 4]
+            self.check(build + " relative Location written absolute " + m,
+                       b"\r\nLocation: http://t:%d/target-of-the-redirect\r\n"
+                       % inst.ports[m] in head, repr(head))
+            lines = lbguard_lines(inst.log(m)[before:])
+            self.eq(build + " relative Location: budget counts the wire bytes " + m,
+                    lines, ["[warn] lbguard: header-section-too-large: header section is "
+                            "%d bytes, budget 100, %s" % (len(head),
+                                                          "none under strictest (report); else the "
+                                                          "target's own 502 Bad Gateway"
+                                                          if m == "repair"
+                                                          else "not repaired (detect mode)")])
+
+        text = inst.all_logs()
+        self.check(build + " no alert or crit", "[alert]" not in text
+                   and "[crit]" not in text and "Sanitizer" not in text,
+                   "\n".join(l for l in text.split("\n")
+                             if "[alert]" in l or "[crit]" in l)[:2000])
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    lbgtest.main()

@@ -25,24 +25,17 @@ phase). With repair:
   * llhttp reports no parse error but on those same cases.
 Off vs repair counts are printed at the end (README "Proxies").
 
-Usage: python3 tests/integration/test_bypass_proxy.py --build BUILD
+Usage: python3 -m tests.integration.test_bypass_proxy [--build BUILD]
 """
 import json
 import os
 import re
 import subprocess
-import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "cli"))
-
-import lbgtest                                            # noqa: E402
-import lbgcli                                             # noqa: E402
-import lbg_servers as S                                   # noqa: E402
-from apache_env import Apache, workdir as apache_workdir  # noqa: E402
-
-R = lbgtest.Results("bypass-proxy")
+from tests import lbgtest
+from tests.lbgtest import configs, lbgcli
+from tests.lbgtest import servers as S
+from tests.lbgtest.apache_env import Apache, workdir as apache_workdir
 
 # Cases whose defect is in the body, after the header section has gone out:
 # the proxy has already sent a well-formed header when it meets it, so it
@@ -125,34 +118,6 @@ def classify(raw):
     return m.group(1).decode()
 
 
-def main():
-    build = lbgtest.build_dir()
-    so_ngx = os.path.join(build, "nginx-dynamic", "objs",
-                          "ngx_http_lbguard_filter_module.so")
-    so_apache = os.path.join(build, "apache", "mod_lbguard.so")
-    for what, path in (("nginx module", so_ngx), ("Apache module", so_apache),
-                       ("haproxy", S.HAPROXY), ("node", S.NODE)):
-        if not R.check("%s exists: %s" % (what, path), os.path.exists(path)):
-            return R.summary()
-
-    cases = lbgcli.load_cases()
-    R.check("corpus has cases (%d)" % len(cases), len(cases) >= 90)
-    routes = {("/c/%s" % c["num"]).encode(): c["raw"] for c in cases}
-    backend = lbgtest.RawBackend(routes, close=True)
-    procs = []
-    work = lbgtest.workdir("bypass-proxy", build)
-    try:
-        targets = start_targets(build, work, so_ngx, so_apache, backend.port,
-                                procs)
-        hap = start_haproxy(work, targets, procs)
-        run(cases, targets, hap, work)
-    finally:
-        for p in procs:
-            p.stop()
-        backend.stop()
-    return R.summary()
-
-
 def start_targets(build, work, so_ngx, so_apache, backend_port, procs):
     """{(server, mode): port}"""
     ports = {}
@@ -177,19 +142,14 @@ def start_targets(build, work, so_ngx, so_apache, backend_port, procs):
     os.makedirs(d)
     conf = os.path.join(d, "nginx.conf")
     with open(conf, "w") as f:
-        f.write("""load_module %s;
-daemon off;
-master_process off;
-pid %s/nginx.pid;
-error_log %s/error.log info;
-events { worker_connections 256; }
+        f.write(configs.nginx_main(d, [so_ngx], workers=0, master=False, connections=256) + """\
 http {
     access_log off;
     %s
     map $http_upgrade $lbg_connection { default upgrade; '' close; }
     %s
 }
-""" % (so_ngx, d, d, lbgtest.nginx_temp_paths(d), ngx_servers))
+""" % (lbgtest.nginx_temp_paths(d), ngx_servers))
     p = lbgtest.Proc([S.NGINX, "-p", d, "-c", conf], name="nginx",
                      log=os.path.join(d, "out.log"))
     procs.append(p)
@@ -223,30 +183,14 @@ def start_haproxy(work, targets, procs):
     d = os.path.join(work, "haproxy")
     os.makedirs(d)
     fe = {}
-    text = """
-global
-    log stdout format raw local0
-defaults
-    mode http
-    log global
-    option httplog
-    retries 0
-    timeout connect 2s
-    timeout client 8s
-    timeout server 6s
-    timeout tunnel 2s
-"""
+    frontends = []
     for (srv, mode), port in sorted(targets.items()):
         if FRONT.get(mode, ("haproxy",))[0] != "haproxy":
             continue
         fe[(srv, mode)] = lbgtest.free_port()
-        text += """
-frontend fe_%s_%s
-    bind 127.0.0.1:%d
-    default_backend be_%s_%s
-backend be_%s_%s
-    server s1 127.0.0.1:%d
-""" % (srv, mode, fe[(srv, mode)], srv, mode, srv, mode, port)
+        frontends.append(("%s_%s" % (srv, mode), fe[(srv, mode)], port))
+    text = configs.haproxy_proxy_cfg(frontends, [("connect", "2s"), ("client", "8s"),
+                                                 ("server", "6s"), ("tunnel", "2s")])
     cfg = os.path.join(d, "haproxy.cfg")
     with open(cfg, "w") as f:
         f.write(text)
@@ -258,92 +202,119 @@ backend be_%s_%s
     return fe
 
 
-def llhttp(port, cases, work, tag):
-    """{slug: 'ok' | 'header:<code>' | 'body:<code>'} from Node's client."""
-    reqs = []
-    for c in cases:
-        method, hdrs = request_for(c)
-        reqs.append(dict(id=c["slug"], path="/c/%s" % c["num"], method=method,
-                         headers=hdrs))
-    cj = os.path.join(work, "node-%s.json" % tag)
-    with open(cj, "w") as f:
-        json.dump(reqs, f)
-    p = subprocess.run([S.NODE, os.path.join(lbgcli.HERE, "lbg_node_oracle.js"),
-                        str(port), cj], stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, timeout=600)
-    R.check("node oracle ran (%s)" % tag, p.returncode == 0, p.stderr[-500:])
-    out = {}
-    for line in p.stdout.decode().splitlines():
-        o = json.loads(line)
-        out[o["id"]] = ("ok" if o["phase"] == "ok" else
-                        "%s:%s" % (o["phase"], (o["code"] or "?").replace("HPE_", "")))
-    return out
+class BypassProxy(lbgtest.TestCase):
+    suite = "bypass-proxy"
 
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        so_ngx = os.path.join(cls.build, "nginx-dynamic", "objs",
+                              "ngx_http_lbguard_filter_module.so")
+        so_apache = os.path.join(cls.build, "apache", "mod_lbguard.so")
+        for what, path in (("make nginx-dynamic", so_ngx), ("make apache", so_apache),
+                           ("apt-get install haproxy", S.HAPROXY),
+                           ("apt-get install nodejs", S.NODE)):
+            lbgtest.require(path, what)
+        cls.cases = lbgcli.load_cases()
+        routes = {("/c/%s" % c["num"]).encode(): c["raw"] for c in cls.cases}
+        backend = lbgtest.RawBackend(routes, close=True)
+        cls.addClassCleanup(backend.stop)
+        procs = []
+        cls.addClassCleanup(lambda: [p.stop() for p in procs])
+        cls.work = lbgtest.workdir("bypass-proxy", cls.build)
+        cls.targets = start_targets(cls.build, cls.work, so_ngx, so_apache, backend.port,
+                                    procs)
+        cls.hap = start_haproxy(cls.work, cls.targets, procs)
 
-def run(cases, targets, hap, work):
-    """HAProxy in front of off and repair-haproxy, llhttp in front of off and
-    repair-llhttp; counts per (server, 'off' | 'repair')."""
-    counts = {}
-    rows = {}
-    tags = []
-    for srv in ("apache", "nginx"):
-        for mode in MODES:
-            tag = "%s-%s" % (srv, mode)
-            tags.append(tag)
-            hres = lres = None
-            if (srv, mode) in hap:
-                hres = {c["slug"]: classify(exchange(hap[(srv, mode)], c))
-                        for c in cases}
-            if FRONT.get(mode, ("llhttp",))[0] == "llhttp":
-                lres = llhttp(targets[(srv, mode)], cases, work, tag)
-            for c in cases:
-                rows.setdefault(c["slug"], {})[tag] = "%s/%s" % (
-                    hres[c["slug"]] if hres else "-",
-                    lres.get(c["slug"], "?") if lres else "-")
-            k = counts.setdefault((srv, mode.split("-")[0]), {})
-            if hres is not None:
-                k["hap502"] = sum(1 for v in hres.values()
-                                  if v in ("hap502", "closed", "reset", "junk"))
-                k["own502"] = sum(1 for v in hres.values() if v == "own502")
-            if lres is not None:
-                k["llhttp"] = sum(1 for v in lres.values() if v != "ok")
-            if mode == "repair-haproxy":
-                bad_h = sorted(s for s, v in hres.items()
-                               if v in ("hap502", "closed", "reset", "junk")
-                               and name(s) not in BODY_DEFECTS
-                               and name(s) not in NOT_REPAIRED)
-                R.eq("%s repair (profile haproxy): HAProxy rejects only the "
-                     "listed body defects" % srv, bad_h, [])
-                R.eq("%s repair (profile haproxy): the target's own 502 for "
-                     "the budget cases" % srv,
-                     sorted((name(s), v) for s, v in hres.items()
-                            if name(s) in BUDGET_502),
-                     sorted((n, "own502") for n in BUDGET_502))
-            if mode == "repair-llhttp":
-                bad_l = sorted(s for s, v in lres.items()
-                               if v != "ok" and name(s) not in BODY_DEFECTS)
-                R.eq("%s repair (profile llhttp): llhttp parses everything the "
-                     "target sent but the listed body defects" % srv, bad_l, [])
+    def test_proxies(self):
+        self.check("corpus has cases (%d)" % len(self.cases), len(self.cases) >= 90)
+        self.run_proxies(self.cases, self.targets, self.hap, self.work)
 
-    print("%-36s %s" % ("case (HAProxy/llhttp)",
-                        " ".join("%-28s" % t for t in tags)))
-    for slug in sorted(rows):
-        print("%-36s %s" % (slug, " ".join("%-28s" % rows[slug][t]
-                                           for t in tags)))
-    print("\ncounts over %d cases (HAProxy 502 = its own 502, a cut or junk; "
-          "target 502 = the target's own 502 passed on; llhttp = parse errors;"
-          " repair: HAProxy in front of profile haproxy, llhttp in front of "
-          "profile llhttp)" % len(cases))
-    for k in sorted(counts):
-        print("  %-8s %-7s HAProxy 502 %3d   target 502 %3d   llhttp errors %3d"
-              % (k[0], k[1], counts[k]["hap502"], counts[k]["own502"],
-                 counts[k]["llhttp"]))
-    for srv in ("nginx", "apache"):
-        R.check("%s: repair has no more HAProxy 502s than off (%d <= %d)"
-                % (srv, counts[(srv, "repair")]["hap502"],
-                   counts[(srv, "off")]["hap502"]),
-                counts[(srv, "repair")]["hap502"] <= counts[(srv, "off")]["hap502"])
+    def llhttp(self, port, cases, work, tag):
+        """{slug: 'ok' | 'header:<code>' | 'body:<code>'} from Node's client."""
+        reqs = []
+        for c in cases:
+            method, hdrs = request_for(c)
+            reqs.append(dict(id=c["slug"], path="/c/%s" % c["num"], method=method,
+                             headers=hdrs))
+        cj = os.path.join(work, "node-%s.json" % tag)
+        with open(cj, "w") as f:
+            json.dump(reqs, f)
+        p = subprocess.run([S.NODE, os.path.join(lbgcli.HERE, "lbg_node_oracle.js"),
+                            str(port), cj], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=600)
+        self.check("node oracle ran (%s)" % tag, p.returncode == 0, p.stderr[-500:])
+        out = {}
+        for line in p.stdout.decode().splitlines():
+            o = json.loads(line)
+            out[o["id"]] = ("ok" if o["phase"] == "ok" else
+                            "%s:%s" % (o["phase"], (o["code"] or "?").replace("HPE_", "")))
+        return out
+
+    def run_proxies(self, cases, targets, hap, work):
+        """HAProxy in front of off and repair-haproxy, llhttp in front of off and
+        repair-llhttp; counts per (server, 'off' | 'repair')."""
+        counts = {}
+        rows = {}
+        tags = []
+        for srv in ("apache", "nginx"):
+            for mode in MODES:
+                tag = "%s-%s" % (srv, mode)
+                tags.append(tag)
+                hres = lres = None
+                if (srv, mode) in hap:
+                    hres = {c["slug"]: classify(exchange(hap[(srv, mode)], c))
+                            for c in cases}
+                if FRONT.get(mode, ("llhttp",))[0] == "llhttp":
+                    lres = self.llhttp(targets[(srv, mode)], cases, work, tag)
+                for c in cases:
+                    rows.setdefault(c["slug"], {})[tag] = "%s/%s" % (
+                        hres[c["slug"]] if hres else "-",
+                        lres.get(c["slug"], "?") if lres else "-")
+                k = counts.setdefault((srv, mode.split("-")[0]), {})
+                if hres is not None:
+                    k["hap502"] = sum(1 for v in hres.values()
+                                      if v in ("hap502", "closed", "reset", "junk"))
+                    k["own502"] = sum(1 for v in hres.values() if v == "own502")
+                if lres is not None:
+                    k["llhttp"] = sum(1 for v in lres.values() if v != "ok")
+                if mode == "repair-haproxy":
+                    bad_h = sorted(s for s, v in hres.items()
+                                   if v in ("hap502", "closed", "reset", "junk")
+                                   and name(s) not in BODY_DEFECTS
+                                   and name(s) not in NOT_REPAIRED)
+                    self.eq("%s repair (profile haproxy): HAProxy rejects only the "
+                            "listed body defects" % srv, bad_h, [])
+                    self.eq("%s repair (profile haproxy): the target's own 502 for "
+                            "the budget cases" % srv,
+                            sorted((name(s), v) for s, v in hres.items()
+                                   if name(s) in BUDGET_502),
+                            sorted((n, "own502") for n in BUDGET_502))
+                if mode == "repair-llhttp":
+                    bad_l = sorted(s for s, v in lres.items()
+                                   if v != "ok" and name(s) not in BODY_DEFECTS)
+                    self.eq("%s repair (profile llhttp): llhttp parses everything the "
+                            "target sent but the listed body defects" % srv, bad_l, [])
+
+        print("%-36s %s" % ("case (HAProxy/llhttp)",
+                            " ".join("%-28s" % t for t in tags)))
+        for slug in sorted(rows):
+            print("%-36s %s" % (slug, " ".join("%-28s" % rows[slug][t]
+                                               for t in tags)))
+        print("\ncounts over %d cases (HAProxy 502 = its own 502, a cut or junk; "
+              "target 502 = the target's own 502 passed on; llhttp = parse errors;"
+              " repair: HAProxy in front of profile haproxy, llhttp in front of "
+              "profile llhttp)" % len(cases))
+        for k in sorted(counts):
+            print("  %-8s %-7s HAProxy 502 %3d   target 502 %3d   llhttp errors %3d"
+                  % (k[0], k[1], counts[k]["hap502"], counts[k]["own502"],
+                     counts[k]["llhttp"]))
+        for srv in ("nginx", "apache"):
+            self.check("%s: repair has no more HAProxy 502s than off (%d <= %d)"
+                       % (srv, counts[(srv, "repair")]["hap502"],
+                          counts[(srv, "off")]["hap502"]),
+                       counts[(srv, "repair")]["hap502"] <= counts[(srv, "off")]["hap502"])
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    lbgtest.main()

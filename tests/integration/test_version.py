@@ -14,7 +14,7 @@ import re
 import subprocess
 
 from tests import lbgtest
-from tests.lbgtest import apache_env
+from tests.lbgtest import apache_env, configs
 
 NGINX = "/usr/sbin/nginx"
 
@@ -66,8 +66,7 @@ class Version(lbgtest.TestCase):
         d = self.workdir("version-nginx")
         conf = os.path.join(d, "nginx.conf")
         with open(conf, "w") as f:
-            f.write("load_module %s;\nerror_log %s/error.log notice;\npid %s/nginx.pid;\n"
-                    "events { }\nhttp { }\n" % (so, d, d))
+            f.write(configs.nginx_main(d, [so], workers=0, level="notice") + "http { }\n")
         r = subprocess.run([NGINX, "-t", "-p", d, "-e", os.path.join(d, "early.log"),
                             "-c", conf],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)

@@ -111,8 +111,12 @@ class Proc:
         self.name = name or os.path.basename(argv[0])
         self.log = log
         out = open(log, "ab") if log else subprocess.DEVNULL
-        self.p = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL, env=env)
+        try:
+            self.p = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                                      stdin=subprocess.DEVNULL, env=env)
+        finally:
+            if log:
+                out.close()     # the child has its own descriptor
         self.pid = self.p.pid
         _procs.append(self)
 
@@ -297,6 +301,19 @@ def nginx_temp_paths(d):
     return "\n".join(out)
 
 
+def read_bytes(path):
+    """The bytes of file `path` (closed again)."""
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def write_file(path, data):
+    """Writes `data` (bytes, or str as UTF-8) to `path`; returns path."""
+    with open(path, "wb") as f:
+        f.write(data.encode() if isinstance(data, str) else data)
+    return path
+
+
 def read_log(path):
     try:
         with open(path, "rb") as f:
@@ -356,6 +373,12 @@ class TestCase(unittest.TestCase):
         """check() that `got` == `expected`, with both in the detail."""
         return self.check(name, got == expected,
                           "\n  got:      %r\n  expected: %r" % (got, expected))
+
+    def skip_part(self, name, reason):
+        """Skips one part of a test (a subTest named `name`), for an absent
+        tool that only that part needs; the test goes on."""
+        with self.subTest(name):
+            self.skipTest(reason)
 
 
 def main():

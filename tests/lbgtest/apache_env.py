@@ -11,45 +11,11 @@ import subprocess
 import tempfile
 
 from tests import lbgtest
+from tests.lbgtest import configs
 
-APACHE = "/usr/sbin/apache2"
-MODDIR = "/usr/lib/apache2/modules"
-
-MODULES = ["mpm_event", "authz_core", "alias", "cgid", "headers", "env",
-           "proxy", "proxy_http"]
-
-# ErrorLogFormat without time, pid or client, so lines compare exactly:
-# "[lbguard:warn] lbguard: <finding>".
-BASE_CONF = """\
-ServerRoot {d}
-ServerName 127.0.0.1
-ServerTokens Prod
-Listen 127.0.0.1:{port}
-{extra_listen}
-PidFile {d}/run/httpd.pid
-DefaultRuntimeDir {d}/run
-ScriptSock {d}/run/cgid.sock
-ErrorLog {d}/logs/error.log
-ErrorLogFormat "[%-m:%l] %M"
-LogLevel warn lbguard:notice
-LogFormat "%r|%>s|%{{lbguard-findings}}n" lbg
-CustomLog {d}/logs/access.log lbg
-{loads}
-LoadModule lbguard_module {so}
-User www-data
-Group www-data
-StartServers 1
-ServerLimit 1
-ThreadsPerChild 16
-MaxRequestWorkers 16
-MinSpareThreads 1
-MaxSpareThreads 16
-DocumentRoot {d}/htdocs
-<Directory />
-  Require all granted
-</Directory>
-{body}
-"""
+APACHE = configs.APACHE
+MODDIR = configs.APACHE_MODS
+MODULES = configs.APACHE_TEST_MODS
 
 
 def workdir(name, build):
@@ -107,12 +73,8 @@ class Apache:
         self.proc = None
 
     def write_conf(self, **kw):
-        loads = "\n".join("LoadModule %s_module %s/mod_%s.so" % (m, MODDIR, m)
-                          for m in MODULES)
-        extra = "\n".join("Listen 127.0.0.1:%d" % p for p in self.extra_ports)
-        text = BASE_CONF.format(d=self.d, port=self.port, extra_listen=extra,
-                                loads=loads, so=self.so,
-                                body=self.body.format(d=self.d, **kw))
+        text = configs.apache_test_conf(self.d, self.port, self.extra_ports, self.so,
+                                        self.body.format(d=self.d, **kw))
         with open(self.conf, "wb") as f:
             f.write(text.encode("latin-1"))
         return text

@@ -5,19 +5,15 @@ Topology: client -> LB (HAProxy 2.6 or nginx as a reverse proxy) -> target
 (nginx + lbguard dynamic module, or Apache + mod_lbguard) [-> RawBackend].
 
 Every server listens on 127.0.0.1 on a free port, runs in the foreground
-as a lbgtest.Proc and is stopped by its PID.
+as a lbgtest.Proc and is stopped by its PID. The configuration text comes
+from configs.
 """
 import os
-import stat
 
-from tests.lbgtest import apache_env
 from tests import lbgtest
-
-NGINX = "/usr/sbin/nginx"
-HAPROXY = "/usr/sbin/haproxy"
-APACHE = "/usr/sbin/apache2"
-APACHE_MODS = "/usr/lib/apache2/modules"
-NGX_PERL = "/usr/lib/nginx/modules/ngx_http_perl_module.so"
+from tests.lbgtest import apache_env, configs
+from tests.lbgtest.configs import (APACHE, HAPROXY, LUA_ECHO,  # noqa: F401
+                                   NGINX, NGX_PERL, lbguard_nginx_directives)
 
 # The idle timeout the LBs below are configured with (nginx upstream
 # keepalive_timeout, HAProxy pool-purge-delay) and the one lbguard is told.
@@ -61,16 +57,9 @@ def _write(path, text, mode=0o644):
 
 # ---------------------------------------------------------------- nginx ----
 
-def _nginx_main(d, load=(), user=True):
-    lines = ["load_module %s;" % m for m in load]
-    lines += [
-        "daemon off;",
-        "worker_processes 1;",
-        "pid %s/nginx.pid;" % d,
-        "error_log %s/error.log info;" % d,
-        "events { worker_connections 1024; }",
-    ]
-    return "\n".join(lines) + "\n"
+def _nginx_main(d, load=()):
+    """configs.nginx_main (the main context of one worker)."""
+    return configs.nginx_main(d, load)
 
 
 def _start_nginx(d, conf, port, name):
@@ -84,26 +73,14 @@ def _start_nginx(d, conf, port, name):
     return p
 
 
-def lbguard_nginx_directives(mode, lb_idle=LB_IDLE, margin="1s", profile=None):
-    """The lbguard directives for an nginx http{} block. mode: None (module
-    not loaded), "off", "detect" or "repair"."""
-    if mode is None:
-        return ""
-    out = ["lbguard %s;" % mode]
-    if profile:
-        out.append("lbguard_profile %s;" % profile)
-    if lb_idle is not None:
-        out.append("lbguard_lb_idle_timeout %ss;" % lb_idle)
-        out.append("lbguard_keepalive_margin %s;" % margin)
-    return "\n  ".join(out)
-
-
 def nginx_target(build, d, port, mode=None, keepalive="1s", lb_idle=LB_IDLE,
-                 margin="1s", profile=None, locations="", perl=False):
+                 margin="1s", profile=None, locations="", perl=False, log_format=None):
     """Starts nginx as the target server: `location /` echoes the LB's
     source port ("p=<port>\\n"), GET or POST. mode None: lbguard is not
     loaded; else lbguard <mode> (the module must exist). `locations`:
-    extra location blocks. Returns the Proc."""
+    extra location blocks. log_format: the access log's format (text of a
+    log_format directive after its name), else nginx's combined. Returns
+    the Proc."""
     _mkdirs(d, "temp")
     load = []
     if perl:
@@ -113,22 +90,9 @@ def nginx_target(build, d, port, mode=None, keepalive="1s", lb_idle=LB_IDLE,
         if m is None:
             raise RuntimeError("lbguard nginx module not built")
         load.append(m)
-    conf = _nginx_main(d, load) + """
-http {
-  access_log %(d)s/access.log;
-  %(temp)s
-  keepalive_timeout %(ka)s;
-  keepalive_requests 100000;
-  %(lbg)s
-  server {
-    listen 127.0.0.1:%(port)d;
-    location / { return 200 "p=$remote_port\\n"; }
-    %(locations)s
-  }
-}
-""" % dict(d=d, temp=lbgtest.nginx_temp_paths(d), ka=keepalive, port=port,
-           lbg=lbguard_nginx_directives(mode, lb_idle, margin, profile),
-           locations=locations)
+    conf = configs.nginx_target_conf(d, port, load, keepalive,
+                                     lbguard_nginx_directives(mode, lb_idle, margin, profile),
+                                     locations, log_format)
     return _start_nginx(d, conf, port, "nginx-target")
 
 
@@ -139,68 +103,22 @@ def nginx_lb(d, port, backend_port, m=32, idle=LB_IDLE):
     No retries (proxy_next_upstream off), HTTP/1.1 keep-alive upstream,
     upstream keepalive_timeout `idle` s. Returns the Proc."""
     _mkdirs(d, "temp")
-    ups = []
-    locs = []
-    for i in range(m):
-        ups.append("  upstream u%d { server 127.0.0.1:%d; keepalive 4; "
-                   "keepalive_timeout %ds; keepalive_requests 100000; }" % (i, backend_port, idle))
-        locs.append("    location /p%d { proxy_pass http://u%d; }" % (i, i))
-    conf = _nginx_main(d) + """
-http {
-  access_log %(d)s/access.log;
-  %(temp)s
-  proxy_http_version 1.1;
-  proxy_set_header Connection "";
-  proxy_next_upstream off;
-  proxy_read_timeout 65s;
-  keepalive_timeout 65s;
-%(ups)s
-  server {
-    listen 127.0.0.1:%(port)d;
-%(locs)s
-    location / { proxy_pass http://u0; }
-  }
-}
-""" % dict(d=d, temp=lbgtest.nginx_temp_paths(d), port=port,
-           ups="\n".join(ups), locs="\n".join(locs))
+    conf = configs.nginx_lb_conf(d, port, backend_port, m, idle)
     return _start_nginx(d, conf, port, "nginx-lb")
 
 
 # -------------------------------------------------------------- HAProxy ----
 
-def haproxy_lb(d, port, backend_port, m=32, idle=LB_IDLE):
+def haproxy_lb(d, port, backend_port, m=32, idle=LB_IDLE, request_id=False):
     """Starts HAProxy 2.6 on `port` (one thread, logs to stdout ->
     d/haproxy.log): /p<i> goes to backend b<i> (its own server, hence its
     own idle-connection pool), everything else to b0. http-reuse always,
     retries 0, idle server connections kept `idle` s (pool-purge-delay).
-    Returns the Proc."""
+    request_id: every request gets an id (unique-id-format), sent to the
+    target as X-Request-Id and captured into the log line (its first
+    {...}), for joining the log with the target's. Returns the Proc."""
     os.makedirs(d, exist_ok=True)
-    fe = []
-    be = []
-    for i in range(m):
-        fe.append("  use_backend b%d if { path /p%d } || { path_beg /p%d/ }" % (i, i, i))
-        be.append("backend b%d\n  server s%d 127.0.0.1:%d pool-purge-delay %ds"
-                  % (i, i, backend_port, idle))
-    cfg = """global
-  nbthread 1
-  log stdout format raw local0
-defaults
-  mode http
-  log global
-  option httplog
-  http-reuse always
-  retries 0
-  no option redispatch
-  timeout connect 5s
-  timeout client %(t)ds
-  timeout server %(t)ds
-  timeout http-keep-alive %(t)ds
-frontend fe
-  bind 127.0.0.1:%(port)d
-%(fe)s
-  default_backend b0
-%(be)s
-""" % dict(t=idle + 5, port=port, fe="\n".join(fe), be="\n".join(be))
+    cfg = configs.haproxy_lb_cfg(port, backend_port, m, idle, request_id)
     _write(os.path.join(d, "haproxy.cfg"), cfg)
     p = lbgtest.Proc([HAPROXY, "-db", "-f", os.path.join(d, "haproxy.cfg")],
                      name="haproxy", log=os.path.join(d, "haproxy.log"))
@@ -209,14 +127,6 @@ frontend fe
 
 
 # --------------------------------------------------------------- Apache ----
-
-LUA_ECHO = """function handle(r)
-  r.content_type = "text/plain"
-  r:puts("p=" .. (r.subprocess_env["RPORT"] or "?") .. "\\n")
-  return apache2.OK
-end
-"""
-
 
 def apache_target(build, d, port, mode=None, keepalive=1, lb_idle=LB_IDLE,
                   margin=1, profile=None, cgi=None, extra=""):
@@ -228,49 +138,15 @@ def apache_target(build, d, port, mode=None, keepalive=1, lb_idle=LB_IDLE,
     _write(os.path.join(d, "echo.lua"), LUA_ECHO)
     for name, text in (cgi or {}).items():
         _write(os.path.join(d, "cgi-bin", name), text, 0o755)
-    mods = ["mpm_event", "authz_core", "mime", "alias", "cgid", "dir",
-            "rewrite", "lua", "env", "headers"]
-    lines = ["ServerRoot %s" % d,
-             "ServerName 127.0.0.1",
-             "Listen 127.0.0.1:%d" % port,
-             "PidFile %s/run/httpd.pid" % d,
-             "DefaultRuntimeDir %s/run" % d,
-             "ErrorLog %s/logs/error.log" % d,
-             "LogLevel warn"]
-    lines += ["LoadModule %s_module %s/mod_%s.so" % (x, APACHE_MODS, x) for x in mods]
+    m = None
     if mode is not None:
         m = apache_module(build)
         if m is None:
             raise RuntimeError("mod_lbguard not built")
-        lines.append("LoadModule lbguard_module %s" % m)
-    lines += [
-        "ScriptSock %s/run/cgid.sock" % d,
-        "TypesConfig /etc/mime.types",
-        "User www-data",
-        "Group www-data",
-        "KeepAlive On",
-        "KeepAliveTimeout %s" % keepalive,
-        "MaxKeepAliveRequests 0",
-        "DocumentRoot %s/htdocs" % d,
-        "<Directory />",
-        "  Require all granted",
-        "</Directory>",
-        "ScriptAlias /cgi-bin/ %s/cgi-bin/" % d,
-        "RewriteEngine On",
-        "RewriteRule ^ - [E=RPORT:%{REMOTE_PORT}]",
-        "LuaMapHandler ^/p[0-9]* %s/echo.lua handle" % d,
-        "LuaMapHandler ^/$ %s/echo.lua handle" % d,
-    ]
-    if mode is not None:
-        lines.append("LBGuard %s" % mode.capitalize())
-        if profile:
-            lines.append("LBGuardProfile %s" % profile)
-        if lb_idle is not None:
-            lines.append("LBGuardLBIdleTimeout %d" % lb_idle)
-            lines.append("LBGuardKeepAliveMargin %d" % margin)
-    lines.append(extra)
+    text = configs.apache_target_conf(d, port, m, mode, keepalive, lb_idle, margin, profile,
+                                      extra)
     conf = os.path.join(d, "httpd.conf")
-    _write(conf, "\n".join(lines) + "\n")
+    _write(conf, text)
     p = lbgtest.Proc([APACHE, "-f", conf, "-DFOREGROUND"], name="apache2",
                      log=os.path.join(d, "stdout.log"))
     lbgtest.wait_port(port, proc=p)

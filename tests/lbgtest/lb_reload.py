@@ -32,6 +32,7 @@ import subprocess
 import threading
 import time
 
+from tests.lbgtest import configs
 from tests.lbgtest import lb_configs as C
 from tests import lbgtest
 
@@ -150,36 +151,9 @@ def nginx_conf(d, port, drain, workers=2, shutdown_timeout=None, load=True, buil
     `keepalive` (1s: raised by repair), lbguard_drain `drain` ("on", "off"
     or None: the default), `workers` workers, worker_shutdown_timeout if
     given; status: a `location = /lbguard-status { lbguard_status; }`."""
-    lines = []
-    if load:
-        lines.append("load_module %s;" % C.nginx_module(build))
-    lines += ["daemon off;",
-              "worker_processes %d;" % workers,
-              "pid %s/nginx.pid;" % d,
-              "error_log %s/error.log info;" % d]
-    if shutdown_timeout:
-        lines.append("worker_shutdown_timeout %s;" % shutdown_timeout)
-    lines.append("events { worker_connections 4096; }")
-    drain_line = "lbguard_drain %s;" % drain if drain else ""
-    return "\n".join(lines) + """
-http {
-  access_log off;
-  %(temp)s
-  keepalive_timeout %(ka)s;
-  keepalive_requests 100000;
-  lbguard %(mode)s;
-  lbguard_lb_idle_timeout %(idle)ds;
-  lbguard_keepalive_margin %(margin)ds;
-  %(drain)s
-  server {
-    listen 127.0.0.1:%(port)d;
-    location / { return 200 "ok\\n"; }
-    %(status)s
-  }
-}
-""" % dict(temp=lbgtest.nginx_temp_paths(d), idle=lb_idle, margin=margin, drain=drain_line,
-           port=port, ka=keepalive, mode=mode,
-           status="location = /lbguard-status { lbguard_status; }" if status else "")
+    return configs.nginx_reload_target_conf(
+        d, port, drain, [C.nginx_module(build)] if load else [], workers, shutdown_timeout,
+        lb_idle, margin, mode, keepalive, status)
 
 
 class NginxTarget:
@@ -266,21 +240,7 @@ def nginx_lb(d, port, backend_port, idle=LB_IDLE, pool=64):
     """nginx as the LB: one upstream, keepalive `pool`, keepalive_timeout
     `idle` s, proxy_next_upstream off. Returns the Proc."""
     C._mkdirs(d, "temp")
-    conf = C._nginx_main(d) + """
-http {
-  access_log off;
-  %(temp)s
-  proxy_http_version 1.1;
-  proxy_set_header Connection "";
-  proxy_next_upstream off;
-  upstream u { server 127.0.0.1:%(bp)d; keepalive %(pool)d; keepalive_timeout %(idle)ds;
-               keepalive_requests 100000; }
-  server {
-    listen 127.0.0.1:%(port)d;
-    location / { proxy_pass http://u; }
-  }
-}
-""" % dict(temp=lbgtest.nginx_temp_paths(d), bp=backend_port, pool=pool, idle=idle, port=port)
+    conf = configs.nginx_reload_lb_conf(d, port, backend_port, idle, pool)
     return C._start_nginx(d, conf, port, "nginx-lb")
 
 

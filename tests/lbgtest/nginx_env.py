@@ -10,9 +10,9 @@ import re
 import subprocess
 
 from tests import lbgtest
+from tests.lbgtest import configs
+from tests.lbgtest.configs import NGINX, NGX_PERL
 
-NGINX = "/usr/sbin/nginx"
-NGX_PERL = "/usr/lib/nginx/modules/ngx_http_perl_module.so"
 MODES = ("off", "detect", "repair")
 
 # every file the tests serve gets this mtime: Last-Modified and ETag are
@@ -75,47 +75,10 @@ class Instance:
         self.dir = workdir
         self.ports = {m: lbgtest.free_port() for m in MODES}
         self.conf = os.path.join(workdir, "nginx.conf")
-        self.server_lines = {}
-        lines = ["load_module %s;" % m for m in modules]
-        if "PERL5LIB" in env_for(binary):
-            # nginx keeps only the variables `env` names for the perl module
-            lines.append("env PERL5LIB;")
-        if os.geteuid() == 0:
-            # workers would run as nobody, who may not enter the work
-            # directory (e.g. a clone under a mode-700 mktemp -d)
-            lines.append("user root;")
-        lines += [
-            "daemon off;",
-            "worker_processes 1;",
-            "pid %s/nginx.pid;" % workdir,
-            "error_log %s/main.log notice;" % workdir,
-            "events { worker_connections 256; }",
-            "http {",
-            "    server_tokens off;",
-            "    types { text/html html shtml; text/plain txt; }",
-            "    default_type text/plain;",
-            "    log_format lbg '$request_uri $status $lbguard_findings';",
-            "    access_log off;",
-        ]
-        lines += ["    " + l for l in lbgtest.nginx_temp_paths(workdir).split("\n")]
-        lines += ["    " + l for l in http_extra.strip("\n").split("\n") if l]
-        for m in MODES:
-            self.server_lines[m] = len(lines) + 1
-            lines += [
-                "    server {",
-                "        listen 127.0.0.1:%d;" % self.ports[m],
-                "        server_name %s;" % m,
-                "        root %s/html;" % workdir,
-                "        lbguard %s;" % m,
-                "        error_log %s/%s.log info;" % (workdir, m),
-                "        access_log %s/%s.access lbg;" % (workdir, m),
-            ]
-            text = locations.replace("@BACKEND@", str(backend_port))
-            text = text.replace("@ROOT@", workdir)
-            lines += ["        " + l for l in text.strip("\n").split("\n")]
-            lines += ["    }"]
-        lines += ["}"]
-        write(self.conf, "\n".join(lines) + "\n")
+        text, self.server_lines = configs.nginx_modes_conf(
+            workdir, modules, self.ports, locations, http_extra, backend_port,
+            perl_env="PERL5LIB" in env_for(binary))
+        write(self.conf, text)
         self.proc = None
 
     def test_config(self):

@@ -10,12 +10,8 @@ import socket
 import tempfile
 import threading
 
-from tests.lbgtest import Proc, RawBackend, nginx_temp_paths, wait_port
-
-NGINX = "/usr/sbin/nginx"
-APACHE = "/usr/sbin/apache2"
-APACHE_MODS = "/usr/lib/apache2/modules"
-HAPROXY = "/usr/sbin/haproxy"
+from tests.lbgtest import Proc, RawBackend, configs, wait_port
+from tests.lbgtest.configs import APACHE, HAPROXY, NGINX  # noqa: F401
 NODE = shutil.which("node") or "/usr/bin/node"
 
 
@@ -45,18 +41,7 @@ def start_nginx(d, port, http_block, log=None):
     """nginx in the foreground, one process (no workers: nothing runs as
     another user), with `http_block` inside http { }."""
     os.makedirs(d, exist_ok=True)
-    conf = _write(os.path.join(d, "nginx.conf"), """
-daemon off;
-master_process off;
-pid %(d)s/nginx.pid;
-error_log %(d)s/error.log info;
-events { worker_connections 256; }
-http {
-    access_log off;
-    %(temp)s
-    %(block)s
-}
-""" % dict(d=d, temp=nginx_temp_paths(d), block=http_block))
+    conf = _write(os.path.join(d, "nginx.conf"), configs.nginx_server_conf(d, http_block))
     p = Proc([NGINX, "-p", d, "-c", conf], name="nginx", log=log or os.path.join(d, "out.log"))
     wait_port(port, proc=p)
     return p
@@ -76,27 +61,8 @@ def start_apache(d, port, keepalive_timeout):
         os.chmod(root, 0o755)
     _write(os.path.join(d, "htdocs", "index.html"), "<p>ok</p>\n")
     os.chmod(os.path.join(d, "htdocs", "index.html"), 0o644)
-    conf = _write(os.path.join(d, "httpd.conf"), """
-ServerRoot %(d)s
-ServerName 127.0.0.1
-Listen 127.0.0.1:%(port)d
-PidFile %(d)s/run/httpd.pid
-DefaultRuntimeDir %(d)s/run
-ErrorLog %(d)s/logs/error.log
-LogLevel warn
-LoadModule mpm_event_module %(m)s/mod_mpm_event.so
-LoadModule authz_core_module %(m)s/mod_authz_core.so
-LoadModule mime_module %(m)s/mod_mime.so
-TypesConfig /etc/mime.types
-User www-data
-Group www-data
-KeepAlive On
-KeepAliveTimeout %(ka)s
-DocumentRoot %(d)s/htdocs
-<Directory />
-  Require all granted
-</Directory>
-""" % dict(d=d, port=port, m=APACHE_MODS, ka=keepalive_timeout))
+    conf = _write(os.path.join(d, "httpd.conf"),
+                  configs.apache_static_conf(d, port, keepalive_timeout))
     p = Proc([APACHE, "-f", conf, "-DFOREGROUND"], name="apache2",
              log=os.path.join(d, "out.log"))
     wait_port(port, proc=p)
