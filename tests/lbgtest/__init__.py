@@ -17,9 +17,10 @@ the root put it there). Conventions (tests/README.md):
   * bytes on the wire are read raw from a socket (raw_exchange);
   * the build directory is $LBG_BUILD (default ROOT/build).
 
-Submodules: nginx_env, apache_env (one nginx / Apache under test),
-lb_configs (HAProxy, nginx and Apache in an LB chain), servers (reference
-servers for the CLI suites), lbgcli (the CLI and the raw corpus), lb_cases,
+Submodules: configs (the text of every server configuration), nginx_env,
+apache_env (one nginx / Apache under test), lb_configs (HAProxy, nginx and
+Apache in an LB chain), servers (reference servers for the CLI suites),
+lbgcli (the CLI and the raw corpus), lb_cases,
 lb_race, lb_reload, nginx_cases (case tables and drivers), runner (the
 counting unittest runner behind tests/run_all.py).
 """
