@@ -666,20 +666,20 @@ LBGuardLBIdleTimeout 60
 <Location /lbguard-status>
   SetHandler lbguard-status
 </Location>
-<VirtualHost 127.0.0.1:%(repair)d>
-  LBGuard Repair
-  LBGuardStatusZone web
-  KeepAliveTimeout 10
-  CustomLog %(d)s/logs/repair.access m
+%(vhosts)s""" % dict(d=d, repair=repair, detect=detect, so=so,
+           loads=apache_loads(APACHE_TEST_MODS),
+           vhosts="".join(_METRICS_VHOST % dict(d=d, port=port, mode=mode, log=mode.lower(),
+                                                zone=zone, ka=ka, backend=backend)
+                          for port, mode, zone, ka in
+                          ((repair, "Repair", "  LBGuardStatusZone web\n", 10),
+                           (detect, "Detect", "", 75))))
+
+
+_METRICS_VHOST = """<VirtualHost 127.0.0.1:%(port)d>
+  LBGuard %(mode)s
+%(zone)s  KeepAliveTimeout %(ka)d
+  CustomLog %(d)s/logs/%(log)s.access m
   ProxyPass /p/ http://127.0.0.1:%(backend)d/p/
   ScriptAlias /cgi-bin/ %(d)s/cgi-bin/
 </VirtualHost>
-<VirtualHost 127.0.0.1:%(detect)d>
-  LBGuard Detect
-  KeepAliveTimeout 75
-  CustomLog %(d)s/logs/detect.access m
-  ProxyPass /p/ http://127.0.0.1:%(backend)d/p/
-  ScriptAlias /cgi-bin/ %(d)s/cgi-bin/
-</VirtualHost>
-""" % dict(d=d, repair=repair, detect=detect, loads=apache_loads(APACHE_TEST_MODS), so=so,
-           backend=backend)
+"""
