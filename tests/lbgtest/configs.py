@@ -683,3 +683,62 @@ _METRICS_VHOST = """<VirtualHost 127.0.0.1:%(port)d>
   ScriptAlias /cgi-bin/ %(d)s/cgi-bin/
 </VirtualHost>
 """
+
+
+def nginx_packaged_conf(d, port, backend_port):
+    """test_package's nginx: modules loaded as Debian's /etc/nginx/nginx.conf
+    loads them (include modules-enabled), lbguard repair, one server on
+    `port` proxying to `backend_port`."""
+    return "\n".join([
+        "include /etc/nginx/modules-enabled/*.conf;",
+        "daemon off;", "worker_processes 1;", "user root;",
+        "pid %s/nginx.pid;" % d, "error_log %s/error.log notice;" % d,
+        "events { worker_connections 64; }",
+        "http {",
+        "  access_log %s/access.log;" % d,
+        "  server_tokens off;",
+        lbgtest.nginx_temp_paths(d),
+        "  lbguard repair;",
+        "  server {",
+        "    listen 127.0.0.1:%d;" % port,
+        "    location / { proxy_pass http://127.0.0.1:%d; }" % backend_port,
+        "  }",
+        "}", ""])
+
+
+def apache_packaged_conf(d, port):
+    """test_package's Apache: mod_lbguard loaded as a2enmod enabled it
+    (mods-enabled/lbguard.load and .conf), LBGuard Repair, mod_headers
+    setting a field value with a control character; error log lines
+    "[module:level] message"."""
+    return """\
+ServerRoot {d}
+ServerName 127.0.0.1
+ServerTokens Prod
+Listen 127.0.0.1:{port}
+PidFile {d}/run/httpd.pid
+DefaultRuntimeDir {d}/run
+ErrorLog {d}/logs/error.log
+ErrorLogFormat "[%-m:%l] %M"
+LogLevel warn
+LoadModule mpm_event_module {moddir}/mod_mpm_event.so
+LoadModule authz_core_module {moddir}/mod_authz_core.so
+LoadModule headers_module {moddir}/mod_headers.so
+# lbguard as a2enmod enabled it
+Include /etc/apache2/mods-enabled/lbguard.load
+Include /etc/apache2/mods-enabled/lbguard.conf
+User www-data
+Group www-data
+StartServers 1
+ServerLimit 1
+ThreadsPerChild 4
+MaxRequestWorkers 4
+MinSpareThreads 1
+MaxSpareThreads 4
+DocumentRoot {d}/htdocs
+<Directory />
+  Require all granted
+</Directory>
+LBGuard Repair
+Header set X-Bad "a\x01b"
+""".format(d=d, port=port, moddir=APACHE_MODS)
