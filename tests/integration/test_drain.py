@@ -192,9 +192,9 @@ def run_nginx_raw(res):
                   old is not None and old < 1.0, "took %r s" % old)
 
         conns = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
-        for s in conns:
+        for i, s in enumerate(conns, 1):
             r = get(s)
-            res.check("nginx: keep-alive response before the reload",
+            res.check("nginx: keep-alive response before the reload (connection %d)" % i,
                       b"Connection: keep-alive" in r, r)
         last = time.monotonic()
         a, b, c = conns
@@ -307,9 +307,9 @@ def run_apache_raw(res):
     try:
         lbgtest.wait_for(lambda: len(t.workers()) >= 2, 5, "2 Apache children")
         conns = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
-        for s in conns:
+        for i, s in enumerate(conns, 1):
             r = get(s)
-            res.check("apache: keep-alive response before the graceful restart",
+            res.check("apache: keep-alive response before the graceful restart (connection %d)" % i,
                       r.startswith(b"HTTP/1.1 200 ") and b"Connection: close" not in r, r)
         old = t.workers()
         t.reload()

@@ -41,7 +41,7 @@ import time
 import unittest
 
 from tests import lbgtest
-from tests.lbgtest import nginx_env
+from tests.lbgtest import configs, nginx_env
 
 ROOT = lbgtest.ROOT
 
@@ -51,7 +51,6 @@ POLICY = "/usr/sbin/policy-rc.d"
 POLICY_TEXT = "#!/bin/sh\n# lbguard test_package.py: no service starts\nexit 101\n"
 NGINX = "/usr/sbin/nginx"
 APACHE = "/usr/sbin/apache2"
-MODDIR = "/usr/lib/apache2/modules"
 NGX_LINK = "/etc/nginx/modules-enabled/10-mod-http-lbguard.conf"
 NGX_CONF = "/usr/share/nginx/modules-available/mod-http-lbguard.conf"
 
@@ -241,21 +240,7 @@ def nginx_request(t, d, version):
     port = lbgtest.free_port()
     conf = os.path.join(d, "nginx.conf")
     with open(conf, "w") as f:
-        f.write("\n".join([
-            "include /etc/nginx/modules-enabled/*.conf;",
-            "daemon off;", "worker_processes 1;", "user root;",
-            "pid %s/nginx.pid;" % d, "error_log %s/error.log notice;" % d,
-            "events { worker_connections 64; }",
-            "http {",
-            "  access_log %s/access.log;" % d,
-            "  server_tokens off;",
-            lbgtest.nginx_temp_paths(d),
-            "  lbguard repair;",
-            "  server {",
-            "    listen 127.0.0.1:%d;" % port,
-            "    location / { proxy_pass http://127.0.0.1:%d; }" % backend.port,
-            "  }",
-            "}", ""]))
+        f.write(configs.nginx_packaged_conf(d, port, backend.port))
     # Debian's prefix (/usr/share/nginx), where modules/ leads to the
     # packaged .so; every path of this instance is absolute
     p = lbgtest.Proc([NGINX, "-e", os.path.join(d, "error.log"), "-c", conf],
@@ -278,39 +263,6 @@ def nginx_request(t, d, version):
         backend.stop()
 
 
-APACHE_CONF = """\
-ServerRoot {d}
-ServerName 127.0.0.1
-ServerTokens Prod
-Listen 127.0.0.1:{port}
-PidFile {d}/run/httpd.pid
-DefaultRuntimeDir {d}/run
-ErrorLog {d}/logs/error.log
-ErrorLogFormat "[%-m:%l] %M"
-LogLevel warn
-LoadModule mpm_event_module {moddir}/mod_mpm_event.so
-LoadModule authz_core_module {moddir}/mod_authz_core.so
-LoadModule headers_module {moddir}/mod_headers.so
-# lbguard as a2enmod enabled it
-Include /etc/apache2/mods-enabled/lbguard.load
-Include /etc/apache2/mods-enabled/lbguard.conf
-User www-data
-Group www-data
-StartServers 1
-ServerLimit 1
-ThreadsPerChild 4
-MaxRequestWorkers 4
-MinSpareThreads 1
-MaxSpareThreads 4
-DocumentRoot {d}/htdocs
-<Directory />
-  Require all granted
-</Directory>
-LBGuard Repair
-Header set X-Bad "a\x01b"
-"""
-
-
 def apache_request(t, d, version):
     """Debian's apache2 loading mod_lbguard through mods-enabled; a field
     value with a control character (mod_headers) through lbguard repair."""
@@ -321,7 +273,7 @@ def apache_request(t, d, version):
         f.write("ok")
     conf = os.path.join(d, "httpd.conf")
     with open(conf, "wb") as f:
-        f.write(APACHE_CONF.format(d=d, port=port, moddir=MODDIR).encode("latin-1"))
+        f.write(configs.apache_packaged_conf(d, port).encode("latin-1"))
     log = os.path.join(d, "logs", "error.log")
     p = lbgtest.Proc([APACHE, "-f", conf, "-DFOREGROUND"], name="apache2",
                      log=os.path.join(d, "logs", "stdout.log"))

@@ -40,14 +40,14 @@ import threading
 import time
 
 from tests import lbgtest
-from tests.lbgtest import apache_env, nginx_env
+from tests.lbgtest import apache_env, configs, nginx_env
 
 MODES = ("off", "detect", "repair")
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 KEY = b"dGhlIHNhbXBsZSBub25jZQ=="                     # RFC 6455 1.3
 ACCEPT = base64.b64encode(hashlib.sha1(KEY + GUID).digest())  # s3pPLMBi...
 SIZES = (5, 125, 126, 4000, 65535, 65536)
-HAPROXY = "/usr/sbin/haproxy"
+HAPROXY = configs.HAPROXY
 TIMEOUT = 5.0
 
 
@@ -269,24 +269,12 @@ ACC = b"Sec-WebSocket-Accept: " + ACCEPT
 def start_haproxy(d, targets):
     """HAProxy 2.6 with one frontend per (name, target port); returns
     (Proc, {name: port})."""
-    ports = {}
-    parts = ["""global
-  nbthread 1
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 30s
-  timeout server 30s
-  timeout tunnel 30s
-"""]
-    for name, tport in targets:
-        ports[name] = lbgtest.free_port()
-        parts.append("frontend f_%s\n  bind 127.0.0.1:%d\n  default_backend b_%s\n"
-                     "backend b_%s\n  server s 127.0.0.1:%d\n"
-                     % (name, ports[name], name, name, tport))
+    ports = {name: lbgtest.free_port() for name, _ in targets}
     cfg = os.path.join(d, "haproxy.cfg")
     with open(cfg, "w") as f:
-        f.write("".join(parts))
+        f.write(configs.haproxy_proxy_cfg(
+            [(name, ports[name], tport) for name, tport in targets],
+            [("connect", "5s"), ("client", "30s"), ("server", "30s"), ("tunnel", "30s")]))
     p = lbgtest.Proc([HAPROXY, "-db", "-f", cfg], name="haproxy",
                      log=os.path.join(d, "haproxy.log"))
     for port in ports.values():

@@ -569,3 +569,176 @@ DocumentRoot %(d)s/htdocs
 %(adds)s
 %(lb)s
 """ % dict(d=d, adds=adds, lb=lb)
+
+
+# ---------------------------------------------------- single suites' own ----
+
+def nginx_directive_conf(d, load, port, directive, error_log="bad.log"):
+    """test_nginx's `nginx -t` of one directive: one server on `port` whose
+    `location /` holds `directive`, error log d/<error_log>. Returns (text,
+    line number of the directive)."""
+    lines = nginx_main(d, load, workers=0, error_log=error_log,
+                       level="error").rstrip("\n").split("\n")
+    lines += ["http {", "    access_log off;", "    server {",
+              "        listen 127.0.0.1:%d;" % port, "        location / {",
+              "            " + directive, "        }", "    }", "}"]
+    return "\n".join(lines) + "\n", lines.index("            " + directive) + 1
+
+
+def nginx_h2_conf(d, load, port, locations, error_log="h2.log", pid="h2.pid"):
+    """test_nginx's HTTP/2 server: h2c on `port`, lbguard repair,
+    `locations` (lines), error log d/<error_log> at info, pid d/<pid> (the
+    suite's other nginx runs in d too)."""
+    pre = ["user root;"] if os.geteuid() == 0 else []
+    text = nginx_main(d, load, pre=pre, error_log=error_log, level="info", connections=256)
+    text = text.replace("pid %s/nginx.pid;" % d, "pid %s/%s;" % (d, pid))
+    return text + "\n".join(["http {", "    access_log off;",
+                             "    " + lbgtest.nginx_temp_paths(d).replace("\n", "\n    "),
+                             "    server {", "        listen 127.0.0.1:%d http2;" % port,
+                             "        lbguard repair;"]
+                            + ["        " + ln for ln in locations] + ["    }", "}"]) + "\n"
+
+
+def nginx_metrics_conf(d, load, repair, detect, status, locations):
+    """test_metrics' nginx: 4 workers, a repair server on `repair` (status
+    zone "web", keepalive_timeout 10s) and a detect server on `detect`
+    (zone "default", keepalive_timeout 75s), both with `locations`, both
+    `reuseport`, access logs d/<mode>.access ("$pid $lbguard_findings"),
+    LB idle 60 s; /metrics (lbguard_status) on `status`."""
+    pre = ["user root;"] if os.geteuid() == 0 else []
+    return nginx_main(d, load, workers=4, pre=pre, level="notice", connections=256) + "\n".join([
+        "http {",
+        "server_tokens off;",
+        "log_format m '$pid $lbguard_findings';",
+        "access_log off;",
+        lbgtest.nginx_temp_paths(d),
+        "lbguard_lb_idle_timeout 60s;",
+        "server {",
+        "  listen 127.0.0.1:%d reuseport;" % repair,
+        "  lbguard repair; lbguard_status_zone web; keepalive_timeout 10s;",
+        "  access_log %s/repair.access m;" % d,
+        locations,
+        "}",
+        "server {",
+        "  listen 127.0.0.1:%d reuseport;" % detect,
+        "  lbguard detect; keepalive_timeout 75s;",
+        "  access_log %s/detect.access m;" % d,
+        locations,
+        "}",
+        "server {",
+        "  listen 127.0.0.1:%d;" % status,
+        "  location = /metrics { lbguard_status; }",
+        "}",
+        "}",
+    ]) + "\n"
+
+
+def apache_metrics_conf(d, status, repair, detect, so, backend):
+    """test_metrics' Apache (event MPM, 2 children of 4 threads): the
+    status handler at /lbguard-status on `status`; a repair virtual host on
+    `repair` (zone "web", KeepAliveTimeout 10) and a detect one on `detect`
+    (zone "default", KeepAliveTimeout 75), each proxying /p/ to `backend`
+    and running d/cgi-bin/, access logs d/logs/<mode>.access ("%P
+    %{lbguard-findings}n"); LB idle 60 s."""
+    return apache_head(d, status, "%s/logs/error.log" % d) + """\
+ServerTokens Prod
+Listen 127.0.0.1:%(repair)d
+Listen 127.0.0.1:%(detect)d
+ScriptSock %(d)s/run/cgid.sock
+LogFormat "%%P %%{lbguard-findings}n" m
+%(loads)s
+LoadModule lbguard_module %(so)s
+User www-data
+Group www-data
+StartServers 2
+ServerLimit 2
+ThreadsPerChild 4
+MaxRequestWorkers 8
+MinSpareThreads 1
+MaxSpareThreads 8
+DocumentRoot %(d)s/htdocs
+<Directory />
+  Require all granted
+</Directory>
+SetEnv ap_trust_cgilike_cl 1
+SetEnv proxy-nokeepalive 1
+LBGuardLBIdleTimeout 60
+<Location /lbguard-status>
+  SetHandler lbguard-status
+</Location>
+%(vhosts)s""" % dict(d=d, repair=repair, detect=detect, so=so,
+           loads=apache_loads(APACHE_TEST_MODS),
+           vhosts="".join(_METRICS_VHOST % dict(d=d, port=port, mode=mode, log=mode.lower(),
+                                                zone=zone, ka=ka, backend=backend)
+                          for port, mode, zone, ka in
+                          ((repair, "Repair", "  LBGuardStatusZone web\n", 10),
+                           (detect, "Detect", "", 75))))
+
+
+_METRICS_VHOST = """<VirtualHost 127.0.0.1:%(port)d>
+  LBGuard %(mode)s
+%(zone)s  KeepAliveTimeout %(ka)d
+  CustomLog %(d)s/logs/%(log)s.access m
+  ProxyPass /p/ http://127.0.0.1:%(backend)d/p/
+  ScriptAlias /cgi-bin/ %(d)s/cgi-bin/
+</VirtualHost>
+"""
+
+
+def nginx_packaged_conf(d, port, backend_port):
+    """test_package's nginx: modules loaded as Debian's /etc/nginx/nginx.conf
+    loads them (include modules-enabled), lbguard repair, one server on
+    `port` proxying to `backend_port`."""
+    return "\n".join([
+        "include /etc/nginx/modules-enabled/*.conf;",
+        "daemon off;", "worker_processes 1;", "user root;",
+        "pid %s/nginx.pid;" % d, "error_log %s/error.log notice;" % d,
+        "events { worker_connections 64; }",
+        "http {",
+        "  access_log %s/access.log;" % d,
+        "  server_tokens off;",
+        lbgtest.nginx_temp_paths(d),
+        "  lbguard repair;",
+        "  server {",
+        "    listen 127.0.0.1:%d;" % port,
+        "    location / { proxy_pass http://127.0.0.1:%d; }" % backend_port,
+        "  }",
+        "}", ""])
+
+
+def apache_packaged_conf(d, port):
+    """test_package's Apache: mod_lbguard loaded as a2enmod enabled it
+    (mods-enabled/lbguard.load and .conf), LBGuard Repair, mod_headers
+    setting a field value with a control character; error log lines
+    "[module:level] message"."""
+    return """\
+ServerRoot {d}
+ServerName 127.0.0.1
+ServerTokens Prod
+Listen 127.0.0.1:{port}
+PidFile {d}/run/httpd.pid
+DefaultRuntimeDir {d}/run
+ErrorLog {d}/logs/error.log
+ErrorLogFormat "[%-m:%l] %M"
+LogLevel warn
+LoadModule mpm_event_module {moddir}/mod_mpm_event.so
+LoadModule authz_core_module {moddir}/mod_authz_core.so
+LoadModule headers_module {moddir}/mod_headers.so
+# lbguard as a2enmod enabled it
+Include /etc/apache2/mods-enabled/lbguard.load
+Include /etc/apache2/mods-enabled/lbguard.conf
+User www-data
+Group www-data
+StartServers 1
+ServerLimit 1
+ThreadsPerChild 4
+MaxRequestWorkers 4
+MinSpareThreads 1
+MaxSpareThreads 4
+DocumentRoot {d}/htdocs
+<Directory />
+  Require all granted
+</Directory>
+LBGuard Repair
+Header set X-Bad "a\x01b"
+""".format(d=d, port=port, moddir=APACHE_MODS)

@@ -1,9 +1,0 @@
-"""Transitional: the old import name of tests/lbgtest/nginx_env.py, for the suites
-still run as scripts (not yet on lbgtest.TestCase). Goes with the last of them."""
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-from tests.lbgtest import nginx_env as _real  # noqa: E402
-
-sys.modules[__name__] = _real
