@@ -323,7 +323,8 @@ static const command_rec lbguard_cmds[] = {
                   "lbguard-status (default: default)"),
     AP_INIT_FLAG("LBGuardDrain", lbguard_drain_set, NULL, RSRC_CONF,
                  "On: idle keep-alive connections survive graceful "
-                 "restarts (event MPM, httpd 2.4.63+); Off: not kept, not "
+                 "restarts (event MPM, httpd 2.4.63+; default with LBGuard "
+                 "Repair and LBGuardLBIdleTimeout); Off: not kept, "
                  "reported (lbguard_drain.c)"),
     {NULL, {NULL}, NULL, 0, 0, NULL}
 };

@@ -23,11 +23,13 @@ MPM closes early, reported.
    .frozen_phase), drain on + worker_shutdown_timeout 1s must fail, drain
    on alone must give 0.
 4. Apache (event MPM) behind the same two LBs, graceful restart every 1 s:
-   LBGuardDrain Off and On alternated; the MPM closes idle keep-alive
-   connections at every restart in both arms (this httpd gives a module no
-   way to keep them), On logs each and a summary per child; the MPM
-   settings that cause it are warned about at startup with file:line;
-   graceful-stop still stops Apache.
+   LBGuardDrain Off and the default (LBGuard Repair + LBGuardLBIdleTimeout:
+   on) alternated; Off: the MPM closes idle keep-alive connections at every
+   restart, each logged, with a summary per child; the default keeps them
+   (CONN_STATE_ASYNC_WAITIO, closed by lbguard's drain thread at
+   KeepAliveTimeout, at LB idle + margin once the child stops): 0
+   failures; the MPM settings that cause early closes are warned about at
+   startup with file:line; graceful-stop still stops Apache.
 """
 import os
 import re
@@ -287,14 +289,15 @@ def test_nginx_raw():
 
 
 def test_apache_raw():
-    """Apache, report only: idle keep-alive connections closed early by a
-    graceful restart; lbguard_drain_connections_total{outcome="mpm-restart"}
-    equals the connections the client saw closed and the log lines."""
+    """Apache, LBGuardDrain Off (report only): idle keep-alive connections
+    closed early by a graceful restart;
+    lbguard_drain_connections_total{outcome="mpm-restart"} equals the
+    connections the client saw closed and the log lines."""
     if C.apache_module(build) is None:
         return
     d = C.workdir("drain-apache-raw", build)
     port = lbgtest.free_port()
-    t = R.ApacheTarget(build, d, port, extra='<Location "/lbguard-status">\n'
+    t = R.ApacheTarget(build, d, port, extra='LBGuardDrain Off\n<Location "/lbguard-status">\n'
                        '  SetHandler lbguard-status\n</Location>\n')
     try:
         lbgtest.wait_for(lambda: len(t.workers()) >= 2, 5, "2 Apache children")
@@ -409,8 +412,8 @@ def run_apache_load():
         return
     wd = C.workdir("drain-apache", build)
     bp = lbgtest.free_port()
-    extra = {"report": "", "On": "LBGuardDrain On\n"}
-    t = R.ApacheTarget(build, os.path.join(wd, "target"), bp, extra=extra["On"])
+    extra = {"Off": "LBGuardDrain Off\n", "default": ""}
+    t = R.ApacheTarget(build, os.path.join(wd, "target"), bp, extra=extra["Off"])
     ports, procs = R.start_lbs(wd, bp)
     watch = None
     try:
@@ -419,7 +422,7 @@ def run_apache_load():
         restarts = {arm: [] for arm in extra}
         watch = R.Watch(t.pid)
         for i in range(PHASES * 2):
-            arm = ("report", "On")[i % 2]
+            arm = ("Off", "default")[i % 2]
             t.write(extra[arm])
             R.switch(t, 15)
             before = t.log().count("closed early by the event MPM")
@@ -430,33 +433,35 @@ def run_apache_load():
             for lb, r in out.items():
                 totals[(arm, lb)][0] += r["failures"]
                 totals[(arm, lb)][1] += r["requests"]
-                print("  apache phase %d LBGuardDrain %-6s via %-7s: %d graceful restarts, %s "
-                      "failed" % (i, arm if arm == "On" else "unset", lb, AP_RELOADS, fmt(r)))
+                print("  apache phase %d LBGuardDrain %-7s via %-7s: %d graceful restarts, %s "
+                      "failed" % (i, arm, lb, AP_RELOADS, fmt(r)))
             sys.stdout.flush()
         watch.stop()
         alive = set(t.workers())
-        life = [x for x in watch.lifetimes_after(t.reloads, restarts["On"], alive)
+        life = [x for x in watch.lifetimes_after(t.reloads, restarts["default"], alive)
                 if x is not None]
         n = PHASES * AP_RELOADS
         for lb in ports:
-            off, on = totals[("report", lb)], totals[("On", lb)]
-            res.check("apache via %s, LBGuardDrain unset (report only): failures in the run "
+            off, on = totals[("Off", lb)], totals[("default", lb)]
+            res.check("apache via %s, LBGuardDrain Off (report only): failures in the run "
                       "(%d restarts)" % (lb, n), off[0] > 0,
                       "0 failures: the test cannot see the kills")
-            res.eq("apache via %s, LBGuardDrain On: failures (%d restarts)" % (lb, n), on[0], 0)
-            summary.append("apache event MPM via %-7s graceful every %.0fs: LBGuardDrain unset "
-                           "(report) %d/%d failed (%.2f per restart), On %d/%d over %d restarts "
-                           "each" % (lb, AP_INTERVAL, off[0], off[1], off[0] / n, on[0], on[1], n))
-        res.check("apache, report only: early keep-alive closes logged", logged["report"] > 0,
+            res.eq("apache via %s, drain default (on): failures (%d restarts)" % (lb, n),
+                   on[0], 0)
+            summary.append("apache event MPM via %-7s graceful every %.0fs: LBGuardDrain Off "
+                           "(report) %d/%d failed (%.2f per restart), default (on) %d/%d over %d "
+                           "restarts each" % (lb, AP_INTERVAL, off[0], off[1], off[0] / n, on[0],
+                                              on[1], n))
+        res.check("apache, LBGuardDrain Off: early keep-alive closes logged", logged["Off"] > 0,
                   repr(logged))
-        res.eq("apache, LBGuardDrain On: no early close", logged["On"], 0)
-        summary.append("apache: early closes logged: report only %d, On %d"
-                       % (logged["report"], logged["On"]))
-        res.check("apache, LBGuardDrain On: old children exit once the LBs close their idle "
+        res.eq("apache, drain default (on): no early close", logged["default"], 0)
+        summary.append("apache: early closes logged: LBGuardDrain Off %d, default (on) %d"
+                       % (logged["Off"], logged["default"]))
+        res.check("apache, drain default (on): old children exit once the LBs close their idle "
                   "connections (<= 10 s)", life and max(life) <= 10.0,
                   "lifetimes %s" % sorted(life)[-5:])
         if life:
-            summary.append("apache, LBGuardDrain On: old children lived %.2f-%.2f s after their "
+            summary.append("apache, drain default (on): old children lived %.2f-%.2f s after their "
                            "restart (median %.2f s, %d children)"
                            % (min(life), max(life), sorted(life)[len(life) // 2], len(life)))
         log = t.log()
@@ -520,18 +525,22 @@ def test_apache_startup():
     finally:
         t.p.stop()
 
-    # LBGuardDrain On: the idle connection survives graceful-stop until its
-    # next request, answered with Connection: close; then Apache exits
+    # The default (LBGuard Repair + LBGuardLBIdleTimeout): the idle
+    # connection survives graceful-stop until its next request, answered
+    # with Connection: close; then Apache exits
     d = C.workdir("drain-apache-on", build)
     port = lbgtest.free_port()
-    t = R.ApacheTarget(build, d, port, extra="LBGuardDrain On\n")
+    t = R.ApacheTarget(build, d, port, extra="")
     try:
-        lbgtest.wait_for(lambda: "LBGuardDrain On: idle" in t.log(), 5, "the startup line")
-        res.check("apache, LBGuardDrain On: startup line",
-                  "lbguard: drain: LBGuardDrain On: idle HTTP/1.x keep-alive connections wait for "
-                  "their next request in the event MPM's CONN_STATE_ASYNC_WAITIO, which a "
-                  "stopping child (graceful restart, graceful-stop, retirement) and busy workers "
-                  "do not close; the idle wait is bounded by Timeout, not KeepAliveTimeout"
+        lbgtest.wait_for(lambda: "lbguard: drain: on (" in t.log(), 5, "the startup line")
+        res.check("apache, drain default (on): startup line",
+                  "lbguard: drain: on (LBGuard Repair with LBGuardLBIdleTimeout): idle HTTP/1.x "
+                  "keep-alive connections wait for their next request in the event MPM's "
+                  "CONN_STATE_ASYNC_WAITIO, which a stopping child (graceful restart, "
+                  "graceful-stop, retirement) and busy workers do not close; each is closed at "
+                  "its KeepAliveTimeout while the child runs, and a stopping child keeps it until "
+                  "the load balancer's next request (answered with \"Connection: close\"), its "
+                  "close, or the load balancer idle timeout + margin (bounded by Timeout)"
                   in t.log())
         s = socket.create_connection(("127.0.0.1", port))
         s.settimeout(5)
@@ -540,7 +549,7 @@ def test_apache_startup():
         r1 = s.recv(4096)
         s.sendall(req)
         r2 = s.recv(4096)
-        res.check("apache, LBGuardDrain On: keep-alive between requests",
+        res.check("apache, drain default (on): keep-alive between requests",
                   r1.startswith(b"HTTP/1.1 200") and r2.startswith(b"HTTP/1.1 200")
                   and b"Connection: close" not in r2, r2)
         os.kill(t.pid, signal.SIGWINCH)
@@ -557,13 +566,13 @@ def test_apache_startup():
                 r3 += b
         except OSError as e:
             r3 += repr(e).encode()
-        res.check("apache, LBGuardDrain On, graceful-stop: the kept connection's next request "
+        res.check("apache, drain default (on), graceful-stop: the kept connection's next request "
                   "is answered with Connection: close, then closed",
                   r3.startswith(b"HTTP/1.1 200") and b"\r\nConnection: close\r\n" in r3
                   and r3.endswith(b"p=%d\n" % s.getsockname()[1]), r3)
         t0 = time.monotonic()
         t.p.p.wait(15)
-        res.check("apache, LBGuardDrain On: graceful-stop then exits (< 5 s)",
+        res.check("apache, drain default (on): graceful-stop then exits (< 5 s)",
                   t.p.poll() is not None and time.monotonic() - t0 < 5.0,
                   "took %.1f s" % (time.monotonic() - t0))
         s.close()
