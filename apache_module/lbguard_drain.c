@@ -882,14 +882,16 @@ static int lbguard_drain_process_connection(conn_rec *c)
         if (c->keepalive != AP_CONN_KEEPALIVE || c->aborted) {
             return OK;                        /* the MPM flushes, closes */
         }
-        st = ap_get_module_config(c->conn_config, &lbguard_module);
-        if (st == NULL || st->level != LBGUARD_DRAIN_ON) {
-            return OK;                        /* the MPM's keep-alive */
-        }
         ap_flush_conn(c);
         if (c->aborted) {
             cs->state = CONN_STATE_LINGER;
             return OK;
+        }
+        /* after the flush: the response's EOR bucket is gone, so its
+         * log_transaction has set st for this request's server */
+        st = ap_get_module_config(c->conn_config, &lbguard_module);
+        if (st == NULL || st->level != LBGUARD_DRAIN_ON) {
+            return OK;                        /* the MPM's keep-alive */
         }
         if (!c->data_in_input_filters) {
             break;                            /* else: pipelined request */
