@@ -23,14 +23,12 @@ build() {
     shift
     rm -rf "$scratch"
     mkdir -p "$scratch"
-    cp "$ROOT/apache_module/mod_lbguard.c" "$ROOT/apache_module/mod_lbguard_status.c" \
-       "$ROOT/apache_module/mod_lbguard_status.h" "$ROOT/apache_module/lbguard_drain.c" \
-       "$ROOT/apache_module/lbguard_drain.h" "$scratch/"
+    cp "$ROOT/apache_module/mod_lbguard.c" "$scratch/"
     for c in $CORE; do
         cp "$ROOT/common/$c" "$scratch/"
     done
     (cd "$scratch" && "$APXS" -c -I"$ROOT/common" $WARN "$@" \
-        mod_lbguard.c mod_lbguard_status.c lbguard_drain.c $CORE >"$scratch/apxs.log" 2>&1) || {
+        mod_lbguard.c $CORE >"$scratch/apxs.log" 2>&1) || {
         cat "$scratch/apxs.log" >&2
         exit 1
     }
