@@ -29,7 +29,10 @@ MPM closes early, reported.
    (CONN_STATE_ASYNC_WAITIO, closed by lbguard's drain thread at
    KeepAliveTimeout, at LB idle + margin once the child stops): 0
    failures; the MPM settings that cause early closes are warned about at
-   startup with file:line; graceful-stop still stops Apache.
+   startup with file:line; graceful-stop still stops Apache. Raw sockets:
+   with KeepAliveTimeout 30 s an idle connection kept across a graceful
+   restart is closed LB idle + margin (4 s) after its response, then the
+   old child exits.
 """
 import os
 import re
@@ -317,6 +320,44 @@ def test_apache_raw():
         n = t.log().count("closed early by the event MPM")
         res.eq("apache: early-close log lines", n, 3)
         drain_metrics("apache, after the graceful restart", port, {"mpm-restart": n})
+    finally:
+        t.p.stop()
+
+
+def test_apache_idle_limit():
+    """Apache, the drain default with KeepAliveTimeout 30 s (longer than LB
+    idle 3 s + margin 1 s): an idle connection kept across a graceful
+    restart is closed by lbguard's drain thread LB idle + margin after its
+    last response, not at KeepAliveTimeout, and the old child then exits."""
+    if C.apache_module(build) is None:
+        return
+    d = C.workdir("drain-apache-idle", build)
+    port = lbgtest.free_port()
+    t = R.ApacheTarget(build, d, port, extra="KeepAliveTimeout 30\n")
+    try:
+        lbgtest.wait_for(lambda: t.workers(), 5, "an Apache child")
+        s = socket.create_connection(("127.0.0.1", port))
+        s.settimeout(20)
+        r = get(s)
+        t0 = time.monotonic()
+        res.check("apache, idle limit: keep-alive response", r.startswith(b"HTTP/1.1 200 ")
+                  and b"Connection: close" not in r, r)
+        old = set(t.workers())
+        t.reload()
+        try:
+            rest = s.recv(100)
+        except OSError as e:
+            rest = repr(e).encode()
+        secs = time.monotonic() - t0
+        s.close()
+        print("measured: kept idle connection closed %.3f s after its response" % secs)
+        res.check("apache, idle limit: closed at LB idle + margin (4 s) after its response, "
+                  "not KeepAliveTimeout 30 s (%.3f s)" % secs,
+                  rest == b"" and 3.9 <= secs < 6.0, rest)
+        wait_gone(old, 5.0)
+        res.eq("apache, idle limit: the old child exited", set(t.workers()) & old, set())
+        res.eq("apache, idle limit: no early-close line",
+               t.log().count("closed early by the event MPM"), 0)
     finally:
         t.p.stop()
 
@@ -637,6 +678,7 @@ def main():
     test_config()
     test_nginx_raw()
     test_apache_raw()
+    test_apache_idle_limit()
     test_apache_startup()
     run_nginx_load()
     run_apache_load()
