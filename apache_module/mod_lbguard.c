@@ -1744,12 +1744,14 @@ static int __attribute__((noinline)) lbguard_status_serve(request_rec *r)
  * Memory and descriptors: a parked connection's queue entry is its own
  * state in c->pool, linked under one mutex. Waking up (process_connection),
  * closing (pre_close_connection, before the MPM's FIN) and the connection
- * pool's cleanup all unlink it under that mutex, and the thread does its
- * shutdown() under it, after checking that the descriptor is still
- * connected to the peer it had at its first park (getpeername), so
- * neither freed memory nor a descriptor reused by another connection
- * (closed by the MPM without pre_close_connection: a failed
- * apr_pollset_add) is touched. The thread is joined by a pchild cleanup.
+ * pool's cleanup all take that mutex for every connection ever parked
+ * (also after the thread has unlinked it), and the thread reads the
+ * connection and does its shutdown() under it, last, after checking that
+ * the descriptor is still connected to the peer it had at its first park
+ * (getpeername): the pool cannot be cleared while the thread uses it, and
+ * a descriptor reused by another connection (closed by the MPM without
+ * pre_close_connection: a failed apr_pollset_add) is not touched. The
+ * thread is joined by a pchild pre-cleanup.
  *
  * Report: with LBGuard Detect|Repair and LBGuardLBIdleTimeout (Detect, or
  * LBGuardDrain Off), lbguard reports what the MPM closes:
@@ -1872,6 +1874,13 @@ static int                  lbguard_drain_nqueues;
 
 /* ... and, in a child, what it saw (atomics: worker threads) */
 static apr_uint32_t lbguard_drain_kills[LBGUARD_KILL_N];
+
+/* how the connections kept by a stopping child ended (drain on) */
+#define LBGUARD_KEPT_REQUEST  0   /* the LB's next request: served, closed */
+#define LBGUARD_KEPT_CLOSE    1   /* the client closed it */
+#define LBGUARD_KEPT_LIMIT    2   /* LB idle + margin: the drain thread */
+#define LBGUARD_KEPT_N        3
+static apr_uint32_t lbguard_drain_kept[LBGUARD_KEPT_N];
 
 static const char *const lbguard_kill_reason[LBGUARD_KILL_N] = {
     "graceful restart (the child belongs to an old generation)",
@@ -2131,22 +2140,39 @@ static void lbguard_drain_unlink(lbguard_drain_conn *st)
     st->q = NULL;
 }
 
-/* Unparks st: it woke up, is closing, or its pool is going. st->q is only
- * set by the connection's own thread, so NULL needs no lock. */
-static void lbguard_drain_unpark(lbguard_drain_conn *st)
+/* Unparks st: it woke up, is closing, or its pool is going. Takes the
+ * mutex for every connection that was ever parked, even one the drain
+ * thread has already unlinked: the thread may still be using st and c
+ * under the mutex, and the pool cleanup must wait for it. Returns 1 when
+ * st was still parked (not ended by the drain thread). */
+static int lbguard_drain_unpark(lbguard_drain_conn *st)
 {
-    if (st->q == NULL || lbguard_drain_mutex == NULL) {
-        return;
+    int parked;
+
+    if (st->peer_len == 0 || lbguard_drain_mutex == NULL) {
+        return 0;                  /* never parked: the thread never saw it */
     }
     apr_thread_mutex_lock(lbguard_drain_mutex);
+    parked = st->q != NULL;
     lbguard_drain_unlink(st);
     apr_thread_mutex_unlock(lbguard_drain_mutex);
+    return parked;
+}
+
+/* 1 when this child is stopping (graceful restart, graceful-stop,
+ * retirement). */
+static int lbguard_drain_stopping(void)
+{
+    int state = AP_MPMQ_RUNNING;
+
+    (void) ap_mpm_query(AP_MPMQ_MPM_STATE, &state);
+    return state == AP_MPMQ_STOPPING;
 }
 
 /* c->pool cleanup: the connection's memory and socket are going. */
 static apr_status_t lbguard_drain_conn_cleanup(void *data)
 {
-    lbguard_drain_unpark(data);
+    (void) lbguard_drain_unpark(data);
     return APR_SUCCESS;
 }
 
@@ -2226,6 +2252,20 @@ static apr_status_t lbguard_drain_child_exit(void *data)
                      "busy)", getpid(), total, n[LBGUARD_KILL_RESTART],
                      n[LBGUARD_KILL_STOPPING], n[LBGUARD_KILL_BUSY]);
     }
+    for (i = 0, total = 0; i < LBGUARD_KEPT_N; i++) {
+        n[i] = apr_atomic_read32(&lbguard_drain_kept[i]);
+        total += n[i];
+    }
+    if (total > 0) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                     "lbguard: drain: child %" APR_PID_T_FMT " exiting: %u "
+                     "idle keep-alive connections kept while it stopped: %u "
+                     "answered a request with \"Connection: close\", %u "
+                     "closed by the client, %u reached the idle limit (load "
+                     "balancer idle timeout + margin)", getpid(), total,
+                     n[LBGUARD_KEPT_REQUEST], n[LBGUARD_KEPT_CLOSE],
+                     n[LBGUARD_KEPT_LIMIT]);
+    }
     return APR_SUCCESS;
 }
 
@@ -2235,6 +2275,9 @@ static void lbguard_drain_child_init(apr_pool_t *pchild, server_rec *s)
 
     for (i = 0; i < LBGUARD_KILL_N; i++) {
         apr_atomic_set32(&lbguard_drain_kills[i], 0);
+    }
+    for (i = 0; i < LBGUARD_KEPT_N; i++) {
+        apr_atomic_set32(&lbguard_drain_kept[i], 0);
     }
     lbguard_drain_mutex = NULL;
 #ifdef AP_MPMQ_CAN_WAITIO
@@ -2261,7 +2304,7 @@ static int lbguard_drain_pre_close(conn_rec *c)
     if (st == NULL) {
         return DECLINED;
     }
-    lbguard_drain_unpark(st);   /* before the MPM closes the socket */
+    (void) lbguard_drain_unpark(st);   /* before the MPM closes the socket */
     if (st->responses == 0 || c->aborted || st->closed
         || c->keepalive != AP_CONN_KEEPALIVE) {
         return DECLINED;
@@ -2323,7 +2366,8 @@ static int lbguard_drain_same_peer(const lbguard_drain_conn *st,
  * reading side of its socket, which makes the listener's poll report it
  * readable; the MPM hands it to process_connection, which reads EOF, and
  * closes it (lingering close: the FIN). */
-static void lbguard_drain_end(lbguard_drain_conn *st)
+static void lbguard_drain_end(lbguard_drain_conn *st, int stopping,
+                              apr_time_t now)
 {
     apr_socket_t  *sock = ap_get_conn_socket(st->c);
     apr_os_sock_t  fd = -1;
@@ -2332,6 +2376,16 @@ static void lbguard_drain_end(lbguard_drain_conn *st)
     if (sock != NULL && apr_os_sock_get(&fd, sock) == APR_SUCCESS
         && lbguard_drain_same_peer(st, fd)) {
         st->closed = 1;
+        if (stopping) {
+            apr_atomic_inc32(&lbguard_drain_kept[LBGUARD_KEPT_LIMIT]);
+            ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, st->c,
+                          "lbguard: drain: kept connection: idle limit "
+                          "reached (load balancer idle timeout + margin), "
+                          "closed after %.3fs idle",
+                          (double) (now - st->parked) / APR_USEC_PER_SEC);
+        }
+        /* last: from here a worker may close c, its pool cleanup then
+         * waits for the mutex (lbguard_drain_unpark) */
         (void) shutdown(fd, SHUT_RD);
     }
 }
@@ -2379,7 +2433,7 @@ static void *APR_THREAD_FUNC lbguard_drain_thread(apr_thread_t *t,
                     }
                     break;
                 }
-                lbguard_drain_end(q->head);
+                lbguard_drain_end(q->head, state == AP_MPMQ_STOPPING, now);
             }
         }
         (void) apr_thread_cond_timedwait(lbguard_drain_cond,
@@ -2532,6 +2586,7 @@ static int lbguard_drain_process_connection(conn_rec *c)
     conn_state_t       *cs = c->cs;
     request_rec        *r;
     lbguard_drain_conn *st;
+    int                 kept;
 
     if (lbguard_drain_effective != LBGUARD_DRAIN_ON || !lbguard_drain_waitio
         || cs == NULL || c->master != NULL || c->clogging_input_filters
@@ -2540,13 +2595,26 @@ static int lbguard_drain_process_connection(conn_rec *c)
         return DECLINED;
     }
     st = ap_get_module_config(c->conn_config, &lbguard_module);
-    if (st != NULL) {
-        lbguard_drain_unpark(st);     /* woke up: its timer is stale */
-    }
+    /* woke up while parked: kept by a stopping child, its outcome counts */
+    kept = st != NULL && lbguard_drain_unpark(st) && lbguard_drain_stopping();
 
     for (;;) {
         ap_update_child_status_from_conn(c->sbh, SERVER_BUSY_READ, c);
         r = ap_read_request(c);
+        if (kept) {
+            kept = 0;
+            apr_atomic_inc32(&lbguard_drain_kept[r != NULL
+                                                 ? LBGUARD_KEPT_REQUEST
+                                                 : LBGUARD_KEPT_CLOSE]);
+            ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, c,
+                          "lbguard: drain: kept connection: %s, after "
+                          "%.3fs idle", r != NULL
+                          ? "request received, answered with \"Connection: "
+                            "close\""
+                          : "closed by the client",
+                          (double) (apr_time_now() - st->parked)
+                          / APR_USEC_PER_SEC);
+        }
         if (r == NULL) {
             cs->state = CONN_STATE_LINGER;    /* closed, or a bad request */
             return OK;

@@ -358,6 +358,11 @@ def test_apache_idle_limit():
         res.eq("apache, idle limit: the old child exited", set(t.workers()) & old, set())
         res.eq("apache, idle limit: no early-close line",
                t.log().count("closed early by the event MPM"), 0)
+        res.check("apache, idle limit: the child's summary line",
+                  re.search(r"lbguard: drain: child \d+ exiting: 1 idle keep-alive connections kept "
+                            r"while it stopped: 0 answered a request with \"Connection: close\", 0 "
+                            r"closed by the client, 1 reached the idle limit \(load balancer idle "
+                            r"timeout \+ margin\)", t.log()) is not None, t.log()[-1500:])
     finally:
         t.p.stop()
 
@@ -616,6 +621,11 @@ def test_apache_startup():
         res.check("apache, drain default (on): graceful-stop then exits (< 5 s)",
                   t.p.poll() is not None and time.monotonic() - t0 < 5.0,
                   "took %.1f s" % (time.monotonic() - t0))
+        res.check("apache, drain default (on), graceful-stop: the child's summary line",
+                  re.search(r"lbguard: drain: child \d+ exiting: 1 idle keep-alive connections kept "
+                            r"while it stopped: 1 answered a request with \"Connection: close\", 0 "
+                            r"closed by the client, 0 reached the idle limit", t.log()) is not None,
+                  t.log()[-1500:])
         s.close()
     finally:
         t.p.stop()
