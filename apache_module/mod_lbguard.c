@@ -2234,16 +2234,28 @@ static int lbguard_drain_socket(conn_rec *c)
 static void lbguard_drain_thread_start(apr_pool_t *pchild, server_rec *s);
 #endif
 
+/* Reads the k counters of src into n; returns their sum. */
+static apr_uint32_t lbguard_drain_counts(apr_uint32_t *src, apr_uint32_t *n,
+                                         int k)
+{
+    apr_uint32_t total = 0;
+    int          i;
+
+    for (i = 0; i < k; i++) {
+        n[i] = apr_atomic_read32(&src[i]);
+        total += n[i];
+    }
+    return total;
+}
+
 static apr_status_t lbguard_drain_child_exit(void *data)
 {
     server_rec  *s = data;
-    apr_uint32_t n[LBGUARD_KILL_N], total;
-    int          i;
+    apr_uint32_t n[LBGUARD_KILL_N > LBGUARD_KEPT_N ? LBGUARD_KILL_N
+                                                   : LBGUARD_KEPT_N];
+    apr_uint32_t total;
 
-    for (i = 0, total = 0; i < LBGUARD_KILL_N; i++) {
-        n[i] = apr_atomic_read32(&lbguard_drain_kills[i]);
-        total += n[i];
-    }
+    total = lbguard_drain_counts(lbguard_drain_kills, n, LBGUARD_KILL_N);
     if (total > 0) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                      "lbguard: drain: child %" APR_PID_T_FMT " exiting: the "
@@ -2252,10 +2264,7 @@ static apr_status_t lbguard_drain_child_exit(void *data)
                      "busy)", getpid(), total, n[LBGUARD_KILL_RESTART],
                      n[LBGUARD_KILL_STOPPING], n[LBGUARD_KILL_BUSY]);
     }
-    for (i = 0, total = 0; i < LBGUARD_KEPT_N; i++) {
-        n[i] = apr_atomic_read32(&lbguard_drain_kept[i]);
-        total += n[i];
-    }
+    total = lbguard_drain_counts(lbguard_drain_kept, n, LBGUARD_KEPT_N);
     if (total > 0) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
                      "lbguard: drain: child %" APR_PID_T_FMT " exiting: %u "
