@@ -46,8 +46,112 @@
 #include "apr_tables.h"
 
 #include "lbg.h"
-#include "mod_lbguard_status.h"
-#include "lbguard_drain.h"
+
+/* ------------------------------------------------------------------------ */
+/* Counters and drain: declarations (their sections are at the end)         */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The counters (issue 13; section "Counters" at the end of this file):
+ * one anonymous apr_shm segment made on the parent's process pool (it
+ * survives graceful restarts and the module's unload at every restart),
+ * the status zones (LBGuardStatusZone <name>), and the Prometheus handler
+ * (SetHandler lbguard-status). The configuration keeps an
+ * lbguard_status_srv per server and the filters call the counting
+ * functions below where they act.
+ */
+
+#include "apr_atomic.h"
+
+/* apr_atomic_add64 is lock-free only where the compiler has 64-bit atomics;
+ * APR's generic fallback uses process-local mutexes, useless across the
+ * children that share the segment. */
+#if !defined(__GCC_ATOMIC_LLONG_LOCK_FREE) || __GCC_ATOMIC_LLONG_LOCK_FREE != 2
+#error "lbguard metrics need lock-free 64-bit atomics"
+#endif
+
+/* The status part of the server configuration: the zone name from
+ * LBGuardStatusZone (NULL: unset; "default" applies) and, once
+ * post_config has run, the zone's counters in shared memory. */
+typedef struct {
+    const char    *zone;
+    lbg_metrics_t *counters;
+} lbguard_status_srv;
+
+/* "LBGuardStatusZone <name>" (server config, virtual host); `st` is the
+ * server's lbguard_status_srv. Returns NULL or the error text. */
+static const char *lbguard_status_set_zone(cmd_parms *cmd,
+                                           lbguard_status_srv *st,
+                                           const char *arg);
+
+/* Merges a virtual host's status settings over the main server's. */
+static void lbguard_status_merge(const lbguard_status_srv *base,
+                          const lbguard_status_srv *add,
+                          lbguard_status_srv *conf);
+
+/* post_config (the serving pass only): finds or makes the segment, gives
+ * every server its zone's counters (st_of(s) returns a server's
+ * lbguard_status_srv) and starts this generation's keep-alive gauges.
+ * Returns OK or HTTP_INTERNAL_SERVER_ERROR (logged). */
+static int lbguard_status_post_config(apr_pool_t *pconf, server_rec *s,
+                               lbguard_status_srv *(*st_of)(server_rec *));
+
+/* Records one server's keep-alive verdict at configuration load. */
+static void lbguard_status_keepalive(const lbguard_status_srv *st,
+                              lbg_ka_metric_e verdict);
+
+/* The handler for "SetHandler lbguard-status" (ap_hook_handler). */
+static int lbguard_status_handler(request_rec *r);
+
+/* Counts the findings of `rep` as acted upon in `mode`. */
+static void lbguard_status_report(const lbguard_status_srv *st,
+                           const lbg_report_t *rep, lbg_mode_e mode);
+
+/* Counts one drain event (the drain section: a keep-alive connection the
+ * MPM closed early) into the segment's drain counters, all zones: one
+ * atomic add. Nothing before post_config has made the segment. */
+static void lbguard_status_drain(lbg_drain_outcome_e outcome);
+
+/* Adds v to counter `slot` of the server's zone: one atomic add. */
+static APR_INLINE void
+lbguard_status_add(const lbguard_status_srv *st, size_t slot, apr_uint64_t v)
+{
+    if (st->counters != NULL) {
+        apr_atomic_add64(&((volatile apr_uint64_t *) st->counters)[slot], v);
+    }
+}
+
+/*
+ * lbguard for Apache httpd 2.4: the keep-alive connections the event MPM
+ * closes early (graceful restart, child retirement, busy workers), and the
+ * MPM settings that make it do so (section "Drain" at the end of this
+ * file).
+ */
+
+/* "LBGuardDrain On|Off" (server config only: the MPM's kills are per
+ * child, not per virtual host). Unset: a server with LBGuard Repair and
+ * LBGuardLBIdleTimeout keeps its idle keep-alive connections across a
+ * stopping child (CONN_STATE_ASYNC_WAITIO, httpd 2.4.63+; closed at their
+ * KeepAliveTimeout while the child runs, at LB idle + margin once it
+ * stops), one with Detect reports the ones the MPM closes early. On: every
+ * server keeps them. Off: none is kept; Detect|Repair servers with
+ * LBGuardLBIdleTimeout still report. */
+static const char *lbguard_drain_set(cmd_parms *cmd, void *dummy, int on);
+
+/* post_config / test_config: called once per server_rec with its merged
+ * LBGuard mode (lbg_mode_e), LB idle timeout and margin in ms (-1: unset)
+ * -- where its connections are kept, a Timeout shorter than LB idle +
+ * margin is raised (Repair) or warned about (KeepAlive On only) --,
+ * then lbguard_drain_check() once. Both log only when `log`. */
+static void lbguard_drain_server(server_rec *s, int mode,
+                                 apr_int64_t lb_idle_ms, apr_int64_t margin_ms,
+                                 int log);
+static void lbguard_drain_check(apr_pool_t *p, server_rec *main_server,
+                                int log);
+
+/* pre_config, process_connection, log_transaction, pre_close_connection,
+ * child_init (the drain thread), child_stopping */
+static void lbguard_drain_register_hooks(apr_pool_t *p);
 
 module AP_MODULE_DECLARE_DATA lbguard_module;
 
@@ -323,8 +427,9 @@ static const command_rec lbguard_cmds[] = {
                   "lbguard-status (default: default)"),
     AP_INIT_FLAG("LBGuardDrain", lbguard_drain_set, NULL, RSRC_CONF,
                  "On: idle keep-alive connections survive graceful "
-                 "restarts (event MPM, httpd 2.4.63+); Off: not kept, not "
-                 "reported (lbguard_drain.c)"),
+                 "restarts (event MPM, httpd 2.4.63+; default with LBGuard "
+                 "Repair and LBGuardLBIdleTimeout); Off: not kept, "
+                 "reported (section Drain)"),
     {NULL, {NULL}, NULL, 0, 0, NULL}
 };
 
@@ -1182,7 +1287,7 @@ static void lbguard_keepalive(apr_pool_t *p, server_rec *s, int apply,
     }
 }
 
-/* Hands server s's mode and LB idle timeout to lbguard_drain.c. */
+/* Hands server s's mode and LB idle timeout to the drain section. */
 static void lbguard_drain_note(server_rec *s, int log)
 {
     lbguard_srv_conf *sconf = ap_get_module_config(s->module_config,
@@ -1289,3 +1394,1299 @@ AP_DECLARE_MODULE(lbguard) = {
     lbguard_register_hooks,   /* hooks */
     AP_MODULE_FLAG_NONE       /* flags */
 };
+
+
+/* ------------------------------------------------------------------------ */
+/* Counters (issue 13)                                                      */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Counters -- lbguard's counters in Apache httpd (issue 13; formerly
+ * mod_lbguard_status.c).
+ *
+ * Lifetime: the segment is an anonymous apr_shm made on s->process->pool
+ * (the parent's pool, which lives as long as the parent) in the serving
+ * post_config pass, and found again through that pool's userdata after
+ * every restart: the DSO and its statics are unloaded at each one
+ * (https://cwiki.apache.org/confluence/display/HTTPD/ModuleLife). No
+ * cleanup is registered on pconf (mod_example_ipc's choice), so old
+ * children of a graceful restart keep writing into the segment the new
+ * ones read: counts stay exact across `apachectl -k graceful` (and
+ * `-k restart`); a stop and start resets them. Children add with
+ * apr_atomic_add64 (lock xadd on amd64), no mutex.
+ *
+ * The handler writes the core's Prometheus text (lbg_metrics_format), the
+ * same bytes as nginx's lbguard_status.
+ */
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "ap_release.h"
+#include "apr_shm.h"
+#include "apr_strings.h"
+#include "apr_time.h"
+
+#include <string.h>
+
+#define LBGUARD_STATUS_ZONES    64
+#define LBGUARD_STATUS_MAGIC    0x6c626732u   /* "lbg2": + drain */
+#define LBGUARD_STATUS_KEY      "lbguard-metrics-shm"
+#define LBGUARD_STATUS_HANDLER  "lbguard-status"
+#define LBGUARD_STATUS_CT       "text/plain; version=0.0.4; charset=utf-8"
+
+/* The segment: a header, the zone names since the parent started, and one
+ * counter block per name. Written by the parent (names) and children
+ * (counters, atomically). */
+typedef struct {
+    apr_uint32_t  magic;
+    apr_uint32_t  slots;            /* LBG_METRICS_SLOTS of the writer */
+    apr_uint64_t  start_time;       /* Unix time, s */
+    apr_uint64_t  nzones;           /* names in use, only grows */
+    struct {
+        unsigned char len;
+        char          data[LBG_METRICS_NAME_MAX];
+    }             names[LBGUARD_STATUS_ZONES];
+    lbg_metrics_t counters[LBGUARD_STATUS_ZONES];
+    apr_uint64_t  drain[LBG_DRAIN_OUTCOMES];    /* all zones */
+} lbguard_status_shm;
+
+/* This generation's zones (pconf): slot and keep-alive gauges. Reset with
+ * the DSO at every restart, set again by post_config in the parent;
+ * children inherit them. */
+typedef struct {
+    apr_uint64_t keepalive[LBG_KA_VERDICTS];
+} lbguard_status_zone;
+
+static lbguard_status_shm  *lbguard_shm;
+static lbguard_status_zone *lbguard_zones; /* [LBGUARD_STATUS_ZONES] */
+
+
+static const char *lbguard_status_set_zone(cmd_parms *cmd,
+                                           lbguard_status_srv *st,
+                                           const char *arg)
+{
+    if (!lbg_metrics_zone_name_valid(arg, strlen(arg))) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a zone name (1 to %d "
+                            "of the characters A-Z a-z 0-9 _ . : -)",
+                            cmd->cmd->name, arg, LBG_METRICS_NAME_MAX);
+    }
+    st->zone = arg;
+    return NULL;
+}
+
+static void lbguard_status_merge(const lbguard_status_srv *base,
+                          const lbguard_status_srv *add,
+                          lbguard_status_srv *conf)
+{
+    conf->zone = add->zone != NULL ? add->zone : base->zone;
+    conf->counters = NULL;
+}
+
+/* The slot of `name`, appended when new; -1 when the segment is full. */
+static int lbguard_status_slot(lbguard_status_shm *sh, const char *name)
+{
+    apr_size_t   len = strlen(name);
+    apr_uint64_t j;
+
+    for (j = 0; j < sh->nzones; j++) {
+        if (sh->names[j].len == len && memcmp(sh->names[j].data, name, len)
+                                       == 0) {
+            return (int) j;
+        }
+    }
+    if (j >= LBGUARD_STATUS_ZONES) {
+        return -1;
+    }
+    memcpy(sh->names[j].data, name, len);
+    sh->names[j].len = (unsigned char) len;
+    /* the name first, then the count the handlers read */
+    __atomic_store_n(&sh->nzones, j + 1, __ATOMIC_RELEASE);
+    return (int) j;
+}
+
+static int lbguard_status_post_config(apr_pool_t *pconf, server_rec *s,
+                               lbguard_status_srv *(*st_of)(server_rec *))
+{
+    apr_pool_t         *pp = s->process->pool;
+    apr_shm_t          *shm = NULL;
+    lbguard_status_shm *sh;
+    lbguard_status_srv *st;
+    const char         *name;
+    apr_status_t        rv;
+    int                 slot;
+    void               *data = NULL;
+
+    apr_pool_userdata_get(&data, LBGUARD_STATUS_KEY, pp);
+    shm = data;
+    sh = shm != NULL ? apr_shm_baseaddr_get(shm) : NULL;
+
+    if (sh == NULL || sh->magic != LBGUARD_STATUS_MAGIC
+        || sh->slots != LBG_METRICS_SLOTS) {
+        /* first start, or a graceful restart into a module whose counter
+         * layout differs: a new segment (the old one stays mapped for the
+         * old children until the parent exits) */
+        rv = apr_shm_create(&shm, sizeof(lbguard_status_shm), NULL, pp);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
+                         "lbguard: cannot create the shared memory for the "
+                         "counters (%" APR_SIZE_T_FMT " bytes)",
+                         sizeof(lbguard_status_shm));
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        sh = apr_shm_baseaddr_get(shm);
+        memset(sh, 0, sizeof(*sh));
+        sh->magic = LBGUARD_STATUS_MAGIC;
+        sh->slots = LBG_METRICS_SLOTS;
+        sh->start_time = (apr_uint64_t) apr_time_sec(apr_time_now());
+        /* the key is copied; the segment lives until the parent exits */
+        apr_pool_userdata_set(shm, LBGUARD_STATUS_KEY, NULL, pp);
+    }
+
+    lbguard_shm = sh;
+    lbguard_zones = apr_pcalloc(pconf, LBGUARD_STATUS_ZONES
+                                       * sizeof(lbguard_status_zone));
+
+    /* "default" first, as nginx: then every server's zone in order */
+    (void) lbguard_status_slot(sh, "default");
+
+    for (; s != NULL; s = s->next) {
+        st = st_of(s);
+        name = st->zone != NULL ? st->zone : "default";
+        slot = lbguard_status_slot(sh, name);
+        if (slot < 0) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                         "lbguard: more than %d status zone names since "
+                         "Apache started, stop and start it to use '%s'",
+                         LBGUARD_STATUS_ZONES, name);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        st->counters = &sh->counters[slot];
+    }
+    return OK;
+}
+
+static void lbguard_status_keepalive(const lbguard_status_srv *st,
+                              lbg_ka_metric_e verdict)
+{
+    apr_uint64_t slot;
+
+
+    if (lbguard_shm == NULL || st->counters == NULL
+        || (unsigned) verdict >= LBG_KA_VERDICTS) {
+        return;
+    }
+    slot = (apr_uint64_t) (st->counters - lbguard_shm->counters);
+    lbguard_zones[slot].keepalive[verdict]++;
+}
+
+static void lbguard_status_report(const lbguard_status_srv *st,
+                           const lbg_report_t *rep, lbg_mode_e mode)
+{
+    apr_size_t slots[2 * LBG_FINDINGS_MAX], i, n;
+
+    if (st->counters == NULL) {
+        return;
+    }
+    n = lbg_metrics_report_slots(rep, mode, slots, 2 * LBG_FINDINGS_MAX);
+    for (i = 0; i < n; i++) {
+        lbguard_status_add(st, slots[i], 1);
+    }
+}
+
+static void lbguard_status_drain(lbg_drain_outcome_e outcome)
+{
+    lbguard_status_shm *sh = lbguard_shm;
+
+    if (sh == NULL || (unsigned) outcome >= LBG_DRAIN_OUTCOMES) {
+        return;
+    }
+    apr_atomic_inc64(&sh->drain[outcome]);
+}
+
+static int lbguard_status_serve(request_rec *r);
+
+static int lbguard_status_handler(request_rec *r)
+{
+    /* runs for every request that reaches the handler phase: the first
+     * byte rejects almost all of them, before the serving function's
+     * prologue */
+    if (r->handler == NULL || r->handler[0] != 'l'
+        || strcmp(r->handler, LBGUARD_STATUS_HANDLER)) {
+        return DECLINED;
+    }
+    return lbguard_status_serve(r);
+}
+
+static int __attribute__((noinline)) lbguard_status_serve(request_rec *r)
+{
+    lbguard_status_shm *sh = lbguard_shm;
+    lbg_metrics_t      *copy;
+    lbg_metrics_zone_t *zones;
+    lbg_metrics_view_t  view;
+    apr_uint64_t        i, n;
+    apr_size_t          k, len;
+    char               *buf;
+    apr_uint64_t        drain[LBG_DRAIN_OUTCOMES];
+
+    r->allowed |= (AP_METHOD_BIT << M_GET);
+    if (r->method_number != M_GET) {
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    if (sh == NULL) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* a snapshot: the names, their counters (atomic reads) and this
+     * generation's keep-alive gauges */
+    n = __atomic_load_n(&sh->nzones, __ATOMIC_ACQUIRE);
+    copy = apr_palloc(r->pool, (n ? n : 1) * sizeof(lbg_metrics_t));
+    zones = apr_pcalloc(r->pool, (n ? n : 1) * sizeof(lbg_metrics_zone_t));
+    for (i = 0; i < n; i++) {
+        volatile apr_uint64_t *src = (volatile apr_uint64_t *)
+                                     &sh->counters[i];
+        apr_uint64_t          *dst = (apr_uint64_t *) &copy[i];
+
+        for (k = 0; k < LBG_METRICS_SLOTS; k++) {
+            dst[k] = apr_atomic_read64(&src[k]);
+        }
+        zones[i].name = sh->names[i].data;
+        zones[i].name_len = sh->names[i].len;
+        zones[i].counters = &copy[i];
+        if (lbguard_zones != NULL) {
+            memcpy(zones[i].keepalive, lbguard_zones[i].keepalive,
+                   sizeof(zones[i].keepalive));
+        }
+    }
+    for (k = 0; k < LBG_DRAIN_OUTCOMES; k++) {
+        drain[k] = apr_atomic_read64(&sh->drain[k]);
+    }
+    view.server_software = AP_SERVER_BASEVERSION;
+    view.start_time = sh->start_time;
+    view.zones = zones;
+    view.nzones = (size_t) n;
+    view.drain = drain;
+
+    len = lbg_metrics_format(&view, NULL, 0);
+    buf = apr_palloc(r->pool, len ? len : 1);
+    (void) lbg_metrics_format(&view, buf, len);
+
+    ap_set_content_type(r, LBGUARD_STATUS_CT);
+    ap_set_content_length(r, (apr_off_t) len);
+    if (!r->header_only) {
+        ap_rwrite(buf, (int) len, r);
+    }
+    return OK;
+}
+
+
+/* ------------------------------------------------------------------------ */
+/* Drain (issue 10)                                                         */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Drain -- Apache httpd 2.4 (event MPM): keep-alive connections the MPM
+ * closes early, and the settings that make it do so (formerly
+ * lbguard_drain.c).
+ *
+ * The event MPM keeps idle keep-alive connections in a queue private to
+ * server/mpm/event/event.c and closes the whole queue at once ("kill'em
+ * all": process_keepalive_queue(0)) when the child is dying -- a graceful
+ * restart (apachectl graceful, Debian's daily logrotate), a graceful stop,
+ * a child retired by MaxSpareThreads or MaxConnectionsPerChild -- or when
+ * all its workers are busy. A load balancer that has just sent a request on
+ * one of them gets no response: a 502. No module hook runs before that
+ * decision. From httpd 2.4.63 (Debian 12: 2.4.71) a connection may wait in
+ * CONN_STATE_ASYNC_WAITIO instead, which the MPM does not kill: that is the
+ * drain (lbguard_drain_process_connection below), on by default for the
+ * connections of a server with LBGuard Repair and LBGuardLBIdleTimeout, as
+ * nginx's lbguard_drain (LBGuardDrain On: every server; Off: none kept,
+ * the early closes still reported).
+ *
+ * In WAITIO the MPM bounds the idle wait by the server's Timeout, not its
+ * KeepAliveTimeout (2.4.71's conn_state_t has no per-connection timeout),
+ * so lbguard closes a parked connection itself: each child runs one drain
+ * thread (lbguard_drain_thread) that keeps the parked connections in
+ * queues of equal timeouts, oldest first, and when one reaches its
+ * KeepAliveTimeout -- the one the MPM would use for it: that of the last
+ * request's server when it sets one, else the base server's
+ * (event_post_read_request), which lbguard's keep-alive policy has
+ * already raised in Repair -- shuts down the reading side of its socket
+ * (shutdown(SHUT_RD)). That makes the listener's poll report it readable,
+ * the MPM hands it to process_connection, which reads EOF, and the MPM
+ * closes it (lingering close): the client sees the FIN when it would have
+ * without lbguard. Once the child is stopping (graceful restart,
+ * graceful-stop, retirement: AP_MPMQ_STOPPING, child_stopping wakes the
+ * thread) the deadline is LB idle timeout + margin after the park
+ * instead, so the old child exits when the load balancer has closed its
+ * connections or at that limit, and at once when none is open (the
+ * listener exits when its connection count is 0). A connection whose
+ * server's Timeout is shorter than its KeepAliveTimeout is not parked
+ * (the MPM would close it early); a Timeout shorter than LB idle + margin
+ * is raised in Repair (warned in Detect), since it bounds a stopping
+ * child's wait.
+ *
+ * Why not the alternatives, read against 2.4.71's event.c:
+ *   - entering WAITIO only once the child starts dying: no hook runs
+ *     between the listener's "dying" and process_keepalive_queue(0)
+ *     (child_stopping runs in the signalled thread after the listener is
+ *     woken), and a module cannot take a connection out of the MPM's
+ *     keep-alive queue;
+ *   - a close timer per connection with ap_mpm_register_timed_callback():
+ *     the listener does not bound its poll by a future timer (only by the
+ *     queues' expiry), so an idle child runs it late, at its next poll
+ *     event (measured: 7 s instead of 4 s); there is no way to cancel one
+ *     either, and ap_mpm_register_poll_callback_timeout() is trunk only.
+ *
+ * Memory and descriptors: a parked connection's queue entry is its own
+ * state in c->pool, linked under one mutex. Waking up (process_connection),
+ * closing (pre_close_connection, before the MPM's FIN) and the connection
+ * pool's cleanup all take that mutex for every connection ever parked
+ * (also after the thread has unlinked it), and the thread reads the
+ * connection and does its shutdown() under it, last, after checking that
+ * the descriptor is still connected to the peer it had at its first park
+ * (getpeername): the pool cannot be cleared while the thread uses it, and
+ * a descriptor reused by another connection (closed by the MPM without
+ * pre_close_connection: a failed apr_pollset_add) is not touched. The
+ * thread is joined by a pchild pre-cleanup.
+ *
+ * Report: with LBGuard Detect|Repair and LBGuardLBIdleTimeout (Detect, or
+ * LBGuardDrain Off), lbguard reports what the MPM closes:
+ *
+ *   - log_transaction: the end of each response on the connection (time,
+ *     KeepAliveTimeout of the server that served it);
+ *   - pre_close_connection (ap_prep_lingering_close, server/connection.c):
+ *     runs before the FIN of every connection Apache closes. A connection
+ *     whose last response kept it alive (c->keepalive == AP_CONN_KEEPALIVE),
+ *     that is not closed by the client (no bytes, no EOF pending) and whose
+ *     idle time is shorter than its KeepAliveTimeout was closed early by the
+ *     MPM: one line per connection, with the reason taken from the MPM state
+ *     (AP_MPMQ_MPM_STATE, AP_MPMQ_GENERATION against the scoreboard's
+ *     running generation), and a summary line when the child exits;
+ *   - post_config and apache2 -t: the MPM and its settings that cause these
+ *     closes, each with the setting that avoids it (file:line from the
+ *     configuration tree).
+ */
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_connection.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "http_ssl.h"
+#include "http_main.h"
+#include "ap_mpm.h"
+#include "mpm_common.h"
+#include "scoreboard.h"
+
+#include "apr_atomic.h"
+#include "apr_hash.h"
+#include "apr_strings.h"
+#include "apr_thread_cond.h"
+#include "apr_thread_mutex.h"
+#include "apr_thread_proc.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LBGUARD_DRAIN_UNSET   (-1)
+#define LBGUARD_DRAIN_OFF     0
+#define LBGUARD_DRAIN_REPORT  1
+#define LBGUARD_DRAIN_ON      2
+
+/* why the MPM closed it */
+#define LBGUARD_KILL_RESTART  0   /* the child's generation is old */
+#define LBGUARD_KILL_STOPPING 1   /* dying, same generation */
+#define LBGUARD_KILL_BUSY     2   /* running: all workers busy */
+#define LBGUARD_KILL_N        3
+
+/* each as lbguard_drain_connections_total{outcome} counts it */
+static const lbg_drain_outcome_e lbguard_kill_outcome[LBGUARD_KILL_N] = {
+    LBG_DRAIN_MPM_RESTART, LBG_DRAIN_MPM_STOPPING, LBG_DRAIN_MPM_BUSY
+};
+
+/* a keep-alive close this much before KeepAliveTimeout is early (the
+ * MPM's own expiry runs a little late, never early) */
+#define LBGUARD_DRAIN_SLACK   apr_time_from_msec(250)
+
+typedef struct lbguard_drain_conn lbguard_drain_conn;
+
+/* The parked connections whose last request's server has the same
+ * KeepAliveTimeout and LB idle + margin, oldest park first (so their
+ * deadlines are in order): lbguard_drain_thread looks at heads only. */
+typedef struct {
+    apr_time_t          ka_timeout;  /* the close while the child runs */
+    apr_time_t          limit;       /* ... once it is stopping, 0: none */
+    lbguard_drain_conn *head, *tail;
+} lbguard_drain_queue;
+
+#define LBGUARD_DRAIN_QUEUES 32   /* distinct pairs; beyond: not parked */
+
+/* Per connection (c->pool, allocated at its first response). */
+struct lbguard_drain_conn {
+    conn_rec     *c;
+    apr_time_t   last;        /* end of the last response */
+    apr_time_t   ka_timeout;  /* KeepAliveTimeout the MPM applies to it */
+    apr_time_t   io_timeout;  /* Timeout of that server (WAITIO bound) */
+    apr_time_t   limit;       /* LB idle + margin of the last request's
+                                 server, 0: not set */
+    apr_time_t   parked;      /* when it entered CONN_STATE_ASYNC_WAITIO */
+    lbguard_drain_queue *q;   /* its queue while parked, else NULL */
+    lbguard_drain_conn  *prev, *next;    /* in q (lbguard_drain_mutex) */
+    int          level;       /* LBGUARD_DRAIN_* of the last request's
+                                 server */
+    int          closed;      /* closed by the drain thread: not an early
+                                 close */
+    struct sockaddr_storage peer;   /* getpeername() at the first park */
+    socklen_t    peer_len;          /* 0: not known (never parked) */
+    apr_uint32_t responses;
+};
+
+/* Per server, as lbguard_drain_server() decided it (pconf). */
+typedef struct {
+    server_rec *s;            /* the key */
+    int        level;         /* LBGUARD_DRAIN_OFF|REPORT|ON */
+    apr_time_t limit;         /* LB idle + margin, 0: not set */
+} lbguard_drain_srv;
+
+/* Process-wide: the configuration (reset at every pre_config) ... */
+static int          lbguard_drain_flag = LBGUARD_DRAIN_UNSET;
+static int          lbguard_drain_effective = LBGUARD_DRAIN_OFF;
+static int          lbguard_drain_default = LBGUARD_DRAIN_OFF; /* max */
+static int          lbguard_drain_waitio = 0;   /* AP_MPMQ_CAN_WAITIO */
+static apr_hash_t  *lbguard_drain_servers;      /* server_rec * -> srv */
+
+/* ... the parked connections and the thread that closes them (child) */
+static apr_thread_mutex_t  *lbguard_drain_mutex;
+static apr_thread_cond_t   *lbguard_drain_cond;
+static apr_thread_t        *lbguard_drain_tid;
+static int                  lbguard_drain_quit;
+static lbguard_drain_queue  lbguard_drain_queues[LBGUARD_DRAIN_QUEUES];
+static int                  lbguard_drain_nqueues;
+
+/* ... and, in a child, what it saw (atomics: worker threads) */
+static apr_uint32_t lbguard_drain_kills[LBGUARD_KILL_N];
+
+/* how the connections kept by a stopping child ended (drain on) */
+#define LBGUARD_KEPT_REQUEST  0   /* the LB's next request: served, closed */
+#define LBGUARD_KEPT_CLOSE    1   /* the client closed it */
+#define LBGUARD_KEPT_LIMIT    2   /* LB idle + margin: the drain thread */
+#define LBGUARD_KEPT_N        3
+static apr_uint32_t lbguard_drain_kept[LBGUARD_KEPT_N];
+
+static const char *const lbguard_kill_reason[LBGUARD_KILL_N] = {
+    "graceful restart (the child belongs to an old generation)",
+    "child stopping (graceful-stop, or retired by MaxSpareThreads or "
+        "MaxConnectionsPerChild)",
+    "all workers busy (MaxRequestWorkers, AsyncRequestWorkerFactor)"
+};
+
+
+static const char *lbguard_drain_set(cmd_parms *cmd, void *dummy, int on)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    (void) dummy;
+    if (err != NULL) {
+        return err;
+    }
+    lbguard_drain_flag = on ? LBGUARD_DRAIN_ON : LBGUARD_DRAIN_OFF;
+    return NULL;
+}
+
+static void lbguard_drain_server(server_rec *s, int mode,
+                                 apr_int64_t lb_idle_ms, apr_int64_t margin_ms,
+                                 int log)
+{
+    apr_int64_t        limit = 0;
+    int                level = LBGUARD_DRAIN_OFF;
+    int                lb = lb_idle_ms >= 0
+                            && (mode == LBG_MODE_DETECT
+                                || mode == LBG_MODE_REPAIR);
+    lbguard_drain_srv *ds;
+
+    if (lb_idle_ms >= 0) {
+        limit = lb_idle_ms + (margin_ms < 0
+                              ? (apr_int64_t) LBG_KEEPALIVE_MARGIN_MS
+                              : margin_ms);
+    }
+    /* nginx's rule: on with repair + LB idle timeout, a report in detect;
+     * On keeps every server's connections, Off only reports */
+    if (lbguard_drain_flag == LBGUARD_DRAIN_ON) {
+        level = LBGUARD_DRAIN_ON;
+    }
+    else if (lb) {
+        level = (lbguard_drain_flag == LBGUARD_DRAIN_UNSET
+                 && mode == LBG_MODE_REPAIR) ? LBGUARD_DRAIN_ON
+                                             : LBGUARD_DRAIN_REPORT;
+    }
+    if (level > lbguard_drain_default) {
+        lbguard_drain_default = level;
+    }
+    if (lbguard_drain_servers == NULL) {
+        lbguard_drain_servers = apr_hash_make(s->process->pconf);
+    }
+    ds = apr_pcalloc(s->process->pconf, sizeof(*ds));
+    ds->s = s;
+    ds->level = level;
+    ds->limit = apr_time_from_msec(limit);
+    apr_hash_set(lbguard_drain_servers, &ds->s, sizeof(ds->s), ds);
+
+    /*
+     * Kept (drain on): when the child is stopping, the idle wait between
+     * requests is bounded by Timeout (CONN_STATE_ASYNC_WAITIO), so Timeout
+     * gets the keep-alive check: shorter than the LB idle timeout +
+     * margin, it would close before the load balancer does.
+     */
+    if (level == LBGUARD_DRAIN_ON && lb_idle_ms >= 0 && s->keep_alive
+        && apr_time_as_msec(s->timeout) < limit) {
+        if (log) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                         "lbguard: drain: Timeout %" APR_TIME_T_FMT "s of "
+                         "%s%s:%u is shorter than the load balancer idle "
+                         "timeout + margin %" APR_INT64_T_FMT "ms; it bounds "
+                         "the idle wait of the connections a stopping child "
+                         "keeps%s", apr_time_sec(s->timeout),
+                         s->is_virtual ? "the virtual host at " : "the main "
+                         "server at ", s->defn_name ? s->defn_name : "-",
+                         s->defn_line_number, limit,
+                         mode == LBG_MODE_REPAIR ? ": raised" : "");
+        }
+        if (mode == LBG_MODE_REPAIR) {
+            s->timeout = apr_time_from_msec(limit);
+        }
+    }
+}
+
+/* The last directive `name` in the configuration tree (any depth). */
+static const ap_directive_t *lbguard_directive(const ap_directive_t *d,
+                                               const char *name)
+{
+    const ap_directive_t *found = NULL, *sub;
+
+    for (; d != NULL; d = d->next) {
+        if (d->directive != NULL && strcasecmp(d->directive, name) == 0) {
+            found = d;
+        }
+        if (d->first_child != NULL) {
+            sub = lbguard_directive(d->first_child, name);
+            if (sub != NULL) {
+                found = sub;
+            }
+        }
+    }
+    return found;
+}
+
+/* ' (file:line)' of the directive, or ' (default)' */
+static const char *lbguard_where(apr_pool_t *p, const char *name)
+{
+    const ap_directive_t *d = lbguard_directive(ap_conftree, name);
+
+    if (d == NULL) {
+        return " (default)";
+    }
+    return apr_psprintf(p, " (%s:%d)", d->filename, d->line_num);
+}
+
+static void lbguard_drain_check(apr_pool_t *p, server_rec *s, int log)
+{
+    int                   spare = 0, threads = 0, daemons = 0, mcpc = 0;
+    int                   workers;
+    const char           *mpm = ap_show_mpm();
+    const char           *factor = "2";
+    const ap_directive_t *d;
+
+    lbguard_drain_effective = lbguard_drain_default;
+#ifdef AP_MPMQ_CAN_WAITIO
+    lbguard_drain_waitio = 0;
+    (void) ap_mpm_query(AP_MPMQ_CAN_WAITIO, &lbguard_drain_waitio);
+#endif
+
+    if (!log || lbguard_drain_effective == LBGUARD_DRAIN_OFF) {
+        return;
+    }
+
+    if (strcmp(mpm, "event") != 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "lbguard: drain: the %s MPM closes idle keep-alive "
+                     "connections at every graceful restart and child "
+                     "retirement, and lbguard cannot see them: a load "
+                     "balancer request sent on one of them gets no response "
+                     "(502); use the event MPM", mpm);
+        return;
+    }
+
+    (void) ap_mpm_query(AP_MPMQ_MAX_SPARE_THREADS, &spare);
+    (void) ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
+    (void) ap_mpm_query(AP_MPMQ_MAX_DAEMONS, &daemons);
+    (void) ap_mpm_query(AP_MPMQ_MAX_REQUESTS_DAEMON, &mcpc);
+    workers = threads * daemons;
+
+    if (spare > 0 && spare < workers) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "lbguard: drain: MaxSpareThreads %d%s is below "
+                     "MaxRequestWorkers %d: when the load drops the event MPM "
+                     "retires a child, which closes all its idle keep-alive "
+                     "connections at once and a load balancer request sent "
+                     "on one of them gets no response (502); set "
+                     "MaxSpareThreads %d", spare,
+                     lbguard_where(p, "MaxSpareThreads"), workers, workers);
+    }
+
+    if (mcpc > 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "lbguard: drain: MaxConnectionsPerChild %d%s: a child "
+                     "that reaches it closes all its idle keep-alive "
+                     "connections at once and a load balancer request sent "
+                     "on one of them gets no response (502); set "
+                     "MaxConnectionsPerChild 0", mcpc,
+                     lbguard_where(p, "MaxConnectionsPerChild"));
+    }
+
+    d = lbguard_directive(ap_conftree, "AsyncRequestWorkerFactor");
+    if (d != NULL && d->args != NULL) {
+        factor = d->args;
+    }
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                 "lbguard: drain: AsyncRequestWorkerFactor %s%s: a child "
+                 "whose %d workers are all busy closes all its idle "
+                 "keep-alive connections at once; keep MaxRequestWorkers "
+                 "(%d) above the peak of concurrent requests and "
+                 "AsyncRequestWorkerFactor high enough for the load "
+                 "balancers' idle connections", factor,
+                 lbguard_where(p, "AsyncRequestWorkerFactor"), threads,
+                 workers);
+
+    if (lbguard_drain_effective == LBGUARD_DRAIN_ON && lbguard_drain_waitio) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                     "lbguard: drain: %s: idle HTTP/1.x "
+                     "keep-alive connections wait for their next request in "
+                     "the event MPM's CONN_STATE_ASYNC_WAITIO, which a "
+                     "stopping child (graceful restart, graceful-stop, "
+                     "retirement) and busy workers do not close; each is "
+                     "closed at its KeepAliveTimeout while the child runs, "
+                     "and a stopping child keeps it until the load "
+                     "balancer's next request (answered with \"Connection: "
+                     "close\"), its close, or the load balancer idle "
+                     "timeout + margin (bounded by Timeout)",
+                     lbguard_drain_flag == LBGUARD_DRAIN_ON
+                     ? "LBGuardDrain On"
+                     : "on (LBGuard Repair with LBGuardLBIdleTimeout)");
+    }
+    else {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                     "lbguard: drain: %s: the idle keep-alive connections "
+                     "of a stopping child (graceful restart, graceful-stop) "
+                     "are closed by the event MPM at once and each one is "
+                     "logged%s; deregister the target from the load balancer "
+                     "before a graceful restart, and rotate logs with "
+                     "rotatelogs rather than a reload",
+                     lbguard_drain_effective == LBGUARD_DRAIN_ON
+                     ? "LBGuardDrain On" : "report only",
+                     lbguard_drain_effective == LBGUARD_DRAIN_ON
+                     ? " (keeping them needs CONN_STATE_ASYNC_WAITIO, httpd "
+                       "2.4.63+)"
+                     : " (LBGuard Repair with LBGuardLBIdleTimeout, or "
+                       "LBGuardDrain On, keeps them on httpd 2.4.63+)");
+    }
+}
+
+
+/* ------------------------------------------------------------------------ */
+
+static int lbguard_drain_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                    apr_pool_t *ptemp)
+{
+    (void) pconf;
+    (void) plog;
+    (void) ptemp;
+    lbguard_drain_flag = LBGUARD_DRAIN_UNSET;
+    lbguard_drain_default = LBGUARD_DRAIN_OFF;
+    lbguard_drain_effective = LBGUARD_DRAIN_OFF;
+    lbguard_drain_servers = NULL;
+    return OK;
+}
+
+/* Takes st out of its queue (mutex held). */
+static void lbguard_drain_unlink(lbguard_drain_conn *st)
+{
+    lbguard_drain_queue *q = st->q;
+
+    if (q == NULL) {
+        return;
+    }
+    if (st->prev != NULL) {
+        st->prev->next = st->next;
+    }
+    else {
+        q->head = st->next;
+    }
+    if (st->next != NULL) {
+        st->next->prev = st->prev;
+    }
+    else {
+        q->tail = st->prev;
+    }
+    st->prev = st->next = NULL;
+    st->q = NULL;
+}
+
+/* Unparks st: it woke up, is closing, or its pool is going. Takes the
+ * mutex for every connection that was ever parked, even one the drain
+ * thread has already unlinked: the thread may still be using st and c
+ * under the mutex, and the pool cleanup must wait for it. Returns 1 when
+ * st was still parked (not ended by the drain thread). */
+static int lbguard_drain_unpark(lbguard_drain_conn *st)
+{
+    int parked;
+
+    if (st->peer_len == 0 || lbguard_drain_mutex == NULL) {
+        return 0;                  /* never parked: the thread never saw it */
+    }
+    apr_thread_mutex_lock(lbguard_drain_mutex);
+    parked = st->q != NULL;
+    lbguard_drain_unlink(st);
+    apr_thread_mutex_unlock(lbguard_drain_mutex);
+    return parked;
+}
+
+/* 1 when this child is stopping (graceful restart, graceful-stop,
+ * retirement). */
+static int lbguard_drain_stopping(void)
+{
+    int state = AP_MPMQ_RUNNING;
+
+    (void) ap_mpm_query(AP_MPMQ_MPM_STATE, &state);
+    return state == AP_MPMQ_STOPPING;
+}
+
+/* c->pool cleanup: the connection's memory and socket are going. */
+static apr_status_t lbguard_drain_conn_cleanup(void *data)
+{
+    (void) lbguard_drain_unpark(data);
+    return APR_SUCCESS;
+}
+
+static int lbguard_drain_log_transaction(request_rec *r)
+{
+    conn_rec           *c = r->connection;
+    server_rec         *ks;
+    lbguard_drain_conn *st;
+    lbguard_drain_srv  *ds = NULL;
+
+    if (lbguard_drain_effective == LBGUARD_DRAIN_OFF || c->master != NULL
+        || r->main != NULL) {
+        return DECLINED;
+    }
+    st = ap_get_module_config(c->conn_config, &lbguard_module);
+    if (st == NULL) {
+        st = apr_pcalloc(c->pool, sizeof(*st));
+        st->c = c;
+        ap_set_module_config(c->conn_config, &lbguard_module, st);
+        apr_pool_cleanup_register(c->pool, st, lbguard_drain_conn_cleanup,
+                                  apr_pool_cleanup_null);
+    }
+    /* the server whose keep-alive queue the MPM would use
+     * (event_post_read_request) */
+    ks = r->server->keep_alive_timeout_set ? r->server : c->base_server;
+    st->last = apr_time_now();
+    st->ka_timeout = ks->keep_alive_timeout;
+    st->io_timeout = ks->timeout;
+    if (lbguard_drain_servers != NULL) {
+        ds = apr_hash_get(lbguard_drain_servers, &r->server,
+                          sizeof(r->server));
+    }
+    st->level = ds != NULL ? ds->level : LBGUARD_DRAIN_OFF;
+    st->limit = ds != NULL ? ds->limit : 0;
+    st->responses++;
+    return DECLINED;
+}
+
+/* 0: nothing to read (idle), 1: bytes wait (the load balancer's next
+ * request: this close loses it), -1: the client closed or reset it. */
+static int lbguard_drain_socket(conn_rec *c)
+{
+    apr_socket_t *sock = ap_get_conn_socket(c);
+    apr_os_sock_t fd;
+    char          b;
+    ssize_t       n;
+
+    if (sock == NULL || apr_os_sock_get(&fd, sock) != APR_SUCCESS) {
+        return -1;
+    }
+    n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0) {
+        return 1;
+    }
+    return (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) ? 0 : -1;
+}
+
+#ifdef AP_MPMQ_CAN_WAITIO
+static void lbguard_drain_thread_start(apr_pool_t *pchild, server_rec *s);
+#endif
+
+/* Reads the k counters of src into n; returns their sum. */
+static apr_uint32_t lbguard_drain_counts(apr_uint32_t *src, apr_uint32_t *n,
+                                         int k)
+{
+    apr_uint32_t total = 0;
+    int          i;
+
+    for (i = 0; i < k; i++) {
+        n[i] = apr_atomic_read32(&src[i]);
+        total += n[i];
+    }
+    return total;
+}
+
+static apr_status_t lbguard_drain_child_exit(void *data)
+{
+    server_rec  *s = data;
+    apr_uint32_t n[LBGUARD_KILL_N > LBGUARD_KEPT_N ? LBGUARD_KILL_N
+                                                   : LBGUARD_KEPT_N];
+    apr_uint32_t total;
+
+    total = lbguard_drain_counts(lbguard_drain_kills, n, LBGUARD_KILL_N);
+    if (total > 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "lbguard: drain: child %" APR_PID_T_FMT " exiting: the "
+                     "event MPM closed %u idle keep-alive connections early "
+                     "(%u graceful restart, %u child stopping, %u workers "
+                     "busy)", getpid(), total, n[LBGUARD_KILL_RESTART],
+                     n[LBGUARD_KILL_STOPPING], n[LBGUARD_KILL_BUSY]);
+    }
+    total = lbguard_drain_counts(lbguard_drain_kept, n, LBGUARD_KEPT_N);
+    if (total > 0) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                     "lbguard: drain: child %" APR_PID_T_FMT " exiting: %u "
+                     "idle keep-alive connections kept while it stopped: %u "
+                     "answered a request with \"Connection: close\", %u "
+                     "closed by the client, %u reached the idle limit (load "
+                     "balancer idle timeout + margin)", getpid(), total,
+                     n[LBGUARD_KEPT_REQUEST], n[LBGUARD_KEPT_CLOSE],
+                     n[LBGUARD_KEPT_LIMIT]);
+    }
+    return APR_SUCCESS;
+}
+
+static void lbguard_drain_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    int i;
+
+    for (i = 0; i < LBGUARD_KILL_N; i++) {
+        apr_atomic_set32(&lbguard_drain_kills[i], 0);
+    }
+    for (i = 0; i < LBGUARD_KEPT_N; i++) {
+        apr_atomic_set32(&lbguard_drain_kept[i], 0);
+    }
+    lbguard_drain_mutex = NULL;
+#ifdef AP_MPMQ_CAN_WAITIO
+    if (lbguard_drain_effective == LBGUARD_DRAIN_ON && lbguard_drain_waitio) {
+        lbguard_drain_thread_start(pchild, s);
+    }
+#endif
+    if (lbguard_drain_effective != LBGUARD_DRAIN_OFF) {
+        apr_pool_cleanup_register(pchild, s, lbguard_drain_child_exit,
+                                  apr_pool_cleanup_null);
+    }
+}
+
+static int lbguard_drain_pre_close(conn_rec *c)
+{
+    lbguard_drain_conn *st;
+    apr_time_t          idle;
+    int                 state = AP_MPMQ_RUNNING, gen = 0, why, pending;
+
+    if (lbguard_drain_effective == LBGUARD_DRAIN_OFF || c->master != NULL) {
+        return DECLINED;
+    }
+    st = ap_get_module_config(c->conn_config, &lbguard_module);
+    if (st == NULL) {
+        return DECLINED;
+    }
+    (void) lbguard_drain_unpark(st);   /* before the MPM closes the socket */
+    if (st->responses == 0 || c->aborted || st->closed
+        || c->keepalive != AP_CONN_KEEPALIVE) {
+        return DECLINED;
+    }
+    idle = apr_time_now() - st->last;
+    if (idle + LBGUARD_DRAIN_SLACK >= st->ka_timeout) {
+        return DECLINED;     /* its KeepAliveTimeout */
+    }
+    pending = lbguard_drain_socket(c);
+    if (pending < 0) {
+        return DECLINED;     /* the client closed it */
+    }
+
+    (void) ap_mpm_query(AP_MPMQ_MPM_STATE, &state);
+    if (state == AP_MPMQ_STOPPING) {
+        (void) ap_mpm_query(AP_MPMQ_GENERATION, &gen);
+        why = (ap_scoreboard_image != NULL
+               && ap_scoreboard_image->global->running_generation != gen)
+              ? LBGUARD_KILL_RESTART : LBGUARD_KILL_STOPPING;
+    }
+    else {
+        why = LBGUARD_KILL_BUSY;
+    }
+    apr_atomic_inc32(&lbguard_drain_kills[why]);
+    lbguard_status_drain(lbguard_kill_outcome[why]);
+
+    ap_log_cerror(APLOG_MARK, APLOG_WARNING, 0, c,
+                  "lbguard: drain: idle keep-alive connection closed early "
+                  "by the event MPM, %" APR_TIME_T_FMT " ms after its last "
+                  "response (KeepAliveTimeout %" APR_TIME_T_FMT " s): %s; %s",
+                  apr_time_as_msec(idle), apr_time_sec(st->ka_timeout),
+                  lbguard_kill_reason[why],
+                  pending ? "the request the client had sent on it is lost "
+                            "(502)"
+                          : "a load balancer request sent on it now gets no "
+                            "response (502)");
+    return DECLINED;
+}
+
+#ifdef AP_MPMQ_CAN_WAITIO
+/* 1 when fd is still connected to the peer st saw when it was first
+ * parked (the descriptor was not closed and reused by another
+ * connection); 0 also when fd is not a connected socket. */
+static int lbguard_drain_same_peer(const lbguard_drain_conn *st,
+                                   apr_os_sock_t fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t               len = sizeof(ss);
+
+    if (fd < 0 || st->peer_len == 0
+        || getpeername(fd, (struct sockaddr *) &ss, &len) != 0
+        || len != st->peer_len) {
+        return 0;
+    }
+    return memcmp(&ss, &st->peer, len) == 0;
+}
+
+/* Ends parked connection st at its deadline (mutex held): shuts down the
+ * reading side of its socket, which makes the listener's poll report it
+ * readable; the MPM hands it to process_connection, which reads EOF, and
+ * closes it (lingering close: the FIN). */
+static void lbguard_drain_end(lbguard_drain_conn *st, int stopping,
+                              apr_time_t now)
+{
+    apr_socket_t  *sock = ap_get_conn_socket(st->c);
+    apr_os_sock_t  fd = -1;
+
+    lbguard_drain_unlink(st);
+    if (sock != NULL && apr_os_sock_get(&fd, sock) == APR_SUCCESS
+        && lbguard_drain_same_peer(st, fd)) {
+        st->closed = 1;
+        if (stopping) {
+            apr_atomic_inc32(&lbguard_drain_kept[LBGUARD_KEPT_LIMIT]);
+            ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, st->c,
+                          "lbguard: drain: kept connection: idle limit "
+                          "reached (load balancer idle timeout + margin), "
+                          "closed after %.3fs idle",
+                          (double) (now - st->parked) / APR_USEC_PER_SEC);
+        }
+        /* last: from here a worker may close c, its pool cleanup then
+         * waits for the mutex (lbguard_drain_unpark) */
+        (void) shutdown(fd, SHUT_RD);
+    }
+}
+
+/*
+ * The child's drain thread: sleeps until the earliest deadline of the
+ * queues' heads -- park + KeepAliveTimeout while the child runs, park +
+ * LB idle + margin once it is stopping (none when that is not set: the
+ * MPM's Timeout bounds it) -- and ends the connections that reached it.
+ * Woken by a park into an empty queue, by child_stopping, and at exit.
+ * (2.4.71's ap_mpm_register_timed_callback() is not used: its listener
+ * does not bound its poll by a future timer, so an idle child runs a
+ * timer only at its next poll event.)
+ */
+static void *APR_THREAD_FUNC lbguard_drain_thread(apr_thread_t *t,
+                                                  void *data)
+{
+    lbguard_drain_queue *q;
+    apr_time_t           now, next, d;
+    int                  i, state;
+
+    (void) t;
+    (void) data;
+    apr_thread_mutex_lock(lbguard_drain_mutex);
+    while (!lbguard_drain_quit) {
+        now = apr_time_now();
+        next = now + apr_time_from_sec(1);
+        state = AP_MPMQ_RUNNING;
+        (void) ap_mpm_query(AP_MPMQ_MPM_STATE, &state);
+        for (i = 0; i < lbguard_drain_nqueues; i++) {
+            q = &lbguard_drain_queues[i];
+            while (q->head != NULL) {
+                if (state != AP_MPMQ_STOPPING) {
+                    d = q->head->parked + q->ka_timeout;
+                }
+                else if (q->limit > 0) {
+                    d = q->head->parked + q->limit;
+                }
+                else {
+                    break;
+                }
+                if (d > now) {
+                    if (d < next) {
+                        next = d;
+                    }
+                    break;
+                }
+                lbguard_drain_end(q->head, state == AP_MPMQ_STOPPING, now);
+            }
+        }
+        (void) apr_thread_cond_timedwait(lbguard_drain_cond,
+                                         lbguard_drain_mutex, next - now);
+    }
+    apr_thread_mutex_unlock(lbguard_drain_mutex);
+    /* a plain return, not apr_thread_exit(): pthread_exit() from this
+     * frame leaves its scopes poisoned for ASan's thread teardown */
+    return NULL;
+}
+
+/* child_stopping: the deadlines change, wake the thread. */
+static void lbguard_drain_child_stopping(apr_pool_t *pchild, int graceful)
+{
+    (void) pchild;
+    (void) graceful;
+    if (lbguard_drain_mutex != NULL) {
+        apr_thread_mutex_lock(lbguard_drain_mutex);
+        apr_thread_cond_signal(lbguard_drain_cond);
+        apr_thread_mutex_unlock(lbguard_drain_mutex);
+    }
+}
+
+/* pchild pre-cleanup: stops and joins the thread, before pchild's
+ * subpools (the thread's) and its cleanups (the mutex, the condition)
+ * go. */
+static apr_status_t lbguard_drain_thread_stop(void *data)
+{
+    apr_status_t rv;
+
+    (void) data;
+    apr_thread_mutex_lock(lbguard_drain_mutex);
+    lbguard_drain_quit = 1;
+    apr_thread_cond_signal(lbguard_drain_cond);
+    apr_thread_mutex_unlock(lbguard_drain_mutex);
+    (void) apr_thread_join(&rv, lbguard_drain_tid);
+    lbguard_drain_mutex = NULL;
+    return APR_SUCCESS;
+}
+
+/* child_init: the mutex, condition and thread; on failure nothing is
+ * parked in this child (logged). */
+static void lbguard_drain_thread_start(apr_pool_t *pchild, server_rec *s)
+{
+    apr_status_t rv;
+
+    lbguard_drain_quit = 0;
+    lbguard_drain_nqueues = 0;
+    rv = apr_thread_mutex_create(&lbguard_drain_mutex,
+                                 APR_THREAD_MUTEX_DEFAULT, pchild);
+    if (rv == APR_SUCCESS) {
+        rv = apr_thread_cond_create(&lbguard_drain_cond, pchild);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = apr_thread_create(&lbguard_drain_tid, NULL,
+                               lbguard_drain_thread, NULL, pchild);
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                     "lbguard: drain: no drain thread: idle keep-alive "
+                     "connections are not kept in this child");
+        lbguard_drain_mutex = NULL;
+        return;
+    }
+    /* a pre-cleanup: apr_pool_destroy() destroys the subpools (the
+     * thread's own) before it runs the plain cleanups */
+    apr_pool_pre_cleanup_register(pchild, NULL, lbguard_drain_thread_stop);
+}
+
+/* Parks c (cs->state becomes CONN_STATE_ASYNC_WAITIO) at the tail of its
+ * queue; 0 when it cannot (the MPM's keep-alive queue then takes it). */
+static int lbguard_drain_park_conn(conn_rec *c, lbguard_drain_conn *st)
+{
+    lbguard_drain_queue *q = NULL;
+    int                  i;
+
+    if (st == NULL || st->level != LBGUARD_DRAIN_ON
+        || lbguard_drain_mutex == NULL || st->io_timeout < st->ka_timeout
+        || st->ka_timeout <= 0) {
+        return 0;
+    }
+    if (st->peer_len == 0) {     /* once per connection */
+        apr_socket_t *sock = ap_get_conn_socket(c);
+        apr_os_sock_t fd;
+        socklen_t     len = sizeof(st->peer);
+
+        if (sock == NULL || apr_os_sock_get(&fd, sock) != APR_SUCCESS
+            || getpeername(fd, (struct sockaddr *) &st->peer, &len) != 0
+            || len == 0 || len > sizeof(st->peer)) {
+            return 0;
+        }
+        st->peer_len = len;
+    }
+    apr_thread_mutex_lock(lbguard_drain_mutex);
+    for (i = 0; i < lbguard_drain_nqueues; i++) {
+        if (lbguard_drain_queues[i].ka_timeout == st->ka_timeout
+            && lbguard_drain_queues[i].limit == st->limit) {
+            q = &lbguard_drain_queues[i];
+            break;
+        }
+    }
+    if (q == NULL && lbguard_drain_nqueues < LBGUARD_DRAIN_QUEUES) {
+        q = &lbguard_drain_queues[lbguard_drain_nqueues++];
+        q->ka_timeout = st->ka_timeout;
+        q->limit = st->limit;
+        q->head = q->tail = NULL;
+    }
+    if (q == NULL) {
+        apr_thread_mutex_unlock(lbguard_drain_mutex);
+        return 0;
+    }
+    lbguard_drain_unlink(st);
+    st->closed = 0;
+    st->parked = apr_time_now();
+    st->q = q;
+    st->next = NULL;
+    st->prev = q->tail;
+    if (q->tail != NULL) {
+        q->tail->next = st;
+    }
+    else {
+        q->head = st;
+        apr_thread_cond_signal(lbguard_drain_cond);   /* a new deadline */
+    }
+    q->tail = st;
+    apr_thread_mutex_unlock(lbguard_drain_mutex);
+    return 1;
+}
+#endif
+
+/*
+ * Drain on (the default with LBGuard Repair and LBGuardLBIdleTimeout,
+ * or LBGuardDrain On), on an event MPM that supports
+ * CONN_STATE_ASYNC_WAITIO (2.4.63+): a plain HTTP/1.x connection waits
+ * for its next request in CONN_STATE_ASYNC_WAITIO instead of the MPM's
+ * keep-alive queue, with a close timer at its KeepAliveTimeout
+ * (lbguard_drain_park_conn). The MPM does not close those when the child
+ * is dying or its workers are busy (only the keep-alive queue is killed),
+ * so the load balancer's next request is served (with "Connection: close"
+ * once the child is stopping: ap_set_keepalive), or the load balancer
+ * closes it, or its timer does at LB idle + margin. This is what
+ * ap_process_http_async_connection() (modules/http/http_core.c) does for
+ * one request, plus the flush the MPM's write completion would do. A
+ * connection whose last request's server does not keep it goes back to
+ * the MPM in CONN_STATE_WRITE_COMPLETION, as mod_http returns it.
+ */
+static int lbguard_drain_process_connection(conn_rec *c)
+{
+#ifdef AP_MPMQ_CAN_WAITIO
+    conn_state_t       *cs = c->cs;
+    request_rec        *r;
+    lbguard_drain_conn *st;
+    int                 kept;
+
+    if (lbguard_drain_effective != LBGUARD_DRAIN_ON || !lbguard_drain_waitio
+        || cs == NULL || c->master != NULL || c->clogging_input_filters
+        || cs->state != CONN_STATE_PROCESSING || ap_ssl_conn_is_ssl(c)
+        || strcmp(ap_get_protocol(c), AP_PROTOCOL_HTTP1) != 0) {
+        return DECLINED;
+    }
+    st = ap_get_module_config(c->conn_config, &lbguard_module);
+    /* woke up while parked: kept by a stopping child, its outcome counts */
+    kept = st != NULL && lbguard_drain_unpark(st) && lbguard_drain_stopping();
+
+    for (;;) {
+        ap_update_child_status_from_conn(c->sbh, SERVER_BUSY_READ, c);
+        r = ap_read_request(c);
+        if (kept) {
+            kept = 0;
+            apr_atomic_inc32(&lbguard_drain_kept[r != NULL
+                                                 ? LBGUARD_KEPT_REQUEST
+                                                 : LBGUARD_KEPT_CLOSE]);
+            ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, c,
+                          "lbguard: drain: kept connection: %s, after "
+                          "%.3fs idle", r != NULL
+                          ? "request received, answered with \"Connection: "
+                            "close\""
+                          : "closed by the client",
+                          (double) (apr_time_now() - st->parked)
+                          / APR_USEC_PER_SEC);
+        }
+        if (r == NULL) {
+            cs->state = CONN_STATE_LINGER;    /* closed, or a bad request */
+            return OK;
+        }
+        if (r->status == HTTP_OK) {
+            cs->state = CONN_STATE_HANDLER;
+            ap_update_child_status(c->sbh, SERVER_BUSY_WRITE, r);
+            ap_process_async_request(r);
+        }
+        r = NULL;                             /* its pool may be gone */
+        if (cs->state != CONN_STATE_WRITE_COMPLETION) {
+            if (cs->state != CONN_STATE_SUSPENDED) {
+                cs->state = CONN_STATE_LINGER;
+            }
+            return OK;
+        }
+        if (c->keepalive != AP_CONN_KEEPALIVE || c->aborted) {
+            return OK;                        /* the MPM flushes, closes */
+        }
+        ap_flush_conn(c);
+        if (c->aborted) {
+            cs->state = CONN_STATE_LINGER;
+            return OK;
+        }
+        /* after the flush: the response's EOR bucket is gone, so its
+         * log_transaction has set st for this request's server */
+        st = ap_get_module_config(c->conn_config, &lbguard_module);
+        if (st == NULL || st->level != LBGUARD_DRAIN_ON) {
+            return OK;                        /* the MPM's keep-alive */
+        }
+        if (!c->data_in_input_filters) {
+            break;                            /* else: pipelined request */
+        }
+        cs->state = CONN_STATE_PROCESSING;
+    }
+    if (!lbguard_drain_park_conn(c, st)) {
+        return OK;                 /* CONN_STATE_WRITE_COMPLETION: the MPM */
+    }
+    ap_update_child_status_from_conn(c->sbh, SERVER_BUSY_KEEPALIVE, c);
+    cs->state = CONN_STATE_ASYNC_WAITIO;
+    cs->sense = CONN_SENSE_WANT_READ;
+    return OK;
+#else
+    (void) c;
+    return DECLINED;
+#endif
+}
+
+static void lbguard_drain_register_hooks(apr_pool_t *p)
+{
+    (void) p;
+    ap_hook_process_connection(lbguard_drain_process_connection, NULL, NULL,
+                               APR_HOOK_LAST);
+    ap_hook_pre_config(lbguard_drain_pre_config, NULL, NULL,
+                       APR_HOOK_MIDDLE);
+    ap_hook_log_transaction(lbguard_drain_log_transaction, NULL, NULL,
+                            APR_HOOK_LAST);
+    ap_hook_pre_close_connection(lbguard_drain_pre_close, NULL, NULL,
+                                 APR_HOOK_FIRST);
+    ap_hook_child_init(lbguard_drain_child_init, NULL, NULL,
+                       APR_HOOK_MIDDLE);
+#ifdef AP_MPMQ_CAN_WAITIO
+    ap_hook_child_stopping(lbguard_drain_child_stopping, NULL, NULL,
+                           APR_HOOK_MIDDLE);
+#endif
+}

@@ -110,8 +110,9 @@ def reload_section(targets, reloads=20):
             arms = (("off", dict(drain="off")), ("on", dict(drain="on")))
             interval = 0.5
         else:
-            t = lb_reload.ApacheTarget(build, os.path.join(wd, "target"), bp, extra="")
-            arms = (("off", dict(extra="")), ("on", dict(extra="LBGuardDrain On\n")))
+            t = lb_reload.ApacheTarget(build, os.path.join(wd, "target"), bp,
+                                       extra="LBGuardDrain Off\n")
+            arms = (("off", dict(extra="LBGuardDrain Off\n")), ("on", dict(extra="")))
             interval = 1.0
         procs = []
         try:

@@ -23,14 +23,20 @@ MPM closes early, reported.
    .frozen_phase), drain on + worker_shutdown_timeout 1s must fail, drain
    on alone must give 0.
 4. Apache (event MPM) behind the same two LBs, graceful restart every 1 s:
-   LBGuardDrain Off and On alternated; the MPM closes idle keep-alive
-   connections at every restart in both arms (this httpd gives a module no
-   way to keep them), On logs each and a summary per child; the MPM
-   settings that cause it are warned about at startup with file:line;
-   graceful-stop still stops Apache.
+   LBGuardDrain Off and the default (LBGuard Repair + LBGuardLBIdleTimeout:
+   on) alternated; Off: the MPM closes idle keep-alive connections at every
+   restart, each logged, with a summary per child; the default keeps them
+   (CONN_STATE_ASYNC_WAITIO, closed by lbguard's drain thread at
+   KeepAliveTimeout, at LB idle + margin once the child stops): 0
+   failures; the MPM settings that cause early closes are warned about at
+   startup with file:line; graceful-stop still stops Apache. Raw sockets:
+   with KeepAliveTimeout 30 s an idle connection kept across a graceful
+   restart is closed LB idle + margin (4 s) after its response, then the
+   old child exits.
 
 One TestCase: one test method per part above (run_config, run_nginx_raw,
-run_apache_raw, run_apache_startup, run_nginx_load, run_apache_load, in
+run_apache_raw, run_apache_idle_limit,
+run_apache_startup, run_nginx_load, run_apache_load, in
 that order; each starts and stops its own servers, by PID); no nginx
 module skips the suite, no Apache module the Apache parts. The in-flight
 measurement (run_inflight) runs only with LBG_DRAIN_INFLIGHT=1.
@@ -295,14 +301,15 @@ def run_nginx_raw(res):
 
 
 def run_apache_raw(res):
-    """Apache, report only: idle keep-alive connections closed early by a
-    graceful restart; lbguard_drain_connections_total{outcome="mpm-restart"}
-    equals the connections the client saw closed and the log lines."""
+    """Apache, LBGuardDrain Off (report only): idle keep-alive connections
+    closed early by a graceful restart;
+    lbguard_drain_connections_total{outcome="mpm-restart"} equals the
+    connections the client saw closed and the log lines."""
     if C.apache_module(build) is None:
         res.skipTest("build/apache/mod_lbguard.so missing (make apache)")
     d = C.workdir("drain-apache-raw", build)
     port = lbgtest.free_port()
-    t = R.ApacheTarget(build, d, port, extra='<Location "/lbguard-status">\n'
+    t = R.ApacheTarget(build, d, port, extra='LBGuardDrain Off\n<Location "/lbguard-status">\n'
                        '  SetHandler lbguard-status\n</Location>\n')
     try:
         lbgtest.wait_for(lambda: len(t.workers()) >= 2, 5, "2 Apache children")
@@ -322,6 +329,49 @@ def run_apache_raw(res):
         n = t.log().count("closed early by the event MPM")
         res.eq("apache: early-close log lines", n, 3)
         drain_metrics(res, "apache, after the graceful restart", port, {"mpm-restart": n})
+    finally:
+        t.p.stop()
+
+
+def run_apache_idle_limit(res):
+    """Apache, the drain default with KeepAliveTimeout 30 s (longer than LB
+    idle 3 s + margin 1 s): an idle connection kept across a graceful
+    restart is closed by lbguard's drain thread LB idle + margin after its
+    last response, not at KeepAliveTimeout, and the old child then exits."""
+    if C.apache_module(build) is None:
+        res.skipTest("build/apache/mod_lbguard.so missing (make apache)")
+    d = C.workdir("drain-apache-idle", build)
+    port = lbgtest.free_port()
+    t = R.ApacheTarget(build, d, port, extra="KeepAliveTimeout 30\n")
+    try:
+        lbgtest.wait_for(lambda: t.workers(), 5, "an Apache child")
+        s = socket.create_connection(("127.0.0.1", port))
+        s.settimeout(20)
+        r = get(s)
+        t0 = time.monotonic()
+        res.check("apache, idle limit: keep-alive response", r.startswith(b"HTTP/1.1 200 ")
+                  and b"Connection: close" not in r, r)
+        old = set(t.workers())
+        t.reload()
+        try:
+            rest = s.recv(100)
+        except OSError as e:
+            rest = repr(e).encode()
+        secs = time.monotonic() - t0
+        s.close()
+        print("measured: kept idle connection closed %.3f s after its response" % secs)
+        res.check("apache, idle limit: closed at LB idle + margin (4 s) after its response, "
+                  "not KeepAliveTimeout 30 s (%.3f s)" % secs,
+                  rest == b"" and 3.9 <= secs < 6.0, rest)
+        wait_gone(old, 5.0)
+        res.eq("apache, idle limit: the old child exited", set(t.workers()) & old, set())
+        res.eq("apache, idle limit: no early-close line",
+               t.log().count("closed early by the event MPM"), 0)
+        res.check("apache, idle limit: the child's summary line",
+                  re.search(r"lbguard: drain: child \d+ exiting: 1 idle keep-alive connections kept "
+                            r"while it stopped: 0 answered a request with \"Connection: close\", 0 "
+                            r"closed by the client, 1 reached the idle limit \(load balancer idle "
+                            r"timeout \+ margin\)", t.log()) is not None, t.log()[-1500:])
     finally:
         t.p.stop()
 
@@ -433,8 +483,8 @@ def run_apache_load(res):
         res.skipTest("build/apache/mod_lbguard.so missing (make apache)")
     wd = C.workdir("drain-apache", build)
     bp = lbgtest.free_port()
-    extra = {"report": "", "On": "LBGuardDrain On\n"}
-    t = R.ApacheTarget(build, os.path.join(wd, "target"), bp, extra=extra["On"])
+    extra = {"Off": "LBGuardDrain Off\n", "default": ""}
+    t = R.ApacheTarget(build, os.path.join(wd, "target"), bp, extra=extra["Off"])
     ports, procs = R.start_lbs(wd, bp)
     watch = None
     try:
@@ -443,7 +493,7 @@ def run_apache_load(res):
         restarts = {arm: [] for arm in extra}
         watch = R.Watch(t.pid)
         for i in range(PHASES * 2):
-            arm = ("report", "On")[i % 2]
+            arm = ("Off", "default")[i % 2]
             t.write(extra[arm])
             R.switch(t, 15)
             before = t.log().count("closed early by the event MPM")
@@ -452,33 +502,35 @@ def run_apache_load(res):
             restarts[arm] += times
             logged[arm] += t.log().count("closed early by the event MPM") - before
             for lb, r in add_totals(totals, arm, out):
-                print("  apache phase %d LBGuardDrain %-6s via %-7s: %d graceful restarts, %s "
-                      "failed" % (i, arm if arm == "On" else "unset", lb, AP_RELOADS, fmt(r)))
+                print("  apache phase %d LBGuardDrain %-7s via %-7s: %d graceful restarts, %s "
+                      "failed" % (i, arm, lb, AP_RELOADS, fmt(r)))
             sys.stdout.flush()
         watch.stop()
         alive = set(t.workers())
-        life = [x for x in watch.lifetimes_after(t.reloads, restarts["On"], alive)
+        life = [x for x in watch.lifetimes_after(t.reloads, restarts["default"], alive)
                 if x is not None]
         n = PHASES * AP_RELOADS
         for lb in ports:
-            off, on = totals[("report", lb)], totals[("On", lb)]
-            res.check("apache via %s, LBGuardDrain unset (report only): failures in the run "
+            off, on = totals[("Off", lb)], totals[("default", lb)]
+            res.check("apache via %s, LBGuardDrain Off (report only): failures in the run "
                       "(%d restarts)" % (lb, n), off[0] > 0,
                       "0 failures: the test cannot see the kills")
-            res.eq("apache via %s, LBGuardDrain On: failures (%d restarts)" % (lb, n), on[0], 0)
-            summary.append("apache event MPM via %-7s graceful every %.0fs: LBGuardDrain unset "
-                           "(report) %d/%d failed (%.2f per restart), On %d/%d over %d restarts "
-                           "each" % (lb, AP_INTERVAL, off[0], off[1], off[0] / n, on[0], on[1], n))
-        res.check("apache, report only: early keep-alive closes logged", logged["report"] > 0,
+            res.eq("apache via %s, drain default (on): failures (%d restarts)" % (lb, n),
+                   on[0], 0)
+            summary.append("apache event MPM via %-7s graceful every %.0fs: LBGuardDrain Off "
+                           "(report) %d/%d failed (%.2f per restart), default (on) %d/%d over %d "
+                           "restarts each" % (lb, AP_INTERVAL, off[0], off[1], off[0] / n, on[0],
+                                              on[1], n))
+        res.check("apache, LBGuardDrain Off: early keep-alive closes logged", logged["Off"] > 0,
                   repr(logged))
-        res.eq("apache, LBGuardDrain On: no early close", logged["On"], 0)
-        summary.append("apache: early closes logged: report only %d, On %d"
-                       % (logged["report"], logged["On"]))
-        res.check("apache, LBGuardDrain On: old children exit once the LBs close their idle "
+        res.eq("apache, drain default (on): no early close", logged["default"], 0)
+        summary.append("apache: early closes logged: LBGuardDrain Off %d, default (on) %d"
+                       % (logged["Off"], logged["default"]))
+        res.check("apache, drain default (on): old children exit once the LBs close their idle "
                   "connections (<= 10 s)", life and max(life) <= 10.0,
                   "lifetimes %s" % sorted(life)[-5:])
         if life:
-            summary.append("apache, LBGuardDrain On: " + lifetimes(life, 2, "children", "restart"))
+            summary.append("apache, drain default (on): " + lifetimes(life, 2, "children", "restart"))
         log = t.log()
         res.check("apache: per-child summary line",
                   re.search(r"lbguard: drain: child \d+ exiting: the event MPM closed \d+ idle "
@@ -536,18 +588,22 @@ def run_apache_startup(res):
     finally:
         t.p.stop()
 
-    # LBGuardDrain On: the idle connection survives graceful-stop until its
-    # next request, answered with Connection: close; then Apache exits
+    # The default (LBGuard Repair + LBGuardLBIdleTimeout): the idle
+    # connection survives graceful-stop until its next request, answered
+    # with Connection: close; then Apache exits
     d = C.workdir("drain-apache-on", build)
     port = lbgtest.free_port()
-    t = R.ApacheTarget(build, d, port, extra="LBGuardDrain On\n")
+    t = R.ApacheTarget(build, d, port, extra="")
     try:
-        lbgtest.wait_for(lambda: "LBGuardDrain On: idle" in t.log(), 5, "the startup line")
-        res.check("apache, LBGuardDrain On: startup line",
-                  "lbguard: drain: LBGuardDrain On: idle HTTP/1.x keep-alive connections wait for "
-                  "their next request in the event MPM's CONN_STATE_ASYNC_WAITIO, which a "
-                  "stopping child (graceful restart, graceful-stop, retirement) and busy workers "
-                  "do not close; the idle wait is bounded by Timeout, not KeepAliveTimeout"
+        lbgtest.wait_for(lambda: "lbguard: drain: on (" in t.log(), 5, "the startup line")
+        res.check("apache, drain default (on): startup line",
+                  "lbguard: drain: on (LBGuard Repair with LBGuardLBIdleTimeout): idle HTTP/1.x "
+                  "keep-alive connections wait for their next request in the event MPM's "
+                  "CONN_STATE_ASYNC_WAITIO, which a stopping child (graceful restart, "
+                  "graceful-stop, retirement) and busy workers do not close; each is closed at "
+                  "its KeepAliveTimeout while the child runs, and a stopping child keeps it until "
+                  "the load balancer's next request (answered with \"Connection: close\"), its "
+                  "close, or the load balancer idle timeout + margin (bounded by Timeout)"
                   in t.log())
         s = socket.create_connection(("127.0.0.1", port))
         s.settimeout(5)
@@ -556,7 +612,7 @@ def run_apache_startup(res):
         r1 = s.recv(4096)
         s.sendall(req)
         r2 = s.recv(4096)
-        res.check("apache, LBGuardDrain On: keep-alive between requests",
+        res.check("apache, drain default (on): keep-alive between requests",
                   r1.startswith(b"HTTP/1.1 200") and r2.startswith(b"HTTP/1.1 200")
                   and b"Connection: close" not in r2, r2)
         os.kill(t.pid, signal.SIGWINCH)
@@ -573,15 +629,20 @@ def run_apache_startup(res):
                 r3 += b
         except OSError as e:
             r3 += repr(e).encode()
-        res.check("apache, LBGuardDrain On, graceful-stop: the kept connection's next request "
+        res.check("apache, drain default (on), graceful-stop: the kept connection's next request "
                   "is answered with Connection: close, then closed",
                   r3.startswith(b"HTTP/1.1 200") and b"\r\nConnection: close\r\n" in r3
                   and r3.endswith(b"p=%d\n" % s.getsockname()[1]), r3)
         t0 = time.monotonic()
         t.p.p.wait(15)
-        res.check("apache, LBGuardDrain On: graceful-stop then exits (< 5 s)",
+        res.check("apache, drain default (on): graceful-stop then exits (< 5 s)",
                   t.p.poll() is not None and time.monotonic() - t0 < 5.0,
                   "took %.1f s" % (time.monotonic() - t0))
+        res.check("apache, drain default (on), graceful-stop: the child's summary line",
+                  re.search(r"lbguard: drain: child \d+ exiting: 1 idle keep-alive connections kept "
+                            r"while it stopped: 1 answered a request with \"Connection: close\", 0 "
+                            r"closed by the client, 0 reached the idle limit", t.log()) is not None,
+                  t.log()[-1500:])
         s.close()
     finally:
         t.p.stop()
@@ -664,7 +725,10 @@ class DrainTest(lbgtest.TestCase):
     def test_3_apache_raw(self):
         run_apache_raw(self)
 
-    def test_4_apache_startup(self):
+    def test_4_apache_idle_limit(self):
+        run_apache_idle_limit(self)
+
+    def test_4b_apache_startup(self):
         run_apache_startup(self)
 
     def test_5_nginx_load(self):
