@@ -45,7 +45,7 @@
 #include "apr_strings.h"
 #include "apr_tables.h"
 
-#include "lbg.h"
+#include "lbg_quick.h"
 #include "mod_lbguard_status.h"
 #include "lbguard_drain.h"
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "lbg_internal.h"
+#include "lbg_quick.h"
 
 
 const unsigned char lbg__ctype[256] = {
@@ -931,7 +932,7 @@ lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
 
 
 unsigned
-lbg_quick_slow(const unsigned char *name, size_t name_len,
+lbg__quick_slow(const unsigned char *name, size_t name_len,
                const unsigned char *value, size_t value_len, int trusted)
 {
     int k;
@@ -966,7 +967,7 @@ lbg_quick_slow(const unsigned char *name, size_t name_len,
 
 
 int
-lbg_quick_end(const lbg_policy_t *p, const lbg_quick_t *q, int status,
+lbg__quick_end(const lbg_policy_t *p, const lbg_quick_t *q, int status,
               const unsigned char *status_line, size_t status_line_len)
 {
     const unsigned char *s = status_line;

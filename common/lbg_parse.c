@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "lbg_internal.h"
+#include "lbg_raw.h"
+#include "lbg_simd.h"
 
 
 /* Returns the index of the first LF in b[from..len), or len. */

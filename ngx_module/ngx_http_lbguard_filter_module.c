@@ -28,7 +28,7 @@
 #include <ngx_http.h>
 #include <nginx.h>
 
-#include "lbg.h"
+#include "lbg_quick.h"
 #include "ngx_http_lbguard_status.h"
 #include "ngx_http_lbguard_drain.h"
 

@@ -7,6 +7,7 @@
  */
 
 #include "lbg_test_util.h"
+#include "lbg_quick.h"
 
 /* The field bytes the tests draw from: every class the checks tell apart. */
 static const unsigned char lbgt_bytes[] = {
@@ -249,7 +250,7 @@ test_random_contract(void **state)
 
 /* One field span g[0..len) (a name, or a value), checked four ways, each
  * exactly against the reference: lbg_scan_name() / lbg_scan_value(),
- * lbg_quick_slow(), and the whole quick pass under a 3-byte and a 5-byte
+ * lbg__quick_slow(), and the whole quick pass under a 3-byte and a 5-byte
  * name (a value) or with a 1-byte value (a name). The quick pass's byte
  * checks are exact: no valid byte sends a field to lbg_check. */
 static void
@@ -267,7 +268,7 @@ one_span(int name, const unsigned char *g, size_t len)
     for (k = 0; k < (name ? 1 : LBGT_NELTS(names)); k++) {
         lbg_quick_init(&q);
         if (name) {
-            slow = lbg_quick_slow(g, len, (const unsigned char *) "v", 1, 0);
+            slow = lbg__quick_slow(g, len, (const unsigned char *) "v", 1, 0);
             lbg_quick_field(&q, g, len, (const unsigned char *) "v", 1, 0);
             want = len > 0 && all_bytes(g, len, ref_tchar);
             scan = lbg_scan_name(g, len);
@@ -281,7 +282,7 @@ one_span(int name, const unsigned char *g, size_t len)
                 continue;
             }
         } else {
-            slow = lbg_quick_slow((const unsigned char *) names[k],
+            slow = lbg__quick_slow((const unsigned char *) names[k],
                                   strlen(names[k]), g, len, 0);
             lbg_quick_field(&q, (const unsigned char *) names[k],
                             strlen(names[k]), g, len, 0);
@@ -291,7 +292,7 @@ one_span(int name, const unsigned char *g, size_t len)
         got = lbg_quick_clean(&p, &q, 200, NULL, 0);
         if ((slow == 0) != want || scan != want || got != want) {
             fail_msg("%s of %zu bytes (first 0x%02x, name \"%s\"): "
-                     "lbg_quick_slow %u, scan %d, quick %d, reference %d",
+                     "lbg__quick_slow %u, scan %d, quick %d, reference %d",
                      name ? "name" : "value", len, len ? g[0] : 0,
                      name ? "-" : names[k], slow, scan, got, want);
         }
@@ -427,9 +428,9 @@ test_dirty_responses(void **state)
         assert_int_equal(quick(NULL, status, line, one_, 1), want);         \
     } while (0)
     /* every tchar and HTAB: clean, on every path */
-    assert_int_equal(lbg_quick_slow((const unsigned char *) "X_Under", 7,
+    assert_int_equal(lbg__quick_slow((const unsigned char *) "X_Under", 7,
                                     (const unsigned char *) "v", 1, 0), 0);
-    assert_int_equal(lbg_quick_slow((const unsigned char *) "X-Tab", 5,
+    assert_int_equal(lbg__quick_slow((const unsigned char *) "X-Tab", 5,
                                     (const unsigned char *) "a\tb", 3, 0), 0);
     ONE("X_", "v", 200, NULL, 1);               /* short: the exact path */
     ONE("X-B", "a\tb", 200, NULL, 1);
