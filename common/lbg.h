@@ -537,6 +537,24 @@ typedef struct {
 } lbg_edit_t;
 
 /*
+ * How a response's message body is delimited (RFC 9112 6.3): the framing
+ * verdict that lbg_check() records in the report, and that the raw
+ * parser, the body guards and the probe act on.
+ *   NONE     no body: a response to HEAD, or status 1xx, 204 or 304
+ *   LENGTH   Content-Length: exactly `declared` bytes
+ *   CHUNKED  the chunked transfer coding is final: lbg_chunked_t ends it
+ *   CLOSE    until the connection closes (no framing field, a framing
+ *            that cannot be trusted, or a Transfer-Encoding whose final
+ *            coding is not chunked)
+ */
+typedef enum {
+    LBG_FRAMING_NONE = 0,
+    LBG_FRAMING_LENGTH,
+    LBG_FRAMING_CHUNKED,
+    LBG_FRAMING_CLOSE
+} lbg_framing_e;
+
+/*
  * The result of checks. The caller owns both arrays and passes their
  * capacities; lbg_check and lbg_parse append to them. When an array is
  * full, further entries are dropped and `truncated` is set; a truncated
@@ -550,6 +568,14 @@ typedef struct {
  *   unrepairable 1 when a finding has no safe repair that makes the
  *             response itself conformant (e.g. a body shorter than its
  *             Content-Length): lbg_repair_raw output still carries it.
+ *   framing   lbg_check()'s framing verdict (RFC 9112 6.3) on the fields
+ *             as its edits leave them (removed fields gone, set values
+ *             in place): NONE for a bodiless response, LENGTH when every
+ *             remaining Content-Length is one valid value (a list of one
+ *             repeated value counts) and no Transfer-Encoding remains,
+ *             CHUNKED when the remaining Transfer-Encoding ends in exactly
+ *             "chunked", else CLOSE. lbg_report_init() sets CLOSE.
+ *   declared  the body length in bytes that LENGTH declares, else -1.
  */
 typedef struct {
     lbg_finding_t *findings;
@@ -563,6 +589,8 @@ typedef struct {
     unsigned       close : 1;
     unsigned       no_body : 1;
     unsigned       unrepairable : 1;
+    lbg_framing_e  framing;
+    int64_t        declared;
 } lbg_report_t;
 
 /* Suggested capacities for a stack-allocated report. */
@@ -579,8 +607,11 @@ void lbg_report_init(lbg_report_t *rep, lbg_finding_t *findings,
  * message framing, budgets) on `r` under policy `p`, appending findings
  * and the repairs that fix them to `rep`. Findings of rules outside the
  * policy's profile are not recorded. Edits are recorded in every mode;
- * the caller applies them only in LBG_MODE_REPAIR. Does nothing when the
- * mode is LBG_MODE_OFF.
+ * the caller applies them only in LBG_MODE_REPAIR. Records no finding and
+ * no edit when the mode is LBG_MODE_OFF.
+ *
+ * Records the framing verdict (rep->framing, rep->declared) in every
+ * mode, LBG_MODE_OFF included.
  *
  * Returns the number of findings appended (0: the response is compliant
  * for this profile).
@@ -619,6 +650,12 @@ const char *lbg_reason_phrase(int status);
  * Content-Length (empty, sign, space, letters, a list, overflow).
  */
 int64_t lbg_content_length_parse(const unsigned char *value, size_t len);
+
+/* Returns 1 when field name name[0..len) is "Content-Length" (ASCII
+ * case-insensitive, RFC 9110 5.1, 8.6), else 0; reads at most len bytes.
+ * The matcher lbg_check() frames the body with, for the adapters' own
+ * look-ups of the field. */
+int lbg_field_is_content_length(const unsigned char *name, size_t len);
 
 /* ------------------------------------------------------------------------ */
 /* Log lines                                                                */
@@ -694,6 +731,91 @@ size_t lbg_body_feed(lbg_body_t *b, size_t len);
  * BODY_LONGER, BODY_SHORTER, or LBG_RULE_NONE.
  */
 lbg_rule_e lbg_body_rule(const lbg_body_t *b, int at_end);
+
+/* What to do with a body (lbg_body_verdict()). */
+typedef enum {
+    LBG_BODY_PASS = 0, /* send it on */
+    LBG_BODY_CUT,      /* send only the declared bytes (none for NONE),
+                          then close the connection (BODY_LONGER,
+                          BODY_ON_BODILESS) */
+    LBG_BODY_CLOSE     /* at the end, fewer bytes than declared: the
+                          connection must close (BODY_SHORTER) */
+} lbg_body_verdict_e;
+
+/*
+ * The one body decision of the core, for both body guards and the raw
+ * parser: given the framing verdict (lbg_report_t's framing and declared,
+ * or the host's own Content-Length), `seen` body bytes so far (any
+ * number >= 0) and at_end 1 when no more will come, returns CUT when seen
+ * passes what the framing allows (RFC 9112 6.2: more than `declared` for
+ * LENGTH; RFC 9112 6.3: any byte for NONE), CLOSE when at_end and a
+ * LENGTH body has fewer than `declared` bytes (RFC 9112 8), else PASS.
+ * CHUNKED and CLOSE bodies always PASS here: lbg_chunked_t judges a
+ * chunked body. A LENGTH with declared < 0 counts as CLOSE.
+ */
+lbg_body_verdict_e lbg_body_verdict(lbg_framing_e framing, int64_t declared,
+                                    int64_t seen, int at_end);
+
+/* ------------------------------------------------------------------------ */
+/* Chunked transfer coding (lbg_chunked.c)                                  */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * An incremental decoder of the chunked transfer coding (RFC 9112 7.1), in
+ * the shape of picohttpparser's phr_chunked_decoder: the caller feeds the
+ * body in spans of any size (down to one byte) and learns how many bytes
+ * of each span belong to the chunked body, how many of them are chunk
+ * data, and when the body is complete (last-chunk and trailer section) or
+ * cannot be a chunked body. It never writes into the span, never reads
+ * past it, allocates nothing; the state is this struct. Strict, as the
+ * raw parser: chunk-size 1*HEXDIG up to 2^52 (HAProxy's limit; a digit
+ * that would pass it is an error), optional SP/HTAB after it (recorded in
+ * `ws`, CHUNK_SIZE_WHITESPACE), a chunk-ext of field-vchar, SP and HTAB
+ * after ';', every line ending in CRLF, trailer lines of any bytes but LF.
+ *
+ *   state     internal; 0 with lbg_chunked_init()
+ *   size      chunk-data bytes still to come in the current chunk
+ *   digits    hex digits of the current chunk-size
+ *   offset    body bytes consumed so far (the sum of *used)
+ *   data      chunk-data bytes so far (the sum of *data)
+ *   error     on LBG_CHUNKED_ERROR: the offset of the bad byte (for a bad
+ *             CRLF, of the byte where it starts); on DONE `offset`; else
+ *             the offset where the body would be reported bad if it ended
+ *             now (the CR of a CRLF still missing its LF, else `offset`)
+ *   ws        the offset of the first SP or HTAB right after a
+ *             chunk-size, or -1
+ *   line      bytes of the current trailer line so far (internal)
+ */
+typedef struct {
+    unsigned  state;
+    uint64_t  size;
+    unsigned  digits;
+    uint64_t  offset;
+    uint64_t  data;
+    uint64_t  error;
+    int64_t   ws;
+    uint64_t  line;
+} lbg_chunked_t;
+
+/* The results of lbg_chunked_feed(). */
+#define LBG_CHUNKED_MORE  0  /* every byte fed belongs to the body; more to come */
+#define LBG_CHUNKED_DONE  1  /* the body ended: *used bytes of the span are its
+                                last ones, the rest is not the body's */
+#define LBG_CHUNKED_ERROR -1 /* not a chunked body: see c->error; feed no more */
+
+/* Starts a chunked body: every member zero but ws (-1). */
+void lbg_chunked_init(lbg_chunked_t *c);
+
+/*
+ * Feeds the next span s[0..len) of the body (len may be 0). Sets *used to
+ * the bytes of the span that the decoder consumed (len on MORE; up to and
+ * including the trailer section's final LF on DONE; up to the bad byte,
+ * excluded, on ERROR) and *data to how many of them are chunk data; either
+ * pointer may be NULL. Returns LBG_CHUNKED_MORE, _DONE or _ERROR; once
+ * DONE or ERROR it returns the same again with *used = 0.
+ */
+int lbg_chunked_feed(lbg_chunked_t *c, const unsigned char *s, size_t len,
+                     size_t *used, size_t *data);
 
 /* ------------------------------------------------------------------------ */
 /* Keep-alive policy                                                        */

@@ -23,7 +23,8 @@ extern "C" {
  *   header_len   bytes of the status line and header section, including
  *                the empty line; 0 when the header section is incomplete.
  *   body         the bytes after the header section (body_len of them).
- *   framing      how the body is delimited: LBG_FRAMING_NONE (bodiless),
+ *   framing      how the body is delimited (lbg_framing_e, lbg.h: the
+ *                report's framing verdict): LBG_FRAMING_NONE (bodiless),
  *                _LENGTH (Content-Length), _CHUNKED, _CLOSE (until close).
  *   body_expected  declared Content-Length (LENGTH), or -1.
  *   body_framed  bytes of `body` that belong to this response per the
@@ -35,13 +36,6 @@ extern "C" {
  * the bytes that follow belong to the next message: they are not checked,
  * framing is NONE and body_framed is body_len (lbg_repair_raw copies them).
  */
-typedef enum {
-    LBG_FRAMING_NONE = 0,
-    LBG_FRAMING_LENGTH,
-    LBG_FRAMING_CHUNKED,
-    LBG_FRAMING_CLOSE
-} lbg_framing_e;
-
 typedef struct {
     lbg_response_t       view;
     size_t               header_len;
