@@ -11,9 +11,9 @@ BUILD   ?= $(CURDIR)/build
 CC      ?= cc
 PYTHON  ?= python3
 
-CORE_SRCS := common/lbg_rules.c common/lbg_check.c common/lbg_format.c common/lbg_quick.c \
-             common/lbg_body.c common/lbg_chunked.c common/lbg_parse.c common/lbg_metrics.c \
-             common/lbg_bypass.c
+CORE_SRCS := common/lbg_rules.c common/lbg_scan.c common/lbg_report.c common/lbg_check.c \
+             common/lbg_format.c common/lbg_quick.c common/lbg_body.c common/lbg_keepalive.c \
+             common/lbg_chunked.c common/lbg_parse.c common/lbg_metrics.c common/lbg_bypass.c
 CORE_HDRS := common/lbg.h common/lbg_quick.h common/lbg_simd.h common/lbg_raw.h \
              common/lbg_internal.h
 

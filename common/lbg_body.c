@@ -1,6 +1,7 @@
 /*
- * lbg_body.c -- the body guard (declared framing vs bytes sent, RFC 9112
- * 6.2, 6.3, 8) and the keep-alive policy (RFC 9112 9.6).
+ * lbg_body.c -- the body guard: the one body verdict (pass / cut / close)
+ * on a framing verdict and the bytes seen (RFC 9112 6.2, 6.3, 8), and the
+ * adapters' tracker lbg_body_t built on it.
  */
 
 #include "lbg_internal.h"
@@ -83,28 +84,3 @@ lbg_body_rule(const lbg_body_t *b, int at_end)
     }
 }
 
-
-lbg_ka_verdict_e
-lbg_keepalive_verdict(uint64_t server_ms, uint64_t lb_idle_ms,
-                      uint64_t margin_ms, uint64_t *required_ms)
-{
-    uint64_t need;
-
-    if (lb_idle_ms == 0) {
-        if (required_ms != NULL) {
-            *required_ms = 0;
-        }
-        return LBG_KA_UNKNOWN;
-    }
-    need = lb_idle_ms + margin_ms;
-    if (need < lb_idle_ms) {
-        need = UINT64_MAX; /* saturate */
-    }
-    if (required_ms != NULL) {
-        *required_ms = need;
-    }
-    if (server_ms == 0) {
-        return LBG_KA_DISABLED;
-    }
-    return server_ms < need ? LBG_KA_RAISE : LBG_KA_OK;
-}

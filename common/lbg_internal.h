@@ -1,6 +1,12 @@
 /*
  * lbg_internal.h -- internals shared by the core's source files. Not part
- * of the public API: adapters include lbg.h only.
+ * of the public API: adapters include lbg.h (and lbg_quick.h), tools
+ * lbg_raw.h.
+ *
+ * Where they live: lbg__ctype, lbg__ieq, lbg__status_code, lbg__cl_list,
+ * lbg__te_scan in lbg_scan.c (the scanners); lbg__finding, lbg__edit in
+ * lbg_report.c; lbg__host_status_line_len, lbg__framing_of in
+ * lbg_check.c; lbg__check_101 in lbg_bypass.c.
  */
 
 #ifndef LBG_INTERNAL_H
@@ -8,7 +14,7 @@
 
 #include "lbg.h"
 
-/* Character classes, one bit each, in lbg__ctype[256] (lbg_check.c). */
+/* Character classes, one bit each, in lbg__ctype[256] (lbg_scan.c). */
 #define LBG__TCHAR   0x01u /* token character, RFC 9110 5.6.2 */
 #define LBG__VCHAR   0x02u /* field-vchar: VCHAR / obs-text, RFC 9110 5.5 */
 #define LBG__WS      0x04u /* SP / HTAB */

@@ -71,32 +71,27 @@ lbg__version(const lbg_policy_t *p, lbg_report_t *rep,
 }
 
 
-int
-lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
-          int head, lbg_field_t *fields, size_t fields_cap, lbg_raw_t *out,
-          lbg_report_t *rep)
+/*
+ * The status line of buf[0..len) (RFC 9112 4): HTTP-version SP
+ * status-code SP [ reason-phrase ], into out->view; the version and
+ * white-space findings. Returns the offset of the LF that ends it (len
+ * when there is none), or (size_t) -1 when buf holds no status line at all
+ * (empty, or no "HTTP/" prefix: the finding is recorded). Sets
+ * *first_bare to that LF when it has no CR before it.
+ */
+static size_t
+lbg__parse_status(const lbg_policy_t *p, const unsigned char *buf,
+                  size_t len, lbg_raw_t *out, lbg_report_t *rep,
+                  const unsigned char **first_bare)
 {
-    lbg_response_t      *v = &out->view;
-    const unsigned char *first_bare = NULL, *colon;
-    size_t               i, e, le, s, vs, ve, nlines = 0, nf = 0, bad = 0;
-    size_t               ws, j, cl_field;
-    int                  code;
-    int                  folds = 0; /* the last line stored a field: an
-                                       obs-fold line continues it */
-    int64_t              cl, x;
-    lbg_field_t         *f;
-    lbg_chunked_t        ch;
-
-    memset(out, 0, sizeof(*out));
-    v->head = head ? 1 : 0;
-    v->status = -1;
-    v->fields = fields;
-    out->body_expected = -1;
+    lbg_response_t *v = &out->view;
+    size_t          i, e, le, s;
+    int             code;
 
     if (len == 0) {
         lbg__finding(p, rep, LBG_RULE_HEADER_INCOMPLETE, LBG_NO_FIELD, NULL,
                      0, 0, 0);
-        return -1;
+        return (size_t) -1;
     }
     if (len < 5 || !lbg__ieq(buf, 5, "http/", 5)) {
         e = lbg__eol(buf, 0, len);
@@ -107,7 +102,7 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
         lbg__finding(p, rep, LBG_RULE_VERSION_INVALID, LBG_NO_FIELD, buf,
                      i ? i : (len < 8 ? len : 8), 0, 0);
         rep->unrepairable = 1; /* not an HTTP response at all */
-        return -1;
+        return (size_t) -1;
     }
 
     /* status line: HTTP-version SP status-code SP [ reason-phrase ] */
@@ -115,7 +110,7 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
     le = (e > 0 && e < len && buf[e - 1] == '\r') ? e - 1 : e;
     if (e < len && le == e) {
         out->bare_lf++;
-        first_bare = buf + e;
+        *first_bare = buf + e;
     }
     i = 0;
     while (i < le && buf[i] != ' ') {
@@ -137,6 +132,31 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
     if (code >= 0) {
         v->status = code;
     }
+    return e;
+}
+
+
+/*
+ * The header section of buf[0..len) after the status line that ends at
+ * offset e (RFC 9112 5): field lines into fields[] (fields_cap of them,
+ * out->view.nfields set), obs-fold lines joined to the field they
+ * continue (RFC 9112 5.2), out->header_len past the empty line (0 when
+ * the section does not end); the findings of lines without a colon, of
+ * too many lines and of bare LF line ends (first_bare: the first one so
+ * far, from the status line).
+ */
+static void
+lbg__parse_fields(const lbg_policy_t *p, const unsigned char *buf,
+                  size_t len, size_t e, lbg_field_t *fields,
+                  size_t fields_cap, lbg_raw_t *out, lbg_report_t *rep,
+                  const unsigned char *first_bare)
+{
+    lbg_response_t      *v = &out->view;
+    const unsigned char *colon;
+    size_t               i, le, vs, ve, nlines = 0, nf = 0;
+    int                  folds = 0; /* the last line stored a field: an
+                                       obs-fold line continues it */
+    lbg_field_t         *f;
 
     /* header section */
     i = e + 1;
@@ -218,12 +238,27 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
         lbg__finding(p, rep, LBG_RULE_BARE_LF, LBG_NO_FIELD, first_bare, 1,
                      (int64_t) out->bare_lf, 0);
     }
+}
 
-    lbg_check(p, v, rep);
 
-    if (out->header_len == 0) {
-        return 0;
-    }
+/*
+ * The message body of a parsed response (RFC 9112 6.3), after lbg_check()
+ * has recorded its framing verdict in rep: the body and its framed length
+ * in out; the bytes after a 1xx (the next message, or a 1xx's own body
+ * announced by a Content-Length: BODY_ON_BODILESS), a body on a bodiless
+ * response, a body longer or shorter than its Content-Length, a chunked
+ * body that is not one (lbg_chunked_t) or has white space after a chunk
+ * size.
+ */
+static void
+lbg__parse_body(const lbg_policy_t *p, const unsigned char *buf, size_t len,
+                lbg_raw_t *out, lbg_report_t *rep)
+{
+    lbg_response_t *v = &out->view;
+    const lbg_field_t *fields = v->fields, *f;
+    size_t             i, j, e, nf = v->nfields, bad = 0, ws, cl_field;
+    int64_t            cl, x;
+    lbg_chunked_t      ch;
 
     /* message body length, RFC 9112 6.3 */
     out->body = buf + out->header_len;
@@ -262,7 +297,7 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
         }
         out->framing = LBG_FRAMING_NONE;
         out->body_framed = out->body_len;
-        goto done;
+        return;
     }
     if (lbg_response_bodiless(v)) {
         out->framing = LBG_FRAMING_NONE;
@@ -274,7 +309,7 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
             lbg__edit(rep, LBG_EDIT_NO_BODY, LBG_NO_FIELD, 0, NULL, 0);
             lbg__edit(rep, LBG_EDIT_CLOSE, LBG_NO_FIELD, 0, NULL, 0);
         }
-        goto done;
+        return;
     }
     /* the framing is lbg_check()'s verdict, the one derivation of it;
      * a finding about a Content-Length names the first one */
@@ -356,9 +391,37 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
         out->body_framed = out->body_len;
         break;
     }
+}
 
-done:
 
+int
+lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
+          int head, lbg_field_t *fields, size_t fields_cap, lbg_raw_t *out,
+          lbg_report_t *rep)
+{
+    lbg_response_t      *v = &out->view;
+    const unsigned char *first_bare = NULL;
+    size_t               e;
+
+    memset(out, 0, sizeof(*out));
+    v->head = head ? 1 : 0;
+    v->status = -1;
+    v->fields = fields;
+    out->body_expected = -1;
+
+    e = lbg__parse_status(p, buf, len, out, rep, &first_bare);
+    if (e == (size_t) -1) {
+        return -1;
+    }
+    lbg__parse_fields(p, buf, len, e, fields, fields_cap, out, rep,
+                      first_bare);
+
+    lbg_check(p, v, rep);
+
+    if (out->header_len == 0) {
+        return 0;
+    }
+    lbg__parse_body(p, buf, len, out, rep);
     lbg__budget_after_repair(p, out, rep);
     return 0;
 }

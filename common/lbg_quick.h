@@ -135,7 +135,7 @@ int lbg__quick_end(const lbg_policy_t *p, const lbg_quick_t *q, int status,
                    const unsigned char *status_line, size_t status_line_len);
 
 /*
- * The exact byte classes, out of line (lbg_quick.c), shared by the quick
+ * The exact byte classes, out of line (lbg_scan.c), shared by the quick
  * pass and lbg_check(); they read exactly s[0..n) and never branch per
  * byte. lbg_scan_name() returns 1 when s[0..n) is a token (RFC 9110 5.1:
  * field-name = token = 1*tchar, 5.6.2), 0 when it is empty or holds

@@ -17,7 +17,7 @@ lib = os.path.join(lbgtest.build_dir(), "lib", "liblbg.a")
 ALLOWED_LIBC = {"memchr", "memcpy", "memmove", "memset", "memcmp", "strlen",
                 "__stack_chk_fail",
                 # libgcc's CPU model behind __builtin_cpu_supports("avx2")
-                # (lbg_quick.c): set once by libgcc's constructor, read-only
+                # (lbg_scan.c): set once by libgcc's constructor, read-only
                 # afterwards; no state of the core's own
                 "__cpu_model",
                 # the linker's own, for the PIC access to __cpu_model
