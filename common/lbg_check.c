@@ -423,11 +423,12 @@ lbg__framing_of(const lbg_response_t *r, const lbg_report_t *rep,
                 const unsigned char *kind, int drop, int64_t *declared)
 {
     const lbg_field_t   *f;
-    const lbg_edit_t    *ed;
+    const lbg_edit_t    *set;
     const unsigned char *v, *el;
-    size_t               i, k, vlen, ellen, ncodings = 0, nchunked = 0;
+    size_t               i, vlen, ellen, ncodings = 0, nchunked = 0;
     int64_t              x, cl = -1;
-    int                  kd, removed, have_te = 0, have_cl = 0, cl_ok = 1;
+    int                  kd, removed, sanitized, have_te = 0, have_cl = 0;
+    int                  cl_ok = 1;
     int                  final_chunked = 0, empty = 0;
 
     *declared = -1;
@@ -445,24 +446,12 @@ lbg__framing_of(const lbg_response_t *r, const lbg_report_t *rep,
         if (kd == 0 || (kd & drop) != 0) {
             continue;
         }
-        v = f->value;
-        vlen = f->value_len;
-        removed = 0;
-        for (k = 0; k < rep->nedits; k++) {
-            ed = &rep->edits[k];
-            if (ed->field != i) {
-                continue;
-            }
-            if (ed->op == LBG_EDIT_REMOVE) {
-                removed = 1;
-            } else if (ed->op == LBG_EDIT_SET) {
-                v = ed->value;
-                vlen = ed->value_len;
-            }
-        }
+        lbg__field_edits(rep, i, &removed, &sanitized, &set);
         if (removed) {
             continue;
         }
+        v = set != NULL ? set->value : f->value;
+        vlen = set != NULL ? set->value_len : f->value_len;
         if (kd == LBG__K_TE) {
             have_te = 1;
             lbg__te_scan(v, vlen, &ncodings, &nchunked, &final_chunked,

@@ -4,8 +4,8 @@
  * lbg_raw.h.
  *
  * Where they live: lbg__ctype, lbg__ieq, lbg__status_code, lbg__cl_list,
- * lbg__te_scan in lbg_scan.c (the scanners); lbg__finding, lbg__edit in
- * lbg_report.c; lbg__host_status_line_len, lbg__framing_of in
+ * lbg__te_scan in lbg_scan.c (the scanners); lbg__finding, lbg__edit,
+ * lbg__field_edits in lbg_report.c; lbg__host_status_line_len, lbg__framing_of in
  * lbg_check.c; lbg__check_101 in lbg_bypass.c.
  */
 
@@ -52,6 +52,12 @@ int lbg__finding(const lbg_policy_t *p, lbg_report_t *rep, lbg_rule_e rule,
 /* Appends an edit unless an identical one is already there. */
 void lbg__edit(lbg_report_t *rep, lbg_edit_op_e op, size_t field, int status,
                const unsigned char *value, size_t value_len);
+
+/* The edits rep holds for field `field` (an index into the view): *removed
+ * 1 when an LBG_EDIT_REMOVE, *sanitized 1 when an LBG_EDIT_SANITIZE, *set
+ * the last LBG_EDIT_SET, else 0, 0, NULL. */
+void lbg__field_edits(const lbg_report_t *rep, size_t field, int *removed,
+                      int *sanitized, const lbg_edit_t **set);
 
 /*
  * A Content-Length value that is a comma-separated list (RFC 9110 8.6,

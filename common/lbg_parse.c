@@ -588,22 +588,7 @@ lbg__write_head(const lbg_raw_t *raw, const lbg_report_t *rep, lbg__w_t *w)
     }
     for (i = 0; i < v->nfields; i++) {
         f = &v->fields[i];
-        removed = 0;
-        sanitize = 0;
-        set = NULL;
-        for (k = 0; k < rep->nedits; k++) {
-            ed = &rep->edits[k];
-            if (ed->field != i) {
-                continue;
-            }
-            if (ed->op == LBG_EDIT_REMOVE) {
-                removed = 1;
-            } else if (ed->op == LBG_EDIT_SANITIZE) {
-                sanitize = 1;
-            } else if (ed->op == LBG_EDIT_SET) {
-                set = ed;
-            }
-        }
+        lbg__field_edits(rep, i, &removed, &sanitize, &set);
         if (removed
             || (rep->close && f->name_len == 10
                 && lbg__ieq(f->name, 10, "connection", 10)))

@@ -105,3 +105,29 @@ lbg__edit(lbg_report_t *rep, lbg_edit_op_e op, size_t field, int status,
     e->value = value;
     e->value_len = value_len;
 }
+
+
+void
+lbg__field_edits(const lbg_report_t *rep, size_t field, int *removed,
+                 int *sanitized, const lbg_edit_t **set)
+{
+    const lbg_edit_t *ed;
+    size_t            k;
+
+    *removed = 0;
+    *sanitized = 0;
+    *set = NULL;
+    for (k = 0; k < rep->nedits; k++) {
+        ed = &rep->edits[k];
+        if (ed->field != field) {
+            continue;
+        }
+        if (ed->op == LBG_EDIT_REMOVE) {
+            *removed = 1;
+        } else if (ed->op == LBG_EDIT_SANITIZE) {
+            *sanitized = 1;
+        } else if (ed->op == LBG_EDIT_SET) {
+            *set = ed;
+        }
+    }
+}
