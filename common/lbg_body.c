@@ -1,6 +1,7 @@
 /*
- * lbg_body.c -- the body guard (declared framing vs bytes sent, RFC 9112
- * 6.2, 6.3, 8) and the keep-alive policy (RFC 9112 9.6).
+ * lbg_body.c -- the body guard: the one body verdict (pass / cut / close)
+ * on a framing verdict and the bytes seen (RFC 9112 6.2, 6.3, 8), and the
+ * adapters' tracker lbg_body_t built on it.
  */
 
 #include "lbg_internal.h"
@@ -48,46 +49,38 @@ lbg_body_feed(lbg_body_t *b, size_t len)
 }
 
 
+lbg_body_verdict_e
+lbg_body_verdict(lbg_framing_e framing, int64_t declared, int64_t seen,
+                 int at_end)
+{
+    if (framing == LBG_FRAMING_NONE) {
+        return seen > 0 ? LBG_BODY_CUT : LBG_BODY_PASS;
+    }
+    if (framing != LBG_FRAMING_LENGTH || declared < 0) {
+        return LBG_BODY_PASS;
+    }
+    if (seen > declared) {
+        return LBG_BODY_CUT;
+    }
+    return at_end && seen < declared ? LBG_BODY_CLOSE : LBG_BODY_PASS;
+}
+
+
 lbg_rule_e
 lbg_body_rule(const lbg_body_t *b, int at_end)
 {
-    if (b->bodiless) {
-        return b->sent > 0 ? LBG_RULE_BODY_ON_BODILESS : LBG_RULE_NONE;
-    }
-    if (b->declared < 0) {
+    lbg_framing_e framing = b->bodiless       ? LBG_FRAMING_NONE
+                            : b->declared >= 0 ? LBG_FRAMING_LENGTH
+                                               : LBG_FRAMING_CLOSE;
+
+    switch (lbg_body_verdict(framing, b->declared, b->sent, at_end)) {
+    case LBG_BODY_CUT:
+        return framing == LBG_FRAMING_NONE ? LBG_RULE_BODY_ON_BODILESS
+                                           : LBG_RULE_BODY_LONGER;
+    case LBG_BODY_CLOSE:
+        return LBG_RULE_BODY_SHORTER;
+    default:
         return LBG_RULE_NONE;
     }
-    if (b->sent > b->declared) {
-        return LBG_RULE_BODY_LONGER;
-    }
-    if (at_end && b->sent < b->declared) {
-        return LBG_RULE_BODY_SHORTER;
-    }
-    return LBG_RULE_NONE;
 }
 
-
-lbg_ka_verdict_e
-lbg_keepalive_verdict(uint64_t server_ms, uint64_t lb_idle_ms,
-                      uint64_t margin_ms, uint64_t *required_ms)
-{
-    uint64_t need;
-
-    if (lb_idle_ms == 0) {
-        if (required_ms != NULL) {
-            *required_ms = 0;
-        }
-        return LBG_KA_UNKNOWN;
-    }
-    need = lb_idle_ms + margin_ms;
-    if (need < lb_idle_ms) {
-        need = UINT64_MAX; /* saturate */
-    }
-    if (required_ms != NULL) {
-        *required_ms = need;
-    }
-    if (server_ms == 0) {
-        return LBG_KA_DISABLED;
-    }
-    return server_ms < need ? LBG_KA_RAISE : LBG_KA_OK;
-}

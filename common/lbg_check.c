@@ -1,230 +1,24 @@
 /*
  * lbg_check.c -- the header-level rules: status line, field names and
- * values (RFC 9110 5), message framing (RFC 9112 6), header budgets.
+ * values (RFC 9110 5), message framing (RFC 9112 6) and its verdict, header
+ * budgets; lbg_check() itself.
  *
- * One pass over the fields classifies every byte with a table lookup; the
- * framing analysis runs a second, short pass only when a Content-Length or
- * Transfer-Encoding field exists.
+ * One pass over the fields checks every byte (the scanners of lbg_scan.c,
+ * inline SSE2 first); the framing analysis runs a second, short pass only
+ * when a Content-Length or Transfer-Encoding field exists.
  */
 
 #include <string.h>
 
 #include "lbg_internal.h"
+#include "lbg_quick.h"
 
-
-const unsigned char lbg__ctype[256] = {
-    0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x24, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,  /* 00 */
-    0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,  /* 10 */
-    0x24, 0x03, 0x02, 0x03, 0x03, 0x03, 0x03, 0x03, 0x02, 0x02, 0x03, 0x03, 0x02, 0x03, 0x03, 0x02,  /* 20 */
-    0x1b, 0x1b, 0x1b, 0x1b, 0x1b, 0x1b, 0x1b, 0x1b, 0x1b, 0x1b, 0x22, 0x02, 0x02, 0x02, 0x02, 0x02,  /* 30 */
-    0x02, 0x13, 0x13, 0x13, 0x13, 0x13, 0x13, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03,  /* 40 */
-    0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x02, 0x02, 0x02, 0x03, 0x03,  /* 50 */
-    0x03, 0x13, 0x13, 0x13, 0x13, 0x13, 0x13, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03,  /* 60 */
-    0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x02, 0x03, 0x02, 0x03, 0x20,  /* 70 */
-    0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02,  /* 80 */
-    0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02,  /* 90 */
-    0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02,  /* a0 */
-    0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02,  /* b0 */
-    0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02,  /* c0 */
-    0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02,  /* d0 */
-    0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02,  /* e0 */
-    0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02,  /* f0 */
-};
-
-
-void
-lbg_report_init(lbg_report_t *rep, lbg_finding_t *findings,
-                 size_t findings_cap, lbg_edit_t *edits, size_t edits_cap)
-{
-    rep->findings = findings;
-    rep->nfindings = 0;
-    rep->findings_cap = findings ? findings_cap : 0;
-    rep->edits = edits;
-    rep->nedits = 0;
-    rep->edits_cap = edits ? edits_cap : 0;
-    rep->worst = LBG_TIER_COMPLIANT;
-    rep->truncated = 0;
-    rep->close = 0;
-    rep->no_body = 0;
-    rep->unrepairable = 0;
-}
-
-
-int
-lbg__finding(const lbg_policy_t *p, lbg_report_t *rep, lbg_rule_e rule,
-             size_t field, const unsigned char *at, size_t at_len,
-             int64_t n1, int64_t n2)
-{
-    const lbg_rule_t *r;
-    lbg_finding_t    *f;
-
-    if (p->mode == LBG_MODE_OFF || !lbg_rule_in_profile(rule, p->profile)) {
-        return 0;
-    }
-    r = lbg_rule(rule);
-    if (r->tier > rep->worst) {
-        rep->worst = r->tier;
-    }
-    if (!(r->fix & LBG_FIX_EDIT)) {
-        /* no repair makes the response itself conformant */
-        rep->unrepairable = 1;
-    }
-    if (rep->nfindings >= rep->findings_cap) {
-        rep->truncated = 1;
-        rep->close = 1;
-        return 1;
-    }
-    f = &rep->findings[rep->nfindings++];
-    f->rule = rule;
-    f->field = field;
-    f->at = at;
-    f->at_len = at_len;
-    f->n1 = n1;
-    f->n2 = n2;
-    f->after_repair = 0;
-    return 1;
-}
-
-
-int
-lbg_report_add(const lbg_policy_t *p, lbg_report_t *rep,
-               const lbg_finding_t *f)
-{
-    return lbg__finding(p, rep, f->rule, f->field, f->at, f->at_len, f->n1,
-                        f->n2);
-}
-
-
-void
-lbg__edit(lbg_report_t *rep, lbg_edit_op_e op, size_t field, int status,
-          const unsigned char *value, size_t value_len)
-{
-    size_t      i;
-    lbg_edit_t *e;
-
-    if (op == LBG_EDIT_CLOSE) {
-        rep->close = 1;
-    } else if (op == LBG_EDIT_NO_BODY) {
-        rep->no_body = 1;
-    }
-    for (i = 0; i < rep->nedits; i++) {
-        e = &rep->edits[i];
-        if (e->op == op && e->field == field && e->status == status
-            && e->value == value && e->value_len == value_len)
-        {
-            return;
-        }
-    }
-    if (rep->nedits >= rep->edits_cap) {
-        rep->truncated = 1;
-        rep->close = 1;
-        return;
-    }
-    e = &rep->edits[rep->nedits++];
-    e->op = op;
-    e->field = field;
-    e->status = status;
-    e->value = value;
-    e->value_len = value_len;
-}
 
 
 int
 lbg_response_bodiless(const lbg_response_t *r)
 {
     return lbg_bodiless(r->status, r->head);
-}
-
-
-size_t
-lbg_sanitize(const unsigned char *value, size_t len, unsigned char *out)
-{
-    size_t i, n = 0;
-
-    for (i = 0; i < len; i++) {
-        if (lbg__is(value[i], LBG__VCHAR | LBG__WS)) {
-            out[i] = value[i];
-        } else {
-            out[i] = ' ';
-            n++;
-        }
-    }
-    return n;
-}
-
-
-int64_t
-lbg_content_length_parse(const unsigned char *value, size_t len)
-{
-    int64_t v = 0;
-    size_t  i;
-    int     d;
-
-    if (len == 0) {
-        return -1;
-    }
-    if (len <= 18) {
-        /* 18 digits cannot overflow: no check per digit */
-        for (i = 0; i < len; i++) {
-            d = value[i] - '0';
-            if ((unsigned) d > 9) {
-                return -1;
-            }
-            v = v * 10 + d;
-        }
-        return v;
-    }
-    for (i = 0; i < len; i++) {
-        if (!lbg__is(value[i], LBG__DIGIT)) {
-            return -1;
-        }
-        d = value[i] - '0';
-        if (v > (INT64_MAX - d) / 10) {
-            return -1;
-        }
-        v = v * 10 + d;
-    }
-    return v;
-}
-
-
-int64_t
-lbg__cl_list(const unsigned char *v, size_t len, const unsigned char **first,
-             size_t *first_len)
-{
-    size_t  i = 0, s, e;
-    int64_t val = -1, x;
-    int     differ = 0;
-
-    if (memchr(v, ',', len) == NULL) {
-        return -1; /* not a list: " 5" is no "5" */
-    }
-    while (i <= len) {
-        s = i;
-        while (i < len && v[i] != ',') {
-            i++;
-        }
-        e = i;
-        while (s < e && lbg__is(v[s], LBG__WS)) {
-            s++;
-        }
-        while (e > s && lbg__is(v[e - 1], LBG__WS)) {
-            e--;
-        }
-        x = lbg_content_length_parse(v + s, e - s);
-        if (x < 0) {
-            return -1;
-        }
-        if (val < 0) {
-            val = x;
-            *first = v + s;
-            *first_len = e - s;
-        } else if (x != val) {
-            differ = 1;
-        }
-        i++; /* past the comma (or past the end) */
-    }
-    return differ ? -2 : val;
 }
 
 
@@ -283,18 +77,6 @@ lbg_reason_phrase(int status)
     case 505: return "HTTP Version Not Supported";
     default:  return "";
     }
-}
-
-
-int
-lbg__status_code(const unsigned char *s, size_t n)
-{
-    if (n < 3 || !lbg__is(s[0], LBG__DIGIT) || !lbg__is(s[1], LBG__DIGIT)
-        || !lbg__is(s[2], LBG__DIGIT) || (n > 3 && s[3] != ' '))
-    {
-        return -1;
-    }
-    return (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
 }
 
 
@@ -358,127 +140,6 @@ lbg__check_status(const lbg_policy_t *p, const lbg_response_t *r,
 }
 
 
-/*
- * The byte checks of the fast paths. Each answers yes or no for a whole
- * span and reads exactly the bytes s[0..n). With SSE2 (every x86-64) they
- * are lbg_scan_name() and lbg_scan_value() (lbg_quick.c: 16 bytes at a
- * time, 32 with AVX2), shared with the quick pass; elsewhere, or with
- * LBG_NO_SIMD defined, eight bytes at a time in a 64-bit word (SWAR) for
- * values and by table lookups for names.
- */
-
-#ifndef LBG_QUICK_INLINE
-/* The exact token test, a byte at a time (RFC 9110 5.6.2). */
-static int
-lbg__token_slow(const unsigned char *s, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        if (!(lbg__ctype[s[i]] & LBG__TCHAR)) {
-            return 0;
-        }
-    }
-    return n > 0;
-}
-#endif
-
-
-/*
- * 1 when s[0..n) is a token (RFC 9110 5.1: field-name = token), 0 when it
- * is empty or holds a byte that is no tchar. Exact.
- */
-static int
-lbg__token_clean(const unsigned char *s, size_t n)
-{
-#ifdef LBG_QUICK_INLINE
-    return lbg_scan_name(s, n);
-#else
-    const unsigned char *t = lbg__ctype;
-    size_t               i;
-
-#define LBG__T8(k)                                                           \
-    (t[s[k]] & t[s[(k) + 1]] & t[s[(k) + 2]] & t[s[(k) + 3]]                 \
-     & t[s[(k) + 4]] & t[s[(k) + 5]] & t[s[(k) + 6]] & t[s[(k) + 7]])
-#define LBG__T4(k) (t[s[k]] & t[s[(k) + 1]] & t[s[(k) + 2]] & t[s[(k) + 3]])
-    if (n >= 8) {
-        for (i = 0; i + 8 < n; i += 8) {
-            if (!(LBG__T8(i) & LBG__TCHAR)) {
-                return 0;
-            }
-        }
-        return (LBG__T8(n - 8) & LBG__TCHAR) != 0;
-    }
-    if (n >= 4) {
-        return (LBG__T4(0) & LBG__T4(n - 4) & LBG__TCHAR) != 0;
-    }
-#undef LBG__T8
-#undef LBG__T4
-    return lbg__token_slow(s, n);
-#endif
-}
-
-
-#ifndef LBG_QUICK_INLINE
-/* The exact value test, a byte at a time: field-vchar, SP, HTAB. */
-static int
-lbg__value_slow(const unsigned char *v, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        if (!(lbg__ctype[v[i]] & (LBG__VCHAR | LBG__WS))) {
-            return 0;
-        }
-    }
-    return 1;
-}
-#endif
-
-
-/*
- * 1 when every byte of v[0..n) is a field-vchar, SP or HTAB (RFC 9110 5.5:
- * no CTL other than HTAB, no DEL), else 0. Exact.
- */
-static int
-lbg__value_clean(const unsigned char *v, size_t n)
-{
-#ifdef LBG_QUICK_INLINE
-    return lbg_scan_value(v, n);
-#else
-    const uint64_t ones = UINT64_C(0x0101010101010101);
-    const uint64_t highs = UINT64_C(0x8080808080808080);
-    uint64_t       x, y;
-    uint32_t       a, b;
-    size_t         i;
-
-    /* a byte below 0x20 or equal to 0x7f in a word: the "has less than"
-     * and "has zero" bit tricks, exact as a yes/no answer */
-#define LBG__BAD64(x, y)                                                     \
-    ((y) = (x) ^ (ones * 0x7f),                                              \
-     ((((x) - ones * 0x20) & ~(x)) | (((y) - ones) & ~(y))) & highs)
-    if (n >= 8) {
-        for (i = 0; i + 8 < n; i += 8) {
-            memcpy(&x, v + i, 8);
-            if (LBG__BAD64(x, y)) {
-                return lbg__value_slow(v, n);
-            }
-        }
-        memcpy(&x, v + n - 8, 8);
-        return LBG__BAD64(x, y) ? lbg__value_slow(v, n) : 1;
-    }
-    if (n >= 4) {
-        memcpy(&a, v, 4);
-        memcpy(&b, v + n - 4, 4);
-        x = a | (uint64_t) b << 32;
-        return LBG__BAD64(x, y) ? lbg__value_slow(v, n) : 1;
-    }
-#undef LBG__BAD64
-    return lbg__value_slow(v, n);
-#endif
-}
-
-
 /* Field name: RFC 9110 5.1, field-name = token. */
 static void
 lbg__check_name(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
@@ -492,7 +153,7 @@ lbg__check_name(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
     if (n == 0) {
         goto invalid;
     }
-    if (lbg__token_clean(nm, n)) {
+    if (lbg_scan_name(nm, n)) {
         return;
     }
 
@@ -535,7 +196,7 @@ lbg__check_value(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
     int                  seen_nul = 0;
     lbg_rule_e           rule;
 
-    if (lbg__value_clean(v, n)) {
+    if (lbg_scan_value(v, n)) {
         return;
     }
     for (i = 0; i < n; i++) {
@@ -608,51 +269,6 @@ lbg__remove_all(const lbg_response_t *r, lbg_report_t *rep,
 
 
 static const unsigned char lbg__chunked[] = "chunked";
-
-
-/*
- * Transfer-Encoding codings across every TE field (RFC 9112 6.1, 7):
- * counts codings and "chunked" codings; *final_chunked tells whether the
- * last coding is chunked; *empty whether an element is empty. Bytes that
- * lbg_sanitize turns into SP count as OWS here, so that a value and its
- * repair frame the body the same way.
- */
-void
-lbg__te_scan(const unsigned char *v, size_t len, size_t *ncodings,
-             size_t *nchunked, int *final_chunked, int *empty)
-{
-    size_t i = 0, s, e, t;
-
-    while (i <= len) {
-        s = i;
-        while (i < len && v[i] != ',') {
-            i++;
-        }
-        e = i;
-        while (s < e && !lbg__is(v[s], LBG__VCHAR)) {
-            s++;
-        }
-        while (e > s && !lbg__is(v[e - 1], LBG__VCHAR)) {
-            e--;
-        }
-        if (s == e) {
-            *empty = 1;
-        } else {
-            t = s;
-            while (t < e && lbg__is(v[t], LBG__TCHAR)) {
-                t++;
-            }
-            (*ncodings)++;
-            if (t == e && lbg__ieq(v + s, e - s, "chunked", 7)) {
-                (*nchunked)++;
-                *final_chunked = 1;
-            } else {
-                *final_chunked = 0;
-            }
-        }
-        i++;
-    }
-}
 
 
 static void
@@ -802,6 +418,77 @@ lbg__check_framing(const lbg_policy_t *p, const lbg_response_t *r,
 
 
 
+lbg_framing_e
+lbg__framing_of(const lbg_response_t *r, const lbg_report_t *rep,
+                const unsigned char *kind, int drop, int64_t *declared)
+{
+    const lbg_field_t   *f;
+    const lbg_edit_t    *set;
+    const unsigned char *v, *el;
+    size_t               i, vlen, ellen, ncodings = 0, nchunked = 0;
+    int64_t              x, cl = -1;
+    int                  kd, removed, sanitized, have_te = 0, have_cl = 0;
+    int                  cl_ok = 1;
+    int                  final_chunked = 0, empty = 0;
+
+    *declared = -1;
+    if (lbg_response_bodiless(r)) {
+        return LBG_FRAMING_NONE;
+    }
+    for (i = 0; i < r->nfields; i++) {
+        f = &r->fields[i];
+        if (kind != NULL) {
+            kd = kind[i];
+        } else {
+            kd = (f->name_len == 14 || f->name_len == 17)
+                 ? lbg__framing_name(f->name, f->name_len) : 0;
+        }
+        if (kd == 0 || (kd & drop) != 0) {
+            continue;
+        }
+        lbg__field_edits(rep, i, &removed, &sanitized, &set);
+        if (removed) {
+            continue;
+        }
+        v = set != NULL ? set->value : f->value;
+        vlen = set != NULL ? set->value_len : f->value_len;
+        if (kd == LBG__K_TE) {
+            have_te = 1;
+            lbg__te_scan(v, vlen, &ncodings, &nchunked, &final_chunked,
+                         &empty);
+            continue;
+        }
+        x = lbg_content_length_parse(v, vlen);
+        if (x < 0) {
+            /* "42, 42": a list of one repeated value is that value */
+            x = lbg__cl_list(v, vlen, &el, &ellen);
+        }
+        if (x < 0 || (have_cl && x != cl)) {
+            cl_ok = 0;
+        }
+        have_cl = 1;
+        cl = x;
+    }
+    if (have_te) {
+        return (final_chunked && !empty) ? LBG_FRAMING_CHUNKED
+                                         : LBG_FRAMING_CLOSE;
+    }
+    if (have_cl && cl_ok) {
+        *declared = cl;
+        return LBG_FRAMING_LENGTH;
+    }
+    return LBG_FRAMING_CLOSE;
+}
+
+
+/* Records lbg__framing_of() of r, as rep's edits leave it, in rep. */
+static void
+lbg__framing_verdict(const lbg_response_t *r, lbg_report_t *rep,
+                     const unsigned char *kind)
+{
+    rep->framing = lbg__framing_of(r, rep, kind, 0, &rep->declared);
+}
+
 
 /*
  * A budget finding (FIELD_TOO_LARGE, TOO_MANY_FIELDS, HEADER_TOO_LARGE;
@@ -841,10 +528,12 @@ lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
     const lbg_field_t *f, *fields = r->fields;
     size_t             i, nf = r->nfields, total, before = rep->nfindings;
     size_t             ncl = 0, nte = 0, first_cl = 0;
+    int64_t            cl;
     unsigned char      kind[LBG__KIND_MAX];
     int                k;
 
     if (p->mode == LBG_MODE_OFF) {
+        lbg__framing_verdict(r, rep, NULL);
         return 0;
     }
 
@@ -895,14 +584,22 @@ lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
     }
 
     if (ncl + nte == 0) {
+        /* no framing field: the close delimits the body */
+        rep->framing = lbg_bodiless(r->status, r->head) ? LBG_FRAMING_NONE
+                                                        : LBG_FRAMING_CLOSE;
+        rep->declared = -1;
         return rep->nfindings - before;
     }
     if (ncl == 1 && nte == 0 && r->status >= 200 && r->status != 204) {
         /* the common case: one Content-Length, valid or host-made */
         f = &fields[first_cl];
-        if (f->trusted
-            || lbg_content_length_parse(f->value, f->value_len) >= 0)
-        {
+        cl = lbg_content_length_parse(f->value, f->value_len);
+        if (f->trusted || cl >= 0) {
+            /* bodiless here: HEAD or 304 (RFC 9112 6.3) */
+            rep->framing = (r->head || r->status == 304) ? LBG_FRAMING_NONE
+                           : cl >= 0 ? LBG_FRAMING_LENGTH
+                                     : LBG_FRAMING_CLOSE;
+            rep->declared = rep->framing == LBG_FRAMING_LENGTH ? cl : -1;
             return rep->nfindings - before;
         }
     }
@@ -911,6 +608,7 @@ lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
          * never reuse the connection */
         rep->unrepairable = 1;
         lbg__edit(rep, LBG_EDIT_CLOSE, LBG_NO_FIELD, 0, NULL, 0);
+        lbg__framing_verdict(r, rep, NULL);
         return rep->nfindings - before;
     }
     for (i = 0; i < nf; i++) {
@@ -920,96 +618,10 @@ lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
                   : 0;
     }
     lbg__check_framing(p, r, rep, kind);
+    lbg__framing_verdict(r, rep, kind);
 
     return rep->nfindings - before;
 }
 
 
-/* ------------------------------------------------------------------------ */
-/* The quick pass                                                           */
-/* ------------------------------------------------------------------------ */
 
-
-unsigned
-lbg_quick_slow(const unsigned char *name, size_t name_len,
-               const unsigned char *value, size_t value_len, int trusted)
-{
-    int k;
-
-    if (!trusted
-        && !(lbg__token_clean(name, name_len)
-             && lbg__value_clean(value, value_len)))
-    {
-        return LBG_QUICK_DIRTY;
-    }
-    if (name_len != 14 && name_len != 17) {
-        return 0;
-    }
-    k = lbg__framing_name(name, name_len);
-    if (k == LBG__K_CL) {
-        /* lbg_check's own fast path: one Content-Length, host-made or
-         * 1*DIGIT */
-        if (!trusted && lbg_content_length_parse(value, value_len) < 0) {
-            return LBG_QUICK_CL | LBG_QUICK_DIRTY;
-        }
-        return LBG_QUICK_CL;
-    }
-    if (k == LBG__K_TE) {
-        /* exactly "chunked": one coding, chunked, final */
-        if (!lbg__ieq(value, value_len, "chunked", 7)) {
-            return LBG_QUICK_TE | LBG_QUICK_DIRTY;
-        }
-        return LBG_QUICK_TE;
-    }
-    return 0;
-}
-
-
-int
-lbg_quick_end(const lbg_policy_t *p, const lbg_quick_t *q, int status,
-              const unsigned char *status_line, size_t status_line_len)
-{
-    const unsigned char *s = status_line;
-    size_t               n = status_line_len;
-    int                  code;
-
-    if (p->mode == LBG_MODE_OFF) {
-        return 1;
-    }
-    if (q->dirty) {
-        return 0;
-    }
-
-    /* the status line, as lbg__check_status() */
-    if (s == NULL) {
-        if (status < 100 || status > 599) {
-            return 0;
-        }
-    } else {
-        code = lbg__status_code(s, n);
-        if (code < 100 || code > 599
-            || (n > 4 && !lbg__value_clean(s + 4, n - 4)))
-        {
-            return 0;
-        }
-    }
-
-    /* 101: lbg_check looks for its Upgrade field */
-    if (status == 101) {
-        return 0;
-    }
-
-    /* the message framing: lbg_check's fast path, or a lone "chunked"
-     * among no more fields than lbg_check classifies */
-    if (q->ncl + q->nte) {
-        if (status < 200 || status == 204 || q->ncl + q->nte > 1
-            || (q->nte && q->nfields > LBG__KIND_MAX))
-        {
-            return 0;
-        }
-    }
-
-    /* the budgets, with the exact length of the status line */
-    return lbg__q_fits(p, q, s != NULL ? 9 + n + 2
-                                       : lbg__host_status_line_len(status));
-}

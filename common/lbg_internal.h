@@ -1,6 +1,12 @@
 /*
  * lbg_internal.h -- internals shared by the core's source files. Not part
- * of the public API: adapters include lbg.h only.
+ * of the public API: adapters include lbg.h (and lbg_quick.h), tools
+ * lbg_raw.h.
+ *
+ * Where they live: lbg__ctype, lbg__ieq, lbg__status_code, lbg__cl_list,
+ * lbg__te_scan in lbg_scan.c (the scanners); lbg__finding, lbg__edit,
+ * lbg__field_edits in lbg_report.c; lbg__host_status_line_len, lbg__framing_of in
+ * lbg_check.c; lbg__check_101 in lbg_bypass.c.
  */
 
 #ifndef LBG_INTERNAL_H
@@ -8,7 +14,7 @@
 
 #include "lbg.h"
 
-/* Character classes, one bit each, in lbg__ctype[256] (lbg_check.c). */
+/* Character classes, one bit each, in lbg__ctype[256] (lbg_scan.c). */
 #define LBG__TCHAR   0x01u /* token character, RFC 9110 5.6.2 */
 #define LBG__VCHAR   0x02u /* field-vchar: VCHAR / obs-text, RFC 9110 5.5 */
 #define LBG__WS      0x04u /* SP / HTAB */
@@ -47,6 +53,12 @@ int lbg__finding(const lbg_policy_t *p, lbg_report_t *rep, lbg_rule_e rule,
 void lbg__edit(lbg_report_t *rep, lbg_edit_op_e op, size_t field, int status,
                const unsigned char *value, size_t value_len);
 
+/* The edits rep holds for field `field` (an index into the view): *removed
+ * 1 when an LBG_EDIT_REMOVE, *sanitized 1 when an LBG_EDIT_SANITIZE, *set
+ * the last LBG_EDIT_SET, else 0, 0, NULL. */
+void lbg__field_edits(const lbg_report_t *rep, size_t field, int *removed,
+                      int *sanitized, const lbg_edit_t **set);
+
 /*
  * A Content-Length value that is a comma-separated list (RFC 9110 8.6,
  * "Content-Length: 42, 42"). Returns the common value when every element
@@ -63,6 +75,26 @@ int64_t lbg__cl_list(const unsigned char *v, size_t len,
  * element is empty. */
 void lbg__te_scan(const unsigned char *v, size_t len, size_t *ncodings,
                   size_t *nchunked, int *final_chunked, int *empty);
+
+/*
+ * The framing verdict (RFC 9112 6.3; lbg_report_t's `framing`) of r's
+ * fields as rep's edits leave them: a field with an LBG_EDIT_REMOVE is
+ * gone, one with an LBG_EDIT_SET has the new value (a sanitized value keeps
+ * its bytes: a framing value that needs sanitizing is invalid either
+ * way), and the framing fields of the kinds in `drop` (LBG__K_CL,
+ * LBG__K_TE bits) are gone too. kind[i] is lbg__framing_name() of field i,
+ * or NULL to classify here. NONE for a bodiless response; LENGTH when
+ * every remaining Content-Length is one valid value (a list of one
+ * repeated value counts) and no Transfer-Encoding remains, with that
+ * value in *declared (else -1); CHUNKED when the remaining
+ * Transfer-Encoding ends in exactly "chunked"; else CLOSE. The one
+ * derivation of the framing: lbg_check() records it, the raw repair
+ * re-derives it for the head it writes. lbg_check.c.
+ */
+lbg_framing_e lbg__framing_of(const lbg_response_t *r,
+                              const lbg_report_t *rep,
+                              const unsigned char *kind, int drop,
+                              int64_t *declared);
 
 /* issue 9 (bypass): records SWITCHING_WITHOUT_UPGRADE (n1 = 0) and the
  * target's own 502 when r, a 101 response, carries no Upgrade field (RFC

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "lbg_internal.h"
+#include "lbg_raw.h"
+#include "lbg_simd.h"
 
 
 /* Returns the index of the first LF in b[from..len), or len. */
@@ -20,88 +22,6 @@ lbg__eol(const unsigned char *b, size_t from, size_t len)
     }
     lf = memchr(b + from, '\n', len - from);
     return lf ? (size_t) (lf - b) : len;
-}
-
-
-/* Parses the chunked body b[0..len) (RFC 9112 7.1). Returns the bytes of
- * the complete chunked body, or (size_t) -1 with *bad set to the offset of
- * the first bad byte (len when the body ends early). *ws is set to the
- * offset of the first SP or HTAB right after a chunk size (llhttp refuses
- * it; CHUNK_SIZE_WHITESPACE), or (size_t) -1 when there is none. */
-static size_t
-lbg__chunked(const unsigned char *b, size_t len, size_t *bad, size_t *ws)
-{
-    size_t   i = 0, e;
-    uint64_t size;
-    int      digits;
-
-    *ws = (size_t) -1;
-    for (;;) {
-        size = 0;
-        digits = 0;
-        while (i < len && lbg__is(b[i], LBG__HEXDIG)) {
-            if (size > (UINT64_C(1) << 52)) { /* HAProxy's limit */
-                *bad = i;
-                return (size_t) -1;
-            }
-            size = size * 16
-                   + (uint64_t) (b[i] <= '9' ? b[i] - '0'
-                                             : (lbg__lower(b[i]) - 'a' + 10));
-            digits++;
-            i++;
-        }
-        if (i >= len || digits == 0) {
-            *bad = i;
-            return (size_t) -1;
-        }
-        if (lbg__is(b[i], LBG__WS) && *ws == (size_t) -1) {
-            *ws = i;
-        }
-        /* BWS, then a chunk-ext (";" ... up to CRLF; no CTL but HTAB) or
-         * the CRLF: "0 2e" is no chunk size followed by white space */
-        while (i < len && lbg__is(b[i], LBG__WS)) {
-            i++;
-        }
-        if (i < len && b[i] == ';') {
-            while (i < len && b[i] != '\r' && b[i] != '\n') {
-                if (!lbg__is(b[i], LBG__VCHAR | LBG__WS)) {
-                    *bad = i;
-                    return (size_t) -1;
-                }
-                i++;
-            }
-        }
-        if (i + 1 >= len || b[i] != '\r' || b[i + 1] != '\n') {
-            *bad = i;
-            return (size_t) -1;
-        }
-        i += 2;
-        if (size == 0) {
-            break;
-        }
-        if (size > (uint64_t) (len - i)) {
-            *bad = len;
-            return (size_t) -1;
-        }
-        i += (size_t) size;
-        if (i + 1 >= len || b[i] != '\r' || b[i + 1] != '\n') {
-            *bad = i;
-            return (size_t) -1;
-        }
-        i += 2;
-    }
-    /* trailer section: field lines up to an empty line */
-    for (;;) {
-        e = lbg__eol(b, i, len);
-        if (e >= len || e == i || b[e - 1] != '\r') {
-            *bad = e >= len ? len : e;
-            return (size_t) -1;
-        }
-        if (e == i + 1) {
-            return e + 1;
-        }
-        i = e + 1;
-    }
 }
 
 
@@ -151,33 +71,27 @@ lbg__version(const lbg_policy_t *p, lbg_report_t *rep,
 }
 
 
-int
-lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
-          int head, lbg_field_t *fields, size_t fields_cap, lbg_raw_t *out,
-          lbg_report_t *rep)
+/*
+ * The status line of buf[0..len) (RFC 9112 4): HTTP-version SP
+ * status-code SP [ reason-phrase ], into out->view; the version and
+ * white-space findings. Returns the offset of the LF that ends it (len
+ * when there is none), or (size_t) -1 when buf holds no status line at all
+ * (empty, or no "HTTP/" prefix: the finding is recorded). Sets
+ * *first_bare to that LF when it has no CR before it.
+ */
+static size_t
+lbg__parse_status(const lbg_policy_t *p, const unsigned char *buf,
+                  size_t len, lbg_raw_t *out, lbg_report_t *rep,
+                  const unsigned char **first_bare)
 {
-    lbg_response_t      *v = &out->view;
-    const unsigned char *first_bare = NULL, *colon, *first_el;
-    size_t               i, e, le, s, vs, ve, nlines = 0, nf = 0, bad = 0, fl;
-    size_t               ws, j;
-    size_t               ncodings = 0, nchunked = 0, cl_field = LBG_NO_FIELD;
-    int                  final_chunked = 0, empty = 0, have_te = 0;
-    int                  cl_ok = 1, k, code;
-    int                  folds = 0; /* the last line stored a field: an
-                                       obs-fold line continues it */
-    int64_t              cl = -1, x;
-    lbg_field_t         *f;
-
-    memset(out, 0, sizeof(*out));
-    v->head = head ? 1 : 0;
-    v->status = -1;
-    v->fields = fields;
-    out->body_expected = -1;
+    lbg_response_t *v = &out->view;
+    size_t          i, e, le, s;
+    int             code;
 
     if (len == 0) {
         lbg__finding(p, rep, LBG_RULE_HEADER_INCOMPLETE, LBG_NO_FIELD, NULL,
                      0, 0, 0);
-        return -1;
+        return (size_t) -1;
     }
     if (len < 5 || !lbg__ieq(buf, 5, "http/", 5)) {
         e = lbg__eol(buf, 0, len);
@@ -188,7 +102,7 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
         lbg__finding(p, rep, LBG_RULE_VERSION_INVALID, LBG_NO_FIELD, buf,
                      i ? i : (len < 8 ? len : 8), 0, 0);
         rep->unrepairable = 1; /* not an HTTP response at all */
-        return -1;
+        return (size_t) -1;
     }
 
     /* status line: HTTP-version SP status-code SP [ reason-phrase ] */
@@ -196,7 +110,7 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
     le = (e > 0 && e < len && buf[e - 1] == '\r') ? e - 1 : e;
     if (e < len && le == e) {
         out->bare_lf++;
-        first_bare = buf + e;
+        *first_bare = buf + e;
     }
     i = 0;
     while (i < le && buf[i] != ' ') {
@@ -218,6 +132,31 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
     if (code >= 0) {
         v->status = code;
     }
+    return e;
+}
+
+
+/*
+ * The header section of buf[0..len) after the status line that ends at
+ * offset e (RFC 9112 5): field lines into fields[] (fields_cap of them,
+ * out->view.nfields set), obs-fold lines joined to the field they
+ * continue (RFC 9112 5.2), out->header_len past the empty line (0 when
+ * the section does not end); the findings of lines without a colon, of
+ * too many lines and of bare LF line ends (first_bare: the first one so
+ * far, from the status line).
+ */
+static void
+lbg__parse_fields(const lbg_policy_t *p, const unsigned char *buf,
+                  size_t len, size_t e, lbg_field_t *fields,
+                  size_t fields_cap, lbg_raw_t *out, lbg_report_t *rep,
+                  const unsigned char *first_bare)
+{
+    lbg_response_t      *v = &out->view;
+    const unsigned char *colon;
+    size_t               i, le, vs, ve, nlines = 0, nf = 0;
+    int                  folds = 0; /* the last line stored a field: an
+                                       obs-fold line continues it */
+    lbg_field_t         *f;
 
     /* header section */
     i = e + 1;
@@ -299,12 +238,27 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
         lbg__finding(p, rep, LBG_RULE_BARE_LF, LBG_NO_FIELD, first_bare, 1,
                      (int64_t) out->bare_lf, 0);
     }
+}
 
-    lbg_check(p, v, rep);
 
-    if (out->header_len == 0) {
-        return 0;
-    }
+/*
+ * The message body of a parsed response (RFC 9112 6.3), after lbg_check()
+ * has recorded its framing verdict in rep: the body and its framed length
+ * in out; the bytes after a 1xx (the next message, or a 1xx's own body
+ * announced by a Content-Length: BODY_ON_BODILESS), a body on a bodiless
+ * response, a body longer or shorter than its Content-Length, a chunked
+ * body that is not one (lbg_chunked_t) or has white space after a chunk
+ * size.
+ */
+static void
+lbg__parse_body(const lbg_policy_t *p, const unsigned char *buf, size_t len,
+                lbg_raw_t *out, lbg_report_t *rep)
+{
+    lbg_response_t *v = &out->view;
+    const lbg_field_t *fields = v->fields, *f;
+    size_t             i, j, e, nf = v->nfields, bad = 0, ws, cl_field;
+    int64_t            cl, x;
+    lbg_chunked_t      ch;
 
     /* message body length, RFC 9112 6.3 */
     out->body = buf + out->header_len;
@@ -343,7 +297,7 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
         }
         out->framing = LBG_FRAMING_NONE;
         out->body_framed = out->body_len;
-        goto done;
+        return;
     }
     if (lbg_response_bodiless(v)) {
         out->framing = LBG_FRAMING_NONE;
@@ -355,38 +309,18 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
             lbg__edit(rep, LBG_EDIT_NO_BODY, LBG_NO_FIELD, 0, NULL, 0);
             lbg__edit(rep, LBG_EDIT_CLOSE, LBG_NO_FIELD, 0, NULL, 0);
         }
-        goto done;
+        return;
     }
-    for (i = 0; i < nf; i++) {
-        f = &fields[i];
-        k = lbg__framing_name(f->name, f->name_len);
-        if (k == LBG__K_TE) {
-            have_te = 1;
-            lbg__te_scan(f->value, f->value_len, &ncodings, &nchunked,
-                         &final_chunked, &empty);
-        } else if (k == LBG__K_CL) {
-            x = lbg_content_length_parse(f->value, f->value_len);
-            if (x < 0) {
-                /* "42, 42": a list of identical values is that value */
-                x = lbg__cl_list(f->value, f->value_len, &first_el, &fl);
-            }
-            if (x < 0 || (cl >= 0 && x != cl)) {
-                cl_ok = 0;
-            }
-            if (cl_field == LBG_NO_FIELD) {
-                cl_field = i;
-            }
-            cl = x;
+    /* the framing is lbg_check()'s verdict, the one derivation of it;
+     * a finding about a Content-Length names the first one */
+    out->framing = rep->framing;
+    out->body_expected = rep->declared;
+    cl = rep->declared;
+    for (cl_field = 0; cl_field < nf; cl_field++) {
+        f = &fields[cl_field];
+        if (lbg__framing_name(f->name, f->name_len) == LBG__K_CL) {
+            break;
         }
-    }
-    if (have_te) {
-        out->framing = (final_chunked && !empty) ? LBG_FRAMING_CHUNKED
-                                                 : LBG_FRAMING_CLOSE;
-    } else if (cl_field != LBG_NO_FIELD && cl_ok) {
-        out->framing = LBG_FRAMING_LENGTH;
-        out->body_expected = cl;
-    } else {
-        out->framing = LBG_FRAMING_CLOSE;
     }
 
     switch (out->framing) {
@@ -412,7 +346,16 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
         }
         break;
     case LBG_FRAMING_CHUNKED:
-        e = lbg__chunked(out->body, out->body_len, &bad, &ws);
+        /* the whole body in one span: DONE, or bad at ch.error (its
+         * end, or the CR before it, when the body stops early) */
+        lbg_chunked_init(&ch);
+        if (lbg_chunked_feed(&ch, out->body, out->body_len, &e, NULL)
+            != LBG_CHUNKED_DONE)
+        {
+            e = (size_t) -1;
+            bad = (size_t) ch.error;
+        }
+        ws = ch.ws < 0 ? (size_t) -1 : (size_t) ch.ws;
         if (ws != (size_t) -1
             && lbg__finding(p, rep, LBG_RULE_CHUNK_SIZE_WHITESPACE,
                             LBG_NO_FIELD, out->body + ws, 1, (int64_t) ws, 0))
@@ -448,9 +391,37 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
         out->body_framed = out->body_len;
         break;
     }
+}
 
-done:
 
+int
+lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
+          int head, lbg_field_t *fields, size_t fields_cap, lbg_raw_t *out,
+          lbg_report_t *rep)
+{
+    lbg_response_t      *v = &out->view;
+    const unsigned char *first_bare = NULL;
+    size_t               e;
+
+    memset(out, 0, sizeof(*out));
+    v->head = head ? 1 : 0;
+    v->status = -1;
+    v->fields = fields;
+    out->body_expected = -1;
+
+    e = lbg__parse_status(p, buf, len, out, rep, &first_bare);
+    if (e == (size_t) -1) {
+        return -1;
+    }
+    lbg__parse_fields(p, buf, len, e, fields, fields_cap, out, rep,
+                      first_bare);
+
+    lbg_check(p, v, rep);
+
+    if (out->header_len == 0) {
+        return 0;
+    }
+    lbg__parse_body(p, buf, len, out, rep);
     lbg__budget_after_repair(p, out, rep);
     return 0;
 }
@@ -570,6 +541,7 @@ lbg__write_head(const lbg_raw_t *raw, const lbg_report_t *rep, lbg__w_t *w)
     const lbg_edit_t     *ed, *set;
     size_t                i, k, s, e;
     int                   status = -1, removed, sanitize, interim, drop;
+    int64_t               declared;
     char                  code[4];
 
     for (k = 0; k < rep->nedits; k++) {
@@ -603,24 +575,20 @@ lbg__write_head(const lbg_raw_t *raw, const lbg_report_t *rep, lbg__w_t *w)
                                       v->fields[ed->field].name_len);
         }
     }
+    /* the head frames the body as the original did (raw->framing, which
+     * the body written after it follows): the one framing verdict,
+     * re-derived for the fields this head keeps. When the fields dropped
+     * above leave a Content-Length to frame a body that the close (or a
+     * Transfer-Encoding) framed, every Content-Length goes too. */
+    if (!interim && raw->header_len > 0 && raw->framing != LBG_FRAMING_LENGTH
+        && lbg__framing_of(v, rep, NULL, drop, &declared)
+           == LBG_FRAMING_LENGTH)
+    {
+        drop |= LBG__K_CL;
+    }
     for (i = 0; i < v->nfields; i++) {
         f = &v->fields[i];
-        removed = 0;
-        sanitize = 0;
-        set = NULL;
-        for (k = 0; k < rep->nedits; k++) {
-            ed = &rep->edits[k];
-            if (ed->field != i) {
-                continue;
-            }
-            if (ed->op == LBG_EDIT_REMOVE) {
-                removed = 1;
-            } else if (ed->op == LBG_EDIT_SANITIZE) {
-                sanitize = 1;
-            } else if (ed->op == LBG_EDIT_SET) {
-                set = ed;
-            }
-        }
+        lbg__field_edits(rep, i, &removed, &sanitize, &set);
         if (removed
             || (rep->close && f->name_len == 10
                 && lbg__ieq(f->name, 10, "connection", 10)))

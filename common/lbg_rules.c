@@ -18,23 +18,6 @@ static const lbg_rule_t lbg__rules[] = {
 #define LBG__NRULES (sizeof(lbg__rules) / sizeof(lbg__rules[0]))
 
 
-int
-lbg__ieq(const unsigned char *a, size_t alen, const char *b, size_t blen)
-{
-    size_t i;
-
-    if (alen != blen) {
-        return 0;
-    }
-    for (i = 0; i < alen; i++) {
-        if (lbg__lower(a[i]) != (unsigned char) b[i]) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-
 /* Finds s[0..len) among names[0..n) ignoring ASCII case; returns the
  * index or -1. The names are lower case. */
 static int
@@ -292,32 +275,5 @@ lbg_policy_header_budget(lbg_policy_t *p, size_t bytes)
 }
 
 
-static const struct {
-    const char *name;
-    uint64_t    ms;
-} lbg__presets[] = {
-    { "aws-alb", 60000 },   /* ALB user guide: default idle timeout 60 s */
-    { "aws-clb", 60000 },   /* CLB user guide: default idle timeout 60 s */
-    { "gcp", 600000 },      /* GCP external ALB: backend keep-alive 600 s */
-    { "oci", 310000 }       /* OCI LB: backend must keep >= 310 s */
-};
 
 
-int
-lbg_lb_preset(const char *s, size_t len, uint64_t *ms)
-{
-    size_t i;
-
-    if (s == NULL) {
-        return -1;
-    }
-    for (i = 0; i < sizeof(lbg__presets) / sizeof(lbg__presets[0]); i++) {
-        if (lbg__ieq((const unsigned char *) s, len, lbg__presets[i].name,
-                     strlen(lbg__presets[i].name)))
-        {
-            *ms = lbg__presets[i].ms;
-            return 0;
-        }
-    }
-    return -1;
-}
