@@ -12,8 +12,10 @@ CC      ?= cc
 PYTHON  ?= python3
 
 CORE_SRCS := common/lbg_rules.c common/lbg_check.c common/lbg_format.c common/lbg_quick.c \
-             common/lbg_body.c common/lbg_parse.c common/lbg_metrics.c common/lbg_bypass.c
-CORE_HDRS := common/lbg.h common/lbg_internal.h
+             common/lbg_body.c common/lbg_chunked.c common/lbg_parse.c common/lbg_metrics.c \
+             common/lbg_bypass.c
+CORE_HDRS := common/lbg.h common/lbg_quick.h common/lbg_simd.h common/lbg_raw.h \
+             common/lbg_internal.h
 
 # The core is stricter than nginx's own flags (-Wall -Wpointer-arith
 # -Wno-unused-parameter -Werror), and must also compile clean under those.

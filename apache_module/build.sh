@@ -13,7 +13,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(mkdir -p "${1:-$ROOT/build}" && cd "${1:-$ROOT/build}" && pwd)
 APXS=${APXS:-apxs}
 # the core without lbg_parse.c: the raw parser is the CLI's, not a module's
-CORE="lbg_rules.c lbg_check.c lbg_format.c lbg_body.c lbg_quick.c lbg_metrics.c lbg_bypass.c"
+CORE="lbg_rules.c lbg_check.c lbg_format.c lbg_body.c lbg_chunked.c lbg_quick.c lbg_metrics.c lbg_bypass.c"
 WARN="-Wc,-Wall -Wc,-Wextra -Wc,-Werror"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 

@@ -45,7 +45,7 @@
 #include "apr_strings.h"
 #include "apr_tables.h"
 
-#include "lbg.h"
+#include "lbg_quick.h"
 #include "mod_lbguard_status.h"
 #include "lbguard_drain.h"
 
@@ -406,8 +406,8 @@ static size_t lbguard_view_table(request_rec *r,
             continue;
         }
         if (len == sizeof("Content-Length") - 1 && cl != NULL && *cl < 0
-            && (memcmp(e[i].key, "Content-Length", len) == 0
-                || !ap_cstr_casecmp(e[i].key, "Content-Length"))) {
+            && lbg_field_is_content_length((const unsigned char *) e[i].key,
+                                           len)) {
             *cl = i;
         }
         v = e[i].val != NULL ? e[i].val : "";
@@ -661,28 +661,20 @@ static void lbguard_drop_data(apr_bucket_brigade *bb)
     }
 }
 
-/* 1 when key is "Content-Length" (ASCII case-insensitive), compared a
- * byte at a time up to the first difference (a NUL differs from every
- * letter even ORed with 0x20: nothing past the string is read). */
-static int lbguard_is_cl(const char *k)
-{
-    return (k[0] | 0x20) == 'c' && (k[1] | 0x20) == 'o'
-           && (k[2] | 0x20) == 'n' && (k[3] | 0x20) == 't'
-           && (k[4] | 0x20) == 'e' && (k[5] | 0x20) == 'n'
-           && (k[6] | 0x20) == 't' && k[7] == '-' && (k[8] | 0x20) == 'l'
-           && !ap_cstr_casecmp(k + 9, "ength");
-}
-
-/* The index of t's first Content-Length entry (what apr_table_get finds),
- * or -1. */
-static int lbguard_cl_index(apr_table_t *t)
+/* The index of the first entry of t that is the one with
+ * key pointer `key` (NULL: none) or is a Content-Length (the core's
+ * matcher, ASCII case-insensitive: what apr_table_get finds), or -1. */
+static int lbguard_cl_index(apr_table_t *t, const char *key)
 {
     const apr_array_header_t *arr = apr_table_elts(t);
     const apr_table_entry_t  *e = (const apr_table_entry_t *) arr->elts;
     int                       i;
 
     for (i = 0; i < arr->nelts; i++) {
-        if (e[i].key != NULL && !ap_cstr_casecmp(e[i].key, "Content-Length")) {
+        if (e[i].key != NULL
+            && (e[i].key == key
+                || lbg_field_is_content_length(
+                       (const unsigned char *) e[i].key, strlen(e[i].key)))) {
             return i;
         }
     }
@@ -706,7 +698,7 @@ static void lbguard_arm_body(request_rec *r, lbguard_ctx *ctx,
     if (cl < 0) {
         /* a Content-Length in err_headers_out only ("Header always add"):
          * HTTP_HEADER sends it all the same (issue 9) */
-        cl = lbguard_cl_index(r->err_headers_out);
+        cl = lbguard_cl_index(r->err_headers_out, NULL);
         if (cl < 0) {
             return;
         }
@@ -924,7 +916,7 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
     if (ctx->policy.mode == LBG_MODE_REPAIR && ctx->rep.nedits > 0) {
         lbguard_repair(r, &view, ctx);
         /* an edit may have removed or moved it */
-        cl = lbguard_cl_index(r->headers_out);
+        cl = lbguard_cl_index(r->headers_out, NULL);
     }
 
     if (lbguard_switching(r, &ctx->policy)) {
@@ -1014,24 +1006,19 @@ static apr_status_t lbguard_body_filter(ap_filter_t *f, apr_bucket_brigade *bb)
          * is added before HTTP_HEADER first runs; r->sent_bodyct cannot
          * tell, mod_proxy_http sets it early). r->headers_out now holds
          * the fields as sent: take the Content-Length from there. */
-        const apr_array_header_t *arr = apr_table_elts(r->headers_out);
-        const apr_table_entry_t  *te = (const apr_table_entry_t *) arr->elts;
-        const char               *cl;
+        const apr_table_entry_t  *te = (const apr_table_entry_t *)
+                                       apr_table_elts(r->headers_out)->elts;
+        const char               *cl = NULL;
         apr_int64_t               declared = -1;
-
         int                       i;
 
         /* apr_table_get(r->headers_out, "Content-Length") without its two
          * strcasecmp calls: the first entry that is the one the header
          * filter saw (same key pointer: apr_table_setn keeps it) or any
          * other Content-Length */
-        cl = NULL;
-        for (i = 0; i < arr->nelts; i++) {
-            if (te[i].key == bctx->cl_key
-                || (te[i].key != NULL && lbguard_is_cl(te[i].key))) {
-                cl = te[i].val;
-                break;
-            }
+        i = lbguard_cl_index(r->headers_out, bctx->cl_key);
+        if (i >= 0) {
+            cl = te[i].val;
         }
 
         if (cl != NULL) {
@@ -1067,7 +1054,9 @@ static apr_status_t lbguard_body_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         }
         len = e->length;
         fit = lbg_body_feed(&bctx->body, len);
-        if (fit < len && repair) {
+        if (repair
+            && lbg_body_verdict(LBG_FRAMING_LENGTH, bctx->body.declared,
+                                bctx->body.sent, 0) == LBG_BODY_CUT) {
             /* the first bucket past the declared length cuts the body */
             st = lbguard_status_of(r->server);
             if (bctx->body.sent - (apr_int64_t) len <= bctx->body.declared) {
@@ -1087,11 +1076,14 @@ static apr_status_t lbguard_body_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     }
 
     if (eos) {
-        rule = lbg_body_rule(&bctx->body, 1);
-        if (rule != LBG_RULE_NONE) {
+        /* the core's verdict on the whole body: cut or short, the
+         * connection closes (repair) and the body finding is logged */
+        if (lbg_body_verdict(LBG_FRAMING_LENGTH, bctx->body.declared,
+                             bctx->body.sent, 1) != LBG_BODY_PASS) {
             if (repair) {
                 r->connection->keepalive = AP_CONN_CLOSE;
             }
+            rule = lbg_body_rule(&bctx->body, 1);
             lbguard_body_finding(r, bctx, rule);
         }
         ap_remove_output_filter(f);

@@ -30,7 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lbg.h"
+#include "lbg_quick.h"
 
 
 #define LBG_MICRO_FIELD(n, v)                                                 \

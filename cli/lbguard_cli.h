@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "lbg.h"
+#include "lbg_raw.h"
 
 /* Exit statuses of every subcommand (docs/cli.md, "Exit status"). */
 #define LBGUARD_EXIT_OK       0 /* clean, or findings below --fail-on */

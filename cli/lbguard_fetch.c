@@ -1,7 +1,8 @@
 /*
  * lbguard_fetch.c -- the HTTP layer of `lbguard probe`: builds the request
  * and reads one response off a connection (lbguard_net.c), stopping where
- * the core's framing verdict (RFC 9112 6.3) says the message ends.
+ * the core's framing verdict (RFC 9112 6.3) and, for a chunked body, the
+ * core's chunked decoder (lbg_chunked_t) say the message ends.
  */
 
 #include <errno.h>
@@ -11,103 +12,6 @@
 
 #include "lbguard_cli.h"
 #include "lbguard_net.h"
-
-
-/*
- * Where a chunked body ends: just enough of RFC 9112 7.1 to know when to
- * stop reading (the core judges the bytes afterwards). Fed the body
- * incrementally; state DONE when the last chunk and the trailer section
- * have arrived, BAD when the bytes cannot be a chunked body.
- */
-typedef enum {
-    CH_SIZE = 0, CH_EXT, CH_DATA, CH_DATA_CR, CH_DATA_LF, CH_TRAILER,
-    CH_TRAILER_LINE, CH_DONE, CH_BAD
-} lbguard_chunk_state_e;
-
-typedef struct {
-    lbguard_chunk_state_e state;
-    uint64_t              size;
-    size_t                digits;
-    size_t                pos; /* bytes of the body consumed */
-} lbguard_chunk_t;
-
-static void
-lbguard_chunk_feed(lbguard_chunk_t *ch, const unsigned char *body, size_t len)
-{
-    unsigned char c;
-    size_t        take;
-
-    while (ch->pos < len && ch->state != CH_DONE && ch->state != CH_BAD) {
-        c = body[ch->pos];
-        switch (ch->state) {
-        case CH_SIZE:
-            if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')
-                || (c >= 'A' && c <= 'F')) {
-                if (ch->size > LBGUARD_INPUT_MAX) {
-                    ch->state = CH_BAD;
-                    break;
-                }
-                ch->size = ch->size * 16
-                           + (uint64_t) (c <= '9' ? c - '0'
-                                                  : (c | 0x20) - 'a' + 10);
-                ch->digits++;
-            } else if (ch->digits > 0 && (c == ';' || c == ' ' || c == '\t'
-                                          || c == '\r')) {
-                ch->state = CH_EXT;
-            } else if (ch->digits > 0 && c == '\n') {
-                ch->state = ch->size == 0 ? CH_TRAILER : CH_DATA;
-            } else {
-                ch->state = CH_BAD;
-            }
-            ch->pos++;
-            break;
-        case CH_EXT:
-            if (c == '\n') {
-                ch->state = ch->size == 0 ? CH_TRAILER : CH_DATA;
-            }
-            ch->pos++;
-            break;
-        case CH_DATA:
-            take = len - ch->pos;
-            if (take > ch->size) {
-                take = (size_t) ch->size;
-            }
-            ch->pos += take;
-            ch->size -= take;
-            if (ch->size == 0) {
-                ch->state = CH_DATA_CR;
-            }
-            break;
-        case CH_DATA_CR:
-            ch->state = c == '\r' ? CH_DATA_LF : c == '\n' ? CH_SIZE : CH_BAD;
-            ch->digits = 0;
-            ch->pos++;
-            break;
-        case CH_DATA_LF:
-            ch->state = c == '\n' ? CH_SIZE : CH_BAD;
-            ch->pos++;
-            break;
-        case CH_TRAILER:
-            /* at the start of a trailer line: an empty line ends it */
-            if (c == '\n') {
-                ch->state = CH_DONE;
-            } else if (c != '\r') {
-                ch->state = CH_TRAILER_LINE;
-            }
-            ch->pos++;
-            break;
-        case CH_TRAILER_LINE:
-            if (c == '\n') {
-                ch->state = CH_TRAILER;
-            }
-            ch->pos++;
-            break;
-        case CH_DONE:
-        case CH_BAD:
-            break;
-        }
-    }
-}
 
 
 /* The end of the header section in buf[0..len): the offset just past the
@@ -184,15 +88,15 @@ lbguard_read_response(lbguard_conn_t *c, int head, int64_t deadline,
                       lbguard_resp_t *r)
 {
     lbguard_result_t res;
-    lbguard_chunk_t  ch;
+    lbg_chunked_t    ch;
     unsigned char   *nb;
-    size_t           cap = 0, hdr = 0, need = 0;
+    size_t           cap = 0, hdr = 0, need = 0, fed = 0;
     lbg_framing_e    framing = LBG_FRAMING_CLOSE;
     long             n;
-    int              err;
+    int              err, rc;
 
     memset(r, 0, sizeof(*r));
-    memset(&ch, 0, sizeof(ch));
+    lbg_chunked_init(&ch);
     for (;;) {
         if (r->len == cap) {
             if (cap >= LBGUARD_INPUT_MAX) {
@@ -271,9 +175,13 @@ lbguard_read_response(lbguard_conn_t *c, int head, int64_t deadline,
             }
             break;
         case LBG_FRAMING_CHUNKED:
-            lbguard_chunk_feed(&ch, r->buf + hdr, r->len - hdr);
-            if (ch.state == CH_DONE || ch.state == CH_BAD) {
-                r->complete = ch.state == CH_DONE;
+            /* the core's chunked decoder, fed the bytes it has not seen:
+             * the body ends with its trailer section, or is not one */
+            rc = lbg_chunked_feed(&ch, r->buf + hdr + fed, r->len - hdr - fed,
+                                  NULL, NULL);
+            fed = r->len - hdr;
+            if (rc != LBG_CHUNKED_MORE) {
+                r->complete = rc == LBG_CHUNKED_DONE;
                 return 0;
             }
             break;

@@ -321,27 +321,314 @@ lbguard_idle_wait(lbguard_conn_t *c, int64_t t0, uint64_t wait_ms, int quiet,
 }
 
 
+/* What one probe measured and concluded about the keep-alive. */
+typedef struct {
+    const char       *announce;   /* why the response ends the connection
+                                     itself, or NULL */
+    lbguard_idle_e    idle;       /* how the idle wait ended */
+    int               measured;   /* idle_ms is a measured idle close */
+    uint64_t          idle_ms;    /* the idle time (measured, or waited) */
+    size_t            extra;      /* bytes the server sent while idle */
+    lbg_ka_verdict_e  verdict;    /* the core's keep-alive verdict */
+    uint64_t          required;   /* the keep-alive needed, in ms */
+    char              msg[1024];  /* the keep-alive line */
+} lbguard_probe_run_t;
+
+
+/* Connects to u, sends the request and reads one response into *resp.
+ * Returns 0 with a response, else -1 (the reason said on stderr). */
+static int
+lbguard_probe_fetch(const lbguard_probe_opts_t *o, lbguard_url_t *u,
+                    lbguard_conn_t *c, int head, int64_t deadline,
+                    lbguard_resp_t *resp)
+{
+    lbguard_tls_opts_t tls;
+    char              *req = NULL;
+    size_t             reqlen;
+    int                rc = -1;
+
+    tls.insecure = o->insecure;
+    tls.cacert = o->cacert;
+    reqlen = lbguard_build_request(o->method, o->headers, o->nheaders, u,
+                                   &req);
+    if (reqlen == 0) {
+        lbguard_err("probe", "out of memory");
+        return -1;
+    }
+    if (lbguard_conn_open(c, u, &tls, deadline) != 0
+        || lbguard_conn_write(c, req, reqlen, deadline) != 0
+        || lbguard_read_response(c, head, deadline, resp) != 0) {
+        goto done;
+    }
+    if (resp->len == 0) {
+        lbguard_err("probe", "%s: %s", o->url,
+                    resp->timed_out ? "no response before the timeout"
+                    : resp->reset ? "the server reset the connection without "
+                                    "a response (RST)"
+                                  : "the server closed the connection "
+                                    "without a response");
+        goto done;
+    }
+    if (resp->too_large) {
+        lbguard_err("probe", "%s: the response is larger than 64 MiB",
+                    o->url);
+        goto done;
+    }
+    rc = 0;
+
+done:
+    free(req);
+    return rc;
+}
+
+
+/* Measures how long the server keeps connection c idle after the response
+ * (or notes that the response itself ends it), into m. */
+static void
+lbguard_probe_measure(const lbguard_probe_opts_t *o, lbguard_conn_t *c,
+                      const lbguard_result_t *res, const lbguard_resp_t *resp,
+                      lbguard_probe_run_t *m)
+{
+    int64_t  closed_us = 0;
+    uint64_t wait_ms;
+    int      err = 0;
+
+    /* Did the response itself announce that the connection ends? */
+    if (lbguard_has_token(&res->raw.view, "connection", "close")) {
+        m->announce = "the response says Connection: close";
+    } else if (res->raw.view.version == 10
+               && !lbguard_has_token(&res->raw.view, "connection",
+                                     "keep-alive")) {
+        m->announce = "the response is HTTP/1.0 without Connection: "
+                      "keep-alive";
+    } else if (res->raw.framing == LBG_FRAMING_CLOSE) {
+        m->announce = "the response body is delimited by closing the "
+                      "connection";
+    }
+
+    /* The idle wait. */
+    if (resp->closed && resp->complete) {
+        m->idle = resp->reset ? IDLE_RST : IDLE_FIN;
+        closed_us = resp->t_last;
+        m->measured = 1;
+    } else if (!resp->complete) {
+        m->idle = IDLE_ERROR;
+    } else {
+        if (o->max_wait_ms) {
+            wait_ms = o->max_wait_ms;
+        } else if (o->lb_ms) {
+            wait_ms = o->lb_ms + o->margin_ms + 2000;
+        } else {
+            wait_ms = 120000;
+        }
+        if (m->announce != NULL && wait_ms > 5000) {
+            wait_ms = 5000;
+        }
+        m->idle = lbguard_idle_wait(c, resp->t_last, wait_ms,
+                                    o->quiet || o->json, &closed_us,
+                                    &m->extra, &err);
+        m->measured = m->idle == IDLE_FIN || m->idle == IDLE_RST;
+        if (m->idle == IDLE_OPEN) {
+            m->idle_ms = wait_ms;
+        }
+    }
+    if (m->measured) {
+        m->idle_ms = (uint64_t) (closed_us - resp->t_last + 500) / 1000;
+    }
+}
+
+
+/* The core's keep-alive verdict on m's measurement (server_ms 0:
+ * keep-alive off). */
+static void
+lbguard_probe_verdict(const lbguard_probe_opts_t *o, lbguard_probe_run_t *m)
+{
+    uint64_t server_ms;
+
+    if (m->announce != NULL) {
+        server_ms = 0;
+    } else if (m->measured) {
+        server_ms = m->idle_ms > 0 ? m->idle_ms : 1;
+    } else if (m->idle == IDLE_OPEN) {
+        server_ms = m->idle_ms;
+    } else {
+        server_ms = 0;
+    }
+    if (m->idle != IDLE_ERROR || m->announce != NULL) {
+        m->verdict = lbg_keepalive_verdict(server_ms, o->lb_ms, o->margin_ms,
+                                           &m->required);
+    }
+}
+
+
+/* Writes m's keep-alive line into m->msg: what was measured, then what the
+ * verdict means. */
+static void
+lbguard_probe_message(const lbguard_probe_opts_t *o,
+                      const lbguard_resp_t *resp, lbguard_probe_run_t *m)
+{
+    char   s1[32], s2[32], s3[32];
+    char  *msg = m->msg;
+    size_t mlen = 0, size = sizeof(m->msg);
+
+    if (m->announce != NULL) {
+        mlen = (size_t) snprintf(msg, size, "%s (no keep-alive)",
+                                 m->announce);
+        if (m->measured) {
+            mlen += (size_t) snprintf(msg + mlen, size - mlen,
+                                      "; the server closed it after %s (%s)",
+                                      lbguard_secs_measured(s1, sizeof(s1),
+                                                            m->idle_ms),
+                                      m->idle == IDLE_RST ? "RST" : "FIN");
+        }
+    } else if (m->measured) {
+        mlen = (size_t) snprintf(msg, size, "server closed the idle "
+                                 "connection after %s (%s)",
+                                 lbguard_secs_measured(s1, sizeof(s1),
+                                                       m->idle_ms),
+                                 m->idle == IDLE_RST ? "RST" : "FIN");
+    } else if (m->idle == IDLE_OPEN) {
+        mlen = (size_t) snprintf(msg, size, "server kept the idle "
+                                 "connection open for the whole %s wait",
+                                 lbguard_secs_measured(s1, sizeof(s1),
+                                                       m->idle_ms));
+    } else {
+        mlen = (size_t) snprintf(msg, size, "%s",
+                                 resp->timed_out
+                                     ? "the response did not end before the "
+                                       "timeout: keep-alive not measured"
+                                 : resp->reset
+                                     ? "the server reset the connection (RST) "
+                                       "before the response ended: keep-alive "
+                                       "not measured"
+                                 : resp->closed
+                                     ? "the server closed the connection (FIN) "
+                                       "before the response ended: keep-alive "
+                                       "not measured"
+                                     : "the response is incomplete: "
+                                       "keep-alive not measured");
+    }
+    if (m->extra > 0 && mlen < size) {
+        mlen += (size_t) snprintf(msg + mlen, size - mlen,
+                                  "; it sent %lu more bytes while idle",
+                                  (unsigned long) m->extra);
+    }
+    if (mlen >= size) {
+        return;
+    }
+    switch (m->verdict) {
+    case LBG_KA_RAISE:
+        snprintf(msg + mlen, size - mlen, "; the load balancer "
+                 "keeps it %s: expect intermittent 502s; set the server "
+                 "keep-alive above %s",
+                 lbguard_secs(s2, sizeof(s2), o->lb_ms),
+                 lbguard_secs(s3, sizeof(s3), m->required));
+        break;
+    case LBG_KA_OK:
+        snprintf(msg + mlen, size - mlen, "; the load balancer "
+                 "keeps it %s: OK (%s or more needed)",
+                 lbguard_secs(s2, sizeof(s2), o->lb_ms),
+                 lbguard_secs(s3, sizeof(s3), m->required));
+        break;
+    case LBG_KA_DISABLED:
+        snprintf(msg + mlen, size - mlen, "; a load balancer "
+                 "opens a new connection for every request: no "
+                 "keep-alive race, no connection reuse");
+        break;
+    case LBG_KA_UNKNOWN:
+        if (m->idle != IDLE_ERROR) {
+            snprintf(msg + mlen, size - mlen, "; no verdict "
+                     "without --lb-idle-timeout");
+        }
+        break;
+    }
+}
+
+
+/* Prints the probe's result on stdout: one JSON object, or text lines. */
+static void
+lbguard_probe_print(const lbguard_probe_opts_t *o, const lbguard_result_t *res,
+                    const lbguard_resp_t *resp, const lbguard_probe_run_t *m,
+                    int fails)
+{
+    lbguard_json_t j;
+    char           ka[300];
+    size_t         i;
+
+    if (o->json) {
+        lbguard_json_init(&j, stdout);
+        lbguard_json_begin(&j, '{', 0);
+        lbguard_json_key(&j, "url");
+        lbguard_json_cstr(&j, o->url);
+        lbguard_json_key(&j, "method");
+        lbguard_json_cstr(&j, o->method);
+        lbguard_json_key(&j, "response_bytes");
+        lbguard_json_uint(&j, resp->len);
+        lbguard_json_key(&j, "response_complete");
+        lbguard_json_bool(&j, resp->complete);
+        lbguard_json_findings(&j, res, resp->buf, resp->len, 0);
+        lbguard_json_key(&j, "keepalive");
+        lbguard_json_begin(&j, '{', 0);
+        lbguard_json_key(&j, "announced_close");
+        lbguard_json_bool(&j, m->announce != NULL);
+        lbguard_json_key(&j, "closed_by");
+        lbguard_json_cstr(&j, idle_names[m->idle]);
+        lbguard_json_key(&j, "idle_ms");
+        if (m->measured || m->idle == IDLE_OPEN) {
+            lbguard_json_uint(&j, m->idle_ms);
+        } else {
+            lbguard_json_null(&j);
+        }
+        lbguard_json_key(&j, "idle_bytes");
+        lbguard_json_uint(&j, m->extra);
+        lbguard_json_key(&j, "lb_idle_ms");
+        lbguard_json_uint(&j, o->lb_ms);
+        lbguard_json_key(&j, "margin_ms");
+        lbguard_json_uint(&j, o->margin_ms);
+        lbguard_json_key(&j, "required_ms");
+        lbguard_json_uint(&j, m->required);
+        lbguard_json_key(&j, "verdict");
+        lbguard_json_cstr(&j, m->verdict == LBG_KA_OK ? "ok"
+                              : m->verdict == LBG_KA_RAISE ? "raise"
+                              : m->verdict == LBG_KA_DISABLED ? "disabled"
+                              : "unknown");
+        lbguard_json_key(&j, "message");
+        lbguard_json_cstr(&j, m->msg);
+        lbguard_json_end(&j, '}');
+        lbguard_json_key(&j, "exit");
+        lbguard_json_int(&j, fails ? LBGUARD_EXIT_FINDINGS : LBGUARD_EXIT_OK);
+        lbguard_json_end(&j, '}');
+        lbguard_json_newline(&j);
+        return;
+    }
+    printf("probe: %s %s: status %d, %lu bytes%s\n", o->method, o->url,
+           res->raw.view.status, (unsigned long) resp->len,
+           resp->complete ? "" : " (incomplete response)");
+    lbguard_print_findings(stdout, o->url, res, resp->buf, resp->len, 0);
+    for (i = 0; i < res->raw.view.nfields; i++) {
+        const lbg_field_t *f = &res->raw.view.fields[i];
+
+        if (lbguard_ieq((const char *) f->name, f->name_len, "keep-alive")) {
+            lbg_escape(f->value, f->value_len, 64, ka, sizeof(ka));
+            printf("keep-alive: the server advertises Keep-Alive: %s\n", ka);
+        }
+    }
+    printf("keep-alive: %s\n", m->msg);
+}
+
+
 int
 lbguard_cmd_probe(int argc, char **argv)
 {
     lbguard_probe_opts_t o;
     lbguard_url_t        u;
     lbguard_conn_t       c = { -1, NULL, NULL };
-    lbguard_tls_opts_t   tls;
-    lbguard_json_t       j;
     lbguard_resp_t       resp;
     lbguard_result_t     res;
-    lbguard_idle_e       idle = IDLE_OPEN;
-    lbg_ka_verdict_e     verdict = LBG_KA_UNKNOWN;
+    lbguard_probe_run_t  m;
     struct sigaction     sa;
-    char                *req = NULL;
-    char                 msg[1024], s1[32], s2[32], s3[32], ka[300];
-    const char          *announce = NULL;
-    size_t               reqlen, extra = 0, i, mlen = 0;
-    int64_t              t_start, deadline, closed_us = 0;
-    uint64_t             wait_ms, idle_ms = 0, server_ms, required = 0;
-    int                  rc, done, head, err = 0, fails, have_res = 0;
-    int                  measured = 0;
+    int64_t              deadline;
+    int                  rc, done, head, fails;
 
     rc = lbguard_probe_args(argc, argv, &o, &done);
     if (rc != 0 || done) {
@@ -351,251 +638,43 @@ lbguard_cmd_probe(int argc, char **argv)
         return LBGUARD_EXIT_USAGE;
     }
     head = lbguard_ieq(o.method, strlen(o.method), "head");
-    tls.insecure = o.insecure;
-    tls.cacert = o.cacert;
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
 
-    reqlen = lbguard_build_request(o.method, o.headers, o.nheaders, &u,
-                                   &req);
-    if (reqlen == 0) {
-        lbguard_err("probe", "out of memory");
+    deadline = lbguard_now_us() + (int64_t) o.timeout_ms * 1000;
+    memset(&resp, 0, sizeof(resp));
+    if (lbguard_probe_fetch(&o, &u, &c, head, deadline, &resp) != 0
+        || lbguard_analyse("probe", &res, o.profile, resp.buf, resp.len, head)
+           != 0) {
+        free(resp.buf);
+        lbguard_conn_close(&c);
         return LBGUARD_EXIT_USAGE;
     }
-    t_start = lbguard_now_us();
-    deadline = t_start + (int64_t) o.timeout_ms * 1000;
-    rc = LBGUARD_EXIT_USAGE;
-    memset(&resp, 0, sizeof(resp));
-    if (lbguard_conn_open(&c, &u, &tls, deadline) != 0
-        || lbguard_conn_write(&c, req, reqlen, deadline) != 0
-        || lbguard_read_response(&c, head, deadline, &resp) != 0) {
-        goto done;
-    }
-    if (resp.len == 0) {
-        lbguard_err("probe", "%s: %s", o.url,
-                    resp.timed_out ? "no response before the timeout"
-                    : resp.reset ? "the server reset the connection without "
-                                   "a response (RST)"
-                                 : "the server closed the connection "
-                                   "without a response");
-        goto done;
-    }
-    if (resp.too_large) {
-        lbguard_err("probe", "%s: the response is larger than 64 MiB",
-                    o.url);
-        goto done;
-    }
-    if (lbguard_analyse("probe", &res, o.profile, resp.buf, resp.len, head)
-        != 0) {
-        goto done;
-    }
-    have_res = 1;
 
-    /* Did the response itself announce that the connection ends? */
-    if (lbguard_has_token(&res.raw.view, "connection", "close")) {
-        announce = "the response says Connection: close";
-    } else if (res.raw.view.version == 10
-               && !lbguard_has_token(&res.raw.view, "connection",
-                                     "keep-alive")) {
-        announce = "the response is HTTP/1.0 without Connection: keep-alive";
-    } else if (res.raw.framing == LBG_FRAMING_CLOSE) {
-        announce = "the response body is delimited by closing the "
-                   "connection";
-    }
-
-    /* The idle wait. */
-    if (resp.closed && resp.complete) {
-        idle = resp.reset ? IDLE_RST : IDLE_FIN;
-        closed_us = resp.t_last;
-        measured = 1;
-    } else if (!resp.complete) {
-        idle = IDLE_ERROR;
-    } else {
-        if (o.max_wait_ms) {
-            wait_ms = o.max_wait_ms;
-        } else if (o.lb_ms) {
-            wait_ms = o.lb_ms + o.margin_ms + 2000;
-        } else {
-            wait_ms = 120000;
-        }
-        if (announce != NULL && wait_ms > 5000) {
-            wait_ms = 5000;
-        }
-        idle = lbguard_idle_wait(&c, resp.t_last, wait_ms, o.quiet || o.json,
-                                 &closed_us, &extra, &err);
-        measured = idle == IDLE_FIN || idle == IDLE_RST;
-        if (idle == IDLE_OPEN) {
-            idle_ms = wait_ms;
-        }
-    }
-    if (measured) {
-        idle_ms = (uint64_t) (closed_us - resp.t_last + 500) / 1000;
-    }
-
-    /* The verdict (server_ms 0: keep-alive off). */
-    if (announce != NULL) {
-        server_ms = 0;
-    } else if (measured) {
-        server_ms = idle_ms > 0 ? idle_ms : 1;
-    } else if (idle == IDLE_OPEN) {
-        server_ms = idle_ms;
-    } else {
-        server_ms = 0;
-    }
-    if (idle != IDLE_ERROR || announce != NULL) {
-        verdict = lbg_keepalive_verdict(server_ms, o.lb_ms, o.margin_ms,
-                                        &required);
-    }
-
-    if (announce != NULL) {
-        mlen = (size_t) snprintf(msg, sizeof(msg), "%s (no keep-alive)",
-                                 announce);
-        if (measured) {
-            mlen += (size_t) snprintf(msg + mlen, sizeof(msg) - mlen,
-                                      "; the server closed it after %s (%s)",
-                                      lbguard_secs_measured(s1, sizeof(s1), idle_ms),
-                                      idle == IDLE_RST ? "RST" : "FIN");
-        }
-    } else if (measured) {
-        mlen = (size_t) snprintf(msg, sizeof(msg), "server closed the idle "
-                                 "connection after %s (%s)",
-                                 lbguard_secs_measured(s1, sizeof(s1), idle_ms),
-                                 idle == IDLE_RST ? "RST" : "FIN");
-    } else if (idle == IDLE_OPEN) {
-        mlen = (size_t) snprintf(msg, sizeof(msg), "server kept the idle "
-                                 "connection open for the whole %s wait",
-                                 lbguard_secs_measured(s1, sizeof(s1), idle_ms));
-    } else {
-        mlen = (size_t) snprintf(msg, sizeof(msg), "%s",
-                                 resp.timed_out
-                                     ? "the response did not end before the "
-                                       "timeout: keep-alive not measured"
-                                 : resp.reset
-                                     ? "the server reset the connection (RST) "
-                                       "before the response ended: keep-alive "
-                                       "not measured"
-                                 : resp.closed
-                                     ? "the server closed the connection (FIN) "
-                                       "before the response ended: keep-alive "
-                                       "not measured"
-                                     : "the response is incomplete: "
-                                       "keep-alive not measured");
-    }
-    if (extra > 0 && mlen < sizeof(msg)) {
-        mlen += (size_t) snprintf(msg + mlen, sizeof(msg) - mlen,
-                                  "; it sent %lu more bytes while idle",
-                                  (unsigned long) extra);
-    }
-    if (mlen < sizeof(msg)) {
-        switch (verdict) {
-        case LBG_KA_RAISE:
-            snprintf(msg + mlen, sizeof(msg) - mlen, "; the load balancer "
-                     "keeps it %s: expect intermittent 502s; set the server "
-                     "keep-alive above %s",
-                     lbguard_secs(s2, sizeof(s2), o.lb_ms),
-                     lbguard_secs(s3, sizeof(s3), required));
-            break;
-        case LBG_KA_OK:
-            snprintf(msg + mlen, sizeof(msg) - mlen, "; the load balancer "
-                     "keeps it %s: OK (%s or more needed)",
-                     lbguard_secs(s2, sizeof(s2), o.lb_ms),
-                     lbguard_secs(s3, sizeof(s3), required));
-            break;
-        case LBG_KA_DISABLED:
-            snprintf(msg + mlen, sizeof(msg) - mlen, "; a load balancer "
-                     "opens a new connection for every request: no "
-                     "keep-alive race, no connection reuse");
-            break;
-        case LBG_KA_UNKNOWN:
-            if (idle != IDLE_ERROR) {
-                snprintf(msg + mlen, sizeof(msg) - mlen, "; no verdict "
-                         "without --lb-idle-timeout");
-            }
-            break;
-        }
-    }
+    memset(&m, 0, sizeof(m));
+    m.idle = IDLE_OPEN;
+    m.verdict = LBG_KA_UNKNOWN;
+    lbguard_probe_measure(&o, &c, &res, &resp, &m);
+    lbguard_probe_verdict(&o, &m);
+    lbguard_probe_message(&o, &resp, &m);
 
     /* the keep-alive verdicts keep the old default tier, ambiguous */
     fails = lbguard_fails(&res, o.fail_on)
-            || (verdict == LBG_KA_RAISE && LBG_TIER_SEVERE >= o.fail_on)
-            || (verdict == LBG_KA_DISABLED
+            || (m.verdict == LBG_KA_RAISE && LBG_TIER_SEVERE >= o.fail_on)
+            || (m.verdict == LBG_KA_DISABLED
                 && o.fail_on != LBGUARD_FAIL_REJECTED
                 && LBG_TIER_ACCEPTABLE >= o.fail_on);
 
-    if (o.json) {
-        lbguard_json_init(&j, stdout);
-        lbguard_json_begin(&j, '{', 0);
-        lbguard_json_key(&j, "url");
-        lbguard_json_cstr(&j, o.url);
-        lbguard_json_key(&j, "method");
-        lbguard_json_cstr(&j, o.method);
-        lbguard_json_key(&j, "response_bytes");
-        lbguard_json_uint(&j, resp.len);
-        lbguard_json_key(&j, "response_complete");
-        lbguard_json_bool(&j, resp.complete);
-        lbguard_json_findings(&j, &res, resp.buf, resp.len, 0);
-        lbguard_json_key(&j, "keepalive");
-        lbguard_json_begin(&j, '{', 0);
-        lbguard_json_key(&j, "announced_close");
-        lbguard_json_bool(&j, announce != NULL);
-        lbguard_json_key(&j, "closed_by");
-        lbguard_json_cstr(&j, idle_names[idle]);
-        lbguard_json_key(&j, "idle_ms");
-        if (measured || idle == IDLE_OPEN) {
-            lbguard_json_uint(&j, idle_ms);
-        } else {
-            lbguard_json_null(&j);
-        }
-        lbguard_json_key(&j, "idle_bytes");
-        lbguard_json_uint(&j, extra);
-        lbguard_json_key(&j, "lb_idle_ms");
-        lbguard_json_uint(&j, o.lb_ms);
-        lbguard_json_key(&j, "margin_ms");
-        lbguard_json_uint(&j, o.margin_ms);
-        lbguard_json_key(&j, "required_ms");
-        lbguard_json_uint(&j, required);
-        lbguard_json_key(&j, "verdict");
-        lbguard_json_cstr(&j, verdict == LBG_KA_OK ? "ok"
-                              : verdict == LBG_KA_RAISE ? "raise"
-                              : verdict == LBG_KA_DISABLED ? "disabled"
-                              : "unknown");
-        lbguard_json_key(&j, "message");
-        lbguard_json_cstr(&j, msg);
-        lbguard_json_end(&j, '}');
-        lbguard_json_key(&j, "exit");
-        lbguard_json_int(&j, fails ? LBGUARD_EXIT_FINDINGS : LBGUARD_EXIT_OK);
-        lbguard_json_end(&j, '}');
-        lbguard_json_newline(&j);
-    } else {
-        printf("probe: %s %s: status %d, %lu bytes%s\n", o.method, o.url,
-               res.raw.view.status, (unsigned long) resp.len,
-               resp.complete ? "" : " (incomplete response)");
-        lbguard_print_findings(stdout, o.url, &res, resp.buf, resp.len, 0);
-        for (i = 0; i < res.raw.view.nfields; i++) {
-            const lbg_field_t *f = &res.raw.view.fields[i];
-
-            if (lbguard_ieq((const char *) f->name, f->name_len,
-                            "keep-alive")) {
-                lbg_escape(f->value, f->value_len, 64, ka, sizeof(ka));
-                printf("keep-alive: the server advertises Keep-Alive: %s\n",
-                       ka);
-            }
-        }
-        printf("keep-alive: %s\n", msg);
-    }
+    lbguard_probe_print(&o, &res, &resp, &m, fails);
     rc = fails ? LBGUARD_EXIT_FINDINGS : LBGUARD_EXIT_OK;
     if (fflush(stdout) != 0) {
         rc = LBGUARD_EXIT_USAGE;
     }
 
-done:
-    if (have_res) {
-        lbguard_result_free(&res);
-    }
+    lbguard_result_free(&res);
     free(resp.buf);
-    free(req);
     lbguard_conn_close(&c);
     return rc;
 }

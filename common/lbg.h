@@ -1,10 +1,12 @@
 /*
- * lbg.h -- the lbguard core: response model, rule set, repairs, body guard,
- * keep-alive policy and a strict parser for raw HTTP/1.x response bytes.
+ * lbg.h -- the lbguard core's stable API: response model, rule set,
+ * repairs, log lines, body guard, keep-alive policy, metrics.
  *
- * This is the only public header of common/. It depends on <stddef.h>,
- * <stdint.h> and <string.h> (memcpy in the inline quick pass), and where
- * SSE2 is there on <emmintrin.h>. Nothing here allocates memory, performs I/O, uses
+ * The public headers of common/ are this one, lbg_quick.h (the adapters'
+ * inline quick pass, SSE2 where available) and lbg_raw.h (the parser of
+ * raw HTTP/1.x response bytes, for tools); lbg_simd.h and lbg_internal.h
+ * are the core's own. This header depends on <stddef.h> and <stdint.h>
+ * only. Nothing here allocates memory, performs I/O, uses
  * globals that change, or depends on the locale: every function is
  * reentrant and may run in several threads at once (Apache's event MPM).
  * Every byte of a response is treated as hostile: no function reads past a
@@ -535,6 +537,24 @@ typedef struct {
 } lbg_edit_t;
 
 /*
+ * How a response's message body is delimited (RFC 9112 6.3): the framing
+ * verdict that lbg_check() records in the report, and that the raw
+ * parser, the body guards and the probe act on.
+ *   NONE     no body: a response to HEAD, or status 1xx, 204 or 304
+ *   LENGTH   Content-Length: exactly `declared` bytes
+ *   CHUNKED  the chunked transfer coding is final: lbg_chunked_t ends it
+ *   CLOSE    until the connection closes (no framing field, a framing
+ *            that cannot be trusted, or a Transfer-Encoding whose final
+ *            coding is not chunked)
+ */
+typedef enum {
+    LBG_FRAMING_NONE = 0,
+    LBG_FRAMING_LENGTH,
+    LBG_FRAMING_CHUNKED,
+    LBG_FRAMING_CLOSE
+} lbg_framing_e;
+
+/*
  * The result of checks. The caller owns both arrays and passes their
  * capacities; lbg_check and lbg_parse append to them. When an array is
  * full, further entries are dropped and `truncated` is set; a truncated
@@ -548,6 +568,14 @@ typedef struct {
  *   unrepairable 1 when a finding has no safe repair that makes the
  *             response itself conformant (e.g. a body shorter than its
  *             Content-Length): lbg_repair_raw output still carries it.
+ *   framing   lbg_check()'s framing verdict (RFC 9112 6.3) on the fields
+ *             as its edits leave them (removed fields gone, set values
+ *             in place): NONE for a bodiless response, LENGTH when every
+ *             remaining Content-Length is one valid value (a list of one
+ *             repeated value counts) and no Transfer-Encoding remains,
+ *             CHUNKED when the remaining Transfer-Encoding ends in exactly
+ *             "chunked", else CLOSE. lbg_report_init() sets CLOSE.
+ *   declared  the body length in bytes that LENGTH declares, else -1.
  */
 typedef struct {
     lbg_finding_t *findings;
@@ -561,6 +589,8 @@ typedef struct {
     unsigned       close : 1;
     unsigned       no_body : 1;
     unsigned       unrepairable : 1;
+    lbg_framing_e  framing;
+    int64_t        declared;
 } lbg_report_t;
 
 /* Suggested capacities for a stack-allocated report. */
@@ -577,8 +607,11 @@ void lbg_report_init(lbg_report_t *rep, lbg_finding_t *findings,
  * message framing, budgets) on `r` under policy `p`, appending findings
  * and the repairs that fix them to `rep`. Findings of rules outside the
  * policy's profile are not recorded. Edits are recorded in every mode;
- * the caller applies them only in LBG_MODE_REPAIR. Does nothing when the
- * mode is LBG_MODE_OFF.
+ * the caller applies them only in LBG_MODE_REPAIR. Records no finding and
+ * no edit when the mode is LBG_MODE_OFF.
+ *
+ * Records the framing verdict (rep->framing, rep->declared) in every
+ * mode, LBG_MODE_OFF included.
  *
  * Returns the number of findings appended (0: the response is compliant
  * for this profile).
@@ -618,497 +651,11 @@ const char *lbg_reason_phrase(int status);
  */
 int64_t lbg_content_length_parse(const unsigned char *value, size_t len);
 
-/*
- * The quick pass: a cheaper first look that lets an adapter skip building
- * the view when a response is clean, which almost every response is.
- *
- *     lbg_quick_t q;
- *     lbg_quick_init(&q);
- *     for each field, in any order: lbg_quick_field(&q, ...);
- *     if (lbg_quick_clean(&policy, &q, status, status_line, len))
- *         nothing to report or repair: skip lbg_check
- *     else
- *         build the view and call lbg_check
- *
- * The contract, tested over the raw-case corpus, random views and the
- * fuzzer: when lbg_quick_clean() returns 1, lbg_check() on the same
- * response (same fields with the same `trusted` flags, same status and
- * status line, HEAD or not) would record no finding and no edit under any
- * profile. The byte checks are exact: a field name of any length and any
- * tchar, a value of any length with HTAB, obs-text or quotes never sends
- * a response to lbg_check. 0 means "look closer" only for the message
- * framing lbg_check decides itself (two Content-Length fields, a
- * Content-Length on a 204, a Transfer-Encoding other than "chunked") and
- * for a response that does break a rule.
- *
- * With SSE2 (every x86-64) every untrusted field is checked inline, 16
- * bytes per instruction, with one classification of every byte (names:
- * the tchar that header names use, RFC 9110 5.6.2; values: field-vchar,
- * SP, HTAB, RFC 9110 5.5); the value verdicts are folded into one
- * accumulator that lbg_quick_clean() reads once. A name with a rarer
- * tchar ('!', '#', '$', '%', '&', '\'', '*', '+', '|', '~'), a Content-
- * Length of more than 16 digits or a Transfer-Encoding goes through
- * lbg_quick_slow(), a value of LBG_SCAN_LONG bytes or more through
- * lbg_scan_value() (32 bytes per instruction with AVX2, chosen at run
- * time); both are exact. Without SSE2, or with LBG_NO_SIMD defined, every
- * untrusted field goes through lbg_quick_slow().
- *
- * Fields: the counts and sums below are in fields and bytes (name_len +
- * value_len, without ": " and CRLF). `dirty` is set by a field that needs
- * lbg_check: an empty name, a name byte outside tchar (RFC 9110 5.1), a
- * value byte that is a CTL other than HTAB, or DEL (RFC 9110 5.5), or a
- * Content-Length / Transfer-Encoding field the quick pass does not vouch
- * for (RFC 9110 8.6, RFC 9112 6.1). The accumulator at the end belongs to
- * the inline checks; only the inline functions read it.
- */
-
-#include <string.h>
-#if defined(__SSE2__) && !defined(LBG_NO_SIMD)
-#include <emmintrin.h>
-#define LBG_QUICK_INLINE 1
-typedef __m128i lbg__q_vec_t;
-#else
-typedef struct {
-    unsigned char b[16];
-} lbg__q_vec_t;
-#endif
-
-typedef struct {
-    size_t       nfields;    /* fields seen */
-    size_t       bytes;      /* sum of name_len + value_len over them */
-    size_t       max_field;  /* the largest name_len + value_len */
-    size_t       ncl;        /* Content-Length fields (1*DIGIT, or trusted) */
-    size_t       nte;        /* Transfer-Encoding fields ("chunked") */
-    unsigned     dirty;      /* nonzero: lbg_quick_clean() returns 0 */
-    /* last, so that the members above keep their offsets with or without
-     * SSE2: the bytewise minimum of the inline values' bytes, each HTAB
-     * counted as 0xff and each DEL as 0x00 (below 0x20: a bad byte) */
-    lbg__q_vec_t value_min;
-} lbg_quick_t;
-
-/* Fields lbg_check() classifies for the message framing; beyond them it
- * cannot verify a framing other than one valid Content-Length and never
- * lets the connection be reused. */
-#define LBG__KIND_MAX 512
-
-/* The longest status line lbg_check() counts for a valid status code and
- * the host's own reason phrase, in bytes: "HTTP/1.1 " 3DIGIT SP reason
- * CRLF with lbg_reason_phrase()'s longest ("Request Header Fields Too
- * Large", 31 bytes). */
-#define LBG_STATUS_LINE_MAX (9 + 3 + 1 + 31 + 2)
-
-/* A value of this many bytes or more is checked by lbg_scan_value() (out
- * of line, AVX2 where the CPU has it) instead of inline. */
-#define LBG_SCAN_LONG 96
-
-/* What lbg_quick_slow() found in one field (bits). */
-#define LBG_QUICK_DIRTY 1u /* lbg_check must look at it */
-#define LBG_QUICK_CL    2u /* a Content-Length field, 1*DIGIT or trusted */
-#define LBG_QUICK_TE    4u /* a Transfer-Encoding field, "chunked" */
-
-/*
- * The part of lbg_quick_field() that is not inline: the exact byte checks
- * of a field's name and value (RFC 9110 5.1, 5.5) and the Content-Length
- * / Transfer-Encoding fields (RFC 9110 8.6, RFC 9112 6.1). Takes the
- * arguments of lbg_quick_field(); returns LBG_QUICK_* bits (0: a clean
- * field of no framing name). Adapters call lbg_quick_field().
- */
-#if defined(__GNUC__)
-__attribute__((cold)) /* off the inline path: keeps its registers free */
-#endif
-unsigned lbg_quick_slow(const unsigned char *name, size_t name_len,
-                        const unsigned char *value, size_t value_len,
-                        int trusted);
-
-/*
- * The exact end of a quick pass, out of line, for what lbg_quick_clean()
- * does not decide inline (a status line it does not vouch for, a 1xx or
- * 204 with framing fields, a header section near its budget). It reads
- * every member of q but the inline checks' accumulator, which
- * lbg_quick_clean() has looked at first. Same arguments and result as
- * lbg_quick_clean().
- */
-int lbg_quick_end(const lbg_policy_t *p, const lbg_quick_t *q, int status,
-                  const unsigned char *status_line, size_t status_line_len);
-
-/*
- * The exact byte classes, out of line (lbg_quick.c), shared by the quick
- * pass and lbg_check(); they read exactly s[0..n) and never branch per
- * byte. lbg_scan_name() returns 1 when s[0..n) is a token (RFC 9110 5.1:
- * field-name = token = 1*tchar, 5.6.2), 0 when it is empty or holds
- * another byte. lbg_scan_value() returns 1 when every byte of s[0..n) is
- * a field-vchar, SP or HTAB (RFC 9110 5.5: VCHAR, obs-text; no CTL other
- * than HTAB, no DEL), else 0; n may be 0. With SSE2 16 bytes per step,
- * with AVX2 (chosen at run time, __builtin_cpu_supports) 32 or 64;
- * elsewhere, or with LBG_NO_SIMD, a table lookup or 8 bytes in a word.
- */
-int lbg_scan_name(const unsigned char *s, size_t n);
-int lbg_scan_value(const unsigned char *s, size_t n);
-
-/* Inline even where the compiler would not (GCC, clang): the quick pass is
- * the per-response cost of every clean response. */
-#if defined(__GNUC__)
-#define LBG_INLINE static inline __attribute__((always_inline))
-#else
-#define LBG_INLINE static inline
-#endif
-
-/* 1 when the fields q counted and a status line of line bytes fit in p's
- * budgets, counted as lbg_check() counts them (RFC 9110 5.4) */
-LBG_INLINE int
-lbg__q_fits(const lbg_policy_t *p, const lbg_quick_t *q, size_t line)
-{
-    return (p->max_fields == 0 || q->nfields <= p->max_fields)
-           && (p->max_field_bytes == 0
-               || q->max_field + 4 <= p->max_field_bytes)
-           && (p->max_header_bytes == 0
-               || 2 + 4 * q->nfields + q->bytes + line
-                  <= p->max_header_bytes);
-}
-
-/* Starts a quick pass: all counts zero, not dirty. */
-LBG_INLINE void
-lbg_quick_init(lbg_quick_t *q)
-{
-    q->nfields = 0;
-    q->bytes = 0;
-    q->max_field = 0;
-    q->ncl = 0;
-    q->nte = 0;
-    q->dirty = 0;
-#ifdef LBG_QUICK_INLINE
-    q->value_min = _mm_set1_epi8((char) 0xff);
-#endif
-}
-
-#ifdef LBG_QUICK_INLINE
-/*
- * The inline checks. A span of 1 to 16 bytes is read with one load of its
- * 8 first and 8 last bytes (8 to 16 bytes), two loads of 4 (4 to 7) or
- * three single bytes (1 to 3); a longer one 16 bytes at a time, the last
- * load overlapping: exactly s[0..n) is read, bytes may be read twice
- * (which changes no verdict).
- */
-
-/* the 16 bytes s[0..16), unaligned */
-LBG_INLINE __m128i
-lbg__q_loadu(const unsigned char *s)
-{
-    return _mm_loadu_si128((const __m128i *) (const void *) s);
-}
-
-/* 16 bytes that are all bytes of s[0..n), 1 <= n <= 16 (some twice) */
-LBG_INLINE __m128i
-lbg__q_load(const unsigned char *s, size_t n)
-{
-    uint32_t a, b;
-
-    if (n >= 8) {
-        return _mm_castps_si128(_mm_loadh_pi(
-                   _mm_castsi128_ps(_mm_loadl_epi64(
-                       (const __m128i *) (const void *) s)),
-                   (const __m64 *) (const void *) (s + n - 8)));
-    }
-    if (n >= 4) {
-        memcpy(&a, s, 4);
-        memcpy(&b, s + n - 4, 4);
-        return _mm_unpacklo_epi64(
-                   _mm_unpacklo_epi32(_mm_cvtsi32_si128((int) a),
-                                      _mm_cvtsi32_si128((int) b)),
-                   _mm_unpacklo_epi32(_mm_cvtsi32_si128((int) a),
-                                      _mm_cvtsi32_si128((int) b)));
-    }
-    a = s[0] | (uint32_t) s[n >> 1] << 8 | (uint32_t) s[n - 1] << 16
-        | (uint32_t) s[0] << 24;
-    return _mm_set1_epi32((int) a);
-}
-
-/* 0xff bytes where x holds a byte of lo..hi (lo <= hi <= 0x7f): one add
- * moves hi to 0x7f, the top of the signed range, and one signed compare
- * keeps lo..hi; a byte above hi wraps below the bound */
-#define lbg__q_range(x, lo, hi)                                              \
-    _mm_cmpgt_epi8(_mm_add_epi8((x), _mm_set1_epi8((char) (0x7f - (hi)))), \
-                   _mm_set1_epi8((char) (0x7e - ((hi) - (lo)))))
-
-/* 0xff bytes where x holds a tchar of the four ranges header names use:
- * '-' '.', DIGIT, 'A'..'Z', '^' '_' '`' 'a'..'z' (RFC 9110 5.6.2); the
- * other tchar ('!' '#' '$' '%' '&' '\'' '*' '+' '|' '~') go to
- * lbg_quick_slow(), which is exact */
-LBG_INLINE __m128i
-lbg__q_name_good(__m128i x)
-{
-    return _mm_or_si128(_mm_or_si128(lbg__q_range(x, 0x2d, 0x2e),
-                                     lbg__q_range(x, 0x30, 0x39)),
-                        _mm_or_si128(lbg__q_range(x, 0x41, 0x5a),
-                                     lbg__q_range(x, 0x5e, 0x7a)));
-}
-
-/* 1 when name n[0..len), len >= 1, is made of lbg__q_name_good() bytes */
-LBG_INLINE int
-lbg__q_name(const unsigned char *n, size_t len)
-{
-    __m128i g;
-    size_t  i;
-
-    if (len <= 16) {
-        g = lbg__q_name_good(lbg__q_load(n, len));
-    } else {
-        /* 17 to 32 bytes (most long names): two loads that overlap */
-        g = _mm_and_si128(lbg__q_name_good(lbg__q_loadu(n)),
-                          lbg__q_name_good(lbg__q_loadu(n + len - 16)));
-        for (i = 16; i + 16 < len; i += 16) {
-            g = _mm_and_si128(g, lbg__q_name_good(lbg__q_loadu(n + i)));
-        }
-    }
-    return _mm_movemask_epi8(g) == 0xffff;
-}
-
-/* The value key of 16 bytes: HTAB as 0xff, DEL as 0x00, any other byte as
- * it is; the minimum over a value is 0x20 or more exactly when it has
- * no CTL but HTAB and no DEL (RFC 9110 5.5) */
-LBG_INLINE __m128i
-lbg__q_vkey(__m128i x)
-{
-    return _mm_andnot_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)),
-                            _mm_or_si128(x, _mm_cmpeq_epi8(
-                                                x, _mm_set1_epi8(0x09))));
-}
-
-/* Folds value v[0..len) into q's accumulator (inline up to LBG_SCAN_LONG
- * bytes, lbg_scan_value() from there) */
-LBG_INLINE void
-lbg__q_value(lbg_quick_t *q, const unsigned char *v, size_t len)
-{
-    __m128i m;
-    size_t  i;
-
-    if (len - 1 < 16) {
-        q->value_min = _mm_min_epu8(q->value_min,
-                                    lbg__q_vkey(lbg__q_load(v, len)));
-    } else if (len > 16) {
-        if (len >= LBG_SCAN_LONG) {
-            q->dirty |= (unsigned) !lbg_scan_value(v, len);
-            return;
-        }
-        m = lbg__q_vkey(lbg__q_loadu(v + len - 16));
-        for (i = 0; i + 16 < len; i += 16) {
-            m = _mm_min_epu8(m, lbg__q_vkey(lbg__q_loadu(v + i)));
-        }
-        q->value_min = _mm_min_epu8(q->value_min, m);
-    }
-}
-
-/* 1 when name n[0..nlen) is made of lbg__q_name_good() bytes and value
- * v[0..vlen) has only field-vchar, SP and HTAB (exact); 0: look closer.
- * lbg_check() runs it first on every field it scans. */
-LBG_INLINE int
-lbg__q_field_ok(const unsigned char *n, size_t nlen, const unsigned char *v,
-                size_t vlen)
-{
-    __m128i m;
-    size_t  i;
-
-    if (nlen == 0 || !lbg__q_name(n, nlen)) {
-        return 0;
-    }
-    if (vlen - 1 < 16) {
-        m = lbg__q_vkey(lbg__q_load(v, vlen));
-    } else if (vlen == 0) {
-        return 1;
-    } else if (vlen >= LBG_SCAN_LONG) {
-        return lbg_scan_value(v, vlen);
-    } else {
-        m = lbg__q_vkey(lbg__q_loadu(v + vlen - 16));
-        for (i = 0; i + 16 < vlen; i += 16) {
-            m = _mm_min_epu8(m, lbg__q_vkey(lbg__q_loadu(v + i)));
-        }
-    }
-    return _mm_movemask_epi8(_mm_cmpeq_epi8(
-               _mm_max_epu8(m, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f)))
-           == 0;
-}
-
-/* 1 when v[0..n) is 1 to 16 ASCII digits (a Content-Length that cannot
- * overflow), else 0 */
-LBG_INLINE int
-lbg__q_digits(const unsigned char *v, size_t n)
-{
-    if (n - 1 < 16) {
-        return _mm_movemask_epi8(lbg__q_range(lbg__q_load(v, n), 0x30, 0x39))
-               == 0xffff;
-    }
-    return 0;
-}
-
-/* 0xff bytes where x holds a field-vchar or SP: a byte from 0x20 up
- * (unsigned: x ^ 0x80 as a signed byte above -97), other than 0x7f */
-LBG_INLINE __m128i
-lbg__q_value_good(__m128i x)
-{
-    return _mm_andnot_si128(
-               _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)),
-               _mm_cmpgt_epi8(_mm_xor_si128(x, _mm_set1_epi8((char) 0x80)),
-                              _mm_set1_epi8(-97)));
-}
-
-/* 1 when s[0..n) is a status line after "HTTP/1.1 " that lbg_check
- * accepts and that is 4 to 16 bytes long: a status code 100..599, SP, and
- * a reason phrase of field-vchar and SP (RFC 9112 4); 0: ask
- * lbg_quick_end() */
-LBG_INLINE int
-lbg__q_status_line(const unsigned char *s, size_t n)
-{
-    return n - 4 <= 12 && (unsigned) (s[0] - '1') < 5u
-           && (unsigned) (s[1] - '0') < 10u && (unsigned) (s[2] - '0') < 10u
-           && s[3] == ' '
-           && _mm_movemask_epi8(lbg__q_value_good(lbg__q_load(s, n)))
-              == 0xffff;
-}
-#endif
-
-/* 1 when p[0..8) equals the lower-case lc[0..8) where each byte of p is
- * first ORed with mask (0x20 on letters, 0 elsewhere): an ASCII
- * case-insensitive compare of 8 bytes in one step, exact (c | 0x20 equals
- * a lower-case letter only for that letter in either case). */
-LBG_INLINE int
-lbg__word_ieq(const unsigned char *p, const char *lc, const char *mask)
-{
-    uint64_t a, b, m;
-
-    memcpy(&a, p, 8);
-    memcpy(&b, lc, 8);
-    memcpy(&m, mask, 8);
-    return (a | m) == b;
-}
-
-/* LBG__K_CL (1) when field name n[0..len) is "Content-Length",
- * LBG__K_TE (2) when it is "Transfer-Encoding" (ASCII case-insensitive),
- * else 0: a compare of 8 bytes at a time. */
-#define LBG__K_CL 1
-#define LBG__K_TE 2
-
-LBG_INLINE int
-lbg__framing_name(const unsigned char *n, size_t len)
-{
-    if (len == 14
-        && lbg__word_ieq(n, "content-", "\40\40\40\40\40\40\40\0")
-        && lbg__word_ieq(n + 6, "t-length", "\40\0\40\40\40\40\40\40"))
-    {
-        return LBG__K_CL;
-    }
-    if (len == 17
-        && lbg__word_ieq(n, "transfer", "\40\40\40\40\40\40\40\40")
-        && lbg__word_ieq(n + 8, "-encodin", "\0\40\40\40\40\40\40\40")
-        && lbg__word_ieq(n + 9, "encoding", "\40\40\40\40\40\40\40\40"))
-    {
-        return LBG__K_TE;
-    }
-    return 0;
-}
-
-/*
- * Accounts one field line of the response: name[0..name_len) and
- * value[0..value_len), as for lbg_field_t (no NUL needed; any bytes).
- * `trusted` as in lbg_field_t: 1 skips the byte checks of name and value,
- * but the field still counts for the budgets and the message framing.
- * Reads exactly those bytes; no errors (a bad field sets q->dirty, or
- * shows in the accumulator). Inline: the common field costs no call.
- */
-LBG_INLINE void
-lbg_quick_field(lbg_quick_t *q, const unsigned char *name, size_t name_len,
-                const unsigned char *value, size_t value_len, int trusted)
-{
-    size_t   len = name_len + value_len;
-    unsigned f;
-    int      k = 0;
-
-    q->nfields++;
-    q->bytes += len;
-    if (len > q->max_field) {
-        q->max_field = len;
-    }
-    if (name_len == 14 || name_len == 17) {
-        k = lbg__framing_name(name, name_len);
-    }
-    if (trusted) {
-        if (k == 0) {
-            return;
-        }
-        if (k == LBG__K_CL) {
-            q->ncl++;
-            return;
-        }
-    }
-#ifdef LBG_QUICK_INLINE
-    /* any other name: its bytes, then the value's */
-    else if (k == 0) {
-        if (name_len != 0 && lbg__q_name(name, name_len)) {
-            lbg__q_value(q, value, value_len);
-            return;
-        }
-    }
-    /* Content-Length: 1 to 16 digits (no overflow), as lbg_check's own
-     * fast path accepts it (the name matched exactly: all tchar) */
-    else if (k == LBG__K_CL && lbg__q_digits(value, value_len)) {
-        q->ncl++;
-        return;
-    }
-#endif
-    f = lbg_quick_slow(name, name_len, value, value_len, trusted);
-    q->dirty |= f & LBG_QUICK_DIRTY;
-    q->ncl += (f & LBG_QUICK_CL) != 0;
-    q->nte += (f & LBG_QUICK_TE) != 0;
-}
-
-/*
- * Ends a quick pass over every field of a response with status code
- * `status` and, when the host writes its own reason phrase, status_line
- * NULL; else status_line[0..status_line_len) is the status line after
- * "HTTP/1.1 " (as in lbg_response_t). Returns 1 when lbg_check() would
- * find nothing under policy p (see the contract above; always 1 when p's
- * mode is LBG_MODE_OFF), 0 when the adapter must run lbg_check().
- * Inline for the common response (status 200..599 but 204, the host's
- * reason phrase or a short clean status line, within budgets with room
- * for any reason phrase); lbg_quick_end() decides the rest.
- */
-LBG_INLINE int
-lbg_quick_clean(const lbg_policy_t *p, const lbg_quick_t *q, int status,
-                const unsigned char *status_line, size_t status_line_len)
-{
-    if (p->mode == LBG_MODE_OFF) {
-        return 1;
-    }
-#ifdef LBG_QUICK_INLINE
-    if (_mm_movemask_epi8(_mm_cmpeq_epi8(
-            _mm_max_epu8(q->value_min, _mm_set1_epi8(0x1f)),
-            _mm_set1_epi8(0x1f))))
-    {
-        return 0; /* a byte of an inline value: lbg_check says which */
-    }
-#endif
-    if (q->dirty) {
-        return 0;
-    }
-    if (status >= 200 && status <= 599 && status != 204
-        && (status_line == NULL
-#ifdef LBG_QUICK_INLINE
-            || lbg__q_status_line(status_line, status_line_len)
-#endif
-           )
-        && q->ncl + q->nte <= 1
-        && (q->nte == 0 || q->nfields <= LBG__KIND_MAX)
-        && lbg__q_fits(p, q, LBG_STATUS_LINE_MAX))
-    {
-        return 1;
-    }
-    {
-        /* a copy: q's own address never escapes, so that the compiler may
-         * keep it in registers during the pass */
-        lbg_quick_t c = *q;
-
-        return lbg_quick_end(p, &c, status, status_line, status_line_len);
-    }
-}
+/* Returns 1 when field name name[0..len) is "Content-Length" (ASCII
+ * case-insensitive, RFC 9110 5.1, 8.6), else 0; reads at most len bytes.
+ * The matcher lbg_check() frames the body with, for the adapters' own
+ * look-ups of the field. */
+int lbg_field_is_content_length(const unsigned char *name, size_t len);
 
 /* ------------------------------------------------------------------------ */
 /* Log lines                                                                */
@@ -1185,6 +732,91 @@ size_t lbg_body_feed(lbg_body_t *b, size_t len);
  */
 lbg_rule_e lbg_body_rule(const lbg_body_t *b, int at_end);
 
+/* What to do with a body (lbg_body_verdict()). */
+typedef enum {
+    LBG_BODY_PASS = 0, /* send it on */
+    LBG_BODY_CUT,      /* send only the declared bytes (none for NONE),
+                          then close the connection (BODY_LONGER,
+                          BODY_ON_BODILESS) */
+    LBG_BODY_CLOSE     /* at the end, fewer bytes than declared: the
+                          connection must close (BODY_SHORTER) */
+} lbg_body_verdict_e;
+
+/*
+ * The one body decision of the core, for both body guards and the raw
+ * parser: given the framing verdict (lbg_report_t's framing and declared,
+ * or the host's own Content-Length), `seen` body bytes so far (any
+ * number >= 0) and at_end 1 when no more will come, returns CUT when seen
+ * passes what the framing allows (RFC 9112 6.2: more than `declared` for
+ * LENGTH; RFC 9112 6.3: any byte for NONE), CLOSE when at_end and a
+ * LENGTH body has fewer than `declared` bytes (RFC 9112 8), else PASS.
+ * CHUNKED and CLOSE bodies always PASS here: lbg_chunked_t judges a
+ * chunked body. A LENGTH with declared < 0 counts as CLOSE.
+ */
+lbg_body_verdict_e lbg_body_verdict(lbg_framing_e framing, int64_t declared,
+                                    int64_t seen, int at_end);
+
+/* ------------------------------------------------------------------------ */
+/* Chunked transfer coding (lbg_chunked.c)                                  */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * An incremental decoder of the chunked transfer coding (RFC 9112 7.1), in
+ * the shape of picohttpparser's phr_chunked_decoder: the caller feeds the
+ * body in spans of any size (down to one byte) and learns how many bytes
+ * of each span belong to the chunked body, how many of them are chunk
+ * data, and when the body is complete (last-chunk and trailer section) or
+ * cannot be a chunked body. It never writes into the span, never reads
+ * past it, allocates nothing; the state is this struct. Strict, as the
+ * raw parser: chunk-size 1*HEXDIG up to 2^52 (HAProxy's limit; a digit
+ * that would pass it is an error), optional SP/HTAB after it (recorded in
+ * `ws`, CHUNK_SIZE_WHITESPACE), a chunk-ext of field-vchar, SP and HTAB
+ * after ';', every line ending in CRLF, trailer lines of any bytes but LF.
+ *
+ *   state     internal; 0 with lbg_chunked_init()
+ *   size      chunk-data bytes still to come in the current chunk
+ *   digits    hex digits of the current chunk-size
+ *   offset    body bytes consumed so far (the sum of *used)
+ *   data      chunk-data bytes so far (the sum of *data)
+ *   error     on LBG_CHUNKED_ERROR: the offset of the bad byte (for a bad
+ *             CRLF, of the byte where it starts); on DONE `offset`; else
+ *             the offset where the body would be reported bad if it ended
+ *             now (the CR of a CRLF still missing its LF, else `offset`)
+ *   ws        the offset of the first SP or HTAB right after a
+ *             chunk-size, or -1
+ *   line      bytes of the current trailer line so far (internal)
+ */
+typedef struct {
+    unsigned  state;
+    uint64_t  size;
+    unsigned  digits;
+    uint64_t  offset;
+    uint64_t  data;
+    uint64_t  error;
+    int64_t   ws;
+    uint64_t  line;
+} lbg_chunked_t;
+
+/* The results of lbg_chunked_feed(). */
+#define LBG_CHUNKED_MORE  0  /* every byte fed belongs to the body; more to come */
+#define LBG_CHUNKED_DONE  1  /* the body ended: *used bytes of the span are its
+                                last ones, the rest is not the body's */
+#define LBG_CHUNKED_ERROR -1 /* not a chunked body: see c->error; feed no more */
+
+/* Starts a chunked body: every member zero but ws (-1). */
+void lbg_chunked_init(lbg_chunked_t *c);
+
+/*
+ * Feeds the next span s[0..len) of the body (len may be 0). Sets *used to
+ * the bytes of the span that the decoder consumed (len on MORE; up to and
+ * including the trailer section's final LF on DONE; up to the bad byte,
+ * excluded, on ERROR) and *data to how many of them are chunk data; either
+ * pointer may be NULL. Returns LBG_CHUNKED_MORE, _DONE or _ERROR; once
+ * DONE or ERROR it returns the same again with *used = 0.
+ */
+int lbg_chunked_feed(lbg_chunked_t *c, const unsigned char *s, size_t len,
+                     size_t *used, size_t *data);
+
 /* ------------------------------------------------------------------------ */
 /* Keep-alive policy                                                        */
 /* ------------------------------------------------------------------------ */
@@ -1245,90 +877,6 @@ size_t lbg_keepalive_format(lbg_ka_verdict_e v, const char *directive,
                             const char *where, uint64_t server_ms,
                             uint64_t lb_idle_ms, uint64_t margin_ms,
                             int repaired, char *buf, size_t size);
-
-/* ------------------------------------------------------------------------ */
-/* Raw response parser                                                      */
-/* ------------------------------------------------------------------------ */
-
-/*
- * What lbg_parse learns from raw bytes, beyond the view.
- *   header_len   bytes of the status line and header section, including
- *                the empty line; 0 when the header section is incomplete.
- *   body         the bytes after the header section (body_len of them).
- *   framing      how the body is delimited: LBG_FRAMING_NONE (bodiless),
- *                _LENGTH (Content-Length), _CHUNKED, _CLOSE (until close).
- *   body_expected  declared Content-Length (LENGTH), or -1.
- *   body_framed  bytes of `body` that belong to this response per the
- *                framing (for CHUNKED: up to and including the last-chunk
- *                and trailer section when complete).
- *   bare_lf      number of lines that ended in LF without CR.
- *
- * After a 1xx response (an interim response, or 101 and a new protocol)
- * the bytes that follow belong to the next message: they are not checked,
- * framing is NONE and body_framed is body_len (lbg_repair_raw copies them).
- */
-typedef enum {
-    LBG_FRAMING_NONE = 0,
-    LBG_FRAMING_LENGTH,
-    LBG_FRAMING_CHUNKED,
-    LBG_FRAMING_CLOSE
-} lbg_framing_e;
-
-typedef struct {
-    lbg_response_t       view;
-    size_t               header_len;
-    const unsigned char *body;
-    size_t               body_len;
-    lbg_framing_e        framing;
-    int64_t              body_expected;
-    size_t               body_framed;
-    size_t               bare_lf;
-    unsigned             chunk_ws : 1; /* CHUNK_SIZE_WHITESPACE recorded:
-                                          the repair drops that white
-                                          space (issue 9) */
-    size_t               interim_body; /* a 1xx's body: the first
-                                          interim_body bytes of `body`
-                                          (its Content-Length), reported
-                                          as BODY_ON_BODILESS and dropped
-                                          by the repair (issue 9) */
-} lbg_raw_t;
-
-/*
- * Parses one raw HTTP/1.x response in buf[0..len) as captured from the
- * wire (strict: RFC 9112). The view's fields point into buf; the caller
- * owns fields[] (capacity fields_cap); lines beyond it are not in the view
- * and a TOO_MANY_FIELDS finding is recorded. head: 1 when the response
- * answers a HEAD request.
- *
- * Records the raw-level findings (VERSION_INVALID: not "HTTP/" 1*DIGIT "."
- * 1*DIGIT; VERSION_DIGITS: more than one digit on a side; VERSION_UNSUPPORTED:
- * HTTP/d.d other than 1.0 and 1.1; STATUS_LINE_WHITESPACE: more than one SP
- * before the status code; BARE_LF, FIELD_MISSING_COLON, HEADER_INCOMPLETE,
- * CHUNKED_INVALID, BODY_LONGER, BODY_SHORTER, BODY_ON_BODILESS) into rep,
- * filtered by p's profile, then runs lbg_check on the view. Returns 0, or
- * -1 when buf holds no status line at all (empty input or no "HTTP/"
- * prefix); rep then holds a VERSION_INVALID or HEADER_INCOMPLETE finding.
- */
-int lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
-              int head, lbg_field_t *fields, size_t fields_cap,
-              lbg_raw_t *out, lbg_report_t *rep);
-
-/*
- * Writes the repaired response for a parse of buf (raw, rep as lbg_parse
- * left them) into out (out_cap bytes): a status line "HTTP/1.x NNN
- * reason", every field line not removed (values edited, CRLF line ends),
- * "Connection: close" when rep->close, the empty line, then the body per
- * the edits (dropped, or cut to the declared length). A sanitised value
- * loses the SP that replaced bytes at either end (a parser strips OWS).
- * A buffer of 2 * len + 256 bytes always suffices. lbg_parse records a
- * HEADER_TOO_LARGE finding with after_repair set (and unrepairable) when
- * this output's header section would exceed the policy's byte budget
- * (TOO_MANY_FIELDS likewise for the field count).
- * Returns the number of bytes written, or (size_t) -1 when out_cap is too
- * small (out then holds nothing usable).
- */
-size_t lbg_repair_raw(const lbg_raw_t *raw, const lbg_report_t *rep,
-                      unsigned char *out, size_t out_cap);
 
 /* ------------------------------------------------------------------------ */
 /* Protocol switch (issue 8: 101 and CONNECT tunnels)                       */

@@ -48,22 +48,39 @@ lbg_body_feed(lbg_body_t *b, size_t len)
 }
 
 
+lbg_body_verdict_e
+lbg_body_verdict(lbg_framing_e framing, int64_t declared, int64_t seen,
+                 int at_end)
+{
+    if (framing == LBG_FRAMING_NONE) {
+        return seen > 0 ? LBG_BODY_CUT : LBG_BODY_PASS;
+    }
+    if (framing != LBG_FRAMING_LENGTH || declared < 0) {
+        return LBG_BODY_PASS;
+    }
+    if (seen > declared) {
+        return LBG_BODY_CUT;
+    }
+    return at_end && seen < declared ? LBG_BODY_CLOSE : LBG_BODY_PASS;
+}
+
+
 lbg_rule_e
 lbg_body_rule(const lbg_body_t *b, int at_end)
 {
-    if (b->bodiless) {
-        return b->sent > 0 ? LBG_RULE_BODY_ON_BODILESS : LBG_RULE_NONE;
-    }
-    if (b->declared < 0) {
+    lbg_framing_e framing = b->bodiless       ? LBG_FRAMING_NONE
+                            : b->declared >= 0 ? LBG_FRAMING_LENGTH
+                                               : LBG_FRAMING_CLOSE;
+
+    switch (lbg_body_verdict(framing, b->declared, b->sent, at_end)) {
+    case LBG_BODY_CUT:
+        return framing == LBG_FRAMING_NONE ? LBG_RULE_BODY_ON_BODILESS
+                                           : LBG_RULE_BODY_LONGER;
+    case LBG_BODY_CLOSE:
+        return LBG_RULE_BODY_SHORTER;
+    default:
         return LBG_RULE_NONE;
     }
-    if (b->sent > b->declared) {
-        return LBG_RULE_BODY_LONGER;
-    }
-    if (at_end && b->sent < b->declared) {
-        return LBG_RULE_BODY_SHORTER;
-    }
-    return LBG_RULE_NONE;
 }
 
 

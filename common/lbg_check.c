@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "lbg_internal.h"
+#include "lbg_quick.h"
 
 
 const unsigned char lbg__ctype[256] = {
@@ -47,6 +48,8 @@ lbg_report_init(lbg_report_t *rep, lbg_finding_t *findings,
     rep->close = 0;
     rep->no_body = 0;
     rep->unrepairable = 0;
+    rep->framing = LBG_FRAMING_CLOSE;
+    rep->declared = -1;
 }
 
 
@@ -802,6 +805,95 @@ lbg__check_framing(const lbg_policy_t *p, const lbg_response_t *r,
 
 
 
+int
+lbg_field_is_content_length(const unsigned char *name, size_t len)
+{
+    return len == 14 && lbg__framing_name(name, len) == LBG__K_CL;
+}
+
+
+lbg_framing_e
+lbg__framing_of(const lbg_response_t *r, const lbg_report_t *rep,
+                const unsigned char *kind, int drop, int64_t *declared)
+{
+    const lbg_field_t   *f;
+    const lbg_edit_t    *ed;
+    const unsigned char *v, *el;
+    size_t               i, k, vlen, ellen, ncodings = 0, nchunked = 0;
+    int64_t              x, cl = -1;
+    int                  kd, removed, have_te = 0, have_cl = 0, cl_ok = 1;
+    int                  final_chunked = 0, empty = 0;
+
+    *declared = -1;
+    if (lbg_response_bodiless(r)) {
+        return LBG_FRAMING_NONE;
+    }
+    for (i = 0; i < r->nfields; i++) {
+        f = &r->fields[i];
+        if (kind != NULL) {
+            kd = kind[i];
+        } else {
+            kd = (f->name_len == 14 || f->name_len == 17)
+                 ? lbg__framing_name(f->name, f->name_len) : 0;
+        }
+        if (kd == 0 || (kd & drop) != 0) {
+            continue;
+        }
+        v = f->value;
+        vlen = f->value_len;
+        removed = 0;
+        for (k = 0; k < rep->nedits; k++) {
+            ed = &rep->edits[k];
+            if (ed->field != i) {
+                continue;
+            }
+            if (ed->op == LBG_EDIT_REMOVE) {
+                removed = 1;
+            } else if (ed->op == LBG_EDIT_SET) {
+                v = ed->value;
+                vlen = ed->value_len;
+            }
+        }
+        if (removed) {
+            continue;
+        }
+        if (kd == LBG__K_TE) {
+            have_te = 1;
+            lbg__te_scan(v, vlen, &ncodings, &nchunked, &final_chunked,
+                         &empty);
+            continue;
+        }
+        x = lbg_content_length_parse(v, vlen);
+        if (x < 0) {
+            /* "42, 42": a list of one repeated value is that value */
+            x = lbg__cl_list(v, vlen, &el, &ellen);
+        }
+        if (x < 0 || (have_cl && x != cl)) {
+            cl_ok = 0;
+        }
+        have_cl = 1;
+        cl = x;
+    }
+    if (have_te) {
+        return (final_chunked && !empty) ? LBG_FRAMING_CHUNKED
+                                         : LBG_FRAMING_CLOSE;
+    }
+    if (have_cl && cl_ok) {
+        *declared = cl;
+        return LBG_FRAMING_LENGTH;
+    }
+    return LBG_FRAMING_CLOSE;
+}
+
+
+/* Records lbg__framing_of() of r, as rep's edits leave it, in rep. */
+static void
+lbg__framing_verdict(const lbg_response_t *r, lbg_report_t *rep,
+                     const unsigned char *kind)
+{
+    rep->framing = lbg__framing_of(r, rep, kind, 0, &rep->declared);
+}
+
 
 /*
  * A budget finding (FIELD_TOO_LARGE, TOO_MANY_FIELDS, HEADER_TOO_LARGE;
@@ -841,10 +933,12 @@ lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
     const lbg_field_t *f, *fields = r->fields;
     size_t             i, nf = r->nfields, total, before = rep->nfindings;
     size_t             ncl = 0, nte = 0, first_cl = 0;
+    int64_t            cl;
     unsigned char      kind[LBG__KIND_MAX];
     int                k;
 
     if (p->mode == LBG_MODE_OFF) {
+        lbg__framing_verdict(r, rep, NULL);
         return 0;
     }
 
@@ -895,14 +989,21 @@ lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
     }
 
     if (ncl + nte == 0) {
+        /* no framing field: the close delimits the body */
+        rep->framing = lbg_response_bodiless(r) ? LBG_FRAMING_NONE
+                                                : LBG_FRAMING_CLOSE;
+        rep->declared = -1;
         return rep->nfindings - before;
     }
     if (ncl == 1 && nte == 0 && r->status >= 200 && r->status != 204) {
         /* the common case: one Content-Length, valid or host-made */
         f = &fields[first_cl];
-        if (f->trusted
-            || lbg_content_length_parse(f->value, f->value_len) >= 0)
-        {
+        cl = lbg_content_length_parse(f->value, f->value_len);
+        if (f->trusted || cl >= 0) {
+            rep->framing = lbg_response_bodiless(r) ? LBG_FRAMING_NONE
+                           : cl >= 0                ? LBG_FRAMING_LENGTH
+                                                    : LBG_FRAMING_CLOSE;
+            rep->declared = rep->framing == LBG_FRAMING_LENGTH ? cl : -1;
             return rep->nfindings - before;
         }
     }
@@ -911,6 +1012,7 @@ lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
          * never reuse the connection */
         rep->unrepairable = 1;
         lbg__edit(rep, LBG_EDIT_CLOSE, LBG_NO_FIELD, 0, NULL, 0);
+        lbg__framing_verdict(r, rep, NULL);
         return rep->nfindings - before;
     }
     for (i = 0; i < nf; i++) {
@@ -920,6 +1022,7 @@ lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
                   : 0;
     }
     lbg__check_framing(p, r, rep, kind);
+    lbg__framing_verdict(r, rep, kind);
 
     return rep->nfindings - before;
 }
@@ -931,7 +1034,7 @@ lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
 
 
 unsigned
-lbg_quick_slow(const unsigned char *name, size_t name_len,
+lbg__quick_slow(const unsigned char *name, size_t name_len,
                const unsigned char *value, size_t value_len, int trusted)
 {
     int k;
@@ -966,7 +1069,7 @@ lbg_quick_slow(const unsigned char *name, size_t name_len,
 
 
 int
-lbg_quick_end(const lbg_policy_t *p, const lbg_quick_t *q, int status,
+lbg__quick_end(const lbg_policy_t *p, const lbg_quick_t *q, int status,
               const unsigned char *status_line, size_t status_line_len)
 {
     const unsigned char *s = status_line;

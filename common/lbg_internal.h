@@ -64,6 +64,26 @@ int64_t lbg__cl_list(const unsigned char *v, size_t len,
 void lbg__te_scan(const unsigned char *v, size_t len, size_t *ncodings,
                   size_t *nchunked, int *final_chunked, int *empty);
 
+/*
+ * The framing verdict (RFC 9112 6.3; lbg_report_t's `framing`) of r's
+ * fields as rep's edits leave them: a field with an LBG_EDIT_REMOVE is
+ * gone, one with an LBG_EDIT_SET has the new value (a sanitized value keeps
+ * its bytes: a framing value that needs sanitizing is invalid either
+ * way), and the framing fields of the kinds in `drop` (LBG__K_CL,
+ * LBG__K_TE bits) are gone too. kind[i] is lbg__framing_name() of field i,
+ * or NULL to classify here. NONE for a bodiless response; LENGTH when
+ * every remaining Content-Length is one valid value (a list of one
+ * repeated value counts) and no Transfer-Encoding remains, with that
+ * value in *declared (else -1); CHUNKED when the remaining
+ * Transfer-Encoding ends in exactly "chunked"; else CLOSE. The one
+ * derivation of the framing: lbg_check() records it, the raw repair
+ * re-derives it for the head it writes. lbg_check.c.
+ */
+lbg_framing_e lbg__framing_of(const lbg_response_t *r,
+                              const lbg_report_t *rep,
+                              const unsigned char *kind, int drop,
+                              int64_t *declared);
+
 /* issue 9 (bypass): records SWITCHING_WITHOUT_UPGRADE (n1 = 0) and the
  * target's own 502 when r, a 101 response, carries no Upgrade field (RFC
  * 9110 15.2.2: the server MUST send one). lbg_bypass.c. */

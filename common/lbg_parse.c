@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "lbg_internal.h"
+#include "lbg_raw.h"
+#include "lbg_simd.h"
 
 
 /* Returns the index of the first LF in b[from..len), or len. */
@@ -20,88 +22,6 @@ lbg__eol(const unsigned char *b, size_t from, size_t len)
     }
     lf = memchr(b + from, '\n', len - from);
     return lf ? (size_t) (lf - b) : len;
-}
-
-
-/* Parses the chunked body b[0..len) (RFC 9112 7.1). Returns the bytes of
- * the complete chunked body, or (size_t) -1 with *bad set to the offset of
- * the first bad byte (len when the body ends early). *ws is set to the
- * offset of the first SP or HTAB right after a chunk size (llhttp refuses
- * it; CHUNK_SIZE_WHITESPACE), or (size_t) -1 when there is none. */
-static size_t
-lbg__chunked(const unsigned char *b, size_t len, size_t *bad, size_t *ws)
-{
-    size_t   i = 0, e;
-    uint64_t size;
-    int      digits;
-
-    *ws = (size_t) -1;
-    for (;;) {
-        size = 0;
-        digits = 0;
-        while (i < len && lbg__is(b[i], LBG__HEXDIG)) {
-            if (size > (UINT64_C(1) << 52)) { /* HAProxy's limit */
-                *bad = i;
-                return (size_t) -1;
-            }
-            size = size * 16
-                   + (uint64_t) (b[i] <= '9' ? b[i] - '0'
-                                             : (lbg__lower(b[i]) - 'a' + 10));
-            digits++;
-            i++;
-        }
-        if (i >= len || digits == 0) {
-            *bad = i;
-            return (size_t) -1;
-        }
-        if (lbg__is(b[i], LBG__WS) && *ws == (size_t) -1) {
-            *ws = i;
-        }
-        /* BWS, then a chunk-ext (";" ... up to CRLF; no CTL but HTAB) or
-         * the CRLF: "0 2e" is no chunk size followed by white space */
-        while (i < len && lbg__is(b[i], LBG__WS)) {
-            i++;
-        }
-        if (i < len && b[i] == ';') {
-            while (i < len && b[i] != '\r' && b[i] != '\n') {
-                if (!lbg__is(b[i], LBG__VCHAR | LBG__WS)) {
-                    *bad = i;
-                    return (size_t) -1;
-                }
-                i++;
-            }
-        }
-        if (i + 1 >= len || b[i] != '\r' || b[i + 1] != '\n') {
-            *bad = i;
-            return (size_t) -1;
-        }
-        i += 2;
-        if (size == 0) {
-            break;
-        }
-        if (size > (uint64_t) (len - i)) {
-            *bad = len;
-            return (size_t) -1;
-        }
-        i += (size_t) size;
-        if (i + 1 >= len || b[i] != '\r' || b[i + 1] != '\n') {
-            *bad = i;
-            return (size_t) -1;
-        }
-        i += 2;
-    }
-    /* trailer section: field lines up to an empty line */
-    for (;;) {
-        e = lbg__eol(b, i, len);
-        if (e >= len || e == i || b[e - 1] != '\r') {
-            *bad = e >= len ? len : e;
-            return (size_t) -1;
-        }
-        if (e == i + 1) {
-            return e + 1;
-        }
-        i = e + 1;
-    }
 }
 
 
@@ -157,16 +77,15 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
           lbg_report_t *rep)
 {
     lbg_response_t      *v = &out->view;
-    const unsigned char *first_bare = NULL, *colon, *first_el;
-    size_t               i, e, le, s, vs, ve, nlines = 0, nf = 0, bad = 0, fl;
-    size_t               ws, j;
-    size_t               ncodings = 0, nchunked = 0, cl_field = LBG_NO_FIELD;
-    int                  final_chunked = 0, empty = 0, have_te = 0;
-    int                  cl_ok = 1, k, code;
+    const unsigned char *first_bare = NULL, *colon;
+    size_t               i, e, le, s, vs, ve, nlines = 0, nf = 0, bad = 0;
+    size_t               ws, j, cl_field;
+    int                  code;
     int                  folds = 0; /* the last line stored a field: an
                                        obs-fold line continues it */
-    int64_t              cl = -1, x;
+    int64_t              cl, x;
     lbg_field_t         *f;
+    lbg_chunked_t        ch;
 
     memset(out, 0, sizeof(*out));
     v->head = head ? 1 : 0;
@@ -357,36 +276,16 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
         }
         goto done;
     }
-    for (i = 0; i < nf; i++) {
-        f = &fields[i];
-        k = lbg__framing_name(f->name, f->name_len);
-        if (k == LBG__K_TE) {
-            have_te = 1;
-            lbg__te_scan(f->value, f->value_len, &ncodings, &nchunked,
-                         &final_chunked, &empty);
-        } else if (k == LBG__K_CL) {
-            x = lbg_content_length_parse(f->value, f->value_len);
-            if (x < 0) {
-                /* "42, 42": a list of identical values is that value */
-                x = lbg__cl_list(f->value, f->value_len, &first_el, &fl);
-            }
-            if (x < 0 || (cl >= 0 && x != cl)) {
-                cl_ok = 0;
-            }
-            if (cl_field == LBG_NO_FIELD) {
-                cl_field = i;
-            }
-            cl = x;
+    /* the framing is lbg_check()'s verdict, the one derivation of it;
+     * a finding about a Content-Length names the first one */
+    out->framing = rep->framing;
+    out->body_expected = rep->declared;
+    cl = rep->declared;
+    for (cl_field = 0; cl_field < nf; cl_field++) {
+        f = &fields[cl_field];
+        if (lbg__framing_name(f->name, f->name_len) == LBG__K_CL) {
+            break;
         }
-    }
-    if (have_te) {
-        out->framing = (final_chunked && !empty) ? LBG_FRAMING_CHUNKED
-                                                 : LBG_FRAMING_CLOSE;
-    } else if (cl_field != LBG_NO_FIELD && cl_ok) {
-        out->framing = LBG_FRAMING_LENGTH;
-        out->body_expected = cl;
-    } else {
-        out->framing = LBG_FRAMING_CLOSE;
     }
 
     switch (out->framing) {
@@ -412,7 +311,16 @@ lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
         }
         break;
     case LBG_FRAMING_CHUNKED:
-        e = lbg__chunked(out->body, out->body_len, &bad, &ws);
+        /* the whole body in one span: DONE, or bad at ch.error (its
+         * end, or the CR before it, when the body stops early) */
+        lbg_chunked_init(&ch);
+        if (lbg_chunked_feed(&ch, out->body, out->body_len, &e, NULL)
+            != LBG_CHUNKED_DONE)
+        {
+            e = (size_t) -1;
+            bad = (size_t) ch.error;
+        }
+        ws = ch.ws < 0 ? (size_t) -1 : (size_t) ch.ws;
         if (ws != (size_t) -1
             && lbg__finding(p, rep, LBG_RULE_CHUNK_SIZE_WHITESPACE,
                             LBG_NO_FIELD, out->body + ws, 1, (int64_t) ws, 0))
@@ -570,6 +478,7 @@ lbg__write_head(const lbg_raw_t *raw, const lbg_report_t *rep, lbg__w_t *w)
     const lbg_edit_t     *ed, *set;
     size_t                i, k, s, e;
     int                   status = -1, removed, sanitize, interim, drop;
+    int64_t               declared;
     char                  code[4];
 
     for (k = 0; k < rep->nedits; k++) {
@@ -602,6 +511,17 @@ lbg__write_head(const lbg_raw_t *raw, const lbg_report_t *rep, lbg__w_t *w)
             drop |= lbg__framing_name(v->fields[ed->field].name,
                                       v->fields[ed->field].name_len);
         }
+    }
+    /* the head frames the body as the original did (raw->framing, which
+     * the body written after it follows): the one framing verdict,
+     * re-derived for the fields this head keeps. When the fields dropped
+     * above leave a Content-Length to frame a body that the close (or a
+     * Transfer-Encoding) framed, every Content-Length goes too. */
+    if (!interim && raw->header_len > 0 && raw->framing != LBG_FRAMING_LENGTH
+        && lbg__framing_of(v, rep, NULL, drop, &declared)
+           == LBG_FRAMING_LENGTH)
+    {
+        drop |= LBG__K_CL;
     }
     for (i = 0; i < v->nfields; i++) {
         f = &v->fields[i];

@@ -13,6 +13,7 @@
  */
 
 #include "lbg_internal.h"
+#include "lbg_quick.h"
 
 #if defined(LBG_QUICK_INLINE) && defined(__x86_64__) && defined(__GNUC__) \
     && !defined(LBG_NO_AVX2)

@@ -15,6 +15,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "lbg_quick.h"             /* the inline quick pass */
 #include "ngx_http_lbguard.h"
 
 

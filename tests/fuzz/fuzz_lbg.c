@@ -31,7 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lbg.h"
+#include "lbg_quick.h"
+#include "lbg_raw.h"
 
 #define FIELDS_BIG 256
 

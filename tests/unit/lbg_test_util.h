@@ -32,7 +32,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "lbg.h"
+#include "lbg_raw.h"
 
 #ifndef LBG_CASES_DIR
 #define LBG_CASES_DIR "tests/cases"

@@ -238,6 +238,27 @@ write_repaired(const lbgt_case_t *c, const unsigned char *out, size_t n)
     fclose(f);
 }
 
+/* 1 when every field line of a parsed response is written as the repair
+ * writes it: name ": " value CRLF, with no other white space around the
+ * value (a property of the bytes, not of the case's name). */
+static int
+canonical_lines(const lbg_response_t *v)
+{
+    const lbg_field_t *f;
+    size_t             i;
+
+    for (i = 0; i < v->nfields; i++) {
+        f = &v->fields[i];
+        if (f->value != f->name + f->name_len + 2
+            || f->name[f->name_len] != ':' || f->name[f->name_len + 1] != ' '
+            || f->value[f->value_len] != '\r')
+        {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static void
 test_repair_raw_corpus(void **state)
 {
@@ -313,7 +334,7 @@ test_repair_raw_corpus(void **state)
         /* a compliant response comes out byte for byte as it went in
          * (CRLF line ends, no OWS changes needed) */
         if (t.r.rep.nfindings == 0 && c->nexpect == 0 &&
-            strstr(c->name, "ows") == NULL) {
+            canonical_lines(&t.raw.view)) {
             if (n != c->len || memcmp(out, c->raw, n) != 0) {
                 print_message("%s: compliant response changed\n", c->name);
                 bad++;

@@ -31,40 +31,31 @@ one(const lbgt_report_t *t, lbg_rule_e rule, size_t field,
 
 /* ---- the table ------------------------------------------------------------ */
 
+/* What the table promises beyond what the macro says: ids 1..N in order
+ * (append-only), lbg_rule() finds each by id, names are unique lower-case
+ * tokens, every column holds a value of its kind, and lookups out of range
+ * give NULL / "unknown". (Comparing lbg_rule() with the LBG_RULES rows it
+ * is generated from would only test the generation.) */
 static void
 test_table(void **state)
 {
-    static const struct {
-        int         id;
-        const char *name;
-        const char *rfc;
-        int         tier;
-        unsigned    mask;
-        const char *repair;
-        unsigned    fix;
-    } rows[] = {
-#define ROW(id, e, n, rfc, t, m, rep, fix) {id, n, rfc, t, m, rep, fix},
+    static const int ids[] = {
+#define ROW(id, e, n, rfc, t, m, rep, fix) id,
         LBG_RULES(ROW)
 #undef ROW
     };
-    size_t i, j;
+    const lbg_rule_t *r, *q;
+    size_t            i, j;
 
     (void) state;
-    assert_int_equal(LBGT_NELTS(rows), LBG_RULE_END - 1);
-    for (i = 0; i < LBGT_NELTS(rows); i++) {
-        const lbg_rule_t *r = lbg_rule((lbg_rule_e) rows[i].id);
-
+    assert_int_equal(LBGT_NELTS(ids), LBG_RULE_END - 1);
+    for (i = 0; i < LBGT_NELTS(ids); i++) {
         /* ids are 1..N in order, append-only */
-        assert_int_equal(rows[i].id, (int) i + 1);
+        assert_int_equal(ids[i], (int) i + 1);
+        r = lbg_rule((lbg_rule_e) ids[i]);
         assert_non_null(r);
-        assert_int_equal(r->id, rows[i].id);
-        assert_string_equal(r->name, rows[i].name);
-        assert_string_equal(lbg_rule_name(r->id), rows[i].name);
-        assert_string_equal(r->rfc, rows[i].rfc);
-        assert_string_equal(r->repair, rows[i].repair);
-        assert_int_equal(r->tier, rows[i].tier);
-        assert_int_equal(r->lb_mask, rows[i].mask);
-        assert_int_equal(r->fix, rows[i].fix);
+        assert_int_equal(r->id, ids[i]);
+        assert_string_equal(lbg_rule_name(r->id), r->name);
         assert_true((r->fix & ~(LBG_FIX_EDIT | LBG_FIX_CLOSE)) == 0);
         assert_true(r->tier >= LBG_TIER_ACCEPTABLE &&
                     r->tier <= LBG_TIER_SEVERE);
@@ -80,7 +71,8 @@ test_table(void **state)
                         c == '-');
         }
         for (j = 0; j < i; j++) {
-            assert_true(strcmp(rows[j].name, rows[i].name) != 0);
+            q = lbg_rule((lbg_rule_e) ids[j]);
+            assert_true(strcmp(q->name, r->name) != 0);
         }
     }
     assert_null(lbg_rule(LBG_RULE_NONE));
@@ -128,7 +120,8 @@ test_names(void **state)
     assert_string_equal(lbg_tier_name((lbg_tier_e) -1), "unknown");
     assert_string_equal(lbg_profile_name((lbg_profile_e) 7), "unknown");
     assert_string_equal(lbg_profile_name((lbg_profile_e) -1), "unknown");
-    assert_non_null(lbg_mode_name((lbg_mode_e) 3));
+    assert_string_equal(lbg_mode_name((lbg_mode_e) 3), "unknown");
+    assert_string_equal(lbg_mode_name((lbg_mode_e) -1), "unknown");
 
     /* case-insensitive */
     assert_int_equal(lbg_profile_parse("STRICTEST", 9, &p), 0);
@@ -341,10 +334,6 @@ test_profile_table(void **state)
 static void
 test_policy_init(void **state)
 {
-    static const size_t want[LBG_PROFILE_COUNT][3] = {
-        {4096, 4096, 100},   {16384, 16384, 101}, {4096, 4096, 0},
-        {81920, 81920, 100}, {16384, 16384, 0},   {16384, 32768, 0},
-        {4096, 4096, 0}};
     lbg_policy_t p;
     int          i;
 
@@ -354,10 +343,23 @@ test_policy_init(void **state)
         lbg_policy_init(&p, (lbg_profile_e) i);
         assert_int_equal(p.mode, LBG_MODE_REPAIR);
         assert_int_equal(p.profile, i);
-        assert_int_equal(p.max_field_bytes, want[i][0]);
-        assert_int_equal(p.max_header_bytes, want[i][1]);
-        assert_int_equal(p.max_fields, want[i][2]);
+        /* a budget never lets a field exceed the header section */
+        assert_true(p.max_field_bytes <= p.max_header_bytes);
     }
+    /* a few documented budgets (the profile table comment in lbg.h), not
+     * the table again:
+     * AWS ALB takes a 16 KiB field and a 32 KiB header section, HAProxy
+     * 101 fields (tune.http.maxhdr) in tune.bufsize 16 KiB, nginx's
+     * proxy_buffer_size 4 KiB with no field count */
+    lbg_policy_init(&p, LBG_PROFILE_AWS_ALB);
+    assert_int_equal(p.max_field_bytes, 16384);
+    assert_int_equal(p.max_header_bytes, 32768);
+    lbg_policy_init(&p, LBG_PROFILE_HAPROXY);
+    assert_int_equal(p.max_fields, 101);
+    assert_int_equal(p.max_header_bytes, 16384);
+    lbg_policy_init(&p, LBG_PROFILE_NGINX);
+    assert_int_equal(p.max_header_bytes, 4096);
+    assert_int_equal(p.max_fields, 0);
 }
 
 static void
@@ -389,7 +391,6 @@ test_misc_tables(void **state)
     assert_string_equal(lbg_reason_phrase(0), "");
     assert_string_equal(lbg_reason_phrase(-1), "");
     assert_string_equal(lbg_reason_phrase(99999), "");
-    assert_int_equal(lbg_tier_name(LBG_TIER_COMPLIANT)[0], 'c');
 }
 
 static void
