@@ -140,6 +140,8 @@ ngx_http_lbguard_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     ngx_buf_t                    *b;
     lbg_rule_e                    rule;
     ngx_uint_t                    changed, last;
+    lbg_framing_e                 framing;
+    lbg_body_verdict_e            verdict;
     ngx_chain_t                  *cl, *pl, *out, **ll;
     ngx_http_lbguard_ctx_t       *ctx;
     ngx_http_lbguard_loc_conf_t  *lcf;
@@ -226,6 +228,11 @@ ngx_http_lbguard_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_lbguard_filter_module);
 
+    /* the guard holds a body to the Content-Length nginx sends (armed by
+     * ngx_http_lbguard_body_arm()), or to none */
+
+    framing = ctx->body.bodiless ? LBG_FRAMING_NONE : LBG_FRAMING_LENGTH;
+
     /*
      * The chain is copied only once a buffer has to change (repair, past
      * the declared length); until then the caller's chain goes on as is,
@@ -253,7 +260,13 @@ ngx_http_lbguard_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
         fit = lbg_body_feed(&ctx->body, (size_t) size);
 
-        if ((off_t) fit < size) {
+        /* the core's body verdict (lbg_body_verdict()): CUT once more bytes
+         * than declared (any byte of a bodiless response) have come */
+
+        verdict = lbg_body_verdict(framing, ctx->body.declared,
+                                   ctx->body.sent, 0);
+
+        if (verdict == LBG_BODY_CUT) {
 
             if (!ctx->body_reported) {
                 ctx->act = ngx_http_lbguard_body_report(r, ctx,
@@ -323,11 +336,15 @@ ngx_http_lbguard_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
                 }
             }
 
-        } else if (b->last_buf && !ctx->body_reported) {
+        } else if (b->last_buf && !ctx->body_reported
+                   && lbg_body_verdict(framing, ctx->body.declared,
+                                       ctx->body.sent, 1)
+                      != LBG_BODY_PASS)
+        {
+            /* the whole body is shorter than declared: CLOSE */
             rule = lbg_body_rule(&ctx->body, 1);
 
-            if (rule != LBG_RULE_NONE
-                && ngx_http_lbguard_body_report(r, ctx, rule)
+            if (ngx_http_lbguard_body_report(r, ctx, rule)
                 && ctx->policy->mode == LBG_MODE_REPAIR)
             {
                 r->keepalive = 0;

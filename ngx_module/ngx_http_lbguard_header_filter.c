@@ -15,6 +15,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "lbg_quick.h"             /* the inline quick pass */
 #include "ngx_http_lbguard.h"
 
 
@@ -678,11 +679,10 @@ ngx_http_lbguard_apply(ngx_http_request_t *r, lbg_response_t *view,
                 continue;
             }
 
+            /* the core's matcher, the one lbg_check() frames with */
+
             if (((ngx_table_elt_t *) f->origin)->hash != 0
-                && f->name_len == sizeof("Content-Length") - 1
-                && ngx_strncasecmp((u_char *) f->name,
-                                   (u_char *) "Content-Length",
-                                   sizeof("Content-Length") - 1) == 0)
+                && lbg_field_is_content_length(f->name, f->name_len))
             {
                 r->headers_out.content_length = (ngx_table_elt_t *) f->origin;
                 r->headers_out.content_length_n = (off_t)
