@@ -181,6 +181,14 @@ build_static() {
     echo "built $objs/nginx"
 }
 
+# The static builds share the unpacked sources (BUILD/src, BUILD/src-mainline)
+# and configure in them: under make -j they take turns (flock, util-linux).
+if [ "$mode" != dynamic ]; then
+    mkdir -p "$BUILD"
+    exec 9> "$BUILD/.nginx-static.lock"
+    flock 9
+fi
+
 case "$mode" in
     dynamic)     build_dynamic ;;
     static)      build_static nginx-static ;;
