@@ -31,6 +31,7 @@
 #include "lbg.h"
 #include "ngx_http_lbguard_status.h"
 #include "ngx_http_lbguard_drain.h"
+#include "ngx_http_lbguard_verdict.h"   /* issue 14: verdicts kept */
 
 
 /* origins of the fields nginx's header filter synthesises */
@@ -153,6 +154,7 @@ static char *ngx_http_lbguard_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_lbguard_filter_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_lbguard_init_module(ngx_cycle_t *cycle);
+static ngx_int_t ngx_http_lbguard_init_process(ngx_cycle_t *cycle);
 
 
 static ngx_command_t  ngx_http_lbguard_filter_commands[] = {
@@ -239,7 +241,7 @@ ngx_module_t  ngx_http_lbguard_filter_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     ngx_http_lbguard_init_module,          /* init module */
-    ngx_http_lbguard_drain_init_process,   /* init process */
+    ngx_http_lbguard_init_process,         /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     ngx_http_lbguard_drain_exit_process,   /* exit process */
@@ -798,8 +800,9 @@ ngx_http_lbguard_view(ngx_http_request_t *r, lbg_quick_t *q,
             }
 
             if (q) {
-                lbg_quick_field(q, h->key.data, h->key.len, h->value.data,
-                                h->value.len, 0);
+                /* issue 14: a field from configuration memory found clean
+                 * before is only counted (ngx_http_lbguard_verdict.h) */
+                ngx_http_lbguard_verdict_field(q, h);
                 continue;
             }
 
@@ -2282,5 +2285,18 @@ ngx_http_lbguard_init_module(ngx_cycle_t *cycle)
 {
     ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0, "lbguard/" LBG_VERSION);
 
+    /* issue 14: a new cycle, new configuration memory: no verdict kept */
+    ngx_http_lbguard_verdict_init_module(cycle);
+
     return ngx_http_lbguard_drain_init_module(cycle);
+}
+
+
+/* A worker starts: the verdicts' blocks (issue 14), then the drain. */
+static ngx_int_t
+ngx_http_lbguard_init_process(ngx_cycle_t *cycle)
+{
+    (void) ngx_http_lbguard_verdict_init_process(cycle);
+
+    return ngx_http_lbguard_drain_init_process(cycle);
 }
