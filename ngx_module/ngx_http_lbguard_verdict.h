@@ -95,14 +95,17 @@ void ngx_http_lbguard_verdict_miss(lbg_quick_t *q, ngx_table_elt_t *h);
 /*
  * Accounts element h of r->headers_out.headers in quick pass q, exactly
  * as lbg_quick_field(q, key, key.len, value, value.len, 0) would: a hit
- * (the same four words as a clean entry) counts the field as trusted (its
- * budgets; the framing-name test finds nothing), anything else goes to
+ * (the same four words as a clean entry) counts the field for the budgets
+ * only (q's counts, lbg.h), anything else goes to
  * ngx_http_lbguard_verdict_miss(). A hit costs a multiply, four compares
- * and lbg_quick_field()'s accounting.
+ * and the accounting: about 27 instructions with the list walk, against
+ * 45 to 110 for the checks of a field and about 150 that nginx spends on
+ * an add_header field.
  */
 static ngx_inline void
 ngx_http_lbguard_verdict_field(lbg_quick_t *q, ngx_table_elt_t *h)
 {
+    size_t                       len;
     ngx_http_lbguard_verdict_t  *v;
 
     v = &ngx_http_lbguard_verdicts[ngx_http_lbguard_verdict_slot(
@@ -113,8 +116,17 @@ ngx_http_lbguard_verdict_field(lbg_quick_t *q, ngx_table_elt_t *h)
         && v->value_len == h->value.len
         && v->key_len == h->key.len)
     {
-        lbg_quick_field(q, h->key.data, h->key.len, h->value.data,
-                        h->value.len, 1);
+        /*
+         * What lbg_quick_field(q, ..., 1) does for a name that is neither
+         * Content-Length nor Transfer-Encoding (an entry never is): the
+         * budget accounting, without the framing-name test.
+         */
+        len = h->key.len + h->value.len;
+        q->nfields++;
+        q->bytes += len;
+        if (len > q->max_field) {
+            q->max_field = len;
+        }
         return;
     }
 
