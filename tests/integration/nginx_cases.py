@@ -161,6 +161,23 @@ _VERDICT = (b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\n'
             b'Connection: close\r\nX-Const: constant, clean\r\n')
 _VERDICT_BUDGET = _VERDICT + b'X-Other: another one\r\n\r\nok'
 
+
+def _verdict_budget(n):
+    """/verdict-budget, the n-th time: the same finding every time."""
+    return _case('add_header: kept verdicts still count for the budgets '
+                 '(%d)' % n, '/verdict-budget',
+                 off=_VERDICT_BUDGET, repair=_VERDICT_BUDGET,
+                 detect_log=['too-many-fields: 7 fields, budget 6, '
+                             'not repaired (detect mode)'],
+                 repair_log=['too-many-fields: 7 fields, budget 6, '
+                             + _BUDGET],
+                 access={'off': ['/verdict-budget 200 -'],
+                         'detect': ['/verdict-budget 200 '
+                                    'too-many-fields:detected'],
+                         'repair': ['/verdict-budget 200 '
+                                    'too-many-fields:reported']})
+
+
 CASES = [
     _case('add_header: constant and variable, clean (verdicts kept)',
           '/verdict', req=request("/verdict", headers=["X-In: good"]),
@@ -179,22 +196,8 @@ CASES = [
           access={'off': ['/verdict 200 -'],
                   'detect': ['/verdict 200 field-value-ctl:detected'],
                   'repair': ['/verdict 200 field-value-ctl:repaired']}),
-    _case('add_header: kept verdicts still count for the budgets (1)',
-          '/verdict-budget', off=_VERDICT_BUDGET, repair=_VERDICT_BUDGET,
-          detect_log=['too-many-fields: 7 fields, budget 6, '
-                      'not repaired (detect mode)'],
-          repair_log=['too-many-fields: 7 fields, budget 6, ' + _BUDGET],
-          access={'off': ['/verdict-budget 200 -'],
-                  'detect': ['/verdict-budget 200 too-many-fields:detected'],
-                  'repair': ['/verdict-budget 200 too-many-fields:reported']}),
-    _case('add_header: kept verdicts still count for the budgets (2)',
-          '/verdict-budget', off=_VERDICT_BUDGET, repair=_VERDICT_BUDGET,
-          detect_log=['too-many-fields: 7 fields, budget 6, '
-                      'not repaired (detect mode)'],
-          repair_log=['too-many-fields: 7 fields, budget 6, ' + _BUDGET],
-          access={'off': ['/verdict-budget 200 -'],
-                  'detect': ['/verdict-budget 200 too-many-fields:detected'],
-                  'repair': ['/verdict-budget 200 too-many-fields:reported']}),
+    _verdict_budget(1),
+    _verdict_budget(2),
     _case('charset: Content-Type as nginx writes it, in the budget',
           '/charset.html',
           off=_INDEX_CHARSET, repair=_INDEX_CHARSET,
