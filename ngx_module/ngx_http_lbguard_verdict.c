@@ -20,6 +20,9 @@ typedef struct {
 ngx_http_lbguard_verdict_t
     ngx_http_lbguard_verdicts[NGX_HTTP_LBGUARD_VERDICTS];
 
+uint64_t
+    ngx_http_lbguard_pages[NGX_HTTP_LBGUARD_PAGE_BITS / 64];
+
 /* the recorded blocks, sorted by start (ngx_alloc'd; 0 blocks: unarmed) */
 static ngx_http_lbguard_block_t  *ngx_http_lbguard_blocks;
 static ngx_uint_t                 ngx_http_lbguard_nblocks;
@@ -58,45 +61,38 @@ ngx_http_lbguard_verdict_inside(u_char *p, size_t len)
 }
 
 
-void
-ngx_http_lbguard_verdict_miss(lbg_quick_t *q, ngx_table_elt_t *h)
+ngx_uint_t
+ngx_http_lbguard_verdict_probe(ngx_table_elt_t *h)
 {
     ngx_uint_t                   i, slot;
     ngx_http_lbguard_verdict_t  *v, *empty;
 
-    /*
-     * Two fields whose values hash to the same slot: the later one is
-     * kept in one of the next NGX_HTTP_LBGUARD_VERDICT_PROBES - 1 slots
-     * (linear probing), looked for here, so that they do not evict each
-     * other on every response.
-     */
-
     slot = ngx_http_lbguard_verdict_slot(h->value.data);
     empty = NULL;
 
-    for (i = 1; i < NGX_HTTP_LBGUARD_VERDICT_PROBES; i++) {
+    for (i = 0; i < NGX_HTTP_LBGUARD_VERDICT_PROBES; i++) {
         v = &ngx_http_lbguard_verdicts[(slot + i)
                                        & (NGX_HTTP_LBGUARD_VERDICTS - 1)];
 
-        if (v->value == h->value.data
+        if (v->value == NULL) {
+            if (empty == NULL) {
+                empty = v;
+            }
+            continue;
+        }
+
+        if (i > 0
+            && v->value == h->value.data
             && v->key == h->key.data
             && v->value_len == h->value.len
             && v->key_len == h->key.len)
         {
-            lbg_quick_field(q, h->key.data, h->key.len, h->value.data,
-                            h->value.len, 1);
-            return;
-        }
-
-        if (v->value == NULL && empty == NULL) {
-            empty = v;
+            return 1;
         }
     }
 
-    lbg_quick_field(q, h->key.data, h->key.len, h->value.data, h->value.len,
-                    0);
-
-    if (ngx_http_lbguard_nblocks == 0
+    if (empty == NULL
+        || ngx_http_lbguard_nblocks == 0
         || h->key.len == 0
         || h->value.data == NULL
         || !ngx_http_lbguard_verdict_inside(h->value.data, h->value.len)
@@ -104,19 +100,15 @@ ngx_http_lbguard_verdict_miss(lbg_quick_t *q, ngx_table_elt_t *h)
         || lbg_quick_slow(h->key.data, h->key.len, h->value.data,
                           h->value.len, 0) != 0)
     {
-        return;
+        return 0;
     }
 
-    v = &ngx_http_lbguard_verdicts[slot];
+    empty->value = h->value.data;
+    empty->key = h->key.data;
+    empty->value_len = h->value.len;
+    empty->key_len = h->key.len;
 
-    if (v->value != NULL && empty != NULL) {
-        v = empty;                       /* the home slot is taken */
-    }
-
-    v->value = h->value.data;
-    v->key = h->key.data;
-    v->value_len = h->value.len;
-    v->key_len = h->key.len;
+    return 0;
 }
 
 
@@ -124,6 +116,7 @@ void
 ngx_http_lbguard_verdict_init_module(ngx_cycle_t *cycle)
 {
     ngx_memzero(ngx_http_lbguard_verdicts, sizeof(ngx_http_lbguard_verdicts));
+    ngx_memzero(ngx_http_lbguard_pages, sizeof(ngx_http_lbguard_pages));
 
     if (ngx_http_lbguard_blocks) {
         ngx_free(ngx_http_lbguard_blocks);
@@ -147,7 +140,8 @@ ngx_http_lbguard_block_cmp(const void *one, const void *two)
 ngx_int_t
 ngx_http_lbguard_verdict_init_process(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                 n;
+    uintptr_t                  page, bit;
+    ngx_uint_t                 i, n;
     ngx_pool_t                *p;
     ngx_http_lbguard_block_t  *b;
 
@@ -182,6 +176,19 @@ ngx_http_lbguard_verdict_init_process(ngx_cycle_t *cycle)
 
     ngx_sort(b, n, sizeof(ngx_http_lbguard_block_t),
              ngx_http_lbguard_block_cmp);
+
+    /* the page bits of every block, [start, last] (a set bit proves
+     * nothing: the exact test is ngx_http_lbguard_verdict_inside()) */
+
+    for (i = 0; i < n; i++) {
+        for (page = (uintptr_t) b[i].start >> NGX_HTTP_LBGUARD_PAGE_SHIFT;
+             page <= ((uintptr_t) b[i].last >> NGX_HTTP_LBGUARD_PAGE_SHIFT);
+             page++)
+        {
+            bit = page % NGX_HTTP_LBGUARD_PAGE_BITS;
+            ngx_http_lbguard_pages[bit / 64] |= (uint64_t) 1 << (bit % 64);
+        }
+    }
 
     ngx_http_lbguard_blocks = b;
     ngx_http_lbguard_nblocks = n;

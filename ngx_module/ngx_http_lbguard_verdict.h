@@ -47,9 +47,13 @@
 
 
 /* Entries of the per-process cache of clean fields (a power of 2). */
-#define NGX_HTTP_LBGUARD_VERDICTS  512
+#define NGX_HTTP_LBGUARD_VERDICTS  1024
 
-/* Slots a field may be kept in: its own and the next ones (probing). */
+/* Bits of the page map (a power of 2), pages of 4 KB (shift 12). */
+#define NGX_HTTP_LBGUARD_PAGE_BITS   16384
+#define NGX_HTTP_LBGUARD_PAGE_SHIFT  12
+
+/* Slots a field may be kept in: its own and the next ones. */
 #define NGX_HTTP_LBGUARD_VERDICT_PROBES  4
 
 
@@ -58,7 +62,9 @@
  * value of field-vchar, SP and HTAB, neither Content-Length nor
  * Transfer-Encoding), both spans in the cycle pool's blocks as recorded
  * at init_process. An empty entry has value NULL (never a field's
- * value.data in the cache: it is inside a block).
+ * value.data in the cache: it is inside a block). An entry is never
+ * replaced while its cycle lives: a field whose slots are all taken is
+ * checked on every response, as without the cache.
  */
 typedef struct {
     u_char  *value;                     /* h->value.data */
@@ -72,35 +78,56 @@ typedef struct {
 extern ngx_http_lbguard_verdict_t
     ngx_http_lbguard_verdicts[NGX_HTTP_LBGUARD_VERDICTS];
 
+/*
+ * A coarse filter in front of the exact block test: bit (address >> 12)
+ * mod NGX_HTTP_LBGUARD_PAGE_BITS is set for every 4 KB page a recorded
+ * block overlaps (all zero: unarmed). A clear bit proves the address is
+ * in no block; a set bit proves nothing (ngx_http_lbguard_verdict_learn()
+ * decides exactly). It keeps the values made per request (request pools,
+ * upstream buffers, literals) from calling anything.
+ */
+extern uint64_t
+    ngx_http_lbguard_pages[NGX_HTTP_LBGUARD_PAGE_BITS / 64];
+
 
 /* The slot of a value pointer: Fibonacci hashing, so that the nearby
  * pointers of consecutive configuration tokens spread over the cache. */
 #define ngx_http_lbguard_verdict_slot(p)                                     \
     ((ngx_uint_t) (((uint64_t) (uintptr_t) (p)                               \
-                    * (uint64_t) 0x9e3779b97f4a7c15ULL) >> 55)               \
+                    * (uint64_t) 0x9e3779b97f4a7c15ULL) >> 54)               \
      & (NGX_HTTP_LBGUARD_VERDICTS - 1))
+
+/* 1 when p's page may overlap a recorded block (see above) */
+#define ngx_http_lbguard_verdict_page(p)                                     \
+    ((ngx_http_lbguard_pages[((uintptr_t) (p)                                \
+                              >> NGX_HTTP_LBGUARD_PAGE_SHIFT)                \
+                             / 64 % (NGX_HTTP_LBGUARD_PAGE_BITS / 64)]       \
+      >> (((uintptr_t) (p) >> NGX_HTTP_LBGUARD_PAGE_SHIFT) % 64)) & 1)
 
 
 /*
- * The quick pass of one field that is not in its home slot: a hit in one
- * of the next slots (probing) counts it as trusted; else lbg_quick_field()
- * on it (untrusted), and, when the cache is armed, both spans lie in the
- * recorded blocks and lbg_quick_slow() finds the field clean, an entry for
- * it. Out of line: once per worker for a configuration field, every time
- * for a field made per response.
+ * A field whose value's page bit is set and which is not in its home
+ * slot: 1 when it is in one of the next NGX_HTTP_LBGUARD_VERDICT_PROBES - 1
+ * slots (linear probing: fields whose values hash alike do not evict each
+ * other; no entry is ever replaced while its cycle lives). Else 0, after
+ * adding an entry for it in the first empty one of those slots when both
+ * of its spans lie in the recorded blocks and lbg_quick_slow() finds it
+ * clean. Out of line: reached once per worker by a configuration field,
+ * and by a field made per request only when its page bit is set.
  */
-void ngx_http_lbguard_verdict_miss(lbg_quick_t *q, ngx_table_elt_t *h);
+ngx_uint_t ngx_http_lbguard_verdict_probe(ngx_table_elt_t *h);
 
 
 /*
  * Accounts element h of r->headers_out.headers in quick pass q, exactly
- * as lbg_quick_field(q, key, key.len, value, value.len, 0) would: a hit
- * (the same four words as a clean entry) counts the field for the budgets
- * only (q's counts, lbg.h), anything else goes to
- * ngx_http_lbguard_verdict_miss(). A hit costs a multiply, four compares
- * and the accounting: about 27 instructions with the list walk, against
- * 45 to 110 for the checks of a field and about 150 that nginx spends on
- * an add_header field.
+ * as lbg_quick_field(q, key, key.len, value, value.len, 0) would. A value
+ * whose page bit is clear goes through lbg_quick_field() as without the
+ * cache (the page test costs about 8 instructions). Else a hit (the same
+ * four words as a clean entry, in the home slot or a probed one) counts
+ * the field for the budgets only (q's counts, lbg.h): the page test, a
+ * multiply, four compares and the accounting, against 45 to 110
+ * instructions for the checks of a field and about 190 that nginx spends
+ * on an add_header field. Anything else goes through lbg_quick_field().
  */
 static ngx_inline void
 ngx_http_lbguard_verdict_field(lbg_quick_t *q, ngx_table_elt_t *h)
@@ -108,29 +135,37 @@ ngx_http_lbguard_verdict_field(lbg_quick_t *q, ngx_table_elt_t *h)
     size_t                       len;
     ngx_http_lbguard_verdict_t  *v;
 
-    v = &ngx_http_lbguard_verdicts[ngx_http_lbguard_verdict_slot(
-                                       h->value.data)];
+    if (ngx_http_lbguard_verdict_page(h->value.data)) {
 
-    if (v->value == h->value.data
-        && v->key == h->key.data
-        && v->value_len == h->value.len
-        && v->key_len == h->key.len)
-    {
-        /*
-         * What lbg_quick_field(q, ..., 1) does for a name that is neither
-         * Content-Length nor Transfer-Encoding (an entry never is): the
-         * budget accounting, without the framing-name test.
-         */
-        len = h->key.len + h->value.len;
-        q->nfields++;
-        q->bytes += len;
-        if (len > q->max_field) {
-            q->max_field = len;
+        v = &ngx_http_lbguard_verdicts[ngx_http_lbguard_verdict_slot(
+                                           h->value.data)];
+
+        if ((v->value == h->value.data
+             && v->key == h->key.data
+             && v->value_len == h->value.len
+             && v->key_len == h->key.len)
+            || ngx_http_lbguard_verdict_probe(h))
+        {
+            /*
+             * What lbg_quick_field(q, ..., 1) does for a name that is
+             * neither Content-Length nor Transfer-Encoding (an entry
+             * never is): the budget accounting, without the framing-name
+             * test.
+             */
+            len = h->key.len + h->value.len;
+            q->nfields++;
+            q->bytes += len;
+            if (len > q->max_field) {
+                q->max_field = len;
+            }
+            return;
         }
-        return;
     }
 
-    ngx_http_lbguard_verdict_miss(q, h);
+    /* made per request, or not kept: checked as without the cache */
+
+    lbg_quick_field(q, h->key.data, h->key.len, h->value.data, h->value.len,
+                    0);
 }
 
 
