@@ -240,6 +240,26 @@ lbg__q_field_ok(const unsigned char *n, size_t nlen, const unsigned char *v,
 #endif
 
 /*
+ * Accounts, for the budgets only (count, bytes, largest field), a field
+ * line of name_len + value_len bytes that the caller knows to be clean and
+ * to be neither Content-Length nor Transfer-Encoding: a verdict it kept
+ * from an earlier lbg__quick_slow() of the very same bytes (nginx's
+ * configuration fields, ngx_http_lbguard_verdict.h). lbg_quick_field()
+ * starts with the same accounting.
+ */
+LBG_INLINE void
+lbg_quick_count(lbg_quick_t *q, size_t name_len, size_t value_len)
+{
+    size_t len = name_len + value_len;
+
+    q->nfields++;
+    q->bytes += len;
+    if (len > q->max_field) {
+        q->max_field = len;
+    }
+}
+
+/*
  * Accounts one field line of the response: name[0..name_len) and
  * value[0..value_len), as for lbg_field_t (no NUL needed; any bytes).
  * `trusted` as in lbg_field_t: 1 skips the byte checks of name and value,
@@ -251,15 +271,10 @@ LBG_INLINE void
 lbg_quick_field(lbg_quick_t *q, const unsigned char *name, size_t name_len,
                 const unsigned char *value, size_t value_len, int trusted)
 {
-    size_t   len = name_len + value_len;
     unsigned f;
     int      k = 0;
 
-    q->nfields++;
-    q->bytes += len;
-    if (len > q->max_field) {
-        q->max_field = len;
-    }
+    lbg_quick_count(q, name_len, value_len);
     if (name_len == 14 || name_len == 17) {
         k = lbg__framing_name(name, name_len);
     }

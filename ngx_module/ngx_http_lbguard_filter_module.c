@@ -33,6 +33,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_lbguard.h"
+#include "ngx_http_lbguard_verdict.h"   /* issue 14: verdicts kept */
 
 
 static char *ngx_http_lbguard(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
@@ -51,6 +52,7 @@ static char *ngx_http_lbguard_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_lbguard_filter_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_lbguard_init_module(ngx_cycle_t *cycle);
+static ngx_int_t ngx_http_lbguard_init_process(ngx_cycle_t *cycle);
 
 
 /*
@@ -149,7 +151,7 @@ ngx_module_t  ngx_http_lbguard_filter_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     ngx_http_lbguard_init_module,          /* init module */
-    ngx_http_lbguard_drain_init_process,   /* init process */
+    ngx_http_lbguard_init_process,         /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     ngx_http_lbguard_drain_exit_process,   /* exit process */
@@ -441,5 +443,18 @@ ngx_http_lbguard_init_module(ngx_cycle_t *cycle)
 {
     ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0, "lbguard/" LBG_VERSION);
 
+    /* issue 14: a new cycle, new configuration memory: no verdict kept */
+    ngx_http_lbguard_verdict_init_module(cycle);
+
     return ngx_http_lbguard_drain_init_module(cycle);
+}
+
+
+/* A worker starts: the verdicts' blocks (issue 14), then the drain. */
+static ngx_int_t
+ngx_http_lbguard_init_process(ngx_cycle_t *cycle)
+{
+    (void) ngx_http_lbguard_verdict_init_process(cycle);
+
+    return ngx_http_lbguard_drain_init_process(cycle);
 }

@@ -17,6 +17,7 @@
 
 #include "lbg_quick.h"             /* the inline quick pass */
 #include "ngx_http_lbguard.h"
+#include "ngx_http_lbguard_verdict.h"   /* issue 14: verdicts kept */
 
 
 /* origins of the fields nginx's header filter synthesises */
@@ -556,6 +557,13 @@ ngx_http_lbguard_view(ngx_http_request_t *r, lbg_quick_t *q,
             if (h->hash == 0
                 || (loc->len && h == r->headers_out.location))
             {
+                continue;
+            }
+
+            if (w.q) {
+                /* issue 14: a field from configuration memory found clean
+                 * before is only counted (ngx_http_lbguard_verdict.h) */
+                ngx_http_lbguard_verdict_field(w.q, h);
                 continue;
             }
 

@@ -97,6 +97,16 @@ LOCATIONS = (
     "    lbguard_lb_idle_timeout aws-alb; }\n"
     "location = /noka.html { alias @ROOT@/html/index.html;\n"
     "    keepalive_timeout 0; }\n"
+    # issue 14: the verdict of a constant add_header is kept from the first
+    # response (configuration memory); a value made per request through a
+    # variable is checked on every response (the bad one has the good one's
+    # length: in the reused request pool it may well have its address too),
+    # the kept fields still count for the budgets
+    "location = /verdict { add_header X-Const \"constant, clean\" always;\n"
+    "    add_header X-Var $http_x_in always; return 200 \"ok\"; }\n"
+    "location = /verdict-budget { lbguard_header_budget 4096 6;\n"
+    "    add_header X-Const \"constant, clean\" always;\n"
+    "    add_header X-Other \"another one\" always; return 200 \"ok\"; }\n"
 )
 
 
@@ -145,7 +155,49 @@ _INDEX_CHARSET = _INDEX.replace(b'Content-Type: text/html\r\n',
 # default profile, strictest, so the response is reported, not replaced
 _BUDGET = "none under strictest (report); else the target's own 502 Bad Gateway"
 
+# /verdict's response up to its X-Var field, and /verdict-budget's
+_VERDICT = (b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\n'
+            b'Content-Type: text/plain\r\nContent-Length: 2\r\n'
+            b'Connection: close\r\nX-Const: constant, clean\r\n')
+_VERDICT_BUDGET = _VERDICT + b'X-Other: another one\r\n\r\nok'
+
+
+def _verdict_budget(n):
+    """/verdict-budget, the n-th time: the same finding every time."""
+    return _case('add_header: kept verdicts still count for the budgets '
+                 '(%d)' % n, '/verdict-budget',
+                 off=_VERDICT_BUDGET, repair=_VERDICT_BUDGET,
+                 detect_log=['too-many-fields: 7 fields, budget 6, '
+                             'not repaired (detect mode)'],
+                 repair_log=['too-many-fields: 7 fields, budget 6, '
+                             + _BUDGET],
+                 access={'off': ['/verdict-budget 200 -'],
+                         'detect': ['/verdict-budget 200 '
+                                    'too-many-fields:detected'],
+                         'repair': ['/verdict-budget 200 '
+                                    'too-many-fields:reported']})
+
+
 CASES = [
+    _case('add_header: constant and variable, clean (verdicts kept)',
+          '/verdict', req=request("/verdict", headers=["X-In: good"]),
+          off=_VERDICT + b'X-Var: good\r\n\r\nok',
+          repair=_VERDICT + b'X-Var: good\r\n\r\nok',
+          access={'off': ['/verdict 200 -'], 'detect': ['/verdict 200 -'],
+                  'repair': ['/verdict 200 -']}),
+    _case('add_header: a bad byte through the variable after a good one',
+          '/verdict', req=request("/verdict", headers=["X-In: a\x01bc"]),
+          off=_VERDICT + b'X-Var: a\x01bc\r\n\r\nok',
+          repair=_VERDICT + b'X-Var: a bc\r\n\r\nok',
+          detect_log=['field-value-ctl: field "X-Var" value "a\\x01bc", '
+                      'not repaired (detect mode)'],
+          repair_log=['field-value-ctl: field "X-Var" value "a\\x01bc", '
+                      'control characters replaced with SP'],
+          access={'off': ['/verdict 200 -'],
+                  'detect': ['/verdict 200 field-value-ctl:detected'],
+                  'repair': ['/verdict 200 field-value-ctl:repaired']}),
+    _verdict_budget(1),
+    _verdict_budget(2),
     _case('charset: Content-Type as nginx writes it, in the budget',
           '/charset.html',
           off=_INDEX_CHARSET, repair=_INDEX_CHARSET,

@@ -1,0 +1,197 @@
+/*
+ * ngx_http_lbguard_verdict.c -- verdicts kept from the configuration load
+ * (issue 14). What and why: ngx_http_lbguard_verdict.h.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_lbguard_verdict.h"
+
+
+/* One block of the cycle pool as it was at init_process: [start, last). */
+typedef struct {
+    u_char  *start;
+    u_char  *last;
+} ngx_http_lbguard_block_t;
+
+
+ngx_http_lbguard_verdict_t
+    ngx_http_lbguard_verdicts[NGX_HTTP_LBGUARD_VERDICTS];
+
+uint64_t
+    ngx_http_lbguard_pages[NGX_HTTP_LBGUARD_PAGE_BITS / 64];
+
+/* the recorded blocks, sorted by start (ngx_alloc'd; 0 blocks: unarmed) */
+static ngx_http_lbguard_block_t  *ngx_http_lbguard_blocks;
+static ngx_uint_t                 ngx_http_lbguard_nblocks;
+
+
+/* 1 when p[0..len) lies inside one recorded block (binary search) */
+static ngx_int_t
+ngx_http_lbguard_verdict_inside(u_char *p, size_t len)
+{
+    ngx_uint_t                 lo, hi, mid;
+    ngx_http_lbguard_block_t  *b;
+
+    lo = 0;
+    hi = ngx_http_lbguard_nblocks;
+
+    /* the last block whose start is <= p */
+
+    while (hi - lo > 1) {
+        mid = lo + (hi - lo) / 2;
+
+        if (ngx_http_lbguard_blocks[mid].start <= p) {
+            lo = mid;
+
+        } else {
+            hi = mid;
+        }
+    }
+
+    if (hi == 0) {
+        return 0;
+    }
+
+    b = &ngx_http_lbguard_blocks[lo];
+
+    return p >= b->start && p <= b->last && len <= (size_t) (b->last - p);
+}
+
+
+ngx_uint_t
+ngx_http_lbguard_verdict_probe(ngx_table_elt_t *h)
+{
+    ngx_uint_t                   i, slot;
+    ngx_http_lbguard_verdict_t  *v, *empty;
+
+    slot = ngx_http_lbguard_verdict_slot(h->value.data);
+    empty = NULL;
+
+    for (i = 0; i < NGX_HTTP_LBGUARD_VERDICT_PROBES; i++) {
+        v = &ngx_http_lbguard_verdicts[(slot + i)
+                                       & (NGX_HTTP_LBGUARD_VERDICTS - 1)];
+
+        if (v->value == NULL) {
+            if (empty == NULL) {
+                empty = v;
+            }
+            continue;
+        }
+
+        if (i > 0
+            && v->value == h->value.data
+            && v->key == h->key.data
+            && v->value_len == h->value.len
+            && v->key_len == h->key.len)
+        {
+            return 1;
+        }
+    }
+
+    if (empty == NULL
+        || ngx_http_lbguard_nblocks == 0
+        || h->key.len == 0
+        || h->value.data == NULL
+        || !ngx_http_lbguard_verdict_inside(h->value.data, h->value.len)
+        || !ngx_http_lbguard_verdict_inside(h->key.data, h->key.len)
+        || lbg__quick_slow(h->key.data, h->key.len, h->value.data,
+                          h->value.len, 0) != 0)
+    {
+        return 0;
+    }
+
+    empty->value = h->value.data;
+    empty->key = h->key.data;
+    empty->value_len = h->value.len;
+    empty->key_len = h->key.len;
+
+    return 0;
+}
+
+
+void
+ngx_http_lbguard_verdict_init_module(ngx_cycle_t *cycle)
+{
+    ngx_memzero(ngx_http_lbguard_verdicts, sizeof(ngx_http_lbguard_verdicts));
+    ngx_memzero(ngx_http_lbguard_pages, sizeof(ngx_http_lbguard_pages));
+
+    if (ngx_http_lbguard_blocks) {
+        ngx_free(ngx_http_lbguard_blocks);
+    }
+
+    ngx_http_lbguard_blocks = NULL;
+    ngx_http_lbguard_nblocks = 0;
+}
+
+
+/* ngx_sort() order: by start */
+static ngx_int_t
+ngx_http_lbguard_block_cmp(const void *one, const void *two)
+{
+    const ngx_http_lbguard_block_t  *a = one, *b = two;
+
+    return (a->start > b->start) - (a->start < b->start);
+}
+
+
+ngx_int_t
+ngx_http_lbguard_verdict_init_process(ngx_cycle_t *cycle)
+{
+    uintptr_t                  page, bit;
+    ngx_uint_t                 i, n;
+    ngx_pool_t                *p;
+    ngx_http_lbguard_block_t  *b;
+
+    ngx_http_lbguard_verdict_init_module(cycle);
+
+    n = 0;
+
+    for (p = cycle->pool; p; p = p->d.next) {
+        n++;
+    }
+
+    b = ngx_alloc(n * sizeof(ngx_http_lbguard_block_t), cycle->log);
+    if (b == NULL) {
+        return NGX_OK;                  /* unarmed: every field checked */
+    }
+
+    /*
+     * The data of a block begins after its header: the first block's
+     * header is a whole ngx_pool_t, the others' an ngx_pool_data_t
+     * (ngx_palloc_block()). Headers change at run time (d.last, d.failed):
+     * they are not part of any range.
+     */
+
+    n = 0;
+
+    for (p = cycle->pool; p; p = p->d.next) {
+        b[n].start = (u_char *) p + (p == cycle->pool ? sizeof(ngx_pool_t)
+                                                      : sizeof(ngx_pool_data_t));
+        b[n].last = p->d.last;
+        n++;
+    }
+
+    ngx_sort(b, n, sizeof(ngx_http_lbguard_block_t),
+             ngx_http_lbguard_block_cmp);
+
+    /* the page bits of every block, [start, last] (a set bit proves
+     * nothing: the exact test is ngx_http_lbguard_verdict_inside()) */
+
+    for (i = 0; i < n; i++) {
+        for (page = (uintptr_t) b[i].start >> NGX_HTTP_LBGUARD_PAGE_SHIFT;
+             page <= ((uintptr_t) b[i].last >> NGX_HTTP_LBGUARD_PAGE_SHIFT);
+             page++)
+        {
+            bit = page % NGX_HTTP_LBGUARD_PAGE_BITS;
+            ngx_http_lbguard_pages[bit / 64] |= (uint64_t) 1 << (bit % 64);
+        }
+    }
+
+    ngx_http_lbguard_blocks = b;
+    ngx_http_lbguard_nblocks = n;
+
+    return NGX_OK;
+}
