@@ -12,8 +12,7 @@ Suites:
   * every Python suite tests/integration/test_*.py and tests/cli/test_*.py,
     one process each: a unittest suite (a lbgtest.TestCase) through
     `python3 -m tests.lbgtest`, which counts each subTest (check) and each
-    test without subTests, skips apart; a suite not yet on unittest as a
-    script ending with its own "N passed, N failed" line. A suite that
+    test without subTests, skips apart. A suite that
     crashes counts as failed, its output (traceback) shown.
 
 Usage: tests/run_all.py [--build DIR] [SUBSTRING...]: only the suites whose
@@ -62,22 +61,13 @@ def run_tap(binary, label):
     record(label, p, f, time.monotonic() - t)
 
 
-def is_unittest(path):
-    """True when the suite is a lbgtest.TestCase (else an old-style script)."""
-    with open(path, encoding="utf-8") as f:
-        return re.search(r"(?m)^class \w+\(lbgtest\.TestCase\)", f.read()) is not None
-
-
 def run_suite(path):
     t = time.monotonic()
     name = os.path.relpath(path, ROOT)
     print("=== %s" % name)
     sys.stdout.flush()
-    if is_unittest(path):
-        module = os.path.splitext(name)[0].replace(os.sep, ".")
-        argv = [sys.executable, "-m", "tests.lbgtest", "--build", build, module]
-    else:
-        argv = [sys.executable, path, "--build", build]
+    module = os.path.splitext(name)[0].replace(os.sep, ".")
+    argv = [sys.executable, "-m", "tests.lbgtest", "--build", build, module]
     r = subprocess.run(argv, cwd=ROOT, env=dict(os.environ, LBG_BUILD=build),
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=1200)
     out = r.stdout.decode("utf-8", "replace")

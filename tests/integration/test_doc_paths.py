@@ -7,18 +7,15 @@ exists on the machine they were written on: a workspace directory, a project
 document kept beside the repository, a home or scratch directory. One subTest
 per tracked text file (the raw-response and log corpora are data, not text).
 
-    python3 tests/integration/test_doc_paths.py [--build DIR]
-    python3 -m unittest tests/integration/test_doc_paths.py
-
-ends with "N passed, N failed" (one per file) when run as a script.
+Usage: python3 -m tests.integration.test_doc_paths [--build DIR] [-k NAME]
 """
 import os
 import re
 import subprocess
-import sys
-import unittest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests import lbgtest
+
+ROOT = lbgtest.ROOT
 SELF = os.path.relpath(os.path.abspath(__file__), ROOT)
 
 # (what it is, pattern): each names something outside the repository
@@ -58,7 +55,8 @@ def text_files():
     for f in tracked_files():
         if f == SELF or (f.startswith(DATA_DIRS) and not f.endswith(".md")):
             continue
-        data = open(os.path.join(ROOT, f), "rb").read()
+        with open(os.path.join(ROOT, f), "rb") as fh:
+            data = fh.read()
         if b"\0" in data:
             continue
         yield f, data.decode("utf-8", "replace")
@@ -74,7 +72,9 @@ def findings(text):
     return out
 
 
-class DocPaths(unittest.TestCase):
+class DocPaths(lbgtest.TestCase):
+    suite = "doc-paths"
+
     def test_patterns_can_fail(self):
         for bad in ("see /work/shared/STYLE.md", "(../shared/design/x.md)",
                     "load-balancers.md table 1b", "a clone in /tmp/bx/clone",
@@ -99,40 +99,5 @@ class DocPaths(unittest.TestCase):
                                         for n, w, ln in found))
 
 
-class _Counting(unittest.TextTestResult):
-    """Counts every subTest as one check (a test without subtests as one)."""
-
-    def __init__(self, *a, **k):
-        super().__init__(*a, **k)
-        self.passed = self.failed = 0
-        self._had_sub = set()
-
-    def addSubTest(self, test, subtest, err):
-        super().addSubTest(test, subtest, err)
-        self._had_sub.add(test.id())
-        if err is None:
-            self.passed += 1
-        else:
-            self.failed += 1
-
-    def addSuccess(self, test):
-        super().addSuccess(test)
-        if test.id() not in self._had_sub:
-            self.passed += 1
-
-    def addFailure(self, test, err):
-        super().addFailure(test, err)
-        if test.id() not in self._had_sub:
-            self.failed += 1
-
-    def addError(self, test, err):
-        super().addError(test, err)
-        self.failed += 1
-
-
 if __name__ == "__main__":
-    suite = unittest.defaultTestLoader.loadTestsFromTestCase(DocPaths)
-    res = unittest.TextTestRunner(resultclass=_Counting, stream=sys.stdout,
-                                  verbosity=1).run(suite)
-    print("%d passed, %d failed" % (res.passed, res.failed))
-    sys.exit(0 if res.wasSuccessful() else 1)
+    lbgtest.main()

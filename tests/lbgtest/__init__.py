@@ -263,35 +263,6 @@ class RawBackend:
         self.sock.close()
 
 
-class Results:
-    """Collects checks; summary() prints "N passed, N failed" last.
-    Transitional: for the suites not yet on TestCase."""
-
-    def __init__(self, suite):
-        self.suite = suite
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, name, cond, detail=""):
-        if cond:
-            self.passed += 1
-            print("PASS %s: %s" % (self.suite, name))
-        else:
-            self.failed += 1
-            print("FAIL %s: %s %s" % (self.suite, name, detail))
-        sys.stdout.flush()
-        return bool(cond)
-
-    def eq(self, name, got, expected):
-        return self.check(name, got == expected,
-                          "\n  got:      %r\n  expected: %r" % (got, expected))
-
-    def summary(self):
-        print("%d passed, %d failed" % (self.passed, self.failed))
-        sys.stdout.flush()
-        return 1 if self.failed else 0
-
-
 def nginx_temp_paths(d):
     """The five *_temp_path directives under directory d (absolute)."""
     out = []
