@@ -33,20 +33,22 @@
 #include "lbg_quick.h"
 
 
-#define LBG_MICRO_FIELD(n, v)                                                 \
-    { (const unsigned char *) n, sizeof(n) - 1,                               \
-      (const unsigned char *) v, sizeof(v) - 1, 0, 0 }
+#define LBG_MICRO_FIELD(n, v)                                                \
+    {                                                                        \
+        (const unsigned char *) n, sizeof(n) - 1, (const unsigned char *) v, \
+            sizeof(v) - 1, 0, 0                                              \
+    }
 
 #define LBG_MICRO_NFIELDS 12
 #define LBG_MICRO_MAX     256
 
 /* The fields of the nginx response in docs/bench.md, in wire order. */
 static lbg_field_t lbg_micro_fields[LBG_MICRO_NFIELDS] = {
-    LBG_MICRO_FIELD("Server", "nginx/1.22.1"),          /* host-made */
+    LBG_MICRO_FIELD("Server", "nginx/1.22.1"),                /* host-made */
     LBG_MICRO_FIELD("Date", "Sun, 22 Nov 2026 01:06:18 GMT"), /* host-made */
     LBG_MICRO_FIELD("Content-Type", "text/plain"),
-    LBG_MICRO_FIELD("Content-Length", "33"),            /* host-made */
-    LBG_MICRO_FIELD("Connection", "keep-alive"),        /* host-made */
+    LBG_MICRO_FIELD("Content-Length", "33"),     /* host-made */
+    LBG_MICRO_FIELD("Connection", "keep-alive"), /* host-made */
     LBG_MICRO_FIELD("X-Bench-1", "value 1"),
     LBG_MICRO_FIELD("X-Bench-2", "value 2"),
     LBG_MICRO_FIELD("X-Bench-3", "value 3"),
@@ -114,18 +116,18 @@ main(int argc, char **argv)
 {
     static lbg_field_t   file_fields[LBG_MICRO_MAX];
     static unsigned char file_buf[65536];
-    lbg_field_t    *fields = lbg_micro_fields;
-    long            nfields = LBG_MICRO_NFIELDS;
-    long            i, n;
-    size_t          total = 0;
-    lbg_policy_t    p;
-    lbg_response_t  r;
-    lbg_report_t    rep;
-    lbg_finding_t   findings[LBG_FINDINGS_MAX];
-    lbg_edit_t      edits[LBG_EDITS_MAX];
-    lbg_quick_t     q;
-    size_t          k;
-    int             nginx = 0, quick = 0, bad = 0;
+    lbg_field_t         *fields = lbg_micro_fields;
+    long                 nfields = LBG_MICRO_NFIELDS;
+    long                 i, n;
+    size_t               total = 0;
+    lbg_policy_t         p;
+    lbg_response_t       r;
+    lbg_report_t         rep;
+    lbg_finding_t        findings[LBG_FINDINGS_MAX];
+    lbg_edit_t           edits[LBG_EDITS_MAX];
+    lbg_quick_t          q;
+    size_t               k;
+    int                  nginx = 0, quick = 0, bad = 0;
 
     if (argc < 2 || (n = strtol(argv[1], NULL, 10)) < 0) {
         fprintf(stderr, "usage: lbg_micro N [nginx] [quick]\n");
@@ -163,14 +165,15 @@ main(int argc, char **argv)
         for (i = 0; i < nfields; i++) {
             fields[i].trusted = lbg_micro_named(&fields[i], "Server")
                                 || lbg_micro_named(&fields[i], "Date")
-                                || lbg_micro_named(&fields[i], "Content-Length")
+                                || lbg_micro_named(&fields[i],
+                                                   "Content-Length")
                                 || lbg_micro_named(&fields[i], "Connection");
         }
     } else if (nginx) {
-        lbg_micro_fields[0].trusted = 1;    /* Server */
-        lbg_micro_fields[1].trusted = 1;    /* Date */
-        lbg_micro_fields[3].trusted = 1;    /* Content-Length */
-        lbg_micro_fields[4].trusted = 1;    /* Connection */
+        lbg_micro_fields[0].trusted = 1; /* Server */
+        lbg_micro_fields[1].trusted = 1; /* Date */
+        lbg_micro_fields[3].trusted = 1; /* Content-Length */
+        lbg_micro_fields[4].trusted = 1; /* Connection */
     }
 
     lbg_policy_init(&p, LBG_PROFILE_STRICTEST);
@@ -205,7 +208,8 @@ main(int argc, char **argv)
     }
 
     for (i = 0; i < n; i++) {
-        lbg_report_init(&rep, findings, LBG_FINDINGS_MAX, edits, LBG_EDITS_MAX);
+        lbg_report_init(&rep, findings, LBG_FINDINGS_MAX, edits,
+                        LBG_EDITS_MAX);
         total += lbg_check(&p, &r, &rep);
     }
 

@@ -12,11 +12,11 @@
 #include "lbguard_cli.h"
 
 
-
 static const char check_usage[] =
     "usage: lbguard check [options] [FILE|-]\n"
     "\n"
-    "Reads one raw HTTP/1.x response (status line, header section, body) from\n"
+    "Reads one raw HTTP/1.x response (status line, header section, body) "
+    "from\n"
     "FILE or stdin (\"-\" or no FILE), at most 64 MiB, and prints every\n"
     "finding: rule, tier, line and byte offset, the offending bytes, which\n"
     "load balancers reject it and the repair that applies.\n"
@@ -25,7 +25,8 @@ static const char check_usage[] =
     "                  envoy, llhttp, aws-alb: report only what that load\n"
     "                  balancer rejects, with its header-size budgets\n"
     "                  (nginx-1.22: nginx before 1.23.0)\n"
-    "  --head          the response answers a HEAD request (no body follows)\n"
+    "  --head          the response answers a HEAD request (no body "
+    "follows)\n"
     "  --fail-on T     exit 1 when a finding is at tier T or worse:\n"
     "                  acceptable, ambiguous, severe; default: any finding\n"
     "                  the profile's load balancers reject, whatever its\n"
@@ -39,7 +40,8 @@ static const char repair_usage[] =
     "usage: lbguard repair [options] [FILE|-]\n"
     "\n"
     "Reads one raw HTTP/1.x response like 'lbguard check' and writes the\n"
-    "repaired response to stdout; every finding goes to stderr as a log line\n"
+    "repaired response to stdout; every finding goes to stderr as a log "
+    "line\n"
     "(\"lbguard: <rule>: <detail>, <outcome>\"). The repaired response is\n"
     "checked again before it is written and must be clean for the profile.\n"
     "A response that cannot be repaired safely (a body shorter than its\n"
@@ -49,7 +51,8 @@ static const char repair_usage[] =
     "  --profile P     strictest (default), haproxy, nginx, nginx-1.22,\n"
     "                  envoy, llhttp, aws-alb: repair only what that load\n"
     "                  balancer rejects (nginx-1.22: nginx before 1.23.0)\n"
-    "  --head          the response answers a HEAD request (no body follows)\n"
+    "  --head          the response answers a HEAD request (no body "
+    "follows)\n"
     "\n"
     "exit status: 0 repaired (or already clean), 1 cannot be repaired\n"
     "safely, 2 usage error or unreadable input.\n";
@@ -104,8 +107,8 @@ lbguard_read_input(const char *cmd, const char *path, unsigned char **buf,
         }
     }
     if (ferror(f)) {
-        lbguard_err(cmd, "cannot read '%s': %s",
-                    is_stdin ? "<stdin>" : path, strerror(errno));
+        lbguard_err(cmd, "cannot read '%s': %s", is_stdin ? "<stdin>" : path,
+                    strerror(errno));
         goto fail;
     }
     if (n > LBGUARD_INPUT_MAX) {
@@ -134,8 +137,6 @@ fail:
 }
 
 
-
-
 /* Parses the options shared by check and repair. Returns 0, or an exit
  * status (usage error, or 0 after --help as *done). */
 typedef struct {
@@ -152,10 +153,10 @@ lbguard_check_args(const char *cmd, const char *usage_text, int allow_check,
 {
     /* check takes all four; repair --head and --profile only */
     const lbguard_opt_t opts[] = {
-        { "--head", NULL, LBGUARD_OPT_FLAG, &o->head, NULL },
-        { "--profile", NULL, LBGUARD_OPT_PROFILE, &o->profile, NULL },
-        { "--json", NULL, LBGUARD_OPT_FLAG, &o->json, NULL },
-        { "--fail-on", NULL, LBGUARD_OPT_TIER, &o->fail_on, NULL },
+        {"--head", NULL, LBGUARD_OPT_FLAG, &o->head, NULL},
+        {"--profile", NULL, LBGUARD_OPT_PROFILE, &o->profile, NULL},
+        {"--json", NULL, LBGUARD_OPT_FLAG, &o->json, NULL},
+        {"--fail-on", NULL, LBGUARD_OPT_TIER, &o->fail_on, NULL},
     };
     int i, r;
 
@@ -276,7 +277,8 @@ lbguard_refuse(const char *label, const lbguard_result_t *res)
     size_t            i, j;
     int               n = 0, printed = 0;
 
-    fprintf(stderr, "lbguard: repair: %s: cannot be repaired safely (", label);
+    fprintf(stderr, "lbguard: repair: %s: cannot be repaired safely (",
+            label);
     if (res->parse_rc != 0) {
         fputs("not an HTTP/1.x response", stderr);
         n++;
@@ -342,9 +344,11 @@ lbguard_cmd_repair(int argc, char **argv)
     }
     n = lbg_repair_raw(&res.raw, &res.rep, out, 2 * len + 256);
     if (n == (size_t) -1) {
-        lbguard_err("repair", "%s: the repaired response does not fit "
+        lbguard_err("repair",
+                    "%s: the repaired response does not fit "
                     "(core bug: lbg_repair_raw needs more than 2 * %lu + 256 "
-                    "bytes)", label, (unsigned long) len);
+                    "bytes)",
+                    label, (unsigned long) len);
         rc = LBGUARD_EXIT_USAGE;
         goto done;
     }
@@ -357,9 +361,10 @@ lbguard_cmd_repair(int argc, char **argv)
     if (again.rep.nfindings > 0) {
         lbguard_log_findings(&res, 0);
         for (i = 0; i < again.rep.nfindings; i++) {
-            lbguard_err("repair", "%s: the repaired response still has %s: "
-                        "nothing written", label,
-                        lbg_rule_name(again.rep.findings[i].rule));
+            lbguard_err("repair",
+                        "%s: the repaired response still has %s: "
+                        "nothing written",
+                        label, lbg_rule_name(again.rep.findings[i].rule));
         }
         lbguard_result_free(&again);
         rc = LBGUARD_EXIT_FINDINGS;

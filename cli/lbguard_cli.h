@@ -14,10 +14,12 @@
 #include "lbg_raw.h"
 
 /* Exit statuses of every subcommand (docs/cli.md, "Exit status"). */
-#define LBGUARD_EXIT_OK       0 /* clean, or findings below --fail-on */
-#define LBGUARD_EXIT_FINDINGS 1 /* findings at or above --fail-on; repair
+#define LBGUARD_EXIT_OK 0 /* clean, or findings below --fail-on */
+#define LBGUARD_EXIT_FINDINGS                                                \
+    1 /* findings at or above --fail-on; repair
                                    refused; keep-alive too short */
-#define LBGUARD_EXIT_USAGE    2 /* usage error, unreadable input, network
+#define LBGUARD_EXIT_USAGE                                                   \
+    2 /* usage error, unreadable input, network
                                    failure */
 
 /* The largest response the tool reads, in bytes (from a file, stdin or the
@@ -51,7 +53,7 @@ typedef struct {
     size_t         fields_cap;
     lbg_finding_t *findings;
     lbg_edit_t    *edits;
-    int            parse_rc; /* lbg_parse's return: 0, or -1 (no status line) */
+    int parse_rc; /* lbg_parse's return: 0, or -1 (no status line) */
 } lbguard_result_t;
 
 /*
@@ -203,7 +205,7 @@ typedef struct {
     const char        *alias; /* "-k", or NULL (flags only) */
     lbguard_opt_kind_e kind;
     void              *target;
-    int              (*fn)(const char *cmd, const char *value, void *target);
+    int (*fn)(const char *cmd, const char *value, void *target);
 } lbguard_opt_t;
 
 /* Matches argv[*i] against opts[0..n): returns 1 when it was one of them

@@ -82,7 +82,6 @@ lbguard_build_request(const char *method, const char *const *headers,
 }
 
 
-
 int
 lbguard_read_response(lbguard_conn_t *c, int head, int64_t deadline,
                       lbguard_resp_t *r)
@@ -144,20 +143,24 @@ lbguard_read_response(lbguard_conn_t *c, int head, int64_t deadline,
         if (hdr == 0) {
             hdr = lbguard_header_end(r->buf, r->len,
                                      r->len > (size_t) n + 2
-                                         ? r->len - (size_t) n - 2 : 0);
+                                         ? r->len - (size_t) n - 2
+                                         : 0);
             if (hdr == 0) {
                 continue;
             }
             /* The core decides the message framing (RFC 9112 6.3). */
             if (lbguard_analyse("probe", &res, LBG_PROFILE_STRICTEST, r->buf,
-                                hdr, head) != 0) {
+                                hdr, head)
+                != 0)
+            {
                 return -1;
             }
             framing = res.raw.header_len > 0 ? res.raw.framing
                                              : LBG_FRAMING_CLOSE;
             if (framing == LBG_FRAMING_LENGTH) {
                 need = res.raw.body_expected < 0
-                           ? 0 : (size_t) res.raw.body_expected;
+                           ? 0
+                           : (size_t) res.raw.body_expected;
                 if ((uint64_t) res.raw.body_expected > LBGUARD_INPUT_MAX) {
                     need = LBGUARD_INPUT_MAX;
                 }
@@ -165,9 +168,7 @@ lbguard_read_response(lbguard_conn_t *c, int head, int64_t deadline,
             lbguard_result_free(&res);
         }
         switch (framing) {
-        case LBG_FRAMING_NONE:
-            r->complete = 1;
-            return 0;
+        case LBG_FRAMING_NONE: r->complete = 1; return 0;
         case LBG_FRAMING_LENGTH:
             if (r->len - hdr >= need) {
                 r->complete = 1;
@@ -185,8 +186,7 @@ lbguard_read_response(lbguard_conn_t *c, int head, int64_t deadline,
                 return 0;
             }
             break;
-        case LBG_FRAMING_CLOSE:
-            break;
+        case LBG_FRAMING_CLOSE: break;
         }
     }
 }

@@ -32,6 +32,7 @@
 #include "lbguard_logs.h"
 
 
+/* clang-format off */
 #define LBGUARD_LOGS_TARGET_CAP   4096    /* distinct targets tracked */
 #define LBGUARD_LOGS_ROUTE_CAP    8192    /* distinct routes tracked */
 #define LBGUARD_LOGS_MINUTE_CAP   44640   /* distinct minutes (31 days) */
@@ -45,6 +46,7 @@
 #define LBGUARD_LOGS_ROUTE_LEN    160
 #define LBGUARD_LOGS_FINDINGS_CAP 4096    /* distinct $lbguard_findings */
 #define LBGUARD_LOGS_BAD_SHOWN    3
+/* clang-format on */
 
 
 /* ---------------------------------------------------------------- classes */
@@ -66,80 +68,80 @@ typedef enum {
     LC_BACKEND_CLOSED_OR_TIMEOUT,
     LC_UNCLASSIFIED,
     LC_N,
-    LC_PENDING = LC_N    /* ALB 502 decided by the route rule at the end */
+    LC_PENDING = LC_N /* ALB 502 decided by the route rule at the end */
 } lbguard_class_e;
 
 /* basis of a class per log format: 'd' documented by the LB's vendor,
  * 'i' inferred by lbguard, '-' the format cannot produce it */
 typedef struct {
     const char *id;
-    int         target_fault;   /* counts for the exit status */
+    int         target_fault; /* counts for the exit status */
     char        basis_alb, basis_clb, basis_haproxy;
     const char *fix;
 } lbguard_class_t;
 
 static const lbguard_class_t lbguard_classes[LC_N] = {
-    { "keepalive-race", 1, 'd', '-', 'i',
-      "the target closed an idle keep-alive connection the load balancer "
-      "reused: set the target's keep-alive timeout above the LB idle timeout "
-      "(nginx keepalive_timeout, Apache KeepAliveTimeout, Node "
-      "server.keepAliveTimeout); lbguard: lbguard_lb_idle_timeout / "
-      "LBGuardLBIdleTimeout raise it at load, `lbguard probe` measures it" },
-    { "malformed-response", 1, 'i', 'd', 'd',
-      "the target sent a response the load balancer could not parse (status "
-      "line, field syntax, framing): fix the application or proxy that "
-      "writes it; lbguard: `lbguard repair` mode in the nginx/Apache module "
-      "repairs it, `lbguard check` shows the rule" },
-    { "target-closed", 1, 'i', '-', 'd',
-      "the target closed the connection while the request was in progress "
-      "(worker timeout, crash, restart, deregistration): compare the target "
-      "time with its worker/request timeouts and deregistration delay; "
-      "lbguard: drain on reload, the body guard" },
-    { "target-connect-failed", 1, 'd', '-', 'd',
-      "the load balancer could not connect (RST, ICMP unreachable, TLS "
-      "error): check that the target listens on the target group's port and "
-      "protocol; lbguard: none (report only)" },
-    { "target-timeout", 1, 'd', '-', 'd',
-      "the target did not answer within the load balancer's timeout: make "
-      "the endpoint faster or raise the LB idle timeout (ALB "
-      "idle_timeout.timeout_seconds, HAProxy timeout server); lbguard: none "
-      "(report only)" },
-    { "target-connect-timeout", 1, 'd', '-', 'd',
-      "the connection to the target timed out (security group or NACL drop, "
-      "target down, listen backlog full): check both directions incl. "
-      "ephemeral ports and the target's health; lbguard: none (report only)" },
-    { "target-5xx", 1, 'd', 'd', 'd',
-      "the target answered 5xx itself: read the application's log (a 502, "
-      "503 or 504 from the target means it is a proxy: look one hop "
-      "further); lbguard: none" },
-    { "client-closed", 0, 'd', '-', 'd',
-      "the client closed the connection before the response: raise the "
-      "client's timeout above the target's response time; lbguard: none" },
-    { "lambda", 0, 'd', '-', '-',
-      "the Lambda target failed (error_reason Lambda*): see the code's "
-      "description in the ALB access-log guide; lbguard: none" },
-    { "auth", 0, 'd', '-', '-',
-      "the authenticate action failed (error_reason Auth*, 561): check the "
-      "IdP endpoints' reachability, claims size (11 KB) and latency (5 s); "
-      "lbguard: none" },
-    { "waf", 0, 'd', '-', '-',
-      "AWS WAF failed (error_reason WAF*, actions waf-failed): AWS support; "
-      "lbguard: none" },
-    { "no-healthy-targets", 0, 'd', 'd', 'd',
-      "no registered or healthy target (at a deploy: a window with no "
-      "target in service): check health checks and the deployment's "
-      "minimum healthy percent; lbguard: drain on reload" },
-    { "lb-internal", 0, 'd', '-', 'd',
-      "the load balancer failed by itself (ALB 500 with no error_reason or "
-      "a failed rule transform; HAProxy resource/internal error): LB "
-      "configuration or vendor support; lbguard: none" },
-    { "backend-closed-or-timeout", 1, '-', 'd', '-',
-      "Classic ELB 504 with all times -1: either the instance closed a "
-      "keep-alive connection (keep-alive timeout shorter than the ELB idle "
-      "timeout; Apache: also TCP_DEFER_ACCEPT) or the application was slower "
-      "than the idle timeout; lbguard: lbguard_lb_idle_timeout aws-clb" },
-    { "unclassified", 0, 'i', 'i', 'i',
-      "a 5xx no rule explains: read the raw example lines" },
+    {"keepalive-race", 1, 'd', '-', 'i',
+     "the target closed an idle keep-alive connection the load balancer "
+     "reused: set the target's keep-alive timeout above the LB idle timeout "
+     "(nginx keepalive_timeout, Apache KeepAliveTimeout, Node "
+     "server.keepAliveTimeout); lbguard: lbguard_lb_idle_timeout / "
+     "LBGuardLBIdleTimeout raise it at load, `lbguard probe` measures it"},
+    {"malformed-response", 1, 'i', 'd', 'd',
+     "the target sent a response the load balancer could not parse (status "
+     "line, field syntax, framing): fix the application or proxy that "
+     "writes it; lbguard: `lbguard repair` mode in the nginx/Apache module "
+     "repairs it, `lbguard check` shows the rule"},
+    {"target-closed", 1, 'i', '-', 'd',
+     "the target closed the connection while the request was in progress "
+     "(worker timeout, crash, restart, deregistration): compare the target "
+     "time with its worker/request timeouts and deregistration delay; "
+     "lbguard: drain on reload, the body guard"},
+    {"target-connect-failed", 1, 'd', '-', 'd',
+     "the load balancer could not connect (RST, ICMP unreachable, TLS "
+     "error): check that the target listens on the target group's port and "
+     "protocol; lbguard: none (report only)"},
+    {"target-timeout", 1, 'd', '-', 'd',
+     "the target did not answer within the load balancer's timeout: make "
+     "the endpoint faster or raise the LB idle timeout (ALB "
+     "idle_timeout.timeout_seconds, HAProxy timeout server); lbguard: none "
+     "(report only)"},
+    {"target-connect-timeout", 1, 'd', '-', 'd',
+     "the connection to the target timed out (security group or NACL drop, "
+     "target down, listen backlog full): check both directions incl. "
+     "ephemeral ports and the target's health; lbguard: none (report only)"},
+    {"target-5xx", 1, 'd', 'd', 'd',
+     "the target answered 5xx itself: read the application's log (a 502, "
+     "503 or 504 from the target means it is a proxy: look one hop "
+     "further); lbguard: none"},
+    {"client-closed", 0, 'd', '-', 'd',
+     "the client closed the connection before the response: raise the "
+     "client's timeout above the target's response time; lbguard: none"},
+    {"lambda", 0, 'd', '-', '-',
+     "the Lambda target failed (error_reason Lambda*): see the code's "
+     "description in the ALB access-log guide; lbguard: none"},
+    {"auth", 0, 'd', '-', '-',
+     "the authenticate action failed (error_reason Auth*, 561): check the "
+     "IdP endpoints' reachability, claims size (11 KB) and latency (5 s); "
+     "lbguard: none"},
+    {"waf", 0, 'd', '-', '-',
+     "AWS WAF failed (error_reason WAF*, actions waf-failed): AWS support; "
+     "lbguard: none"},
+    {"no-healthy-targets", 0, 'd', 'd', 'd',
+     "no registered or healthy target (at a deploy: a window with no "
+     "target in service): check health checks and the deployment's "
+     "minimum healthy percent; lbguard: drain on reload"},
+    {"lb-internal", 0, 'd', '-', 'd',
+     "the load balancer failed by itself (ALB 500 with no error_reason or "
+     "a failed rule transform; HAProxy resource/internal error): LB "
+     "configuration or vendor support; lbguard: none"},
+    {"backend-closed-or-timeout", 1, '-', 'd', '-',
+     "Classic ELB 504 with all times -1: either the instance closed a "
+     "keep-alive connection (keep-alive timeout shorter than the ELB idle "
+     "timeout; Apache: also TCP_DEFER_ACCEPT) or the application was slower "
+     "than the idle timeout; lbguard: lbguard_lb_idle_timeout aws-clb"},
+    {"unclassified", 0, 'i', 'i', 'i',
+     "a 5xx no rule explains: read the raw example lines"},
 };
 
 
@@ -151,11 +153,11 @@ typedef struct {
     int         top;
     int         examples;
     int         jobs;
-    int64_t     since_us, until_us;     /* LBGUARD_T_NONE: unset */
-    int64_t     since_tod, until_tod;   /* time of day (HH:MM), or -1 */
+    int64_t     since_us, until_us;   /* LBGUARD_T_NONE: unset */
+    int64_t     since_tod, until_tod; /* time of day (HH:MM), or -1 */
     const char *target;
-    unsigned    class_mask;             /* bit per class; all when 0 */
-    int64_t     race_max_us;            /* --race-max-tpt */
+    unsigned    class_mask;  /* bit per class; all when 0 */
+    int64_t     race_max_us; /* --race-max-tpt */
     unsigned    repro_min;
     unsigned    repro_pct;
 } lbguard_logs_opts_t;
@@ -166,11 +168,11 @@ typedef struct {
 /* an open-addressing table of short names (targets, routes) with a fixed
  * arena; id 0 is "other" (the table or arena is full) */
 typedef struct {
-    uint32_t *slot;     /* hash table: id + 1, 0 empty */
-    uint32_t  slots;    /* power of two, >= 2 * cap */
+    uint32_t *slot;  /* hash table: id + 1, 0 empty */
+    uint32_t  slots; /* power of two, >= 2 * cap */
     uint32_t  cap;
-    uint32_t  n;        /* ids in use, including 0 */
-    uint32_t *off;      /* name of id i: arena + off[i], len[i] */
+    uint32_t  n;   /* ids in use, including 0 */
+    uint32_t *off; /* name of id i: arena + off[i], len[i] */
     uint16_t *len;
     uint32_t *hash;
     char     *arena;
@@ -237,7 +239,9 @@ lbguard_names_id(lbguard_names_t *t, const char *s, size_t n)
     if (n > 0xffff) {
         return 0;
     }
-    for (i = h & (t->slots - 1); (id = t->slot[i]) != 0; i = (i + 1) & (t->slots - 1)) {
+    for (i = h & (t->slots - 1); (id = t->slot[i]) != 0;
+         i = (i + 1) & (t->slots - 1))
+    {
         id--;
         if (t->hash[id] == h && t->len[id] == n
             && memcmp(t->arena + t->off[id], s, n) == 0)
@@ -264,7 +268,7 @@ lbguard_names_id(lbguard_names_t *t, const char *s, size_t n)
 /* trace id / request id -> the target's lbguard findings ("-": clean) */
 typedef struct {
     lbguard_names_t keys;
-    uint32_t       *finding_id;   /* per key: id in `findings` */
+    uint32_t       *finding_id; /* per key: id in `findings` */
     lbguard_names_t findings;
     unsigned long   lines, keyed;
 } lbguard_join_t;
@@ -283,7 +287,8 @@ lbguard_root_of(const char *s, size_t n)
     r.len = n;
     for (i = 0; i + 5 <= n; i++) {
         if (memcmp(s + i, "Root=", 5) == 0) {
-            for (j = i + 5; j < n && s[j] != ';' && s[j] != '"' && s[j] != ' '; j++) {
+            for (j = i + 5;
+                 j < n && s[j] != ';' && s[j] != '"' && s[j] != ' '; j++) {
                 /* the value */
             }
             r.p = s + i + 5;
@@ -298,7 +303,8 @@ lbguard_root_of(const char *s, size_t n)
 /* finds `name` (e.g. "lbguard=") at a token start in s[0..n); returns the
  * value up to a space or quote */
 static int
-lbguard_token_value(const char *s, size_t n, const char *name, lbguard_sv_t *v)
+lbguard_token_value(const char *s, size_t n, const char *name,
+                    lbguard_sv_t *v)
 {
     size_t k = strlen(name), i, j;
 
@@ -321,9 +327,9 @@ lbguard_token_value(const char *s, size_t n, const char *name, lbguard_sv_t *v)
 /* ------------------------------------------------------------- the state */
 
 typedef struct {
-    int64_t  minute;            /* minutes since the epoch */
+    int64_t  minute; /* minutes since the epoch */
     uint32_t requests;
-    uint32_t failed;            /* lines counted in a class */
+    uint32_t failed; /* lines counted in a class */
     uint32_t s5xx;
     uint32_t cls[LC_N];
 } lbguard_minute_t;
@@ -331,30 +337,31 @@ typedef struct {
 typedef struct {
     uint32_t route, target;
     int64_t  minute;
-    uint32_t tsv;               /* offset of its --lines row, or UINT32_MAX */
+    uint32_t tsv; /* offset of its --lines row, or UINT32_MAX */
 } lbguard_pending_t;
 
 typedef struct {
     char     line[LBGUARD_LOGS_EX_LEN];
     uint16_t len;
-    uint32_t route;             /* pending examples: their route */
+    uint32_t route; /* pending examples: their route */
 } lbguard_example_t;
 
 typedef struct {
     const lbguard_logs_opts_t *o;
-    const lbguard_join_t      *join;    /* NULL without --target-log */
+    const lbguard_join_t      *join; /* NULL without --target-log */
     pthread_mutex_t           *out_lock;
 
     unsigned long lines, requests, s5xx, lb_5xx, target_5xx, failed;
     unsigned long n_alb, n_clb, n_haproxy;
-    unsigned long skip_test, skip_tcp, skip_nlb, skip_bad, skip_empty, filtered;
+    unsigned long skip_test, skip_tcp, skip_nlb, skip_bad, skip_empty,
+        filtered;
     unsigned long skip_norequest;
     unsigned long cls[LC_N], confirmed[LC_N];
     uint32_t      fnd_count[LBGUARD_LOGS_FINDINGS_CAP]; /* malformed-response
                                         confirmed, per findings text id */
     int           read_error;
 
-    char          bad[LBGUARD_LOGS_BAD_SHOWN][200];
+    char bad[LBGUARD_LOGS_BAD_SHOWN][200];
 
     lbguard_names_t targets, routes;
     uint32_t       *cls_target;    /* [LC_N][TARGET_CAP] */
@@ -380,12 +387,12 @@ typedef struct {
 
     lbguard_pending_t *pending;
     unsigned long      npending, pending_lost;
-    char              *tsv;        /* pending --lines rows */
+    char              *tsv; /* pending --lines rows */
     size_t             tsv_used, tsv_cap;
 
     /* --jobs: the files of this worker */
-    char  **files;
-    size_t  nfiles;
+    char **files;
+    size_t nfiles;
 } lbguard_agg_t;
 
 
@@ -398,14 +405,18 @@ lbguard_agg_init(lbguard_agg_t *a, const lbguard_logs_opts_t *o,
     a->join = join;
     a->rng = 88172645463325252ULL;
     if (lbguard_names_init(&a->targets, LBGUARD_LOGS_TARGET_CAP,
-                           (size_t) LBGUARD_LOGS_TARGET_CAP * 48) != 0
+                           (size_t) LBGUARD_LOGS_TARGET_CAP * 48)
+            != 0
         || lbguard_names_init(&a->routes, LBGUARD_LOGS_ROUTE_CAP,
-                              (size_t) LBGUARD_LOGS_ROUTE_CAP * 64) != 0)
+                              (size_t) LBGUARD_LOGS_ROUTE_CAP * 64)
+               != 0)
     {
         return -1;
     }
-    a->cls_target = calloc((size_t) LC_N * LBGUARD_LOGS_TARGET_CAP, sizeof(uint32_t));
-    a->cls_route = calloc((size_t) LC_N * LBGUARD_LOGS_ROUTE_CAP, sizeof(uint32_t));
+    a->cls_target = calloc((size_t) LC_N * LBGUARD_LOGS_TARGET_CAP,
+                           sizeof(uint32_t));
+    a->cls_route = calloc((size_t) LC_N * LBGUARD_LOGS_ROUTE_CAP,
+                          sizeof(uint32_t));
     a->route_req = calloc(LBGUARD_LOGS_ROUTE_CAP, sizeof(uint32_t));
     a->route_pending = calloc(LBGUARD_LOGS_ROUTE_CAP, sizeof(uint32_t));
     a->target_last = malloc(LBGUARD_LOGS_TARGET_CAP * sizeof(int64_t));
@@ -452,7 +463,8 @@ lbguard_minute_idx(lbguard_agg_t *a, int64_t minute)
     if (minute == a->last_minute) {
         return a->last_minute_idx;
     }
-    for (i = lbguard_hash((const char *) &minute, sizeof(minute)) & (a->minute_slots - 1);
+    for (i = lbguard_hash((const char *) &minute, sizeof(minute))
+             & (a->minute_slots - 1);
          (id = a->minute_slot[i]) != 0; i = (i + 1) & (a->minute_slots - 1))
     {
         if (a->minutes[id - 1].minute == minute) {
@@ -500,7 +512,9 @@ lbguard_route(lbguard_sv_t req, char *out, size_t cap)
     if (p < end && *p != '/') {
         const char *s = p;
 
-        while (s + 2 < end && *s != ' ' && !(s[0] == ':' && s[1] == '/' && s[2] == '/')) {
+        while (s + 2 < end && *s != ' '
+               && !(s[0] == ':' && s[1] == '/' && s[2] == '/'))
+        {
             s++;
         }
         if (s + 2 < end && s[0] == ':') {
@@ -615,8 +629,10 @@ lbguard_join_lookup(const lbguard_join_t *j, const lbguard_logline_t *ln,
             uint32_t f = j->finding_id[id];
 
             *findings = f;
-            return (j->findings.len[f] == 1 && j->findings.arena[j->findings.off[f]] == '-')
-                   ? 1 : 2;
+            return (j->findings.len[f] == 1
+                    && j->findings.arena[j->findings.off[f]] == '-')
+                       ? 1
+                       : 2;
         }
     }
     return 0;
@@ -626,8 +642,8 @@ lbguard_join_lookup(const lbguard_join_t *j, const lbguard_logline_t *ln,
 /* decides the class of a failed request; *confirmed 1 when the target's
  * log settled it */
 static int
-lbguard_classify(const lbguard_agg_t *a, const lbguard_logline_t *ln, int *confirmed,
-                 uint32_t *fnd_out)
+lbguard_classify(const lbguard_agg_t *a, const lbguard_logline_t *ln,
+                 int *confirmed, uint32_t *fnd_out)
 {
     int      e = ln->elb_status, t = ln->target_status, jr;
     uint32_t fnd = 0;
@@ -678,7 +694,8 @@ lbguard_classify(const lbguard_agg_t *a, const lbguard_logline_t *ln, int *confi
                     wait = ln->t_us - ln->created_us;
                 }
                 return (wait != LBGUARD_T_NONE && wait <= a->o->race_max_us)
-                       ? LC_KEEPALIVE_RACE : LC_TARGET_CLOSED;
+                           ? LC_KEEPALIVE_RACE
+                           : LC_TARGET_CLOSED;
             }
             return LC_TARGET_CLOSED;
         }
@@ -688,7 +705,7 @@ lbguard_classify(const lbguard_agg_t *a, const lbguard_logline_t *ln, int *confi
         if (c0 == '-') {
             return e >= 500 ? LC_TARGET_5XX : LC_UNCLASSIFIED;
         }
-        return LC_LB_INTERNAL;   /* R, I, D, K, L, ... */
+        return LC_LB_INTERNAL; /* R, I, D, K, L, ... */
     }
 
     if (ln->kind == LBGUARD_LINE_CLB) {
@@ -698,7 +715,8 @@ lbguard_classify(const lbguard_agg_t *a, const lbguard_logline_t *ln, int *confi
         if (e == 502 && t <= 0) {
             return LC_MALFORMED;
         }
-        if (e == 504 && ln->rpt_us == LBGUARD_T_MINUS && ln->tpt_us == LBGUARD_T_MINUS
+        if (e == 504 && ln->rpt_us == LBGUARD_T_MINUS
+            && ln->tpt_us == LBGUARD_T_MINUS
             && ln->rspt_us == LBGUARD_T_MINUS)
         {
             return LC_BACKEND_CLOSED_OR_TIMEOUT;
@@ -719,7 +737,9 @@ lbguard_classify(const lbguard_agg_t *a, const lbguard_logline_t *ln, int *confi
     if (lbguard_sv_prefix(ln->error_reason, "Auth") || e == 561) {
         return LC_AUTH;
     }
-    if (lbguard_sv_prefix(ln->error_reason, "WAF") || lbguard_sv_has(ln->actions, "waf-failed")) {
+    if (lbguard_sv_prefix(ln->error_reason, "WAF")
+        || lbguard_sv_has(ln->actions, "waf-failed"))
+    {
         return LC_WAF;
     }
     if (t >= 500 && t == e) {
@@ -759,8 +779,9 @@ lbguard_classify(const lbguard_agg_t *a, const lbguard_logline_t *ln, int *confi
     if (e == 504 && t == -1 && ln->rpt_us == LBGUARD_T_MINUS
         && ln->tpt_us == LBGUARD_T_MINUS && ln->rspt_us == LBGUARD_T_MINUS)
     {
-        int64_t d = (ln->created_us != LBGUARD_T_NONE) ? ln->t_us - ln->created_us
-                                                       : LBGUARD_T_NONE;
+        int64_t d = (ln->created_us != LBGUARD_T_NONE)
+                        ? ln->t_us - ln->created_us
+                        : LBGUARD_T_NONE;
 
         return (d == LBGUARD_T_NONE || d >= 9000000) ? LC_CONNECT_TIMEOUT
                                                      : LC_UNCLASSIFIED;
@@ -810,7 +831,8 @@ lbguard_fmt_dur(int64_t us, char *buf, size_t cap)
     } else if (us < 0) {
         snprintf(buf, cap, "-1");
     } else {
-        snprintf(buf, cap, "%ld.%06ld", (long) (us / 1000000), (long) (us % 1000000));
+        snprintf(buf, cap, "%ld.%06ld", (long) (us / 1000000),
+                 (long) (us % 1000000));
     }
 }
 
@@ -834,20 +856,21 @@ lbguard_tsv_row(const lbguard_logline_t *ln, int cls, int confirmed,
         delta = ln->total_us;
     }
     lbguard_fmt_dur(delta, d, sizeof(d));
-    n = snprintf(buf, cap, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%.*s\t%.*s\t%.*s\t%.*s\t%s\n",
-                 t, cls < LC_N ? lbguard_classes[cls].id : "?",
-                 ln->elb_status, ln->target_status, r1, r2, r3, d,
-                 (int) (ln->target.len > 200 ? 200 : ln->target.len),
-                 ln->target.len ? ln->target.p : "",
-                 (int) route_len, route,
-                 (int) (ln->trace_id.len > 200 ? 200 : ln->trace_id.len),
-                 ln->trace_id.len ? ln->trace_id.p : "",
-                 (int) (ln->kind == LBGUARD_LINE_HAPROXY ? ln->term.len
-                                                        : ln->conn_trace_id.len),
-                 ln->kind == LBGUARD_LINE_HAPROXY
-                     ? (ln->term.len ? ln->term.p : "")
-                     : (ln->conn_trace_id.len ? ln->conn_trace_id.p : ""),
-                 confirmed ? "confirmed" : "-");
+    n = snprintf(
+        buf, cap,
+        "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%.*s\t%.*s\t%.*s\t%.*s\t%s\n", t,
+        cls < LC_N ? lbguard_classes[cls].id : "?", ln->elb_status,
+        ln->target_status, r1, r2, r3, d,
+        (int) (ln->target.len > 200 ? 200 : ln->target.len),
+        ln->target.len ? ln->target.p : "", (int) route_len, route,
+        (int) (ln->trace_id.len > 200 ? 200 : ln->trace_id.len),
+        ln->trace_id.len ? ln->trace_id.p : "",
+        (int) (ln->kind == LBGUARD_LINE_HAPROXY ? ln->term.len
+                                                : ln->conn_trace_id.len),
+        ln->kind == LBGUARD_LINE_HAPROXY
+            ? (ln->term.len ? ln->term.p : "")
+            : (ln->conn_trace_id.len ? ln->conn_trace_id.p : ""),
+        confirmed ? "confirmed" : "-");
     if (n < 0) {
         return 0;
     }
@@ -856,7 +879,8 @@ lbguard_tsv_row(const lbguard_logline_t *ln, int cls, int confirmed,
 
 
 static void
-lbguard_add_example(lbguard_example_t *ex, const char *line, size_t len, uint32_t route)
+lbguard_add_example(lbguard_example_t *ex, const char *line, size_t len,
+                    uint32_t route)
 {
     if (len > LBGUARD_LOGS_EX_LEN) {
         len = LBGUARD_LOGS_EX_LEN;
@@ -914,7 +938,8 @@ lbguard_target_ok(const lbguard_logs_opts_t *o, lbguard_sv_t t)
     if (t.len < n || memcmp(t.p, o->target, n) != 0) {
         return 0;
     }
-    return t.len == n || t.p[n] == ':' || t.p[n] == '/' || o->target[n - 1] == ':';
+    return t.len == n || t.p[n] == ':' || t.p[n] == '/'
+           || o->target[n - 1] == ':';
 }
 
 
@@ -944,27 +969,13 @@ lbguard_agg_line(lbguard_agg_t *a, const char *line, size_t len,
 
     a->lines++;
     switch (lbguard_log_parse(line, len, &ln)) {
-    case LBGUARD_LINE_ALB:
-        a->n_alb++;
-        break;
-    case LBGUARD_LINE_CLB:
-        a->n_clb++;
-        break;
-    case LBGUARD_LINE_HAPROXY:
-        a->n_haproxy++;
-        break;
-    case LBGUARD_LINE_CLB_TCP:
-        a->skip_tcp++;
-        return;
-    case LBGUARD_LINE_NLB:
-        a->skip_nlb++;
-        return;
-    case LBGUARD_LINE_TEST:
-        a->skip_test++;
-        return;
-    case LBGUARD_LINE_EMPTY:
-        a->skip_empty++;
-        return;
+    case LBGUARD_LINE_ALB: a->n_alb++; break;
+    case LBGUARD_LINE_CLB: a->n_clb++; break;
+    case LBGUARD_LINE_HAPROXY: a->n_haproxy++; break;
+    case LBGUARD_LINE_CLB_TCP: a->skip_tcp++; return;
+    case LBGUARD_LINE_NLB: a->skip_nlb++; return;
+    case LBGUARD_LINE_TEST: a->skip_test++; return;
+    case LBGUARD_LINE_EMPTY: a->skip_empty++; return;
     default:
         if (a->skip_bad < LBGUARD_LOGS_BAD_SHOWN) {
             char  *b = a->bad[a->skip_bad];
@@ -989,7 +1000,8 @@ lbguard_agg_line(lbguard_agg_t *a, const char *line, size_t len,
     }
     /* HAProxy CR/cR: a connection that never carried a full request (a
      * client or a readiness probe that connected and left): no request */
-    if (ln.kind == LBGUARD_LINE_HAPROXY && ln.term.len >= 2 && ln.term.p[1] == 'R'
+    if (ln.kind == LBGUARD_LINE_HAPROXY && ln.term.len >= 2
+        && ln.term.p[1] == 'R'
         && (ln.term.p[0] == 'C' || ln.term.p[0] == 'c'))
     {
         a->skip_norequest++;
@@ -1051,10 +1063,11 @@ lbguard_agg_line(lbguard_agg_t *a, const char *line, size_t len,
             p->tsv = UINT32_MAX;
             if (a->o->lines) {
                 char   row[1024];
-                size_t n = lbguard_tsv_row(&ln, LC_TARGET_CLOSED, 0, route, rlen,
-                                           row, sizeof(row));
+                size_t n = lbguard_tsv_row(&ln, LC_TARGET_CLOSED, 0, route,
+                                           rlen, row, sizeof(row));
 
-                if (a->tsv_used + n > a->tsv_cap && a->tsv_cap < (16u << 20)) {
+                if (a->tsv_used + n > a->tsv_cap && a->tsv_cap < (16u << 20))
+                {
                     size_t nc = a->tsv_cap ? a->tsv_cap * 2 : 65536;
                     char  *nt = realloc(a->tsv, nc);
 
@@ -1084,7 +1097,8 @@ lbguard_agg_line(lbguard_agg_t *a, const char *line, size_t len,
         lbguard_add_example(&a->ex[cls][a->nex[cls]++], line, len, rid);
     }
     if (cls == LC_KEEPALIVE_RACE && prev != LBGUARD_T_NONE && tid != 0) {
-        int64_t start = ln.created_us != LBGUARD_T_NONE ? ln.created_us : ln.t_us;
+        int64_t start = ln.created_us != LBGUARD_T_NONE ? ln.created_us
+                                                        : ln.t_us;
         int64_t gap = start - prev;
 
         if (gap >= 0) {
@@ -1108,7 +1122,8 @@ lbguard_agg_line(lbguard_agg_t *a, const char *line, size_t len,
         && (a->o->class_mask == 0 || (a->o->class_mask & (1u << cls))))
     {
         char   row[1024];
-        size_t n = lbguard_tsv_row(&ln, cls, confirmed, route, rlen, row, sizeof(row));
+        size_t n = lbguard_tsv_row(&ln, cls, confirmed, route, rlen, row,
+                                   sizeof(row));
 
         lbguard_emit(a, row, n);
     }
@@ -1164,7 +1179,7 @@ lbguard_read_input(const char *path,
         while ((nl = memchr(p, '\n', (size_t) (end - p))) != NULL) {
             lineno++;
             if (skip) {
-                skip = 0;  /* the end of a line longer than the buffer */
+                skip = 0; /* the end of a line longer than the buffer */
             } else {
                 fn(ctx, p, (size_t) (nl - p), label, lineno);
             }
@@ -1247,8 +1262,8 @@ lbguard_join_cb(void *ctx, const char *line, size_t len, const char *file,
 
 
 typedef struct {
-    char  **v;
-    size_t  n, cap;
+    char **v;
+    size_t n, cap;
 } lbguard_files_t;
 
 
@@ -1282,12 +1297,12 @@ lbguard_cmp_str(const void *x, const void *y)
 static int
 lbguard_collect(lbguard_files_t *fl, const char *path)
 {
-    struct stat    st;
-    DIR           *d;
-    struct dirent *de;
+    struct stat     st;
+    DIR            *d;
+    struct dirent  *de;
     lbguard_files_t sub;
-    size_t         i;
-    int            rc = 0;
+    size_t          i;
+    int             rc = 0;
 
     if (strcmp(path, "-") == 0) {
         return lbguard_files_add(fl, path);
@@ -1306,7 +1321,7 @@ lbguard_collect(lbguard_files_t *fl, const char *path)
     }
     memset(&sub, 0, sizeof(sub));
     while ((de = readdir(d)) != NULL) {
-        char   p[4096];
+        char p[4096];
 
         if (de->d_name[0] == '.') {
             continue;
@@ -1371,28 +1386,34 @@ lbguard_agg_merge(lbguard_agg_t *d, const lbguard_agg_t *s)
         return;
     }
     for (i = 0; i < s->routes.n; i++) {
-        rmap[i] = i == 0 ? 0 : lbguard_names_id(&d->routes, s->routes.arena + s->routes.off[i],
-                                                s->routes.len[i]);
+        rmap[i] = i == 0
+                      ? 0
+                      : lbguard_names_id(&d->routes,
+                                         s->routes.arena + s->routes.off[i],
+                                         s->routes.len[i]);
         d->route_req[rmap[i]] += s->route_req[i];
         d->route_pending[rmap[i]] += s->route_pending[i];
     }
     for (i = 0; i < s->targets.n; i++) {
-        tmap[i] = i == 0 ? 0 : lbguard_names_id(&d->targets,
-                                                s->targets.arena + s->targets.off[i],
-                                                s->targets.len[i]);
+        tmap[i] = i == 0
+                      ? 0
+                      : lbguard_names_id(&d->targets,
+                                         s->targets.arena + s->targets.off[i],
+                                         s->targets.len[i]);
     }
     for (c = 0; c < LC_N; c++) {
         d->cls[c] += s->cls[c];
         d->confirmed[c] += s->confirmed[c];
         for (i = 0; i < s->routes.n; i++) {
-            d->cls_route[c * LBGUARD_LOGS_ROUTE_CAP + rmap[i]]
-                += s->cls_route[c * LBGUARD_LOGS_ROUTE_CAP + i];
+            d->cls_route[c * LBGUARD_LOGS_ROUTE_CAP + rmap[i]] +=
+                s->cls_route[c * LBGUARD_LOGS_ROUTE_CAP + i];
         }
         for (i = 0; i < s->targets.n; i++) {
-            d->cls_target[c * LBGUARD_LOGS_TARGET_CAP + tmap[i]]
-                += s->cls_target[c * LBGUARD_LOGS_TARGET_CAP + i];
+            d->cls_target[c * LBGUARD_LOGS_TARGET_CAP + tmap[i]] +=
+                s->cls_target[c * LBGUARD_LOGS_TARGET_CAP + i];
         }
-        for (i = 0; i < s->nex[c] && d->nex[c] < (unsigned) d->o->examples; i++) {
+        for (i = 0; i < s->nex[c] && d->nex[c] < (unsigned) d->o->examples;
+             i++) {
             d->ex[c][d->nex[c]] = s->ex[c][i];
             d->ex[c][d->nex[c]++].route = rmap[s->ex[c][i].route];
         }
@@ -1423,8 +1444,10 @@ lbguard_agg_merge(lbguard_agg_t *d, const lbguard_agg_t *s)
     for (i = 0; i < s->npending; i++) {
         if (d->npending < LBGUARD_LOGS_PENDING_CAP) {
             lbguard_pending_t p = s->pending[i];
-            uint32_t          mi = p.minute == UINT32_MAX ? UINT32_MAX
-                                  : lbguard_minute_idx(d, s->minutes[p.minute].minute);
+            uint32_t          mi =
+                p.minute == UINT32_MAX
+                             ? UINT32_MAX
+                             : lbguard_minute_idx(d, s->minutes[p.minute].minute);
 
             p.route = rmap[p.route];
             p.target = tmap[p.target];
@@ -1471,10 +1494,11 @@ lbguard_agg_resolve(lbguard_agg_t *a)
 
     for (i = 0; i < a->npending; i++) {
         lbguard_pending_t *p = &a->pending[i];
-        uint32_t           f = a->route_pending[p->route], r = a->route_req[p->route];
-        int                cls = (p->route != 0 && f >= a->o->repro_min
-                                  && (uint64_t) f * 100 >= (uint64_t) r * a->o->repro_pct)
-                                 ? LC_MALFORMED : LC_TARGET_CLOSED;
+        uint32_t f = a->route_pending[p->route], r = a->route_req[p->route];
+        int      cls = (p->route != 0 && f >= a->o->repro_min
+                   && (uint64_t) f * 100 >= (uint64_t) r * a->o->repro_pct)
+                           ? LC_MALFORMED
+                           : LC_TARGET_CLOSED;
 
         lbguard_count(a, cls, p->route, p->target, (uint32_t) p->minute, 0);
         if (a->o->lines && p->tsv != UINT32_MAX
@@ -1489,16 +1513,19 @@ lbguard_agg_resolve(lbguard_agg_t *a)
 
                 if (rest) {
                     printf("%.*s\t%s%.*s", (int) (tab - row), row,
-                           lbguard_classes[cls].id, (int) (nl - rest + 1), rest);
+                           lbguard_classes[cls].id, (int) (nl - rest + 1),
+                           rest);
                 }
             }
         }
     }
     for (i = 0; i < a->npex; i++) {
-        uint32_t f = a->route_pending[a->pex[i].route], r = a->route_req[a->pex[i].route];
-        int      cls = (a->pex[i].route != 0 && f >= a->o->repro_min
-                        && (uint64_t) f * 100 >= (uint64_t) r * a->o->repro_pct)
-                       ? LC_MALFORMED : LC_TARGET_CLOSED;
+        uint32_t f = a->route_pending[a->pex[i].route],
+                 r = a->route_req[a->pex[i].route];
+        int cls = (a->pex[i].route != 0 && f >= a->o->repro_min
+                   && (uint64_t) f * 100 >= (uint64_t) r * a->o->repro_pct)
+                      ? LC_MALFORMED
+                      : LC_TARGET_CLOSED;
 
         if (a->nex[cls] < (unsigned) a->o->examples) {
             a->ex[cls][a->nex[cls]++] = a->pex[i];
@@ -1529,7 +1556,8 @@ lbguard_cmp_top(const void *x, const void *y)
 
 /* the top n ids of counts[0..len); returns how many (<= n) */
 static size_t
-lbguard_top(const uint32_t *counts, uint32_t len, lbguard_top_t *out, size_t n)
+lbguard_top(const uint32_t *counts, uint32_t len, lbguard_top_t *out,
+            size_t n)
 {
     size_t   k = 0, i;
     uint32_t id;
@@ -1579,9 +1607,9 @@ lbguard_lb_name(const lbguard_agg_t *a)
 static const char *
 lbguard_basis(const lbguard_agg_t *a, int cls)
 {
-    char b = a->n_alb ? lbguard_classes[cls].basis_alb
+    char b = a->n_alb   ? lbguard_classes[cls].basis_alb
              : a->n_clb ? lbguard_classes[cls].basis_clb
-             : lbguard_classes[cls].basis_haproxy;
+                        : lbguard_classes[cls].basis_haproxy;
 
     return b == 'd' ? "documented" : "inferred";
 }
@@ -1623,7 +1651,7 @@ lbguard_burst(const lbguard_agg_t *a, const lbguard_minute_t *m)
     }
     return rest_failed == 0
            || (double) m->failed / m->requests
-              >= 5.0 * (double) rest_failed / (double) rest_req;
+                  >= 5.0 * (double) rest_failed / (double) rest_req;
 }
 
 
@@ -1645,9 +1673,11 @@ lbguard_print_report(lbguard_agg_t *a, unsigned long nfiles)
     int64_t                    est = 0, med = 0;
     const char                *conf = "none";
 
-    qsort(a->minutes, a->nminutes, sizeof(lbguard_minute_t), lbguard_cmp_minute);
+    qsort(a->minutes, a->nminutes, sizeof(lbguard_minute_t),
+          lbguard_cmp_minute);
     if (a->ngaps > 0) {
-        size_t n = a->ngaps < LBGUARD_LOGS_GAP_CAP ? a->ngaps : LBGUARD_LOGS_GAP_CAP;
+        size_t n = a->ngaps < LBGUARD_LOGS_GAP_CAP ? a->ngaps
+                                                   : LBGUARD_LOGS_GAP_CAP;
 
         qsort(a->gaps, n, sizeof(int64_t), lbguard_cmp_i64);
         est = a->gaps[n / 10];
@@ -1656,33 +1686,43 @@ lbguard_print_report(lbguard_agg_t *a, unsigned long nfiles)
     }
 
     if (o->json) {
-        printf("{\"lb\":\"%s\",\"input\":{\"files\":%lu,\"lines\":%lu,\"skipped\":"
-               "{\"test\":%lu,\"tcp\":%lu,\"nlb\":%lu,\"unparseable\":%lu,\"empty\":%lu,"
-               "\"no_request\":%lu,\"filtered\":%lu},\"unparseable_examples\":[",
-               lbguard_lb_name(a), nfiles, a->lines, a->skip_test, a->skip_tcp,
-               a->skip_nlb, a->skip_bad, a->skip_empty, a->skip_norequest, a->filtered);
+        printf(
+            "{\"lb\":\"%s\",\"input\":{\"files\":%lu,\"lines\":%lu,"
+            "\"skipped\":"
+            "{\"test\":%lu,\"tcp\":%lu,\"nlb\":%lu,\"unparseable\":%lu,"
+            "\"empty\":%lu,"
+            "\"no_request\":%lu,\"filtered\":%lu},\"unparseable_examples\":[",
+            lbguard_lb_name(a), nfiles, a->lines, a->skip_test, a->skip_tcp,
+            a->skip_nlb, a->skip_bad, a->skip_empty, a->skip_norequest,
+            a->filtered);
         for (i = 0; i < a->skip_bad && i < LBGUARD_LOGS_BAD_SHOWN; i++) {
             printf(i ? "," : "");
             lbguard_json_sv(a->bad[i], strlen(a->bad[i]));
         }
         printf("]},\"totals\":{\"lines\":%lu,\"requests\":%lu,\"5xx\":%lu,"
-               "\"lb_generated_5xx\":%lu,\"target_generated_5xx\":%lu,\"failed\":%lu},"
+               "\"lb_generated_5xx\":%lu,\"target_generated_5xx\":%lu,"
+               "\"failed\":%lu},"
                "\"classes\":[",
-               a->lines, a->requests, a->s5xx, a->lb_5xx, a->target_5xx, a->failed);
+               a->lines, a->requests, a->s5xx, a->lb_5xx, a->target_5xx,
+               a->failed);
         first = 1;
         for (c = 0; c < LC_N; c++) {
-            if (a->cls[c] == 0 || (o->class_mask && !(o->class_mask & (1u << c)))) {
+            if (a->cls[c] == 0
+                || (o->class_mask && !(o->class_mask & (1u << c)))) {
                 continue;
             }
-            printf("%s{\"id\":\"%s\",\"count\":%lu,\"share\":%.6f,\"basis\":\"%s\","
+            printf("%s{\"id\":\"%s\",\"count\":%lu,\"share\":%.6f,\"basis\":"
+                   "\"%s\","
                    "\"confirmed\":%lu,\"target_fault\":%s,\"fix\":",
-                   first ? "" : ",", lbguard_classes[c].id, a->cls[c], a->cls[c] / req,
-                   lbguard_basis(a, c), a->confirmed[c],
+                   first ? "" : ",", lbguard_classes[c].id, a->cls[c],
+                   a->cls[c] / req, lbguard_basis(a, c), a->confirmed[c],
                    lbguard_classes[c].target_fault ? "true" : "false");
             first = 0;
-            lbguard_json_sv(lbguard_classes[c].fix, strlen(lbguard_classes[c].fix));
+            lbguard_json_sv(lbguard_classes[c].fix,
+                            strlen(lbguard_classes[c].fix));
             printf(",\"targets\":[");
-            ntop = lbguard_top(a->cls_target + (size_t) c * LBGUARD_LOGS_TARGET_CAP,
+            ntop = lbguard_top(a->cls_target
+                                   + (size_t) c * LBGUARD_LOGS_TARGET_CAP,
                                a->targets.n, top, (size_t) o->top);
             for (i = 0; i < ntop; i++) {
                 printf("%s{\"target\":", i ? "," : "");
@@ -1691,7 +1731,8 @@ lbguard_print_report(lbguard_agg_t *a, unsigned long nfiles)
                 printf(",\"count\":%u}", top[i].count);
             }
             printf("],\"routes\":[");
-            ntop = lbguard_top(a->cls_route + (size_t) c * LBGUARD_LOGS_ROUTE_CAP,
+            ntop = lbguard_top(a->cls_route
+                                   + (size_t) c * LBGUARD_LOGS_ROUTE_CAP,
                                a->routes.n, top, (size_t) o->top);
             for (i = 0; i < ntop; i++) {
                 printf("%s{\"route\":", i ? "," : "");
@@ -1702,10 +1743,12 @@ lbguard_print_report(lbguard_agg_t *a, unsigned long nfiles)
             }
             printf("],\"target_findings\":[");
             if (c == LC_MALFORMED && a->join) {
-                ntop = lbguard_top(a->fnd_count, a->join->findings.n, top, (size_t) o->top);
+                ntop = lbguard_top(a->fnd_count, a->join->findings.n, top,
+                                   (size_t) o->top);
                 for (i = 0; i < ntop; i++) {
                     printf("%s{\"findings\":", i ? "," : "");
-                    lbguard_json_sv(a->join->findings.arena + a->join->findings.off[top[i].id],
+                    lbguard_json_sv(a->join->findings.arena
+                                        + a->join->findings.off[top[i].id],
                                     a->join->findings.len[top[i].id]);
                     printf(",\"count\":%u}", top[i].count);
                 }
@@ -1728,22 +1771,26 @@ lbguard_print_report(lbguard_agg_t *a, unsigned long nfiles)
                 continue;
             }
             lbguard_fmt_time(m->minute * 60000000, t, sizeof(t), 1);
-            printf("%s{\"minute\":\"%s\",\"requests\":%u,\"5xx\":%u,\"failed\":%u,"
-                   "\"burst\":%s,\"classes\":{", first ? "" : ",", t, m->requests,
-                   m->s5xx, m->failed, lbguard_burst(a, m) ? "true" : "false");
+            printf("%s{\"minute\":\"%s\",\"requests\":%u,\"5xx\":%u,"
+                   "\"failed\":%u,"
+                   "\"burst\":%s,\"classes\":{",
+                   first ? "" : ",", t, m->requests, m->s5xx, m->failed,
+                   lbguard_burst(a, m) ? "true" : "false");
             first = 0;
             for (c = 0; c < LC_N; c++) {
                 if (m->cls[c]) {
-                    printf("%s\"%s\":%u", fc ? "" : ",", lbguard_classes[c].id, m->cls[c]);
+                    printf("%s\"%s\":%u", fc ? "" : ",",
+                           lbguard_classes[c].id, m->cls[c]);
                     fc = 0;
                 }
             }
             printf("}}");
         }
-        printf("],\"keepalive_estimate\":{\"races\":%lu,\"seconds\":", a->ngaps);
+        printf("],\"keepalive_estimate\":{\"races\":%lu,\"seconds\":",
+               a->ngaps);
         if (a->ngaps) {
-            printf("%.3f,\"median_gap\":%.6f,\"min_gap\":%.6f", est / 1e6, med / 1e6,
-                   a->gaps[0] / 1e6);
+            printf("%.3f,\"median_gap\":%.6f,\"min_gap\":%.6f", est / 1e6,
+                   med / 1e6, a->gaps[0] / 1e6);
         } else {
             printf("null,\"median_gap\":null,\"min_gap\":null");
         }
@@ -1753,59 +1800,75 @@ lbguard_print_report(lbguard_agg_t *a, unsigned long nfiles)
 
     printf("lbguard logs: %lu input%s, %lu lines, load balancer %s\n", nfiles,
            nfiles == 1 ? "" : "s", a->lines, lbguard_lb_name(a));
-    printf("  requests %lu, 5xx %lu (%.3f %%): LB-generated %lu, target-generated %lu\n",
-           a->requests, a->s5xx, 100.0 * a->s5xx / req, a->lb_5xx, a->target_5xx);
-    printf("  skipped: %lu test line%s, %lu TCP listener line%s, %lu NLB line%s, "
-           "%lu unparseable, %lu empty, %lu without a request (HAProxy CR/cR), "
-           "%lu outside the filters\n",
-           a->skip_test, a->skip_test == 1 ? "" : "s", a->skip_tcp,
-           a->skip_tcp == 1 ? "" : "s", a->skip_nlb, a->skip_nlb == 1 ? "" : "s",
-           a->skip_bad, a->skip_empty, a->skip_norequest, a->filtered);
+    printf("  requests %lu, 5xx %lu (%.3f %%): LB-generated %lu, "
+           "target-generated %lu\n",
+           a->requests, a->s5xx, 100.0 * a->s5xx / req, a->lb_5xx,
+           a->target_5xx);
+    printf(
+        "  skipped: %lu test line%s, %lu TCP listener line%s, %lu NLB "
+        "line%s, "
+        "%lu unparseable, %lu empty, %lu without a request (HAProxy CR/cR), "
+        "%lu outside the filters\n",
+        a->skip_test, a->skip_test == 1 ? "" : "s", a->skip_tcp,
+        a->skip_tcp == 1 ? "" : "s", a->skip_nlb, a->skip_nlb == 1 ? "" : "s",
+        a->skip_bad, a->skip_empty, a->skip_norequest, a->filtered);
     for (i = 0; i < a->skip_bad && i < LBGUARD_LOGS_BAD_SHOWN; i++) {
         printf("  unparseable: %s\n", a->bad[i]);
     }
-    printf("\n%-26s %8s %9s  %-10s %9s\n", "class", "count", "share", "basis", "confirmed");
+    printf("\n%-26s %8s %9s  %-10s %9s\n", "class", "count", "share", "basis",
+           "confirmed");
     for (c = 0; c < LC_N; c++) {
-        if (a->cls[c] == 0 || (o->class_mask && !(o->class_mask & (1u << c)))) {
+        if (a->cls[c] == 0 || (o->class_mask && !(o->class_mask & (1u << c))))
+        {
             continue;
         }
-        printf("%-26s %8lu %8.3f%%  %-10s %9lu\n", lbguard_classes[c].id, a->cls[c],
-               100.0 * a->cls[c] / req, lbguard_basis(a, c), a->confirmed[c]);
+        printf("%-26s %8lu %8.3f%%  %-10s %9lu\n", lbguard_classes[c].id,
+               a->cls[c], 100.0 * a->cls[c] / req, lbguard_basis(a, c),
+               a->confirmed[c]);
         printf("    fix: %s\n", lbguard_classes[c].fix);
-        ntop = lbguard_top(a->cls_target + (size_t) c * LBGUARD_LOGS_TARGET_CAP,
+        ntop = lbguard_top(a->cls_target
+                               + (size_t) c * LBGUARD_LOGS_TARGET_CAP,
                            a->targets.n, top, (size_t) o->top);
         printf("    targets:");
         for (i = 0; i < ntop; i++) {
-            printf("%s %.*s (%u)", i ? "," : "", (int) a->targets.len[top[i].id],
-                   a->targets.arena + a->targets.off[top[i].id], top[i].count);
+            printf("%s %.*s (%u)", i ? "," : "",
+                   (int) a->targets.len[top[i].id],
+                   a->targets.arena + a->targets.off[top[i].id],
+                   top[i].count);
         }
         ntop = lbguard_top(a->cls_route + (size_t) c * LBGUARD_LOGS_ROUTE_CAP,
                            a->routes.n, top, (size_t) o->top);
         printf("\n    routes:");
         for (i = 0; i < ntop; i++) {
-            printf("%s %.*s (%u of %u)", i ? "," : "", (int) a->routes.len[top[i].id],
+            printf("%s %.*s (%u of %u)", i ? "," : "",
+                   (int) a->routes.len[top[i].id],
                    a->routes.arena + a->routes.off[top[i].id], top[i].count,
                    a->route_req[top[i].id]);
         }
         printf("\n");
         if (c == LC_MALFORMED && a->join) {
-            ntop = lbguard_top(a->fnd_count, a->join->findings.n, top, (size_t) o->top);
+            ntop = lbguard_top(a->fnd_count, a->join->findings.n, top,
+                               (size_t) o->top);
             printf("    the target's lbguard findings (confirmed):");
             for (i = 0; i < ntop; i++) {
                 printf("%s %.*s (%u)", i ? "," : "",
                        (int) a->join->findings.len[top[i].id],
-                       a->join->findings.arena + a->join->findings.off[top[i].id],
+                       a->join->findings.arena
+                           + a->join->findings.off[top[i].id],
                        top[i].count);
             }
             printf("%s\n", ntop ? "" : " none");
         } else if (c == LC_MALFORMED) {
             printf("    not confirmed: no --target-log; inferred from %s\n",
-                   a->n_haproxy ? "HAProxy's termination state PH" :
-                   a->n_clb ? "the Classic ELB's 502 with backend status - or 0" :
-                   "routes that fail repeatedly (--repro-min, --repro-pct)");
+                   a->n_haproxy ? "HAProxy's termination state PH"
+                   : a->n_clb
+                       ? "the Classic ELB's 502 with backend status - or 0"
+                       : "routes that fail repeatedly (--repro-min, "
+                         "--repro-pct)");
         }
     }
-    printf("\ntimeline (minutes with failed requests; burst: >= 5 failed and >= 5x "
+    printf("\ntimeline (minutes with failed requests; burst: >= 5 failed and "
+           ">= 5x "
            "the failure rate of the other minutes)\n");
     for (i = 0, k = 0; i < a->nminutes; i++) {
         const lbguard_minute_t *m = &a->minutes[i];
@@ -1825,16 +1888,22 @@ lbguard_print_report(lbguard_agg_t *a, unsigned long nfiles)
                 printf(" %s %u", lbguard_classes[c].id, m->cls[c]);
             }
         }
-        printf("%s\n", lbguard_burst(a, m) ? "  [burst: a deploy or a failing target, "
-                                             "not a background race]" : "");
+        printf("%s\n", lbguard_burst(a, m)
+                           ? "  [burst: a deploy or a failing target, "
+                             "not a background race]"
+                           : "");
     }
     if (a->ngaps) {
-        printf("\nkeep-alive estimate: %lu races followed idle gaps of >= %.3f s "
-               "(10th percentile; median %.3f s, min %.3f s) -> the target closes idle "
+        printf("\nkeep-alive estimate: %lu races followed idle gaps of >= "
+               "%.3f s "
+               "(10th percentile; median %.3f s, min %.3f s) -> the target "
+               "closes idle "
                "connections after ~%.1f s (confidence %s)\n",
-               a->ngaps, est / 1e6, med / 1e6, a->gaps[0] / 1e6, est / 1e6, conf);
+               a->ngaps, est / 1e6, med / 1e6, a->gaps[0] / 1e6, est / 1e6,
+               conf);
     } else {
-        printf("\nkeep-alive estimate: none (no keep-alive race with a known previous "
+        printf("\nkeep-alive estimate: none (no keep-alive race with a known "
+               "previous "
                "request to the same target)\n");
     }
     printf("\nexamples\n");
@@ -1843,8 +1912,8 @@ lbguard_print_report(lbguard_agg_t *a, unsigned long nfiles)
             continue;
         }
         for (i = 0; i < a->nex[c]; i++) {
-            printf("  %s: %.*s\n", lbguard_classes[c].id, (int) a->ex[c][i].len,
-                   a->ex[c][i].line);
+            printf("  %s: %.*s\n", lbguard_classes[c].id,
+                   (int) a->ex[c][i].len, a->ex[c][i].line);
         }
     }
 }
@@ -1859,27 +1928,35 @@ static const char logs_usage[] =
     "cause: AWS ALB, AWS Classic ELB and HAProxy `option httplog` lines,\n"
     "plain or gzip (any number of members), files, directories (recursive,\n"
     "sorted) or stdin. Fetch AWS logs first, e.g.\n"
-    "  aws s3 cp --recursive s3://BUCKET/AWSLogs/ACCOUNT/elasticloadbalancing/REGION/2026/10/01/ logs/\n"
+    "  aws s3 cp --recursive "
+    "s3://BUCKET/AWSLogs/ACCOUNT/elasticloadbalancing/REGION/2026/10/01/ "
+    "logs/\n"
     "\n"
     "  --target-log FILE    the target's access log (nginx/Apache) with the\n"
     "                       trace id (Root=...) or rid=<request id> and\n"
     "                       lbguard=<findings> on each line; repeatable\n"
     "  --json               one JSON object\n"
-    "  --lines              one TSV row per failed request (time, class, elb,\n"
-    "                       target status, three times, delta, target, route,\n"
+    "  --lines              one TSV row per failed request (time, class, "
+    "elb,\n"
+    "                       target status, three times, delta, target, "
+    "route,\n"
     "                       trace id, conn_trace_id or termination state,\n"
     "                       confirmed)\n"
-    "  --since T --until T  line time, RFC 3339 (2026-10-01T12:00:00Z) or HH:MM UTC\n"
+    "  --since T --until T  line time, RFC 3339 (2026-10-01T12:00:00Z) or "
+    "HH:MM UTC\n"
     "  --target IP[:PORT]   only this target (HAProxy: backend/server)\n"
     "  --class LIST         only these classes (comma-separated ids)\n"
-    "  --race-max-tpt DUR   ALB: longest target time of a keep-alive race (10ms)\n"
-    "  --repro-min N        ALB: failed requests of a route before it counts as\n"
+    "  --race-max-tpt DUR   ALB: longest target time of a keep-alive race "
+    "(10ms)\n"
+    "  --repro-min N        ALB: failed requests of a route before it counts "
+    "as\n"
     "  --repro-pct P        malformed (3, and 50 %% of its requests)\n"
     "  --top N              targets and routes shown per class (5)\n"
     "  --examples N         raw example lines per class (3, at most 10)\n"
     "  --jobs N             read N files at a time (threads)\n"
     "\n"
-    "exit status: 0 no failed request in a target-fault class, 1 at least one,\n"
+    "exit status: 0 no failed request in a target-fault class, 1 at least "
+    "one,\n"
     "2 usage error or unreadable input. See docs/logs.md.\n";
 
 
@@ -1944,7 +2021,8 @@ lbguard_job_run(void *arg)
         return NULL;
     }
     for (i = 0; i < j->agg->nfiles; i++) {
-        if (lbguard_read_input(j->agg->files[i], lbguard_agg_cb, j->agg, buf) != 0) {
+        if (lbguard_read_input(j->agg->files[i], lbguard_agg_cb, j->agg, buf)
+            != 0) {
             j->agg->read_error = 1;
         }
     }
@@ -2027,19 +2105,24 @@ lbguard_cmd_logs(int argc, char **argv)
             }
             continue;
         }
-#define LBG_OPT(name) ((r = lbguard_opt_value("logs", argc, argv, &i, name, &v)) != 0)
+#define LBG_OPT(name)                                                        \
+    ((r = lbguard_opt_value("logs", argc, argv, &i, name, &v)) != 0)
         if (LBG_OPT("--target-log")) {
             if (r < 0 || lbguard_collect(&tl, v) != 0) {
                 goto done;
             }
         } else if (LBG_OPT("--since")) {
-            if (r < 0 || lbguard_opt_time(v, &o.since_us, &o.since_tod) != 0) {
-                lbguard_err("logs", "--since: '%s' is not RFC 3339 or HH:MM", r < 0 ? "" : v);
+            if (r < 0 || lbguard_opt_time(v, &o.since_us, &o.since_tod) != 0)
+            {
+                lbguard_err("logs", "--since: '%s' is not RFC 3339 or HH:MM",
+                            r < 0 ? "" : v);
                 goto done;
             }
         } else if (LBG_OPT("--until")) {
-            if (r < 0 || lbguard_opt_time(v, &o.until_us, &o.until_tod) != 0) {
-                lbguard_err("logs", "--until: '%s' is not RFC 3339 or HH:MM", r < 0 ? "" : v);
+            if (r < 0 || lbguard_opt_time(v, &o.until_us, &o.until_tod) != 0)
+            {
+                lbguard_err("logs", "--until: '%s' is not RFC 3339 or HH:MM",
+                            r < 0 ? "" : v);
                 goto done;
             }
         } else if (LBG_OPT("--target")) {
@@ -2055,7 +2138,8 @@ lbguard_cmd_logs(int argc, char **argv)
                 goto done;
             }
             snprintf(tmp, sizeof(tmp), "%s", v);
-            for (tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+            for (tok = strtok_r(tmp, ",", &save); tok;
+                 tok = strtok_r(NULL, ",", &save)) {
                 for (c = 0; c < LC_N; c++) {
                     if (strcmp(tok, lbguard_classes[c].id) == 0) {
                         o.class_mask |= 1u << c;
@@ -2095,8 +2179,11 @@ lbguard_cmd_logs(int argc, char **argv)
                 goto done;
             }
         } else if (LBG_OPT("--examples")) {
-            if (r < 0 || lbguard_opt_int(v, 0, LBGUARD_LOGS_EX_MAX, &o.examples) != 0) {
-                lbguard_err("logs", "--examples: 0 to %d", LBGUARD_LOGS_EX_MAX);
+            if (r < 0
+                || lbguard_opt_int(v, 0, LBGUARD_LOGS_EX_MAX, &o.examples)
+                       != 0) {
+                lbguard_err("logs", "--examples: 0 to %d",
+                            LBGUARD_LOGS_EX_MAX);
                 goto done;
             }
         } else if (LBG_OPT("--jobs")) {
@@ -2105,7 +2192,8 @@ lbguard_cmd_logs(int argc, char **argv)
                 goto done;
             }
         } else {
-            lbguard_err("logs", "unknown option '%s' (see 'lbguard logs --help')", a);
+            lbguard_err("logs",
+                        "unknown option '%s' (see 'lbguard logs --help')", a);
             goto done;
         }
 #undef LBG_OPT
@@ -2127,7 +2215,9 @@ lbguard_cmd_logs(int argc, char **argv)
     if (tl.n > 0) {
         memset(&join, 0, sizeof(join));
         if (lbguard_names_init(&join.keys, 1u << 22, (size_t) 48 << 22) != 0
-            || lbguard_names_init(&join.findings, LBGUARD_LOGS_FINDINGS_CAP, 1 << 20) != 0
+            || lbguard_names_init(&join.findings, LBGUARD_LOGS_FINDINGS_CAP,
+                                  1 << 20)
+                   != 0
             || (join.finding_id = calloc(1u << 22, sizeof(uint32_t))) == NULL)
         {
             lbguard_err("logs", "out of memory");
@@ -2136,7 +2226,8 @@ lbguard_cmd_logs(int argc, char **argv)
         join.finding_id[0] = 0;
         (void) lbguard_names_id(&join.findings, "-", 1);
         for (f = 0; f < tl.n; f++) {
-            if (lbguard_read_input(tl.v[f], lbguard_join_cb, &join, buf) != 0) {
+            if (lbguard_read_input(tl.v[f], lbguard_join_cb, &join, buf) != 0)
+            {
                 goto done;
             }
         }
@@ -2174,8 +2265,11 @@ lbguard_cmd_logs(int argc, char **argv)
         a->files[a->nfiles++] = in.v[f];
     }
     if (o.lines) {
-        printf("# time\tclass\telb_status\ttarget_status\trequest_time\ttarget_time\t"
-               "response_time\tdelta\ttarget\troute\ttrace_id\tconn_or_term\tconfirmed\n");
+        printf("# "
+               "time\tclass\telb_status\ttarget_status\trequest_time\ttarget_"
+               "time\t"
+               "response_time\tdelta\ttarget\troute\ttrace_id\tconn_or_"
+               "term\tconfirmed\n");
     }
     if (nagg == 1) {
         jobs[0].agg = &aggs[0];
@@ -2183,7 +2277,8 @@ lbguard_cmd_logs(int argc, char **argv)
     } else {
         for (i = 0; i < nagg; i++) {
             jobs[i].agg = &aggs[i];
-            if (pthread_create(&th[i], NULL, lbguard_job_run, &jobs[i]) != 0) {
+            if (pthread_create(&th[i], NULL, lbguard_job_run, &jobs[i]) != 0)
+            {
                 lbguard_err("logs", "cannot start a thread");
                 goto done;
             }
@@ -2205,8 +2300,10 @@ lbguard_cmd_logs(int argc, char **argv)
         lbguard_print_report(&aggs[0], (unsigned long) in.n);
     }
     if (aggs[0].pending_lost) {
-        lbguard_err("logs", "%lu ALB 502s beyond %d pending were counted as target-closed",
-                    aggs[0].pending_lost, LBGUARD_LOGS_PENDING_CAP);
+        lbguard_err(
+            "logs",
+            "%lu ALB 502s beyond %d pending were counted as target-closed",
+            aggs[0].pending_lost, LBGUARD_LOGS_PENDING_CAP);
     }
     for (c = 0; c < LC_N; c++) {
         if (lbguard_classes[c].target_fault && aggs[0].cls[c] > 0
@@ -2222,7 +2319,8 @@ lbguard_cmd_logs(int argc, char **argv)
         lbguard_print_hwm();
     }
     rc = aggs[0].read_error ? LBGUARD_EXIT_USAGE
-         : fault ? LBGUARD_EXIT_FINDINGS : LBGUARD_EXIT_OK;
+         : fault            ? LBGUARD_EXIT_FINDINGS
+                            : LBGUARD_EXIT_OK;
 
 done:
     if (aggs) {

@@ -26,14 +26,14 @@ typedef struct {
 
 /* What one line is (lbguard_log_parse's return value). */
 typedef enum {
-    LBGUARD_LINE_BAD = 0,   /* not parseable as any known format */
-    LBGUARD_LINE_ALB,       /* AWS Application Load Balancer access log */
-    LBGUARD_LINE_CLB,       /* AWS Classic ELB access log (HTTP listener) */
-    LBGUARD_LINE_HAPROXY,   /* HAProxy `option httplog` (raw or syslog) */
-    LBGUARD_LINE_CLB_TCP,   /* Classic ELB TCP/SSL listener line: skipped */
-    LBGUARD_LINE_NLB,       /* AWS NLB (`tls 2.0 ...`) line: skipped */
-    LBGUARD_LINE_TEST,      /* "Enable AccessLog for ELB: ..." test line */
-    LBGUARD_LINE_EMPTY      /* empty or blank line */
+    LBGUARD_LINE_BAD = 0, /* not parseable as any known format */
+    LBGUARD_LINE_ALB,     /* AWS Application Load Balancer access log */
+    LBGUARD_LINE_CLB,     /* AWS Classic ELB access log (HTTP listener) */
+    LBGUARD_LINE_HAPROXY, /* HAProxy `option httplog` (raw or syslog) */
+    LBGUARD_LINE_CLB_TCP, /* Classic ELB TCP/SSL listener line: skipped */
+    LBGUARD_LINE_NLB,     /* AWS NLB (`tls 2.0 ...`) line: skipped */
+    LBGUARD_LINE_TEST,    /* "Enable AccessLog for ELB: ..." test line */
+    LBGUARD_LINE_EMPTY    /* empty or blank line */
 } lbguard_line_kind_e;
 
 /* A duration field absent or logged as -1 ("not reached"). */
@@ -49,42 +49,42 @@ typedef enum {
  */
 typedef struct {
     lbguard_line_kind_e kind;
-    int                 nfields;     /* tokens found (ALB/CLB) */
+    int                 nfields; /* tokens found (ALB/CLB) */
 
-    lbguard_sv_t        time;        /* ALB: field 2 (response sent); CLB
+    lbguard_sv_t time;             /* ALB: field 2 (response sent); CLB
                                         field 1; HAProxy: accept date */
-    lbguard_sv_t        elb;         /* ALB field 3 / CLB field 2 / HAProxy
+    lbguard_sv_t elb;              /* ALB field 3 / CLB field 2 / HAProxy
                                         frontend name */
-    lbguard_sv_t        client;      /* client ip:port, as logged */
-    lbguard_sv_t        target;      /* target ip:port, "-"; HAProxy:
+    lbguard_sv_t client;           /* client ip:port, as logged */
+    lbguard_sv_t target;           /* target ip:port, "-"; HAProxy:
                                         backend/server */
-    lbguard_sv_t        request;     /* request line, unquoted ("GET url
+    lbguard_sv_t request;          /* request line, unquoted ("GET url
                                         HTTP/1.1"); escapes left in place */
-    lbguard_sv_t        user_agent;  /* ALB/CLB field, quotes removed */
-    lbguard_sv_t        trace_id;    /* ALB field 18 (X-Amzn-Trace-Id);
+    lbguard_sv_t user_agent;       /* ALB/CLB field, quotes removed */
+    lbguard_sv_t trace_id;         /* ALB field 18 (X-Amzn-Trace-Id);
                                         HAProxy: first captured request
                                         header ({...}), the request id */
-    lbguard_sv_t        actions;     /* ALB field 23 */
-    lbguard_sv_t        error_reason;/* ALB field 25 */
-    lbguard_sv_t        conn_trace_id;    /* ALB field 30 (TID_...) */
-    lbguard_sv_t        transform_status; /* ALB field 33 */
-    lbguard_sv_t        term;        /* HAProxy termination state (4 chars
+    lbguard_sv_t actions;          /* ALB field 23 */
+    lbguard_sv_t error_reason;     /* ALB field 25 */
+    lbguard_sv_t conn_trace_id;    /* ALB field 30 (TID_...) */
+    lbguard_sv_t transform_status; /* ALB field 33 */
+    lbguard_sv_t term;             /* HAProxy termination state (4 chars
                                         with option httplog, e.g. "SH--") */
 
-    int64_t             t_us;        /* instant of `time` */
-    int64_t             created_us;  /* ALB field 22 (request received);
+    int64_t t_us;          /* instant of `time` */
+    int64_t created_us;    /* ALB field 22 (request received);
                                         HAProxy: accept date + TR + Tw + Tc;
                                         else LBGUARD_T_NONE */
-    int64_t             rpt_us;      /* ALB/CLB request_processing_time;
+    int64_t rpt_us;        /* ALB/CLB request_processing_time;
                                         HAProxy: Tw (queue) */
-    int64_t             tpt_us;      /* ALB/CLB target/backend processing
+    int64_t tpt_us;        /* ALB/CLB target/backend processing
                                         time; HAProxy: Tr (server response
                                         headers), -1 when none came */
-    int64_t             rspt_us;     /* ALB/CLB response_processing_time;
+    int64_t rspt_us;       /* ALB/CLB response_processing_time;
                                         HAProxy: Tc (connect) */
-    int64_t             total_us;    /* HAProxy Ta (total active time) */
-    int                 elb_status;  /* status the LB sent the client */
-    int                 target_status; /* status the target sent; HAProxy:
+    int64_t total_us;      /* HAProxy Ta (total active time) */
+    int     elb_status;    /* status the LB sent the client */
+    int     target_status; /* status the target sent; HAProxy:
                                         -1 (not logged separately) */
 } lbguard_logline_t;
 

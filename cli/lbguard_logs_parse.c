@@ -52,7 +52,7 @@ lbguard_next_token(lbguard_cur_t *c, lbguard_sv_t *tok)
                 p = q ? q : c->end;
                 break;
             }
-            p = bs + 2;   /* the escaped byte */
+            p = bs + 2; /* the escaped byte */
             if (p >= c->end) {
                 p = c->end;
                 break;
@@ -153,7 +153,8 @@ lbguard_hms(const char *s, size_t n, int64_t *us)
     {
         return 0;
     }
-    if (n >= 8 && s[5] == ':' && lbguard_digits(s + 6, 2, &se) == 0 && se <= 60) {
+    if (n >= 8 && s[5] == ':' && lbguard_digits(s + 6, 2, &se) == 0
+        && se <= 60) {
         i = 8;
         if (i < n && s[i] == '.') {
             i++;
@@ -177,9 +178,11 @@ lbguard_log_iso_time(const char *s, size_t len)
     int64_t y, mo, d, tod;
     size_t  k;
 
-    if (len < 16 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ')
-        || lbguard_digits(s, 4, &y) != 0 || lbguard_digits(s + 5, 2, &mo) != 0
-        || lbguard_digits(s + 8, 2, &d) != 0 || mo < 1 || mo > 12 || d < 1 || d > 31)
+    if (len < 16 || s[4] != '-' || s[7] != '-'
+        || (s[10] != 'T' && s[10] != ' ') || lbguard_digits(s, 4, &y) != 0
+        || lbguard_digits(s + 5, 2, &mo) != 0
+        || lbguard_digits(s + 8, 2, &d) != 0 || mo < 1 || mo > 12 || d < 1
+        || d > 31)
     {
         return LBGUARD_T_NONE;
     }
@@ -236,7 +239,8 @@ lbguard_log_seconds(const char *s, size_t len)
 
 
 static lbguard_line_kind_e
-lbguard_parse_alb(lbguard_cur_t *c, lbguard_sv_t first, lbguard_logline_t *out)
+lbguard_parse_alb(lbguard_cur_t *c, lbguard_sv_t first,
+                  lbguard_logline_t *out)
 {
     lbguard_sv_t t;
     int          n = 1;
@@ -245,13 +249,13 @@ lbguard_parse_alb(lbguard_cur_t *c, lbguard_sv_t first, lbguard_logline_t *out)
     while (lbguard_next_token(c, &t)) {
         n++;
         switch (n) {
-        case 2:  out->time = t; break;
-        case 3:  out->elb = t; break;
-        case 4:  out->client = t; break;
-        case 5:  out->target = t; break;
-        case 6:  out->rpt_us = lbguard_log_seconds(t.p, t.len); break;
-        case 7:  out->tpt_us = lbguard_log_seconds(t.p, t.len); break;
-        case 8:  out->rspt_us = lbguard_log_seconds(t.p, t.len); break;
+        case 2: out->time = t; break;
+        case 3: out->elb = t; break;
+        case 4: out->client = t; break;
+        case 5: out->target = t; break;
+        case 6: out->rpt_us = lbguard_log_seconds(t.p, t.len); break;
+        case 7: out->tpt_us = lbguard_log_seconds(t.p, t.len); break;
+        case 8: out->rspt_us = lbguard_log_seconds(t.p, t.len); break;
         case 9:
             if (lbguard_status(t, &out->elb_status) != 0) {
                 return LBGUARD_LINE_BAD;
@@ -283,7 +287,8 @@ lbguard_parse_alb(lbguard_cur_t *c, lbguard_sv_t first, lbguard_logline_t *out)
 
 
 static lbguard_line_kind_e
-lbguard_parse_clb(lbguard_cur_t *c, lbguard_sv_t first, lbguard_logline_t *out)
+lbguard_parse_clb(lbguard_cur_t *c, lbguard_sv_t first,
+                  lbguard_logline_t *out)
 {
     lbguard_sv_t t, f[16];
     int          n = 1, q = -1, b;
@@ -306,7 +311,7 @@ lbguard_parse_clb(lbguard_cur_t *c, lbguard_sv_t first, lbguard_logline_t *out)
     if (q < 10 || q > 11) {
         return LBGUARD_LINE_BAD;
     }
-    b = q - 11;    /* 0: all 15 fields; -1: no client field */
+    b = q - 11; /* 0: all 15 fields; -1: no client field */
     out->elb = f[1];
     if (b == 0) {
         out->client = f[2];
@@ -425,9 +430,9 @@ lbguard_parse_haproxy(const char *p, const char *end, lbguard_logline_t *out)
     if (acc == LBGUARD_T_NONE) {
         return LBGUARD_LINE_BAD;
     }
-    if (!lbguard_next_token(&c, &out->elb)          /* frontend */
-        || !lbguard_next_token(&c, &out->target)    /* backend/server */
-        || !lbguard_next_token(&c, &t))             /* TR/Tw/Tc/Tr/Ta */
+    if (!lbguard_next_token(&c, &out->elb)       /* frontend */
+        || !lbguard_next_token(&c, &out->target) /* backend/server */
+        || !lbguard_next_token(&c, &t))          /* TR/Tw/Tc/Tr/Ta */
     {
         return LBGUARD_LINE_BAD;
     }
@@ -435,15 +440,19 @@ lbguard_parse_haproxy(const char *p, const char *end, lbguard_logline_t *out)
     if (k != 5) {
         return LBGUARD_LINE_BAD;
     }
-    if (!lbguard_next_token(&c, &t) || lbguard_status(t, &out->elb_status) != 0) {
+    if (!lbguard_next_token(&c, &t)
+        || lbguard_status(t, &out->elb_status) != 0) {
         return LBGUARD_LINE_BAD;
     }
     out->rpt_us = tm[1] < 0 ? LBGUARD_T_MINUS : tm[1] * 1000;
     out->rspt_us = tm[2] < 0 ? LBGUARD_T_MINUS : tm[2] * 1000;
     out->tpt_us = tm[3] < 0 ? LBGUARD_T_MINUS : tm[3] * 1000;
     out->total_us = tm[4] < 0 ? LBGUARD_T_MINUS : tm[4] * 1000;
-    out->created_us = acc + 1000 * ((tm[0] > 0 ? tm[0] : 0) + (tm[1] > 0 ? tm[1] : 0)
-                                    + (tm[2] > 0 ? tm[2] : 0));
+    out->created_us = acc
+                      + 1000
+                            * ((tm[0] > 0 ? tm[0] : 0)
+                               + (tm[1] > 0 ? tm[1] : 0)
+                               + (tm[2] > 0 ? tm[2] : 0));
     out->t_us = acc + 1000 * (tm[4] > 0 ? tm[4] : 0);
     out->target_status = -1;
     /* bytes, captured request cookie, captured response cookie */
@@ -546,7 +555,9 @@ lbguard_log_parse(const char *line, size_t len, lbguard_logline_t *out)
     {
         return out->kind = lbguard_parse_alb(&c, first, out);
     }
-    if (lbguard_sv_is(first, "tls") && len > 8 && memcmp(line + 4, "2.0 ", 4) == 0) {
+    if (lbguard_sv_is(first, "tls") && len > 8
+        && memcmp(line + 4, "2.0 ", 4) == 0)
+    {
         return out->kind = LBGUARD_LINE_NLB;
     }
     out->t_us = lbguard_log_iso_time(first.p, first.len);

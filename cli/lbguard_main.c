@@ -32,17 +32,14 @@ static const char usage[] =
     "error. See lbguard(1).\n";
 
 
-
 /* The subcommands: argv[0] of fn is the subcommand's name. */
 static const struct {
     const char *name;
     int (*fn)(int argc, char **argv);
 } cmds[] = {
-    { "check", lbguard_cmd_check },
-    { "repair", lbguard_cmd_repair },
-    { "probe", lbguard_cmd_probe },
-    { "rules", lbguard_cmd_rules },
-    { "logs", lbguard_cmd_logs },
+    {"check", lbguard_cmd_check}, {"repair", lbguard_cmd_repair},
+    {"probe", lbguard_cmd_probe}, {"rules", lbguard_cmd_rules},
+    {"logs", lbguard_cmd_logs},
 };
 
 
@@ -62,7 +59,8 @@ main(int argc, char **argv)
         return LBGUARD_EXIT_OK;
     }
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0
-        || strcmp(cmd, "help") == 0) {
+        || strcmp(cmd, "help") == 0)
+    {
         fputs(usage, stdout);
         return LBGUARD_EXIT_OK;
     }

@@ -44,14 +44,18 @@ lbguard_url_parse(const char *url, lbguard_url_t *u)
         u->tls = 1;
         strcpy(u->port, "443");
     } else {
-        lbguard_err("probe", "'%s': the URL must start with http:// or "
-                    "https://", url);
+        lbguard_err("probe",
+                    "'%s': the URL must start with http:// or "
+                    "https://",
+                    url);
         return -1;
     }
     path = p + strcspn(p, "/?#");
     if (*path == '#' || memchr(p, '@', (size_t) (path - p)) != NULL) {
-        lbguard_err("probe", "'%s': user information and fragments are not "
-                    "supported", url);
+        lbguard_err("probe",
+                    "'%s': user information and fragments are not "
+                    "supported",
+                    url);
         return -1;
     }
     if (*p == '[') {
@@ -110,8 +114,10 @@ lbguard_url_parse(const char *url, lbguard_url_t *u)
     }
     for (p = u->path; *p; p++) {
         if ((unsigned char) *p <= 0x20 || (unsigned char) *p >= 0x7f) {
-            lbguard_err("probe", "'%s': the path has a space or control "
-                        "character (percent-encode it)", url);
+            lbguard_err("probe",
+                        "'%s': the path has a space or control "
+                        "character (percent-encode it)",
+                        url);
             return -1;
         }
     }
@@ -208,15 +214,13 @@ lbguard_conn_read(lbguard_conn_t *c, unsigned char *buf, size_t cap,
         }
         e = SSL_get_error(c->ssl, r);
         switch (e) {
-        case SSL_ERROR_WANT_READ:
-            continue;
+        case SSL_ERROR_WANT_READ: continue;
         case SSL_ERROR_WANT_WRITE:
             if (lbguard_wait(c->fd, POLLOUT, deadline) <= 0) {
                 return LBGUARD_RD_TIMEOUT;
             }
             continue;
-        case SSL_ERROR_ZERO_RETURN:
-            return LBGUARD_RD_EOF;
+        case SSL_ERROR_ZERO_RETURN: return LBGUARD_RD_EOF;
         case SSL_ERROR_SYSCALL:
             if (errno == 0) {
                 return LBGUARD_RD_EOF;
@@ -253,11 +257,11 @@ lbguard_conn_write(lbguard_conn_t *c, const char *buf, size_t len,
         if (c->ssl == NULL) {
             n = send(c->fd, buf, len, MSG_NOSIGNAL);
             if (n < 0) {
-                if (errno == EAGAIN || errno == EWOULDBLOCK
-                    || errno == EINTR) {
+                if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                {
                     if (lbguard_wait(c->fd, POLLOUT, deadline) <= 0) {
                         lbguard_err("probe", "timed out sending the "
-                                    "request");
+                                             "request");
                         return -1;
                     }
                     continue;
@@ -279,9 +283,11 @@ lbguard_conn_write(lbguard_conn_t *c, const char *buf, size_t len,
         }
         e = SSL_get_error(c->ssl, r);
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-            if (lbguard_wait(c->fd, e == SSL_ERROR_WANT_READ ? POLLIN
-                                                             : POLLOUT,
-                             deadline) <= 0) {
+            if (lbguard_wait(c->fd,
+                             e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
+                             deadline)
+                <= 0)
+            {
                 lbguard_err("probe", "timed out sending the request");
                 return -1;
             }
@@ -319,10 +325,10 @@ int
 lbguard_conn_open(lbguard_conn_t *c, lbguard_url_t *u,
                   const lbguard_tls_opts_t *o, int64_t deadline)
 {
-    struct addrinfo hints, *ai = NULL, *a;
-    int             r, e, fd = -1, soerr, one = 1;
-    socklen_t       sl;
-    unsigned char   addr[16];
+    struct addrinfo            hints, *ai = NULL, *a;
+    int                        r, e, fd = -1, soerr, one = 1;
+    socklen_t                  sl;
+    unsigned char              addr[16];
     static const unsigned char alpn[] = "\x08http/1.1";
 
     c->fd = -1;
@@ -386,10 +392,11 @@ lbguard_conn_open(lbguard_conn_t *c, lbguard_url_t *u,
     SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
     if (!o->insecure) {
         if (o->cacert != NULL) {
-            if (SSL_CTX_load_verify_locations(c->ctx, o->cacert, NULL) != 1)
-            {
-                lbguard_err("probe", "cannot load CA certificates from "
-                            "'%s': %s", o->cacert, lbguard_ssl_error());
+            if (SSL_CTX_load_verify_locations(c->ctx, o->cacert, NULL) != 1) {
+                lbguard_err("probe",
+                            "cannot load CA certificates from "
+                            "'%s': %s",
+                            o->cacert, lbguard_ssl_error());
                 return -1;
             }
         } else {
@@ -404,7 +411,8 @@ lbguard_conn_open(lbguard_conn_t *c, lbguard_url_t *u,
     }
     SSL_set_alpn_protos(c->ssl, alpn, sizeof(alpn) - 1);
     if (inet_pton(AF_INET, u->host, addr) == 1
-        || inet_pton(AF_INET6, u->host, addr) == 1) {
+        || inet_pton(AF_INET6, u->host, addr) == 1)
+    {
         if (!o->insecure) {
             X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), u->host);
         }
@@ -423,24 +431,31 @@ lbguard_conn_open(lbguard_conn_t *c, lbguard_url_t *u,
         e = SSL_get_error(c->ssl, r);
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
             if (lbguard_wait(fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
-                             deadline) <= 0) {
-                lbguard_err("probe", "TLS handshake with %s port %s timed "
-                            "out", u->host, u->port);
+                             deadline)
+                <= 0)
+            {
+                lbguard_err("probe",
+                            "TLS handshake with %s port %s timed "
+                            "out",
+                            u->host, u->port);
                 return -1;
             }
             continue;
         }
         if (SSL_get_verify_result(c->ssl) != X509_V_OK) {
-            lbguard_err("probe", "TLS handshake with %s port %s failed: "
+            lbguard_err("probe",
+                        "TLS handshake with %s port %s failed: "
                         "certificate: %s (--insecure to skip, --cacert to "
-                        "trust a CA)", u->host, u->port,
+                        "trust a CA)",
+                        u->host, u->port,
                         X509_verify_cert_error_string(
                             SSL_get_verify_result(c->ssl)));
         } else {
             lbguard_err("probe", "TLS handshake with %s port %s failed: %s",
                         u->host, u->port,
                         e == SSL_ERROR_SYSCALL && errno != 0
-                            ? strerror(errno) : lbguard_ssl_error());
+                            ? strerror(errno)
+                            : lbguard_ssl_error());
         }
         return -1;
     }

@@ -19,7 +19,7 @@
 /* A parsed http:// or https:// URL; every member NUL-terminated. */
 typedef struct {
     int  tls;
-    char host[256];     /* without IPv6 brackets */
+    char host[256]; /* without IPv6 brackets */
     char port[8];
     char authority[300]; /* the Host header value: as in the URL */
     char path[4096];

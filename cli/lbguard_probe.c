@@ -29,25 +29,31 @@
 static const char probe_usage[] =
     "usage: lbguard probe [options] URL\n"
     "\n"
-    "Sends one HTTP/1.1 request with keep-alive to URL (http:// or https://),\n"
+    "Sends one HTTP/1.1 request with keep-alive to URL (http:// or "
+    "https://),\n"
     "reads the raw response and checks it like 'lbguard check', then leaves\n"
     "the connection idle and measures how long the server keeps it open and\n"
-    "whether it closes with FIN or RST. With --lb-idle-timeout it says whether\n"
+    "whether it closes with FIN or RST. With --lb-idle-timeout it says "
+    "whether\n"
     "the server's keep-alive outlasts the load balancer's idle timeout (the\n"
     "keep-alive race behind intermittent 502s).\n"
     "\n"
     "  --lb-idle-timeout T  the load balancer's idle timeout: a duration\n"
-    "                       (60, 60s, 1m, 500ms) or a preset: aws-alb (60 s),\n"
+    "                       (60, 60s, 1m, 500ms) or a preset: aws-alb (60 "
+    "s),\n"
     "                       aws-clb (60 s), gcp (600 s), oci (310 s)\n"
-    "  --margin T           how much longer than the load balancer the server\n"
+    "  --margin T           how much longer than the load balancer the "
+    "server\n"
     "                       must keep idle connections (default 5s)\n"
     "  --max-wait T         how long to wait for the idle close at most\n"
     "                       (default: idle timeout + margin + 2s, or 120s)\n"
-    "  --method M           request method (default GET; HEAD is understood)\n"
+    "  --method M           request method (default GET; HEAD is "
+    "understood)\n"
     "  --header 'N: v'      add a request header (repeatable)\n"
     "  --timeout T          connect and response timeout (default 10s)\n"
     "  --profile P          as for check (default strictest)\n"
-    "  --fail-on T          as for check (default: what the profile rejects); a keep-alive\n"
+    "  --fail-on T          as for check (default: what the profile "
+    "rejects); a keep-alive\n"
     "                       shorter than needed counts as severe\n"
     "  --json               print one JSON object instead of text\n"
     "  --insecure           https: do not verify the server's certificate\n"
@@ -87,7 +93,8 @@ lbguard_has_token(const lbg_response_t *v, const char *name, const char *tok)
 
     for (i = 0; i < v->nfields; i++) {
         if (!lbguard_ieq((const char *) v->fields[i].name,
-                         v->fields[i].name_len, name)) {
+                         v->fields[i].name_len, name))
+        {
             continue;
         }
         val = (const char *) v->fields[i].value;
@@ -145,9 +152,12 @@ lbguard_opt_lb_idle(const char *cmd, const char *v, void *target)
     uint64_t *ms = target;
 
     if (lbg_lb_preset(v, strlen(v), ms) != 0
-        && (lbguard_parse_duration(v, ms) != 0 || *ms == 0)) {
-        lbguard_err(cmd, "bad --lb-idle-timeout '%s' (a duration such as "
-                    "60s, or aws-alb, aws-clb, gcp, oci)", v);
+        && (lbguard_parse_duration(v, ms) != 0 || *ms == 0))
+    {
+        lbguard_err(cmd,
+                    "bad --lb-idle-timeout '%s' (a duration such as "
+                    "60s, or aws-alb, aws-clb, gcp, oci)",
+                    v);
         return -1;
     }
     return 0;
@@ -158,10 +168,12 @@ lbguard_opt_lb_idle(const char *cmd, const char *v, void *target)
 static int
 lbguard_opt_method(const char *cmd, const char *v, void *target)
 {
-    if (*v == '\0' || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                "abcdefghijklmnopqrstuvwxyz"
-                                "0123456789!#$%&'*+-.^_`|~")
-                          != strlen(v)) {
+    if (*v == '\0'
+        || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "abcdefghijklmnopqrstuvwxyz"
+                     "0123456789!#$%&'*+-.^_`|~")
+               != strlen(v))
+    {
         lbguard_err(cmd, "bad --method '%s' (a token)", v);
         return -1;
     }
@@ -198,21 +210,19 @@ static int
 lbguard_probe_args(int argc, char **argv, lbguard_probe_opts_t *o, int *done)
 {
     const lbguard_opt_t opts[] = {
-        { "--json", NULL, LBGUARD_OPT_FLAG, &o->json, NULL },
-        { "--insecure", "-k", LBGUARD_OPT_FLAG, &o->insecure, NULL },
-        { "--quiet", "-q", LBGUARD_OPT_FLAG, &o->quiet, NULL },
-        { "--lb-idle-timeout", NULL, LBGUARD_OPT_FN, &o->lb_ms,
-          lbguard_opt_lb_idle },
-        { "--margin", NULL, LBGUARD_OPT_DURATION, &o->margin_ms, NULL },
-        { "--max-wait", NULL, LBGUARD_OPT_DURATION_POS, &o->max_wait_ms,
-          NULL },
-        { "--timeout", NULL, LBGUARD_OPT_DURATION_POS, &o->timeout_ms,
-          NULL },
-        { "--method", NULL, LBGUARD_OPT_FN, &o->method, lbguard_opt_method },
-        { "--header", NULL, LBGUARD_OPT_FN, o, lbguard_opt_header },
-        { "--cacert", NULL, LBGUARD_OPT_STRING, &o->cacert, NULL },
-        { "--profile", NULL, LBGUARD_OPT_PROFILE, &o->profile, NULL },
-        { "--fail-on", NULL, LBGUARD_OPT_TIER, &o->fail_on, NULL },
+        {"--json", NULL, LBGUARD_OPT_FLAG, &o->json, NULL},
+        {"--insecure", "-k", LBGUARD_OPT_FLAG, &o->insecure, NULL},
+        {"--quiet", "-q", LBGUARD_OPT_FLAG, &o->quiet, NULL},
+        {"--lb-idle-timeout", NULL, LBGUARD_OPT_FN, &o->lb_ms,
+         lbguard_opt_lb_idle},
+        {"--margin", NULL, LBGUARD_OPT_DURATION, &o->margin_ms, NULL},
+        {"--max-wait", NULL, LBGUARD_OPT_DURATION_POS, &o->max_wait_ms, NULL},
+        {"--timeout", NULL, LBGUARD_OPT_DURATION_POS, &o->timeout_ms, NULL},
+        {"--method", NULL, LBGUARD_OPT_FN, &o->method, lbguard_opt_method},
+        {"--header", NULL, LBGUARD_OPT_FN, o, lbguard_opt_header},
+        {"--cacert", NULL, LBGUARD_OPT_STRING, &o->cacert, NULL},
+        {"--profile", NULL, LBGUARD_OPT_PROFILE, &o->profile, NULL},
+        {"--fail-on", NULL, LBGUARD_OPT_TIER, &o->fail_on, NULL},
     };
     int i, r;
 
@@ -241,8 +251,10 @@ lbguard_probe_args(int argc, char **argv, lbguard_probe_opts_t *o, int *done)
             continue;
         }
         if (a[0] == '-') {
-            lbguard_err("probe", "unknown option '%s' (see 'lbguard probe "
-                        "--help')", a);
+            lbguard_err("probe",
+                        "unknown option '%s' (see 'lbguard probe "
+                        "--help')",
+                        a);
             return LBGUARD_EXIT_USAGE;
         }
         if (o->url != NULL) {
@@ -260,13 +272,10 @@ lbguard_probe_args(int argc, char **argv, lbguard_probe_opts_t *o, int *done)
 }
 
 
-
 /* How the idle wait ended. */
-typedef enum {
-    IDLE_FIN = 0, IDLE_RST, IDLE_OPEN, IDLE_ERROR
-} lbguard_idle_e;
+typedef enum { IDLE_FIN = 0, IDLE_RST, IDLE_OPEN, IDLE_ERROR } lbguard_idle_e;
 
-static const char *const idle_names[] = { "fin", "rst", "open", "error" };
+static const char *const idle_names[] = {"fin", "rst", "open", "error"};
 
 /* Waits on the idle connection until it closes or `wait_ms` pass.
  * Sets *closed_us (monotonic) and *extra (bytes received meanwhile). */
@@ -309,7 +318,8 @@ lbguard_idle_wait(lbguard_conn_t *c, int64_t t0, uint64_t wait_ms, int quiet,
         }
         if (*closed_us >= next) {
             if (!quiet) {
-                fprintf(stderr, "%slbguard: probe: idle %.1f s, connection "
+                fprintf(stderr,
+                        "%slbguard: probe: idle %.1f s, connection "
                         "still open (waiting up to %s)%s",
                         tty ? "\r" : "", (double) (*closed_us - t0) / 1e6,
                         lbguard_secs(w, sizeof(w), wait_ms), tty ? "" : "\n");
@@ -323,15 +333,15 @@ lbguard_idle_wait(lbguard_conn_t *c, int64_t t0, uint64_t wait_ms, int quiet,
 
 /* What one probe measured and concluded about the keep-alive. */
 typedef struct {
-    const char       *announce;   /* why the response ends the connection
+    const char      *announce;  /* why the response ends the connection
                                      itself, or NULL */
-    lbguard_idle_e    idle;       /* how the idle wait ended */
-    int               measured;   /* idle_ms is a measured idle close */
-    uint64_t          idle_ms;    /* the idle time (measured, or waited) */
-    size_t            extra;      /* bytes the server sent while idle */
-    lbg_ka_verdict_e  verdict;    /* the core's keep-alive verdict */
-    uint64_t          required;   /* the keep-alive needed, in ms */
-    char              msg[1024];  /* the keep-alive line */
+    lbguard_idle_e   idle;      /* how the idle wait ended */
+    int              measured;  /* idle_ms is a measured idle close */
+    uint64_t         idle_ms;   /* the idle time (measured, or waited) */
+    size_t           extra;     /* bytes the server sent while idle */
+    lbg_ka_verdict_e verdict;   /* the core's keep-alive verdict */
+    uint64_t         required;  /* the keep-alive needed, in ms */
+    char             msg[1024]; /* the keep-alive line */
 } lbguard_probe_run_t;
 
 
@@ -357,7 +367,8 @@ lbguard_probe_fetch(const lbguard_probe_opts_t *o, lbguard_url_t *u,
     }
     if (lbguard_conn_open(c, u, &tls, deadline) != 0
         || lbguard_conn_write(c, req, reqlen, deadline) != 0
-        || lbguard_read_response(c, head, deadline, resp) != 0) {
+        || lbguard_read_response(c, head, deadline, resp) != 0)
+    {
         goto done;
     }
     if (resp->len == 0) {
@@ -398,7 +409,8 @@ lbguard_probe_measure(const lbguard_probe_opts_t *o, lbguard_conn_t *c,
         m->announce = "the response says Connection: close";
     } else if (res->raw.view.version == 10
                && !lbguard_has_token(&res->raw.view, "connection",
-                                     "keep-alive")) {
+                                     "keep-alive"))
+    {
         m->announce = "the response is HTTP/1.0 without Connection: "
                       "keep-alive";
     } else if (res->raw.framing == LBG_FRAMING_CLOSE) {
@@ -482,31 +494,31 @@ lbguard_probe_message(const lbguard_probe_opts_t *o,
                                       m->idle == IDLE_RST ? "RST" : "FIN");
         }
     } else if (m->measured) {
-        mlen = (size_t) snprintf(msg, size, "server closed the idle "
+        mlen = (size_t) snprintf(msg, size,
+                                 "server closed the idle "
                                  "connection after %s (%s)",
                                  lbguard_secs_measured(s1, sizeof(s1),
                                                        m->idle_ms),
                                  m->idle == IDLE_RST ? "RST" : "FIN");
     } else if (m->idle == IDLE_OPEN) {
-        mlen = (size_t) snprintf(msg, size, "server kept the idle "
+        mlen = (size_t) snprintf(msg, size,
+                                 "server kept the idle "
                                  "connection open for the whole %s wait",
                                  lbguard_secs_measured(s1, sizeof(s1),
                                                        m->idle_ms));
     } else {
-        mlen = (size_t) snprintf(msg, size, "%s",
-                                 resp->timed_out
-                                     ? "the response did not end before the "
-                                       "timeout: keep-alive not measured"
-                                 : resp->reset
-                                     ? "the server reset the connection (RST) "
-                                       "before the response ended: keep-alive "
-                                       "not measured"
-                                 : resp->closed
-                                     ? "the server closed the connection (FIN) "
-                                       "before the response ended: keep-alive "
-                                       "not measured"
-                                     : "the response is incomplete: "
-                                       "keep-alive not measured");
+        mlen = (size_t) snprintf(
+            msg, size, "%s",
+            resp->timed_out ? "the response did not end before the "
+                              "timeout: keep-alive not measured"
+            : resp->reset   ? "the server reset the connection (RST) "
+                              "before the response ended: keep-alive "
+                              "not measured"
+            : resp->closed  ? "the server closed the connection (FIN) "
+                              "before the response ended: keep-alive "
+                              "not measured"
+                            : "the response is incomplete: "
+                              "keep-alive not measured");
     }
     if (m->extra > 0 && mlen < size) {
         mlen += (size_t) snprintf(msg + mlen, size - mlen,
@@ -518,26 +530,30 @@ lbguard_probe_message(const lbguard_probe_opts_t *o,
     }
     switch (m->verdict) {
     case LBG_KA_RAISE:
-        snprintf(msg + mlen, size - mlen, "; the load balancer "
+        snprintf(msg + mlen, size - mlen,
+                 "; the load balancer "
                  "keeps it %s: expect intermittent 502s; set the server "
                  "keep-alive above %s",
                  lbguard_secs(s2, sizeof(s2), o->lb_ms),
                  lbguard_secs(s3, sizeof(s3), m->required));
         break;
     case LBG_KA_OK:
-        snprintf(msg + mlen, size - mlen, "; the load balancer "
+        snprintf(msg + mlen, size - mlen,
+                 "; the load balancer "
                  "keeps it %s: OK (%s or more needed)",
                  lbguard_secs(s2, sizeof(s2), o->lb_ms),
                  lbguard_secs(s3, sizeof(s3), m->required));
         break;
     case LBG_KA_DISABLED:
-        snprintf(msg + mlen, size - mlen, "; a load balancer "
+        snprintf(msg + mlen, size - mlen,
+                 "; a load balancer "
                  "opens a new connection for every request: no "
                  "keep-alive race, no connection reuse");
         break;
     case LBG_KA_UNKNOWN:
         if (m->idle != IDLE_ERROR) {
-            snprintf(msg + mlen, size - mlen, "; no verdict "
+            snprintf(msg + mlen, size - mlen,
+                     "; no verdict "
                      "without --lb-idle-timeout");
         }
         break;
@@ -547,9 +563,9 @@ lbguard_probe_message(const lbguard_probe_opts_t *o,
 
 /* Prints the probe's result on stdout: one JSON object, or text lines. */
 static void
-lbguard_probe_print(const lbguard_probe_opts_t *o, const lbguard_result_t *res,
-                    const lbguard_resp_t *resp, const lbguard_probe_run_t *m,
-                    int fails)
+lbguard_probe_print(const lbguard_probe_opts_t *o,
+                    const lbguard_result_t *res, const lbguard_resp_t *resp,
+                    const lbguard_probe_run_t *m, int fails)
 {
     lbguard_json_t j;
     char           ka[300];
@@ -588,10 +604,10 @@ lbguard_probe_print(const lbguard_probe_opts_t *o, const lbguard_result_t *res,
         lbguard_json_key(&j, "required_ms");
         lbguard_json_uint(&j, m->required);
         lbguard_json_key(&j, "verdict");
-        lbguard_json_cstr(&j, m->verdict == LBG_KA_OK ? "ok"
-                              : m->verdict == LBG_KA_RAISE ? "raise"
+        lbguard_json_cstr(&j, m->verdict == LBG_KA_OK         ? "ok"
+                              : m->verdict == LBG_KA_RAISE    ? "raise"
                               : m->verdict == LBG_KA_DISABLED ? "disabled"
-                              : "unknown");
+                                                              : "unknown");
         lbguard_json_key(&j, "message");
         lbguard_json_cstr(&j, m->msg);
         lbguard_json_end(&j, '}');
@@ -622,7 +638,7 @@ lbguard_cmd_probe(int argc, char **argv)
 {
     lbguard_probe_opts_t o;
     lbguard_url_t        u;
-    lbguard_conn_t       c = { -1, NULL, NULL };
+    lbguard_conn_t       c = {-1, NULL, NULL};
     lbguard_resp_t       resp;
     lbguard_result_t     res;
     lbguard_probe_run_t  m;
@@ -647,7 +663,8 @@ lbguard_cmd_probe(int argc, char **argv)
     memset(&resp, 0, sizeof(resp));
     if (lbguard_probe_fetch(&o, &u, &c, head, deadline, &resp) != 0
         || lbguard_analyse("probe", &res, o.profile, resp.buf, resp.len, head)
-           != 0) {
+               != 0)
+    {
         free(resp.buf);
         lbguard_conn_close(&c);
         return LBGUARD_EXIT_USAGE;

@@ -123,14 +123,10 @@ static const char *
 lbguard_framing_name(lbg_framing_e f)
 {
     switch (f) {
-    case LBG_FRAMING_NONE:
-        return "none";
-    case LBG_FRAMING_LENGTH:
-        return "content-length";
-    case LBG_FRAMING_CHUNKED:
-        return "chunked";
-    case LBG_FRAMING_CLOSE:
-        return "close";
+    case LBG_FRAMING_NONE: return "none";
+    case LBG_FRAMING_LENGTH: return "content-length";
+    case LBG_FRAMING_CHUNKED: return "chunked";
+    case LBG_FRAMING_CLOSE: return "close";
     }
     return "unknown";
 }
@@ -188,7 +184,7 @@ lbguard_print_findings(FILE *out, const char *label,
     const lbg_report_t  *rep = &res->rep;
     const lbg_finding_t *f;
     const lbg_rule_t    *rule;
-    lbguard_lines_t      lc = { 0, 1 };
+    lbguard_lines_t      lc = {0, 1};
     size_t               i, off = 0, line, n;
     int                  has_off;
     char                 esc[LBGUARD_SHOW_BYTES * 4 + 8];
@@ -198,8 +194,8 @@ lbguard_print_findings(FILE *out, const char *label,
         fprintf(out, "%s: no findings (profile %s)\n", label,
                 lbg_profile_name(res->policy.profile));
     } else {
-        fprintf(out, "%s: %lu finding%s (profile %s), worst tier %s\n",
-                label, (unsigned long) rep->nfindings,
+        fprintf(out, "%s: %lu finding%s (profile %s), worst tier %s\n", label,
+                (unsigned long) rep->nfindings,
                 rep->nfindings == 1 ? "" : "s",
                 lbg_profile_name(res->policy.profile),
                 lbg_tier_name(rep->worst));
@@ -257,7 +253,7 @@ lbguard_json_findings(lbguard_json_t *j, const lbguard_result_t *res,
     const lbg_report_t  *rep = &res->rep;
     const lbg_finding_t *f;
     const lbg_rule_t    *rule;
-    lbguard_lines_t      lc = { 0, 1 };
+    lbguard_lines_t      lc = {0, 1};
     size_t               i, off = 0, line, n;
     int                  has_off;
     char                 esc[LBGUARD_SHOW_BYTES * 4 + 8];

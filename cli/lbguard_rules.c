@@ -15,7 +15,8 @@ static const char rules_usage[] =
     "Prints the rule table: id, name, RFC section, tier, the load balancers\n"
     "that reject the defect (502 or reset), and what repair mode does.\n"
     "\n"
-    "  --json    one JSON object: {\"rules\": [...], \"profiles\": [...]}; a\n"
+    "  --json    one JSON object: {\"rules\": [...], \"profiles\": [...]}; "
+    "a\n"
     "            rule's \"fix\" lists what its repair does: \"edit\" (makes\n"
     "            the response conformant), \"close\" (the connection is not\n"
     "            reused); [] is reported only\n";
@@ -110,8 +111,10 @@ lbguard_cmd_rules(int argc, char **argv)
             fputs(rules_usage, stdout);
             return LBGUARD_EXIT_OK;
         } else {
-            lbguard_err("rules", "unknown argument '%s' (see 'lbguard "
-                        "rules --help')", argv[i]);
+            lbguard_err("rules",
+                        "unknown argument '%s' (see 'lbguard "
+                        "rules --help')",
+                        argv[i]);
             return LBGUARD_EXIT_USAGE;
         }
     }

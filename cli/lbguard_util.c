@@ -76,12 +76,14 @@ lbguard_opt_profile(const char *cmd, const char *v, lbg_profile_e *out)
 int
 lbguard_opt_tier(const char *cmd, const char *v, lbg_tier_e *out)
 {
-    if (lbg_tier_parse(v, strlen(v), out) == 0
-        && *out != LBG_TIER_COMPLIANT) {
+    if (lbg_tier_parse(v, strlen(v), out) == 0 && *out != LBG_TIER_COMPLIANT)
+    {
         return 0;
     }
-    lbguard_err(cmd, "unknown tier '%s' (one of: acceptable ambiguous "
-                "severe)", v);
+    lbguard_err(cmd,
+                "unknown tier '%s' (one of: acceptable ambiguous "
+                "severe)",
+                v);
     return -1;
 }
 
@@ -144,7 +146,8 @@ lbguard_opt_match(const char *cmd, int argc, char **argv, int *i,
         o = &opts[k];
         if (o->kind == LBGUARD_OPT_FLAG) {
             if (strcmp(argv[*i], o->name) == 0
-                || (o->alias != NULL && strcmp(argv[*i], o->alias) == 0)) {
+                || (o->alias != NULL && strcmp(argv[*i], o->alias) == 0))
+            {
                 *(int *) o->target = 1;
                 return 1;
             }
@@ -158,28 +161,28 @@ lbguard_opt_match(const char *cmd, int argc, char **argv, int *i,
             continue;
         }
         switch (o->kind) {
-        case LBGUARD_OPT_STRING:
-            *(const char **) o->target = v;
-            return 1;
+        case LBGUARD_OPT_STRING: *(const char **) o->target = v; return 1;
         case LBGUARD_OPT_DURATION:
         case LBGUARD_OPT_DURATION_POS:
             if (lbguard_parse_duration(v, (uint64_t *) o->target) != 0
                 || (o->kind == LBGUARD_OPT_DURATION_POS
-                    && *(uint64_t *) o->target == 0)) {
+                    && *(uint64_t *) o->target == 0))
+            {
                 lbguard_err(cmd, "bad %s '%s'", o->name, v);
                 return -1;
             }
             return 1;
         case LBGUARD_OPT_PROFILE:
             return lbguard_opt_profile(cmd, v, (lbg_profile_e *) o->target)
-                       == 0 ? 1 : -1;
+                           == 0
+                       ? 1
+                       : -1;
         case LBGUARD_OPT_TIER:
             return lbguard_opt_tier(cmd, v, (lbg_tier_e *) o->target) == 0
-                       ? 1 : -1;
-        case LBGUARD_OPT_FN:
-            return o->fn(cmd, v, o->target) == 0 ? 1 : -1;
-        case LBGUARD_OPT_FLAG:
-            break;
+                       ? 1
+                       : -1;
+        case LBGUARD_OPT_FN: return o->fn(cmd, v, o->target) == 0 ? 1 : -1;
+        case LBGUARD_OPT_FLAG: break;
         }
     }
     return 0;
@@ -218,7 +221,7 @@ lbguard_print_lbs(FILE *out, unsigned mask, int json)
         lbguard_json_lbs(&j, mask);
         return;
     }
-    for (i = 0; (p = lbguard_next_lb(mask, &i)) >= 0; ) {
+    for (i = 0; (p = lbguard_next_lb(mask, &i)) >= 0;) {
         fprintf(out, "%s%s", first ? "" : ", ",
                 lbg_profile_name((lbg_profile_e) p));
         first = 0;
@@ -236,7 +239,7 @@ lbguard_json_lbs(lbguard_json_t *j, unsigned mask)
     int    p;
 
     lbguard_json_begin(j, '[', 0);
-    for (i = 0; (p = lbguard_next_lb(mask, &i)) >= 0; ) {
+    for (i = 0; (p = lbguard_next_lb(mask, &i)) >= 0;) {
         lbguard_json_cstr(j, lbg_profile_name((lbg_profile_e) p));
     }
     lbguard_json_end(j, ']');

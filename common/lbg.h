@@ -89,7 +89,8 @@ int lbg_tier_parse(const char *s, size_t len, lbg_tier_e *out);
 #define LBG_LB_ENVOY   0x04u /* Envoy HTTP/1 codec (502 UPE) */
 #define LBG_LB_LLHTTP  0x08u /* llhttp, Node.js's strict parser */
 #define LBG_LB_AWS_ALB 0x10u /* AWS ALB / CLB ("malformed response") */
-#define LBG_LB_NGINX_122 0x20u /* nginx 1.22 and older as a reverse proxy:
+#define LBG_LB_NGINX_122                                                     \
+    0x20u /* nginx 1.22 and older as a reverse proxy:
                                   before 1.23.0 (commit d22157fad) it did
                                   not check an upstream's Content-Length
                                   and Transfer-Encoding fields */
@@ -126,8 +127,8 @@ int lbg_tier_parse(const char *s, size_t len, lbg_tier_e *out);
     XX(STRICTEST, 0, "strictest", "strictest", LBG_LB_ALL, 4096, 4096, 100)  \
     XX(HAPROXY, 1, "haproxy", "HAProxy", LBG_LB_HAPROXY, 16384, 16384, 101)  \
     XX(NGINX, 2, "nginx", "nginx", LBG_LB_NGINX, 4096, 4096, 0)              \
-    XX(NGINX_122, 6, "nginx-1.22", "nginx 1.22", LBG_LB_NGINX_122,           \
-       4096, 4096, 0)                                                        \
+    XX(NGINX_122, 6, "nginx-1.22", "nginx 1.22", LBG_LB_NGINX_122, 4096,     \
+       4096, 0)                                                              \
     XX(ENVOY, 3, "envoy", "Envoy", LBG_LB_ENVOY, 81920, 81920, 100)          \
     XX(LLHTTP, 4, "llhttp", "llhttp", LBG_LB_LLHTTP, 16384, 16384, 0)        \
     XX(AWS_ALB, 5, "aws-alb", "ALB", LBG_LB_AWS_ALB, 16384, 32768, 0)
@@ -141,7 +142,7 @@ typedef enum {
 
 /* The number of profiles (their values are 0..LBG_PROFILE_COUNT-1). */
 #define LBG__PROFILE_ONE(e, v, n, l, m, fb, hb, nf) +1
-#define LBG_PROFILE_COUNT (0 LBG_PROFILES(LBG__PROFILE_ONE))
+#define LBG_PROFILE_COUNT                           (0 LBG_PROFILES(LBG__PROFILE_ONE))
 
 /* Returns the profile's name as in LBG_PROFILES ("strictest", "haproxy",
  * "nginx-1.22", ...); never NULL ("unknown" outside the enum). */
@@ -213,8 +214,8 @@ int lbg_profile_parse(const char *s, size_t len, lbg_profile_e *out);
  */
 #define LBG_RULES(XX)                                                        \
     XX(1, VERSION_INVALID, "version-invalid", "RFC 9112 2.3",                \
-       LBG_TIER_SEVERE, LBG_LB_ALL,                                          \
-       "status line rewritten as HTTP/1.1", LBG_FIX_EDIT)                    \
+       LBG_TIER_SEVERE, LBG_LB_ALL, "status line rewritten as HTTP/1.1",     \
+       LBG_FIX_EDIT)                                                         \
     XX(2, STATUS_CODE_INVALID, "status-code-invalid", "RFC 9110 15",         \
        LBG_TIER_SEVERE, LBG_LB_ALL, "status set to 500", LBG_FIX_EDIT)       \
     XX(3, REASON_PHRASE_INVALID, "reason-phrase-invalid", "RFC 9112 4",      \
@@ -273,15 +274,18 @@ int lbg_profile_parse(const char *s, size_t len, lbg_profile_e *out);
        LBG_FIX_CLOSE)                                                        \
     XX(20, TOO_MANY_FIELDS, "too-many-fields", "RFC 9110 5.4",               \
        LBG_TIER_ACCEPTABLE, LBG_LB_HAPROXY | LBG_LB_ENVOY,                   \
-       "none under strictest (report); else the target's own 502 Bad Gateway", \
+       "none under strictest (report); else the target's own 502 Bad "       \
+       "Gateway",                                                            \
        0)                                                                    \
     XX(21, FIELD_TOO_LARGE, "field-too-large", "RFC 9110 5.4",               \
        LBG_TIER_ACCEPTABLE, LBG_LB_ALL,                                      \
-       "none under strictest (report); else the target's own 502 Bad Gateway", \
+       "none under strictest (report); else the target's own 502 Bad "       \
+       "Gateway",                                                            \
        0)                                                                    \
     XX(22, HEADER_TOO_LARGE, "header-section-too-large", "RFC 9110 5.4",     \
        LBG_TIER_ACCEPTABLE, LBG_LB_ALL,                                      \
-       "none under strictest (report); else the target's own 502 Bad Gateway", \
+       "none under strictest (report); else the target's own 502 Bad "       \
+       "Gateway",                                                            \
        0)                                                                    \
     XX(23, BARE_LF, "bare-lf", "RFC 9112 2.2", LBG_TIER_ACCEPTABLE,          \
        LBG_LB_LLHTTP, "line ends rewritten as CRLF", LBG_FIX_EDIT)           \
@@ -294,23 +298,22 @@ int lbg_profile_parse(const char *s, size_t len, lbg_profile_e *out);
        "RFC 9110 15", LBG_TIER_ACCEPTABLE, 0, "status set to 500",           \
        LBG_FIX_EDIT)                                                         \
     XX(27, FIELD_VALUE_NUL, "field-value-nul", "RFC 9110 5.5",               \
-       LBG_TIER_SEVERE, LBG_LB_ALL & ~LBG_LB_HAPROXY, "NUL replaced with SP",\
-       LBG_FIX_EDIT)                                                         \
-    XX(28, FIELD_VALUE_TRAILING_CR, "field-value-trailing-cr", "RFC 9110 5.5",\
-       LBG_TIER_SEVERE, LBG_LB_ALL & ~LBG_LB_NGINXES, "CR replaced with SP", \
-       LBG_FIX_EDIT)                                                         \
+       LBG_TIER_SEVERE, LBG_LB_ALL & ~LBG_LB_HAPROXY,                        \
+       "NUL replaced with SP", LBG_FIX_EDIT)                                 \
+    XX(28, FIELD_VALUE_TRAILING_CR, "field-value-trailing-cr",               \
+       "RFC 9110 5.5", LBG_TIER_SEVERE, LBG_LB_ALL & ~LBG_LB_NGINXES,        \
+       "CR replaced with SP", LBG_FIX_EDIT)                                  \
     XX(29, VERSION_DIGITS, "version-digits", "RFC 9112 2.3",                 \
        LBG_TIER_SEVERE, LBG_LB_ALL & ~LBG_LB_NGINXES,                        \
        "status line rewritten as HTTP/1.1", LBG_FIX_EDIT)                    \
     XX(30, VERSION_UNSUPPORTED, "version-unsupported", "RFC 9112 2.3",       \
-       LBG_TIER_AMBIGUOUS, LBG_LB_LLHTTP, "status line rewritten as HTTP/1.1",\
-       LBG_FIX_EDIT)                                                         \
+       LBG_TIER_AMBIGUOUS, LBG_LB_LLHTTP,                                    \
+       "status line rewritten as HTTP/1.1", LBG_FIX_EDIT)                    \
     XX(31, STATUS_LINE_WHITESPACE, "status-line-whitespace", "RFC 9112 4",   \
        LBG_TIER_ACCEPTABLE, LBG_LB_LLHTTP, "one SP before the status code",  \
        LBG_FIX_EDIT)                                                         \
     XX(32, TE_CHUNKED_NOT_FINAL, "te-chunked-not-final", "RFC 9112 6.1",     \
-       LBG_TIER_SEVERE,                                                      \
-       LBG_LB_HAPROXY | LBG_LB_NGINXES | LBG_LB_ENVOY,                       \
+       LBG_TIER_SEVERE, LBG_LB_HAPROXY | LBG_LB_NGINXES | LBG_LB_ENVOY,      \
        "none (connection closed)", LBG_FIX_CLOSE)                            \
     /* issue 9 (bypass): rules 33-37 */                                      \
     XX(33, UPSTREAM_STATUS_LINE_INVALID, "upstream-status-line-invalid",     \
@@ -339,18 +342,18 @@ typedef enum {
 #define LBG__RULE_ENUM(id, e, n, rfc, t, m, rep, fix) LBG_RULE_##e = id,
     LBG_RULES(LBG__RULE_ENUM)
 #undef LBG__RULE_ENUM
-    LBG_RULE_END /* one past the largest id; not a rule */
+        LBG_RULE_END /* one past the largest id; not a rule */
 } lbg_rule_e;
 
 /* One rule's static description (a row of LBG_RULES). */
 typedef struct {
     lbg_rule_e  id;
-    const char *name;      /* stable token, e.g. "obs-fold" */
-    const char *rfc;       /* e.g. "RFC 9112 5.2" */
+    const char *name; /* stable token, e.g. "obs-fold" */
+    const char *rfc;  /* e.g. "RFC 9112 5.2" */
     lbg_tier_e  tier;
-    unsigned    lb_mask;   /* LBG_LB_* bits of parsers that reject it */
-    const char *repair;    /* what repair mode does, in words */
-    unsigned    fix;       /* LBG_FIX_* bits: what the repair does */
+    unsigned    lb_mask; /* LBG_LB_* bits of parsers that reject it */
+    const char *repair;  /* what repair mode does, in words */
+    unsigned    fix;     /* LBG_FIX_* bits: what the repair does */
 } lbg_rule_t;
 
 /* Returns the description of rule `id`, or NULL if `id` is no rule. */
@@ -603,7 +606,8 @@ typedef struct {
 /* Resets *rep to empty and attaches the caller's arrays (either may be NULL
  * with capacity 0). */
 void lbg_report_init(lbg_report_t *rep, lbg_finding_t *findings,
-                     size_t findings_cap, lbg_edit_t *edits, size_t edits_cap);
+                     size_t findings_cap, lbg_edit_t *edits,
+                     size_t edits_cap);
 
 /*
  * Checks the header-level rules (status line, field names and values,
@@ -688,8 +692,8 @@ size_t lbg_finding_format(const lbg_response_t *r, const lbg_finding_t *f,
  * Always NUL-terminated when size > 0; truncated with "..." to fit.
  * Returns the length written.
  */
-size_t lbg_report_summary(const lbg_report_t *rep, lbg_mode_e mode,
-                          char *buf, size_t size);
+size_t lbg_report_summary(const lbg_report_t *rep, lbg_mode_e mode, char *buf,
+                          size_t size);
 
 /*
  * Escapes in[0..len) for a log line into out (size bytes, NUL-terminated
@@ -712,7 +716,7 @@ typedef struct {
     int64_t  declared; /* Content-Length, or -1 when not declared */
     int64_t  sent;     /* body bytes seen so far */
     unsigned bodiless : 1;
-    unsigned over : 1;     /* more than declared (or any on bodiless) */
+    unsigned over : 1; /* more than declared (or any on bodiless) */
 } lbg_body_t;
 
 /* Starts tracking a body: `declared` is the Content-Length the host sent
@@ -790,21 +794,24 @@ lbg_body_verdict_e lbg_body_verdict(lbg_framing_e framing, int64_t declared,
  *   line      bytes of the current trailer line so far (internal)
  */
 typedef struct {
-    unsigned  state;
-    uint64_t  size;
-    unsigned  digits;
-    uint64_t  offset;
-    uint64_t  data;
-    uint64_t  error;
-    int64_t   ws;
-    uint64_t  line;
+    unsigned state;
+    uint64_t size;
+    unsigned digits;
+    uint64_t offset;
+    uint64_t data;
+    uint64_t error;
+    int64_t  ws;
+    uint64_t line;
 } lbg_chunked_t;
 
 /* The results of lbg_chunked_feed(). */
-#define LBG_CHUNKED_MORE  0  /* every byte fed belongs to the body; more to come */
-#define LBG_CHUNKED_DONE  1  /* the body ended: *used bytes of the span are its
+#define LBG_CHUNKED_MORE                                                     \
+    0 /* every byte fed belongs to the body; more to come */
+#define LBG_CHUNKED_DONE                                                     \
+    1 /* the body ended: *used bytes of the span are its
                                 last ones, the rest is not the body's */
-#define LBG_CHUNKED_ERROR -1 /* not a chunked body: see c->error; feed no more */
+#define LBG_CHUNKED_ERROR                                                    \
+    -1 /* not a chunked body: see c->error; feed no more */
 
 /* Starts a chunked body: every member zero but ws (-1). */
 void lbg_chunked_init(lbg_chunked_t *c);
@@ -858,8 +865,9 @@ typedef enum {
  * LBG_KA_DISABLED for server_ms 0; LBG_KA_UNKNOWN for lb_idle_ms 0;
  * otherwise LBG_KA_OK. *required_ms is set in every case (0 if unknown).
  */
-lbg_ka_verdict_e lbg_keepalive_verdict(uint64_t server_ms, uint64_t lb_idle_ms,
-                                       uint64_t margin_ms,
+lbg_ka_verdict_e lbg_keepalive_verdict(uint64_t  server_ms,
+                                       uint64_t  lb_idle_ms,
+                                       uint64_t  margin_ms,
                                        uint64_t *required_ms);
 
 /*
@@ -973,13 +981,14 @@ typedef struct {
     uint64_t body_cut_bytes;
 } lbg_metrics_t;
 
-#define LBG_METRICS_SLOTS (sizeof(lbg_metrics_t) / sizeof(uint64_t))
-#define LBG_METRICS_RESPONSES(mode) ((size_t) (mode) - 1) /* DETECT/REPAIR */
-#define LBG_METRICS_FINDING(rule, out) \
-    (2 + (size_t) (rule) * LBG_OUTCOMES + (size_t) (out))
-#define LBG_METRICS_CLOSED(rule) \
+#define LBG_METRICS_SLOTS           (sizeof(lbg_metrics_t) / sizeof(uint64_t))
+#define LBG_METRICS_RESPONSES(mode) ((size_t) (mode) -1) /* DETECT/REPAIR */
+#define LBG_METRICS_FINDING(rule, out)                                       \
+    (2 + (size_t) (rule) *LBG_OUTCOMES + (size_t) (out))
+#define LBG_METRICS_CLOSED(rule)                                             \
     (2 + (size_t) LBG_RULE_END * LBG_OUTCOMES + (size_t) (rule))
-#define LBG_METRICS_BODIES_CUT     (2 + (size_t) LBG_RULE_END * (LBG_OUTCOMES + 1))
+#define LBG_METRICS_BODIES_CUT                                               \
+    (2 + (size_t) LBG_RULE_END * (LBG_OUTCOMES + 1))
 #define LBG_METRICS_BODY_CUT_BYTES (LBG_METRICS_BODIES_CUT + 1)
 
 /*
@@ -1095,7 +1104,7 @@ size_t lbg_metrics_format(const lbg_metrics_view_t *v, char *buf,
  * (target_status_code 502 on AWS ALB) instead of one the balancer makes.
  */
 #define LBG_BAD_GATEWAY_BODY                                                 \
-    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n" \
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"    \
     "<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n"
 #define LBG_BAD_GATEWAY_TYPE "text/html"
 
@@ -1146,7 +1155,7 @@ int lbg_check_interim(const lbg_policy_t *p, int status, lbg_report_t *rep);
  * 1xx, 204, 304, HEAD), where framing-on-bodiless-status covers the field.
  * Returns the number of findings recorded.
  */
-size_t lbg_check_te_not_applied(const lbg_policy_t *p,
+size_t lbg_check_te_not_applied(const lbg_policy_t   *p,
                                 const lbg_response_t *r, lbg_report_t *rep);
 
 #ifdef __cplusplus

@@ -69,7 +69,7 @@ lbg_body_verdict(lbg_framing_e framing, int64_t declared, int64_t seen,
 lbg_rule_e
 lbg_body_rule(const lbg_body_t *b, int at_end)
 {
-    lbg_framing_e framing = b->bodiless       ? LBG_FRAMING_NONE
+    lbg_framing_e framing = b->bodiless        ? LBG_FRAMING_NONE
                             : b->declared >= 0 ? LBG_FRAMING_LENGTH
                                                : LBG_FRAMING_CLOSE;
 
@@ -77,10 +77,7 @@ lbg_body_rule(const lbg_body_t *b, int at_end)
     case LBG_BODY_CUT:
         return framing == LBG_FRAMING_NONE ? LBG_RULE_BODY_ON_BODILESS
                                            : LBG_RULE_BODY_LONGER;
-    case LBG_BODY_CLOSE:
-        return LBG_RULE_BODY_SHORTER;
-    default:
-        return LBG_RULE_NONE;
+    case LBG_BODY_CLOSE: return LBG_RULE_BODY_SHORTER;
+    default: return LBG_RULE_NONE;
     }
 }
-

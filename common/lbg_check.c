@@ -14,7 +14,6 @@
 #include "lbg_quick.h"
 
 
-
 int
 lbg_response_bodiless(const lbg_response_t *r)
 {
@@ -75,7 +74,7 @@ lbg_reason_phrase(int status)
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
     case 505: return "HTTP Version Not Supported";
-    default:  return "";
+    default: return "";
     }
 }
 
@@ -318,8 +317,9 @@ lbg__check_framing(const lbg_policy_t *p, const lbg_response_t *r,
             }
             if (v == -2) {
                 conflict = 1;
-                acted |= lbg__finding(p, rep, LBG_RULE_CONTENT_LENGTH_CONFLICT,
-                                      i, f->value, f->value_len, -1, -1);
+                acted |= lbg__finding(p, rep,
+                                      LBG_RULE_CONTENT_LENGTH_CONFLICT, i,
+                                      f->value, f->value_len, -1, -1);
                 continue;
             }
             /* "42, 42": a duplicate in one field; collapse to "42" */
@@ -334,8 +334,9 @@ lbg__check_framing(const lbg_policy_t *p, const lbg_response_t *r,
             cl = v;
         } else if (v != cl) {
             if (!conflict) {
-                acted |= lbg__finding(p, rep, LBG_RULE_CONTENT_LENGTH_CONFLICT,
-                                      i, f->value, f->value_len, cl, v);
+                acted |= lbg__finding(p, rep,
+                                      LBG_RULE_CONTENT_LENGTH_CONFLICT, i,
+                                      f->value, f->value_len, cl, v);
             }
             conflict = 1;
         } else if (lbg__finding(p, rep, LBG_RULE_CONTENT_LENGTH_DUPLICATE, i,
@@ -417,7 +418,6 @@ lbg__check_framing(const lbg_policy_t *p, const lbg_response_t *r,
 }
 
 
-
 lbg_framing_e
 lbg__framing_of(const lbg_response_t *r, const lbg_report_t *rep,
                 const unsigned char *kind, int drop, int64_t *declared)
@@ -441,7 +441,8 @@ lbg__framing_of(const lbg_response_t *r, const lbg_report_t *rep,
             kd = kind[i];
         } else {
             kd = (f->name_len == 14 || f->name_len == 17)
-                 ? lbg__framing_name(f->name, f->name_len) : 0;
+                     ? lbg__framing_name(f->name, f->name_len)
+                     : 0;
         }
         if (kd == 0 || (kd & drop) != 0) {
             continue;
@@ -543,17 +544,17 @@ lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
         f = &fields[i];
         total += f->name_len + f->value_len;
         if (p->max_field_bytes
-            && f->name_len + f->value_len + 4 > p->max_field_bytes)
-        {
+            && f->name_len + f->value_len + 4 > p->max_field_bytes) {
             lbg__budget(p, rep, LBG_RULE_FIELD_TOO_LARGE, i, f->name,
-                        f->name_len, (int64_t) (f->name_len + f->value_len + 4),
+                        f->name_len,
+                        (int64_t) (f->name_len + f->value_len + 4),
                         (int64_t) p->max_field_bytes);
         }
         if (!f->trusted
 #ifdef LBG_QUICK_INLINE
             && !lbg__q_field_ok(f->name, f->name_len, f->value, f->value_len)
 #endif
-           )
+        )
         {
             lbg__check_name(p, f, i, rep);
             lbg__check_value(p, f, i, rep);
@@ -597,8 +598,8 @@ lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
         if (f->trusted || cl >= 0) {
             /* bodiless here: HEAD or 304 (RFC 9112 6.3) */
             rep->framing = (r->head || r->status == 304) ? LBG_FRAMING_NONE
-                           : cl >= 0 ? LBG_FRAMING_LENGTH
-                                     : LBG_FRAMING_CLOSE;
+                           : cl >= 0                     ? LBG_FRAMING_LENGTH
+                                                         : LBG_FRAMING_CLOSE;
             rep->declared = rep->framing == LBG_FRAMING_LENGTH ? cl : -1;
             return rep->nfindings - before;
         }
@@ -613,15 +614,12 @@ lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
     }
     for (i = 0; i < nf; i++) {
         f = &fields[i];
-        kind[i] = (f->name_len == 14 || f->name_len == 17)
-                  ? (unsigned char) lbg__framing_name(f->name, f->name_len)
-                  : 0;
+        kind[i] = (f->name_len == 14 || f->name_len == 17) ? (
+                      unsigned char) lbg__framing_name(f->name, f->name_len)
+                                                           : 0;
     }
     lbg__check_framing(p, r, rep, kind);
     lbg__framing_verdict(r, rep, kind);
 
     return rep->nfindings - before;
 }
-
-
-

@@ -11,14 +11,14 @@
 
 /* The decoder's states (lbg_chunked_t.state). */
 enum {
-    LBG__CH_SIZE = 0,   /* in the chunk-size (c->digits hex digits so far) */
-    LBG__CH_BWS,        /* SP / HTAB after the chunk-size */
-    LBG__CH_EXT,        /* in a chunk-ext, after its ';' */
-    LBG__CH_SIZE_LF,    /* the CR that ends the chunk-size line is in */
-    LBG__CH_DATA,       /* in chunk-data (c->size bytes to come) */
-    LBG__CH_DATA_CR,    /* the CRLF after chunk-data is to come */
-    LBG__CH_DATA_LF,    /* its CR is in */
-    LBG__CH_TRAILER,    /* in the trailer section: a line's bytes, not CR last */
+    LBG__CH_SIZE = 0, /* in the chunk-size (c->digits hex digits so far) */
+    LBG__CH_BWS,      /* SP / HTAB after the chunk-size */
+    LBG__CH_EXT,      /* in a chunk-ext, after its ';' */
+    LBG__CH_SIZE_LF,  /* the CR that ends the chunk-size line is in */
+    LBG__CH_DATA,     /* in chunk-data (c->size bytes to come) */
+    LBG__CH_DATA_CR,  /* the CRLF after chunk-data is to come */
+    LBG__CH_DATA_LF,  /* its CR is in */
+    LBG__CH_TRAILER, /* in the trailer section: a line's bytes, not CR last */
     LBG__CH_TRAILER_CR, /* the same with a CR last */
     LBG__CH_DONE,
     LBG__CH_ERROR
@@ -58,7 +58,8 @@ lbg_chunked_feed(lbg_chunked_t *c, const unsigned char *s, size_t len,
         if (data != NULL) {
             *data = 0;
         }
-        return c->state == LBG__CH_DONE ? LBG_CHUNKED_DONE : LBG_CHUNKED_ERROR;
+        return c->state == LBG__CH_DONE ? LBG_CHUNKED_DONE
+                                        : LBG_CHUNKED_ERROR;
     }
     while (i < len && c->state < LBG__CH_DONE) {
         b = s[i];
@@ -70,8 +71,9 @@ lbg_chunked_feed(lbg_chunked_t *c, const unsigned char *s, size_t len,
                     continue;
                 }
                 c->size = c->size * 16
-                          + (uint64_t) (b <= '9' ? b - '0'
-                                                 : (lbg__lower(b) - 'a' + 10));
+                          + (uint64_t) (b <= '9'
+                                            ? b - '0'
+                                            : (lbg__lower(b) - 'a' + 10));
                 c->digits++;
             } else if (c->digits == 0) {
                 c->state = LBG__CH_ERROR;

@@ -221,7 +221,8 @@ lbg_finding_format(const lbg_response_t *r, const lbg_finding_t *f,
         lbg__puts(&o, ", body ");
         lbg__putn(&o, f->n2);
         lbg__puts(&o, f->rule == LBG_RULE_BODY_SHORTER && f->n2 < f->n1
-                          ? " bytes before the end" : " bytes");
+                          ? " bytes before the end"
+                          : " bytes");
         break;
     case LBG_RULE_CHUNKED_INVALID:
         lbg__puts(&o, "bad chunk at body byte ");
@@ -289,9 +290,7 @@ lbg_finding_format(const lbg_response_t *r, const lbg_finding_t *f,
         lbg__puts(&o, "white space after the chunk size at body byte ");
         lbg__putn(&o, f->n1);
         break;
-    default:
-        lbg__puts(&o, "unknown rule");
-        break;
+    default: lbg__puts(&o, "unknown rule"); break;
     }
 
     lbg__puts(&o, ", ");
@@ -402,7 +401,8 @@ lbg_keepalive_format(lbg_ka_verdict_e v, const char *directive,
     if (repaired) {
         lbg__puts(&o, ", raised to ");
         lbg__putms(&o, lb_idle_ms + margin_ms < lb_idle_ms
-                           ? UINT64_MAX : lb_idle_ms + margin_ms);
+                           ? UINT64_MAX
+                           : lb_idle_ms + margin_ms);
     } else {
         lbg__puts(&o, ", not repaired (detect mode)");
     }

@@ -36,7 +36,7 @@ int lbg__status_code(const unsigned char *s, size_t n);
 size_t lbg__host_status_line_len(int status);
 
 /* ASCII lower-casing, locale-independent. */
-#define lbg__lower(c) \
+#define lbg__lower(c)                                                        \
     ((unsigned char) ((c) >= 'A' && (c) <= 'Z' ? (c) | 0x20 : (c)))
 
 /* Returns 1 when a[0..alen) equals the lower-case literal b[0..blen)
@@ -92,7 +92,7 @@ void lbg__te_scan(const unsigned char *v, size_t len, size_t *ncodings,
  * re-derives it for the head it writes. lbg_check.c.
  */
 lbg_framing_e lbg__framing_of(const lbg_response_t *r,
-                              const lbg_report_t *rep,
+                              const lbg_report_t   *rep,
                               const unsigned char *kind, int drop,
                               int64_t *declared);
 

@@ -14,10 +14,10 @@ static const struct {
     const char *name;
     uint64_t    ms;
 } lbg__presets[] = {
-    { "aws-alb", 60000 },   /* ALB user guide: default idle timeout 60 s */
-    { "aws-clb", 60000 },   /* CLB user guide: default idle timeout 60 s */
-    { "gcp", 600000 },      /* GCP external ALB: backend keep-alive 600 s */
-    { "oci", 310000 }       /* OCI LB: backend must keep >= 310 s */
+    {"aws-alb", 60000}, /* ALB user guide: default idle timeout 60 s */
+    {"aws-clb", 60000}, /* CLB user guide: default idle timeout 60 s */
+    {"gcp", 600000},    /* GCP external ALB: backend keep-alive 600 s */
+    {"oci", 310000}     /* OCI LB: backend must keep >= 310 s */
 };
 
 

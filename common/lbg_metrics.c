@@ -86,20 +86,18 @@ lbg__mlabel(lbg__mout_t *o, const char *s, size_t len)
 }
 
 
-static const char *const lbg__outcome_names[LBG_OUTCOMES] = {
-    "repaired", "reported", "detected"
-};
+static const char *const lbg__outcome_names[LBG_OUTCOMES] = {"repaired",
+                                                             "reported",
+                                                             "detected"};
 
 static const char *const lbg__verdict_names[LBG_KA_VERDICTS] = {
-    "ok", "raised", "disabled", "unchecked", "not-raised"
-};
+    "ok", "raised", "disabled", "unchecked", "not-raised"};
 
 
 static const char *const lbg__drain_names[LBG_DRAIN_OUTCOMES] = {
-    "request", "client-close", "client-reset", "idle-limit",
-    "shutdown-timeout", "server-close", "mpm-restart", "mpm-stopping",
-    "mpm-busy"
-};
+    "request",     "client-close",     "client-reset",
+    "idle-limit",  "shutdown-timeout", "server-close",
+    "mpm-restart", "mpm-stopping",     "mpm-busy"};
 
 
 const char *
@@ -139,12 +137,9 @@ lbg_ka_metric(lbg_ka_verdict_e v, lbg_mode_e mode)
     case LBG_KA_RAISE:
         return mode == LBG_MODE_REPAIR ? LBG_KA_METRIC_RAISED
                                        : LBG_KA_METRIC_NOT_RAISED;
-    case LBG_KA_DISABLED:
-        return LBG_KA_METRIC_DISABLED;
-    case LBG_KA_UNKNOWN:
-        return LBG_KA_METRIC_UNCHECKED;
-    default:
-        return LBG_KA_METRIC_OK;
+    case LBG_KA_DISABLED: return LBG_KA_METRIC_DISABLED;
+    case LBG_KA_UNKNOWN: return LBG_KA_METRIC_UNCHECKED;
+    default: return LBG_KA_METRIC_OK;
     }
 }
 

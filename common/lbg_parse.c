@@ -37,15 +37,15 @@ static void lbg__budget_after_repair(const lbg_policy_t *p,
  * VERSION_INVALID for anything else.
  */
 static void
-lbg__version(const lbg_policy_t *p, lbg_report_t *rep,
-             const unsigned char *b, size_t n, lbg_response_t *v)
+lbg__version(const lbg_policy_t *p, lbg_report_t *rep, const unsigned char *b,
+             size_t n, lbg_response_t *v)
 {
     size_t     i = 5, major, minor;
     lbg_rule_e rule = LBG_RULE_VERSION_INVALID;
 
     v->version = 0;
-    if (n == 8 && memcmp(b, "HTTP/1.", 7) == 0 && (b[7] == '0' || b[7] == '1'))
-    {
+    if (n == 8 && memcmp(b, "HTTP/1.", 7) == 0
+        && (b[7] == '0' || b[7] == '1')) {
         v->version = b[7] == '1' ? 11 : 10;
         return;
     }
@@ -62,8 +62,9 @@ lbg__version(const lbg_policy_t *p, lbg_report_t *rep,
             }
             minor = i - minor;
             if (minor > 0 && i == n) {
-                rule = (major == 1 && minor == 1) ? LBG_RULE_VERSION_UNSUPPORTED
-                                                  : LBG_RULE_VERSION_DIGITS;
+                rule = (major == 1 && minor == 1)
+                           ? LBG_RULE_VERSION_UNSUPPORTED
+                           : LBG_RULE_VERSION_DIGITS;
             }
         }
     }
@@ -80,8 +81,8 @@ lbg__version(const lbg_policy_t *p, lbg_report_t *rep,
  * *first_bare to that LF when it has no CR before it.
  */
 static size_t
-lbg__parse_status(const lbg_policy_t *p, const unsigned char *buf,
-                  size_t len, lbg_raw_t *out, lbg_report_t *rep,
+lbg__parse_status(const lbg_policy_t *p, const unsigned char *buf, size_t len,
+                  lbg_raw_t *out, lbg_report_t *rep,
                   const unsigned char **first_bare)
 {
     lbg_response_t *v = &out->view;
@@ -146,9 +147,9 @@ lbg__parse_status(const lbg_policy_t *p, const unsigned char *buf,
  * far, from the status line).
  */
 static void
-lbg__parse_fields(const lbg_policy_t *p, const unsigned char *buf,
-                  size_t len, size_t e, lbg_field_t *fields,
-                  size_t fields_cap, lbg_raw_t *out, lbg_report_t *rep,
+lbg__parse_fields(const lbg_policy_t *p, const unsigned char *buf, size_t len,
+                  size_t e, lbg_field_t *fields, size_t fields_cap,
+                  lbg_raw_t *out, lbg_report_t *rep,
                   const unsigned char *first_bare)
 {
     lbg_response_t      *v = &out->view;
@@ -254,7 +255,7 @@ static void
 lbg__parse_body(const lbg_policy_t *p, const unsigned char *buf, size_t len,
                 lbg_raw_t *out, lbg_report_t *rep)
 {
-    lbg_response_t *v = &out->view;
+    lbg_response_t    *v = &out->view;
     const lbg_field_t *fields = v->fields, *f;
     size_t             i, j, e, nf = v->nfields, bad = 0, ws, cl_field;
     int64_t            cl, x;
@@ -275,8 +276,7 @@ lbg__parse_body(const lbg_policy_t *p, const unsigned char *buf, size_t len,
             }
             x = lbg_content_length_parse(f->value, f->value_len);
             if (x > 0 && (uint64_t) x <= (uint64_t) out->body_len
-                && !(out->body_len >= 5
-                     && memcmp(out->body, "HTTP/", 5) == 0)
+                && !(out->body_len >= 5 && memcmp(out->body, "HTTP/", 5) == 0)
                 && lbg__finding(p, rep, LBG_RULE_BODY_ON_BODILESS, i,
                                 out->body, x > 16 ? 16 : (size_t) x,
                                 v->status, x))
@@ -287,8 +287,7 @@ lbg__parse_body(const lbg_policy_t *p, const unsigned char *buf, size_t len,
                 out->interim_body = (size_t) x;
                 for (j = i; j < nf; j++) {
                     if (lbg__framing_name(fields[j].name, fields[j].name_len)
-                        == LBG__K_CL)
-                    {
+                        == LBG__K_CL) {
                         lbg__edit(rep, LBG_EDIT_REMOVE, j, 0, NULL, 0);
                     }
                 }
@@ -303,7 +302,8 @@ lbg__parse_body(const lbg_policy_t *p, const unsigned char *buf, size_t len,
         out->framing = LBG_FRAMING_NONE;
         if (out->body_len > 0
             && lbg__finding(p, rep, LBG_RULE_BODY_ON_BODILESS, LBG_NO_FIELD,
-                            out->body, out->body_len > 16 ? 16 : out->body_len,
+                            out->body,
+                            out->body_len > 16 ? 16 : out->body_len,
                             v->status, (int64_t) out->body_len))
         {
             lbg__edit(rep, LBG_EDIT_NO_BODY, LBG_NO_FIELD, 0, NULL, 0);
@@ -330,7 +330,8 @@ lbg__parse_body(const lbg_policy_t *p, const unsigned char *buf, size_t len,
             if (lbg__finding(p, rep, LBG_RULE_BODY_LONGER, cl_field,
                              out->body + cl,
                              out->body_len - (size_t) cl > 16
-                                 ? 16 : out->body_len - (size_t) cl,
+                                 ? 16
+                                 : out->body_len - (size_t) cl,
                              cl, (int64_t) out->body_len))
             {
                 lbg__edit(rep, LBG_EDIT_CLOSE, LBG_NO_FIELD, 0, NULL, 0);
@@ -366,10 +367,10 @@ lbg__parse_body(const lbg_policy_t *p, const unsigned char *buf, size_t len,
             out->body_framed = out->body_len;
             if (lbg__finding(p, rep, LBG_RULE_CHUNKED_INVALID, LBG_NO_FIELD,
                              bad < out->body_len ? out->body + bad : NULL,
-                             bad < out->body_len
-                                 ? (out->body_len - bad > 16
-                                        ? 16 : out->body_len - bad)
-                                 : 0,
+                             bad < out->body_len ? (out->body_len - bad > 16
+                                                        ? 16
+                                                        : out->body_len - bad)
+                                                 : 0,
                              (int64_t) bad, 0))
             {
                 lbg__edit(rep, LBG_EDIT_CLOSE, LBG_NO_FIELD, 0, NULL, 0);
@@ -387,9 +388,7 @@ lbg__parse_body(const lbg_policy_t *p, const unsigned char *buf, size_t len,
             }
         }
         break;
-    default:
-        out->body_framed = out->body_len;
-        break;
+    default: out->body_framed = out->body_len; break;
     }
 }
 
@@ -484,8 +483,7 @@ lbg__folded(const lbg_report_t *rep, size_t i)
 
     for (k = 0; k < rep->nfindings; k++) {
         if (rep->findings[k].rule == LBG_RULE_OBS_FOLD
-            && rep->findings[k].field == i)
-        {
+            && rep->findings[k].field == i) {
             return 1;
         }
     }
@@ -507,9 +505,9 @@ lbg__unfold(lbg__w_t *w, const unsigned char *v, size_t n)
         c = v[i];
         if (c == '\r' || c == '\n') {
             /* the fold and the white space around it: one SP */
-            while (i < n && (v[i] == '\r' || v[i] == '\n' || v[i] == ' '
-                             || v[i] == '\t'))
-            {
+            while (i < n
+                   && (v[i] == '\r' || v[i] == '\n' || v[i] == ' '
+                       || v[i] == '\t')) {
                 i++;
             }
             lbg__w(w, " ", 1);
@@ -582,7 +580,7 @@ lbg__write_head(const lbg_raw_t *raw, const lbg_report_t *rep, lbg__w_t *w)
      * Transfer-Encoding) framed, every Content-Length goes too. */
     if (!interim && raw->header_len > 0 && raw->framing != LBG_FRAMING_LENGTH
         && lbg__framing_of(v, rep, NULL, drop, &declared)
-           == LBG_FRAMING_LENGTH)
+               == LBG_FRAMING_LENGTH)
     {
         drop |= LBG__K_CL;
     }
@@ -653,7 +651,7 @@ static void
 lbg__budget_after_repair(const lbg_policy_t *p, const lbg_raw_t *raw,
                          lbg_report_t *rep)
 {
-    lbg__w_t w = { NULL, 0, 0, 0, 0 };
+    lbg__w_t w = {NULL, 0, 0, 0, 0};
     size_t   i;
     int      over_bytes = 0, over_fields = 0;
 
@@ -754,7 +752,7 @@ size_t
 lbg_repair_raw(const lbg_raw_t *raw, const lbg_report_t *rep,
                unsigned char *out, size_t out_cap)
 {
-    lbg__w_t w = { out, out_cap, 0, 0, 0 };
+    lbg__w_t w = {out, out_cap, 0, 0, 0};
     size_t   body;
 
     if (out == NULL) {

@@ -13,7 +13,7 @@
 
 unsigned
 lbg__quick_slow(const unsigned char *name, size_t name_len,
-               const unsigned char *value, size_t value_len, int trusted)
+                const unsigned char *value, size_t value_len, int trusted)
 {
     int k;
 
@@ -48,7 +48,7 @@ lbg__quick_slow(const unsigned char *name, size_t name_len,
 
 int
 lbg__quick_end(const lbg_policy_t *p, const lbg_quick_t *q, int status,
-              const unsigned char *status_line, size_t status_line_len)
+               const unsigned char *status_line, size_t status_line_len)
 {
     const unsigned char *s = status_line;
     size_t               n = status_line_len;
@@ -69,8 +69,7 @@ lbg__quick_end(const lbg_policy_t *p, const lbg_quick_t *q, int status,
     } else {
         code = lbg__status_code(s, n);
         if (code < 100 || code > 599
-            || (n > 4 && !lbg_scan_value(s + 4, n - 4)))
-        {
+            || (n > 4 && !lbg_scan_value(s + 4, n - 4))) {
             return 0;
         }
     }
@@ -91,6 +90,7 @@ lbg__quick_end(const lbg_policy_t *p, const lbg_quick_t *q, int status,
     }
 
     /* the budgets, with the exact length of the status line */
-    return lbg__q_fits(p, q, s != NULL ? 9 + n + 2
-                                       : lbg__host_status_line_len(status));
+    return lbg__q_fits(p, q,
+                       s != NULL ? 9 + n + 2
+                                 : lbg__host_status_line_len(status));
 }

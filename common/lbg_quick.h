@@ -77,16 +77,16 @@ extern "C" {
 #endif
 
 typedef struct {
-    size_t       nfields;    /* fields seen */
-    size_t       bytes;      /* sum of name_len + value_len over them */
-    size_t       max_field;  /* the largest name_len + value_len */
-    size_t       ncl;        /* Content-Length fields (1*DIGIT, or trusted) */
-    size_t       nte;        /* Transfer-Encoding fields ("chunked") */
-    unsigned     dirty;      /* nonzero: lbg_quick_clean() returns 0 */
+    size_t   nfields;   /* fields seen */
+    size_t   bytes;     /* sum of name_len + value_len over them */
+    size_t   max_field; /* the largest name_len + value_len */
+    size_t   ncl;       /* Content-Length fields (1*DIGIT, or trusted) */
+    size_t   nte;       /* Transfer-Encoding fields ("chunked") */
+    unsigned dirty;     /* nonzero: lbg_quick_clean() returns 0 */
     /* the bytewise minimum of the inline values' bytes, each HTAB counted
      * as 0xff and each DEL as 0x00 (below 0x20: a bad byte); 16 bytes
      * whatever the SIMD flags, read and written only with SSE2 */
-    uint64_t     value_min[2] LBG__ALIGN16;
+    uint64_t value_min[2] LBG__ALIGN16;
 } lbg_quick_t;
 
 /* Fields lbg_check() classifies for the message framing; beyond them it
@@ -119,9 +119,9 @@ typedef struct {
 #if defined(__GNUC__)
 __attribute__((cold)) /* off the inline path: keeps its registers free */
 #endif
-unsigned lbg__quick_slow(const unsigned char *name, size_t name_len,
-                         const unsigned char *value, size_t value_len,
-                         int trusted);
+unsigned
+lbg__quick_slow(const unsigned char *name, size_t name_len,
+                const unsigned char *value, size_t value_len, int trusted);
 
 /*
  * The exact end of a quick pass, out of line, for what lbg_quick_clean()
@@ -165,7 +165,7 @@ lbg__q_fits(const lbg_policy_t *p, const lbg_quick_t *q, size_t line)
                || q->max_field + 4 <= p->max_field_bytes)
            && (p->max_header_bytes == 0
                || 2 + 4 * q->nfields + q->bytes + line
-                  <= p->max_header_bytes);
+                      <= p->max_header_bytes);
 }
 
 /* Starts a quick pass: all counts zero, not dirty. */
@@ -194,7 +194,7 @@ lbg__q_value(lbg_quick_t *q, const unsigned char *v, size_t len)
 
     if (len - 1 < 16) {
         lbg__q_acc(q) = _mm_min_epu8(lbg__q_acc(q),
-                                    lbg__q_vkey(lbg__q_load(v, len)));
+                                     lbg__q_vkey(lbg__q_load(v, len)));
     } else if (len > 16) {
         if (len >= LBG_SCAN_LONG) {
             q->dirty |= (unsigned) !lbg_scan_value(v, len);
@@ -233,8 +233,9 @@ lbg__q_field_ok(const unsigned char *n, size_t nlen, const unsigned char *v,
             m = _mm_min_epu8(m, lbg__q_vkey(lbg__q_loadu(v + i)));
         }
     }
-    return _mm_movemask_epi8(_mm_cmpeq_epi8(
-               _mm_max_epu8(m, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f)))
+    return _mm_movemask_epi8(
+               _mm_cmpeq_epi8(_mm_max_epu8(m, _mm_set1_epi8(0x1f)),
+                              _mm_set1_epi8(0x1f)))
            == 0;
 }
 #endif
@@ -289,7 +290,8 @@ lbg_quick_field(lbg_quick_t *q, const unsigned char *name, size_t name_len,
     }
 #ifdef LBG_QUICK_INLINE
     /* any other name: its bytes, then the value's */
-    else if (k == 0) {
+    else if (k == 0)
+    {
         if (name_len != 0 && lbg__q_name(name, name_len)) {
             lbg__q_value(q, value, value_len);
             return;
@@ -297,7 +299,8 @@ lbg_quick_field(lbg_quick_t *q, const unsigned char *name, size_t name_len,
     }
     /* Content-Length: 1 to 16 digits (no overflow), as lbg_check's own
      * fast path accepts it (the name matched exactly: all tchar) */
-    else if (k == LBG__K_CL && lbg__q_digits(value, value_len)) {
+    else if (k == LBG__K_CL && lbg__q_digits(value, value_len))
+    {
         q->ncl++;
         return;
     }
@@ -327,9 +330,9 @@ lbg_quick_clean(const lbg_policy_t *p, const lbg_quick_t *q, int status,
         return 1;
     }
 #ifdef LBG_QUICK_INLINE
-    if (_mm_movemask_epi8(_mm_cmpeq_epi8(
-            _mm_max_epu8(lbg__q_cacc(q), _mm_set1_epi8(0x1f)),
-            _mm_set1_epi8(0x1f))))
+    if (_mm_movemask_epi8(
+            _mm_cmpeq_epi8(_mm_max_epu8(lbg__q_cacc(q), _mm_set1_epi8(0x1f)),
+                           _mm_set1_epi8(0x1f))))
     {
         return 0; /* a byte of an inline value: lbg_check says which */
     }
@@ -342,7 +345,7 @@ lbg_quick_clean(const lbg_policy_t *p, const lbg_quick_t *q, int status,
 #ifdef LBG_QUICK_INLINE
             || lbg__q_status_line(status_line, status_line_len)
 #endif
-           )
+                )
         && q->ncl + q->nte <= 1
         && (q->nte == 0 || q->nfields <= LBG__KIND_MAX)
         && lbg__q_fits(p, q, LBG_STATUS_LINE_MAX))

@@ -10,7 +10,7 @@
 
 void
 lbg_report_init(lbg_report_t *rep, lbg_finding_t *findings,
-                 size_t findings_cap, lbg_edit_t *edits, size_t edits_cap)
+                size_t findings_cap, lbg_edit_t *edits, size_t edits_cap)
 {
     rep->findings = findings;
     rep->nfindings = 0;
@@ -30,8 +30,8 @@ lbg_report_init(lbg_report_t *rep, lbg_finding_t *findings,
 
 int
 lbg__finding(const lbg_policy_t *p, lbg_report_t *rep, lbg_rule_e rule,
-             size_t field, const unsigned char *at, size_t at_len,
-             int64_t n1, int64_t n2)
+             size_t field, const unsigned char *at, size_t at_len, int64_t n1,
+             int64_t n2)
 {
     const lbg_rule_t *r;
     lbg_finding_t    *f;

@@ -9,8 +9,8 @@
 
 
 static const lbg_rule_t lbg__rules[] = {
-#define LBG__RULE_ROW(id, e, n, rfc, t, m, rep, fix) \
-    { LBG_RULE_##e, n, rfc, t, m, rep, fix },
+#define LBG__RULE_ROW(id, e, n, rfc, t, m, rep, fix)                         \
+    {LBG_RULE_##e, n, rfc, t, m, rep, fix},
     LBG_RULES(LBG__RULE_ROW)
 #undef LBG__RULE_ROW
 };
@@ -30,8 +30,7 @@ lbg__lookup(const char *const *names, int n, const char *s, size_t len)
     }
     for (i = 0; i < n; i++) {
         if (lbg__ieq((const unsigned char *) s, len, names[i],
-                     strlen(names[i])))
-        {
+                     strlen(names[i]))) {
             return i;
         }
     }
@@ -43,8 +42,7 @@ const lbg_rule_t *
 lbg_rule(lbg_rule_e id)
 {
     /* ids are 1..N in table order; keep the lookup robust anyway */
-    if (id >= 1 && (size_t) id <= LBG__NRULES
-        && lbg__rules[id - 1].id == id)
+    if (id >= 1 && (size_t) id <= LBG__NRULES && lbg__rules[id - 1].id == id)
     {
         return &lbg__rules[id - 1];
     }
@@ -70,8 +68,8 @@ typedef struct {
 } lbg__profile_t;
 
 static const lbg__profile_t lbg__profiles[LBG_PROFILE_COUNT] = {
-#define LBG__PROFILE_ROW(e, v, n, l, m, fb, hb, nf) \
-    [v] = { n, l, m, { fb, hb, nf } },
+#define LBG__PROFILE_ROW(e, v, n, l, m, fb, hb, nf)                          \
+    [v] = {n, l, m, {fb, hb, nf}},
     LBG_PROFILES(LBG__PROFILE_ROW)
 #undef LBG__PROFILE_ROW
 };
@@ -106,9 +104,8 @@ lbg_rule_in_profile(lbg_rule_e id, lbg_profile_e profile)
 }
 
 
-static const char *const lbg__tier_names[] = {
-    "compliant", "acceptable", "ambiguous", "severe"
-};
+static const char *const lbg__tier_names[] = {"compliant", "acceptable",
+                                              "ambiguous", "severe"};
 
 
 const char *
@@ -225,7 +222,7 @@ lbg_profile_parse(const char *s, size_t len, lbg_profile_e *out)
 }
 
 
-static const char *const lbg__mode_names[] = { "off", "detect", "repair" };
+static const char *const lbg__mode_names[] = {"off", "detect", "repair"};
 
 
 const char *
@@ -273,7 +270,3 @@ lbg_policy_header_budget(lbg_policy_t *p, size_t bytes)
         p->max_field_bytes = bytes;
     }
 }
-
-
-
-

@@ -56,19 +56,19 @@ lbg__q_load(const unsigned char *s, size_t n)
     uint32_t a, b;
 
     if (n >= 8) {
-        return _mm_castps_si128(_mm_loadh_pi(
-                   _mm_castsi128_ps(_mm_loadl_epi64(
-                       (const __m128i *) (const void *) s)),
-                   (const __m64 *) (const void *) (s + n - 8)));
+        return _mm_castps_si128(
+            _mm_loadh_pi(_mm_castsi128_ps(_mm_loadl_epi64(
+                             (const __m128i *) (const void *) s)),
+                         (const __m64 *) (const void *) (s + n - 8)));
     }
     if (n >= 4) {
         memcpy(&a, s, 4);
         memcpy(&b, s + n - 4, 4);
         return _mm_unpacklo_epi64(
-                   _mm_unpacklo_epi32(_mm_cvtsi32_si128((int) a),
-                                      _mm_cvtsi32_si128((int) b)),
-                   _mm_unpacklo_epi32(_mm_cvtsi32_si128((int) a),
-                                      _mm_cvtsi32_si128((int) b)));
+            _mm_unpacklo_epi32(_mm_cvtsi32_si128((int) a),
+                               _mm_cvtsi32_si128((int) b)),
+            _mm_unpacklo_epi32(_mm_cvtsi32_si128((int) a),
+                               _mm_cvtsi32_si128((int) b)));
     }
     a = s[0] | (uint32_t) s[n >> 1] << 8 | (uint32_t) s[n - 1] << 16
         | (uint32_t) s[0] << 24;
@@ -79,7 +79,7 @@ lbg__q_load(const unsigned char *s, size_t n)
  * moves hi to 0x7f, the top of the signed range, and one signed compare
  * keeps lo..hi; a byte above hi wraps below the bound */
 #define lbg__q_range(x, lo, hi)                                              \
-    _mm_cmpgt_epi8(_mm_add_epi8((x), _mm_set1_epi8((char) (0x7f - (hi)))), \
+    _mm_cmpgt_epi8(_mm_add_epi8((x), _mm_set1_epi8((char) (0x7f - (hi)))),   \
                    _mm_set1_epi8((char) (0x7e - ((hi) - (lo)))))
 
 /* 0xff bytes where x holds a tchar of the four ranges header names use:
@@ -122,8 +122,8 @@ LBG_INLINE __m128i
 lbg__q_vkey(__m128i x)
 {
     return _mm_andnot_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)),
-                            _mm_or_si128(x, _mm_cmpeq_epi8(
-                                                x, _mm_set1_epi8(0x09))));
+                            _mm_or_si128(x, _mm_cmpeq_epi8(x, _mm_set1_epi8(
+                                                                  0x09))));
 }
 
 /* 1 when v[0..n) is 1 to 16 ASCII digits (a Content-Length that cannot
@@ -143,10 +143,10 @@ lbg__q_digits(const unsigned char *v, size_t n)
 LBG_INLINE __m128i
 lbg__q_value_good(__m128i x)
 {
-    return _mm_andnot_si128(
-               _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)),
-               _mm_cmpgt_epi8(_mm_xor_si128(x, _mm_set1_epi8((char) 0x80)),
-                              _mm_set1_epi8(-97)));
+    return _mm_andnot_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)),
+                            _mm_cmpgt_epi8(_mm_xor_si128(x, _mm_set1_epi8(
+                                                                (char) 0x80)),
+                                           _mm_set1_epi8(-97)));
 }
 
 /* 1 when s[0..n) is a status line after "HTTP/1.1 " that lbg_check
@@ -160,7 +160,7 @@ lbg__q_status_line(const unsigned char *s, size_t n)
            && (unsigned) (s[1] - '0') < 10u && (unsigned) (s[2] - '0') < 10u
            && s[3] == ' '
            && _mm_movemask_epi8(lbg__q_value_good(lbg__q_load(s, n)))
-              == 0xffff;
+                  == 0xffff;
 }
 #endif
 
@@ -188,14 +188,12 @@ lbg__word_ieq(const unsigned char *p, const char *lc, const char *mask)
 LBG_INLINE int
 lbg__framing_name(const unsigned char *n, size_t len)
 {
-    if (len == 14
-        && lbg__word_ieq(n, "content-", "\40\40\40\40\40\40\40\0")
+    if (len == 14 && lbg__word_ieq(n, "content-", "\40\40\40\40\40\40\40\0")
         && lbg__word_ieq(n + 6, "t-length", "\40\0\40\40\40\40\40\40"))
     {
         return LBG__K_CL;
     }
-    if (len == 17
-        && lbg__word_ieq(n, "transfer", "\40\40\40\40\40\40\40\40")
+    if (len == 17 && lbg__word_ieq(n, "transfer", "\40\40\40\40\40\40\40\40")
         && lbg__word_ieq(n + 8, "-encodin", "\0\40\40\40\40\40\40\40")
         && lbg__word_ieq(n + 9, "encoding", "\40\40\40\40\40\40\40\40"))
     {

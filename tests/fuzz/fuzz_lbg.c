@@ -151,9 +151,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!lbg_rule_in_profile(rep.findings[i].rule, p.profile)) {
             die("finding outside the profile", &rep);
         }
-        if (rep.findings[i].at != NULL &&
-            (rep.findings[i].at < in ||
-             rep.findings[i].at + rep.findings[i].at_len > in + len)) {
+        if (rep.findings[i].at != NULL
+            && (rep.findings[i].at < in
+                || rep.findings[i].at + rep.findings[i].at_len > in + len))
+        {
             die("finding points outside the input", &rep);
         }
         n = lbg_finding_format(&raw.view, &rep.findings[i], (int) (i & 1),

@@ -47,11 +47,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
     {
-        const lbguard_sv_t *vs[] = { &a.time, &a.elb, &a.client, &a.target,
-                                     &a.request, &a.user_agent, &a.trace_id,
-                                     &a.actions, &a.error_reason,
-                                     &a.conn_trace_id, &a.transform_status,
-                                     &a.term };
+        const lbguard_sv_t *vs[] = {&a.time,
+                                    &a.elb,
+                                    &a.client,
+                                    &a.target,
+                                    &a.request,
+                                    &a.user_agent,
+                                    &a.trace_id,
+                                    &a.actions,
+                                    &a.error_reason,
+                                    &a.conn_trace_id,
+                                    &a.transform_status,
+                                    &a.term};
 
         for (i = 0; i < sizeof(vs) / sizeof(vs[0]); i++) {
             inside(vs[i], buf, size);

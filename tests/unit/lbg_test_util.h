@@ -39,10 +39,10 @@
 #endif
 
 /* A field from two string literals (which may contain NUL bytes). */
-#define LBGT_F(n, v)                                                        \
-    {                                                                       \
-        (const unsigned char *) (n), sizeof(n) - 1,                         \
-            (const unsigned char *) (v), sizeof(v) - 1, 0, 0                  \
+#define LBGT_F(n, v)                                                         \
+    {                                                                        \
+        (const unsigned char *) (n), sizeof(n) - 1,                          \
+            (const unsigned char *) (v), sizeof(v) - 1, 0, 0                 \
     }
 
 #define LBGT_NELTS(a) (sizeof(a) / sizeof((a)[0]))
@@ -126,13 +126,13 @@ lbgt_read_file(const char *path, size_t *len)
 #define LBGT_EXPECT_MAX 16
 
 typedef struct {
-    char           name[96];  /* "NNN-slug" */
-    unsigned char *raw;       /* .http bytes (malloc'd) */
+    char           name[96]; /* "NNN-slug" */
+    unsigned char *raw;      /* .http bytes (malloc'd) */
     size_t         len;
-    int            head;      /* .expect has a "head" line */
+    int            head;                    /* .expect has a "head" line */
     lbg_rule_e     expect[LBGT_EXPECT_MAX]; /* .expect rules, in order */
     size_t         nexpect;
-    unsigned char *repaired;  /* .repaired bytes, or NULL when absent */
+    unsigned char *repaired; /* .repaired bytes, or NULL when absent */
     size_t         repaired_len;
 } lbgt_case_t;
 
@@ -191,7 +191,8 @@ lbgt_cases_load(size_t *ncases)
         snprintf(path, sizeof(path), "%s/%s.http", LBG_CASES_DIR, names[i]);
         c->raw = lbgt_read_file(path, &c->len);
         assert_non_null(c->raw);
-        snprintf(path, sizeof(path), "%s/%s.repaired", LBG_CASES_DIR, names[i]);
+        snprintf(path, sizeof(path), "%s/%s.repaired", LBG_CASES_DIR,
+                 names[i]);
         c->repaired = lbgt_read_file(path, &c->repaired_len);
         snprintf(path, sizeof(path), "%s/%s.expect", LBG_CASES_DIR, names[i]);
         ex = lbgt_read_file(path, &exlen);
@@ -199,13 +200,15 @@ lbgt_cases_load(size_t *ncases)
             fail_msg("%s: missing .expect", names[i]);
         }
         for (line = strtok_r((char *) ex, "\n", &save); line != NULL;
-             line = strtok_r(NULL, "\n", &save)) {
+             line = strtok_r(NULL, "\n", &save))
+        {
             if (strcmp(line, "head") == 0) {
                 c->head = 1;
             } else if (strcmp(line, "none") != 0) {
                 lbg_rule_e r = lbgt_rule_by_name(line);
                 if (r == LBG_RULE_NONE) {
-                    fail_msg("%s.expect: unknown rule \"%s\"", names[i], line);
+                    fail_msg("%s.expect: unknown rule \"%s\"", names[i],
+                             line);
                 }
                 assert_true(c->nexpect < LBGT_EXPECT_MAX);
                 c->expect[c->nexpect++] = r;
@@ -331,8 +334,9 @@ lbgt_find_edit(const lbg_report_t *rep, lbg_edit_op_e op, size_t field)
     size_t i;
 
     for (i = 0; i < rep->nedits; i++) {
-        if (rep->edits[i].op == op &&
-            (field == LBG_NO_FIELD || rep->edits[i].field == field)) {
+        if (rep->edits[i].op == op
+            && (field == LBG_NO_FIELD || rep->edits[i].field == field))
+        {
             return (int) i;
         }
     }
@@ -437,12 +441,8 @@ lbgt_apply(const lbg_response_t *r, const lbg_report_t *rep,
             tmp[e->field].value = e->value;
             tmp[e->field].value_len = e->value_len;
             break;
-        case LBG_EDIT_CLOSE:
-            a->close = 1;
-            break;
-        case LBG_EDIT_NO_BODY:
-            a->no_body = 1;
-            break;
+        case LBG_EDIT_CLOSE: a->close = 1; break;
+        case LBG_EDIT_NO_BODY: a->no_body = 1; break;
         case LBG_EDIT_BAD_GATEWAY:
             /* the target's own 502: none of the original fields */
             a->view.status = 502;
@@ -454,8 +454,7 @@ lbgt_apply(const lbg_response_t *r, const lbg_report_t *rep,
             }
             n = 0;
             break;
-        default:
-            fail_msg("unknown edit op %d", (int) e->op);
+        default: fail_msg("unknown edit op %d", (int) e->op);
         }
     }
     for (i = 0; i < r->nfields; i++) {

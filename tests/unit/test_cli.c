@@ -47,8 +47,7 @@ test_duration(void **state)
     assert_int_equal(lbguard_parse_duration("60sec", &ms), -1);
     assert_int_equal(lbguard_parse_duration("-1", &ms), -1);
     assert_int_equal(lbguard_parse_duration("1d", &ms), -1);
-    assert_int_equal(lbguard_parse_duration("99999999999999999999", &ms),
-                     -1);
+    assert_int_equal(lbguard_parse_duration("99999999999999999999", &ms), -1);
     assert_int_equal(ms, 7); /* untouched on error */
 }
 
@@ -147,19 +146,20 @@ test_ieq(void **state)
 static void
 test_opt_match(void **state)
 {
-    const char   *str = NULL;
-    uint64_t      ms = 5, pos = 5;
-    int           flag = 0, i, r;
-    lbg_profile_e profile = LBG_PROFILE_STRICTEST;
+    const char         *str = NULL;
+    uint64_t            ms = 5, pos = 5;
+    int                 flag = 0, i, r;
+    lbg_profile_e       profile = LBG_PROFILE_STRICTEST;
     const lbguard_opt_t opts[] = {
-        { "--flag", "-f", LBGUARD_OPT_FLAG, &flag, NULL },
-        { "--str", NULL, LBGUARD_OPT_STRING, &str, NULL },
-        { "--ms", NULL, LBGUARD_OPT_DURATION, &ms, NULL },
-        { "--pos", NULL, LBGUARD_OPT_DURATION_POS, &pos, NULL },
-        { "--profile", NULL, LBGUARD_OPT_PROFILE, &profile, NULL },
+        {"--flag", "-f", LBGUARD_OPT_FLAG, &flag, NULL},
+        {"--str", NULL, LBGUARD_OPT_STRING, &str, NULL},
+        {"--ms", NULL, LBGUARD_OPT_DURATION, &ms, NULL},
+        {"--pos", NULL, LBGUARD_OPT_DURATION_POS, &pos, NULL},
+        {"--profile", NULL, LBGUARD_OPT_PROFILE, &profile, NULL},
     };
-    char *argv[] = { "t", "-f", "--str", "v", "--ms=0", "--pos", "0",
-                     "--profile=nginx", "--flag=1", "--strx", "--pos" };
+    char  *argv[] = {"t",        "-f",     "--str", "v",
+                     "--ms=0",   "--pos",  "0",     "--profile=nginx",
+                     "--flag=1", "--strx", "--pos"};
     size_t n = sizeof(opts) / sizeof(opts[0]);
 
     (void) state;
@@ -228,10 +228,10 @@ test_json_writer(void **state)
     lbguard_json_end(&j, '}');
     lbguard_json_newline(&j);
     assert_int_equal(fclose(out), 0);
-    assert_string_equal(buf,
-        "{\"a\":[\n{\"n\":-3,\"u\":18446744073709551615},\n{}],"
-        "\"s\":\"q\\\"\\\\\\u000a\\u007f\",\"e\":[],"
-        "\"l\":[\"haproxy\",\"nginx\"],\"b\":true,\"z\":null}\n");
+    assert_string_equal(
+        buf, "{\"a\":[\n{\"n\":-3,\"u\":18446744073709551615},\n{}],"
+             "\"s\":\"q\\\"\\\\\\u000a\\u007f\",\"e\":[],"
+             "\"l\":[\"haproxy\",\"nginx\"],\"b\":true,\"z\":null}\n");
     free(buf);
 }
 

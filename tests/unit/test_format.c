@@ -31,7 +31,9 @@ test_escape(void **state)
     assert_int_equal(n, 13);
 
     /* CR, LF, NUL, quote, backslash, DEL, high bytes */
-    n = lbg_escape(U("a\r\n\0\"\\\x7f\x80\xff" "b"), 10, 64, buf, sizeof(buf));
+    n = lbg_escape(U("a\r\n\0\"\\\x7f\x80\xff"
+                     "b"),
+                   10, 64, buf, sizeof(buf));
     assert_string_equal(buf, "a\\x0d\\x0a\\x00\\x22\\x5c\\x7f\\x80\\xffb");
     assert_int_equal(n, strlen(buf));
 
@@ -74,11 +76,15 @@ test_escape_small_buffers(void **state)
 
     /* every size: NUL-terminated inside the buffer, return == strlen,
      * a prefix of the full output, never writes past size */
-    lbg_escape(U("ab\x01" "cd\"e"), 7, 64, full, sizeof(full));
+    lbg_escape(U("ab\x01"
+                 "cd\"e"),
+               7, 64, full, sizeof(full));
     assert_string_equal(full, "ab\\x01cd\\x22e");
     for (size = 1; size <= strlen(full) + 1; size++) {
         memset(buf, 'X', sizeof(buf));
-        n = lbg_escape(U("ab\x01" "cd\"e"), 7, 64, buf, size);
+        n = lbg_escape(U("ab\x01"
+                         "cd\"e"),
+                       7, 64, buf, size);
         assert_true(n < size);
         assert_int_equal(buf[n], '\0');
         assert_int_equal(strlen(buf), n);
@@ -174,39 +180,86 @@ test_format_exact(void **state)
         int         repaired;
         const char *want;
     } c[] = {
-        {200, NULL, {LBGT_F("X-Bad", "a\r\nb\"\\\x80")}, 1, 1,
+        {200,
+         NULL,
+         {LBGT_F("X-Bad", "a\r\nb\"\\\x80")},
+         1,
+         1,
          "field-value-cr-lf: field \"X-Bad\" value "
          "\"a\\x0d\\x0ab\\x22\\x5c\\x80\", "
          "CR and LF replaced with SP"},
-        {200, NULL, {LBGT_F("X-Bad", "a\x01")}, 1, 0,
+        {200,
+         NULL,
+         {LBGT_F("X-Bad", "a\x01")},
+         1,
+         0,
          "field-value-ctl: field \"X-Bad\" value \"a\\x01\", "
          "not repaired (detect mode)"},
-        {200, NULL, {LBGT_F("X-A", "a\r\n b")}, 1, 1,
+        {200,
+         NULL,
+         {LBGT_F("X-A", "a\r\n b")},
+         1,
+         1,
          "obs-fold: field \"X-A\" value \"a\\x0d\\x0a b\", "
          "unfolded with SP"},
-        {2000, NULL, {LBGT_F("X", "1")}, 0, 1,
+        {2000,
+         NULL,
+         {LBGT_F("X", "1")},
+         0,
+         1,
          "status-code-invalid: status 2000, status set to 500"},
-        {200, "2000 OK", {LBGT_F("X", "1")}, 0, 1,
+        {200,
+         "2000 OK",
+         {LBGT_F("X", "1")},
+         0,
+         1,
          "status-code-invalid: status line \"2000 OK\", status set to 500"},
-        {200, "200 O\x01K", {LBGT_F("X", "1")}, 0, 1,
+        {200,
+         "200 O\x01K",
+         {LBGT_F("X", "1")},
+         0,
+         1,
          "reason-phrase-invalid: status line \"200 O\\x01K\", "
          "standard reason phrase used"},
-        {200, NULL, {LBGT_F("Bad Name", "x")}, 1, 1,
+        {200,
+         NULL,
+         {LBGT_F("Bad Name", "x")},
+         1,
+         1,
          "field-name-invalid: field name \"Bad Name\", field removed"},
-        {200, NULL, {LBGT_F("X{", "x")}, 1, 0,
+        {200,
+         NULL,
+         {LBGT_F("X{", "x")},
+         1,
+         0,
          "field-name-not-token: field name \"X{\", "
          "not repaired (detect mode)"},
-        {200, NULL,
-         {LBGT_F("Content-Length", "5"), LBGT_F("Content-Length", "6")}, 2, 1,
+        {200,
+         NULL,
+         {LBGT_F("Content-Length", "5"), LBGT_F("Content-Length", "6")},
+         2,
+         1,
          "content-length-conflict: Content-Length 5 and 6, "
          "all Content-Length removed, connection closed"},
-        {200, NULL, {LBGT_F("Content-Length", "+5")}, 1, 1,
+        {200,
+         NULL,
+         {LBGT_F("Content-Length", "+5")},
+         1,
+         1,
          "content-length-invalid: field \"Content-Length\" value \"+5\", "
          "Content-Length removed, connection closed"},
-        {200, NULL, {LBGT_F("Transfer-Encoding", "gzip")}, 1, 1,
+        {200,
+         NULL,
+         {LBGT_F("Transfer-Encoding", "gzip")},
+         1,
+         1,
          "te-not-chunked: field \"Transfer-Encoding\" value \"gzip\", "
          "none (connection closed)"},
-        {204, NULL, {LBGT_F("Content-Length", "5")}, 1, 1,
+        {204,
+         NULL,
+         {LBGT_F("Content-Length", "5")},
+         1,
+         1,
          "framing-on-bodiless-status: field \"Content-Length\" value \"5\" "
          "on status 204, Transfer-Encoding/Content-Length removed"},
     };
@@ -242,9 +295,11 @@ test_format_exact_raw(void **state)
     } c[] = {
 #define RAW(s) s, sizeof(s) - 1
         {RAW("HTTP/1.1 200 OK\nContent-Length: 0\n\n"),
-         "bare-lf: 3 lines end in LF without CR, line ends rewritten as CRLF"},
+         "bare-lf: 3 lines end in LF without CR, line ends rewritten as "
+         "CRLF"},
         {RAW("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\n"),
-         "bare-lf: 1 line ends in LF without CR, line ends rewritten as CRLF"},
+         "bare-lf: 1 line ends in LF without CR, line ends rewritten as "
+         "CRLF"},
         {RAW("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello world"),
          "body-longer-than-content-length: Content-Length 5, body 11 bytes, "
          "body cut to its declared length, connection closed"},
@@ -303,7 +358,8 @@ test_format_long_value(void **state)
         char want[256];
         snprintf(want, sizeof(want),
                  "field-value-ctl: field \"X-Long\" value \"\\x01%.63s...\", "
-                 "control characters replaced with SP", longv + 1);
+                 "control characters replaced with SP",
+                 longv + 1);
         assert_string_equal(buf, want);
         assert_int_equal(n, strlen(want));
     }
@@ -324,7 +380,8 @@ test_format_small_buffers(void **state)
     n = lbg_finding_format(&r, &t.rep.findings[0], 1, full, sizeof(full));
     assert_int_equal(n, strlen(full));
     memset(buf, 'X', sizeof(buf));
-    assert_int_equal(lbg_finding_format(&r, &t.rep.findings[0], 1, buf, 0), 0);
+    assert_int_equal(lbg_finding_format(&r, &t.rep.findings[0], 1, buf, 0),
+                     0);
     assert_int_equal(buf[0], 'X');
     for (size = 1; size <= n + 1; size++) {
         size_t m;
@@ -359,12 +416,12 @@ test_summary(void **state)
     r.nfields = 2;
     lbgt_check(NULL, &r, &t);
     n = lbg_report_summary(&t.rep, LBG_MODE_REPAIR, buf, sizeof(buf));
-    assert_string_equal(buf,
-                        "field-name-invalid:repaired,field-value-ctl:repaired");
+    assert_string_equal(
+        buf, "field-name-invalid:repaired,field-value-ctl:repaired");
     assert_int_equal(n, strlen(buf));
     lbg_report_summary(&t.rep, LBG_MODE_DETECT, buf, sizeof(buf));
-    assert_string_equal(buf,
-                        "field-name-invalid:detected,field-value-ctl:detected");
+    assert_string_equal(
+        buf, "field-name-invalid:detected,field-value-ctl:detected");
 
     /* a rule without a repair is "reported" */
     r = lbgt_view(200, te, 1);

@@ -77,17 +77,21 @@ test_verdict_saturation(void **state)
     (void) state;
     /* lb + margin overflows: saturates at UINT64_MAX */
     assert_int_equal(lbg_keepalive_verdict(UINT64_MAX, UINT64_MAX - 10, 5000,
-                                           &req), LBG_KA_OK);
+                                           &req),
+                     LBG_KA_OK);
     assert_true(req == UINT64_MAX);
     assert_int_equal(lbg_keepalive_verdict(UINT64_MAX - 1, UINT64_MAX - 10,
-                                           5000, &req), LBG_KA_RAISE);
+                                           5000, &req),
+                     LBG_KA_RAISE);
     assert_true(req == UINT64_MAX);
-    assert_int_equal(lbg_keepalive_verdict(UINT64_MAX, UINT64_MAX,
-                                           UINT64_MAX, &req), LBG_KA_OK);
+    assert_int_equal(lbg_keepalive_verdict(UINT64_MAX, UINT64_MAX, UINT64_MAX,
+                                           &req),
+                     LBG_KA_OK);
     assert_true(req == UINT64_MAX);
     /* exactly UINT64_MAX without overflow */
     assert_int_equal(lbg_keepalive_verdict(UINT64_MAX - 1, UINT64_MAX - 5, 5,
-                                           &req), LBG_KA_RAISE);
+                                           &req),
+                     LBG_KA_RAISE);
     assert_true(req == UINT64_MAX);
     /* a huge margin with a small LB timeout */
     assert_int_equal(lbg_keepalive_verdict(1000, 1, UINT64_MAX, &req),
@@ -95,7 +99,8 @@ test_verdict_saturation(void **state)
     assert_true(req == UINT64_MAX);
     /* large but no overflow */
     assert_int_equal(lbg_keepalive_verdict(UINT64_MAX, UINT64_MAX / 2,
-                                           UINT64_MAX / 2, &req), LBG_KA_OK);
+                                           UINT64_MAX / 2, &req),
+                     LBG_KA_OK);
     assert_true(req == UINT64_MAX - 1);
 }
 
@@ -110,11 +115,11 @@ test_presets(void **state)
         {"oci", 310000},    {"AWS-ALB", 60000}, {"Gcp", 600000},
         {"OCI", 310000},    {"Aws-Clb", 60000},
     };
-    static const char *bad[] = {"aws", "alb", "aws-al", "aws-albx", "gcpx",
-                                "gc", "", "aws_alb", " oci", "oci ",
-                                "azure", "60000"};
-    uint64_t ms;
-    size_t   i;
+    static const char *bad[] = {"aws",  "alb",  "aws-al", "aws-albx",
+                                "gcpx", "gc",   "",       "aws_alb",
+                                " oci", "oci ", "azure",  "60000"};
+    uint64_t           ms;
+    size_t             i;
 
     (void) state;
     for (i = 0; i < LBGT_NELTS(ok); i++) {

@@ -64,8 +64,8 @@ test_outcome_matches_summary(void **state)
             rep.nfindings = 1;
             (void) lbg_report_summary(&rep, (lbg_mode_e) m, buf, sizeof(buf));
             snprintf(want, sizeof(want), "%s:%s", lbg_rule_name(f.rule),
-                     lbg_outcome_name(lbg_finding_outcome(f.rule,
-                                                          (lbg_mode_e) m)));
+                     lbg_outcome_name(
+                         lbg_finding_outcome(f.rule, (lbg_mode_e) m)));
             assert_string_equal(buf, want);
         }
     }
@@ -183,10 +183,10 @@ test_zone_names(void **state)
 
 /* ---- the exposition --------------------------------------------------- */
 
-static lbg_metrics_t       m_a, m_b;
-static lbg_metrics_zone_t  zones[2];
-static lbg_metrics_view_t  view;
-static uint64_t            drain[LBG_DRAIN_OUTCOMES];
+static lbg_metrics_t      m_a, m_b;
+static lbg_metrics_zone_t zones[2];
+static lbg_metrics_view_t view;
+static uint64_t           drain[LBG_DRAIN_OUTCOMES];
 
 static void
 make_view(void)
@@ -284,8 +284,8 @@ test_golden(void **state)
 static void
 test_buffer_sizes(void **state)
 {
-    char          *full, *buf;
-    size_t         n, size;
+    char  *full, *buf;
+    size_t n, size;
 
     (void) state;
     make_view();
@@ -386,8 +386,8 @@ test_structure(void **state)
 static void
 test_escaping(void **state)
 {
-    char   *out;
-    size_t  n;
+    char  *out;
+    size_t n;
 
     (void) state;
     make_view();
@@ -396,12 +396,14 @@ test_escaping(void **state)
     assert_non_null(out);
     (void) lbg_metrics_format(&view, out, n);
     out[n] = '\0';
-    assert_non_null(strstr(out,
-        "lbguard_bodies_cut_total{server=\"q\\\"b\\\\s\\nx\\\\xff\\\\x01\"} 0\n"));
-    assert_non_null(strstr(out,
-        "lbguard_responses_total{server=\"default\",mode=\"repair\"} "
-        "18446744073709551615\n"));
-    assert_non_null(strstr(out,
+    assert_non_null(strstr(out, "lbguard_bodies_cut_total{server="
+                                "\"q\\\"b\\\\s\\nx\\\\xff\\\\x01\"} 0\n"));
+    assert_non_null(
+        strstr(out,
+               "lbguard_responses_total{server=\"default\",mode=\"repair\"} "
+               "18446744073709551615\n"));
+    assert_non_null(strstr(
+        out,
         "lbguard_findings_total{server=\"default\",rule=\"te-not-chunked\","
         "outcome=\"reported\"} 3\n"));
     /* a rule with a repair has no "reported", one without no "repaired" */
@@ -437,7 +439,8 @@ test_drain(void **state)
     (void) state;
     for (k = 0; k < LBG_DRAIN_OUTCOMES; k++) {
         assert_string_not_equal(lbg_drain_outcome_name(
-                                    (lbg_drain_outcome_e) k), "unknown");
+                                    (lbg_drain_outcome_e) k),
+                                "unknown");
     }
     assert_string_equal(lbg_drain_outcome_name(LBG_DRAIN_SERVER_CLOSE),
                         "server-close");
@@ -462,10 +465,12 @@ test_drain(void **state)
     assert_non_null(out);
     (void) lbg_metrics_format(&view, out, n);
     out[n] = '\0';
-    assert_non_null(strstr(out,
-        "lbguard_drain_connections_total{outcome=\"request\"} 0\n"));
-    assert_non_null(strstr(out,
-        "lbguard_drain_connections_total{outcome=\"mpm-busy\"} 0\n"));
+    assert_non_null(
+        strstr(out,
+               "lbguard_drain_connections_total{outcome=\"request\"} 0\n"));
+    assert_non_null(
+        strstr(out,
+               "lbguard_drain_connections_total{outcome=\"mpm-busy\"} 0\n"));
     free(out);
 }
 

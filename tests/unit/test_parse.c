@@ -38,7 +38,8 @@ static void
 assert_span(const unsigned char *p, size_t len, const char *want)
 {
     if (len != strlen(want) || memcmp(p, want, len) != 0) {
-        fail_msg("span \"%.*s\" != \"%s\"", (int) len, (const char *) p, want);
+        fail_msg("span \"%.*s\" != \"%s\"", (int) len, (const char *) p,
+                 want);
     }
 }
 
@@ -309,8 +310,7 @@ test_view_defects(void **state)
     c = find_case("obs-fold-crlf-sp");
     g = parse_case(c, &t);
     assert_int_equal(t.raw.view.nfields, 2);
-    assert_span(t.fields[0].value, t.fields[0].value_len,
-                "first\r\n second");
+    assert_span(t.fields[0].value, t.fields[0].value_len, "first\r\n second");
     lbgt_guard_free(g, c->len);
 
     /* no end of the header section */
@@ -346,8 +346,8 @@ test_empty_input(void **state)
     (void) state;
     assert_int_equal(lbgt_parse(NULL, g, 0, 0, &t), -1);
     assert_int_equal(t.r.rep.nfindings, 1);
-    assert_true(t.r.rep.findings[0].rule == LBG_RULE_HEADER_INCOMPLETE ||
-                t.r.rep.findings[0].rule == LBG_RULE_VERSION_INVALID);
+    assert_true(t.r.rep.findings[0].rule == LBG_RULE_HEADER_INCOMPLETE
+                || t.r.rep.findings[0].rule == LBG_RULE_VERSION_INVALID);
     lbgt_guard_free(g, 0);
 }
 
@@ -405,8 +405,8 @@ test_profiles(void **state)
                 if (!lbg_rule_in_profile(r, (lbg_profile_e) p)) {
                     continue;
                 }
-                if (b >= one.r.rep.nfindings ||
-                    one.r.rep.findings[b].rule != r) {
+                if (b >= one.r.rep.nfindings
+                    || one.r.rep.findings[b].rule != r) {
                     lbgt_dump(c->name, &all.r.rep);
                     lbgt_dump(lbg_profile_name((lbg_profile_e) p),
                               &one.r.rep);

@@ -10,11 +10,12 @@
 #include "lbg_quick.h"
 
 /* The field bytes the tests draw from: every class the checks tell apart. */
-static const unsigned char lbgt_bytes[] = {
-    'a', 'Z', 'q', '0', '9', '-', '_', '.', '!', '~', '|', '`', '^', '#',
-    ':', ' ', '\t', '\r', '\n', '\0', 0x01, 0x1f, 0x7f, 0x80, 0xff, '"',
-    '(', ',', '/', '@', '[', '{', '}', 'x', 'E', '5'
-};
+static const unsigned char lbgt_bytes[] = {'a',  'Z',  'q',  '0',  '9',  '-',
+                                           '_',  '.',  '!',  '~',  '|',  '`',
+                                           '^',  '#',  ':',  ' ',  '\t', '\r',
+                                           '\n', '\0', 0x01, 0x1f, 0x7f, 0x80,
+                                           0xff, '"',  '(',  ',',  '/',  '@',
+                                           '[',  '{',  '}',  'x',  'E',  '5'};
 
 static uint64_t lbgt_rng = 88172645463325252ull;
 
@@ -47,7 +48,8 @@ static int
 ref_tchar(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-           || (c >= '0' && c <= '9') || (c != 0 && strchr("!#$%&'*+-.^_`|~", c));
+           || (c >= '0' && c <= '9')
+           || (c != 0 && strchr("!#$%&'*+-.^_`|~", c));
 }
 
 static int
@@ -86,8 +88,7 @@ contract(const lbg_policy_t *p, const lbg_response_t *r, const char *what)
                         r->fields[i].trusted);
     }
     if (!lbg_quick_clean(p, &q, r->status, r->status_line,
-                         r->status_line_len))
-    {
+                         r->status_line_len)) {
         return 0;
     }
     lbgt_check(p, r, &t);
@@ -143,12 +144,13 @@ test_corpus_contract(void **state)
                     p.max_fields = 3;
                 }
                 if (lbgt_parse(&p, lbgt_cases[i].raw, lbgt_cases[i].len,
-                               lbgt_cases[i].head, t) != 0) {
+                               lbgt_cases[i].head, t)
+                    != 0)
+                {
                     continue;
                 }
                 if (contract(&p, &t->raw.view, lbgt_cases[i].name)
-                    && prof == 0 && !small)
-                {
+                    && prof == 0 && !small) {
                     clean++;
                 }
             }
@@ -158,7 +160,8 @@ test_corpus_contract(void **state)
             lbg_policy_init(&p, LBG_PROFILE_STRICTEST);
             lbgt_parse(&p, lbgt_cases[i].raw, lbgt_cases[i].len,
                        lbgt_cases[i].head, t);
-            if (t->rc == 0 && contract(&p, &t->raw.view, lbgt_cases[i].name)) {
+            if (t->rc == 0 && contract(&p, &t->raw.view, lbgt_cases[i].name))
+            {
                 conformant_clean++;
             } else if (t->rc != 0 || !allowed_not_clean(&t->raw.view)) {
                 fail_msg("quick pass not clean on conformant case %s",
@@ -167,8 +170,8 @@ test_corpus_contract(void **state)
         }
     }
     print_message("# corpus: %zu cases, %zu clean by the quick pass; "
-                  "%zu conformant, %zu of them clean\n", lbgt_ncases, clean,
-                  conformant, conformant_clean);
+                  "%zu conformant, %zu of them clean\n",
+                  lbgt_ncases, clean, conformant, conformant_clean);
     assert_true(conformant > 0);
     free(t);
 }
@@ -177,21 +180,47 @@ test_corpus_contract(void **state)
 static void
 test_random_contract(void **state)
 {
-    static const int statuses[] = {200, 204, 304, 100, 101, 199, 99, 600,
-                                   404, 500, 599, 0, 1000, 299};
-    static const char *const lines[] = {
-        NULL, "200 OK", "200", "200 ", "204 No Content", "2000 X", "20 OK",
-        "600 Odd", "099 Low", "200 O\x01K", "200 Tab\there", "301 \x7f",
-        "404 Not\xff Found", "200\tOK", "599 Last", "100 Continue",
-        "1000 x", "500 A long reason phrase here", "200 OK\x80", "201 C"
-    };
-    static const char *const cl_values[] = {"12", "0", "", " 12", "1,1",
-                                            "12, 13", "-1", "99999999999999999999", "00",
-                                            "123", "1234567890123456", "12345678901234567",
-                                            "12a", "1/3", "9:", "1234"};
-    static const char *const te_values[] = {"chunked", "CHUNKED", "gzip",
-                                            "gzip, chunked", "chunked, chunked",
-                                            "", "chunked "};
+    static const int         statuses[] = {200, 204, 304, 100, 101, 199,  99,
+                                           600, 404, 500, 599, 0,   1000, 299};
+    static const char *const lines[] = {NULL,
+                                        "200 OK",
+                                        "200",
+                                        "200 ",
+                                        "204 No Content",
+                                        "2000 X",
+                                        "20 OK",
+                                        "600 Odd",
+                                        "099 Low",
+                                        "200 O\x01K",
+                                        "200 Tab\there",
+                                        "301 \x7f",
+                                        "404 Not\xff Found",
+                                        "200\tOK",
+                                        "599 Last",
+                                        "100 Continue",
+                                        "1000 x",
+                                        "500 A long reason phrase here",
+                                        "200 OK\x80",
+                                        "201 C"};
+    static const char *const cl_values[] = {"12",
+                                            "0",
+                                            "",
+                                            " 12",
+                                            "1,1",
+                                            "12, 13",
+                                            "-1",
+                                            "99999999999999999999",
+                                            "00",
+                                            "123",
+                                            "1234567890123456",
+                                            "12345678901234567",
+                                            "12a",
+                                            "1/3",
+                                            "9:",
+                                            "1234"};
+    static const char *const te_values[] = {
+        "chunked",          "CHUNKED", "gzip",    "gzip, chunked",
+        "chunked, chunked", "",        "chunked "};
     unsigned char  buf[64][96];
     lbg_field_t    f[64];
     lbg_response_t r;
@@ -208,11 +237,12 @@ test_random_contract(void **state)
             memset(&f[i], 0, sizeof(f[i]));
             f[i].trusted = lbgt_rand(4) == 0;
             if (k == 0) {
-                f[i].name = (const unsigned char *) (lbgt_rand(2) ? "Content-Length"
-                                                                  : "content-LENGTH");
+                f[i].name = (const unsigned char *) (lbgt_rand(2)
+                                                         ? "Content-Length"
+                                                         : "content-LENGTH");
                 f[i].name_len = 14;
                 f[i].value = (const unsigned char *)
-                             cl_values[lbgt_rand(LBGT_NELTS(cl_values))];
+                    cl_values[lbgt_rand(LBGT_NELTS(cl_values))];
                 f[i].value_len = strlen((const char *) f[i].value);
                 continue;
             }
@@ -220,7 +250,7 @@ test_random_contract(void **state)
                 f[i].name = (const unsigned char *) "Transfer-Encoding";
                 f[i].name_len = 17;
                 f[i].value = (const unsigned char *)
-                             te_values[lbgt_rand(LBGT_NELTS(te_values))];
+                    te_values[lbgt_rand(LBGT_NELTS(te_values))];
                 f[i].value_len = strlen((const char *) f[i].value);
                 continue;
             }
@@ -230,7 +260,8 @@ test_random_contract(void **state)
             f[i].name = buf[i];
             f[i].name_len = nl;
             f[i].value = buf[i] + nl;
-            lbgt_fill(buf[i] + nl, vl > 96 - nl ? 96 - nl : vl, k < 5 ? 150 : 4);
+            lbgt_fill(buf[i] + nl, vl > 96 - nl ? 96 - nl : vl,
+                      k < 5 ? 150 : 4);
             f[i].value_len = vl > 96 - nl ? 96 - nl : vl;
         }
         r = lbgt_view(statuses[lbgt_rand(LBGT_NELTS(statuses))], f, n);
@@ -268,11 +299,11 @@ static void
 one_span(int name, const unsigned char *g, size_t len)
 {
     static const char *const names[] = {"X-A", "X-Val"};
-    lbg_quick_t  q;
-    lbg_policy_t p;
-    unsigned     slow;
-    int          want, got, scan;
-    size_t       k;
+    lbg_quick_t              q;
+    lbg_policy_t             p;
+    unsigned                 slow;
+    int                      want, got, scan;
+    size_t                   k;
 
     lbg_policy_init(&p, LBG_PROFILE_STRICTEST);
     p.max_field_bytes = p.max_header_bytes = p.max_fields = 0;
@@ -288,13 +319,14 @@ one_span(int name, const unsigned char *g, size_t len)
                  * framing defects: the scan alone is compared */
                 if (scan != want) {
                     fail_msg("name of %zu bytes: lbg_scan_name %d, "
-                             "reference %d", len, scan, want);
+                             "reference %d",
+                             len, scan, want);
                 }
                 continue;
             }
         } else {
             slow = lbg__quick_slow((const unsigned char *) names[k],
-                                  strlen(names[k]), g, len, 0);
+                                   strlen(names[k]), g, len, 0);
             lbg_quick_field(&q, (const unsigned char *) names[k],
                             strlen(names[k]), g, len, 0);
             want = all_bytes(g, len, ref_vbyte);
@@ -318,12 +350,12 @@ one_span(int name, const unsigned char *g, size_t len)
 static void
 test_exact_classes(void **state)
 {
-    static const size_t longer[] = {41, 47, 48, 63, 64, 65, 95, 96, 97,
-                                    127, 128, 129, 160, 255, 300, 1000};
-    unsigned char  src[1024], *g;
-    size_t         len, pos, li, npos, ps[6];
-    unsigned       b, iter;
-    int            name;
+    static const size_t longer[] = {41, 47,  48,  63,  64,  65,  95,  96,
+                                    97, 127, 128, 129, 160, 255, 300, 1000};
+    unsigned char       src[1024], *g;
+    size_t              len, pos, li, npos, ps[6];
+    unsigned            b, iter;
+    int                 name;
 
     (void) state;
     for (name = 0; name < 2; name++) {
@@ -395,18 +427,24 @@ static void
 test_clean_responses(void **state)
 {
     lbg_field_t nginx[] = {
-        LBGT_F("Server", "nginx/1.22.1"), LBGT_F("Date", "Sun, 22 Nov 2026 02:31:31 GMT"),
-        LBGT_F("Content-Type", "text/plain"), LBGT_F("Content-Length", "33"),
-        LBGT_F("Connection", "keep-alive"), LBGT_F("X-Bench-1", "value 1"),
-        LBGT_F("Cache-Control", "no-cache, no-store, must-revalidate, max-age=0"),
-        LBGT_F("Set-Cookie", "id=a3fWa; Expires=Thu, 21 Oct 2027 07:28:00 GMT; Secure; HttpOnly"),
-        LBGT_F("Content-Security-Policy", "default-src 'self'; img-src *; script-src \"x\""),
-        LBGT_F("X-Obs-Text", "caf\xc3\xa9"), LBGT_F("ETag", "\"5f1-3a\""),
-        LBGT_F("A", "b"), LBGT_F("Vary", "")
-    };
-    lbg_field_t te[] = {
-        LBGT_F("Transfer-Encoding", "chunked"), LBGT_F("Content-Type", "text/html")
-    };
+        LBGT_F("Server", "nginx/1.22.1"),
+        LBGT_F("Date", "Sun, 22 Nov 2026 02:31:31 GMT"),
+        LBGT_F("Content-Type", "text/plain"),
+        LBGT_F("Content-Length", "33"),
+        LBGT_F("Connection", "keep-alive"),
+        LBGT_F("X-Bench-1", "value 1"),
+        LBGT_F("Cache-Control",
+               "no-cache, no-store, must-revalidate, max-age=0"),
+        LBGT_F("Set-Cookie", "id=a3fWa; Expires=Thu, 21 Oct 2027 07:28:00 "
+                             "GMT; Secure; HttpOnly"),
+        LBGT_F("Content-Security-Policy",
+               "default-src 'self'; img-src *; script-src \"x\""),
+        LBGT_F("X-Obs-Text", "caf\xc3\xa9"),
+        LBGT_F("ETag", "\"5f1-3a\""),
+        LBGT_F("A", "b"),
+        LBGT_F("Vary", "")};
+    lbg_field_t  te[] = {LBGT_F("Transfer-Encoding", "chunked"),
+                         LBGT_F("Content-Type", "text/html")};
     lbg_policy_t p;
 
     (void) state;
@@ -433,17 +471,19 @@ test_dirty_responses(void **state)
     lbg_policy_t p;
 
     (void) state;
-#define ONE(n, v, status, line, want)                                       \
-    do {                                                                    \
-        lbg_field_t one_[] = {LBGT_F(n, v)};                                \
-        assert_int_equal(quick(NULL, status, line, one_, 1), want);         \
+#define ONE(n, v, status, line, want)                                        \
+    do {                                                                     \
+        lbg_field_t one_[] = {LBGT_F(n, v)};                                 \
+        assert_int_equal(quick(NULL, status, line, one_, 1), want);          \
     } while (0)
     /* every tchar and HTAB: clean, on every path */
     assert_int_equal(lbg__quick_slow((const unsigned char *) "X_Under", 7,
-                                    (const unsigned char *) "v", 1, 0), 0);
+                                     (const unsigned char *) "v", 1, 0),
+                     0);
     assert_int_equal(lbg__quick_slow((const unsigned char *) "X-Tab", 5,
-                                    (const unsigned char *) "a\tb", 3, 0), 0);
-    ONE("X_", "v", 200, NULL, 1);               /* short: the exact path */
+                                     (const unsigned char *) "a\tb", 3, 0),
+                     0);
+    ONE("X_", "v", 200, NULL, 1); /* short: the exact path */
     ONE("X-B", "a\tb", 200, NULL, 1);
     ONE("", "v", 200, NULL, 0);
     ONE("X A", "v", 200, NULL, 0);
@@ -461,7 +501,7 @@ test_dirty_responses(void **state)
     ONE("Content-Length", "1x3", 200, NULL, 0);
     ONE("Content-Length", "12:", 200, NULL, 0);
     ONE("Content-Length", "", 200, NULL, 0);
-    ONE("Content_Length", "12", 200, NULL, 1);  /* no framing name */
+    ONE("Content_Length", "12", 200, NULL, 1); /* no framing name */
     ONE("Content-Length", "12, 12", 200, NULL, 0);
     ONE("Content-Length", "12", 204, NULL, 0);
     ONE("Content-Length", "0", 101, NULL, 0);
@@ -487,7 +527,7 @@ test_dirty_responses(void **state)
 
     /* budgets: exactly at and one past each limit */
     lbg_policy_init(&p, LBG_PROFILE_STRICTEST);
-    f[0] = (lbg_field_t) LBGT_F("X-A", "0123456789");  /* 13 + 4 bytes */
+    f[0] = (lbg_field_t) LBGT_F("X-A", "0123456789"); /* 13 + 4 bytes */
     f[1] = (lbg_field_t) LBGT_F("X-B", "01234");
     p.max_field_bytes = 17;
     assert_int_equal(quick(&p, 200, NULL, f, 2), 1);
@@ -531,20 +571,26 @@ test_many_fields(void **state)
     r = lbgt_view(200, f, N);
 
     f[N - 1] = (lbg_field_t) LBGT_F("Content-Length", "5");
-    assert_int_equal(contract(&p, &r, "LBG__KIND_MAX + 88 fields, "
-                                      "Content-Length"), 1);
+    assert_int_equal(contract(&p, &r,
+                              "LBG__KIND_MAX + 88 fields, "
+                              "Content-Length"),
+                     1);
     assert_int_equal(lbgt_check(&p, &r, &t), 0);
 
     f[N - 1] = (lbg_field_t) LBGT_F("Transfer-Encoding", "chunked");
-    assert_int_equal(contract(&p, &r, "LBG__KIND_MAX + 88 fields, "
-                                      "Transfer-Encoding"), 0);
+    assert_int_equal(contract(&p, &r,
+                              "LBG__KIND_MAX + 88 fields, "
+                              "Transfer-Encoding"),
+                     0);
     lbgt_check(&p, &r, &t);
     assert_int_equal(t.rep.close, 1);
 
     r.nfields = LBG__KIND_MAX;
     f[LBG__KIND_MAX - 1] = f[N - 1];
-    assert_int_equal(contract(&p, &r, "LBG__KIND_MAX fields, "
-                                      "Transfer-Encoding"), 1);
+    assert_int_equal(contract(&p, &r,
+                              "LBG__KIND_MAX fields, "
+                              "Transfer-Encoding"),
+                     1);
 }
 
 int
@@ -559,5 +605,6 @@ main(void)
         cmocka_unit_test(test_many_fields),
     };
 
-    return cmocka_run_group_tests(tests, lbgt_cases_setup, lbgt_cases_teardown);
+    return cmocka_run_group_tests(tests, lbgt_cases_setup,
+                                  lbgt_cases_teardown);
 }

@@ -21,9 +21,9 @@ test_sanitize(void **state)
 {
     static const unsigned char in[] = "a\r\n b\x01\x7f\tc\x80\xff\0d\x1f~ ";
     static const unsigned char want[] = "a   b  \tc\x80\xff d ~ ";
-    unsigned char out[sizeof(in)];
-    unsigned char inplace[sizeof(in)];
-    size_t        n = sizeof(in) - 1;
+    unsigned char              out[sizeof(in)];
+    unsigned char              inplace[sizeof(in)];
+    size_t                     n = sizeof(in) - 1;
 
     (void) state;
     memset(out, 'X', sizeof(out));
@@ -78,9 +78,11 @@ typedef struct {
 static const lbg_field_t f_name[] = {LBGT_F("Bad Name", "x"),
                                      LBGT_F("X@Y", "1"),
                                      LBGT_F("Content-Length", "0")};
-static const lbg_field_t f_values[] = {
-    LBGT_F("X-A", "a\r\nb"), LBGT_F("X-B", "a\0b"), LBGT_F("X-C", "\x01\x7f"),
-    LBGT_F("X-D", "a\r\n b"), LBGT_F("X-E", "a\n\tb")};
+static const lbg_field_t f_values[] = {LBGT_F("X-A", "a\r\nb"),
+                                       LBGT_F("X-B", "a\0b"),
+                                       LBGT_F("X-C", "\x01\x7f"),
+                                       LBGT_F("X-D", "a\r\n b"),
+                                       LBGT_F("X-E", "a\n\tb")};
 static const lbg_field_t f_cl_bad[] = {LBGT_F("Content-Length", "+5")};
 static const lbg_field_t f_cl_dup[] = {LBGT_F("Content-Length", "5"),
                                        LBGT_F("Content-Length", "5"),
@@ -92,13 +94,17 @@ static const lbg_field_t f_te_cl[] = {LBGT_F("Transfer-Encoding", "chunked"),
 static const lbg_field_t f_te_twice[] = {
     LBGT_F("Transfer-Encoding", "chunked, chunked")};
 static const lbg_field_t f_te_two[] = {LBGT_F("Transfer-Encoding", "chunked"),
-                                       LBGT_F("Transfer-Encoding", "chunked")};
-static const lbg_field_t f_bodiless[] = {
-    LBGT_F("Transfer-Encoding", "chunked"), LBGT_F("Content-Length", "5")};
-static const lbg_field_t f_mixed[] = {
-    LBGT_F("{x}", "1"), LBGT_F("Content-Length", "5"), LBGT_F("X-A", "\0"),
-    LBGT_F("Content-Length", "5"), LBGT_F("Transfer-Encoding", "chunked"),
-    LBGT_F("Transfer-Encoding", "chunked")};
+                                       LBGT_F("Transfer-Encoding",
+                                              "chunked")};
+static const lbg_field_t f_bodiless[] = {LBGT_F("Transfer-Encoding",
+                                                "chunked"),
+                                         LBGT_F("Content-Length", "5")};
+static const lbg_field_t f_mixed[] = {LBGT_F("{x}", "1"),
+                                      LBGT_F("Content-Length", "5"),
+                                      LBGT_F("X-A", "\0"),
+                                      LBGT_F("Content-Length", "5"),
+                                      LBGT_F("Transfer-Encoding", "chunked"),
+                                      LBGT_F("Transfer-Encoding", "chunked")};
 
 static const view_case_t view_cases[] = {
     {"status 600", 600, NULL, 0, 0, NULL, 0},
@@ -323,18 +329,17 @@ test_repair_raw_corpus(void **state)
             if (c->repaired == NULL) {
                 print_message("%s: no .repaired file\n", c->name);
                 bad++;
-            } else if (c->repaired_len != n ||
-                       memcmp(c->repaired, out, n) != 0) {
-                print_message("%s: output differs from .repaired\n",
-                              c->name);
+            } else if (c->repaired_len != n
+                       || memcmp(c->repaired, out, n) != 0) {
+                print_message("%s: output differs from .repaired\n", c->name);
                 bad++;
             }
         }
 
         /* a compliant response comes out byte for byte as it went in
          * (CRLF line ends, no OWS changes needed) */
-        if (t.r.rep.nfindings == 0 && c->nexpect == 0 &&
-            canonical_lines(&t.raw.view)) {
+        if (t.r.rep.nfindings == 0 && c->nexpect == 0
+            && canonical_lines(&t.raw.view)) {
             if (n != c->len || memcmp(out, c->raw, n) != 0) {
                 print_message("%s: compliant response changed\n", c->name);
                 bad++;
@@ -365,7 +370,7 @@ test_repair_raw_corpus(void **state)
 static void
 test_repair_raw_prefixes(void **state)
 {
-    static lbgt_parse_t t, t2;
+    static lbgt_parse_t  t, t2;
     static unsigned char out[2 * 32768 + 256], out2[4 * 32768 + 1024];
     size_t               i, k;
 
@@ -428,7 +433,8 @@ test_repair_within_budget(void **state)
     assert_int_equal(t.raw.header_len, 4096);
     lbgt_assert_rules("4096", &t.r.rep,
                       (lbg_rule_e[]){LBG_RULE_BODY_LONGER,
-                                     LBG_RULE_HEADER_TOO_LARGE}, 2);
+                                     LBG_RULE_HEADER_TOO_LARGE},
+                      2);
     k = t.r.rep.nfindings - 1;
     assert_true(t.r.rep.findings[k].after_repair);
     assert_int_equal(t.r.rep.findings[k].n1, 4096 + 19);

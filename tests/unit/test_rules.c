@@ -57,8 +57,8 @@ test_table(void **state)
         assert_int_equal(r->id, ids[i]);
         assert_string_equal(lbg_rule_name(r->id), r->name);
         assert_true((r->fix & ~(LBG_FIX_EDIT | LBG_FIX_CLOSE)) == 0);
-        assert_true(r->tier >= LBG_TIER_ACCEPTABLE &&
-                    r->tier <= LBG_TIER_SEVERE);
+        assert_true(r->tier >= LBG_TIER_ACCEPTABLE
+                    && r->tier <= LBG_TIER_SEVERE);
         /* 0: no load balancer is known to reject it (strictest only) */
         assert_true((r->lb_mask & ~LBG_LB_ALL) == 0);
         assert_true(strncmp(r->rfc, "RFC 911", 7) == 0);
@@ -67,8 +67,8 @@ test_table(void **state)
         assert_true(r->name[0] != '\0');
         for (j = 0; r->name[j]; j++) {
             char c = r->name[j];
-            assert_true((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                        c == '-');
+            assert_true((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+                        || c == '-');
         }
         for (j = 0; j < i; j++) {
             q = lbg_rule((lbg_rule_e) ids[j]);
@@ -107,8 +107,9 @@ test_names(void **state)
     }
     for (i = 0; i < LBG_PROFILE_COUNT; i++) {
         assert_string_equal(lbg_profile_name((lbg_profile_e) i), profiles[i]);
-        assert_int_equal(
-            lbg_profile_parse(profiles[i], strlen(profiles[i]), &p), 0);
+        assert_int_equal(lbg_profile_parse(profiles[i], strlen(profiles[i]),
+                                           &p),
+                         0);
         assert_int_equal(p, i);
     }
     for (i = 0; i < 3; i++) {
@@ -162,54 +163,69 @@ static void
 test_profiles(void **state)
 {
     static const unsigned bits[LBG_PROFILE_COUNT] = {
-        LBG_LB_ALL, LBG_LB_HAPROXY, LBG_LB_NGINX,
-        LBG_LB_ENVOY, LBG_LB_LLHTTP, LBG_LB_AWS_ALB, LBG_LB_NGINX_122};
+        LBG_LB_ALL,    LBG_LB_HAPROXY, LBG_LB_NGINX,    LBG_LB_ENVOY,
+        LBG_LB_LLHTTP, LBG_LB_AWS_ALB, LBG_LB_NGINX_122};
     int id, p;
 
     (void) state;
     for (id = 1; id < LBG_RULE_END; id++) {
         const lbg_rule_t *r = lbg_rule((lbg_rule_e) id);
-        assert_int_equal(
-            lbg_rule_in_profile((lbg_rule_e) id, LBG_PROFILE_STRICTEST), 1);
+        assert_int_equal(lbg_rule_in_profile((lbg_rule_e) id,
+                                             LBG_PROFILE_STRICTEST),
+                         1);
         for (p = 1; p < LBG_PROFILE_COUNT; p++) {
-            assert_int_equal(
-                lbg_rule_in_profile((lbg_rule_e) id, (lbg_profile_e) p),
-                (r->lb_mask & bits[p]) != 0);
+            assert_int_equal(lbg_rule_in_profile((lbg_rule_e) id,
+                                                 (lbg_profile_e) p),
+                             (r->lb_mask & bits[p]) != 0);
         }
     }
     /* a few spelled out, from the parsers' sources (LBG_LB_* in lbg.h) */
     assert_int_equal(lbg_rule_in_profile(LBG_RULE_CONTENT_LENGTH_DUPLICATE,
-                                         LBG_PROFILE_HAPROXY), 0);
+                                         LBG_PROFILE_HAPROXY),
+                     0);
     assert_int_equal(lbg_rule_in_profile(LBG_RULE_CONTENT_LENGTH_DUPLICATE,
-                                         LBG_PROFILE_NGINX), 1);
+                                         LBG_PROFILE_NGINX),
+                     1);
     assert_int_equal(lbg_rule_in_profile(LBG_RULE_FIELD_NAME_NOT_TOKEN,
-                                         LBG_PROFILE_NGINX), 0);
+                                         LBG_PROFILE_NGINX),
+                     0);
     assert_int_equal(lbg_rule_in_profile(LBG_RULE_FIELD_VALUE_CTL,
-                                         LBG_PROFILE_ENVOY), 1);
+                                         LBG_PROFILE_ENVOY),
+                     1);
     assert_int_equal(lbg_rule_in_profile(LBG_RULE_FIELD_VALUE_CTL,
-                                         LBG_PROFILE_HAPROXY), 0);
+                                         LBG_PROFILE_HAPROXY),
+                     0);
     assert_int_equal(lbg_rule_in_profile(LBG_RULE_BARE_LF,
-                                         LBG_PROFILE_LLHTTP), 1);
+                                         LBG_PROFILE_LLHTTP),
+                     1);
     assert_int_equal(lbg_rule_in_profile(LBG_RULE_BARE_LF,
-                                         LBG_PROFILE_AWS_ALB), 0);
+                                         LBG_PROFILE_AWS_ALB),
+                     0);
     assert_int_equal(lbg_rule_in_profile(LBG_RULE_VERSION_INVALID,
-                                         LBG_PROFILE_AWS_ALB), 1);
+                                         LBG_PROFILE_AWS_ALB),
+                     1);
     /* no rule, or no profile */
     assert_int_equal(lbg_rule_in_profile(LBG_RULE_NONE,
-                                         LBG_PROFILE_STRICTEST), 0);
-    assert_int_equal(lbg_rule_in_profile(LBG_RULE_END,
-                                         LBG_PROFILE_STRICTEST), 0);
+                                         LBG_PROFILE_STRICTEST),
+                     0);
+    assert_int_equal(lbg_rule_in_profile(LBG_RULE_END, LBG_PROFILE_STRICTEST),
+                     0);
     assert_int_equal(lbg_rule_in_profile(LBG_RULE_OBS_FOLD,
-                                         (lbg_profile_e) 7), 0);
+                                         (lbg_profile_e) 7),
+                     0);
     /* nginx before 1.23.0 did not check an upstream's framing fields */
     assert_int_equal(lbg_rule_in_profile(LBG_RULE_CONTENT_LENGTH_INVALID,
-                                         LBG_PROFILE_NGINX_122), 0);
+                                         LBG_PROFILE_NGINX_122),
+                     0);
     assert_int_equal(lbg_rule_in_profile(LBG_RULE_CONTENT_LENGTH_INVALID,
-                                         LBG_PROFILE_NGINX), 1);
+                                         LBG_PROFILE_NGINX),
+                     1);
     assert_int_equal(lbg_rule_in_profile(LBG_RULE_OBS_FOLD,
-                                         LBG_PROFILE_NGINX_122), 1);
+                                         LBG_PROFILE_NGINX_122),
+                     1);
     assert_int_equal(lbg_rule_in_profile(LBG_RULE_TE_CHUNKED_NOT_FINAL,
-                                         LBG_PROFILE_NGINX_122), 1);
+                                         LBG_PROFILE_NGINX_122),
+                     1);
 }
 
 /* The fix column against the documented behaviour of a few rules (README
@@ -224,26 +240,26 @@ test_fix(void **state)
         int        close; /* the connection is not reused */
     } want[] = {
         /* rewritten in place, connection kept */
-        { LBG_RULE_OBS_FOLD, 1, 0 },
-        { LBG_RULE_BARE_LF, 1, 0 },
-        { LBG_RULE_CONTENT_LENGTH_DUPLICATE, 1, 0 },
-        { LBG_RULE_STATUS_CODE_OUT_OF_RANGE, 1, 0 },
+        {LBG_RULE_OBS_FOLD, 1, 0},
+        {LBG_RULE_BARE_LF, 1, 0},
+        {LBG_RULE_CONTENT_LENGTH_DUPLICATE, 1, 0},
+        {LBG_RULE_STATUS_CODE_OUT_OF_RANGE, 1, 0},
         /* repaired, and the connection closed */
-        { LBG_RULE_CONTENT_LENGTH_CONFLICT, 1, 1 },
-        { LBG_RULE_BODY_LONGER, 1, 1 },
-        { LBG_RULE_TE_NOT_APPLIED, 1, 1 },
+        {LBG_RULE_CONTENT_LENGTH_CONFLICT, 1, 1},
+        {LBG_RULE_BODY_LONGER, 1, 1},
+        {LBG_RULE_TE_NOT_APPLIED, 1, 1},
         /* the target's own 502, which carries Connection: close */
-        { LBG_RULE_UPSTREAM_STATUS_LINE_INVALID, 1, 1 },
-        { LBG_RULE_SWITCHING_WITHOUT_UPGRADE, 1, 1 },
-        { LBG_RULE_INTERIM_AS_FINAL, 1, 1 },
+        {LBG_RULE_UPSTREAM_STATUS_LINE_INVALID, 1, 1},
+        {LBG_RULE_SWITCHING_WITHOUT_UPGRADE, 1, 1},
+        {LBG_RULE_INTERIM_AS_FINAL, 1, 1},
         /* no repair; the connection is closed */
-        { LBG_RULE_BODY_SHORTER, 0, 1 },
-        { LBG_RULE_CHUNKED_INVALID, 0, 1 },
-        { LBG_RULE_TE_NOT_CHUNKED, 0, 1 },
-        { LBG_RULE_TE_CHUNKED_NOT_FINAL, 0, 1 },
+        {LBG_RULE_BODY_SHORTER, 0, 1},
+        {LBG_RULE_CHUNKED_INVALID, 0, 1},
+        {LBG_RULE_TE_NOT_CHUNKED, 0, 1},
+        {LBG_RULE_TE_CHUNKED_NOT_FINAL, 0, 1},
         /* reported only */
-        { LBG_RULE_TOO_MANY_FIELDS, 0, 0 },
-        { LBG_RULE_HEADER_INCOMPLETE, 0, 0 },
+        {LBG_RULE_TOO_MANY_FIELDS, 0, 0},
+        {LBG_RULE_HEADER_INCOMPLETE, 0, 0},
     };
     const lbg_rule_t *r;
     size_t            i;
@@ -274,10 +290,10 @@ test_fix(void **state)
 static void
 test_profile_table(void **state)
 {
-    static const char *order[] = {"strictest", "haproxy", "nginx",
-                                  "nginx-1.22", "envoy", "llhttp",
+    static const char *order[] = {"strictest",  "haproxy", "nginx",
+                                  "nginx-1.22", "envoy",   "llhttp",
                                   "aws-alb"};
-    static const char ngx[] =
+    static const char  ngx[] =
         "\"strictest\", \"haproxy\", \"nginx\", \"nginx-1.22\", "
         "\"envoy\", \"llhttp\" or \"aws-alb\"";
     static const char apache[] =
@@ -365,10 +381,10 @@ test_policy_init(void **state)
 static void
 test_misc_tables(void **state)
 {
-    lbg_response_t r = lbgt_view(200, NULL, 0);
+    lbg_response_t   r = lbgt_view(200, NULL, 0);
     static const int bodiless[] = {100, 101, 102, 103, 199, 204, 304};
     static const int bodied[] = {200, 201, 205, 206, 301, 400, 404, 500, 599};
-    size_t i;
+    size_t           i;
 
     (void) state;
     for (i = 0; i < LBGT_NELTS(bodiless); i++) {
@@ -433,8 +449,8 @@ test_content_length_parse(void **state)
         }
         if (lbg_content_length_parse(U(cl[i].s), len) != cl[i].v) {
             fail_msg("lbg_content_length_parse(\"%s\") = %lld, want %lld",
-                     cl[i].s, (long long) lbg_content_length_parse(U(cl[i].s),
-                                                                   len),
+                     cl[i].s,
+                     (long long) lbg_content_length_parse(U(cl[i].s), len),
                      (long long) cl[i].v);
         }
     }
@@ -457,12 +473,12 @@ test_compliant(void **state)
         LBGT_F("!#$%&'*+-.^_`|~0123456789azAZ", "token name"),
         LBGT_F("Connection", "keep-alive"),
     };
-    lbg_field_t chunked[] = {LBGT_F("Transfer-Encoding", "chunked")};
-    lbg_field_t cl304[] = {LBGT_F("Content-Length", "10")};
-    lbgt_report_t  t;
-    lbg_response_t r = lbgt_view(200, fields, LBGT_NELTS(fields));
+    lbg_field_t      chunked[] = {LBGT_F("Transfer-Encoding", "chunked")};
+    lbg_field_t      cl304[] = {LBGT_F("Content-Length", "10")};
+    lbgt_report_t    t;
+    lbg_response_t   r = lbgt_view(200, fields, LBGT_NELTS(fields));
     static const int codes[] = {100, 101, 200, 204, 304, 404, 500, 599};
-    size_t i;
+    size_t           i;
 
     (void) state;
     assert_int_equal(lbgt_check(NULL, &r, &t), 0);
@@ -509,16 +525,16 @@ test_status_code(void **state)
 {
     /* not 3 digits: status-code-invalid; 3 digits outside 100..599:
      * status-code-out-of-range (every load balancer tested passes those) */
-    static const int bad[] = {-1, 1000, 2000};
-    static const int range[] = {0, 99, 600, 999};
+    static const int   bad[] = {-1, 1000, 2000};
+    static const int   range[] = {0, 99, 600, 999};
     static const char *bad_lines[] = {"2000 OK", "20 OK", "abc OK",
-                                      "2x0 OK", "", "20"};
+                                      "2x0 OK",  "",      "20"};
     static const char *range_lines[] = {"099 OK", "600 OK"};
-    lbgt_report_t  t;
-    lbg_response_t r;
-    size_t         i, k;
-    int            e;
-    lbg_rule_e     rule;
+    lbgt_report_t      t;
+    lbg_response_t     r;
+    size_t             i, k;
+    int                e;
+    lbg_rule_e         rule;
 
     (void) state;
     for (k = 0; k < 2; k++) {
@@ -535,8 +551,7 @@ test_status_code(void **state)
     }
     for (k = 0; k < 2; k++) {
         const char **lines = k == 0 ? bad_lines : range_lines;
-        size_t       n = k == 0 ? LBGT_NELTS(bad_lines)
-                                : LBGT_NELTS(range_lines);
+        size_t n = k == 0 ? LBGT_NELTS(bad_lines) : LBGT_NELTS(range_lines);
 
         rule = k == 0 ? LBG_RULE_STATUS_CODE_INVALID
                       : LBG_RULE_STATUS_CODE_OUT_OF_RANGE;
@@ -560,14 +575,14 @@ test_status_code(void **state)
 static void
 test_reason_phrase(void **state)
 {
-    static const char *bad[] = {"200 O\x01K", "200 O\rK", "200 O\nK",
-                                "200 O\x7fK", "200 \x00"};
+    static const char  *bad[] = {"200 O\x01K", "200 O\rK", "200 O\nK",
+                                 "200 O\x7fK", "200 \x00"};
     static const size_t badlen[] = {7, 6, 6, 6, 5};
-    lbg_field_t    cl[] = {LBGT_F("Content-Length", "0")};
-    lbgt_report_t  t;
-    lbg_response_t r;
-    size_t         i;
-    int            e;
+    lbg_field_t         cl[] = {LBGT_F("Content-Length", "0")};
+    lbgt_report_t       t;
+    lbg_response_t      r;
+    size_t              i;
+    int                 e;
 
     (void) state;
     for (i = 0; i < LBGT_NELTS(bad); i++) {
@@ -592,16 +607,17 @@ static void
 test_field_names(void **state)
 {
     static const lbg_field_t invalid[] = {
-        LBGT_F("Bad Name", "x"), LBGT_F("", "x"), LBGT_F("X-\0A", "x"),
+        LBGT_F("Bad Name", "x"), LBGT_F("", "x"),     LBGT_F("X-\0A", "x"),
         LBGT_F("X\x7f", "x"),    LBGT_F("X\tY", "x"), LBGT_F("X\x01", "x"),
-        LBGT_F("X:Y", "x"),      LBGT_F(" X", "x"), LBGT_F("X\r\n", "x"),
+        LBGT_F("X:Y", "x"),      LBGT_F(" X", "x"),   LBGT_F("X\r\n", "x"),
     };
     static const lbg_field_t not_token[] = {
-        LBGT_F("X@Y", "1"), LBGT_F("{X}", "1"), LBGT_F("a/b", "1"),
+        LBGT_F("X@Y", "1"), LBGT_F("{X}", "1"),  LBGT_F("a/b", "1"),
         LBGT_F("X\"", "1"), LBGT_F("X(Y)", "1"), LBGT_F("X\xc3\xa9", "1"),
-        LBGT_F("[x]", "1"), LBGT_F("a;b", "1"), LBGT_F("a=b", "1"),
+        LBGT_F("[x]", "1"), LBGT_F("a;b", "1"),  LBGT_F("a=b", "1"),
     };
-    lbg_field_t    fields[3] = {LBGT_F("Content-Length", "0"), {0},
+    lbg_field_t    fields[3] = {LBGT_F("Content-Length", "0"),
+                                {0},
                                 LBGT_F("X-Ok", "1")};
     lbgt_report_t  t;
     lbg_response_t r = lbgt_view(200, fields, 3);
@@ -655,7 +671,8 @@ test_trusted_fields(void **state)
     fields[0].trusted = 1;
     fields[1].trusted = 1;
     assert_int_equal(lbgt_check(NULL, &r, &t), 1);
-    assert_int_equal(t.rep.findings[0].rule, LBG_RULE_CONTENT_LENGTH_CONFLICT);
+    assert_int_equal(t.rep.findings[0].rule,
+                     LBG_RULE_CONTENT_LENGTH_CONFLICT);
     fields[0].trusted = 0;
     assert_int_equal(lbgt_check(NULL, &r, &t), 3);
 }
@@ -730,9 +747,12 @@ static void
 test_content_length_invalid(void **state)
 {
     static const lbg_field_t bad[] = {
-        LBGT_F("Content-Length", "abc"), LBGT_F("Content-Length", "-5"),
-        LBGT_F("Content-Length", "+5"),  LBGT_F("Content-Length", " 5"),
-        LBGT_F("Content-Length", ""),    LBGT_F("content-length", "5 5"),
+        LBGT_F("Content-Length", "abc"),
+        LBGT_F("Content-Length", "-5"),
+        LBGT_F("Content-Length", "+5"),
+        LBGT_F("Content-Length", " 5"),
+        LBGT_F("Content-Length", ""),
+        LBGT_F("content-length", "5 5"),
         LBGT_F("CONTENT-LENGTH", "0x5"),
         LBGT_F("Content-Length", "99999999999999999999"),
     };
@@ -748,14 +768,15 @@ test_content_length_invalid(void **state)
         if (bad[i].value[0] == ' ') {
             /* " 5" (a host value with a leading SP) is taken for the
              * one-field list "5" and reported as a duplicate */
-            assert_true(t.rep.findings[0].rule ==
-                               LBG_RULE_CONTENT_LENGTH_INVALID);
+            assert_true(t.rep.findings[0].rule
+                        == LBG_RULE_CONTENT_LENGTH_INVALID);
             continue;
         }
         one(&t, LBG_RULE_CONTENT_LENGTH_INVALID, 1, NULL, 0);
         assert_int_equal(t.rep.nedits, 2);
         assert_true(lbgt_find_edit(&t.rep, LBG_EDIT_REMOVE, 1) >= 0);
-        assert_true(lbgt_find_edit(&t.rep, LBG_EDIT_CLOSE, LBG_NO_FIELD) >= 0);
+        assert_true(lbgt_find_edit(&t.rep, LBG_EDIT_CLOSE, LBG_NO_FIELD)
+                    >= 0);
         assert_int_equal(t.rep.close, 1);
         assert_int_equal(t.rep.worst, LBG_TIER_SEVERE);
     }
@@ -764,12 +785,12 @@ test_content_length_invalid(void **state)
 static void
 test_content_length_duplicate(void **state)
 {
-    lbg_field_t two[] = {LBGT_F("Content-Length", "5"),
-                         LBGT_F("Content-Type", "text/plain"),
-                         LBGT_F("content-length", "5")};
-    lbg_field_t three[] = {LBGT_F("Content-Length", "42"),
-                           LBGT_F("Content-Length", "42"),
-                           LBGT_F("Content-Length", "42")};
+    lbg_field_t    two[] = {LBGT_F("Content-Length", "5"),
+                            LBGT_F("Content-Type", "text/plain"),
+                            LBGT_F("content-length", "5")};
+    lbg_field_t    three[] = {LBGT_F("Content-Length", "42"),
+                              LBGT_F("Content-Length", "42"),
+                              LBGT_F("Content-Length", "42")};
     lbgt_report_t  t;
     lbg_response_t r = lbgt_view(200, two, 3);
     lbg_policy_t   p;
@@ -804,8 +825,7 @@ test_content_length_duplicate(void **state)
 static void
 test_content_length_conflict(void **state)
 {
-    lbg_field_t fields[] = {LBGT_F("Content-Length", "5"),
-                            LBGT_F("X-A", "1"),
+    lbg_field_t fields[] = {LBGT_F("Content-Length", "5"), LBGT_F("X-A", "1"),
                             LBGT_F("Content-Length", "6")};
     lbgt_report_t  t;
     lbg_response_t r = lbgt_view(200, fields, 3);
@@ -829,8 +849,8 @@ test_content_length_conflict(void **state)
 static void
 test_te_with_cl(void **state)
 {
-    lbg_field_t fields[] = {LBGT_F("Content-Length", "5"),
-                            LBGT_F("Transfer-Encoding", "chunked")};
+    lbg_field_t    fields[] = {LBGT_F("Content-Length", "5"),
+                               LBGT_F("Transfer-Encoding", "chunked")};
     lbgt_report_t  t;
     lbg_response_t r = lbgt_view(200, fields, 2);
     lbg_policy_t   p;
@@ -903,10 +923,11 @@ test_te_not_chunked(void **state)
 static void
 test_te_chunked_twice(void **state)
 {
-    lbg_field_t one_field[] = {LBGT_F("Transfer-Encoding", "chunked, chunked")};
-    lbg_field_t two_fields[] = {LBGT_F("Transfer-Encoding", "chunked"),
-                                LBGT_F("X-A", "1"),
-                                LBGT_F("transfer-encoding", "chunked")};
+    lbg_field_t one_field[] = {
+        LBGT_F("Transfer-Encoding", "chunked, chunked")};
+    lbg_field_t    two_fields[] = {LBGT_F("Transfer-Encoding", "chunked"),
+                                   LBGT_F("X-A", "1"),
+                                   LBGT_F("transfer-encoding", "chunked")};
     lbgt_report_t  t;
     lbg_response_t r = lbgt_view(200, one_field, 1);
     lbg_policy_t   p;
@@ -942,13 +963,13 @@ test_te_chunked_twice(void **state)
 static void
 test_switching(void **state)
 {
-    lbg_field_t    up[] = {LBGT_F("upgrade", "websocket"),
-                           LBGT_F("Connection", "Upgrade")};
-    lbg_field_t    no[] = {LBGT_F("Connection", "Upgrade")};
-    lbgt_report_t  t;
-    lbg_response_t r;
-    lbg_policy_t   p;
-    char           line[256];
+    lbg_field_t                up[] = {LBGT_F("upgrade", "websocket"),
+                                       LBGT_F("Connection", "Upgrade")};
+    lbg_field_t                no[] = {LBGT_F("Connection", "Upgrade")};
+    lbgt_report_t              t;
+    lbg_response_t             r;
+    lbg_policy_t               p;
+    char                       line[256];
     static const unsigned char garbage[] =
         "Warning: debug output\r\nHTTP/1.1 200 OK\r\n";
 
@@ -962,8 +983,8 @@ test_switching(void **state)
     assert_true(t.rep.close);
     lbg_finding_format(&r, &t.rep.findings[0], 1, line, sizeof(line));
     assert_string_equal(line, "switching-protocols-without-upgrade: 101 "
-                        "Switching Protocols without an Upgrade field, "
-                        "replaced by the target's own 502 Bad Gateway");
+                              "Switching Protocols without an Upgrade field, "
+                              "replaced by the target's own 502 Bad Gateway");
     /* HAProxy 2.6 and nginx 1.22 pass it on: strictest only */
     lbg_policy_init(&p, LBG_PROFILE_HAPROXY);
     assert_int_equal(lbgt_check(&p, &r, &t), 0);
@@ -974,7 +995,8 @@ test_switching(void **state)
     assert_int_equal(lbg_check_switching(&p, &t.rep), 1);
     assert_true(lbg_report_bad_gateway(&t.rep));
     lbg_finding_format(&r, &t.rep.findings[0], 0, line, sizeof(line));
-    assert_string_equal(line, "switching-protocols-without-upgrade: 101 "
+    assert_string_equal(line,
+                        "switching-protocols-without-upgrade: 101 "
                         "Switching Protocols to a request without Upgrade, "
                         "not repaired (detect mode)");
     /* HAProxy 2.6 answers 502 (PH) to a 101 to a request that asked for
@@ -999,7 +1021,8 @@ test_switching(void **state)
         sizeof(garbage) - 1);
     assert_true(lbg_report_bad_gateway(&t.rep));
     lbg_finding_format(NULL, &t.rep.findings[0], 1, line, sizeof(line));
-    assert_string_equal(line, "upstream-status-line-invalid: upstream "
+    assert_string_equal(line,
+                        "upstream-status-line-invalid: upstream "
                         "response begins \"Warning: debug output\\x0d\\x0a"
                         "HTTP/1.1 200 OK\\x0d\\x0a\", replaced by the "
                         "target's own 502 Bad Gateway");
@@ -1018,8 +1041,8 @@ test_switching(void **state)
     assert_true(lbg_report_bad_gateway(&t.rep));
     lbg_finding_format(NULL, &t.rep.findings[0], 1, line, sizeof(line));
     assert_string_equal(line, "interim-response-as-final: interim status 100 "
-                        "sent as the final response, replaced by the "
-                        "target's own 502 Bad Gateway");
+                              "sent as the final response, replaced by the "
+                              "target's own 502 Bad Gateway");
 }
 
 /* issue 9: an application's Transfer-Encoding on a host that frames the
@@ -1053,14 +1076,14 @@ test_te_not_applied(void **state)
 static void
 test_framing_on_bodiless(void **state)
 {
-    lbg_field_t te[] = {LBGT_F("Upgrade", "websocket"),
-                        LBGT_F("Transfer-Encoding", "chunked")};
-    lbg_field_t cl[] = {LBGT_F("Content-Length", "5")};
-    lbgt_report_t  t;
-    lbg_response_t r;
-    lbg_policy_t   p;
+    lbg_field_t      te[] = {LBGT_F("Upgrade", "websocket"),
+                             LBGT_F("Transfer-Encoding", "chunked")};
+    lbg_field_t      cl[] = {LBGT_F("Content-Length", "5")};
+    lbgt_report_t    t;
+    lbg_response_t   r;
+    lbg_policy_t     p;
     static const int codes[] = {100, 103, 204}; /* 101: test_switching */
-    size_t i;
+    size_t           i;
 
     (void) state;
     for (i = 0; i < LBGT_NELTS(codes); i++) {
@@ -1159,11 +1182,11 @@ test_budgets(void **state)
 static void
 test_budgets_defaults(void **state)
 {
-    static lbg_field_t fields[101];
+    static lbg_field_t   fields[101];
     static unsigned char big[5000];
-    lbgt_report_t  t;
-    lbg_response_t r;
-    size_t         i;
+    lbgt_report_t        t;
+    lbg_response_t       r;
+    size_t               i;
 
     (void) state;
     memset(big, 'b', sizeof(big));
@@ -1196,12 +1219,11 @@ test_budgets_defaults(void **state)
 static void
 test_budgets_one_lb(void **state)
 {
-    static lbg_field_t fields[151];
-    static unsigned char big[90000];
+    static lbg_field_t         fields[151];
+    static unsigned char       big[90000];
     static const lbg_profile_e one_lb[] = {
-        LBG_PROFILE_HAPROXY, LBG_PROFILE_NGINX, LBG_PROFILE_ENVOY,
-        LBG_PROFILE_LLHTTP, LBG_PROFILE_AWS_ALB, LBG_PROFILE_NGINX_122
-    };
+        LBG_PROFILE_HAPROXY, LBG_PROFILE_NGINX,   LBG_PROFILE_ENVOY,
+        LBG_PROFILE_LLHTTP,  LBG_PROFILE_AWS_ALB, LBG_PROFILE_NGINX_122};
     lbgt_report_t  t;
     lbg_response_t r;
     lbg_policy_t   p;
@@ -1291,8 +1313,8 @@ test_budgets_one_lb(void **state)
 static void
 test_modes(void **state)
 {
-    lbg_field_t fields[] = {LBGT_F("Bad Name", "x"),
-                            LBGT_F("Content-Length", "abc")};
+    lbg_field_t    fields[] = {LBGT_F("Bad Name", "x"),
+                               LBGT_F("Content-Length", "abc")};
     lbgt_report_t  t;
     lbg_response_t r = lbgt_view(200, fields, 2);
     lbg_policy_t   p;
@@ -1325,11 +1347,11 @@ test_modes(void **state)
 static void
 test_truncation(void **state)
 {
-    lbg_field_t fields[] = {LBGT_F("Bad Name", "x"), LBGT_F("X-A", "a\x01"),
-                            LBGT_F("X{", "1"), LBGT_F("X-B", "\0")};
-    lbg_finding_t  f[2];
-    lbg_edit_t     e[1];
-    lbg_report_t   rep;
+    lbg_field_t   fields[] = {LBGT_F("Bad Name", "x"), LBGT_F("X-A", "a\x01"),
+                              LBGT_F("X{", "1"), LBGT_F("X-B", "\0")};
+    lbg_finding_t f[2];
+    lbg_edit_t    e[1];
+    lbg_report_t  rep;
     lbg_response_t r = lbgt_view(200, fields, 4);
     lbg_policy_t   p;
 
@@ -1405,10 +1427,10 @@ test_synthesised_fields(void **state)
     /* nginx: the application's Content-Length plus the one the header
      * filter writes from content_length_n and "Transfer-Encoding: chunked"
      * from r->chunked -- all in the view */
-    lbg_field_t fields[] = {
-        LBGT_F("Server", "nginx"), LBGT_F("Content-Length", "12"),
-        LBGT_F("Transfer-Encoding", "chunked"),
-        LBGT_F("Connection", "keep-alive")};
+    lbg_field_t    fields[] = {LBGT_F("Server", "nginx"),
+                               LBGT_F("Content-Length", "12"),
+                               LBGT_F("Transfer-Encoding", "chunked"),
+                               LBGT_F("Connection", "keep-alive")};
     lbgt_report_t  t;
     lbg_response_t r = lbgt_view(200, fields, 4);
 
@@ -1425,10 +1447,9 @@ test_worst_and_order(void **state)
     /* findings come in wire order: status line, then field by field, then
      * message framing */
     lbg_field_t fields[] = {
-        LBGT_F("X{", "1"),                  /* acceptable */
-        LBGT_F("Content-Length", "5"),
-        LBGT_F("X-A", "a\x01"),             /* ambiguous */
-        LBGT_F("Content-Length", "6"),      /* severe (conflict) */
+        LBGT_F("X{", "1"), /* acceptable */
+        LBGT_F("Content-Length", "5"), LBGT_F("X-A", "a\x01"), /* ambiguous */
+        LBGT_F("Content-Length", "6"), /* severe (conflict) */
     };
     lbgt_report_t  t;
     lbg_response_t r = lbgt_view(200, fields, 4);
@@ -1453,15 +1474,15 @@ static void
 test_locations(void **state)
 {
     lbg_field_t fields[] = {
-        LBGT_F("Bad Name", "x"),            /* 0 */
-        LBGT_F("X-A", "ab\x01c\x02"),       /* 1: at the first CTL */
-        LBGT_F("Content-Length", "5"),      /* 2 */
-        LBGT_F("Content-Length", "7"),      /* 3: conflict 5 and 7 */
+        LBGT_F("Bad Name", "x"),       /* 0 */
+        LBGT_F("X-A", "ab\x01c\x02"),  /* 1: at the first CTL */
+        LBGT_F("Content-Length", "5"), /* 2 */
+        LBGT_F("Content-Length", "7"), /* 3: conflict 5 and 7 */
     };
-    lbg_field_t    big[] = {LBGT_F("X-Big", "0123456789")};
-    lbgt_report_t  t;
-    lbg_response_t r = lbgt_view(200, fields, 4);
-    lbg_policy_t   p;
+    lbg_field_t          big[] = {LBGT_F("X-Big", "0123456789")};
+    lbgt_report_t        t;
+    lbg_response_t       r = lbgt_view(200, fields, 4);
+    lbg_policy_t         p;
     const lbg_finding_t *f;
 
     (void) state;
