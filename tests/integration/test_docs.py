@@ -6,6 +6,7 @@ rely on.
 Usage: python3 -m tests.integration.test_docs [--build DIR] [-k NAME]
 """
 import os
+import subprocess
 
 from scripts import rules_table
 from tests import lbgtest
@@ -35,6 +36,15 @@ class Docs(lbgtest.TestCase):
         head = "\n".join(self.readme.splitlines()[:12])
         self.check("README starts with make demo", "make demo" in head)
         self.check("README starts with make test", "make test" in head)
+
+    def test_format(self):
+        """The C sources follow the root .clang-format (make format-check)."""
+        lbgtest.require("/usr/bin/clang-format", "make deps (clang-format)")
+        r = subprocess.run(["make", "--no-print-directory", "format-check"], cwd=lbgtest.ROOT,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.eq("make format-check: the sources follow .clang-format",
+                (r.returncode, r.stdout.decode("utf-8", "replace")[-2000:]),
+                (0, r.stdout.decode("utf-8", "replace")[-2000:]))
 
     def test_ci(self):
         self.check(".ci/run runs make test", "make test" in read(".ci", "run"))
