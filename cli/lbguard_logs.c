@@ -1662,141 +1662,142 @@ lbguard_json_sv(const char *s, size_t n)
 }
 
 
+/*
+ * The report of lbguard logs --json (docs/logs.md): one JSON object on
+ * stdout. est, med: the keep-alive estimate and the median idle gap in us
+ * (0 when no race was seen); conf: its confidence ("none", "low", ...).
+ */
 static void
-lbguard_print_report(lbguard_agg_t *a, unsigned long nfiles)
+lbguard_print_json(lbguard_agg_t *a, unsigned long nfiles, int64_t est,
+                   int64_t med, const char *conf)
+{
+    const lbguard_logs_opts_t *o = a->o;
+    lbguard_top_t              top[64];
+    size_t                     ntop, i;
+    int                        c, first;
+    double                     req = a->requests ? (double) a->requests : 1.0;
+
+    printf("{\"lb\":\"%s\",\"input\":{\"files\":%lu,\"lines\":%lu,"
+           "\"skipped\":"
+           "{\"test\":%lu,\"tcp\":%lu,\"nlb\":%lu,\"unparseable\":%lu,"
+           "\"empty\":%lu,"
+           "\"no_request\":%lu,\"filtered\":%lu},\"unparseable_examples\":[",
+           lbguard_lb_name(a), nfiles, a->lines, a->skip_test, a->skip_tcp,
+           a->skip_nlb, a->skip_bad, a->skip_empty, a->skip_norequest,
+           a->filtered);
+    for (i = 0; i < a->skip_bad && i < LBGUARD_LOGS_BAD_SHOWN; i++) {
+        printf(i ? "," : "");
+        lbguard_json_sv(a->bad[i], strlen(a->bad[i]));
+    }
+    printf("]},\"totals\":{\"lines\":%lu,\"requests\":%lu,\"5xx\":%lu,"
+           "\"lb_generated_5xx\":%lu,\"target_generated_5xx\":%lu,"
+           "\"failed\":%lu},"
+           "\"classes\":[",
+           a->lines, a->requests, a->s5xx, a->lb_5xx, a->target_5xx,
+           a->failed);
+    first = 1;
+    for (c = 0; c < LC_N; c++) {
+        if (a->cls[c] == 0 || (o->class_mask && !(o->class_mask & (1u << c))))
+        {
+            continue;
+        }
+        printf("%s{\"id\":\"%s\",\"count\":%lu,\"share\":%.6f,\"basis\":"
+               "\"%s\","
+               "\"confirmed\":%lu,\"target_fault\":%s,\"fix\":",
+               first ? "" : ",", lbguard_classes[c].id, a->cls[c],
+               a->cls[c] / req, lbguard_basis(a, c), a->confirmed[c],
+               lbguard_classes[c].target_fault ? "true" : "false");
+        first = 0;
+        lbguard_json_sv(lbguard_classes[c].fix,
+                        strlen(lbguard_classes[c].fix));
+        printf(",\"targets\":[");
+        ntop = lbguard_top(a->cls_target
+                               + (size_t) c * LBGUARD_LOGS_TARGET_CAP,
+                           a->targets.n, top, (size_t) o->top);
+        for (i = 0; i < ntop; i++) {
+            printf("%s{\"target\":", i ? "," : "");
+            lbguard_json_sv(a->targets.arena + a->targets.off[top[i].id],
+                            a->targets.len[top[i].id]);
+            printf(",\"count\":%u}", top[i].count);
+        }
+        printf("],\"routes\":[");
+        ntop = lbguard_top(a->cls_route + (size_t) c * LBGUARD_LOGS_ROUTE_CAP,
+                           a->routes.n, top, (size_t) o->top);
+        for (i = 0; i < ntop; i++) {
+            printf("%s{\"route\":", i ? "," : "");
+            lbguard_json_sv(a->routes.arena + a->routes.off[top[i].id],
+                            a->routes.len[top[i].id]);
+            printf(",\"count\":%u,\"requests\":%u}", top[i].count,
+                   a->route_req[top[i].id]);
+        }
+        printf("],\"target_findings\":[");
+        if (c == LC_MALFORMED && a->join) {
+            ntop = lbguard_top(a->fnd_count, a->join->findings.n, top,
+                               (size_t) o->top);
+            for (i = 0; i < ntop; i++) {
+                printf("%s{\"findings\":", i ? "," : "");
+                lbguard_json_sv(a->join->findings.arena
+                                    + a->join->findings.off[top[i].id],
+                                a->join->findings.len[top[i].id]);
+                printf(",\"count\":%u}", top[i].count);
+            }
+        }
+        printf("],\"examples\":[");
+        for (i = 0; i < a->nex[c]; i++) {
+            printf(i ? "," : "");
+            lbguard_json_sv(a->ex[c][i].line, a->ex[c][i].len);
+        }
+        printf("]}");
+    }
+    printf("],\"timeline\":[");
+    first = 1;
+    for (i = 0; i < a->nminutes; i++) {
+        const lbguard_minute_t *m = &a->minutes[i];
+        char                    t[32];
+        int                     fc = 1;
+
+        if (m->failed == 0) {
+            continue;
+        }
+        lbguard_fmt_time(m->minute * 60000000, t, sizeof(t), 1);
+        printf("%s{\"minute\":\"%s\",\"requests\":%u,\"5xx\":%u,"
+               "\"failed\":%u,"
+               "\"burst\":%s,\"classes\":{",
+               first ? "" : ",", t, m->requests, m->s5xx, m->failed,
+               lbguard_burst(a, m) ? "true" : "false");
+        first = 0;
+        for (c = 0; c < LC_N; c++) {
+            if (m->cls[c]) {
+                printf("%s\"%s\":%u", fc ? "" : ",", lbguard_classes[c].id,
+                       m->cls[c]);
+                fc = 0;
+            }
+        }
+        printf("}}");
+    }
+    printf("],\"keepalive_estimate\":{\"races\":%lu,\"seconds\":", a->ngaps);
+    if (a->ngaps) {
+        printf("%.3f,\"median_gap\":%.6f,\"min_gap\":%.6f", est / 1e6,
+               med / 1e6, a->gaps[0] / 1e6);
+    } else {
+        printf("null,\"median_gap\":null,\"min_gap\":null");
+    }
+    printf(",\"confidence\":\"%s\"}}\n", conf);
+}
+
+
+/* The text report of lbguard logs, as lbguard_print_json() with its
+ * arguments. */
+static void
+lbguard_print_text(lbguard_agg_t *a, unsigned long nfiles, int64_t est,
+                   int64_t med, const char *conf)
 {
     const lbguard_logs_opts_t *o = a->o;
     lbguard_top_t              top[64];
     size_t                     ntop, i, k;
-    int                        c, first;
+    int                        c;
     double                     req = a->requests ? (double) a->requests : 1.0;
-    int64_t                    est = 0, med = 0;
-    const char                *conf = "none";
 
-    qsort(a->minutes, a->nminutes, sizeof(lbguard_minute_t),
-          lbguard_cmp_minute);
-    if (a->ngaps > 0) {
-        size_t n = a->ngaps < LBGUARD_LOGS_GAP_CAP ? a->ngaps
-                                                   : LBGUARD_LOGS_GAP_CAP;
-
-        qsort(a->gaps, n, sizeof(int64_t), lbguard_cmp_i64);
-        est = a->gaps[n / 10];
-        med = a->gaps[n / 2];
-        conf = a->ngaps < 10 ? "low" : a->ngaps < 50 ? "medium" : "high";
-    }
-
-    if (o->json) {
-        printf(
-            "{\"lb\":\"%s\",\"input\":{\"files\":%lu,\"lines\":%lu,"
-            "\"skipped\":"
-            "{\"test\":%lu,\"tcp\":%lu,\"nlb\":%lu,\"unparseable\":%lu,"
-            "\"empty\":%lu,"
-            "\"no_request\":%lu,\"filtered\":%lu},\"unparseable_examples\":[",
-            lbguard_lb_name(a), nfiles, a->lines, a->skip_test, a->skip_tcp,
-            a->skip_nlb, a->skip_bad, a->skip_empty, a->skip_norequest,
-            a->filtered);
-        for (i = 0; i < a->skip_bad && i < LBGUARD_LOGS_BAD_SHOWN; i++) {
-            printf(i ? "," : "");
-            lbguard_json_sv(a->bad[i], strlen(a->bad[i]));
-        }
-        printf("]},\"totals\":{\"lines\":%lu,\"requests\":%lu,\"5xx\":%lu,"
-               "\"lb_generated_5xx\":%lu,\"target_generated_5xx\":%lu,"
-               "\"failed\":%lu},"
-               "\"classes\":[",
-               a->lines, a->requests, a->s5xx, a->lb_5xx, a->target_5xx,
-               a->failed);
-        first = 1;
-        for (c = 0; c < LC_N; c++) {
-            if (a->cls[c] == 0
-                || (o->class_mask && !(o->class_mask & (1u << c)))) {
-                continue;
-            }
-            printf("%s{\"id\":\"%s\",\"count\":%lu,\"share\":%.6f,\"basis\":"
-                   "\"%s\","
-                   "\"confirmed\":%lu,\"target_fault\":%s,\"fix\":",
-                   first ? "" : ",", lbguard_classes[c].id, a->cls[c],
-                   a->cls[c] / req, lbguard_basis(a, c), a->confirmed[c],
-                   lbguard_classes[c].target_fault ? "true" : "false");
-            first = 0;
-            lbguard_json_sv(lbguard_classes[c].fix,
-                            strlen(lbguard_classes[c].fix));
-            printf(",\"targets\":[");
-            ntop = lbguard_top(a->cls_target
-                                   + (size_t) c * LBGUARD_LOGS_TARGET_CAP,
-                               a->targets.n, top, (size_t) o->top);
-            for (i = 0; i < ntop; i++) {
-                printf("%s{\"target\":", i ? "," : "");
-                lbguard_json_sv(a->targets.arena + a->targets.off[top[i].id],
-                                a->targets.len[top[i].id]);
-                printf(",\"count\":%u}", top[i].count);
-            }
-            printf("],\"routes\":[");
-            ntop = lbguard_top(a->cls_route
-                                   + (size_t) c * LBGUARD_LOGS_ROUTE_CAP,
-                               a->routes.n, top, (size_t) o->top);
-            for (i = 0; i < ntop; i++) {
-                printf("%s{\"route\":", i ? "," : "");
-                lbguard_json_sv(a->routes.arena + a->routes.off[top[i].id],
-                                a->routes.len[top[i].id]);
-                printf(",\"count\":%u,\"requests\":%u}", top[i].count,
-                       a->route_req[top[i].id]);
-            }
-            printf("],\"target_findings\":[");
-            if (c == LC_MALFORMED && a->join) {
-                ntop = lbguard_top(a->fnd_count, a->join->findings.n, top,
-                                   (size_t) o->top);
-                for (i = 0; i < ntop; i++) {
-                    printf("%s{\"findings\":", i ? "," : "");
-                    lbguard_json_sv(a->join->findings.arena
-                                        + a->join->findings.off[top[i].id],
-                                    a->join->findings.len[top[i].id]);
-                    printf(",\"count\":%u}", top[i].count);
-                }
-            }
-            printf("],\"examples\":[");
-            for (i = 0; i < a->nex[c]; i++) {
-                printf(i ? "," : "");
-                lbguard_json_sv(a->ex[c][i].line, a->ex[c][i].len);
-            }
-            printf("]}");
-        }
-        printf("],\"timeline\":[");
-        first = 1;
-        for (i = 0; i < a->nminutes; i++) {
-            const lbguard_minute_t *m = &a->minutes[i];
-            char                    t[32];
-            int                     fc = 1;
-
-            if (m->failed == 0) {
-                continue;
-            }
-            lbguard_fmt_time(m->minute * 60000000, t, sizeof(t), 1);
-            printf("%s{\"minute\":\"%s\",\"requests\":%u,\"5xx\":%u,"
-                   "\"failed\":%u,"
-                   "\"burst\":%s,\"classes\":{",
-                   first ? "" : ",", t, m->requests, m->s5xx, m->failed,
-                   lbguard_burst(a, m) ? "true" : "false");
-            first = 0;
-            for (c = 0; c < LC_N; c++) {
-                if (m->cls[c]) {
-                    printf("%s\"%s\":%u", fc ? "" : ",",
-                           lbguard_classes[c].id, m->cls[c]);
-                    fc = 0;
-                }
-            }
-            printf("}}");
-        }
-        printf("],\"keepalive_estimate\":{\"races\":%lu,\"seconds\":",
-               a->ngaps);
-        if (a->ngaps) {
-            printf("%.3f,\"median_gap\":%.6f,\"min_gap\":%.6f", est / 1e6,
-                   med / 1e6, a->gaps[0] / 1e6);
-        } else {
-            printf("null,\"median_gap\":null,\"min_gap\":null");
-        }
-        printf(",\"confidence\":\"%s\"}}\n", conf);
-        return;
-    }
 
     printf("lbguard logs: %lu input%s, %lu lines, load balancer %s\n", nfiles,
            nfiles == 1 ? "" : "s", a->lines, lbguard_lb_name(a));
@@ -1915,6 +1916,32 @@ lbguard_print_report(lbguard_agg_t *a, unsigned long nfiles)
             printf("  %s: %.*s\n", lbguard_classes[c].id,
                    (int) a->ex[c][i].len, a->ex[c][i].line);
         }
+    }
+}
+
+
+static void
+lbguard_print_report(lbguard_agg_t *a, unsigned long nfiles)
+{
+    int64_t     est = 0, med = 0;
+    const char *conf = "none";
+
+    qsort(a->minutes, a->nminutes, sizeof(lbguard_minute_t),
+          lbguard_cmp_minute);
+    if (a->ngaps > 0) {
+        size_t n = a->ngaps < LBGUARD_LOGS_GAP_CAP ? a->ngaps
+                                                   : LBGUARD_LOGS_GAP_CAP;
+
+        qsort(a->gaps, n, sizeof(int64_t), lbguard_cmp_i64);
+        est = a->gaps[n / 10];
+        med = a->gaps[n / 2];
+        conf = a->ngaps < 10 ? "low" : a->ngaps < 50 ? "medium" : "high";
+    }
+
+    if (a->o->json) {
+        lbguard_print_json(a, nfiles, est, med, conf);
+    } else {
+        lbguard_print_text(a, nfiles, est, med, conf);
     }
 }
 
@@ -2055,6 +2082,171 @@ lbguard_print_hwm(void)
 }
 
 
+/*
+ * Reads the options and inputs of "lbguard logs" (logs_usage) into o, in
+ * (the access logs) and tl (--target-log files), whose defaults the caller
+ * set. Returns 0, 1 after --help (printed), or -1 after a usage error
+ * (printed on stderr).
+ */
+static int
+lbguard_logs_options(int argc, char **argv, lbguard_logs_opts_t *o,
+                     lbguard_files_t *in, lbguard_files_t *tl)
+{
+    const char *v;
+    int         i, r, c;
+    uint64_t    ms;
+
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(logs_usage, stdout);
+            return 1;
+        }
+        if (strcmp(a, "--json") == 0) {
+            o->json = 1;
+            continue;
+        }
+        if (strcmp(a, "--lines") == 0) {
+            o->lines = 1;
+            continue;
+        }
+        if (strcmp(a, "-") == 0 || a[0] != '-') {
+            if (lbguard_collect(in, a) != 0) {
+                return -1;
+            }
+            continue;
+        }
+#define LBG_OPT(name)                                                        \
+    ((r = lbguard_opt_value("logs", argc, argv, &i, name, &v)) != 0)
+        if (LBG_OPT("--target-log")) {
+            if (r < 0 || lbguard_collect(tl, v) != 0) {
+                return -1;
+            }
+        } else if (LBG_OPT("--since")) {
+            if (r < 0
+                || lbguard_opt_time(v, &o->since_us, &o->since_tod) != 0) {
+                lbguard_err("logs", "--since: '%s' is not RFC 3339 or HH:MM",
+                            r < 0 ? "" : v);
+                return -1;
+            }
+        } else if (LBG_OPT("--until")) {
+            if (r < 0
+                || lbguard_opt_time(v, &o->until_us, &o->until_tod) != 0) {
+                lbguard_err("logs", "--until: '%s' is not RFC 3339 or HH:MM",
+                            r < 0 ? "" : v);
+                return -1;
+            }
+        } else if (LBG_OPT("--target")) {
+            if (r < 0 || v[0] == '\0') {
+                return -1;
+            }
+            o->target = v;
+        } else if (LBG_OPT("--class")) {
+            char  tmp[512];
+            char *tok, *save = NULL;
+
+            if (r < 0) {
+                return -1;
+            }
+            snprintf(tmp, sizeof(tmp), "%s", v);
+            for (tok = strtok_r(tmp, ",", &save); tok;
+                 tok = strtok_r(NULL, ",", &save)) {
+                for (c = 0; c < LC_N; c++) {
+                    if (strcmp(tok, lbguard_classes[c].id) == 0) {
+                        o->class_mask |= 1u << c;
+                        break;
+                    }
+                }
+                if (c == LC_N) {
+                    lbguard_err("logs", "--class: unknown class '%s'", tok);
+                    return -1;
+                }
+            }
+        } else if (LBG_OPT("--race-max-tpt")) {
+            if (r < 0 || lbguard_parse_duration(v, &ms) != 0) {
+                lbguard_err("logs", "--race-max-tpt: not a duration");
+                return -1;
+            }
+            o->race_max_us = (int64_t) ms * 1000;
+        } else if (LBG_OPT("--repro-min")) {
+            int x;
+
+            if (r < 0 || lbguard_opt_int(v, 1, 1000000, &x) != 0) {
+                lbguard_err("logs", "--repro-min: not a count");
+                return -1;
+            }
+            o->repro_min = (unsigned) x;
+        } else if (LBG_OPT("--repro-pct")) {
+            int x;
+
+            if (r < 0 || lbguard_opt_int(v, 0, 100, &x) != 0) {
+                lbguard_err("logs", "--repro-pct: not a percentage");
+                return -1;
+            }
+            o->repro_pct = (unsigned) x;
+        } else if (LBG_OPT("--top")) {
+            if (r < 0 || lbguard_opt_int(v, 1, 64, &o->top) != 0) {
+                lbguard_err("logs", "--top: 1 to 64");
+                return -1;
+            }
+        } else if (LBG_OPT("--examples")) {
+            if (r < 0
+                || lbguard_opt_int(v, 0, LBGUARD_LOGS_EX_MAX, &o->examples)
+                       != 0) {
+                lbguard_err("logs", "--examples: 0 to %d",
+                            LBGUARD_LOGS_EX_MAX);
+                return -1;
+            }
+        } else if (LBG_OPT("--jobs")) {
+            if (r < 0 || lbguard_opt_int(v, 1, 64, &o->jobs) != 0) {
+                lbguard_err("logs", "--jobs: 1 to 64");
+                return -1;
+            }
+        } else {
+            lbguard_err("logs",
+                        "unknown option '%s' (see 'lbguard logs --help')", a);
+            return -1;
+        }
+#undef LBG_OPT
+    }
+    return 0;
+}
+
+
+/*
+ * Loads the --target-log files tl (the target's own access logs with
+ * $lbguard_findings) into join, reading with buf (LBGUARD_LOGS_BUF bytes).
+ * Returns 0, or -1 after an error (printed on stderr); join's tables are
+ * then for the caller to free.
+ */
+static int
+lbguard_logs_join_load(lbguard_join_t *join, const lbguard_files_t *tl,
+                       char *buf)
+{
+    size_t f;
+
+    memset(join, 0, sizeof(*join));
+    if (lbguard_names_init(&join->keys, 1u << 22, (size_t) 48 << 22) != 0
+        || lbguard_names_init(&join->findings, LBGUARD_LOGS_FINDINGS_CAP,
+                              1 << 20)
+               != 0
+        || (join->finding_id = calloc(1u << 22, sizeof(uint32_t))) == NULL)
+    {
+        lbguard_err("logs", "out of memory");
+        return -1;
+    }
+    join->finding_id[0] = 0;
+    (void) lbguard_names_id(&join->findings, "-", 1);
+    for (f = 0; f < tl->n; f++) {
+        if (lbguard_read_input(tl->v[f], lbguard_join_cb, join, buf) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+
 int
 lbguard_cmd_logs(int argc, char **argv)
 {
@@ -2065,10 +2257,8 @@ lbguard_cmd_logs(int argc, char **argv)
     lbguard_job_t      *jobs = NULL;
     pthread_t          *th = NULL;
     pthread_mutex_t     lock = PTHREAD_MUTEX_INITIALIZER;
-    const char         *v;
     char               *buf = NULL;
     int                 i, r, c, rc = LBGUARD_EXIT_USAGE, fault = 0, nagg = 0;
-    uint64_t            ms;
     size_t              f;
 
     memset(&o, 0, sizeof(o));
@@ -2083,120 +2273,10 @@ lbguard_cmd_logs(int argc, char **argv)
     o.repro_min = 3;
     o.repro_pct = 50;
 
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
-
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(logs_usage, stdout);
-            rc = LBGUARD_EXIT_OK;
-            goto done;
-        }
-        if (strcmp(a, "--json") == 0) {
-            o.json = 1;
-            continue;
-        }
-        if (strcmp(a, "--lines") == 0) {
-            o.lines = 1;
-            continue;
-        }
-        if (strcmp(a, "-") == 0 || a[0] != '-') {
-            if (lbguard_collect(&in, a) != 0) {
-                goto done;
-            }
-            continue;
-        }
-#define LBG_OPT(name)                                                        \
-    ((r = lbguard_opt_value("logs", argc, argv, &i, name, &v)) != 0)
-        if (LBG_OPT("--target-log")) {
-            if (r < 0 || lbguard_collect(&tl, v) != 0) {
-                goto done;
-            }
-        } else if (LBG_OPT("--since")) {
-            if (r < 0 || lbguard_opt_time(v, &o.since_us, &o.since_tod) != 0)
-            {
-                lbguard_err("logs", "--since: '%s' is not RFC 3339 or HH:MM",
-                            r < 0 ? "" : v);
-                goto done;
-            }
-        } else if (LBG_OPT("--until")) {
-            if (r < 0 || lbguard_opt_time(v, &o.until_us, &o.until_tod) != 0)
-            {
-                lbguard_err("logs", "--until: '%s' is not RFC 3339 or HH:MM",
-                            r < 0 ? "" : v);
-                goto done;
-            }
-        } else if (LBG_OPT("--target")) {
-            if (r < 0 || v[0] == '\0') {
-                goto done;
-            }
-            o.target = v;
-        } else if (LBG_OPT("--class")) {
-            char  tmp[512];
-            char *tok, *save = NULL;
-
-            if (r < 0) {
-                goto done;
-            }
-            snprintf(tmp, sizeof(tmp), "%s", v);
-            for (tok = strtok_r(tmp, ",", &save); tok;
-                 tok = strtok_r(NULL, ",", &save)) {
-                for (c = 0; c < LC_N; c++) {
-                    if (strcmp(tok, lbguard_classes[c].id) == 0) {
-                        o.class_mask |= 1u << c;
-                        break;
-                    }
-                }
-                if (c == LC_N) {
-                    lbguard_err("logs", "--class: unknown class '%s'", tok);
-                    goto done;
-                }
-            }
-        } else if (LBG_OPT("--race-max-tpt")) {
-            if (r < 0 || lbguard_parse_duration(v, &ms) != 0) {
-                lbguard_err("logs", "--race-max-tpt: not a duration");
-                goto done;
-            }
-            o.race_max_us = (int64_t) ms * 1000;
-        } else if (LBG_OPT("--repro-min")) {
-            int x;
-
-            if (r < 0 || lbguard_opt_int(v, 1, 1000000, &x) != 0) {
-                lbguard_err("logs", "--repro-min: not a count");
-                goto done;
-            }
-            o.repro_min = (unsigned) x;
-        } else if (LBG_OPT("--repro-pct")) {
-            int x;
-
-            if (r < 0 || lbguard_opt_int(v, 0, 100, &x) != 0) {
-                lbguard_err("logs", "--repro-pct: not a percentage");
-                goto done;
-            }
-            o.repro_pct = (unsigned) x;
-        } else if (LBG_OPT("--top")) {
-            if (r < 0 || lbguard_opt_int(v, 1, 64, &o.top) != 0) {
-                lbguard_err("logs", "--top: 1 to 64");
-                goto done;
-            }
-        } else if (LBG_OPT("--examples")) {
-            if (r < 0
-                || lbguard_opt_int(v, 0, LBGUARD_LOGS_EX_MAX, &o.examples)
-                       != 0) {
-                lbguard_err("logs", "--examples: 0 to %d",
-                            LBGUARD_LOGS_EX_MAX);
-                goto done;
-            }
-        } else if (LBG_OPT("--jobs")) {
-            if (r < 0 || lbguard_opt_int(v, 1, 64, &o.jobs) != 0) {
-                lbguard_err("logs", "--jobs: 1 to 64");
-                goto done;
-            }
-        } else {
-            lbguard_err("logs",
-                        "unknown option '%s' (see 'lbguard logs --help')", a);
-            goto done;
-        }
-#undef LBG_OPT
+    r = lbguard_logs_options(argc, argv, &o, &in, &tl);
+    if (r != 0) {
+        rc = r > 0 ? LBGUARD_EXIT_OK : LBGUARD_EXIT_USAGE;
+        goto done;
     }
     if (in.n == 0) {
         lbguard_err("logs", "no input (FILE, DIR or - for stdin)");
@@ -2213,25 +2293,10 @@ lbguard_cmd_logs(int argc, char **argv)
         goto done;
     }
     if (tl.n > 0) {
-        memset(&join, 0, sizeof(join));
-        if (lbguard_names_init(&join.keys, 1u << 22, (size_t) 48 << 22) != 0
-            || lbguard_names_init(&join.findings, LBGUARD_LOGS_FINDINGS_CAP,
-                                  1 << 20)
-                   != 0
-            || (join.finding_id = calloc(1u << 22, sizeof(uint32_t))) == NULL)
-        {
-            lbguard_err("logs", "out of memory");
+        jp = &join;
+        if (lbguard_logs_join_load(&join, &tl, buf) != 0) {
             goto done;
         }
-        join.finding_id[0] = 0;
-        (void) lbguard_names_id(&join.findings, "-", 1);
-        for (f = 0; f < tl.n; f++) {
-            if (lbguard_read_input(tl.v[f], lbguard_join_cb, &join, buf) != 0)
-            {
-                goto done;
-            }
-        }
-        jp = &join;
     }
 
     nagg = o.jobs < (int) in.n ? o.jobs : (int) in.n;
