@@ -153,11 +153,7 @@ class EchoServer:
         except OSError:
             return
         finally:
-            try:
-                c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            c.close()
+            lbgtest.hang_up(c)
 
 
 # ------------------------------------------------------------ client ----

@@ -191,6 +191,16 @@ def field_values(raw, name):
     return [v for n, v in fields if n.lower() == name.lower().encode()]
 
 
+def hang_up(c):
+    """Shuts socket c down both ways (a peer that already went is fine),
+    then closes it."""
+    try:
+        c.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    c.close()
+
+
 class RawBackend:
     """A raw-socket HTTP/1.x backend on 127.0.0.1:<free port>.
 
@@ -252,11 +262,7 @@ class RawBackend:
         except OSError:
             return
         finally:
-            try:
-                c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            c.close()
+            hang_up(c)
 
     def stop(self):
         self._stop = True
