@@ -1034,7 +1034,7 @@ typedef struct {
  *                    keepalive_timeout): closed by the server
  *   SHUTDOWN_TIMEOUT closed by worker_shutdown_timeout
  *   SERVER_CLOSE     closed by nginx at shutdown (lbguard_drain off)
- * Apache (event MPM, lbguard_drain.c), one per connection the MPM closed
+ * Apache (event MPM, the Drain section of mod_lbguard.c), one per connection the MPM closed
  * before its KeepAliveTimeout:
  *   MPM_RESTART      the child belonged to an old generation (graceful)
  *   MPM_STOPPING     child stopping (graceful-stop, retirement)
