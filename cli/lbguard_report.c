@@ -176,6 +176,39 @@ lbguard_line_at(lbguard_lines_t *lc, const unsigned char *buf, size_t off)
 }
 
 
+/* What both reports say of one finding. */
+typedef struct {
+    const lbg_rule_t *rule;    /* NULL for an unknown id */
+    int               has_off; /* its bytes lie in the response */
+    size_t            off;     /* their offset, bytes (has_off) */
+    size_t            line;    /* their line, 1-based (has_off) */
+    char              esc[LBGUARD_SHOW_BYTES * 4 + 8]; /* escaped bytes */
+    char              msg[1024]; /* lbg_finding_format()'s log line */
+} lbguard_facts_t;
+
+/* Fills fx for finding f of res over the raw response buf[0..len); lc
+ * carries the line count from the previous finding. */
+static void
+lbguard_finding_facts(lbguard_facts_t *fx, lbguard_lines_t *lc,
+                      const lbguard_result_t *res, const lbg_finding_t *f,
+                      const unsigned char *buf, size_t len, int repaired)
+{
+    size_t n;
+
+    fx->rule = lbg_rule(f->rule);
+    fx->off = 0;
+    fx->has_off = lbguard_offset(f, buf, len, &fx->off);
+    fx->line = fx->has_off ? lbguard_line_at(lc, buf, fx->off) : 0;
+    n = fx->has_off ? f->at_len : 0;
+    if (fx->has_off && n > len - fx->off) {
+        n = len - fx->off;
+    }
+    lbg_escape(fx->has_off ? f->at : (const unsigned char *) "", n,
+               LBGUARD_SHOW_BYTES, fx->esc, sizeof(fx->esc));
+    lbg_finding_format(&res->raw.view, f, repaired, fx->msg, sizeof(fx->msg));
+}
+
+
 void
 lbguard_print_findings(FILE *out, const char *label,
                        const lbguard_result_t *res, const unsigned char *buf,
@@ -183,12 +216,9 @@ lbguard_print_findings(FILE *out, const char *label,
 {
     const lbg_report_t  *rep = &res->rep;
     const lbg_finding_t *f;
-    const lbg_rule_t    *rule;
     lbguard_lines_t      lc = {0, 1};
-    size_t               i, off = 0, line, n;
-    int                  has_off;
-    char                 esc[LBGUARD_SHOW_BYTES * 4 + 8];
-    char                 msg[1024];
+    lbguard_facts_t      fx;
+    size_t               i;
 
     if (rep->nfindings == 0) {
         fprintf(out, "%s: no findings (profile %s)\n", label,
@@ -206,31 +236,23 @@ lbguard_print_findings(FILE *out, const char *label,
 
     for (i = 0; i < rep->nfindings; i++) {
         f = &rep->findings[i];
-        rule = lbg_rule(f->rule);
-        has_off = lbguard_offset(f, buf, len, &off);
-        line = has_off ? lbguard_line_at(&lc, buf, off) : 0;
-        n = has_off ? f->at_len : 0;
-        if (has_off && n > len - off) {
-            n = len - off;
-        }
-        lbg_escape(has_off ? f->at : (const unsigned char *) "", n,
-                   LBGUARD_SHOW_BYTES, esc, sizeof(esc));
-        lbg_finding_format(&res->raw.view, f, repaired, msg, sizeof(msg));
+        lbguard_finding_facts(&fx, &lc, res, f, buf, len, repaired);
 
-        fprintf(out, "  %-10s #%d %s", rule ? lbg_tier_name(rule->tier) : "",
-                (int) f->rule, lbg_rule_name(f->rule));
-        if (has_off) {
-            fprintf(out, " at line %lu, byte %lu\n", (unsigned long) line,
-                    (unsigned long) off);
-            fprintf(out, "      bytes:       \"%s\"\n", esc);
+        fprintf(out, "  %-10s #%d %s",
+                fx.rule ? lbg_tier_name(fx.rule->tier) : "", (int) f->rule,
+                lbg_rule_name(f->rule));
+        if (fx.has_off) {
+            fprintf(out, " at line %lu, byte %lu\n", (unsigned long) fx.line,
+                    (unsigned long) fx.off);
+            fprintf(out, "      bytes:       \"%s\"\n", fx.esc);
         } else {
             fputs(" (no offending bytes)\n", out);
         }
-        fprintf(out, "      log:         %s\n", msg);
+        fprintf(out, "      log:         %s\n", fx.msg);
         fputs("      rejected by: ", out);
-        lbguard_print_lbs(out, rule ? rule->lb_mask : 0, 0);
+        lbguard_print_lbs(out, fx.rule ? fx.rule->lb_mask : 0, 0);
         fprintf(out, "\n      repair:      %s (%s)\n",
-                rule ? rule->repair : "", rule ? rule->rfc : "");
+                fx.rule ? fx.rule->repair : "", fx.rule ? fx.rule->rfc : "");
     }
 
     if (rep->truncated) {
@@ -252,12 +274,9 @@ lbguard_json_findings(lbguard_json_t *j, const lbguard_result_t *res,
 {
     const lbg_report_t  *rep = &res->rep;
     const lbg_finding_t *f;
-    const lbg_rule_t    *rule;
     lbguard_lines_t      lc = {0, 1};
-    size_t               i, off = 0, line, n;
-    int                  has_off;
-    char                 esc[LBGUARD_SHOW_BYTES * 4 + 8];
-    char                 msg[1024];
+    lbguard_facts_t      fx;
+    size_t               i;
 
     lbguard_json_key(j, "profile");
     lbguard_json_cstr(j, lbg_profile_name(res->policy.profile));
@@ -288,16 +307,7 @@ lbguard_json_findings(lbguard_json_t *j, const lbguard_result_t *res,
 
     for (i = 0; i < rep->nfindings; i++) {
         f = &rep->findings[i];
-        rule = lbg_rule(f->rule);
-        has_off = lbguard_offset(f, buf, len, &off);
-        line = has_off ? lbguard_line_at(&lc, buf, off) : 0;
-        n = has_off ? f->at_len : 0;
-        if (has_off && n > len - off) {
-            n = len - off;
-        }
-        lbg_escape(has_off ? f->at : (const unsigned char *) "", n,
-                   LBGUARD_SHOW_BYTES, esc, sizeof(esc));
-        lbg_finding_format(&res->raw.view, f, repaired, msg, sizeof(msg));
+        lbguard_finding_facts(&fx, &lc, res, f, buf, len, repaired);
 
         lbguard_json_begin(j, '{', 0);
         lbguard_json_key(j, "id");
@@ -305,20 +315,21 @@ lbguard_json_findings(lbguard_json_t *j, const lbguard_result_t *res,
         lbguard_json_key(j, "rule");
         lbguard_json_cstr(j, lbg_rule_name(f->rule));
         lbguard_json_key(j, "tier");
-        lbguard_json_cstr(j, rule ? lbg_tier_name(rule->tier) : "unknown");
+        lbguard_json_cstr(j,
+                          fx.rule ? lbg_tier_name(fx.rule->tier) : "unknown");
         lbguard_json_key(j, "rfc");
-        lbguard_json_cstr(j, rule ? rule->rfc : "");
+        lbguard_json_cstr(j, fx.rule ? fx.rule->rfc : "");
         lbguard_json_key(j, "field");
         if (f->field == LBG_NO_FIELD) {
             lbguard_json_null(j);
         } else {
             lbguard_json_uint(j, f->field);
         }
-        if (has_off) {
+        if (fx.has_off) {
             lbguard_json_key(j, "offset");
-            lbguard_json_uint(j, off);
+            lbguard_json_uint(j, fx.off);
             lbguard_json_key(j, "line");
-            lbguard_json_uint(j, line);
+            lbguard_json_uint(j, fx.line);
             lbguard_json_key(j, "length");
             lbguard_json_uint(j, f->at_len);
         } else {
@@ -330,17 +341,17 @@ lbguard_json_findings(lbguard_json_t *j, const lbguard_result_t *res,
             lbguard_json_uint(j, 0);
         }
         lbguard_json_key(j, "bytes");
-        lbguard_json_cstr(j, esc);
+        lbguard_json_cstr(j, fx.esc);
         lbguard_json_key(j, "n1");
         lbguard_json_int(j, f->n1);
         lbguard_json_key(j, "n2");
         lbguard_json_int(j, f->n2);
         lbguard_json_key(j, "message");
-        lbguard_json_cstr(j, msg);
+        lbguard_json_cstr(j, fx.msg);
         lbguard_json_key(j, "rejected_by");
-        lbguard_json_lbs(j, rule ? rule->lb_mask : 0);
+        lbguard_json_lbs(j, fx.rule ? fx.rule->lb_mask : 0);
         lbguard_json_key(j, "repair");
-        lbguard_json_cstr(j, rule ? rule->repair : "");
+        lbguard_json_cstr(j, fx.rule ? fx.rule->repair : "");
         lbguard_json_end(j, '}');
     }
     lbguard_json_end(j, ']');
