@@ -163,9 +163,11 @@ def build_packages(t, out):
 
 
 def inspect(t, debs, version):
+    # lintian runs as USER from "/": the checkout may sit in a directory
+    # only root can enter (a clone in `mktemp -d`, mode 0700)
     rc, out = run(["runuser", "-u", USER, "--", "env", "HOME=/tmp", "lintian",
                    "--fail-on", "error,warning", "--display-info"]
-                  + [debs[p] for p in PKGS], timeout=900)
+                  + [debs[p] for p in PKGS], timeout=900, cwd="/")
     print("lintian --fail-on error,warning --display-info (exit %d):\n%s" % (rc, out or "(no output)\n"))
     t.eq("lintian --fail-on error,warning: exit status", rc, 0)
     t.eq("lintian: no error or warning tags",
@@ -178,7 +180,8 @@ def inspect(t, debs, version):
         run(["dpkg-deb", "-b", os.path.join(d, "x"), os.path.join(d, "bad.deb")])
         os.chmod(d, 0o755)
         rc, bad = run(["runuser", "-u", USER, "--", "env", "HOME=/tmp", "lintian",
-                       "--fail-on", "error,warning", os.path.join(d, "bad.deb")], timeout=900)
+                       "--fail-on", "error,warning", os.path.join(d, "bad.deb")], timeout=900,
+                      cwd="/")
         t.check("lintian control: a package without copyright fails (no-copyright-file)",
                 rc != 0 and "E: lbguard: no-copyright-file" in bad, bad)
     finally:
