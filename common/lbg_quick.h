@@ -312,6 +312,25 @@ lbg_quick_field(lbg_quick_t *q, const unsigned char *name, size_t name_len,
 }
 
 /*
+ * 1 when the fields q counted would still fit in p's budgets (field count,
+ * largest field line, header section: RFC 9110 5.4, counted as
+ * lbg_check() counts them) with `extra` more bytes in one of its field
+ * lines and any reason phrase. For an adapter that keeps the verdict of a
+ * clean response to reuse it for responses whose fields differ only in
+ * the length of one value, by at most `extra` bytes (nginx: the digits
+ * of a Content-Length it writes itself). Reads q's counts only.
+ */
+LBG_INLINE int
+lbg_quick_fits(const lbg_policy_t *p, const lbg_quick_t *q, size_t extra)
+{
+    lbg_quick_t c = *q;
+
+    c.bytes += extra;
+    c.max_field += extra;
+    return lbg__q_fits(p, &c, LBG_STATUS_LINE_MAX);
+}
+
+/*
  * Ends a quick pass over every field of a response with status code
  * `status` and, when the host writes its own reason phrase, status_line
  * NULL; else status_line[0..status_line_len) is the status line after

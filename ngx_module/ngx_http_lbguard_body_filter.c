@@ -17,6 +17,8 @@
 
 static ngx_int_t ngx_http_lbguard_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
+static ngx_int_t ngx_http_lbguard_body_filter_all(ngx_http_request_t *r,
+    ngx_chain_t *in);
 static ngx_int_t ngx_http_lbguard_body_report(ngx_http_request_t *r,
     ngx_http_lbguard_ctx_t *ctx, lbg_rule_e rule);
 static void ngx_http_lbguard_consume(ngx_buf_t *b);
@@ -51,7 +53,7 @@ ngx_http_lbguard_ctx_t  ngx_http_lbguard_complete;
  */
 
 void
-ngx_http_lbguard_body_arm(ngx_http_request_t *r,
+ngx_http_lbguard_body_arm_all(ngx_http_request_t *r,
     ngx_http_lbguard_loc_conf_t *lcf)
 {
     int                      bodiless;
@@ -132,8 +134,53 @@ ngx_http_lbguard_body_arm(ngx_http_request_t *r,
 }
 
 
+/*
+ * The body filter's commonest call, kept small (issue 14): an armed guard
+ * with no ctx and the whole declared body in this one chain. The same as
+ * ngx_http_lbguard_body_filter_all() does for it; anything else goes
+ * there.
+ */
+
 static ngx_int_t
 ngx_http_lbguard_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    off_t         size;
+    ngx_chain_t  *cl;
+
+    if (in != NULL
+        && r == r->main
+        && !r->chunked
+        && ngx_http_get_module_ctx(r, ngx_http_lbguard_filter_module)
+           == &ngx_http_lbguard_armed)
+    {
+        size = 0;
+
+        for (cl = in; cl; cl = cl->next) {
+            if (!ngx_buf_special(cl->buf)) {
+                size += ngx_buf_size(cl->buf);
+            }
+
+            if (cl->buf->last_buf) {
+                if (size != r->headers_out.content_length_n) {
+                    break;
+                }
+
+                ngx_http_set_ctx(r, NULL, ngx_http_lbguard_filter_module);
+
+                return ngx_http_next_body_filter(r, in);
+            }
+        }
+    }
+
+    return ngx_http_lbguard_body_filter_all(r, in);
+}
+
+
+#if defined(__GNUC__)
+__attribute__((noinline))               /* keeps the call above small */
+#endif
+static ngx_int_t
+ngx_http_lbguard_body_filter_all(ngx_http_request_t *r, ngx_chain_t *in)
 {
     off_t                         size, declared, sent;
     size_t                        fit;

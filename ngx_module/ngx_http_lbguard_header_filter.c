@@ -40,7 +40,7 @@ static ngx_int_t ngx_http_lbguard_header_filter(ngx_http_request_t *r);
 static ngx_inline void ngx_http_lbguard_view(ngx_http_request_t *r,
     lbg_quick_t *q, lbg_response_t *view, lbg_field_t *fields,
     size_t nfields, ngx_str_t *ct, u_char *cl, u_char *lm, u_char *ka,
-    ngx_str_t *loc);
+    ngx_str_t *loc, ngx_uint_t *kept);
 static void ngx_http_lbguard_location(ngx_http_request_t *r, ngx_str_t *loc,
     u_char *buf, size_t size);
 static void ngx_http_lbguard_content_type(ngx_http_request_t *r,
@@ -103,6 +103,7 @@ ngx_http_lbguard_header_filter(ngx_http_request_t *r)
     u_char                        line[NGX_HTTP_LBGUARD_LOG_LEN];
     u_char                        locbuf[NGX_HTTP_LBGUARD_LOCATION_LEN];
     ngx_str_t                     loc;
+    ngx_uint_t                    key, kept;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_lbguard_filter_module);
 
@@ -145,6 +146,19 @@ ngx_http_lbguard_header_filter(ngx_http_request_t *r)
                                 LBG_METRICS_RESPONSES(lcf->mode), 1);
 
     /*
+     * Issue 14: a response that matches the location's shape, the kept
+     * verdict of an earlier clean response with the same inputs
+     * (ngx_http_lbguard_verdict.h), is clean without a pass.
+     */
+
+    key = ngx_http_lbguard_shape_key(r,
+              ngx_http_get_module_loc_conf(r, ngx_http_core_module));
+
+    if (lcf->shape && ngx_http_lbguard_shape_match(r, lcf->shape, key)) {
+        goto body;
+    }
+
+    /*
      * The core's quick pass first: a clean response (almost all of them)
      * needs no view, no report and no lbg_check().
      */
@@ -155,13 +169,20 @@ ngx_http_lbguard_header_filter(ngx_http_request_t *r)
 
     lbg_quick_init(&q);
 
-    ngx_http_lbguard_view(r, &q, NULL, NULL, 0, &ct, cl, lm, ka, &loc);
+    ngx_http_lbguard_view(r, &q, NULL, NULL, 0, &ct, cl, lm, ka, &loc, &kept);
 
     if (lbg_quick_clean(&lcf->policy, &q, (int) r->headers_out.status,
                         r->headers_out.status_line.len
                         ? r->headers_out.status_line.data : NULL,
                         r->headers_out.status_line.len))
     {
+        if (kept
+            && ngx_http_lbguard_shape_keepable(key)
+            && lbg_quick_fits(&lcf->policy, &q, NGX_OFF_T_LEN))
+        {
+            ngx_http_lbguard_shape_learn(r, &lcf->shape, key, &ct);
+        }
+
         goto body;
     }
 
@@ -181,7 +202,8 @@ ngx_http_lbguard_header_filter(ngx_http_request_t *r)
         }
     }
 
-    ngx_http_lbguard_view(r, NULL, &view, fields, n, &ct, cl, lm, ka, &loc);
+    ngx_http_lbguard_view(r, NULL, &view, fields, n, &ct, cl, lm, ka, &loc,
+                          NULL);
 
     lbg_report_init(&rep, findings, LBG_FINDINGS_MAX, edits, LBG_EDITS_MAX);
 
@@ -391,12 +413,13 @@ __attribute__((always_inline))          /* one copy for each use of q */
 static ngx_inline void
 ngx_http_lbguard_view(ngx_http_request_t *r, lbg_quick_t *q,
     lbg_response_t *view, lbg_field_t *fields, size_t nfields, ngx_str_t *ct,
-    u_char *cl, u_char *lm, u_char *ka, ngx_str_t *loc)
+    u_char *cl, u_char *lm, u_char *ka, ngx_str_t *loc, ngx_uint_t *kept)
 {
     u_char                    *p;
     ngx_uint_t                 status, no_content;
     ngx_list_part_t           *part;
     ngx_table_elt_t           *h, *end;
+    ngx_uint_t                 nelts, hits;
     ngx_http_lbguard_walk_t    w;
     ngx_http_core_loc_conf_t  *clcf;
 
@@ -550,7 +573,12 @@ ngx_http_lbguard_view(ngx_http_request_t *r, lbg_quick_t *q,
     }
 #endif
 
+    nelts = 0;
+    hits = 0;
+
     for (part = &r->headers_out.headers.part; part; part = part->next) {
+
+        nelts += part->nelts;
 
         for (h = part->elts, end = h + part->nelts; h < end; h++) {
 
@@ -563,7 +591,7 @@ ngx_http_lbguard_view(ngx_http_request_t *r, lbg_quick_t *q,
             if (w.q) {
                 /* issue 14: a field from configuration memory found clean
                  * before is only counted (ngx_http_lbguard_verdict.h) */
-                ngx_http_lbguard_verdict_field(w.q, h);
+                hits += ngx_http_lbguard_verdict_field(w.q, h);
                 continue;
             }
 
@@ -576,6 +604,11 @@ ngx_http_lbguard_view(ngx_http_request_t *r, lbg_quick_t *q,
     if (view) {
         view->fields = fields;
         view->nfields = w.n;
+    }
+
+    if (kept) {
+        /* every element was a kept verdict, none skipped (the shape) */
+        *kept = (hits == nelts);
     }
 }
 

@@ -147,6 +147,11 @@ ngx_http_lbguard_verdict_init_process(ngx_cycle_t *cycle)
 
     ngx_http_lbguard_verdict_init_module(cycle);
 
+#if (NGX_HTTP_LBGUARD_SSE2) && defined(__GNUC__) && defined(__x86_64__)
+    __builtin_cpu_init();
+    ngx_http_lbguard_avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+#endif
+
     n = 0;
 
     for (p = cycle->pool; p; p = p->d.next) {
@@ -195,3 +200,133 @@ ngx_http_lbguard_verdict_init_process(ngx_cycle_t *cycle)
 
     return NGX_OK;
 }
+
+
+void
+ngx_http_lbguard_shape_learn(ngx_http_request_t *r,
+    ngx_http_lbguard_shape_t **sp, ngx_uint_t k, ngx_str_t *ct)
+{
+    ngx_uint_t                 i, n, cap;
+    ngx_list_part_t           *part;
+    ngx_table_elt_t           *h;
+    ngx_http_lbguard_kv_t     *kv;
+    ngx_http_lbguard_shape_t  *s;
+
+    if (ngx_http_lbguard_nblocks == 0 || !ngx_http_lbguard_shape_keepable(k)) {
+        return;
+    }
+
+    /* the Content-Type the pass checked: nginx's own span, and kept only
+     * when it is configuration memory (types, default_type) */
+
+    if (ct->len
+        && (ct->data != r->headers_out.content_type.data
+            || ct->len != r->headers_out.content_type.len
+            || !ngx_http_lbguard_verdict_inside(ct->data, ct->len)))
+    {
+        return;
+    }
+
+    n = 0;
+
+    for (part = &r->headers_out.headers.part; part; part = part->next) {
+        n += part->nelts;
+    }
+
+    if (n > NGX_HTTP_LBGUARD_SHAPE_MAX) {
+        return;
+    }
+
+    s = *sp;
+
+    if (s == NULL) {
+        s = ngx_pcalloc(ngx_cycle->pool, sizeof(ngx_http_lbguard_shape_t));
+        if (s == NULL) {
+            return;
+        }
+
+        s->key = NGX_HTTP_LBGUARD_SHAPE_NONE;
+        *sp = s;
+    }
+
+    s->key = NGX_HTTP_LBGUARD_SHAPE_NONE;   /* matches nothing until done */
+
+    if (s->cap < n) {
+        for (cap = 8; cap < n; cap *= 2) { /* void */ }
+
+        kv = ngx_pmemalign(ngx_cycle->pool,
+                           cap * sizeof(ngx_http_lbguard_kv_t), 32);
+        if (kv == NULL) {
+            return;
+        }
+
+        s->kv = kv;
+        s->cap = cap;
+    }
+
+    n = 0;
+
+    for (part = &r->headers_out.headers.part; part; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            s->kv[n].key = h[i].key;
+            s->kv[n].value = h[i].value;
+            n++;
+        }
+    }
+
+    s->status = r->headers_out.status;
+    s->ct_data = r->headers_out.content_type.data;
+    s->ct_len = r->headers_out.content_type.len;
+    s->nelts = n;
+    s->key = k;
+}
+
+
+ngx_uint_t  ngx_http_lbguard_avx2;
+
+
+#if (NGX_HTTP_LBGUARD_SSE2) && defined(__GNUC__) && defined(__x86_64__)
+
+#include <immintrin.h>
+
+__attribute__((target("avx2")))
+ngx_uint_t
+ngx_http_lbguard_kv_eq_avx2(ngx_table_elt_t *h, ngx_http_lbguard_kv_t *kv,
+    ngx_uint_t n)
+{
+    ngx_uint_t  i;
+    __m256i     acc, a, b;
+
+    acc = _mm256_set1_epi8((char) 0xff);
+
+    for (i = 0; i + 1 < n; i += 2) {
+        a = _mm256_cmpeq_epi64(_mm256_loadu_si256((__m256i *) &h[i].key),
+                               _mm256_load_si256((__m256i *) &kv[i]));
+        b = _mm256_cmpeq_epi64(_mm256_loadu_si256((__m256i *) &h[i + 1].key),
+                               _mm256_load_si256((__m256i *) &kv[i + 1]));
+        acc = _mm256_and_si256(acc, _mm256_and_si256(a, b));
+    }
+
+    if (i < n) {
+        acc = _mm256_and_si256(acc,
+                  _mm256_cmpeq_epi64(_mm256_loadu_si256((__m256i *) &h[i].key),
+                                     _mm256_load_si256((__m256i *) &kv[i])));
+    }
+
+    return (uint32_t) _mm256_movemask_epi8(acc) == 0xffffffff;
+}
+
+#else
+
+ngx_uint_t
+ngx_http_lbguard_kv_eq_avx2(ngx_table_elt_t *h, ngx_http_lbguard_kv_t *kv,
+    ngx_uint_t n)
+{
+    ngx_http_lbguard_avx2 = 0;
+
+    return ngx_http_lbguard_kv_eq(h, kv, n);
+}
+
+#endif

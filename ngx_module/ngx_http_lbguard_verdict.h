@@ -45,6 +45,13 @@
 
 #include "lbg_quick.h"
 
+#if defined(__SSE2__) && !defined(LBG_NO_SIMD)
+#include <emmintrin.h>
+#define NGX_HTTP_LBGUARD_SSE2  1
+#else
+#define NGX_HTTP_LBGUARD_SSE2  0
+#endif
+
 
 /* Entries of the per-process cache of clean fields (a power of 2). */
 #define NGX_HTTP_LBGUARD_VERDICTS  1024
@@ -120,7 +127,8 @@ ngx_uint_t ngx_http_lbguard_verdict_probe(ngx_table_elt_t *h);
 
 /*
  * Accounts element h of r->headers_out.headers in quick pass q, exactly
- * as lbg_quick_field(q, key, key.len, value, value.len, 0) would. A value
+ * as lbg_quick_field(q, key, key.len, value, value.len, 0) would; returns
+ * 1 when h was a kept verdict (a hit), else 0. A value
  * whose page bit is clear goes through lbg_quick_field() as without the
  * cache (the page test costs about 8 instructions). Else a hit (the same
  * four words as a clean entry, in the home slot or a probed one) counts
@@ -129,7 +137,7 @@ ngx_uint_t ngx_http_lbguard_verdict_probe(ngx_table_elt_t *h);
  * instructions for the checks of a field and about 190 that nginx spends
  * on an add_header field. Anything else goes through lbg_quick_field().
  */
-static ngx_inline void
+static ngx_inline ngx_uint_t
 ngx_http_lbguard_verdict_field(lbg_quick_t *q, ngx_table_elt_t *h)
 {
     ngx_http_lbguard_verdict_t  *v;
@@ -148,7 +156,7 @@ ngx_http_lbguard_verdict_field(lbg_quick_t *q, ngx_table_elt_t *h)
             /* the budgets only: an entry is never Content-Length or
              * Transfer-Encoding, and its bytes were found clean */
             lbg_quick_count(q, h->key.len, h->value.len);
-            return;
+            return 1;
         }
     }
 
@@ -156,7 +164,209 @@ ngx_http_lbguard_verdict_field(lbg_quick_t *q, ngx_table_elt_t *h)
 
     lbg_quick_field(q, h->key.data, h->key.len, h->value.data, h->value.len,
                     0);
+
+    return 0;
 }
+
+
+/*
+ * Shapes: the verdict of a whole clean response, kept per location
+ * (issue 14). The quick pass over a response reads the status code, a few
+ * members of r->headers_out (which host-made fields nginx writes), the
+ * Content-Type, the location's constants (server_tokens, keepalive_header,
+ * gzip_vary: the same for every request of a location) and every element
+ * of r->headers_out.headers. When all of those are what they were in a
+ * response the core's quick pass found clean, and every byte the pass
+ * checked lay in configuration memory (the elements are kept verdicts,
+ * the Content-Type is a configuration string), the verdict holds again:
+ * nothing but the lengths of nginx's own Content-Length digits can
+ * differ, and the shape is kept only when the budgets leave room for the
+ * longest (lbg_quick_fits(), NGX_OFF_T_LEN bytes). So a response that
+ * matches the location's shape skips the quick pass: about 40
+ * instructions plus 8 per element, against 300 plus 40 per element.
+ *
+ * One shape per location and worker, in the location's
+ * ngx_http_lbguard_loc_conf_t (the worker's own copy of the page after
+ * fork); made from the cycle pool at the first clean response that can be
+ * kept, replaced by the next one that can be kept and does not match.
+ * kv is 32-byte aligned (the AVX2 compare).
+ */
+
+/* The learned spans of one element: the layout of ngx_table_elt_t's key
+ * and value members (32 bytes on LP64), so that both compare as words. */
+typedef struct {
+    ngx_str_t   key;
+    ngx_str_t   value;
+} ngx_http_lbguard_kv_t;
+
+/* One location's shape. kv holds nelts elements (room for cap),
+ * 32-byte aligned; key NGX_HTTP_LBGUARD_SHAPE_NONE while being written
+ * (matches no response). */
+typedef struct {
+    ngx_uint_t              key;        /* ngx_http_lbguard_shape_key() */
+    ngx_uint_t              status;     /* r->headers_out.status */
+    u_char                 *ct_data;    /* r->headers_out.content_type */
+    size_t                  ct_len;
+    ngx_uint_t              nelts;      /* of r->headers_out.headers */
+    ngx_uint_t              cap;
+    ngx_http_lbguard_kv_t  *kv;
+} ngx_http_lbguard_shape_t;
+
+#define NGX_HTTP_LBGUARD_SHAPE_NONE  ((ngx_uint_t) -1)
+
+/* Elements a shape holds at most (a longer list is checked every time). */
+#define NGX_HTTP_LBGUARD_SHAPE_MAX   256
+
+
+/*
+ * The members of r->headers_out (and r) that decide which fields nginx's
+ * header filter writes itself (ngx_http_lbguard_view() reads the same),
+ * as bits; bit 8 and up: a response whose verdict is never kept (a status
+ * line of its own, a Location, a charset appended to the Content-Type).
+ */
+static ngx_inline ngx_uint_t
+ngx_http_lbguard_shape_key(ngx_http_request_t *r,
+    ngx_http_core_loc_conf_t *clcf)
+{
+    ngx_uint_t  k;
+
+    k = (r->headers_out.server == NULL)
+        | (ngx_uint_t) (r->headers_out.date == NULL) << 1
+        | (ngx_uint_t) (r->headers_out.content_length == NULL
+                        && r->headers_out.content_length_n >= 0) << 2
+        | (ngx_uint_t) (r->headers_out.last_modified == NULL
+                        && r->headers_out.last_modified_time != -1) << 3
+        | (ngx_uint_t) r->chunked << 4
+        | (ngx_uint_t) (r->keepalive && !(ngx_terminate || ngx_exiting))
+          << 5
+#if (NGX_HTTP_GZIP)
+        | (ngx_uint_t) (r->gzip_vary && clcf->gzip_vary) << 6
+#endif
+        | (ngx_uint_t) (r->headers_out.status_line.len != 0) << 8
+        | (ngx_uint_t) (r->headers_out.location != NULL) << 9
+        | (ngx_uint_t) (r->headers_out.charset.len != 0) << 10;
+
+    return k;
+}
+
+/* 1 when a response of key k may have its verdict kept */
+#define ngx_http_lbguard_shape_keepable(k)  ((k) < 256)
+
+
+/*
+ * The runs of elements compared at once: 1 when h[0..n) has exactly the
+ * key and value spans of kv[0..n). ngx_http_lbguard_kv_eq_avx2() does
+ * the same 32 bytes per element in one AVX2 compare, out of line (chosen
+ * at init_process when the CPU has AVX2, for runs of
+ * NGX_HTTP_LBGUARD_KV_AVX2 elements or more); the inline one uses SSE2
+ * (two 16-byte compares per element) or, without it, words.
+ */
+#define NGX_HTTP_LBGUARD_KV_AVX2  8
+
+extern ngx_uint_t  ngx_http_lbguard_avx2;
+
+ngx_uint_t ngx_http_lbguard_kv_eq_avx2(ngx_table_elt_t *h,
+    ngx_http_lbguard_kv_t *kv, ngx_uint_t n);
+
+static ngx_inline ngx_uint_t
+ngx_http_lbguard_kv_eq(ngx_table_elt_t *h, ngx_http_lbguard_kv_t *kv,
+    ngx_uint_t n)
+{
+    ngx_uint_t  i;
+#if (NGX_HTTP_LBGUARD_SSE2)
+    __m128i     acc;
+
+    if (n >= NGX_HTTP_LBGUARD_KV_AVX2 && ngx_http_lbguard_avx2) {
+        return ngx_http_lbguard_kv_eq_avx2(h, kv, n);
+    }
+
+    acc = _mm_set1_epi8((char) 0xff);
+
+    for (i = 0; i < n; i++) {
+        acc = _mm_and_si128(acc, _mm_and_si128(
+                  _mm_cmpeq_epi8(_mm_loadu_si128((__m128i *) &h[i].key),
+                                 _mm_load_si128((__m128i *) &kv[i].key)),
+                  _mm_cmpeq_epi8(_mm_loadu_si128((__m128i *) &h[i].value),
+                                 _mm_load_si128((__m128i *) &kv[i].value))));
+    }
+
+    return _mm_movemask_epi8(acc) == 0xffff;
+#else
+    uintptr_t   acc;
+
+    acc = 0;
+
+    for (i = 0; i < n; i++) {
+        acc |= (h[i].key.len ^ kv[i].key.len)
+               | ((uintptr_t) h[i].key.data ^ (uintptr_t) kv[i].key.data)
+               | (h[i].value.len ^ kv[i].value.len)
+               | ((uintptr_t) h[i].value.data ^ (uintptr_t) kv[i].value.data);
+    }
+
+    return acc == 0;
+#endif
+}
+
+
+/*
+ * 1 when the response matches shape s (key k from
+ * ngx_http_lbguard_shape_key()): the same key and status code, the same
+ * Content-Type span, and the same key and value spans of every element of
+ * r->headers_out.headers, in order.
+ */
+static ngx_inline ngx_uint_t
+ngx_http_lbguard_shape_match(ngx_http_request_t *r,
+    ngx_http_lbguard_shape_t *s, ngx_uint_t k)
+{
+    ngx_uint_t              n;
+    ngx_list_part_t        *part;
+    ngx_http_lbguard_kv_t  *kv, *kend;
+
+    if (s->key != k
+        || s->status != r->headers_out.status
+        || s->ct_data != r->headers_out.content_type.data
+        || s->ct_len != r->headers_out.content_type.len)
+    {
+        return 0;
+    }
+
+    kv = s->kv;
+    kend = kv + s->nelts;
+    part = &r->headers_out.headers.part;
+
+    do {
+        n = part->nelts;
+
+        if (n > (ngx_uint_t) (kend - kv)
+            || !ngx_http_lbguard_kv_eq(part->elts, kv, n))
+        {
+            return 0;
+        }
+
+        kv += n;
+        part = part->next;
+
+    } while (part);
+
+    return kv == kend;
+}
+
+
+/*
+ * Keeps the verdict of the response r the quick pass has just found clean
+ * as *sp (made or replaced; from ngx_cycle->pool): key k, its status
+ * code, Content-Type span ct (the one the pass checked) and every element
+ * of r->headers_out.headers. The caller has made sure that every element
+ * was a kept verdict (ngx_http_lbguard_verdict_field() returned 1 for each
+ * and none was skipped), that k is keepable and that the budgets leave
+ * room (lbg_quick_fits()). Keeps nothing (and leaves *sp matching no
+ * response) when the Content-Type is not configuration memory, the list
+ * is longer than NGX_HTTP_LBGUARD_SHAPE_MAX or memory runs out. Out of
+ * line: once per location and worker, or when a location's responses
+ * change shape.
+ */
+void ngx_http_lbguard_shape_learn(ngx_http_request_t *r,
+    ngx_http_lbguard_shape_t **sp, ngx_uint_t k, ngx_str_t *ct);
 
 
 /* Clears the cache and disarms it (no entry is added until

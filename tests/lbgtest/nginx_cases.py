@@ -107,6 +107,17 @@ LOCATIONS = (
     "location = /verdict-budget { lbguard_header_budget 4096 6;\n"
     "    add_header X-Const \"constant, clean\" always;\n"
     "    add_header X-Other \"another one\" always; return 200 \"ok\"; }\n"
+    # issue 14: the verdict of a whole clean response is kept per location
+    # (its shape: every field from configuration memory); a response with
+    # one element more (the variable is set this time) does not match it
+    # and is checked; a location near its budget: a longer Content-Length
+    # (more digits) than the kept response's is still counted
+    "location = /shape { add_header X-Const \"constant, clean\" always;\n"
+    "    add_header X-Other \"another one\" always;\n"
+    "    add_header X-Maybe $http_x_in always; return 200 \"ok\"; }\n"
+    "location = /shape-budget { lbguard_header_budget 161 100;\n"
+    "    add_header X-Const \"constant, clean\" always;\n"
+    "    return 200 \"$arg_b\"; }\n"
 )
 
 
@@ -178,6 +189,48 @@ def _verdict_budget(n):
                                     'too-many-fields:reported']})
 
 
+# /shape's response up to its last element, and /shape-budget's
+_SHAPE = (b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\n'
+          b'Content-Type: text/plain\r\nContent-Length: 2\r\n'
+          b'Connection: close\r\nX-Const: constant, clean\r\n'
+          b'X-Other: another one\r\n')
+_SHAPE_BUDGET = (b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\n'
+                 b'Content-Type: text/plain\r\nContent-Length: %d\r\n'
+                 b'Connection: close\r\nX-Const: constant, clean\r\n\r\n')
+
+
+def _shape(n):
+    """/shape with no X-In, the n-th time: clean (kept from the second)."""
+    return _case('add_header: a response kept whole (%d)' % n, '/shape',
+                 off=_SHAPE + b'\r\nok', repair=_SHAPE + b'\r\nok',
+                 access={'off': ['/shape 200 -'], 'detect': ['/shape 200 -'],
+                         'repair': ['/shape 200 -']})
+
+
+def _shape_budget(body):
+    """/shape-budget?b=body: clean with a 1-digit Content-Length (161
+    bytes, the budget), over it with 2 digits."""
+    uri = '/shape-budget?b=' + body
+    resp = _SHAPE_BUDGET % len(body) + body.encode()
+    if len(body) < 10:
+        return _case('budget: a response kept whole (%d bytes)' % len(body),
+                     uri, off=resp, repair=resp,
+                     access={m: [uri + ' 200 -']
+                             for m in ('off', 'detect', 'repair')})
+    return _case('budget: a longer Content-Length than the kept response\'s',
+                 uri, off=resp, repair=resp,
+                 detect_log=['header-section-too-large: header section is '
+                             '162 bytes, budget 161, not repaired (detect '
+                             'mode)'],
+                 repair_log=['header-section-too-large: header section is '
+                             '162 bytes, budget 161, ' + _BUDGET],
+                 access={'off': [uri + ' 200 -'],
+                         'detect': [uri + ' 200 header-section-too-large:'
+                                    'detected'],
+                         'repair': [uri + ' 200 header-section-too-large:'
+                                    'reported']})
+
+
 CASES = [
     _case('add_header: constant and variable, clean (verdicts kept)',
           '/verdict', req=request("/verdict", headers=["X-In: good"]),
@@ -198,6 +251,24 @@ CASES = [
                   'repair': ['/verdict 200 field-value-ctl:repaired']}),
     _verdict_budget(1),
     _verdict_budget(2),
+    _shape(1),
+    _shape(2),
+    _shape(3),
+    _case('add_header: one element more than the kept response, bad',
+          '/shape', req=request("/shape", headers=["X-In: a\x01bc"]),
+          off=_SHAPE + b'X-Maybe: a\x01bc\r\n\r\nok',
+          repair=_SHAPE + b'X-Maybe: a bc\r\n\r\nok',
+          detect_log=['field-value-ctl: field "X-Maybe" value "a\\x01bc", '
+                      'not repaired (detect mode)'],
+          repair_log=['field-value-ctl: field "X-Maybe" value "a\\x01bc", '
+                      'control characters replaced with SP'],
+          access={'off': ['/shape 200 -'],
+                  'detect': ['/shape 200 field-value-ctl:detected'],
+                  'repair': ['/shape 200 field-value-ctl:repaired']}),
+    _shape(4),
+    _shape_budget('x'),
+    _shape_budget('y'),
+    _shape_budget('x' * 10),
     _case('charset: Content-Type as nginx writes it, in the budget',
           '/charset.html',
           off=_INDEX_CHARSET, repair=_INDEX_CHARSET,
