@@ -37,6 +37,7 @@
 
 
 static ngx_int_t ngx_http_lbguard_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_lbguard_header_filter_all(ngx_http_request_t *r);
 static ngx_inline void ngx_http_lbguard_view(ngx_http_request_t *r,
     lbg_quick_t *q, lbg_response_t *view, lbg_field_t *fields,
     size_t nfields, ngx_str_t *ct, u_char *cl, u_char *lm, u_char *ka,
@@ -82,8 +83,50 @@ static ngx_uint_t  ngx_http_lbguard_headers_out[] = {
 };
 
 
+/*
+ * Issue 14: a response that matches its location's shape (the kept
+ * verdict of an earlier clean response with the same inputs,
+ * ngx_http_lbguard_verdict.h) is counted, has its body guard armed and
+ * goes on, as ngx_http_lbguard_header_filter_all() would do for it after
+ * a clean quick pass; in a small function of its own (no frame for the
+ * view, the report and the log buffers). Everything else goes there.
+ */
+
 static ngx_int_t
 ngx_http_lbguard_header_filter(ngx_http_request_t *r)
+{
+    ngx_http_lbguard_loc_conf_t  *lcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_lbguard_filter_module);
+
+    /* a shape is kept only when lcf->mode is not off (below) */
+
+    if (lcf->shape != NULL
+        && r == r->main
+        && !r->header_sent
+        && r->http_version >= NGX_HTTP_VERSION_10
+        && r->http_version < NGX_HTTP_VERSION_20
+        && ngx_http_lbguard_shape_match(r, lcf->shape,
+               ngx_http_lbguard_shape_key(r,
+                   ngx_http_get_module_loc_conf(r, ngx_http_core_module))))
+    {
+        ngx_http_lbguard_status_add(&lcf->status,
+                                    LBG_METRICS_RESPONSES(lcf->mode), 1);
+
+        ngx_http_lbguard_body_arm(r, lcf);
+
+        return ngx_http_next_header_filter(r);
+    }
+
+    return ngx_http_lbguard_header_filter_all(r);
+}
+
+
+#if defined(__GNUC__)
+__attribute__((noinline))               /* keeps the call above small */
+#endif
+static ngx_int_t
+ngx_http_lbguard_header_filter_all(ngx_http_request_t *r)
 {
     int                           repaired;
     size_t                        i, n;
@@ -146,19 +189,6 @@ ngx_http_lbguard_header_filter(ngx_http_request_t *r)
                                 LBG_METRICS_RESPONSES(lcf->mode), 1);
 
     /*
-     * Issue 14: a response that matches the location's shape, the kept
-     * verdict of an earlier clean response with the same inputs
-     * (ngx_http_lbguard_verdict.h), is clean without a pass.
-     */
-
-    key = ngx_http_lbguard_shape_key(r,
-              ngx_http_get_module_loc_conf(r, ngx_http_core_module));
-
-    if (lcf->shape && ngx_http_lbguard_shape_match(r, lcf->shape, key)) {
-        goto body;
-    }
-
-    /*
      * The core's quick pass first: a clean response (almost all of them)
      * needs no view, no report and no lbg_check().
      */
@@ -177,8 +207,10 @@ ngx_http_lbguard_header_filter(ngx_http_request_t *r)
                         r->headers_out.status_line.len))
     {
         if (kept
-            && ngx_http_lbguard_shape_keepable(key)
-            && lbg_quick_fits(&lcf->policy, &q, NGX_OFF_T_LEN))
+            && lbg_quick_fits(&lcf->policy, &q, NGX_OFF_T_LEN)
+            && ngx_http_lbguard_shape_keepable(key =
+                   ngx_http_lbguard_shape_key(r,
+                       ngx_http_get_module_loc_conf(r, ngx_http_core_module))))
         {
             ngx_http_lbguard_shape_learn(r, &lcf->shape, key, &ct);
         }

@@ -245,11 +245,11 @@ ngx_http_lbguard_shape_learn(ngx_http_request_t *r,
             return;
         }
 
-        s->key = NGX_HTTP_LBGUARD_SHAPE_NONE;
+        s->key = NGX_HTTP_LBGUARD_SHAPE_INVALID;
         *sp = s;
     }
 
-    s->key = NGX_HTTP_LBGUARD_SHAPE_NONE;   /* matches nothing until done */
+    s->key = NGX_HTTP_LBGUARD_SHAPE_INVALID;   /* matches nothing till done */
 
     if (s->cap < n) {
         for (cap = 8; cap < n; cap *= 2) { /* void */ }

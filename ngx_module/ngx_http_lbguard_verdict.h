@@ -200,8 +200,8 @@ typedef struct {
 } ngx_http_lbguard_kv_t;
 
 /* One location's shape. kv holds nelts elements (room for cap),
- * 32-byte aligned; key NGX_HTTP_LBGUARD_SHAPE_NONE while being written
- * (matches no response). */
+ * 32-byte aligned; key NGX_HTTP_LBGUARD_SHAPE_INVALID while being written
+ * or after a failed write (no response has that key). */
 typedef struct {
     ngx_uint_t              key;        /* ngx_http_lbguard_shape_key() */
     ngx_uint_t              status;     /* r->headers_out.status */
@@ -212,7 +212,8 @@ typedef struct {
     ngx_http_lbguard_kv_t  *kv;
 } ngx_http_lbguard_shape_t;
 
-#define NGX_HTTP_LBGUARD_SHAPE_NONE  ((ngx_uint_t) -1)
+#define NGX_HTTP_LBGUARD_SHAPE_NONE     ((ngx_uint_t) -1)  /* a response's */
+#define NGX_HTTP_LBGUARD_SHAPE_INVALID  ((ngx_uint_t) -2)  /* a shape's */
 
 /* Elements a shape holds at most (a longer list is checked every time). */
 #define NGX_HTTP_LBGUARD_SHAPE_MAX   256
@@ -220,37 +221,44 @@ typedef struct {
 
 /*
  * The members of r->headers_out (and r) that decide which fields nginx's
- * header filter writes itself (ngx_http_lbguard_view() reads the same),
- * as bits; bit 8 and up: a response whose verdict is never kept (a status
- * line of its own, a Location, a charset appended to the Content-Type).
+ * header filter writes itself (ngx_http_lbguard_view() reads the same), as
+ * a key: bit 0 a Content-Length from content_length_n, bit 1 a
+ * Last-Modified from last_modified_time, bit 2 "Connection: keep-alive",
+ * bit 3 "Vary: Accept-Encoding". NGX_HTTP_LBGUARD_SHAPE_NONE for a
+ * response whose verdict is never kept: an element nginx points at for
+ * Server, Date, Content-Length, Last-Modified or Location, a status line
+ * of its own, a charset appended to the Content-Type, chunked (so the
+ * members tested are words that must be zero, folded into one test).
  */
 static ngx_inline ngx_uint_t
 ngx_http_lbguard_shape_key(ngx_http_request_t *r,
     ngx_http_core_loc_conf_t *clcf)
 {
-    ngx_uint_t  k;
+    if (((uintptr_t) r->headers_out.server
+         | (uintptr_t) r->headers_out.date
+         | (uintptr_t) r->headers_out.content_length
+         | (uintptr_t) r->headers_out.last_modified
+         | (uintptr_t) r->headers_out.location
+         | r->headers_out.status_line.len
+         | r->headers_out.charset.len
+         | r->chunked)
+        != 0)
+    {
+        return NGX_HTTP_LBGUARD_SHAPE_NONE;
+    }
 
-    k = (r->headers_out.server == NULL)
-        | (ngx_uint_t) (r->headers_out.date == NULL) << 1
-        | (ngx_uint_t) (r->headers_out.content_length == NULL
-                        && r->headers_out.content_length_n >= 0) << 2
-        | (ngx_uint_t) (r->headers_out.last_modified == NULL
-                        && r->headers_out.last_modified_time != -1) << 3
-        | (ngx_uint_t) r->chunked << 4
-        | (ngx_uint_t) (r->keepalive && !(ngx_terminate || ngx_exiting))
-          << 5
+    return (ngx_uint_t) (r->headers_out.content_length_n >= 0)
+           | (ngx_uint_t) (r->headers_out.last_modified_time != -1) << 1
+           | (ngx_uint_t) (r->keepalive && !(ngx_terminate || ngx_exiting))
+             << 2
 #if (NGX_HTTP_GZIP)
-        | (ngx_uint_t) (r->gzip_vary && clcf->gzip_vary) << 6
+           | (ngx_uint_t) (r->gzip_vary && clcf->gzip_vary) << 3
 #endif
-        | (ngx_uint_t) (r->headers_out.status_line.len != 0) << 8
-        | (ngx_uint_t) (r->headers_out.location != NULL) << 9
-        | (ngx_uint_t) (r->headers_out.charset.len != 0) << 10;
-
-    return k;
+           ;
 }
 
 /* 1 when a response of key k may have its verdict kept */
-#define ngx_http_lbguard_shape_keepable(k)  ((k) < 256)
+#define ngx_http_lbguard_shape_keepable(k)  ((k) != NGX_HTTP_LBGUARD_SHAPE_NONE)
 
 
 /*
