@@ -41,7 +41,7 @@ static ngx_int_t ngx_http_lbguard_header_filter_all(ngx_http_request_t *r);
 static ngx_inline void ngx_http_lbguard_view(ngx_http_request_t *r,
     lbg_quick_t *q, lbg_response_t *view, lbg_field_t *fields,
     size_t nfields, ngx_str_t *ct, u_char *cl, u_char *lm, u_char *ka,
-    ngx_str_t *loc, ngx_uint_t *kept);
+    ngx_str_t *loc, ngx_uint_t *misses);
 static void ngx_http_lbguard_location(ngx_http_request_t *r, ngx_str_t *loc,
     u_char *buf, size_t size);
 static void ngx_http_lbguard_content_type(ngx_http_request_t *r,
@@ -146,7 +146,7 @@ ngx_http_lbguard_header_filter_all(ngx_http_request_t *r)
     u_char                        line[NGX_HTTP_LBGUARD_LOG_LEN];
     u_char                        locbuf[NGX_HTTP_LBGUARD_LOCATION_LEN];
     ngx_str_t                     loc;
-    ngx_uint_t                    key, kept;
+    ngx_uint_t                    key, misses;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_lbguard_filter_module);
 
@@ -199,14 +199,15 @@ ngx_http_lbguard_header_filter_all(ngx_http_request_t *r)
 
     lbg_quick_init(&q);
 
-    ngx_http_lbguard_view(r, &q, NULL, NULL, 0, &ct, cl, lm, ka, &loc, &kept);
+    ngx_http_lbguard_view(r, &q, NULL, NULL, 0, &ct, cl, lm, ka, &loc,
+                          &misses);
 
     if (lbg_quick_clean(&lcf->policy, &q, (int) r->headers_out.status,
                         r->headers_out.status_line.len
                         ? r->headers_out.status_line.data : NULL,
                         r->headers_out.status_line.len))
     {
-        if (kept
+        if (misses <= NGX_HTTP_LBGUARD_SHAPE_CHECKED
             && lbg_quick_fits(&lcf->policy, &q, NGX_OFF_T_LEN)
             && ngx_http_lbguard_shape_keepable(key =
                    ngx_http_lbguard_shape_key(r,
@@ -445,7 +446,7 @@ __attribute__((always_inline))          /* one copy for each use of q */
 static ngx_inline void
 ngx_http_lbguard_view(ngx_http_request_t *r, lbg_quick_t *q,
     lbg_response_t *view, lbg_field_t *fields, size_t nfields, ngx_str_t *ct,
-    u_char *cl, u_char *lm, u_char *ka, ngx_str_t *loc, ngx_uint_t *kept)
+    u_char *cl, u_char *lm, u_char *ka, ngx_str_t *loc, ngx_uint_t *misses)
 {
     u_char                    *p;
     ngx_uint_t                 status, no_content;
@@ -638,9 +639,9 @@ ngx_http_lbguard_view(ngx_http_request_t *r, lbg_quick_t *q,
         view->nfields = w.n;
     }
 
-    if (kept) {
-        /* every element was a kept verdict, none skipped (the shape) */
-        *kept = (hits == nelts);
+    if (misses) {
+        /* the elements that were not kept verdicts (the shape) */
+        *misses = nelts - hits;
     }
 }
 

@@ -9,6 +9,12 @@
 
 #include "ngx_http_lbguard_verdict.h"
 
+#include <link.h>                       /* dl_iterate_phdr() */
+
+
+/* read-only segments of the program kept as blocks, at most */
+#define NGX_HTTP_LBGUARD_RO_MAX  8
+
 
 /* One block of the cycle pool as it was at init_process: [start, last). */
 typedef struct {
@@ -127,6 +133,55 @@ ngx_http_lbguard_verdict_init_module(ngx_cycle_t *cycle)
 }
 
 
+/* the read-only PT_LOAD segments of the program (dl_iterate_phdr()'s
+ * first object), into at most `max` blocks; the number stored */
+
+typedef struct {
+    ngx_http_lbguard_block_t  *b;
+    ngx_uint_t                 n;
+    ngx_uint_t                 max;
+} ngx_http_lbguard_ro_t;
+
+
+static int
+ngx_http_lbguard_readonly_one(struct dl_phdr_info *info, size_t size,
+    void *data)
+{
+    ngx_uint_t              i;
+    const ElfW(Phdr)       *ph;
+    ngx_http_lbguard_ro_t  *ro = data;
+
+    for (i = 0; i < info->dlpi_phnum && ro->n < ro->max; i++) {
+        ph = &info->dlpi_phdr[i];
+
+        if (ph->p_type == PT_LOAD && !(ph->p_flags & PF_W)
+            && ph->p_memsz > 0)
+        {
+            ro->b[ro->n].start = (u_char *) (info->dlpi_addr + ph->p_vaddr);
+            ro->b[ro->n].last = ro->b[ro->n].start + ph->p_memsz;
+            ro->n++;
+        }
+    }
+
+    return 1;                           /* the program only */
+}
+
+
+static ngx_uint_t
+ngx_http_lbguard_readonly(ngx_http_lbguard_block_t *b, ngx_uint_t max)
+{
+    ngx_http_lbguard_ro_t  ro;
+
+    ro.b = b;
+    ro.n = 0;
+    ro.max = max;
+
+    (void) dl_iterate_phdr(ngx_http_lbguard_readonly_one, &ro);
+
+    return ro.n;
+}
+
+
 /* ngx_sort() order: by start */
 static ngx_int_t
 ngx_http_lbguard_block_cmp(const void *one, const void *two)
@@ -152,7 +207,7 @@ ngx_http_lbguard_verdict_init_process(ngx_cycle_t *cycle)
     ngx_http_lbguard_avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
 #endif
 
-    n = 0;
+    n = NGX_HTTP_LBGUARD_RO_MAX;
 
     for (p = cycle->pool; p; p = p->d.next) {
         n++;
@@ -178,6 +233,11 @@ ngx_http_lbguard_verdict_init_process(ngx_cycle_t *cycle)
         b[n].last = p->d.last;
         n++;
     }
+
+    /* and nginx's own read-only segments: the literals its modules point
+     * fields at ("Accept-Ranges: bytes", "ETag") are never written */
+
+    n += ngx_http_lbguard_readonly(&b[n], NGX_HTTP_LBGUARD_RO_MAX);
 
     ngx_sort(b, n, sizeof(ngx_http_lbguard_block_t),
              ngx_http_lbguard_block_cmp);
@@ -206,11 +266,12 @@ void
 ngx_http_lbguard_shape_learn(ngx_http_request_t *r,
     ngx_http_lbguard_shape_t **sp, ngx_uint_t k, ngx_str_t *ct)
 {
-    ngx_uint_t                 i, n, cap;
-    ngx_list_part_t           *part;
-    ngx_table_elt_t           *h;
-    ngx_http_lbguard_kv_t     *kv;
-    ngx_http_lbguard_shape_t  *s;
+    ngx_uint_t                   i, n, cap;
+    ngx_list_part_t             *part;
+    ngx_table_elt_t             *h;
+    ngx_http_lbguard_kv_t       *kv;
+    ngx_http_lbguard_shape_t    *s;
+    ngx_http_lbguard_verdict_t  *v;
 
     if (ngx_http_lbguard_nblocks == 0 || !ngx_http_lbguard_shape_keepable(k)) {
         return;
@@ -265,6 +326,7 @@ ngx_http_lbguard_shape_learn(ngx_http_request_t *r,
     }
 
     n = 0;
+    s->nchecked = 0;
 
     for (part = &r->headers_out.headers.part; part; part = part->next) {
         h = part->elts;
@@ -272,6 +334,36 @@ ngx_http_lbguard_shape_learn(ngx_http_request_t *r,
         for (i = 0; i < part->nelts; i++) {
             s->kv[n].key = h[i].key;
             s->kv[n].value = h[i].value;
+
+            /* a kept verdict (the cache, exactly), or a value to check
+             * each time under a kept name */
+
+            v = &ngx_http_lbguard_verdicts[ngx_http_lbguard_verdict_slot(
+                                               h[i].value.data)];
+
+            if (!(h[i].hash != 0
+                  && ngx_http_lbguard_verdict_page(h[i].value.data)
+                  && ((v->value == h[i].value.data
+                       && v->key == h[i].key.data
+                       && v->value_len == h[i].value.len
+                       && v->key_len == h[i].key.len)
+                      || ngx_http_lbguard_verdict_probe(&h[i]))))
+            {
+                if (s->nchecked == NGX_HTTP_LBGUARD_SHAPE_CHECKED
+                    || h[i].hash == 0
+                    || h[i].key.len == 0
+                    || !ngx_http_lbguard_verdict_inside(h[i].key.data,
+                                                        h[i].key.len)
+                    || lbg__quick_slow(h[i].key.data, h[i].key.len,
+                                       h[i].value.data, h[i].value.len, 0)
+                       != 0)
+                {
+                    return;             /* s->key stays invalid */
+                }
+
+                s->checked[s->nchecked++] = n;
+            }
+
             n++;
         }
     }
@@ -285,6 +377,13 @@ ngx_http_lbguard_shape_learn(ngx_http_request_t *r,
 
 
 ngx_uint_t  ngx_http_lbguard_avx2;
+
+
+/* the shape compares an element's key and value as one 32-byte span */
+_Static_assert(offsetof(ngx_table_elt_t, value)
+               == offsetof(ngx_table_elt_t, key) + sizeof(ngx_str_t)
+               && sizeof(ngx_http_lbguard_kv_t) == 2 * sizeof(ngx_str_t),
+               "ngx_table_elt_t: key and value are not adjacent");
 
 
 #if (NGX_HTTP_LBGUARD_SSE2) && defined(__GNUC__) && defined(__x86_64__)

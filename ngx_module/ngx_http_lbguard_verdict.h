@@ -24,7 +24,10 @@
  * only its budget accounting (count, bytes, largest field) is needed. A
  * value made per request (add_header X $arg_x: ngx_http_complex_value()
  * allocates it in r->pool) is never inside those spans and is checked on
- * every response. The assumption lbguard relies on: no module points a
+ * every response. nginx's own literals are kept the same way: the
+ * program's read-only PT_LOAD segments (dl_iterate_phdr()) are recorded
+ * as blocks too ("Accept-Ranges: bytes", the "ETag" name of
+ * ngx_http_set_etag()). The assumption lbguard relies on: no module points a
  * response field into configuration memory that it rewrites while serving
  * (none of nginx's does; lbguard's own repairs allocate new values).
  *
@@ -210,13 +213,20 @@ typedef struct {
     ngx_uint_t              nelts;      /* of r->headers_out.headers */
     ngx_uint_t              cap;
     ngx_http_lbguard_kv_t  *kv;
+    /* elements whose value is made per request (nginx's ETag, Expires):
+     * their index; their name is kept, their value checked each time */
+    ngx_uint_t              nchecked;
+    ngx_uint_t              checked[4];
 } ngx_http_lbguard_shape_t;
 
 #define NGX_HTTP_LBGUARD_SHAPE_NONE     ((ngx_uint_t) -1)  /* a response's */
 #define NGX_HTTP_LBGUARD_SHAPE_INVALID  ((ngx_uint_t) -2)  /* a shape's */
 
 /* Elements a shape holds at most (a longer list is checked every time). */
-#define NGX_HTTP_LBGUARD_SHAPE_MAX   256
+#define NGX_HTTP_LBGUARD_SHAPE_MAX      256
+
+/* Elements of a shape whose value is checked each time, at most. */
+#define NGX_HTTP_LBGUARD_SHAPE_CHECKED  4
 
 
 /*
@@ -316,18 +326,41 @@ ngx_http_lbguard_kv_eq(ngx_table_elt_t *h, ngx_http_lbguard_kv_t *kv,
 }
 
 
+/* element i of r->headers_out.headers (NULL past its end) */
+static ngx_inline ngx_table_elt_t *
+ngx_http_lbguard_shape_elt(ngx_http_request_t *r, ngx_uint_t i)
+{
+    ngx_list_part_t  *part;
+
+    for (part = &r->headers_out.headers.part; part; part = part->next) {
+        if (i < part->nelts) {
+            return (ngx_table_elt_t *) part->elts + i;
+        }
+
+        i -= part->nelts;
+    }
+
+    return NULL;
+}
+
+
 /*
  * 1 when the response matches shape s (key k from
  * ngx_http_lbguard_shape_key()): the same key and status code, the same
  * Content-Type span, and the same key and value spans of every element of
- * r->headers_out.headers, in order.
+ * r->headers_out.headers, in order; but an element whose value is made
+ * per request (s->checked) needs the same name span and value length only,
+ * and a value the core finds clean (lbg_scan_value(): its name is kept,
+ * and neither Content-Length nor Transfer-Encoding). Its value pointer
+ * is written into s for the compare.
  */
 static ngx_inline ngx_uint_t
 ngx_http_lbguard_shape_match(ngx_http_request_t *r,
     ngx_http_lbguard_shape_t *s, ngx_uint_t k)
 {
-    ngx_uint_t              n;
+    ngx_uint_t              n, i;
     ngx_list_part_t        *part;
+    ngx_table_elt_t        *h;
     ngx_http_lbguard_kv_t  *kv, *kend;
 
     if (s->key != k
@@ -336,6 +369,20 @@ ngx_http_lbguard_shape_match(ngx_http_request_t *r,
         || s->ct_len != r->headers_out.content_type.len)
     {
         return 0;
+    }
+
+    for (n = 0; n < s->nchecked; n++) {
+        i = s->checked[n];
+        h = ngx_http_lbguard_shape_elt(r, i);
+
+        if (h == NULL
+            || h->value.len != s->kv[i].value.len
+            || !lbg_scan_value(h->value.data, h->value.len))
+        {
+            return 0;
+        }
+
+        s->kv[i].value.data = h->value.data;
     }
 
     kv = s->kv;
@@ -364,14 +411,16 @@ ngx_http_lbguard_shape_match(ngx_http_request_t *r,
  * Keeps the verdict of the response r the quick pass has just found clean
  * as *sp (made or replaced; from ngx_cycle->pool): key k, its status
  * code, Content-Type span ct (the one the pass checked) and every element
- * of r->headers_out.headers. The caller has made sure that every element
- * was a kept verdict (ngx_http_lbguard_verdict_field() returned 1 for each
- * and none was skipped), that k is keepable and that the budgets leave
- * room (lbg_quick_fits()). Keeps nothing (and leaves *sp matching no
- * response) when the Content-Type is not configuration memory, the list
- * is longer than NGX_HTTP_LBGUARD_SHAPE_MAX or memory runs out. Out of
- * line: once per location and worker, or when a location's responses
- * change shape.
+ * of r->headers_out.headers: a kept verdict, or one of at most
+ * NGX_HTTP_LBGUARD_SHAPE_CHECKED elements whose name is kept memory and
+ * whose value is clean (checked each time). The caller has made sure
+ * that k is keepable, that the budgets leave room (lbg_quick_fits()) and
+ * that at most NGX_HTTP_LBGUARD_SHAPE_CHECKED elements were not kept
+ * verdicts (ngx_http_lbguard_verdict_field()). Keeps nothing (and leaves
+ * *sp matching no response) when the Content-Type is not kept memory, an
+ * element is neither, the list is longer than
+ * NGX_HTTP_LBGUARD_SHAPE_MAX or memory runs out. Out of line: once per
+ * location and worker, or when a location's responses change shape.
  */
 void ngx_http_lbguard_shape_learn(ngx_http_request_t *r,
     ngx_http_lbguard_shape_t **sp, ngx_uint_t k, ngx_str_t *ct);
