@@ -21,68 +21,88 @@ lbg_response_bodiless(const lbg_response_t *r)
 }
 
 
+/* The reason phrases the host writes (RFC 9110 15): XX(code, "phrase"). */
+#define LBG__REASONS(XX)                                                     \
+    XX(100, "Continue")                                                      \
+    XX(101, "Switching Protocols")                                           \
+    XX(103, "Early Hints")                                                   \
+    XX(200, "OK")                                                            \
+    XX(201, "Created")                                                       \
+    XX(202, "Accepted")                                                      \
+    XX(203, "Non-Authoritative Information")                                 \
+    XX(204, "No Content")                                                    \
+    XX(205, "Reset Content")                                                 \
+    XX(206, "Partial Content")                                               \
+    XX(300, "Multiple Choices")                                              \
+    XX(301, "Moved Permanently")                                             \
+    XX(302, "Found")                                                         \
+    XX(303, "See Other")                                                     \
+    XX(304, "Not Modified")                                                  \
+    XX(305, "Use Proxy")                                                     \
+    XX(307, "Temporary Redirect")                                            \
+    XX(308, "Permanent Redirect")                                            \
+    XX(400, "Bad Request")                                                   \
+    XX(401, "Unauthorized")                                                  \
+    XX(402, "Payment Required")                                              \
+    XX(403, "Forbidden")                                                     \
+    XX(404, "Not Found")                                                     \
+    XX(405, "Method Not Allowed")                                            \
+    XX(406, "Not Acceptable")                                                \
+    XX(407, "Proxy Authentication Required")                                 \
+    XX(408, "Request Timeout")                                               \
+    XX(409, "Conflict")                                                      \
+    XX(410, "Gone")                                                          \
+    XX(411, "Length Required")                                               \
+    XX(412, "Precondition Failed")                                           \
+    XX(413, "Content Too Large")                                             \
+    XX(414, "URI Too Long")                                                  \
+    XX(415, "Unsupported Media Type")                                        \
+    XX(416, "Range Not Satisfiable")                                         \
+    XX(417, "Expectation Failed")                                            \
+    XX(421, "Misdirected Request")                                           \
+    XX(422, "Unprocessable Content")                                         \
+    XX(426, "Upgrade Required")                                              \
+    XX(428, "Precondition Required")                                         \
+    XX(429, "Too Many Requests")                                             \
+    XX(431, "Request Header Fields Too Large")                               \
+    XX(451, "Unavailable For Legal Reasons")                                 \
+    XX(500, "Internal Server Error")                                         \
+    XX(501, "Not Implemented")                                               \
+    XX(502, "Bad Gateway")                                                   \
+    XX(503, "Service Unavailable")                                           \
+    XX(504, "Gateway Timeout")                                               \
+    XX(505, "HTTP Version Not Supported")
+
+
 const char *
 lbg_reason_phrase(int status)
 {
     switch (status) {
-    case 100: return "Continue";
-    case 101: return "Switching Protocols";
-    case 103: return "Early Hints";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 203: return "Non-Authoritative Information";
-    case 204: return "No Content";
-    case 205: return "Reset Content";
-    case 206: return "Partial Content";
-    case 300: return "Multiple Choices";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 305: return "Use Proxy";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 402: return "Payment Required";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 407: return "Proxy Authentication Required";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 411: return "Length Required";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 416: return "Range Not Satisfiable";
-    case 417: return "Expectation Failed";
-    case 421: return "Misdirected Request";
-    case 422: return "Unprocessable Content";
-    case 426: return "Upgrade Required";
-    case 428: return "Precondition Required";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 451: return "Unavailable For Legal Reasons";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
+#define LBG__REASON_CASE(code, text)                                         \
+    case code: return text;
+        LBG__REASONS(LBG__REASON_CASE)
+#undef LBG__REASON_CASE
     default: return "";
     }
 }
 
 
+/* strlen(lbg_reason_phrase(status)) for status 100..599, by status - 100
+ * (0 where lbg_reason_phrase() has no phrase) */
+static const unsigned char lbg__reason_lens[500] = {
+#define LBG__REASON_LEN(code, text) [(code) -100] = sizeof(text) - 1,
+    LBG__REASONS(LBG__REASON_LEN)
+#undef LBG__REASON_LEN
+};
+
+
 size_t
 lbg__host_status_line_len(int status)
 {
-    return 9 + 3 + 1 + strlen(lbg_reason_phrase(status)) + 2;
+    return 9 + 3 + 1
+           + ((unsigned) status - 100 < 500 ? lbg__reason_lens[status - 100]
+                                            : 0)
+           + 2;
 }
 
 
@@ -139,10 +159,124 @@ lbg__check_status(const lbg_policy_t *p, const lbg_response_t *r,
 }
 
 
-/* Field name: RFC 9110 5.1, field-name = token. */
+/* A branch the compiler lays out of the loop's way */
+#if defined(__GNUC__)
+#define lbg__unlikely(x) __builtin_expect(!!(x), 0)
+#else
+#define lbg__unlikely(x) (x)
+#endif
+
+/* What lbg_check()'s loop hands lbg__check_field() about one field (bits):
+ * its name, its value needs the exact byte walk (with LBG__F_SCAN: try
+ * the exact scan first, the part may well be clean) */
+#define LBG__F_NAME  1u
+#define LBG__F_VALUE 2u
+#define LBG__F_SCAN  4u
+
+#ifdef LBG_QUICK_INLINE
+/* 0xff lanes where the value key minimum m (lbg__q_vkey()) holds a byte
+ * that is not field-vchar, SP or HTAB (RFC 9110 5.5) */
+#define lbg__c_vbad(m)                                                       \
+    _mm_cmpeq_epi8(_mm_max_epu8((m), _mm_set1_epi8(0x1f)),                   \
+                   _mm_set1_epi8(0x1f))
+
+/* The bytewise minimum of the value keys (lbg__q_vkey()) of v[0..n),
+ * 1 <= n < LBG_SCAN_LONG: one load of 1 to 16 bytes, else 16 bytes at a
+ * time with the last load overlapping; reads exactly v[0..n). */
+LBG_INLINE __m128i
+lbg__c_vmin(const unsigned char *v, size_t n)
+{
+    __m128i m;
+    size_t  i;
+
+    if (n <= 16) {
+        return lbg__q_vkey(lbg__q_load(v, n));
+    }
+    m = lbg__q_vkey(lbg__q_loadu(v + n - 16));
+    for (i = 0; i + 16 < n; i += 16) {
+        m = _mm_min_epu8(m, lbg__q_vkey(lbg__q_loadu(v + i)));
+    }
+    return m;
+}
+
+/* The rare half of lbg__c_field_bad(), out of the loop's way: g the
+ * name's lbg__q_name_good() lanes, vb the value's bad lanes. A name that
+ * is not all of those may still be a token (a rarer tchar: '!' '#' ...):
+ * the full tchar test, inline up to 16 bytes. */
+static unsigned
+lbg__c_field_bits(__m128i g, __m128i vb, const unsigned char *n, size_t nlen)
+{
+    unsigned bad = _mm_movemask_epi8(vb) != 0 ? LBG__F_VALUE : 0;
+
+    if (_mm_movemask_epi8(g) != 0xffff
+        && (nlen - 1 < 16
+                ? _mm_movemask_epi8(lbg__tchar16(lbg__q_load(n, nlen)))
+                      != 0xffff
+                : !lbg_scan_name(n, nlen)))
+    {
+        bad |= LBG__F_NAME;
+    }
+    return bad;
+}
+
+/*
+ * lbg_check()'s inline test of one untrusted field, exact: 0 when name
+ * n[0..nlen) is a token (RFC 9110 5.1) and value v[0..vlen) is all
+ * field-vchar, SP and HTAB (RFC 9110 5.5); else LBG__F_NAME when the name
+ * is not a token (empty, or a byte outside tchar), LBG__F_VALUE when the
+ * value holds another byte. The common field (a name of the tchar that
+ * header names use, lbg__q_name_good(), and a clean value) costs one
+ * movemask and one branch: the name's and the value's lanes are ANDed
+ * (each covers all of its bytes). Reads exactly n[0..nlen) and
+ * v[0..vlen).
+ */
+LBG_INLINE unsigned
+lbg__c_field_bad(const unsigned char *n, size_t nlen, const unsigned char *v,
+                 size_t vlen)
+{
+    __m128i g, vb;
+    size_t  i;
+
+    if (nlen - 1 < 16) {
+        g = lbg__q_name_good(lbg__q_load(n, nlen));
+    } else if (nlen == 0) {
+        g = _mm_setzero_si128();
+    } else {
+        g = _mm_and_si128(lbg__q_name_good(lbg__q_loadu(n)),
+                          lbg__q_name_good(lbg__q_loadu(n + nlen - 16)));
+        for (i = 16; i + 16 < nlen; i += 16) {
+            g = _mm_and_si128(g, lbg__q_name_good(lbg__q_loadu(n + i)));
+        }
+    }
+    if (vlen - 1 < LBG_SCAN_LONG - 1) {
+        vb = lbg__c_vbad(lbg__c_vmin(v, vlen));
+    } else if (vlen == 0 || lbg_scan_value(v, vlen)) {
+        vb = _mm_setzero_si128();
+    } else {
+        vb = _mm_set1_epi8(-1);
+    }
+    if (lbg__unlikely(_mm_movemask_epi8(_mm_andnot_si128(vb, g)) != 0xffff)) {
+        return lbg__c_field_bits(g, vb, n, nlen);
+    }
+    return 0;
+}
+#endif
+
+
+/* The exact checks of field f, index idx, that lbg_check()'s loop sends
+ * here (a field line that may be over p's field budget, or an untrusted
+ * field with a byte to report, `bad`: LBG__F_* bits): the budget (RFC
+ * 9110 5.4), then the name and the value (RFC 9110 5.1, 5.5), findings in
+ * that order. */
+static void lbg__check_field(const lbg_policy_t *p, const lbg_field_t *f,
+                             size_t idx, lbg_report_t *rep, unsigned bad);
+
+
+/* Field name: RFC 9110 5.1, field-name = token. scan: test the whole name
+ * with lbg_scan_name() first (0: the caller knows it is not a token). */
 static void
 lbg__check_name(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
-                lbg_report_t *rep)
+                lbg_report_t *rep, unsigned scan)
 {
     const unsigned char *nm = f->name;
     const unsigned char *t = lbg__ctype;
@@ -152,7 +286,7 @@ lbg__check_name(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
     if (n == 0) {
         goto invalid;
     }
-    if (lbg_scan_name(nm, n)) {
+    if (scan && lbg_scan_name(nm, n)) {
         return;
     }
 
@@ -184,10 +318,12 @@ invalid:
 /* Field value: RFC 9110 5.5 (field-vchar, SP, HTAB; CR, LF, NUL never),
  * RFC 9112 5.2 (obs-fold). One finding per rule per field, at the first
  * offending byte. NUL and a CR that ends the value are rules of their own:
- * HAProxy passes NUL on, nginx a CR before the line end. */
+ * HAProxy passes NUL on, nginx a CR before the line end. scan: test the
+ * whole value with lbg_scan_value() first (0: the caller knows it holds a
+ * byte to report). */
 static void
 lbg__check_value(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
-                 lbg_report_t *rep)
+                 lbg_report_t *rep, unsigned scan)
 {
     const unsigned char *v = f->value;
     size_t               n = f->value_len, i, fold_len;
@@ -195,7 +331,7 @@ lbg__check_value(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
     int                  seen_nul = 0;
     lbg_rule_e           rule;
 
-    if (lbg_scan_value(v, n)) {
+    if (scan && lbg_scan_value(v, n)) {
         return;
     }
     for (i = 0; i < n; i++) {
@@ -248,6 +384,34 @@ lbg__check_value(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
             lbg__edit(rep, LBG_EDIT_SANITIZE, idx, 0, NULL, 0);
         }
         i += fold_len - 1;
+    }
+}
+
+
+static void lbg__budget(const lbg_policy_t *p, lbg_report_t *rep,
+                        lbg_rule_e rule, size_t field,
+                        const unsigned char *at, size_t at_len, int64_t n1,
+                        int64_t n2);
+
+
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void
+lbg__check_field(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
+                 lbg_report_t *rep, unsigned bad)
+{
+    if (p->max_field_bytes
+        && f->name_len + f->value_len + 4 > p->max_field_bytes) {
+        lbg__budget(p, rep, LBG_RULE_FIELD_TOO_LARGE, idx, f->name,
+                    f->name_len, (int64_t) (f->name_len + f->value_len + 4),
+                    (int64_t) p->max_field_bytes);
+    }
+    if (bad & LBG__F_NAME) {
+        lbg__check_name(p, f, idx, rep, bad & LBG__F_SCAN);
+    }
+    if (bad & LBG__F_VALUE) {
+        lbg__check_value(p, f, idx, rep, bad & LBG__F_SCAN);
     }
 }
 
@@ -528,9 +692,10 @@ lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
 {
     const lbg_field_t *f, *fields = r->fields;
     size_t             i, nf = r->nfields, total, before = rep->nfindings;
-    size_t             ncl = 0, nte = 0, first_cl = 0;
+    size_t             ncl = 0, nte = 0, first_cl = 0, len, big;
     int64_t            cl;
     unsigned char      kind[LBG__KIND_MAX];
+    unsigned           bad;
     int                k;
 
     if (p->mode == LBG_MODE_OFF) {
@@ -540,24 +705,31 @@ lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
 
     total = lbg__check_status(p, r, rep) + 2 + 4 * nf;
 
+    /* a field line of len bytes is over the field budget when len + 4 >
+     * max_field_bytes, i.e. len >= big (never with no budget) */
+    big = p->max_field_bytes == 0  ? SIZE_MAX
+          : p->max_field_bytes > 3 ? p->max_field_bytes - 3
+                                   : 0;
     for (i = 0; i < nf; i++) {
         f = &fields[i];
-        total += f->name_len + f->value_len;
-        if (p->max_field_bytes
-            && f->name_len + f->value_len + 4 > p->max_field_bytes) {
-            lbg__budget(p, rep, LBG_RULE_FIELD_TOO_LARGE, i, f->name,
-                        f->name_len,
-                        (int64_t) (f->name_len + f->value_len + 4),
-                        (int64_t) p->max_field_bytes);
-        }
-        if (!f->trusted
+        len = f->name_len + f->value_len;
+        total += len;
+        if (lbg__unlikely(len >= big)) {
+            /* over the field budget, maybe: every check, exact */
+            lbg__check_field(p, f, i, rep,
+                             f->trusted
+                                 ? 0
+                                 : LBG__F_NAME | LBG__F_VALUE | LBG__F_SCAN);
+        } else if (!f->trusted) {
 #ifdef LBG_QUICK_INLINE
-            && !lbg__q_field_ok(f->name, f->name_len, f->value, f->value_len)
+            bad = lbg__c_field_bad(f->name, f->name_len, f->value,
+                                   f->value_len);
+#else
+            bad = LBG__F_NAME | LBG__F_VALUE | LBG__F_SCAN;
 #endif
-        )
-        {
-            lbg__check_name(p, f, i, rep);
-            lbg__check_value(p, f, i, rep);
+            if (lbg__unlikely(bad != 0)) {
+                lbg__check_field(p, f, i, rep, bad);
+            }
         }
         if (f->name_len == 14 || f->name_len == 17) {
             k = lbg__framing_name(f->name, f->name_len);
@@ -594,7 +766,9 @@ lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
     if (ncl == 1 && nte == 0 && r->status >= 200 && r->status != 204) {
         /* the common case: one Content-Length, valid or host-made */
         f = &fields[first_cl];
-        cl = lbg_content_length_parse(f->value, f->value_len);
+        cl = f->value_len - 1 < 18
+                 ? lbg__cl_short(f->value, f->value_len)
+                 : lbg_content_length_parse(f->value, f->value_len);
         if (f->trusted || cl >= 0) {
             /* bodiless here: HEAD or 304 (RFC 9112 6.3) */
             rep->framing = (r->head || r->status == 304) ? LBG_FRAMING_NONE
