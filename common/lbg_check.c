@@ -13,6 +13,15 @@
 #include "lbg_internal.h"
 #include "lbg_quick.h"
 
+/* LBG__CHECK_AVX2: lbg_check() checks the fields two at a time with AVX2
+ * when the CPU has it (chosen per call, __builtin_cpu_supports), else one
+ * at a time with SSE2 */
+#if defined(LBG_QUICK_INLINE) && defined(__x86_64__) && defined(__GNUC__)    \
+    && !defined(LBG_NO_AVX2)
+#include <immintrin.h>
+#define LBG__CHECK_AVX2 1
+#endif
+
 
 int
 lbg_response_bodiless(const lbg_response_t *r)
@@ -687,61 +696,435 @@ lbg__budget(const lbg_policy_t *p, lbg_report_t *rep, lbg_rule_e rule,
 }
 
 
-size_t
-lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
+/* What lbg_check()'s pass over the fields adds up. */
+typedef struct {
+    size_t ncl;      /* Content-Length fields */
+    size_t nte;      /* Transfer-Encoding fields */
+    size_t first_cl; /* the index of the first Content-Length */
+} lbg__sums_t;
+
+
+/* Counts field f, index i, in s when it is a framing field (RFC 9110 8.6,
+ * RFC 9112 6.1). */
+LBG_INLINE void
+lbg__count_kind(const lbg_field_t *f, size_t i, lbg__sums_t *s)
+{
+    int k;
+
+    if (f->name_len == 14 || f->name_len == 17) {
+        k = lbg__framing_name(f->name, f->name_len);
+        if (k == LBG__K_CL) {
+            if (s->ncl++ == 0) {
+                s->first_cl = i;
+            }
+        } else if (k == LBG__K_TE) {
+            s->nte++;
+        }
+    }
+}
+
+
+/* The byte and budget checks of field f, index i, with their findings
+ * (lbg__check_field()) when there are any: a field line of len >= big
+ * bytes may be over the field budget (every check, exact); an untrusted
+ * field gets the inline test first. */
+LBG_INLINE void
+lbg__check_one_inline(const lbg_policy_t *p, const lbg_field_t *f, size_t i,
+                      lbg_report_t *rep, size_t big)
+{
+    unsigned bad;
+
+    if (lbg__unlikely(f->name_len + f->value_len >= big)) {
+        lbg__check_field(p, f, i, rep,
+                         f->trusted
+                             ? 0
+                             : LBG__F_NAME | LBG__F_VALUE | LBG__F_SCAN);
+    } else if (!f->trusted) {
+#ifdef LBG_QUICK_INLINE
+        bad = lbg__c_field_bad(f->name, f->name_len, f->value, f->value_len);
+#else
+        bad = LBG__F_NAME | LBG__F_VALUE | LBG__F_SCAN;
+#endif
+        if (lbg__unlikely(bad != 0)) {
+            lbg__check_field(p, f, i, rep, bad);
+        }
+    }
+}
+
+
+#ifdef LBG__CHECK_AVX2
+/* The 32-byte constants of lbg__c_pair_ok(). */
+enum {
+    LBG__Y_ADD1, /* lbg__q_range() of '-' '.': 0x7f - hi, 0x7e - (hi - lo) */
+    LBG__Y_LIM1,
+    LBG__Y_ADD2, /* DIGIT */
+    LBG__Y_LIM2,
+    LBG__Y_ADD3, /* 'A'..'Z' */
+    LBG__Y_LIM3,
+    LBG__Y_ADD4, /* '^' '_' '`' 'a'..'z' */
+    LBG__Y_LIM4,
+    LBG__Y_DEL,  /* 0x7f */
+    LBG__Y_HTAB, /* 0x09 */
+    LBG__Y_1F,   /* 0x1f: a value key at or below it is a bad byte */
+    LBG__Y_A,    /* 'a': a good name byte */
+    LBG__Y_SP,   /* 0x20: a good value byte */
+    LBG__Y_N
+};
+
+#define LBG__Y8(b) b, b, b, b, b, b, b, b
+#define LBG__Y32(b)                                                          \
+    {                                                                        \
+        LBG__Y8(b), LBG__Y8(b), LBG__Y8(b), LBG__Y8(b)                       \
+    }
+
+static const unsigned char lbg__y_const[LBG__Y_N][32]
+    __attribute__((aligned(32))) = {
+        LBG__Y32(0x7f - 0x2e), LBG__Y32(0x7e - (0x2e - 0x2d)),
+        LBG__Y32(0x7f - 0x39), LBG__Y32(0x7e - (0x39 - 0x30)),
+        LBG__Y32(0x7f - 0x5a), LBG__Y32(0x7e - (0x5a - 0x41)),
+        LBG__Y32(0x7f - 0x7a), LBG__Y32(0x7e - (0x7a - 0x5e)),
+        LBG__Y32(0x7f),        LBG__Y32(0x09),
+        LBG__Y32(0x1f),        LBG__Y32('a'),
+        LBG__Y32(0x20),
+};
+
+/* The constants as vectors, through a pointer the compiler cannot see
+ * through: GCC would fold the loads into constants and build each anew in
+ * every iteration (three instructions); this way each is one memory
+ * operand. */
+__attribute__((target("avx2"), always_inline)) static inline const __m256i *
+lbg__y_init(void)
+{
+    const __m256i *c = (const __m256i *) (const void *) lbg__y_const;
+
+    __asm__("" : "+r"(c));
+    return c;
+}
+
+/* 0xff lanes where x holds the range of constants c[k] (add) and c[k + 1]
+ * (limit): lbg__q_range() on 32 bytes */
+#define lbg__y_range(x, c, k)                                                \
+    _mm256_cmpgt_epi8(_mm256_add_epi8((x), (c)[k]), (c)[(k) + 1])
+
+/* 0xff lanes of n that are lbg__q_name_good() (c: the constants) */
+__attribute__((target("avx2"), always_inline)) static inline __m256i
+lbg__y_good(const __m256i *c, __m256i n)
+{
+    return _mm256_or_si256(_mm256_or_si256(lbg__y_range(n, c, LBG__Y_ADD1),
+                                           lbg__y_range(n, c, LBG__Y_ADD2)),
+                           _mm256_or_si256(lbg__y_range(n, c, LBG__Y_ADD3),
+                                           lbg__y_range(n, c, LBG__Y_ADD4)));
+}
+
+/* 0xff lanes of v whose value key (lbg__q_vkey(): HTAB as 0xff, DEL as
+ * 0x00) is below 0x20: a byte RFC 9110 5.5 does not allow */
+__attribute__((target("avx2"), always_inline)) static inline __m256i
+lbg__y_vbad(const __m256i *c, __m256i v)
+{
+    __m256i k = _mm256_andnot_si256(
+        _mm256_cmpeq_epi8(v, c[LBG__Y_DEL]),
+        _mm256_or_si256(v, _mm256_cmpeq_epi8(v, c[LBG__Y_HTAB])));
+
+    return _mm256_cmpeq_epi8(_mm256_max_epu8(k, c[LBG__Y_1F]), c[LBG__Y_1F]);
+}
+
+/* 1 when the two fields lbg__c_prep() made (na, va) and (nb, vb) both
+ * pass: every name lane lbg__q_name_good(), every value key 0x20 or more.
+ * One classification of 32 bytes for the two names, one for the two
+ * values, one movemask. */
+__attribute__((target("avx2"), always_inline)) static inline int
+lbg__c_pair_ok(const __m256i *c, __m128i na, __m128i va, __m128i nb,
+               __m128i vb)
+{
+    __m256i n = _mm256_inserti128_si256(_mm256_castsi128_si256(na), nb, 1);
+    __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(va), vb, 1);
+
+    return _mm256_movemask_epi8(
+               _mm256_andnot_si256(lbg__y_vbad(c, v), lbg__y_good(c, n)))
+           == -1;
+}
+
+
+/* Two 16-byte blocks s[i..i + 16) and s[j..j + 16) as one vector */
+__attribute__((target("avx2"), always_inline)) static inline __m256i
+lbg__y_load2(const unsigned char *s, size_t i, size_t j)
+{
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(
+                                       lbg__q_loadu(s + i)),
+                                   lbg__q_loadu(s + j), 1);
+}
+
+/* The value keys of v (lbg__q_vkey() on 32 bytes; c: the constants) */
+__attribute__((target("avx2"), always_inline)) static inline __m256i
+lbg__y_vkey(const __m256i *c, __m256i v)
+{
+    return _mm256_andnot_si256(
+        _mm256_cmpeq_epi8(v, c[LBG__Y_DEL]),
+        _mm256_or_si256(v, _mm256_cmpeq_epi8(v, c[LBG__Y_HTAB])));
+}
+
+/* The low and the high 16 bytes of x, bytewise minimum */
+__attribute__((target("avx2"), always_inline)) static inline __m128i
+lbg__y_min2(__m256i x)
+{
+    return _mm_min_epu8(_mm256_castsi256_si128(x),
+                        _mm256_extracti128_si256(x, 1));
+}
+
+/* The low and the high 16 bytes of x, bytewise AND */
+__attribute__((target("avx2"), always_inline)) static inline __m128i
+lbg__y_and2(__m256i x)
+{
+    return _mm_and_si128(_mm256_castsi256_si128(x),
+                         _mm256_extracti128_si256(x, 1));
+}
+
+/* lbg__c_vmin() of v[0..n), 17 <= n < LBG_SCAN_LONG, 32 bytes per step:
+ * the first and the last 16 bytes, then the blocks between them two at a
+ * time (the last pair may repeat the last block); reads exactly v[0..n) */
+__attribute__((target("avx2"), always_inline)) static inline __m128i
+lbg__y_vmin(const __m256i *c, const unsigned char *v, size_t n)
+{
+    __m256i m = lbg__y_vkey(c, lbg__y_load2(v, 0, n - 16));
+    size_t  i;
+
+    for (i = 16; i + 16 < n; i += 32) {
+        m = _mm256_min_epu8(
+            m,
+            lbg__y_vkey(c, lbg__y_load2(v, i, i + 32 < n ? i + 16 : n - 16)));
+    }
+    return lbg__y_min2(m);
+}
+
+
+/*
+ * Field f as two 16-byte vectors for lbg__c_pair_ok(): *n, whose bytes
+ * are all lbg__q_name_good() exactly when its name is 1 or more of them
+ * (a name of 1 to 16 bytes: its bytes; a longer one: 'a' in the lanes
+ * where every 16-byte block of it is good, 0 elsewhere; an empty one:
+ * 0), and *v, whose value keys (lbg__q_vkey()) are all 0x20 or more
+ * exactly when its value is all field-vchar, SP and HTAB (1 to 16 bytes:
+ * its bytes; 17 to LBG_SCAN_LONG - 1: the minimum of its keys, which are
+ * their own keys; longer: lbg_scan_value()'s verdict as 0x20 or 0; empty:
+ * 0x20). A trusted field passes: 'a' and 0x20. Reads exactly the name's
+ * and the value's bytes.
+ */
+__attribute__((target("avx2"), always_inline)) static inline void
+lbg__c_prep(const __m256i *c, const lbg_field_t *f, __m128i *n, __m128i *v)
+{
+    const unsigned char *nm = f->name, *vl = f->value;
+    size_t               nn = f->name_len, nv = f->value_len, i;
+    __m256i              g;
+
+    if (f->trusted) {
+        *n = _mm256_castsi256_si128(c[LBG__Y_A]);
+        *v = _mm256_castsi256_si128(c[LBG__Y_SP]);
+        return;
+    }
+    if (nn - 1 < 16) {
+        *n = lbg__q_load(nm, nn);
+    } else if (nn == 0) {
+        *n = _mm_setzero_si128();
+    } else {
+        /* 32 bytes per step, as lbg__y_vmin() */
+        g = lbg__y_good(c, lbg__y_load2(nm, 0, nn - 16));
+        for (i = 16; i + 16 < nn; i += 32) {
+            g = _mm256_and_si256(
+                g,
+                lbg__y_good(c, lbg__y_load2(nm, i,
+                                            i + 32 < nn ? i + 16 : nn - 16)));
+        }
+        *n = _mm_and_si128(lbg__y_and2(g),
+                           _mm256_castsi256_si128(c[LBG__Y_A]));
+    }
+    if (nv - 1 < 16) {
+        *v = lbg__q_load(vl, nv);
+    } else if (nv == 0) {
+        *v = _mm256_castsi256_si128(c[LBG__Y_SP]);
+    } else if (nv < LBG_SCAN_LONG) {
+        *v = lbg__y_vmin(c, vl, nv);
+    } else {
+        *v = lbg_scan_value(vl, nv) ? _mm256_castsi256_si128(c[LBG__Y_SP])
+                                    : _mm_setzero_si128();
+    }
+}
+
+
+/* 1 when name n[0..len) is a token (RFC 9110 5.1), exact: the full tchar
+ * test, inline up to 16 bytes; out of line, with SSE2, for
+ * lbg__check_pair(). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static int
+lbg__c_token(const unsigned char *n, size_t len)
+{
+    if (len - 1 < 16) {
+        return _mm_movemask_epi8(lbg__tchar16(lbg__q_load(n, len))) == 0xffff;
+    }
+    return lbg_scan_name(n, len);
+}
+
+
+/*
+ * The fields f[0..cnt) (cnt 1 or 2, at indexes i, i + 1) of a pair that
+ * did not pass lbg__c_pair_ok() (c its constants; na, va, nb, vb:
+ * lbg__c_prep()'s vectors, a missing second field passes), or that may be
+ * over the field budget (a line of big bytes or more). Each field's lanes
+ * say which part failed: a value's exactly; a name's may be a token of
+ * the rarer tchar ('!' '#' ...), which lbg__c_token() tells. A field with
+ * a part to report, or whose line may be over the budget, gets
+ * lbg__check_field() with what failed (LBG__F_*), findings in field
+ * order. Out of the loop's way.
+ */
+__attribute__((target("avx2"), noinline)) static void
+lbg__check_pair(const lbg_policy_t *p, const lbg_field_t *f, size_t cnt,
+                size_t i, lbg_report_t *rep, size_t big, const __m256i *c,
+                __m128i na, __m128i va, __m128i nb, __m128i vb)
+{
+    __m256i  n = _mm256_inserti128_si256(_mm256_castsi128_si256(na), nb, 1);
+    __m256i  v = _mm256_inserti128_si256(_mm256_castsi128_si256(va), vb, 1);
+    unsigned mg, mv, bad;
+    size_t   h;
+
+    mg = (unsigned) _mm256_movemask_epi8(lbg__y_good(c, n));
+    mv = (unsigned) _mm256_movemask_epi8(lbg__y_vbad(c, v));
+    for (h = 0; h < cnt; h++, mg >>= 16, mv >>= 16) {
+        bad = 0;
+        if (!f[h].trusted) {
+            if ((mg & 0xffff) != 0xffff
+                && !lbg__c_token(f[h].name, f[h].name_len)) {
+                bad = LBG__F_NAME;
+            }
+            if (mv & 0xffff) {
+                bad |= LBG__F_VALUE;
+            }
+        }
+        if (bad != 0 || f[h].name_len + f[h].value_len >= big) {
+            lbg__check_field(p, &f[h], i + h, rep, bad);
+        }
+    }
+}
+
+
+/*
+ * lbg_check()'s pass over fields[0..nf) with AVX2: the fields two at a
+ * time (the last one alone with a passing partner), each pair one
+ * classification of its names and one of its values (lbg__c_pair_ok());
+ * a pair that does not pass, or a field that may be over the field
+ * budget (len >= big), goes to lbg__check_pair(), which records the
+ * findings exactly as the SSE2 pass does. Fills
+ * *s but its total, which it returns.
+ */
+__attribute__((target("avx2"), always_inline)) static inline size_t
+lbg__fields_avx2(const lbg_policy_t *p, const lbg_field_t *fields, size_t nf,
+                 lbg_report_t *rep, size_t big, lbg__sums_t *s)
+{
+    const lbg_field_t *fa, *fb;
+    size_t             i, la, lb, total = 0;
+    __m128i            na, va, nb, vb;
+    const __m256i     *c = lbg__y_init();
+
+    s->ncl = s->nte = s->first_cl = 0;
+    for (i = 0; i + 1 < nf; i += 2) {
+        fa = &fields[i];
+        fb = fa + 1;
+        la = fa->name_len + fa->value_len;
+        lb = fb->name_len + fb->value_len;
+        total += la + lb;
+        lbg__c_prep(c, fa, &na, &va);
+        lbg__c_prep(c, fb, &nb, &vb);
+        if (lbg__unlikely(!lbg__c_pair_ok(c, na, va, nb, vb) || la >= big
+                          || lb >= big))
+        {
+            lbg__check_pair(p, fa, 2, i, rep, big, c, na, va, nb, vb);
+        }
+        lbg__count_kind(fa, i, s);
+        lbg__count_kind(fb, i + 1, s);
+    }
+    if (i < nf) {
+        fa = &fields[i];
+        la = fa->name_len + fa->value_len;
+        total += la;
+        lbg__c_prep(c, fa, &na, &va);
+        nb = _mm256_castsi256_si128(c[LBG__Y_A]);
+        vb = _mm256_castsi256_si128(c[LBG__Y_SP]);
+        if (lbg__unlikely(!lbg__c_pair_ok(c, na, va, nb, vb) || la >= big)) {
+            lbg__check_pair(p, fa, 1, i, rep, big, c, na, va, nb, vb);
+        }
+        lbg__count_kind(fa, i, s);
+    }
+    return total;
+}
+#endif
+
+
+/* The first part of lbg_check(): the status line (RFC 9112 4); returns
+ * the header section's bytes but the fields' own (RFC 9110 5.4: the
+ * status line, CRLF, ": " and CRLF of each field) and sets *big, the
+ * field line length (name_len + value_len) from which a field may be over
+ * the field budget: len + 4 > max_field_bytes is len >= *big (never with
+ * no budget). */
+LBG_INLINE size_t
+lbg__check_head(const lbg_policy_t *p, const lbg_response_t *r,
+                lbg_report_t *rep, size_t *big)
+{
+    *big = p->max_field_bytes == 0  ? SIZE_MAX
+           : p->max_field_bytes > 3 ? p->max_field_bytes - 3
+                                    : 0;
+    if (r->status_line == NULL && (unsigned) r->status - 100 < 500) {
+        /* the host writes a valid status code and its own reason */
+        return lbg__host_status_line_len(r->status) + 2 + 4 * r->nfields;
+    }
+    return lbg__check_status(p, r, rep) + 2 + 4 * r->nfields;
+}
+
+
+/* The framing of lbg_check() beyond its fast paths: every framing field
+ * classified, lbg__check_framing() and the verdict. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void
+lbg__check_framing_all(const lbg_policy_t *p, const lbg_response_t *r,
+                       lbg_report_t *rep)
 {
     const lbg_field_t *f, *fields = r->fields;
-    size_t             i, nf = r->nfields, total, before = rep->nfindings;
-    size_t             ncl = 0, nte = 0, first_cl = 0, len, big;
-    int64_t            cl;
+    size_t             i, nf = r->nfields;
     unsigned char      kind[LBG__KIND_MAX];
-    unsigned           bad;
-    int                k;
 
-    if (p->mode == LBG_MODE_OFF) {
+    if (nf > LBG__KIND_MAX) {
+        /* more fields than we classify: the framing cannot be verified;
+         * never reuse the connection */
+        rep->unrepairable = 1;
+        lbg__edit(rep, LBG_EDIT_CLOSE, LBG_NO_FIELD, 0, NULL, 0);
         lbg__framing_verdict(r, rep, NULL);
-        return 0;
+        return;
     }
-
-    total = lbg__check_status(p, r, rep) + 2 + 4 * nf;
-
-    /* a field line of len bytes is over the field budget when len + 4 >
-     * max_field_bytes, i.e. len >= big (never with no budget) */
-    big = p->max_field_bytes == 0  ? SIZE_MAX
-          : p->max_field_bytes > 3 ? p->max_field_bytes - 3
-                                   : 0;
     for (i = 0; i < nf; i++) {
         f = &fields[i];
-        len = f->name_len + f->value_len;
-        total += len;
-        if (lbg__unlikely(len >= big)) {
-            /* over the field budget, maybe: every check, exact */
-            lbg__check_field(p, f, i, rep,
-                             f->trusted
-                                 ? 0
-                                 : LBG__F_NAME | LBG__F_VALUE | LBG__F_SCAN);
-        } else if (!f->trusted) {
-#ifdef LBG_QUICK_INLINE
-            bad = lbg__c_field_bad(f->name, f->name_len, f->value,
-                                   f->value_len);
-#else
-            bad = LBG__F_NAME | LBG__F_VALUE | LBG__F_SCAN;
-#endif
-            if (lbg__unlikely(bad != 0)) {
-                lbg__check_field(p, f, i, rep, bad);
-            }
-        }
-        if (f->name_len == 14 || f->name_len == 17) {
-            k = lbg__framing_name(f->name, f->name_len);
-            if (k == LBG__K_CL) {
-                if (ncl++ == 0) {
-                    first_cl = i;
-                }
-            } else if (k == LBG__K_TE) {
-                nte++;
-            }
-        }
+        kind[i] = (f->name_len == 14 || f->name_len == 17) ? (
+                      unsigned char) lbg__framing_name(f->name, f->name_len)
+                                                           : 0;
     }
+    lbg__check_framing(p, r, rep, kind);
+    lbg__framing_verdict(r, rep, kind);
+}
+
+
+/* The rest of lbg_check() once the fields are checked (s: what the pass
+ * over them added up, total: the header section's bytes): the budgets of
+ * the whole header section (RFC 9110 5.4), a 101's Upgrade (RFC 9110
+ * 15.2.2) and the message framing (RFC 9112 6). Returns lbg_check()'s
+ * result, the findings recorded since `before`. */
+LBG_INLINE size_t
+lbg__check_tail(const lbg_policy_t *p, const lbg_response_t *r,
+                lbg_report_t *rep, size_t total, const lbg__sums_t *s,
+                size_t before)
+{
+    const lbg_field_t *f, *fields = r->fields;
+    size_t             nf = r->nfields, ncl = s->ncl, nte = s->nte;
+    int64_t            cl;
 
     if (p->max_fields && nf > p->max_fields) {
         lbg__budget(p, rep, LBG_RULE_TOO_MANY_FIELDS, LBG_NO_FIELD, NULL, 0,
@@ -765,7 +1148,7 @@ lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
     }
     if (ncl == 1 && nte == 0 && r->status >= 200 && r->status != 204) {
         /* the common case: one Content-Length, valid or host-made */
-        f = &fields[first_cl];
+        f = &fields[s->first_cl];
         cl = f->value_len - 1 < 18
                  ? lbg__cl_short(f->value, f->value_len)
                  : lbg_content_length_parse(f->value, f->value_len);
@@ -778,22 +1161,52 @@ lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
             return rep->nfindings - before;
         }
     }
-    if (nf > LBG__KIND_MAX) {
-        /* more fields than we classify: the framing cannot be verified;
-         * never reuse the connection */
-        rep->unrepairable = 1;
-        lbg__edit(rep, LBG_EDIT_CLOSE, LBG_NO_FIELD, 0, NULL, 0);
+    lbg__check_framing_all(p, r, rep);
+    return rep->nfindings - before;
+}
+
+
+#ifdef LBG__CHECK_AVX2
+/* lbg_check() where the CPU has AVX2: the fields two at a time */
+__attribute__((target("avx2"), noinline)) static size_t
+lbg__check_avx2(const lbg_policy_t *p, const lbg_response_t *r,
+                lbg_report_t *rep)
+{
+    size_t      before = rep->nfindings, total, big;
+    lbg__sums_t sums;
+
+    total = lbg__check_head(p, r, rep, &big);
+    total += lbg__fields_avx2(p, r->fields, r->nfields, rep, big, &sums);
+    return lbg__check_tail(p, r, rep, total, &sums, before);
+}
+#endif
+
+
+size_t
+lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
+{
+    const lbg_field_t *f, *fields = r->fields;
+    size_t             i, nf = r->nfields, total, before = rep->nfindings;
+    size_t             big;
+    lbg__sums_t        sums;
+
+    if (p->mode == LBG_MODE_OFF) {
         lbg__framing_verdict(r, rep, NULL);
-        return rep->nfindings - before;
+        return 0;
     }
+#ifdef LBG__CHECK_AVX2
+    if (__builtin_cpu_supports("avx2")) {
+        return lbg__check_avx2(p, r, rep);
+    }
+#endif
+
+    total = lbg__check_head(p, r, rep, &big);
+    sums.ncl = sums.nte = sums.first_cl = 0;
     for (i = 0; i < nf; i++) {
         f = &fields[i];
-        kind[i] = (f->name_len == 14 || f->name_len == 17) ? (
-                      unsigned char) lbg__framing_name(f->name, f->name_len)
-                                                           : 0;
+        total += f->name_len + f->value_len;
+        lbg__check_one_inline(p, f, i, rep, big);
+        lbg__count_kind(f, i, &sums);
     }
-    lbg__check_framing(p, r, rep, kind);
-    lbg__framing_verdict(r, rep, kind);
-
-    return rep->nfindings - before;
+    return lbg__check_tail(p, r, rep, total, &sums, before);
 }
