@@ -768,6 +768,14 @@ enum {
     LBG__Y_1F,   /* 0x1f: a value key at or below it is a bad byte */
     LBG__Y_A,    /* 'a': a good name byte */
     LBG__Y_SP,   /* 0x20: a good value byte */
+    LBG__Y_ADD5, /* the rarer tchar: 0x21..0x27 (but '"') */
+    LBG__Y_LIM5,
+    LBG__Y_ADD6, /* 0x2a..0x2e (but ',') */
+    LBG__Y_LIM6,
+    LBG__Y_DQ, /* '"' */
+    LBG__Y_COMMA,
+    LBG__Y_BAR, /* '|' */
+    LBG__Y_TILDE,
     LBG__Y_N
 };
 
@@ -779,13 +787,27 @@ enum {
 
 static const unsigned char lbg__y_const[LBG__Y_N][32]
     __attribute__((aligned(32))) = {
-        LBG__Y32(0x7f - 0x2e), LBG__Y32(0x7e - (0x2e - 0x2d)),
-        LBG__Y32(0x7f - 0x39), LBG__Y32(0x7e - (0x39 - 0x30)),
-        LBG__Y32(0x7f - 0x5a), LBG__Y32(0x7e - (0x5a - 0x41)),
-        LBG__Y32(0x7f - 0x7a), LBG__Y32(0x7e - (0x7a - 0x5e)),
-        LBG__Y32(0x7f),        LBG__Y32(0x09),
-        LBG__Y32(0x1f),        LBG__Y32('a'),
+        LBG__Y32(0x7f - 0x2e),
+        LBG__Y32(0x7e - (0x2e - 0x2d)),
+        LBG__Y32(0x7f - 0x39),
+        LBG__Y32(0x7e - (0x39 - 0x30)),
+        LBG__Y32(0x7f - 0x5a),
+        LBG__Y32(0x7e - (0x5a - 0x41)),
+        LBG__Y32(0x7f - 0x7a),
+        LBG__Y32(0x7e - (0x7a - 0x5e)),
+        LBG__Y32(0x7f),
+        LBG__Y32(0x09),
+        LBG__Y32(0x1f),
+        LBG__Y32('a'),
         LBG__Y32(0x20),
+        LBG__Y32(0x7f - 0x27),
+        LBG__Y32(0x7e - (0x27 - 0x21)),
+        LBG__Y32(0x7f - 0x2e),
+        LBG__Y32(0x7e - (0x2e - 0x2a)),
+        LBG__Y32('"'),
+        LBG__Y32(','),
+        LBG__Y32('|'),
+        LBG__Y32('~'),
 };
 
 /* The constants as vectors, through a pointer the compiler cannot see
@@ -831,16 +853,19 @@ lbg__y_vbad(const __m256i *c, __m256i v)
 /* 1 when the two fields lbg__c_prep() made (na, va) and (nb, vb) both
  * pass: every name lane lbg__q_name_good(), every value key 0x20 or more.
  * One classification of 32 bytes for the two names, one for the two
- * values, one movemask. */
+ * values, one branch; *n is the names' vector and *mv the movemask of the
+ * bad value lanes, for lbg__check_pair(). */
 __attribute__((target("avx2"), always_inline)) static inline int
 lbg__c_pair_ok(const __m256i *c, __m128i na, __m128i va, __m128i nb,
-               __m128i vb)
+               __m128i vb, __m256i *n, unsigned *mv)
 {
-    __m256i n = _mm256_inserti128_si256(_mm256_castsi128_si256(na), nb, 1);
     __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(va), vb, 1);
+    __m256i k;
 
-    return _mm256_movemask_epi8(
-               _mm256_andnot_si256(lbg__y_vbad(c, v), lbg__y_good(c, n)))
+    *n = _mm256_inserti128_si256(_mm256_castsi128_si256(na), nb, 1);
+    k = lbg__y_vbad(c, v);
+    *mv = (unsigned) _mm256_movemask_epi8(k);
+    return _mm256_movemask_epi8(_mm256_andnot_si256(k, lbg__y_good(c, *n)))
            == -1;
 }
 
@@ -950,51 +975,49 @@ lbg__c_prep(const __m256i *c, const lbg_field_t *f, __m128i *n, __m128i *v)
 }
 
 
-/* 1 when name n[0..len) is a token (RFC 9110 5.1), exact: the full tchar
- * test, inline up to 16 bytes; out of line, with SSE2, for
- * lbg__check_pair(). */
-#if defined(__GNUC__)
-__attribute__((noinline))
-#endif
-static int
-lbg__c_token(const unsigned char *n, size_t len)
+/* 0xff lanes of n that are tchar (RFC 9110 5.6.2; lbg__tchar16() on 32
+ * bytes, c: the constants) */
+__attribute__((target("avx2"), always_inline)) static inline __m256i
+lbg__y_tchar(const __m256i *c, __m256i n)
 {
-    if (len - 1 < 16) {
-        return _mm_movemask_epi8(lbg__tchar16(lbg__q_load(n, len))) == 0xffff;
-    }
-    return lbg_scan_name(n, len);
+    __m256i a = _mm256_andnot_si256(_mm256_cmpeq_epi8(n, c[LBG__Y_DQ]),
+                                    lbg__y_range(n, c, LBG__Y_ADD5));
+    __m256i b = _mm256_andnot_si256(_mm256_cmpeq_epi8(n, c[LBG__Y_COMMA]),
+                                    lbg__y_range(n, c, LBG__Y_ADD6));
+    __m256i d = _mm256_or_si256(_mm256_cmpeq_epi8(n, c[LBG__Y_BAR]),
+                                _mm256_cmpeq_epi8(n, c[LBG__Y_TILDE]));
+
+    return _mm256_or_si256(_mm256_or_si256(a, b),
+                           _mm256_or_si256(d, lbg__y_good(c, n)));
 }
 
 
 /*
  * The fields f[0..cnt) (cnt 1 or 2, at indexes i, i + 1) of a pair that
- * did not pass lbg__c_pair_ok() (c its constants; na, va, nb, vb:
- * lbg__c_prep()'s vectors, a missing second field passes), or that may be
- * over the field budget (a line of big bytes or more). Each field's lanes
- * say which part failed: a value's exactly; a name's may be a token of
- * the rarer tchar ('!' '#' ...), which lbg__c_token() tells. A field with
- * a part to report, or whose line may be over the budget, gets
- * lbg__check_field() with what failed (LBG__F_*), findings in field
- * order. Out of the loop's way.
+ * did not pass lbg__c_pair_ok(), or that may be over the field budget (a
+ * line of big bytes or more). c: the constants; n: the pair's name lanes
+ * (lbg__c_prep()); mv: the movemask of its bad value lanes (exact). A
+ * name of the rarer tchar ('!' '#' ...) is a token too: the name lanes
+ * are tested again with every tchar (exact for a name of 1 to 16 bytes;
+ * for a longer one failing lanes only say that lbg_scan_name() must
+ * look). A field with a part to report, or whose line may be over the
+ * budget, gets lbg__check_field() with what failed (LBG__F_*), findings
+ * in field order. Out of the loop's way.
  */
 __attribute__((target("avx2"), noinline)) static void
 lbg__check_pair(const lbg_policy_t *p, const lbg_field_t *f, size_t cnt,
                 size_t i, lbg_report_t *rep, size_t big, const __m256i *c,
-                __m128i na, __m128i va, __m128i nb, __m128i vb)
+                __m256i n, unsigned mv)
 {
-    __m256i  n = _mm256_inserti128_si256(_mm256_castsi128_si256(na), nb, 1);
-    __m256i  v = _mm256_inserti128_si256(_mm256_castsi128_si256(va), vb, 1);
-    unsigned mg, mv, bad;
+    unsigned mt, bad;
     size_t   h;
 
-    mg = (unsigned) _mm256_movemask_epi8(lbg__y_good(c, n));
-    mv = (unsigned) _mm256_movemask_epi8(lbg__y_vbad(c, v));
-    for (h = 0; h < cnt; h++, mg >>= 16, mv >>= 16) {
+    mt = (unsigned) _mm256_movemask_epi8(lbg__y_tchar(c, n));
+    for (h = 0; h < cnt; h++, mt >>= 16, mv >>= 16) {
         bad = 0;
         if (!f[h].trusted) {
-            if ((mg & 0xffff) != 0xffff
-                && !lbg__c_token(f[h].name, f[h].name_len)) {
-                bad = LBG__F_NAME;
+            if ((mt & 0xffff) != 0xffff) {
+                bad = LBG__F_NAME | (f[h].name_len > 16 ? LBG__F_SCAN : 0);
             }
             if (mv & 0xffff) {
                 bad |= LBG__F_VALUE;
@@ -1023,6 +1046,8 @@ lbg__fields_avx2(const lbg_policy_t *p, const lbg_field_t *fields, size_t nf,
     const lbg_field_t *fa, *fb;
     size_t             i, la, lb, total = 0;
     __m128i            na, va, nb, vb;
+    __m256i            n;
+    unsigned           mv;
     const __m256i     *c = lbg__y_init();
 
     s->ncl = s->nte = s->first_cl = 0;
@@ -1034,10 +1059,10 @@ lbg__fields_avx2(const lbg_policy_t *p, const lbg_field_t *fields, size_t nf,
         total += la + lb;
         lbg__c_prep(c, fa, &na, &va);
         lbg__c_prep(c, fb, &nb, &vb);
-        if (lbg__unlikely(!lbg__c_pair_ok(c, na, va, nb, vb) || la >= big
-                          || lb >= big))
+        if (lbg__unlikely(!lbg__c_pair_ok(c, na, va, nb, vb, &n, &mv)
+                          || la >= big || lb >= big))
         {
-            lbg__check_pair(p, fa, 2, i, rep, big, c, na, va, nb, vb);
+            lbg__check_pair(p, fa, 2, i, rep, big, c, n, mv);
         }
         lbg__count_kind(fa, i, s);
         lbg__count_kind(fb, i + 1, s);
@@ -1049,8 +1074,9 @@ lbg__fields_avx2(const lbg_policy_t *p, const lbg_field_t *fields, size_t nf,
         lbg__c_prep(c, fa, &na, &va);
         nb = _mm256_castsi256_si128(c[LBG__Y_A]);
         vb = _mm256_castsi256_si128(c[LBG__Y_SP]);
-        if (lbg__unlikely(!lbg__c_pair_ok(c, na, va, nb, vb) || la >= big)) {
-            lbg__check_pair(p, fa, 1, i, rep, big, c, na, va, nb, vb);
+        if (lbg__unlikely(!lbg__c_pair_ok(c, na, va, nb, vb, &n, &mv)
+                          || la >= big)) {
+            lbg__check_pair(p, fa, 1, i, rep, big, c, n, mv);
         }
         lbg__count_kind(fa, i, s);
     }
