@@ -1208,23 +1208,19 @@ lbg__check_avx2(const lbg_policy_t *p, const lbg_response_t *r,
 #endif
 
 
-size_t
-lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
+/* lbg_check() one field at a time: SSE2 (the x86-64 baseline), or the
+ * portable checks without it or with LBG_NO_SIMD */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static size_t
+lbg__check_one_by_one(const lbg_policy_t *p, const lbg_response_t *r,
+                      lbg_report_t *rep)
 {
     const lbg_field_t *f, *fields = r->fields;
     size_t             i, nf = r->nfields, total, before = rep->nfindings;
     size_t             big;
     lbg__sums_t        sums;
-
-    if (p->mode == LBG_MODE_OFF) {
-        lbg__framing_verdict(r, rep, NULL);
-        return 0;
-    }
-#ifdef LBG__CHECK_AVX2
-    if (__builtin_cpu_supports("avx2")) {
-        return lbg__check_avx2(p, r, rep);
-    }
-#endif
 
     total = lbg__check_head(p, r, rep, &big);
     sums.ncl = sums.nte = sums.first_cl = 0;
@@ -1235,4 +1231,20 @@ lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
         lbg__count_kind(f, i, &sums);
     }
     return lbg__check_tail(p, r, rep, total, &sums, before);
+}
+
+
+size_t
+lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
+{
+    if (p->mode == LBG_MODE_OFF) {
+        lbg__framing_verdict(r, rep, NULL);
+        return 0;
+    }
+#ifdef LBG__CHECK_AVX2
+    if (__builtin_cpu_supports("avx2")) {
+        return lbg__check_avx2(p, r, rep);
+    }
+#endif
+    return lbg__check_one_by_one(p, r, rep);
 }
