@@ -1059,8 +1059,10 @@ lbg__fields_avx2(const lbg_policy_t *p, const lbg_field_t *fields, size_t nf,
         total += la + lb;
         lbg__c_prep(c, fa, &na, &va);
         lbg__c_prep(c, fb, &nb, &vb);
+        /* (la | lb) >= big when either may be over the field budget (and
+         * sometimes when neither is: lbg__check_pair() decides) */
         if (lbg__unlikely(!lbg__c_pair_ok(c, na, va, nb, vb, &n, &mv)
-                          || la >= big || lb >= big))
+                          || (la | lb) >= big))
         {
             lbg__check_pair(p, fa, 2, i, rep, big, c, n, mv);
         }
