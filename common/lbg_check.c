@@ -3,8 +3,11 @@
  * values (RFC 9110 5), message framing (RFC 9112 6) and its verdict, header
  * budgets; lbg_check() itself.
  *
- * One pass over the fields checks every byte (the scanners of lbg_scan.c,
- * inline SSE2 first); the framing analysis runs a second, short pass only
+ * One pass over the fields checks every byte: with AVX2 (chosen per call)
+ * two fields at a time, one classification of both names and one of both
+ * values; else one field at a time, inline SSE2 (or the portable scanners
+ * of lbg_scan.c). Only a field whose bytes fail gets the exact checks that
+ * record findings. The framing analysis runs a second, short pass only
  * when a Content-Length or Transfer-Encoding field exists.
  */
 

@@ -5,8 +5,10 @@
  *
  * Where they live: lbg__ctype, lbg__ieq, lbg__status_code, lbg__cl_list,
  * lbg__te_scan in lbg_scan.c (the scanners); lbg__finding, lbg__edit,
- * lbg__field_edits in lbg_report.c; lbg__host_status_line_len, lbg__framing_of in
- * lbg_check.c; lbg__check_101 in lbg_bypass.c.
+ * lbg__field_edits in lbg_report.c; lbg__rules, lbg__nrules in
+ * lbg_rules.c; lbg__host_status_line_len, lbg__framing_of in lbg_check.c;
+ * lbg__check_101 in lbg_bypass.c; lbg__tchar16 and lbg__cl_short inline
+ * here.
  */
 
 #ifndef LBG_INTERNAL_H
