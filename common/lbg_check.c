@@ -1015,7 +1015,11 @@ lbg__check_pair(const lbg_policy_t *p, const lbg_field_t *f, size_t cnt,
     unsigned mt, bad;
     size_t   h;
 
-    mt = (unsigned) _mm256_movemask_epi8(lbg__y_tchar(c, n));
+    /* the common names first: a pair whose values failed */
+    mt = (unsigned) _mm256_movemask_epi8(lbg__y_good(c, n));
+    if (mt != 0xffffffffu) {
+        mt = (unsigned) _mm256_movemask_epi8(lbg__y_tchar(c, n));
+    }
     for (h = 0; h < cnt; h++, mt >>= 16, mv >>= 16) {
         bad = 0;
         if (!f[h].trusted) {
