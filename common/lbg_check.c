@@ -3,8 +3,11 @@
  * values (RFC 9110 5), message framing (RFC 9112 6) and its verdict, header
  * budgets; lbg_check() itself.
  *
- * One pass over the fields checks every byte (the scanners of lbg_scan.c,
- * inline SSE2 first); the framing analysis runs a second, short pass only
+ * One pass over the fields checks every byte: with AVX2 (chosen per call)
+ * two fields at a time, one classification of both names and one of both
+ * values; else one field at a time, inline SSE2 (or the portable scanners
+ * of lbg_scan.c). Only a field whose bytes fail gets the exact checks that
+ * record findings. The framing analysis runs a second, short pass only
  * when a Content-Length or Transfer-Encoding field exists.
  */
 
@@ -12,6 +15,15 @@
 
 #include "lbg_internal.h"
 #include "lbg_quick.h"
+
+/* LBG__CHECK_AVX2: lbg_check() checks the fields two at a time with AVX2
+ * when the CPU has it (chosen per call, __builtin_cpu_supports), else one
+ * at a time with SSE2 */
+#if defined(LBG_QUICK_INLINE) && defined(__x86_64__) && defined(__GNUC__)    \
+    && !defined(LBG_NO_AVX2)
+#include <immintrin.h>
+#define LBG__CHECK_AVX2 1
+#endif
 
 
 int
@@ -21,68 +33,88 @@ lbg_response_bodiless(const lbg_response_t *r)
 }
 
 
+/* The reason phrases the host writes (RFC 9110 15): XX(code, "phrase"). */
+#define LBG__REASONS(XX)                                                     \
+    XX(100, "Continue")                                                      \
+    XX(101, "Switching Protocols")                                           \
+    XX(103, "Early Hints")                                                   \
+    XX(200, "OK")                                                            \
+    XX(201, "Created")                                                       \
+    XX(202, "Accepted")                                                      \
+    XX(203, "Non-Authoritative Information")                                 \
+    XX(204, "No Content")                                                    \
+    XX(205, "Reset Content")                                                 \
+    XX(206, "Partial Content")                                               \
+    XX(300, "Multiple Choices")                                              \
+    XX(301, "Moved Permanently")                                             \
+    XX(302, "Found")                                                         \
+    XX(303, "See Other")                                                     \
+    XX(304, "Not Modified")                                                  \
+    XX(305, "Use Proxy")                                                     \
+    XX(307, "Temporary Redirect")                                            \
+    XX(308, "Permanent Redirect")                                            \
+    XX(400, "Bad Request")                                                   \
+    XX(401, "Unauthorized")                                                  \
+    XX(402, "Payment Required")                                              \
+    XX(403, "Forbidden")                                                     \
+    XX(404, "Not Found")                                                     \
+    XX(405, "Method Not Allowed")                                            \
+    XX(406, "Not Acceptable")                                                \
+    XX(407, "Proxy Authentication Required")                                 \
+    XX(408, "Request Timeout")                                               \
+    XX(409, "Conflict")                                                      \
+    XX(410, "Gone")                                                          \
+    XX(411, "Length Required")                                               \
+    XX(412, "Precondition Failed")                                           \
+    XX(413, "Content Too Large")                                             \
+    XX(414, "URI Too Long")                                                  \
+    XX(415, "Unsupported Media Type")                                        \
+    XX(416, "Range Not Satisfiable")                                         \
+    XX(417, "Expectation Failed")                                            \
+    XX(421, "Misdirected Request")                                           \
+    XX(422, "Unprocessable Content")                                         \
+    XX(426, "Upgrade Required")                                              \
+    XX(428, "Precondition Required")                                         \
+    XX(429, "Too Many Requests")                                             \
+    XX(431, "Request Header Fields Too Large")                               \
+    XX(451, "Unavailable For Legal Reasons")                                 \
+    XX(500, "Internal Server Error")                                         \
+    XX(501, "Not Implemented")                                               \
+    XX(502, "Bad Gateway")                                                   \
+    XX(503, "Service Unavailable")                                           \
+    XX(504, "Gateway Timeout")                                               \
+    XX(505, "HTTP Version Not Supported")
+
+
 const char *
 lbg_reason_phrase(int status)
 {
     switch (status) {
-    case 100: return "Continue";
-    case 101: return "Switching Protocols";
-    case 103: return "Early Hints";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 203: return "Non-Authoritative Information";
-    case 204: return "No Content";
-    case 205: return "Reset Content";
-    case 206: return "Partial Content";
-    case 300: return "Multiple Choices";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 305: return "Use Proxy";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 402: return "Payment Required";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 407: return "Proxy Authentication Required";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 411: return "Length Required";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 416: return "Range Not Satisfiable";
-    case 417: return "Expectation Failed";
-    case 421: return "Misdirected Request";
-    case 422: return "Unprocessable Content";
-    case 426: return "Upgrade Required";
-    case 428: return "Precondition Required";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 451: return "Unavailable For Legal Reasons";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
+#define LBG__REASON_CASE(code, text)                                         \
+    case code: return text;
+        LBG__REASONS(LBG__REASON_CASE)
+#undef LBG__REASON_CASE
     default: return "";
     }
 }
 
 
+/* strlen(lbg_reason_phrase(status)) for status 100..599, by status - 100
+ * (0 where lbg_reason_phrase() has no phrase) */
+static const unsigned char lbg__reason_lens[500] = {
+#define LBG__REASON_LEN(code, text) [(code) -100] = sizeof(text) - 1,
+    LBG__REASONS(LBG__REASON_LEN)
+#undef LBG__REASON_LEN
+};
+
+
 size_t
 lbg__host_status_line_len(int status)
 {
-    return 9 + 3 + 1 + strlen(lbg_reason_phrase(status)) + 2;
+    return 9 + 3 + 1
+           + ((unsigned) status - 100 < 500 ? lbg__reason_lens[status - 100]
+                                            : 0)
+           + 2;
 }
 
 
@@ -139,10 +171,124 @@ lbg__check_status(const lbg_policy_t *p, const lbg_response_t *r,
 }
 
 
-/* Field name: RFC 9110 5.1, field-name = token. */
+/* A branch the compiler lays out of the loop's way */
+#if defined(__GNUC__)
+#define lbg__unlikely(x) __builtin_expect(!!(x), 0)
+#else
+#define lbg__unlikely(x) (x)
+#endif
+
+/* What lbg_check()'s loop hands lbg__check_field() about one field (bits):
+ * its name, its value needs the exact byte walk (with LBG__F_SCAN: try
+ * the exact scan first, the part may well be clean) */
+#define LBG__F_NAME  1u
+#define LBG__F_VALUE 2u
+#define LBG__F_SCAN  4u
+
+#ifdef LBG_QUICK_INLINE
+/* 0xff lanes where the value key minimum m (lbg__q_vkey()) holds a byte
+ * that is not field-vchar, SP or HTAB (RFC 9110 5.5) */
+#define lbg__c_vbad(m)                                                       \
+    _mm_cmpeq_epi8(_mm_max_epu8((m), _mm_set1_epi8(0x1f)),                   \
+                   _mm_set1_epi8(0x1f))
+
+/* The bytewise minimum of the value keys (lbg__q_vkey()) of v[0..n),
+ * 1 <= n < LBG_SCAN_LONG: one load of 1 to 16 bytes, else 16 bytes at a
+ * time with the last load overlapping; reads exactly v[0..n). */
+LBG_INLINE __m128i
+lbg__c_vmin(const unsigned char *v, size_t n)
+{
+    __m128i m;
+    size_t  i;
+
+    if (n <= 16) {
+        return lbg__q_vkey(lbg__q_load(v, n));
+    }
+    m = lbg__q_vkey(lbg__q_loadu(v + n - 16));
+    for (i = 0; i + 16 < n; i += 16) {
+        m = _mm_min_epu8(m, lbg__q_vkey(lbg__q_loadu(v + i)));
+    }
+    return m;
+}
+
+/* The rare half of lbg__c_field_bad(), out of the loop's way: g the
+ * name's lbg__q_name_good() lanes, vb the value's bad lanes. A name that
+ * is not all of those may still be a token (a rarer tchar: '!' '#' ...):
+ * the full tchar test, inline up to 16 bytes. */
+static unsigned
+lbg__c_field_bits(__m128i g, __m128i vb, const unsigned char *n, size_t nlen)
+{
+    unsigned bad = _mm_movemask_epi8(vb) != 0 ? LBG__F_VALUE : 0;
+
+    if (_mm_movemask_epi8(g) != 0xffff
+        && (nlen - 1 < 16
+                ? _mm_movemask_epi8(lbg__tchar16(lbg__q_load(n, nlen)))
+                      != 0xffff
+                : !lbg_scan_name(n, nlen)))
+    {
+        bad |= LBG__F_NAME;
+    }
+    return bad;
+}
+
+/*
+ * lbg_check()'s inline test of one untrusted field, exact: 0 when name
+ * n[0..nlen) is a token (RFC 9110 5.1) and value v[0..vlen) is all
+ * field-vchar, SP and HTAB (RFC 9110 5.5); else LBG__F_NAME when the name
+ * is not a token (empty, or a byte outside tchar), LBG__F_VALUE when the
+ * value holds another byte. The common field (a name of the tchar that
+ * header names use, lbg__q_name_good(), and a clean value) costs one
+ * movemask and one branch: the name's and the value's lanes are ANDed
+ * (each covers all of its bytes). Reads exactly n[0..nlen) and
+ * v[0..vlen).
+ */
+LBG_INLINE unsigned
+lbg__c_field_bad(const unsigned char *n, size_t nlen, const unsigned char *v,
+                 size_t vlen)
+{
+    __m128i g, vb;
+    size_t  i;
+
+    if (nlen - 1 < 16) {
+        g = lbg__q_name_good(lbg__q_load(n, nlen));
+    } else if (nlen == 0) {
+        g = _mm_setzero_si128();
+    } else {
+        g = _mm_and_si128(lbg__q_name_good(lbg__q_loadu(n)),
+                          lbg__q_name_good(lbg__q_loadu(n + nlen - 16)));
+        for (i = 16; i + 16 < nlen; i += 16) {
+            g = _mm_and_si128(g, lbg__q_name_good(lbg__q_loadu(n + i)));
+        }
+    }
+    if (vlen - 1 < LBG_SCAN_LONG - 1) {
+        vb = lbg__c_vbad(lbg__c_vmin(v, vlen));
+    } else if (vlen == 0 || lbg_scan_value(v, vlen)) {
+        vb = _mm_setzero_si128();
+    } else {
+        vb = _mm_set1_epi8(-1);
+    }
+    if (lbg__unlikely(_mm_movemask_epi8(_mm_andnot_si128(vb, g)) != 0xffff)) {
+        return lbg__c_field_bits(g, vb, n, nlen);
+    }
+    return 0;
+}
+#endif
+
+
+/* The exact checks of field f, index idx, that lbg_check()'s loop sends
+ * here (a field line that may be over p's field budget, or an untrusted
+ * field with a byte to report, `bad`: LBG__F_* bits): the budget (RFC
+ * 9110 5.4), then the name and the value (RFC 9110 5.1, 5.5), findings in
+ * that order. */
+static void lbg__check_field(const lbg_policy_t *p, const lbg_field_t *f,
+                             size_t idx, lbg_report_t *rep, unsigned bad);
+
+
+/* Field name: RFC 9110 5.1, field-name = token. scan: test the whole name
+ * with lbg_scan_name() first (0: the caller knows it is not a token). */
 static void
 lbg__check_name(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
-                lbg_report_t *rep)
+                lbg_report_t *rep, unsigned scan)
 {
     const unsigned char *nm = f->name;
     const unsigned char *t = lbg__ctype;
@@ -152,7 +298,7 @@ lbg__check_name(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
     if (n == 0) {
         goto invalid;
     }
-    if (lbg_scan_name(nm, n)) {
+    if (scan && lbg_scan_name(nm, n)) {
         return;
     }
 
@@ -184,10 +330,12 @@ invalid:
 /* Field value: RFC 9110 5.5 (field-vchar, SP, HTAB; CR, LF, NUL never),
  * RFC 9112 5.2 (obs-fold). One finding per rule per field, at the first
  * offending byte. NUL and a CR that ends the value are rules of their own:
- * HAProxy passes NUL on, nginx a CR before the line end. */
+ * HAProxy passes NUL on, nginx a CR before the line end. scan: test the
+ * whole value with lbg_scan_value() first (0: the caller knows it holds a
+ * byte to report). */
 static void
 lbg__check_value(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
-                 lbg_report_t *rep)
+                 lbg_report_t *rep, unsigned scan)
 {
     const unsigned char *v = f->value;
     size_t               n = f->value_len, i, fold_len;
@@ -195,7 +343,7 @@ lbg__check_value(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
     int                  seen_nul = 0;
     lbg_rule_e           rule;
 
-    if (lbg_scan_value(v, n)) {
+    if (scan && lbg_scan_value(v, n)) {
         return;
     }
     for (i = 0; i < n; i++) {
@@ -248,6 +396,34 @@ lbg__check_value(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
             lbg__edit(rep, LBG_EDIT_SANITIZE, idx, 0, NULL, 0);
         }
         i += fold_len - 1;
+    }
+}
+
+
+static void lbg__budget(const lbg_policy_t *p, lbg_report_t *rep,
+                        lbg_rule_e rule, size_t field,
+                        const unsigned char *at, size_t at_len, int64_t n1,
+                        int64_t n2);
+
+
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void
+lbg__check_field(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
+                 lbg_report_t *rep, unsigned bad)
+{
+    if (p->max_field_bytes
+        && f->name_len + f->value_len + 4 > p->max_field_bytes) {
+        lbg__budget(p, rep, LBG_RULE_FIELD_TOO_LARGE, idx, f->name,
+                    f->name_len, (int64_t) (f->name_len + f->value_len + 4),
+                    (int64_t) p->max_field_bytes);
+    }
+    if (bad & LBG__F_NAME) {
+        lbg__check_name(p, f, idx, rep, bad & LBG__F_SCAN);
+    }
+    if (bad & LBG__F_VALUE) {
+        lbg__check_value(p, f, idx, rep, bad & LBG__F_SCAN);
     }
 }
 
@@ -523,53 +699,467 @@ lbg__budget(const lbg_policy_t *p, lbg_report_t *rep, lbg_rule_e rule,
 }
 
 
-size_t
-lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
-{
-    const lbg_field_t *f, *fields = r->fields;
-    size_t             i, nf = r->nfields, total, before = rep->nfindings;
-    size_t             ncl = 0, nte = 0, first_cl = 0;
-    int64_t            cl;
-    unsigned char      kind[LBG__KIND_MAX];
-    int                k;
+/* What lbg_check()'s pass over the fields adds up. */
+typedef struct {
+    size_t ncl;      /* Content-Length fields */
+    size_t nte;      /* Transfer-Encoding fields */
+    size_t first_cl; /* the index of the first Content-Length */
+} lbg__sums_t;
 
-    if (p->mode == LBG_MODE_OFF) {
-        lbg__framing_verdict(r, rep, NULL);
-        return 0;
+
+/* Counts field f, index i, in s when it is a framing field (RFC 9110 8.6,
+ * RFC 9112 6.1). */
+LBG_INLINE void
+lbg__count_kind(const lbg_field_t *f, size_t i, lbg__sums_t *s)
+{
+    int k;
+
+    if (f->name_len == 14 || f->name_len == 17) {
+        k = lbg__framing_name(f->name, f->name_len);
+        if (k == LBG__K_CL) {
+            if (s->ncl++ == 0) {
+                s->first_cl = i;
+            }
+        } else if (k == LBG__K_TE) {
+            s->nte++;
+        }
+    }
+}
+
+
+/* The byte and budget checks of field f, index i, with their findings
+ * (lbg__check_field()) when there are any: a field line of len >= big
+ * bytes may be over the field budget (every check, exact); an untrusted
+ * field gets the inline test first. */
+LBG_INLINE void
+lbg__check_one_inline(const lbg_policy_t *p, const lbg_field_t *f, size_t i,
+                      lbg_report_t *rep, size_t big)
+{
+    unsigned bad;
+
+    if (lbg__unlikely(f->name_len + f->value_len >= big)) {
+        lbg__check_field(p, f, i, rep,
+                         f->trusted
+                             ? 0
+                             : LBG__F_NAME | LBG__F_VALUE | LBG__F_SCAN);
+    } else if (!f->trusted) {
+#ifdef LBG_QUICK_INLINE
+        bad = lbg__c_field_bad(f->name, f->name_len, f->value, f->value_len);
+#else
+        bad = LBG__F_NAME | LBG__F_VALUE | LBG__F_SCAN;
+#endif
+        if (lbg__unlikely(bad != 0)) {
+            lbg__check_field(p, f, i, rep, bad);
+        }
+    }
+}
+
+
+#ifdef LBG__CHECK_AVX2
+/* The 32-byte constants of lbg__c_pair_ok(). */
+enum {
+    LBG__Y_ADD1, /* lbg__q_range() of '-' '.': 0x7f - hi, 0x7e - (hi - lo) */
+    LBG__Y_LIM1,
+    LBG__Y_ADD2, /* DIGIT */
+    LBG__Y_LIM2,
+    LBG__Y_ADD3, /* 'A'..'Z' */
+    LBG__Y_LIM3,
+    LBG__Y_ADD4, /* '^' '_' '`' 'a'..'z' */
+    LBG__Y_LIM4,
+    LBG__Y_DEL,  /* 0x7f */
+    LBG__Y_HTAB, /* 0x09 */
+    LBG__Y_1F,   /* 0x1f: a value key at or below it is a bad byte */
+    LBG__Y_A,    /* 'a': a good name byte */
+    LBG__Y_SP,   /* 0x20: a good value byte */
+    LBG__Y_ADD5, /* the rarer tchar: 0x21..0x27 (but '"') */
+    LBG__Y_LIM5,
+    LBG__Y_ADD6, /* 0x2a..0x2e (but ',') */
+    LBG__Y_LIM6,
+    LBG__Y_DQ, /* '"' */
+    LBG__Y_COMMA,
+    LBG__Y_BAR, /* '|' */
+    LBG__Y_TILDE,
+    LBG__Y_N
+};
+
+#define LBG__Y8(b) b, b, b, b, b, b, b, b
+#define LBG__Y32(b)                                                          \
+    {                                                                        \
+        LBG__Y8(b), LBG__Y8(b), LBG__Y8(b), LBG__Y8(b)                       \
     }
 
-    total = lbg__check_status(p, r, rep) + 2 + 4 * nf;
+static const unsigned char lbg__y_const[LBG__Y_N][32]
+    __attribute__((aligned(32))) = {
+        LBG__Y32(0x7f - 0x2e),
+        LBG__Y32(0x7e - (0x2e - 0x2d)),
+        LBG__Y32(0x7f - 0x39),
+        LBG__Y32(0x7e - (0x39 - 0x30)),
+        LBG__Y32(0x7f - 0x5a),
+        LBG__Y32(0x7e - (0x5a - 0x41)),
+        LBG__Y32(0x7f - 0x7a),
+        LBG__Y32(0x7e - (0x7a - 0x5e)),
+        LBG__Y32(0x7f),
+        LBG__Y32(0x09),
+        LBG__Y32(0x1f),
+        LBG__Y32('a'),
+        LBG__Y32(0x20),
+        LBG__Y32(0x7f - 0x27),
+        LBG__Y32(0x7e - (0x27 - 0x21)),
+        LBG__Y32(0x7f - 0x2e),
+        LBG__Y32(0x7e - (0x2e - 0x2a)),
+        LBG__Y32('"'),
+        LBG__Y32(','),
+        LBG__Y32('|'),
+        LBG__Y32('~'),
+};
 
-    for (i = 0; i < nf; i++) {
-        f = &fields[i];
-        total += f->name_len + f->value_len;
-        if (p->max_field_bytes
-            && f->name_len + f->value_len + 4 > p->max_field_bytes) {
-            lbg__budget(p, rep, LBG_RULE_FIELD_TOO_LARGE, i, f->name,
-                        f->name_len,
-                        (int64_t) (f->name_len + f->value_len + 4),
-                        (int64_t) p->max_field_bytes);
+/* The constants as vectors, through a pointer the compiler cannot see
+ * through: GCC would fold the loads into constants and build each anew in
+ * every iteration (three instructions); this way each is one memory
+ * operand. */
+__attribute__((target("avx2"), always_inline)) static inline const __m256i *
+lbg__y_init(void)
+{
+    const __m256i *c = (const __m256i *) (const void *) lbg__y_const;
+
+    __asm__("" : "+r"(c));
+    return c;
+}
+
+/* 0xff lanes where x holds the range of constants c[k] (add) and c[k + 1]
+ * (limit): lbg__q_range() on 32 bytes */
+#define lbg__y_range(x, c, k)                                                \
+    _mm256_cmpgt_epi8(_mm256_add_epi8((x), (c)[k]), (c)[(k) + 1])
+
+/* 0xff lanes of n that are lbg__q_name_good() (c: the constants) */
+__attribute__((target("avx2"), always_inline)) static inline __m256i
+lbg__y_good(const __m256i *c, __m256i n)
+{
+    return _mm256_or_si256(_mm256_or_si256(lbg__y_range(n, c, LBG__Y_ADD1),
+                                           lbg__y_range(n, c, LBG__Y_ADD2)),
+                           _mm256_or_si256(lbg__y_range(n, c, LBG__Y_ADD3),
+                                           lbg__y_range(n, c, LBG__Y_ADD4)));
+}
+
+/* 0xff lanes of v whose value key (lbg__q_vkey(): HTAB as 0xff, DEL as
+ * 0x00) is below 0x20: a byte RFC 9110 5.5 does not allow */
+__attribute__((target("avx2"), always_inline)) static inline __m256i
+lbg__y_vbad(const __m256i *c, __m256i v)
+{
+    __m256i k = _mm256_andnot_si256(
+        _mm256_cmpeq_epi8(v, c[LBG__Y_DEL]),
+        _mm256_or_si256(v, _mm256_cmpeq_epi8(v, c[LBG__Y_HTAB])));
+
+    return _mm256_cmpeq_epi8(_mm256_max_epu8(k, c[LBG__Y_1F]), c[LBG__Y_1F]);
+}
+
+/* 1 when the two fields lbg__c_prep() made (na, va) and (nb, vb) both
+ * pass: every name lane lbg__q_name_good(), every value key 0x20 or more.
+ * One classification of 32 bytes for the two names, one for the two
+ * values, one branch; *n is the names' vector and *mv the movemask of the
+ * bad value lanes, for lbg__check_pair(). */
+__attribute__((target("avx2"), always_inline)) static inline int
+lbg__c_pair_ok(const __m256i *c, __m128i na, __m128i va, __m128i nb,
+               __m128i vb, __m256i *n, unsigned *mv)
+{
+    __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(va), vb, 1);
+    __m256i k;
+
+    *n = _mm256_inserti128_si256(_mm256_castsi128_si256(na), nb, 1);
+    k = lbg__y_vbad(c, v);
+    *mv = (unsigned) _mm256_movemask_epi8(k);
+    return _mm256_movemask_epi8(_mm256_andnot_si256(k, lbg__y_good(c, *n)))
+           == -1;
+}
+
+
+/* Two 16-byte blocks s[i..i + 16) and s[j..j + 16) as one vector */
+__attribute__((target("avx2"), always_inline)) static inline __m256i
+lbg__y_load2(const unsigned char *s, size_t i, size_t j)
+{
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(
+                                       lbg__q_loadu(s + i)),
+                                   lbg__q_loadu(s + j), 1);
+}
+
+/* The value keys of v (lbg__q_vkey() on 32 bytes; c: the constants) */
+__attribute__((target("avx2"), always_inline)) static inline __m256i
+lbg__y_vkey(const __m256i *c, __m256i v)
+{
+    return _mm256_andnot_si256(
+        _mm256_cmpeq_epi8(v, c[LBG__Y_DEL]),
+        _mm256_or_si256(v, _mm256_cmpeq_epi8(v, c[LBG__Y_HTAB])));
+}
+
+/* The low and the high 16 bytes of x, bytewise minimum */
+__attribute__((target("avx2"), always_inline)) static inline __m128i
+lbg__y_min2(__m256i x)
+{
+    return _mm_min_epu8(_mm256_castsi256_si128(x),
+                        _mm256_extracti128_si256(x, 1));
+}
+
+/* The low and the high 16 bytes of x, bytewise AND */
+__attribute__((target("avx2"), always_inline)) static inline __m128i
+lbg__y_and2(__m256i x)
+{
+    return _mm_and_si128(_mm256_castsi256_si128(x),
+                         _mm256_extracti128_si256(x, 1));
+}
+
+/* lbg__c_vmin() of v[0..n), 17 <= n < LBG_SCAN_LONG, 32 bytes per step:
+ * the first and the last 16 bytes, then the blocks between them two at a
+ * time (the last pair may repeat the last block); reads exactly v[0..n) */
+__attribute__((target("avx2"), always_inline)) static inline __m128i
+lbg__y_vmin(const __m256i *c, const unsigned char *v, size_t n)
+{
+    __m256i m = lbg__y_vkey(c, lbg__y_load2(v, 0, n - 16));
+    size_t  i;
+
+    for (i = 16; i + 16 < n; i += 32) {
+        m = _mm256_min_epu8(
+            m,
+            lbg__y_vkey(c, lbg__y_load2(v, i, i + 32 < n ? i + 16 : n - 16)));
+    }
+    return lbg__y_min2(m);
+}
+
+
+/*
+ * Field f as two 16-byte vectors for lbg__c_pair_ok(): *n, whose bytes
+ * are all lbg__q_name_good() exactly when its name is 1 or more of them
+ * (a name of 1 to 16 bytes: its bytes; a longer one: 'a' in the lanes
+ * where every 16-byte block of it is good, 0 elsewhere; an empty one:
+ * 0), and *v, whose value keys (lbg__q_vkey()) are all 0x20 or more
+ * exactly when its value is all field-vchar, SP and HTAB (1 to 16 bytes:
+ * its bytes; 17 to LBG_SCAN_LONG - 1: the minimum of its keys, which are
+ * their own keys; longer: lbg_scan_value()'s verdict as 0x20 or 0; empty:
+ * 0x20). A trusted field passes: 'a' and 0x20. Reads exactly the name's
+ * and the value's bytes.
+ */
+__attribute__((target("avx2"), always_inline)) static inline void
+lbg__c_prep(const __m256i *c, const lbg_field_t *f, __m128i *n, __m128i *v)
+{
+    const unsigned char *nm = f->name, *vl = f->value;
+    size_t               nn = f->name_len, nv = f->value_len, i;
+    __m256i              g;
+
+    if (f->trusted) {
+        *n = _mm256_castsi256_si128(c[LBG__Y_A]);
+        *v = _mm256_castsi256_si128(c[LBG__Y_SP]);
+        return;
+    }
+    if (nn - 1 < 16) {
+        *n = lbg__q_load(nm, nn);
+    } else if (nn == 0) {
+        *n = _mm_setzero_si128();
+    } else {
+        /* 32 bytes per step, as lbg__y_vmin() */
+        g = lbg__y_good(c, lbg__y_load2(nm, 0, nn - 16));
+        for (i = 16; i + 16 < nn; i += 32) {
+            g = _mm256_and_si256(
+                g,
+                lbg__y_good(c, lbg__y_load2(nm, i,
+                                            i + 32 < nn ? i + 16 : nn - 16)));
         }
-        if (!f->trusted
-#ifdef LBG_QUICK_INLINE
-            && !lbg__q_field_ok(f->name, f->name_len, f->value, f->value_len)
-#endif
-        )
-        {
-            lbg__check_name(p, f, i, rep);
-            lbg__check_value(p, f, i, rep);
-        }
-        if (f->name_len == 14 || f->name_len == 17) {
-            k = lbg__framing_name(f->name, f->name_len);
-            if (k == LBG__K_CL) {
-                if (ncl++ == 0) {
-                    first_cl = i;
-                }
-            } else if (k == LBG__K_TE) {
-                nte++;
+        *n = _mm_and_si128(lbg__y_and2(g),
+                           _mm256_castsi256_si128(c[LBG__Y_A]));
+    }
+    if (nv - 1 < 16) {
+        *v = lbg__q_load(vl, nv);
+    } else if (nv == 0) {
+        *v = _mm256_castsi256_si128(c[LBG__Y_SP]);
+    } else if (nv < LBG_SCAN_LONG) {
+        *v = lbg__y_vmin(c, vl, nv);
+    } else {
+        *v = lbg_scan_value(vl, nv) ? _mm256_castsi256_si128(c[LBG__Y_SP])
+                                    : _mm_setzero_si128();
+    }
+}
+
+
+/* 0xff lanes of n that are tchar (RFC 9110 5.6.2; lbg__tchar16() on 32
+ * bytes, c: the constants) */
+__attribute__((target("avx2"), always_inline)) static inline __m256i
+lbg__y_tchar(const __m256i *c, __m256i n)
+{
+    __m256i a = _mm256_andnot_si256(_mm256_cmpeq_epi8(n, c[LBG__Y_DQ]),
+                                    lbg__y_range(n, c, LBG__Y_ADD5));
+    __m256i b = _mm256_andnot_si256(_mm256_cmpeq_epi8(n, c[LBG__Y_COMMA]),
+                                    lbg__y_range(n, c, LBG__Y_ADD6));
+    __m256i d = _mm256_or_si256(_mm256_cmpeq_epi8(n, c[LBG__Y_BAR]),
+                                _mm256_cmpeq_epi8(n, c[LBG__Y_TILDE]));
+
+    return _mm256_or_si256(_mm256_or_si256(a, b),
+                           _mm256_or_si256(d, lbg__y_good(c, n)));
+}
+
+
+/*
+ * The fields f[0..cnt) (cnt 1 or 2, at indexes i, i + 1) of a pair that
+ * did not pass lbg__c_pair_ok(), or that may be over the field budget (a
+ * line of big bytes or more). c: the constants; n: the pair's name lanes
+ * (lbg__c_prep()); mv: the movemask of its bad value lanes (exact). A
+ * name of the rarer tchar ('!' '#' ...) is a token too: the name lanes
+ * are tested again with every tchar (exact for a name of 1 to 16 bytes;
+ * for a longer one failing lanes only say that lbg_scan_name() must
+ * look). A field with a part to report, or whose line may be over the
+ * budget, gets lbg__check_field() with what failed (LBG__F_*), findings
+ * in field order. Out of the loop's way.
+ */
+__attribute__((target("avx2"), noinline)) static void
+lbg__check_pair(const lbg_policy_t *p, const lbg_field_t *f, size_t cnt,
+                size_t i, lbg_report_t *rep, size_t big, const __m256i *c,
+                __m256i n, unsigned mv)
+{
+    unsigned mt, bad;
+    size_t   h;
+
+    /* the common names first: a pair whose values failed */
+    mt = (unsigned) _mm256_movemask_epi8(lbg__y_good(c, n));
+    if (mt != 0xffffffffu) {
+        mt = (unsigned) _mm256_movemask_epi8(lbg__y_tchar(c, n));
+    }
+    for (h = 0; h < cnt; h++, mt >>= 16, mv >>= 16) {
+        bad = 0;
+        if (!f[h].trusted) {
+            if ((mt & 0xffff) != 0xffff) {
+                bad = LBG__F_NAME | (f[h].name_len > 16 ? LBG__F_SCAN : 0);
+            }
+            if (mv & 0xffff) {
+                bad |= LBG__F_VALUE;
             }
         }
+        if (bad != 0 || f[h].name_len + f[h].value_len >= big) {
+            lbg__check_field(p, &f[h], i + h, rep, bad);
+        }
     }
+}
+
+
+/*
+ * lbg_check()'s pass over fields[0..nf) with AVX2: the fields two at a
+ * time (the last one alone with a passing partner), each pair one
+ * classification of its names and one of its values (lbg__c_pair_ok());
+ * a pair that does not pass, or a field that may be over the field
+ * budget (len >= big), goes to lbg__check_pair(), which records the
+ * findings exactly as the SSE2 pass does. Fills
+ * *s but its total, which it returns.
+ */
+__attribute__((target("avx2"), always_inline)) static inline size_t
+lbg__fields_avx2(const lbg_policy_t *p, const lbg_field_t *fields, size_t nf,
+                 lbg_report_t *rep, size_t big, lbg__sums_t *s)
+{
+    const lbg_field_t *fa, *fb;
+    size_t             i, la, lb, total = 0;
+    __m128i            na, va, nb, vb;
+    __m256i            n;
+    unsigned           mv;
+    const __m256i     *c = lbg__y_init();
+
+    s->ncl = s->nte = s->first_cl = 0;
+    for (i = 0; i + 1 < nf; i += 2) {
+        fa = &fields[i];
+        fb = fa + 1;
+        la = fa->name_len + fa->value_len;
+        lb = fb->name_len + fb->value_len;
+        total += la + lb;
+        lbg__c_prep(c, fa, &na, &va);
+        lbg__c_prep(c, fb, &nb, &vb);
+        /* (la | lb) >= big when either may be over the field budget (and
+         * sometimes when neither is: lbg__check_pair() decides) */
+        if (lbg__unlikely(!lbg__c_pair_ok(c, na, va, nb, vb, &n, &mv)
+                          || (la | lb) >= big))
+        {
+            lbg__check_pair(p, fa, 2, i, rep, big, c, n, mv);
+        }
+        lbg__count_kind(fa, i, s);
+        lbg__count_kind(fb, i + 1, s);
+    }
+    if (i < nf) {
+        fa = &fields[i];
+        la = fa->name_len + fa->value_len;
+        total += la;
+        lbg__c_prep(c, fa, &na, &va);
+        nb = _mm256_castsi256_si128(c[LBG__Y_A]);
+        vb = _mm256_castsi256_si128(c[LBG__Y_SP]);
+        if (lbg__unlikely(!lbg__c_pair_ok(c, na, va, nb, vb, &n, &mv)
+                          || la >= big)) {
+            lbg__check_pair(p, fa, 1, i, rep, big, c, n, mv);
+        }
+        lbg__count_kind(fa, i, s);
+    }
+    return total;
+}
+#endif
+
+
+/* The first part of lbg_check(): the status line (RFC 9112 4); returns
+ * the header section's bytes but the fields' own (RFC 9110 5.4: the
+ * status line, CRLF, ": " and CRLF of each field) and sets *big, the
+ * field line length (name_len + value_len) from which a field may be over
+ * the field budget: len + 4 > max_field_bytes is len >= *big (never with
+ * no budget). */
+LBG_INLINE size_t
+lbg__check_head(const lbg_policy_t *p, const lbg_response_t *r,
+                lbg_report_t *rep, size_t *big)
+{
+    *big = p->max_field_bytes == 0  ? SIZE_MAX
+           : p->max_field_bytes > 3 ? p->max_field_bytes - 3
+                                    : 0;
+    if (r->status_line == NULL && (unsigned) r->status - 100 < 500) {
+        /* the host writes a valid status code and its own reason */
+        return lbg__host_status_line_len(r->status) + 2 + 4 * r->nfields;
+    }
+    return lbg__check_status(p, r, rep) + 2 + 4 * r->nfields;
+}
+
+
+/* The framing of lbg_check() beyond its fast paths: every framing field
+ * classified, lbg__check_framing() and the verdict. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void
+lbg__check_framing_all(const lbg_policy_t *p, const lbg_response_t *r,
+                       lbg_report_t *rep)
+{
+    const lbg_field_t *f, *fields = r->fields;
+    size_t             i, nf = r->nfields;
+    unsigned char      kind[LBG__KIND_MAX];
+
+    if (nf > LBG__KIND_MAX) {
+        /* more fields than we classify: the framing cannot be verified;
+         * never reuse the connection */
+        rep->unrepairable = 1;
+        lbg__edit(rep, LBG_EDIT_CLOSE, LBG_NO_FIELD, 0, NULL, 0);
+        lbg__framing_verdict(r, rep, NULL);
+        return;
+    }
+    for (i = 0; i < nf; i++) {
+        f = &fields[i];
+        kind[i] = (f->name_len == 14 || f->name_len == 17) ? (
+                      unsigned char) lbg__framing_name(f->name, f->name_len)
+                                                           : 0;
+    }
+    lbg__check_framing(p, r, rep, kind);
+    lbg__framing_verdict(r, rep, kind);
+}
+
+
+/* The rest of lbg_check() once the fields are checked (s: what the pass
+ * over them added up, total: the header section's bytes): the budgets of
+ * the whole header section (RFC 9110 5.4), a 101's Upgrade (RFC 9110
+ * 15.2.2) and the message framing (RFC 9112 6). Returns lbg_check()'s
+ * result, the findings recorded since `before`. */
+LBG_INLINE size_t
+lbg__check_tail(const lbg_policy_t *p, const lbg_response_t *r,
+                lbg_report_t *rep, size_t total, const lbg__sums_t *s,
+                size_t before)
+{
+    const lbg_field_t *f, *fields = r->fields;
+    size_t             nf = r->nfields, ncl = s->ncl, nte = s->nte;
+    int64_t            cl;
 
     if (p->max_fields && nf > p->max_fields) {
         lbg__budget(p, rep, LBG_RULE_TOO_MANY_FIELDS, LBG_NO_FIELD, NULL, 0,
@@ -593,8 +1183,10 @@ lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
     }
     if (ncl == 1 && nte == 0 && r->status >= 200 && r->status != 204) {
         /* the common case: one Content-Length, valid or host-made */
-        f = &fields[first_cl];
-        cl = lbg_content_length_parse(f->value, f->value_len);
+        f = &fields[s->first_cl];
+        cl = f->value_len - 1 < 18
+                 ? lbg__cl_short(f->value, f->value_len)
+                 : lbg_content_length_parse(f->value, f->value_len);
         if (f->trusted || cl >= 0) {
             /* bodiless here: HEAD or 304 (RFC 9112 6.3) */
             rep->framing = (r->head || r->status == 304) ? LBG_FRAMING_NONE
@@ -604,22 +1196,64 @@ lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
             return rep->nfindings - before;
         }
     }
-    if (nf > LBG__KIND_MAX) {
-        /* more fields than we classify: the framing cannot be verified;
-         * never reuse the connection */
-        rep->unrepairable = 1;
-        lbg__edit(rep, LBG_EDIT_CLOSE, LBG_NO_FIELD, 0, NULL, 0);
-        lbg__framing_verdict(r, rep, NULL);
-        return rep->nfindings - before;
-    }
+    lbg__check_framing_all(p, r, rep);
+    return rep->nfindings - before;
+}
+
+
+#ifdef LBG__CHECK_AVX2
+/* lbg_check() where the CPU has AVX2: the fields two at a time */
+__attribute__((target("avx2"), noinline)) static size_t
+lbg__check_avx2(const lbg_policy_t *p, const lbg_response_t *r,
+                lbg_report_t *rep)
+{
+    size_t      before = rep->nfindings, total, big;
+    lbg__sums_t sums;
+
+    total = lbg__check_head(p, r, rep, &big);
+    total += lbg__fields_avx2(p, r->fields, r->nfields, rep, big, &sums);
+    return lbg__check_tail(p, r, rep, total, &sums, before);
+}
+#endif
+
+
+/* lbg_check() one field at a time: SSE2 (the x86-64 baseline), or the
+ * portable checks without it or with LBG_NO_SIMD */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static size_t
+lbg__check_one_by_one(const lbg_policy_t *p, const lbg_response_t *r,
+                      lbg_report_t *rep)
+{
+    const lbg_field_t *f, *fields = r->fields;
+    size_t             i, nf = r->nfields, total, before = rep->nfindings;
+    size_t             big;
+    lbg__sums_t        sums;
+
+    total = lbg__check_head(p, r, rep, &big);
+    sums.ncl = sums.nte = sums.first_cl = 0;
     for (i = 0; i < nf; i++) {
         f = &fields[i];
-        kind[i] = (f->name_len == 14 || f->name_len == 17) ? (
-                      unsigned char) lbg__framing_name(f->name, f->name_len)
-                                                           : 0;
+        total += f->name_len + f->value_len;
+        lbg__check_one_inline(p, f, i, rep, big);
+        lbg__count_kind(f, i, &sums);
     }
-    lbg__check_framing(p, r, rep, kind);
-    lbg__framing_verdict(r, rep, kind);
+    return lbg__check_tail(p, r, rep, total, &sums, before);
+}
 
-    return rep->nfindings - before;
+
+size_t
+lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
+{
+    if (p->mode == LBG_MODE_OFF) {
+        lbg__framing_verdict(r, rep, NULL);
+        return 0;
+    }
+#ifdef LBG__CHECK_AVX2
+    if (__builtin_cpu_supports("avx2")) {
+        return lbg__check_avx2(p, r, rep);
+    }
+#endif
+    return lbg__check_one_by_one(p, r, rep);
 }

@@ -1,18 +1,44 @@
 /*
  * lbg_internal.h -- internals shared by the core's source files. Not part
  * of the public API: adapters include lbg.h (and lbg_quick.h), tools
- * lbg_raw.h.
+ * lbg_raw.h. Includes lbg_simd.h (the SSE2 byte tests).
  *
  * Where they live: lbg__ctype, lbg__ieq, lbg__status_code, lbg__cl_list,
  * lbg__te_scan in lbg_scan.c (the scanners); lbg__finding, lbg__edit,
- * lbg__field_edits in lbg_report.c; lbg__host_status_line_len, lbg__framing_of in
- * lbg_check.c; lbg__check_101 in lbg_bypass.c.
+ * lbg__field_edits in lbg_report.c; lbg__rules, lbg__nrules in
+ * lbg_rules.c; lbg__host_status_line_len, lbg__framing_of in lbg_check.c;
+ * lbg__check_101 in lbg_bypass.c; lbg__tchar16 and lbg__cl_short inline
+ * here.
  */
 
 #ifndef LBG_INTERNAL_H
 #define LBG_INTERNAL_H
 
 #include "lbg.h"
+#include "lbg_simd.h"
+
+#ifdef LBG_QUICK_INLINE
+/*
+ * 0xff bytes where x holds a tchar (RFC 9110 5.6.2): "!" / "#" / "$" /
+ * "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" /
+ * DIGIT / ALPHA. As ranges: 0x21..0x27 but '"', 0x2a..0x2e but ',',
+ * DIGIT, 'A'..'Z', 0x5e..0x7a, '|', '~'. lbg_scan_name() and
+ * lbg_check()'s inline field test (lbg_check.c).
+ */
+LBG_INLINE __m128i
+lbg__tchar16(__m128i x)
+{
+    __m128i a = _mm_andnot_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(0x22)),
+                                 lbg__q_range(x, 0x21, 0x27));
+    __m128i b = _mm_andnot_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(0x2c)),
+                                 lbg__q_range(x, 0x2a, 0x2e));
+    __m128i c = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(0x7c)),
+                             _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7e)));
+
+    return _mm_or_si128(_mm_or_si128(_mm_or_si128(a, b), c),
+                        lbg__q_name_good(x));
+}
+#endif
 
 /* Character classes, one bit each, in lbg__ctype[256] (lbg_scan.c). */
 #define LBG__TCHAR   0x01u /* token character, RFC 9110 5.6.2 */
@@ -43,6 +69,12 @@ size_t lbg__host_status_line_len(int status);
  * ignoring ASCII case. */
 int lbg__ieq(const unsigned char *a, size_t alen, const char *b, size_t blen);
 
+/* The rule table (lbg_rules.c): lbg__rules[id - 1] is rule id's row for
+ * id 1..lbg__nrules (lbg_rule() checks its id); for lbg__finding(), which
+ * looks a rule up without a call. */
+extern const lbg_rule_t lbg__rules[];
+extern const size_t     lbg__nrules;
+
 /* Appends a finding to rep (filtered by profile p; LBG_MODE_OFF records
  * nothing). Returns 1 when recorded, 0 when filtered or dropped. */
 int lbg__finding(const lbg_policy_t *p, lbg_report_t *rep, lbg_rule_e rule,
@@ -58,6 +90,26 @@ void lbg__edit(lbg_report_t *rep, lbg_edit_op_e op, size_t field, int status,
  * the last LBG_EDIT_SET, else 0, 0, NULL. */
 void lbg__field_edits(const lbg_report_t *rep, size_t field, int *removed,
                       int *sanitized, const lbg_edit_t **set);
+
+/* lbg_content_length_parse() of a value v[0..len) of 1 to 18 bytes, inline
+ * (RFC 9110 8.6: Content-Length = 1*DIGIT): its value, or -1 when a byte
+ * is not a DIGIT. 18 digits cannot overflow: no check per digit. */
+static inline int64_t
+lbg__cl_short(const unsigned char *v, size_t len)
+{
+    int64_t  x = 0;
+    size_t   i;
+    unsigned d;
+
+    for (i = 0; i < len; i++) {
+        d = (unsigned) v[i] - '0';
+        if (d > 9) {
+            return -1;
+        }
+        x = x * 10 + (int64_t) d;
+    }
+    return x;
+}
 
 /*
  * A Content-Length value that is a comma-separated list (RFC 9110 8.6,

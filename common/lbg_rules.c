@@ -8,7 +8,7 @@
 #include "lbg_internal.h"
 
 
-static const lbg_rule_t lbg__rules[] = {
+const lbg_rule_t lbg__rules[] = {
 #define LBG__RULE_ROW(id, e, n, rfc, t, m, rep, fix)                         \
     {LBG_RULE_##e, n, rfc, t, m, rep, fix},
     LBG_RULES(LBG__RULE_ROW)
@@ -16,6 +16,8 @@ static const lbg_rule_t lbg__rules[] = {
 };
 
 #define LBG__NRULES (sizeof(lbg__rules) / sizeof(lbg__rules[0]))
+
+const size_t lbg__nrules = LBG__NRULES;
 
 
 /* Finds s[0..len) among names[0..n) ignoring ASCII case; returns the

@@ -109,15 +109,7 @@ lbg_content_length_parse(const unsigned char *value, size_t len)
         return -1;
     }
     if (len <= 18) {
-        /* 18 digits cannot overflow: no check per digit */
-        for (i = 0; i < len; i++) {
-            d = value[i] - '0';
-            if ((unsigned) d > 9) {
-                return -1;
-            }
-            v = v * 10 + d;
-        }
-        return v;
+        return lbg__cl_short(value, len);
     }
     for (i = 0; i < len; i++) {
         if (!lbg__is(value[i], LBG__DIGIT)) {
@@ -235,31 +227,6 @@ lbg_field_is_content_length(const unsigned char *name, size_t len)
 {
     return len == 14 && lbg__framing_name(name, len) == LBG__K_CL;
 }
-
-
-#ifdef LBG_QUICK_INLINE
-
-/*
- * 0xff bytes where x holds a tchar (RFC 9110 5.6.2): "!" / "#" / "$" /
- * "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" /
- * DIGIT / ALPHA. As ranges: 0x21..0x27 but '"', 0x2a..0x2e but ',',
- * DIGIT, 'A'..'Z', 0x5e..0x7a, '|', '~'.
- */
-static __m128i
-lbg__tchar16(__m128i x)
-{
-    __m128i a = _mm_andnot_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(0x22)),
-                                 lbg__q_range(x, 0x21, 0x27));
-    __m128i b = _mm_andnot_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(0x2c)),
-                                 lbg__q_range(x, 0x2a, 0x2e));
-    __m128i c = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(0x7c)),
-                             _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7e)));
-
-    return _mm_or_si128(_mm_or_si128(_mm_or_si128(a, b), c),
-                        lbg__q_name_good(x));
-}
-
-#endif
 
 
 int

@@ -1,0 +1,287 @@
+/*
+ * test_check_bytes.c -- lbg_check()'s own byte checks of field names and
+ * values (RFC 9110 5.1, 5.5) held to the reference classes, whatever the
+ * path: the inline SSE2 test one field at a time, the AVX2 pass two fields
+ * at a time (chosen at run time), the portable one (build/unit-portable).
+ *
+ *   test_check_every_byte   one untrusted field among three (at index 0,
+ *                           1 and 2: either half of a pair and a last odd
+ *                           field), names and values of every length 0 to
+ *                           40 with every byte value at every position,
+ *                           longer ones at a few positions, each span at
+ *                           the end of a page: a finding exactly when the
+ *                           reference says the part is bad, on that field
+ *                           and for that part;
+ *   test_check_fields_alone random responses of 1 to 12 fields (bad bytes,
+ *                           the rarer tchar, long names and values,
+ *                           trusted fields, lines over the field budget):
+ *                           the findings and edits of the response are
+ *                           those of each field checked alone, in field
+ *                           order (responses with more findings than the
+ *                           report holds are left out).
+ */
+
+#include "lbg_test_util.h"
+
+#include "lbg_quick.h"
+
+
+static unsigned long lbgt_seed = 14;
+
+static unsigned
+lbgt_rand(unsigned n)
+{
+    lbgt_seed = lbgt_seed * 6364136223846793005UL + 1442695040888963407UL;
+    return (unsigned) (lbgt_seed >> 33) % n;
+}
+
+/* The reference classes, a byte at a time (RFC 9110 5.6.2, 5.5). */
+static int
+ref_tchar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+           || (c >= '0' && c <= '9')
+           || (c != 0 && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static int
+ref_vbyte(unsigned char c)
+{
+    return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+/* 1 when a finding of rule `rule` is about a field name */
+static int
+name_rule(lbg_rule_e rule)
+{
+    return rule == LBG_RULE_FIELD_NAME_INVALID
+           || rule == LBG_RULE_FIELD_NAME_NOT_TOKEN;
+}
+
+/* lbg_check() on 200 with fields f[0..n) under p; returns the report */
+static size_t
+check(const lbg_policy_t *p, const lbg_field_t *f, size_t n,
+      lbg_report_t *rep, lbg_finding_t *fd, lbg_edit_t *ed)
+{
+    lbg_response_t r;
+
+    memset(&r, 0, sizeof(r));
+    r.version = 11;
+    r.status = 200;
+    r.fields = f;
+    r.nfields = n;
+    lbg_report_init(rep, fd, LBG_FINDINGS_MAX, ed, LBG_EDITS_MAX);
+    return lbg_check(p, &r, rep);
+}
+
+/* Span g[0..len) as the name (name 1) or the value of the field at index
+ * pos of three, the others "X-A: 1" */
+static void
+one_span(const lbg_policy_t *p, int name, const unsigned char *g, size_t len)
+{
+    lbg_field_t   f[3];
+    lbg_report_t  rep;
+    lbg_finding_t fd[LBG_FINDINGS_MAX];
+    lbg_edit_t    ed[LBG_EDITS_MAX];
+    size_t        pos, k, n;
+    int           want = 1;
+
+    for (k = 0; k < len; k++) {
+        want &= name ? ref_tchar(g[k]) : ref_vbyte(g[k]);
+    }
+    if (name && len == 0) {
+        want = 0;
+    }
+    for (pos = 0; pos < 3; pos++) {
+        for (k = 0; k < 3; k++) {
+            f[k] = (lbg_field_t) LBGT_F("X-A", "1");
+        }
+        if (name) {
+            f[pos].name = g;
+            f[pos].name_len = len;
+        } else {
+            f[pos].name = (const unsigned char *) "X-Val";
+            f[pos].name_len = 5;
+            f[pos].value = g;
+            f[pos].value_len = len;
+        }
+        n = check(p, f, 3, &rep, fd, ed);
+        if ((n == 0) != want) {
+            fail_msg("%s of %zu bytes (first 0x%02x) at field %zu: %zu "
+                     "findings, reference %s",
+                     name ? "name" : "value", len, len ? g[0] : 0, pos, n,
+                     want ? "clean" : "bad");
+        }
+        for (k = 0; k < n; k++) {
+            if (fd[k].field != pos || name_rule(fd[k].rule) != name) {
+                fail_msg("%s of %zu bytes at field %zu: finding %s on "
+                         "field %zu",
+                         name ? "name" : "value", len, pos,
+                         lbg_rule_name(fd[k].rule), fd[k].field);
+            }
+        }
+    }
+}
+
+static void
+test_check_every_byte(void **state)
+{
+    static const size_t longer[] = {41, 47,  48,  63,  64,  65,  95,  96,
+                                    97, 127, 128, 129, 160, 255, 300, 1000};
+    unsigned char       src[1024], *g;
+    size_t              len, pos, li, npos, ps[6];
+    unsigned            b;
+    int                 name;
+    lbg_policy_t        p;
+
+    (void) state;
+    lbg_policy_init(&p, LBG_PROFILE_STRICTEST);
+    p.mode = LBG_MODE_REPAIR;
+    p.max_field_bytes = p.max_header_bytes = p.max_fields = 0;
+    for (name = 0; name < 2; name++) {
+        for (li = 0; li < 41 + LBGT_NELTS(longer); li++) {
+            len = li < 41 ? li : longer[li - 41];
+            g = lbgt_guard_alloc(len);
+            npos = 0;
+            if (len <= 40) {
+                for (pos = 0; pos < len; pos++) {
+                    for (b = 0; b < 256; b++) {
+                        memset(src, name ? 'k' : 'v', len);
+                        src[pos] = (unsigned char) b;
+                        memcpy(g, src, len);
+                        one_span(&p, name, g, len);
+                    }
+                }
+                if (len == 0) {
+                    one_span(&p, name, g, 0);
+                }
+            } else {
+                ps[npos++] = 0;
+                ps[npos++] = len - 1;
+                ps[npos++] = len / 2;
+                ps[npos++] = 31;
+                ps[npos++] = 32;
+                ps[npos++] = len - 17;
+                for (pos = 0; pos < npos; pos++) {
+                    for (b = 0; b < 256; b++) {
+                        memset(src, name ? 'k' : 'v', len);
+                        src[ps[pos]] = (unsigned char) b;
+                        memcpy(g, src, len);
+                        one_span(&p, name, g, len);
+                    }
+                }
+            }
+            lbgt_guard_free(g, len);
+        }
+    }
+}
+
+/* Random bytes for a name or a value: mostly ordinary, some of the rarer
+ * tchar, some bad */
+static void
+fill(unsigned char *s, size_t n, unsigned bad_per_mille)
+{
+    static const char          ok[] = "abcXYZ-09_.!#$%&'*+^`|~ ";
+    static const unsigned char bad[] = {0,    1,    9,   10,  13,  0x1f, 0x7f,
+                                        0x80, 0xff, ':', '"', ' ', '('};
+    size_t                     i;
+
+    for (i = 0; i < n; i++) {
+        if (lbgt_rand(1000) < bad_per_mille) {
+            s[i] = bad[lbgt_rand(sizeof(bad))];
+        } else {
+            s[i] = (unsigned char) ok[lbgt_rand(sizeof(ok) - 1)];
+        }
+    }
+}
+
+#define NF 12
+
+static void
+test_check_fields_alone(void **state)
+{
+    static const size_t  lens[] = {0,  1,  2,  3,  4,  7,  8,  9,  15, 16,
+                                   17, 31, 32, 33, 48, 95, 96, 97, 200};
+    static unsigned char buf[NF][2][200];
+    lbg_field_t          f[NF];
+    lbg_report_t         rep, one;
+    lbg_finding_t        fd[LBG_FINDINGS_MAX], fo[LBG_FINDINGS_MAX];
+    lbg_edit_t           ed[LBG_EDITS_MAX], eo[LBG_EDITS_MAX];
+    lbg_policy_t         p;
+    size_t               n, i, k, nfd, ned, iter, ntrunc = 0;
+    unsigned             bad;
+
+    (void) state;
+    for (iter = 0; iter < 200000; iter++) {
+        lbg_policy_init(&p, LBG_PROFILE_STRICTEST);
+        p.mode = LBG_MODE_REPAIR;
+        p.max_field_bytes = lbgt_rand(4) == 0 ? 1 + lbgt_rand(120) : 0;
+        p.max_header_bytes = p.max_fields = 0;
+        n = 1 + lbgt_rand(NF);
+        bad = lbgt_rand(3) == 0 ? 200 : lbgt_rand(2) ? 10 : 0;
+        for (i = 0; i < n; i++) {
+            f[i].name_len = lens[lbgt_rand(LBGT_NELTS(lens))];
+            f[i].value_len = lens[lbgt_rand(LBGT_NELTS(lens))];
+            fill(buf[i][0], f[i].name_len, bad);
+            fill(buf[i][1], f[i].value_len, bad);
+            if (f[i].name_len == 14 || f[i].name_len == 17) {
+                buf[i][0][0] = 'Y'; /* not a framing name */
+            }
+            f[i].name = buf[i][0];
+            f[i].value = buf[i][1];
+            f[i].origin = 0;
+            f[i].trusted = lbgt_rand(5) == 0;
+        }
+        check(&p, f, n, &rep, fd, ed);
+        if (rep.truncated) {
+            /* more findings than the report holds: compared elsewhere */
+            ntrunc++;
+            continue;
+        }
+        nfd = ned = 0;
+        for (i = 0; i < n; i++) {
+            check(&p, &f[i], 1, &one, fo, eo);
+            for (k = 0; k < one.nfindings; k++, nfd++) {
+                if (nfd >= rep.nfindings || fd[nfd].rule != fo[k].rule
+                    || fd[nfd].field != i || fd[nfd].at != fo[k].at
+                    || fd[nfd].at_len != fo[k].at_len
+                    || fd[nfd].n1 != fo[k].n1 || fd[nfd].n2 != fo[k].n2)
+                {
+                    fail_msg("iteration %zu: field %zu of %zu: finding %zu "
+                             "(%s) differs from the field alone's (%s)",
+                             iter, i, n, nfd,
+                             nfd < rep.nfindings ? lbg_rule_name(fd[nfd].rule)
+                                                 : "none",
+                             lbg_rule_name(fo[k].rule));
+                }
+            }
+            for (k = 0; k < one.nedits; k++, ned++) {
+                if (ned >= rep.nedits || ed[ned].op != eo[k].op
+                    || (ed[ned].field != i && eo[k].field != LBG_NO_FIELD))
+                {
+                    fail_msg("iteration %zu: field %zu of %zu: edit %zu "
+                             "differs from the field alone's",
+                             iter, i, n, ned);
+                }
+            }
+        }
+        if (nfd != rep.nfindings || ned != rep.nedits) {
+            fail_msg("iteration %zu: %zu findings and %zu edits, %zu and "
+                     "%zu from the fields alone",
+                     iter, rep.nfindings, rep.nedits, nfd, ned);
+        }
+    }
+    /* most responses fit the report */
+    assert_true(ntrunc < 20000);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_check_every_byte),
+        cmocka_unit_test(test_check_fields_alone),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
