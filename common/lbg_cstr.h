@@ -1,0 +1,62 @@
+/*
+ * lbg_cstr.h -- the byte checks of a field held as C strings (Apache's
+ * apr_table_t keeps names and values NUL-terminated, with no length): one
+ * pass over each string gives both its length and its verdict, instead of
+ * strlen() and then lbg_scan_name() / lbg_scan_value(). Public, for
+ * adapters; implemented in lbg_cstr.c. Depends on <stddef.h> only.
+ *
+ * The verdicts are exactly those of lbg_scan_name() and lbg_scan_value()
+ * on the same bytes (RFC 9110 5.1, 5.5): a field these call clean can be
+ * counted with lbg_quick_count() (when it is no framing field) and needs
+ * no other byte check.
+ */
+
+#ifndef LBG_CSTR_H
+#define LBG_CSTR_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Name s, a NUL-terminated string: sets *len to strlen(s) and returns 1
+ * when s[0..*len) is a token (RFC 9110 5.1: field-name = token = 1*tchar,
+ * 5.6.2), 0 when it is empty or holds another byte (same answer as
+ * lbg_scan_name(s, *len)). Reads s up to its NUL and, with SSE2, the rest
+ * of the aligned 16-byte blocks that hold s[0] and the NUL (never another
+ * page; see lbg_cstr.c). No errors; s must not be NULL.
+ */
+int lbg_cstr_name(const char *s, size_t *len);
+
+/*
+ * Value s, a NUL-terminated string: sets *len to strlen(s) and returns 1
+ * when every byte of s[0..*len) is a field-vchar, SP or HTAB (RFC 9110
+ * 5.5: VCHAR, obs-text; no CTL other than HTAB, no DEL), else 0 (same
+ * answer as lbg_scan_value(s, *len); an empty value is 1). Reads s up to
+ * its NUL and, with SSE2, the rest of the aligned 16-, 32- or 64-byte
+ * blocks that hold its bytes (never another page; see lbg_cstr.c). No
+ * errors; s must not be NULL.
+ */
+int lbg_cstr_value(const char *s, size_t *len);
+
+/* lbg_cstr_field()'s result bits */
+#define LBG_CSTR_NAME_OK  1u /* the name is a token */
+#define LBG_CSTR_VALUE_OK 2u /* the value has only field-vchar, SP, HTAB */
+#define LBG_CSTR_OK       3u /* both: the field's bytes are clean */
+
+/*
+ * Both checks of one field line in one call: lbg_cstr_name(name,
+ * name_len) and lbg_cstr_value(value, value_len); returns the
+ * LBG_CSTR_* bits of the ones that returned 1. value NULL is taken as ""
+ * (an apr_table_t entry may hold a NULL value).
+ */
+unsigned lbg_cstr_field(const char *name, const char *value, size_t *name_len,
+                        size_t *value_len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LBG_CSTR_H */
