@@ -3,7 +3,8 @@
  * apr_table_t keeps names and values NUL-terminated, with no length): one
  * pass over each string gives both its length and its verdict, instead of
  * strlen() and then lbg_scan_name() / lbg_scan_value(). Public, for
- * adapters; implemented in lbg_cstr.c. Depends on <stddef.h> only.
+ * adapters; implemented in lbg_cstr.c. Depends on lbg_quick.h
+ * (lbg_quick_t).
  *
  * The verdicts are exactly those of lbg_scan_name() and lbg_scan_value()
  * on the same bytes (RFC 9110 5.1, 5.5): a field these call clean can be
@@ -16,6 +17,8 @@
 
 #include <stddef.h>
 
+#include "lbg_quick.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -24,8 +27,8 @@ extern "C" {
  * Name s, a NUL-terminated string: sets *len to strlen(s) and returns 1
  * when s[0..*len) is a token (RFC 9110 5.1: field-name = token = 1*tchar,
  * 5.6.2), 0 when it is empty or holds another byte (same answer as
- * lbg_scan_name(s, *len)). Reads s up to its NUL and, with SSE2, the rest
- * of the aligned 16-byte blocks that hold s[0] and the NUL (never another
+ * lbg_scan_name(s, *len)). Reads s up to its NUL and, with SIMD, the rest
+ * of the 16-byte blocks that hold its first and last bytes (never another
  * page; see lbg_cstr.c). No errors; s must not be NULL.
  */
 int lbg_cstr_name(const char *s, size_t *len);
@@ -35,9 +38,9 @@ int lbg_cstr_name(const char *s, size_t *len);
  * when every byte of s[0..*len) is a field-vchar, SP or HTAB (RFC 9110
  * 5.5: VCHAR, obs-text; no CTL other than HTAB, no DEL), else 0 (same
  * answer as lbg_scan_value(s, *len); an empty value is 1). Reads s up to
- * its NUL and, with SSE2, the rest of the aligned 16-, 32- or 64-byte
- * blocks that hold its bytes (never another page; see lbg_cstr.c). No
- * errors; s must not be NULL.
+ * its NUL and, with SIMD, the rest of the 16-byte blocks that hold its
+ * first and last bytes (never another page; see lbg_cstr.c). No errors; s
+ * must not be NULL.
  */
 int lbg_cstr_value(const char *s, size_t *len);
 
@@ -54,6 +57,26 @@ int lbg_cstr_value(const char *s, size_t *len);
  */
 unsigned lbg_cstr_field(const char *name, const char *value, size_t *name_len,
                         size_t *value_len);
+
+/*
+ * The quick pass (lbg_quick.h) over the fields of a table of C strings:
+ * entries 0 .. n - 1 of the array at `entries`, each `stride` bytes long
+ * and beginning with two pointers, the name (NULL: no field, skipped) then
+ * the value (NULL: ""). Every field goes into q as lbg_quick_field()
+ * would take it (untrusted), but a field named `skip` (ASCII
+ * case-insensitive; a lower-case C string, or NULL for none), which is
+ * left out: e.g. "content-type" where the adapter sends its own. A field
+ * whose name and value are clean (lbg_cstr_field() returns LBG_CSTR_OK)
+ * and whose name is not 14 or 17 bytes long (Content-Length,
+ * Transfer-Encoding) is only counted (lbg_quick_count()); any other
+ * through lbg_quick_field(), which checks it again. Returns the index of
+ * the first Content-Length field (lbg_field_is_content_length(), RFC 9110
+ * 8.6), or -1. One call for the whole table (the SIMD choice is made
+ * once); reads each string as lbg_cstr_name() and lbg_cstr_value() do.
+ * No errors.
+ */
+long lbg_cstr_quick(lbg_quick_t *q, const void *entries, size_t stride,
+                    size_t n, const char *skip);
 
 #ifdef __cplusplus
 }

@@ -251,6 +251,141 @@ test_rare_tchar_and_null_value(void **state)
     assert_int_equal(vlen, 2);
 }
 
+
+/* ASCII case-insensitive equality of a and the lower-case b */
+static int
+lbgt_ieq(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++) {
+        if ((*a >= 'A' && *a <= 'Z' ? *a + 32 : *a) != *b) {
+            return 0;
+        }
+    }
+    return *a == *b;
+}
+
+/* An entry as Apache's apr_table_entry_t lays it out: name, value, then
+ * more (lbg_cstr_quick() reads the two pointers at its start). */
+typedef struct {
+    const char *name;
+    const char *value;
+    unsigned    checksum;
+} cstr_entry_t;
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+
+static unsigned
+rnd(unsigned n)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (unsigned) (rng % n);
+}
+
+/* Random tables against the quick pass of lbg_quick_field() on every
+ * field (strlen for the lengths): same counts, same framing counts, same
+ * lbg_quick_clean() under every profile, same first Content-Length; with
+ * and without a skipped name, NULL names and values, names of 12, 14 and
+ * 17 bytes, the framing names, and a bad byte here and there. */
+static void
+test_quick_tables(void **state)
+{
+    static const char *const names[] = {
+        "X-A",
+        "Content-Type",
+        "content-type",
+        "Content-Length",
+        "X-Powered-By",
+        "Transfer-Encoding",
+        "CONTENT-LENGTH",
+        "ETag",
+        "X_Odd~Name!",
+        "Cache-Control",
+        "Accept-Ranges-X",
+        "Vary",
+        "X-Request-Id-Long-Name-Of-Forty-Bytes-Abcd",
+        "A:B",
+        "",
+        "X A",
+        "Set-Cookie",
+        "X-Content-Ty"};
+    static const char *const values[] = {
+        "",
+        "0",
+        "1234",
+        "12a",
+        "chunked",
+        "gzip, chunked",
+        "text/html; charset=utf-8",
+        "a\tb",
+        "a\x01b",
+        "\x80\xff obs",
+        "x\x7f",
+        "max-age=31536000; includeSubDomains; preload, and some more text to "
+        "pass sixty-four bytes of value in one go",
+        " lead",
+        "trail ",
+        "\"quoted\""};
+    cstr_entry_t entries[24];
+    lbg_quick_t  q, r;
+    lbg_policy_t p;
+    size_t       n, i, nl, vl;
+    long         cl, rcl;
+    int          round, prof, skip;
+
+    (void) state;
+    for (round = 0; round < 20000; round++) {
+        n = rnd(24);
+        for (i = 0; i < n; i++) {
+            entries[i].name = rnd(16) == 0 ? NULL
+                                           : names[rnd(LBGT_NELTS(names))];
+            entries[i].value = rnd(16) == 0 ? NULL
+                                            : values[rnd(LBGT_NELTS(values))];
+            entries[i].checksum = 0;
+        }
+        skip = rnd(2);
+        lbg_quick_init(&q);
+        cl = lbg_cstr_quick(&q, entries, sizeof(entries[0]), n,
+                            skip ? "content-type" : NULL);
+        lbg_quick_init(&r);
+        rcl = -1;
+        for (i = 0; i < n; i++) {
+            const char *v = entries[i].value ? entries[i].value : "";
+
+            if (entries[i].name == NULL) {
+                continue;
+            }
+            nl = strlen(entries[i].name);
+            vl = strlen(v);
+            if (skip && nl == 12 && lbgt_ieq(entries[i].name, "content-type"))
+            {
+                continue;
+            }
+            if (rcl < 0
+                && lbg_field_is_content_length(
+                    (const unsigned char *) entries[i].name, nl))
+            {
+                rcl = (long) i;
+            }
+            lbg_quick_field(&r, (const unsigned char *) entries[i].name, nl,
+                            (const unsigned char *) v, vl, 0);
+        }
+        assert_int_equal(cl, rcl);
+        assert_int_equal(q.nfields, r.nfields);
+        assert_int_equal(q.bytes, r.bytes);
+        assert_int_equal(q.max_field, r.max_field);
+        assert_int_equal(q.ncl, r.ncl);
+        assert_int_equal(q.nte, r.nte);
+        for (prof = 0; prof < LBG_PROFILE_COUNT; prof++) {
+            lbg_policy_init(&p, (lbg_profile_e) prof);
+            p.mode = LBG_MODE_REPAIR;
+            assert_int_equal(lbg_quick_clean(&p, &q, 200, NULL, 0),
+                             lbg_quick_clean(&p, &r, 200, NULL, 0));
+        }
+    }
+}
+
 int
 main(void)
 {
@@ -259,6 +394,7 @@ main(void)
         cmocka_unit_test(test_clean_every_alignment),
         cmocka_unit_test(test_guard_pages),
         cmocka_unit_test(test_rare_tchar_and_null_value),
+        cmocka_unit_test(test_quick_tables),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
