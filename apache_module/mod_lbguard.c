@@ -853,11 +853,19 @@ static int lbguard_body_known(request_rec *r, ap_filter_t *next,
                               apr_off_t whole, const char *v)
 {
     ap_filter_t *n;
+    apr_off_t    cl = 0;
+    const char  *d;
     int          i, range = 0;
 
-    if (whole < 0 || r->bytes_sent != 0
-        || lbg_content_length_parse((const unsigned char *) v, strlen(v))
-           != (int64_t) whole) {
+    if (whole < 0 || r->bytes_sent != 0) {
+        return 0;
+    }
+    /* v is 1*DIGIT of exactly the value whole (at most 18 digits: no
+     * overflow), as lbg_content_length_parse() would read it */
+    for (d = v; *d >= '0' && *d <= '9' && d - v < 18; d++) {
+        cl = cl * 10 + (*d - '0');
+    }
+    if (d == v || *d != '\0' || cl != whole) {
         return 0;
     }
     /* in the order http_create_request() adds them: each filter must be
@@ -1072,7 +1080,7 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
         policy = &policy_buf;
     }
     lbguard_quick(r, &q, &cl);
-    sl = lbguard_status_line(r, &sl_len);
+    sl = r->status_line != NULL ? lbguard_status_line(r, &sl_len) : NULL;
     if (q.nte == 0 /* an application's Transfer-Encoding: te-not-applied */
         && lbg_quick_clean(policy, &q, r->status, (const unsigned char *) sl,
                            sl_len)) {

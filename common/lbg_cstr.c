@@ -66,6 +66,40 @@
 #define LBG__CSTR_SSE42 1
 #endif
 
+/* The fields lbg_cstr_quick() does not only count (out of line: the loop
+ * keeps its registers): a field named `skip` (left out), the first
+ * Content-Length (its index into *cl), and every field with a byte to
+ * look at or a framing name's length (lbg_quick_field()); i is the
+ * entry's index, ok its LBG_CSTR_* verdict. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void
+lbg__cstr_other(lbg_quick_t *q, const unsigned char *nm, size_t nl,
+                const unsigned char *v, size_t vl, unsigned ok,
+                const char *skip, size_t skip_len, size_t i, long *cl)
+{
+    int k = 0;
+
+    if (skip_len != 0 && nl == skip_len
+        && lbg__lower(nm[0]) == (unsigned char) skip[0]
+        && lbg__ieq(nm, nl, skip, skip_len))
+    {
+        return;
+    }
+    if (nl == 14 || nl == 17) {
+        k = lbg__framing_name(nm, nl);
+        if (k == LBG__K_CL && *cl < 0) {
+            *cl = (long) i;
+        }
+    }
+    if (ok == LBG_CSTR_OK && k == 0) {
+        lbg_quick_count(q, nl, vl);
+    } else {
+        lbg_quick_field(q, nm, nl, v, vl, 0);
+    }
+}
+
 /* The loop of lbg_cstr_quick(), with NAME and VALUE the scans of one
  * string (functions of (const unsigned char *, size_t *) returning 1 for
  * clean); the budgets' counts in locals, written back to q around the
@@ -73,7 +107,10 @@
 #define LBG__CSTR_QUICK_LOOP(NAME, VALUE)                                    \
     do {                                                                     \
         const unsigned char *base = (const unsigned char *) entries;         \
-        size_t               nf = q->nfields, bytes = q->bytes;              \
+        unsigned             nf = 0; /* (not a size_t: kept apart from   \
+                                       * bytes, which GCC would pair in a \
+                                       * vector) */   \
+        size_t               bytes = q->bytes;                               \
         size_t               maxf = q->max_field, nl, vl, i;                 \
         size_t               skip_len = skip != NULL ? strlen(skip) : 0;     \
         const char          *nm, *v;                                         \
@@ -101,31 +138,17 @@
                 }                                                            \
                 continue;                                                    \
             }                                                                \
-            if (skip_len != 0 && nl == skip_len                              \
-                && lbg__ieq((const unsigned char *) nm, nl, skip, skip_len)) \
-            {                                                                \
-                continue;                                                    \
-            }                                                                \
-            if (nl == 14 && cl < 0                                           \
-                && lbg_field_is_content_length((const unsigned char *) nm,   \
-                                               nl))                          \
-            {                                                                \
-                cl = (long) i;                                               \
-            }                                                                \
-            q->nfields = nf;                                                 \
+            q->nfields += nf;                                                \
             q->bytes = bytes;                                                \
             q->max_field = maxf;                                             \
-            if (ok == LBG_CSTR_OK && nl != 14 && nl != 17) {                 \
-                lbg_quick_count(q, nl, vl);                                  \
-            } else {                                                         \
-                lbg_quick_field(q, (const unsigned char *) nm, nl,           \
-                                (const unsigned char *) v, vl, 0);           \
-            }                                                                \
-            nf = q->nfields;                                                 \
+            lbg__cstr_other(q, (const unsigned char *) nm, nl,               \
+                            (const unsigned char *) v, vl, ok, skip,         \
+                            skip_len, i, &cl);                               \
+            nf = 0;                                                          \
             bytes = q->bytes;                                                \
             maxf = q->max_field;                                             \
         }                                                                    \
-        q->nfields = nf;                                                     \
+        q->nfields += nf;                                                    \
         q->bytes = bytes;                                                    \
         q->max_field = maxf;                                                 \
         return cl;                                                           \
