@@ -102,56 +102,63 @@ lbg__cstr_other(lbg_quick_t *q, const unsigned char *nm, size_t nl,
 
 /* The loop of lbg_cstr_quick(), with NAME and VALUE the scans of one
  * string (functions of (const unsigned char *, size_t *) returning 1 for
- * clean); the budgets' counts in locals, written back to q around the
- * rare fields that take lbg_quick_field() and once at the end. */
-#define LBG__CSTR_QUICK_LOOP(NAME, VALUE)                                    \
-    do {                                                                     \
-        const unsigned char *base = (const unsigned char *) entries;         \
-        unsigned             nf = 0; /* (not a size_t: kept apart from   \
-                                       * bytes, which GCC would pair in a \
-                                       * vector) */   \
-        size_t               bytes = q->bytes;                               \
-        size_t               maxf = q->max_field, nl, vl, i;                 \
-        size_t               skip_len = skip != NULL ? strlen(skip) : 0;     \
-        const char          *nm, *v;                                         \
-        const char *const   *e;                                              \
-        unsigned             ok;                                             \
-        long                 cl = -1;                                        \
-                                                                             \
-        for (i = 0; i < n; i++) {                                            \
-            e = (const char *const *) (const void *) (base + i * stride);    \
-            nm = e[0];                                                       \
-            if (nm == NULL) {                                                \
-                continue;                                                    \
-            }                                                                \
-            v = e[1] != NULL ? e[1] : "";                                    \
-            ok = NAME((const unsigned char *) nm, &nl) ? LBG_CSTR_NAME_OK    \
-                                                       : 0u;                 \
-            ok |= VALUE((const unsigned char *) v, &vl) ? LBG_CSTR_VALUE_OK  \
-                                                        : 0u;                \
-            if (ok == LBG_CSTR_OK && nl != 14 && nl != 17 && nl != skip_len) \
-            {                                                                \
-                nf++;                                                        \
-                bytes += nl + vl;                                            \
-                if (nl + vl > maxf) {                                        \
-                    maxf = nl + vl;                                          \
-                }                                                            \
-                continue;                                                    \
-            }                                                                \
-            q->nfields += nf;                                                \
-            q->bytes = bytes;                                                \
-            q->max_field = maxf;                                             \
-            lbg__cstr_other(q, (const unsigned char *) nm, nl,               \
-                            (const unsigned char *) v, vl, ok, skip,         \
-                            skip_len, i, &cl);                               \
-            nf = 0;                                                          \
-            bytes = q->bytes;                                                \
-            maxf = q->max_field;                                             \
-        }                                                                    \
-        q->nfields += nf;                                                    \
-        q->bytes = bytes;                                                    \
-        q->max_field = maxf;                                                 \
-        return cl;                                                           \
+ * clean); the budgets' counts in locals (nf an unsigned, not a size_t:
+ * apart from bytes, which GCC would pair in a vector), written back to q
+ * around lbg__cstr_other() and once at the end. The common field is only
+ * counted: clean, not the skipped name (a name of its length with another
+ * first letter is not), no framing field. */
+#define LBG__CSTR_QUICK_LOOP(NAME, VALUE)                                      \
+    do {                                                                       \
+        const unsigned char *base = (const unsigned char *) entries;           \
+        unsigned             nf = 0;                                           \
+        size_t               bytes = q->bytes;                                 \
+        size_t               maxf = q->max_field, nl, vl, i;                   \
+        size_t               skip_len = skip != NULL ? strlen(skip) : 0;       \
+        unsigned char      skip0 = skip != NULL ? (unsigned char) skip[0] : 0; \
+        const char        *nm, *v;                                             \
+        const char *const *e;                                                  \
+        unsigned           ok;                                                 \
+        long               cl = -1;                                            \
+                                                                               \
+        for (i = 0; i < n; i++) {                                              \
+            e = (const char *const *) (const void *) (base + i * stride);      \
+            nm = e[0];                                                         \
+            if (nm == NULL) {                                                  \
+                continue;                                                      \
+            }                                                                  \
+            v = e[1] != NULL ? e[1] : "";                                      \
+            ok = NAME((const unsigned char *) nm, &nl) ? LBG_CSTR_NAME_OK      \
+                                                       : 0u;                   \
+            ok |= VALUE((const unsigned char *) v, &vl) ? LBG_CSTR_VALUE_OK    \
+                                                        : 0u;                  \
+            if (ok == LBG_CSTR_OK                                              \
+                && (nl != skip_len                                             \
+                    || lbg__lower((unsigned char) nm[0]) != skip0)             \
+                && ((nl != 14 && nl != 17)                                     \
+                    || lbg__framing_name((const unsigned char *) nm, nl)       \
+                           == 0))                                              \
+            {                                                                  \
+                nf++;                                                          \
+                bytes += nl + vl;                                              \
+                if (nl + vl > maxf) {                                          \
+                    maxf = nl + vl;                                            \
+                }                                                              \
+                continue;                                                      \
+            }                                                                  \
+            q->nfields += nf;                                                  \
+            q->bytes = bytes;                                                  \
+            q->max_field = maxf;                                               \
+            lbg__cstr_other(q, (const unsigned char *) nm, nl,                 \
+                            (const unsigned char *) v, vl, ok, skip,           \
+                            skip_len, i, &cl);                                 \
+            nf = 0;                                                            \
+            bytes = q->bytes;                                                  \
+            maxf = q->max_field;                                               \
+        }                                                                      \
+        q->nfields += nf;                                                      \
+        q->bytes = bytes;                                                      \
+        q->max_field = maxf;                                                   \
+        return cl;                                                             \
     } while (0)
 
 #ifdef LBG_QUICK_INLINE
