@@ -552,6 +552,8 @@ static void lbguard_quick(request_rec *r, lbg_quick_t *q, int *cl)
     const apr_array_header_t *arr;
     const char               *skip = r->content_type != NULL
                                      ? "content-type" : NULL;
+    size_t                    skip_len = skip != NULL
+                                         ? sizeof("content-type") - 1 : 0;
     size_t                    vlen;
 
     lbg_quick_init(q);
@@ -559,12 +561,12 @@ static void lbguard_quick(request_rec *r, lbg_quick_t *q, int *cl)
     arr = apr_table_elts(r->err_headers_out);
     if (arr->nelts > 0) {
         lbg_cstr_quick(q, arr->elts, sizeof(apr_table_entry_t),
-                       (size_t) arr->nelts, skip);
+                       (size_t) arr->nelts, skip, skip_len);
     }
     arr = apr_table_elts(r->headers_out);
     if (arr->nelts > 0) {
         *cl = (int) lbg_cstr_quick(q, arr->elts, sizeof(apr_table_entry_t),
-                                   (size_t) arr->nelts, skip);
+                                   (size_t) arr->nelts, skip, skip_len);
     }
     if (r->content_type) {
         /* the name is a token, of no framing field */

@@ -113,7 +113,6 @@ lbg__cstr_other(lbg_quick_t *q, const unsigned char *nm, size_t nl,
         unsigned             nf = 0;                                           \
         size_t               bytes = q->bytes;                                 \
         size_t               maxf = q->max_field, nl, vl, i;                   \
-        size_t               skip_len = skip != NULL ? strlen(skip) : 0;       \
         unsigned char      skip0 = skip != NULL ? (unsigned char) skip[0] : 0; \
         const char        *nm, *v;                                             \
         const char *const *e;                                                  \
@@ -375,7 +374,7 @@ lbg__cstr_field42(const unsigned char *name, const unsigned char *value,
 /* lbg_cstr_quick() with SSE4.2 */
 __attribute__((target("sse4.2"))) LBG__CSTR_NOASAN static long
 lbg__cstr_quick42(lbg_quick_t *q, const void *entries, size_t stride,
-                  size_t n, const char *skip)
+                  size_t n, const char *skip, size_t skip_len)
 {
     LBG__CSTR_QUICK_LOOP(lbg__cstr_name42, lbg__cstr_value42);
 }
@@ -432,21 +431,21 @@ lbg_cstr_field(const char *name, const char *value, size_t *name_len,
 /* lbg_cstr_quick() with SSE2 */
 LBG__CSTR_NOASAN static long
 lbg__cstr_quick2(lbg_quick_t *q, const void *entries, size_t stride, size_t n,
-                 const char *skip)
+                 const char *skip, size_t skip_len)
 {
     LBG__CSTR_QUICK_LOOP(lbg__cstr_name2, lbg__cstr_value2);
 }
 
 LBG__CSTR_NOASAN long
 lbg_cstr_quick(lbg_quick_t *q, const void *entries, size_t stride, size_t n,
-               const char *skip)
+               const char *skip, size_t skip_len)
 {
 #ifdef LBG__CSTR_SSE42
     if (LBG__CSTR_HAS42()) {
-        return lbg__cstr_quick42(q, entries, stride, n, skip);
+        return lbg__cstr_quick42(q, entries, stride, n, skip, skip_len);
     }
 #endif
-    return lbg__cstr_quick2(q, entries, stride, n, skip);
+    return lbg__cstr_quick2(q, entries, stride, n, skip, skip_len);
 }
 
 #else /* no SSE2, or LBG_NO_SIMD: strlen, then the exact span tests */
@@ -491,7 +490,7 @@ lbg__cstr_value1(const unsigned char *s, size_t *len)
 
 long
 lbg_cstr_quick(lbg_quick_t *q, const void *entries, size_t stride, size_t n,
-               const char *skip)
+               const char *skip, size_t skip_len)
 {
     LBG__CSTR_QUICK_LOOP(lbg__cstr_name1, lbg__cstr_value1);
 }

@@ -63,20 +63,20 @@ unsigned lbg_cstr_field(const char *name, const char *value, size_t *name_len,
  * entries 0 .. n - 1 of the array at `entries`, each `stride` bytes long
  * and beginning with two pointers, the name (NULL: no field, skipped) then
  * the value (NULL: ""). Every field goes into q as lbg_quick_field()
- * would take it (untrusted), but a field named `skip` (ASCII
- * case-insensitive; a lower-case C string, or NULL for none), which is
- * left out: e.g. "content-type" where the adapter sends its own. A field
+ * would take it (untrusted), but a field named skip[0..skip_len) (ASCII
+ * case-insensitive; lower-case; skip_len 0: none), which is left out:
+ * e.g. "content-type", 12, where the adapter sends its own. A field
  * whose name and value are clean (lbg_cstr_field() returns LBG_CSTR_OK)
- * and whose name is not 14 or 17 bytes long (Content-Length,
- * Transfer-Encoding) is only counted (lbg_quick_count()); any other
- * through lbg_quick_field(), which checks it again. Returns the index of
+ * and that is no framing field (Content-Length, Transfer-Encoding: RFC
+ * 9110 8.6, RFC 9112 6.1) is only counted (lbg_quick_count()); any other
+ * goes through lbg_quick_field(), which checks it again. Returns the index of
  * the first Content-Length field (lbg_field_is_content_length(), RFC 9110
  * 8.6), or -1. One call for the whole table (the SIMD choice is made
  * once); reads each string as lbg_cstr_name() and lbg_cstr_value() do.
  * No errors.
  */
 long lbg_cstr_quick(lbg_quick_t *q, const void *entries, size_t stride,
-                    size_t n, const char *skip);
+                    size_t n, const char *skip, size_t skip_len);
 
 #ifdef __cplusplus
 }

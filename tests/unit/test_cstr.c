@@ -347,7 +347,7 @@ test_quick_tables(void **state)
         skip = rnd(2);
         lbg_quick_init(&q);
         cl = lbg_cstr_quick(&q, entries, sizeof(entries[0]), n,
-                            skip ? "content-type" : NULL);
+                            skip ? "content-type" : NULL, skip ? 12 : 0);
         lbg_quick_init(&r);
         rcl = -1;
         for (i = 0; i < n; i++) {
