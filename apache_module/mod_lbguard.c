@@ -163,6 +163,10 @@ module AP_MODULE_DECLARE_DATA lbguard_module;
 static ap_filter_rec_t *lbguard_filter_handle;
 static ap_filter_rec_t *lbguard_body_filter_handle;
 
+/* LBGUARD's f->ctx once a clean response has passed with its EOS: any
+ * later brigade passes unchanged (lbguard_header_filter) */
+static char lbguard_passed;
+
 /* The protocol filters http_create_request() (modules/http/http_core.c)
  * puts on every main request between LBGUARD and LBGUARD_BODY: BYTERANGE,
  * CONTENT_LENGTH, HTTP_HEADER, HTTP_OUTERROR (looked up at post_config;
@@ -1049,6 +1053,10 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
     apr_off_t         whole;
 
     if (ctx != NULL) {
+        if (f->ctx == &lbguard_passed) {
+            /* a clean response whose EOS has passed */
+            return ap_pass_brigade(f->next, bb);
+        }
         /* Still here only to drop the body (LBG_EDIT_NO_BODY). */
         lbguard_drop_data(bb);
         return ap_pass_brigade(f->next, bb);
@@ -1090,7 +1098,15 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
             return lbguard_switch(f, bb);
         }
         lbguard_arm_body(r, NULL, policy, cl, f->next, whole);
-        ap_remove_output_filter(f);
+        if (whole >= 0) {
+            /* the EOS is in bb: nothing of r's body comes later, so the
+             * filter stays (ap_remove_output_filter() costs more than a
+             * pass that should not happen) */
+            f->ctx = &lbguard_passed;
+        }
+        else {
+            ap_remove_output_filter(f);
+        }
         return ap_pass_brigade(f->next, bb);
     }
 
