@@ -20,12 +20,12 @@
  *   in one instruction and stops at the NUL itself: it returns the index
  *   of the first byte that is outside the ranges or is the NUL (or a
  *   byte after it), 16 when there is none. Names use 8 ranges, every
- *   tchar but '~' (a '~' stops the scan like a bad byte, and the exact
- *   SSE2 test decides from there); values the 3 ranges HTAB, 0x20..0x7e
- *   and 0x80..0xff. The first 16 bytes are read from s[0] on, unaligned,
- *   when they lie on the page of s[0] (s[0] at least 16 bytes before the
- *   end of its page; else the SSE2 scan does the whole string); then
- *   aligned 16-byte blocks.
+ *   tchar but '!' (the tchar make 9 ranges; a '!' stops the scan like a
+ *   bad byte, and the exact SSE2 test decides from there); values the 3
+ *   ranges HTAB, 0x20..0x7e and 0x80..0xff. The first 16 bytes are read
+ *   from s[0] on, unaligned, when they lie on the page of s[0] (s[0] at
+ *   least 16 bytes before the end of its page; else the SSE2 scan does
+ *   the whole string); then aligned 16-byte blocks.
  * - SSE2 (the baseline): the four ranges of lbg__q_name_good() (then the
  *   exact tchar test from the first byte outside them) and the value key
  *   of lbg__q_vkey(), on aligned 16-byte blocks from the block that holds
@@ -329,10 +329,10 @@ lbg__cstr_stop42(__m128i r, const unsigned char *s)
 __attribute__((target("sse4.2"))) LBG__CSTR_NOASAN static inline int
 lbg__cstr_name42(const unsigned char *s, size_t *len)
 {
-    /* every tchar but '~' (RFC 9110 5.6.2), in 8 ranges */
-    const __m128i r = _mm_setr_epi8(0x21, 0x21, 0x23, 0x27, 0x2a, 0x2b, 0x2d,
-                                    0x2e, 0x30, 0x39, 0x41, 0x5a, 0x5e, 0x7a,
-                                    0x7c, 0x7c);
+    /* every tchar but '!' (RFC 9110 5.6.2), in 8 ranges */
+    const __m128i r = _mm_setr_epi8(0x23, 0x27, 0x2a, 0x2b, 0x2d, 0x2e, 0x30,
+                                    0x39, 0x41, 0x5a, 0x5e, 0x7a, 0x7c, 0x7c,
+                                    0x7e, 0x7e);
     const unsigned char *q;
 
     if (!LBG__CSTR_IN_PAGE(s)) {
