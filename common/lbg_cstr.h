@@ -27,8 +27,8 @@ extern "C" {
  * Name s, a NUL-terminated string: sets *len to strlen(s) and returns 1
  * when s[0..*len) is a token (RFC 9110 5.1: field-name = token = 1*tchar,
  * 5.6.2), 0 when it is empty or holds another byte (same answer as
- * lbg_scan_name(s, *len)). Reads s up to its NUL and, with SIMD, the rest
- * of the 16-byte blocks that hold its first and last bytes (never another
+ * lbg_scan_name(s, *len)). Reads s up to its NUL and, with SIMD, up to 15
+ * bytes before and after it on the pages that hold it (never another
  * page; see lbg_cstr.c). No errors; s must not be NULL.
  */
 int lbg_cstr_name(const char *s, size_t *len);
@@ -38,8 +38,8 @@ int lbg_cstr_name(const char *s, size_t *len);
  * when every byte of s[0..*len) is a field-vchar, SP or HTAB (RFC 9110
  * 5.5: VCHAR, obs-text; no CTL other than HTAB, no DEL), else 0 (same
  * answer as lbg_scan_value(s, *len); an empty value is 1). Reads s up to
- * its NUL and, with SIMD, the rest of the 16-byte blocks that hold its
- * first and last bytes (never another page; see lbg_cstr.c). No errors; s
+ * its NUL and, with SIMD, up to 15 bytes before and after it on the pages
+ * that hold it (never another page; see lbg_cstr.c). No errors; s
  * must not be NULL.
  */
 int lbg_cstr_value(const char *s, size_t *len);
