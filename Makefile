@@ -41,8 +41,8 @@ CLI_UNIT_SRCS := cli/lbguard_util.c cli/lbguard_json.c cli/lbguard_net.c
 LOGS_PARSE_SRCS := cli/lbguard_logs_parse.c
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 # the tests run on the core without SIMD and with SSE2 only
-UNIT_PORTABLE_TESTS := test_quick test_rules test_check_bytes
-UNIT_SSE2_TESTS     := test_quick test_check_bytes
+UNIT_PORTABLE_TESTS := test_quick test_rules test_check_bytes test_cstr
+UNIT_SSE2_TESTS     := test_quick test_check_bytes test_cstr
 # make format: the directories clang-format owns (ngx_module/ and
 # apache_module/ follow their hosts' style by hand: DisableFormat)
 FORMAT_SRCS := $(wildcard common/*.[ch] cli/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c bench/*.c)

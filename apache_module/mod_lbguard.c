@@ -41,10 +41,13 @@
 #include "http_request.h"
 #include "util_filter.h"
 
+#include <stddef.h>
+
 #include "apr_lib.h"
 #include "apr_strings.h"
 #include "apr_tables.h"
 
+#include "lbg_cstr.h"
 #include "lbg_quick.h"
 
 /* ------------------------------------------------------------------------ */
@@ -159,6 +162,17 @@ module AP_MODULE_DECLARE_DATA lbguard_module;
  * handle skips the lookup by name on every request. */
 static ap_filter_rec_t *lbguard_filter_handle;
 static ap_filter_rec_t *lbguard_body_filter_handle;
+
+/* LBGUARD's f->ctx once a clean response has passed with its EOS: any
+ * later brigade passes unchanged (lbguard_header_filter) */
+static char lbguard_passed;
+
+/* The protocol filters http_create_request() (modules/http/http_core.c)
+ * puts on every main request between LBGUARD and LBGUARD_BODY: BYTERANGE,
+ * CONTENT_LENGTH, HTTP_HEADER, HTTP_OUTERROR (looked up at post_config;
+ * NULL when absent). See lbguard_body_known(). */
+#define LBGUARD_HTTP_FILTERS 4
+static ap_filter_rec_t *lbguard_http_filters[LBGUARD_HTTP_FILTERS];
 
 #define LBGUARD_UNSET      (-1)
 #define LBGUARD_NOTE       "lbguard-findings"
@@ -483,8 +497,7 @@ static const char *lbguard_status_line(request_rec *r, size_t *lenp)
     return sl;
 }
 
-/* Appends the entries arr of a table to fields[], or with q to the core's
- * quick pass (fields unused); returns the new count.
+/* Appends the entries arr of a table to fields[]; returns the new count.
  * Entries named Content-Type are left out when r->content_type replaces
  * them. Sets *cl to the first Content-Length entry's index when cl is not
  * NULL and *cl is -1 (what apr_table_get would find). The length test
@@ -492,13 +505,13 @@ static const char *lbguard_status_line(request_rec *r, size_t *lenp)
  * with memcmp before the case-insensitive compare. */
 static size_t lbguard_view_table(request_rec *r,
                                  const apr_array_header_t *arr,
-                                 unsigned which, lbg_quick_t *q,
-                                 lbg_field_t *fields, size_t n, int *cl)
+                                 unsigned which, lbg_field_t *fields,
+                                 size_t n, int *cl)
 {
     const apr_table_entry_t *e = (const apr_table_entry_t *) arr->elts;
     const char              *v;
     lbg_field_t             *fd;
-    size_t                   len, vlen;
+    size_t                   len;
     int                      i;
 
     for (i = 0; i < arr->nelts; i++) {
@@ -516,38 +529,60 @@ static size_t lbguard_view_table(request_rec *r,
             *cl = i;
         }
         v = e[i].val != NULL ? e[i].val : "";
-        vlen = strlen(v);
-        if (q != NULL) {
-            lbg_quick_field(q, (const unsigned char *) e[i].key, len,
-                            (const unsigned char *) v, vlen, 0);
-            continue;
-        }
         fd = &fields[n++];
         fd->name = (const unsigned char *) e[i].key;
         fd->name_len = len;
         fd->value = (const unsigned char *) v;
-        fd->value_len = vlen;
+        fd->value_len = strlen(v);
         fd->origin = ((uintptr_t) i << 2) | which;
         fd->trusted = 0;
     }
     return n;
 }
 
+/* lbg_cstr_quick() reads an apr_table_entry_t as its name pointer, then
+ * its value pointer: checked here, at compile time */
+typedef char lbguard_entry_layout[
+    (offsetof(apr_table_entry_t, key) == 0
+     && offsetof(apr_table_entry_t, val) == sizeof(char *)) ? 1 : -1];
+
 /* The core's quick pass over r as HTTP_HEADER will send it (the fields of
- * lbguard_view(), in its order). Sets *cl as lbguard_view() does. */
+ * lbguard_view(), in its order): lbg_cstr_quick() on each table, one pass
+ * over each name and value for both length and verdict, Content-Type
+ * entries left out when r->content_type replaces them. Sets *cl as
+ * lbguard_view() does. */
 static void lbguard_quick(request_rec *r, lbg_quick_t *q, int *cl)
 {
+    const apr_array_header_t *arr;
+    const char               *skip = r->content_type != NULL
+                                     ? "content-type" : NULL;
+    size_t                    skip_len = skip != NULL
+                                         ? sizeof("content-type") - 1 : 0;
+    size_t                    vlen;
+
     lbg_quick_init(q);
     *cl = -1;
-    lbguard_view_table(r, apr_table_elts(r->err_headers_out),
-                       LBGUARD_FROM_ERR_HEADERS, q, NULL, 0, NULL);
-    lbguard_view_table(r, apr_table_elts(r->headers_out),
-                       LBGUARD_FROM_HEADERS, q, NULL, 0, cl);
+    arr = apr_table_elts(r->err_headers_out);
+    if (arr->nelts > 0) {
+        lbg_cstr_quick(q, arr->elts, sizeof(apr_table_entry_t),
+                       (size_t) arr->nelts, skip, skip_len);
+    }
+    arr = apr_table_elts(r->headers_out);
+    if (arr->nelts > 0) {
+        *cl = (int) lbg_cstr_quick(q, arr->elts, sizeof(apr_table_entry_t),
+                                   (size_t) arr->nelts, skip, skip_len);
+    }
     if (r->content_type) {
-        lbg_quick_field(q, (const unsigned char *) "Content-Type",
-                        sizeof("Content-Type") - 1,
-                        (const unsigned char *) r->content_type,
-                        strlen(r->content_type), 0);
+        /* the name is a token, of no framing field */
+        if (lbg_cstr_value(r->content_type, &vlen)) {
+            lbg_quick_count(q, sizeof("Content-Type") - 1, vlen);
+        }
+        else {
+            lbg_quick_field(q, (const unsigned char *) "Content-Type",
+                            sizeof("Content-Type") - 1,
+                            (const unsigned char *) r->content_type, vlen,
+                            0);
+        }
     }
 }
 
@@ -566,10 +601,8 @@ static void lbguard_view(request_rec *r, lbg_response_t *view,
     fields = apr_palloc(r->pool, sizeof(lbg_field_t)
                         * (err->nelts + out->nelts + 1));
     *cl = -1;
-    n = lbguard_view_table(r, err, LBGUARD_FROM_ERR_HEADERS, NULL, fields, n,
-                           NULL);
-    n = lbguard_view_table(r, out, LBGUARD_FROM_HEADERS, NULL, fields, n,
-                           cl);
+    n = lbguard_view_table(r, err, LBGUARD_FROM_ERR_HEADERS, fields, n, NULL);
+    n = lbguard_view_table(r, out, LBGUARD_FROM_HEADERS, fields, n, cl);
     if (r->content_type) {
         fields[n].name = (const unsigned char *) "Content-Type";
         fields[n].name_len = sizeof("Content-Type") - 1;
@@ -739,16 +772,31 @@ static void lbguard_note(request_rec *r, lbguard_ctx *ctx)
 
 /* Returns 1 when a brigade carries an EOC or error bucket: HTTP_HEADER then
  * sends no headers of this response (abort, or ap_die()'s error page,
- * which passes LBGUARD again through insert_error_filter). */
-static int lbguard_brigade_aborts(apr_bucket_brigade *bb)
+ * which passes LBGUARD again through insert_error_filter). Sets *whole to
+ * the body's length when bb is the whole body: data buckets of known
+ * length and then an EOS, no other metadata before it; else to -1. */
+static int lbguard_brigade_aborts(apr_bucket_brigade *bb, apr_off_t *whole)
 {
     apr_bucket *e;
+    apr_off_t   n = 0;
 
+    *whole = -1;
     for (e = APR_BRIGADE_FIRST(bb); e != APR_BRIGADE_SENTINEL(bb);
          e = APR_BUCKET_NEXT(e)) {
+        if (!APR_BUCKET_IS_METADATA(e)) {
+            n = e->length == (apr_size_t) -1 || n < 0
+                ? -1 : n + (apr_off_t) e->length;
+            continue;
+        }
         if (AP_BUCKET_IS_EOC(e) || AP_BUCKET_IS_ERROR(e)) {
             return 1;
         }
+        if (APR_BUCKET_IS_EOS(e)) {
+            if (*whole < 0 && n >= 0) {
+                *whole = n;
+            }
+        }
+        n = -1; /* any metadata: nothing after it is "before the EOS" */
     }
     return 0;
 }
@@ -786,12 +834,72 @@ static int lbguard_cl_index(apr_table_t *t, const char *key)
     return -1;
 }
 
+/*
+ * 1 when the body guard would pass the body of r for certain, so that it
+ * need not be added: the brigade LBGUARD passes on is the whole body
+ * (whole >= 0 bytes: data of known length, then EOS; lbguard_brigade_
+ * aborts()), the handler's Content-Length v says exactly that many bytes,
+ * nothing has been counted as sent (r->bytes_sent), and the filters
+ * between LBGUARD and the guard's place (every filter after `next` of a
+ * type up to AP_FTYPE_PROTOCOL + 1) are only Apache's own four of
+ * lbguard_http_filters (BYTERANGE only when the request has no Range
+ * header: it then passes the body as it is).
+ *
+ * Why that is exactly as safe: those filters send the body they get, in
+ * full, after a header section whose Content-Length is the handler's
+ * (HTTP_HEADER), or the count of those very bytes (CONTENT_LENGTH sets it
+ * to r->bytes_sent when it sees the EOS in the first brigade): either way
+ * the guard would see exactly `whole` bytes against a Content-Length of
+ * `whole`, and pass them (lbg_body_verdict LBG_BODY_PASS). A body that
+ * comes in several brigades (a CGI, a proxy), one of unknown length (a
+ * pipe), a Content-Length that differs, or any other filter in between
+ * still gets the guard, which cuts what is past the Content-Length.
+ */
+static int lbguard_body_known(request_rec *r, ap_filter_t *next,
+                              apr_off_t whole, const char *v)
+{
+    ap_filter_t *n;
+    apr_off_t    cl = 0;
+    const char  *d;
+    int          i, range = 0;
+
+    if (whole < 0 || r->bytes_sent != 0) {
+        return 0;
+    }
+    /* v is 1*DIGIT of exactly the value whole (at most 18 digits: no
+     * overflow), as lbg_content_length_parse() would read it */
+    for (d = v; *d >= '0' && *d <= '9' && d - v < 18; d++) {
+        cl = cl * 10 + (*d - '0');
+    }
+    if (d == v || *d != '\0' || cl != whole) {
+        return 0;
+    }
+    /* in the order http_create_request() adds them: each filter must be
+     * the next of lbguard_http_filters[] or a later one */
+    for (n = next, i = 0;
+         n != NULL && n->frec->ftype <= AP_FTYPE_PROTOCOL + 1;
+         n = n->next, i++) {
+        while (i < LBGUARD_HTTP_FILTERS
+               && n->frec != lbguard_http_filters[i]) {
+            i++;
+        }
+        if (i == LBGUARD_HTTP_FILTERS) {
+            return 0;
+        }
+        range |= i == 0; /* BYTERANGE */
+    }
+    return !range || apr_table_get(r->headers_in, "Range") == NULL;
+}
+
 /* Adds the body guard when the handler set a Content-Length (headers_out
  * entry cl >= 0) and the response may have a body: when Apache computes
  * one (CONTENT_LENGTH filter) it is right. ctx is the header filter's
- * report, or NULL for a clean header section. */
+ * report, or NULL for a clean header section. With next (the filter after
+ * LBGUARD) and whole (lbguard_brigade_aborts(), or -1), the guard is left
+ * out where it would pass the body for certain (lbguard_body_known). */
 static void lbguard_arm_body(request_rec *r, lbguard_ctx *ctx,
-                             const lbg_policy_t *policy, int cl)
+                             const lbg_policy_t *policy, int cl,
+                             ap_filter_t *next, apr_off_t whole)
 {
     lbguard_body_ctx *bctx;
     const char       *key;
@@ -811,8 +919,14 @@ static void lbguard_arm_body(request_rec *r, lbguard_ctx *ctx,
                apr_table_elts(r->err_headers_out)->elts)[cl].key;
     }
     else {
-        key = ((const apr_table_entry_t *)
-               apr_table_elts(r->headers_out)->elts)[cl].key;
+        const apr_table_entry_t *e = &((const apr_table_entry_t *)
+                                       apr_table_elts(r->headers_out)->elts)[cl];
+
+        if (whole >= 0 && e->val != NULL
+            && lbguard_body_known(r, next, whole, e->val)) {
+            return;
+        }
+        key = e->key;
     }
     bctx = apr_palloc(r->pool, sizeof(*bctx));
     memset(&bctx->body, 0, sizeof(bctx->body));
@@ -936,8 +1050,13 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
     char              line[LBGUARD_LOG_MAX];
     size_t            i, sl_len = 0;
     int               cl;
+    apr_off_t         whole;
 
     if (ctx != NULL) {
+        if (f->ctx == &lbguard_passed) {
+            /* a clean response whose EOS has passed */
+            return ap_pass_brigade(f->next, bb);
+        }
         /* Still here only to drop the body (LBG_EDIT_NO_BODY). */
         lbguard_drop_data(bb);
         return ap_pass_brigade(f->next, bb);
@@ -947,7 +1066,7 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
     if (conf->mode == LBGUARD_UNSET || conf->mode == LBG_MODE_OFF
         || r->main != NULL || r->assbackwards
         || r->proto_num >= HTTP_VERSION(2, 0)
-        || lbguard_brigade_aborts(bb)) {
+        || lbguard_brigade_aborts(bb, &whole)) {
         ap_remove_output_filter(f);
         return ap_pass_brigade(f->next, bb);
     }
@@ -971,15 +1090,23 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
         policy = &policy_buf;
     }
     lbguard_quick(r, &q, &cl);
-    sl = lbguard_status_line(r, &sl_len);
+    sl = r->status_line != NULL ? lbguard_status_line(r, &sl_len) : NULL;
     if (q.nte == 0 /* an application's Transfer-Encoding: te-not-applied */
         && lbg_quick_clean(policy, &q, r->status, (const unsigned char *) sl,
                            sl_len)) {
         if (lbguard_switching(r, policy)) {
             return lbguard_switch(f, bb);
         }
-        lbguard_arm_body(r, NULL, policy, cl);
-        ap_remove_output_filter(f);
+        lbguard_arm_body(r, NULL, policy, cl, f->next, whole);
+        if (whole >= 0) {
+            /* the EOS is in bb: nothing of r's body comes later, so the
+             * filter stays (ap_remove_output_filter() costs more than a
+             * pass that should not happen) */
+            f->ctx = &lbguard_passed;
+        }
+        else {
+            ap_remove_output_filter(f);
+        }
         return ap_pass_brigade(f->next, bb);
     }
 
@@ -1027,7 +1154,7 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
     if (lbguard_switching(r, &ctx->policy)) {
         return lbguard_switch(f, bb);
     }
-    lbguard_arm_body(r, ctx, &ctx->policy, cl);
+    lbguard_arm_body(r, ctx, &ctx->policy, cl, NULL, -1);
 
     if (!ctx->no_body) {
         ap_remove_output_filter(f);
@@ -1323,6 +1450,11 @@ static int lbguard_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         lbguard_drain_note(s, log);
     }
     lbguard_drain_check(ptemp, main_server, log);
+    /* Apache's own filters between LBGUARD and LBGUARD_BODY */
+    lbguard_http_filters[0] = ap_get_output_filter_handle("BYTERANGE");
+    lbguard_http_filters[1] = ap_get_output_filter_handle("CONTENT_LENGTH");
+    lbguard_http_filters[2] = ap_get_output_filter_handle("HTTP_HEADER");
+    lbguard_http_filters[3] = ap_get_output_filter_handle("HTTP_OUTERROR");
     return OK;
 }
 

@@ -1,0 +1,498 @@
+/*
+ * lbg_cstr.c -- one pass over a NUL-terminated field name or value that
+ * finds both its length and its verdict (lbg_cstr.h): Apache's tables hold
+ * C strings, and strlen() followed by lbg_scan_name() / lbg_scan_value()
+ * read every byte twice.
+ *
+ * How: every byte is classified, the NUL among them, and the scan stops
+ * at the first byte that is not of the class (tchar for a name, RFC 9110
+ * 5.6.2; field-vchar, SP or HTAB for a value, 5.5). NUL is never of the
+ * class, so the scan always stops at or before the NUL. When the byte it
+ * stops at is the NUL, every byte before it is of the class: the string
+ * is clean and its length is known. Otherwise the string is not clean,
+ * and strlen() from that byte gives the length (the answer is already 0).
+ *
+ * Two SIMD scans, chosen at run time (__builtin_cpu_supports, as
+ * lbg_scan.c chooses AVX2):
+ *
+ * - SSE4.2 (every x86-64 CPU since 2008; not Debian's baseline):
+ *   PCMPISTRI in range mode with negative polarity classifies 16 bytes
+ *   in one instruction and stops at the NUL itself: it returns the index
+ *   of the first byte that is outside the ranges or is the NUL (or a
+ *   byte after it), 16 when there is none. Names use 8 ranges, every
+ *   tchar but '!' (the tchar make 9 ranges; a '!' stops the scan like a
+ *   bad byte, and the exact SSE2 test decides from there); values the 3
+ *   ranges HTAB, 0x20..0x7e and 0x80..0xff. The first 16 bytes are read
+ *   from s[0] on, unaligned, when they lie on the page of s[0] (s[0] at
+ *   least 16 bytes before the end of its page; else the SSE2 scan does
+ *   the whole string); then aligned 16-byte blocks.
+ * - SSE2 (the baseline): the four ranges of lbg__q_name_good() (then the
+ *   exact tchar test from the first byte outside them) and the value key
+ *   of lbg__q_vkey(), on aligned 16-byte blocks from the block that holds
+ *   s[0], the bits of the bytes before s[0] masked off.
+ *
+ * Why reading past the NUL is safe: every block read is either an
+ * aligned 16-byte block that holds at least one byte of s[0..len] (the
+ * string and its NUL: the scan starts at the block of s[0] or later and
+ * stops at the block of the first byte it stops at, at or before the
+ * NUL), or the 16 bytes from s[0] when they lie on the page of s[0]. An
+ * aligned 16-byte block never crosses a page boundary (pages are 4 KB or
+ * more, multiples of 16): every byte read lies on a page that holds a byte
+ * of the string, so no read can fault. This is how glibc's SSE2 strlen
+ * reads. The bytes outside s[0..len] change no verdict: the bits of the
+ * bytes before s[0] are masked off (SSE2) or never read (SSE4.2), and no
+ * byte after the first stop is looked at. AddressSanitizer would report
+ * those reads (they may touch its redzones), so the SIMD functions are
+ * built without its checks (no_sanitize_address); the unit tests
+ * (tests/unit/test_cstr.c) put strings against guard pages on both sides
+ * and check every byte value at every position and alignment against the
+ * exact scalar classes, with SSE4.2 (build/unit, build/unit-asan) and
+ * SSE2 only (build/unit-sse2, LBG_NO_AVX2, which also leaves SSE4.2 out).
+ *
+ * Without SSE2, or with LBG_NO_SIMD: strlen() and then the exact
+ * lbg_scan_name() / lbg_scan_value() (no read past the NUL).
+ */
+
+#include <stdint.h>
+#include <string.h>
+
+#include "lbg_cstr.h"
+#include "lbg_internal.h"
+#include "lbg_quick.h"
+
+#if defined(LBG_QUICK_INLINE) && defined(__x86_64__) && defined(__GNUC__)    \
+    && !defined(LBG_NO_AVX2)
+#include <nmmintrin.h>
+#define LBG__CSTR_SSE42 1
+#endif
+
+/* The fields lbg_cstr_quick() does not only count (out of line: the loop
+ * keeps its registers): a field named `skip` (left out), the first
+ * Content-Length (its index into *cl), and every field with a byte to
+ * look at or a framing name's length (lbg_quick_field()); i is the
+ * entry's index, ok its LBG_CSTR_* verdict. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void
+lbg__cstr_other(lbg_quick_t *q, const unsigned char *nm, size_t nl,
+                const unsigned char *v, size_t vl, unsigned ok,
+                const char *skip, size_t skip_len, size_t i, long *cl)
+{
+    int k = 0;
+
+    if (skip_len != 0 && nl == skip_len
+        && lbg__lower(nm[0]) == (unsigned char) skip[0]
+        && lbg__ieq(nm, nl, skip, skip_len))
+    {
+        return;
+    }
+    if (nl == 14 || nl == 17) {
+        k = lbg__framing_name(nm, nl);
+        if (k == LBG__K_CL && *cl < 0) {
+            *cl = (long) i;
+        }
+    }
+    if (ok == LBG_CSTR_OK && k == 0) {
+        lbg_quick_count(q, nl, vl);
+    } else {
+        lbg_quick_field(q, nm, nl, v, vl, 0);
+    }
+}
+
+/* The loop of lbg_cstr_quick(), with NAME and VALUE the scans of one
+ * string (functions of (const unsigned char *, size_t *) returning 1 for
+ * clean); the budgets' counts in locals (nf an unsigned, not a size_t:
+ * apart from bytes, which GCC would pair in a vector), written back to q
+ * around lbg__cstr_other() and once at the end. The common field is only
+ * counted: clean, not the skipped name (a name of its length with another
+ * first letter is not), no framing field. */
+#define LBG__CSTR_QUICK_LOOP(NAME, VALUE)                                      \
+    do {                                                                       \
+        const unsigned char *base = (const unsigned char *) entries;           \
+        unsigned             nf = 0;                                           \
+        size_t               bytes = q->bytes;                                 \
+        size_t               maxf = q->max_field, nl, vl, i;                   \
+        unsigned char      skip0 = skip != NULL ? (unsigned char) skip[0] : 0; \
+        const char        *nm, *v;                                             \
+        const char *const *e;                                                  \
+        unsigned           ok;                                                 \
+        long               cl = -1;                                            \
+                                                                               \
+        for (i = 0; i < n; i++) {                                              \
+            e = (const char *const *) (const void *) (base + i * stride);      \
+            nm = e[0];                                                         \
+            if (nm == NULL) {                                                  \
+                continue;                                                      \
+            }                                                                  \
+            v = e[1] != NULL ? e[1] : "";                                      \
+            ok = NAME((const unsigned char *) nm, &nl) ? LBG_CSTR_NAME_OK      \
+                                                       : 0u;                   \
+            ok |= VALUE((const unsigned char *) v, &vl) ? LBG_CSTR_VALUE_OK    \
+                                                        : 0u;                  \
+            if (ok == LBG_CSTR_OK                                              \
+                && (nl != skip_len                                             \
+                    || lbg__lower((unsigned char) nm[0]) != skip0)             \
+                && ((nl != 14 && nl != 17)                                     \
+                    || lbg__framing_name((const unsigned char *) nm, nl)       \
+                           == 0))                                              \
+            {                                                                  \
+                nf++;                                                          \
+                bytes += nl + vl;                                              \
+                if (nl + vl > maxf) {                                          \
+                    maxf = nl + vl;                                            \
+                }                                                              \
+                continue;                                                      \
+            }                                                                  \
+            q->nfields += nf;                                                  \
+            q->bytes = bytes;                                                  \
+            q->max_field = maxf;                                               \
+            lbg__cstr_other(q, (const unsigned char *) nm, nl,                 \
+                            (const unsigned char *) v, vl, ok, skip,           \
+                            skip_len, i, &cl);                                 \
+            nf = 0;                                                            \
+            bytes = q->bytes;                                                  \
+            maxf = q->max_field;                                               \
+        }                                                                      \
+        q->nfields += nf;                                                      \
+        q->bytes = bytes;                                                      \
+        q->max_field = maxf;                                                   \
+        return cl;                                                             \
+    } while (0)
+
+#ifdef LBG_QUICK_INLINE
+
+/* The SIMD scans read whole blocks around the string (see above): not for
+ * AddressSanitizer's eyes. The static inline functions they inline
+ * become part of them, unchecked too. */
+#if defined(__clang__) || defined(__GNUC__)
+#define LBG__CSTR_NOASAN __attribute__((no_sanitize_address))
+#else
+#define LBG__CSTR_NOASAN
+#endif
+
+/* the aligned 16 bytes at p (p 16-aligned) */
+#define LBG__CSTR_LOAD16(p)                                                  \
+    _mm_load_si128((const __m128i *) (const void *) (p))
+
+/* the aligned 16-byte block that holds p */
+#define LBG__CSTR_BLOCK(p)                                                   \
+    ((const unsigned char *) ((uintptr_t) (p) & ~(uintptr_t) 15))
+
+/* the bits (one per byte of x) of the bytes that are no field-vchar, SP
+ * or HTAB: a CTL other than HTAB, DEL, or NUL (lbg__q_vkey() below 0x20) */
+static inline unsigned
+lbg__cstr_vbad(__m128i x)
+{
+    return (unsigned) _mm_movemask_epi8(
+        _mm_cmpeq_epi8(_mm_max_epu8(lbg__q_vkey(x), _mm_set1_epi8(0x1f)),
+                       _mm_set1_epi8(0x1f)));
+}
+
+/* 0xff bytes where x holds a tchar that lbg__q_name_good() leaves out:
+ * '!' (0x21), '#' '$' '%' '&' '\'' (0x23..0x27), '*' '+' (0x2a, 0x2b),
+ * '|' (0x7c), '~' (0x7e) (RFC 9110 5.6.2); with lbg__q_name_good(), every
+ * tchar and nothing else */
+static inline __m128i
+lbg__cstr_rare(__m128i x)
+{
+    return _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(0x21)),
+                     lbg__q_range(x, 0x23, 0x27)),
+        _mm_or_si128(lbg__q_range(x, 0x2a, 0x2b),
+                     _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(0x7c)),
+                                  _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7e)))));
+}
+
+/* The end of a scan that stopped at q, the first byte of string s not of
+ * its class: sets *len and returns 1 when q is the NUL; else the length
+ * is the bytes before q and strlen() from q (no read past the NUL), and 0.
+ */
+static inline int
+lbg__cstr_end(const unsigned char *s, const unsigned char *q, size_t *len)
+{
+    *len = (size_t) (q - s);
+    if (*q == '\0') {
+        return 1;
+    }
+    *len += strlen((const char *) q);
+    return 0;
+}
+
+/* The exact name test from q on: every byte of name s before q is a
+ * tchar, q is not the NUL. Aligned 16-byte blocks from the one that holds
+ * q, the bits before q masked off. */
+LBG__CSTR_NOASAN static int
+lbg__cstr_name_exact(const unsigned char *s, const unsigned char *q,
+                     size_t *len)
+{
+    const unsigned char *p = LBG__CSTR_BLOCK(q);
+    unsigned             bad, mask = 0xffffu << (unsigned) (q - p);
+    __m128i              x;
+
+    for (;;) {
+        x = LBG__CSTR_LOAD16(p);
+        bad = ~(unsigned) _mm_movemask_epi8(
+                  _mm_or_si128(lbg__q_name_good(x), lbg__cstr_rare(x)))
+              & mask & 0xffffu;
+        if (bad != 0) {
+            break;
+        }
+        p += 16;
+        mask = 0xffffu;
+    }
+    /* the stop is after q, so the name is not empty */
+    return lbg__cstr_end(s, p + __builtin_ctz(bad), len);
+}
+
+/* lbg_cstr_name() with SSE2 (see above) */
+LBG__CSTR_NOASAN static int
+lbg__cstr_name2(const unsigned char *s, size_t *len)
+{
+    const unsigned char *p = LBG__CSTR_BLOCK(s);
+    unsigned             bad, mask = 0xffffu << (unsigned) (s - p);
+
+    for (;;) {
+        bad = ~(unsigned) _mm_movemask_epi8(
+                  lbg__q_name_good(LBG__CSTR_LOAD16(p)))
+              & mask & 0xffffu;
+        if (bad != 0) {
+            break;
+        }
+        p += 16;
+        mask = 0xffffu;
+    }
+    p += __builtin_ctz(bad);
+    if (*p == '\0') {
+        *len = (size_t) (p - s);
+        return p != s;
+    }
+    return lbg__cstr_name_exact(s, p, len);
+}
+
+/* lbg_cstr_value() with SSE2 (see above) */
+LBG__CSTR_NOASAN static int
+lbg__cstr_value2(const unsigned char *s, size_t *len)
+{
+    const unsigned char *p = LBG__CSTR_BLOCK(s);
+    unsigned             bad;
+
+    bad = lbg__cstr_vbad(LBG__CSTR_LOAD16(p))
+          & (0xffffu << (unsigned) (s - p)) & 0xffffu;
+    while (bad == 0) {
+        p += 16;
+        bad = lbg__cstr_vbad(LBG__CSTR_LOAD16(p));
+    }
+    return lbg__cstr_end(s, p + __builtin_ctz(bad), len);
+}
+
+#ifdef LBG__CSTR_SSE42
+/* PCMPISTRI's mode: unsigned bytes, ranges, negative polarity (a 1 for
+ * every byte outside the ranges and for the NUL and every byte after
+ * it), the lowest such index (16: none) */
+#define LBG__CSTR_MODE                                                       \
+    (_SIDD_UBYTE_OPS | _SIDD_CMP_RANGES | _SIDD_NEGATIVE_POLARITY            \
+     | _SIDD_LEAST_SIGNIFICANT)
+
+/* 1 when the 16 bytes from s lie on the page of s (pages of 4 KB at
+ * least) */
+#define LBG__CSTR_IN_PAGE(s) (((uintptr_t) (s) &4095) <= 4096 - 16)
+
+/* The first byte from s that is outside ranges r or the NUL: the 16 bytes
+ * from s (on its page), then aligned blocks. */
+__attribute__((target("sse4.2")))
+LBG__CSTR_NOASAN static inline const unsigned char *
+lbg__cstr_stop42(__m128i r, const unsigned char *s)
+{
+    const unsigned char *p;
+    int                  i;
+
+    i = _mm_cmpistri(r, _mm_loadu_si128((const __m128i *) (const void *) s),
+                     LBG__CSTR_MODE);
+    if (i < 16) {
+        return s + i;
+    }
+    /* two blocks a step: a long value costs 4 instructions per 16 bytes */
+    for (p = LBG__CSTR_BLOCK(s + 16);; p += 32) {
+        i = _mm_cmpistri(r, LBG__CSTR_LOAD16(p), LBG__CSTR_MODE);
+        if (i < 16) {
+            return p + i;
+        }
+        i = _mm_cmpistri(r, LBG__CSTR_LOAD16(p + 16), LBG__CSTR_MODE);
+        if (i < 16) {
+            return p + 16 + i;
+        }
+    }
+}
+
+/* lbg_cstr_name() with SSE4.2 */
+__attribute__((target("sse4.2"))) LBG__CSTR_NOASAN static inline int
+lbg__cstr_name42(const unsigned char *s, size_t *len)
+{
+    /* every tchar but '!' (RFC 9110 5.6.2), in 8 ranges */
+    const __m128i r = _mm_setr_epi8(0x23, 0x27, 0x2a, 0x2b, 0x2d, 0x2e, 0x30,
+                                    0x39, 0x41, 0x5a, 0x5e, 0x7a, 0x7c, 0x7c,
+                                    0x7e, 0x7e);
+    const unsigned char *q;
+
+    if (!LBG__CSTR_IN_PAGE(s)) {
+        return lbg__cstr_name2(s, len);
+    }
+    q = lbg__cstr_stop42(r, s);
+    if (*q == '\0') {
+        *len = (size_t) (q - s);
+        return q != s;
+    }
+    return lbg__cstr_name_exact(s, q, len);
+}
+
+/* lbg_cstr_value() with SSE4.2 */
+__attribute__((target("sse4.2"))) LBG__CSTR_NOASAN static inline int
+lbg__cstr_value42(const unsigned char *s, size_t *len)
+{
+    /* HTAB, SP and VCHAR, obs-text (RFC 9110 5.5); the rest of the
+     * operand is NUL, which ends it */
+    const __m128i r = _mm_setr_epi8(0x09, 0x09, 0x20, 0x7e, (char) 0x80,
+                                    (char) 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                    0);
+
+    if (!LBG__CSTR_IN_PAGE(s)) {
+        return lbg__cstr_value2(s, len);
+    }
+    return lbg__cstr_end(s, lbg__cstr_stop42(r, s), len);
+}
+
+/* lbg_cstr_field() with SSE4.2 */
+__attribute__((target("sse4.2"))) LBG__CSTR_NOASAN static unsigned
+lbg__cstr_field42(const unsigned char *name, const unsigned char *value,
+                  size_t *name_len, size_t *value_len)
+{
+    return (lbg__cstr_name42(name, name_len) ? LBG_CSTR_NAME_OK : 0u)
+           | (lbg__cstr_value42(value, value_len) ? LBG_CSTR_VALUE_OK : 0u);
+}
+
+/* lbg_cstr_quick() with SSE4.2 */
+__attribute__((target("sse4.2"))) LBG__CSTR_NOASAN static long
+lbg__cstr_quick42(lbg_quick_t *q, const void *entries, size_t stride,
+                  size_t n, const char *skip, size_t skip_len)
+{
+    LBG__CSTR_QUICK_LOOP(lbg__cstr_name42, lbg__cstr_value42);
+}
+
+/* 1 where the CPU has SSE4.2 (libgcc's CPU model, read-only once its
+ * constructor has run) */
+#define LBG__CSTR_HAS42() __builtin_cpu_supports("sse4.2")
+#endif
+
+LBG__CSTR_NOASAN int
+lbg_cstr_name(const char *s, size_t *len)
+{
+#ifdef LBG__CSTR_SSE42
+    if (LBG__CSTR_HAS42()) {
+        return lbg__cstr_name42((const unsigned char *) s, len);
+    }
+#endif
+    return lbg__cstr_name2((const unsigned char *) s, len);
+}
+
+LBG__CSTR_NOASAN int
+lbg_cstr_value(const char *s, size_t *len)
+{
+#ifdef LBG__CSTR_SSE42
+    if (LBG__CSTR_HAS42()) {
+        return lbg__cstr_value42((const unsigned char *) s, len);
+    }
+#endif
+    return lbg__cstr_value2((const unsigned char *) s, len);
+}
+
+LBG__CSTR_NOASAN unsigned
+lbg_cstr_field(const char *name, const char *value, size_t *name_len,
+               size_t *value_len)
+{
+    if (value == NULL) {
+        value = "";
+    }
+#ifdef LBG__CSTR_SSE42
+    if (LBG__CSTR_HAS42()) {
+        return lbg__cstr_field42((const unsigned char *) name,
+                                 (const unsigned char *) value, name_len,
+                                 value_len);
+    }
+#endif
+    return (lbg__cstr_name2((const unsigned char *) name, name_len)
+                ? LBG_CSTR_NAME_OK
+                : 0u)
+           | (lbg__cstr_value2((const unsigned char *) value, value_len)
+                  ? LBG_CSTR_VALUE_OK
+                  : 0u);
+}
+
+/* lbg_cstr_quick() with SSE2 */
+LBG__CSTR_NOASAN static long
+lbg__cstr_quick2(lbg_quick_t *q, const void *entries, size_t stride, size_t n,
+                 const char *skip, size_t skip_len)
+{
+    LBG__CSTR_QUICK_LOOP(lbg__cstr_name2, lbg__cstr_value2);
+}
+
+LBG__CSTR_NOASAN long
+lbg_cstr_quick(lbg_quick_t *q, const void *entries, size_t stride, size_t n,
+               const char *skip, size_t skip_len)
+{
+#ifdef LBG__CSTR_SSE42
+    if (LBG__CSTR_HAS42()) {
+        return lbg__cstr_quick42(q, entries, stride, n, skip, skip_len);
+    }
+#endif
+    return lbg__cstr_quick2(q, entries, stride, n, skip, skip_len);
+}
+
+#else /* no SSE2, or LBG_NO_SIMD: strlen, then the exact span tests */
+
+int
+lbg_cstr_name(const char *s, size_t *len)
+{
+    *len = strlen(s);
+    return lbg_scan_name((const unsigned char *) s, *len);
+}
+
+int
+lbg_cstr_value(const char *s, size_t *len)
+{
+    *len = strlen(s);
+    return lbg_scan_value((const unsigned char *) s, *len);
+}
+
+unsigned
+lbg_cstr_field(const char *name, const char *value, size_t *name_len,
+               size_t *value_len)
+{
+    if (value == NULL) {
+        value = "";
+    }
+    return (lbg_cstr_name(name, name_len) ? LBG_CSTR_NAME_OK : 0u)
+           | (lbg_cstr_value(value, value_len) ? LBG_CSTR_VALUE_OK : 0u);
+}
+
+/* lbg_cstr_name() and lbg_cstr_value() on unsigned bytes, for the loop */
+static int
+lbg__cstr_name1(const unsigned char *s, size_t *len)
+{
+    return lbg_cstr_name((const char *) s, len);
+}
+
+static int
+lbg__cstr_value1(const unsigned char *s, size_t *len)
+{
+    return lbg_cstr_value((const char *) s, len);
+}
+
+long
+lbg_cstr_quick(lbg_quick_t *q, const void *entries, size_t stride, size_t n,
+               const char *skip, size_t skip_len)
+{
+    LBG__CSTR_QUICK_LOOP(lbg__cstr_name1, lbg__cstr_value1);
+}
+
+#endif
