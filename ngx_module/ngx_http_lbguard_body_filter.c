@@ -135,6 +135,35 @@ ngx_http_lbguard_body_arm_all(ngx_http_request_t *r,
 
 
 /*
+ * The bytes of chain `in` up to and with its last buffer (special buffers
+ * count 0); *last: 1 when that buffer is in the chain.
+ */
+
+static ngx_inline off_t
+ngx_http_lbguard_chain_size(ngx_chain_t *in, ngx_uint_t *last)
+{
+    off_t         size;
+    ngx_chain_t  *cl;
+
+    size = 0;
+    *last = 0;
+
+    for (cl = in; cl; cl = cl->next) {
+        if (!ngx_buf_special(cl->buf)) {
+            size += ngx_buf_size(cl->buf);
+        }
+
+        if (cl->buf->last_buf) {
+            *last = 1;
+            break;
+        }
+    }
+
+    return size;
+}
+
+
+/*
  * The body filter's commonest call, kept small (issue 14): an armed guard
  * with no ctx and the whole declared body in this one chain. The same as
  * ngx_http_lbguard_body_filter_all() does for it; anything else goes
@@ -144,8 +173,8 @@ ngx_http_lbguard_body_arm_all(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_lbguard_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
-    off_t         size;
-    ngx_chain_t  *cl;
+    off_t       size;
+    ngx_uint_t  last;
 
     if (in != NULL
         && r == r->main
@@ -153,22 +182,12 @@ ngx_http_lbguard_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         && ngx_http_get_module_ctx(r, ngx_http_lbguard_filter_module)
            == &ngx_http_lbguard_armed)
     {
-        size = 0;
+        size = ngx_http_lbguard_chain_size(in, &last);
 
-        for (cl = in; cl; cl = cl->next) {
-            if (!ngx_buf_special(cl->buf)) {
-                size += ngx_buf_size(cl->buf);
-            }
+        if (last && size == r->headers_out.content_length_n) {
+            ngx_http_set_ctx(r, NULL, ngx_http_lbguard_filter_module);
 
-            if (cl->buf->last_buf) {
-                if (size != r->headers_out.content_length_n) {
-                    break;
-                }
-
-                ngx_http_set_ctx(r, NULL, ngx_http_lbguard_filter_module);
-
-                return ngx_http_next_body_filter(r, in);
-            }
+            return ngx_http_next_body_filter(r, in);
         }
     }
 
@@ -231,19 +250,7 @@ ngx_http_lbguard_body_filter_all(ngx_http_request_t *r, ngx_chain_t *in)
          * (proxied responses end with an empty last buffer).
          */
 
-        size = 0;
-        last = 0;
-
-        for (cl = in; cl; cl = cl->next) {
-            if (!ngx_buf_special(cl->buf)) {
-                size += ngx_buf_size(cl->buf);
-            }
-
-            if (cl->buf->last_buf) {
-                last = 1;
-                break;
-            }
-        }
+        size = ngx_http_lbguard_chain_size(in, &last);
 
         declared = r->headers_out.content_length_n;
         sent = (ctx == &ngx_http_lbguard_complete) ? declared : 0;

@@ -271,7 +271,6 @@ ngx_http_lbguard_shape_learn(ngx_http_request_t *r,
     ngx_table_elt_t             *h;
     ngx_http_lbguard_kv_t       *kv;
     ngx_http_lbguard_shape_t    *s;
-    ngx_http_lbguard_verdict_t  *v;
 
     if (ngx_http_lbguard_nblocks == 0 || !ngx_http_lbguard_shape_keepable(k)) {
         return;
@@ -338,17 +337,7 @@ ngx_http_lbguard_shape_learn(ngx_http_request_t *r,
             /* a kept verdict (the cache, exactly), or a value to check
              * each time under a kept name */
 
-            v = &ngx_http_lbguard_verdicts[ngx_http_lbguard_verdict_slot(
-                                               h[i].value.data)];
-
-            if (!(h[i].hash != 0
-                  && ngx_http_lbguard_verdict_page(h[i].value.data)
-                  && ((v->value == h[i].value.data
-                       && v->key == h[i].key.data
-                       && v->value_len == h[i].value.len
-                       && v->key_len == h[i].key.len)
-                      || ngx_http_lbguard_verdict_probe(&h[i]))))
-            {
+            if (!(h[i].hash != 0 && ngx_http_lbguard_verdict_hit(&h[i]))) {
                 if (s->nchecked == NGX_HTTP_LBGUARD_SHAPE_CHECKED
                     || h[i].hash == 0
                     || h[i].key.len == 0

@@ -129,6 +129,33 @@ ngx_uint_t ngx_http_lbguard_verdict_probe(ngx_table_elt_t *h);
 
 
 /*
+ * 1 when element h is a kept verdict: its value's page bit is set and its
+ * four words are those of a clean entry, in its home slot or a probed one
+ * (ngx_http_lbguard_verdict_probe(), which may add an entry for it and
+ * still return 0). The test of ngx_http_lbguard_verdict_field() and of
+ * ngx_http_lbguard_shape_learn().
+ */
+static ngx_inline ngx_uint_t
+ngx_http_lbguard_verdict_hit(ngx_table_elt_t *h)
+{
+    ngx_http_lbguard_verdict_t  *v;
+
+    if (!ngx_http_lbguard_verdict_page(h->value.data)) {
+        return 0;
+    }
+
+    v = &ngx_http_lbguard_verdicts[ngx_http_lbguard_verdict_slot(
+                                       h->value.data)];
+
+    return (v->value == h->value.data
+            && v->key == h->key.data
+            && v->value_len == h->value.len
+            && v->key_len == h->key.len)
+           || ngx_http_lbguard_verdict_probe(h);
+}
+
+
+/*
  * Accounts element h of r->headers_out.headers in quick pass q, exactly
  * as lbg_quick_field(q, key, key.len, value, value.len, 0) would; returns
  * 1 when h was a kept verdict (a hit), else 0. A value
@@ -143,24 +170,11 @@ ngx_uint_t ngx_http_lbguard_verdict_probe(ngx_table_elt_t *h);
 static ngx_inline ngx_uint_t
 ngx_http_lbguard_verdict_field(lbg_quick_t *q, ngx_table_elt_t *h)
 {
-    ngx_http_lbguard_verdict_t  *v;
-
-    if (ngx_http_lbguard_verdict_page(h->value.data)) {
-
-        v = &ngx_http_lbguard_verdicts[ngx_http_lbguard_verdict_slot(
-                                           h->value.data)];
-
-        if ((v->value == h->value.data
-             && v->key == h->key.data
-             && v->value_len == h->value.len
-             && v->key_len == h->key.len)
-            || ngx_http_lbguard_verdict_probe(h))
-        {
-            /* the budgets only: an entry is never Content-Length or
-             * Transfer-Encoding, and its bytes were found clean */
-            lbg_quick_count(q, h->key.len, h->value.len);
-            return 1;
-        }
+    if (ngx_http_lbguard_verdict_hit(h)) {
+        /* the budgets only: an entry is never Content-Length or
+         * Transfer-Encoding, and its bytes were found clean */
+        lbg_quick_count(q, h->key.len, h->value.len);
+        return 1;
     }
 
     /* made per request, or not kept: checked as without the cache */
