@@ -96,6 +96,49 @@ lbgt_guard_free(unsigned char *p, size_t len)
     munmap(base, data + pg);
 }
 
+/*
+ * The byte sweep of the exact-class tests: a span of len bytes of 'k'
+ * (name) or 'v' (value), one byte replaced by every value 0..255, copied
+ * to g (len bytes, e.g. at the end of a guard page) and handed to
+ * fn(ctx, name, g, len) each time. Every position when len <= 40 (every
+ * load path), else positions 0, len - 1, len / 2, 31, 32 and len - 17
+ * (the loops' boundaries). Nothing for len 0.
+ */
+static inline void
+lbgt_sweep(int name, unsigned char *g, size_t len,
+           void (*fn)(void *ctx, int name, const unsigned char *g,
+                      size_t len),
+           void *ctx)
+{
+    unsigned char src[1024];
+    size_t        ps[40], npos = 0, pos;
+    unsigned      b;
+
+    if (len > sizeof(src)) {
+        return;
+    }
+    if (len <= 40) {
+        for (pos = 0; pos < len; pos++) {
+            ps[npos++] = pos;
+        }
+    } else {
+        ps[npos++] = 0;
+        ps[npos++] = len - 1;
+        ps[npos++] = len / 2;
+        ps[npos++] = 31;
+        ps[npos++] = 32;
+        ps[npos++] = len - 17;
+    }
+    for (pos = 0; pos < npos; pos++) {
+        for (b = 0; b < 256; b++) {
+            memset(src, name ? 'k' : 'v', len);
+            src[ps[pos]] = (unsigned char) b;
+            memcpy(g, src, len);
+            fn(ctx, name, g, len);
+        }
+    }
+}
+
 /* ---- files and the case corpus -------------------------------------------- */
 
 /* Reads a whole file; returns malloc'd bytes (NUL-terminated, not counted)

@@ -123,14 +123,20 @@ one_span(const lbg_policy_t *p, int name, const unsigned char *g, size_t len)
     }
 }
 
+/* one_span() as lbgt_sweep() calls it (ctx: the policy) */
+static void
+sweep_span(void *ctx, int name, const unsigned char *g, size_t len)
+{
+    one_span(ctx, name, g, len);
+}
+
 static void
 test_check_every_byte(void **state)
 {
     static const size_t longer[] = {41, 47,  48,  63,  64,  65,  95,  96,
                                     97, 127, 128, 129, 160, 255, 300, 1000};
-    unsigned char       src[1024], *g;
-    size_t              len, pos, li, npos, ps[6];
-    unsigned            b;
+    unsigned char      *g;
+    size_t              len, li;
     int                 name;
     lbg_policy_t        p;
 
@@ -142,34 +148,9 @@ test_check_every_byte(void **state)
         for (li = 0; li < 41 + LBGT_NELTS(longer); li++) {
             len = li < 41 ? li : longer[li - 41];
             g = lbgt_guard_alloc(len);
-            npos = 0;
-            if (len <= 40) {
-                for (pos = 0; pos < len; pos++) {
-                    for (b = 0; b < 256; b++) {
-                        memset(src, name ? 'k' : 'v', len);
-                        src[pos] = (unsigned char) b;
-                        memcpy(g, src, len);
-                        one_span(&p, name, g, len);
-                    }
-                }
-                if (len == 0) {
-                    one_span(&p, name, g, 0);
-                }
-            } else {
-                ps[npos++] = 0;
-                ps[npos++] = len - 1;
-                ps[npos++] = len / 2;
-                ps[npos++] = 31;
-                ps[npos++] = 32;
-                ps[npos++] = len - 17;
-                for (pos = 0; pos < npos; pos++) {
-                    for (b = 0; b < 256; b++) {
-                        memset(src, name ? 'k' : 'v', len);
-                        src[ps[pos]] = (unsigned char) b;
-                        memcpy(g, src, len);
-                        one_span(&p, name, g, len);
-                    }
-                }
+            lbgt_sweep(name, g, len, sweep_span, &p);
+            if (len == 0) {
+                one_span(&p, name, g, 0);
             }
             lbgt_guard_free(g, len);
         }

@@ -342,6 +342,14 @@ one_span(int name, const unsigned char *g, size_t len)
     }
 }
 
+/* one_span() as lbgt_sweep() calls it */
+static void
+sweep_span(void *ctx, int name, const unsigned char *g, size_t len)
+{
+    (void) ctx;
+    one_span(name, g, len);
+}
+
 /* One untrusted field, every length 0..40 (every load path) with every
  * byte value at every position, longer ones (the 16-byte loops, the AVX2
  * path from 64 bytes, the out-of-line values from LBG_SCAN_LONG) with
@@ -353,8 +361,8 @@ test_exact_classes(void **state)
     static const size_t longer[] = {41, 47,  48,  63,  64,  65,  95,  96,
                                     97, 127, 128, 129, 160, 255, 300, 1000};
     unsigned char       src[1024], *g;
-    size_t              len, pos, li, npos, ps[6];
-    unsigned            b, iter;
+    size_t              len, li;
+    unsigned            iter;
     int                 name;
 
     (void) state;
@@ -362,33 +370,7 @@ test_exact_classes(void **state)
         for (li = 0; li < 41 + LBGT_NELTS(longer); li++) {
             len = li < 41 ? li : longer[li - 41];
             g = lbgt_guard_alloc(len);
-            npos = 0;
-            if (len <= 40) {
-                for (pos = 0; pos < len; pos++) {
-                    ps[0] = pos;
-                    for (b = 0; b < 256; b++) {
-                        memset(src, name ? 'k' : 'v', len);
-                        src[pos] = (unsigned char) b;
-                        memcpy(g, src, len);
-                        one_span(name, g, len);
-                    }
-                }
-            } else {
-                ps[npos++] = 0;
-                ps[npos++] = len - 1;
-                ps[npos++] = len / 2;
-                ps[npos++] = 31;
-                ps[npos++] = 32;
-                ps[npos++] = len - 17;
-                for (pos = 0; pos < npos; pos++) {
-                    for (b = 0; b < 256; b++) {
-                        memset(src, name ? 'k' : 'v', len);
-                        src[ps[pos]] = (unsigned char) b;
-                        memcpy(g, src, len);
-                        one_span(name, g, len);
-                    }
-                }
-            }
+            lbgt_sweep(name, g, len, sweep_span, NULL);
             for (iter = 0; iter < 300; iter++) {
                 lbgt_fill(src, len, iter < 150 ? 60 : 2);
                 if (len) {
