@@ -863,7 +863,10 @@ static int lbguard_body_known(request_rec *r, ap_filter_t *next,
     const char  *d;
     int          i, range = 0;
 
-    if (whole < 0 || r->bytes_sent != 0) {
+    if (whole < 0 || r->bytes_sent != 0
+        /* HTTP_HEADER sends err_headers_out's Content-Length first: the
+         * guard must hold the body to it ("Header always add") */
+        || lbguard_cl_index(r->err_headers_out, NULL) >= 0) {
         return 0;
     }
     /* v is 1*DIGIT of exactly the value whole (at most 18 digits: no
