@@ -20,8 +20,8 @@ MPM closes early, reported.
    per arm, same build, same keepalive_timeout): off fails in every run,
    on gives 0; the old workers of the on phases exit within LB idle +
    margin. Control: the LBs frozen across each reload (lb_reload
-   .frozen_phase), drain on + worker_shutdown_timeout 1s must fail, drain
-   on alone must give 0.
+   .frozen_phase), drain on + worker_shutdown_timeout 1s must fail
+   (through at least one of the two LBs), drain on alone must give 0.
 4. Apache (event MPM) behind the same two LBs, graceful restart every 1 s:
    LBGuardDrain Off and the default (LBGuard Repair + LBGuardLBIdleTimeout:
    on) alternated; Off: the MPM closes idle keep-alive connections at every
@@ -455,15 +455,21 @@ def run_nginx_load(res):
                          ("on", dict(drain="on"))):
             R.switch(t, 10, **kw)
             out, _ = R.frozen_phase(t, wd, ports, lbpids, "frozen-" + name, FROZEN)
+            if name == "wst":
+                # The control must see the timer's closes through at least one
+                # LB. Per LB it cannot be required: HAProxy 2.6 usually reads
+                # an idle connection's FIN when it resumes, before it reuses
+                # that connection, so it shows 0 to 45 failures in 6 reloads
+                # (0 in 1 of the 25 runs on record; nginx as the LB: 100 to 126).
+                res.check("control: nginx via %s, drain on + worker_shutdown_timeout 1s, LBs "
+                          "frozen across reloads: failures" % " and ".join(sorted(out)),
+                          sum(r["failures"] for r in out.values()) > 0,
+                          "0 failures: the control cannot see the shutdown timer")
             for lb, r in out.items():
                 print("  nginx frozen-LB phase, drain on%s via %-7s: %d reloads, %s failed"
                       % (" + worker_shutdown_timeout 1s" if name == "wst" else "", lb, FROZEN,
                          fmt(r)))
-                if name == "wst":
-                    res.check("control: nginx via %s, drain on + worker_shutdown_timeout 1s, LB "
-                              "frozen across reloads: failures" % lb, r["failures"] > 0,
-                              "0 failures: the control cannot see the shutdown timer")
-                else:
+                if name != "wst":
                     res.eq("nginx via %s, drain on, LB frozen across reloads: failures" % lb,
                            r["failures"], 0)
                 summary.append("frozen LB, %d reloads, drain on%s via %-7s: %s failed"
