@@ -40,6 +40,8 @@ GARBAGE = {
     b"/lone-cr": b"HTTP/1.1 200 OK\rContent-Length: 3\r\r\rabc",
 }
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc"
+# the bytes a 101 check looks at: its status line
+SETTLE_101 = len(b"HTTP/1.1 101 Switching Protocols\r\n")
 SWITCH = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
           b"Connection: Upgrade\r\n\r\n")
 SWITCH_NO_UPGRADE = b"HTTP/1.1 101 Switching Protocols\r\nX-A: 1\r\n\r\n"
@@ -83,10 +85,10 @@ def escape(b):
     return out + ("..." if len(b) > 64 else "")
 
 
-def get(port, path, extra=b"", timeout=5.0):
+def get(port, path, extra=b"", timeout=5.0, settle=None):
     return normalise(lbgtest.raw_exchange(
         port, b"GET " + path + b" HTTP/1.1\r\nHost: t\r\n" + extra + b"\r\n",
-        timeout=timeout, mark_timeout=True))
+        timeout=timeout, mark_timeout=True, settle=settle))
 
 
 class AnyBackend(lbgtest.RawBackend):
@@ -219,9 +221,10 @@ class BypassNginx(lbgtest.TestCase):
                     before = len(inst.log(m))
                     abefore = len(inst.access(m))
                     # off and detect: nginx's HTTP/0.9 fallback keeps the
-                    # connection open after the bytes (<TIMEOUT> after 1 s)
+                    # connection open after the bytes (<TIMEOUT> 0.3 s after
+                    # the upstream's bytes have all arrived; 5 s before)
                     got[m] = get(inst.ports[m], prefix + path,
-                                 timeout=5.0 if m == "repair" else 1.0)
+                                 settle=None if m == "repair" else (len(raw), 0.3))
                     lbgtest.wait_for(lambda: len(inst.access(m)) > abefore, 5,
                                      "access log line")
                     logs[m] = (lbguard_lines(inst.log(m)[before:]),
@@ -271,7 +274,9 @@ class BypassNginx(lbgtest.TestCase):
         # 101 to a request without Upgrade
         for m in MODES:
             before = len(inst.log(m))
-            got = get(inst.ports[m], b"/switch-no-upgrade")
+            # a 101 keeps the connection open (a tunnel in off and detect):
+            # 0.5 s after the status line, not the full timeout
+            got = get(inst.ports[m], b"/switch-no-upgrade", settle=(SETTLE_101, 0.5))
             lines = lbguard_lines(inst.log(m)[before:])
             if m == "repair":
                 self.eq(build + " 101 without Upgrade repair", got, BAD_GATEWAY)
@@ -295,7 +300,8 @@ class BypassNginx(lbgtest.TestCase):
 
         # 101 to a request with Upgrade, response with Upgrade: passed on
         got = get(inst.ports["repair"], b"/ws/switch",
-                  b"Upgrade: websocket\r\nConnection: Upgrade\r\n")
+                  b"Upgrade: websocket\r\nConnection: Upgrade\r\n",
+                  settle=(SETTLE_101, 0.5))
         self.check(build + " 101 with Upgrade repair passes",
                    got.startswith(b"HTTP/1.1 101 Switching Protocols\r\n"), repr(got))
 
@@ -304,7 +310,9 @@ class BypassNginx(lbgtest.TestCase):
         for kind in ("uwsgi", "scgi"):
             for path in (b"/line-before",):
                 for m in MODES:
-                    got = get(inst.ports[m], b"/%s%s" % (kind.encode(), path))
+                    # a keep-alive response: 0.5 s after its status line
+                    got = get(inst.ports[m], b"/%s%s" % (kind.encode(), path),
+                              settle=(len(b"HTTP/1.1 200 "), 0.5))
                     self.check("%s %s %s %s: an HTTP/1.1 status line"
                                % (build, kind, path.decode(), m),
                                re.match(rb"HTTP/1\.1 \d{3} ", got) is not None,

@@ -146,18 +146,24 @@ def _stop_all():
 
 
 def raw_exchange(port, data, timeout=5.0, shut_write=False,
-                 mark_timeout=False):
+                 mark_timeout=False, settle=None):
     """Sends `data` to 127.0.0.1:port and returns every byte received until
     the peer closes or `timeout` seconds pass without data; with
     mark_timeout, the latter ends the bytes with b"<TIMEOUT>", so that a
     server that hangs cannot pass for one that closed. A reset ends them
-    with b"<RST>"."""
+    with b"<RST>". settle=(n, secs): once n bytes have arrived, the wait
+    without data is secs instead of `timeout` (for a peer known to keep
+    the connection open after n bytes: no need to wait the full timeout
+    for the <TIMEOUT> mark)."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(data)
         if shut_write:
             s.shutdown(socket.SHUT_WR)
         chunks = []
+        got = 0
         while True:
+            if settle is not None and got >= settle[0]:
+                s.settimeout(settle[1])
             try:
                 b = s.recv(65536)
             except socket.timeout:
@@ -170,6 +176,7 @@ def raw_exchange(port, data, timeout=5.0, shut_write=False,
             if not b:
                 break
             chunks.append(b)
+            got += len(b)
         return b"".join(chunks)
 
 
