@@ -174,8 +174,10 @@ lbg__check_status(const lbg_policy_t *p, const lbg_response_t *r,
 /* A branch the compiler lays out of the loop's way */
 #if defined(__GNUC__)
 #define lbg__unlikely(x) __builtin_expect(!!(x), 0)
+#define lbg__likely(x)   __builtin_expect(!!(x), 1)
 #else
 #define lbg__unlikely(x) (x)
+#define lbg__likely(x)   (x)
 #endif
 
 /* What lbg_check()'s loop hands lbg__check_field() about one field (bits):
@@ -756,29 +758,28 @@ lbg__check_one_inline(const lbg_policy_t *p, const lbg_field_t *f, size_t i,
 
 
 #ifdef LBG__CHECK_AVX2
-/* The 32-byte constants of lbg__c_pair_ok(). */
+/*
+ * The AVX2 pass classifies a field as one 32-byte vector: its name in the
+ * low 16 bytes, its value in the high 16 (lbg__y_field()). A byte is
+ * classified by two table lookups (vpshufb, one table per 16-byte lane):
+ * its low nibble selects a set of rows, its high nibble one row, and the
+ * byte is good when the two share a bit. In the name lane the rows are
+ * the tchar of RFC 9110 5.6.2 (every one of them, exactly); in the value
+ * lane field-vchar, SP and HTAB (RFC 9110 5.5; a byte from 0x80 up is
+ * obs-text, row 2's bit). The tables are checked against lbg__ctype for
+ * every byte by tests/unit/test_quick.c and test_check_bytes.c.
+ */
 enum {
-    LBG__Y_ADD1, /* lbg__q_range() of '-' '.': 0x7f - hi, 0x7e - (hi - lo) */
-    LBG__Y_LIM1,
-    LBG__Y_ADD2, /* DIGIT */
-    LBG__Y_LIM2,
-    LBG__Y_ADD3, /* 'A'..'Z' */
-    LBG__Y_LIM3,
-    LBG__Y_ADD4, /* '^' '_' '`' 'a'..'z' */
-    LBG__Y_LIM4,
-    LBG__Y_DEL,  /* 0x7f */
-    LBG__Y_HTAB, /* 0x09 */
-    LBG__Y_1F,   /* 0x1f: a value key at or below it is a bad byte */
-    LBG__Y_A,    /* 'a': a good name byte */
-    LBG__Y_SP,   /* 0x20: a good value byte */
-    LBG__Y_ADD5, /* the rarer tchar: 0x21..0x27 (but '"') */
-    LBG__Y_LIM5,
-    LBG__Y_ADD6, /* 0x2a..0x2e (but ',') */
-    LBG__Y_LIM6,
-    LBG__Y_DQ, /* '"' */
-    LBG__Y_COMMA,
-    LBG__Y_BAR, /* '|' */
-    LBG__Y_TILDE,
+    LBG__Y_LO,    /* by low nibble: name lane tchar rows, value lane rows */
+    LBG__Y_HI,    /* by high nibble: the row's bit (value lane: 0x8..0xf
+                   * row 2's) */
+    LBG__Y_0F,    /* 0x0f: the nibble mask */
+    LBG__Y_TRUST, /* 'a' in the name lane, SP in the value lane: a good
+                   * field (a trusted one, or an empty value) */
+    LBG__Y_DEL,   /* 0x7f: lbg__y_vkey() */
+    LBG__Y_HTAB,  /* 0x09: lbg__y_vkey() */
+    LBG__Y_NLO,   /* LBG__Y_LO's name lane in both lanes */
+    LBG__Y_NHI,   /* LBG__Y_HI's name lane in both lanes */
     LBG__Y_N
 };
 
@@ -790,33 +791,30 @@ enum {
 
 static const unsigned char lbg__y_const[LBG__Y_N][32]
     __attribute__((aligned(32))) = {
-        LBG__Y32(0x7f - 0x2e),
-        LBG__Y32(0x7e - (0x2e - 0x2d)),
-        LBG__Y32(0x7f - 0x39),
-        LBG__Y32(0x7e - (0x39 - 0x30)),
-        LBG__Y32(0x7f - 0x5a),
-        LBG__Y32(0x7e - (0x5a - 0x41)),
-        LBG__Y32(0x7f - 0x7a),
-        LBG__Y32(0x7e - (0x7a - 0x5e)),
+        {/* name lane: rows 2..7 with a tchar at this low nibble */
+         0xe8, 0xfc, 0xf8, 0xfc, 0xfc, 0xfc, 0xfc, 0xfc, 0xf8, 0xf8, 0xf4,
+         0x54, 0xd0, 0x54, 0xf4, 0x70,
+         /* value lane: row 0 at HTAB, rows 2..6, row 7 but at DEL */
+         0xfc, 0xfc, 0xfc, 0xfc, 0xfc, 0xfc, 0xfc, 0xfc, 0xfc, 0xfd, 0xfc,
+         0xfc, 0xfc, 0xfc, 0xfc, 0x7c},
+        {0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0x00, 0x00, 0x00,
+         0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x02, 0x04, 0x08, 0x10, 0x20,
+         0x40, 0x80, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04},
+        LBG__Y32(0x0f),
+        {LBG__Y8('a'), LBG__Y8('a'), LBG__Y8(0x20), LBG__Y8(0x20)},
         LBG__Y32(0x7f),
         LBG__Y32(0x09),
-        LBG__Y32(0x1f),
-        LBG__Y32('a'),
-        LBG__Y32(0x20),
-        LBG__Y32(0x7f - 0x27),
-        LBG__Y32(0x7e - (0x27 - 0x21)),
-        LBG__Y32(0x7f - 0x2e),
-        LBG__Y32(0x7e - (0x2e - 0x2a)),
-        LBG__Y32('"'),
-        LBG__Y32(','),
-        LBG__Y32('|'),
-        LBG__Y32('~'),
+        {0xe8, 0xfc, 0xf8, 0xfc, 0xfc, 0xfc, 0xfc, 0xfc, 0xf8, 0xf8, 0xf4,
+         0x54, 0xd0, 0x54, 0xf4, 0x70, 0xe8, 0xfc, 0xf8, 0xfc, 0xfc, 0xfc,
+         0xfc, 0xfc, 0xf8, 0xf8, 0xf4, 0x54, 0xd0, 0x54, 0xf4, 0x70},
+        {0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0x00, 0x00, 0x00,
+         0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x02, 0x04, 0x08, 0x10, 0x20,
+         0x40, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00},
 };
 
 /* The constants as vectors, through a pointer the compiler cannot see
  * through: GCC would fold the loads into constants and build each anew in
- * every iteration (three instructions); this way each is one memory
- * operand. */
+ * every iteration; this way each is loaded once. */
 __attribute__((target("avx2"), always_inline)) static inline const __m256i *
 lbg__y_init(void)
 {
@@ -826,60 +824,45 @@ lbg__y_init(void)
     return c;
 }
 
-/* 0xff lanes where x holds the range of constants c[k] (add) and c[k + 1]
- * (limit): lbg__q_range() on 32 bytes */
-#define lbg__y_range(x, c, k)                                                \
-    _mm256_cmpgt_epi8(_mm256_add_epi8((x), (c)[k]), (c)[(k) + 1])
+/* The constants lbg__fields_avx2() holds in registers */
+typedef struct {
+    __m256i lo, hi, nib, trust;
+} lbg__y_k_t;
 
-/* 0xff lanes of n that are lbg__q_name_good() (c: the constants) */
+/* Per byte of x: nonzero when the byte is good in its lane (name lane:
+ * tchar; value lane: field-vchar, SP, HTAB), else 0 */
 __attribute__((target("avx2"), always_inline)) static inline __m256i
-lbg__y_good(const __m256i *c, __m256i n)
+lbg__y_class(const lbg__y_k_t *k, __m256i x)
 {
-    return _mm256_or_si256(_mm256_or_si256(lbg__y_range(n, c, LBG__Y_ADD1),
-                                           lbg__y_range(n, c, LBG__Y_ADD2)),
-                           _mm256_or_si256(lbg__y_range(n, c, LBG__Y_ADD3),
-                                           lbg__y_range(n, c, LBG__Y_ADD4)));
+    __m256i lo = _mm256_and_si256(x, k->nib);
+    __m256i hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), k->nib);
+
+    return _mm256_and_si256(_mm256_shuffle_epi8(k->lo, lo),
+                            _mm256_shuffle_epi8(k->hi, hi));
 }
 
-/* 0xff lanes of v whose value key (lbg__q_vkey(): HTAB as 0xff, DEL as
- * 0x00) is below 0x20: a byte RFC 9110 5.5 does not allow */
-__attribute__((target("avx2"), always_inline)) static inline __m256i
-lbg__y_vbad(const __m256i *c, __m256i v)
+/* 16 bytes that are all bytes of s[0..n), 1 <= n <= 16 (some twice):
+ * lbg__q_load() in fewer instructions, 8 to 16 bytes first */
+__attribute__((target("avx2"), always_inline)) static inline __m128i
+lbg__y_span(const unsigned char *s, size_t n)
 {
-    __m256i k = _mm256_andnot_si256(
-        _mm256_cmpeq_epi8(v, c[LBG__Y_DEL]),
-        _mm256_or_si256(v, _mm256_cmpeq_epi8(v, c[LBG__Y_HTAB])));
+    uint32_t b;
 
-    return _mm256_cmpeq_epi8(_mm256_max_epu8(k, c[LBG__Y_1F]), c[LBG__Y_1F]);
-}
-
-/* 1 when the two fields lbg__c_prep() made (na, va) and (nb, vb) both
- * pass: every name lane lbg__q_name_good(), every value key 0x20 or more.
- * One classification of 32 bytes for the two names, one for the two
- * values, one branch; *n is the names' vector and *mv the movemask of the
- * bad value lanes, for lbg__check_pair(). */
-__attribute__((target("avx2"), always_inline)) static inline int
-lbg__c_pair_ok(const __m256i *c, __m128i na, __m128i va, __m128i nb,
-               __m128i vb, __m256i *n, unsigned *mv)
-{
-    __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(va), vb, 1);
-    __m256i k;
-
-    *n = _mm256_inserti128_si256(_mm256_castsi128_si256(na), nb, 1);
-    k = lbg__y_vbad(c, v);
-    *mv = (unsigned) _mm256_movemask_epi8(k);
-    return _mm256_movemask_epi8(_mm256_andnot_si256(k, lbg__y_good(c, *n)))
-           == -1;
-}
-
-
-/* Two 16-byte blocks s[i..i + 16) and s[j..j + 16) as one vector */
-__attribute__((target("avx2"), always_inline)) static inline __m256i
-lbg__y_load2(const unsigned char *s, size_t i, size_t j)
-{
-    return _mm256_inserti128_si256(_mm256_castsi128_si256(
-                                       lbg__q_loadu(s + i)),
-                                   lbg__q_loadu(s + j), 1);
+    if (lbg__likely(n >= 8)) {
+        return _mm_castps_si128(
+            _mm_loadh_pi(_mm_castsi128_ps(_mm_loadl_epi64(
+                             (const __m128i *) (const void *) s)),
+                         (const __m64 *) (const void *) (s + n - 8)));
+    }
+    if (n >= 4) {
+        memcpy(&b, s + n - 4, 4);
+        return _mm_insert_epi32(_mm_castps_si128(_mm_broadcast_ss(
+                                    (const float *) (const void *) s)),
+                                (int) b, 1);
+    }
+    return _mm_insert_epi8(_mm_insert_epi8(_mm_set1_epi8((char) s[0]),
+                                           s[n >> 1], 1),
+                           s[n - 1], 2);
 }
 
 /* The value keys of v (lbg__q_vkey() on 32 bytes; c: the constants) */
@@ -891,6 +874,15 @@ lbg__y_vkey(const __m256i *c, __m256i v)
         _mm256_or_si256(v, _mm256_cmpeq_epi8(v, c[LBG__Y_HTAB])));
 }
 
+/* Two 16-byte blocks s[i..i + 16) and s[j..j + 16) as one vector */
+__attribute__((target("avx2"), always_inline)) static inline __m256i
+lbg__y_load2(const unsigned char *s, size_t i, size_t j)
+{
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(
+                                       lbg__q_loadu(s + i)),
+                                   lbg__q_loadu(s + j), 1);
+}
+
 /* The low and the high 16 bytes of x, bytewise minimum */
 __attribute__((target("avx2"), always_inline)) static inline __m128i
 lbg__y_min2(__m256i x)
@@ -899,137 +891,142 @@ lbg__y_min2(__m256i x)
                         _mm256_extracti128_si256(x, 1));
 }
 
-/* The low and the high 16 bytes of x, bytewise AND */
-__attribute__((target("avx2"), always_inline)) static inline __m128i
-lbg__y_and2(__m256i x)
+/*
+ * The name lane of a name nm[0..nn) of 33 bytes or more: 'a' in the
+ * lanes where every 16-byte block of it is tchar, 0 elsewhere (so every
+ * lane is tchar exactly when the name is a token). Reads exactly
+ * nm[0..nn). Out of the loop's way.
+ */
+__attribute__((target("avx2"), noinline)) static __m128i
+lbg__y_name_long(const unsigned char *nm, size_t nn)
 {
-    return _mm_and_si128(_mm256_castsi256_si128(x),
-                         _mm256_extracti128_si256(x, 1));
-}
+    const __m256i *c = lbg__y_init();
+    __m128i        lo = _mm256_castsi256_si128(c[LBG__Y_LO]);
+    __m128i        hi = _mm256_castsi256_si128(c[LBG__Y_HI]);
+    __m128i        nib = _mm256_castsi256_si128(c[LBG__Y_0F]);
+    __m128i        g, x;
+    size_t         i;
 
-/* lbg__c_vmin() of v[0..n), 17 <= n < LBG_SCAN_LONG, 32 bytes per step:
- * the first and the last 16 bytes, then the blocks between them two at a
- * time (the last pair may repeat the last block); reads exactly v[0..n) */
-__attribute__((target("avx2"), always_inline)) static inline __m128i
-lbg__y_vmin(const __m256i *c, const unsigned char *v, size_t n)
-{
-    __m256i m = lbg__y_vkey(c, lbg__y_load2(v, 0, n - 16));
-    size_t  i;
-
-    for (i = 16; i + 16 < n; i += 32) {
-        m = _mm256_min_epu8(
-            m,
-            lbg__y_vkey(c, lbg__y_load2(v, i, i + 32 < n ? i + 16 : n - 16)));
+#define LBG__Y_NCLASS(x)                                                     \
+    _mm_and_si128(_mm_shuffle_epi8(lo, _mm_and_si128((x), nib)),             \
+                  _mm_shuffle_epi8(hi, _mm_and_si128(_mm_srli_epi16((x), 4), \
+                                                     nib)))
+    x = lbg__q_loadu(nm + nn - 16);
+    g = LBG__Y_NCLASS(x);
+    for (i = 0; i + 16 < nn; i += 16) {
+        x = lbg__q_loadu(nm + i);
+        g = _mm_min_epu8(g, LBG__Y_NCLASS(x));
     }
-    return lbg__y_min2(m);
+#undef LBG__Y_NCLASS
+    return _mm_andnot_si128(_mm_cmpeq_epi8(g, _mm_setzero_si128()),
+                            _mm_set1_epi8('a'));
 }
 
+/* The value lane of a value vl[0..nv) of LBG_SCAN_LONG bytes or more:
+ * lbg_scan_value()'s verdict as SP or 0. Out of the loop's way. */
+__attribute__((target("avx2"), noinline)) static __m128i
+lbg__y_value_long(const unsigned char *vl, size_t nv)
+{
+    return lbg_scan_value(vl, nv) ? _mm_set1_epi8(0x20) : _mm_setzero_si128();
+}
 
 /*
- * Field f as two 16-byte vectors for lbg__c_pair_ok(): *n, whose bytes
- * are all lbg__q_name_good() exactly when its name is 1 or more of them
- * (a name of 1 to 16 bytes: its bytes; a longer one: 'a' in the lanes
- * where every 16-byte block of it is good, 0 elsewhere; an empty one:
- * 0), and *v, whose value keys (lbg__q_vkey()) are all 0x20 or more
- * exactly when its value is all field-vchar, SP and HTAB (1 to 16 bytes:
- * its bytes; 17 to LBG_SCAN_LONG - 1: the minimum of its keys, which are
- * their own keys; longer: lbg_scan_value()'s verdict as 0x20 or 0; empty:
- * 0x20). A trusted field passes: 'a' and 0x20. Reads exactly the name's
- * and the value's bytes.
+ * Field f, index i, as one vector for lbg__y_class(): the name lane holds
+ * its name (1 to 16 bytes: its bytes, some twice; 17 to 32: 'a' where
+ * both of its overlapping 16-byte blocks are tchar, else 0; longer:
+ * lbg__y_name_long(); empty: 0), the value lane its value (1 to 16 bytes:
+ * its bytes; 17 to LBG_SCAN_LONG - 1: the minimum of its value keys,
+ * lbg__q_vkey(), a key being its own key, 32 bytes per step, the last
+ * pair of blocks may repeat the last block; longer: lbg__y_value_long();
+ * empty: SP). Every byte of it is good exactly when the name is a token
+ * and the value all field-vchar, SP and HTAB. A trusted field: k->trust.
+ * A framing name (lbg__framing_name()) is counted in *s on the way (f's
+ * index: f - fields).
+ * Reads exactly the name's and the value's bytes.
  */
-__attribute__((target("avx2"), always_inline)) static inline void
-lbg__c_prep(const __m256i *c, const lbg_field_t *f, __m128i *n, __m128i *v)
+__attribute__((target("avx2"), always_inline)) static inline __m256i
+lbg__y_field(const lbg__y_k_t *k, const __m256i *c, const lbg_field_t *f,
+             const lbg_field_t *fields, lbg__sums_t *s)
 {
     const unsigned char *nm = f->name, *vl = f->value;
-    size_t               nn = f->name_len, nv = f->value_len, i;
-    __m256i              g;
+    size_t               nn = f->name_len, nv = f->value_len, j;
+    __m128i              n, v, g;
+    __m256i              m;
 
-    if (f->trusted) {
-        *n = _mm256_castsi256_si128(c[LBG__Y_A]);
-        *v = _mm256_castsi256_si128(c[LBG__Y_SP]);
-        return;
-    }
-    if (nn - 1 < 16) {
-        *n = lbg__q_load(nm, nn);
-    } else if (nn == 0) {
-        *n = _mm_setzero_si128();
-    } else {
-        /* 32 bytes per step, as lbg__y_vmin() */
-        g = lbg__y_good(c, lbg__y_load2(nm, 0, nn - 16));
-        for (i = 16; i + 16 < nn; i += 32) {
-            g = _mm256_and_si256(
-                g,
-                lbg__y_good(c, lbg__y_load2(nm, i,
-                                            i + 32 < nn ? i + 16 : nn - 16)));
+    if (lbg__unlikely(f->trusted)) {
+        if (lbg__unlikely(nn == 14 || nn == 17)) {
+            lbg__count_kind(f, (size_t) (f - fields), s);
         }
-        *n = _mm_and_si128(lbg__y_and2(g),
-                           _mm256_castsi256_si128(c[LBG__Y_A]));
+        return k->trust;
     }
-    if (nv - 1 < 16) {
-        *v = lbg__q_load(vl, nv);
-    } else if (nv == 0) {
-        *v = _mm256_castsi256_si128(c[LBG__Y_SP]);
-    } else if (nv < LBG_SCAN_LONG) {
-        *v = lbg__y_vmin(c, vl, nv);
+    if (lbg__likely(nn - 8 <= 8)) {
+        if (lbg__unlikely(nn == 14)) {
+            lbg__count_kind(f, (size_t) (f - fields), s);
+        }
+        n = lbg__y_span(nm, nn);
+    } else if (nn - 1 < 7) {
+        n = lbg__y_span(nm, nn);
+    } else if (nn - 17 < 16) {
+        if (lbg__unlikely(nn == 17)) {
+            lbg__count_kind(f, (size_t) (f - fields), s);
+        }
+        m = lbg__y_load2(nm, 0, nn - 16);
+        m = _mm256_and_si256(
+            _mm256_shuffle_epi8(c[LBG__Y_NLO], _mm256_and_si256(m, k->nib)),
+            _mm256_shuffle_epi8(c[LBG__Y_NHI],
+                                _mm256_and_si256(_mm256_srli_epi16(m, 4),
+                                                 k->nib)));
+        g = _mm_min_epu8(_mm256_castsi256_si128(m),
+                         _mm256_extracti128_si256(m, 1));
+        n = _mm_andnot_si128(_mm_cmpeq_epi8(g, _mm_setzero_si128()),
+                             _mm256_castsi256_si128(k->trust));
+    } else if (nn == 0) {
+        n = _mm_setzero_si128();
     } else {
-        *v = lbg_scan_value(vl, nv) ? _mm256_castsi256_si128(c[LBG__Y_SP])
-                                    : _mm_setzero_si128();
+        n = lbg__y_name_long(nm, nn);
     }
-}
-
-
-/* 0xff lanes of n that are tchar (RFC 9110 5.6.2; lbg__tchar16() on 32
- * bytes, c: the constants) */
-__attribute__((target("avx2"), always_inline)) static inline __m256i
-lbg__y_tchar(const __m256i *c, __m256i n)
-{
-    __m256i a = _mm256_andnot_si256(_mm256_cmpeq_epi8(n, c[LBG__Y_DQ]),
-                                    lbg__y_range(n, c, LBG__Y_ADD5));
-    __m256i b = _mm256_andnot_si256(_mm256_cmpeq_epi8(n, c[LBG__Y_COMMA]),
-                                    lbg__y_range(n, c, LBG__Y_ADD6));
-    __m256i d = _mm256_or_si256(_mm256_cmpeq_epi8(n, c[LBG__Y_BAR]),
-                                _mm256_cmpeq_epi8(n, c[LBG__Y_TILDE]));
-
-    return _mm256_or_si256(_mm256_or_si256(a, b),
-                           _mm256_or_si256(d, lbg__y_good(c, n)));
+    if (lbg__likely(nv - 1 < 16)) {
+        v = lbg__y_span(vl, nv);
+    } else if (nv - 17 < LBG_SCAN_LONG - 17) {
+        m = lbg__y_vkey(c, lbg__y_load2(vl, 0, nv - 16));
+        for (j = 16; j + 16 < nv; j += 32) {
+            m = _mm256_min_epu8(
+                m,
+                lbg__y_vkey(c, lbg__y_load2(vl, j,
+                                            j + 32 < nv ? j + 16 : nv - 16)));
+        }
+        v = lbg__y_min2(m);
+    } else if (nv == 0) {
+        v = _mm256_extracti128_si256(k->trust, 1);
+    } else {
+        v = lbg__y_value_long(vl, nv);
+    }
+    return _mm256_set_m128i(v, n);
 }
 
 
 /*
- * The fields f[0..cnt) (cnt 1 or 2, at indexes i, i + 1) of a pair that
- * did not pass lbg__c_pair_ok(), or that may be over the field budget (a
- * line of big bytes or more). c: the constants; n: the pair's name lanes
- * (lbg__c_prep()); mv: the movemask of its bad value lanes (exact). A
- * name of the rarer tchar ('!' '#' ...) is a token too: the name lanes
- * are tested again with every tchar (exact for a name of 1 to 16 bytes;
- * for a longer one failing lanes only say that lbg_scan_name() must
- * look). A field with a part to report, or whose line may be over the
- * budget, gets lbg__check_field() with what failed (LBG__F_*), findings
- * in field order. Out of the loop's way.
+ * The fields f[0..cnt) (cnt 1 or 2, at indexes i, i + 1) of a pair with
+ * a bad byte, or that may be over the field budget (a line of big bytes
+ * or more). ma, mb: the bad lanes of each (lbg__y_class() == 0, low 16
+ * bits the name, high 16 the value; exact). A field with a part to
+ * report, or whose line may be over the budget, gets lbg__check_field()
+ * with what failed (LBG__F_*), findings in field order. Out of the loop's
+ * way.
  */
-__attribute__((target("avx2"), noinline)) static void
+static void
 lbg__check_pair(const lbg_policy_t *p, const lbg_field_t *f, size_t cnt,
-                size_t i, lbg_report_t *rep, size_t big, const __m256i *c,
-                __m256i n, unsigned mv)
+                size_t i, lbg_report_t *rep, size_t big, unsigned ma,
+                unsigned mb)
 {
-    unsigned mt, bad;
+    unsigned m[2], bad;
     size_t   h;
 
-    /* the common names first: a pair whose values failed */
-    mt = (unsigned) _mm256_movemask_epi8(lbg__y_good(c, n));
-    if (mt != 0xffffffffu) {
-        mt = (unsigned) _mm256_movemask_epi8(lbg__y_tchar(c, n));
-    }
-    for (h = 0; h < cnt; h++, mt >>= 16, mv >>= 16) {
-        bad = 0;
-        if (!f[h].trusted) {
-            if ((mt & 0xffff) != 0xffff) {
-                bad = LBG__F_NAME | (f[h].name_len > 16 ? LBG__F_SCAN : 0);
-            }
-            if (mv & 0xffff) {
-                bad |= LBG__F_VALUE;
-            }
-        }
+    m[0] = ma;
+    m[1] = mb;
+    for (h = 0; h < cnt; h++) {
+        bad = ((m[h] & 0xffffu) ? LBG__F_NAME : 0)
+              | ((m[h] >> 16) ? LBG__F_VALUE : 0);
         if (bad != 0 || f[h].name_len + f[h].value_len >= big) {
             lbg__check_field(p, &f[h], i + h, rep, bad);
         }
@@ -1038,13 +1035,13 @@ lbg__check_pair(const lbg_policy_t *p, const lbg_field_t *f, size_t cnt,
 
 
 /*
- * lbg_check()'s pass over fields[0..nf) with AVX2: the fields two at a
- * time (the last one alone with a passing partner), each pair one
- * classification of its names and one of its values (lbg__c_pair_ok());
- * a pair that does not pass, or a field that may be over the field
+ * lbg_check()'s pass over fields[0..nf) with AVX2: each field one vector
+ * (lbg__y_field()), the fields two at a time (the last one alone with a
+ * trusted partner) through one classification each and one branch per
+ * pair; a pair with a bad byte, or a field that may be over the field
  * budget (len >= big), goes to lbg__check_pair(), which records the
- * findings exactly as the SSE2 pass does. Fills
- * *s but its total, which it returns.
+ * findings exactly as the SSE2 pass does. Fills *s but its total, which it
+ * returns.
  */
 __attribute__((target("avx2"), always_inline)) static inline size_t
 lbg__fields_avx2(const lbg_policy_t *p, const lbg_field_t *fields, size_t nf,
@@ -1052,11 +1049,14 @@ lbg__fields_avx2(const lbg_policy_t *p, const lbg_field_t *fields, size_t nf,
 {
     const lbg_field_t *fa, *fb;
     size_t             i, la, lb, total = 0;
-    __m128i            na, va, nb, vb;
-    __m256i            n;
-    unsigned           mv;
     const __m256i     *c = lbg__y_init();
+    lbg__y_k_t         k;
+    __m256i            ga, gb, z = _mm256_setzero_si256();
 
+    k.lo = c[LBG__Y_LO];
+    k.hi = c[LBG__Y_HI];
+    k.nib = c[LBG__Y_0F];
+    k.trust = c[LBG__Y_TRUST];
     s->ncl = s->nte = s->first_cl = 0;
     for (i = 0; i + 1 < nf; i += 2) {
         fa = &fields[i];
@@ -1064,30 +1064,34 @@ lbg__fields_avx2(const lbg_policy_t *p, const lbg_field_t *fields, size_t nf,
         la = fa->name_len + fa->value_len;
         lb = fb->name_len + fb->value_len;
         total += la + lb;
-        lbg__c_prep(c, fa, &na, &va);
-        lbg__c_prep(c, fb, &nb, &vb);
+        ga = lbg__y_class(&k, lbg__y_field(&k, c, fa, fields, s));
+        gb = lbg__y_class(&k, lbg__y_field(&k, c, fb, fields, s));
         /* (la | lb) >= big when either may be over the field budget (and
          * sometimes when neither is: lbg__check_pair() decides) */
-        if (lbg__unlikely(!lbg__c_pair_ok(c, na, va, nb, vb, &n, &mv)
+        if (lbg__unlikely(_mm256_movemask_epi8(
+                              _mm256_cmpeq_epi8(_mm256_min_epu8(ga, gb), z))
+                              != 0
                           || (la | lb) >= big))
         {
-            lbg__check_pair(p, fa, 2, i, rep, big, c, n, mv);
+            lbg__check_pair(
+                p, fa, 2, i, rep, big,
+                (unsigned) _mm256_movemask_epi8(_mm256_cmpeq_epi8(ga, z)),
+                (unsigned) _mm256_movemask_epi8(_mm256_cmpeq_epi8(gb, z)));
         }
-        lbg__count_kind(fa, i, s);
-        lbg__count_kind(fb, i + 1, s);
     }
     if (i < nf) {
         fa = &fields[i];
         la = fa->name_len + fa->value_len;
         total += la;
-        lbg__c_prep(c, fa, &na, &va);
-        nb = _mm256_castsi256_si128(c[LBG__Y_A]);
-        vb = _mm256_castsi256_si128(c[LBG__Y_SP]);
-        if (lbg__unlikely(!lbg__c_pair_ok(c, na, va, nb, vb, &n, &mv)
-                          || la >= big)) {
-            lbg__check_pair(p, fa, 1, i, rep, big, c, n, mv);
+        ga = lbg__y_class(&k, lbg__y_field(&k, c, fa, fields, s));
+        if (lbg__unlikely(_mm256_movemask_epi8(_mm256_cmpeq_epi8(ga, z)) != 0
+                          || la >= big))
+        {
+            lbg__check_pair(p, fa, 1, i, rep, big,
+                            (unsigned) _mm256_movemask_epi8(
+                                _mm256_cmpeq_epi8(ga, z)),
+                            0);
         }
-        lbg__count_kind(fa, i, s);
     }
     return total;
 }
