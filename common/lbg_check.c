@@ -340,17 +340,25 @@ lbg__check_value(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
                  lbg_report_t *rep, unsigned scan)
 {
     const unsigned char *v = f->value;
-    size_t               n = f->value_len, i, fold_len;
-    int                  seen_crlf = 0, seen_ctl = 0, seen_fold = 0;
-    int                  seen_nul = 0;
+    const unsigned char *t = lbg__ctype;
+    size_t               n = f->value_len, i = 0, fold_len;
+    unsigned             seen = 0; /* the rules found: LBG__V_* bits */
     lbg_rule_e           rule;
 
+#define LBG__V_CRLF 1u
+#define LBG__V_CTL  2u
+#define LBG__V_FOLD 4u
+#define LBG__V_NUL  8u
     if (scan && lbg_scan_value(v, n)) {
         return;
     }
-    for (i = 0; i < n; i++) {
-        if (lbg__is(v[i], LBG__VCHAR | LBG__WS)) {
-            continue;
+    for (;;) {
+        /* the run of good bytes up to the next one to look at */
+        while (i < n && (t[v[i]] & (LBG__VCHAR | LBG__WS))) {
+            i++;
+        }
+        if (i >= n) {
+            break;
         }
         fold_len = 0;
         if (v[i] == '\r' && i + 2 < n && v[i + 1] == '\n'
@@ -361,35 +369,38 @@ lbg__check_value(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
             fold_len = 2;
         }
         if (fold_len) {
-            if (seen_fold) {
-                i += fold_len - 1;
+            if (seen & LBG__V_FOLD) {
+                i += fold_len;
                 continue;
             }
-            seen_fold = 1;
+            seen |= LBG__V_FOLD;
             rule = LBG_RULE_OBS_FOLD;
         } else if (v[i] == '\r' && i == n - 1) {
             /* "a\r" CRLF: nginx takes CR CR LF for a line end */
             fold_len = 1;
             rule = LBG_RULE_FIELD_VALUE_TRAILING_CR;
         } else if (v[i] == '\r' || v[i] == '\n') {
-            if (seen_crlf) {
+            if (seen & LBG__V_CRLF) {
+                i++;
                 continue;
             }
-            seen_crlf = 1;
+            seen |= LBG__V_CRLF;
             fold_len = 1;
             rule = LBG_RULE_FIELD_VALUE_CR_LF;
         } else if (v[i] == '\0') {
-            if (seen_nul) {
+            if (seen & LBG__V_NUL) {
+                i++;
                 continue;
             }
-            seen_nul = 1;
+            seen |= LBG__V_NUL;
             fold_len = 1;
             rule = LBG_RULE_FIELD_VALUE_NUL;
         } else {
-            if (seen_ctl) {
+            if (seen & LBG__V_CTL) {
+                i++;
                 continue;
             }
-            seen_ctl = 1;
+            seen |= LBG__V_CTL;
             fold_len = 1;
             rule = LBG_RULE_FIELD_VALUE_CTL;
         }
@@ -397,8 +408,12 @@ lbg__check_value(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
         {
             lbg__edit(rep, LBG_EDIT_SANITIZE, idx, 0, NULL, 0);
         }
-        i += fold_len - 1;
+        i += fold_len;
     }
+#undef LBG__V_CRLF
+#undef LBG__V_CTL
+#undef LBG__V_FOLD
+#undef LBG__V_NUL
 }
 
 

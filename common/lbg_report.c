@@ -28,24 +28,16 @@ lbg_report_init(lbg_report_t *rep, lbg_finding_t *findings,
 }
 
 
-int
-lbg__finding(const lbg_policy_t *p, lbg_report_t *rep, lbg_rule_e rule,
-             size_t field, const unsigned char *at, size_t at_len, int64_t n1,
-             int64_t n2)
+/* Records a finding of rule r (its row), the checks passed: the report's
+ * flags, then the finding unless the report is full. Call-free, for
+ * lbg__finding()'s common path. */
+static inline int
+lbg__finding_add(const lbg_rule_t *r, lbg_report_t *rep, lbg_rule_e rule,
+                 size_t field, const unsigned char *at, size_t at_len,
+                 int64_t n1, int64_t n2)
 {
-    const lbg_rule_t *r;
-    lbg_finding_t    *f;
+    lbg_finding_t *f;
 
-    /* lbg_rule() and lbg_rule_in_profile() without their calls: the
-     * strictest profile holds every rule */
-    if (p->mode == LBG_MODE_OFF || (size_t) rule - 1 >= lbg__nrules
-        || lbg__rules[rule - 1].id != rule
-        || (p->profile != LBG_PROFILE_STRICTEST
-            && !lbg_rule_in_profile(rule, p->profile)))
-    {
-        return 0;
-    }
-    r = &lbg__rules[rule - 1];
     if (r->tier > rep->worst) {
         rep->worst = r->tier;
     }
@@ -67,6 +59,48 @@ lbg__finding(const lbg_policy_t *p, lbg_report_t *rep, lbg_rule_e rule,
     f->n2 = n2;
     f->after_repair = 0;
     return 1;
+}
+
+
+/* lbg__finding() under a profile other than the strictest: the rule must
+ * be in it. Out of the common path. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static int
+lbg__finding_profile(const lbg_policy_t *p, const lbg_rule_t *r,
+                     lbg_report_t *rep, lbg_rule_e rule, size_t field,
+                     const unsigned char *at, size_t at_len, int64_t n1,
+                     int64_t n2)
+{
+    if (!lbg_rule_in_profile(rule, p->profile)) {
+        return 0;
+    }
+    return lbg__finding_add(r, rep, rule, field, at, at_len, n1, n2);
+}
+
+
+int
+lbg__finding(const lbg_policy_t *p, lbg_report_t *rep, lbg_rule_e rule,
+             size_t field, const unsigned char *at, size_t at_len, int64_t n1,
+             int64_t n2)
+{
+    const lbg_rule_t *r;
+
+    /* lbg_rule() and lbg_rule_in_profile() without their calls: the
+     * strictest profile holds every rule */
+    if (p->mode == LBG_MODE_OFF || (size_t) rule - 1 >= lbg__nrules) {
+        return 0;
+    }
+    r = &lbg__rules[rule - 1];
+    if (r->id != rule) {
+        return 0;
+    }
+    if (p->profile != LBG_PROFILE_STRICTEST) {
+        return lbg__finding_profile(p, r, rep, rule, field, at, at_len, n1,
+                                    n2);
+    }
+    return lbg__finding_add(r, rep, rule, field, at, at_len, n1, n2);
 }
 
 
