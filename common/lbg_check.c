@@ -718,16 +718,16 @@ lbg__budget(const lbg_policy_t *p, lbg_report_t *rep, lbg_rule_e rule,
 
 /* What lbg_check()'s pass over the fields adds up. */
 typedef struct {
-    size_t ncl;      /* Content-Length fields */
-    size_t nte;      /* Transfer-Encoding fields */
-    size_t first_cl; /* the index of the first Content-Length */
+    size_t             ncl; /* Content-Length fields */
+    size_t             nte; /* Transfer-Encoding fields */
+    const lbg_field_t *cl;  /* the first Content-Length */
 } lbg__sums_t;
 
 
-/* Counts field f, index i, in s when it is a framing field (RFC 9110 8.6,
- * RFC 9112 6.1). */
+/* Counts field f in s when it is a framing field (RFC 9110 8.6, RFC 9112
+ * 6.1). */
 LBG_INLINE void
-lbg__count_kind(const lbg_field_t *f, size_t i, lbg__sums_t *s)
+lbg__count_kind(const lbg_field_t *f, lbg__sums_t *s)
 {
     int k;
 
@@ -735,7 +735,7 @@ lbg__count_kind(const lbg_field_t *f, size_t i, lbg__sums_t *s)
         k = lbg__framing_name(f->name, f->name_len);
         if (k == LBG__K_CL) {
             if (s->ncl++ == 0) {
-                s->first_cl = i;
+                s->cl = f;
             }
         } else if (k == LBG__K_TE) {
             s->nte++;
@@ -777,17 +777,20 @@ lbg__check_one_inline(const lbg_policy_t *p, const lbg_field_t *f, size_t i,
  * The AVX2 pass classifies a field as one 32-byte vector: its name in the
  * low 16 bytes, its value in the high 16 (lbg__y_field()). A byte is
  * classified by two table lookups (vpshufb, one table per 16-byte lane):
- * its low nibble selects a set of rows, its high nibble one row, and the
- * byte is good when the two share a bit. In the name lane the rows are
- * the tchar of RFC 9110 5.6.2 (every one of them, exactly); in the value
- * lane field-vchar, SP and HTAB (RFC 9110 5.5; a byte from 0x80 up is
- * obs-text, row 2's bit). The tables are checked against lbg__ctype for
- * every byte by tests/unit/test_quick.c and test_check_bytes.c.
+ * its low nibble selects a set of rows (a bit each), its high nibble its
+ * row's bit, and the byte is bad when the two share a bit. In the name
+ * lane a byte is bad when it is not a tchar of RFC 9110 5.6.2 (every one
+ * of them, exactly: rows 2..7 a bit each, rows 0, 1 and 8..15 one bit set
+ * at every low nibble); in the value lane when it is not field-vchar, SP
+ * or HTAB (RFC 9110 5.5: row 0 but HTAB, row 1, DEL in row 7; a byte from
+ * 0x80 up is obs-text). A field is clean when its vector of bad bits is
+ * all zero: one vptest for a pair. tests/unit/test_check_bytes.c checks
+ * every byte value at every position against a reference.
  */
 enum {
-    LBG__Y_LO,    /* by low nibble: name lane tchar rows, value lane rows */
-    LBG__Y_HI,    /* by high nibble: the row's bit (value lane: 0x8..0xf
-                   * row 2's) */
+    LBG__Y_LO,    /* by low nibble: the rows where it is bad, name lane
+                   * and value lane */
+    LBG__Y_HI,    /* by high nibble: the row's bit */
     LBG__Y_0F,    /* 0x0f: the nibble mask */
     LBG__Y_TRUST, /* 'a' in the name lane, SP in the value lane: a good
                    * field (a trusted one, or an empty value) */
@@ -806,25 +809,26 @@ enum {
 
 static const unsigned char lbg__y_const[LBG__Y_N][32]
     __attribute__((aligned(32))) = {
-        {/* name lane: rows 2..7 with a tchar at this low nibble */
-         0xe8, 0xfc, 0xf8, 0xfc, 0xfc, 0xfc, 0xfc, 0xfc, 0xf8, 0xf8, 0xf4,
-         0x54, 0xd0, 0x54, 0xf4, 0x70,
-         /* value lane: row 0 at HTAB, rows 2..6, row 7 but at DEL */
-         0xfc, 0xfc, 0xfc, 0xfc, 0xfc, 0xfc, 0xfc, 0xfc, 0xfc, 0xfd, 0xfc,
-         0xfc, 0xfc, 0xfc, 0xfc, 0x7c},
-        {0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0x00, 0x00, 0x00,
-         0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x02, 0x04, 0x08, 0x10, 0x20,
-         0x40, 0x80, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04},
+        {/* name lane: bit 0 (rows 0, 1, 8..15) always, rows 2..7 where
+          * the byte is no tchar */
+         0x15, 0x01, 0x05, 0x01, 0x01, 0x01, 0x01, 0x01, 0x05, 0x05, 0x09,
+         0xa9, 0x2d, 0xa9, 0x09, 0x8d,
+         /* value lane: row 0 but at HTAB, row 1 always, row 7 at DEL */
+         0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x02, 0x03,
+         0x03, 0x03, 0x03, 0x03, 0x83},
+        {0x01, 0x01, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0x01, 0x01, 0x01,
+         0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00,
+         0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00},
         LBG__Y32(0x0f),
         {LBG__Y8('a'), LBG__Y8('a'), LBG__Y8(0x20), LBG__Y8(0x20)},
         LBG__Y32(0x7f),
         LBG__Y32(0x09),
-        {0xe8, 0xfc, 0xf8, 0xfc, 0xfc, 0xfc, 0xfc, 0xfc, 0xf8, 0xf8, 0xf4,
-         0x54, 0xd0, 0x54, 0xf4, 0x70, 0xe8, 0xfc, 0xf8, 0xfc, 0xfc, 0xfc,
-         0xfc, 0xfc, 0xf8, 0xf8, 0xf4, 0x54, 0xd0, 0x54, 0xf4, 0x70},
-        {0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0x00, 0x00, 0x00,
-         0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x02, 0x04, 0x08, 0x10, 0x20,
-         0x40, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00},
+        {0x15, 0x01, 0x05, 0x01, 0x01, 0x01, 0x01, 0x01, 0x05, 0x05, 0x09,
+         0xa9, 0x2d, 0xa9, 0x09, 0x8d, 0x15, 0x01, 0x05, 0x01, 0x01, 0x01,
+         0x01, 0x01, 0x05, 0x05, 0x09, 0xa9, 0x2d, 0xa9, 0x09, 0x8d},
+        {0x01, 0x01, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0x01, 0x01, 0x01,
+         0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x04, 0x08, 0x10, 0x20,
+         0x40, 0x80, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01},
 };
 
 /* The constants as vectors, through a pointer the compiler cannot see
@@ -841,11 +845,11 @@ lbg__y_init(void)
 
 /* The constants lbg__fields_avx2() holds in registers */
 typedef struct {
-    __m256i lo, hi, nib, trust;
+    __m256i lo, hi, nib, trust, del, htab;
 } lbg__y_k_t;
 
-/* Per byte of x: nonzero when the byte is good in its lane (name lane:
- * tchar; value lane: field-vchar, SP, HTAB), else 0 */
+/* Per byte of x: 0 when the byte is good in its lane (name lane: tchar;
+ * value lane: field-vchar, SP, HTAB), else not 0 */
 __attribute__((target("avx2"), always_inline)) static inline __m256i
 lbg__y_class(const lbg__y_k_t *k, __m256i x)
 {
@@ -880,13 +884,13 @@ lbg__y_span(const unsigned char *s, size_t n)
                            s[n - 1], 2);
 }
 
-/* The value keys of v (lbg__q_vkey() on 32 bytes; c: the constants) */
+/* The value keys of v (lbg__q_vkey() on 32 bytes; k: the constants) */
 __attribute__((target("avx2"), always_inline)) static inline __m256i
-lbg__y_vkey(const __m256i *c, __m256i v)
+lbg__y_vkey(const lbg__y_k_t *k, __m256i v)
 {
     return _mm256_andnot_si256(
-        _mm256_cmpeq_epi8(v, c[LBG__Y_DEL]),
-        _mm256_or_si256(v, _mm256_cmpeq_epi8(v, c[LBG__Y_HTAB])));
+        _mm256_cmpeq_epi8(v, k->del),
+        _mm256_or_si256(v, _mm256_cmpeq_epi8(v, k->htab)));
 }
 
 /* Two 16-byte blocks s[i..i + 16) and s[j..j + 16) as one vector */
@@ -930,11 +934,11 @@ lbg__y_name_long(const unsigned char *nm, size_t nn)
     g = LBG__Y_NCLASS(x);
     for (i = 0; i + 16 < nn; i += 16) {
         x = lbg__q_loadu(nm + i);
-        g = _mm_min_epu8(g, LBG__Y_NCLASS(x));
+        g = _mm_or_si128(g, LBG__Y_NCLASS(x));
     }
 #undef LBG__Y_NCLASS
-    return _mm_andnot_si128(_mm_cmpeq_epi8(g, _mm_setzero_si128()),
-                            _mm_set1_epi8('a'));
+    return _mm_and_si128(_mm_cmpeq_epi8(g, _mm_setzero_si128()),
+                         _mm_set1_epi8('a'));
 }
 
 /* The value lane of a value vl[0..nv) of LBG_SCAN_LONG bytes or more:
@@ -955,13 +959,12 @@ lbg__y_value_long(const unsigned char *vl, size_t nv)
  * pair of blocks may repeat the last block; longer: lbg__y_value_long();
  * empty: SP). Every byte of it is good exactly when the name is a token
  * and the value all field-vchar, SP and HTAB. A trusted field: k->trust.
- * A framing name (lbg__framing_name()) is counted in *s on the way (f's
- * index: f - fields).
+ * A framing name (lbg__framing_name()) is counted in *s on the way.
  * Reads exactly the name's and the value's bytes.
  */
 __attribute__((target("avx2"), always_inline)) static inline __m256i
 lbg__y_field(const lbg__y_k_t *k, const __m256i *c, const lbg_field_t *f,
-             const lbg_field_t *fields, lbg__sums_t *s)
+             lbg__sums_t *s)
 {
     const unsigned char *nm = f->name, *vl = f->value;
     size_t               nn = f->name_len, nv = f->value_len, j;
@@ -970,20 +973,20 @@ lbg__y_field(const lbg__y_k_t *k, const __m256i *c, const lbg_field_t *f,
 
     if (lbg__unlikely(f->trusted)) {
         if (lbg__unlikely(nn == 14 || nn == 17)) {
-            lbg__count_kind(f, (size_t) (f - fields), s);
+            lbg__count_kind(f, s);
         }
         return k->trust;
     }
     if (lbg__likely(nn - 8 <= 8)) {
         if (lbg__unlikely(nn == 14)) {
-            lbg__count_kind(f, (size_t) (f - fields), s);
+            lbg__count_kind(f, s);
         }
         n = lbg__y_span(nm, nn);
     } else if (nn - 1 < 7) {
         n = lbg__y_span(nm, nn);
     } else if (nn - 17 < 16) {
         if (lbg__unlikely(nn == 17)) {
-            lbg__count_kind(f, (size_t) (f - fields), s);
+            lbg__count_kind(f, s);
         }
         m = lbg__y_load2(nm, 0, nn - 16);
         m = _mm256_and_si256(
@@ -991,10 +994,10 @@ lbg__y_field(const lbg__y_k_t *k, const __m256i *c, const lbg_field_t *f,
             _mm256_shuffle_epi8(c[LBG__Y_NHI],
                                 _mm256_and_si256(_mm256_srli_epi16(m, 4),
                                                  k->nib)));
-        g = _mm_min_epu8(_mm256_castsi256_si128(m),
+        g = _mm_or_si128(_mm256_castsi256_si128(m),
                          _mm256_extracti128_si256(m, 1));
-        n = _mm_andnot_si128(_mm_cmpeq_epi8(g, _mm_setzero_si128()),
-                             _mm256_castsi256_si128(k->trust));
+        n = _mm_and_si128(_mm_cmpeq_epi8(g, _mm_setzero_si128()),
+                          _mm256_castsi256_si128(k->trust));
     } else if (nn == 0) {
         n = _mm_setzero_si128();
     } else {
@@ -1003,11 +1006,11 @@ lbg__y_field(const lbg__y_k_t *k, const __m256i *c, const lbg_field_t *f,
     if (lbg__likely(nv - 1 < 16)) {
         v = lbg__y_span(vl, nv);
     } else if (nv - 17 < LBG_SCAN_LONG - 17) {
-        m = lbg__y_vkey(c, lbg__y_load2(vl, 0, nv - 16));
+        m = lbg__y_vkey(k, lbg__y_load2(vl, 0, nv - 16));
         for (j = 16; j + 16 < nv; j += 32) {
             m = _mm256_min_epu8(
                 m,
-                lbg__y_vkey(c, lbg__y_load2(vl, j,
+                lbg__y_vkey(k, lbg__y_load2(vl, j,
                                             j + 32 < nv ? j + 16 : nv - 16)));
         }
         v = lbg__y_min2(m);
@@ -1023,7 +1026,7 @@ lbg__y_field(const lbg__y_k_t *k, const __m256i *c, const lbg_field_t *f,
 /*
  * The fields f[0..cnt) (cnt 1 or 2, at indexes i, i + 1) of a pair with
  * a bad byte, or that may be over the field budget (a line of big bytes
- * or more). ma, mb: the bad lanes of each (lbg__y_class() == 0, low 16
+ * or more). ma, mb: the bad lanes of each (lbg__y_class() != 0, low 16
  * bits the name, high 16 the value; exact). A field with a part to
  * report, or whose line may be over the budget, gets lbg__check_field()
  * with what failed (LBG__F_*), findings in field order. Out of the loop's
@@ -1062,48 +1065,43 @@ __attribute__((target("avx2"), always_inline)) static inline size_t
 lbg__fields_avx2(const lbg_policy_t *p, const lbg_field_t *fields, size_t nf,
                  lbg_report_t *rep, size_t big, lbg__sums_t *s)
 {
-    const lbg_field_t *fa, *fb;
-    size_t             i, la, lb, total = 0;
+    const lbg_field_t *f = fields, *end = fields + nf;
+    size_t             la, lb, total = 0;
     const __m256i     *c = lbg__y_init();
     lbg__y_k_t         k;
-    __m256i            ga, gb, z = _mm256_setzero_si256();
+    __m256i            ga, gb, x, z = _mm256_setzero_si256();
 
     k.lo = c[LBG__Y_LO];
     k.hi = c[LBG__Y_HI];
     k.nib = c[LBG__Y_0F];
     k.trust = c[LBG__Y_TRUST];
-    s->ncl = s->nte = s->first_cl = 0;
-    for (i = 0; i + 1 < nf; i += 2) {
-        fa = &fields[i];
-        fb = fa + 1;
-        la = fa->name_len + fa->value_len;
-        lb = fb->name_len + fb->value_len;
+    k.del = c[LBG__Y_DEL];
+    k.htab = c[LBG__Y_HTAB];
+    s->ncl = s->nte = 0;
+    s->cl = NULL;
+    for (; f + 1 < end; f += 2) {
+        la = f[0].name_len + f[0].value_len;
+        lb = f[1].name_len + f[1].value_len;
         total += la + lb;
-        ga = lbg__y_class(&k, lbg__y_field(&k, c, fa, fields, s));
-        gb = lbg__y_class(&k, lbg__y_field(&k, c, fb, fields, s));
+        ga = lbg__y_class(&k, lbg__y_field(&k, c, &f[0], s));
+        gb = lbg__y_class(&k, lbg__y_field(&k, c, &f[1], s));
         /* (la | lb) >= big when either may be over the field budget (and
          * sometimes when neither is: lbg__check_pair() decides) */
-        if (lbg__unlikely(_mm256_movemask_epi8(
-                              _mm256_cmpeq_epi8(_mm256_min_epu8(ga, gb), z))
-                              != 0
-                          || (la | lb) >= big))
-        {
+        x = _mm256_or_si256(ga, gb);
+        if (lbg__unlikely(!_mm256_testz_si256(x, x) || (la | lb) >= big)) {
             lbg__check_pair(
-                p, fa, 2, i, rep, big,
-                (unsigned) _mm256_movemask_epi8(_mm256_cmpeq_epi8(ga, z)),
-                (unsigned) _mm256_movemask_epi8(_mm256_cmpeq_epi8(gb, z)));
+                p, f, 2, (size_t) (f - fields), rep, big,
+                ~(unsigned) _mm256_movemask_epi8(_mm256_cmpeq_epi8(ga, z)),
+                ~(unsigned) _mm256_movemask_epi8(_mm256_cmpeq_epi8(gb, z)));
         }
     }
-    if (i < nf) {
-        fa = &fields[i];
-        la = fa->name_len + fa->value_len;
+    if (f < end) {
+        la = f->name_len + f->value_len;
         total += la;
-        ga = lbg__y_class(&k, lbg__y_field(&k, c, fa, fields, s));
-        if (lbg__unlikely(_mm256_movemask_epi8(_mm256_cmpeq_epi8(ga, z)) != 0
-                          || la >= big))
-        {
-            lbg__check_pair(p, fa, 1, i, rep, big,
-                            (unsigned) _mm256_movemask_epi8(
+        ga = lbg__y_class(&k, lbg__y_field(&k, c, f, s));
+        if (lbg__unlikely(!_mm256_testz_si256(ga, ga) || la >= big)) {
+            lbg__check_pair(p, f, 1, (size_t) (f - fields), rep, big,
+                            ~(unsigned) _mm256_movemask_epi8(
                                 _mm256_cmpeq_epi8(ga, z)),
                             0);
         }
@@ -1176,7 +1174,7 @@ lbg__check_tail(const lbg_policy_t *p, const lbg_response_t *r,
                 lbg_report_t *rep, size_t total, const lbg__sums_t *s,
                 size_t before)
 {
-    const lbg_field_t *f, *fields = r->fields;
+    const lbg_field_t *f;
     size_t             nf = r->nfields, ncl = s->ncl, nte = s->nte;
     int64_t            cl;
 
@@ -1202,7 +1200,7 @@ lbg__check_tail(const lbg_policy_t *p, const lbg_response_t *r,
     }
     if (ncl == 1 && nte == 0 && r->status >= 200 && r->status != 204) {
         /* the common case: one Content-Length, valid or host-made */
-        f = &fields[s->first_cl];
+        f = s->cl;
         cl = f->value_len - 1 < 18
                  ? lbg__cl_short(f->value, f->value_len)
                  : lbg_content_length_parse(f->value, f->value_len);
@@ -1251,12 +1249,13 @@ lbg__check_one_by_one(const lbg_policy_t *p, const lbg_response_t *r,
     lbg__sums_t        sums;
 
     total = lbg__check_head(p, r, rep, &big);
-    sums.ncl = sums.nte = sums.first_cl = 0;
+    sums.ncl = sums.nte = 0;
+    sums.cl = NULL;
     for (i = 0; i < nf; i++) {
         f = &fields[i];
         total += f->name_len + f->value_len;
         lbg__check_one_inline(p, f, i, rep, big);
-        lbg__count_kind(f, i, &sums);
+        lbg__count_kind(f, &sums);
     }
     return lbg__check_tail(p, r, rep, total, &sums, before);
 }
