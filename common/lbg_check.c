@@ -1005,7 +1005,10 @@ lbg__y_field(const lbg__y_k_t *k, const __m256i *c, const lbg_field_t *f,
     }
     if (lbg__likely(nv - 1 < 16)) {
         v = lbg__y_span(vl, nv);
-    } else if (nv - 17 < LBG_SCAN_LONG - 17) {
+    } else if (nv - 17 < 16) {
+        /* 17 to 32 bytes: two blocks that overlap */
+        v = lbg__y_min2(lbg__y_vkey(k, lbg__y_load2(vl, 0, nv - 16)));
+    } else if (nv - 33 < LBG_SCAN_LONG - 33) {
         m = lbg__y_vkey(k, lbg__y_load2(vl, 0, nv - 16));
         for (j = 16; j + 16 < nv; j += 32) {
             m = _mm256_min_epu8(
@@ -1261,12 +1264,23 @@ lbg__check_one_by_one(const lbg_policy_t *p, const lbg_response_t *r,
 }
 
 
+/* lbg_check() with LBG_MODE_OFF: the framing verdict alone */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static size_t
+lbg__check_off(const lbg_response_t *r, lbg_report_t *rep)
+{
+    lbg__framing_verdict(r, rep, NULL);
+    return 0;
+}
+
+
 size_t
 lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
 {
-    if (p->mode == LBG_MODE_OFF) {
-        lbg__framing_verdict(r, rep, NULL);
-        return 0;
+    if (lbg__unlikely(p->mode == LBG_MODE_OFF)) {
+        return lbg__check_off(r, rep);
     }
 #ifdef LBG__CHECK_AVX2
     if (__builtin_cpu_supports("avx2")) {
