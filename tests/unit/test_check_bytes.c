@@ -283,15 +283,16 @@ test_check_framing_fields(void **state)
 {
     static const char *const cl_names[] = {"Content-Length", "content-length",
                                            "CONTENT-LENGTH"};
-    static const char *const te_names[] = {
-        "Transfer-Encoding", "transfer-encoding", "TRANSFER-ENCODING"};
-    lbg_field_t   f[10];
-    lbg_report_t  rep;
-    lbg_finding_t fd[LBG_FINDINGS_MAX];
-    lbg_edit_t    ed[LBG_EDITS_MAX];
-    lbg_policy_t  p;
-    size_t        n, pos, pos2, i, nfind, kind;
-    unsigned      trust;
+    static const char *const te_names[] = {"Transfer-Encoding",
+                                           "transfer-encoding",
+                                           "TRANSFER-ENCODING"};
+    lbg_field_t              f[10];
+    lbg_report_t             rep;
+    lbg_finding_t            fd[LBG_FINDINGS_MAX];
+    lbg_edit_t               ed[LBG_EDITS_MAX];
+    lbg_policy_t             p;
+    size_t                   n, pos, pos2, i, nfind, kind;
+    unsigned                 trust;
 
     (void) state;
     lbg_policy_init(&p, LBG_PROFILE_STRICTEST);
@@ -335,8 +336,7 @@ test_check_framing_fields(void **state)
                         nfind = check(&p, f, n, &rep, fd, ed);
                         if (kind == 0) {
                             assert_int_equal(nfind, 0);
-                            assert_int_equal(rep.framing,
-                                             LBG_FRAMING_LENGTH);
+                            assert_int_equal(rep.framing, LBG_FRAMING_LENGTH);
                             assert_int_equal(rep.declared, 42);
                         } else if (kind == 1) {
                             assert_int_equal(nfind, 0);
