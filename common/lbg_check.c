@@ -404,9 +404,9 @@ lbg__check_value(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
             fold_len = 1;
             rule = LBG_RULE_FIELD_VALUE_CTL;
         }
-        if (lbg__finding(p, rep, rule, idx, v + i, fold_len, (int64_t) i, 0))
-        {
-            lbg__edit(rep, LBG_EDIT_SANITIZE, idx, 0, NULL, 0);
+        if (lbg__finding_inline(p, rep, rule, idx, v + i, fold_len,
+                                (int64_t) i, 0)) {
+            lbg__edit_inline(rep, LBG_EDIT_SANITIZE, idx, 0, NULL, 0);
         }
         i += fold_len;
     }
