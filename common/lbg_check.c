@@ -910,35 +910,16 @@ lbg__y_min2(__m256i x)
                         _mm256_extracti128_si256(x, 1));
 }
 
-/*
- * The name lane of a name nm[0..nn) of 33 bytes or more: 'a' in the
- * lanes where every 16-byte block of it is tchar, 0 elsewhere (so every
- * lane is tchar exactly when the name is a token). Reads exactly
- * nm[0..nn). Out of the loop's way.
- */
-__attribute__((target("avx2"), noinline)) static __m128i
-lbg__y_name_long(const unsigned char *nm, size_t nn)
+/* Per byte of x, 32 bytes of a name: 0 when the byte is a tchar, else
+ * not 0 (lbg__y_class() with the name lane's tables in both lanes) */
+__attribute__((target("avx2"), always_inline)) static inline __m256i
+lbg__y_nbad(const lbg__y_k_t *k, const __m256i *c, __m256i x)
 {
-    const __m256i *c = lbg__y_init();
-    __m128i        lo = _mm256_castsi256_si128(c[LBG__Y_LO]);
-    __m128i        hi = _mm256_castsi256_si128(c[LBG__Y_HI]);
-    __m128i        nib = _mm256_castsi256_si128(c[LBG__Y_0F]);
-    __m128i        g, x;
-    size_t         i;
-
-#define LBG__Y_NCLASS(x)                                                     \
-    _mm_and_si128(_mm_shuffle_epi8(lo, _mm_and_si128((x), nib)),             \
-                  _mm_shuffle_epi8(hi, _mm_and_si128(_mm_srli_epi16((x), 4), \
-                                                     nib)))
-    x = lbg__q_loadu(nm + nn - 16);
-    g = LBG__Y_NCLASS(x);
-    for (i = 0; i + 16 < nn; i += 16) {
-        x = lbg__q_loadu(nm + i);
-        g = _mm_or_si128(g, LBG__Y_NCLASS(x));
-    }
-#undef LBG__Y_NCLASS
-    return _mm_and_si128(_mm_cmpeq_epi8(g, _mm_setzero_si128()),
-                         _mm_set1_epi8('a'));
+    return _mm256_and_si256(
+        _mm256_shuffle_epi8(c[LBG__Y_NLO], _mm256_and_si256(x, k->nib)),
+        _mm256_shuffle_epi8(c[LBG__Y_NHI],
+                            _mm256_and_si256(_mm256_srli_epi16(x, 4),
+                                             k->nib)));
 }
 
 /* The value lane of a value vl[0..nv) of LBG_SCAN_LONG bytes or more:
@@ -951,9 +932,9 @@ lbg__y_value_long(const unsigned char *vl, size_t nv)
 
 /*
  * Field f, index i, as one vector for lbg__y_class(): the name lane holds
- * its name (1 to 16 bytes: its bytes, some twice; 17 to 32: 'a' where
- * both of its overlapping 16-byte blocks are tchar, else 0; longer:
- * lbg__y_name_long(); empty: 0), the value lane its value (1 to 16 bytes:
+ * its name (1 to 16 bytes: its bytes, some twice; longer: 'a' in the
+ * lanes where every 16-byte block of it is tchar, else 0, the blocks two
+ * at a time, the first and the last overlapping the others; empty: 0), the value lane its value (1 to 16 bytes:
  * its bytes; 17 to LBG_SCAN_LONG - 1: the minimum of its value keys,
  * lbg__q_vkey(), a key being its own key, 32 bytes per step, the last
  * pair of blocks may repeat the last block; longer: lbg__y_value_long();
@@ -988,12 +969,7 @@ lbg__y_field(const lbg__y_k_t *k, const __m256i *c, const lbg_field_t *f,
         if (lbg__unlikely(nn == 17)) {
             lbg__count_kind(f, s);
         }
-        m = lbg__y_load2(nm, 0, nn - 16);
-        m = _mm256_and_si256(
-            _mm256_shuffle_epi8(c[LBG__Y_NLO], _mm256_and_si256(m, k->nib)),
-            _mm256_shuffle_epi8(c[LBG__Y_NHI],
-                                _mm256_and_si256(_mm256_srli_epi16(m, 4),
-                                                 k->nib)));
+        m = lbg__y_nbad(k, c, lbg__y_load2(nm, 0, nn - 16));
         g = _mm_or_si128(_mm256_castsi256_si128(m),
                          _mm256_extracti128_si256(m, 1));
         n = _mm_and_si128(_mm_cmpeq_epi8(g, _mm_setzero_si128()),
@@ -1001,7 +977,19 @@ lbg__y_field(const lbg__y_k_t *k, const __m256i *c, const lbg_field_t *f,
     } else if (nn == 0) {
         n = _mm_setzero_si128();
     } else {
-        n = lbg__y_name_long(nm, nn);
+        /* 33 bytes or more: 32 bytes per step, the last pair of blocks
+         * may repeat the last block */
+        m = lbg__y_nbad(k, c, lbg__y_load2(nm, 0, nn - 16));
+        for (j = 16; j + 16 < nn; j += 32) {
+            m = _mm256_or_si256(
+                m, lbg__y_nbad(k, c,
+                               lbg__y_load2(nm, j,
+                                            j + 32 < nn ? j + 16 : nn - 16)));
+        }
+        g = _mm_or_si128(_mm256_castsi256_si128(m),
+                         _mm256_extracti128_si256(m, 1));
+        n = _mm_and_si128(_mm_cmpeq_epi8(g, _mm_setzero_si128()),
+                          _mm256_castsi256_si128(k->trust));
     }
     if (lbg__likely(nv - 1 < 16)) {
         v = lbg__y_span(vl, nv);
