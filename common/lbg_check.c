@@ -922,26 +922,18 @@ lbg__y_nbad(const lbg__y_k_t *k, const __m256i *c, __m256i x)
                                              k->nib)));
 }
 
-/* The value lane of a value vl[0..nv) of LBG_SCAN_LONG bytes or more:
- * lbg_scan_value()'s verdict as SP or 0. Out of the loop's way. */
-__attribute__((target("avx2"), noinline)) static __m128i
-lbg__y_value_long(const unsigned char *vl, size_t nv)
-{
-    return lbg_scan_value(vl, nv) ? _mm_set1_epi8(0x20) : _mm_setzero_si128();
-}
-
 /*
- * Field f, index i, as one vector for lbg__y_class(): the name lane holds
- * its name (1 to 16 bytes: its bytes, some twice; longer: 'a' in the
- * lanes where every 16-byte block of it is tchar, else 0, the blocks two
- * at a time, the first and the last overlapping the others; empty: 0), the value lane its value (1 to 16 bytes:
- * its bytes; 17 to LBG_SCAN_LONG - 1: the minimum of its value keys,
- * lbg__q_vkey(), a key being its own key, 32 bytes per step, the last
- * pair of blocks may repeat the last block; longer: lbg__y_value_long();
- * empty: SP). Every byte of it is good exactly when the name is a token
- * and the value all field-vchar, SP and HTAB. A trusted field: k->trust.
- * A framing name (lbg__framing_name()) is counted in *s on the way.
- * Reads exactly the name's and the value's bytes.
+ * Field f as one vector for lbg__y_class(): the name lane holds its name
+ * (1 to 16 bytes: its bytes, some twice; longer: 'a' in the lanes where
+ * every 16-byte block of it is tchar, else 0, the blocks two at a time,
+ * the first and the last overlapping the others; empty: 0), the value
+ * lane its value (1 to 16 bytes: its bytes; longer: the minimum of its
+ * value keys, lbg__q_vkey(), a key being its own key: 17 to 32 bytes as
+ * two 16-byte blocks that overlap, longer 32 bytes per step, the last
+ * load overlapping; empty: SP). Every byte of it is good exactly when the
+ * name is a token and the value all field-vchar, SP and HTAB. A trusted
+ * field: k->trust. A framing name (lbg__framing_name()) is counted in *s
+ * on the way. Reads exactly the name's and the value's bytes; no calls.
  */
 __attribute__((target("avx2"), always_inline)) static inline __m256i
 lbg__y_field(const lbg__y_k_t *k, const __m256i *c, const lbg_field_t *f,
@@ -996,19 +988,21 @@ lbg__y_field(const lbg__y_k_t *k, const __m256i *c, const lbg_field_t *f,
     } else if (nv - 17 < 16) {
         /* 17 to 32 bytes: two blocks that overlap */
         v = lbg__y_min2(lbg__y_vkey(k, lbg__y_load2(vl, 0, nv - 16)));
-    } else if (nv - 33 < LBG_SCAN_LONG - 33) {
-        m = lbg__y_vkey(k, lbg__y_load2(vl, 0, nv - 16));
-        for (j = 16; j + 16 < nv; j += 32) {
+    } else if (nv != 0) {
+        /* 33 bytes or more: 32 bytes per step, the last load overlapping */
+        m = lbg__y_vkey(k,
+                        _mm256_loadu_si256(
+                            (const __m256i *) (const void *) (vl + nv - 32)));
+        for (j = 0; j + 32 < nv; j += 32) {
             m = _mm256_min_epu8(
                 m,
-                lbg__y_vkey(k, lbg__y_load2(vl, j,
-                                            j + 32 < nv ? j + 16 : nv - 16)));
+                lbg__y_vkey(k,
+                            _mm256_loadu_si256(
+                                (const __m256i *) (const void *) (vl + j))));
         }
         v = lbg__y_min2(m);
-    } else if (nv == 0) {
-        v = _mm256_extracti128_si256(k->trust, 1);
     } else {
-        v = lbg__y_value_long(vl, nv);
+        v = _mm256_extracti128_si256(k->trust, 1);
     }
     return _mm256_set_m128i(v, n);
 }
