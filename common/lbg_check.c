@@ -287,7 +287,11 @@ static void lbg__check_field(const lbg_policy_t *p, const lbg_field_t *f,
 
 
 /* Field name: RFC 9110 5.1, field-name = token. scan: test the whole name
- * with lbg_scan_name() first (0: the caller knows it is not a token). */
+ * with lbg_scan_name() first (0: the caller knows it is not a token). Out
+ * of line: lbg__check_field() keeps the registers for the value. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
 static void
 lbg__check_name(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
                 lbg_report_t *rep, unsigned scan)
