@@ -947,6 +947,7 @@ lbg__y_field(const lbg__y_k_t *k, const __m256i *c, const lbg_field_t *f,
     size_t               nn = f->name_len, nv = f->value_len, j;
     __m128i              n, v, g;
     __m256i              m;
+    uint32_t             b4;
 
     if (lbg__unlikely(f->trusted)) {
         if (lbg__unlikely(nn == 14 || nn == 17)) {
@@ -959,8 +960,15 @@ lbg__y_field(const lbg__y_k_t *k, const __m256i *c, const lbg_field_t *f,
             lbg__count_kind(f, s);
         }
         n = lbg__y_span(nm, nn);
-    } else if (nn - 1 < 7) {
-        n = lbg__y_span(nm, nn);
+    } else if (nn - 4 < 4) {
+        memcpy(&b4, nm + nn - 4, 4);
+        n = _mm_insert_epi32(_mm_castps_si128(_mm_broadcast_ss(
+                                 (const float *) (const void *) nm)),
+                             (int) b4, 1);
+    } else if (nn - 1 < 3) {
+        n = _mm_insert_epi8(_mm_insert_epi8(_mm_set1_epi8((char) nm[0]),
+                                            nm[nn >> 1], 1),
+                            nm[nn - 1], 2);
     } else if (nn - 17 < 16) {
         if (lbg__unlikely(nn == 17)) {
             lbg__count_kind(f, s);
