@@ -849,7 +849,7 @@ lbg__y_init(void)
 
 /* The constants lbg__fields_avx2() holds in registers */
 typedef struct {
-    __m256i lo, hi, nib, trust, del, htab;
+    __m256i lo, hi, nib, trust;
 } lbg__y_k_t;
 
 /* Per byte of x: 0 when the byte is good in its lane (name lane: tchar;
@@ -888,13 +888,14 @@ lbg__y_span(const unsigned char *s, size_t n)
                            s[n - 1], 2);
 }
 
-/* The value keys of v (lbg__q_vkey() on 32 bytes; k: the constants) */
+/* The value keys of v (lbg__q_vkey() on 32 bytes; c: the constants,
+ * memory operands) */
 __attribute__((target("avx2"), always_inline)) static inline __m256i
-lbg__y_vkey(const lbg__y_k_t *k, __m256i v)
+lbg__y_vkey(const __m256i *c, __m256i v)
 {
     return _mm256_andnot_si256(
-        _mm256_cmpeq_epi8(v, k->del),
-        _mm256_or_si256(v, _mm256_cmpeq_epi8(v, k->htab)));
+        _mm256_cmpeq_epi8(v, c[LBG__Y_DEL]),
+        _mm256_or_si256(v, _mm256_cmpeq_epi8(v, c[LBG__Y_HTAB])));
 }
 
 /* Two 16-byte blocks s[i..i + 16) and s[j..j + 16) as one vector */
@@ -999,16 +1000,16 @@ lbg__y_field(const lbg__y_k_t *k, const __m256i *c, const lbg_field_t *f,
         v = lbg__y_span(vl, nv);
     } else if (nv - 17 < 16) {
         /* 17 to 32 bytes: two blocks that overlap */
-        v = lbg__y_min2(lbg__y_vkey(k, lbg__y_load2(vl, 0, nv - 16)));
+        v = lbg__y_min2(lbg__y_vkey(c, lbg__y_load2(vl, 0, nv - 16)));
     } else if (nv != 0) {
         /* 33 bytes or more: 32 bytes per step, the last load overlapping */
-        m = lbg__y_vkey(k,
+        m = lbg__y_vkey(c,
                         _mm256_loadu_si256(
                             (const __m256i *) (const void *) (vl + nv - 32)));
         for (j = 0; j + 32 < nv; j += 32) {
             m = _mm256_min_epu8(
                 m,
-                lbg__y_vkey(k,
+                lbg__y_vkey(c,
                             _mm256_loadu_si256(
                                 (const __m256i *) (const void *) (vl + j))));
         }
@@ -1072,8 +1073,6 @@ lbg__fields_avx2(const lbg_policy_t *p, const lbg_field_t *fields, size_t nf,
     k.hi = c[LBG__Y_HI];
     k.nib = c[LBG__Y_0F];
     k.trust = c[LBG__Y_TRUST];
-    k.del = c[LBG__Y_DEL];
-    k.htab = c[LBG__Y_HTAB];
     s->ncl = s->nte = 0;
     s->cl = NULL;
     for (; f + 1 < end; f += 2) {
@@ -1113,14 +1112,13 @@ lbg__fields_avx2(const lbg_policy_t *p, const lbg_field_t *fields, size_t nf,
  * status line, CRLF, ": " and CRLF of each field) and sets *big, the
  * field line length (name_len + value_len) from which a field may be over
  * the field budget: len + 4 > max_field_bytes is len >= *big (never with
- * no budget). */
+ * no budget: SIZE_MAX - 2). */
 LBG_INLINE size_t
 lbg__check_head(const lbg_policy_t *p, const lbg_response_t *r,
                 lbg_report_t *rep, size_t *big)
 {
-    *big = p->max_field_bytes == 0  ? SIZE_MAX
-           : p->max_field_bytes > 3 ? p->max_field_bytes - 3
-                                    : 0;
+    /* no budget (0): SIZE_MAX - 2, which no field line reaches */
+    *big = p->max_field_bytes - 1 < 3 ? 0 : p->max_field_bytes - 3;
     if (r->status_line == NULL && (unsigned) r->status - 100 < 500) {
         /* the host writes a valid status code and its own reason */
         return lbg__host_status_line_len(r->status) + 2 + 4 * r->nfields;
