@@ -1052,9 +1052,9 @@ lbg__check_pair(const lbg_policy_t *p, const lbg_field_t *f, size_t cnt,
 
 /*
  * lbg_check()'s pass over fields[0..nf) with AVX2: each field one vector
- * (lbg__y_field()), the fields two at a time (the last one alone with a
- * trusted partner) through one classification each and one branch per
- * pair; a pair with a bad byte, or a field that may be over the field
+ * (lbg__y_field()), the fields two at a time (with an odd number the
+ * first one alone, before the pairs, in field order) through one
+ * classification each and one branch per pair; a pair with a bad byte, or a field that may be over the field
  * budget (len >= big), goes to lbg__check_pair(), which records the
  * findings exactly as the SSE2 pass does. Fills *s but its total, which it
  * returns.
@@ -1075,7 +1075,20 @@ lbg__fields_avx2(const lbg_policy_t *p, const lbg_field_t *fields, size_t nf,
     k.trust = c[LBG__Y_TRUST];
     s->ncl = s->nte = 0;
     s->cl = NULL;
-    for (; f + 1 < end; f += 2) {
+    if (nf & 1) {
+        /* an odd field first, alone, the constants still in registers */
+        la = f->name_len + f->value_len;
+        total += la;
+        ga = lbg__y_class(&k, lbg__y_field(&k, c, f, s));
+        if (lbg__unlikely(!_mm256_testz_si256(ga, ga) || la >= big)) {
+            lbg__check_pair(p, f, 1, 0, rep, big,
+                            ~(unsigned) _mm256_movemask_epi8(
+                                _mm256_cmpeq_epi8(ga, z)),
+                            0);
+        }
+        f++;
+    }
+    for (; f < end; f += 2) {
         la = f[0].name_len + f[0].value_len;
         lb = f[1].name_len + f[1].value_len;
         total += la + lb;
@@ -1089,17 +1102,6 @@ lbg__fields_avx2(const lbg_policy_t *p, const lbg_field_t *fields, size_t nf,
                 p, f, 2, (size_t) (f - fields), rep, big,
                 ~(unsigned) _mm256_movemask_epi8(_mm256_cmpeq_epi8(ga, z)),
                 ~(unsigned) _mm256_movemask_epi8(_mm256_cmpeq_epi8(gb, z)));
-        }
-    }
-    if (f < end) {
-        la = f->name_len + f->value_len;
-        total += la;
-        ga = lbg__y_class(&k, lbg__y_field(&k, c, f, s));
-        if (lbg__unlikely(!_mm256_testz_si256(ga, ga) || la >= big)) {
-            lbg__check_pair(p, f, 1, (size_t) (f - fields), rep, big,
-                            ~(unsigned) _mm256_movemask_epi8(
-                                _mm256_cmpeq_epi8(ga, z)),
-                            0);
         }
     }
     return total;
