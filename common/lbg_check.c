@@ -1030,22 +1030,27 @@ lbg__y_field(const lbg__y_k_t *k, const __m256i *c, const lbg_field_t *f,
  * with what failed (LBG__F_*), findings in field order. Out of the loop's
  * way.
  */
+/* lbg__check_pair() for one field f, index i, its bad lanes m */
+LBG_INLINE void
+lbg__check_one_lanes(const lbg_policy_t *p, const lbg_field_t *f, size_t i,
+                     lbg_report_t *rep, size_t big, unsigned m)
+{
+    unsigned bad = ((m & 0xffffu) ? LBG__F_NAME : 0)
+                   | ((m >> 16) ? LBG__F_VALUE : 0);
+
+    if (bad != 0 || f->name_len + f->value_len >= big) {
+        lbg__check_field(p, f, i, rep, bad);
+    }
+}
+
 static void
 lbg__check_pair(const lbg_policy_t *p, const lbg_field_t *f, size_t cnt,
                 size_t i, lbg_report_t *rep, size_t big, unsigned ma,
                 unsigned mb)
 {
-    unsigned m[2], bad;
-    size_t   h;
-
-    m[0] = ma;
-    m[1] = mb;
-    for (h = 0; h < cnt; h++) {
-        bad = ((m[h] & 0xffffu) ? LBG__F_NAME : 0)
-              | ((m[h] >> 16) ? LBG__F_VALUE : 0);
-        if (bad != 0 || f[h].name_len + f[h].value_len >= big) {
-            lbg__check_field(p, &f[h], i + h, rep, bad);
-        }
+    lbg__check_one_lanes(p, f, i, rep, big, ma);
+    if (cnt == 2) {
+        lbg__check_one_lanes(p, f + 1, i + 1, rep, big, mb);
     }
 }
 
