@@ -174,8 +174,10 @@ lbg__check_status(const lbg_policy_t *p, const lbg_response_t *r,
 /* A branch the compiler lays out of the loop's way */
 #if defined(__GNUC__)
 #define lbg__unlikely(x) __builtin_expect(!!(x), 0)
+#define lbg__likely(x)   __builtin_expect(!!(x), 1)
 #else
 #define lbg__unlikely(x) (x)
+#define lbg__likely(x)   (x)
 #endif
 
 /* What lbg_check()'s loop hands lbg__check_field() about one field (bits):
@@ -285,7 +287,11 @@ static void lbg__check_field(const lbg_policy_t *p, const lbg_field_t *f,
 
 
 /* Field name: RFC 9110 5.1, field-name = token. scan: test the whole name
- * with lbg_scan_name() first (0: the caller knows it is not a token). */
+ * with lbg_scan_name() first (0: the caller knows it is not a token). Out
+ * of line: lbg__check_field() keeps the registers for the value. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
 static void
 lbg__check_name(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
                 lbg_report_t *rep, unsigned scan)
@@ -338,17 +344,25 @@ lbg__check_value(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
                  lbg_report_t *rep, unsigned scan)
 {
     const unsigned char *v = f->value;
-    size_t               n = f->value_len, i, fold_len;
-    int                  seen_crlf = 0, seen_ctl = 0, seen_fold = 0;
-    int                  seen_nul = 0;
+    const unsigned char *t = lbg__ctype;
+    size_t               n = f->value_len, i = 0, fold_len;
+    unsigned             seen = 0; /* the rules found: LBG__V_* bits */
     lbg_rule_e           rule;
 
+#define LBG__V_CRLF 1u
+#define LBG__V_CTL  2u
+#define LBG__V_FOLD 4u
+#define LBG__V_NUL  8u
     if (scan && lbg_scan_value(v, n)) {
         return;
     }
-    for (i = 0; i < n; i++) {
-        if (lbg__is(v[i], LBG__VCHAR | LBG__WS)) {
-            continue;
+    for (;;) {
+        /* the run of good bytes up to the next one to look at */
+        while (i < n && (t[v[i]] & (LBG__VCHAR | LBG__WS))) {
+            i++;
+        }
+        if (i >= n) {
+            break;
         }
         fold_len = 0;
         if (v[i] == '\r' && i + 2 < n && v[i + 1] == '\n'
@@ -359,44 +373,51 @@ lbg__check_value(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
             fold_len = 2;
         }
         if (fold_len) {
-            if (seen_fold) {
-                i += fold_len - 1;
+            if (seen & LBG__V_FOLD) {
+                i += fold_len;
                 continue;
             }
-            seen_fold = 1;
+            seen |= LBG__V_FOLD;
             rule = LBG_RULE_OBS_FOLD;
         } else if (v[i] == '\r' && i == n - 1) {
             /* "a\r" CRLF: nginx takes CR CR LF for a line end */
             fold_len = 1;
             rule = LBG_RULE_FIELD_VALUE_TRAILING_CR;
         } else if (v[i] == '\r' || v[i] == '\n') {
-            if (seen_crlf) {
+            if (seen & LBG__V_CRLF) {
+                i++;
                 continue;
             }
-            seen_crlf = 1;
+            seen |= LBG__V_CRLF;
             fold_len = 1;
             rule = LBG_RULE_FIELD_VALUE_CR_LF;
         } else if (v[i] == '\0') {
-            if (seen_nul) {
+            if (seen & LBG__V_NUL) {
+                i++;
                 continue;
             }
-            seen_nul = 1;
+            seen |= LBG__V_NUL;
             fold_len = 1;
             rule = LBG_RULE_FIELD_VALUE_NUL;
         } else {
-            if (seen_ctl) {
+            if (seen & LBG__V_CTL) {
+                i++;
                 continue;
             }
-            seen_ctl = 1;
+            seen |= LBG__V_CTL;
             fold_len = 1;
             rule = LBG_RULE_FIELD_VALUE_CTL;
         }
-        if (lbg__finding(p, rep, rule, idx, v + i, fold_len, (int64_t) i, 0))
-        {
-            lbg__edit(rep, LBG_EDIT_SANITIZE, idx, 0, NULL, 0);
+        if (lbg__finding_inline(p, rep, rule, idx, v + i, fold_len,
+                                (int64_t) i, 0)) {
+            lbg__edit_inline(rep, LBG_EDIT_SANITIZE, idx, 0, NULL, 0);
         }
-        i += fold_len - 1;
+        i += fold_len;
     }
+#undef LBG__V_CRLF
+#undef LBG__V_CTL
+#undef LBG__V_FOLD
+#undef LBG__V_NUL
 }
 
 
@@ -701,16 +722,16 @@ lbg__budget(const lbg_policy_t *p, lbg_report_t *rep, lbg_rule_e rule,
 
 /* What lbg_check()'s pass over the fields adds up. */
 typedef struct {
-    size_t ncl;      /* Content-Length fields */
-    size_t nte;      /* Transfer-Encoding fields */
-    size_t first_cl; /* the index of the first Content-Length */
+    size_t             ncl; /* Content-Length fields */
+    size_t             nte; /* Transfer-Encoding fields */
+    const lbg_field_t *cl;  /* the first Content-Length */
 } lbg__sums_t;
 
 
-/* Counts field f, index i, in s when it is a framing field (RFC 9110 8.6,
- * RFC 9112 6.1). */
+/* Counts field f in s when it is a framing field (RFC 9110 8.6, RFC 9112
+ * 6.1). */
 LBG_INLINE void
-lbg__count_kind(const lbg_field_t *f, size_t i, lbg__sums_t *s)
+lbg__count_kind(const lbg_field_t *f, lbg__sums_t *s)
 {
     int k;
 
@@ -718,7 +739,7 @@ lbg__count_kind(const lbg_field_t *f, size_t i, lbg__sums_t *s)
         k = lbg__framing_name(f->name, f->name_len);
         if (k == LBG__K_CL) {
             if (s->ncl++ == 0) {
-                s->first_cl = i;
+                s->cl = f;
             }
         } else if (k == LBG__K_TE) {
             s->nte++;
@@ -756,29 +777,31 @@ lbg__check_one_inline(const lbg_policy_t *p, const lbg_field_t *f, size_t i,
 
 
 #ifdef LBG__CHECK_AVX2
-/* The 32-byte constants of lbg__c_pair_ok(). */
+/*
+ * The AVX2 pass classifies a field as one 32-byte vector: its name in the
+ * low 16 bytes, its value in the high 16 (lbg__y_field()). A byte is
+ * classified by two table lookups (vpshufb, one table per 16-byte lane):
+ * its low nibble selects a set of rows (a bit each), its high nibble its
+ * row's bit, and the byte is bad when the two share a bit. In the name
+ * lane a byte is bad when it is not a tchar of RFC 9110 5.6.2 (every one
+ * of them, exactly: rows 2..7 a bit each, rows 0, 1 and 8..15 one bit set
+ * at every low nibble); in the value lane when it is not field-vchar, SP
+ * or HTAB (RFC 9110 5.5: row 0 but HTAB, row 1, DEL in row 7; a byte from
+ * 0x80 up is obs-text). A field is clean when its vector of bad bits is
+ * all zero: one vptest for a pair. tests/unit/test_check_bytes.c checks
+ * every byte value at every position against a reference.
+ */
 enum {
-    LBG__Y_ADD1, /* lbg__q_range() of '-' '.': 0x7f - hi, 0x7e - (hi - lo) */
-    LBG__Y_LIM1,
-    LBG__Y_ADD2, /* DIGIT */
-    LBG__Y_LIM2,
-    LBG__Y_ADD3, /* 'A'..'Z' */
-    LBG__Y_LIM3,
-    LBG__Y_ADD4, /* '^' '_' '`' 'a'..'z' */
-    LBG__Y_LIM4,
-    LBG__Y_DEL,  /* 0x7f */
-    LBG__Y_HTAB, /* 0x09 */
-    LBG__Y_1F,   /* 0x1f: a value key at or below it is a bad byte */
-    LBG__Y_A,    /* 'a': a good name byte */
-    LBG__Y_SP,   /* 0x20: a good value byte */
-    LBG__Y_ADD5, /* the rarer tchar: 0x21..0x27 (but '"') */
-    LBG__Y_LIM5,
-    LBG__Y_ADD6, /* 0x2a..0x2e (but ',') */
-    LBG__Y_LIM6,
-    LBG__Y_DQ, /* '"' */
-    LBG__Y_COMMA,
-    LBG__Y_BAR, /* '|' */
-    LBG__Y_TILDE,
+    LBG__Y_LO,    /* by low nibble: the rows where it is bad, name lane
+                   * and value lane */
+    LBG__Y_HI,    /* by high nibble: the row's bit */
+    LBG__Y_0F,    /* 0x0f: the nibble mask */
+    LBG__Y_TRUST, /* 'a' in the name lane, SP in the value lane: a good
+                   * field (a trusted one, or an empty value) */
+    LBG__Y_DEL,   /* 0x7f: lbg__y_vkey() */
+    LBG__Y_HTAB,  /* 0x09: lbg__y_vkey() */
+    LBG__Y_NLO,   /* LBG__Y_LO's name lane in both lanes */
+    LBG__Y_NHI,   /* LBG__Y_HI's name lane in both lanes */
     LBG__Y_N
 };
 
@@ -790,33 +813,31 @@ enum {
 
 static const unsigned char lbg__y_const[LBG__Y_N][32]
     __attribute__((aligned(32))) = {
-        LBG__Y32(0x7f - 0x2e),
-        LBG__Y32(0x7e - (0x2e - 0x2d)),
-        LBG__Y32(0x7f - 0x39),
-        LBG__Y32(0x7e - (0x39 - 0x30)),
-        LBG__Y32(0x7f - 0x5a),
-        LBG__Y32(0x7e - (0x5a - 0x41)),
-        LBG__Y32(0x7f - 0x7a),
-        LBG__Y32(0x7e - (0x7a - 0x5e)),
+        {/* name lane: bit 0 (rows 0, 1, 8..15) always, rows 2..7 where
+          * the byte is no tchar */
+         0x15, 0x01, 0x05, 0x01, 0x01, 0x01, 0x01, 0x01, 0x05, 0x05, 0x09,
+         0xa9, 0x2d, 0xa9, 0x09, 0x8d,
+         /* value lane: row 0 but at HTAB, row 1 always, row 7 at DEL */
+         0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x02, 0x03,
+         0x03, 0x03, 0x03, 0x03, 0x83},
+        {0x01, 0x01, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0x01, 0x01, 0x01,
+         0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00,
+         0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00},
+        LBG__Y32(0x0f),
+        {LBG__Y8('a'), LBG__Y8('a'), LBG__Y8(0x20), LBG__Y8(0x20)},
         LBG__Y32(0x7f),
         LBG__Y32(0x09),
-        LBG__Y32(0x1f),
-        LBG__Y32('a'),
-        LBG__Y32(0x20),
-        LBG__Y32(0x7f - 0x27),
-        LBG__Y32(0x7e - (0x27 - 0x21)),
-        LBG__Y32(0x7f - 0x2e),
-        LBG__Y32(0x7e - (0x2e - 0x2a)),
-        LBG__Y32('"'),
-        LBG__Y32(','),
-        LBG__Y32('|'),
-        LBG__Y32('~'),
+        {0x15, 0x01, 0x05, 0x01, 0x01, 0x01, 0x01, 0x01, 0x05, 0x05, 0x09,
+         0xa9, 0x2d, 0xa9, 0x09, 0x8d, 0x15, 0x01, 0x05, 0x01, 0x01, 0x01,
+         0x01, 0x01, 0x05, 0x05, 0x09, 0xa9, 0x2d, 0xa9, 0x09, 0x8d},
+        {0x01, 0x01, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0x01, 0x01, 0x01,
+         0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x04, 0x08, 0x10, 0x20,
+         0x40, 0x80, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01},
 };
 
 /* The constants as vectors, through a pointer the compiler cannot see
  * through: GCC would fold the loads into constants and build each anew in
- * every iteration (three instructions); this way each is one memory
- * operand. */
+ * every iteration; this way each is loaded once. */
 __attribute__((target("avx2"), always_inline)) static inline const __m256i *
 lbg__y_init(void)
 {
@@ -826,52 +847,56 @@ lbg__y_init(void)
     return c;
 }
 
-/* 0xff lanes where x holds the range of constants c[k] (add) and c[k + 1]
- * (limit): lbg__q_range() on 32 bytes */
-#define lbg__y_range(x, c, k)                                                \
-    _mm256_cmpgt_epi8(_mm256_add_epi8((x), (c)[k]), (c)[(k) + 1])
+/* The constants lbg__fields_avx2() holds in registers */
+typedef struct {
+    __m256i lo, hi, nib, trust;
+} lbg__y_k_t;
 
-/* 0xff lanes of n that are lbg__q_name_good() (c: the constants) */
+/* Per byte of x: 0 when the byte is good in its lane (name lane: tchar;
+ * value lane: field-vchar, SP, HTAB), else not 0 */
 __attribute__((target("avx2"), always_inline)) static inline __m256i
-lbg__y_good(const __m256i *c, __m256i n)
+lbg__y_class(const lbg__y_k_t *k, __m256i x)
 {
-    return _mm256_or_si256(_mm256_or_si256(lbg__y_range(n, c, LBG__Y_ADD1),
-                                           lbg__y_range(n, c, LBG__Y_ADD2)),
-                           _mm256_or_si256(lbg__y_range(n, c, LBG__Y_ADD3),
-                                           lbg__y_range(n, c, LBG__Y_ADD4)));
+    __m256i lo = _mm256_and_si256(x, k->nib);
+    __m256i hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), k->nib);
+
+    return _mm256_and_si256(_mm256_shuffle_epi8(k->lo, lo),
+                            _mm256_shuffle_epi8(k->hi, hi));
 }
 
-/* 0xff lanes of v whose value key (lbg__q_vkey(): HTAB as 0xff, DEL as
- * 0x00) is below 0x20: a byte RFC 9110 5.5 does not allow */
-__attribute__((target("avx2"), always_inline)) static inline __m256i
-lbg__y_vbad(const __m256i *c, __m256i v)
+/* 16 bytes that are all bytes of s[0..n), 1 <= n <= 16 (some twice):
+ * lbg__q_load() in fewer instructions, 8 to 16 bytes first */
+__attribute__((target("avx2"), always_inline)) static inline __m128i
+lbg__y_span(const unsigned char *s, size_t n)
 {
-    __m256i k = _mm256_andnot_si256(
+    uint32_t b;
+
+    if (lbg__likely(n >= 8)) {
+        return _mm_castps_si128(
+            _mm_loadh_pi(_mm_castsi128_ps(_mm_loadl_epi64(
+                             (const __m128i *) (const void *) s)),
+                         (const __m64 *) (const void *) (s + n - 8)));
+    }
+    if (n >= 4) {
+        memcpy(&b, s + n - 4, 4);
+        return _mm_insert_epi32(_mm_castps_si128(_mm_broadcast_ss(
+                                    (const float *) (const void *) s)),
+                                (int) b, 1);
+    }
+    return _mm_insert_epi8(_mm_insert_epi8(_mm_set1_epi8((char) s[0]),
+                                           s[n >> 1], 1),
+                           s[n - 1], 2);
+}
+
+/* The value keys of v (lbg__q_vkey() on 32 bytes; c: the constants,
+ * memory operands) */
+__attribute__((target("avx2"), always_inline)) static inline __m256i
+lbg__y_vkey(const __m256i *c, __m256i v)
+{
+    return _mm256_andnot_si256(
         _mm256_cmpeq_epi8(v, c[LBG__Y_DEL]),
         _mm256_or_si256(v, _mm256_cmpeq_epi8(v, c[LBG__Y_HTAB])));
-
-    return _mm256_cmpeq_epi8(_mm256_max_epu8(k, c[LBG__Y_1F]), c[LBG__Y_1F]);
 }
-
-/* 1 when the two fields lbg__c_prep() made (na, va) and (nb, vb) both
- * pass: every name lane lbg__q_name_good(), every value key 0x20 or more.
- * One classification of 32 bytes for the two names, one for the two
- * values, one branch; *n is the names' vector and *mv the movemask of the
- * bad value lanes, for lbg__check_pair(). */
-__attribute__((target("avx2"), always_inline)) static inline int
-lbg__c_pair_ok(const __m256i *c, __m128i na, __m128i va, __m128i nb,
-               __m128i vb, __m256i *n, unsigned *mv)
-{
-    __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(va), vb, 1);
-    __m256i k;
-
-    *n = _mm256_inserti128_si256(_mm256_castsi128_si256(na), nb, 1);
-    k = lbg__y_vbad(c, v);
-    *mv = (unsigned) _mm256_movemask_epi8(k);
-    return _mm256_movemask_epi8(_mm256_andnot_si256(k, lbg__y_good(c, *n)))
-           == -1;
-}
-
 
 /* Two 16-byte blocks s[i..i + 16) and s[j..j + 16) as one vector */
 __attribute__((target("avx2"), always_inline)) static inline __m256i
@@ -882,15 +907,6 @@ lbg__y_load2(const unsigned char *s, size_t i, size_t j)
                                    lbg__q_loadu(s + j), 1);
 }
 
-/* The value keys of v (lbg__q_vkey() on 32 bytes; c: the constants) */
-__attribute__((target("avx2"), always_inline)) static inline __m256i
-lbg__y_vkey(const __m256i *c, __m256i v)
-{
-    return _mm256_andnot_si256(
-        _mm256_cmpeq_epi8(v, c[LBG__Y_DEL]),
-        _mm256_or_si256(v, _mm256_cmpeq_epi8(v, c[LBG__Y_HTAB])));
-}
-
 /* The low and the high 16 bytes of x, bytewise minimum */
 __attribute__((target("avx2"), always_inline)) static inline __m128i
 lbg__y_min2(__m256i x)
@@ -899,195 +915,199 @@ lbg__y_min2(__m256i x)
                         _mm256_extracti128_si256(x, 1));
 }
 
-/* The low and the high 16 bytes of x, bytewise AND */
-__attribute__((target("avx2"), always_inline)) static inline __m128i
-lbg__y_and2(__m256i x)
+/* Per byte of x, 32 bytes of a name: 0 when the byte is a tchar, else
+ * not 0 (lbg__y_class() with the name lane's tables in both lanes) */
+__attribute__((target("avx2"), always_inline)) static inline __m256i
+lbg__y_nbad(const lbg__y_k_t *k, const __m256i *c, __m256i x)
 {
-    return _mm_and_si128(_mm256_castsi256_si128(x),
-                         _mm256_extracti128_si256(x, 1));
+    return _mm256_and_si256(
+        _mm256_shuffle_epi8(c[LBG__Y_NLO], _mm256_and_si256(x, k->nib)),
+        _mm256_shuffle_epi8(c[LBG__Y_NHI],
+                            _mm256_and_si256(_mm256_srli_epi16(x, 4),
+                                             k->nib)));
 }
-
-/* lbg__c_vmin() of v[0..n), 17 <= n < LBG_SCAN_LONG, 32 bytes per step:
- * the first and the last 16 bytes, then the blocks between them two at a
- * time (the last pair may repeat the last block); reads exactly v[0..n) */
-__attribute__((target("avx2"), always_inline)) static inline __m128i
-lbg__y_vmin(const __m256i *c, const unsigned char *v, size_t n)
-{
-    __m256i m = lbg__y_vkey(c, lbg__y_load2(v, 0, n - 16));
-    size_t  i;
-
-    for (i = 16; i + 16 < n; i += 32) {
-        m = _mm256_min_epu8(
-            m,
-            lbg__y_vkey(c, lbg__y_load2(v, i, i + 32 < n ? i + 16 : n - 16)));
-    }
-    return lbg__y_min2(m);
-}
-
 
 /*
- * Field f as two 16-byte vectors for lbg__c_pair_ok(): *n, whose bytes
- * are all lbg__q_name_good() exactly when its name is 1 or more of them
- * (a name of 1 to 16 bytes: its bytes; a longer one: 'a' in the lanes
- * where every 16-byte block of it is good, 0 elsewhere; an empty one:
- * 0), and *v, whose value keys (lbg__q_vkey()) are all 0x20 or more
- * exactly when its value is all field-vchar, SP and HTAB (1 to 16 bytes:
- * its bytes; 17 to LBG_SCAN_LONG - 1: the minimum of its keys, which are
- * their own keys; longer: lbg_scan_value()'s verdict as 0x20 or 0; empty:
- * 0x20). A trusted field passes: 'a' and 0x20. Reads exactly the name's
- * and the value's bytes.
+ * Field f as one vector for lbg__y_class(): the name lane holds its name
+ * (1 to 16 bytes: its bytes, some twice; longer: 'a' in the lanes where
+ * every 16-byte block of it is tchar, else 0, the blocks two at a time,
+ * the first and the last overlapping the others; empty: 0), the value
+ * lane its value (1 to 16 bytes: its bytes; longer: the minimum of its
+ * value keys, lbg__q_vkey(), a key being its own key: 17 to 32 bytes as
+ * two 16-byte blocks that overlap, longer 32 bytes per step, the last
+ * load overlapping; empty: SP). Every byte of it is good exactly when the
+ * name is a token and the value all field-vchar, SP and HTAB. A trusted
+ * field: k->trust. A framing name (lbg__framing_name()) is counted in *s
+ * on the way. Reads exactly the name's and the value's bytes; no calls.
  */
-__attribute__((target("avx2"), always_inline)) static inline void
-lbg__c_prep(const __m256i *c, const lbg_field_t *f, __m128i *n, __m128i *v)
+__attribute__((target("avx2"), always_inline)) static inline __m256i
+lbg__y_field(const lbg__y_k_t *k, const __m256i *c, const lbg_field_t *f,
+             lbg__sums_t *s)
 {
     const unsigned char *nm = f->name, *vl = f->value;
-    size_t               nn = f->name_len, nv = f->value_len, i;
-    __m256i              g;
+    size_t               nn = f->name_len, nv = f->value_len, j;
+    __m128i              n, v, g;
+    __m256i              m;
+    uint32_t             b4;
 
-    if (f->trusted) {
-        *n = _mm256_castsi256_si128(c[LBG__Y_A]);
-        *v = _mm256_castsi256_si128(c[LBG__Y_SP]);
-        return;
+    if (lbg__unlikely(f->trusted)) {
+        if (lbg__unlikely(nn == 14 || nn == 17)) {
+            lbg__count_kind(f, s);
+        }
+        return k->trust;
     }
-    if (nn - 1 < 16) {
-        *n = lbg__q_load(nm, nn);
+    if (lbg__likely(nn - 8 <= 8)) {
+        if (lbg__unlikely(nn == 14)) {
+            lbg__count_kind(f, s);
+        }
+        n = lbg__y_span(nm, nn);
+    } else if (nn - 4 < 4) {
+        memcpy(&b4, nm + nn - 4, 4);
+        n = _mm_insert_epi32(_mm_castps_si128(_mm_broadcast_ss(
+                                 (const float *) (const void *) nm)),
+                             (int) b4, 1);
+    } else if (nn - 1 < 3) {
+        n = _mm_insert_epi8(_mm_insert_epi8(_mm_set1_epi8((char) nm[0]),
+                                            nm[nn >> 1], 1),
+                            nm[nn - 1], 2);
+    } else if (nn - 17 < 16) {
+        if (lbg__unlikely(nn == 17)) {
+            lbg__count_kind(f, s);
+        }
+        m = lbg__y_nbad(k, c, lbg__y_load2(nm, 0, nn - 16));
+        g = _mm_or_si128(_mm256_castsi256_si128(m),
+                         _mm256_extracti128_si256(m, 1));
+        n = _mm_and_si128(_mm_cmpeq_epi8(g, _mm_setzero_si128()),
+                          _mm256_castsi256_si128(k->trust));
     } else if (nn == 0) {
-        *n = _mm_setzero_si128();
+        n = _mm_setzero_si128();
     } else {
-        /* 32 bytes per step, as lbg__y_vmin() */
-        g = lbg__y_good(c, lbg__y_load2(nm, 0, nn - 16));
-        for (i = 16; i + 16 < nn; i += 32) {
-            g = _mm256_and_si256(
-                g,
-                lbg__y_good(c, lbg__y_load2(nm, i,
-                                            i + 32 < nn ? i + 16 : nn - 16)));
+        /* 33 bytes or more: 32 bytes per step, the last pair of blocks
+         * may repeat the last block */
+        m = lbg__y_nbad(k, c, lbg__y_load2(nm, 0, nn - 16));
+        for (j = 16; j + 16 < nn; j += 32) {
+            m = _mm256_or_si256(
+                m, lbg__y_nbad(k, c,
+                               lbg__y_load2(nm, j,
+                                            j + 32 < nn ? j + 16 : nn - 16)));
         }
-        *n = _mm_and_si128(lbg__y_and2(g),
-                           _mm256_castsi256_si128(c[LBG__Y_A]));
+        g = _mm_or_si128(_mm256_castsi256_si128(m),
+                         _mm256_extracti128_si256(m, 1));
+        n = _mm_and_si128(_mm_cmpeq_epi8(g, _mm_setzero_si128()),
+                          _mm256_castsi256_si128(k->trust));
     }
-    if (nv - 1 < 16) {
-        *v = lbg__q_load(vl, nv);
-    } else if (nv == 0) {
-        *v = _mm256_castsi256_si128(c[LBG__Y_SP]);
-    } else if (nv < LBG_SCAN_LONG) {
-        *v = lbg__y_vmin(c, vl, nv);
+    if (lbg__likely(nv - 1 < 16)) {
+        v = lbg__y_span(vl, nv);
+    } else if (nv - 17 < 16) {
+        /* 17 to 32 bytes: two blocks that overlap */
+        v = lbg__y_min2(lbg__y_vkey(c, lbg__y_load2(vl, 0, nv - 16)));
+    } else if (nv != 0) {
+        /* 33 bytes or more: 32 bytes per step, the last load overlapping */
+        m = lbg__y_vkey(c,
+                        _mm256_loadu_si256(
+                            (const __m256i *) (const void *) (vl + nv - 32)));
+        for (j = 0; j + 32 < nv; j += 32) {
+            m = _mm256_min_epu8(
+                m,
+                lbg__y_vkey(c,
+                            _mm256_loadu_si256(
+                                (const __m256i *) (const void *) (vl + j))));
+        }
+        v = lbg__y_min2(m);
     } else {
-        *v = lbg_scan_value(vl, nv) ? _mm256_castsi256_si128(c[LBG__Y_SP])
-                                    : _mm_setzero_si128();
+        v = _mm256_extracti128_si256(k->trust, 1);
     }
-}
-
-
-/* 0xff lanes of n that are tchar (RFC 9110 5.6.2; lbg__tchar16() on 32
- * bytes, c: the constants) */
-__attribute__((target("avx2"), always_inline)) static inline __m256i
-lbg__y_tchar(const __m256i *c, __m256i n)
-{
-    __m256i a = _mm256_andnot_si256(_mm256_cmpeq_epi8(n, c[LBG__Y_DQ]),
-                                    lbg__y_range(n, c, LBG__Y_ADD5));
-    __m256i b = _mm256_andnot_si256(_mm256_cmpeq_epi8(n, c[LBG__Y_COMMA]),
-                                    lbg__y_range(n, c, LBG__Y_ADD6));
-    __m256i d = _mm256_or_si256(_mm256_cmpeq_epi8(n, c[LBG__Y_BAR]),
-                                _mm256_cmpeq_epi8(n, c[LBG__Y_TILDE]));
-
-    return _mm256_or_si256(_mm256_or_si256(a, b),
-                           _mm256_or_si256(d, lbg__y_good(c, n)));
+    return _mm256_set_m128i(v, n);
 }
 
 
 /*
- * The fields f[0..cnt) (cnt 1 or 2, at indexes i, i + 1) of a pair that
- * did not pass lbg__c_pair_ok(), or that may be over the field budget (a
- * line of big bytes or more). c: the constants; n: the pair's name lanes
- * (lbg__c_prep()); mv: the movemask of its bad value lanes (exact). A
- * name of the rarer tchar ('!' '#' ...) is a token too: the name lanes
- * are tested again with every tchar (exact for a name of 1 to 16 bytes;
- * for a longer one failing lanes only say that lbg_scan_name() must
- * look). A field with a part to report, or whose line may be over the
- * budget, gets lbg__check_field() with what failed (LBG__F_*), findings
- * in field order. Out of the loop's way.
+ * The fields f[0..cnt) (cnt 1 or 2, at indexes i, i + 1) of a pair with
+ * a bad byte, or that may be over the field budget (a line of big bytes
+ * or more). ma, mb: the bad lanes of each (lbg__y_class() != 0, low 16
+ * bits the name, high 16 the value; exact). A field with a part to
+ * report, or whose line may be over the budget, gets lbg__check_field()
+ * with what failed (LBG__F_*), findings in field order. Out of the loop's
+ * way.
  */
-__attribute__((target("avx2"), noinline)) static void
-lbg__check_pair(const lbg_policy_t *p, const lbg_field_t *f, size_t cnt,
-                size_t i, lbg_report_t *rep, size_t big, const __m256i *c,
-                __m256i n, unsigned mv)
+/* lbg__check_pair() for one field f, index i, its bad lanes m */
+LBG_INLINE void
+lbg__check_one_lanes(const lbg_policy_t *p, const lbg_field_t *f, size_t i,
+                     lbg_report_t *rep, size_t big, unsigned m)
 {
-    unsigned mt, bad;
-    size_t   h;
+    unsigned bad = ((m & 0xffffu) ? LBG__F_NAME : 0)
+                   | ((m >> 16) ? LBG__F_VALUE : 0);
 
-    /* the common names first: a pair whose values failed */
-    mt = (unsigned) _mm256_movemask_epi8(lbg__y_good(c, n));
-    if (mt != 0xffffffffu) {
-        mt = (unsigned) _mm256_movemask_epi8(lbg__y_tchar(c, n));
+    if (bad != 0 || f->name_len + f->value_len >= big) {
+        lbg__check_field(p, f, i, rep, bad);
     }
-    for (h = 0; h < cnt; h++, mt >>= 16, mv >>= 16) {
-        bad = 0;
-        if (!f[h].trusted) {
-            if ((mt & 0xffff) != 0xffff) {
-                bad = LBG__F_NAME | (f[h].name_len > 16 ? LBG__F_SCAN : 0);
-            }
-            if (mv & 0xffff) {
-                bad |= LBG__F_VALUE;
-            }
-        }
-        if (bad != 0 || f[h].name_len + f[h].value_len >= big) {
-            lbg__check_field(p, &f[h], i + h, rep, bad);
-        }
+}
+
+static void
+lbg__check_pair(const lbg_policy_t *p, const lbg_field_t *f, size_t cnt,
+                size_t i, lbg_report_t *rep, size_t big, unsigned ma,
+                unsigned mb)
+{
+    lbg__check_one_lanes(p, f, i, rep, big, ma);
+    if (cnt == 2) {
+        lbg__check_one_lanes(p, f + 1, i + 1, rep, big, mb);
     }
 }
 
 
 /*
- * lbg_check()'s pass over fields[0..nf) with AVX2: the fields two at a
- * time (the last one alone with a passing partner), each pair one
- * classification of its names and one of its values (lbg__c_pair_ok());
- * a pair that does not pass, or a field that may be over the field
+ * lbg_check()'s pass over fields[0..nf) with AVX2: each field one vector
+ * (lbg__y_field()), the fields two at a time (with an odd number the
+ * first one alone, before the pairs, in field order) through one
+ * classification each and one branch per pair; a pair with a bad byte, or a field that may be over the field
  * budget (len >= big), goes to lbg__check_pair(), which records the
- * findings exactly as the SSE2 pass does. Fills
- * *s but its total, which it returns.
+ * findings exactly as the SSE2 pass does. Fills *s but its total, which it
+ * returns.
  */
 __attribute__((target("avx2"), always_inline)) static inline size_t
 lbg__fields_avx2(const lbg_policy_t *p, const lbg_field_t *fields, size_t nf,
                  lbg_report_t *rep, size_t big, lbg__sums_t *s)
 {
-    const lbg_field_t *fa, *fb;
-    size_t             i, la, lb, total = 0;
-    __m128i            na, va, nb, vb;
-    __m256i            n;
-    unsigned           mv;
+    const lbg_field_t *f = fields, *end = fields + nf;
+    size_t             la, lb, total = 0;
     const __m256i     *c = lbg__y_init();
+    lbg__y_k_t         k;
+    __m256i            ga, gb, x, z = _mm256_setzero_si256();
 
-    s->ncl = s->nte = s->first_cl = 0;
-    for (i = 0; i + 1 < nf; i += 2) {
-        fa = &fields[i];
-        fb = fa + 1;
-        la = fa->name_len + fa->value_len;
-        lb = fb->name_len + fb->value_len;
+    k.lo = c[LBG__Y_LO];
+    k.hi = c[LBG__Y_HI];
+    k.nib = c[LBG__Y_0F];
+    k.trust = c[LBG__Y_TRUST];
+    s->ncl = s->nte = 0;
+    s->cl = NULL;
+    if (nf & 1) {
+        /* an odd field first, alone, the constants still in registers */
+        la = f->name_len + f->value_len;
+        total += la;
+        ga = lbg__y_class(&k, lbg__y_field(&k, c, f, s));
+        if (lbg__unlikely(!_mm256_testz_si256(ga, ga) || la >= big)) {
+            lbg__check_pair(p, f, 1, 0, rep, big,
+                            ~(unsigned) _mm256_movemask_epi8(
+                                _mm256_cmpeq_epi8(ga, z)),
+                            0);
+        }
+        f++;
+    }
+    for (; f < end; f += 2) {
+        la = f[0].name_len + f[0].value_len;
+        lb = f[1].name_len + f[1].value_len;
         total += la + lb;
-        lbg__c_prep(c, fa, &na, &va);
-        lbg__c_prep(c, fb, &nb, &vb);
+        ga = lbg__y_class(&k, lbg__y_field(&k, c, &f[0], s));
+        gb = lbg__y_class(&k, lbg__y_field(&k, c, &f[1], s));
         /* (la | lb) >= big when either may be over the field budget (and
          * sometimes when neither is: lbg__check_pair() decides) */
-        if (lbg__unlikely(!lbg__c_pair_ok(c, na, va, nb, vb, &n, &mv)
-                          || (la | lb) >= big))
-        {
-            lbg__check_pair(p, fa, 2, i, rep, big, c, n, mv);
+        x = _mm256_or_si256(ga, gb);
+        if (lbg__unlikely(!_mm256_testz_si256(x, x) || (la | lb) >= big)) {
+            lbg__check_pair(
+                p, f, 2, (size_t) (f - fields), rep, big,
+                ~(unsigned) _mm256_movemask_epi8(_mm256_cmpeq_epi8(ga, z)),
+                ~(unsigned) _mm256_movemask_epi8(_mm256_cmpeq_epi8(gb, z)));
         }
-        lbg__count_kind(fa, i, s);
-        lbg__count_kind(fb, i + 1, s);
-    }
-    if (i < nf) {
-        fa = &fields[i];
-        la = fa->name_len + fa->value_len;
-        total += la;
-        lbg__c_prep(c, fa, &na, &va);
-        nb = _mm256_castsi256_si128(c[LBG__Y_A]);
-        vb = _mm256_castsi256_si128(c[LBG__Y_SP]);
-        if (lbg__unlikely(!lbg__c_pair_ok(c, na, va, nb, vb, &n, &mv)
-                          || la >= big)) {
-            lbg__check_pair(p, fa, 1, i, rep, big, c, n, mv);
-        }
-        lbg__count_kind(fa, i, s);
     }
     return total;
 }
@@ -1099,14 +1119,13 @@ lbg__fields_avx2(const lbg_policy_t *p, const lbg_field_t *fields, size_t nf,
  * status line, CRLF, ": " and CRLF of each field) and sets *big, the
  * field line length (name_len + value_len) from which a field may be over
  * the field budget: len + 4 > max_field_bytes is len >= *big (never with
- * no budget). */
+ * no budget: SIZE_MAX - 2). */
 LBG_INLINE size_t
 lbg__check_head(const lbg_policy_t *p, const lbg_response_t *r,
                 lbg_report_t *rep, size_t *big)
 {
-    *big = p->max_field_bytes == 0  ? SIZE_MAX
-           : p->max_field_bytes > 3 ? p->max_field_bytes - 3
-                                    : 0;
+    /* no budget (0): SIZE_MAX - 2, which no field line reaches */
+    *big = p->max_field_bytes - 1 < 3 ? 0 : p->max_field_bytes - 3;
     if (r->status_line == NULL && (unsigned) r->status - 100 < 500) {
         /* the host writes a valid status code and its own reason */
         return lbg__host_status_line_len(r->status) + 2 + 4 * r->nfields;
@@ -1157,7 +1176,7 @@ lbg__check_tail(const lbg_policy_t *p, const lbg_response_t *r,
                 lbg_report_t *rep, size_t total, const lbg__sums_t *s,
                 size_t before)
 {
-    const lbg_field_t *f, *fields = r->fields;
+    const lbg_field_t *f;
     size_t             nf = r->nfields, ncl = s->ncl, nte = s->nte;
     int64_t            cl;
 
@@ -1183,7 +1202,7 @@ lbg__check_tail(const lbg_policy_t *p, const lbg_response_t *r,
     }
     if (ncl == 1 && nte == 0 && r->status >= 200 && r->status != 204) {
         /* the common case: one Content-Length, valid or host-made */
-        f = &fields[s->first_cl];
+        f = s->cl;
         cl = f->value_len - 1 < 18
                  ? lbg__cl_short(f->value, f->value_len)
                  : lbg_content_length_parse(f->value, f->value_len);
@@ -1232,23 +1251,35 @@ lbg__check_one_by_one(const lbg_policy_t *p, const lbg_response_t *r,
     lbg__sums_t        sums;
 
     total = lbg__check_head(p, r, rep, &big);
-    sums.ncl = sums.nte = sums.first_cl = 0;
+    sums.ncl = sums.nte = 0;
+    sums.cl = NULL;
     for (i = 0; i < nf; i++) {
         f = &fields[i];
         total += f->name_len + f->value_len;
         lbg__check_one_inline(p, f, i, rep, big);
-        lbg__count_kind(f, i, &sums);
+        lbg__count_kind(f, &sums);
     }
     return lbg__check_tail(p, r, rep, total, &sums, before);
+}
+
+
+/* lbg_check() with LBG_MODE_OFF: the framing verdict alone */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static size_t
+lbg__check_off(const lbg_response_t *r, lbg_report_t *rep)
+{
+    lbg__framing_verdict(r, rep, NULL);
+    return 0;
 }
 
 
 size_t
 lbg_check(const lbg_policy_t *p, const lbg_response_t *r, lbg_report_t *rep)
 {
-    if (p->mode == LBG_MODE_OFF) {
-        lbg__framing_verdict(r, rep, NULL);
-        return 0;
+    if (lbg__unlikely(p->mode == LBG_MODE_OFF)) {
+        return lbg__check_off(r, rep);
     }
 #ifdef LBG__CHECK_AVX2
     if (__builtin_cpu_supports("avx2")) {

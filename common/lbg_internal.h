@@ -81,9 +81,108 @@ int lbg__finding(const lbg_policy_t *p, lbg_report_t *rep, lbg_rule_e rule,
                  size_t field, const unsigned char *at, size_t at_len,
                  int64_t n1, int64_t n2);
 
-/* Appends an edit unless an identical one is already there. */
+/* lbg__finding() of a rule under a profile other than the strictest: the
+ * rule (its row r) must be in it. lbg_report.c. */
+int lbg__finding_profile(const lbg_policy_t *p, const lbg_rule_t *r,
+                         lbg_report_t *rep, lbg_rule_e rule, size_t field,
+                         const unsigned char *at, size_t at_len, int64_t n1,
+                         int64_t n2);
+
+/* Records a finding of rule r (its row), the checks passed: the report's
+ * summary (worst tier, unrepairable), then the finding unless the report
+ * is full (then truncated and close). Returns 1. Call-free. */
+static inline int
+lbg__finding_add(const lbg_rule_t *r, lbg_report_t *rep, lbg_rule_e rule,
+                 size_t field, const unsigned char *at, size_t at_len,
+                 int64_t n1, int64_t n2)
+{
+    lbg_finding_t *f;
+
+    if (r->tier > rep->worst) {
+        rep->worst = r->tier;
+    }
+    if (!(r->fix & LBG_FIX_EDIT)) {
+        /* no repair makes the response itself conformant */
+        rep->unrepairable = 1;
+    }
+    if (rep->nfindings >= rep->findings_cap) {
+        rep->truncated = 1;
+        rep->close = 1;
+        return 1;
+    }
+    f = &rep->findings[rep->nfindings++];
+    f->rule = rule;
+    f->field = field;
+    f->at = at;
+    f->at_len = at_len;
+    f->n1 = n1;
+    f->n2 = n2;
+    f->after_repair = 0;
+    return 1;
+}
+
+/* lbg__finding() inline, for the checks whose findings are common: the
+ * strictest profile without a call (it holds every rule), another through
+ * lbg__finding_profile(). */
+static inline int
+lbg__finding_inline(const lbg_policy_t *p, lbg_report_t *rep, lbg_rule_e rule,
+                    size_t field, const unsigned char *at, size_t at_len,
+                    int64_t n1, int64_t n2)
+{
+    const lbg_rule_t *r;
+
+    if (p->mode == LBG_MODE_OFF || (size_t) rule - 1 >= lbg__nrules) {
+        return 0;
+    }
+    r = &lbg__rules[rule - 1];
+    if (r->id != rule) {
+        return 0;
+    }
+    if (p->profile != LBG_PROFILE_STRICTEST) {
+        return lbg__finding_profile(p, r, rep, rule, field, at, at_len, n1,
+                                    n2);
+    }
+    return lbg__finding_add(r, rep, rule, field, at, at_len, n1, n2);
+}
+
+/* Appends an edit unless an identical one is already there (a full
+ * report: truncated and close instead). */
 void lbg__edit(lbg_report_t *rep, lbg_edit_op_e op, size_t field, int status,
                const unsigned char *value, size_t value_len);
+
+/* lbg__edit() inline, for the checks whose findings are common */
+static inline void
+lbg__edit_inline(lbg_report_t *rep, lbg_edit_op_e op, size_t field,
+                 int status, const unsigned char *value, size_t value_len)
+{
+    size_t      i;
+    lbg_edit_t *e;
+
+    if (op == LBG_EDIT_CLOSE) {
+        rep->close = 1;
+    } else if (op == LBG_EDIT_NO_BODY) {
+        rep->no_body = 1;
+    }
+    for (i = 0; i < rep->nedits; i++) {
+        e = &rep->edits[i];
+        if (e->op == op && e->field == field && e->status == status
+            && e->value == value && e->value_len == value_len)
+        {
+            return;
+        }
+    }
+    if (rep->nedits >= rep->edits_cap) {
+        rep->truncated = 1;
+        rep->close = 1;
+        return;
+    }
+    e = &rep->edits[rep->nedits++];
+    e->op = op;
+    e->field = field;
+    e->status = status;
+    e->value = value;
+    e->value_len = value_len;
+}
 
 /* The edits rep holds for field `field` (an index into the view): *removed
  * 1 when an LBG_EDIT_REMOVE, *sanitized 1 when an LBG_EDIT_SANITIZE, *set

@@ -29,44 +29,24 @@ lbg_report_init(lbg_report_t *rep, lbg_finding_t *findings,
 
 
 int
+lbg__finding_profile(const lbg_policy_t *p, const lbg_rule_t *r,
+                     lbg_report_t *rep, lbg_rule_e rule, size_t field,
+                     const unsigned char *at, size_t at_len, int64_t n1,
+                     int64_t n2)
+{
+    if (!lbg_rule_in_profile(rule, p->profile)) {
+        return 0;
+    }
+    return lbg__finding_add(r, rep, rule, field, at, at_len, n1, n2);
+}
+
+
+int
 lbg__finding(const lbg_policy_t *p, lbg_report_t *rep, lbg_rule_e rule,
              size_t field, const unsigned char *at, size_t at_len, int64_t n1,
              int64_t n2)
 {
-    const lbg_rule_t *r;
-    lbg_finding_t    *f;
-
-    /* lbg_rule() and lbg_rule_in_profile() without their calls: the
-     * strictest profile holds every rule */
-    if (p->mode == LBG_MODE_OFF || (size_t) rule - 1 >= lbg__nrules
-        || lbg__rules[rule - 1].id != rule
-        || (p->profile != LBG_PROFILE_STRICTEST
-            && !lbg_rule_in_profile(rule, p->profile)))
-    {
-        return 0;
-    }
-    r = &lbg__rules[rule - 1];
-    if (r->tier > rep->worst) {
-        rep->worst = r->tier;
-    }
-    if (!(r->fix & LBG_FIX_EDIT)) {
-        /* no repair makes the response itself conformant */
-        rep->unrepairable = 1;
-    }
-    if (rep->nfindings >= rep->findings_cap) {
-        rep->truncated = 1;
-        rep->close = 1;
-        return 1;
-    }
-    f = &rep->findings[rep->nfindings++];
-    f->rule = rule;
-    f->field = field;
-    f->at = at;
-    f->at_len = at_len;
-    f->n1 = n1;
-    f->n2 = n2;
-    f->after_repair = 0;
-    return 1;
+    return lbg__finding_inline(p, rep, rule, field, at, at_len, n1, n2);
 }
 
 
@@ -83,33 +63,7 @@ void
 lbg__edit(lbg_report_t *rep, lbg_edit_op_e op, size_t field, int status,
           const unsigned char *value, size_t value_len)
 {
-    size_t      i;
-    lbg_edit_t *e;
-
-    if (op == LBG_EDIT_CLOSE) {
-        rep->close = 1;
-    } else if (op == LBG_EDIT_NO_BODY) {
-        rep->no_body = 1;
-    }
-    for (i = 0; i < rep->nedits; i++) {
-        e = &rep->edits[i];
-        if (e->op == op && e->field == field && e->status == status
-            && e->value == value && e->value_len == value_len)
-        {
-            return;
-        }
-    }
-    if (rep->nedits >= rep->edits_cap) {
-        rep->truncated = 1;
-        rep->close = 1;
-        return;
-    }
-    e = &rep->edits[rep->nedits++];
-    e->op = op;
-    e->field = field;
-    e->status = status;
-    e->value = value;
-    e->value_len = value_len;
+    lbg__edit_inline(rep, op, field, status, value, value_len);
 }
 
 

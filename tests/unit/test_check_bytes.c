@@ -18,7 +18,15 @@
  *                           the findings and edits of the response are
  *                           those of each field checked alone, in field
  *                           order (responses with more findings than the
- *                           report holds are left out).
+ *                           report holds are left out);
+ *   test_check_framing_fields a Content-Length and/or a Transfer-Encoding
+ *                           (any case, trusted or not) at every position
+ *                           of 1 to 9 fields among names of 14 and 17
+ *                           bytes that are not framing names and names of
+ *                           other lengths: the framing verdict and the
+ *                           findings do not depend on where the field is
+ *                           or on its neighbours (the AVX2 pass counts the
+ *                           framing names in its span dispatch).
  */
 
 #include "lbg_test_util.h"
@@ -256,12 +264,106 @@ test_check_fields_alone(void **state)
     assert_true(ntrunc < 20000);
 }
 
+/* The filler fields of test_check_framing_fields: names of the framing
+ * names' lengths (14, 17) that are not framing names, and others */
+static const lbg_field_t framing_fillers[] = {
+    LBGT_F("Content-Lengtx", "5"),
+    LBGT_F("Transfer-Encodinx", "chunked"),
+    LBGT_F("X-A", "1"),
+    LBGT_F("Date", "Mon, 07 Dec 2026 14:10:00 GMT"),
+    LBGT_F("Content-Type", "text/plain"),
+    LBGT_F("X-Content-Type-Options", "nosniff"),
+    LBGT_F("X-Very-Long-Field-Name-For-Tracing-Purposes-Across-Services",
+           "v"),
+    LBGT_F("Content-Length2", "7"),
+};
+
+static void
+test_check_framing_fields(void **state)
+{
+    static const char *const cl_names[] = {"Content-Length", "content-length",
+                                           "CONTENT-LENGTH"};
+    static const char *const te_names[] = {"Transfer-Encoding",
+                                           "transfer-encoding",
+                                           "TRANSFER-ENCODING"};
+    lbg_field_t              f[10];
+    lbg_report_t             rep;
+    lbg_finding_t            fd[LBG_FINDINGS_MAX];
+    lbg_edit_t               ed[LBG_EDITS_MAX];
+    lbg_policy_t             p;
+    size_t                   n, pos, pos2, i, nfind, kind;
+    unsigned                 trust;
+
+    (void) state;
+    lbg_policy_init(&p, LBG_PROFILE_STRICTEST);
+    p.mode = LBG_MODE_REPAIR;
+    for (n = 1; n <= 9; n++) {
+        for (pos = 0; pos < n; pos++) {
+            for (pos2 = 0; pos2 < n; pos2++) {
+                for (kind = 0; kind < 3; kind++) {
+                    /* kind 0: a Content-Length at pos; 1: a
+                     * Transfer-Encoding at pos; 2: both, at pos and pos2 */
+                    if (kind != 2 && pos2 != 0) {
+                        continue;
+                    }
+                    if (kind == 2 && pos2 == pos) {
+                        continue;
+                    }
+                    for (trust = 0; trust < 4; trust++) {
+                        for (i = 0; i < n; i++) {
+                            f[i] = framing_fillers[(i + pos + trust)
+                                                   % LBGT_NELTS(
+                                                       framing_fillers)];
+                            f[i].trusted = (i + trust) % 3 == 0;
+                        }
+                        if (kind != 1) {
+                            f[pos].name = (const unsigned char *)
+                                cl_names[(pos + trust) % 3];
+                            f[pos].name_len = 14;
+                            f[pos].value = (const unsigned char *) "42";
+                            f[pos].value_len = 2;
+                            f[pos].trusted = trust & 1;
+                        }
+                        i = kind == 2 ? pos2 : pos;
+                        if (kind != 0) {
+                            f[i].name = (const unsigned char *)
+                                te_names[(i + trust) % 3];
+                            f[i].name_len = 17;
+                            f[i].value = (const unsigned char *) "chunked";
+                            f[i].value_len = 7;
+                            f[i].trusted = (trust >> 1) & 1;
+                        }
+                        nfind = check(&p, f, n, &rep, fd, ed);
+                        if (kind == 0) {
+                            assert_int_equal(nfind, 0);
+                            assert_int_equal(rep.framing, LBG_FRAMING_LENGTH);
+                            assert_int_equal(rep.declared, 42);
+                        } else if (kind == 1) {
+                            assert_int_equal(nfind, 0);
+                            assert_int_equal(rep.framing,
+                                             LBG_FRAMING_CHUNKED);
+                        } else {
+                            assert_int_equal(nfind, 1);
+                            assert_int_equal(fd[0].rule,
+                                             LBG_RULE_TE_WITH_CONTENT_LENGTH);
+                            assert_int_equal(fd[0].field, pos);
+                            assert_int_equal(rep.framing,
+                                             LBG_FRAMING_CHUNKED);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_check_every_byte),
         cmocka_unit_test(test_check_fields_alone),
+        cmocka_unit_test(test_check_framing_fields),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
