@@ -67,17 +67,18 @@
 #endif
 
 /* The fields lbg_cstr_quick() does not only count (out of line: the loop
- * keeps its registers): a field named `skip` (left out), the first
- * Content-Length (its index into *cl), and every field with a byte to
- * look at or a framing name's length (lbg_quick_field()); i is the
- * entry's index, ok its LBG_CSTR_* verdict. */
+ * keeps its registers): a field named `skip` (left out), and every field
+ * with a byte to look at or a framing name's length (lbg_quick_field());
+ * ok is its LBG_CSTR_* verdict. Returns 1 when the field is a
+ * Content-Length (lbg__framing_name(): the caller keeps the first one's
+ * index), else 0. */
 #if defined(__GNUC__)
 __attribute__((noinline))
 #endif
-static void
+static int
 lbg__cstr_other(lbg_quick_t *q, const unsigned char *nm, size_t nl,
                 const unsigned char *v, size_t vl, unsigned ok,
-                const char *skip, size_t skip_len, size_t i, long *cl)
+                const char *skip, size_t skip_len)
 {
     int k = 0;
 
@@ -85,19 +86,17 @@ lbg__cstr_other(lbg_quick_t *q, const unsigned char *nm, size_t nl,
         && lbg__lower(nm[0]) == (unsigned char) skip[0]
         && lbg__ieq(nm, nl, skip, skip_len))
     {
-        return;
+        return 0;
     }
     if (nl == 14 || nl == 17) {
         k = lbg__framing_name(nm, nl);
-        if (k == LBG__K_CL && *cl < 0) {
-            *cl = (long) i;
-        }
     }
     if (ok == LBG_CSTR_OK && k == 0) {
         lbg_quick_count(q, nl, vl);
     } else {
         lbg_quick_field(q, nm, nl, v, vl, 0);
     }
+    return k == LBG__K_CL;
 }
 
 /* The loop of lbg_cstr_quick(), with NAME and VALUE the scans of one
@@ -147,9 +146,13 @@ lbg__cstr_other(lbg_quick_t *q, const unsigned char *nm, size_t nl,
             q->nfields += nf;                                                  \
             q->bytes = bytes;                                                  \
             q->max_field = maxf;                                               \
-            lbg__cstr_other(q, (const unsigned char *) nm, nl,                 \
-                            (const unsigned char *) v, vl, ok, skip,           \
-                            skip_len, i, &cl);                                 \
+            if (lbg__cstr_other(q, (const unsigned char *) nm, nl,             \
+                                (const unsigned char *) v, vl, ok, skip,       \
+                                skip_len)                                      \
+                && cl < 0)                                                     \
+            {                                                                  \
+                cl = (long) i;                                                 \
+            }                                                                  \
             nf = 0;                                                            \
             bytes = q->bytes;                                                  \
             maxf = q->max_field;                                               \
@@ -298,20 +301,15 @@ lbg__cstr_value2(const unsigned char *s, size_t *len)
  * least) */
 #define LBG__CSTR_IN_PAGE(s) (((uintptr_t) (s) &4095) <= 4096 - 16)
 
-/* The first byte from s that is outside ranges r or the NUL: the 16 bytes
- * from s (on its page), then aligned blocks. */
+/* The first byte outside ranges r or the NUL in the aligned blocks from
+ * the one that holds s + 16 on, when the 16 bytes from s hold none. */
 __attribute__((target("sse4.2")))
 LBG__CSTR_NOASAN static inline const unsigned char *
-lbg__cstr_stop42(__m128i r, const unsigned char *s)
+lbg__cstr_blocks42(__m128i r, const unsigned char *s)
 {
     const unsigned char *p;
     int                  i;
 
-    i = _mm_cmpistri(r, _mm_loadu_si128((const __m128i *) (const void *) s),
-                     LBG__CSTR_MODE);
-    if (i < 16) {
-        return s + i;
-    }
     /* two blocks a step: a long value costs 4 instructions per 16 bytes */
     for (p = LBG__CSTR_BLOCK(s + 16);; p += 32) {
         i = _mm_cmpistri(r, LBG__CSTR_LOAD16(p), LBG__CSTR_MODE);
@@ -323,6 +321,22 @@ lbg__cstr_stop42(__m128i r, const unsigned char *s)
             return p + 16 + i;
         }
     }
+}
+
+/* The first byte from s that is outside ranges r or the NUL: the 16 bytes
+ * from s (on its page), then aligned blocks. */
+__attribute__((target("sse4.2")))
+LBG__CSTR_NOASAN static inline const unsigned char *
+lbg__cstr_stop42(__m128i r, const unsigned char *s)
+{
+    int i;
+
+    i = _mm_cmpistri(r, _mm_loadu_si128((const __m128i *) (const void *) s),
+                     LBG__CSTR_MODE);
+    if (i < 16) {
+        return s + i;
+    }
+    return lbg__cstr_blocks42(r, s);
 }
 
 /* lbg_cstr_name() with SSE4.2 */
@@ -371,12 +385,129 @@ lbg__cstr_field42(const unsigned char *name, const unsigned char *value,
            | (lbg__cstr_value42(value, value_len) ? LBG_CSTR_VALUE_OK : 0u);
 }
 
-/* lbg_cstr_quick() with SSE4.2 */
+/* One field that lbg__cstr_quick42()'s own loop does not count (out of
+ * line): both scans in full, then lbg__cstr_other(), whose result it
+ * returns; nm not NULL, v NULL for "". */
+__attribute__((target("sse4.2"), noinline)) LBG__CSTR_NOASAN static int
+lbg__cstr_one42(lbg_quick_t *q, const unsigned char *nm,
+                const unsigned char *v, const char *skip, size_t skip_len)
+{
+    size_t   nl, vl;
+    unsigned ok;
+
+    if (v == NULL) {
+        v = (const unsigned char *) "";
+    }
+    ok = lbg__cstr_name42(nm, &nl) ? LBG_CSTR_NAME_OK : 0u;
+    ok |= lbg__cstr_value42(v, &vl) ? LBG_CSTR_VALUE_OK : 0u;
+    return lbg__cstr_other(q, nm, nl, v, vl, ok, skip, skip_len);
+}
+
+/* A field name length the loop of lbg__cstr_quick42() looks closer at
+ * (bit len & 63 of its mask): 0 (empty, no token), 14 and 17 (the
+ * lengths of Content-Length and Transfer-Encoding), and the skipped
+ * name's length */
+#define LBG__CSTR_LEN_BIT(len) ((uint64_t) 1 << ((len) &63))
+
+/* nonzero when the 16 bytes from s cross into the next 4 KB (bit 12
+ * changes): LBG__CSTR_IN_PAGE(s) is 0 */
+#define LBG__CSTR_CROSS(s) (((uintptr_t) (s) ^ ((uintptr_t) (s) + 15)) & 4096)
+
+/*
+ * lbg_cstr_quick() with SSE4.2, its loop written for the common field:
+ * a name and a value, both on their pages for 16 bytes
+ * (LBG__CSTR_IN_PAGE), the name of tchar but '!' and the value of
+ * field-vchar, SP, HTAB, each up to its NUL: one PCMPISTRI for a name or
+ * value shorter than 16 bytes, whose length is the index it returns, then
+ * aligned blocks (lbg__cstr_blocks42). The lengths are pointer
+ * differences, and one bit test on the name's length sends the lengths of
+ * the skipped name and of the framing names to their exact tests
+ * (lbg__cstr_other()'s). Every other field (a NULL value, a string near
+ * the end of its page, a '!' or a byte outside the class, an empty name,
+ * the skipped name, a framing field) goes through lbg__cstr_one42(), with
+ * the budgets' counts written back to q around it. Same results as
+ * LBG__CSTR_QUICK_LOOP.
+ */
 __attribute__((target("sse4.2"))) LBG__CSTR_NOASAN static long
 lbg__cstr_quick42(lbg_quick_t *q, const void *entries, size_t stride,
                   size_t n, const char *skip, size_t skip_len)
 {
-    LBG__CSTR_QUICK_LOOP(lbg__cstr_name42, lbg__cstr_value42);
+    /* lbg__cstr_name42()'s and lbg__cstr_value42()'s ranges */
+    __m128i rn = _mm_setr_epi8(0x23, 0x27, 0x2a, 0x2b, 0x2d, 0x2e, 0x30, 0x39,
+                               0x41, 0x5a, 0x5e, 0x7a, 0x7c, 0x7c, 0x7e,
+                               0x7e);
+    __m128i rv = _mm_setr_epi8(0x09, 0x09, 0x20, 0x7e, (char) 0x80,
+                               (char) 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const unsigned char *e = (const unsigned char *) entries;
+    const unsigned char *end = e + n * stride, *nm, *v, *p;
+    uint64_t             look = LBG__CSTR_LEN_BIT(0) | LBG__CSTR_LEN_BIT(14)
+                    | LBG__CSTR_LEN_BIT(17)
+                    | (skip_len != 0 ? LBG__CSTR_LEN_BIT(skip_len) : 0);
+    unsigned char skip0 = skip_len != 0 ? (unsigned char) skip[0] : 0;
+    size_t        nf = 0, bytes = q->bytes, maxf = q->max_field, nl, len;
+    long          cl = -1;
+    int           i;
+
+#if defined(__GNUC__)
+    /* kept in registers: GCC would load the constants again in every
+     * block of a long value */
+    __asm__("" : "+x"(rn), "+x"(rv));
+#endif
+    for (; e != end; e += stride) {
+        nm = ((const unsigned char *const *) (const void *) e)[0];
+        v = ((const unsigned char *const *) (const void *) e)[1];
+        if (nm == NULL) {
+            continue;
+        }
+        if (v == NULL || (LBG__CSTR_CROSS(nm) | LBG__CSTR_CROSS(v)) != 0) {
+            goto one;
+        }
+        i = _mm_cmpistri(rn,
+                         _mm_loadu_si128((const __m128i *) (const void *) nm),
+                         LBG__CSTR_MODE);
+        p = i < 16 ? nm + i : lbg__cstr_blocks42(rn, nm);
+        if (*p != '\0') {
+            goto one;
+        }
+        nl = (size_t) (p - nm);
+        if ((look & LBG__CSTR_LEN_BIT(nl)) != 0
+            && (nl == 0 || (nl == skip_len && lbg__lower(nm[0]) == skip0)
+                || ((nl == 14 || nl == 17)
+                    && lbg__framing_name(nm, nl) != 0)))
+        {
+            goto one;
+        }
+        i = _mm_cmpistri(rv,
+                         _mm_loadu_si128((const __m128i *) (const void *) v),
+                         LBG__CSTR_MODE);
+        p = i < 16 ? v + i : lbg__cstr_blocks42(rv, v);
+        if (*p != '\0') {
+            goto one;
+        }
+        len = nl + (size_t) (p - v);
+        nf++;
+        bytes += len;
+        if (len > maxf) {
+            maxf = len;
+        }
+        continue;
+
+    one:
+        q->nfields += nf;
+        q->bytes = bytes;
+        q->max_field = maxf;
+        if (lbg__cstr_one42(q, nm, v, skip, skip_len) && cl < 0) {
+            cl = (long) ((size_t) (e - (const unsigned char *) entries)
+                         / stride);
+        }
+        nf = 0;
+        bytes = q->bytes;
+        maxf = q->max_field;
+    }
+    q->nfields += nf;
+    q->bytes = bytes;
+    q->max_field = maxf;
+    return cl;
 }
 
 /* 1 where the CPU has SSE4.2 (libgcc's CPU model, read-only once its
@@ -428,7 +559,11 @@ lbg_cstr_field(const char *name, const char *value, size_t *name_len,
                   : 0u);
 }
 
-/* lbg_cstr_quick() with SSE2 */
+/* lbg_cstr_quick() with SSE2 (out of line: the dispatch below then saves
+ * no registers) */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
 LBG__CSTR_NOASAN static long
 lbg__cstr_quick2(lbg_quick_t *q, const void *entries, size_t stride, size_t n,
                  const char *skip, size_t skip_len)
