@@ -441,18 +441,19 @@ lbg__cstr_one42(lbg_quick_t *q, const unsigned char *nm,
 /*
  * lbg_cstr_quick() with SSE4.2, its loop written for the common field:
  * a name and a value, both on their pages for 16 bytes
- * (LBG__CSTR_CROSS), the name of tchar but '!' and the value of
- * field-vchar, SP, HTAB, each up to its NUL: one PCMPISTRI for a name or
- * value shorter than 16 bytes, whose length is the index it returns, then
- * aligned blocks (lbg__cstr_blocks42). One bit test on the name's length
- * sends the lengths of the skipped name and of the framing names to
- * their exact tests (lbg__cstr_other()'s); a Content-Length of 1 to 15
- * digits is counted here, as lbg_quick_field() counts it (one more
+ * (LBG__CSTR_CROSS), the name of tchar and the value of field-vchar, SP,
+ * HTAB, each up to its NUL: one PCMPISTRI for a name or value shorter
+ * than 16 bytes, whose length is the index it returns, then aligned
+ * blocks (lbg__cstr_blocks42); a '!' in a name (the tchar the 8 ranges
+ * leave out) resumes the scan after it. One bit test on the name's
+ * length sends the lengths of the skipped name and of the framing names
+ * to their exact tests (lbg__cstr_other()'s); a Content-Length of 1 to
+ * 15 digits is counted here, as lbg_quick_field() counts it (one more
  * PCMPISTRI, range '0'..'9'). Every other field (a NULL value, a string
- * near the end of its page, a '!' or a byte outside the class, an empty
- * name, the skipped name, a Transfer-Encoding) goes through
- * lbg__cstr_one42(), with the budgets' counts written back to q around
- * it. Same results as LBG__CSTR_QUICK_LOOP.
+ * near the end of its page, a byte outside the class, an empty name, the
+ * skipped name, a Transfer-Encoding) goes through lbg__cstr_one42(), with
+ * the budgets' counts written back to q around it. Same results as
+ * LBG__CSTR_QUICK_LOOP.
  */
 __attribute__((target("sse4.2"))) LBG__CSTR_NOASAN static long
 lbg__cstr_quick42(lbg_quick_t *q, const void *entries, size_t stride,
@@ -490,15 +491,16 @@ lbg__cstr_quick42(lbg_quick_t *q, const void *entries, size_t stride,
         }
         if (lbg__cstr_pcmp(rn, nm, &nl)) {
             if (nm[nl] != '\0') {
-                goto one;
+                goto rare;
             }
         } else {
             p = lbg__cstr_blocks42(rn, nm);
-            if (*p != '\0') {
-                goto one;
-            }
             nl = (size_t) (p - nm);
+            if (*p != '\0') {
+                goto rare;
+            }
         }
+    name:
         if ((look & LBG__CSTR_LEN_BIT(nl)) != 0) {
             if (nl == 0 || (nl == skip_len && lbg__lower(nm[0]) == skip0)) {
                 goto one;
@@ -530,6 +532,34 @@ lbg__cstr_quick42(lbg_quick_t *q, const void *entries, size_t stride,
             maxf = nl;
         }
         continue;
+
+    rare:
+        /* nm[nl]: the first byte of the name outside rn, not its NUL: a
+         * '!' (the tchar rn leaves out) resumes the scan after it, on the
+         * page of the 16 bytes it reads; any other byte: not a token. (nm
+         * through an asm operand: else GCC computes nm + nl in the common
+         * path, for this one.) */
+        p = nm;
+#if defined(__GNUC__)
+        __asm__("" : "+r"(p));
+#endif
+        p += nl;
+        while (*p == '!') {
+            p++;
+            if (LBG__CSTR_CROSS(p) != 0) {
+                goto one;
+            }
+            if (lbg__cstr_pcmp(rn, p, &nl)) {
+                p += nl;
+            } else {
+                p = lbg__cstr_blocks42(rn, p);
+            }
+        }
+        if (*p != '\0') {
+            goto one;
+        }
+        nl = (size_t) (p - nm);
+        goto name;
 
     content_length:
         /* 1 to 15 digits: lbg_quick_field()'s lbg__q_digits() */
