@@ -438,6 +438,14 @@ lbg__cstr_one42(lbg_quick_t *q, const unsigned char *nm,
 #define LBG__CSTR_KEEP(x) ((void) 0)
 #endif
 
+/* the budgets' byte counts as asm operands, where they are read from q:
+ * GCC would pair them in a vector register (4 more instructions a field) */
+#if defined(__GNUC__)
+#define LBG__CSTR_KEEPR(x, y) __asm__("" : "+r"(x), "+r"(y))
+#else
+#define LBG__CSTR_KEEPR(x, y) ((void) 0)
+#endif
+
 /*
  * lbg_cstr_quick() with SSE4.2, its loop written for the common field:
  * a name and a value, both on their pages for 16 bytes
@@ -474,16 +482,21 @@ lbg__cstr_quick42(lbg_quick_t *q, const void *entries, size_t stride,
                     | LBG__CSTR_LEN_BIT(17)
                     | (skip_len != 0 ? LBG__CSTR_LEN_BIT(skip_len) : 0);
     unsigned char skip0 = skip_len != 0 ? (unsigned char) skip[0] : 0;
-    size_t        nf = 0, bytes = q->bytes, maxf = q->max_field, nl, vl;
-    long          cl = -1;
-    int           k;
+    size_t        bytes = q->bytes, maxf = q->max_field, nl, vl;
+    /* the fields not counted here (no name, or lbg__cstr_one42()'s): the
+     * loop counts the exceptions, not the common field */
+    size_t nother = 0;
+    long   cl = -1;
+    int    k;
 
     LBG__CSTR_KEEP(rn);
     LBG__CSTR_KEEP(rv);
+    LBG__CSTR_KEEPR(bytes, maxf);
     for (; e != end; e += stride) {
         nm = ((const unsigned char *const *) (const void *) e)[0];
         v = ((const unsigned char *const *) (const void *) e)[1];
         if (nm == NULL) {
+            nother++;
             continue;
         }
         if (v == NULL || (LBG__CSTR_CROSS(nm) | LBG__CSTR_CROSS(v)) != 0) {
@@ -525,7 +538,6 @@ lbg__cstr_quick42(lbg_quick_t *q, const void *entries, size_t stride,
             vl = (size_t) (p - v);
         }
     count:
-        nf++;
         nl += vl;
         bytes += nl;
         if (nl > maxf) {
@@ -574,20 +586,20 @@ lbg__cstr_quick42(lbg_quick_t *q, const void *entries, size_t stride,
         goto count;
 
     one:
-        q->nfields += nf;
         q->bytes = bytes;
         q->max_field = maxf;
         if (lbg__cstr_one42(q, nm, v, skip, skip_len) && cl < 0) {
             cl = (long) ((size_t) (e - (const unsigned char *) entries)
                          / stride);
         }
-        nf = 0;
+        nother++;
         bytes = q->bytes;
         maxf = q->max_field;
+        LBG__CSTR_KEEPR(bytes, maxf);
         LBG__CSTR_KEEP(rn);
         LBG__CSTR_KEEP(rv);
     }
-    q->nfields += nf;
+    q->nfields += n - nother;
     q->bytes = bytes;
     q->max_field = maxf;
     return cl;
