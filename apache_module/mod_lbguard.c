@@ -562,33 +562,22 @@ static void lbguard_quick(request_rec *r, lbg_quick_t *q, int *cl,
                                      ? "content-type" : NULL;
     size_t                    skip_len = skip != NULL
                                          ? sizeof("content-type") - 1 : 0;
-    size_t                    vlen;
 
     lbg_quick_init(q);
-    *cl = -1;
     *errcl = -1;
     arr = apr_table_elts(r->err_headers_out);
     if (arr->nelts > 0) {
         *errcl = (int) lbg_cstr_quick(q, arr->elts, sizeof(apr_table_entry_t),
                                       (size_t) arr->nelts, skip, skip_len);
     }
+    /* then r->content_type, in the same call: a token of no framing
+     * field as name */
     arr = apr_table_elts(r->headers_out);
-    if (arr->nelts > 0) {
-        *cl = (int) lbg_cstr_quick(q, arr->elts, sizeof(apr_table_entry_t),
-                                   (size_t) arr->nelts, skip, skip_len);
-    }
-    if (r->content_type) {
-        /* the name is a token, of no framing field */
-        if (lbg_cstr_value(r->content_type, &vlen)) {
-            lbg_quick_count(q, sizeof("Content-Type") - 1, vlen);
-        }
-        else {
-            lbg_quick_field(q, (const unsigned char *) "Content-Type",
-                            sizeof("Content-Type") - 1,
-                            (const unsigned char *) r->content_type, vlen,
-                            0);
-        }
-    }
+    *cl = (int) lbg_cstr_quick_last(q, arr->elts, sizeof(apr_table_entry_t),
+                                    (size_t) (arr->nelts > 0 ? arr->nelts : 0),
+                                    skip, skip_len, "Content-Type",
+                                    sizeof("Content-Type") - 1,
+                                    r->content_type);
 }
 
 /* Builds the view of r as HTTP_HEADER will send it (err_headers_out first,
@@ -1054,19 +1043,22 @@ static apr_status_t lbguard_switch(ap_filter_t *f, apr_bucket_brigade *bb)
     return ap_pass_brigade(c->output_filters, hb);
 }
 
+static apr_status_t lbguard_header_check(ap_filter_t *f,
+                                         apr_bucket_brigade *bb,
+                                         const lbg_policy_t *policy,
+                                         const char *sl, size_t sl_len);
+
 static apr_status_t lbguard_header_filter(ap_filter_t *f,
                                           apr_bucket_brigade *bb)
 {
     request_rec      *r = f->r;
     lbguard_ctx      *ctx = f->ctx;
     lbguard_dir_conf *conf;
-    lbg_response_t    view;
     lbg_policy_t      policy_buf;
     const lbg_policy_t *policy;
     lbg_quick_t       q;
     const char       *sl;
-    char              line[LBGUARD_LOG_MAX];
-    size_t            i, sl_len = 0;
+    size_t            sl_len = 0;
     int               cl, errcl;
     apr_off_t         whole;
 
@@ -1128,6 +1120,25 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
         }
         return ap_pass_brigade(f->next, bb);
     }
+    return lbguard_header_check(f, bb, policy, sl, sl_len);
+}
+
+/* The rest of lbguard_header_filter() for a response its quick pass did
+ * not call clean: the view, lbg_check() and the other checks, the log
+ * lines, the repair (policy and the status line sl[0..sl_len) of the
+ * quick pass). Out of line: its frame (the view, a log line) costs the
+ * clean response nothing. */
+static apr_status_t __attribute__((noinline))
+lbguard_header_check(ap_filter_t *f, apr_bucket_brigade *bb,
+                     const lbg_policy_t *policy, const char *sl,
+                     size_t sl_len)
+{
+    request_rec      *r = f->r;
+    lbguard_ctx      *ctx;
+    lbg_response_t    view;
+    char              line[LBGUARD_LOG_MAX];
+    size_t            i;
+    int               cl;
 
     /* Not zeroed (some 4 KB): the core fills findings[] and edits[] up to
      * rep.nfindings and rep.nedits. */

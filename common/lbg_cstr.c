@@ -99,6 +99,25 @@ lbg__cstr_other(lbg_quick_t *q, const unsigned char *nm, size_t nl,
     return k == LBG__K_CL;
 }
 
+/* lbg_cstr_quick_last()'s last field, exactly (out of line): counted when
+ * its value is clean, else through lbg_quick_field() */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void
+lbg__cstr_last(lbg_quick_t *q, const char *name, size_t name_len,
+               const char *value)
+{
+    size_t vl;
+
+    if (lbg_cstr_value(value, &vl)) {
+        lbg_quick_count(q, name_len, vl);
+    } else {
+        lbg_quick_field(q, (const unsigned char *) name, name_len,
+                        (const unsigned char *) value, vl, 0);
+    }
+}
+
 /* The loop of lbg_cstr_quick(), with NAME and VALUE the scans of one
  * string (functions of (const unsigned char *, size_t *) returning 1 for
  * clean); the budgets' counts in locals (nf an unsigned, not a size_t:
@@ -401,9 +420,9 @@ lbg__cstr_field42(const unsigned char *name, const unsigned char *value,
            | (lbg__cstr_value42(value, value_len) ? LBG_CSTR_VALUE_OK : 0u);
 }
 
-/* One field that lbg__cstr_quick42()'s own loop does not count (out of
- * line): both scans in full, then lbg__cstr_other(), whose result it
- * returns; nm not NULL, v NULL for "". */
+/* One entry that lbg__cstr_quick42()'s own loop does not count (out of
+ * line): no field for a NULL name nm (returns 0), else both scans in full,
+ * then lbg__cstr_other(), whose result it returns; v NULL for "". */
 __attribute__((target("sse4.2"), noinline)) LBG__CSTR_NOASAN static int
 lbg__cstr_one42(lbg_quick_t *q, const unsigned char *nm,
                 const unsigned char *v, const char *skip, size_t skip_len)
@@ -411,6 +430,9 @@ lbg__cstr_one42(lbg_quick_t *q, const unsigned char *nm,
     size_t   nl, vl;
     unsigned ok;
 
+    if (nm == NULL) {
+        return 0;
+    }
     if (v == NULL) {
         v = (const unsigned char *) "";
     }
@@ -428,6 +450,12 @@ lbg__cstr_one42(lbg_quick_t *q, const unsigned char *nm,
 /* nonzero when the 16 bytes from s cross into the next 4 KB (bit 12
  * changes): LBG__CSTR_IN_PAGE(s) is 0 */
 #define LBG__CSTR_CROSS(s) (((uintptr_t) (s) ^ ((uintptr_t) (s) + 15)) & 4096)
+
+/* nonzero when the 17 bytes from s - 1 cross a 4 KB boundary (s on the
+ * first byte of a page, or the 16 bytes from s cross into the next), and
+ * when s is NULL: the loop's one test for both */
+#define LBG__CSTR_CROSS1(s)                                                  \
+    ((((uintptr_t) (s) -1) ^ ((uintptr_t) (s) + 15)) & 4096)
 
 /* lbg__cstr_quick42()'s ranges, as an asm operand: GCC keeps them in
  * registers (it would load the constants again in every block of a
@@ -449,7 +477,7 @@ lbg__cstr_one42(lbg_quick_t *q, const unsigned char *nm,
 /*
  * lbg_cstr_quick() with SSE4.2, its loop written for the common field:
  * a name and a value, both on their pages for 16 bytes
- * (LBG__CSTR_CROSS), the name of tchar and the value of field-vchar, SP,
+ * (LBG__CSTR_CROSS1), the name of tchar and the value of field-vchar, SP,
  * HTAB, each up to its NUL: one PCMPISTRI for a name or value shorter
  * than 16 bytes, whose length is the index it returns, then aligned
  * blocks (lbg__cstr_blocks42); a '!' in a name (the tchar the 8 ranges
@@ -457,15 +485,16 @@ lbg__cstr_one42(lbg_quick_t *q, const unsigned char *nm,
  * length sends the lengths of the skipped name and of the framing names
  * to their exact tests (lbg__cstr_other()'s); a Content-Length of 1 to
  * 15 digits is counted here, as lbg_quick_field() counts it (one more
- * PCMPISTRI, range '0'..'9'). Every other field (a NULL value, a string
- * near the end of its page, a byte outside the class, an empty name, the
- * skipped name, a Transfer-Encoding) goes through lbg__cstr_one42(), with
- * the budgets' counts written back to q around it. Same results as
- * LBG__CSTR_QUICK_LOOP.
+ * PCMPISTRI, range '0'..'9'). Every other entry (a NULL name or value, a
+ * string on the first byte or near the end of its page, a byte outside
+ * the class, an empty name, the skipped name, a Transfer-Encoding) goes
+ * through lbg__cstr_one42(), with the budgets' counts written back to q
+ * around it. Same results as LBG__CSTR_QUICK_LOOP.
  */
 __attribute__((target("sse4.2"))) LBG__CSTR_NOASAN static long
 lbg__cstr_quick42(lbg_quick_t *q, const void *entries, size_t stride,
-                  size_t n, const char *skip, size_t skip_len)
+                  size_t n, const char *skip, size_t skip_len,
+                  const char *name, size_t name_len, const char *last)
 {
     /* lbg__cstr_name42()'s and lbg__cstr_value42()'s ranges */
     __m128i rn = _mm_setr_epi8(0x23, 0x27, 0x2a, 0x2b, 0x2d, 0x2e, 0x30, 0x39,
@@ -483,8 +512,8 @@ lbg__cstr_quick42(lbg_quick_t *q, const void *entries, size_t stride,
                     | (skip_len != 0 ? LBG__CSTR_LEN_BIT(skip_len) : 0);
     unsigned char skip0 = skip_len != 0 ? (unsigned char) skip[0] : 0;
     size_t        bytes = q->bytes, maxf = q->max_field, nl, vl;
-    /* the fields not counted here (no name, or lbg__cstr_one42()'s): the
-     * loop counts the exceptions, not the common field */
+    /* the entries not counted here (lbg__cstr_one42()'s, NULL names
+     * among them): the loop counts the exceptions, not the common field */
     size_t nother = 0;
     long   cl = -1;
     int    k;
@@ -495,11 +524,9 @@ lbg__cstr_quick42(lbg_quick_t *q, const void *entries, size_t stride,
     for (; e != end; e += stride) {
         nm = ((const unsigned char *const *) (const void *) e)[0];
         v = ((const unsigned char *const *) (const void *) e)[1];
-        if (nm == NULL) {
-            nother++;
-            continue;
-        }
-        if (v == NULL || (LBG__CSTR_CROSS(nm) | LBG__CSTR_CROSS(v)) != 0) {
+        /* a NULL name or value, or a string on the first byte or the
+         * last 15 bytes of a page: out of line */
+        if ((LBG__CSTR_CROSS1(nm) | LBG__CSTR_CROSS1(v)) != 0) {
             goto one;
         }
         if (lbg__cstr_pcmp(rn, nm, &nl)) {
@@ -602,6 +629,23 @@ lbg__cstr_quick42(lbg_quick_t *q, const void *entries, size_t stride,
     q->nfields += n - nother;
     q->bytes = bytes;
     q->max_field = maxf;
+    if (last != NULL) {
+        /* lbg_cstr_quick_last()'s field: its value, as any other */
+        p = (const unsigned char *) last;
+        if (LBG__CSTR_CROSS(p) == 0) {
+            if (lbg__cstr_pcmp(rv, p, &vl)) {
+                p += vl;
+            } else {
+                p = lbg__cstr_blocks42(rv, p);
+            }
+            if (*p == '\0') {
+                lbg_quick_count(q, name_len,
+                                (size_t) (p - (const unsigned char *) last));
+                return cl;
+            }
+        }
+        lbg__cstr_last(q, name, name_len, last);
+    }
     return cl;
 }
 
@@ -672,10 +716,43 @@ lbg_cstr_quick(lbg_quick_t *q, const void *entries, size_t stride, size_t n,
 {
 #ifdef LBG__CSTR_SSE42
     if (LBG__CSTR_HAS42()) {
-        return lbg__cstr_quick42(q, entries, stride, n, skip, skip_len);
+        return lbg__cstr_quick42(q, entries, stride, n, skip, skip_len, NULL,
+                                 0, NULL);
     }
 #endif
     return lbg__cstr_quick2(q, entries, stride, n, skip, skip_len);
+}
+
+/* lbg_cstr_quick_last() with SSE2 (out of line, as lbg__cstr_quick2) */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+LBG__CSTR_NOASAN static long
+lbg__cstr_quick_last2(lbg_quick_t *q, const void *entries, size_t stride,
+                      size_t n, const char *skip, size_t skip_len,
+                      const char *name, size_t name_len, const char *value)
+{
+    long cl = lbg__cstr_quick2(q, entries, stride, n, skip, skip_len);
+
+    if (value != NULL) {
+        lbg__cstr_last(q, name, name_len, value);
+    }
+    return cl;
+}
+
+LBG__CSTR_NOASAN long
+lbg_cstr_quick_last(lbg_quick_t *q, const void *entries, size_t stride,
+                    size_t n, const char *skip, size_t skip_len,
+                    const char *name, size_t name_len, const char *value)
+{
+#ifdef LBG__CSTR_SSE42
+    if (LBG__CSTR_HAS42()) {
+        return lbg__cstr_quick42(q, entries, stride, n, skip, skip_len, name,
+                                 name_len, value);
+    }
+#endif
+    return lbg__cstr_quick_last2(q, entries, stride, n, skip, skip_len, name,
+                                 name_len, value);
 }
 
 #else /* no SSE2, or LBG_NO_SIMD: strlen, then the exact span tests */
@@ -723,6 +800,19 @@ lbg_cstr_quick(lbg_quick_t *q, const void *entries, size_t stride, size_t n,
                const char *skip, size_t skip_len)
 {
     LBG__CSTR_QUICK_LOOP(lbg__cstr_name1, lbg__cstr_value1);
+}
+
+long
+lbg_cstr_quick_last(lbg_quick_t *q, const void *entries, size_t stride,
+                    size_t n, const char *skip, size_t skip_len,
+                    const char *name, size_t name_len, const char *value)
+{
+    long cl = lbg_cstr_quick(q, entries, stride, n, skip, skip_len);
+
+    if (value != NULL) {
+        lbg__cstr_last(q, name, name_len, value);
+    }
+    return cl;
 }
 
 #endif

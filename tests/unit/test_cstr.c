@@ -79,8 +79,9 @@ typedef struct {
 /* lbg_cstr_quick() on the one-entry table {name, value} (a skipped
  * "content-type") against lbg_quick_field() on the same field (strlen for
  * the lengths): same counts, same framing counts, same first
- * Content-Length, same lbg_quick_clean(). Its loop has scans of its own:
- * this runs them on every string check_both() gets. */
+ * Content-Length, same lbg_quick_clean(); and lbg_cstr_quick_last() with
+ * value as a last Content-Type too. Its loop has scans of its own: this
+ * runs them on every string check_both() gets. */
 static void
 check_quick1(const char *name, const char *value)
 {
@@ -112,6 +113,26 @@ check_quick1(const char *name, const char *value)
         assert_int_equal(q.nte, r.nte);
         lbg_policy_init(&p, LBG_PROFILE_STRICTEST);
         p.mode = LBG_MODE_REPAIR;
+        assert_int_equal(lbg_quick_clean(&p, &q, 200, NULL, 0),
+                         lbg_quick_clean(&p, &r, 200, NULL, 0));
+
+        /* lbg_cstr_quick_last(): the same table, then value as the
+         * value of a last "Content-Type" */
+        lbg_quick_init(&q);
+        assert_int_equal(lbg_cstr_quick_last(&q, &e, sizeof(e), 1,
+                                             skip ? "content-type" : NULL,
+                                             skip ? 12 : 0, "Content-Type",
+                                             12, value),
+                         cl);
+        if (value != NULL) {
+            lbg_quick_field(&r, (const unsigned char *) "Content-Type", 12,
+                            (const unsigned char *) value, vl, 0);
+        }
+        assert_int_equal(q.nfields, r.nfields);
+        assert_int_equal(q.bytes, r.bytes);
+        assert_int_equal(q.max_field, r.max_field);
+        assert_int_equal(q.ncl, r.ncl);
+        assert_int_equal(q.nte, r.nte);
         assert_int_equal(lbg_quick_clean(&p, &q, 200, NULL, 0),
                          lbg_quick_clean(&p, &r, 200, NULL, 0));
     }
