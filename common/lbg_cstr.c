@@ -24,8 +24,9 @@
  *   bad byte, and the exact SSE2 test decides from there); values the 3
  *   ranges HTAB, 0x20..0x7e and 0x80..0xff. The first 16 bytes are read
  *   from s[0] on, unaligned, when they lie on the page of s[0] (s[0] at
- *   least 16 bytes before the end of its page; else the SSE2 scan does
- *   the whole string); then aligned 16-byte blocks.
+ *   least 16 bytes before the end of its page; else the aligned block of
+ *   s[0] is read, and PSHUFB moves its bytes from s[0] on to the front of
+ *   the register, NULs after them); then aligned 16-byte blocks.
  * - SSE2 (the baseline): the four ranges of lbg__q_name_good() (then the
  *   exact tchar test from the first byte outside them) and the value key
  *   of lbg__q_vkey(), on aligned 16-byte blocks from the block that holds
@@ -358,18 +359,43 @@ lbg__cstr_blocks42(__m128i r, const unsigned char *s)
     }
 }
 
+/* lbg__cstr_stop42()'s shuffle masks: the 16 bytes from offset k are
+ * k, k + 1, ..., 15, then 0x80 (PSHUFB: a NUL) k times */
+static const unsigned char lbg__cstr_shift[32] = {
+    0,    1,    2,    3,    4,    5,    6,    7,    8,    9,    10,
+    11,   12,   13,   14,   15,   0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+    0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80};
+
 /* The first byte from s that is outside ranges r or the NUL: the 16 bytes
- * from s (on its page), then aligned blocks. */
+ * from s when they lie on the page of s; else (s in the last 15 bytes of
+ * its page) the bytes of its aligned block from s on, moved to the front
+ * of the register by PSHUFB (SSSE3, which every SSE4.2 CPU has) and
+ * followed by NULs, where PCMPISTRI stops at 16 - k (k: the offset of s
+ * in its block) if no byte of s did; then aligned blocks. */
 __attribute__((target("sse4.2")))
 LBG__CSTR_NOASAN static inline const unsigned char *
 lbg__cstr_stop42(__m128i r, const unsigned char *s)
 {
-    int i;
+    const unsigned char *p;
+    size_t               i, k;
 
-    i = _mm_cmpistri(r, _mm_loadu_si128((const __m128i *) (const void *) s),
-                     LBG__CSTR_MODE);
-    if (i < 16) {
-        return s + i;
+    if (LBG__CSTR_IN_PAGE(s)) {
+        if (lbg__cstr_pcmp(r, s, &i)) {
+            return s + i;
+        }
+    } else {
+        p = LBG__CSTR_BLOCK(s);
+        k = (size_t) (s - p);
+        i = (size_t) _mm_cmpistri(
+            r,
+            _mm_shuffle_epi8(
+                LBG__CSTR_LOAD16(p),
+                _mm_loadu_si128(
+                    (const __m128i *) (const void *) (lbg__cstr_shift + k))),
+            LBG__CSTR_MODE);
+        if (i < 16 - k) {
+            return s + i;
+        }
     }
     return lbg__cstr_blocks42(r, s);
 }
@@ -384,9 +410,6 @@ lbg__cstr_name42(const unsigned char *s, size_t *len)
                                     0x7e, 0x7e);
     const unsigned char *q;
 
-    if (!LBG__CSTR_IN_PAGE(s)) {
-        return lbg__cstr_name2(s, len);
-    }
     q = lbg__cstr_stop42(r, s);
     if (*q == '\0') {
         *len = (size_t) (q - s);
@@ -405,9 +428,6 @@ lbg__cstr_value42(const unsigned char *s, size_t *len)
                                     (char) 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0,
                                     0);
 
-    if (!LBG__CSTR_IN_PAGE(s)) {
-        return lbg__cstr_value2(s, len);
-    }
     return lbg__cstr_end(s, lbg__cstr_stop42(r, s), len);
 }
 

@@ -200,8 +200,9 @@ filler(size_t i)
 /*
  * Every byte value (1..255, and the NUL, which ends the string there) at
  * every position of strings of 1 to 200 bytes, at alignments that run
- * through a 64-byte block; before the string and after its NUL, bytes
- * that are bad in both classes (a stray scan would turn a verdict).
+ * through a 64-byte block, and of 1 to 20 bytes against the end of a page;
+ * before the string and after its NUL, bytes that are bad in both classes
+ * (a stray scan would turn a verdict).
  */
 static void
 test_every_byte_every_position(void **state)
@@ -216,6 +217,20 @@ test_every_byte_every_position(void **state)
         for (pos = 0; pos < n; pos++) {
             align = (n * 7 + pos) & 63;
             s = page + 128 + align;
+            memset(page, 0x01, pg);
+            for (i = 0; i < n; i++) {
+                s[i] = filler(i);
+            }
+            s[n] = '\0';
+            for (b = 0; b < 256; b++) {
+                s[pos] = (unsigned char) b;
+                check_both(s);
+            }
+            if (n > 20) {
+                continue;
+            }
+            /* and with the NUL on the last byte of the page */
+            s = page + pg - 1 - n;
             memset(page, 0x01, pg);
             for (i = 0; i < n; i++) {
                 s[i] = filler(i);
@@ -297,6 +312,53 @@ test_guard_pages(void **state)
         }
     }
     guarded_free(page, pg);
+}
+
+/* Strings that begin on the last 1 to 16 bytes of a page and go on into
+ * the next (readable) one: lengths 0..40, every byte value at the first
+ * byte, on either side of the boundary and at the last byte (the SSE4.2
+ * scans read the first page's last block through PSHUFB, then aligned
+ * blocks of the next page). */
+static void
+test_across_pages(void **state)
+{
+    size_t         pg = (size_t) sysconf(_SC_PAGESIZE);
+    unsigned char *base, *s;
+    size_t         n, i, j, at[4], a;
+    unsigned       b;
+
+    (void) state;
+    base = mmap(NULL, 4 * pg, PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(base != MAP_FAILED);
+    assert_int_equal(mprotect(base, pg, PROT_NONE), 0);
+    assert_int_equal(mprotect(base + 3 * pg, pg, PROT_NONE), 0);
+    for (j = 1; j <= 16; j++) {
+        for (n = 0; n <= 40; n++) {
+            s = base + 2 * pg - j;
+            memset(base + pg, 0x01, 2 * pg);
+            for (i = 0; i < n; i++) {
+                s[i] = filler(i);
+            }
+            s[n] = '\0';
+            check_both(s);
+            at[0] = 0;
+            at[1] = j - 1;
+            at[2] = j;
+            at[3] = n - 1;
+            for (a = 0; a < 4 && n > 0; a++) {
+                if (at[a] >= n) {
+                    continue;
+                }
+                for (b = 0; b < 256; b++) {
+                    s[at[a]] = (unsigned char) b;
+                    check_both(s);
+                }
+                s[at[a]] = filler(at[a]);
+            }
+        }
+    }
+    munmap(base, 4 * pg);
 }
 
 /* Names with every tchar, then a bad byte after many rare ones (the
@@ -459,6 +521,7 @@ main(void)
         cmocka_unit_test(test_every_byte_every_position),
         cmocka_unit_test(test_clean_every_alignment),
         cmocka_unit_test(test_guard_pages),
+        cmocka_unit_test(test_across_pages),
         cmocka_unit_test(test_rare_tchar_and_null_value),
         cmocka_unit_test(test_quick_tables),
     };
