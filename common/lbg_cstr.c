@@ -505,11 +505,13 @@ lbg__cstr_one42(lbg_quick_t *q, const unsigned char *nm,
  * length sends the lengths of the skipped name and of the framing names
  * to their exact tests (lbg__cstr_other()'s); a Content-Length of 1 to
  * 15 digits is counted here, as lbg_quick_field() counts it (one more
- * PCMPISTRI, range '0'..'9'). Every other entry (a NULL name or value, a
- * string on the first byte or near the end of its page, a byte outside
- * the class, an empty name, the skipped name, a Transfer-Encoding) goes
- * through lbg__cstr_one42(), with the budgets' counts written back to q
- * around it. Same results as LBG__CSTR_QUICK_LOOP.
+ * PCMPISTRI, range '0'..'9'). A string on the first byte or the last 15
+ * of its page is scanned by lbg__cstr_stop42(), which reads within its
+ * page. Every other entry (a NULL name or value, a byte outside the
+ * class, an empty name, the skipped name, a Transfer-Encoding, and the
+ * rarer lengths of a string at a page's edge) goes through
+ * lbg__cstr_one42(), with the budgets' counts written back to q around
+ * it. Same results as LBG__CSTR_QUICK_LOOP.
  */
 __attribute__((target("sse4.2"))) LBG__CSTR_NOASAN static long
 lbg__cstr_quick42(lbg_quick_t *q, const void *entries, size_t stride,
@@ -545,9 +547,9 @@ lbg__cstr_quick42(lbg_quick_t *q, const void *entries, size_t stride,
         nm = ((const unsigned char *const *) (const void *) e)[0];
         v = ((const unsigned char *const *) (const void *) e)[1];
         /* a NULL name or value, or a string on the first byte or the
-         * last 15 bytes of a page: out of line */
+         * last 15 bytes of a page: below */
         if ((LBG__CSTR_CROSS1(nm) | LBG__CSTR_CROSS1(v)) != 0) {
-            goto one;
+            goto edge;
         }
         if (lbg__cstr_pcmp(rn, nm, &nl)) {
             if (nm[nl] != '\0') {
@@ -620,6 +622,29 @@ lbg__cstr_quick42(lbg_quick_t *q, const void *entries, size_t stride,
         nl = (size_t) (p - nm);
         goto name;
 
+    edge:
+        if (nm == NULL) {
+            nother++;
+            continue;
+        }
+        if (v == NULL) {
+            goto one;
+        }
+        /* the scans that read only the pages of the strings
+         * (lbg__cstr_stop42), the value first; a rare name or length
+         * goes out of line */
+        p = lbg__cstr_stop42(rv, v);
+        if (*p != '\0') {
+            goto one;
+        }
+        vl = (size_t) (p - v);
+        p = lbg__cstr_stop42(rn, nm);
+        nl = (size_t) (p - nm);
+        if (*p != '\0' || (look & LBG__CSTR_LEN_BIT(nl)) != 0) {
+            goto one;
+        }
+        goto count;
+
     content_length:
         /* 1 to 15 digits: lbg_quick_field()'s lbg__q_digits() */
         if (!lbg__cstr_pcmp(rd, v, &vl) || vl == 0 || v[vl] != '\0') {
@@ -651,20 +676,13 @@ lbg__cstr_quick42(lbg_quick_t *q, const void *entries, size_t stride,
     q->max_field = maxf;
     if (last != NULL) {
         /* lbg_cstr_quick_last()'s field: its value, as any other */
-        p = (const unsigned char *) last;
-        if (LBG__CSTR_CROSS(p) == 0) {
-            if (lbg__cstr_pcmp(rv, p, &vl)) {
-                p += vl;
-            } else {
-                p = lbg__cstr_blocks42(rv, p);
-            }
-            if (*p == '\0') {
-                lbg_quick_count(q, name_len,
-                                (size_t) (p - (const unsigned char *) last));
-                return cl;
-            }
+        p = lbg__cstr_stop42(rv, (const unsigned char *) last);
+        if (*p == '\0') {
+            lbg_quick_count(q, name_len,
+                            (size_t) (p - (const unsigned char *) last));
+        } else {
+            lbg__cstr_last(q, name, name_len, last);
         }
-        lbg__cstr_last(q, name, name_len, last);
     }
     return cl;
 }
