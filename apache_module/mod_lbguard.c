@@ -903,7 +903,7 @@ static int lbguard_body_known(request_rec *r, ap_filter_t *next,
  * report, or NULL for a clean header section. With next (the filter after
  * LBGUARD) and whole (lbguard_brigade_aborts(), or -1), the guard is left
  * out where it would pass the body for certain (lbguard_body_known). */
-static void lbguard_arm_body(request_rec *r, lbguard_ctx *ctx,
+static APR_INLINE void lbguard_arm_body(request_rec *r, lbguard_ctx *ctx,
                              const lbg_policy_t *policy, int cl, int errcl,
                              ap_filter_t *next, apr_off_t whole)
 {
