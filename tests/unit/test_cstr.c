@@ -94,18 +94,18 @@ check_quick1(const char *name, const char *value)
 
     for (skip = 0; skip < 2; skip++) {
         lbg_quick_init(&q);
-        cl = lbg_cstr_quick(&q, &e, sizeof(e), 1, skip ? "content-type" : NULL,
-                            skip ? 12 : 0);
+        cl = lbg_cstr_quick(&q, &e, sizeof(e), 1,
+                            skip ? "content-type" : NULL, skip ? 12 : 0);
         lbg_quick_init(&r);
         if (!skip || !lbgt_ieq(name, "content-type")) {
             lbg_quick_field(&r, (const unsigned char *) name, nl,
                             (const unsigned char *) (value ? value : ""), vl,
                             0);
         }
-        assert_int_equal(cl, lbg_field_is_content_length(
-                                 (const unsigned char *) name, nl)
-                                 ? 0
-                                 : -1);
+        assert_int_equal(
+            cl, lbg_field_is_content_length((const unsigned char *) name, nl)
+                    ? 0
+                    : -1);
         assert_int_equal(q.nfields, r.nfields);
         assert_int_equal(q.bytes, r.bytes);
         assert_int_equal(q.max_field, r.max_field);
