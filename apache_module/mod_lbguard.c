@@ -175,6 +175,8 @@ static char lbguard_passed;
 static ap_filter_rec_t *lbguard_http_filters[LBGUARD_HTTP_FILTERS];
 
 #define LBGUARD_UNSET      (-1)
+/* lbguard_arm_body()'s errcl: err_headers_out not looked at yet */
+#define LBGUARD_CL_UNKNOWN (-2)
 #define LBGUARD_NOTE       "lbguard-findings"
 #define LBGUARD_LOG_MAX    512
 #define LBGUARD_SUMMARY_MAX 1024
@@ -550,40 +552,32 @@ typedef char lbguard_entry_layout[
  * lbguard_view(), in its order): lbg_cstr_quick() on each table, one pass
  * over each name and value for both length and verdict, Content-Type
  * entries left out when r->content_type replaces them. Sets *cl as
- * lbguard_view() does. */
-static void lbguard_quick(request_rec *r, lbg_quick_t *q, int *cl)
+ * lbguard_view() does, and *errcl to the index of err_headers_out's first
+ * Content-Length (the entry lbguard_cl_index() finds), or -1. */
+static void lbguard_quick(request_rec *r, lbg_quick_t *q, int *cl,
+                          int *errcl)
 {
     const apr_array_header_t *arr;
     const char               *skip = r->content_type != NULL
                                      ? "content-type" : NULL;
     size_t                    skip_len = skip != NULL
                                          ? sizeof("content-type") - 1 : 0;
-    size_t                    vlen;
 
     lbg_quick_init(q);
-    *cl = -1;
+    *errcl = -1;
     arr = apr_table_elts(r->err_headers_out);
     if (arr->nelts > 0) {
-        lbg_cstr_quick(q, arr->elts, sizeof(apr_table_entry_t),
-                       (size_t) arr->nelts, skip, skip_len);
+        *errcl = (int) lbg_cstr_quick(q, arr->elts, sizeof(apr_table_entry_t),
+                                      (size_t) arr->nelts, skip, skip_len);
     }
+    /* then r->content_type, in the same call: a token of no framing
+     * field as name */
     arr = apr_table_elts(r->headers_out);
-    if (arr->nelts > 0) {
-        *cl = (int) lbg_cstr_quick(q, arr->elts, sizeof(apr_table_entry_t),
-                                   (size_t) arr->nelts, skip, skip_len);
-    }
-    if (r->content_type) {
-        /* the name is a token, of no framing field */
-        if (lbg_cstr_value(r->content_type, &vlen)) {
-            lbg_quick_count(q, sizeof("Content-Type") - 1, vlen);
-        }
-        else {
-            lbg_quick_field(q, (const unsigned char *) "Content-Type",
-                            sizeof("Content-Type") - 1,
-                            (const unsigned char *) r->content_type, vlen,
-                            0);
-        }
-    }
+    *cl = (int) lbg_cstr_quick_last(q, arr->elts, sizeof(apr_table_entry_t),
+                                    (size_t) (arr->nelts > 0 ? arr->nelts : 0),
+                                    skip, skip_len, "Content-Type",
+                                    sizeof("Content-Type") - 1,
+                                    r->content_type);
 }
 
 /* Builds the view of r as HTTP_HEADER will send it (err_headers_out first,
@@ -856,17 +850,18 @@ static int lbguard_cl_index(apr_table_t *t, const char *key)
  * still gets the guard, which cuts what is past the Content-Length.
  */
 static int lbguard_body_known(request_rec *r, ap_filter_t *next,
-                              apr_off_t whole, const char *v)
+                              apr_off_t whole, const char *v, int errcl)
 {
-    ap_filter_t *n;
+    ap_filter_t *n = next;
     apr_off_t    cl = 0;
     const char  *d;
-    int          i, range = 0;
+    int          range = 0;
 
     if (whole < 0 || r->bytes_sent != 0
         /* HTTP_HEADER sends err_headers_out's Content-Length first: the
          * guard must hold the body to it ("Header always add") */
-        || lbguard_cl_index(r->err_headers_out, NULL) >= 0) {
+        || (errcl == LBGUARD_CL_UNKNOWN
+            ? lbguard_cl_index(r->err_headers_out, NULL) : errcl) >= 0) {
         return 0;
     }
     /* v is 1*DIGIT of exactly the value whole (at most 18 digits: no
@@ -877,31 +872,39 @@ static int lbguard_body_known(request_rec *r, ap_filter_t *next,
     if (d == v || *d != '\0' || cl != whole) {
         return 0;
     }
-    /* in the order http_create_request() adds them: each filter must be
-     * the next of lbguard_http_filters[] or a later one */
-    for (n = next, i = 0;
-         n != NULL && n->frec->ftype <= AP_FTYPE_PROTOCOL + 1;
-         n = n->next, i++) {
-        while (i < LBGUARD_HTTP_FILTERS
-               && n->frec != lbguard_http_filters[i]) {
-            i++;
-        }
-        if (i == LBGUARD_HTTP_FILTERS) {
-            return 0;
-        }
-        range |= i == 0; /* BYTERANGE */
+    /* in the order http_create_request() adds them, each at most once
+     * (an absent one is NULL, which no frec is): then no filter of a type
+     * up to AP_FTYPE_PROTOCOL + 1 */
+    if (n != NULL && n->frec == lbguard_http_filters[0]) {
+        range = 1; /* BYTERANGE */
+        n = n->next;
+    }
+    if (n != NULL && n->frec == lbguard_http_filters[1]) {
+        n = n->next;
+    }
+    if (n != NULL && n->frec == lbguard_http_filters[2]) {
+        n = n->next;
+    }
+    if (n != NULL && n->frec == lbguard_http_filters[3]) {
+        n = n->next;
+    }
+    if (n != NULL && n->frec->ftype <= AP_FTYPE_PROTOCOL + 1) {
+        return 0;
     }
     return !range || apr_table_get(r->headers_in, "Range") == NULL;
 }
 
 /* Adds the body guard when the handler set a Content-Length (headers_out
- * entry cl >= 0) and the response may have a body: when Apache computes
- * one (CONTENT_LENGTH filter) it is right. ctx is the header filter's
+ * entry cl >= 0, or err_headers_out entry errcl >= 0) and the response
+ * may have a body: when Apache computes one (CONTENT_LENGTH filter) it is
+ * right. errcl is the index of err_headers_out's first Content-Length
+ * (lbg_cstr_quick()'s, which finds the one lbguard_cl_index() finds), -1
+ * for none, or LBGUARD_CL_UNKNOWN: look it up. ctx is the header filter's
  * report, or NULL for a clean header section. With next (the filter after
  * LBGUARD) and whole (lbguard_brigade_aborts(), or -1), the guard is left
  * out where it would pass the body for certain (lbguard_body_known). */
-static void lbguard_arm_body(request_rec *r, lbguard_ctx *ctx,
-                             const lbg_policy_t *policy, int cl,
+static APR_INLINE void lbguard_arm_body(request_rec *r, lbguard_ctx *ctx,
+                             const lbg_policy_t *policy, int cl, int errcl,
                              ap_filter_t *next, apr_off_t whole)
 {
     lbguard_body_ctx *bctx;
@@ -914,7 +917,8 @@ static void lbguard_arm_body(request_rec *r, lbguard_ctx *ctx,
     if (cl < 0) {
         /* a Content-Length in err_headers_out only ("Header always add"):
          * HTTP_HEADER sends it all the same (issue 9) */
-        cl = lbguard_cl_index(r->err_headers_out, NULL);
+        cl = errcl == LBGUARD_CL_UNKNOWN
+             ? lbguard_cl_index(r->err_headers_out, NULL) : errcl;
         if (cl < 0) {
             return;
         }
@@ -926,7 +930,7 @@ static void lbguard_arm_body(request_rec *r, lbguard_ctx *ctx,
                                        apr_table_elts(r->headers_out)->elts)[cl];
 
         if (whole >= 0 && e->val != NULL
-            && lbguard_body_known(r, next, whole, e->val)) {
+            && lbguard_body_known(r, next, whole, e->val, errcl)) {
             return;
         }
         key = e->key;
@@ -1039,20 +1043,23 @@ static apr_status_t lbguard_switch(ap_filter_t *f, apr_bucket_brigade *bb)
     return ap_pass_brigade(c->output_filters, hb);
 }
 
+static apr_status_t lbguard_header_check(ap_filter_t *f,
+                                         apr_bucket_brigade *bb,
+                                         const lbg_policy_t *policy,
+                                         const char *sl, size_t sl_len);
+
 static apr_status_t lbguard_header_filter(ap_filter_t *f,
                                           apr_bucket_brigade *bb)
 {
     request_rec      *r = f->r;
     lbguard_ctx      *ctx = f->ctx;
     lbguard_dir_conf *conf;
-    lbg_response_t    view;
     lbg_policy_t      policy_buf;
     const lbg_policy_t *policy;
     lbg_quick_t       q;
     const char       *sl;
-    char              line[LBGUARD_LOG_MAX];
-    size_t            i, sl_len = 0;
-    int               cl;
+    size_t            sl_len = 0;
+    int               cl, errcl;
     apr_off_t         whole;
 
     if (ctx != NULL) {
@@ -1092,15 +1099,16 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
         lbguard_policy(conf, &policy_buf);
         policy = &policy_buf;
     }
-    lbguard_quick(r, &q, &cl);
+    lbguard_quick(r, &q, &cl, &errcl);
     sl = r->status_line != NULL ? lbguard_status_line(r, &sl_len) : NULL;
     if (q.nte == 0 /* an application's Transfer-Encoding: te-not-applied */
         && lbg_quick_clean(policy, &q, r->status, (const unsigned char *) sl,
                            sl_len)) {
-        if (lbguard_switching(r, policy)) {
+        if (r->status == HTTP_SWITCHING_PROTOCOLS
+            && lbguard_switching(r, policy)) {
             return lbguard_switch(f, bb);
         }
-        lbguard_arm_body(r, NULL, policy, cl, f->next, whole);
+        lbguard_arm_body(r, NULL, policy, cl, errcl, f->next, whole);
         if (whole >= 0) {
             /* the EOS is in bb: nothing of r's body comes later, so the
              * filter stays (ap_remove_output_filter() costs more than a
@@ -1112,6 +1120,25 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
         }
         return ap_pass_brigade(f->next, bb);
     }
+    return lbguard_header_check(f, bb, policy, sl, sl_len);
+}
+
+/* The rest of lbguard_header_filter() for a response its quick pass did
+ * not call clean: the view, lbg_check() and the other checks, the log
+ * lines, the repair (policy and the status line sl[0..sl_len) of the
+ * quick pass). Out of line: its frame (the view, a log line) costs the
+ * clean response nothing. */
+static apr_status_t __attribute__((noinline))
+lbguard_header_check(ap_filter_t *f, apr_bucket_brigade *bb,
+                     const lbg_policy_t *policy, const char *sl,
+                     size_t sl_len)
+{
+    request_rec      *r = f->r;
+    lbguard_ctx      *ctx;
+    lbg_response_t    view;
+    char              line[LBGUARD_LOG_MAX];
+    size_t            i;
+    int               cl;
 
     /* Not zeroed (some 4 KB): the core fills findings[] and edits[] up to
      * rep.nfindings and rep.nedits. */
@@ -1157,7 +1184,7 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
     if (lbguard_switching(r, &ctx->policy)) {
         return lbguard_switch(f, bb);
     }
-    lbguard_arm_body(r, ctx, &ctx->policy, cl, NULL, -1);
+    lbguard_arm_body(r, ctx, &ctx->policy, cl, LBGUARD_CL_UNKNOWN, NULL, -1);
 
     if (!ctx->no_body) {
         ap_remove_output_filter(f);

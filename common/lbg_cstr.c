@@ -24,8 +24,9 @@
  *   bad byte, and the exact SSE2 test decides from there); values the 3
  *   ranges HTAB, 0x20..0x7e and 0x80..0xff. The first 16 bytes are read
  *   from s[0] on, unaligned, when they lie on the page of s[0] (s[0] at
- *   least 16 bytes before the end of its page; else the SSE2 scan does
- *   the whole string); then aligned 16-byte blocks.
+ *   least 16 bytes before the end of its page; else the aligned block of
+ *   s[0] is read, and PSHUFB moves its bytes from s[0] on to the front of
+ *   the register, NULs after them); then aligned 16-byte blocks.
  * - SSE2 (the baseline): the four ranges of lbg__q_name_good() (then the
  *   exact tchar test from the first byte outside them) and the value key
  *   of lbg__q_vkey(), on aligned 16-byte blocks from the block that holds
@@ -67,17 +68,18 @@
 #endif
 
 /* The fields lbg_cstr_quick() does not only count (out of line: the loop
- * keeps its registers): a field named `skip` (left out), the first
- * Content-Length (its index into *cl), and every field with a byte to
- * look at or a framing name's length (lbg_quick_field()); i is the
- * entry's index, ok its LBG_CSTR_* verdict. */
+ * keeps its registers): a field named `skip` (left out), and every field
+ * with a byte to look at or a framing name's length (lbg_quick_field());
+ * ok is its LBG_CSTR_* verdict. Returns 1 when the field is a
+ * Content-Length (lbg__framing_name(): the caller keeps the first one's
+ * index), else 0. */
 #if defined(__GNUC__)
 __attribute__((noinline))
 #endif
-static void
+static int
 lbg__cstr_other(lbg_quick_t *q, const unsigned char *nm, size_t nl,
                 const unsigned char *v, size_t vl, unsigned ok,
-                const char *skip, size_t skip_len, size_t i, long *cl)
+                const char *skip, size_t skip_len)
 {
     int k = 0;
 
@@ -85,18 +87,35 @@ lbg__cstr_other(lbg_quick_t *q, const unsigned char *nm, size_t nl,
         && lbg__lower(nm[0]) == (unsigned char) skip[0]
         && lbg__ieq(nm, nl, skip, skip_len))
     {
-        return;
+        return 0;
     }
     if (nl == 14 || nl == 17) {
         k = lbg__framing_name(nm, nl);
-        if (k == LBG__K_CL && *cl < 0) {
-            *cl = (long) i;
-        }
     }
     if (ok == LBG_CSTR_OK && k == 0) {
         lbg_quick_count(q, nl, vl);
     } else {
         lbg_quick_field(q, nm, nl, v, vl, 0);
+    }
+    return k == LBG__K_CL;
+}
+
+/* lbg_cstr_quick_last()'s last field, exactly (out of line): counted when
+ * its value is clean, else through lbg_quick_field() */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void
+lbg__cstr_last(lbg_quick_t *q, const char *name, size_t name_len,
+               const char *value)
+{
+    size_t vl;
+
+    if (lbg_cstr_value(value, &vl)) {
+        lbg_quick_count(q, name_len, vl);
+    } else {
+        lbg_quick_field(q, (const unsigned char *) name, name_len,
+                        (const unsigned char *) value, vl, 0);
     }
 }
 
@@ -147,9 +166,13 @@ lbg__cstr_other(lbg_quick_t *q, const unsigned char *nm, size_t nl,
             q->nfields += nf;                                                  \
             q->bytes = bytes;                                                  \
             q->max_field = maxf;                                               \
-            lbg__cstr_other(q, (const unsigned char *) nm, nl,                 \
-                            (const unsigned char *) v, vl, ok, skip,           \
-                            skip_len, i, &cl);                                 \
+            if (lbg__cstr_other(q, (const unsigned char *) nm, nl,             \
+                                (const unsigned char *) v, vl, ok, skip,       \
+                                skip_len)                                      \
+                && cl < 0)                                                     \
+            {                                                                  \
+                cl = (long) i;                                                 \
+            }                                                                  \
             nf = 0;                                                            \
             bytes = q->bytes;                                                  \
             maxf = q->max_field;                                               \
@@ -298,31 +321,90 @@ lbg__cstr_value2(const unsigned char *s, size_t *len)
  * least) */
 #define LBG__CSTR_IN_PAGE(s) (((uintptr_t) (s) &4095) <= 4096 - 16)
 
+/* PCMPISTRI of the 16 bytes at p (on its page; any alignment) against
+ * ranges r in LBG__CSTR_MODE: returns 1 when one of them is outside the
+ * ranges or is the NUL (the carry flag), with *i the first one's index,
+ * else 0 (*i 16). One instruction and its branch: with the intrinsics
+ * GCC tests the index again (_mm_cmpistri) or runs the instruction twice
+ * (_mm_cmpistrc). */
+__attribute__((target("sse4.2"))) LBG__CSTR_NOASAN static inline int
+lbg__cstr_pcmp(__m128i r, const unsigned char *p, size_t *i)
+{
+    int cf;
+
+    __asm__("pcmpistri %[mode], %[m], %[r]"
+            : "=c"(*i), "=@ccc"(cf)
+            : [r] "x"(r), [m] "m"(*(const __m128i *) (const void *) p),
+              [mode] "i"(LBG__CSTR_MODE));
+    return cf;
+}
+
+/* The first byte outside ranges r or the NUL in the aligned blocks from
+ * the one that holds s + 16 on, when the 16 bytes from s hold none. */
+__attribute__((target("sse4.2")))
+LBG__CSTR_NOASAN static inline const unsigned char *
+lbg__cstr_blocks42(__m128i r, const unsigned char *s)
+{
+    const unsigned char *p;
+    size_t               i;
+
+    /* four blocks a step: a long value costs 9 instructions per 64
+     * bytes */
+    for (p = LBG__CSTR_BLOCK(s + 16);; p += 64) {
+        if (lbg__cstr_pcmp(r, p, &i)) {
+            return p + i;
+        }
+        if (lbg__cstr_pcmp(r, p + 16, &i)) {
+            return p + 16 + i;
+        }
+        if (lbg__cstr_pcmp(r, p + 32, &i)) {
+            return p + 32 + i;
+        }
+        if (lbg__cstr_pcmp(r, p + 48, &i)) {
+            return p + 48 + i;
+        }
+    }
+}
+
+/* lbg__cstr_stop42()'s shuffle masks: the 16 bytes from offset k are
+ * k, k + 1, ..., 15, then 0x80 (PSHUFB: a NUL) k times */
+static const unsigned char lbg__cstr_shift[32] = {
+    0,    1,    2,    3,    4,    5,    6,    7,    8,    9,    10,
+    11,   12,   13,   14,   15,   0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+    0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80};
+
 /* The first byte from s that is outside ranges r or the NUL: the 16 bytes
- * from s (on its page), then aligned blocks. */
+ * from s when they lie on the page of s; else (s in the last 15 bytes of
+ * its page) the bytes of its aligned block from s on, moved to the front
+ * of the register by PSHUFB (SSSE3, which every SSE4.2 CPU has) and
+ * followed by NULs, where PCMPISTRI stops at 16 - k (k: the offset of s
+ * in its block) if no byte of s did; then aligned blocks. */
 __attribute__((target("sse4.2")))
 LBG__CSTR_NOASAN static inline const unsigned char *
 lbg__cstr_stop42(__m128i r, const unsigned char *s)
 {
     const unsigned char *p;
-    int                  i;
+    size_t               i, k;
 
-    i = _mm_cmpistri(r, _mm_loadu_si128((const __m128i *) (const void *) s),
-                     LBG__CSTR_MODE);
-    if (i < 16) {
-        return s + i;
-    }
-    /* two blocks a step: a long value costs 4 instructions per 16 bytes */
-    for (p = LBG__CSTR_BLOCK(s + 16);; p += 32) {
-        i = _mm_cmpistri(r, LBG__CSTR_LOAD16(p), LBG__CSTR_MODE);
-        if (i < 16) {
-            return p + i;
+    if (LBG__CSTR_IN_PAGE(s)) {
+        if (lbg__cstr_pcmp(r, s, &i)) {
+            return s + i;
         }
-        i = _mm_cmpistri(r, LBG__CSTR_LOAD16(p + 16), LBG__CSTR_MODE);
-        if (i < 16) {
-            return p + 16 + i;
+    } else {
+        p = LBG__CSTR_BLOCK(s);
+        k = (size_t) (s - p);
+        i = (size_t) _mm_cmpistri(
+            r,
+            _mm_shuffle_epi8(
+                LBG__CSTR_LOAD16(p),
+                _mm_loadu_si128(
+                    (const __m128i *) (const void *) (lbg__cstr_shift + k))),
+            LBG__CSTR_MODE);
+        if (i < 16 - k) {
+            return s + i;
         }
     }
+    return lbg__cstr_blocks42(r, s);
 }
 
 /* lbg_cstr_name() with SSE4.2 */
@@ -335,9 +417,6 @@ lbg__cstr_name42(const unsigned char *s, size_t *len)
                                     0x7e, 0x7e);
     const unsigned char *q;
 
-    if (!LBG__CSTR_IN_PAGE(s)) {
-        return lbg__cstr_name2(s, len);
-    }
     q = lbg__cstr_stop42(r, s);
     if (*q == '\0') {
         *len = (size_t) (q - s);
@@ -356,9 +435,6 @@ lbg__cstr_value42(const unsigned char *s, size_t *len)
                                     (char) 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0,
                                     0);
 
-    if (!LBG__CSTR_IN_PAGE(s)) {
-        return lbg__cstr_value2(s, len);
-    }
     return lbg__cstr_end(s, lbg__cstr_stop42(r, s), len);
 }
 
@@ -371,12 +447,251 @@ lbg__cstr_field42(const unsigned char *name, const unsigned char *value,
            | (lbg__cstr_value42(value, value_len) ? LBG_CSTR_VALUE_OK : 0u);
 }
 
-/* lbg_cstr_quick() with SSE4.2 */
+/* One entry that lbg__cstr_quick42()'s own loop does not count (out of
+ * line): no field for a NULL name nm (returns 0), else both scans in full,
+ * then lbg__cstr_other(), whose result it returns; v NULL for "". */
+__attribute__((target("sse4.2"), noinline)) LBG__CSTR_NOASAN static int
+lbg__cstr_one42(lbg_quick_t *q, const unsigned char *nm,
+                const unsigned char *v, const char *skip, size_t skip_len)
+{
+    size_t   nl, vl;
+    unsigned ok;
+
+    if (nm == NULL) {
+        return 0;
+    }
+    if (v == NULL) {
+        v = (const unsigned char *) "";
+    }
+    ok = lbg__cstr_name42(nm, &nl) ? LBG_CSTR_NAME_OK : 0u;
+    ok |= lbg__cstr_value42(v, &vl) ? LBG_CSTR_VALUE_OK : 0u;
+    return lbg__cstr_other(q, nm, nl, v, vl, ok, skip, skip_len);
+}
+
+/* A field name length the loop of lbg__cstr_quick42() looks closer at
+ * (bit len & 63 of its mask): 0 (empty, no token), 14 and 17 (the
+ * lengths of Content-Length and Transfer-Encoding), and the skipped
+ * name's length */
+#define LBG__CSTR_LEN_BIT(len) ((uint64_t) 1 << ((len) &63))
+
+/* nonzero when the 16 bytes from s cross into the next 4 KB (bit 12
+ * changes): LBG__CSTR_IN_PAGE(s) is 0 */
+#define LBG__CSTR_CROSS(s) (((uintptr_t) (s) ^ ((uintptr_t) (s) + 15)) & 4096)
+
+/* nonzero when the 17 bytes from s - 1 cross a 4 KB boundary (s on the
+ * first byte of a page, or the 16 bytes from s cross into the next), and
+ * when s is NULL: the loop's one test for both */
+#define LBG__CSTR_CROSS1(s)                                                  \
+    ((((uintptr_t) (s) -1) ^ ((uintptr_t) (s) + 15)) & 4096)
+
+/* lbg__cstr_quick42()'s ranges, as an asm operand: GCC keeps them in
+ * registers (it would load the constants again in every block of a
+ * long value, or keep them on the stack) */
+#if defined(__GNUC__)
+#define LBG__CSTR_KEEP(x) __asm__("" : "+x"(x))
+#else
+#define LBG__CSTR_KEEP(x) ((void) 0)
+#endif
+
+/* the budgets' byte counts as asm operands, where they are read from q:
+ * GCC would pair them in a vector register (4 more instructions a field) */
+#if defined(__GNUC__)
+#define LBG__CSTR_KEEPR(x, y) __asm__("" : "+r"(x), "+r"(y))
+#else
+#define LBG__CSTR_KEEPR(x, y) ((void) 0)
+#endif
+
+/*
+ * lbg_cstr_quick() with SSE4.2, its loop written for the common field:
+ * a name and a value, both on their pages for 16 bytes
+ * (LBG__CSTR_CROSS1), the name of tchar and the value of field-vchar, SP,
+ * HTAB, each up to its NUL: one PCMPISTRI for a name or value shorter
+ * than 16 bytes, whose length is the index it returns, then aligned
+ * blocks (lbg__cstr_blocks42); a '!' in a name (the tchar the 8 ranges
+ * leave out) resumes the scan after it. One bit test on the name's
+ * length sends the lengths of the skipped name and of the framing names
+ * to their exact tests (lbg__cstr_other()'s); a Content-Length of 1 to
+ * 15 digits is counted here, as lbg_quick_field() counts it (one more
+ * PCMPISTRI, range '0'..'9'). A string on the first byte or the last 15
+ * of its page is scanned by lbg__cstr_stop42(), which reads within its
+ * page. Every other entry (a NULL name or value, a byte outside the
+ * class, an empty name, the skipped name, a Transfer-Encoding, and the
+ * rarer lengths of a string at a page's edge) goes through
+ * lbg__cstr_one42(), with the budgets' counts written back to q around
+ * it. Same results as LBG__CSTR_QUICK_LOOP.
+ */
 __attribute__((target("sse4.2"))) LBG__CSTR_NOASAN static long
 lbg__cstr_quick42(lbg_quick_t *q, const void *entries, size_t stride,
-                  size_t n, const char *skip, size_t skip_len)
+                  size_t n, const char *skip, size_t skip_len,
+                  const char *name, size_t name_len, const char *last)
 {
-    LBG__CSTR_QUICK_LOOP(lbg__cstr_name42, lbg__cstr_value42);
+    /* lbg__cstr_name42()'s and lbg__cstr_value42()'s ranges */
+    __m128i rn = _mm_setr_epi8(0x23, 0x27, 0x2a, 0x2b, 0x2d, 0x2e, 0x30, 0x39,
+                               0x41, 0x5a, 0x5e, 0x7a, 0x7c, 0x7c, 0x7e,
+                               0x7e);
+    __m128i rv = _mm_setr_epi8(0x09, 0x09, 0x20, 0x7e, (char) 0x80,
+                               (char) 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    /* DIGIT (RFC 9110 8.6), for a Content-Length value */
+    const __m128i rd = _mm_setr_epi8(0x30, 0x39, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                     0, 0, 0, 0);
+    const unsigned char *e = (const unsigned char *) entries;
+    const unsigned char *end = e + n * stride, *nm, *v, *p;
+    uint64_t             look = LBG__CSTR_LEN_BIT(0) | LBG__CSTR_LEN_BIT(14)
+                    | LBG__CSTR_LEN_BIT(17)
+                    | (skip_len != 0 ? LBG__CSTR_LEN_BIT(skip_len) : 0);
+    unsigned char skip0 = skip_len != 0 ? (unsigned char) skip[0] : 0;
+    size_t        bytes = q->bytes, maxf = q->max_field, nl, vl;
+    /* the entries not counted here (lbg__cstr_one42()'s, NULL names
+     * among them): the loop counts the exceptions, not the common field */
+    size_t nother = 0;
+    long   cl = -1;
+    int    k;
+
+    LBG__CSTR_KEEP(rn);
+    LBG__CSTR_KEEP(rv);
+    LBG__CSTR_KEEPR(bytes, maxf);
+    for (; e != end; e += stride) {
+        nm = ((const unsigned char *const *) (const void *) e)[0];
+        v = ((const unsigned char *const *) (const void *) e)[1];
+        /* a NULL name or value, or a string on the first byte or the
+         * last 15 bytes of a page: below */
+        if ((LBG__CSTR_CROSS1(nm) | LBG__CSTR_CROSS1(v)) != 0) {
+            goto edge;
+        }
+        if (lbg__cstr_pcmp(rn, nm, &nl)) {
+            if (nm[nl] != '\0') {
+                goto rare;
+            }
+        } else {
+            p = lbg__cstr_blocks42(rn, nm);
+            nl = (size_t) (p - nm);
+            if (*p != '\0') {
+                goto rare;
+            }
+        }
+    name:
+        if ((look & LBG__CSTR_LEN_BIT(nl)) != 0) {
+            if (nl == 0 || (nl == skip_len && lbg__lower(nm[0]) == skip0)) {
+                goto one;
+            }
+            k = nl == 14 || nl == 17 ? lbg__framing_name(nm, nl) : 0;
+            if (k == LBG__K_CL) {
+                goto content_length;
+            }
+            if (k != 0) {
+                goto one;
+            }
+        }
+        if (lbg__cstr_pcmp(rv, v, &vl)) {
+            if (v[vl] != '\0') {
+                goto one;
+            }
+        } else {
+            p = lbg__cstr_blocks42(rv, v);
+            if (*p != '\0') {
+                goto one;
+            }
+            vl = (size_t) (p - v);
+        }
+    count:
+        vl += nl;
+        bytes += vl;
+        if (vl > maxf) {
+            maxf = vl;
+        }
+        continue;
+
+    rare:
+        /* nm[nl]: the first byte of the name outside rn, not its NUL: a
+         * '!' (the tchar rn leaves out) resumes the scan after it, on the
+         * page of the 16 bytes it reads; any other byte: not a token. (nm
+         * through an asm operand: else GCC computes nm + nl in the common
+         * path, for this one.) */
+        p = nm;
+#if defined(__GNUC__)
+        __asm__("" : "+r"(p));
+#endif
+        p += nl;
+        while (*p == '!') {
+            p++;
+            if (LBG__CSTR_CROSS(p) != 0) {
+                goto one;
+            }
+            if (lbg__cstr_pcmp(rn, p, &nl)) {
+                p += nl;
+            } else {
+                p = lbg__cstr_blocks42(rn, p);
+            }
+        }
+        if (*p != '\0') {
+            goto one;
+        }
+        nl = (size_t) (p - nm);
+        goto name;
+
+    edge:
+        if (nm == NULL) {
+            nother++;
+            continue;
+        }
+        if (v == NULL) {
+            goto one;
+        }
+        /* the scans that read only the pages of the strings
+         * (lbg__cstr_stop42), the value first; a rare name or length
+         * goes out of line */
+        p = lbg__cstr_stop42(rv, v);
+        if (*p != '\0') {
+            goto one;
+        }
+        vl = (size_t) (p - v);
+        p = lbg__cstr_stop42(rn, nm);
+        nl = (size_t) (p - nm);
+        if (*p != '\0' || (look & LBG__CSTR_LEN_BIT(nl)) != 0) {
+            goto one;
+        }
+        goto count;
+
+    content_length:
+        /* 1 to 15 digits: lbg_quick_field()'s lbg__q_digits() */
+        if (!lbg__cstr_pcmp(rd, v, &vl) || vl == 0 || v[vl] != '\0') {
+            goto one;
+        }
+        q->ncl++;
+        if (cl < 0) {
+            cl = (long) ((size_t) (e - (const unsigned char *) entries)
+                         / stride);
+        }
+        goto count;
+
+    one:
+        q->bytes = bytes;
+        q->max_field = maxf;
+        if (lbg__cstr_one42(q, nm, v, skip, skip_len) && cl < 0) {
+            cl = (long) ((size_t) (e - (const unsigned char *) entries)
+                         / stride);
+        }
+        nother++;
+        bytes = q->bytes;
+        maxf = q->max_field;
+        LBG__CSTR_KEEPR(bytes, maxf);
+        LBG__CSTR_KEEP(rn);
+        LBG__CSTR_KEEP(rv);
+    }
+    q->nfields += n - nother;
+    q->bytes = bytes;
+    q->max_field = maxf;
+    if (last != NULL) {
+        /* lbg_cstr_quick_last()'s field: its value, as any other */
+        p = lbg__cstr_stop42(rv, (const unsigned char *) last);
+        if (*p == '\0') {
+            lbg_quick_count(q, name_len,
+                            (size_t) (p - (const unsigned char *) last));
+        } else {
+            lbg__cstr_last(q, name, name_len, last);
+        }
+    }
+    return cl;
 }
 
 /* 1 where the CPU has SSE4.2 (libgcc's CPU model, read-only once its
@@ -428,7 +743,11 @@ lbg_cstr_field(const char *name, const char *value, size_t *name_len,
                   : 0u);
 }
 
-/* lbg_cstr_quick() with SSE2 */
+/* lbg_cstr_quick() with SSE2 (out of line: the dispatch below then saves
+ * no registers) */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
 LBG__CSTR_NOASAN static long
 lbg__cstr_quick2(lbg_quick_t *q, const void *entries, size_t stride, size_t n,
                  const char *skip, size_t skip_len)
@@ -442,10 +761,43 @@ lbg_cstr_quick(lbg_quick_t *q, const void *entries, size_t stride, size_t n,
 {
 #ifdef LBG__CSTR_SSE42
     if (LBG__CSTR_HAS42()) {
-        return lbg__cstr_quick42(q, entries, stride, n, skip, skip_len);
+        return lbg__cstr_quick42(q, entries, stride, n, skip, skip_len, NULL,
+                                 0, NULL);
     }
 #endif
     return lbg__cstr_quick2(q, entries, stride, n, skip, skip_len);
+}
+
+/* lbg_cstr_quick_last() with SSE2 (out of line, as lbg__cstr_quick2) */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+LBG__CSTR_NOASAN static long
+lbg__cstr_quick_last2(lbg_quick_t *q, const void *entries, size_t stride,
+                      size_t n, const char *skip, size_t skip_len,
+                      const char *name, size_t name_len, const char *value)
+{
+    long cl = lbg__cstr_quick2(q, entries, stride, n, skip, skip_len);
+
+    if (value != NULL) {
+        lbg__cstr_last(q, name, name_len, value);
+    }
+    return cl;
+}
+
+LBG__CSTR_NOASAN long
+lbg_cstr_quick_last(lbg_quick_t *q, const void *entries, size_t stride,
+                    size_t n, const char *skip, size_t skip_len,
+                    const char *name, size_t name_len, const char *value)
+{
+#ifdef LBG__CSTR_SSE42
+    if (LBG__CSTR_HAS42()) {
+        return lbg__cstr_quick42(q, entries, stride, n, skip, skip_len, name,
+                                 name_len, value);
+    }
+#endif
+    return lbg__cstr_quick_last2(q, entries, stride, n, skip, skip_len, name,
+                                 name_len, value);
 }
 
 #else /* no SSE2, or LBG_NO_SIMD: strlen, then the exact span tests */
@@ -493,6 +845,19 @@ lbg_cstr_quick(lbg_quick_t *q, const void *entries, size_t stride, size_t n,
                const char *skip, size_t skip_len)
 {
     LBG__CSTR_QUICK_LOOP(lbg__cstr_name1, lbg__cstr_value1);
+}
+
+long
+lbg_cstr_quick_last(lbg_quick_t *q, const void *entries, size_t stride,
+                    size_t n, const char *skip, size_t skip_len,
+                    const char *name, size_t name_len, const char *value)
+{
+    long cl = lbg_cstr_quick(q, entries, stride, n, skip, skip_len);
+
+    if (value != NULL) {
+        lbg__cstr_last(q, name, name_len, value);
+    }
+    return cl;
 }
 
 #endif

@@ -78,6 +78,23 @@ unsigned lbg_cstr_field(const char *name, const char *value, size_t *name_len,
 long lbg_cstr_quick(lbg_quick_t *q, const void *entries, size_t stride,
                     size_t n, const char *skip, size_t skip_len);
 
+/*
+ * lbg_cstr_quick(q, entries, stride, n, skip, skip_len), then one more
+ * field, the last: name[0..name_len) with the C string value (NULL: no
+ * such field), e.g. "Content-Type", 12 and Apache's r->content_type,
+ * which HTTP_HEADER sends after the tables. The caller vouches for the
+ * name: a token (RFC 9110 5.6.2) that is neither Content-Length nor
+ * Transfer-Encoding, and not skip. The value is checked as
+ * lbg_cstr_value() checks it; clean, the field is counted
+ * (lbg_quick_count()), else it goes through lbg_quick_field(). One call
+ * for both (with SSE4.2 the value is scanned in the same function).
+ * Returns what lbg_cstr_quick() returns. No errors.
+ */
+long lbg_cstr_quick_last(lbg_quick_t *q, const void *entries, size_t stride,
+                         size_t n, const char *skip, size_t skip_len,
+                         const char *name, size_t name_len,
+                         const char *value);
+
 #ifdef __cplusplus
 }
 #endif

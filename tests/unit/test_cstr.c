@@ -56,7 +56,90 @@ ref_value(const unsigned char *s, size_t n)
     return 1;
 }
 
-/* Checks both functions and lbg_cstr_field on the C string at s. */
+/* ASCII case-insensitive equality of a and the lower-case b */
+static int
+lbgt_ieq(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++) {
+        if ((*a >= 'A' && *a <= 'Z' ? *a + 32 : *a) != *b) {
+            return 0;
+        }
+    }
+    return *a == *b;
+}
+
+/* An entry as Apache's apr_table_entry_t lays it out: name, value, then
+ * more (lbg_cstr_quick() reads the two pointers at its start). */
+typedef struct {
+    const char *name;
+    const char *value;
+    unsigned    checksum;
+} cstr_entry_t;
+
+/* lbg_cstr_quick() on the one-entry table {name, value} (a skipped
+ * "content-type") against lbg_quick_field() on the same field (strlen for
+ * the lengths): same counts, same framing counts, same first
+ * Content-Length, same lbg_quick_clean(); and lbg_cstr_quick_last() with
+ * value as a last Content-Type too. Its loop has scans of its own: this
+ * runs them on every string check_both() gets. */
+static void
+check_quick1(const char *name, const char *value)
+{
+    cstr_entry_t e = {name, value, 0};
+    lbg_quick_t  q, r;
+    lbg_policy_t p;
+    size_t       nl = strlen(name), vl = value != NULL ? strlen(value) : 0;
+    long         cl;
+    int          skip;
+
+    for (skip = 0; skip < 2; skip++) {
+        lbg_quick_init(&q);
+        cl = lbg_cstr_quick(&q, &e, sizeof(e), 1,
+                            skip ? "content-type" : NULL, skip ? 12 : 0);
+        lbg_quick_init(&r);
+        if (!skip || !lbgt_ieq(name, "content-type")) {
+            lbg_quick_field(&r, (const unsigned char *) name, nl,
+                            (const unsigned char *) (value ? value : ""), vl,
+                            0);
+        }
+        assert_int_equal(
+            cl, lbg_field_is_content_length((const unsigned char *) name, nl)
+                    ? 0
+                    : -1);
+        assert_int_equal(q.nfields, r.nfields);
+        assert_int_equal(q.bytes, r.bytes);
+        assert_int_equal(q.max_field, r.max_field);
+        assert_int_equal(q.ncl, r.ncl);
+        assert_int_equal(q.nte, r.nte);
+        lbg_policy_init(&p, LBG_PROFILE_STRICTEST);
+        p.mode = LBG_MODE_REPAIR;
+        assert_int_equal(lbg_quick_clean(&p, &q, 200, NULL, 0),
+                         lbg_quick_clean(&p, &r, 200, NULL, 0));
+
+        /* lbg_cstr_quick_last(): the same table, then value as the
+         * value of a last "Content-Type" */
+        lbg_quick_init(&q);
+        assert_int_equal(lbg_cstr_quick_last(&q, &e, sizeof(e), 1,
+                                             skip ? "content-type" : NULL,
+                                             skip ? 12 : 0, "Content-Type",
+                                             12, value),
+                         cl);
+        if (value != NULL) {
+            lbg_quick_field(&r, (const unsigned char *) "Content-Type", 12,
+                            (const unsigned char *) value, vl, 0);
+        }
+        assert_int_equal(q.nfields, r.nfields);
+        assert_int_equal(q.bytes, r.bytes);
+        assert_int_equal(q.max_field, r.max_field);
+        assert_int_equal(q.ncl, r.ncl);
+        assert_int_equal(q.nte, r.nte);
+        assert_int_equal(lbg_quick_clean(&p, &q, 200, NULL, 0),
+                         lbg_quick_clean(&p, &r, 200, NULL, 0));
+    }
+}
+
+/* Checks both functions and lbg_cstr_field on the C string at s, and
+ * lbg_cstr_quick() with s as a name and as a value. */
 static void
 check_both(const unsigned char *s)
 {
@@ -79,6 +162,9 @@ check_both(const unsigned char *s)
     assert_int_equal(vlen, n);
     assert_int_equal(f, (name ? LBG_CSTR_NAME_OK : 0u)
                             | (value ? LBG_CSTR_VALUE_OK : 0u));
+    check_quick1((const char *) s, "v");
+    check_quick1("X-A", (const char *) s);
+    check_quick1((const char *) s, NULL);
 }
 
 /* A page run of 3 pages, the first and last PROT_NONE; returns the middle
@@ -114,8 +200,9 @@ filler(size_t i)
 /*
  * Every byte value (1..255, and the NUL, which ends the string there) at
  * every position of strings of 1 to 200 bytes, at alignments that run
- * through a 64-byte block; before the string and after its NUL, bytes
- * that are bad in both classes (a stray scan would turn a verdict).
+ * through a 64-byte block, and of 1 to 20 bytes against the end of a page;
+ * before the string and after its NUL, bytes that are bad in both classes
+ * (a stray scan would turn a verdict).
  */
 static void
 test_every_byte_every_position(void **state)
@@ -130,6 +217,20 @@ test_every_byte_every_position(void **state)
         for (pos = 0; pos < n; pos++) {
             align = (n * 7 + pos) & 63;
             s = page + 128 + align;
+            memset(page, 0x01, pg);
+            for (i = 0; i < n; i++) {
+                s[i] = filler(i);
+            }
+            s[n] = '\0';
+            for (b = 0; b < 256; b++) {
+                s[pos] = (unsigned char) b;
+                check_both(s);
+            }
+            if (n > 20) {
+                continue;
+            }
+            /* and with the NUL on the last byte of the page */
+            s = page + pg - 1 - n;
             memset(page, 0x01, pg);
             for (i = 0; i < n; i++) {
                 s[i] = filler(i);
@@ -213,6 +314,53 @@ test_guard_pages(void **state)
     guarded_free(page, pg);
 }
 
+/* Strings that begin on the last 1 to 16 bytes of a page and go on into
+ * the next (readable) one: lengths 0..40, every byte value at the first
+ * byte, on either side of the boundary and at the last byte (the SSE4.2
+ * scans read the first page's last block through PSHUFB, then aligned
+ * blocks of the next page). */
+static void
+test_across_pages(void **state)
+{
+    size_t         pg = (size_t) sysconf(_SC_PAGESIZE);
+    unsigned char *base, *s;
+    size_t         n, i, j, at[4], a;
+    unsigned       b;
+
+    (void) state;
+    base = mmap(NULL, 4 * pg, PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(base != MAP_FAILED);
+    assert_int_equal(mprotect(base, pg, PROT_NONE), 0);
+    assert_int_equal(mprotect(base + 3 * pg, pg, PROT_NONE), 0);
+    for (j = 1; j <= 16; j++) {
+        for (n = 0; n <= 40; n++) {
+            s = base + 2 * pg - j;
+            memset(base + pg, 0x01, 2 * pg);
+            for (i = 0; i < n; i++) {
+                s[i] = filler(i);
+            }
+            s[n] = '\0';
+            check_both(s);
+            at[0] = 0;
+            at[1] = j - 1;
+            at[2] = j;
+            at[3] = n - 1;
+            for (a = 0; a < 4 && n > 0; a++) {
+                if (at[a] >= n) {
+                    continue;
+                }
+                for (b = 0; b < 256; b++) {
+                    s[at[a]] = (unsigned char) b;
+                    check_both(s);
+                }
+                s[at[a]] = filler(at[a]);
+            }
+        }
+    }
+    munmap(base, 4 * pg);
+}
+
 /* Names with every tchar, then a bad byte after many rare ones (the
  * second, exact scan), and a NULL value in lbg_cstr_field. */
 static void
@@ -251,26 +399,6 @@ test_rare_tchar_and_null_value(void **state)
     assert_int_equal(vlen, 2);
 }
 
-
-/* ASCII case-insensitive equality of a and the lower-case b */
-static int
-lbgt_ieq(const char *a, const char *b)
-{
-    for (; *a && *b; a++, b++) {
-        if ((*a >= 'A' && *a <= 'Z' ? *a + 32 : *a) != *b) {
-            return 0;
-        }
-    }
-    return *a == *b;
-}
-
-/* An entry as Apache's apr_table_entry_t lays it out: name, value, then
- * more (lbg_cstr_quick() reads the two pointers at its start). */
-typedef struct {
-    const char *name;
-    const char *value;
-    unsigned    checksum;
-} cstr_entry_t;
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
@@ -393,6 +521,7 @@ main(void)
         cmocka_unit_test(test_every_byte_every_position),
         cmocka_unit_test(test_clean_every_alignment),
         cmocka_unit_test(test_guard_pages),
+        cmocka_unit_test(test_across_pages),
         cmocka_unit_test(test_rare_tchar_and_null_value),
         cmocka_unit_test(test_quick_tables),
     };
