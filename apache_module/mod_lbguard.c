@@ -917,13 +917,30 @@ static APR_INLINE void lbguard_arm_body(request_rec *r, lbguard_ctx *ctx,
     if (cl < 0) {
         /* a Content-Length in err_headers_out only ("Header always add"):
          * HTTP_HEADER sends it all the same (issue 9) */
+        const apr_table_entry_t *e;
+
         cl = errcl == LBGUARD_CL_UNKNOWN
              ? lbguard_cl_index(r->err_headers_out, NULL) : errcl;
         if (cl < 0) {
             return;
         }
-        key = ((const apr_table_entry_t *)
-               apr_table_elts(r->err_headers_out)->elts)[cl].key;
+        e = &((const apr_table_entry_t *)
+              apr_table_elts(r->err_headers_out)->elts)[cl];
+        key = e->key;
+        if (policy->mode == LBG_MODE_REPAIR && e->val != NULL) {
+            /* Moved to headers_out, the one Content-Length of the
+             * response: when CONTENT_LENGTH sees the whole body in its
+             * first brigade (a CGI that has already exited) it sets
+             * headers_out's to the body's length, and HTTP_HEADER would
+             * send err_headers_out's next to it (apr_table_overlay):
+             * "Content-Length: 5" and "Content-Length: 12". This way
+             * that value replaces this one and the guard, which reads the
+             * field sent, passes a body of that length. */
+            const char *val = e->val;
+
+            apr_table_unset(r->err_headers_out, "Content-Length");
+            apr_table_setn(r->headers_out, key, val);
+        }
     }
     else {
         const apr_table_entry_t *e = &((const apr_table_entry_t *)
