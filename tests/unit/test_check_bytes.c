@@ -18,7 +18,8 @@
  *                           the findings and edits of the response are
  *                           those of each field checked alone, in field
  *                           order (responses with more findings than the
- *                           report holds are left out);
+ *                           report holds are left out), and a field alone
+ *                           is over the budget exactly when its line is;
  *   test_check_framing_fields a Content-Length and/or a Transfer-Encoding
  *                           (any case, trusted or not) at every position
  *                           of 1 to 9 fields among names of 14 and 17
@@ -197,7 +198,7 @@ test_check_fields_alone(void **state)
     lbg_finding_t        fd[LBG_FINDINGS_MAX], fo[LBG_FINDINGS_MAX];
     lbg_edit_t           ed[LBG_EDITS_MAX], eo[LBG_EDITS_MAX];
     lbg_policy_t         p;
-    size_t               n, i, k, nfd, ned, iter, ntrunc = 0;
+    size_t               n, i, k, nfd, ned, iter, ntrunc = 0, big;
     unsigned             bad;
 
     (void) state;
@@ -230,6 +231,23 @@ test_check_fields_alone(void **state)
         nfd = ned = 0;
         for (i = 0; i < n; i++) {
             check(&p, &f[i], 1, &one, fo, eo);
+            /* the field budget, held to its definition (RFC 9110 5.4:
+             * name, ": ", value, CRLF), trusted or not */
+            big = 0;
+            for (k = 0; k < one.nfindings; k++) {
+                big += fo[k].rule == LBG_RULE_FIELD_TOO_LARGE;
+            }
+            if (big
+                != (p.max_field_bytes
+                    && f[i].name_len + f[i].value_len + 4
+                           > p.max_field_bytes))
+            {
+                fail_msg("iteration %zu: field of %zu + %zu bytes%s under "
+                         "a field budget of %zu: %zu field-too-large",
+                         iter, f[i].name_len, f[i].value_len,
+                         f[i].trusted ? " (trusted)" : "", p.max_field_bytes,
+                         big);
+            }
             for (k = 0; k < one.nfindings; k++, nfd++) {
                 if (nfd >= rep.nfindings || fd[nfd].rule != fo[k].rule
                     || fd[nfd].field != i || fd[nfd].at != fo[k].at
