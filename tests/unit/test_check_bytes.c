@@ -416,7 +416,7 @@ ref_field(lbg_profile_e profile, const unsigned char *nm, size_t nn,
         rule = invalid ? LBG_RULE_FIELD_NAME_INVALID
                        : LBG_RULE_FIELD_NAME_NOT_TOKEN;
         if (lbg_rule_in_profile(rule, profile)) {
-            out[n++] = (ref_finding_t) {rule, nm, nn, 0};
+            out[n++] = (ref_finding_t){rule, nm, nn, 0};
             *name_edit = 1;
         }
     }
@@ -445,7 +445,7 @@ ref_field(lbg_profile_e profile, const unsigned char *nm, size_t nn,
         }
         seen |= bit;
         if (lbg_rule_in_profile(rule, profile)) {
-            out[n++] = (ref_finding_t) {rule, v + i, len, (int64_t) i};
+            out[n++] = (ref_finding_t){rule, v + i, len, (int64_t) i};
             *value_edit = 1;
         }
         i += len;
@@ -514,8 +514,7 @@ exact_one(const lbg_policy_t *p, size_t pos, const unsigned char *nm,
             || ed[ne].field != pos || ed[ne].status != 0
             || ed[ne].value != NULL || ed[ne].value_len != 0)
         {
-            fail_msg("value of %zu bytes at field %zu: no SANITIZE", nv,
-                     pos);
+            fail_msg("value of %zu bytes at field %zu: no SANITIZE", nv, pos);
         }
         ne++;
     }
@@ -625,13 +624,13 @@ test_check_findings_exact(void **state)
 static void
 test_check_findings_full(void **state)
 {
-    lbg_field_t   f[2] = {LBGT_F("X-A", "1"), LBGT_F("X-B", "a\001b")};
-    lbg_report_t  rep;
-    lbg_finding_t fd[1];
-    lbg_edit_t    ed[1];
+    lbg_field_t    f[2] = {LBGT_F("X-A", "1"), LBGT_F("X-B", "a\001b")};
+    lbg_report_t   rep;
+    lbg_finding_t  fd[1];
+    lbg_edit_t     ed[1];
     lbg_response_t r;
-    lbg_policy_t  p;
-    size_t        nf, ne;
+    lbg_policy_t   p;
+    size_t         nf, ne;
 
     (void) state;
     lbg_policy_init(&p, LBG_PROFILE_STRICTEST);
