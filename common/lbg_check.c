@@ -942,6 +942,32 @@ lbg__count_kind(const lbg_field_t *f, lbg__sums_t *s)
 }
 
 
+#ifdef LBG_QUICK_INLINE
+/* lbg__check_one_inline()'s field f, index i, below the field budget,
+ * whose parts `bad` (LBG__F_NAME, LBG__F_VALUE; exact, from
+ * lbg__c_field_bad()) hold a byte to report: lbg__check_fast() with the
+ * value's bad lanes of one lbg__q_load() (1 to 16 bytes), else
+ * lbg__check_field(). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void
+lbg__check_bad_sse2(const lbg_policy_t *p, const lbg_field_t *f, size_t i,
+                    lbg_report_t *rep, unsigned bad)
+{
+    unsigned vm = 0;
+
+    if ((bad & LBG__F_VALUE) && f->value_len - 1 < 16) {
+        vm = (unsigned) _mm_movemask_epi8(
+            lbg__c_vbad(lbg__q_vkey(lbg__q_load(f->value, f->value_len))));
+    }
+    if (!lbg__check_fast(p, f, i, rep, bad, vm)) {
+        lbg__check_field(p, f, i, rep, bad);
+    }
+}
+#endif
+
+
 /* The byte and budget checks of field f, index i, with their findings
  * (lbg__check_field()) when there are any: a field line of len >= big
  * bytes may be over the field budget (every check, exact); an untrusted
@@ -964,7 +990,11 @@ lbg__check_one_inline(const lbg_policy_t *p, const lbg_field_t *f, size_t i,
         bad = LBG__F_NAME | LBG__F_VALUE | LBG__F_SCAN;
 #endif
         if (lbg__unlikely(bad != 0)) {
+#ifdef LBG_QUICK_INLINE
+            lbg__check_bad_sse2(p, f, i, rep, bad);
+#else
             lbg__check_field(p, f, i, rep, bad);
+#endif
         }
     }
 }
