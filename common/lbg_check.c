@@ -1252,7 +1252,11 @@ lbg__y_field(const lbg__y_k_t *k, const __m256i *c, const lbg_field_t *f,
  * bits the name, high 16 the value; exact). A field with a part to
  * report, or whose line may be over the budget, gets lbg__check_field()
  * with what failed (LBG__F_*), findings in field order. Out of the loop's
- * way.
+ * way: one call, and the common finding (one field of the pair, a CTL in
+ * a short value or a name that is not a token) without a call of its own
+ * (lbg__check_one_leaf()). The value's bad lanes are read as lbg__y_span()
+ * lays a value of 1 to 16 bytes out (lbg__lane_bytes()): a change there
+ * must change that too (test_check_findings_exact fails otherwise).
  */
 /* lbg__check_pair() for one field f, index i, its bad lanes m (a part to
  * report, or a line of big bytes or more), any case: lbg__check_fast()
@@ -1275,20 +1279,46 @@ lbg__check_one_lanes(const lbg_policy_t *p, const lbg_field_t *f, size_t i,
 }
 
 /*
- * lbg__check_one_lanes() with the common case inline: a value of 1 to 16
- * bytes with one bad byte, a CTL of lbg__ctl_rule(), the name a token
- * and the line below the budget (lbg__check_fast()'s value half); every
- * other case a tail call. No call but tail calls: lbg__check_pair() saves
- * no register.
+ * lbg__check_one_lanes() with the common cases inline, the line below the
+ * budget: a value of 1 to 16 bytes with one bad byte, a CTL of
+ * lbg__ctl_rule(), the name a token (lbg__check_fast()'s value half), or
+ * a name of 1 to 16 bytes that is not a token, the value clean (its name
+ * half); every other case a tail call. No call but tail calls:
+ * lbg__check_pair() saves no register.
  */
 LBG_INLINE void
 lbg__check_one_leaf(const lbg_policy_t *p, const lbg_field_t *f, size_t i,
                     lbg_report_t *rep, size_t big, unsigned m)
 {
-    size_t   n = f->value_len, at;
+    size_t   n = f->value_len, at, nn = f->name_len;
     unsigned b;
+    int      invalid;
 
-    if ((m & 0xffffu) != 0 || f->name_len + n >= big || n - 1 >= 16) {
+    if (lbg__unlikely(nn + n >= big)) {
+        lbg__check_one_lanes(p, f, i, rep, big, m);
+        return;
+    }
+    if ((m & 0xffffu) != 0) {
+        if ((m >> 16) != 0 || nn - 1 >= 16) {
+            lbg__check_one_lanes(p, f, i, rep, big, m);
+            return;
+        }
+        /* the name alone, 1 to 16 bytes (lbg__check_fast()'s name half) */
+        invalid = _mm_movemask_epi8(lbg__f_namebad(lbg__q_load(f->name, nn)))
+                  != 0;
+        if (invalid
+                ? lbg__finding_const(p, rep,
+                                     LBG__RULE_CONST(FIELD_NAME_INVALID), i,
+                                     f->name, nn, 0)
+                : lbg__finding_const(p, rep,
+                                     LBG__RULE_CONST(FIELD_NAME_NOT_TOKEN), i,
+                                     f->name, nn, 0))
+        {
+            lbg__edit_inline(rep, LBG_EDIT_REMOVE, i, 0, NULL, 0);
+        }
+        return;
+    }
+    if (n - 1 >= 16) {
         lbg__check_one_lanes(p, f, i, rep, big, m);
         return;
     }
