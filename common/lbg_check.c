@@ -532,6 +532,16 @@ lbg__f_namebad(__m128i x)
                                      _mm_cmpeq_epi8(x, _mm_set1_epi8(0x3a))));
 }
 
+/* 0xff lanes where x holds NUL, CR or LF: the value bytes with rules of
+ * their own (and obs-fold, a trailing CR) */
+LBG_INLINE __m128i
+lbg__f_special(__m128i x)
+{
+    return _mm_or_si128(_mm_cmpeq_epi8(x, _mm_setzero_si128()),
+                        _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('\r')),
+                                     _mm_cmpeq_epi8(x, _mm_set1_epi8('\n'))));
+}
+
 /*
  * The bad bytes of a value of n bytes, 1 <= n <= 16, as a bit per index
  * (bit k: v[k] is bad), from the bad lanes m of the value as
@@ -574,35 +584,56 @@ lbg__lane_bytes(unsigned m, size_t n)
  * without the byte walk where that is exact: a name of any length
  * (LBG__F_NAME: not a token; field-name-invalid when a byte is
  * LBG__NAMEBAD or the name is empty, else field-name-not-token; at the
- * whole name), and a value of 1 to 16 bytes with one bad byte, a CTL of
- * lbg__ctl_rule() (one field-value-ctl at it, n1 its index, at_len 1; RFC
- * 9110 5.5), vm the value's bad lanes (lbg__lane_bytes()): the findings and
- * edits of lbg__check_name() and lbg__check_value(), in that order.
- * Returns 1 when done, 0 (nothing recorded) when the field needs
- * lbg__check_field(): a longer value, one with two bad bytes or more, or
- * with CR, LF or NUL (obs-fold, trailing CR, one finding per rule). Reads
- * f's name and at most one byte of its value.
+ * whole name), and a value of 1 to 64 bytes whose bad bytes are all CTL
+ * of lbg__ctl_rule(), no NUL, CR or LF (one field-value-ctl at the first
+ * of them, n1 its index, at_len 1; RFC 9110 5.5; classified here, 16
+ * bytes per load, the last overlapping): the findings and edits of
+ * lbg__check_name() and lbg__check_value(), in that order. Returns 1
+ * when done, 0 (nothing recorded) when the field needs
+ * lbg__check_field(): a longer value, or one with NUL, CR or LF (obs-fold,
+ * trailing CR, one finding per rule). Reads exactly f's name and value.
  */
 LBG_INLINE int
 lbg__check_fast(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
-                lbg_report_t *rep, unsigned bad, unsigned vm)
+                lbg_report_t *rep, unsigned bad)
 {
     const unsigned char *s;
     size_t               n, j, at = 0;
-    __m128i              nb;
-    unsigned             b;
-    int                  invalid = 0, ok;
+    __m128i              nb, x;
+    uint64_t             bb;
+    int                  invalid = 0, ok, sp;
 
     if (bad & LBG__F_VALUE) {
+        /* every bad byte a CTL of lbg__ctl_rule() (no NUL, CR, LF): one
+         * finding, at the first */
+        s = f->value;
         n = f->value_len;
-        if (n - 1 >= 16) {
+        if (n - 1 >= 64) {
             return 0;
         }
-        b = lbg__lane_bytes(vm, n);
-        at = (size_t) __builtin_ctz(b | 0x10000u);
-        if ((b & (b - 1)) != 0 || at >= n || !lbg__ctl_rule(f->value[at])) {
+        if (n <= 16) {
+            x = lbg__q_load(s, n);
+            sp = _mm_movemask_epi8(lbg__f_special(x));
+            bb = lbg__lane_bytes((unsigned) _mm_movemask_epi8(
+                                     lbg__c_vbad(lbg__q_vkey(x))),
+                                 n);
+        } else {
+            x = lbg__q_loadu(s + n - 16);
+            sp = _mm_movemask_epi8(lbg__f_special(x));
+            bb = (uint64_t) _mm_movemask_epi8(lbg__c_vbad(lbg__q_vkey(x)))
+                 << (n - 16);
+            for (j = 0; j + 16 < n; j += 16) {
+                x = lbg__q_loadu(s + j);
+                sp |= _mm_movemask_epi8(lbg__f_special(x));
+                bb |=
+                    (uint64_t) _mm_movemask_epi8(lbg__c_vbad(lbg__q_vkey(x)))
+                    << j;
+            }
+        }
+        if (sp != 0 || bb == 0) {
             return 0;
         }
+        at = (size_t) __builtin_ctzll(bb);
     }
     if (bad & LBG__F_NAME) {
         s = f->name;
@@ -955,13 +986,7 @@ static void
 lbg__check_bad_sse2(const lbg_policy_t *p, const lbg_field_t *f, size_t i,
                     lbg_report_t *rep, unsigned bad)
 {
-    unsigned vm = 0;
-
-    if ((bad & LBG__F_VALUE) && f->value_len - 1 < 16) {
-        vm = (unsigned) _mm_movemask_epi8(
-            lbg__c_vbad(lbg__q_vkey(lbg__q_load(f->value, f->value_len))));
-    }
-    if (!lbg__check_fast(p, f, i, rep, bad, vm)) {
+    if (!lbg__check_fast(p, f, i, rep, bad)) {
         lbg__check_field(p, f, i, rep, bad);
     }
 }
@@ -1272,8 +1297,7 @@ lbg__check_one_lanes(const lbg_policy_t *p, const lbg_field_t *f, size_t i,
                    | ((m >> 16) ? LBG__F_VALUE : 0);
 
     if (f->name_len + f->value_len >= big
-        || !lbg__check_fast(p, f, i, rep, bad, m >> 16))
-    {
+        || !lbg__check_fast(p, f, i, rep, bad)) {
         lbg__check_field(p, f, i, rep, bad);
     }
 }
@@ -1325,7 +1349,7 @@ lbg__check_one_leaf(const lbg_policy_t *p, const lbg_field_t *f, size_t i,
     b = lbg__lane_bytes(m >> 16, n);
     at = (size_t) __builtin_ctz(b | 0x10000u);
     if ((b & (b - 1)) != 0 || at >= n || !lbg__ctl_rule(f->value[at])) {
-        lbg__check_field(p, f, i, rep, LBG__F_VALUE);
+        lbg__check_one_lanes(p, f, i, rep, big, m);
         return;
     }
     if (lbg__finding_const(p, rep, LBG__RULE_CONST(FIELD_VALUE_CTL), i,

@@ -32,7 +32,8 @@
  *                           at_len, n1, edits, worst tier): values of 1 to
  *                           40 bytes with every byte value at every
  *                           position (the lanes of the fast path), two
- *                           bad bytes up to 20, names of 0 to 40 bytes,
+ *                           bad bytes up to 20 and at the edges of the
+ *                           16-byte loads up to 65, names of 0 to 40 bytes,
  *                           every profile in detect and repair mode;
  *   test_check_findings_full a report without room: the finding and the
  *                           edit dropped, truncated and close set.
@@ -534,10 +535,13 @@ test_check_findings_exact(void **state)
     static const unsigned char two[] = {0x00, 0x01, 0x09, 0x0a,
                                         0x0d, 0x1f, 0x7f, ' '};
     static const size_t        longer[] = {47, 64, 100};
-    unsigned char             *g, *nm;
-    size_t                     len, li, k, k2, pos;
-    unsigned                   c, c2, prof;
-    lbg_policy_t               p;
+    static const size_t two_lens[] = {17, 24, 31, 32, 33, 47, 48, 63, 64, 65};
+    static const size_t two_pos[] = {0,  1,  7,  8,  15, 16,
+                                     17, 31, 32, 33, 47, 48};
+    unsigned char      *g, *nm;
+    size_t              len, li, k, k2, pos;
+    unsigned            c, c2, prof;
+    lbg_policy_t        p;
 
     (void) state;
     lbg_policy_init(&p, LBG_PROFILE_STRICTEST);
@@ -567,6 +571,29 @@ test_check_findings_exact(void **state)
                         g[k] = two[c];
                         g[k2] = two[c2];
                         exact_one(&p, 2, (const unsigned char *) "X-Val", 5,
+                                  g, len);
+                    }
+                }
+            }
+        }
+        lbgt_guard_free(g, len);
+    }
+    /* two bad bytes in values of 17 to 65 bytes, at the loads' edges */
+    for (li = 0; li < LBGT_NELTS(two_lens); li++) {
+        len = two_lens[li];
+        g = lbgt_guard_alloc(len);
+        for (k = 0; k < LBGT_NELTS(two_pos); k++) {
+            for (k2 = 0; k2 < LBGT_NELTS(two_pos); k2++) {
+                if (two_pos[k] >= len || two_pos[k2] >= len
+                    || two_pos[k] == two_pos[k2]) {
+                    continue;
+                }
+                for (c = 0; c < sizeof(two); c++) {
+                    for (c2 = 0; c2 < sizeof(two); c2++) {
+                        memset(g, 'v', len);
+                        g[two_pos[k]] = two[c];
+                        g[len - 1 - two_pos[k2]] = two[c2];
+                        exact_one(&p, 1, (const unsigned char *) "X-Val", 5,
                                   g, len);
                     }
                 }
