@@ -1304,8 +1304,8 @@ lbg__check_one_lanes(const lbg_policy_t *p, const lbg_field_t *f, size_t i,
 
 /*
  * lbg__check_one_lanes() with the common cases inline, the line below the
- * budget: a value of 1 to 16 bytes with one bad byte, a CTL of
- * lbg__ctl_rule(), the name a token (lbg__check_fast()'s value half), or
+ * budget: a value of 1 to 16 bytes whose bad bytes (its lanes, mapped by
+ * lbg__lane_bytes()) are all CTL of lbg__ctl_rule(), the name a token (lbg__check_fast()'s value half), or
  * a name of 1 to 16 bytes that is not a token, the value clean (its name
  * half); every other case a tail call. No call but tail calls:
  * lbg__check_pair() saves no register.
@@ -1315,7 +1315,7 @@ lbg__check_one_leaf(const lbg_policy_t *p, const lbg_field_t *f, size_t i,
                     lbg_report_t *rep, size_t big, unsigned m)
 {
     size_t   n = f->value_len, at, nn = f->name_len;
-    unsigned b;
+    unsigned b, k;
     int      invalid;
 
     if (lbg__unlikely(nn + n >= big)) {
@@ -1347,10 +1347,16 @@ lbg__check_one_leaf(const lbg_policy_t *p, const lbg_field_t *f, size_t i,
         return;
     }
     b = lbg__lane_bytes(m >> 16, n);
-    at = (size_t) __builtin_ctz(b | 0x10000u);
-    if ((b & (b - 1)) != 0 || at >= n || !lbg__ctl_rule(f->value[at])) {
+    if (b == 0) {
         lbg__check_one_lanes(p, f, i, rep, big, m);
         return;
+    }
+    at = (size_t) __builtin_ctz(b);
+    for (k = b; k != 0; k &= k - 1) {
+        if (!lbg__ctl_rule(f->value[__builtin_ctz(k)])) {
+            lbg__check_one_lanes(p, f, i, rep, big, m);
+            return;
+        }
     }
     if (lbg__finding_const(p, rep, LBG__RULE_CONST(FIELD_VALUE_CTL), i,
                            f->value + at, 1, (int64_t) at))
