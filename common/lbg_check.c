@@ -454,6 +454,231 @@ lbg__check_field(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
 }
 
 
+#ifdef LBG_QUICK_INLINE
+/* Rule id's metadata as constants (LBG_RULES): LBG__TIER_<ENUM> its
+ * tier, LBG__LB_<ENUM> its lb_mask, LBG__FIX_<ENUM> its fix bits; for
+ * lbg__finding_const(), which looks nothing up. */
+enum {
+#define LBG__RULE_META(id, e, n, rfc, t, m, rep, fix)                        \
+    LBG__TIER_##e = (int) (t), LBG__LB_##e = (int) (m),                      \
+    LBG__FIX_##e = (int) (fix),
+    LBG_RULES(LBG__RULE_META)
+#undef LBG__RULE_META
+        LBG__RULE_META_END
+};
+
+/* The LBG_LB_* bits of each profile (LBG_PROFILES), by enum value */
+static const unsigned char lbg__profile_lb[LBG_PROFILE_COUNT] = {
+#define LBG__PROFILE_LB(e, v, n, l, m, fb, hb, nf) [v] = (unsigned char) (m),
+    LBG_PROFILES(LBG__PROFILE_LB)
+#undef LBG__PROFILE_LB
+};
+
+/* The arguments rule, tier, lb, fix of lbg__finding_const() for rule
+ * LBG_RULE_<e>: its row of LBG_RULES as constants */
+#define LBG__RULE_CONST(e)                                                   \
+    LBG_RULE_##e, (lbg_tier_e) LBG__TIER_##e, (unsigned) LBG__LB_##e,        \
+        (unsigned) LBG__FIX_##e
+
+/*
+ * lbg__finding() (n2 = 0) of a rule known where it is called, for
+ * lbg_check()'s field checks, where p->mode is not LBG_MODE_OFF
+ * (lbg_check() has returned before): the rule's row as constants
+ * (LBG__RULE_CONST()), the profile test of lbg_rule_in_profile() (the
+ * strictest: every rule; another: the profile's LB in lb; an unknown
+ * profile: none), then what lbg__finding_add() does. Returns 1 when
+ * recorded (or dropped from a full report), 0 when the profile filters
+ * it.
+ */
+LBG_INLINE int
+lbg__finding_const(const lbg_policy_t *p, lbg_report_t *rep, lbg_rule_e rule,
+                   lbg_tier_e tier, unsigned lb, unsigned fix, size_t field,
+                   const unsigned char *at, size_t at_len, int64_t n1)
+{
+    lbg_finding_t *f;
+
+    if (p->profile != LBG_PROFILE_STRICTEST
+        && ((unsigned) p->profile >= (unsigned) LBG_PROFILE_COUNT
+            || !(lb & lbg__profile_lb[p->profile])))
+    {
+        return 0;
+    }
+    if (tier > rep->worst) {
+        rep->worst = tier;
+    }
+    if (!(fix & LBG_FIX_EDIT)) {
+        rep->unrepairable = 1;
+    }
+    if (rep->nfindings >= rep->findings_cap) {
+        rep->truncated = 1;
+        rep->close = 1;
+        return 1;
+    }
+    f = &rep->findings[rep->nfindings++];
+    f->rule = rule;
+    f->field = field;
+    f->at = at;
+    f->at_len = at_len;
+    f->n1 = n1;
+    f->n2 = 0;
+    f->after_repair = 0;
+    return 1;
+}
+
+
+/* 0xff lanes where x holds a byte that makes a field name invalid
+ * (LBG__NAMEBAD: SP, HTAB, CTL, DEL, ':'): 0x00..0x20, 0x7f, 0x3a */
+LBG_INLINE __m128i
+lbg__f_namebad(__m128i x)
+{
+    return _mm_or_si128(_mm_cmpeq_epi8(_mm_max_epu8(x, _mm_set1_epi8(0x20)),
+                                       _mm_set1_epi8(0x20)),
+                        _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)),
+                                     _mm_cmpeq_epi8(x, _mm_set1_epi8(0x3a))));
+}
+
+/* 0xff lanes where x holds NUL, CR or LF: the value bytes with rules of
+ * their own (and obs-fold, a trailing CR) */
+LBG_INLINE __m128i
+lbg__f_special(__m128i x)
+{
+    return _mm_or_si128(_mm_cmpeq_epi8(x, _mm_setzero_si128()),
+                        _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('\r')),
+                                     _mm_cmpeq_epi8(x, _mm_set1_epi8('\n'))));
+}
+
+/*
+ * The bad bytes of a value of n bytes, 1 <= n <= 16, as a bit per index
+ * (bit k: v[k] is bad), from the bad lanes m of the value as
+ * lbg__q_load() and lbg__y_span() lay it out: 8 to 16 bytes, lanes 0..7
+ * s[0..8) and 8..15 s[n-8..n); 4 to 7 bytes, lanes 0..3 s[0..4) and 4..7
+ * s[n-4..n) (the lanes above are not read); 1 to 3 bytes, lanes 0, 1, 2
+ * s[0], s[n/2], s[n-1] (the lanes above are not read).
+ */
+LBG_INLINE unsigned
+lbg__lane_bytes(unsigned m, size_t n)
+{
+    /* 1 to 3 bytes: by n and lanes 0..2, the bytes s[0] s[n/2] s[n-1] */
+    static const unsigned char short_bytes[4][8] = {
+        {0, 0, 0, 0, 0, 0, 0, 0},
+        {0, 1, 1, 1, 1, 1, 1, 1},
+        {0, 1, 2, 3, 2, 3, 2, 3},
+        {0, 1, 2, 3, 4, 5, 6, 7},
+    };
+
+    if (n >= 8) {
+        return (m & 0xffu) | ((m >> 8) & 0xffu) << (n - 8);
+    }
+    if (n >= 4) {
+        return (m & 0xfu) | ((m >> 4) & 0xfu) << (n - 4);
+    }
+    return short_bytes[n][m & 7u];
+}
+
+/* The CTL of a field value that field-value-ctl reports (RFC 9110 5.5):
+ * 0x01..0x1f but HTAB, LF, CR, and DEL; bits of the ones below 0x20 that
+ * are not, NUL LF CR (rules of their own) and HTAB (allowed) */
+#define LBG__NOT_CTL_RULE 0x2601u
+#define lbg__ctl_rule(c)                                                     \
+    ((c) == 0x7f || ((c) < 0x20 && !((LBG__NOT_CTL_RULE >> (c)) & 1u)))
+
+/*
+ * The findings of field f, index idx, whose line is below the field
+ * budget, when lbg_check()'s loop knows exactly which of its parts hold a
+ * byte to report (`bad`: LBG__F_NAME, LBG__F_VALUE, never LBG__F_SCAN),
+ * without the byte walk where that is exact: a name of any length
+ * (LBG__F_NAME: not a token; field-name-invalid when a byte is
+ * LBG__NAMEBAD or the name is empty, else field-name-not-token; at the
+ * whole name), and a value of 1 to 64 bytes whose bad bytes are all CTL
+ * of lbg__ctl_rule(), no NUL, CR or LF (one field-value-ctl at the first
+ * of them, n1 its index, at_len 1; RFC 9110 5.5; classified here, 16
+ * bytes per load, the last overlapping): the findings and edits of
+ * lbg__check_name() and lbg__check_value(), in that order. Returns 1
+ * when done, 0 (nothing recorded) when the field needs
+ * lbg__check_field(): a longer value, or one with NUL, CR or LF (obs-fold,
+ * trailing CR, one finding per rule). Reads exactly f's name and value.
+ */
+LBG_INLINE int
+lbg__check_fast(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
+                lbg_report_t *rep, unsigned bad)
+{
+    const unsigned char *s;
+    size_t               n, j, at = 0;
+    __m128i              nb, x;
+    uint64_t             bb;
+    int                  invalid = 0, ok, sp;
+
+    if (bad & LBG__F_VALUE) {
+        /* every bad byte a CTL of lbg__ctl_rule() (no NUL, CR, LF): one
+         * finding, at the first */
+        s = f->value;
+        n = f->value_len;
+        if (n - 1 >= 64) {
+            return 0;
+        }
+        if (n <= 16) {
+            x = lbg__q_load(s, n);
+            sp = _mm_movemask_epi8(lbg__f_special(x));
+            bb = lbg__lane_bytes((unsigned) _mm_movemask_epi8(
+                                     lbg__c_vbad(lbg__q_vkey(x))),
+                                 n);
+        } else {
+            x = lbg__q_loadu(s + n - 16);
+            sp = _mm_movemask_epi8(lbg__f_special(x));
+            bb = (uint64_t) _mm_movemask_epi8(lbg__c_vbad(lbg__q_vkey(x)))
+                 << (n - 16);
+            for (j = 0; j + 16 < n; j += 16) {
+                x = lbg__q_loadu(s + j);
+                sp |= _mm_movemask_epi8(lbg__f_special(x));
+                bb |=
+                    (uint64_t) _mm_movemask_epi8(lbg__c_vbad(lbg__q_vkey(x)))
+                    << j;
+            }
+        }
+        if (sp != 0 || bb == 0) {
+            return 0;
+        }
+        at = (size_t) __builtin_ctzll(bb);
+    }
+    if (bad & LBG__F_NAME) {
+        s = f->name;
+        n = f->name_len;
+        if (n == 0) {
+            invalid = 1;
+        } else {
+            if (n <= 16) {
+                nb = lbg__f_namebad(lbg__q_load(s, n));
+            } else {
+                nb = lbg__f_namebad(lbg__q_loadu(s + n - 16));
+                for (j = 0; j + 16 < n; j += 16) {
+                    nb = _mm_or_si128(nb,
+                                      lbg__f_namebad(lbg__q_loadu(s + j)));
+                }
+            }
+            invalid = _mm_movemask_epi8(nb) != 0;
+        }
+        ok = invalid
+                 ? lbg__finding_const(p, rep,
+                                      LBG__RULE_CONST(FIELD_NAME_INVALID),
+                                      idx, s, n, 0)
+                 : lbg__finding_const(p, rep,
+                                      LBG__RULE_CONST(FIELD_NAME_NOT_TOKEN),
+                                      idx, s, n, 0);
+        if (ok) {
+            lbg__edit_inline(rep, LBG_EDIT_REMOVE, idx, 0, NULL, 0);
+        }
+    }
+    if ((bad & LBG__F_VALUE)
+        && lbg__finding_const(p, rep, LBG__RULE_CONST(FIELD_VALUE_CTL), idx,
+                              f->value + at, 1, (int64_t) at))
+    {
+        lbg__edit_inline(rep, LBG_EDIT_SANITIZE, idx, 0, NULL, 0);
+    }
+    return 1;
+}
+#endif
+
+
 /* Removes every field of the given kind. */
 static void
 lbg__remove_all(const lbg_response_t *r, lbg_report_t *rep,
@@ -753,6 +978,26 @@ lbg__count_kind(const lbg_field_t *f, lbg__sums_t *s)
 }
 
 
+#ifdef LBG_QUICK_INLINE
+/* lbg__check_one_inline()'s field f, index i, below the field budget,
+ * whose parts `bad` (LBG__F_NAME, LBG__F_VALUE; exact, from
+ * lbg__c_field_bad()) hold a byte to report: lbg__check_fast() with the
+ * value's bad lanes of one lbg__q_load() (1 to 16 bytes), else
+ * lbg__check_field(). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void
+lbg__check_bad_sse2(const lbg_policy_t *p, const lbg_field_t *f, size_t i,
+                    lbg_report_t *rep, unsigned bad)
+{
+    if (!lbg__check_fast(p, f, i, rep, bad)) {
+        lbg__check_field(p, f, i, rep, bad);
+    }
+}
+#endif
+
+
 /* The byte and budget checks of field f, index i, with their findings
  * (lbg__check_field()) when there are any: a field line of len >= big
  * bytes may be over the field budget (every check, exact); an untrusted
@@ -775,7 +1020,11 @@ lbg__check_one_inline(const lbg_policy_t *p, const lbg_field_t *f, size_t i,
         bad = LBG__F_NAME | LBG__F_VALUE | LBG__F_SCAN;
 #endif
         if (lbg__unlikely(bad != 0)) {
+#ifdef LBG_QUICK_INLINE
+            lbg__check_bad_sse2(p, f, i, rep, bad);
+#else
             lbg__check_field(p, f, i, rep, bad);
+#endif
         }
     }
 }
@@ -1046,29 +1295,127 @@ lbg__y_field(const lbg__y_k_t *k, const __m256i *c, const lbg_field_t *f,
  * bits the name, high 16 the value; exact). A field with a part to
  * report, or whose line may be over the budget, gets lbg__check_field()
  * with what failed (LBG__F_*), findings in field order. Out of the loop's
- * way.
+ * way: one call, and the common finding (one field of the pair, a CTL in
+ * a short value or a name that is not a token) without a call of its own
+ * (lbg__check_one_leaf()). The value's bad lanes are read as lbg__y_span()
+ * lays a value of 1 to 16 bytes out (lbg__lane_bytes()): a change there
+ * must change that too (test_check_findings_exact fails otherwise).
  */
-/* lbg__check_pair() for one field f, index i, its bad lanes m */
-LBG_INLINE void
+/* lbg__check_pair() for one field f, index i, its bad lanes m (a part to
+ * report, or a line of big bytes or more), any case: lbg__check_fast()
+ * where it is exact, else lbg__check_field(). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void
 lbg__check_one_lanes(const lbg_policy_t *p, const lbg_field_t *f, size_t i,
                      lbg_report_t *rep, size_t big, unsigned m)
 {
     unsigned bad = ((m & 0xffffu) ? LBG__F_NAME : 0)
                    | ((m >> 16) ? LBG__F_VALUE : 0);
 
-    if (bad != 0 || f->name_len + f->value_len >= big) {
+    if (f->name_len + f->value_len >= big
+        || !lbg__check_fast(p, f, i, rep, bad)) {
         lbg__check_field(p, f, i, rep, bad);
     }
 }
 
+/*
+ * lbg__check_one_lanes() with the common cases inline, the line below the
+ * budget: a value of 1 to 16 bytes whose bad bytes (its lanes, mapped by
+ * lbg__lane_bytes()) are all CTL of lbg__ctl_rule(), the name a token (lbg__check_fast()'s value half), or
+ * a name of 1 to 16 bytes that is not a token, the value clean (its name
+ * half); every other case a tail call. No call but tail calls:
+ * lbg__check_pair() saves no register.
+ */
+LBG_INLINE void
+lbg__check_one_leaf(const lbg_policy_t *p, const lbg_field_t *f, size_t i,
+                    lbg_report_t *rep, size_t big, unsigned m)
+{
+    size_t   n = f->value_len, at, nn = f->name_len;
+    unsigned b, k;
+    int      invalid;
+
+    if (lbg__unlikely(nn + n >= big)) {
+        lbg__check_one_lanes(p, f, i, rep, big, m);
+        return;
+    }
+    if ((m & 0xffffu) != 0) {
+        if ((m >> 16) != 0 || nn - 1 >= 16) {
+            lbg__check_one_lanes(p, f, i, rep, big, m);
+            return;
+        }
+        /* the name alone, 1 to 16 bytes (lbg__check_fast()'s name half) */
+        invalid = _mm_movemask_epi8(lbg__f_namebad(lbg__q_load(f->name, nn)))
+                  != 0;
+        if (invalid
+                ? lbg__finding_const(p, rep,
+                                     LBG__RULE_CONST(FIELD_NAME_INVALID), i,
+                                     f->name, nn, 0)
+                : lbg__finding_const(p, rep,
+                                     LBG__RULE_CONST(FIELD_NAME_NOT_TOKEN), i,
+                                     f->name, nn, 0))
+        {
+            lbg__edit_inline(rep, LBG_EDIT_REMOVE, i, 0, NULL, 0);
+        }
+        return;
+    }
+    if (n - 1 >= 16) {
+        lbg__check_one_lanes(p, f, i, rep, big, m);
+        return;
+    }
+    b = lbg__lane_bytes(m >> 16, n);
+    if (b == 0) {
+        lbg__check_one_lanes(p, f, i, rep, big, m);
+        return;
+    }
+    at = (size_t) __builtin_ctz(b);
+    for (k = b; k != 0; k &= k - 1) {
+        if (!lbg__ctl_rule(f->value[__builtin_ctz(k)])) {
+            lbg__check_one_lanes(p, f, i, rep, big, m);
+            return;
+        }
+    }
+    if (lbg__finding_const(p, rep, LBG__RULE_CONST(FIELD_VALUE_CTL), i,
+                           f->value + at, 1, (int64_t) at))
+    {
+        lbg__edit_inline(rep, LBG_EDIT_SANITIZE, i, 0, NULL, 0);
+    }
+}
+
+/* 1 when field f of lbg__check_pair(), its bad lanes m, needs
+ * lbg__check_one_lanes() */
+#define lbg__pair_needs(f, m, big)                                           \
+    ((m) != 0 || (f)->name_len + (f)->value_len >= (big))
+
+/* lbg__check_pair() when both fields need lbg__check_one_lanes() */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void
+lbg__check_both(const lbg_policy_t *p, const lbg_field_t *f, size_t i,
+                lbg_report_t *rep, size_t big, unsigned ma, unsigned mb)
+{
+    lbg__check_one_lanes(p, f, i, rep, big, ma);
+    lbg__check_one_lanes(p, f + 1, i + 1, rep, big, mb);
+}
+
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
 static void
 lbg__check_pair(const lbg_policy_t *p, const lbg_field_t *f, size_t cnt,
                 size_t i, lbg_report_t *rep, size_t big, unsigned ma,
                 unsigned mb)
 {
-    lbg__check_one_lanes(p, f, i, rep, big, ma);
-    if (cnt == 2) {
-        lbg__check_one_lanes(p, f + 1, i + 1, rep, big, mb);
+    if (cnt == 2 && lbg__pair_needs(&f[1], mb, big)) {
+        if (lbg__pair_needs(f, ma, big)) {
+            lbg__check_both(p, f, i, rep, big, ma, mb);
+        } else {
+            lbg__check_one_leaf(p, f + 1, i + 1, rep, big, mb);
+        }
+    } else if (lbg__pair_needs(f, ma, big)) {
+        lbg__check_one_leaf(p, f, i, rep, big, ma);
     }
 }
 

@@ -27,7 +27,17 @@
  *                           other lengths: the framing verdict and the
  *                           findings do not depend on where the field is
  *                           or on its neighbours (the AVX2 pass counts the
- *                           framing names in its span dispatch).
+ *                           framing names in its span dispatch);
+ *   test_check_findings_exact every finding and edit of one field held to
+ *                           a reference of the byte walk (rule, at,
+ *                           at_len, n1, edits, worst tier): values of 1 to
+ *                           40 bytes with every byte value at every
+ *                           position (the lanes of the fast path), two
+ *                           bad bytes up to 20 and at the edges of the
+ *                           16-byte loads up to 65, names of 0 to 40 bytes,
+ *                           every profile in detect and repair mode;
+ *   test_check_findings_full a report without room: the finding and the
+ *                           edit dropped, truncated and close set.
  */
 
 #include "lbg_test_util.h"
@@ -375,6 +385,326 @@ test_check_framing_fields(void **state)
     }
 }
 
+/* --- test_check_findings_exact ------------------------------------------
+ * The reference of lbg_check()'s field findings, one field: the name
+ * (field-name-invalid when empty or a byte is SP, HTAB, CTL, DEL or ':',
+ * else field-name-not-token when a byte is not a tchar; at the whole
+ * name; edit REMOVE), then the value walk (obs-fold, trailing CR, CR/LF,
+ * NUL, other CTL; one finding per rule per field, at the first offending
+ * byte, n1 its index; edit SANITIZE once); each filtered by the profile
+ * (lbg_rule_in_profile()). */
+
+typedef struct {
+    lbg_rule_e           rule;
+    const unsigned char *at;
+    size_t               at_len;
+    int64_t              n1;
+} ref_finding_t;
+
+static int
+ref_namebad(unsigned char c)
+{
+    return c <= 0x20 || c == 0x7f || c == ':';
+}
+
+static int
+ref_ws(unsigned char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* The reference findings of a field (name nm[0..nn), value v[0..nv))
+ * under profile `profile`, into out[] (at most 8); *name_edit and
+ * *value_edit: whether REMOVE / SANITIZE follow */
+static size_t
+ref_field(lbg_profile_e profile, const unsigned char *nm, size_t nn,
+          const unsigned char *v, size_t nv, ref_finding_t *out,
+          int *name_edit, int *value_edit)
+{
+    size_t     n = 0, i, len;
+    unsigned   seen = 0, bit;
+    int        invalid = nn == 0, not_token = 0;
+    lbg_rule_e rule;
+
+    *name_edit = *value_edit = 0;
+    for (i = 0; i < nn; i++) {
+        invalid |= ref_namebad(nm[i]);
+        not_token |= !ref_tchar(nm[i]);
+    }
+    if (invalid || not_token) {
+        rule = invalid ? LBG_RULE_FIELD_NAME_INVALID
+                       : LBG_RULE_FIELD_NAME_NOT_TOKEN;
+        if (lbg_rule_in_profile(rule, profile)) {
+            out[n++] = (ref_finding_t){rule, nm, nn, 0};
+            *name_edit = 1;
+        }
+    }
+    for (i = 0; i < nv;) {
+        if (ref_vbyte(v[i])) {
+            i++;
+            continue;
+        }
+        if (v[i] == '\r' && i + 2 < nv && v[i + 1] == '\n'
+            && ref_ws(v[i + 2])) {
+            len = 3, bit = 1, rule = LBG_RULE_OBS_FOLD;
+        } else if (v[i] == '\n' && i + 1 < nv && ref_ws(v[i + 1])) {
+            len = 2, bit = 1, rule = LBG_RULE_OBS_FOLD;
+        } else if (v[i] == '\r' && i == nv - 1) {
+            len = 1, bit = 0, rule = LBG_RULE_FIELD_VALUE_TRAILING_CR;
+        } else if (v[i] == '\r' || v[i] == '\n') {
+            len = 1, bit = 2, rule = LBG_RULE_FIELD_VALUE_CR_LF;
+        } else if (v[i] == 0) {
+            len = 1, bit = 4, rule = LBG_RULE_FIELD_VALUE_NUL;
+        } else {
+            len = 1, bit = 8, rule = LBG_RULE_FIELD_VALUE_CTL;
+        }
+        if (bit != 0 && (seen & bit)) {
+            i += len;
+            continue;
+        }
+        seen |= bit;
+        if (lbg_rule_in_profile(rule, profile)) {
+            out[n++] = (ref_finding_t){rule, v + i, len, (int64_t) i};
+            *value_edit = 1;
+        }
+        i += len;
+    }
+    return n;
+}
+
+/* lbg_check() on three fields, field `pos` the one given (the others
+ * "X-A: 1"), held to ref_field(): every finding (rule, field, at, at_len,
+ * n1, n2), every edit (op, field), the worst tier, unrepairable */
+static void
+exact_one(const lbg_policy_t *p, size_t pos, const unsigned char *nm,
+          size_t nn, const unsigned char *v, size_t nv)
+{
+    lbg_field_t   f[3];
+    lbg_report_t  rep;
+    lbg_finding_t fd[LBG_FINDINGS_MAX];
+    lbg_edit_t    ed[LBG_EDITS_MAX];
+    ref_finding_t want[16];
+    size_t        n, k, ne = 0;
+    int           name_edit, value_edit;
+    lbg_tier_e    worst = LBG_TIER_COMPLIANT;
+
+    for (k = 0; k < 3; k++) {
+        f[k] = (lbg_field_t) LBGT_F("X-A", "1");
+    }
+    f[pos].name = nm;
+    f[pos].name_len = nn;
+    f[pos].value = v;
+    f[pos].value_len = nv;
+    n = ref_field(p->profile, nm, nn, v, nv, want, &name_edit, &value_edit);
+    check(p, f, 3, &rep, fd, ed);
+    if (rep.nfindings != n) {
+        fail_msg("name of %zu, value of %zu bytes (0x%02x at 0) at field "
+                 "%zu, profile %s: %zu findings, reference %zu",
+                 nn, nv, nv ? v[0] : 0, pos, lbg_profile_name(p->profile),
+                 rep.nfindings, n);
+    }
+    for (k = 0; k < n; k++) {
+        if (fd[k].rule != want[k].rule || fd[k].field != pos
+            || fd[k].at != want[k].at || fd[k].at_len != want[k].at_len
+            || fd[k].n1 != want[k].n1 || fd[k].n2 != 0
+            || fd[k].after_repair != 0)
+        {
+            fail_msg("name of %zu, value of %zu bytes at field %zu, "
+                     "profile %s: finding %zu %s n1 %lld at_len %zu, "
+                     "reference %s n1 %lld at_len %zu",
+                     nn, nv, pos, lbg_profile_name(p->profile), k,
+                     lbg_rule_name(fd[k].rule), (long long) fd[k].n1,
+                     fd[k].at_len, lbg_rule_name(want[k].rule),
+                     (long long) want[k].n1, want[k].at_len);
+        }
+        if (lbg_rule(want[k].rule)->tier > worst) {
+            worst = lbg_rule(want[k].rule)->tier;
+        }
+    }
+    if (name_edit) {
+        if (ne >= rep.nedits || ed[ne].op != LBG_EDIT_REMOVE
+            || ed[ne].field != pos) {
+            fail_msg("name of %zu bytes at field %zu: no REMOVE", nn, pos);
+        }
+        ne++;
+    }
+    if (value_edit) {
+        if (ne >= rep.nedits || ed[ne].op != LBG_EDIT_SANITIZE
+            || ed[ne].field != pos || ed[ne].status != 0
+            || ed[ne].value != NULL || ed[ne].value_len != 0)
+        {
+            fail_msg("value of %zu bytes at field %zu: no SANITIZE", nv, pos);
+        }
+        ne++;
+    }
+    if (rep.nedits != ne || rep.worst != worst || rep.unrepairable
+        || rep.truncated || rep.close)
+    {
+        fail_msg("name of %zu, value of %zu bytes at field %zu: %zu edits "
+                 "(reference %zu), worst %d (%d), flags %u %u %u",
+                 nn, nv, pos, rep.nedits, ne, (int) rep.worst, (int) worst,
+                 rep.unrepairable, rep.truncated, rep.close);
+    }
+}
+
+static void
+test_check_findings_exact(void **state)
+{
+    static const unsigned char two[] = {0x00, 0x01, 0x09, 0x0a,
+                                        0x0d, 0x1f, 0x7f, ' '};
+    static const size_t        longer[] = {47, 64, 100};
+    static const size_t two_lens[] = {17, 24, 31, 32, 33, 47, 48, 63, 64, 65};
+    static const size_t two_pos[] = {0,  1,  7,  8,  15, 16,
+                                     17, 31, 32, 33, 47, 48};
+    unsigned char      *g, *nm;
+    size_t              len, li, k, k2, pos;
+    unsigned            c, c2, prof;
+    lbg_policy_t        p;
+
+    (void) state;
+    lbg_policy_init(&p, LBG_PROFILE_STRICTEST);
+    p.mode = LBG_MODE_REPAIR;
+    p.max_field_bytes = p.max_header_bytes = p.max_fields = 0;
+    /* a value of 1 to 40 bytes (and a few longer): every byte value at
+     * every position, in either half of a pair and alone; then two bad
+     * bytes at every two positions up to 20 bytes */
+    for (li = 1; li < 41 + LBGT_NELTS(longer); li++) {
+        len = li < 41 ? li : longer[li - 41];
+        g = lbgt_guard_alloc(len);
+        for (k = 0; k < len; k++) {
+            for (c = 0; c < 256; c++) {
+                memset(g, 'v', len);
+                g[k] = (unsigned char) c;
+                for (pos = 0; pos < 3; pos++) {
+                    exact_one(&p, pos, (const unsigned char *) "X-Val", 5, g,
+                              len);
+                }
+            }
+        }
+        for (k = 0; len <= 20 && k < len; k++) {
+            for (k2 = k + 1; k2 < len; k2++) {
+                for (c = 0; c < sizeof(two); c++) {
+                    for (c2 = 0; c2 < sizeof(two); c2++) {
+                        memset(g, 'v', len);
+                        g[k] = two[c];
+                        g[k2] = two[c2];
+                        exact_one(&p, 2, (const unsigned char *) "X-Val", 5,
+                                  g, len);
+                    }
+                }
+            }
+        }
+        lbgt_guard_free(g, len);
+    }
+    /* two bad bytes in values of 17 to 65 bytes, at the loads' edges */
+    for (li = 0; li < LBGT_NELTS(two_lens); li++) {
+        len = two_lens[li];
+        g = lbgt_guard_alloc(len);
+        for (k = 0; k < LBGT_NELTS(two_pos); k++) {
+            for (k2 = 0; k2 < LBGT_NELTS(two_pos); k2++) {
+                if (two_pos[k] >= len || two_pos[k2] >= len
+                    || two_pos[k] == two_pos[k2]) {
+                    continue;
+                }
+                for (c = 0; c < sizeof(two); c++) {
+                    for (c2 = 0; c2 < sizeof(two); c2++) {
+                        memset(g, 'v', len);
+                        g[two_pos[k]] = two[c];
+                        g[len - 1 - two_pos[k2]] = two[c2];
+                        exact_one(&p, 1, (const unsigned char *) "X-Val", 5,
+                                  g, len);
+                    }
+                }
+            }
+        }
+        lbgt_guard_free(g, len);
+    }
+    /* a name of 0 to 40 bytes: every byte value at every position, the
+     * value clean or with a CTL */
+    for (len = 0; len <= 40; len++) {
+        nm = lbgt_guard_alloc(len);
+        for (k = 0; k < (len ? len : 1); k++) {
+            for (c = 0; c < 256; c++) {
+                memset(nm, 'n', len);
+                if (len) {
+                    nm[k] = (unsigned char) c;
+                }
+                for (pos = 0; pos < 3; pos++) {
+                    exact_one(&p, pos, nm, len, (const unsigned char *) "ok",
+                              2);
+                    exact_one(&p, pos, nm, len,
+                              (const unsigned char *) "a\001b", 3);
+                }
+            }
+        }
+        lbgt_guard_free(nm, len);
+    }
+    /* every profile, detect and repair: a bad byte at the first and the
+     * last position of values of 1 to 20 bytes, bad names */
+    for (prof = 0; prof < (unsigned) LBG_PROFILE_COUNT; prof++) {
+        lbg_policy_init(&p, (lbg_profile_e) lbg_profile_at(prof));
+        p.mode = prof & 1 ? LBG_MODE_DETECT : LBG_MODE_REPAIR;
+        p.max_field_bytes = p.max_header_bytes = p.max_fields = 0;
+        for (len = 1; len <= 20; len++) {
+            g = lbgt_guard_alloc(len);
+            for (c = 0; c < 256; c++) {
+                for (k = 0; k < len; k += len - 1 ? len - 1 : 1) {
+                    memset(g, 'v', len);
+                    g[k] = (unsigned char) c;
+                    exact_one(&p, 1, (const unsigned char *) "X-Val", 5, g,
+                              len);
+                    exact_one(&p, 1, (const unsigned char *) "X-B@d", 5, g,
+                              len);
+                    exact_one(&p, 1, (const unsigned char *) "X-B:d", 5, g,
+                              len);
+                }
+            }
+            lbgt_guard_free(g, len);
+        }
+    }
+}
+
+/* A full report: the fast path drops the finding and the edit exactly as
+ * the reference report does (truncated, close). */
+static void
+test_check_findings_full(void **state)
+{
+    lbg_field_t    f[2] = {LBGT_F("X-A", "1"), LBGT_F("X-B", "a\001b")};
+    lbg_report_t   rep;
+    lbg_finding_t  fd[1];
+    lbg_edit_t     ed[1];
+    lbg_response_t r;
+    lbg_policy_t   p;
+    size_t         nf, ne;
+
+    (void) state;
+    lbg_policy_init(&p, LBG_PROFILE_STRICTEST);
+    memset(&r, 0, sizeof(r));
+    r.version = 11;
+    r.status = 200;
+    r.fields = f;
+    r.nfields = 2;
+    for (nf = 0; nf < 2; nf++) {
+        for (ne = 0; ne < 2; ne++) {
+            lbg_report_init(&rep, fd, nf, ed, ne);
+            assert_int_equal(lbg_check(&p, &r, &rep), nf);
+            assert_int_equal(rep.nfindings, nf);
+            assert_int_equal(rep.nedits, ne);
+            assert_int_equal(rep.worst, LBG_TIER_AMBIGUOUS);
+            assert_int_equal(rep.truncated, !(nf && ne));
+            assert_int_equal(rep.close, !(nf && ne));
+            if (nf) {
+                assert_int_equal(fd[0].rule, LBG_RULE_FIELD_VALUE_CTL);
+                assert_int_equal(fd[0].n1, 1);
+            }
+            if (ne) {
+                assert_int_equal(ed[0].op, LBG_EDIT_SANITIZE);
+                assert_int_equal(ed[0].field, 1);
+            }
+        }
+    }
+}
+
 int
 main(void)
 {
@@ -382,6 +712,8 @@ main(void)
         cmocka_unit_test(test_check_every_byte),
         cmocka_unit_test(test_check_fields_alone),
         cmocka_unit_test(test_check_framing_fields),
+        cmocka_unit_test(test_check_findings_exact),
+        cmocka_unit_test(test_check_findings_full),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
