@@ -1118,6 +1118,20 @@ lbg__y_class(const lbg__y_k_t *k, __m256i x)
                             _mm256_shuffle_epi8(k->hi, hi));
 }
 
+/* s[0..4) in each 32-bit lane, at any alignment: one vbroadcastss. GCC's
+ * _mm_broadcast_ss() is a builtin; clang's dereferences a float pointer
+ * (a misaligned load to UBSan), its _mm_loadu_si32() does not. */
+__attribute__((target("avx2"), always_inline)) static inline __m128i
+lbg__y_bcast32(const unsigned char *s)
+{
+#if defined(__clang__)
+    return _mm_broadcastd_epi32(_mm_loadu_si32(s));
+#else
+    return _mm_castps_si128(
+        _mm_broadcast_ss((const float *) (const void *) s));
+#endif
+}
+
 /* 16 bytes that are all bytes of s[0..n), 1 <= n <= 16 (some twice):
  * lbg__q_load() in fewer instructions, 8 to 16 bytes first */
 __attribute__((target("avx2"), always_inline)) static inline __m128i
@@ -1133,9 +1147,7 @@ lbg__y_span(const unsigned char *s, size_t n)
     }
     if (n >= 4) {
         memcpy(&b, s + n - 4, 4);
-        return _mm_insert_epi32(_mm_castps_si128(_mm_broadcast_ss(
-                                    (const float *) (const void *) s)),
-                                (int) b, 1);
+        return _mm_insert_epi32(lbg__y_bcast32(s), (int) b, 1);
     }
     return _mm_insert_epi8(_mm_insert_epi8(_mm_set1_epi8((char) s[0]),
                                            s[n >> 1], 1),
@@ -1218,9 +1230,7 @@ lbg__y_field(const lbg__y_k_t *k, const __m256i *c, const lbg_field_t *f,
         n = lbg__y_span(nm, nn);
     } else if (nn - 4 < 4) {
         memcpy(&b4, nm + nn - 4, 4);
-        n = _mm_insert_epi32(_mm_castps_si128(_mm_broadcast_ss(
-                                 (const float *) (const void *) nm)),
-                             (int) b4, 1);
+        n = _mm_insert_epi32(lbg__y_bcast32(nm), (int) b4, 1);
     } else if (nn - 1 < 3) {
         n = _mm_insert_epi8(_mm_insert_epi8(_mm_set1_epi8((char) nm[0]),
                                             nm[nn >> 1], 1),
