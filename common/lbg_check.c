@@ -1393,11 +1393,6 @@ lbg__check_one_leaf(const lbg_policy_t *p, const lbg_field_t *f, size_t i,
     }
 }
 
-/* 1 when field f of lbg__check_pair(), its bad lanes m, needs
- * lbg__check_one_lanes() */
-#define lbg__pair_needs(f, m, big)                                           \
-    ((m) != 0 || (f)->name_len + (f)->value_len >= (big))
-
 /* lbg__check_pair() when both fields need lbg__check_one_lanes() */
 #if defined(__GNUC__)
 __attribute__((noinline))
@@ -1410,21 +1405,28 @@ lbg__check_both(const lbg_policy_t *p, const lbg_field_t *f, size_t i,
     lbg__check_one_lanes(p, f + 1, i + 1, rep, big, mb);
 }
 
+/* m: the bad lanes of field i in its low 32 bits, of field i + 1 (cnt 2)
+ * in its high 32; a field whose line may be over the field budget has bad
+ * lanes too (lbg__y_field()). Six arguments, all in registers. The AVX2
+ * pass runs with no field budget or one of 36 bytes or more: big as
+ * lbg__check_head() sets it. */
 #if defined(__GNUC__)
 __attribute__((noinline))
 #endif
 static void
-lbg__check_pair(const lbg_policy_t *p, const lbg_field_t *f, size_t cnt,
-                size_t i, lbg_report_t *rep, size_t big, unsigned ma,
-                unsigned mb)
+lbg__check_pair(const lbg_policy_t *p, const lbg_field_t *f, size_t i,
+                lbg_report_t *rep, size_t cnt, uint64_t m)
 {
-    if (cnt == 2 && lbg__pair_needs(&f[1], mb, big)) {
-        if (lbg__pair_needs(f, ma, big)) {
+    size_t   big = p->max_field_bytes - 3;
+    unsigned ma = (unsigned) m, mb = (unsigned) (m >> 32);
+
+    if (cnt == 2 && mb != 0) {
+        if (ma != 0) {
             lbg__check_both(p, f, i, rep, big, ma, mb);
         } else {
             lbg__check_one_leaf(p, f + 1, i + 1, rep, big, mb);
         }
-    } else if (lbg__pair_needs(f, ma, big)) {
+    } else if (ma != 0) {
         lbg__check_one_leaf(p, f, i, rep, big, ma);
     }
 }
@@ -1460,10 +1462,9 @@ lbg__fields_avx2(const lbg_policy_t *p, const lbg_field_t *fields, size_t nf,
         total += f->name_len + f->value_len;
         ga = lbg__y_class(&k, lbg__y_field(&k, c, f, big, s));
         if (lbg__unlikely(!_mm256_testz_si256(ga, ga))) {
-            lbg__check_pair(p, f, 1, 0, rep, big,
+            lbg__check_pair(p, f, 0, rep, 1,
                             ~(unsigned) _mm256_movemask_epi8(
-                                _mm256_cmpeq_epi8(ga, z)),
-                            0);
+                                _mm256_cmpeq_epi8(ga, z)));
         }
         f++;
     }
@@ -1474,10 +1475,12 @@ lbg__fields_avx2(const lbg_policy_t *p, const lbg_field_t *fields, size_t nf,
         gb = lbg__y_class(&k, lbg__y_field(&k, c, &f[1], big, s));
         x = _mm256_or_si256(ga, gb);
         if (lbg__unlikely(!_mm256_testz_si256(x, x))) {
-            lbg__check_pair(
-                p, f, 2, (size_t) (f - fields), rep, big,
-                ~(unsigned) _mm256_movemask_epi8(_mm256_cmpeq_epi8(ga, z)),
-                ~(unsigned) _mm256_movemask_epi8(_mm256_cmpeq_epi8(gb, z)));
+            lbg__check_pair(p, f, (size_t) (f - fields), rep, 2,
+                            ~(unsigned) _mm256_movemask_epi8(
+                                _mm256_cmpeq_epi8(ga, z))
+                                | (uint64_t) ~(unsigned) _mm256_movemask_epi8(
+                                      _mm256_cmpeq_epi8(gb, z))
+                                      << 32);
         }
     }
     return total;
