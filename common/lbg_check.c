@@ -1371,7 +1371,13 @@ lbg__check_one_leaf(const lbg_policy_t *p, const lbg_field_t *f, size_t i,
         return;
     }
     if (n - 1 >= 16) {
-        lbg__check_one_lanes(p, f, i, rep, big, m);
+        if (n > 64) {
+            /* beyond lbg__check_fast(): the byte walk, the name clean,
+             * the line under the budget */
+            lbg__check_field(p, f, i, rep, LBG__F_VALUE);
+        } else {
+            lbg__check_one_lanes(p, f, i, rep, big, m);
+        }
         return;
     }
     b = lbg__lane_bytes(m >> 16, n);
@@ -1382,7 +1388,10 @@ lbg__check_one_leaf(const lbg_policy_t *p, const lbg_field_t *f, size_t i,
     at = (size_t) __builtin_ctz(b);
     for (k = b; k != 0; k &= k - 1) {
         if (!lbg__ctl_rule(f->value[__builtin_ctz(k)])) {
-            lbg__check_one_lanes(p, f, i, rep, big, m);
+            /* NUL, CR or LF (obs-fold, a trailing CR, one finding per
+             * rule): the byte walk, the name clean, the line under the
+             * budget */
+            lbg__check_field(p, f, i, rep, LBG__F_VALUE);
             return;
         }
     }
