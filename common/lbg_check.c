@@ -333,128 +333,6 @@ invalid:
 }
 
 
-/* Field value: RFC 9110 5.5 (field-vchar, SP, HTAB; CR, LF, NUL never),
- * RFC 9112 5.2 (obs-fold). One finding per rule per field, at the first
- * offending byte. NUL and a CR that ends the value are rules of their own:
- * HAProxy passes NUL on, nginx a CR before the line end. scan: test the
- * whole value with lbg_scan_value() first (0: the caller knows it holds a
- * byte to report). */
-static void
-lbg__check_value(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
-                 lbg_report_t *rep, unsigned scan)
-{
-    const unsigned char *v = f->value;
-    const unsigned char *t = lbg__ctype;
-    size_t               n = f->value_len, i = 0, fold_len;
-    unsigned             seen = 0; /* the rules found: LBG__V_* bits */
-    lbg_rule_e           rule;
-
-#define LBG__V_CRLF 1u
-#define LBG__V_CTL  2u
-#define LBG__V_FOLD 4u
-#define LBG__V_NUL  8u
-    if (scan && lbg_scan_value(v, n)) {
-        return;
-    }
-    for (;;) {
-        /* the run of good bytes up to the next one to look at */
-        while (i < n && (t[v[i]] & (LBG__VCHAR | LBG__WS))) {
-            i++;
-        }
-        if (i >= n) {
-            break;
-        }
-        fold_len = 0;
-        if (v[i] == '\r' && i + 2 < n && v[i + 1] == '\n'
-            && lbg__is(v[i + 2], LBG__WS))
-        {
-            fold_len = 3;
-        } else if (v[i] == '\n' && i + 1 < n && lbg__is(v[i + 1], LBG__WS)) {
-            fold_len = 2;
-        }
-        if (fold_len) {
-            if (seen & LBG__V_FOLD) {
-                i += fold_len;
-                continue;
-            }
-            seen |= LBG__V_FOLD;
-            rule = LBG_RULE_OBS_FOLD;
-        } else if (v[i] == '\r' && i == n - 1) {
-            /* "a\r" CRLF: nginx takes CR CR LF for a line end */
-            fold_len = 1;
-            rule = LBG_RULE_FIELD_VALUE_TRAILING_CR;
-        } else if (v[i] == '\r' || v[i] == '\n') {
-            if (seen & LBG__V_CRLF) {
-                i++;
-                continue;
-            }
-            seen |= LBG__V_CRLF;
-            fold_len = 1;
-            rule = LBG_RULE_FIELD_VALUE_CR_LF;
-        } else if (v[i] == '\0') {
-            if (seen & LBG__V_NUL) {
-                i++;
-                continue;
-            }
-            seen |= LBG__V_NUL;
-            fold_len = 1;
-            rule = LBG_RULE_FIELD_VALUE_NUL;
-        } else {
-            if (seen & LBG__V_CTL) {
-                i++;
-                continue;
-            }
-            seen |= LBG__V_CTL;
-            fold_len = 1;
-            rule = LBG_RULE_FIELD_VALUE_CTL;
-        }
-        if (lbg__finding_inline(p, rep, rule, idx, v + i, fold_len,
-                                (int64_t) i, 0)) {
-            lbg__edit_inline(rep, LBG_EDIT_SANITIZE, idx, 0, NULL, 0);
-        }
-        i += fold_len;
-    }
-#undef LBG__V_CRLF
-#undef LBG__V_CTL
-#undef LBG__V_FOLD
-#undef LBG__V_NUL
-}
-
-
-static void lbg__budget(const lbg_policy_t *p, lbg_report_t *rep,
-                        lbg_rule_e rule, size_t field,
-                        const unsigned char *at, size_t at_len, int64_t n1,
-                        int64_t n2);
-
-
-#if defined(__GNUC__)
-__attribute__((noinline))
-#endif
-static void
-lbg__check_field(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
-                 lbg_report_t *rep, unsigned bad)
-{
-    if (p->max_field_bytes
-        && f->name_len + f->value_len + 4 > p->max_field_bytes) {
-        lbg__budget(p, rep, LBG_RULE_FIELD_TOO_LARGE, idx, f->name,
-                    f->name_len, (int64_t) (f->name_len + f->value_len + 4),
-                    (int64_t) p->max_field_bytes);
-    }
-    if (f->trusted) {
-        /* its bytes are the host's (the AVX2 pass marks a trusted field
-         * bad when its line may be over the field budget) */
-        return;
-    }
-    if (bad & LBG__F_NAME) {
-        lbg__check_name(p, f, idx, rep, bad & LBG__F_SCAN);
-    }
-    if (bad & LBG__F_VALUE) {
-        lbg__check_value(p, f, idx, rep, bad & LBG__F_SCAN);
-    }
-}
-
-
-#ifdef LBG_QUICK_INLINE
 /* Rule id's metadata as constants (LBG_RULES): LBG__TIER_<ENUM> its
  * tier, LBG__LB_<ENUM> its lb_mask, LBG__FIX_<ENUM> its fix bits; for
  * lbg__finding_const(), which looks nothing up. */
@@ -524,6 +402,154 @@ lbg__finding_const(const lbg_policy_t *p, lbg_report_t *rep, lbg_rule_e rule,
     f->after_repair = 0;
     return 1;
 }
+
+
+/* Field value: RFC 9110 5.5 (field-vchar, SP, HTAB; CR, LF, NUL never),
+ * RFC 9112 5.2 (obs-fold). One finding per rule per field, at the first
+ * offending byte. NUL and a CR that ends the value are rules of their own:
+ * HAProxy passes NUL on, nginx a CR before the line end. scan: test the
+ * whole value with lbg_scan_value() first (0: the caller knows it holds a
+ * byte to report). */
+static void
+lbg__check_value(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
+                 lbg_report_t *rep, unsigned scan)
+{
+    const unsigned char *v = f->value;
+    const unsigned char *t = lbg__ctype;
+    size_t               n = f->value_len, i = 0, fold_len;
+    unsigned             seen = 0; /* the rules found: LBG__V_* bits */
+    lbg_rule_e           rule;
+    int                  ok;
+
+#define LBG__V_CRLF 1u
+#define LBG__V_CTL  2u
+#define LBG__V_FOLD 4u
+#define LBG__V_NUL  8u
+    if (scan && lbg_scan_value(v, n)) {
+        return;
+    }
+    for (;;) {
+        /* the run of good bytes up to the next one to look at */
+        while (i < n && (t[v[i]] & (LBG__VCHAR | LBG__WS))) {
+            i++;
+        }
+        if (i >= n) {
+            break;
+        }
+        fold_len = 0;
+        if (v[i] == '\r' && i + 2 < n && v[i + 1] == '\n'
+            && lbg__is(v[i + 2], LBG__WS))
+        {
+            fold_len = 3;
+        } else if (v[i] == '\n' && i + 1 < n && lbg__is(v[i + 1], LBG__WS)) {
+            fold_len = 2;
+        }
+        if (fold_len) {
+            if (seen & LBG__V_FOLD) {
+                i += fold_len;
+                continue;
+            }
+            seen |= LBG__V_FOLD;
+            rule = LBG_RULE_OBS_FOLD;
+        } else if (v[i] == '\r' && i == n - 1) {
+            /* "a\r" CRLF: nginx takes CR CR LF for a line end */
+            fold_len = 1;
+            rule = LBG_RULE_FIELD_VALUE_TRAILING_CR;
+        } else if (v[i] == '\r' || v[i] == '\n') {
+            if (seen & LBG__V_CRLF) {
+                i++;
+                continue;
+            }
+            seen |= LBG__V_CRLF;
+            fold_len = 1;
+            rule = LBG_RULE_FIELD_VALUE_CR_LF;
+        } else if (v[i] == '\0') {
+            if (seen & LBG__V_NUL) {
+                i++;
+                continue;
+            }
+            seen |= LBG__V_NUL;
+            fold_len = 1;
+            rule = LBG_RULE_FIELD_VALUE_NUL;
+        } else {
+            if (seen & LBG__V_CTL) {
+                i++;
+                continue;
+            }
+            seen |= LBG__V_CTL;
+            fold_len = 1;
+            rule = LBG_RULE_FIELD_VALUE_CTL;
+        }
+        switch (rule) {
+        case LBG_RULE_OBS_FOLD:
+            ok = lbg__finding_const(p, rep, LBG__RULE_CONST(OBS_FOLD), idx,
+                                    v + i, fold_len, (int64_t) i);
+            break;
+        case LBG_RULE_FIELD_VALUE_TRAILING_CR:
+            ok = lbg__finding_const(p, rep,
+                                    LBG__RULE_CONST(FIELD_VALUE_TRAILING_CR),
+                                    idx, v + i, fold_len, (int64_t) i);
+            break;
+        case LBG_RULE_FIELD_VALUE_CR_LF:
+            ok = lbg__finding_const(p, rep,
+                                    LBG__RULE_CONST(FIELD_VALUE_CR_LF), idx,
+                                    v + i, fold_len, (int64_t) i);
+            break;
+        case LBG_RULE_FIELD_VALUE_NUL:
+            ok = lbg__finding_const(p, rep, LBG__RULE_CONST(FIELD_VALUE_NUL),
+                                    idx, v + i, fold_len, (int64_t) i);
+            break;
+        default:
+            ok = lbg__finding_const(p, rep, LBG__RULE_CONST(FIELD_VALUE_CTL),
+                                    idx, v + i, fold_len, (int64_t) i);
+            break;
+        }
+        if (ok) {
+            lbg__edit_inline(rep, LBG_EDIT_SANITIZE, idx, 0, NULL, 0);
+        }
+        i += fold_len;
+    }
+#undef LBG__V_CRLF
+#undef LBG__V_CTL
+#undef LBG__V_FOLD
+#undef LBG__V_NUL
+}
+
+
+static void lbg__budget(const lbg_policy_t *p, lbg_report_t *rep,
+                        lbg_rule_e rule, size_t field,
+                        const unsigned char *at, size_t at_len, int64_t n1,
+                        int64_t n2);
+
+
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void
+lbg__check_field(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
+                 lbg_report_t *rep, unsigned bad)
+{
+    if (p->max_field_bytes
+        && f->name_len + f->value_len + 4 > p->max_field_bytes) {
+        lbg__budget(p, rep, LBG_RULE_FIELD_TOO_LARGE, idx, f->name,
+                    f->name_len, (int64_t) (f->name_len + f->value_len + 4),
+                    (int64_t) p->max_field_bytes);
+    }
+    if (f->trusted) {
+        /* its bytes are the host's (the AVX2 pass marks a trusted field
+         * bad when its line may be over the field budget) */
+        return;
+    }
+    if (bad & LBG__F_NAME) {
+        lbg__check_name(p, f, idx, rep, bad & LBG__F_SCAN);
+    }
+    if (bad & LBG__F_VALUE) {
+        lbg__check_value(p, f, idx, rep, bad & LBG__F_SCAN);
+    }
+}
+
+
+#ifdef LBG_QUICK_INLINE
 
 
 /* 0xff lanes where x holds a byte that makes a field name invalid
