@@ -1229,8 +1229,12 @@ lbg__y_nbad(const lbg__y_k_t *k, const __m256i *c, __m256i x)
  * two 16-byte blocks that overlap, longer 32 bytes per step, the last
  * load overlapping; empty: SP). Every byte of it is good exactly when the
  * name is a token and the value all field-vchar, SP and HTAB. A trusted
- * field: k->trust. A framing name (lbg__framing_name()) is counted in *s
- * on the way. Reads exactly the name's and the value's bytes; no calls.
+ * field: k->trust. A field line that may be over the field budget
+ * (name_len + value_len >= big, big >= 33) is made bad in its long part's
+ * lane (a trusted one in every lane): with both parts of 16 bytes or less
+ * a line cannot reach the budget, so only the long parts test it. A
+ * framing name (lbg__framing_name()) is counted in *s on the way. Reads
+ * exactly the name's and the value's bytes; no calls.
  */
 __attribute__((target("avx2"), always_inline)) static inline __m256i
 lbg__y_field(const lbg__y_k_t *k, const __m256i *c, const lbg_field_t *f,
@@ -1471,9 +1475,10 @@ lbg__check_pair(const lbg_policy_t *p, const lbg_field_t *f, size_t i,
  * lbg_check()'s pass over fields[0..nf) with AVX2: each field one vector
  * (lbg__y_field()), the fields two at a time (with an odd number the
  * first one alone, before the pairs, in field order) through one
- * classification each and one branch per pair; a pair with a bad byte, or a field that may be over the field
- * budget (len >= big), goes to lbg__check_pair(), which records the
- * findings exactly as the SSE2 pass does. Fills *s but its total, which it
+ * classification each and one branch per pair; a pair with a bad byte
+ * (lbg__y_field() makes a field that may be over the field budget bad,
+ * big >= 33) goes to lbg__check_pair(), which records the findings
+ * exactly as the SSE2 pass does. Fills *s but its total, which it
  * returns.
  */
 __attribute__((target("avx2"), always_inline)) static inline size_t
