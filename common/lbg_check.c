@@ -286,6 +286,80 @@ static void lbg__check_field(const lbg_policy_t *p, const lbg_field_t *f,
                              size_t idx, lbg_report_t *rep, unsigned bad);
 
 
+/* Rule id's metadata as constants (LBG_RULES): LBG__TIER_<ENUM> its
+ * tier, LBG__LB_<ENUM> its lb_mask, LBG__FIX_<ENUM> its fix bits; for
+ * lbg__finding_const(), which looks nothing up. */
+enum {
+#define LBG__RULE_META(id, e, n, rfc, t, m, rep, fix)                        \
+    LBG__TIER_##e = (int) (t), LBG__LB_##e = (int) (m),                      \
+    LBG__FIX_##e = (int) (fix),
+    LBG_RULES(LBG__RULE_META)
+#undef LBG__RULE_META
+        LBG__RULE_META_END
+};
+
+/* The arguments rule, tier, lb, fix of lbg__finding_const() for rule
+ * LBG_RULE_<e>: its row of LBG_RULES as constants */
+#define LBG__RULE_CONST(e)                                                   \
+    LBG_RULE_##e, (lbg_tier_e) LBG__TIER_##e, (unsigned) LBG__LB_##e,        \
+        (unsigned) LBG__FIX_##e
+
+/*
+ * lbg__finding() (n2 = 0) of a rule known where it is called, for
+ * lbg_check()'s field checks, where p->mode is not LBG_MODE_OFF
+ * (lbg_check() has returned before): the rule's row as constants
+ * (LBG__RULE_CONST()), the profile test of lbg_rule_in_profile() (the
+ * strictest: every rule; another: the profile's LB in lb; an unknown
+ * profile: none), then what lbg__finding_add() does. Returns 1 when
+ * recorded (or dropped from a full report), 0 when the profile filters
+ * it.
+ */
+LBG_INLINE int
+lbg__finding_const(const lbg_policy_t *p, lbg_report_t *rep, lbg_rule_e rule,
+                   lbg_tier_e tier, unsigned lb, unsigned fix, size_t field,
+                   const unsigned char *at, size_t at_len, int64_t n1)
+{
+    if (!lbg__lb_in_profile(lb, p->profile)) {
+        return 0;
+    }
+    return lbg__finding_store(rep, rule, tier, fix, field, at, at_len, n1, 0);
+}
+
+
+/* The finding of field idx's name when it is not a token (RFC 9110 5.1):
+ * field-name-invalid when `invalid` (an empty name, or a byte of
+ * LBG__NAMEBAD: no load balancer parses the line), else
+ * field-name-not-token, at the whole name, and the edit that removes the
+ * field. For lbg__check_name() and lbg__check_pair()'s fast paths. */
+LBG_INLINE void
+lbg__name_finding(const lbg_policy_t *p, lbg_report_t *rep,
+                  const lbg_field_t *f, size_t idx, int invalid)
+{
+    if (invalid
+            ? lbg__finding_const(p, rep, LBG__RULE_CONST(FIELD_NAME_INVALID),
+                                 idx, f->name, f->name_len, 0)
+            : lbg__finding_const(p, rep,
+                                 LBG__RULE_CONST(FIELD_NAME_NOT_TOKEN), idx,
+                                 f->name, f->name_len, 0))
+    {
+        lbg__edit_inline(rep, LBG_EDIT_REMOVE, idx, 0, NULL, 0);
+    }
+}
+
+/* field-value-ctl at byte `at` of field idx's value (RFC 9110 5.5) and the
+ * edit that sanitizes the value, for lbg__check_pair()'s fast paths */
+LBG_INLINE void
+lbg__ctl_finding(const lbg_policy_t *p, lbg_report_t *rep,
+                 const lbg_field_t *f, size_t idx, size_t at)
+{
+    if (lbg__finding_const(p, rep, LBG__RULE_CONST(FIELD_VALUE_CTL), idx,
+                           f->value + at, 1, (int64_t) at))
+    {
+        lbg__edit_inline(rep, LBG_EDIT_SANITIZE, idx, 0, NULL, 0);
+    }
+}
+
+
 /* Field name: RFC 9110 5.1, field-name = token. scan: test the whole name
  * with lbg_scan_name() first (0: the caller knows it is not a token). Out
  * of line: lbg__check_field() keeps the registers for the value. */
@@ -316,91 +390,13 @@ lbg__check_name(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
             not_token = 1;
         }
     }
-    if (not_token
-        && lbg__finding(p, rep, LBG_RULE_FIELD_NAME_NOT_TOKEN, idx, f->name,
-                        f->name_len, 0, 0))
-    {
-        lbg__edit(rep, LBG_EDIT_REMOVE, idx, 0, NULL, 0);
+    if (not_token) {
+        lbg__name_finding(p, rep, f, idx, 0);
     }
     return;
 
 invalid:
-    if (lbg__finding(p, rep, LBG_RULE_FIELD_NAME_INVALID, idx, f->name,
-                     f->name_len, 0, 0))
-    {
-        lbg__edit(rep, LBG_EDIT_REMOVE, idx, 0, NULL, 0);
-    }
-}
-
-
-/* Rule id's metadata as constants (LBG_RULES): LBG__TIER_<ENUM> its
- * tier, LBG__LB_<ENUM> its lb_mask, LBG__FIX_<ENUM> its fix bits; for
- * lbg__finding_const(), which looks nothing up. */
-enum {
-#define LBG__RULE_META(id, e, n, rfc, t, m, rep, fix)                        \
-    LBG__TIER_##e = (int) (t), LBG__LB_##e = (int) (m),                      \
-    LBG__FIX_##e = (int) (fix),
-    LBG_RULES(LBG__RULE_META)
-#undef LBG__RULE_META
-        LBG__RULE_META_END
-};
-
-/* The LBG_LB_* bits of each profile (LBG_PROFILES), by enum value */
-static const unsigned char lbg__profile_lb[LBG_PROFILE_COUNT] = {
-#define LBG__PROFILE_LB(e, v, n, l, m, fb, hb, nf) [v] = (unsigned char) (m),
-    LBG_PROFILES(LBG__PROFILE_LB)
-#undef LBG__PROFILE_LB
-};
-
-/* The arguments rule, tier, lb, fix of lbg__finding_const() for rule
- * LBG_RULE_<e>: its row of LBG_RULES as constants */
-#define LBG__RULE_CONST(e)                                                   \
-    LBG_RULE_##e, (lbg_tier_e) LBG__TIER_##e, (unsigned) LBG__LB_##e,        \
-        (unsigned) LBG__FIX_##e
-
-/*
- * lbg__finding() (n2 = 0) of a rule known where it is called, for
- * lbg_check()'s field checks, where p->mode is not LBG_MODE_OFF
- * (lbg_check() has returned before): the rule's row as constants
- * (LBG__RULE_CONST()), the profile test of lbg_rule_in_profile() (the
- * strictest: every rule; another: the profile's LB in lb; an unknown
- * profile: none), then what lbg__finding_add() does. Returns 1 when
- * recorded (or dropped from a full report), 0 when the profile filters
- * it.
- */
-LBG_INLINE int
-lbg__finding_const(const lbg_policy_t *p, lbg_report_t *rep, lbg_rule_e rule,
-                   lbg_tier_e tier, unsigned lb, unsigned fix, size_t field,
-                   const unsigned char *at, size_t at_len, int64_t n1)
-{
-    lbg_finding_t *f;
-
-    if (p->profile != LBG_PROFILE_STRICTEST
-        && ((unsigned) p->profile >= (unsigned) LBG_PROFILE_COUNT
-            || !(lb & lbg__profile_lb[p->profile])))
-    {
-        return 0;
-    }
-    if (tier > rep->worst) {
-        rep->worst = tier;
-    }
-    if (!(fix & LBG_FIX_EDIT)) {
-        rep->unrepairable = 1;
-    }
-    if (rep->nfindings >= rep->findings_cap) {
-        rep->truncated = 1;
-        rep->close = 1;
-        return 1;
-    }
-    f = &rep->findings[rep->nfindings++];
-    f->rule = rule;
-    f->field = field;
-    f->at = at;
-    f->at_len = at_len;
-    f->n1 = n1;
-    f->n2 = 0;
-    f->after_repair = 0;
-    return 1;
+    lbg__name_finding(p, rep, f, idx, 1);
 }
 
 
@@ -563,6 +559,28 @@ lbg__f_namebad(__m128i x)
                                      _mm_cmpeq_epi8(x, _mm_set1_epi8(0x3a))));
 }
 
+/* 1 when name s[0..n), not a token, is field-name-invalid rather than
+ * field-name-not-token: empty, or a byte of LBG__NAMEBAD (SSE2, 16 bytes
+ * a load, the last overlapping; reads exactly s[0..n)) */
+LBG_INLINE int
+lbg__name_invalid(const unsigned char *s, size_t n)
+{
+    __m128i nb;
+    size_t  j;
+
+    if (n == 0) {
+        return 1;
+    }
+    if (n <= 16) {
+        return _mm_movemask_epi8(lbg__f_namebad(lbg__q_load(s, n))) != 0;
+    }
+    nb = lbg__f_namebad(lbg__q_loadu(s + n - 16));
+    for (j = 0; j + 16 < n; j += 16) {
+        nb = _mm_or_si128(nb, lbg__f_namebad(lbg__q_loadu(s + j)));
+    }
+    return _mm_movemask_epi8(nb) != 0;
+}
+
 /* 0xff lanes where x holds NUL, CR or LF: the value bytes with rules of
  * their own (and obs-fold, a trailing CR) */
 LBG_INLINE __m128i
@@ -630,9 +648,9 @@ lbg__check_fast(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
 {
     const unsigned char *s;
     size_t               n, j, at = 0;
-    __m128i              nb, x;
+    __m128i              x;
     uint64_t             bb;
-    int                  invalid = 0, ok, sp;
+    int                  sp;
 
     if (bad & LBG__F_VALUE) {
         /* every bad byte a CTL of lbg__ctl_rule() (no NUL, CR, LF): one
@@ -667,38 +685,11 @@ lbg__check_fast(const lbg_policy_t *p, const lbg_field_t *f, size_t idx,
         at = (size_t) __builtin_ctzll(bb);
     }
     if (bad & LBG__F_NAME) {
-        s = f->name;
-        n = f->name_len;
-        if (n == 0) {
-            invalid = 1;
-        } else {
-            if (n <= 16) {
-                nb = lbg__f_namebad(lbg__q_load(s, n));
-            } else {
-                nb = lbg__f_namebad(lbg__q_loadu(s + n - 16));
-                for (j = 0; j + 16 < n; j += 16) {
-                    nb = _mm_or_si128(nb,
-                                      lbg__f_namebad(lbg__q_loadu(s + j)));
-                }
-            }
-            invalid = _mm_movemask_epi8(nb) != 0;
-        }
-        ok = invalid
-                 ? lbg__finding_const(p, rep,
-                                      LBG__RULE_CONST(FIELD_NAME_INVALID),
-                                      idx, s, n, 0)
-                 : lbg__finding_const(p, rep,
-                                      LBG__RULE_CONST(FIELD_NAME_NOT_TOKEN),
-                                      idx, s, n, 0);
-        if (ok) {
-            lbg__edit_inline(rep, LBG_EDIT_REMOVE, idx, 0, NULL, 0);
-        }
+        lbg__name_finding(p, rep, f, idx,
+                          lbg__name_invalid(f->name, f->name_len));
     }
-    if ((bad & LBG__F_VALUE)
-        && lbg__finding_const(p, rep, LBG__RULE_CONST(FIELD_VALUE_CTL), idx,
-                              f->value + at, 1, (int64_t) at))
-    {
-        lbg__edit_inline(rep, LBG_EDIT_SANITIZE, idx, 0, NULL, 0);
+    if (bad & LBG__F_VALUE) {
+        lbg__ctl_finding(p, rep, f, idx, at);
     }
     return 1;
 }
@@ -1219,6 +1210,28 @@ lbg__y_nbad(const lbg__y_k_t *k, const __m256i *c, __m256i x)
                                              k->nib)));
 }
 
+/* x, or all 0 (bad in either lane) when the field line may be over the
+ * field budget (over): the mark lbg__y_field() puts in a long part */
+__attribute__((target("avx2"), always_inline)) static inline __m128i
+lbg__y_over(__m128i x, int over)
+{
+    return lbg__unlikely(over) ? _mm_setzero_si128() : x;
+}
+
+/* The name lane of a name of 17 bytes or more from m, its blocks' bad
+ * bits (lbg__y_nbad()) in both halves: 'a' where every block is tchar,
+ * else 0 (lbg__y_over() when the line may be over the budget) */
+__attribute__((target("avx2"), always_inline)) static inline __m128i
+lbg__y_nlong(const lbg__y_k_t *k, __m256i m, int over)
+{
+    __m128i g = _mm_or_si128(_mm256_castsi256_si128(m),
+                             _mm256_extracti128_si256(m, 1));
+
+    return lbg__y_over(_mm_and_si128(_mm_cmpeq_epi8(g, _mm_setzero_si128()),
+                                     _mm256_castsi256_si128(k->trust)),
+                       over);
+}
+
 /*
  * Field f as one vector for lbg__y_class(): the name lane holds its name
  * (1 to 16 bytes: its bytes, some twice; longer: 'a' in the lanes where
@@ -1242,7 +1255,7 @@ lbg__y_field(const lbg__y_k_t *k, const __m256i *c, const lbg_field_t *f,
 {
     const unsigned char *nm = f->name, *vl = f->value;
     size_t               nn = f->name_len, nv = f->value_len, j;
-    __m128i              n, v, g;
+    __m128i              n, v;
     __m256i              m;
     uint32_t             b4;
 
@@ -1269,14 +1282,8 @@ lbg__y_field(const lbg__y_k_t *k, const __m256i *c, const lbg_field_t *f,
         if (lbg__unlikely(nn == 17)) {
             lbg__count_kind(f, s);
         }
-        m = lbg__y_nbad(k, c, lbg__y_load2(nm, 0, nn - 16));
-        g = _mm_or_si128(_mm256_castsi256_si128(m),
-                         _mm256_extracti128_si256(m, 1));
-        n = _mm_and_si128(_mm_cmpeq_epi8(g, _mm_setzero_si128()),
-                          _mm256_castsi256_si128(k->trust));
-        if (lbg__unlikely(nn + nv >= big)) {
-            n = _mm_setzero_si128();
-        }
+        n = lbg__y_nlong(k, lbg__y_nbad(k, c, lbg__y_load2(nm, 0, nn - 16)),
+                         nn + nv >= big);
     } else if (nn == 0) {
         n = _mm_setzero_si128();
     } else {
@@ -1289,22 +1296,15 @@ lbg__y_field(const lbg__y_k_t *k, const __m256i *c, const lbg_field_t *f,
                                lbg__y_load2(nm, j,
                                             j + 32 < nn ? j + 16 : nn - 16)));
         }
-        g = _mm_or_si128(_mm256_castsi256_si128(m),
-                         _mm256_extracti128_si256(m, 1));
-        n = _mm_and_si128(_mm_cmpeq_epi8(g, _mm_setzero_si128()),
-                          _mm256_castsi256_si128(k->trust));
-        if (lbg__unlikely(nn + nv >= big)) {
-            n = _mm_setzero_si128();
-        }
+        n = lbg__y_nlong(k, m, nn + nv >= big);
     }
     if (lbg__likely(nv - 1 < 16)) {
         v = lbg__y_span(vl, nv);
     } else if (nv - 17 < 16) {
         /* 17 to 32 bytes: two blocks that overlap */
-        v = lbg__y_min2(lbg__y_vkey(c, lbg__y_load2(vl, 0, nv - 16)));
-        if (lbg__unlikely(nn + nv >= big)) {
-            v = _mm_setzero_si128();
-        }
+        v = lbg__y_over(lbg__y_min2(
+                            lbg__y_vkey(c, lbg__y_load2(vl, 0, nv - 16))),
+                        nn + nv >= big);
     } else if (nv != 0) {
         /* 33 bytes or more: 32 bytes per step, the last load overlapping */
         m = lbg__y_vkey(c,
@@ -1317,10 +1317,7 @@ lbg__y_field(const lbg__y_k_t *k, const __m256i *c, const lbg_field_t *f,
                             _mm256_loadu_si256(
                                 (const __m256i *) (const void *) (vl + j))));
         }
-        v = lbg__y_min2(m);
-        if (lbg__unlikely(nn + nv >= big)) {
-            v = _mm_setzero_si128();
-        }
+        v = lbg__y_over(lbg__y_min2(m), nn + nv >= big);
     } else {
         v = _mm256_extracti128_si256(k->trust, 1);
     }
@@ -1374,7 +1371,6 @@ lbg__check_one_leaf(const lbg_policy_t *p, const lbg_field_t *f, size_t i,
 {
     size_t   n = f->value_len, at, nn = f->name_len;
     unsigned b, k;
-    int      invalid;
 
     if (lbg__unlikely(nn + n >= big)) {
         lbg__check_one_lanes(p, f, i, rep, big, m);
@@ -1386,18 +1382,7 @@ lbg__check_one_leaf(const lbg_policy_t *p, const lbg_field_t *f, size_t i,
             return;
         }
         /* the name alone, 1 to 16 bytes (lbg__check_fast()'s name half) */
-        invalid = _mm_movemask_epi8(lbg__f_namebad(lbg__q_load(f->name, nn)))
-                  != 0;
-        if (invalid
-                ? lbg__finding_const(p, rep,
-                                     LBG__RULE_CONST(FIELD_NAME_INVALID), i,
-                                     f->name, nn, 0)
-                : lbg__finding_const(p, rep,
-                                     LBG__RULE_CONST(FIELD_NAME_NOT_TOKEN), i,
-                                     f->name, nn, 0))
-        {
-            lbg__edit_inline(rep, LBG_EDIT_REMOVE, i, 0, NULL, 0);
-        }
+        lbg__name_finding(p, rep, f, i, lbg__name_invalid(f->name, nn));
         return;
     }
     if (n - 1 >= 16) {
@@ -1425,11 +1410,7 @@ lbg__check_one_leaf(const lbg_policy_t *p, const lbg_field_t *f, size_t i,
             return;
         }
     }
-    if (lbg__finding_const(p, rep, LBG__RULE_CONST(FIELD_VALUE_CTL), i,
-                           f->value + at, 1, (int64_t) at))
-    {
-        lbg__edit_inline(rep, LBG_EDIT_SANITIZE, i, 0, NULL, 0);
-    }
+    lbg__ctl_finding(p, rep, f, i, at);
 }
 
 /* lbg__check_pair() when both fields need lbg__check_one_lanes() */

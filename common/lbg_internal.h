@@ -88,20 +88,37 @@ int lbg__finding_profile(const lbg_policy_t *p, const lbg_rule_t *r,
                          const unsigned char *at, size_t at_len, int64_t n1,
                          int64_t n2);
 
-/* Records a finding of rule r (its row), the checks passed: the report's
- * summary (worst tier, unrepairable), then the finding unless the report
- * is full (then truncated and close). Returns 1. Call-free. */
+/* The LBG_LB_* bits of each profile (LBG_PROFILES), by enum value
+ * (lbg_rules.c) */
+extern const unsigned lbg__profile_lb[LBG_PROFILE_COUNT];
+
+/* 1 when a rule of the LBG_LB_* bits lb is reported under profile: the
+ * strictest holds every rule, another one the rules its load balancers
+ * reject, an unknown profile none (lbg_rule_in_profile(), for a rule row
+ * known where it is called) */
 static inline int
-lbg__finding_add(const lbg_rule_t *r, lbg_report_t *rep, lbg_rule_e rule,
-                 size_t field, const unsigned char *at, size_t at_len,
-                 int64_t n1, int64_t n2)
+lbg__lb_in_profile(unsigned lb, lbg_profile_e profile)
+{
+    return profile == LBG_PROFILE_STRICTEST
+           || ((unsigned) profile < (unsigned) LBG_PROFILE_COUNT
+               && (lb & lbg__profile_lb[profile]) != 0);
+}
+
+/* Records one finding of rule `rule` (its tier and LBG_FIX_* bits fix) in
+ * rep, the profile's filter passed: the worst tier, unrepairable when no
+ * repair makes the response conformant, truncated and close when the
+ * report is full. Returns 1. Arguments as lbg__finding(). */
+static inline int
+lbg__finding_store(lbg_report_t *rep, lbg_rule_e rule, lbg_tier_e tier,
+                   unsigned fix, size_t field, const unsigned char *at,
+                   size_t at_len, int64_t n1, int64_t n2)
 {
     lbg_finding_t *f;
 
-    if (r->tier > rep->worst) {
-        rep->worst = r->tier;
+    if (tier > rep->worst) {
+        rep->worst = tier;
     }
-    if (!(r->fix & LBG_FIX_EDIT)) {
+    if (!(fix & LBG_FIX_EDIT)) {
         /* no repair makes the response itself conformant */
         rep->unrepairable = 1;
     }
@@ -119,6 +136,17 @@ lbg__finding_add(const lbg_rule_t *r, lbg_report_t *rep, lbg_rule_e rule,
     f->n2 = n2;
     f->after_repair = 0;
     return 1;
+}
+
+/* Records a finding of rule r (its row), the checks passed
+ * (lbg__finding_store()). Returns 1. Call-free. */
+static inline int
+lbg__finding_add(const lbg_rule_t *r, lbg_report_t *rep, lbg_rule_e rule,
+                 size_t field, const unsigned char *at, size_t at_len,
+                 int64_t n1, int64_t n2)
+{
+    return lbg__finding_store(rep, rule, r->tier, r->fix, field, at, at_len,
+                              n1, n2);
 }
 
 /* lbg__finding() inline, for the checks whose findings are common: the

@@ -65,15 +65,21 @@ lbg_rule_name(lbg_rule_e id)
 typedef struct {
     const char *name;
     const char *label;
-    unsigned    lb_mask;
     size_t      budgets[3]; /* field line, header section, fields */
 } lbg__profile_t;
 
 static const lbg__profile_t lbg__profiles[LBG_PROFILE_COUNT] = {
 #define LBG__PROFILE_ROW(e, v, n, l, m, fb, hb, nf)                          \
-    [v] = {n, l, m, {fb, hb, nf}},
+    [v] = {n, l, {fb, hb, nf}},
     LBG_PROFILES(LBG__PROFILE_ROW)
 #undef LBG__PROFILE_ROW
+};
+
+/* The LBG_LB_* bits of each profile, by enum value (lbg__lb_in_profile()) */
+const unsigned lbg__profile_lb[LBG_PROFILE_COUNT] = {
+#define LBG__PROFILE_LB(e, v, n, l, m, fb, hb, nf) [v] = (m),
+    LBG_PROFILES(LBG__PROFILE_LB)
+#undef LBG__PROFILE_LB
 };
 
 /* The enum values in list order (the order of LBG_PROFILES). */
@@ -96,13 +102,7 @@ lbg_rule_in_profile(lbg_rule_e id, lbg_profile_e profile)
 {
     const lbg_rule_t *r = lbg_rule(id);
 
-    if (r == NULL || (int) profile < 0 || profile >= LBG_PROFILE_COUNT) {
-        return 0;
-    }
-    if (profile == LBG_PROFILE_STRICTEST) {
-        return 1;
-    }
-    return (r->lb_mask & lbg__profiles[profile].lb_mask) != 0;
+    return r != NULL && lbg__lb_in_profile(r->lb_mask, profile);
 }
 
 
@@ -159,7 +159,7 @@ lbg_profile_lb_mask(lbg_profile_e profile)
     if ((int) profile < 0 || profile >= LBG_PROFILE_COUNT) {
         return 0;
     }
-    return lbg__profiles[profile].lb_mask;
+    return lbg__profile_lb[profile];
 }
 
 
