@@ -515,9 +515,10 @@ def say_sets(rows, core):
         worst = max((r for r in rows if r["kind"] == kind),
                     key=lambda r: r["repair"] / r["off"])
         ratio = worst["repair"] / worst["off"]
-        say("worst on %s: %s, %+.2f %% Ir/request (%+.1f); target (issue 14) <= +3 %%: %s"
+        say("worst on %s: %s, %+.2f %% Ir/request (%+.1f); %s"
             % (kind, worst["set"], (ratio - 1) * 100, worst["repair"] - worst["off"],
-               "MET" if ratio <= 1.03 else "NOT MET"))
+               ("target (issue 14) <= +3 %%: %s" % ("MET" if ratio <= 1.03 else "NOT MET"))
+               if kind in TARGETS else "reported, not a target"))
     if core:
         say("\n== the core alone on the sets' nginx responses ==")
         say("%-14s %7s %11s %9s %13s %9s %11s" % ("set", "bytes", "lbg_check", "Ir/byte",
@@ -574,6 +575,12 @@ def measure_rps(kind, modes, module, work, rounds, secs, conns):
 
 
 # ---- main ----------------------------------------------------------------------
+
+# The servers issue 14's +3 % applies to: nginx `return 200` and Apache's
+# static file. The others (nginx's static file, nginx `proxy_pass`, whose
+# upstream fields are checked on every response) are measured and reported.
+TARGETS = {"nginx": "nginx return 200", "apache": "Apache's static file"}
+
 
 def main():
     ap = argparse.ArgumentParser()
@@ -698,9 +705,15 @@ def main():
         say("%-7s %-12s %16.1f %14s   (the quick pass alone, nginx's 12 fields)"
             % ("core", "quick", core[1], ""))
     for kind, m, irv, _ in summary:
-        if m == "repair/off":
+        if m != "repair/off":
+            continue
+        if kind in TARGETS:
             say("target (issue 14): repair adds <= 3 %% Ir/request on %s: %s"
                 % (kind, "MET" if irv <= 1.03 else "NOT MET"))
+        else:
+            say("reported, not a target (issue 14 targets %s): repair adds %+.2f %% "
+                "Ir/request on %s" % (" and ".join(sorted(TARGETS.values())),
+                                      (irv - 1) * 100, kind))
     if set_rows:
         say_sets(set_rows, set_core)
     say("total bench time %.0fs" % (time.monotonic() - t_start))
