@@ -74,8 +74,9 @@ lbg__quick_end(const lbg_policy_t *p, const lbg_quick_t *q, int status,
         }
     }
 
-    /* 101: lbg_check looks for its Upgrade field */
-    if (status == 101) {
+    /* a 1xx: a 101's Upgrade field is lbg_check's, any other 1xx sent as
+     * the final response is lbg_check_interim()'s (RFC 9110 15.2) */
+    if (status >= 100 && status <= 199) {
         return 0;
     }
 

@@ -39,7 +39,8 @@ extern "C" {
  * fuzzer: when lbg_quick_clean() returns 1, lbg_check() on the same
  * response (same fields with the same `trusted` flags, same status and
  * status line, HEAD or not) would record no finding and no edit under any
- * profile. The byte checks are exact: a field name of any length and any
+ * profile, and neither would lbg_check_interim() on its status: every 1xx
+ * goes to the full path. The byte checks are exact: a field name of any length and any
  * tchar, a value of any length with HTAB, obs-text or quotes never sends
  * a response to lbg_check. 0 means "look closer" only for the message
  * framing lbg_check decides itself (two Content-Length fields, a

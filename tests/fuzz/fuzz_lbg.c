@@ -20,7 +20,8 @@
  * and repairing it again must give the same bytes; otherwise abort().
  * The quick pass over the parsed view must keep its contract: when
  * lbg_quick_clean() says clean, lbg_check() finds nothing and edits
- * nothing, under this policy and under the strictest profile.
+ * nothing, under this policy and under the strictest profile, and
+ * lbg_check_interim() finds nothing on its status.
  *
  * Run: see tests/fuzz/README.md.
  */
@@ -78,9 +79,12 @@ quick_contract(const lbg_policy_t *p, const lbg_response_t *v, int trust)
     strict.mode = LBG_MODE_REPAIR;
     lbg_report_init(&rep, f, LBG_FINDINGS_MAX, e, LBG_EDITS_MAX);
     if (lbg_check(p, &r, &rep) != 0 || rep.nedits != 0
-        || lbg_check(&strict, &r, &rep) != 0 || rep.nedits != 0)
+        || lbg_check(&strict, &r, &rep) != 0 || rep.nedits != 0
+        || lbg_check_interim(&strict, r.status, &rep) != 0)
     {
-        die("lbg_quick_clean said clean, lbg_check disagrees", &rep);
+        die("lbg_quick_clean said clean, lbg_check or lbg_check_interim "
+            "disagrees",
+            &rep);
     }
 }
 
