@@ -137,6 +137,31 @@ class Logs(lbgtest.TestCase):
                 (doc.get("totals", {}).get("lb_generated_5xx"), doc.get("totals", {}).get("target_generated_5xx")),
                 (8, 1))
 
+    def test_syslog_rfc3339(self):
+        # HAProxy lines behind a syslog header whose time is RFC 3339 in UTC
+        # ("...Z", as rsyslog forwards it or a container runtime prefixes it):
+        # the line starts with an ISO 8601 time like a Classic ELB line, and is
+        # still read as HAProxy (docs/logs.md: "after a syslog header ending
+        # haproxy[pid]: "); a real CLB line beside it stays a CLB line
+        msg = ('10.1.2.3:40010 [01/Oct/2026:12:00:01.100] fe b3/s3 0/0/1/-1/1 502 209 - - SH-- '
+               '1/1/0/0/0 0/0 {lbg-9-1} "GET /p3 HTTP/1.1"')
+        lines = ["2026-10-01T12:00:01.123456Z lb1 haproxy[1234]: " + msg,
+                 "2026-10-01T12:00:01Z lb1 haproxy[1234]: " + msg,
+                 "2026-10-01T12:00:01.123456+00:00 lb1 haproxy[1234]: " + msg,
+                 "2015-12-11T13:42:07.736195Z my-elb - -1 -1 -1 504 0 0 0 "
+                 '"GET http://my-elb/ HTTP/1.1" "curl/7.19.7" - -']
+        p = os.path.join(self.tmp, "syslog-rfc3339.log")
+        lbgtest.write_file(p, "\n".join(lines) + "\n")
+        for binary in [b for b in (self.PLAIN, self.ASAN) if b]:
+            rc, out, err = run(["--lines", p], binary=binary, env=lbgcli.ASAN_ENV)
+            self.eq("syslog RFC 3339 header (%s): classes" % os.path.basename(binary),
+                    [(r[1], r[8], r[11]) for r in rows(out)],
+                    [("keepalive-race", "b3/s3", "SH--")] * 3
+                    + [("backend-closed-or-timeout", "-", "")])
+            rc, doc = jdoc([p], binary=binary, env=lbgcli.ASAN_ENV)
+            self.eq("syslog RFC 3339 header (%s): nothing unparseable, lb mixed" % os.path.basename(binary),
+                    (doc.get("input", {}).get("skipped", {}).get("unparseable"), doc.get("lb")), (0, "mixed"))
+
     def test_report(self):
         PLAIN, ASAN, tmp = self.PLAIN, self.ASAN, self.tmp
         # ---- gzip, multi-member, directories, stdin: the same totals
