@@ -44,6 +44,9 @@
 #define LBGUARD_LOGS_BUF          (1 << 20) /* read buffer; longer lines are
                                                unparseable */
 #define LBGUARD_LOGS_ROUTE_LEN    160
+/* what stands for a line longer than the read buffer: an unparseable line,
+ * shown as such among the unparseable examples */
+#define LBGUARD_LOGS_LONG         "(a line longer than 1 MiB)"
 #define LBGUARD_LOGS_FINDINGS_CAP 4096    /* distinct $lbguard_findings */
 #define LBGUARD_LOGS_BAD_SHOWN    3
 /* clang-format on */
@@ -837,14 +840,69 @@ lbguard_fmt_dur(int64_t us, char *buf, size_t cap)
 }
 
 
-/* writes the --lines row of a failed request into buf; returns its length */
+/* copies s[0..n) into out (cap bytes, NUL-terminated) with every control
+ * byte (C0, including TAB, CR, LF and ESC, and DEL) written as \xNN, as the
+ * unparseable lines are shown: a field of a log line (the client's request,
+ * user agent, trace id) then cannot split a --lines row or column, or drive
+ * the terminal; an escape is never cut. Returns the length written. */
+static size_t
+lbguard_esc(const char *s, size_t n, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t            i, o = 0;
+
+    for (i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char) s[i];
+
+        if (ch >= 0x20 && ch != 0x7f) {
+            if (o + 1 >= cap) {
+                break;
+            }
+            out[o++] = (char) ch;
+        } else {
+            if (o + 4 >= cap) {
+                break;
+            }
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[ch >> 4];
+            out[o++] = hex[ch & 15];
+        }
+    }
+    out[o] = '\0';
+    return o;
+}
+
+
+/* prints s[0..n) on stdout as lbguard_esc() writes it (the text report) */
+static void
+lbguard_put_esc(const char *s, size_t n)
+{
+    char   b[512];
+    size_t k;
+
+    while (n > 0) {
+        k = n < 100 ? n : 100;
+        lbguard_esc(s, k, b, sizeof(b));
+        fputs(b, stdout);
+        s += k;
+        n -= k;
+    }
+}
+
+
+/* writes the --lines row of a failed request into buf (cap >= 2); returns
+ * its length. The row always ends with its newline; text fields are
+ * escaped (lbguard_esc()) and cut at 200 bytes. */
 static size_t
 lbguard_tsv_row(const lbguard_logline_t *ln, int cls, int confirmed,
                 const char *route, size_t route_len, char *buf, size_t cap)
 {
-    char    t[48], r1[32], r2[32], r3[32], d[32];
-    int64_t delta = LBGUARD_T_NONE;
-    int     n;
+    char         t[48], r1[32], r2[32], r3[32], d[32];
+    char         tg[201], rt[201], tr[201], cn[201];
+    lbguard_sv_t last;
+    int64_t      delta = LBGUARD_T_NONE;
+    int          n;
 
     lbguard_fmt_time(ln->t_us, t, sizeof(t), 0);
     lbguard_fmt_dur(ln->rpt_us, r1, sizeof(r1));
@@ -856,25 +914,24 @@ lbguard_tsv_row(const lbguard_logline_t *ln, int cls, int confirmed,
         delta = ln->total_us;
     }
     lbguard_fmt_dur(delta, d, sizeof(d));
-    n = snprintf(
-        buf, cap,
-        "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%.*s\t%.*s\t%.*s\t%.*s\t%s\n", t,
-        cls < LC_N ? lbguard_classes[cls].id : "?", ln->elb_status,
-        ln->target_status, r1, r2, r3, d,
-        (int) (ln->target.len > 200 ? 200 : ln->target.len),
-        ln->target.len ? ln->target.p : "", (int) route_len, route,
-        (int) (ln->trace_id.len > 200 ? 200 : ln->trace_id.len),
-        ln->trace_id.len ? ln->trace_id.p : "",
-        (int) (ln->kind == LBGUARD_LINE_HAPROXY ? ln->term.len
-                                                : ln->conn_trace_id.len),
-        ln->kind == LBGUARD_LINE_HAPROXY
-            ? (ln->term.len ? ln->term.p : "")
-            : (ln->conn_trace_id.len ? ln->conn_trace_id.p : ""),
-        confirmed ? "confirmed" : "-");
+    last = ln->kind == LBGUARD_LINE_HAPROXY ? ln->term : ln->conn_trace_id;
+    lbguard_esc(ln->target.p, ln->target.len, tg, sizeof(tg));
+    lbguard_esc(route, route_len, rt, sizeof(rt));
+    lbguard_esc(ln->trace_id.p, ln->trace_id.len, tr, sizeof(tr));
+    lbguard_esc(last.p, last.len, cn, sizeof(cn));
+    n = snprintf(buf, cap,
+                 "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t,
+                 cls < LC_N ? lbguard_classes[cls].id : "?", ln->elb_status,
+                 ln->target_status, r1, r2, r3, d, tg, rt, tr, cn,
+                 confirmed ? "confirmed" : "-");
     if (n < 0) {
         return 0;
     }
-    return (size_t) n < cap ? (size_t) n : cap - 1;
+    if ((size_t) n >= cap) {
+        n = (int) cap - 1;
+        buf[n - 1] = '\n';
+    }
+    return (size_t) n;
 }
 
 
@@ -1190,7 +1247,8 @@ lbguard_read_input(const char *path,
             /* a line longer than the buffer: unparseable, skipped */
             if (!skip) {
                 lineno++;
-                fn(ctx, "\x01", 1, label, lineno);
+                fn(ctx, LBGUARD_LOGS_LONG, sizeof(LBGUARD_LOGS_LONG) - 1,
+                   label, lineno);
                 lineno--;
             }
             skip = 1;
@@ -1832,19 +1890,19 @@ lbguard_print_text(lbguard_agg_t *a, unsigned long nfiles, int64_t est,
                            a->targets.n, top, (size_t) o->top);
         printf("    targets:");
         for (i = 0; i < ntop; i++) {
-            printf("%s %.*s (%u)", i ? "," : "",
-                   (int) a->targets.len[top[i].id],
-                   a->targets.arena + a->targets.off[top[i].id],
-                   top[i].count);
+            printf("%s ", i ? "," : "");
+            lbguard_put_esc(a->targets.arena + a->targets.off[top[i].id],
+                            a->targets.len[top[i].id]);
+            printf(" (%u)", top[i].count);
         }
         ntop = lbguard_top(a->cls_route + (size_t) c * LBGUARD_LOGS_ROUTE_CAP,
                            a->routes.n, top, (size_t) o->top);
         printf("\n    routes:");
         for (i = 0; i < ntop; i++) {
-            printf("%s %.*s (%u of %u)", i ? "," : "",
-                   (int) a->routes.len[top[i].id],
-                   a->routes.arena + a->routes.off[top[i].id], top[i].count,
-                   a->route_req[top[i].id]);
+            printf("%s ", i ? "," : "");
+            lbguard_put_esc(a->routes.arena + a->routes.off[top[i].id],
+                            a->routes.len[top[i].id]);
+            printf(" (%u of %u)", top[i].count, a->route_req[top[i].id]);
         }
         printf("\n");
         if (c == LC_MALFORMED && a->join) {
@@ -1852,11 +1910,11 @@ lbguard_print_text(lbguard_agg_t *a, unsigned long nfiles, int64_t est,
                                (size_t) o->top);
             printf("    the target's lbguard findings (confirmed):");
             for (i = 0; i < ntop; i++) {
-                printf("%s %.*s (%u)", i ? "," : "",
-                       (int) a->join->findings.len[top[i].id],
-                       a->join->findings.arena
-                           + a->join->findings.off[top[i].id],
-                       top[i].count);
+                printf("%s ", i ? "," : "");
+                lbguard_put_esc(a->join->findings.arena
+                                    + a->join->findings.off[top[i].id],
+                                a->join->findings.len[top[i].id]);
+                printf(" (%u)", top[i].count);
             }
             printf("%s\n", ntop ? "" : " none");
         } else if (c == LC_MALFORMED) {
@@ -1913,8 +1971,9 @@ lbguard_print_text(lbguard_agg_t *a, unsigned long nfiles, int64_t est,
             continue;
         }
         for (i = 0; i < a->nex[c]; i++) {
-            printf("  %s: %.*s\n", lbguard_classes[c].id,
-                   (int) a->ex[c][i].len, a->ex[c][i].line);
+            printf("  %s: ", lbguard_classes[c].id);
+            lbguard_put_esc(a->ex[c][i].line, a->ex[c][i].len);
+            printf("\n");
         }
     }
 }

@@ -162,6 +162,41 @@ class Logs(lbgtest.TestCase):
             self.eq("syslog RFC 3339 header (%s): nothing unparseable, lb mixed" % os.path.basename(binary),
                     (doc.get("input", {}).get("skipped", {}).get("unparseable"), doc.get("lb")), (0, "mixed"))
 
+    def test_hostile_fields(self):
+        # the request, target, trace id and conn_trace_id are whatever the
+        # client or the log writer put there: a TAB, ESC, CR or NUL in them
+        # must not split a --lines row or column, reach the terminal raw, or
+        # cut an example; a long field must not glue two rows together
+        bad = alb(0, "10.0.0.1:80", "0.000", "502", "-", "/a\tb\x1b[2J/c", "1-h-0")
+        bad = bad.replace('"ua"', '"\x1b]2;pwned\x07 \x00 after-nul"')
+        long_tid = alb(1, "10.0.0.1:80", "0.000", "502", "-", "/x", "1-h-1").replace(
+            "TID_1", "TID_" + "f" * 2000)
+        plain = alb(2, "10.0.0.1:80", "0.000", "502", "-", "/y", "1-h-2")
+        p = os.path.join(self.tmp, "hostile.log")
+        lbgtest.write_file(p, "\n".join([bad, long_tid, plain, "x" * (1 << 20)]) + "\n")
+        for binary in [b for b in (self.PLAIN, self.ASAN) if b]:
+            name = os.path.basename(binary)
+            r = subprocess.run([binary, "logs", "--lines", p], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=lbgcli.ASAN_ENV, timeout=120)
+            lines = r.stdout.decode("latin-1").splitlines()[1:]
+            self.eq("%s: --lines: one row of 13 columns per failed request" % name,
+                    [len(l.split("\t")) for l in lines], [13, 13, 13])
+            self.eq("%s: --lines: control bytes of the route escaped" % name,
+                    lines[0].split("\t")[9] if lines else None, "GET /a\\x09b\\x1b[2J/c")
+            self.eq("%s: --lines: the row after a long conn_trace_id intact" % name,
+                    [l.split("\t")[9] for l in lines[1:]], ["GET /x", "GET /y"])
+            r = subprocess.run([binary, "logs", p], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=lbgcli.ASAN_ENV, timeout=120)
+            out = r.stdout.decode("latin-1")
+            self.check("%s: text report: no control byte but LF" % name,
+                       not re.search(r"[\x00-\x09\x0b-\x1f\x7f]", out), repr(out[-600:]))
+            self.check("%s: text report: the example goes on after a NUL" % name,
+                       "\\x00 after-nul" in out, out[-600:])
+            self.check("%s: text report: a line over 1 MiB shown as such" % name,
+                       "hostile.log:4: (a line longer than 1 MiB)" in out, out[:600])
+            self.check("%s: no sanitizer report" % name,
+                       not any(m in r.stderr for m in lbgcli.SANITIZER_MARKS), r.stderr[-600:])
+
     def test_report(self):
         PLAIN, ASAN, tmp = self.PLAIN, self.ASAN, self.tmp
         # ---- gzip, multi-member, directories, stdin: the same totals
