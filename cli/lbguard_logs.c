@@ -2197,7 +2197,12 @@ lbguard_logs_options(int argc, char **argv, lbguard_logs_opts_t *o,
                 return -1;
             }
         } else if (LBG_OPT("--target")) {
-            if (r < 0 || v[0] == '\0') {
+            if (r < 0) {
+                return -1;
+            }
+            if (v[0] == '\0') {
+                lbguard_err("logs", "--target: empty (IP[:PORT], or "
+                                    "backend[/server] for HAProxy)");
                 return -1;
             }
             o->target = v;

@@ -247,6 +247,8 @@ class Logs(lbgtest.TestCase):
         self.eq("bad --since: exit 2", run(["--since", "yesterday", p])[0], 2)
         self.eq("unknown --class: exit 2", run(["--class", "nope", p])[0], 2)
         self.eq("no input: exit 2", run([])[0], 2)
+        rc, out, err = run(["--target=", p])
+        self.eq("empty --target: exit 2, with a message", (rc, "--target: empty" in err), (2, True))
         bad = os.path.join(tmp, "broken.gz")
         z = gzip.compress(lbgtest.read_bytes(os.path.join(LOGS, "alb-constructed.log")))
         lbgtest.write_file(bad, z[:len(z) // 2])
