@@ -359,6 +359,8 @@ class Cli(lbgtest.TestCase):
                 (["rules", "--frob"], None),
                 (["probe"], b"lbguard: probe: no URL (see 'lbguard probe --help')\n"),
                 (["probe", "ftp://x/"], None),
+                (["probe", "http://127.0.0.1:65537/"], b"lbguard: probe: 'http://127.0.0.1:65537/': bad port\n"),
+                (["probe", "http://127.0.0.1:0/"], b"lbguard: probe: 'http://127.0.0.1:0/': bad port\n"),
                 (["probe", "--lb-idle-timeout", "soon", "http://127.0.0.1:1/"], None),
                 (["probe", "--header", "NoColon", "http://127.0.0.1:1/"], None),
                 (["probe", "--method", "GET X", "http://127.0.0.1:1/"], None)):
