@@ -2065,7 +2065,8 @@ lbguard_opt_int(const char *v, int lo, int hi, int *out)
 static int
 lbguard_opt_time(const char *v, int64_t *abs_us, int64_t *tod)
 {
-    int64_t t;
+    int64_t t, off = 0;
+    size_t  n;
 
     if (strlen(v) == 5 && v[2] == ':') {
         {
@@ -2080,11 +2081,27 @@ lbguard_opt_time(const char *v, int64_t *abs_us, int64_t *tod)
         *tod = t;
         return 0;
     }
-    t = lbguard_log_iso_time(v, strlen(v));
+    n = strlen(v);
+    /* RFC 3339's numeric offset, "+02:00" or "-05:30", instead of "Z" */
+    if (n > 6 && (v[n - 6] == '+' || v[n - 6] == '-') && v[n - 3] == ':'
+        && (v[n - 5] >= '0' && v[n - 5] <= '9')
+        && (v[n - 4] >= '0' && v[n - 4] <= '9')
+        && (v[n - 2] >= '0' && v[n - 2] <= '9')
+        && (v[n - 1] >= '0' && v[n - 1] <= '9'))
+    {
+        off = ((v[n - 5] - '0') * 10 + (v[n - 4] - '0')) * 60
+              + (v[n - 2] - '0') * 10 + (v[n - 1] - '0');
+        if (off / 60 > 23 || off % 60 > 59 || v[n - 7] == 'Z') {
+            return -1;
+        }
+        off *= (v[n - 6] == '-' ? -60 : 60) * (int64_t) 1000000;
+        n -= 6;
+    }
+    t = lbguard_log_iso_time(v, n);
     if (t == LBGUARD_T_NONE) {
         return -1;
     }
-    *abs_us = t;
+    *abs_us = t - off;
     return 0;
 }
 

@@ -232,6 +232,12 @@ class Logs(lbgtest.TestCase):
         rc, out, _ = run(["--lines", "--since", "2026-10-01T12:01:00Z", "--until", "2026-10-01T12:05:00Z", p])
         self.eq("--since/--until", [r[1] for r in rows(out)],
                 ["target-timeout", "target-connect-timeout", "auth"])
+        rc, out, _ = run(["--lines", "--since", "2026-10-01T14:01:00+02:00", "--until",
+                          "2026-10-01T07:05:00-05:00", p])
+        self.eq("--since/--until with RFC 3339 offsets", [r[1] for r in rows(out)],
+                ["target-timeout", "target-connect-timeout", "auth"])
+        for bad in ("2026-10-01T12:00:00+24:00", "2026-10-01T12:00:00Z+02:00", "2026-10-01T12:00:00+2:00"):
+            self.eq("--since %s: exit 2" % bad, run(["--since", bad, p])[0], 2)
         rc, out, _ = run(["--lines", "--since", "12:05", p])
         self.eq("--since HH:MM", [r[1] for r in rows(out)],
                 ["keepalive-race", "no-healthy-targets", "target-5xx", "waf", "lb-internal"])
