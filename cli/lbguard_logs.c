@@ -2458,7 +2458,7 @@ lbguard_cmd_logs(int argc, char **argv)
             fault = 1;
         }
     }
-    if (fflush(stdout) != 0) {
+    if (lbguard_flush_stdout("logs") != 0) {
         aggs[0].read_error = 1;
     }
     if (getenv("LBGUARD_LOGS_STATS") != NULL) {

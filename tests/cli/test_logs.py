@@ -259,6 +259,11 @@ class Logs(lbgtest.TestCase):
         z = gzip.compress(lbgtest.read_bytes(os.path.join(LOGS, "alb-constructed.log")))
         lbgtest.write_file(bad, z[:len(z) // 2])
         self.eq("truncated gzip: exit 2", run([bad])[0], 2)
+        if os.path.exists("/dev/full"):   # a full disk: exit 2, and say why
+            with open("/dev/full", "wb") as full:
+                r = subprocess.run([PLAIN, "logs", "--json", p], stdout=full, stderr=subprocess.PIPE)
+            self.eq("output on a full disk: exit 2 with a message", (r.returncode, r.stderr),
+                    (2, b"lbguard: logs: cannot write output: No space left on device\n"))
 
         # ---- join with the target's log (ALB trace ids)
         lay = os.path.join(LOGS, "alb-layouts.log")
