@@ -1273,48 +1273,63 @@ lbguard_agg_cb(void *ctx, const char *line, size_t len, const char *file,
 }
 
 
+/* records key -> the findings f of the target-log line it is on */
+static void
+lbguard_join_key(lbguard_join_t *j, lbguard_sv_t key, lbguard_sv_t f)
+{
+    uint32_t id = lbguard_names_id(&j->keys, key.p, key.len);
+
+    if (id == 0) {
+        return;
+    }
+    /* a request logged twice keeps its findings */
+    if (j->finding_id[id] == 0 || !(f.len == 1 && f.p[0] == '-')) {
+        j->finding_id[id] = lbguard_names_id(&j->findings, f.p, f.len);
+    }
+}
+
+
 static void
 lbguard_join_cb(void *ctx, const char *line, size_t len, const char *file,
                 unsigned long lineno)
 {
     lbguard_join_t *j = ctx;
-    lbguard_sv_t    key, f;
-    uint32_t        id;
+    lbguard_sv_t    root, rid, f;
     size_t          i;
-    int             found = 0;
+    int             has_root = 0, has_rid;
 
     (void) file;
     (void) lineno;
     j->lines++;
-    /* the key: the Root of an X-Amzn-Trace-Id anywhere on the line, else
-     * the value of a rid= token (request id) */
+    /* the keys: the Root of an X-Amzn-Trace-Id anywhere on the line (the
+     * ALB's trace id), and the value of a rid= token (the request id
+     * HAProxy sends); a line can carry both, e.g. behind HAProxy a client
+     * that sends its own X-Amzn-Trace-Id, and is found by either */
     for (i = 0; i + 5 <= len; i++) {
         if (line[i] == 'R' && memcmp(line + i, "Root=", 5) == 0) {
-            key = lbguard_root_of(line + i, len - i);
-            found = key.len > 0;
+            root = lbguard_root_of(line + i, len - i);
+            has_root = root.len > 0;
             break;
         }
     }
-    if (!found && lbguard_token_value(line, len, "rid=", &key) && key.len > 0
-        && !(key.len == 1 && key.p[0] == '-'))
-    {
-        found = 1;
-    }
-    if (!found) {
+    has_rid = lbguard_token_value(line, len, "rid=", &rid) && rid.len > 0
+              && !(rid.len == 1 && rid.p[0] == '-');
+    if (!has_root && !has_rid) {
         return;
     }
     if (!lbguard_token_value(line, len, "lbguard=", &f) || f.len == 0) {
         f.p = "-";
         f.len = 1;
     }
-    id = lbguard_names_id(&j->keys, key.p, key.len);
-    if (id == 0) {
-        return;
-    }
     j->keyed++;
-    /* a request logged twice keeps its findings */
-    if (j->finding_id[id] == 0 || !(f.len == 1 && f.p[0] == '-')) {
-        j->finding_id[id] = lbguard_names_id(&j->findings, f.p, f.len);
+    if (has_root) {
+        lbguard_join_key(j, root, f);
+    }
+    if (has_rid
+        && !(has_root && rid.len == root.len
+             && memcmp(rid.p, root.p, rid.len) == 0))
+    {
+        lbguard_join_key(j, rid, f);
     }
 }
 

@@ -286,6 +286,26 @@ class Logs(lbgtest.TestCase):
                    "the target's lbguard findings (confirmed): field-name-invalid:reported (3)" in out,
                    out[:1500])
 
+        # ---- HAProxy joined on rid= while the target's line also has a Root=
+        # (the client sent its own X-Amzn-Trace-Id): the request id still finds it
+        hp = os.path.join(tmp, "haproxy-join.log")
+        ids = ["7F000001:9C4%d_7F000001:1F90_6745D9C0_000%d:1234" % (i, i) for i in range(3)]
+        lbgtest.write_file(hp, "".join(
+            '127.0.0.1:4000%d [01/Oct/2026:12:00:00.%d00] fe b1/s1 0/0/0/-1/%s 502 209 - - %s '
+            '1/1/0/0/0 0/0 {%s} "GET /p%d HTTP/1.1"\n' % (i, i + 1, ("1", "2500", "2")[i],
+                                                          ("SH--", "SH--", "PH--")[i], ids[i], i)
+            for i in range(3)))
+        htl = os.path.join(tmp, "haproxy-join-target.log")
+        lbgtest.write_file(htl, "".join(
+            '127.0.0.1 [01/Oct/2026:12:00:00 +0000] "GET /p%d HTTP/1.1" 200 '
+            'trace="Root=1-6702a3c0-0123456789abcdef0123456%d" rid=%s lbguard=%s\n'
+            % (i, i, ids[i], ("-", "field-name-invalid:reported")[i - 1]) for i in (1, 2)))
+        rc, out, _ = run(["--lines", "--target-log", htl, hp])
+        self.eq("HAProxy join with Root= and rid= on the target's line",
+                [(r[1], r[12]) for r in rows(out)],
+                [("keepalive-race", "confirmed"), ("target-closed", "confirmed"),
+                 ("malformed-response", "confirmed")])
+
         # ---- route-repetition rule (ALB 502, rspt -1, tpt > 10 ms, no join)
         lines = []
         for i in range(4):   # /bad fails 3 of 4 times -> malformed-response (inferred)
