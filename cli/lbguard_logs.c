@@ -1304,9 +1304,14 @@ lbguard_join_cb(void *ctx, const char *line, size_t len, const char *file,
     /* the keys: the Root of an X-Amzn-Trace-Id anywhere on the line (the
      * ALB's trace id), and the value of a rid= token (the request id
      * HAProxy sends); a line can carry both, e.g. behind HAProxy a client
-     * that sends its own X-Amzn-Trace-Id, and is found by either */
+     * that sends its own X-Amzn-Trace-Id, and is found by either. "Root="
+     * starts the header's value or follows a ';' in it: one in the request
+     * line ("GET /?Root=x") is not the trace id */
     for (i = 0; i + 5 <= len; i++) {
-        if (line[i] == 'R' && memcmp(line + i, "Root=", 5) == 0) {
+        if (line[i] == 'R' && memcmp(line + i, "Root=", 5) == 0
+            && (i == 0 || line[i - 1] == '"' || line[i - 1] == ';'
+                || line[i - 1] == ' '))
+        {
             root = lbguard_root_of(line + i, len - i);
             has_root = root.len > 0;
             break;

@@ -286,6 +286,16 @@ class Logs(lbgtest.TestCase):
                    "the target's lbguard findings (confirmed): field-name-invalid:reported (3)" in out,
                    out[:1500])
 
+        # ---- a "Root=" in the request line is not the trace id
+        qa = os.path.join(tmp, "root-in-query.log")
+        lbgtest.write_file(qa, alb(0, "10.0.0.1:80", "0.000", "502", "-", "/s", "1-q-0") + "\n")
+        qt = os.path.join(tmp, "root-in-query-target.log")
+        lbgtest.write_file(qt, '10.0.0.9 [01/Oct/2026:12:00:00 +0000] "GET /s?Root=x HTTP/1.1" 200 '
+                               'trace="Root=1-q-0" lbguard=-\n')
+        rc, out, _ = run(["--lines", "--target-log", qt, qa])
+        self.eq("join: Root= in the request line skipped, the trace id's used",
+                [(r[1], r[12]) for r in rows(out)], [("target-closed", "confirmed")])
+
         # ---- HAProxy joined on rid= while the target's line also has a Root=
         # (the client sent its own X-Amzn-Trace-Id): the request id still finds it
         hp = os.path.join(tmp, "haproxy-join.log")
