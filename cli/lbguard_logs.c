@@ -390,7 +390,8 @@ typedef struct {
 
     lbguard_pending_t *pending;
     unsigned long      npending, pending_lost;
-    char              *tsv; /* pending --lines rows */
+    unsigned long      tsv_lost; /* pending --lines rows with no room */
+    char              *tsv;      /* pending --lines rows */
     size_t             tsv_used, tsv_cap;
 
     /* --jobs: the files of this worker */
@@ -1137,11 +1138,23 @@ lbguard_agg_line(lbguard_agg_t *a, const char *line, size_t len,
                     memcpy(a->tsv + a->tsv_used, row, n);
                     p->tsv = (uint32_t) a->tsv_used;
                     a->tsv_used += n;
+                } else {
+                    a->tsv_lost++;
                 }
             }
         } else {
             a->pending_lost++;
             lbguard_count(a, LC_TARGET_CLOSED, rid, tid, mi, 0);
+            if (a->o->lines
+                && (a->o->class_mask == 0
+                    || (a->o->class_mask & (1u << LC_TARGET_CLOSED))))
+            {
+                char   row[1024];
+                size_t n = lbguard_tsv_row(&ln, LC_TARGET_CLOSED, 0, route,
+                                           rlen, row, sizeof(row));
+
+                lbguard_emit(a, row, n);
+            }
         }
         if (a->npex < 16) {
             lbguard_add_example(&a->pex[a->npex++], line, len, rid);
@@ -1424,6 +1437,32 @@ lbguard_collect(lbguard_files_t *fl, const char *path)
 
 /* --------------------------------------------------------------- merging */
 
+/* prints the stored --lines row at row[0..avail) (up to its newline) with
+ * class cls in its class column, when --lines is on and cls is shown */
+static void
+lbguard_print_row_as(const lbguard_agg_t *a, const char *row, size_t avail,
+                     int cls)
+{
+    const char *nl, *tab, *rest;
+
+    if (!a->o->lines
+        || (a->o->class_mask != 0 && !(a->o->class_mask & (1u << cls))))
+    {
+        return;
+    }
+    nl = memchr(row, '\n', avail);
+    tab = memchr(row, '\t', avail);
+    if (nl == NULL || tab == NULL) {
+        return;
+    }
+    rest = memchr(tab + 1, '\t', (size_t) (nl - tab));
+    if (rest) {
+        printf("%.*s\t%s%.*s", (int) (tab - row), row,
+               lbguard_classes[cls].id, (int) (nl - rest + 1), rest);
+    }
+}
+
+
 static void
 lbguard_agg_merge(lbguard_agg_t *d, const lbguard_agg_t *s)
 {
@@ -1549,14 +1588,30 @@ lbguard_agg_merge(lbguard_agg_t *d, const lbguard_agg_t *s)
                     memcpy(d->tsv + d->tsv_used, row, n);
                     p.tsv = (uint32_t) d->tsv_used;
                     d->tsv_used += n;
+                } else if (n) {
+                    d->tsv_lost++;
                 }
             }
             d->pending[d->npending++] = p;
         } else {
+            /* beyond the cap: target-closed, as lbguard_agg_line() does */
+            const lbguard_pending_t *p = &s->pending[i];
+
             d->pending_lost++;
+            lbguard_count(
+                d, LC_TARGET_CLOSED, rmap[p->route], tmap[p->target],
+                p->minute == UINT32_MAX
+                    ? UINT32_MAX
+                    : lbguard_minute_idx(d, s->minutes[p->minute].minute),
+                0);
+            if (p->tsv != UINT32_MAX) {
+                lbguard_print_row_as(d, s->tsv + p->tsv, s->tsv_used - p->tsv,
+                                     LC_TARGET_CLOSED);
+            }
         }
     }
     d->pending_lost += s->pending_lost;
+    d->tsv_lost += s->tsv_lost;
     free(rmap);
     free(tmap);
 }
@@ -1579,22 +1634,9 @@ lbguard_agg_resolve(lbguard_agg_t *a)
                            : LC_TARGET_CLOSED;
 
         lbguard_count(a, cls, p->route, p->target, (uint32_t) p->minute, 0);
-        if (a->o->lines && p->tsv != UINT32_MAX
-            && (a->o->class_mask == 0 || (a->o->class_mask & (1u << cls))))
-        {
-            char       *row = a->tsv + p->tsv;
-            const char *nl = memchr(row, '\n', a->tsv_used - p->tsv);
-            const char *tab = memchr(row, '\t', a->tsv_used - p->tsv);
-
-            if (nl && tab) {
-                const char *rest = memchr(tab + 1, '\t', (size_t) (nl - tab));
-
-                if (rest) {
-                    printf("%.*s\t%s%.*s", (int) (tab - row), row,
-                           lbguard_classes[cls].id, (int) (nl - rest + 1),
-                           rest);
-                }
-            }
+        if (p->tsv != UINT32_MAX) {
+            lbguard_print_row_as(a, a->tsv + p->tsv, a->tsv_used - p->tsv,
+                                 cls);
         }
     }
     for (i = 0; i < a->npex; i++) {
@@ -2470,6 +2512,13 @@ lbguard_cmd_logs(int argc, char **argv)
             "logs",
             "%lu ALB 502s beyond %d pending were counted as target-closed",
             aggs[0].pending_lost, LBGUARD_LOGS_PENDING_CAP);
+    }
+    if (aggs[0].tsv_lost) {
+        lbguard_err("logs",
+                    "--lines: %lu rows of ALB 502s left to the route rule "
+                    "were not printed (their buffer is full); they are in "
+                    "the counts: narrow the window with --since/--until",
+                    aggs[0].tsv_lost);
     }
     for (c = 0; c < LC_N; c++) {
         if (lbguard_classes[c].target_fault && aggs[0].cls[c] > 0

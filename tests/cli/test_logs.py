@@ -197,6 +197,32 @@ class Logs(lbgtest.TestCase):
             self.check("%s: no sanitizer report" % name,
                        not any(m in r.stderr for m in lbgcli.SANITIZER_MARKS), r.stderr[-600:])
 
+    def test_pending_caps(self):
+        # more ALB 502s left to the route rule than the caps hold (262144
+        # pending; 16 MiB of --lines rows): every one is still counted in a
+        # class, with --jobs too, and --lines prints a row for each or says
+        # how many it could not
+        PLAIN, tmp = self.PLAIN, self.tmp
+        paths = []
+        for k in range(2):
+            p = os.path.join(tmp, "pending-%d.log" % k)
+            with open(p, "w") as f:
+                for i in range(140000):
+                    f.write(alb(i / 100.0, "10.0.0.1:80", "0.050", "502", "-", "/a/%d/x" % (i % 50000),
+                                "1-p%d-%d" % (k, i)) + "\n")
+            paths.append(p)
+        for jobs in ("1", "2"):
+            rc, doc = jdoc(["--jobs", jobs] + paths, binary=PLAIN)
+            self.eq("--jobs %s: 280000 failed, all in a class" % jobs,
+                    (doc.get("totals", {}).get("failed"), sum(classes(doc).values())), (280000, 280000))
+        r = subprocess.run([PLAIN, "logs", "--lines"] + paths, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        n = len(rows(r.stdout.decode()))
+        m = re.search(rb"--lines: (\d+) rows of ALB 502s left to the route rule were not printed", r.stderr)
+        self.eq("--lines: rows printed + rows said not printed = 280000",
+                n + (int(m.group(1)) if m else 0), 280000)
+        for p in paths:
+            os.unlink(p)
+
     def test_report(self):
         PLAIN, ASAN, tmp = self.PLAIN, self.ASAN, self.tmp
         # ---- gzip, multi-member, directories, stdin: the same totals
