@@ -122,6 +122,10 @@ int lbguard_opt_tier(const char *cmd, const char *v, lbg_tier_e *out);
 /* The monotonic clock (CLOCK_MONOTONIC) in microseconds. */
 int64_t lbguard_now_us(void);
 
+/* Flushes stdout; 0, or -1 after a write error on it (now or earlier, e.g. a
+ * full disk), reported on stderr as "lbguard: <cmd>: cannot write output". */
+int lbguard_flush_stdout(const char *cmd);
+
 /* ASCII case-insensitive comparison of a[0..n) and the NUL-terminated b:
  * 1 when equal (b exactly n bytes long), else 0. */
 int lbguard_ieq(const char *a, size_t n, const char *b);

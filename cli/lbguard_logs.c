@@ -44,6 +44,9 @@
 #define LBGUARD_LOGS_BUF          (1 << 20) /* read buffer; longer lines are
                                                unparseable */
 #define LBGUARD_LOGS_ROUTE_LEN    160
+/* what stands for a line longer than the read buffer: an unparseable line,
+ * shown as such among the unparseable examples */
+#define LBGUARD_LOGS_LONG         "(a line longer than 1 MiB)"
 #define LBGUARD_LOGS_FINDINGS_CAP 4096    /* distinct $lbguard_findings */
 #define LBGUARD_LOGS_BAD_SHOWN    3
 /* clang-format on */
@@ -387,7 +390,8 @@ typedef struct {
 
     lbguard_pending_t *pending;
     unsigned long      npending, pending_lost;
-    char              *tsv; /* pending --lines rows */
+    unsigned long      tsv_lost; /* pending --lines rows with no room */
+    char              *tsv;      /* pending --lines rows */
     size_t             tsv_used, tsv_cap;
 
     /* --jobs: the files of this worker */
@@ -837,14 +841,69 @@ lbguard_fmt_dur(int64_t us, char *buf, size_t cap)
 }
 
 
-/* writes the --lines row of a failed request into buf; returns its length */
+/* copies s[0..n) into out (cap bytes, NUL-terminated) with every control
+ * byte (C0, including TAB, CR, LF and ESC, and DEL) written as \xNN, as the
+ * unparseable lines are shown: a field of a log line (the client's request,
+ * user agent, trace id) then cannot split a --lines row or column, or drive
+ * the terminal; an escape is never cut. Returns the length written. */
+static size_t
+lbguard_esc(const char *s, size_t n, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t            i, o = 0;
+
+    for (i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char) s[i];
+
+        if (ch >= 0x20 && ch != 0x7f) {
+            if (o + 1 >= cap) {
+                break;
+            }
+            out[o++] = (char) ch;
+        } else {
+            if (o + 4 >= cap) {
+                break;
+            }
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[ch >> 4];
+            out[o++] = hex[ch & 15];
+        }
+    }
+    out[o] = '\0';
+    return o;
+}
+
+
+/* prints s[0..n) on stdout as lbguard_esc() writes it (the text report) */
+static void
+lbguard_put_esc(const char *s, size_t n)
+{
+    char   b[512];
+    size_t k;
+
+    while (n > 0) {
+        k = n < 100 ? n : 100;
+        lbguard_esc(s, k, b, sizeof(b));
+        fputs(b, stdout);
+        s += k;
+        n -= k;
+    }
+}
+
+
+/* writes the --lines row of a failed request into buf (cap >= 2); returns
+ * its length. The row always ends with its newline; text fields are
+ * escaped (lbguard_esc()) and cut at 200 bytes. */
 static size_t
 lbguard_tsv_row(const lbguard_logline_t *ln, int cls, int confirmed,
                 const char *route, size_t route_len, char *buf, size_t cap)
 {
-    char    t[48], r1[32], r2[32], r3[32], d[32];
-    int64_t delta = LBGUARD_T_NONE;
-    int     n;
+    char         t[48], r1[32], r2[32], r3[32], d[32];
+    char         tg[201], rt[201], tr[201], cn[201];
+    lbguard_sv_t last;
+    int64_t      delta = LBGUARD_T_NONE;
+    int          n;
 
     lbguard_fmt_time(ln->t_us, t, sizeof(t), 0);
     lbguard_fmt_dur(ln->rpt_us, r1, sizeof(r1));
@@ -856,25 +915,24 @@ lbguard_tsv_row(const lbguard_logline_t *ln, int cls, int confirmed,
         delta = ln->total_us;
     }
     lbguard_fmt_dur(delta, d, sizeof(d));
-    n = snprintf(
-        buf, cap,
-        "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%.*s\t%.*s\t%.*s\t%.*s\t%s\n", t,
-        cls < LC_N ? lbguard_classes[cls].id : "?", ln->elb_status,
-        ln->target_status, r1, r2, r3, d,
-        (int) (ln->target.len > 200 ? 200 : ln->target.len),
-        ln->target.len ? ln->target.p : "", (int) route_len, route,
-        (int) (ln->trace_id.len > 200 ? 200 : ln->trace_id.len),
-        ln->trace_id.len ? ln->trace_id.p : "",
-        (int) (ln->kind == LBGUARD_LINE_HAPROXY ? ln->term.len
-                                                : ln->conn_trace_id.len),
-        ln->kind == LBGUARD_LINE_HAPROXY
-            ? (ln->term.len ? ln->term.p : "")
-            : (ln->conn_trace_id.len ? ln->conn_trace_id.p : ""),
-        confirmed ? "confirmed" : "-");
+    last = ln->kind == LBGUARD_LINE_HAPROXY ? ln->term : ln->conn_trace_id;
+    lbguard_esc(ln->target.p, ln->target.len, tg, sizeof(tg));
+    lbguard_esc(route, route_len, rt, sizeof(rt));
+    lbguard_esc(ln->trace_id.p, ln->trace_id.len, tr, sizeof(tr));
+    lbguard_esc(last.p, last.len, cn, sizeof(cn));
+    n = snprintf(buf, cap,
+                 "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t,
+                 cls < LC_N ? lbguard_classes[cls].id : "?", ln->elb_status,
+                 ln->target_status, r1, r2, r3, d, tg, rt, tr, cn,
+                 confirmed ? "confirmed" : "-");
     if (n < 0) {
         return 0;
     }
-    return (size_t) n < cap ? (size_t) n : cap - 1;
+    if ((size_t) n >= cap) {
+        n = (int) cap - 1;
+        buf[n - 1] = '\n';
+    }
+    return (size_t) n;
 }
 
 
@@ -1080,11 +1138,23 @@ lbguard_agg_line(lbguard_agg_t *a, const char *line, size_t len,
                     memcpy(a->tsv + a->tsv_used, row, n);
                     p->tsv = (uint32_t) a->tsv_used;
                     a->tsv_used += n;
+                } else {
+                    a->tsv_lost++;
                 }
             }
         } else {
             a->pending_lost++;
             lbguard_count(a, LC_TARGET_CLOSED, rid, tid, mi, 0);
+            if (a->o->lines
+                && (a->o->class_mask == 0
+                    || (a->o->class_mask & (1u << LC_TARGET_CLOSED))))
+            {
+                char   row[1024];
+                size_t n = lbguard_tsv_row(&ln, LC_TARGET_CLOSED, 0, route,
+                                           rlen, row, sizeof(row));
+
+                lbguard_emit(a, row, n);
+            }
         }
         if (a->npex < 16) {
             lbguard_add_example(&a->pex[a->npex++], line, len, rid);
@@ -1190,7 +1260,8 @@ lbguard_read_input(const char *path,
             /* a line longer than the buffer: unparseable, skipped */
             if (!skip) {
                 lineno++;
-                fn(ctx, "\x01", 1, label, lineno);
+                fn(ctx, LBGUARD_LOGS_LONG, sizeof(LBGUARD_LOGS_LONG) - 1,
+                   label, lineno);
                 lineno--;
             }
             skip = 1;
@@ -1215,48 +1286,68 @@ lbguard_agg_cb(void *ctx, const char *line, size_t len, const char *file,
 }
 
 
+/* records key -> the findings f of the target-log line it is on */
+static void
+lbguard_join_key(lbguard_join_t *j, lbguard_sv_t key, lbguard_sv_t f)
+{
+    uint32_t id = lbguard_names_id(&j->keys, key.p, key.len);
+
+    if (id == 0) {
+        return;
+    }
+    /* a request logged twice keeps its findings */
+    if (j->finding_id[id] == 0 || !(f.len == 1 && f.p[0] == '-')) {
+        j->finding_id[id] = lbguard_names_id(&j->findings, f.p, f.len);
+    }
+}
+
+
 static void
 lbguard_join_cb(void *ctx, const char *line, size_t len, const char *file,
                 unsigned long lineno)
 {
     lbguard_join_t *j = ctx;
-    lbguard_sv_t    key, f;
-    uint32_t        id;
+    lbguard_sv_t    root, rid, f;
     size_t          i;
-    int             found = 0;
+    int             has_root = 0, has_rid;
 
     (void) file;
     (void) lineno;
     j->lines++;
-    /* the key: the Root of an X-Amzn-Trace-Id anywhere on the line, else
-     * the value of a rid= token (request id) */
+    /* the keys: the Root of an X-Amzn-Trace-Id anywhere on the line (the
+     * ALB's trace id), and the value of a rid= token (the request id
+     * HAProxy sends); a line can carry both, e.g. behind HAProxy a client
+     * that sends its own X-Amzn-Trace-Id, and is found by either. "Root="
+     * starts the header's value or follows a ';' in it: one in the request
+     * line ("GET /?Root=x") is not the trace id */
     for (i = 0; i + 5 <= len; i++) {
-        if (line[i] == 'R' && memcmp(line + i, "Root=", 5) == 0) {
-            key = lbguard_root_of(line + i, len - i);
-            found = key.len > 0;
+        if (line[i] == 'R' && memcmp(line + i, "Root=", 5) == 0
+            && (i == 0 || line[i - 1] == '"' || line[i - 1] == ';'
+                || line[i - 1] == ' '))
+        {
+            root = lbguard_root_of(line + i, len - i);
+            has_root = root.len > 0;
             break;
         }
     }
-    if (!found && lbguard_token_value(line, len, "rid=", &key) && key.len > 0
-        && !(key.len == 1 && key.p[0] == '-'))
-    {
-        found = 1;
-    }
-    if (!found) {
+    has_rid = lbguard_token_value(line, len, "rid=", &rid) && rid.len > 0
+              && !(rid.len == 1 && rid.p[0] == '-');
+    if (!has_root && !has_rid) {
         return;
     }
     if (!lbguard_token_value(line, len, "lbguard=", &f) || f.len == 0) {
         f.p = "-";
         f.len = 1;
     }
-    id = lbguard_names_id(&j->keys, key.p, key.len);
-    if (id == 0) {
-        return;
-    }
     j->keyed++;
-    /* a request logged twice keeps its findings */
-    if (j->finding_id[id] == 0 || !(f.len == 1 && f.p[0] == '-')) {
-        j->finding_id[id] = lbguard_names_id(&j->findings, f.p, f.len);
+    if (has_root) {
+        lbguard_join_key(j, root, f);
+    }
+    if (has_rid
+        && !(has_root && rid.len == root.len
+             && memcmp(rid.p, root.p, rid.len) == 0))
+    {
+        lbguard_join_key(j, rid, f);
     }
 }
 
@@ -1345,6 +1436,32 @@ lbguard_collect(lbguard_files_t *fl, const char *path)
 
 
 /* --------------------------------------------------------------- merging */
+
+/* prints the stored --lines row at row[0..avail) (up to its newline) with
+ * class cls in its class column, when --lines is on and cls is shown */
+static void
+lbguard_print_row_as(const lbguard_agg_t *a, const char *row, size_t avail,
+                     int cls)
+{
+    const char *nl, *tab, *rest;
+
+    if (!a->o->lines
+        || (a->o->class_mask != 0 && !(a->o->class_mask & (1u << cls))))
+    {
+        return;
+    }
+    nl = memchr(row, '\n', avail);
+    tab = memchr(row, '\t', avail);
+    if (nl == NULL || tab == NULL) {
+        return;
+    }
+    rest = memchr(tab + 1, '\t', (size_t) (nl - tab));
+    if (rest) {
+        printf("%.*s\t%s%.*s", (int) (tab - row), row,
+               lbguard_classes[cls].id, (int) (nl - rest + 1), rest);
+    }
+}
+
 
 static void
 lbguard_agg_merge(lbguard_agg_t *d, const lbguard_agg_t *s)
@@ -1471,14 +1588,30 @@ lbguard_agg_merge(lbguard_agg_t *d, const lbguard_agg_t *s)
                     memcpy(d->tsv + d->tsv_used, row, n);
                     p.tsv = (uint32_t) d->tsv_used;
                     d->tsv_used += n;
+                } else if (n) {
+                    d->tsv_lost++;
                 }
             }
             d->pending[d->npending++] = p;
         } else {
+            /* beyond the cap: target-closed, as lbguard_agg_line() does */
+            const lbguard_pending_t *p = &s->pending[i];
+
             d->pending_lost++;
+            lbguard_count(
+                d, LC_TARGET_CLOSED, rmap[p->route], tmap[p->target],
+                p->minute == UINT32_MAX
+                    ? UINT32_MAX
+                    : lbguard_minute_idx(d, s->minutes[p->minute].minute),
+                0);
+            if (p->tsv != UINT32_MAX) {
+                lbguard_print_row_as(d, s->tsv + p->tsv, s->tsv_used - p->tsv,
+                                     LC_TARGET_CLOSED);
+            }
         }
     }
     d->pending_lost += s->pending_lost;
+    d->tsv_lost += s->tsv_lost;
     free(rmap);
     free(tmap);
 }
@@ -1501,22 +1634,9 @@ lbguard_agg_resolve(lbguard_agg_t *a)
                            : LC_TARGET_CLOSED;
 
         lbguard_count(a, cls, p->route, p->target, (uint32_t) p->minute, 0);
-        if (a->o->lines && p->tsv != UINT32_MAX
-            && (a->o->class_mask == 0 || (a->o->class_mask & (1u << cls))))
-        {
-            char       *row = a->tsv + p->tsv;
-            const char *nl = memchr(row, '\n', a->tsv_used - p->tsv);
-            const char *tab = memchr(row, '\t', a->tsv_used - p->tsv);
-
-            if (nl && tab) {
-                const char *rest = memchr(tab + 1, '\t', (size_t) (nl - tab));
-
-                if (rest) {
-                    printf("%.*s\t%s%.*s", (int) (tab - row), row,
-                           lbguard_classes[cls].id, (int) (nl - rest + 1),
-                           rest);
-                }
-            }
+        if (p->tsv != UINT32_MAX) {
+            lbguard_print_row_as(a, a->tsv + p->tsv, a->tsv_used - p->tsv,
+                                 cls);
         }
     }
     for (i = 0; i < a->npex; i++) {
@@ -1832,19 +1952,19 @@ lbguard_print_text(lbguard_agg_t *a, unsigned long nfiles, int64_t est,
                            a->targets.n, top, (size_t) o->top);
         printf("    targets:");
         for (i = 0; i < ntop; i++) {
-            printf("%s %.*s (%u)", i ? "," : "",
-                   (int) a->targets.len[top[i].id],
-                   a->targets.arena + a->targets.off[top[i].id],
-                   top[i].count);
+            printf("%s ", i ? "," : "");
+            lbguard_put_esc(a->targets.arena + a->targets.off[top[i].id],
+                            a->targets.len[top[i].id]);
+            printf(" (%u)", top[i].count);
         }
         ntop = lbguard_top(a->cls_route + (size_t) c * LBGUARD_LOGS_ROUTE_CAP,
                            a->routes.n, top, (size_t) o->top);
         printf("\n    routes:");
         for (i = 0; i < ntop; i++) {
-            printf("%s %.*s (%u of %u)", i ? "," : "",
-                   (int) a->routes.len[top[i].id],
-                   a->routes.arena + a->routes.off[top[i].id], top[i].count,
-                   a->route_req[top[i].id]);
+            printf("%s ", i ? "," : "");
+            lbguard_put_esc(a->routes.arena + a->routes.off[top[i].id],
+                            a->routes.len[top[i].id]);
+            printf(" (%u of %u)", top[i].count, a->route_req[top[i].id]);
         }
         printf("\n");
         if (c == LC_MALFORMED && a->join) {
@@ -1852,11 +1972,11 @@ lbguard_print_text(lbguard_agg_t *a, unsigned long nfiles, int64_t est,
                                (size_t) o->top);
             printf("    the target's lbguard findings (confirmed):");
             for (i = 0; i < ntop; i++) {
-                printf("%s %.*s (%u)", i ? "," : "",
-                       (int) a->join->findings.len[top[i].id],
-                       a->join->findings.arena
-                           + a->join->findings.off[top[i].id],
-                       top[i].count);
+                printf("%s ", i ? "," : "");
+                lbguard_put_esc(a->join->findings.arena
+                                    + a->join->findings.off[top[i].id],
+                                a->join->findings.len[top[i].id]);
+                printf(" (%u)", top[i].count);
             }
             printf("%s\n", ntop ? "" : " none");
         } else if (c == LC_MALFORMED) {
@@ -1913,8 +2033,9 @@ lbguard_print_text(lbguard_agg_t *a, unsigned long nfiles, int64_t est,
             continue;
         }
         for (i = 0; i < a->nex[c]; i++) {
-            printf("  %s: %.*s\n", lbguard_classes[c].id,
-                   (int) a->ex[c][i].len, a->ex[c][i].line);
+            printf("  %s: ", lbguard_classes[c].id);
+            lbguard_put_esc(a->ex[c][i].line, a->ex[c][i].len);
+            printf("\n");
         }
     }
 }
@@ -2006,7 +2127,8 @@ lbguard_opt_int(const char *v, int lo, int hi, int *out)
 static int
 lbguard_opt_time(const char *v, int64_t *abs_us, int64_t *tod)
 {
-    int64_t t;
+    int64_t t, off = 0;
+    size_t  n;
 
     if (strlen(v) == 5 && v[2] == ':') {
         {
@@ -2021,11 +2143,27 @@ lbguard_opt_time(const char *v, int64_t *abs_us, int64_t *tod)
         *tod = t;
         return 0;
     }
-    t = lbguard_log_iso_time(v, strlen(v));
+    n = strlen(v);
+    /* RFC 3339's numeric offset, "+02:00" or "-05:30", instead of "Z" */
+    if (n > 6 && (v[n - 6] == '+' || v[n - 6] == '-') && v[n - 3] == ':'
+        && (v[n - 5] >= '0' && v[n - 5] <= '9')
+        && (v[n - 4] >= '0' && v[n - 4] <= '9')
+        && (v[n - 2] >= '0' && v[n - 2] <= '9')
+        && (v[n - 1] >= '0' && v[n - 1] <= '9'))
+    {
+        off = ((v[n - 5] - '0') * 10 + (v[n - 4] - '0')) * 60
+              + (v[n - 2] - '0') * 10 + (v[n - 1] - '0');
+        if (off / 60 > 23 || off % 60 > 59 || v[n - 7] == 'Z') {
+            return -1;
+        }
+        off *= (v[n - 6] == '-' ? -60 : 60) * (int64_t) 1000000;
+        n -= 6;
+    }
+    t = lbguard_log_iso_time(v, n);
     if (t == LBGUARD_T_NONE) {
         return -1;
     }
-    *abs_us = t;
+    *abs_us = t - off;
     return 0;
 }
 
@@ -2138,7 +2276,12 @@ lbguard_logs_options(int argc, char **argv, lbguard_logs_opts_t *o,
                 return -1;
             }
         } else if (LBG_OPT("--target")) {
-            if (r < 0 || v[0] == '\0') {
+            if (r < 0) {
+                return -1;
+            }
+            if (v[0] == '\0') {
+                lbguard_err("logs", "--target: empty (IP[:PORT], or "
+                                    "backend[/server] for HAProxy)");
                 return -1;
             }
             o->target = v;
@@ -2370,6 +2513,13 @@ lbguard_cmd_logs(int argc, char **argv)
             "%lu ALB 502s beyond %d pending were counted as target-closed",
             aggs[0].pending_lost, LBGUARD_LOGS_PENDING_CAP);
     }
+    if (aggs[0].tsv_lost) {
+        lbguard_err("logs",
+                    "--lines: %lu rows of ALB 502s left to the route rule "
+                    "were not printed (their buffer is full); they are in "
+                    "the counts: narrow the window with --since/--until",
+                    aggs[0].tsv_lost);
+    }
     for (c = 0; c < LC_N; c++) {
         if (lbguard_classes[c].target_fault && aggs[0].cls[c] > 0
             && (o.class_mask == 0 || (o.class_mask & (1u << c))))
@@ -2377,7 +2527,7 @@ lbguard_cmd_logs(int argc, char **argv)
             fault = 1;
         }
     }
-    if (fflush(stdout) != 0) {
+    if (lbguard_flush_stdout("logs") != 0) {
         aggs[0].read_error = 1;
     }
     if (getenv("LBGUARD_LOGS_STATS") != NULL) {

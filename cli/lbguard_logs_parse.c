@@ -522,6 +522,17 @@ lbguard_starts(const char *p, size_t len, const char *s)
 }
 
 
+/* an empty parse result: no field, every time and status unknown */
+static void
+lbguard_log_reset(lbguard_logline_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->created_us = out->t_us = out->total_us = LBGUARD_T_NONE;
+    out->rpt_us = out->tpt_us = out->rspt_us = LBGUARD_T_NONE;
+    out->elb_status = out->target_status = -1;
+}
+
+
 lbguard_line_kind_e
 lbguard_log_parse(const char *line, size_t len, lbguard_logline_t *out)
 {
@@ -530,10 +541,7 @@ lbguard_log_parse(const char *line, size_t len, lbguard_logline_t *out)
     const char   *end;
     size_t        i;
 
-    memset(out, 0, sizeof(*out));
-    out->created_us = out->t_us = out->total_us = LBGUARD_T_NONE;
-    out->rpt_us = out->tpt_us = out->rspt_us = LBGUARD_T_NONE;
-    out->elb_status = out->target_status = -1;
+    lbguard_log_reset(out);
 
     if (len > 0 && line[len - 1] == '\r') {
         len--;
@@ -560,9 +568,16 @@ lbguard_log_parse(const char *line, size_t len, lbguard_logline_t *out)
     {
         return out->kind = LBGUARD_LINE_NLB;
     }
+    /* a Classic ELB line starts with its ISO 8601 time; so does a syslog
+     * header in RFC 3339 form ("2026-10-01T12:00:00.1Z host haproxy[1]: "):
+     * a line that is not a CLB line is tried as HAProxy below */
     out->t_us = lbguard_log_iso_time(first.p, first.len);
     if (out->t_us != LBGUARD_T_NONE) {
-        return out->kind = lbguard_parse_clb(&c, first, out);
+        out->kind = lbguard_parse_clb(&c, first, out);
+        if (out->kind != LBGUARD_LINE_BAD) {
+            return out->kind;
+        }
+        lbguard_log_reset(out);
     }
     /* HAProxy: the message itself, or after a syslog header that ends
      * with "]: " (program[pid]) within the first 256 bytes */
@@ -571,10 +586,7 @@ lbguard_log_parse(const char *line, size_t len, lbguard_logline_t *out)
     }
     for (i = 0; i + 3 <= len && i < 256; i++) {
         if (line[i] == ']' && line[i + 1] == ':' && line[i + 2] == ' ') {
-            memset(out, 0, sizeof(*out));
-            out->created_us = out->t_us = out->total_us = LBGUARD_T_NONE;
-            out->rpt_us = out->tpt_us = out->rspt_us = LBGUARD_T_NONE;
-            out->elb_status = out->target_status = -1;
+            lbguard_log_reset(out);
             return out->kind = lbguard_parse_haproxy(line + i + 3, end, out);
         }
     }

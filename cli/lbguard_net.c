@@ -96,6 +96,11 @@ lbguard_url_parse(const char *url, lbguard_url_t *u)
         }
         memcpy(u->port, port, pl);
         u->port[pl] = '\0';
+        /* getaddrinfo() takes "99999" and connects to 99999 - 65536 */
+        if (strtoul(u->port, NULL, 10) - 1 >= 65535) {
+            lbguard_err("probe", "'%s': bad port", url);
+            return -1;
+        }
     }
     if ((size_t) (path - p) >= sizeof(u->authority)) {
         lbguard_err("probe", "'%s': host too long", url);

@@ -686,7 +686,7 @@ lbguard_cmd_probe(int argc, char **argv)
 
     lbguard_probe_print(&o, &res, &resp, &m, fails);
     rc = fails ? LBGUARD_EXIT_FINDINGS : LBGUARD_EXIT_OK;
-    if (fflush(stdout) != 0) {
+    if (lbguard_flush_stdout("probe") != 0) {
         rc = LBGUARD_EXIT_USAGE;
     }
 

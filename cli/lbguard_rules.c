@@ -93,7 +93,8 @@ lbguard_rules_json(void)
     lbguard_json_end(&j, ']');
     lbguard_json_end(&j, '}');
     lbguard_json_newline(&j);
-    return fflush(stdout) == 0 ? LBGUARD_EXIT_OK : LBGUARD_EXIT_USAGE;
+    return lbguard_flush_stdout("rules") == 0 ? LBGUARD_EXIT_OK
+                                              : LBGUARD_EXIT_USAGE;
 }
 
 
@@ -135,5 +136,6 @@ lbguard_cmd_rules(int argc, char **argv)
         printf("\n%3s  %-32s  %-13s  %-10s  repair: %s\n", "", "", "", "",
                r->repair);
     }
-    return fflush(stdout) == 0 ? LBGUARD_EXIT_OK : LBGUARD_EXIT_USAGE;
+    return lbguard_flush_stdout("rules") == 0 ? LBGUARD_EXIT_OK
+                                              : LBGUARD_EXIT_USAGE;
 }

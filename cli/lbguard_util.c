@@ -6,6 +6,7 @@
  * comparison. Calls only lbguard_json.c, the core (common/) and libc.
  */
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,6 +244,17 @@ lbguard_json_lbs(lbguard_json_t *j, unsigned mask)
         lbguard_json_cstr(j, lbg_profile_name((lbg_profile_e) p));
     }
     lbguard_json_end(j, ']');
+}
+
+
+int
+lbguard_flush_stdout(const char *cmd)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        lbguard_err(cmd, "cannot write output: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 

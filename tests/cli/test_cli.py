@@ -23,6 +23,7 @@ import json
 import os
 import random
 import re
+import subprocess
 
 from tests import lbgtest
 from tests.lbgtest import lbgcli
@@ -359,6 +360,8 @@ class Cli(lbgtest.TestCase):
                 (["rules", "--frob"], None),
                 (["probe"], b"lbguard: probe: no URL (see 'lbguard probe --help')\n"),
                 (["probe", "ftp://x/"], None),
+                (["probe", "http://127.0.0.1:65537/"], b"lbguard: probe: 'http://127.0.0.1:65537/': bad port\n"),
+                (["probe", "http://127.0.0.1:0/"], b"lbguard: probe: 'http://127.0.0.1:0/': bad port\n"),
                 (["probe", "--lb-idle-timeout", "soon", "http://127.0.0.1:1/"], None),
                 (["probe", "--header", "NoColon", "http://127.0.0.1:1/"], None),
                 (["probe", "--method", "GET X", "http://127.0.0.1:1/"], None)):
@@ -368,6 +371,19 @@ class Cli(lbgtest.TestCase):
                 self.check(name, rc == 2 and one_line(err) and out == b"", (rc, err))
             else:
                 self.eq(name, (rc, err), (2, msg))
+
+    def test_full_disk(self):
+        # output that cannot be written: exit 2 and one line saying why
+        if not os.path.exists("/dev/full"):
+            self.skip_part("full disk", "no /dev/full")
+            return
+        p = os.path.join(lbgcli.CASES_DIR, "001-ok-content-length.http")
+        for args in (["rules"], ["rules", "--json"], ["check", p], ["repair", p]):
+            with open("/dev/full", "wb") as full:
+                r = subprocess.run([self.LBG] + args, stdout=full, stderr=subprocess.PIPE)
+            self.eq("lbguard %s > /dev/full: exit 2 with a message" % " ".join(args[:2]),
+                    (r.returncode, r.stderr.endswith(b"lbguard: %s: cannot write output: No space left on device\n"
+                                                     % args[0].encode())), (2, True))
 
     def test_profiles(self):
         LBG = self.LBG

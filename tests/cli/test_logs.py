@@ -137,6 +137,92 @@ class Logs(lbgtest.TestCase):
                 (doc.get("totals", {}).get("lb_generated_5xx"), doc.get("totals", {}).get("target_generated_5xx")),
                 (8, 1))
 
+    def test_syslog_rfc3339(self):
+        # HAProxy lines behind a syslog header whose time is RFC 3339 in UTC
+        # ("...Z", as rsyslog forwards it or a container runtime prefixes it):
+        # the line starts with an ISO 8601 time like a Classic ELB line, and is
+        # still read as HAProxy (docs/logs.md: "after a syslog header ending
+        # haproxy[pid]: "); a real CLB line beside it stays a CLB line
+        msg = ('10.1.2.3:40010 [01/Oct/2026:12:00:01.100] fe b3/s3 0/0/1/-1/1 502 209 - - SH-- '
+               '1/1/0/0/0 0/0 {lbg-9-1} "GET /p3 HTTP/1.1"')
+        lines = ["2026-10-01T12:00:01.123456Z lb1 haproxy[1234]: " + msg,
+                 "2026-10-01T12:00:01Z lb1 haproxy[1234]: " + msg,
+                 "2026-10-01T12:00:01.123456+00:00 lb1 haproxy[1234]: " + msg,
+                 "2015-12-11T13:42:07.736195Z my-elb - -1 -1 -1 504 0 0 0 "
+                 '"GET http://my-elb/ HTTP/1.1" "curl/7.19.7" - -']
+        p = os.path.join(self.tmp, "syslog-rfc3339.log")
+        lbgtest.write_file(p, "\n".join(lines) + "\n")
+        for binary in [b for b in (self.PLAIN, self.ASAN) if b]:
+            rc, out, err = run(["--lines", p], binary=binary, env=lbgcli.ASAN_ENV)
+            self.eq("syslog RFC 3339 header (%s): classes" % os.path.basename(binary),
+                    [(r[1], r[8], r[11]) for r in rows(out)],
+                    [("keepalive-race", "b3/s3", "SH--")] * 3
+                    + [("backend-closed-or-timeout", "-", "")])
+            rc, doc = jdoc([p], binary=binary, env=lbgcli.ASAN_ENV)
+            self.eq("syslog RFC 3339 header (%s): nothing unparseable, lb mixed" % os.path.basename(binary),
+                    (doc.get("input", {}).get("skipped", {}).get("unparseable"), doc.get("lb")), (0, "mixed"))
+
+    def test_hostile_fields(self):
+        # the request, target, trace id and conn_trace_id are whatever the
+        # client or the log writer put there: a TAB, ESC, CR or NUL in them
+        # must not split a --lines row or column, reach the terminal raw, or
+        # cut an example; a long field must not glue two rows together
+        bad = alb(0, "10.0.0.1:80", "0.000", "502", "-", "/a\tb\x1b[2J/c", "1-h-0")
+        bad = bad.replace('"ua"', '"\x1b]2;pwned\x07 \x00 after-nul"')
+        long_tid = alb(1, "10.0.0.1:80", "0.000", "502", "-", "/x", "1-h-1").replace(
+            "TID_1", "TID_" + "f" * 2000)
+        plain = alb(2, "10.0.0.1:80", "0.000", "502", "-", "/y", "1-h-2")
+        p = os.path.join(self.tmp, "hostile.log")
+        lbgtest.write_file(p, "\n".join([bad, long_tid, plain, "x" * (1 << 20)]) + "\n")
+        for binary in [b for b in (self.PLAIN, self.ASAN) if b]:
+            name = os.path.basename(binary)
+            r = subprocess.run([binary, "logs", "--lines", p], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=lbgcli.ASAN_ENV, timeout=120)
+            lines = r.stdout.decode("latin-1").splitlines()[1:]
+            self.eq("%s: --lines: one row of 13 columns per failed request" % name,
+                    [len(l.split("\t")) for l in lines], [13, 13, 13])
+            self.eq("%s: --lines: control bytes of the route escaped" % name,
+                    lines[0].split("\t")[9] if lines else None, "GET /a\\x09b\\x1b[2J/c")
+            self.eq("%s: --lines: the row after a long conn_trace_id intact" % name,
+                    [l.split("\t")[9] for l in lines[1:]], ["GET /x", "GET /y"])
+            r = subprocess.run([binary, "logs", p], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=lbgcli.ASAN_ENV, timeout=120)
+            out = r.stdout.decode("latin-1")
+            self.check("%s: text report: no control byte but LF" % name,
+                       not re.search(r"[\x00-\x09\x0b-\x1f\x7f]", out), repr(out[-600:]))
+            self.check("%s: text report: the example goes on after a NUL" % name,
+                       "\\x00 after-nul" in out, out[-600:])
+            self.check("%s: text report: a line over 1 MiB shown as such" % name,
+                       "hostile.log:4: (a line longer than 1 MiB)" in out, out[:600])
+            self.check("%s: no sanitizer report" % name,
+                       not any(m in r.stderr for m in lbgcli.SANITIZER_MARKS), r.stderr[-600:])
+
+    def test_pending_caps(self):
+        # more ALB 502s left to the route rule than the caps hold (262144
+        # pending; 16 MiB of --lines rows): every one is still counted in a
+        # class, with --jobs too, and --lines prints a row for each or says
+        # how many it could not
+        PLAIN, tmp = self.PLAIN, self.tmp
+        paths = []
+        for k in range(2):
+            p = os.path.join(tmp, "pending-%d.log" % k)
+            with open(p, "w") as f:
+                for i in range(140000):
+                    f.write(alb(i / 100.0, "10.0.0.1:80", "0.050", "502", "-", "/a/%d/x" % (i % 50000),
+                                "1-p%d-%d" % (k, i)) + "\n")
+            paths.append(p)
+        for jobs in ("1", "2"):
+            rc, doc = jdoc(["--jobs", jobs] + paths, binary=PLAIN)
+            self.eq("--jobs %s: 280000 failed, all in a class" % jobs,
+                    (doc.get("totals", {}).get("failed"), sum(classes(doc).values())), (280000, 280000))
+        r = subprocess.run([PLAIN, "logs", "--lines"] + paths, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        n = len(rows(r.stdout.decode()))
+        m = re.search(rb"--lines: (\d+) rows of ALB 502s left to the route rule were not printed", r.stderr)
+        self.eq("--lines: rows printed + rows said not printed = 280000",
+                n + (int(m.group(1)) if m else 0), 280000)
+        for p in paths:
+            os.unlink(p)
+
     def test_report(self):
         PLAIN, ASAN, tmp = self.PLAIN, self.ASAN, self.tmp
         # ---- gzip, multi-member, directories, stdin: the same totals
@@ -172,6 +258,12 @@ class Logs(lbgtest.TestCase):
         rc, out, _ = run(["--lines", "--since", "2026-10-01T12:01:00Z", "--until", "2026-10-01T12:05:00Z", p])
         self.eq("--since/--until", [r[1] for r in rows(out)],
                 ["target-timeout", "target-connect-timeout", "auth"])
+        rc, out, _ = run(["--lines", "--since", "2026-10-01T14:01:00+02:00", "--until",
+                          "2026-10-01T07:05:00-05:00", p])
+        self.eq("--since/--until with RFC 3339 offsets", [r[1] for r in rows(out)],
+                ["target-timeout", "target-connect-timeout", "auth"])
+        for bad in ("2026-10-01T12:00:00+24:00", "2026-10-01T12:00:00Z+02:00", "2026-10-01T12:00:00+2:00"):
+            self.eq("--since %s: exit 2" % bad, run(["--since", bad, p])[0], 2)
         rc, out, _ = run(["--lines", "--since", "12:05", p])
         self.eq("--since HH:MM", [r[1] for r in rows(out)],
                 ["keepalive-race", "no-healthy-targets", "target-5xx", "waf", "lb-internal"])
@@ -187,10 +279,17 @@ class Logs(lbgtest.TestCase):
         self.eq("bad --since: exit 2", run(["--since", "yesterday", p])[0], 2)
         self.eq("unknown --class: exit 2", run(["--class", "nope", p])[0], 2)
         self.eq("no input: exit 2", run([])[0], 2)
+        rc, out, err = run(["--target=", p])
+        self.eq("empty --target: exit 2, with a message", (rc, "--target: empty" in err), (2, True))
         bad = os.path.join(tmp, "broken.gz")
         z = gzip.compress(lbgtest.read_bytes(os.path.join(LOGS, "alb-constructed.log")))
         lbgtest.write_file(bad, z[:len(z) // 2])
         self.eq("truncated gzip: exit 2", run([bad])[0], 2)
+        if os.path.exists("/dev/full"):   # a full disk: exit 2, and say why
+            with open("/dev/full", "wb") as full:
+                r = subprocess.run([PLAIN, "logs", "--json", p], stdout=full, stderr=subprocess.PIPE)
+            self.eq("output on a full disk: exit 2 with a message", (r.returncode, r.stderr),
+                    (2, b"lbguard: logs: cannot write output: No space left on device\n"))
 
         # ---- join with the target's log (ALB trace ids)
         lay = os.path.join(LOGS, "alb-layouts.log")
@@ -212,6 +311,36 @@ class Logs(lbgtest.TestCase):
         self.check("join: text output names the confirmed rule",
                    "the target's lbguard findings (confirmed): field-name-invalid:reported (3)" in out,
                    out[:1500])
+
+        # ---- a "Root=" in the request line is not the trace id
+        qa = os.path.join(tmp, "root-in-query.log")
+        lbgtest.write_file(qa, alb(0, "10.0.0.1:80", "0.000", "502", "-", "/s", "1-q-0") + "\n")
+        qt = os.path.join(tmp, "root-in-query-target.log")
+        lbgtest.write_file(qt, '10.0.0.9 [01/Oct/2026:12:00:00 +0000] "GET /s?Root=x HTTP/1.1" 200 '
+                               'trace="Root=1-q-0" lbguard=-\n')
+        rc, out, _ = run(["--lines", "--target-log", qt, qa])
+        self.eq("join: Root= in the request line skipped, the trace id's used",
+                [(r[1], r[12]) for r in rows(out)], [("target-closed", "confirmed")])
+
+        # ---- HAProxy joined on rid= while the target's line also has a Root=
+        # (the client sent its own X-Amzn-Trace-Id): the request id still finds it
+        hp = os.path.join(tmp, "haproxy-join.log")
+        ids = ["7F000001:9C4%d_7F000001:1F90_6745D9C0_000%d:1234" % (i, i) for i in range(3)]
+        lbgtest.write_file(hp, "".join(
+            '127.0.0.1:4000%d [01/Oct/2026:12:00:00.%d00] fe b1/s1 0/0/0/-1/%s 502 209 - - %s '
+            '1/1/0/0/0 0/0 {%s} "GET /p%d HTTP/1.1"\n' % (i, i + 1, ("1", "2500", "2")[i],
+                                                          ("SH--", "SH--", "PH--")[i], ids[i], i)
+            for i in range(3)))
+        htl = os.path.join(tmp, "haproxy-join-target.log")
+        lbgtest.write_file(htl, "".join(
+            '127.0.0.1 [01/Oct/2026:12:00:00 +0000] "GET /p%d HTTP/1.1" 200 '
+            'trace="Root=1-6702a3c0-0123456789abcdef0123456%d" rid=%s lbguard=%s\n'
+            % (i, i, ids[i], ("-", "field-name-invalid:reported")[i - 1]) for i in (1, 2)))
+        rc, out, _ = run(["--lines", "--target-log", htl, hp])
+        self.eq("HAProxy join with Root= and rid= on the target's line",
+                [(r[1], r[12]) for r in rows(out)],
+                [("keepalive-race", "confirmed"), ("target-closed", "confirmed"),
+                 ("malformed-response", "confirmed")])
 
         # ---- route-repetition rule (ALB 502, rspt -1, tpt > 10 ms, no join)
         lines = []
