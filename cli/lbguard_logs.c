@@ -1085,9 +1085,15 @@ lbguard_agg_line(lbguard_agg_t *a, const char *line, size_t len,
     prev = a->target_last[tid];
     a->target_last[tid] = ln.t_us;
 
+    /* HAProxy: a client abort (C, c), and a response the server cut
+     * (SD: it closed the connection, sD: it timed out, during the body),
+     * which HAProxy logs with the server's own status, 200 as often as
+     * not: the client got less than the target announced */
     failed = e >= 500 || e == 460
              || (ln.kind == LBGUARD_LINE_HAPROXY && ln.term.len >= 2
-                 && (ln.term.p[0] == 'C' || ln.term.p[0] == 'c'));
+                 && (ln.term.p[0] == 'C' || ln.term.p[0] == 'c'
+                     || ((ln.term.p[0] == 'S' || ln.term.p[0] == 's')
+                         && ln.term.p[1] == 'D')));
     if (!failed) {
         return;
     }

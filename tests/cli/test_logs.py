@@ -162,6 +162,25 @@ class Logs(lbgtest.TestCase):
             self.eq("syslog RFC 3339 header (%s): nothing unparseable, lb mixed" % os.path.basename(binary),
                     (doc.get("input", {}).get("skipped", {}).get("unparseable"), doc.get("lb")), (0, "mixed"))
 
+    def test_haproxy_cut_body(self):
+        # SD-- / sD--: the server closed / timed out during the body; HAProxy
+        # logs the server's status (200 here), and the request is failed all
+        # the same: target-closed and target-timeout (docs/logs.md, Classes)
+        tmpl = ('2026-10-01T12:00:0%dZ lb1 haproxy[1234]: 10.1.2.3:4001%d [01/Oct/2026:12:00:0%d.100] '
+                'fe b3/s3 0/0/1/5/900 200 1000 - - %s 1/1/0/0/0 0/0 {lbg-9-%d} "GET /p%d HTTP/1.1"')
+        lines = [tmpl % (i, i, i, term, i, i)
+                 for i, term in enumerate(("SD--", "sD--", "----", "SH--"))]
+        p = os.path.join(self.tmp, "haproxy-cut.log")
+        lbgtest.write_file(p, "\n".join(lines) + "\n")
+        for binary in [b for b in (self.PLAIN, self.ASAN) if b]:
+            rc, out, err = run(["--lines", p], binary=binary, env=lbgcli.ASAN_ENV)
+            self.eq("HAProxy SD--/sD-- with status 200 (%s): classes" % os.path.basename(binary),
+                    [(r[1], r[11]) for r in rows(out)],
+                    [("target-closed", "SD--"), ("target-timeout", "sD--")])
+            rc, doc = jdoc([p], binary=binary, env=lbgcli.ASAN_ENV)
+            self.eq("HAProxy SD--/sD-- with status 200 (%s): 2 failed of 4" % os.path.basename(binary),
+                    (doc.get("totals", {}).get("requests"), doc.get("totals", {}).get("failed")), (4, 2))
+
     def test_hostile_fields(self):
         # the request, target, trace id and conn_trace_id are whatever the
         # client or the log writer put there: a TAB, ESC, CR or NUL in them
