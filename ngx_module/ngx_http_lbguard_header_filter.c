@@ -748,6 +748,17 @@ ngx_http_lbguard_apply(ngx_http_request_t *r, lbg_response_t *view,
     }
 
     /*
+     * A full report (more findings or edits than its arrays hold) sets
+     * rep->close without a CLOSE edit, which had no room: the defects it
+     * could not record are still in the response, so the connection must
+     * not be reused (lbg.h, lbg_report_t).
+     */
+
+    if (rep->close) {
+        r->keepalive = 0;
+    }
+
+    /*
      * The framing nginx writes after the edits: if the element that
      * r->headers_out.content_length pointed at was removed, another
      * surviving Content-Length element (a collapsed duplicate) now

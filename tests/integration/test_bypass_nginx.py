@@ -17,6 +17,9 @@ lbguard's rules.
   * an upstream's bare "100 Continue" (no field), which nginx 1.22 sends as
     its final response: interim-response-as-final, repaired to the same 502,
     twice in a row (the quick pass used to call it clean: nothing logged).
+  * a report too full to hold every finding (200 bad fields): repair
+    closes the connection (lbg_report_t: what was not recorded was not
+    repaired), though the CLOSE edit itself had no room.
   * a real HTTP/0.9 request is untouched.
 
 Each nginx build (nginx_env.builds: dynamic, static, static-asan,
@@ -48,6 +51,11 @@ SETTLE_101 = len(b"HTTP/1.1 101 Switching Protocols\r\n")
 SWITCH = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
           b"Connection: Upgrade\r\n\r\n")
 SWITCH_NO_UPGRADE = b"HTTP/1.1 101 Switching Protocols\r\nX-A: 1\r\n\r\n"
+# 200 fields with a CTL byte each: more findings and edits than a report
+# holds (LBG_FINDINGS_MAX 32, LBG_EDITS_MAX 64)
+MANY_CTL = (b"HTTP/1.1 200 OK\r\n"
+            + b"".join(b"X-C%d: a\x01b\r\n" % i for i in range(200))
+            + b"Content-Length: 2\r\n\r\nok")
 # an interim response and nothing after it: nginx 1.22 sends it as final
 INTERIM = b"HTTP/1.1 100 Continue\r\n\r\n"
 
@@ -170,6 +178,7 @@ class BypassNginx(lbgtest.TestCase):
         routes[b"/switch"] = SWITCH
         routes[b"/switch-no-upgrade"] = SWITCH_NO_UPGRADE
         routes[b"/interim"] = INTERIM
+        routes[b"/many-ctl"] = MANY_CTL
         cls.backend = lbgtest.RawBackend(routes)
         cls.addClassCleanup(cls.backend.stop)
         # uwsgi and scgi: the backend answers whatever arrives with garbage
@@ -329,6 +338,23 @@ class BypassNginx(lbgtest.TestCase):
                         'sent as the final response, %s'
                         % ("replaced by the target's own 502 Bad Gateway" if m == "repair"
                            else "not repaired (detect mode)")])
+
+        # a full report: the fields past its capacity go out unrepaired, so
+        # the connection is closed (a keep-alive request; <TIMEOUT> would
+        # mean nginx kept it open)
+        for m in MODES:
+            got = get(inst.ports[m], b"/many-ctl", timeout=3.0)
+            head = got[:got.find(b"\r\n\r\n") + 4]
+            case = "%s 200 bad fields %s" % (build, m)
+            if m == "repair":
+                self.check(case + ": Connection: close",
+                           b"\r\nConnection: close\r\n" in head, repr(head[:200]))
+                self.eq(case + ": connection closed after the body",
+                        got[len(head):], b"ok")
+            else:
+                self.check(case + ": kept alive as nginx does",
+                           b"\r\nConnection: keep-alive\r\n" in head
+                           and got.endswith(b"ok<TIMEOUT>"), repr(got[-40:]))
 
         # 101 to a request with Upgrade, response with Upgrade: passed on
         got = get(inst.ports["repair"], b"/ws/switch",
