@@ -202,10 +202,19 @@ ngx_http_lbguard_header_filter_all(ngx_http_request_t *r)
     ngx_http_lbguard_view(r, &q, NULL, NULL, 0, &ct, cl, lm, ka, &loc,
                           &misses);
 
-    if (lbg_quick_clean(&lcf->policy, &q, (int) r->headers_out.status,
-                        r->headers_out.status_line.len
-                        ? r->headers_out.status_line.data : NULL,
-                        r->headers_out.status_line.len))
+    /*
+     * An interim status (1xx other than 101, which the quick pass never
+     * calls clean) goes on to lbg_check_interim() below: the quick pass
+     * vouches for lbg_check() only, and a bare "100 Continue" is clean
+     * to it.
+     */
+
+    if ((r->headers_out.status >= NGX_HTTP_OK
+         || r->headers_out.status < 100)
+        && lbg_quick_clean(&lcf->policy, &q, (int) r->headers_out.status,
+                           r->headers_out.status_line.len
+                           ? r->headers_out.status_line.data : NULL,
+                           r->headers_out.status_line.len))
     {
         if (misses <= NGX_HTTP_LBGUARD_SHAPE_CHECKED
             && lbg_quick_fits(&lcf->policy, &q, NGX_OFF_T_LEN)
@@ -736,6 +745,17 @@ ngx_http_lbguard_apply(ngx_http_request_t *r, lbg_response_t *view,
         default: /* LBG_EDIT_BAD_GATEWAY: the caller's */
             break;
         }
+    }
+
+    /*
+     * A full report (more findings or edits than its arrays hold) sets
+     * rep->close without a CLOSE edit, which had no room: the defects it
+     * could not record are still in the response, so the connection must
+     * not be reused (lbg.h, lbg_report_t).
+     */
+
+    if (rep->close) {
+        r->keepalive = 0;
     }
 
     /*

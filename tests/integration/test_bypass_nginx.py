@@ -14,6 +14,12 @@ lbguard's rules.
     "Status:" values are checked by lbg_check via the status line.
   * 101 Switching Protocols to a request without Upgrade: repaired to the
     same 502; with Upgrade in the request and the response it passes.
+  * an upstream's bare "100 Continue" (no field), which nginx 1.22 sends as
+    its final response: interim-response-as-final, repaired to the same 502,
+    twice in a row (the quick pass used to call it clean: nothing logged).
+  * a report too full to hold every finding (200 bad fields): repair
+    closes the connection (lbg_report_t: what was not recorded was not
+    repaired), though the CLOSE edit itself had no room.
   * a real HTTP/0.9 request is untouched.
 
 Each nginx build (nginx_env.builds: dynamic, static, static-asan,
@@ -45,6 +51,13 @@ SETTLE_101 = len(b"HTTP/1.1 101 Switching Protocols\r\n")
 SWITCH = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
           b"Connection: Upgrade\r\n\r\n")
 SWITCH_NO_UPGRADE = b"HTTP/1.1 101 Switching Protocols\r\nX-A: 1\r\n\r\n"
+# 200 fields with a CTL byte each: more findings and edits than a report
+# holds (LBG_FINDINGS_MAX 32, LBG_EDITS_MAX 64)
+MANY_CTL = (b"HTTP/1.1 200 OK\r\n"
+            + b"".join(b"X-C%d: a\x01b\r\n" % i for i in range(200))
+            + b"Content-Length: 2\r\n\r\nok")
+# an interim response and nothing after it: nginx 1.22 sends it as final
+INTERIM = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 BODY = (b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
         b"<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n")
@@ -164,6 +177,8 @@ class BypassNginx(lbgtest.TestCase):
         routes[b"/close-body"] = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nhello"
         routes[b"/switch"] = SWITCH
         routes[b"/switch-no-upgrade"] = SWITCH_NO_UPGRADE
+        routes[b"/interim"] = INTERIM
+        routes[b"/many-ctl"] = MANY_CTL
         cls.backend = lbgtest.RawBackend(routes)
         cls.addClassCleanup(cls.backend.stop)
         # uwsgi and scgi: the backend answers whatever arrives with garbage
@@ -297,6 +312,49 @@ class BypassNginx(lbgtest.TestCase):
                 self.check(build + " 101 without Upgrade off",
                            got.startswith(b"HTTP/1.1 101 Switching Protocols\r\n"),
                            repr(got))
+
+        # a bare 100 Continue as the final response (the quick pass calls
+        # its header clean; lbg_check_interim() must still see it), twice:
+        # no kept verdict may skip it
+        for m in MODES:
+            for i in (1, 2):
+                before = len(inst.log(m))
+                abefore = len(inst.access(m))
+                got = get(inst.ports[m], b"/interim", b"Connection: close\r\n")
+                lbgtest.wait_for(lambda: len(inst.access(m)) > abefore, 5,
+                                 "access log line")
+                lines = lbguard_lines(inst.log(m)[before:])
+                case = "%s bare 100 %s #%d" % (build, m, i)
+                if m == "repair":
+                    self.eq(case + ": the target's own 502", got, BAD_GATEWAY)
+                    self.eq(case + ": access log", inst.access(m)[abefore:],
+                            "/interim 502 interim-response-as-final:repaired\n")
+                else:
+                    self.eq(case + ": as nginx sends it", got,
+                            b"HTTP/1.1 100 Continue\r\nServer: nginx\r\nDate: DATE\r\n"
+                            b"Connection: close\r\n\r\n")
+                self.eq(case + ": log", lines, [] if m == "off" else [
+                        '[warn] lbguard: interim-response-as-final: interim status 100 '
+                        'sent as the final response, %s'
+                        % ("replaced by the target's own 502 Bad Gateway" if m == "repair"
+                           else "not repaired (detect mode)")])
+
+        # a full report: the fields past its capacity go out unrepaired, so
+        # the connection is closed (a keep-alive request; <TIMEOUT> would
+        # mean nginx kept it open)
+        for m in MODES:
+            got = get(inst.ports[m], b"/many-ctl", timeout=3.0)
+            head = got[:got.find(b"\r\n\r\n") + 4]
+            case = "%s 200 bad fields %s" % (build, m)
+            if m == "repair":
+                self.check(case + ": Connection: close",
+                           b"\r\nConnection: close\r\n" in head, repr(head[:200]))
+                self.eq(case + ": connection closed after the body",
+                        got[len(head):], b"ok")
+            else:
+                self.check(case + ": kept alive as nginx does",
+                           b"\r\nConnection: keep-alive\r\n" in head
+                           and got.endswith(b"ok<TIMEOUT>"), repr(got[-40:]))
 
         # 101 to a request with Upgrade, response with Upgrade: passed on
         got = get(inst.ports["repair"], b"/ws/switch",
