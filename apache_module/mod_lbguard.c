@@ -1119,6 +1119,8 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
     lbguard_quick(r, &q, &cl, &errcl);
     sl = r->status_line != NULL ? lbguard_status_line(r, &sl_len) : NULL;
     if (q.nte == 0 /* an application's Transfer-Encoding: te-not-applied */
+        && (r->status >= 200 || r->status == HTTP_SWITCHING_PROTOCOLS
+            || r->status < 100) /* a 1xx sent as final: lbg_check_interim */
         && lbg_quick_clean(policy, &q, r->status, (const unsigned char *) sl,
                            sl_len)) {
         if (r->status == HTTP_SWITCHING_PROTOCOLS
@@ -1178,6 +1180,11 @@ lbguard_header_check(ap_filter_t *f, apr_bucket_brigade *bb,
         && apr_table_get(r->headers_in, "Upgrade") == NULL) {
         lbg_check_switching(&ctx->policy, &ctx->rep);
     }
+
+    /* a 1xx other than 101 sent as the final response (a CGI's
+     * "Status: 100", mod_lua's r.status = 103): HTTP_HEADER sends it with
+     * a body, which the load balancer reads as the next response */
+    lbg_check_interim(&ctx->policy, r->status, &ctx->rep);
 
     /* Log before repairing: findings point into the view. */
     for (i = 0; i < ctx->rep.nfindings; i++) {

@@ -81,6 +81,9 @@ class BypassApache(lbgtest.TestCase):
         ap.write_conf()
         for n in ("cl-once", "te", "te-onsuccess", "ctl"):
             ap.cgi(n, CGI_OUT)
+        # a 1xx as the final status: Apache sends it with the body
+        for n, status in (("interim", b"100 Continue"), ("early", b"103 Early Hints")):
+            ap.cgi(n, b"Status: " + status + b"\r\n" + CGI_OUT)
         # streamed (a pause after "hel"): CONTENT_LENGTH passes the first
         # bytes on before it sees the end, the one outcome
         ap.cgi("cl", CGI_OUT, slow_after=CGI_OUT.index(b"hello") + 3)
@@ -162,6 +165,29 @@ class BypassApache(lbgtest.TestCase):
         self.eq("Header always set X-Ctl a<01>b: log", lines_since(ap, off),
                 ['[lbguard:warn] lbguard: field-value-ctl: field "X-Ctl" value "a\\\\x01b", '
                  'control characters replaced with SP'])
+
+    def test_interim_as_final(self):
+        ap = self.ap
+        # "Status: 100" from a CGI: HTTP_HEADER sends "HTTP/1.1 100 Continue"
+        # as the final response, then the chunked body, which the load
+        # balancer reads as the next response (interim-response-as-final):
+        # the target's own 502, as on nginx
+        for n, code in ((b"interim", 100), (b"early", 103)):
+            for method in (b"GET", b"HEAD"):
+                off = ap.log_size()[0]
+                got = norm(lbgtest.raw_exchange(
+                    ap.port, method + b" /cgi-bin/" + n + b" HTTP/1.1\r\nHost: t\r\n"
+                    b"Connection: close\r\n\r\n", timeout=5, mark_timeout=True))
+                what = "Status: %d (%s)" % (code, method.decode())
+                self.eq(what + ": the target's own 502", got,
+                        b"HTTP/1.1 502 Bad Gateway\r\nDate: DATE\r\nServer: Apache\r\n"
+                        b"Content-Length: 122\r\nConnection: close\r\n"
+                        b"Content-Type: text/html\r\n\r\n"
+                        + (BODY if method == b"GET" else b""))
+                self.eq(what + ": log", lines_since(ap, off),
+                        ["[lbguard:warn] lbguard: interim-response-as-final: interim status "
+                         "%d sent as the final response, replaced by the target's own 502 "
+                         "Bad Gateway" % code])
 
     def test_off(self):
         ap = self.ap
