@@ -1065,6 +1065,24 @@ static apr_status_t lbguard_header_check(ap_filter_t *f,
                                          const lbg_policy_t *policy,
                                          const char *sl, size_t sl_len);
 
+/* 1 when HTTP_HEADER follows f: r's header section is still to be sent
+ * as HTTP/1.x. 0 once another protocol has taken the connection over:
+ * mod_http2's h2c upgrade sends its 101 itself
+ * (ap_send_interim_response()), removes HTTP_HEADER from r's filters,
+ * serves the request as HTTP/2 and then finishes r, whose status is still
+ * 101, without a header section of its own (nothing to check). */
+static int lbguard_header_pending(const ap_filter_t *f)
+{
+    const ap_filter_t *n;
+
+    for (n = f->next; n != NULL; n = n->next) {
+        if (n->frec == lbguard_http_filters[2]) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static apr_status_t lbguard_header_filter(ap_filter_t *f,
                                           apr_bucket_brigade *bb)
 {
@@ -1124,7 +1142,7 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
         && lbg_quick_clean(policy, &q, r->status, (const unsigned char *) sl,
                            sl_len)) {
         if (r->status == HTTP_SWITCHING_PROTOCOLS
-            && lbguard_switching(r, policy)) {
+            && lbguard_switching(r, policy) && lbguard_header_pending(f)) {
             return lbguard_switch(f, bb);
         }
         lbguard_arm_body(r, NULL, policy, cl, errcl, f->next, whole);
@@ -1158,6 +1176,11 @@ lbguard_header_check(ap_filter_t *f, apr_bucket_brigade *bb,
     char              line[LBGUARD_LOG_MAX];
     size_t            i;
     int               cl;
+
+    if (r->status == HTTP_SWITCHING_PROTOCOLS && !lbguard_header_pending(f)) {
+        ap_remove_output_filter(f);
+        return ap_pass_brigade(f->next, bb);
+    }
 
     /* Not zeroed (some 4 KB): the core fills findings[] and edits[] up to
      * rep.nfindings and rep.nedits. */
