@@ -2150,16 +2150,23 @@ static void lbguard_drain_server(server_rec *s, int mode,
     if (level == LBGUARD_DRAIN_ON && lb_idle_ms >= 0 && s->keep_alive
         && apr_time_as_msec(s->timeout) < limit) {
         if (log) {
+            /* the server as the keep-alive line names it (the main server
+             * has no defn_name: it was logged "at -:0"), the limit in
+             * Timeout's unit where it is whole seconds */
+            apr_pool_t *p = s->process->pconf;
+            const char *lim = limit % 1000 == 0
+                ? apr_psprintf(p, "%" APR_INT64_T_FMT "s", limit / 1000)
+                : apr_psprintf(p, "%" APR_INT64_T_FMT "ms", limit);
+
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                         "lbguard: drain: Timeout %" APR_TIME_T_FMT "s of "
-                         "%s%s:%u is shorter than the load balancer idle "
-                         "timeout + margin %" APR_INT64_T_FMT "ms; it bounds "
-                         "the idle wait of the connections a stopping child "
-                         "keeps%s", apr_time_sec(s->timeout),
-                         s->is_virtual ? "the virtual host at " : "the main "
-                         "server at ", s->defn_name ? s->defn_name : "-",
-                         s->defn_line_number, limit,
-                         mode == LBG_MODE_REPAIR ? ": raised" : "");
+                         "lbguard: drain: Timeout %" APR_TIME_T_FMT "s in "
+                         "%s is shorter than the load balancer idle timeout "
+                         "+ margin %s; it bounds the idle wait of the "
+                         "connections a stopping child keeps%s%s",
+                         apr_time_sec(s->timeout),
+                         lbguard_server_where(p, s), lim,
+                         mode == LBG_MODE_REPAIR ? ": raised to " : "",
+                         mode == LBG_MODE_REPAIR ? lim : "");
         }
         if (mode == LBG_MODE_REPAIR) {
             s->timeout = apr_time_from_msec(limit);
