@@ -1065,6 +1065,24 @@ static apr_status_t lbguard_header_check(ap_filter_t *f,
                                          const lbg_policy_t *policy,
                                          const char *sl, size_t sl_len);
 
+/* 1 when HTTP_HEADER follows f: r's header section is still to be sent
+ * as HTTP/1.x. 0 once another protocol has taken the connection over:
+ * mod_http2's h2c upgrade sends its 101 itself
+ * (ap_send_interim_response()), removes HTTP_HEADER from r's filters,
+ * serves the request as HTTP/2 and then finishes r, whose status is still
+ * 101, without a header section of its own (nothing to check). */
+static int lbguard_header_pending(const ap_filter_t *f)
+{
+    const ap_filter_t *n;
+
+    for (n = f->next; n != NULL; n = n->next) {
+        if (n->frec == lbguard_http_filters[2]) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static apr_status_t lbguard_header_filter(ap_filter_t *f,
                                           apr_bucket_brigade *bb)
 {
@@ -1119,10 +1137,12 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
     lbguard_quick(r, &q, &cl, &errcl);
     sl = r->status_line != NULL ? lbguard_status_line(r, &sl_len) : NULL;
     if (q.nte == 0 /* an application's Transfer-Encoding: te-not-applied */
+        && (r->status >= 200 || r->status == HTTP_SWITCHING_PROTOCOLS
+            || r->status < 100) /* a 1xx sent as final: lbg_check_interim */
         && lbg_quick_clean(policy, &q, r->status, (const unsigned char *) sl,
                            sl_len)) {
         if (r->status == HTTP_SWITCHING_PROTOCOLS
-            && lbguard_switching(r, policy)) {
+            && lbguard_switching(r, policy) && lbguard_header_pending(f)) {
             return lbguard_switch(f, bb);
         }
         lbguard_arm_body(r, NULL, policy, cl, errcl, f->next, whole);
@@ -1157,6 +1177,11 @@ lbguard_header_check(ap_filter_t *f, apr_bucket_brigade *bb,
     size_t            i;
     int               cl;
 
+    if (r->status == HTTP_SWITCHING_PROTOCOLS && !lbguard_header_pending(f)) {
+        ap_remove_output_filter(f);
+        return ap_pass_brigade(f->next, bb);
+    }
+
     /* Not zeroed (some 4 KB): the core fills findings[] and edits[] up to
      * rep.nfindings and rep.nedits. */
     ctx = f->ctx = apr_palloc(r->pool, sizeof(*ctx));
@@ -1178,6 +1203,11 @@ lbguard_header_check(ap_filter_t *f, apr_bucket_brigade *bb,
         && apr_table_get(r->headers_in, "Upgrade") == NULL) {
         lbg_check_switching(&ctx->policy, &ctx->rep);
     }
+
+    /* a 1xx other than 101 sent as the final response (a CGI's
+     * "Status: 100", mod_lua's r.status = 103): HTTP_HEADER sends it with
+     * a body, which the load balancer reads as the next response */
+    lbg_check_interim(&ctx->policy, r->status, &ctx->rep);
 
     /* Log before repairing: findings point into the view. */
     for (i = 0; i < ctx->rep.nfindings; i++) {
@@ -2120,16 +2150,23 @@ static void lbguard_drain_server(server_rec *s, int mode,
     if (level == LBGUARD_DRAIN_ON && lb_idle_ms >= 0 && s->keep_alive
         && apr_time_as_msec(s->timeout) < limit) {
         if (log) {
+            /* the server as the keep-alive line names it (the main server
+             * has no defn_name: it was logged "at -:0"), the limit in
+             * Timeout's unit where it is whole seconds */
+            apr_pool_t *p = s->process->pconf;
+            const char *lim = limit % 1000 == 0
+                ? apr_psprintf(p, "%" APR_INT64_T_FMT "s", limit / 1000)
+                : apr_psprintf(p, "%" APR_INT64_T_FMT "ms", limit);
+
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                         "lbguard: drain: Timeout %" APR_TIME_T_FMT "s of "
-                         "%s%s:%u is shorter than the load balancer idle "
-                         "timeout + margin %" APR_INT64_T_FMT "ms; it bounds "
-                         "the idle wait of the connections a stopping child "
-                         "keeps%s", apr_time_sec(s->timeout),
-                         s->is_virtual ? "the virtual host at " : "the main "
-                         "server at ", s->defn_name ? s->defn_name : "-",
-                         s->defn_line_number, limit,
-                         mode == LBG_MODE_REPAIR ? ": raised" : "");
+                         "lbguard: drain: Timeout %" APR_TIME_T_FMT "s in "
+                         "%s is shorter than the load balancer idle timeout "
+                         "+ margin %s; it bounds the idle wait of the "
+                         "connections a stopping child keeps%s%s",
+                         apr_time_sec(s->timeout),
+                         lbguard_server_where(p, s), lim,
+                         mode == LBG_MODE_REPAIR ? ": raised to " : "",
+                         mode == LBG_MODE_REPAIR ? lim : "");
         }
         if (mode == LBG_MODE_REPAIR) {
             s->timeout = apr_time_from_msec(limit);

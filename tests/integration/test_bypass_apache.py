@@ -11,6 +11,7 @@ Usage: python3 -m tests.integration.test_bypass_apache [--build BUILD] [-k NAME]
 """
 import os
 import re
+import subprocess
 
 from tests import lbgtest
 from tests.lbgtest.apache_env import Apache, workdir
@@ -48,6 +49,11 @@ Alias /off/cgi-bin/ {d}/cgi-bin/
   SetHandler cgi-script
 </Directory>
 LBGuard Repair
+LoadModule http2_module /usr/lib/apache2/modules/mod_http2.so
+<VirtualHost 127.0.0.1:{h2c}>
+  Protocols h2c http/1.1
+  ScriptAlias /cgi-bin/ {d}/cgi-bin/
+</VirtualHost>
 """
 
 
@@ -77,10 +83,14 @@ class BypassApache(lbgtest.TestCase):
         super().setUpClass()
         so = lbgtest.require(os.path.join(cls.build, "apache", "mod_lbguard.so"), "make apache")
         d = workdir("bypass-apache", cls.build)
-        cls.ap = ap = Apache(d, so, CONF)
-        ap.write_conf()
-        for n in ("cl-once", "te", "te-onsuccess", "ctl"):
+        cls.h2c = lbgtest.free_port()
+        cls.ap = ap = Apache(d, so, CONF, extra_ports=[cls.h2c])
+        ap.write_conf(h2c=cls.h2c)
+        for n in ("cl-once", "te", "te-onsuccess", "ctl", "plain"):
             ap.cgi(n, CGI_OUT)
+        # a 1xx as the final status: Apache sends it with the body
+        for n, status in (("interim", b"100 Continue"), ("early", b"103 Early Hints")):
+            ap.cgi(n, b"Status: " + status + b"\r\n" + CGI_OUT)
         # streamed (a pause after "hel"): CONTENT_LENGTH passes the first
         # bytes on before it sees the end, the one outcome
         ap.cgi("cl", CGI_OUT, slow_after=CGI_OUT.index(b"hello") + 3)
@@ -162,6 +172,50 @@ class BypassApache(lbgtest.TestCase):
         self.eq("Header always set X-Ctl a<01>b: log", lines_since(ap, off),
                 ['[lbguard:warn] lbguard: field-value-ctl: field "X-Ctl" value "a\\\\x01b", '
                  'control characters replaced with SP'])
+
+    def test_interim_as_final(self):
+        ap = self.ap
+        # "Status: 100" from a CGI: HTTP_HEADER sends "HTTP/1.1 100 Continue"
+        # as the final response, then the chunked body, which the load
+        # balancer reads as the next response (interim-response-as-final):
+        # the target's own 502, as on nginx
+        for n, code in ((b"interim", 100), (b"early", 103)):
+            for method in (b"GET", b"HEAD"):
+                off = ap.log_size()[0]
+                got = norm(lbgtest.raw_exchange(
+                    ap.port, method + b" /cgi-bin/" + n + b" HTTP/1.1\r\nHost: t\r\n"
+                    b"Connection: close\r\n\r\n", timeout=5, mark_timeout=True))
+                what = "Status: %d (%s)" % (code, method.decode())
+                self.eq(what + ": the target's own 502", got,
+                        b"HTTP/1.1 502 Bad Gateway\r\nDate: DATE\r\nServer: Apache\r\n"
+                        b"Content-Length: 122\r\nConnection: close\r\n"
+                        b"Content-Type: text/html\r\n\r\n"
+                        + (BODY if method == b"GET" else b""))
+                self.eq(what + ": log", lines_since(ap, off),
+                        ["[lbguard:warn] lbguard: interim-response-as-final: interim status "
+                         "%d sent as the final response, replaced by the target's own 502 "
+                         "Bad Gateway" % code])
+
+    def test_h2c_upgrade(self):
+        # mod_http2's h2c upgrade: its own 101, the response as HTTP/2,
+        # then Apache finishes the HTTP/1.1 request (status 101, no
+        # HTTP_HEADER left): no header section goes out for it, so no
+        # finding (it was logged as a 101 without Upgrade "replaced by the
+        # target's own 502", on every h2c upgrade)
+        ap = self.ap
+        off = ap.log_size()[0]
+        r = subprocess.run(["curl", "-s", "--http2", "-D", "-", "-o", "-", "--max-time", "5",
+                            "http://127.0.0.1:%d/cgi-bin/plain" % self.h2c],
+                           stdout=subprocess.PIPE, timeout=10)
+        out = re.sub(rb"\r\ndate: [^\r]*\r\n", b"\r\n", r.stdout)
+        # (the CGI's fields in either order, a content-length or not)
+        self.check("h2c upgrade: 101, then the HTTP/2 response",
+                   r.returncode == 0 and out.startswith(
+                       b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n"
+                       b"Connection: Upgrade\r\n\r\nHTTP/2 200 \r\n")
+                   and out.endswith(b"\r\nserver: Apache\r\n\r\nhello world\n"),
+                   repr((r.returncode, out)))
+        self.eq("h2c upgrade: no lbguard line", lines_since(ap, off), [])
 
     def test_off(self):
         ap = self.ap

@@ -581,6 +581,18 @@ def run_apache_startup(res):
         p = subprocess.run([C.APACHE, "-t", "-f", conf], capture_output=True, text=True)
         res.check("apache2 -t shows the MaxSpareThreads warning", want[0] in p.stderr,
                   p.stderr[-1500:])
+        # Timeout below LB idle + margin (3 s + 1 s) in the main server: the
+        # server named as in the keep-alive line (it was "the main server
+        # at -:0"), the limit and what Repair raises it to in seconds
+        short = os.path.join(d, "timeout.conf")
+        with open(conf) as f, open(short, "w") as g:
+            g.write(f.read() + "Timeout 2\n")
+        p = subprocess.run([C.APACHE, "-t", "-f", short], capture_output=True, text=True)
+        res.check("apache2 -t: Timeout 2 in the main server, raised",
+                  'lbguard: drain: Timeout 2s in main server "127.0.0.1" is '
+                  "shorter than the load balancer idle timeout + margin 4s; it bounds the idle "
+                  "wait of the connections a stopping child keeps: raised to 4s\n" in p.stderr,
+                  p.stderr[-1500:])
         # graceful-stop (SIGWINCH) still stops Apache, with an idle connection open
         s = socket.create_connection(("127.0.0.1", port))
         s.sendall(b"GET /p1 HTTP/1.1\r\nHost: t\r\n\r\n")
