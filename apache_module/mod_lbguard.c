@@ -1137,8 +1137,6 @@ static apr_status_t lbguard_header_filter(ap_filter_t *f,
     lbguard_quick(r, &q, &cl, &errcl);
     sl = r->status_line != NULL ? lbguard_status_line(r, &sl_len) : NULL;
     if (q.nte == 0 /* an application's Transfer-Encoding: te-not-applied */
-        && (r->status >= 200 || r->status == HTTP_SWITCHING_PROTOCOLS
-            || r->status < 100) /* a 1xx sent as final: lbg_check_interim */
         && lbg_quick_clean(policy, &q, r->status, (const unsigned char *) sl,
                            sl_len)) {
         if (r->status == HTTP_SWITCHING_PROTOCOLS
@@ -1226,6 +1224,13 @@ lbguard_header_check(ap_filter_t *f, apr_bucket_brigade *bb,
         lbguard_repair(r, &view, ctx);
         /* an edit may have removed or moved it */
         cl = lbguard_cl_index(r->headers_out, NULL);
+    }
+    if (ctx->policy.mode == LBG_MODE_REPAIR && ctx->rep.close) {
+        /* a full report (more findings or edits than its arrays hold)
+         * sets close without a CLOSE edit, which had no room: what it
+         * could not record is still in the response (lbg.h,
+         * lbg_report_t), so the connection is not reused */
+        r->connection->keepalive = AP_CONN_CLOSE;
     }
 
     if (lbguard_switching(r, &ctx->policy)) {

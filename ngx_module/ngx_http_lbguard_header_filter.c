@@ -202,19 +202,13 @@ ngx_http_lbguard_header_filter_all(ngx_http_request_t *r)
     ngx_http_lbguard_view(r, &q, NULL, NULL, 0, &ct, cl, lm, ka, &loc,
                           &misses);
 
-    /*
-     * An interim status (1xx other than 101, which the quick pass never
-     * calls clean) goes on to lbg_check_interim() below: the quick pass
-     * vouches for lbg_check() only, and a bare "100 Continue" is clean
-     * to it.
-     */
+    /* the quick pass calls no 1xx clean: lbg_check_interim() below sees
+     * an upstream's "100 Continue" sent as the final response */
 
-    if ((r->headers_out.status >= NGX_HTTP_OK
-         || r->headers_out.status < 100)
-        && lbg_quick_clean(&lcf->policy, &q, (int) r->headers_out.status,
-                           r->headers_out.status_line.len
-                           ? r->headers_out.status_line.data : NULL,
-                           r->headers_out.status_line.len))
+    if (lbg_quick_clean(&lcf->policy, &q, (int) r->headers_out.status,
+                        r->headers_out.status_line.len
+                        ? r->headers_out.status_line.data : NULL,
+                        r->headers_out.status_line.len))
     {
         if (misses <= NGX_HTTP_LBGUARD_SHAPE_CHECKED
             && lbg_quick_fits(&lcf->policy, &q, NGX_OFF_T_LEN)

@@ -88,6 +88,10 @@ class BypassApache(lbgtest.TestCase):
         ap.write_conf(h2c=cls.h2c)
         for n in ("cl-once", "te", "te-onsuccess", "ctl", "plain"):
             ap.cgi(n, CGI_OUT)
+        # more bad fields than a report holds (LBG_FINDINGS_MAX 32,
+        # LBG_EDITS_MAX 64)
+        ap.cgi("many-ctl", b"Content-Type: text/plain\r\n"
+               + b"".join(b"X-C%d: a\x01b\r\n" % i for i in range(70)) + b"\r\nok")
         # a 1xx as the final status: Apache sends it with the body
         for n, status in (("interim", b"100 Continue"), ("early", b"103 Early Hints")):
             ap.cgi(n, b"Status: " + status + b"\r\n" + CGI_OUT)
@@ -216,6 +220,30 @@ class BypassApache(lbgtest.TestCase):
                    and out.endswith(b"\r\nserver: Apache\r\n\r\nhello world\n"),
                    repr((r.returncode, out)))
         self.eq("h2c upgrade: no lbguard line", lines_since(ap, off), [])
+
+    def test_full_report_closes(self):
+        # 70 fields with a control character: the report holds 64 edits,
+        # the other 6 stay as they were, so Repair must not let the
+        # connection be reused (lbg.h: a truncated report sets close).
+        # Apache's own check_headers() then refuses those 6 (AH02430) and
+        # sends its 500, which closes the connection too. A keep-alive
+        # request: <TIMEOUT> would mean Apache kept it open.
+        ap = self.ap
+        off = ap.log_size()[0]
+        got = norm(lbgtest.raw_exchange(
+            ap.port, b"GET /cgi-bin/many-ctl HTTP/1.1\r\nHost: t\r\n\r\n",
+            timeout=5, mark_timeout=True, settle=(1, 0.5)))
+        head, _, body = got.partition(b"\r\n\r\n")
+        self.check("70 bad fields, Repair: Apache's 500 with Connection: close",
+                   head.startswith(b"HTTP/1.1 500 ")
+                   and b"\r\nConnection: close\r\n" in head + b"\r\n", repr(head))
+        self.check("70 bad fields, Repair: the connection closed after the body",
+                   body.endswith(b"</html>\n"), repr(body[-60:]))
+        text = ap.read_from(ap.error_log, off)
+        self.eq("70 bad fields, Repair: 32 findings logged, Apache refused X-C64",
+                (text.count("lbguard: field-value-ctl"),
+                 "Response header 'X-C64' value of 'a\\x01b' contains invalid characters"
+                 in text), (32, True))
 
     def test_off(self):
         ap = self.ap
