@@ -90,8 +90,14 @@ test_url(void **state)
     assert_int_equal(lbguard_url_parse("http://:80/", &u), -1);
     assert_int_equal(lbguard_url_parse("http://h:/", &u), -1);
     assert_int_equal(lbguard_url_parse("http://h:8x/", &u), -1);
-    /* port[8]: up to 7 digits parse (getaddrinfo judges the number) */
-    assert_int_equal(lbguard_url_parse("http://h:1234567/", &u), 0);
+    /* a port is 1 to 65535 (getaddrinfo() would take 85668 as 20132) */
+    assert_int_equal(lbguard_url_parse("http://h:65535/", &u), 0);
+    assert_string_equal(u.port, "65535");
+    assert_int_equal(lbguard_url_parse("http://h:1/", &u), 0);
+    assert_int_equal(lbguard_url_parse("http://h:65536/", &u), -1);
+    assert_int_equal(lbguard_url_parse("http://h:0/", &u), -1);
+    assert_int_equal(lbguard_url_parse("http://h:85668/", &u), -1);
+    assert_int_equal(lbguard_url_parse("http://h:1234567/", &u), -1);
     assert_int_equal(lbguard_url_parse("http://h:12345678/", &u), -1);
     assert_int_equal(lbguard_url_parse("http://u@h/", &u), -1);
     assert_int_equal(lbguard_url_parse("http://h#f", &u), -1);
