@@ -20,6 +20,9 @@ static const char check_usage[] =
     "FILE or stdin (\"-\" or no FILE), at most 64 MiB, and prints every\n"
     "finding: rule, tier, line and byte offset, the offending bytes, which\n"
     "load balancers reject it and the repair that applies.\n"
+    "Interim responses (1xx but 101) are followed by the next response: "
+    "each\n"
+    "one is checked, up to the final response (at most 16 interim ones).\n"
     "\n"
     "  --profile P     strictest (default), haproxy, nginx, nginx-1.22,\n"
     "                  envoy, llhttp, aws-alb: report only what that load\n"
@@ -42,8 +45,10 @@ static const char repair_usage[] =
     "Reads one raw HTTP/1.x response like 'lbguard check' and writes the\n"
     "repaired response to stdout; every finding goes to stderr as a log "
     "line\n"
-    "(\"lbguard: <rule>: <detail>, <outcome>\"). The repaired response is\n"
-    "checked again before it is written and must be clean for the profile.\n"
+    "(\"lbguard: <rule>: <detail>, <outcome>\"). Interim responses (1xx but\n"
+    "101) are repaired each and written before the final response. The\n"
+    "output is checked again before it is written and must be clean for\n"
+    "the profile.\n"
     "A response that cannot be repaired safely (a body shorter than its\n"
     "Content-Length, an invalid chunked body, no status line) is reported\n"
     "and nothing is written.\n"
@@ -205,11 +210,34 @@ lbguard_check_args(const char *cmd, const char *usage_text, int allow_check,
 }
 
 
+/* Parses every response of buf[0..len) into *ch (lbguard_analyse_chain).
+ * Returns 0, or LBGUARD_EXIT_USAGE (message printed): out of memory, or
+ * more than LBGUARD_INTERIM_MAX interim responses. */
+static int
+lbguard_check_chain(const char *cmd, const char *label,
+                    const lbguard_check_opts_t *o, const unsigned char *buf,
+                    size_t len, lbguard_chain_t *ch)
+{
+    if (lbguard_analyse_chain(cmd, ch, o->profile, buf, len, o->head) != 0) {
+        return LBGUARD_EXIT_USAGE;
+    }
+    if (ch->too_many) {
+        lbguard_err(cmd,
+                    "%s: more than %d interim (1xx) responses before the "
+                    "final response: refused",
+                    label, LBGUARD_INTERIM_MAX);
+        lbguard_chain_free(ch);
+        return LBGUARD_EXIT_USAGE;
+    }
+    return 0;
+}
+
+
 int
 lbguard_cmd_check(int argc, char **argv)
 {
     lbguard_check_opts_t o;
-    lbguard_result_t     res;
+    lbguard_chain_t      ch;
     lbguard_json_t       j;
     unsigned char       *buf;
     size_t               len;
@@ -224,26 +252,27 @@ lbguard_cmd_check(int argc, char **argv)
     if (rc != 0) {
         return rc;
     }
-    if (lbguard_analyse("check", &res, o.profile, buf, len, o.head) != 0) {
-        free(buf);
-        return LBGUARD_EXIT_USAGE;
-    }
     label = strcmp(o.path, "-") == 0 ? "<stdin>" : o.path;
+    rc = lbguard_check_chain("check", label, &o, buf, len, &ch);
+    if (rc != 0) {
+        free(buf);
+        return rc;
+    }
 
     if (o.json) {
         lbguard_json_init(&j, stdout);
         lbguard_json_begin(&j, '{', 0);
         lbguard_json_key(&j, "input");
         lbguard_json_cstr(&j, label);
-        lbguard_json_findings(&j, &res, buf, len, 0);
+        lbguard_json_chain(&j, &ch, buf, len);
         lbguard_json_end(&j, '}');
         lbguard_json_newline(&j);
     } else {
-        lbguard_print_findings(stdout, label, &res, buf, len, 0);
+        lbguard_print_chain(stdout, label, &ch, buf, len);
     }
-    rc = lbguard_fails(&res, o.fail_on) ? LBGUARD_EXIT_FINDINGS
-                                        : LBGUARD_EXIT_OK;
-    lbguard_result_free(&res);
+    rc = lbguard_chain_fails(&ch, o.fail_on) ? LBGUARD_EXIT_FINDINGS
+                                             : LBGUARD_EXIT_OK;
+    lbguard_chain_free(&ch);
     free(buf);
     if (fflush(stdout) != 0) {
         lbguard_err("check", "cannot write output: %s", strerror(errno));
@@ -253,18 +282,31 @@ lbguard_cmd_check(int argc, char **argv)
 }
 
 
-/* Prints every finding of `res` as a log line on stderr. */
+/* Prints every finding of every response of `ch` as a log line on
+ * stderr. */
 static void
-lbguard_log_findings(const lbguard_result_t *res, int repaired)
+lbguard_log_findings(const lbguard_chain_t *ch, int repaired)
 {
-    char   msg[1024];
-    size_t i;
+    const lbguard_result_t *res;
+    char                    msg[1024];
+    size_t                  i, k;
 
-    for (i = 0; i < res->rep.nfindings; i++) {
-        lbg_finding_format(&res->raw.view, &res->rep.findings[i], repaired,
-                           msg, sizeof(msg));
-        fprintf(stderr, "lbguard: %s\n", msg);
+    for (k = 0; k < ch->n; k++) {
+        res = &ch->msg[k];
+        for (i = 0; i < res->rep.nfindings; i++) {
+            lbg_finding_format(&res->raw.view, &res->rep.findings[i],
+                               repaired, msg, sizeof(msg));
+            fprintf(stderr, "lbguard: %s\n", msg);
+        }
     }
+}
+
+
+/* 1 when response `res` cannot be repaired safely. */
+static int
+lbguard_unrepairable(const lbguard_result_t *res)
+{
+    return res->parse_rc != 0 || res->rep.unrepairable || res->rep.truncated;
 }
 
 
@@ -309,9 +351,11 @@ int
 lbguard_cmd_repair(int argc, char **argv)
 {
     lbguard_check_opts_t o;
-    lbguard_result_t     res, again;
+    lbguard_chain_t      ch, again;
+    lbguard_result_t    *res;
+    lbg_raw_t            raw;
     unsigned char       *buf, *out = NULL;
-    size_t               len, n, i;
+    size_t               len, n, cap, i, k;
     int                  rc, done;
     const char          *label;
 
@@ -324,55 +368,80 @@ lbguard_cmd_repair(int argc, char **argv)
         return rc;
     }
     label = strcmp(o.path, "-") == 0 ? "<stdin>" : o.path;
-    if (lbguard_analyse("repair", &res, o.profile, buf, len, o.head) != 0) {
+    rc = lbguard_check_chain("repair", label, &o, buf, len, &ch);
+    if (rc != 0) {
         free(buf);
-        return LBGUARD_EXIT_USAGE;
+        return rc;
     }
 
-    if (res.parse_rc != 0 || res.rep.unrepairable || res.rep.truncated) {
-        lbguard_log_findings(&res, 0);
-        lbguard_refuse(label, &res);
-        rc = LBGUARD_EXIT_FINDINGS;
-        goto done;
+    for (k = 0; k < ch.n; k++) {
+        if (lbguard_unrepairable(&ch.msg[k])) {
+            lbguard_log_findings(&ch, 0);
+            lbguard_refuse(label, &ch.msg[k]);
+            rc = LBGUARD_EXIT_FINDINGS;
+            goto done;
+        }
     }
 
-    out = malloc(2 * len + 256);
+    /* each response's repair needs at most 2 * its length + 256 bytes */
+    cap = 2 * len + 256 * (LBGUARD_INTERIM_MAX + 1);
+    out = malloc(cap);
     if (out == NULL) {
         lbguard_err("repair", "out of memory");
         rc = LBGUARD_EXIT_USAGE;
         goto done;
     }
-    n = lbg_repair_raw(&res.raw, &res.rep, out, 2 * len + 256);
-    if (n == (size_t) -1) {
-        lbguard_err("repair",
-                    "%s: the repaired response does not fit "
-                    "(core bug: lbg_repair_raw needs more than 2 * %lu + 256 "
-                    "bytes)",
-                    label, (unsigned long) len);
-        rc = LBGUARD_EXIT_USAGE;
-        goto done;
+    /* the repaired interim responses, then the repaired final one */
+    for (n = 0, k = 0; k < ch.n; k++) {
+        res = &ch.msg[k];
+        raw = res->raw;
+        if (lbguard_is_interim(res)) {
+            /* its own (dropped) body, not the responses after it: those
+             * are repaired on their own */
+            raw.body_len = raw.interim_body;
+            raw.body_framed = raw.interim_body;
+        }
+        i = lbg_repair_raw(&raw, &res->rep, out + n, cap - n);
+        if (i == (size_t) -1) {
+            lbguard_err("repair",
+                        "%s: the repaired response does not fit "
+                        "(core bug: lbg_repair_raw needs more than 2 * %lu "
+                        "+ 256 bytes)",
+                        label, (unsigned long) (len - ch.off[k]));
+            rc = LBGUARD_EXIT_USAGE;
+            goto done;
+        }
+        n += i;
+        if (lbg_report_bad_gateway(&res->rep)) {
+            break; /* the target's own 502 replaces what follows too */
+        }
     }
 
     /* What goes out must pass the same check. */
-    if (lbguard_analyse("repair", &again, o.profile, out, n, o.head) != 0) {
+    if (lbguard_analyse_chain("repair", &again, o.profile, out, n, o.head)
+        != 0) {
         rc = LBGUARD_EXIT_USAGE;
         goto done;
     }
-    if (again.rep.nfindings > 0) {
-        lbguard_log_findings(&res, 0);
-        for (i = 0; i < again.rep.nfindings; i++) {
+    for (k = 0, rc = 0; k < again.n; k++) {
+        res = &again.msg[k];
+        for (i = 0; i < res->rep.nfindings; i++) {
+            if (rc == 0) {
+                lbguard_log_findings(&ch, 0);
+            }
             lbguard_err("repair",
                         "%s: the repaired response still has %s: "
                         "nothing written",
-                        label, lbg_rule_name(again.rep.findings[i].rule));
+                        label, lbg_rule_name(res->rep.findings[i].rule));
+            rc = LBGUARD_EXIT_FINDINGS;
         }
-        lbguard_result_free(&again);
-        rc = LBGUARD_EXIT_FINDINGS;
+    }
+    lbguard_chain_free(&again);
+    if (rc != 0) {
         goto done;
     }
-    lbguard_result_free(&again);
 
-    lbguard_log_findings(&res, 1);
+    lbguard_log_findings(&ch, 1);
     if (fwrite(out, 1, n, stdout) != n || fflush(stdout) != 0) {
         lbguard_err("repair", "cannot write output: %s", strerror(errno));
         rc = LBGUARD_EXIT_USAGE;
@@ -382,7 +451,7 @@ lbguard_cmd_repair(int argc, char **argv)
 
 done:
     free(out);
-    lbguard_result_free(&res);
+    lbguard_chain_free(&ch);
     free(buf);
     return rc;
 }

@@ -69,6 +69,55 @@ int lbguard_analyse(const char *cmd, lbguard_result_t *res,
 /* Releases what lbguard_analyse allocated. */
 void lbguard_result_free(lbguard_result_t *res);
 
+/* At most this many interim responses before the final one. */
+#define LBGUARD_INTERIM_MAX 16
+
+/*
+ * The responses of one input (RFC 9110 15.2): the interim responses (1xx
+ * other than 101) in wire order, each followed on the same connection by
+ * the next response, up to the final one (status >= 200, or 101: what
+ * follows a 101 is another protocol and stays unchecked). msg[k] is a parse
+ * of buf[off[k]..len) (lbguard_analyse); a finding's bytes point into buf.
+ * An interim response ends with its header section and the body its
+ * Content-Length announced (raw.interim_body: body-on-bodiless); the next
+ * response starts there. no_final: the input ends right after the interim
+ * response msg[n - 1]. too_many: more than LBGUARD_INTERIM_MAX interim
+ * responses (the rest is not parsed).
+ */
+typedef struct {
+    lbguard_result_t msg[LBGUARD_INTERIM_MAX + 1];
+    size_t           off[LBGUARD_INTERIM_MAX + 1];
+    size_t           n; /* responses parsed, at least 1 */
+    int              no_final;
+    int              too_many;
+} lbguard_chain_t;
+
+/* 1 when `res` is an interim response: a status line and a whole header
+ * section with status 100..199 other than 101. */
+int lbguard_is_interim(const lbguard_result_t *res);
+
+/* Parses every response of buf[0..len) into *ch as lbguard_analyse does;
+ * returns 0, or -1 when memory runs out (message printed for `cmd`). Free
+ * with lbguard_chain_free. */
+int lbguard_analyse_chain(const char *cmd, lbguard_chain_t *ch,
+                          lbg_profile_e profile, const unsigned char *buf,
+                          size_t len, int head);
+
+/* Releases what lbguard_analyse_chain allocated. */
+void lbguard_chain_free(lbguard_chain_t *ch);
+
+/* lbguard_fails over every response of the chain. */
+int lbguard_chain_fails(const lbguard_chain_t *ch, lbg_tier_e fail_on);
+
+/* Prints the findings of every response of ch (a parse of buf[0..len)):
+ * a single final response exactly as lbguard_print_findings; otherwise one
+ * line per response ("<label>: response 2 (200 OK), after 1 interim
+ * response") before its findings, and a closing line when no final
+ * response follows. */
+void lbguard_print_chain(FILE *out, const char *label,
+                         const lbguard_chain_t *ch, const unsigned char *buf,
+                         size_t len);
+
 /* --fail-on's default: a finding that a load balancer of the profile
  * rejects, whatever its tier (issue 9). */
 #define LBGUARD_FAIL_REJECTED LBG_TIER_COMPLIANT
@@ -183,6 +232,15 @@ void lbguard_json_lbs(lbguard_json_t *j, unsigned mask);
 void lbguard_json_findings(lbguard_json_t *j, const lbguard_result_t *res,
                            const unsigned char *buf, size_t len,
                            int repaired);
+
+/* The members of lbguard_json_findings for the last response of ch (the
+ * final one, or the interim response the input ends with), then
+ * "final_response" (false: the input ends after an interim response),
+ * "offset" (where that response starts in buf) and "interim": one object
+ * per interim response before it ("offset", "status", "header_len",
+ * "worst", "truncated", "unrepairable", "findings": [...] as above). */
+void lbguard_json_chain(lbguard_json_t *j, const lbguard_chain_t *ch,
+                        const unsigned char *buf, size_t len);
 
 /*
  * Table-driven options (lbguard_opt_match): one row per option of a

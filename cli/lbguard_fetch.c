@@ -89,10 +89,11 @@ lbguard_read_response(lbguard_conn_t *c, int head, int64_t deadline,
     lbguard_result_t res;
     lbg_chunked_t    ch;
     unsigned char   *nb;
-    size_t           cap = 0, hdr = 0, need = 0, fed = 0;
+    size_t           cap = 0, hdr = 0, need = 0, fed = 0, start = 0, scan;
+    size_t           interim = 0;
     lbg_framing_e    framing = LBG_FRAMING_CLOSE;
     long             n;
-    int              err, rc;
+    int              err, rc, more;
 
     memset(r, 0, sizeof(*r));
     lbg_chunked_init(&ch);
@@ -140,20 +141,30 @@ lbguard_read_response(lbguard_conn_t *c, int head, int64_t deadline,
         r->t_last = lbguard_now_us();
         r->len += (size_t) n;
 
-        if (hdr == 0) {
+        /* An interim response (1xx but 101) is followed by the next
+         * response, up to the final one (RFC 9110 15.2): its header
+         * section ends it here, and the search goes on after it. */
+        scan = r->len > (size_t) n + 2 ? r->len - (size_t) n - 2 : 0;
+        for (more = hdr == 0; more;) {
             hdr = lbguard_header_end(r->buf, r->len,
-                                     r->len > (size_t) n + 2
-                                         ? r->len - (size_t) n - 2
-                                         : 0);
+                                     scan > start ? scan : start);
             if (hdr == 0) {
-                continue;
+                break;
             }
             /* The core decides the message framing (RFC 9112 6.3). */
-            if (lbguard_analyse("probe", &res, LBG_PROFILE_STRICTEST, r->buf,
-                                hdr, head)
+            if (lbguard_analyse("probe", &res, LBG_PROFILE_STRICTEST,
+                                r->buf + start, hdr - start, head)
                 != 0)
             {
                 return -1;
+            }
+            more = lbguard_is_interim(&res)
+                   && interim++ < LBGUARD_INTERIM_MAX;
+            if (more) {
+                lbguard_result_free(&res);
+                start = hdr;
+                hdr = 0;
+                continue;
             }
             framing = res.raw.header_len > 0 ? res.raw.framing
                                              : LBG_FRAMING_CLOSE;
@@ -166,6 +177,9 @@ lbguard_read_response(lbguard_conn_t *c, int head, int64_t deadline,
                 }
             }
             lbguard_result_free(&res);
+        }
+        if (hdr == 0) {
+            continue;
         }
         switch (framing) {
         case LBG_FRAMING_NONE: r->complete = 1; return 0;

@@ -31,9 +31,10 @@ static const char probe_usage[] =
     "\n"
     "Sends one HTTP/1.1 request with keep-alive to URL (http:// or "
     "https://),\n"
-    "reads the raw response and checks it like 'lbguard check', then leaves\n"
-    "the connection idle and measures how long the server keeps it open and\n"
-    "whether it closes with FIN or RST. With --lb-idle-timeout it says "
+    "reads the raw response (past interim 1xx responses to the final one)\n"
+    "and checks it like 'lbguard check', then leaves the connection idle\n"
+    "and measures how long the server keeps it open and whether it closes\n"
+    "with FIN or RST. With --lb-idle-timeout it says "
     "whether\n"
     "the server's keep-alive outlasts the load balancer's idle timeout (the\n"
     "keep-alive race behind intermittent 502s).\n"
@@ -563,13 +564,14 @@ lbguard_probe_message(const lbguard_probe_opts_t *o,
 
 /* Prints the probe's result on stdout: one JSON object, or text lines. */
 static void
-lbguard_probe_print(const lbguard_probe_opts_t *o,
-                    const lbguard_result_t *res, const lbguard_resp_t *resp,
-                    const lbguard_probe_run_t *m, int fails)
+lbguard_probe_print(const lbguard_probe_opts_t *o, const lbguard_chain_t *ch,
+                    const lbguard_resp_t *resp, const lbguard_probe_run_t *m,
+                    int fails)
 {
-    lbguard_json_t j;
-    char           ka[300];
-    size_t         i;
+    const lbguard_result_t *res = &ch->msg[ch->n - 1];
+    lbguard_json_t          j;
+    char                    ka[300];
+    size_t                  i;
 
     if (o->json) {
         lbguard_json_init(&j, stdout);
@@ -582,7 +584,7 @@ lbguard_probe_print(const lbguard_probe_opts_t *o,
         lbguard_json_uint(&j, resp->len);
         lbguard_json_key(&j, "response_complete");
         lbguard_json_bool(&j, resp->complete);
-        lbguard_json_findings(&j, res, resp->buf, resp->len, 0);
+        lbguard_json_chain(&j, ch, resp->buf, resp->len);
         lbguard_json_key(&j, "keepalive");
         lbguard_json_begin(&j, '{', 0);
         lbguard_json_key(&j, "announced_close");
@@ -617,10 +619,18 @@ lbguard_probe_print(const lbguard_probe_opts_t *o,
         lbguard_json_newline(&j);
         return;
     }
-    printf("probe: %s %s: status %d, %lu bytes%s\n", o->method, o->url,
+    printf("probe: %s %s: status %d, %lu bytes%s", o->method, o->url,
            res->raw.view.status, (unsigned long) resp->len,
            resp->complete ? "" : " (incomplete response)");
-    lbguard_print_findings(stdout, o->url, res, resp->buf, resp->len, 0);
+    if (ch->no_final) {
+        printf(", no final response after %lu interim response%s",
+               (unsigned long) ch->n, ch->n == 1 ? "" : "s");
+    } else if (ch->n > 1) {
+        printf(", after %lu interim response%s", (unsigned long) (ch->n - 1),
+               ch->n == 2 ? "" : "s");
+    }
+    printf("\n");
+    lbguard_print_chain(stdout, o->url, ch, resp->buf, resp->len);
     for (i = 0; i < res->raw.view.nfields; i++) {
         const lbg_field_t *f = &res->raw.view.fields[i];
 
@@ -640,7 +650,7 @@ lbguard_cmd_probe(int argc, char **argv)
     lbguard_url_t        u;
     lbguard_conn_t       c = {-1, NULL, NULL};
     lbguard_resp_t       resp;
-    lbguard_result_t     res;
+    lbguard_chain_t      ch;
     lbguard_probe_run_t  m;
     struct sigaction     sa;
     int64_t              deadline;
@@ -662,9 +672,20 @@ lbguard_cmd_probe(int argc, char **argv)
     deadline = lbguard_now_us() + (int64_t) o.timeout_ms * 1000;
     memset(&resp, 0, sizeof(resp));
     if (lbguard_probe_fetch(&o, &u, &c, head, deadline, &resp) != 0
-        || lbguard_analyse("probe", &res, o.profile, resp.buf, resp.len, head)
+        || lbguard_analyse_chain("probe", &ch, o.profile, resp.buf, resp.len,
+                                 head)
                != 0)
     {
+        free(resp.buf);
+        lbguard_conn_close(&c);
+        return LBGUARD_EXIT_USAGE;
+    }
+    if (ch.too_many) {
+        lbguard_err("probe",
+                    "%s: more than %d interim (1xx) responses before the "
+                    "final response",
+                    o.url, LBGUARD_INTERIM_MAX);
+        lbguard_chain_free(&ch);
         free(resp.buf);
         lbguard_conn_close(&c);
         return LBGUARD_EXIT_USAGE;
@@ -673,24 +694,24 @@ lbguard_cmd_probe(int argc, char **argv)
     memset(&m, 0, sizeof(m));
     m.idle = IDLE_OPEN;
     m.verdict = LBG_KA_UNKNOWN;
-    lbguard_probe_measure(&o, &c, &res, &resp, &m);
+    lbguard_probe_measure(&o, &c, &ch.msg[ch.n - 1], &resp, &m);
     lbguard_probe_verdict(&o, &m);
     lbguard_probe_message(&o, &resp, &m);
 
     /* the keep-alive verdicts keep the old default tier, ambiguous */
-    fails = lbguard_fails(&res, o.fail_on)
+    fails = lbguard_chain_fails(&ch, o.fail_on)
             || (m.verdict == LBG_KA_RAISE && LBG_TIER_SEVERE >= o.fail_on)
             || (m.verdict == LBG_KA_DISABLED
                 && o.fail_on != LBGUARD_FAIL_REJECTED
                 && LBG_TIER_ACCEPTABLE >= o.fail_on);
 
-    lbguard_probe_print(&o, &res, &resp, &m, fails);
+    lbguard_probe_print(&o, &ch, &resp, &m, fails);
     rc = fails ? LBGUARD_EXIT_FINDINGS : LBGUARD_EXIT_OK;
     if (lbguard_flush_stdout("probe") != 0) {
         rc = LBGUARD_EXIT_USAGE;
     }
 
-    lbguard_result_free(&res);
+    lbguard_chain_free(&ch);
     free(resp.buf);
     lbguard_conn_close(&c);
     return rc;

@@ -268,9 +268,10 @@ lbguard_print_findings(FILE *out, const char *label,
 }
 
 
-void
-lbguard_json_findings(lbguard_json_t *j, const lbguard_result_t *res,
-                      const unsigned char *buf, size_t len, int repaired)
+/* "findings": [...] of `res` (lbguard_json_findings). */
+static void
+lbguard_json_finding_list(lbguard_json_t *j, const lbguard_result_t *res,
+                          const unsigned char *buf, size_t len, int repaired)
 {
     const lbg_report_t  *rep = &res->rep;
     const lbg_finding_t *f;
@@ -278,30 +279,6 @@ lbguard_json_findings(lbguard_json_t *j, const lbguard_result_t *res,
     lbguard_facts_t      fx;
     size_t               i;
 
-    lbguard_json_key(j, "profile");
-    lbguard_json_cstr(j, lbg_profile_name(res->policy.profile));
-    lbguard_json_key(j, "head");
-    lbguard_json_bool(j, res->raw.view.head);
-    lbguard_json_key(j, "status_line");
-    lbguard_json_bool(j, res->parse_rc == 0);
-    lbguard_json_key(j, "status");
-    lbguard_json_int(j, res->raw.view.status);
-    lbguard_json_key(j, "framing");
-    lbguard_json_cstr(j, lbguard_framing_name(res->raw.framing));
-    lbguard_json_key(j, "header_len");
-    lbguard_json_uint(j, res->raw.header_len);
-    lbguard_json_key(j, "body_len");
-    lbguard_json_uint(j, res->raw.body_len);
-    lbguard_json_key(j, "worst");
-    lbguard_json_cstr(j, lbg_tier_name(rep->worst));
-    lbguard_json_key(j, "truncated");
-    lbguard_json_bool(j, rep->truncated);
-    lbguard_json_key(j, "close");
-    lbguard_json_bool(j, rep->close);
-    lbguard_json_key(j, "no_body");
-    lbguard_json_bool(j, rep->no_body);
-    lbguard_json_key(j, "unrepairable");
-    lbguard_json_bool(j, rep->unrepairable);
     lbguard_json_key(j, "findings");
     lbguard_json_begin(j, '[', 1);
 
@@ -352,6 +329,205 @@ lbguard_json_findings(lbguard_json_t *j, const lbguard_result_t *res,
         lbguard_json_lbs(j, fx.rule ? fx.rule->lb_mask : 0);
         lbguard_json_key(j, "repair");
         lbguard_json_cstr(j, fx.rule ? fx.rule->repair : "");
+        lbguard_json_end(j, '}');
+    }
+    lbguard_json_end(j, ']');
+}
+
+
+void
+lbguard_json_findings(lbguard_json_t *j, const lbguard_result_t *res,
+                      const unsigned char *buf, size_t len, int repaired)
+{
+    const lbg_report_t *rep = &res->rep;
+
+    lbguard_json_key(j, "profile");
+    lbguard_json_cstr(j, lbg_profile_name(res->policy.profile));
+    lbguard_json_key(j, "head");
+    lbguard_json_bool(j, res->raw.view.head);
+    lbguard_json_key(j, "status_line");
+    lbguard_json_bool(j, res->parse_rc == 0);
+    lbguard_json_key(j, "status");
+    lbguard_json_int(j, res->raw.view.status);
+    lbguard_json_key(j, "framing");
+    lbguard_json_cstr(j, lbguard_framing_name(res->raw.framing));
+    lbguard_json_key(j, "header_len");
+    lbguard_json_uint(j, res->raw.header_len);
+    lbguard_json_key(j, "body_len");
+    lbguard_json_uint(j, res->raw.body_len);
+    lbguard_json_key(j, "worst");
+    lbguard_json_cstr(j, lbg_tier_name(rep->worst));
+    lbguard_json_key(j, "truncated");
+    lbguard_json_bool(j, rep->truncated);
+    lbguard_json_key(j, "close");
+    lbguard_json_bool(j, rep->close);
+    lbguard_json_key(j, "no_body");
+    lbguard_json_bool(j, rep->no_body);
+    lbguard_json_key(j, "unrepairable");
+    lbguard_json_bool(j, rep->unrepairable);
+    lbguard_json_finding_list(j, res, buf, len, repaired);
+}
+
+
+int
+lbguard_is_interim(const lbguard_result_t *res)
+{
+    int s = res->raw.view.status;
+
+    return res->parse_rc == 0 && res->raw.header_len > 0 && s >= 100
+           && s < 200 && s != 101;
+}
+
+
+int
+lbguard_analyse_chain(const char *cmd, lbguard_chain_t *ch,
+                      lbg_profile_e profile, const unsigned char *buf,
+                      size_t len, int head)
+{
+    const lbguard_result_t *r;
+    size_t                  off = 0, next;
+
+    memset(ch, 0, sizeof(*ch));
+    for (;;) {
+        if (lbguard_analyse(cmd, &ch->msg[ch->n], profile, buf + off,
+                            len - off, head)
+            != 0)
+        {
+            lbguard_chain_free(ch);
+            return -1;
+        }
+        ch->off[ch->n] = off;
+        r = &ch->msg[ch->n++];
+        if (!lbguard_is_interim(r)) {
+            return 0;
+        }
+        /* an interim response ends with its header section and the body
+         * its Content-Length announced (lbg_raw_t.interim_body) */
+        next = off + r->raw.header_len + r->raw.interim_body;
+        if (ch->n > LBGUARD_INTERIM_MAX) {
+            ch->too_many = 1;
+            return 0;
+        }
+        if (next >= len) {
+            ch->no_final = 1;
+            return 0;
+        }
+        off = next;
+    }
+}
+
+
+void
+lbguard_chain_free(lbguard_chain_t *ch)
+{
+    size_t k;
+
+    for (k = 0; k < ch->n; k++) {
+        lbguard_result_free(&ch->msg[k]);
+    }
+    ch->n = 0;
+}
+
+
+int
+lbguard_chain_fails(const lbguard_chain_t *ch, lbg_tier_e fail_on)
+{
+    size_t k;
+
+    for (k = 0; k < ch->n; k++) {
+        if (lbguard_fails(&ch->msg[k], fail_on)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+
+/* "103 Early Hints", "299" (no standard reason phrase), or why there is no
+ * status code, into b. */
+static const char *
+lbguard_response_name(const lbguard_result_t *r, char *b, size_t size)
+{
+    int         s = r->raw.view.status;
+    const char *reason;
+
+    if (r->parse_rc != 0) {
+        snprintf(b, size, "no status line");
+    } else if (s < 100 || s > 999) {
+        snprintf(b, size, "no valid status code");
+    } else {
+        reason = lbg_reason_phrase(s);
+        snprintf(b, size, "%d%s%s", s, *reason ? " " : "", reason);
+    }
+    return b;
+}
+
+
+void
+lbguard_print_chain(FILE *out, const char *label, const lbguard_chain_t *ch,
+                    const unsigned char *buf, size_t len)
+{
+    char   name[64];
+    size_t k;
+
+    if (ch->n == 1 && !ch->no_final) {
+        lbguard_print_findings(out, label, &ch->msg[0], buf, len, 0);
+        return;
+    }
+    for (k = 0; k < ch->n; k++) {
+        lbguard_response_name(&ch->msg[k], name, sizeof(name));
+        if (k + 1 < ch->n || ch->no_final) {
+            fprintf(out, "%s: response %lu (%s), interim, at byte %lu\n",
+                    label, (unsigned long) (k + 1), name,
+                    (unsigned long) ch->off[k]);
+        } else {
+            fprintf(out,
+                    "%s: response %lu (%s), after %lu interim response%s, "
+                    "at byte %lu\n",
+                    label, (unsigned long) (k + 1), name, (unsigned long) k,
+                    k == 1 ? "" : "s", (unsigned long) ch->off[k]);
+        }
+        lbguard_print_findings(out, label, &ch->msg[k], buf, len, 0);
+    }
+    if (ch->no_final) {
+        fprintf(out,
+                "%s: no final response: the input ends after interim "
+                "response %lu (%s)\n",
+                label, (unsigned long) ch->n, name);
+    }
+}
+
+
+void
+lbguard_json_chain(lbguard_json_t *j, const lbguard_chain_t *ch,
+                   const unsigned char *buf, size_t len)
+{
+    const lbguard_result_t *r;
+    size_t                  k, last = ch->n - 1;
+
+    lbguard_json_findings(j, &ch->msg[last], buf, len, 0);
+    lbguard_json_key(j, "final_response");
+    lbguard_json_bool(j, !ch->no_final);
+    lbguard_json_key(j, "offset");
+    lbguard_json_uint(j, ch->off[last]);
+    lbguard_json_key(j, "interim");
+    lbguard_json_begin(j, '[', 1);
+    for (k = 0; k < last; k++) {
+        r = &ch->msg[k];
+        lbguard_json_begin(j, '{', 0);
+        lbguard_json_key(j, "offset");
+        lbguard_json_uint(j, ch->off[k]);
+        lbguard_json_key(j, "status");
+        lbguard_json_int(j, r->raw.view.status);
+        lbguard_json_key(j, "header_len");
+        lbguard_json_uint(j, r->raw.header_len);
+        lbguard_json_key(j, "worst");
+        lbguard_json_cstr(j, lbg_tier_name(r->rep.worst));
+        lbguard_json_key(j, "truncated");
+        lbguard_json_bool(j, r->rep.truncated);
+        lbguard_json_key(j, "unrepairable");
+        lbguard_json_bool(j, r->rep.unrepairable);
+        lbguard_json_finding_list(j, r, buf, len, 0);
         lbguard_json_end(j, '}');
     }
     lbguard_json_end(j, ']');

@@ -15,7 +15,9 @@ Checks, per corpus case:
     equals the reviewed NNN-slug.repaired when one exists, equals the input
     (up to OWS around field values) when there was no finding, and stderr
     carries one "lbguard: <rule>: ..." log line per finding.
-Then bad input: empty file, binary junk, 10 MiB header sections, a
+Interim responses (1xx but 101) followed by the final response: each one
+checked and repaired, JSON "interim" and "final_response", a lone 103, 101
+unchanged, at most 16. Then bad input: empty file, binary junk, 10 MiB header sections, a
 truncated status line, a missing file, a directory, more than 64 MiB,
 stdin, and usage errors: a one-line message and the right exit status.
 """
@@ -139,14 +141,15 @@ class Cli(lbgtest.TestCase):
             rc, obj, err = lbgcli.check_json(LBG, c["path"], head=head)
             if not self.check("%s: check --json parses" % slug, obj is not None and err == b"", err):
                 continue
-            got = [f["rule"] for f in obj["findings"]]
+            found = lbgcli.all_findings(obj)  # the interim responses' too
+            got = [f["rule"] for f in found]
             self.eq("%s: findings, in order" % slug, got, c["expect"])
             self.eq("%s: check exit status" % slug, rc, fails(RULES, c["expect"]))
             lines_ok = all(f["offset"] is None or
                            (0 <= f["offset"] <= len(c["raw"]) and
                             f["line"] == c["raw"][:f["offset"]].count(b"\n") + 1)
-                           for f in obj["findings"])
-            self.check("%s: line numbers match byte offsets" % slug, lines_ok, obj["findings"])
+                           for f in found)
+            self.check("%s: line numbers match byte offsets" % slug, lines_ok, found)
 
             rc2, txt, err2 = lbgcli.run(LBG, ["check"] + hflag + [c["path"]])
             want = [("#%d %s" % (RULES[n]["id"], n)).encode() for n in got]
@@ -158,15 +161,16 @@ class Cli(lbgtest.TestCase):
             for prof in PROFILES:
                 rc3, rep, err3 = lbgcli.run(LBG, ["repair", "--profile", prof] + hflag + [c["path"]])
                 _, pobj, _ = lbgcli.check_json(LBG, c["path"], profile=prof, head=head)
-                refuse = (not pobj["status_line"]) or pobj["unrepairable"] or pobj["truncated"]
+                pfound = lbgcli.all_findings(pobj)
+                refuse = lbgcli.unrepairable(pobj)
                 # a finding of a rule without an "edit" fix makes the response unrepairable
                 self.check("%s: --profile %s: unrepairable when a finding has no repair" % (slug, prof),
-                           pobj["unrepairable"] or
+                           refuse or
                            all("edit" in RULES[f["rule"]]["fix"]
                                # budgets: the target's own 502 under a one-LB profile
                                or (f["rule"] in BUDGET_RULES and prof != "strictest")
-                               for f in pobj["findings"]),
-                           pobj["findings"])
+                               for f in pfound),
+                           pfound)
                 tag = "%s: repair --profile %s" % (slug, prof)
                 if refuse:
                     self.check(tag + ": refused (exit 1, nothing written)",
@@ -178,14 +182,14 @@ class Cli(lbgtest.TestCase):
                 logs = [ln for ln in err3.splitlines() if ln.startswith(b"lbguard: ")]
                 self.eq(tag + ": one log line per finding",
                         [ln.split(b":")[1].strip().decode() for ln in logs],
-                        [f["rule"] for f in pobj["findings"]])
+                        [f["rule"] for f in pfound])
                 outp = os.path.join(WORK, "%s.%s.out" % (slug, prof))
                 with open(outp, "wb") as f:
                     f.write(rep)
                 rc4, again, _ = lbgcli.check_json(LBG, outp, profile=prof, head=head)
                 self.check(tag + ": output checks clean",
-                           rc4 == 0 and again is not None and again["findings"] == [],
-                           again and again["findings"])
+                           rc4 == 0 and again is not None and lbgcli.all_findings(again) == [],
+                           again and lbgcli.all_findings(again))
                 if prof == "strictest" and c["repaired"] is not None:
                     self.eq(tag + ": output is the reviewed .repaired bytes", rep, c["repaired"])
                 if prof == "strictest" and not c["expect"]:
@@ -384,6 +388,151 @@ class Cli(lbgtest.TestCase):
             self.eq("lbguard %s > /dev/full: exit 2 with a message" % " ".join(args[:2]),
                     (r.returncode, r.stderr.endswith(b"lbguard: %s: cannot write output: No space left on device\n"
                                                      % args[0].encode())), (2, True))
+
+    def test_interim(self):
+        """Interim responses (1xx but 101, RFC 9110 15.2): every response of the
+        input is checked and repaired, up to the final one."""
+        LBG, LBG_ASAN = self.LBG, self.LBG_ASAN
+        HINTS = b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+        CONT = b"HTTP/1.1 100 Continue\r\n\r\n"
+        OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+        BAD = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\nX-Bad\x01: v\r\n\r\nhi"
+        FOLD = b"HTTP/1.1 100 Continue\r\nX-A: a\r\n b\r\n\r\n"
+        TOP = {"input", "profile", "head", "status_line", "status", "framing", "header_len",
+               "body_len", "worst", "truncated", "close", "no_body", "unrepairable", "findings",
+               "final_response", "offset", "interim"}
+        INTERIM = {"offset", "status", "header_len", "worst", "truncated", "unrepairable",
+                   "findings"}
+
+        def check(raw, *args, binary=None):
+            rc, out, err = lbgcli.run(binary or LBG, ["check", "--json"] + list(args) + ["-"],
+                                      stdin=raw, asan=binary is not None)
+            try:
+                obj = json.loads(out)
+            except ValueError:
+                obj = None
+            return rc, obj, err
+
+        # the reproduction: the 200 after a 103 used to be the 103's next bytes,
+        # unchecked (no findings, exit 0)
+        raw = HINTS + BAD
+        for binary in (None, LBG_ASAN) if LBG_ASAN else (None,):
+            tag = "103 then a bad 200%s" % (" (asan)" if binary else "")
+            rc, obj, err = check(raw, binary=binary)
+            if not self.check(tag + ": JSON", obj is not None and
+                              lbgcli.sanitizer_report(err) is None, (rc, err[-300:])):
+                continue
+            self.eq(tag + ": the final response's findings at their offsets, exit 1",
+                    (rc, obj["status"], obj.get("final_response"), obj.get("offset"),
+                     [(f["rule"], raw[f["offset"]:f["offset"] + f["length"]], f["line"])
+                      for f in obj["findings"]]),
+                    (1, 200, True, len(HINTS),
+                     [("field-name-invalid", b"X-Bad\x01", 7), ("content-length-conflict", b"3", 6)]))
+            self.eq(tag + ": the interim response", obj.get("interim"),
+                    [{"offset": 0, "status": 103, "header_len": len(HINTS), "worst": "compliant",
+                      "truncated": False, "unrepairable": False, "findings": []}])
+            self.eq(tag + ": JSON members (top level, interim)",
+                    (set(obj), obj.get("interim") and set(obj["interim"][0])), (TOP, INTERIM))
+        rc, out, err = lbgcli.run(LBG, ["check", "-"], stdin=raw)
+        self.check("103 then a bad 200 (text): which response each finding belongs to",
+                   rc == 1 and out.startswith(
+                       b"<stdin>: response 1 (103 Early Hints), interim, at byte 0\n"
+                       b"<stdin>: no findings (profile strictest)\n"
+                       b"<stdin>: response 2 (200 OK), after 1 interim response, at byte 40\n"
+                       b"<stdin>: 2 findings (profile strictest), worst tier severe\n")
+                   and b"#4 field-name-invalid at line 7, byte 95" in out
+                   and b"#11 content-length-conflict at line 6, byte 92" in out, (rc, out, err))
+        rc, out, err = lbgcli.run(LBG, ["repair", "-"], stdin=raw)
+        self.eq("103 then a bad 200: repair writes the 103, then the repaired 200",
+                (rc, out, err),
+                (0, HINTS + b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nhi",
+                 b'lbguard: field-name-invalid: field name "X-Bad\\x01", field removed\n'
+                 b"lbguard: content-length-conflict: Content-Length 2 and 3, all Content-Length "
+                 b"removed, connection closed\n"))
+
+        # 100 Continue, then a clean 200
+        rc, out, err = lbgcli.run(LBG, ["check", "-"], stdin=CONT + OK)
+        self.eq("100 then 200, clean (text): exit 0", (rc, out, err),
+                (0, b"<stdin>: response 1 (100 Continue), interim, at byte 0\n"
+                    b"<stdin>: no findings (profile strictest)\n"
+                    b"<stdin>: response 2 (200 OK), after 1 interim response, at byte 25\n"
+                    b"<stdin>: no findings (profile strictest)\n", b""))
+        rc, out, err = lbgcli.run(LBG, ["repair", "-"], stdin=CONT + OK)
+        self.eq("100 then 200, clean: repair writes it unchanged", (rc, out, err), (0, CONT + OK, b""))
+
+        # two interim responses (the first with an obs-fold), then the final one
+        raw = FOLD + HINTS + OK
+        rc, obj, err = check(raw)
+        self.eq("100 (obs-fold), 103, 200: every response, the finding in the first, exit 1",
+                obj and (rc, obj["status"], obj["findings"], obj["offset"],
+                         [(m["offset"], m["status"], [f["rule"] for f in m["findings"]],
+                           m["findings"][0]["line"] if m["findings"] else None)
+                          for m in obj["interim"]]),
+                (1, 200, [], len(FOLD + HINTS),
+                 [(0, 100, ["obs-fold"], 2), (len(FOLD), 103, [], None)]))
+        rc, out, err = lbgcli.run(LBG, ["check", "-"], stdin=raw)
+        self.check("100, 103, 200 (text): 'after 2 interim responses'",
+                   b"<stdin>: response 3 (200 OK), after 2 interim responses, at byte %d\n"
+                   % len(FOLD + HINTS) in out and b"#8 obs-fold at line 2" in out, out)
+        rc, out, err = lbgcli.run(LBG, ["repair", "-"], stdin=raw)
+        self.eq("100 (obs-fold), 103, 200: repair output",
+                (rc, out), (0, b"HTTP/1.1 100 Continue\r\nX-A: a b\r\n\r\n" + HINTS + OK))
+        # a 100 with a Content-Length and a body (tests/cases/091): the next
+        # response starts after that body; --fail-on counts every response
+        rc, obj, err = check(CONT[:-2] + b"Content-Length: 5\r\n\r\nhello" + OK, "--fail-on", "severe")
+        self.eq("100 with a body, then 200: the body is the 100's, --fail-on severe: exit 1",
+                obj and (rc, obj["status"], obj["findings"],
+                         [f["rule"] for f in obj["interim"][0]["findings"]]),
+                (1, 200, [], ["framing-on-bodiless-status", "body-on-bodiless"]))
+
+        # a 103 and nothing after it: no final response, said so
+        rc, out, err = lbgcli.run(LBG, ["check", "-"], stdin=HINTS)
+        self.eq("lone 103 (text): no final response", (rc, out, err),
+                (0, b"<stdin>: response 1 (103 Early Hints), interim, at byte 0\n"
+                    b"<stdin>: no findings (profile strictest)\n"
+                    b"<stdin>: no final response: the input ends after interim response 1 "
+                    b"(103 Early Hints)\n", b""))
+        rc, obj, err = check(HINTS)
+        self.eq("lone 103 (JSON): the 103 at the top level, final_response false",
+                obj and (rc, obj["status"], obj["final_response"], obj["interim"], set(obj)),
+                (0, 103, False, [], TOP))
+        rc, out, err = lbgcli.run(LBG, ["repair", "-"], stdin=HINTS)
+        self.eq("lone 103: repair writes it", (rc, out, err), (0, HINTS, b""))
+
+        # 101: what follows is another protocol, unchecked (as before)
+        raw = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+               b"HTTP/1.1 200 OK\r\nX\x01: y\r\n\r\n")
+        rc, out, err = lbgcli.run(LBG, ["check", "-"], stdin=raw)
+        self.eq("101 then bytes: unchanged", (rc, out), (0, b"<stdin>: no findings (profile strictest)\n"))
+        rc, obj, err = check(raw)
+        self.eq("101 then bytes (JSON)", obj and (rc, obj["status"], obj["final_response"],
+                                                   obj["interim"], obj["findings"]),
+                (0, 101, True, [], []))
+        rc, out, err = lbgcli.run(LBG, ["repair", "-"], stdin=raw)
+        self.eq("101 then bytes: repair writes them unchanged", (rc, out), (0, raw))
+        rc, obj, err = check(HINTS + raw)
+        self.eq("103 then 101: the 101 is the final response",
+                obj and (rc, obj["status"], [m["status"] for m in obj["interim"]], obj["findings"]),
+                (0, 101, [103], []))
+
+        # at most 16 interim responses
+        rc, obj, err = check(HINTS * 16 + OK)
+        self.eq("16 interim responses, then 200", obj and (rc, obj["status"], len(obj["interim"])),
+                (0, 200, 16))
+        for cmd in ("check", "repair"):
+            rc, out, err = lbgcli.run(LBG, [cmd, "-"], stdin=HINTS * 17 + OK)
+            self.eq("17 interim responses: %s refuses, exit 2" % cmd, (rc, out, err),
+                    (2, b"", b"lbguard: %s: <stdin>: more than 16 interim (1xx) responses before "
+                             b"the final response: refused\n" % cmd.encode()))
+
+        # an interim response whose repair is the target's own 502 (a budget under
+        # --profile haproxy): the 502 replaces the whole exchange
+        raw = (b"HTTP/1.1 103 Early Hints\r\n" + b"".join(b"X-F%d: v\r\n" % i for i in range(151))
+               + b"\r\n" + OK)
+        rc, out, err = lbgcli.run(LBG, ["repair", "--profile", "haproxy", "-"], stdin=raw)
+        self.check("103 over the field budget, repair --profile haproxy: the 502 alone",
+                   rc == 0 and out.startswith(b"HTTP/1.1 502 Bad Gateway\r\n")
+                   and out.count(b"HTTP/1.1") == 1, (rc, out[:200], err))
 
     def test_profiles(self):
         LBG = self.LBG

@@ -169,8 +169,8 @@ class Differential(lbgtest.TestCase):
             for lb in LBS:
                 rc, obj, err = lbgcli.check_json(LBG, c["path"], profile=PROFILE[lb],
                                                  head=c["head"])
-                rules = [f["rule"] for f in obj["findings"]] if obj else ["?"]
-                hp = lbgcli.header_phase(obj["findings"]) if obj else ["?"]
+                rules = [f["rule"] for f in lbgcli.all_findings(obj)] if obj else ["?"]
+                hp = lbgcli.header_phase(lbgcli.all_findings(obj)) if obj else ["?"]
                 predicted[(c["slug"], lb)] = (bool(hp), hp, rules)
             for prof in REP_PROFILES:
                 args = ["repair", "--profile", prof] + (["--head"] if c["head"] else []) + [c["path"]]

@@ -9,7 +9,9 @@ Servers and their idle keep-alive timeouts:
   Python http.server  protocol_version HTTP/1.1, handler timeout 1.5 s
   Node http server    default keepAliveTimeout (5 s)
   raw scripted server 1 s then RST (SO_LINGER 0); 1 s then FIN with a
-                      malformed response; never closes within the wait
+                      malformed response; never closes within the wait;
+                      interim responses (103, 100) before the final one,
+                      or a 103 and nothing after it
   Python http.server  HTTP/1.0 (Connection: close); and HTTPS (1 s)
 Each probe runs with --json --lb-idle-timeout 3s --margin 1s (the server
 must keep idle connections 4 s): the measured idle close must be within
@@ -32,6 +34,8 @@ from tests.lbgtest import servers as S
 TOL_MS = 300
 LB = ["--lb-idle-timeout", "3s", "--margin", "1s"]
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n"
+EARLY_HINTS = b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+BAD_FINAL = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\nX-Bad\x01: v\r\n\r\nhi"
 
 
 def probe(lbg, url, *args, binary=None, asan=False):
@@ -57,6 +61,7 @@ class Probes:
         self.https_url = None
         self.cert_ok = None  # openssl made the certificate (None: no openssl)
         self.forever = None
+        self.lone = None
 
     def add(self, name, url, args, idle_s, closed_by, verdict, exit_status, binary=None,
             asan=False):
@@ -146,6 +151,18 @@ class Probes:
             0.0, "fin", "disabled", 0)
         forever = self.forever = S.ScriptedServer(OK, 30.0)
         servers += [rst, fold, short, until_close, forever]
+
+        # scripted interim responses (RFC 9110 15.2), each sent 100 ms before
+        # the next: probe reads past them to the final response and checks
+        # them all; the keep-alive is the final response's
+        early = S.ScriptedServer([EARLY_HINTS, BAD_FINAL], 0.01)
+        add("scripted 103 then a bad 200 (close-delimited)", "http://127.0.0.1:%d/" % early.port, LB,
+            0.0, "fin", "disabled", 1)
+        two = S.ScriptedServer([b"HTTP/1.1 100 Continue\r\n\r\n", EARLY_HINTS, OK], 1.0)
+        add("scripted 100, 103, then 200, FIN after 1 s", "http://127.0.0.1:%d/" % two.port, LB,
+            1.0, "fin", "raise", 1)
+        lone = self.lone = S.ScriptedServer(EARLY_HINTS, 0.01)
+        servers += [early, two, lone]
         add("scripted server that outlasts the wait", "http://127.0.0.1:%d/" % forever.port,
             ["--lb-idle-timeout", "1s", "--margin", "0"], 3.0, "open", "ok", 0)
 
@@ -264,6 +281,40 @@ class Probe(lbgtest.TestCase):
         rc, obj, err = results["refused"]
         self.check("connection refused: one line, exit 2",
                    rc == 2 and err.endswith(b"Connection refused\n") and err.count(b"\n") == 1, (rc, err))
+
+    def test_interim(self):
+        results = self.results
+        # 103 then a 200 with two defects (the 200 used to be taken for the
+        # 103's following bytes: status 103, no findings, exit 0)
+        n = "scripted 103 then a bad 200 (close-delimited)"
+        if results.get(n, (0, None))[1]:
+            o = results[n][1]
+            self.eq("103 then 200: the final response and its findings, the interim one",
+                    (o["status"], [f["rule"] for f in o["findings"]], o["final_response"],
+                     o["offset"], [(m["status"], m["offset"], m["findings"]) for m in o["interim"]],
+                     o["response_bytes"], o["response_complete"]),
+                    (200, ["field-name-invalid", "content-length-conflict"], True,
+                     len(EARLY_HINTS), [(103, 0, [])], len(EARLY_HINTS + BAD_FINAL), True))
+        n = "scripted 100, 103, then 200, FIN after 1 s"
+        if results.get(n, (0, None))[1]:
+            o = results[n][1]
+            self.eq("100, 103, 200: two interim responses, no finding",
+                    ([m["status"] for m in o["interim"]], o["findings"], o["final_response"]),
+                    ([100, 103], [], True))
+        # a 103, then the server closes: no final response
+        rc, out, err = lbgcli.run(self.LBG, ["probe", "--max-wait", "1s", "--quiet",
+                                             "http://127.0.0.1:%d/" % self.p.lone.port], timeout=60)
+        self.check("103 then FIN: no final response, keep-alive not measured",
+                   rc == 0 and out.startswith(b"probe: GET http://127.0.0.1:%d/: status 103, %d bytes "
+                                              b"(incomplete response), no final response after 1 "
+                                              b"interim response\n" % (self.p.lone.port, len(EARLY_HINTS)))
+                   and b": no final response: the input ends after interim response 1 (103 Early Hints)\n"
+                   in out and b"before the response ended: keep-alive not measured" in out,
+                   (rc, out, err))
+        rc, o, err = probe(self.LBG, "http://127.0.0.1:%d/" % self.p.lone.port, "--max-wait", "1s")
+        self.check("103 then FIN (--json): final_response false, incomplete",
+                   o is not None and o["status"] == 103 and not o["final_response"]
+                   and o["interim"] == [] and not o["response_complete"], (rc, o, err))
 
     def test_text_output(self):
         jobs = self.p.jobs

@@ -116,6 +116,19 @@ def check_json(binary, path, profile=None, head=False, asan=False):
     return rc, obj, err
 
 
+def all_findings(obj):
+    """Every finding of a `check --json` object in wire order: those of the
+    interim responses (obj["interim"]), then the final response's."""
+    return [f for m in obj.get("interim", []) for f in m["findings"]] + obj["findings"]
+
+
+def unrepairable(obj):
+    """1 when `check --json` says some response of the input cannot be
+    repaired safely (no status line, unrepairable, or a truncated report)."""
+    return (not obj["status_line"]) or any(m["unrepairable"] or m["truncated"]
+                                           for m in [obj] + obj.get("interim", []))
+
+
 def header_phase(findings):
     """Rule names of the findings that make a load balancer answer 502."""
     return [f["rule"] for f in findings if f["rule"] not in BODY_PHASE_RULES]

@@ -9,6 +9,7 @@ import shutil
 import socket
 import tempfile
 import threading
+import time
 
 from tests.lbgtest import Proc, RawBackend, configs, wait_port
 from tests.lbgtest.configs import APACHE, HAPROXY, NGINX  # noqa: F401
@@ -129,7 +130,8 @@ class ScriptedServer(RawBackend):
     listener and accept loop): answers each connection's first request
     with `response`, then keeps the connection idle for `idle` seconds (its
     own keep-alive timer) and closes it with FIN, or with RST when rst=True
-    (SO_LINGER 0)."""
+    (SO_LINGER 0). A list of byte strings as `response` is sent one part
+    at a time, 100 ms apart (an interim response, then the final one)."""
 
     def __init__(self, response, idle, rst=False):
         self.response, self.idle, self.rst = response, idle, rst
@@ -144,7 +146,13 @@ class ScriptedServer(RawBackend):
                 if not d:
                     return
                 buf += d
-            c.sendall(self.response)
+            if isinstance(self.response, list):
+                for i, part in enumerate(self.response):
+                    if i:
+                        time.sleep(0.1)
+                    c.sendall(part)
+            else:
+                c.sendall(self.response)
             # the server's idle timer: wait for the client or the timeout
             c.settimeout(self.idle)
             try:
