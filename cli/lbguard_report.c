@@ -372,10 +372,8 @@ lbguard_json_findings(lbguard_json_t *j, const lbguard_result_t *res,
 int
 lbguard_is_interim(const lbguard_result_t *res)
 {
-    int s = res->raw.view.status;
-
-    return res->parse_rc == 0 && res->raw.header_len > 0 && s >= 100
-           && s < 200 && s != 101;
+    return res->parse_rc == 0 && res->raw.header_len > 0
+           && lbg_interim(res->raw.view.status);
 }
 
 

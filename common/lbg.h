@@ -893,6 +893,16 @@ size_t lbg_keepalive_format(lbg_ka_verdict_e v, const char *directive,
 /* Protocol switch (issue 8: 101 and CONNECT tunnels)                       */
 /* ------------------------------------------------------------------------ */
 
+/* Returns 1 when `status` is an interim status code: 1xx other than 101
+ * (RFC 9110 15.2). The final response follows it on the same connection;
+ * a 101 instead hands the connection to another protocol (lbg_tunnel());
+ * inline. */
+static inline int
+lbg_interim(int status)
+{
+    return status >= 100 && status < 200 && status != 101;
+}
+
 /* Returns 1 when a response with status code `status` (to a CONNECT
  * request when `connect` is nonzero) ends the HTTP message at its header
  * section: a 101 (RFC 9110 15.2.2, 7.8) or a 2xx to CONNECT (RFC 9110

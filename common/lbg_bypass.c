@@ -67,7 +67,7 @@ lbg_check_switching(const lbg_policy_t *p, lbg_report_t *rep)
 int
 lbg_check_interim(const lbg_policy_t *p, int status, lbg_report_t *rep)
 {
-    if (status < 100 || status > 199 || status == 101
+    if (!lbg_interim(status)
         || !lbg__finding(p, rep, LBG_RULE_INTERIM_AS_FINAL, LBG_NO_FIELD,
                          NULL, 0, status, 0))
     {

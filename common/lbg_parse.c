@@ -561,8 +561,7 @@ lbg__write_head(const lbg_raw_t *raw, const lbg_report_t *rep, lbg__w_t *w)
     }
     lbg__w(w, "\r\n", 2);
 
-    k = (size_t) (status >= 100 ? status : v->status);
-    interim = k >= 100 && k < 200 && k != 101;
+    interim = lbg_interim(status >= 100 ? status : v->status);
     /* a framing field whose bytes need sanitizing goes, and with it every
      * field of its kind: no other one may frame the body in its place */
     drop = 0;
