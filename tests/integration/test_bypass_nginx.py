@@ -17,6 +17,9 @@ lbguard's rules.
   * an upstream's bare "100 Continue" (no field), which nginx 1.22 sends as
     its final response: interim-response-as-final, repaired to the same 502,
     twice in a row (the quick pass used to call it clean: nothing logged).
+  * 103 Early Hints and its final response: nginx before 1.29 reads no
+    1xx from an upstream, so it sends the 103 as its final response and the
+    200's bytes as its body; repair: the same 502, detect: both findings.
   * a report too full to hold every finding (200 bad fields): repair
     closes the connection (lbg_report_t: what was not recorded was not
     repaired), though the CLOSE edit itself had no room.
@@ -58,6 +61,11 @@ MANY_CTL = (b"HTTP/1.1 200 OK\r\n"
             + b"Content-Length: 2\r\n\r\nok")
 # an interim response and nothing after it: nginx 1.22 sends it as final
 INTERIM = b"HTTP/1.1 100 Continue\r\n\r\n"
+# 103 Early Hints then the final response (Node's res.writeEarlyHints()):
+# nginx before 1.29 reads no 1xx from an upstream, so the 103 is its final
+# response and the 200's bytes are its body
+EARLY_HINTS = (b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
+               b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 
 BODY = (b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
         b"<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n")
@@ -178,6 +186,7 @@ class BypassNginx(lbgtest.TestCase):
         routes[b"/switch"] = SWITCH
         routes[b"/switch-no-upgrade"] = SWITCH_NO_UPGRADE
         routes[b"/interim"] = INTERIM
+        routes[b"/early-hints"] = EARLY_HINTS
         routes[b"/many-ctl"] = MANY_CTL
         cls.backend = lbgtest.RawBackend(routes)
         cls.addClassCleanup(cls.backend.stop)
@@ -338,6 +347,35 @@ class BypassNginx(lbgtest.TestCase):
                         'sent as the final response, %s'
                         % ("replaced by the target's own 502 Bad Gateway" if m == "repair"
                            else "not repaired (detect mode)")])
+
+        # 103 Early Hints and its final response: nginx (before 1.29) sends
+        # the 103 as final, the 200 as its body; the same 502 in repair
+        for m in MODES:
+            before = len(inst.log(m))
+            abefore = len(inst.access(m))
+            got = get(inst.ports[m], b"/early-hints", b"Connection: close\r\n")
+            lbgtest.wait_for(lambda: len(inst.access(m)) > abefore, 5,
+                             "access log line")
+            lines = lbguard_lines(inst.log(m)[before:])
+            case = "%s 103 + 200 %s" % (build, m)
+            if m == "repair":
+                self.eq(case + ": the target's own 502", got, BAD_GATEWAY)
+                self.eq(case + ": access log", inst.access(m)[abefore:],
+                        "/early-hints 502 interim-response-as-final:repaired\n")
+            else:
+                self.eq(case + ": as nginx sends it", got,
+                        b"HTTP/1.1 103 Early Hints\r\nServer: nginx\r\nDate: DATE\r\n"
+                        b"Connection: close\r\nLink: </s.css>; rel=preload\r\n\r\n"
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            self.eq(case + ": log", lines, [] if m == "off" else [
+                    '[warn] lbguard: interim-response-as-final: interim status 103 '
+                    'sent as the final response, '
+                    + ("replaced by the target's own 502 Bad Gateway" if m == "repair"
+                       else "not repaired (detect mode)")]
+                    + ([] if m == "repair" else [
+                        # the 200 is the 103's body: 40 bytes
+                        '[warn] lbguard: body-on-bodiless: 40 body bytes on a response '
+                        'that has no body, not repaired (detect mode)']))
 
         # a full report: the fields past its capacity go out unrepaired, so
         # the connection is closed (a keep-alive request; <TIMEOUT> would
