@@ -93,8 +93,9 @@ typedef struct {
  * Recognises, by the line itself: an ALB line (first token one of http,
  * https, h2, grpcs, ws, wss; at least the 12 unquoted leading fields; any
  * layout from 18 fields to any number of appended fields, list fields
- * quoted or not, `\"` and `\\` inside quoted fields), a CLB line (first
- * token an ISO 8601 timestamp; 15 fields; a TCP listener line, request
+ * quoted or not, a backslash inside quoted fields read as
+ * lbguard_quote_reading() in lbguard_logs_parse.c decides), a CLB line
+ * (first token an ISO 8601 timestamp; 15 fields; a TCP listener line, request
  * "- - - ", is LBGUARD_LINE_CLB_TCP), HAProxy's `option httplog` line
  * (with or without a syslog header up to "haproxy[pid]: "), NLB lines and
  * AWS's "Enable AccessLog for ELB" test lines. Returns out->kind.

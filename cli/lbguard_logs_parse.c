@@ -19,10 +19,15 @@
 #include "lbguard_logs.h"
 
 
-/* a token of a space-delimited line: quoted tokens lose their quotes */
+/* a token of a space-delimited line: quoted tokens lose their quotes.
+ * literal: how a backslash inside quotes is read (lbguard_quote_reading());
+ * quoted, closed: what the last token was; esc_quote: a quote was taken as
+ * escaped content (`\"`) in a token so far */
 typedef struct {
     const char *p;
     const char *end;
+    int         literal;
+    int         quoted, closed, esc_quote;
 } lbguard_cur_t;
 
 
@@ -31,6 +36,7 @@ lbguard_next_token(lbguard_cur_t *c, lbguard_sv_t *tok)
 {
     const char *p = c->p;
 
+    c->quoted = c->closed = 0;
     while (p < c->end && *p == ' ') {
         p++;
     }
@@ -41,12 +47,17 @@ lbguard_next_token(lbguard_cur_t *c, lbguard_sv_t *tok)
     if (*p == '"') {
         const char *s = ++p;
 
-        /* `\"` and `\\` are escapes inside a quoted field (as Vector's
-         * parse_aws_alb_log reads them); an unterminated quote runs to the
-         * end of the line */
+        /* escape reading: `\"` and `\\` are escapes inside a quoted field
+         * (as Vector's parse_aws_alb_log reads them); literal reading: a
+         * backslash is a byte like any other and the first quote closes
+         * the field (ALB writes a quote inside a field as \x22). An
+         * unterminated quote runs to the end of the line. */
         for (;;) {
             const char *q = memchr(p, '"', (size_t) (c->end - p));
-            const char *bs = memchr(p, '\\', (size_t) ((q ? q : c->end) - p));
+            const char *bs = c->literal
+                                 ? NULL
+                                 : memchr(p, '\\',
+                                          (size_t) ((q ? q : c->end) - p));
 
             if (bs == NULL) {
                 p = q ? q : c->end;
@@ -57,11 +68,16 @@ lbguard_next_token(lbguard_cur_t *c, lbguard_sv_t *tok)
                 p = c->end;
                 break;
             }
+            if (p[-1] == '"') {
+                c->esc_quote = 1;
+            }
         }
         tok->p = s;
         tok->len = (size_t) (p - s);
+        c->quoted = 1;
         if (p < c->end) {
             p++; /* the closing quote */
+            c->closed = 1;
         }
         c->p = p;
         return 1;
@@ -74,6 +90,69 @@ lbguard_next_token(lbguard_cur_t *c, lbguard_sv_t *tok)
     tok->len = (size_t) (p - tok->p);
     c->p = p;
     return 1;
+}
+
+
+/* 1 when line[0..end) splits cleanly under one reading of the backslash:
+ * every quoted token is closed by a quote followed by a space or the end of
+ * the line, and no unquoted token holds a quote */
+static int
+lbguard_quotes_clean(const char *line, const char *end, int literal)
+{
+    lbguard_cur_t c;
+    lbguard_sv_t  t;
+
+    memset(&c, 0, sizeof(c));
+    c.p = line;
+    c.end = end;
+    c.literal = literal;
+    while (lbguard_next_token(&c, &t)) {
+        if (c.quoted ? !c.closed || (c.p < end && *c.p != ' ')
+                     : memchr(t.p, '"', t.len) != NULL)
+        {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+
+/*
+ * How to read a backslash inside the quoted fields of the ALB/CLB line
+ * line[0..end). AWS does not document an escape; ALB has been seen writing
+ * a quote inside a field as \x22 (DataBiosphere/azul#4920, 2023), which
+ * leaves a backslash as an ordinary byte, so a user agent that ends in a
+ * backslash is logged "curl\" ; other writers (Vector, Apache) escape with
+ * `\"`. The two readings split a line differently only when the escape
+ * reading takes a quote as content. Then the one under which the line
+ * splits cleanly (lbguard_quotes_clean()) wins; when both or neither do,
+ * the line is ambiguous. Returns 0 (escape reading), 1 (literal) or -1
+ * (ambiguous: the line is not read).
+ */
+static int
+lbguard_quote_reading(const char *line, const char *end)
+{
+    lbguard_cur_t c;
+    lbguard_sv_t  t;
+    int           e, l;
+
+    if (memchr(line, '\\', (size_t) (end - line)) == NULL) {
+        return 0;
+    }
+    memset(&c, 0, sizeof(c));
+    c.p = line;
+    c.end = end;
+    while (lbguard_next_token(&c, &t)) {
+    }
+    if (!c.esc_quote) {
+        return 0; /* both readings split the line alike */
+    }
+    e = lbguard_quotes_clean(line, end, 0);
+    l = lbguard_quotes_clean(line, end, 1);
+    if (e == l) {
+        return -1;
+    }
+    return l;
 }
 
 
@@ -412,6 +491,7 @@ lbguard_parse_haproxy(const char *p, const char *end, lbguard_logline_t *out)
     int64_t       tm[5], acc;
     int           k;
 
+    memset(&c, 0, sizeof(c));
     c.p = p;
     c.end = end;
     /* client ip:port */
@@ -540,6 +620,7 @@ lbguard_log_parse(const char *line, size_t len, lbguard_logline_t *out)
     lbguard_sv_t  first;
     const char   *end;
     size_t        i;
+    int           r;
 
     lbguard_log_reset(out);
 
@@ -547,6 +628,7 @@ lbguard_log_parse(const char *line, size_t len, lbguard_logline_t *out)
         len--;
     }
     end = line + len;
+    memset(&c, 0, sizeof(c));
     c.p = line;
     c.end = end;
     if (!lbguard_next_token(&c, &first)) {
@@ -561,6 +643,11 @@ lbguard_log_parse(const char *line, size_t len, lbguard_logline_t *out)
         || lbguard_sv_is(first, "h2") || lbguard_sv_is(first, "grpcs")
         || lbguard_sv_is(first, "ws") || lbguard_sv_is(first, "wss"))
     {
+        r = lbguard_quote_reading(line, end);
+        if (r < 0) {
+            return out->kind = LBGUARD_LINE_BAD;
+        }
+        c.literal = r;
         return out->kind = lbguard_parse_alb(&c, first, out);
     }
     if (lbguard_sv_is(first, "tls") && len > 8
@@ -573,9 +660,13 @@ lbguard_log_parse(const char *line, size_t len, lbguard_logline_t *out)
      * a line that is not a CLB line is tried as HAProxy below */
     out->t_us = lbguard_log_iso_time(first.p, first.len);
     if (out->t_us != LBGUARD_T_NONE) {
-        out->kind = lbguard_parse_clb(&c, first, out);
-        if (out->kind != LBGUARD_LINE_BAD) {
-            return out->kind;
+        r = lbguard_quote_reading(line, end);
+        if (r >= 0) {
+            c.literal = r;
+            out->kind = lbguard_parse_clb(&c, first, out);
+            if (out->kind != LBGUARD_LINE_BAD) {
+                return out->kind;
+            }
         }
         lbguard_log_reset(out);
     }

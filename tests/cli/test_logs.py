@@ -162,6 +162,40 @@ class Logs(lbgtest.TestCase):
             self.eq("syslog RFC 3339 header (%s): nothing unparseable, lb mixed" % os.path.basename(binary),
                     (doc.get("input", {}).get("skipped", {}).get("unparseable"), doc.get("lb")), (0, "mixed"))
 
+    def test_backslash_in_quotes(self):
+        # ALB writes a quote inside a field as \x22 (seen in a real line,
+        # DataBiosphere/azul#4920), so a user agent ending in a backslash is
+        # logged "curl\" and the backslash does not escape the quote; other
+        # writers escape with \" (alb-layouts.log line 12). The reading under
+        # which the line splits cleanly wins (docs/logs.md, Inputs); a line
+        # clean under neither is unparseable, never read with shifted fields.
+        ua_end = alb(0, "10.0.0.1:80", "0.000", "502", "-", "/a", "1-bs-0").replace('"ua"', '"curl\\"')
+        ua_esc = alb(1, "10.0.0.1:80", "0.000", "502", "-", "/b", "1-bs-1").replace(
+            '"ua"', '"Alba 10\\" Build/x"')
+        clb_end = ('2026-10-01T12:00:02.000000Z my-elb 192.0.2.1:4000 10.0.0.1:80 -1 -1 -1 504 0 0 0 '
+                   '"GET http://my-elb:80/c HTTP/1.1" "curl\\" - -')
+        amb = alb(3, "10.0.0.1:80", "0.000", "502", "-", "/d", "1-bs-3").replace('"ua"', '"a\\" b"c')
+        p = os.path.join(self.tmp, "backslash.log")
+        lbgtest.write_file(p, "\n".join([ua_end, ua_esc, clb_end, amb]) + "\n")
+        for binary in [b for b in (self.PLAIN, self.ASAN) if b]:
+            name = os.path.basename(binary)
+            rc, out, err = run(["--lines", p], binary=binary, env=lbgcli.ASAN_ENV)
+            self.eq("%s: --lines rows (trace id, conn_trace_id in place)" % name, out.splitlines()[1:], [
+                "2026-10-01T12:00:00.000000Z\tkeepalive-race\t502\t-1\t0.001000\t0.000000\t-1\t0.001000\t"
+                "10.0.0.1:80\tGET /a\tRoot=1-bs-0\tTID_1\t-",
+                "2026-10-01T12:00:01.000000Z\tkeepalive-race\t502\t-1\t0.001000\t0.000000\t-1\t0.001000\t"
+                "10.0.0.1:80\tGET /b\tRoot=1-bs-1\tTID_1\t-",
+                "2026-10-01T12:00:02.000000Z\tbackend-closed-or-timeout\t504\t0\t-1\t-1\t-1\t-\t"
+                "10.0.0.1:80\tGET /c\t\t\t-"])
+            self.eq("%s: exit 1" % name, rc, 1)
+            rc, doc = jdoc([p], binary=binary, env=lbgcli.ASAN_ENV)
+            self.eq("%s: the ambiguous line is unparseable and shown" % name,
+                    (doc.get("input", {}).get("skipped", {}).get("unparseable"),
+                     doc.get("input", {}).get("unparseable_examples"), doc.get("totals", {}).get("requests")),
+                    (1, ["%s:4: %s" % (p, amb[:120])], 3))
+            ex = [c.get("examples") for c in doc.get("classes", []) if c["id"] == "keepalive-race"]
+            self.eq("%s: examples keep the bytes" % name, ex, [[ua_end, ua_esc]])
+
     def test_haproxy_cut_body(self):
         # SD-- / sD--: the server closed / timed out during the body; HAProxy
         # logs the server's status (200 here), and the request is failed all
