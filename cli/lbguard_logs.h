@@ -44,8 +44,9 @@ typedef enum {
  * One parsed access-log line. Times are microseconds (durations) or
  * microseconds since the Unix epoch, UTC (instants); LBGUARD_T_NONE when
  * absent or unparseable. A duration logged as "-1" is LBGUARD_T_MINUS.
- * Status codes: 0..999; -1 for "-" (or absent); the CLB's backend status
- * "0" stays 0.
+ * Status codes: 100..599 (RFC 9110, 15), 0 for ALB's "000" and the CLB's
+ * backend "0", -1 for "-" (or absent); a line with any other value in a
+ * status field is LBGUARD_LINE_BAD.
  */
 typedef struct {
     lbguard_line_kind_e kind;

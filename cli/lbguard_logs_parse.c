@@ -185,7 +185,10 @@ lbguard_digits(const char *s, size_t n, int64_t *v)
 }
 
 
-/* a status code: 3 digits (including "000"), or -1 for "-" or "-1" */
+/* a status code: 100..599 (RFC 9110, 15: every valid status code is in
+ * that range), 0 ("000": ALB's code for some HTTP/2 failures; "0": the
+ * CLB's backend status when no response came), or -1 for "-" or "-1";
+ * anything else (999, 42) is not a status and the line is not read */
 static int
 lbguard_status(lbguard_sv_t v, int *st)
 {
@@ -195,7 +198,9 @@ lbguard_status(lbguard_sv_t v, int *st)
         *st = -1;
         return 0;
     }
-    if (v.len < 1 || v.len > 3 || lbguard_digits(v.p, v.len, &x) != 0) {
+    if (v.len < 1 || v.len > 3 || lbguard_digits(v.p, v.len, &x) != 0
+        || (x != 0 && (x < 100 || x > 599)))
+    {
         return -1;
     }
     *st = (int) x;

@@ -196,6 +196,39 @@ class Logs(lbgtest.TestCase):
             ex = [c.get("examples") for c in doc.get("classes", []) if c["id"] == "keepalive-race"]
             self.eq("%s: examples keep the bytes" % name, ex, [[ua_end, ua_esc]])
 
+    def test_status_range(self):
+        # a status code is 100..599 (RFC 9110, 15); 999 or 42 in a status
+        # field is no status: the line is unparseable (counted, shown), not a
+        # 5xx. ALB's "000" and the CLB's backend "0" stay requests.
+        lines = [
+            alb(0, "10.0.0.1:80", "0.050", "999", "999", "/a", "1-st-0", rspt="0.000"),
+            alb(1, "10.0.0.1:80", "0.050", "502", "600", "/b", "1-st-1", rspt="0.000"),
+            '2026-10-01T12:00:02.000000Z my-elb 192.0.2.1:4000 10.0.0.1:80 0.001 0.002 0.000 999 999 0 0 '
+            '"GET http://my-elb:80/c HTTP/1.1" "curl/8" - -',
+            '10.1.2.3:40010 [01/Oct/2026:12:00:03.100] fe b3/s3 0/0/1/5/6 999 209 - - ---- '
+            '1/1/0/0/0 0/0 "GET /d HTTP/1.1"',
+            alb(4, "10.0.0.1:80", "0.050", "42", "-", "/e", "1-st-4", rspt="0.000"),
+            alb(5, "-", "-1", "000", "-", "/f", "1-st-5").replace(" 0.001 -1 -1 000", " -1 -1 -1 000"),
+            alb(6, "10.0.0.1:80", "0.050", "599", "599", "/g", "1-st-6", rspt="0.000"),
+        ]
+        p = os.path.join(self.tmp, "status-range.log")
+        lbgtest.write_file(p, "\n".join(lines) + "\n")
+        for binary in [b for b in (self.PLAIN, self.ASAN) if b]:
+            name = os.path.basename(binary)
+            rc, doc = jdoc([p], binary=binary, env=lbgcli.ASAN_ENV)
+            self.eq("%s: totals: 000 and 599 are requests, 599 the one 5xx" % name, doc.get("totals"),
+                    {"lines": 7, "requests": 2, "5xx": 1, "lb_generated_5xx": 0, "target_generated_5xx": 1,
+                     "failed": 1})
+            self.eq("%s: statuses outside 100..599 unparseable, the first 3 shown" % name,
+                    (doc.get("input", {}).get("skipped", {}).get("unparseable"),
+                     doc.get("input", {}).get("unparseable_examples")),
+                    (5, ["%s:%d: %s" % (p, n, lines[n - 1][:120]) for n in (1, 2, 3)]))
+            self.eq("%s: classes" % name, classes(doc), {"target-5xx": 1})
+            self.eq("%s: exit 1 (the 599)" % name, rc, 1)
+            rc, out, err = run(["--lines", p], binary=binary, env=lbgcli.ASAN_ENV)
+            self.eq("%s: --lines: only the 599" % name, [(r[1], r[2], r[3]) for r in rows(out)],
+                    [("target-5xx", "599", "599")])
+
     def test_haproxy_cut_body(self):
         # SD-- / sD--: the server closed / timed out during the body; HAProxy
         # logs the server's status (200 here), and the request is failed all
