@@ -376,6 +376,9 @@ typedef struct {
     lbguard_minute_t *minutes;
     uint32_t         *minute_slot;
     uint32_t          nminutes, minute_slots;
+    unsigned long     over_requests, over_5xx, over_failed; /* in minutes
+                                        beyond LBGUARD_LOGS_MINUTE_CAP: in
+                                        the totals, not in the timeline */
     int64_t           last_minute;
     uint32_t          last_minute_idx;
 
@@ -960,6 +963,8 @@ lbguard_count(lbguard_agg_t *a, int cls, uint32_t route, uint32_t target,
     if (mi != UINT32_MAX) {
         a->minutes[mi].cls[cls]++;
         a->minutes[mi].failed++;
+    } else {
+        a->over_failed++;
     }
 }
 
@@ -1081,6 +1086,8 @@ lbguard_agg_line(lbguard_agg_t *a, const char *line, size_t len,
     mi = lbguard_minute_idx(a, ln.t_us / 60000000);
     if (mi != UINT32_MAX) {
         a->minutes[mi].requests++;
+    } else {
+        a->over_requests++;
     }
     prev = a->target_last[tid];
     a->target_last[tid] = ln.t_us;
@@ -1101,6 +1108,8 @@ lbguard_agg_line(lbguard_agg_t *a, const char *line, size_t len,
         a->s5xx++;
         if (mi != UINT32_MAX) {
             a->minutes[mi].s5xx++;
+        } else {
+            a->over_5xx++;
         }
         if (ln.kind == LBGUARD_LINE_HAPROXY ? ln.term.p[0] == '-'
                                             : (ln.target_status == e))
@@ -1550,6 +1559,9 @@ lbguard_agg_merge(lbguard_agg_t *d, const lbguard_agg_t *s)
         uint32_t                mi = lbguard_minute_idx(d, m->minute);
 
         if (mi == UINT32_MAX) {
+            d->over_requests += m->requests;
+            d->over_5xx += m->s5xx;
+            d->over_failed += m->failed;
             continue;
         }
         d->minutes[mi].requests += m->requests;
@@ -1617,6 +1629,9 @@ lbguard_agg_merge(lbguard_agg_t *d, const lbguard_agg_t *s)
         }
     }
     d->pending_lost += s->pending_lost;
+    d->over_requests += s->over_requests;
+    d->over_5xx += s->over_5xx;
+    d->over_failed += s->over_failed;
     d->tsv_lost += s->tsv_lost;
     free(rmap);
     free(tmap);
@@ -1901,7 +1916,10 @@ lbguard_print_json(lbguard_agg_t *a, unsigned long nfiles, int64_t est,
         }
         printf("}}");
     }
-    printf("],\"keepalive_estimate\":{\"races\":%lu,\"seconds\":", a->ngaps);
+    printf("],\"timeline_omitted\":{\"requests\":%lu,\"5xx\":%lu,"
+           "\"failed\":%lu},",
+           a->over_requests, a->over_5xx, a->over_failed);
+    printf("\"keepalive_estimate\":{\"races\":%lu,\"seconds\":", a->ngaps);
     if (a->ngaps) {
         printf("%.3f,\"median_gap\":%.6f,\"min_gap\":%.6f", est / 1e6,
                med / 1e6, a->gaps[0] / 1e6);
@@ -2019,6 +2037,13 @@ lbguard_print_text(lbguard_agg_t *a, unsigned long nfiles, int64_t est,
                            ? "  [burst: a deploy or a failing target, "
                              "not a background race]"
                            : "");
+    }
+    if (a->over_requests) {
+        printf("  not in the timeline: %lu requests (5xx %lu, failed %lu) "
+               "in minutes beyond its %d (31 days); they are in the totals "
+               "and classes: narrow the window with --since/--until\n",
+               a->over_requests, a->over_5xx, a->over_failed,
+               LBGUARD_LOGS_MINUTE_CAP);
     }
     if (a->ngaps) {
         printf("\nkeep-alive estimate: %lu races followed idle gaps of >= "

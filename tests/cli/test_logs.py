@@ -229,6 +229,46 @@ class Logs(lbgtest.TestCase):
             self.eq("%s: --lines: only the 599" % name, [(r[1], r[2], r[3]) for r in rows(out)],
                     [("target-5xx", "599", "599")])
 
+    def test_timeline_cap(self):
+        # the timeline holds 44640 distinct minutes (31 days); the requests of
+        # any later minute are in the totals and classes and said to be
+        # missing from the timeline, in the text and in --json
+        # (timeline_omitted), with --jobs (merged tables) too
+        tmpl = alb(0, "10.0.0.1:80", "0.000", "502", "-", "/a", "1-tl")
+        head, tail = tmpl[:5], tmpl[32:]   # around the time field
+        import datetime
+        t0 = datetime.datetime(2026, 10, 1, tzinfo=datetime.timezone.utc)
+        paths = []
+        for k, (lo, hi) in enumerate(((0, 30000), (30000, 44650))):
+            p = os.path.join(self.tmp, "timeline-%d.log" % k)
+            with open(p, "w") as f:
+                for i in range(lo, hi):
+                    t = t0 + datetime.timedelta(minutes=i)
+                    f.write(head + t.strftime("%Y-%m-%dT%H:%M:%S.000000Z") + tail + "\n")
+            paths.append(p)
+        for jobs in ("1", "2"):
+            rc, doc = jdoc(["--jobs", jobs] + paths)
+            self.eq("--jobs %s: totals" % jobs, (doc.get("totals", {}).get("requests"),
+                                                 doc.get("totals", {}).get("failed"), rc), (44650, 44650, 1))
+            tl = doc.get("timeline", [])
+            self.eq("--jobs %s: 44640 minutes in the timeline, the first to the last kept" % jobs,
+                    (len(tl), tl[0].get("minute") if tl else None, tl[-1].get("minute") if tl else None),
+                    (44640, "2026-10-01T00:00Z", "2026-10-31T23:59Z"))
+            self.eq("--jobs %s: the 10 minutes beyond the cap said" % jobs, doc.get("timeline_omitted"),
+                    {"requests": 10, "5xx": 10, "failed": 10})
+        rc, out, _ = run(paths)
+        self.check("text: the minutes beyond the cap said",
+                   "  not in the timeline: 10 requests (5xx 10, failed 10) in minutes beyond its 44640 "
+                   "(31 days); they are in the totals and classes: narrow the window with --since/--until\n"
+                   in out, out[-1500:])
+        rc, doc = jdoc([paths[0]])
+        self.eq("under the cap: nothing omitted", doc.get("timeline_omitted"),
+                {"requests": 0, "5xx": 0, "failed": 0})
+        rc, out, _ = run([paths[0]])
+        self.check("under the cap: no such line", "not in the timeline" not in out, "")
+        for p in paths:
+            os.unlink(p)
+
     def test_haproxy_cut_body(self):
         # SD-- / sD--: the server closed / timed out during the body; HAProxy
         # logs the server's status (200 here), and the request is failed all
