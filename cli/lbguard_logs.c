@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,8 @@
 #define LBGUARD_LOGS_LONG         "(a line longer than 1 MiB)"
 #define LBGUARD_LOGS_FINDINGS_CAP 4096    /* distinct $lbguard_findings */
 #define LBGUARD_LOGS_BAD_SHOWN    3
+#define LBGUARD_LOGS_WHY          512     /* "<path>: <reason>" of an
+                                             unreadable input */
 /* clang-format on */
 
 
@@ -146,6 +149,45 @@ static const lbguard_class_t lbguard_classes[LC_N] = {
     {"unclassified", 0, 'i', 'i', 'i',
      "a 5xx no rule explains: read the raw example lines"},
 };
+
+
+/* ---------------------------------------------------------------- errors */
+
+/* the first error of the run (main thread only), for the {"error": ...}
+ * document --json prints when no report can be */
+static char lbguard_logs_errmsg[512];
+
+
+/* records msg as the run's error unless one is already recorded */
+static void
+lbguard_logs_note(const char *msg)
+{
+    if (lbguard_logs_errmsg[0] == '\0') {
+        snprintf(lbguard_logs_errmsg, sizeof(lbguard_logs_errmsg), "%s", msg);
+    }
+}
+
+
+/* lbguard_err("logs", ...) that also records the message
+ * (lbguard_logs_note()); main thread only */
+static void lbguard_logs_err(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+static void
+lbguard_logs_err(const char *fmt, ...)
+{
+    char    msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    lbguard_err("logs", "%s", msg);
+    lbguard_logs_note(msg);
+}
 
 
 /* ------------------------------------------------------------- options */
@@ -1218,12 +1260,13 @@ lbguard_agg_line(lbguard_agg_t *a, const char *line, size_t len,
 /* ---------------------------------------------------------------- input */
 
 /* reads one input (path, or "-" for stdin) line by line into fn; returns 0,
- * or -1 when it cannot be opened or read (message printed) */
+ * or -1 when it cannot be opened or read (message printed, and written
+ * into why[0..LBGUARD_LOGS_WHY) as "<path>: <reason>") */
 static int
 lbguard_read_input(const char *path,
                    void (*fn)(void *ctx, const char *line, size_t len,
                               const char *file, unsigned long lineno),
-                   void *ctx, char *buf)
+                   void *ctx, char *buf, char *why)
 {
     gzFile        gz;
     int           fd, n, err;
@@ -1233,13 +1276,15 @@ lbguard_read_input(const char *path,
 
     fd = strcmp(path, "-") == 0 ? dup(0) : open(path, O_RDONLY);
     if (fd < 0) {
-        lbguard_err("logs", "%s: %s", label, strerror(errno));
+        snprintf(why, LBGUARD_LOGS_WHY, "%s: %s", label, strerror(errno));
+        lbguard_err("logs", "%s", why);
         return -1;
     }
     gz = gzdopen(fd, "rb");
     if (gz == NULL) {
         close(fd);
-        lbguard_err("logs", "%s: cannot read", label);
+        snprintf(why, LBGUARD_LOGS_WHY, "%s: cannot read", label);
+        lbguard_err("logs", "%s", why);
         return -1;
     }
     gzbuffer(gz, 1 << 17);
@@ -1248,7 +1293,9 @@ lbguard_read_input(const char *path,
 
         n = gzread(gz, buf + have, (unsigned) (LBGUARD_LOGS_BUF - have));
         if (n < 0) {
-            lbguard_err("logs", "%s: %s", label, gzerror(gz, &err));
+            snprintf(why, LBGUARD_LOGS_WHY, "%s: %s", label,
+                     gzerror(gz, &err));
+            lbguard_err("logs", "%s", why);
             gzclose(gz);
             return -1;
         }
@@ -1286,7 +1333,8 @@ lbguard_read_input(const char *path,
         }
     }
     if (gzclose(gz) != Z_OK) {
-        lbguard_err("logs", "%s: read error", label);
+        snprintf(why, LBGUARD_LOGS_WHY, "%s: read error", label);
+        lbguard_err("logs", "%s", why);
         return -1;
     }
     return 0;
@@ -1414,7 +1462,7 @@ lbguard_collect(lbguard_files_t *fl, const char *path)
         return lbguard_files_add(fl, path);
     }
     if (stat(path, &st) != 0) {
-        lbguard_err("logs", "%s: %s", path, strerror(errno));
+        lbguard_logs_err("%s: %s", path, strerror(errno));
         return -1;
     }
     if (!S_ISDIR(st.st_mode)) {
@@ -1422,7 +1470,7 @@ lbguard_collect(lbguard_files_t *fl, const char *path)
     }
     d = opendir(path);
     if (d == NULL) {
-        lbguard_err("logs", "%s: %s", path, strerror(errno));
+        lbguard_logs_err("%s: %s", path, strerror(errno));
         return -1;
     }
     memset(&sub, 0, sizeof(sub));
@@ -2210,6 +2258,7 @@ lbguard_job_run(void *arg)
 {
     lbguard_job_t *j = arg;
     char          *buf = malloc(LBGUARD_LOGS_BUF);
+    char           why[LBGUARD_LOGS_WHY];
     size_t         i;
 
     if (buf == NULL) {
@@ -2217,8 +2266,10 @@ lbguard_job_run(void *arg)
         return NULL;
     }
     for (i = 0; i < j->agg->nfiles; i++) {
-        if (lbguard_read_input(j->agg->files[i], lbguard_agg_cb, j->agg, buf)
-            != 0) {
+        if (lbguard_read_input(j->agg->files[i], lbguard_agg_cb, j->agg, buf,
+                               why)
+            != 0)
+        {
             j->agg->read_error = 1;
         }
     }
@@ -2287,7 +2338,9 @@ lbguard_logs_options(int argc, char **argv, lbguard_logs_opts_t *o,
             continue;
         }
 #define LBG_OPT(name)                                                        \
-    ((r = lbguard_opt_value("logs", argc, argv, &i, name, &v)) != 0)
+    ((r = lbguard_opt_value("logs", argc, argv, &i, name, &v)) < 0           \
+         ? (lbguard_logs_note("option '" name "' needs a value"), 1)         \
+         : r != 0)
         if (LBG_OPT("--target-log")) {
             if (r < 0 || lbguard_collect(tl, v) != 0) {
                 return -1;
@@ -2295,15 +2348,15 @@ lbguard_logs_options(int argc, char **argv, lbguard_logs_opts_t *o,
         } else if (LBG_OPT("--since")) {
             if (r < 0
                 || lbguard_opt_time(v, &o->since_us, &o->since_tod) != 0) {
-                lbguard_err("logs", "--since: '%s' is not RFC 3339 or HH:MM",
-                            r < 0 ? "" : v);
+                lbguard_logs_err("--since: '%s' is not RFC 3339 or HH:MM",
+                                 r < 0 ? "" : v);
                 return -1;
             }
         } else if (LBG_OPT("--until")) {
             if (r < 0
                 || lbguard_opt_time(v, &o->until_us, &o->until_tod) != 0) {
-                lbguard_err("logs", "--until: '%s' is not RFC 3339 or HH:MM",
-                            r < 0 ? "" : v);
+                lbguard_logs_err("--until: '%s' is not RFC 3339 or HH:MM",
+                                 r < 0 ? "" : v);
                 return -1;
             }
         } else if (LBG_OPT("--target")) {
@@ -2311,8 +2364,8 @@ lbguard_logs_options(int argc, char **argv, lbguard_logs_opts_t *o,
                 return -1;
             }
             if (v[0] == '\0') {
-                lbguard_err("logs", "--target: empty (IP[:PORT], or "
-                                    "backend[/server] for HAProxy)");
+                lbguard_logs_err("--target: empty (IP[:PORT], or "
+                                 "backend[/server] for HAProxy)");
                 return -1;
             }
             o->target = v;
@@ -2333,13 +2386,13 @@ lbguard_logs_options(int argc, char **argv, lbguard_logs_opts_t *o,
                     }
                 }
                 if (c == LC_N) {
-                    lbguard_err("logs", "--class: unknown class '%s'", tok);
+                    lbguard_logs_err("--class: unknown class '%s'", tok);
                     return -1;
                 }
             }
         } else if (LBG_OPT("--race-max-tpt")) {
             if (r < 0 || lbguard_parse_duration(v, &ms) != 0) {
-                lbguard_err("logs", "--race-max-tpt: not a duration");
+                lbguard_logs_err("--race-max-tpt: not a duration");
                 return -1;
             }
             o->race_max_us = (int64_t) ms * 1000;
@@ -2347,7 +2400,7 @@ lbguard_logs_options(int argc, char **argv, lbguard_logs_opts_t *o,
             int x;
 
             if (r < 0 || lbguard_opt_int(v, 1, 1000000, &x) != 0) {
-                lbguard_err("logs", "--repro-min: not a count");
+                lbguard_logs_err("--repro-min: not a count");
                 return -1;
             }
             o->repro_min = (unsigned) x;
@@ -2355,31 +2408,30 @@ lbguard_logs_options(int argc, char **argv, lbguard_logs_opts_t *o,
             int x;
 
             if (r < 0 || lbguard_opt_int(v, 0, 100, &x) != 0) {
-                lbguard_err("logs", "--repro-pct: not a percentage");
+                lbguard_logs_err("--repro-pct: not a percentage");
                 return -1;
             }
             o->repro_pct = (unsigned) x;
         } else if (LBG_OPT("--top")) {
             if (r < 0 || lbguard_opt_int(v, 1, 64, &o->top) != 0) {
-                lbguard_err("logs", "--top: 1 to 64");
+                lbguard_logs_err("--top: 1 to 64");
                 return -1;
             }
         } else if (LBG_OPT("--examples")) {
             if (r < 0
                 || lbguard_opt_int(v, 0, LBGUARD_LOGS_EX_MAX, &o->examples)
                        != 0) {
-                lbguard_err("logs", "--examples: 0 to %d",
-                            LBGUARD_LOGS_EX_MAX);
+                lbguard_logs_err("--examples: 0 to %d", LBGUARD_LOGS_EX_MAX);
                 return -1;
             }
         } else if (LBG_OPT("--jobs")) {
             if (r < 0 || lbguard_opt_int(v, 1, 64, &o->jobs) != 0) {
-                lbguard_err("logs", "--jobs: 1 to 64");
+                lbguard_logs_err("--jobs: 1 to 64");
                 return -1;
             }
         } else {
-            lbguard_err("logs",
-                        "unknown option '%s' (see 'lbguard logs --help')", a);
+            lbguard_logs_err(
+                "unknown option '%s' (see 'lbguard logs --help')", a);
             return -1;
         }
 #undef LBG_OPT
@@ -2399,6 +2451,7 @@ lbguard_logs_join_load(lbguard_join_t *join, const lbguard_files_t *tl,
                        char *buf)
 {
     size_t f;
+    char   why[LBGUARD_LOGS_WHY];
 
     memset(join, 0, sizeof(*join));
     if (lbguard_names_init(&join->keys, 1u << 22, (size_t) 48 << 22) != 0
@@ -2407,13 +2460,15 @@ lbguard_logs_join_load(lbguard_join_t *join, const lbguard_files_t *tl,
                != 0
         || (join->finding_id = calloc(1u << 22, sizeof(uint32_t))) == NULL)
     {
-        lbguard_err("logs", "out of memory");
+        lbguard_logs_err("out of memory");
         return -1;
     }
     join->finding_id[0] = 0;
     (void) lbguard_names_id(&join->findings, "-", 1);
     for (f = 0; f < tl->n; f++) {
-        if (lbguard_read_input(tl->v[f], lbguard_join_cb, join, buf) != 0) {
+        if (lbguard_read_input(tl->v[f], lbguard_join_cb, join, buf, why)
+            != 0) {
+            lbguard_logs_note(why);
             return -1;
         }
     }
@@ -2433,8 +2488,15 @@ lbguard_cmd_logs(int argc, char **argv)
     pthread_mutex_t     lock = PTHREAD_MUTEX_INITIALIZER;
     char               *buf = NULL;
     int                 i, r, c, rc = LBGUARD_EXIT_USAGE, fault = 0, nagg = 0;
+    int                 json = 0, reported = 0;
     size_t              f;
 
+    /* --json anywhere on the line: even a usage error before it is
+     * answered with a JSON document */
+    lbguard_logs_errmsg[0] = '\0';
+    for (i = 1; i < argc; i++) {
+        json |= strcmp(argv[i], "--json") == 0;
+    }
     memset(&o, 0, sizeof(o));
     memset(&in, 0, sizeof(in));
     memset(&tl, 0, sizeof(tl));
@@ -2453,17 +2515,17 @@ lbguard_cmd_logs(int argc, char **argv)
         goto done;
     }
     if (in.n == 0) {
-        lbguard_err("logs", "no input (FILE, DIR or - for stdin)");
+        lbguard_logs_err("no input (FILE, DIR or - for stdin)");
         goto done;
     }
     if (o.json && o.lines) {
-        lbguard_err("logs", "--json and --lines are exclusive");
+        lbguard_logs_err("--json and --lines are exclusive");
         goto done;
     }
 
     buf = malloc(LBGUARD_LOGS_BUF);
     if (buf == NULL) {
-        lbguard_err("logs", "out of memory");
+        lbguard_logs_err("out of memory");
         goto done;
     }
     if (tl.n > 0) {
@@ -2481,19 +2543,19 @@ lbguard_cmd_logs(int argc, char **argv)
     jobs = calloc((size_t) nagg, sizeof(lbguard_job_t));
     th = calloc((size_t) nagg, sizeof(pthread_t));
     if (aggs == NULL || jobs == NULL || th == NULL) {
-        lbguard_err("logs", "out of memory");
+        lbguard_logs_err("out of memory");
         goto done;
     }
     for (i = 0; i < nagg; i++) {
         if (lbguard_agg_init(&aggs[i], &o, jp) != 0) {
-            lbguard_err("logs", "out of memory");
+            lbguard_logs_err("out of memory");
             nagg = i + 1;
             goto done;
         }
         aggs[i].out_lock = nagg > 1 ? &lock : NULL;
         aggs[i].files = malloc(in.n * sizeof(char *));
         if (aggs[i].files == NULL) {
-            lbguard_err("logs", "out of memory");
+            lbguard_logs_err("out of memory");
             nagg = i + 1;
             goto done;
         }
@@ -2518,7 +2580,7 @@ lbguard_cmd_logs(int argc, char **argv)
             jobs[i].agg = &aggs[i];
             if (pthread_create(&th[i], NULL, lbguard_job_run, &jobs[i]) != 0)
             {
-                lbguard_err("logs", "cannot start a thread");
+                lbguard_logs_err("cannot start a thread");
                 goto done;
             }
         }
@@ -2537,6 +2599,7 @@ lbguard_cmd_logs(int argc, char **argv)
     lbguard_agg_resolve(&aggs[0]);
     if (!o.lines) {
         lbguard_print_report(&aggs[0], (unsigned long) in.n);
+        reported = 1;
     }
     if (aggs[0].pending_lost) {
         lbguard_err(
@@ -2569,6 +2632,16 @@ lbguard_cmd_logs(int argc, char **argv)
                             : LBGUARD_EXIT_OK;
 
 done:
+    if (rc == LBGUARD_EXIT_USAGE && json && !reported) {
+        /* no report: a script reading --json still gets one document */
+        const char *m = lbguard_logs_errmsg[0] ? lbguard_logs_errmsg
+                                               : "usage error";
+
+        printf("{\"error\":");
+        lbguard_json_str(stdout, m, strlen(m));
+        printf("}\n");
+        (void) lbguard_flush_stdout("logs");
+    }
     if (aggs) {
         for (i = 0; i < nagg; i++) {
             free(aggs[i].files);

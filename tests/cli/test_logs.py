@@ -269,6 +269,37 @@ class Logs(lbgtest.TestCase):
         for p in paths:
             os.unlink(p)
 
+    def test_json_errors(self):
+        # with --json, stdout is one JSON document whatever happens: a usage
+        # error (even one before --json on the line) gives {"error": ...} and
+        # exit 2, the message also on stderr; an input that fails while being
+        # read still gives the report (exit 2)
+        p = os.path.join(LOGS, "clb.log")
+        cases = [
+            (["--frobnicate", "--json", p], "unknown option '--frobnicate' (see 'lbguard logs --help')"),
+            (["--json"], "no input (FILE, DIR or - for stdin)"),
+            (["--json", "--lines", p], "--json and --lines are exclusive"),
+            (["--json", "--since", "yesterday", p], "--since: 'yesterday' is not RFC 3339 or HH:MM"),
+            (["--json", p, "--since"], "option '--since' needs a value"),
+            (["--json", "--class", "nope", p], "--class: unknown class 'nope'"),
+            (["--json", "--target-log", os.path.join(self.tmp, "nope.log"), p],
+             "%s: No such file or directory" % os.path.join(self.tmp, "nope.log")),
+        ]
+        for binary in [b for b in (self.PLAIN, self.ASAN) if b]:
+            name = os.path.basename(binary)
+            for args, msg in cases:
+                rc, out, err = run(args, binary=binary, env=lbgcli.ASAN_ENV)
+                self.eq("%s: %s: exit 2, {\"error\"} on stdout, the message on stderr" % (name, " ".join(args[:2])),
+                        (rc, out, ("lbguard: logs: " + msg + "\n") in err),
+                        (2, json.dumps({"error": msg}, separators=(",", ":")) + "\n", True))
+            bad = os.path.join(self.tmp, "json-broken.gz")
+            z = gzip.compress(lbgtest.read_bytes(p))
+            lbgtest.write_file(bad, z[:len(z) // 2])
+            rc, doc = jdoc([bad, p], binary=binary, env=lbgcli.ASAN_ENV)
+            self.eq("%s: truncated gzip: exit 2, a report with the lines read" % name,
+                    (rc, doc.get("input", {}).get("files"), doc.get("totals", {}).get("lines", 0) >= 5),
+                    (2, 2, True))
+
     def test_haproxy_cut_body(self):
         # SD-- / sD--: the server closed / timed out during the body; HAProxy
         # logs the server's status (200 here), and the request is failed all
