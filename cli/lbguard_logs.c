@@ -405,6 +405,8 @@ typedef struct {
     uint32_t      fnd_count[LBGUARD_LOGS_FINDINGS_CAP]; /* malformed-response
                                         confirmed, per findings text id */
     int           read_error;
+    unsigned long unreadable; /* inputs not read (lbguard_agg_unreadable) */
+    char          unreadable_shown[LBGUARD_LOGS_BAD_SHOWN][LBGUARD_LOGS_WHY];
 
     char bad[LBGUARD_LOGS_BAD_SHOWN][200];
 
@@ -500,6 +502,20 @@ lbguard_agg_free(lbguard_agg_t *a)
     free(a->minute_slot);
     free(a->pending);
     free(a->tsv);
+}
+
+
+/* counts an input that could not be read (why: "<path>: <reason>"), the
+ * first LBGUARD_LOGS_BAD_SHOWN shown in the report; the exit status is 2 */
+static void
+lbguard_agg_unreadable(lbguard_agg_t *a, const char *why)
+{
+    if (a->unreadable < LBGUARD_LOGS_BAD_SHOWN) {
+        snprintf(a->unreadable_shown[a->unreadable], LBGUARD_LOGS_WHY, "%s",
+                 why);
+    }
+    a->unreadable++;
+    a->read_error = 1;
 }
 
 
@@ -1446,49 +1462,103 @@ lbguard_cmp_str(const void *x, const void *y)
 }
 
 
-/* adds path (a file, "-", or a directory walked recursively, names sorted)
- * to fl; returns 0, or -1 when it cannot be read (message printed) */
+/* a directory being walked and the ones above it: a directory met again
+ * below itself (through a symbolic link) is a loop */
+typedef struct lbguard_walk_s {
+    dev_t                        dev;
+    ino_t                        ino;
+    const char                  *path;
+    const struct lbguard_walk_s *up;
+} lbguard_walk_t;
+
+
+/* adds "<path>: <reason>" to bad, an input that is not read, and says so
+ * on stderr; returns 0, or -1 when out of memory */
 static int
-lbguard_collect(lbguard_files_t *fl, const char *path)
+lbguard_collect_bad(lbguard_files_t *bad, const char *path,
+                    const char *reason)
 {
-    struct stat     st;
-    DIR            *d;
-    struct dirent  *de;
-    lbguard_files_t sub;
-    size_t          i;
-    int             rc = 0;
+    char why[LBGUARD_LOGS_WHY];
+
+    if (snprintf(why, sizeof(why), "%s: %s", path, reason) < 0) {
+        why[0] = '\0';
+    }
+    lbguard_err("logs", "%s", why);
+    return lbguard_files_add(bad, why);
+}
+
+
+/* adds path (a file, "-", or a directory walked recursively, names sorted,
+ * dot files skipped) to fl. What cannot be read (stat or opendir fails: a
+ * missing file, a dangling symbolic link or one that points to itself; a
+ * directory loop; a name too long) goes to bad (lbguard_collect_bad()) and
+ * the walk goes on. up: the directories above path, NULL at the top.
+ * Returns 0, or -1 when out of memory (message printed). */
+static int
+lbguard_collect(lbguard_files_t *fl, lbguard_files_t *bad, const char *path,
+                const lbguard_walk_t *up)
+{
+    struct stat           st;
+    DIR                  *d;
+    struct dirent        *de;
+    lbguard_files_t       sub;
+    lbguard_walk_t        here;
+    const lbguard_walk_t *w;
+    size_t                i;
+    int                   rc = 0;
 
     if (strcmp(path, "-") == 0) {
         return lbguard_files_add(fl, path);
     }
     if (stat(path, &st) != 0) {
-        lbguard_logs_err("%s: %s", path, strerror(errno));
-        return -1;
+        return lbguard_collect_bad(bad, path, strerror(errno));
     }
     if (!S_ISDIR(st.st_mode)) {
         return lbguard_files_add(fl, path);
     }
+    for (w = up; w != NULL; w = w->up) {
+        if (w->dev == st.st_dev && w->ino == st.st_ino) {
+            char reason[LBGUARD_LOGS_WHY];
+
+            snprintf(reason, sizeof(reason),
+                     "a directory loop (the directory %s again), not read "
+                     "twice",
+                     w->path);
+            return lbguard_collect_bad(bad, path, reason);
+        }
+    }
     d = opendir(path);
     if (d == NULL) {
-        lbguard_logs_err("%s: %s", path, strerror(errno));
-        return -1;
+        return lbguard_collect_bad(bad, path, strerror(errno));
     }
     memset(&sub, 0, sizeof(sub));
     while ((de = readdir(d)) != NULL) {
         char p[4096];
+        int  n;
 
         if (de->d_name[0] == '.') {
             continue;
         }
-        snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
+        n = snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
+        if (n < 0 || (size_t) n >= sizeof(p)) {
+            if (lbguard_collect_bad(bad, de->d_name, strerror(ENAMETOOLONG))
+                != 0) {
+                rc = -1;
+            }
+            continue;
+        }
         if (lbguard_files_add(&sub, p) != 0) {
             rc = -1;
         }
     }
     closedir(d);
     qsort(sub.v, sub.n, sizeof(char *), lbguard_cmp_str);
+    here.dev = st.st_dev;
+    here.ino = st.st_ino;
+    here.path = path;
+    here.up = up;
     for (i = 0; i < sub.n; i++) {
-        if (lbguard_collect(fl, sub.v[i]) != 0) {
+        if (rc == 0 && lbguard_collect(fl, bad, sub.v[i], &here) != 0) {
             rc = -1;
         }
         free(sub.v[i]);
@@ -1554,6 +1624,13 @@ lbguard_agg_merge(lbguard_agg_t *d, const lbguard_agg_t *s)
     d->skip_empty += s->skip_empty;
     d->filtered += s->filtered;
     d->read_error |= s->read_error;
+    for (i = 0; i < s->unreadable && i < LBGUARD_LOGS_BAD_SHOWN; i++) {
+        if (d->unreadable + i < LBGUARD_LOGS_BAD_SHOWN) {
+            memcpy(d->unreadable_shown[d->unreadable + i],
+                   s->unreadable_shown[i], sizeof(s->unreadable_shown[i]));
+        }
+    }
+    d->unreadable += s->unreadable;
     for (i = 0; i < LBGUARD_LOGS_FINDINGS_CAP; i++) {
         d->fnd_count[i] += s->fnd_count[i];
     }
@@ -1867,13 +1944,20 @@ lbguard_print_json(lbguard_agg_t *a, unsigned long nfiles, int64_t est,
     double                     req = a->requests ? (double) a->requests : 1.0;
 
     printf("{\"lb\":\"%s\",\"input\":{\"files\":%lu,\"lines\":%lu,"
+           "\"unreadable\":%lu,\"unreadable_inputs\":[",
+           lbguard_lb_name(a), nfiles, a->lines, a->unreadable);
+    for (i = 0; i < a->unreadable && i < LBGUARD_LOGS_BAD_SHOWN; i++) {
+        printf(i ? "," : "");
+        lbguard_json_sv(a->unreadable_shown[i],
+                        strlen(a->unreadable_shown[i]));
+    }
+    printf("],"
            "\"skipped\":"
            "{\"test\":%lu,\"tcp\":%lu,\"nlb\":%lu,\"unparseable\":%lu,"
            "\"empty\":%lu,"
            "\"no_request\":%lu,\"filtered\":%lu},\"unparseable_examples\":[",
-           lbguard_lb_name(a), nfiles, a->lines, a->skip_test, a->skip_tcp,
-           a->skip_nlb, a->skip_bad, a->skip_empty, a->skip_norequest,
-           a->filtered);
+           a->skip_test, a->skip_tcp, a->skip_nlb, a->skip_bad, a->skip_empty,
+           a->skip_norequest, a->filtered);
     for (i = 0; i < a->skip_bad && i < LBGUARD_LOGS_BAD_SHOWN; i++) {
         printf(i ? "," : "");
         lbguard_json_sv(a->bad[i], strlen(a->bad[i]));
@@ -2007,6 +2091,17 @@ lbguard_print_text(lbguard_agg_t *a, unsigned long nfiles, int64_t est,
         a->skip_bad, a->skip_empty, a->skip_norequest, a->filtered);
     for (i = 0; i < a->skip_bad && i < LBGUARD_LOGS_BAD_SHOWN; i++) {
         printf("  unparseable: %s\n", a->bad[i]);
+    }
+    if (a->unreadable) {
+        printf("  unreadable inputs: %lu, read in part or not at all (exit "
+               "status 2)\n",
+               a->unreadable);
+    }
+    for (i = 0; i < a->unreadable && i < LBGUARD_LOGS_BAD_SHOWN; i++) {
+        printf("  unreadable: ");
+        lbguard_put_esc(a->unreadable_shown[i],
+                        strlen(a->unreadable_shown[i]));
+        printf("\n");
     }
     printf("\n%-26s %8s %9s  %-10s %9s\n", "class", "count", "share", "basis",
            "confirmed");
@@ -2270,7 +2365,7 @@ lbguard_job_run(void *arg)
                                why)
             != 0)
         {
-            j->agg->read_error = 1;
+            lbguard_agg_unreadable(j->agg, why);
         }
     }
     free(buf);
@@ -2305,12 +2400,15 @@ lbguard_print_hwm(void)
 /*
  * Reads the options and inputs of "lbguard logs" (logs_usage) into o, in
  * (the access logs) and tl (--target-log files), whose defaults the caller
- * set. Returns 0, 1 after --help (printed), or -1 after a usage error
- * (printed on stderr).
+ * set; the access logs that cannot be read go to bad ("<path>: <reason>",
+ * lbguard_collect()). Returns 0, 1 after --help (printed), or -1 after a
+ * usage error, an unreadable --target-log or out of memory (printed on
+ * stderr).
  */
 static int
 lbguard_logs_options(int argc, char **argv, lbguard_logs_opts_t *o,
-                     lbguard_files_t *in, lbguard_files_t *tl)
+                     lbguard_files_t *in, lbguard_files_t *tl,
+                     lbguard_files_t *bad)
 {
     const char *v;
     int         i, r, c;
@@ -2332,7 +2430,8 @@ lbguard_logs_options(int argc, char **argv, lbguard_logs_opts_t *o,
             continue;
         }
         if (strcmp(a, "-") == 0 || a[0] != '-') {
-            if (lbguard_collect(in, a) != 0) {
+            if (lbguard_collect(in, bad, a, NULL) != 0) {
+                lbguard_logs_err("out of memory");
                 return -1;
             }
             continue;
@@ -2342,7 +2441,25 @@ lbguard_logs_options(int argc, char **argv, lbguard_logs_opts_t *o,
          ? (lbguard_logs_note("option '" name "' needs a value"), 1)         \
          : r != 0)
         if (LBG_OPT("--target-log")) {
-            if (r < 0 || lbguard_collect(tl, v) != 0) {
+            lbguard_files_t tbad;
+            size_t          k;
+
+            if (r < 0) {
+                return -1;
+            }
+            /* the join needs every target log: one it cannot read is an
+             * error, not a gap in the report */
+            memset(&tbad, 0, sizeof(tbad));
+            r = lbguard_collect(tl, &tbad, v, NULL);
+            if (r != 0 || tbad.n > 0) {
+                if (r != 0) {
+                    lbguard_logs_err("out of memory");
+                }
+                lbguard_logs_note(tbad.n > 0 ? tbad.v[0] : "out of memory");
+                for (k = 0; k < tbad.n; k++) {
+                    free(tbad.v[k]);
+                }
+                free(tbad.v);
                 return -1;
             }
         } else if (LBG_OPT("--since")) {
@@ -2480,7 +2597,7 @@ int
 lbguard_cmd_logs(int argc, char **argv)
 {
     lbguard_logs_opts_t o;
-    lbguard_files_t     in, tl;
+    lbguard_files_t     in, tl, bad;
     lbguard_join_t      join, *jp = NULL;
     lbguard_agg_t      *aggs = NULL;
     lbguard_job_t      *jobs = NULL;
@@ -2500,6 +2617,7 @@ lbguard_cmd_logs(int argc, char **argv)
     memset(&o, 0, sizeof(o));
     memset(&in, 0, sizeof(in));
     memset(&tl, 0, sizeof(tl));
+    memset(&bad, 0, sizeof(bad));
     o.top = 5;
     o.examples = 3;
     o.jobs = 1;
@@ -2509,12 +2627,12 @@ lbguard_cmd_logs(int argc, char **argv)
     o.repro_min = 3;
     o.repro_pct = 50;
 
-    r = lbguard_logs_options(argc, argv, &o, &in, &tl);
+    r = lbguard_logs_options(argc, argv, &o, &in, &tl, &bad);
     if (r != 0) {
         rc = r > 0 ? LBGUARD_EXIT_OK : LBGUARD_EXIT_USAGE;
         goto done;
     }
-    if (in.n == 0) {
+    if (in.n == 0 && bad.n == 0) {
         lbguard_logs_err("no input (FILE, DIR or - for stdin)");
         goto done;
     }
@@ -2553,7 +2671,7 @@ lbguard_cmd_logs(int argc, char **argv)
             goto done;
         }
         aggs[i].out_lock = nagg > 1 ? &lock : NULL;
-        aggs[i].files = malloc(in.n * sizeof(char *));
+        aggs[i].files = malloc((in.n ? in.n : 1) * sizeof(char *));
         if (aggs[i].files == NULL) {
             lbguard_logs_err("out of memory");
             nagg = i + 1;
@@ -2564,6 +2682,9 @@ lbguard_cmd_logs(int argc, char **argv)
         lbguard_agg_t *a = &aggs[f % (size_t) nagg];
 
         a->files[a->nfiles++] = in.v[f];
+    }
+    for (f = 0; f < bad.n; f++) { /* found unreadable while collecting */
+        lbguard_agg_unreadable(&aggs[0], bad.v[f]);
     }
     if (o.lines) {
         printf("# "
@@ -2664,6 +2785,10 @@ done:
         free(tl.v[f]);
     }
     free(tl.v);
+    for (f = 0; f < bad.n; f++) {
+        free(bad.v[f]);
+    }
+    free(bad.v);
     free(buf);
     return rc;
 }

@@ -300,6 +300,48 @@ class Logs(lbgtest.TestCase):
                     (rc, doc.get("input", {}).get("files"), doc.get("totals", {}).get("lines", 0) >= 5),
                     (2, 2, True))
 
+    def test_unreadable_inputs(self):
+        # under a directory argument, a symbolic link to itself, a dangling
+        # one and a link back to an ancestor (a loop) are unreadable inputs:
+        # each said on stderr, counted and shown in the report, the other
+        # files read; exit 2 (docs/logs.md, exit status). A missing file
+        # argument is the same.
+        d = os.path.join(self.tmp, "loops")
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(os.path.join(d, "sub"))
+        shutil.copy(os.path.join(LOGS, "clb.log"), os.path.join(d, "a.log"))
+        shutil.copy(os.path.join(LOGS, "alb-constructed.log"), os.path.join(d, "sub", "b.log"))
+        os.symlink("self", os.path.join(d, "self"))
+        os.symlink("nowhere", os.path.join(d, "dangling"))
+        os.symlink("..", os.path.join(d, "sub", "up"))
+        missing = os.path.join(self.tmp, "missing.log")
+        why = ["%s/dangling: No such file or directory" % d,
+               "%s/self: Too many levels of symbolic links" % d,
+               "%s/sub/up: a directory loop (the directory %s again), not read twice" % (d, d),
+               "%s: No such file or directory" % missing]
+        rc, base = jdoc([os.path.join(LOGS, "clb.log"), os.path.join(LOGS, "alb-constructed.log")])
+        for binary in [b for b in (self.PLAIN, self.ASAN) if b]:
+            name = os.path.basename(binary)
+            for jobs in ("1", "2"):
+                rc, out, err = run(["--json", "--jobs", jobs, d, missing], binary=binary, env=lbgcli.ASAN_ENV)
+                doc = json.loads(out) if out.startswith("{") else {}
+                self.eq("%s --jobs %s: exit 2, every unreadable input on stderr once" % (name, jobs),
+                        (rc, [l for l in err.splitlines() if "sanitizer" not in l.lower()]),
+                        (2, ["lbguard: logs: " + w for w in why]))
+                self.eq("%s --jobs %s: counted, the first three shown" % (name, jobs),
+                        (doc.get("input", {}).get("files"), doc.get("input", {}).get("unreadable"),
+                         doc.get("input", {}).get("unreadable_inputs")), (2, 4, why[:3]))
+                self.eq("%s --jobs %s: the other files read" % (name, jobs),
+                        (doc.get("totals"), classes(doc)), (base.get("totals"), classes(base)))
+            rc, out, err = run([d], binary=binary, env=lbgcli.ASAN_ENV)
+            self.check("%s: text report: the unreadable inputs" % name,
+                       ("  unreadable inputs: 3, read in part or not at all (exit status 2)\n"
+                        + "".join("  unreadable: %s\n" % w for w in why[:3])) in out, out[:900])
+            self.eq("%s: text report: exit 2" % name, rc, 2)
+        rc, out, err = run([missing])
+        self.eq("only a missing file: exit 2, a report of nothing",
+                (rc, "  unreadable: %s\n" % why[3] in out, "0 inputs, 0 lines" in out), (2, True, True))
+
     def test_haproxy_cut_body(self):
         # SD-- / sD--: the server closed / timed out during the body; HAProxy
         # logs the server's status (200 here), and the request is failed all
