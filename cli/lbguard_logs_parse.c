@@ -63,13 +63,13 @@ lbguard_next_token(lbguard_cur_t *c, lbguard_sv_t *tok)
                 p = q ? q : c->end;
                 break;
             }
+            if (bs + 1 < c->end && bs[1] == '"') {
+                c->esc_quote = 1;
+            }
             p = bs + 2; /* the escaped byte */
             if (p >= c->end) {
                 p = c->end;
                 break;
-            }
-            if (p[-1] == '"') {
-                c->esc_quote = 1;
             }
         }
         tok->p = s;
