@@ -8,7 +8,10 @@ such). Also: skipped lines and their counts, gzip (multi-member) and
 directories and stdin give the same totals as the plain files, the filters,
 the trace-id join with a target log, the route-repetition rule, bursts, the
 keep-alive estimate, exit statuses, flat memory on a generated log, and the
-same run under ASan+UBSan (build/lbguard-asan) when it is built.
+same run under ASan+UBSan (build/lbguard-asan) when it is built. Also: a
+quoted field ending in a backslash, status codes outside 100..599, the
+timeline's minute cap, unreadable inputs under a directory (symbolic-link
+loops) and the {"error": ...} document of --json.
 
 Usage: python3 -m tests.cli.test_logs [--build DIR] [-k NAME]
 """
