@@ -21,13 +21,12 @@
 
 /* a token of a space-delimited line: quoted tokens lose their quotes.
  * literal: how a backslash inside quotes is read (lbguard_quote_reading());
- * quoted, closed: what the last token was; esc_quote: a quote was taken as
- * escaped content (`\"`) in a token so far */
+ * esc_quote: a quote was taken as escaped content (`\"`) in a token so far */
 typedef struct {
     const char *p;
     const char *end;
     int         literal;
-    int         quoted, closed, esc_quote;
+    int         esc_quote;
 } lbguard_cur_t;
 
 
@@ -36,7 +35,6 @@ lbguard_next_token(lbguard_cur_t *c, lbguard_sv_t *tok)
 {
     const char *p = c->p;
 
-    c->quoted = c->closed = 0;
     while (p < c->end && *p == ' ') {
         p++;
     }
@@ -74,10 +72,8 @@ lbguard_next_token(lbguard_cur_t *c, lbguard_sv_t *tok)
         }
         tok->p = s;
         tok->len = (size_t) (p - s);
-        c->quoted = 1;
         if (p < c->end) {
             p++; /* the closing quote */
-            c->closed = 1;
         }
         c->p = p;
         return 1;
@@ -101,19 +97,27 @@ lbguard_quotes_clean(const char *line, const char *end, int literal)
 {
     lbguard_cur_t c;
     lbguard_sv_t  t;
+    int           quoted;
 
     memset(&c, 0, sizeof(c));
     c.p = line;
     c.end = end;
     c.literal = literal;
-    while (lbguard_next_token(&c, &t)) {
-        if (c.quoted ? !c.closed || (c.p < end && *c.p != ' ')
-                     : memchr(t.p, '"', t.len) != NULL)
+    for (;;) {
+        while (c.p < end && *c.p == ' ') {
+            c.p++;
+        }
+        quoted = c.p < end && *c.p == '"';
+        if (!lbguard_next_token(&c, &t)) {
+            return 1;
+        }
+        /* a quoted token is closed when a quote follows its bytes */
+        if (quoted ? t.p + t.len >= end || (c.p < end && *c.p != ' ')
+                   : memchr(t.p, '"', t.len) != NULL)
         {
             return 0;
         }
     }
-    return 1;
 }
 
 
@@ -126,27 +130,15 @@ lbguard_quotes_clean(const char *line, const char *end, int literal)
  * `\"`. The two readings split a line differently only when the escape
  * reading takes a quote as content. Then the one under which the line
  * splits cleanly (lbguard_quotes_clean()) wins; when both or neither do,
- * the line is ambiguous. Returns 0 (escape reading), 1 (literal) or -1
- * (ambiguous: the line is not read).
+ * the line is ambiguous. The caller parses under the escape reading first
+ * and asks only when that took a quote as content (esc_quote). Returns 0
+ * (escape reading), 1 (literal) or -1 (ambiguous: the line is not read).
  */
 static int
 lbguard_quote_reading(const char *line, const char *end)
 {
-    lbguard_cur_t c;
-    lbguard_sv_t  t;
-    int           e, l;
+    int e, l;
 
-    if (memchr(line, '\\', (size_t) (end - line)) == NULL) {
-        return 0;
-    }
-    memset(&c, 0, sizeof(c));
-    c.p = line;
-    c.end = end;
-    while (lbguard_next_token(&c, &t)) {
-    }
-    if (!c.esc_quote) {
-        return 0; /* both readings split the line alike */
-    }
     e = lbguard_quotes_clean(line, end, 0);
     l = lbguard_quotes_clean(line, end, 1);
     if (e == l) {
@@ -621,7 +613,7 @@ lbguard_log_reset(lbguard_logline_t *out)
 lbguard_line_kind_e
 lbguard_log_parse(const char *line, size_t len, lbguard_logline_t *out)
 {
-    lbguard_cur_t c;
+    lbguard_cur_t c, c0;
     lbguard_sv_t  first;
     const char   *end;
     size_t        i;
@@ -648,12 +640,23 @@ lbguard_log_parse(const char *line, size_t len, lbguard_logline_t *out)
         || lbguard_sv_is(first, "h2") || lbguard_sv_is(first, "grpcs")
         || lbguard_sv_is(first, "ws") || lbguard_sv_is(first, "wss"))
     {
+        c0 = c;
+        out->kind = lbguard_parse_alb(&c, first, out);
+        if (!c.esc_quote) {
+            return out->kind; /* both readings split the line alike */
+        }
         r = lbguard_quote_reading(line, end);
         if (r < 0) {
+            lbguard_log_reset(out);
             return out->kind = LBGUARD_LINE_BAD;
         }
-        c.literal = r;
-        return out->kind = lbguard_parse_alb(&c, first, out);
+        if (r == 1) {
+            lbguard_log_reset(out);
+            c = c0;
+            c.literal = 1;
+            out->kind = lbguard_parse_alb(&c, first, out);
+        }
+        return out->kind;
     }
     if (lbguard_sv_is(first, "tls") && len > 8
         && memcmp(line + 4, "2.0 ", 4) == 0)
@@ -665,13 +668,18 @@ lbguard_log_parse(const char *line, size_t len, lbguard_logline_t *out)
      * a line that is not a CLB line is tried as HAProxy below */
     out->t_us = lbguard_log_iso_time(first.p, first.len);
     if (out->t_us != LBGUARD_T_NONE) {
-        r = lbguard_quote_reading(line, end);
-        if (r >= 0) {
-            c.literal = r;
+        c0 = c;
+        out->kind = lbguard_parse_clb(&c, first, out);
+        r = c.esc_quote ? lbguard_quote_reading(line, end) : 0;
+        if (r == 1) {
+            lbguard_log_reset(out);
+            out->t_us = lbguard_log_iso_time(first.p, first.len);
+            c = c0;
+            c.literal = 1;
             out->kind = lbguard_parse_clb(&c, first, out);
-            if (out->kind != LBGUARD_LINE_BAD) {
-                return out->kind;
-            }
+        }
+        if (r >= 0 && out->kind != LBGUARD_LINE_BAD) {
+            return out->kind;
         }
         lbguard_log_reset(out);
     }
