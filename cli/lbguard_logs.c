@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,8 @@
 #define LBGUARD_LOGS_LONG         "(a line longer than 1 MiB)"
 #define LBGUARD_LOGS_FINDINGS_CAP 4096    /* distinct $lbguard_findings */
 #define LBGUARD_LOGS_BAD_SHOWN    3
+#define LBGUARD_LOGS_WHY          512     /* "<path>: <reason>" of an
+                                             unreadable input */
 /* clang-format on */
 
 
@@ -146,6 +149,45 @@ static const lbguard_class_t lbguard_classes[LC_N] = {
     {"unclassified", 0, 'i', 'i', 'i',
      "a 5xx no rule explains: read the raw example lines"},
 };
+
+
+/* ---------------------------------------------------------------- errors */
+
+/* the first error of the run (main thread only), for the {"error": ...}
+ * document --json prints when no report can be */
+static char lbguard_logs_errmsg[512];
+
+
+/* records msg as the run's error unless one is already recorded */
+static void
+lbguard_logs_note(const char *msg)
+{
+    if (lbguard_logs_errmsg[0] == '\0') {
+        snprintf(lbguard_logs_errmsg, sizeof(lbguard_logs_errmsg), "%s", msg);
+    }
+}
+
+
+/* lbguard_err("logs", ...) that also records the message
+ * (lbguard_logs_note()); main thread only */
+static void lbguard_logs_err(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+static void
+lbguard_logs_err(const char *fmt, ...)
+{
+    char    msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    lbguard_err("logs", "%s", msg);
+    lbguard_logs_note(msg);
+}
 
 
 /* ------------------------------------------------------------- options */
@@ -363,6 +405,8 @@ typedef struct {
     uint32_t      fnd_count[LBGUARD_LOGS_FINDINGS_CAP]; /* malformed-response
                                         confirmed, per findings text id */
     int           read_error;
+    unsigned long unreadable; /* inputs not read (lbguard_agg_unreadable) */
+    char          unreadable_shown[LBGUARD_LOGS_BAD_SHOWN][LBGUARD_LOGS_WHY];
 
     char bad[LBGUARD_LOGS_BAD_SHOWN][200];
 
@@ -376,6 +420,9 @@ typedef struct {
     lbguard_minute_t *minutes;
     uint32_t         *minute_slot;
     uint32_t          nminutes, minute_slots;
+    unsigned long     over_requests, over_5xx, over_failed; /* in minutes
+                                        beyond LBGUARD_LOGS_MINUTE_CAP: in
+                                        the totals, not in the timeline */
     int64_t           last_minute;
     uint32_t          last_minute_idx;
 
@@ -455,6 +502,20 @@ lbguard_agg_free(lbguard_agg_t *a)
     free(a->minute_slot);
     free(a->pending);
     free(a->tsv);
+}
+
+
+/* counts an input that could not be read (why: "<path>: <reason>"), the
+ * first LBGUARD_LOGS_BAD_SHOWN shown in the report; the exit status is 2 */
+static void
+lbguard_agg_unreadable(lbguard_agg_t *a, const char *why)
+{
+    if (a->unreadable < LBGUARD_LOGS_BAD_SHOWN) {
+        snprintf(a->unreadable_shown[a->unreadable], LBGUARD_LOGS_WHY, "%s",
+                 why);
+    }
+    a->unreadable++;
+    a->read_error = 1;
 }
 
 
@@ -960,6 +1021,8 @@ lbguard_count(lbguard_agg_t *a, int cls, uint32_t route, uint32_t target,
     if (mi != UINT32_MAX) {
         a->minutes[mi].cls[cls]++;
         a->minutes[mi].failed++;
+    } else {
+        a->over_failed++;
     }
 }
 
@@ -1081,6 +1144,8 @@ lbguard_agg_line(lbguard_agg_t *a, const char *line, size_t len,
     mi = lbguard_minute_idx(a, ln.t_us / 60000000);
     if (mi != UINT32_MAX) {
         a->minutes[mi].requests++;
+    } else {
+        a->over_requests++;
     }
     prev = a->target_last[tid];
     a->target_last[tid] = ln.t_us;
@@ -1101,6 +1166,8 @@ lbguard_agg_line(lbguard_agg_t *a, const char *line, size_t len,
         a->s5xx++;
         if (mi != UINT32_MAX) {
             a->minutes[mi].s5xx++;
+        } else {
+            a->over_5xx++;
         }
         if (ln.kind == LBGUARD_LINE_HAPROXY ? ln.term.p[0] == '-'
                                             : (ln.target_status == e))
@@ -1209,12 +1276,13 @@ lbguard_agg_line(lbguard_agg_t *a, const char *line, size_t len,
 /* ---------------------------------------------------------------- input */
 
 /* reads one input (path, or "-" for stdin) line by line into fn; returns 0,
- * or -1 when it cannot be opened or read (message printed) */
+ * or -1 when it cannot be opened or read (message printed, and written
+ * into why[0..LBGUARD_LOGS_WHY) as "<path>: <reason>") */
 static int
 lbguard_read_input(const char *path,
                    void (*fn)(void *ctx, const char *line, size_t len,
                               const char *file, unsigned long lineno),
-                   void *ctx, char *buf)
+                   void *ctx, char *buf, char *why)
 {
     gzFile        gz;
     int           fd, n, err;
@@ -1224,13 +1292,15 @@ lbguard_read_input(const char *path,
 
     fd = strcmp(path, "-") == 0 ? dup(0) : open(path, O_RDONLY);
     if (fd < 0) {
-        lbguard_err("logs", "%s: %s", label, strerror(errno));
+        snprintf(why, LBGUARD_LOGS_WHY, "%s: %s", label, strerror(errno));
+        lbguard_err("logs", "%s", why);
         return -1;
     }
     gz = gzdopen(fd, "rb");
     if (gz == NULL) {
         close(fd);
-        lbguard_err("logs", "%s: cannot read", label);
+        snprintf(why, LBGUARD_LOGS_WHY, "%s: cannot read", label);
+        lbguard_err("logs", "%s", why);
         return -1;
     }
     gzbuffer(gz, 1 << 17);
@@ -1239,7 +1309,9 @@ lbguard_read_input(const char *path,
 
         n = gzread(gz, buf + have, (unsigned) (LBGUARD_LOGS_BUF - have));
         if (n < 0) {
-            lbguard_err("logs", "%s: %s", label, gzerror(gz, &err));
+            snprintf(why, LBGUARD_LOGS_WHY, "%s: %s", label,
+                     gzerror(gz, &err));
+            lbguard_err("logs", "%s", why);
             gzclose(gz);
             return -1;
         }
@@ -1277,7 +1349,8 @@ lbguard_read_input(const char *path,
         }
     }
     if (gzclose(gz) != Z_OK) {
-        lbguard_err("logs", "%s: read error", label);
+        snprintf(why, LBGUARD_LOGS_WHY, "%s: read error", label);
+        lbguard_err("logs", "%s", why);
         return -1;
     }
     return 0;
@@ -1389,49 +1462,103 @@ lbguard_cmp_str(const void *x, const void *y)
 }
 
 
-/* adds path (a file, "-", or a directory walked recursively, names sorted)
- * to fl; returns 0, or -1 when it cannot be read (message printed) */
+/* a directory being walked and the ones above it: a directory met again
+ * below itself (through a symbolic link) is a loop */
+typedef struct lbguard_walk_s {
+    dev_t                        dev;
+    ino_t                        ino;
+    const char                  *path;
+    const struct lbguard_walk_s *up;
+} lbguard_walk_t;
+
+
+/* adds "<path>: <reason>" to bad, an input that is not read, and says so
+ * on stderr; returns 0, or -1 when out of memory */
 static int
-lbguard_collect(lbguard_files_t *fl, const char *path)
+lbguard_collect_bad(lbguard_files_t *bad, const char *path,
+                    const char *reason)
 {
-    struct stat     st;
-    DIR            *d;
-    struct dirent  *de;
-    lbguard_files_t sub;
-    size_t          i;
-    int             rc = 0;
+    char why[LBGUARD_LOGS_WHY];
+
+    if (snprintf(why, sizeof(why), "%s: %s", path, reason) < 0) {
+        why[0] = '\0';
+    }
+    lbguard_err("logs", "%s", why);
+    return lbguard_files_add(bad, why);
+}
+
+
+/* adds path (a file, "-", or a directory walked recursively, names sorted,
+ * dot files skipped) to fl. What cannot be read (stat or opendir fails: a
+ * missing file, a dangling symbolic link or one that points to itself; a
+ * directory loop; a name too long) goes to bad (lbguard_collect_bad()) and
+ * the walk goes on. up: the directories above path, NULL at the top.
+ * Returns 0, or -1 when out of memory (message printed). */
+static int
+lbguard_collect(lbguard_files_t *fl, lbguard_files_t *bad, const char *path,
+                const lbguard_walk_t *up)
+{
+    struct stat           st;
+    DIR                  *d;
+    struct dirent        *de;
+    lbguard_files_t       sub;
+    lbguard_walk_t        here;
+    const lbguard_walk_t *w;
+    size_t                i;
+    int                   rc = 0;
 
     if (strcmp(path, "-") == 0) {
         return lbguard_files_add(fl, path);
     }
     if (stat(path, &st) != 0) {
-        lbguard_err("logs", "%s: %s", path, strerror(errno));
-        return -1;
+        return lbguard_collect_bad(bad, path, strerror(errno));
     }
     if (!S_ISDIR(st.st_mode)) {
         return lbguard_files_add(fl, path);
     }
+    for (w = up; w != NULL; w = w->up) {
+        if (w->dev == st.st_dev && w->ino == st.st_ino) {
+            char reason[LBGUARD_LOGS_WHY];
+
+            snprintf(reason, sizeof(reason),
+                     "a directory loop (the directory %s again), not read "
+                     "twice",
+                     w->path);
+            return lbguard_collect_bad(bad, path, reason);
+        }
+    }
     d = opendir(path);
     if (d == NULL) {
-        lbguard_err("logs", "%s: %s", path, strerror(errno));
-        return -1;
+        return lbguard_collect_bad(bad, path, strerror(errno));
     }
     memset(&sub, 0, sizeof(sub));
     while ((de = readdir(d)) != NULL) {
         char p[4096];
+        int  n;
 
         if (de->d_name[0] == '.') {
             continue;
         }
-        snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
+        n = snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
+        if (n < 0 || (size_t) n >= sizeof(p)) {
+            if (lbguard_collect_bad(bad, de->d_name, strerror(ENAMETOOLONG))
+                != 0) {
+                rc = -1;
+            }
+            continue;
+        }
         if (lbguard_files_add(&sub, p) != 0) {
             rc = -1;
         }
     }
     closedir(d);
     qsort(sub.v, sub.n, sizeof(char *), lbguard_cmp_str);
+    here.dev = st.st_dev;
+    here.ino = st.st_ino;
+    here.path = path;
+    here.up = up;
     for (i = 0; i < sub.n; i++) {
-        if (lbguard_collect(fl, sub.v[i]) != 0) {
+        if (rc == 0 && lbguard_collect(fl, bad, sub.v[i], &here) != 0) {
             rc = -1;
         }
         free(sub.v[i]);
@@ -1497,6 +1624,13 @@ lbguard_agg_merge(lbguard_agg_t *d, const lbguard_agg_t *s)
     d->skip_empty += s->skip_empty;
     d->filtered += s->filtered;
     d->read_error |= s->read_error;
+    for (i = 0; i < s->unreadable && i < LBGUARD_LOGS_BAD_SHOWN; i++) {
+        if (d->unreadable + i < LBGUARD_LOGS_BAD_SHOWN) {
+            memcpy(d->unreadable_shown[d->unreadable + i],
+                   s->unreadable_shown[i], sizeof(s->unreadable_shown[i]));
+        }
+    }
+    d->unreadable += s->unreadable;
     for (i = 0; i < LBGUARD_LOGS_FINDINGS_CAP; i++) {
         d->fnd_count[i] += s->fnd_count[i];
     }
@@ -1550,6 +1684,9 @@ lbguard_agg_merge(lbguard_agg_t *d, const lbguard_agg_t *s)
         uint32_t                mi = lbguard_minute_idx(d, m->minute);
 
         if (mi == UINT32_MAX) {
+            d->over_requests += m->requests;
+            d->over_5xx += m->s5xx;
+            d->over_failed += m->failed;
             continue;
         }
         d->minutes[mi].requests += m->requests;
@@ -1617,6 +1754,9 @@ lbguard_agg_merge(lbguard_agg_t *d, const lbguard_agg_t *s)
         }
     }
     d->pending_lost += s->pending_lost;
+    d->over_requests += s->over_requests;
+    d->over_5xx += s->over_5xx;
+    d->over_failed += s->over_failed;
     d->tsv_lost += s->tsv_lost;
     free(rmap);
     free(tmap);
@@ -1804,13 +1944,20 @@ lbguard_print_json(lbguard_agg_t *a, unsigned long nfiles, int64_t est,
     double                     req = a->requests ? (double) a->requests : 1.0;
 
     printf("{\"lb\":\"%s\",\"input\":{\"files\":%lu,\"lines\":%lu,"
+           "\"unreadable\":%lu,\"unreadable_inputs\":[",
+           lbguard_lb_name(a), nfiles, a->lines, a->unreadable);
+    for (i = 0; i < a->unreadable && i < LBGUARD_LOGS_BAD_SHOWN; i++) {
+        printf(i ? "," : "");
+        lbguard_json_sv(a->unreadable_shown[i],
+                        strlen(a->unreadable_shown[i]));
+    }
+    printf("],"
            "\"skipped\":"
            "{\"test\":%lu,\"tcp\":%lu,\"nlb\":%lu,\"unparseable\":%lu,"
            "\"empty\":%lu,"
            "\"no_request\":%lu,\"filtered\":%lu},\"unparseable_examples\":[",
-           lbguard_lb_name(a), nfiles, a->lines, a->skip_test, a->skip_tcp,
-           a->skip_nlb, a->skip_bad, a->skip_empty, a->skip_norequest,
-           a->filtered);
+           a->skip_test, a->skip_tcp, a->skip_nlb, a->skip_bad, a->skip_empty,
+           a->skip_norequest, a->filtered);
     for (i = 0; i < a->skip_bad && i < LBGUARD_LOGS_BAD_SHOWN; i++) {
         printf(i ? "," : "");
         lbguard_json_sv(a->bad[i], strlen(a->bad[i]));
@@ -1901,7 +2048,10 @@ lbguard_print_json(lbguard_agg_t *a, unsigned long nfiles, int64_t est,
         }
         printf("}}");
     }
-    printf("],\"keepalive_estimate\":{\"races\":%lu,\"seconds\":", a->ngaps);
+    printf("],\"timeline_omitted\":{\"requests\":%lu,\"5xx\":%lu,"
+           "\"failed\":%lu},",
+           a->over_requests, a->over_5xx, a->over_failed);
+    printf("\"keepalive_estimate\":{\"races\":%lu,\"seconds\":", a->ngaps);
     if (a->ngaps) {
         printf("%.3f,\"median_gap\":%.6f,\"min_gap\":%.6f", est / 1e6,
                med / 1e6, a->gaps[0] / 1e6);
@@ -1941,6 +2091,17 @@ lbguard_print_text(lbguard_agg_t *a, unsigned long nfiles, int64_t est,
         a->skip_bad, a->skip_empty, a->skip_norequest, a->filtered);
     for (i = 0; i < a->skip_bad && i < LBGUARD_LOGS_BAD_SHOWN; i++) {
         printf("  unparseable: %s\n", a->bad[i]);
+    }
+    if (a->unreadable) {
+        printf("  unreadable inputs: %lu, read in part or not at all (exit "
+               "status 2)\n",
+               a->unreadable);
+    }
+    for (i = 0; i < a->unreadable && i < LBGUARD_LOGS_BAD_SHOWN; i++) {
+        printf("  unreadable: ");
+        lbguard_put_esc(a->unreadable_shown[i],
+                        strlen(a->unreadable_shown[i]));
+        printf("\n");
     }
     printf("\n%-26s %8s %9s  %-10s %9s\n", "class", "count", "share", "basis",
            "confirmed");
@@ -2019,6 +2180,13 @@ lbguard_print_text(lbguard_agg_t *a, unsigned long nfiles, int64_t est,
                            ? "  [burst: a deploy or a failing target, "
                              "not a background race]"
                            : "");
+    }
+    if (a->over_requests) {
+        printf("  not in the timeline: %lu requests (5xx %lu, failed %lu) "
+               "in minutes beyond its %d (31 days); they are in the totals "
+               "and classes: narrow the window with --since/--until\n",
+               a->over_requests, a->over_5xx, a->over_failed,
+               LBGUARD_LOGS_MINUTE_CAP);
     }
     if (a->ngaps) {
         printf("\nkeep-alive estimate: %lu races followed idle gaps of >= "
@@ -2185,6 +2353,7 @@ lbguard_job_run(void *arg)
 {
     lbguard_job_t *j = arg;
     char          *buf = malloc(LBGUARD_LOGS_BUF);
+    char           why[LBGUARD_LOGS_WHY];
     size_t         i;
 
     if (buf == NULL) {
@@ -2192,9 +2361,11 @@ lbguard_job_run(void *arg)
         return NULL;
     }
     for (i = 0; i < j->agg->nfiles; i++) {
-        if (lbguard_read_input(j->agg->files[i], lbguard_agg_cb, j->agg, buf)
-            != 0) {
-            j->agg->read_error = 1;
+        if (lbguard_read_input(j->agg->files[i], lbguard_agg_cb, j->agg, buf,
+                               why)
+            != 0)
+        {
+            lbguard_agg_unreadable(j->agg, why);
         }
     }
     free(buf);
@@ -2229,12 +2400,15 @@ lbguard_print_hwm(void)
 /*
  * Reads the options and inputs of "lbguard logs" (logs_usage) into o, in
  * (the access logs) and tl (--target-log files), whose defaults the caller
- * set. Returns 0, 1 after --help (printed), or -1 after a usage error
- * (printed on stderr).
+ * set; the access logs that cannot be read go to bad ("<path>: <reason>",
+ * lbguard_collect()). Returns 0, 1 after --help (printed), or -1 after a
+ * usage error, an unreadable --target-log or out of memory (printed on
+ * stderr).
  */
 static int
 lbguard_logs_options(int argc, char **argv, lbguard_logs_opts_t *o,
-                     lbguard_files_t *in, lbguard_files_t *tl)
+                     lbguard_files_t *in, lbguard_files_t *tl,
+                     lbguard_files_t *bad)
 {
     const char *v;
     int         i, r, c;
@@ -2256,29 +2430,50 @@ lbguard_logs_options(int argc, char **argv, lbguard_logs_opts_t *o,
             continue;
         }
         if (strcmp(a, "-") == 0 || a[0] != '-') {
-            if (lbguard_collect(in, a) != 0) {
+            if (lbguard_collect(in, bad, a, NULL) != 0) {
+                lbguard_logs_err("out of memory");
                 return -1;
             }
             continue;
         }
 #define LBG_OPT(name)                                                        \
-    ((r = lbguard_opt_value("logs", argc, argv, &i, name, &v)) != 0)
+    ((r = lbguard_opt_value("logs", argc, argv, &i, name, &v)) < 0           \
+         ? (lbguard_logs_note("option '" name "' needs a value"), 1)         \
+         : r != 0)
         if (LBG_OPT("--target-log")) {
-            if (r < 0 || lbguard_collect(tl, v) != 0) {
+            lbguard_files_t tbad;
+            size_t          k;
+
+            if (r < 0) {
+                return -1;
+            }
+            /* the join needs every target log: one it cannot read is an
+             * error, not a gap in the report */
+            memset(&tbad, 0, sizeof(tbad));
+            r = lbguard_collect(tl, &tbad, v, NULL);
+            if (r != 0 || tbad.n > 0) {
+                if (r != 0) {
+                    lbguard_logs_err("out of memory");
+                }
+                lbguard_logs_note(tbad.n > 0 ? tbad.v[0] : "out of memory");
+                for (k = 0; k < tbad.n; k++) {
+                    free(tbad.v[k]);
+                }
+                free(tbad.v);
                 return -1;
             }
         } else if (LBG_OPT("--since")) {
             if (r < 0
                 || lbguard_opt_time(v, &o->since_us, &o->since_tod) != 0) {
-                lbguard_err("logs", "--since: '%s' is not RFC 3339 or HH:MM",
-                            r < 0 ? "" : v);
+                lbguard_logs_err("--since: '%s' is not RFC 3339 or HH:MM",
+                                 r < 0 ? "" : v);
                 return -1;
             }
         } else if (LBG_OPT("--until")) {
             if (r < 0
                 || lbguard_opt_time(v, &o->until_us, &o->until_tod) != 0) {
-                lbguard_err("logs", "--until: '%s' is not RFC 3339 or HH:MM",
-                            r < 0 ? "" : v);
+                lbguard_logs_err("--until: '%s' is not RFC 3339 or HH:MM",
+                                 r < 0 ? "" : v);
                 return -1;
             }
         } else if (LBG_OPT("--target")) {
@@ -2286,8 +2481,8 @@ lbguard_logs_options(int argc, char **argv, lbguard_logs_opts_t *o,
                 return -1;
             }
             if (v[0] == '\0') {
-                lbguard_err("logs", "--target: empty (IP[:PORT], or "
-                                    "backend[/server] for HAProxy)");
+                lbguard_logs_err("--target: empty (IP[:PORT], or "
+                                 "backend[/server] for HAProxy)");
                 return -1;
             }
             o->target = v;
@@ -2308,13 +2503,13 @@ lbguard_logs_options(int argc, char **argv, lbguard_logs_opts_t *o,
                     }
                 }
                 if (c == LC_N) {
-                    lbguard_err("logs", "--class: unknown class '%s'", tok);
+                    lbguard_logs_err("--class: unknown class '%s'", tok);
                     return -1;
                 }
             }
         } else if (LBG_OPT("--race-max-tpt")) {
             if (r < 0 || lbguard_parse_duration(v, &ms) != 0) {
-                lbguard_err("logs", "--race-max-tpt: not a duration");
+                lbguard_logs_err("--race-max-tpt: not a duration");
                 return -1;
             }
             o->race_max_us = (int64_t) ms * 1000;
@@ -2322,7 +2517,7 @@ lbguard_logs_options(int argc, char **argv, lbguard_logs_opts_t *o,
             int x;
 
             if (r < 0 || lbguard_opt_int(v, 1, 1000000, &x) != 0) {
-                lbguard_err("logs", "--repro-min: not a count");
+                lbguard_logs_err("--repro-min: not a count");
                 return -1;
             }
             o->repro_min = (unsigned) x;
@@ -2330,31 +2525,30 @@ lbguard_logs_options(int argc, char **argv, lbguard_logs_opts_t *o,
             int x;
 
             if (r < 0 || lbguard_opt_int(v, 0, 100, &x) != 0) {
-                lbguard_err("logs", "--repro-pct: not a percentage");
+                lbguard_logs_err("--repro-pct: not a percentage");
                 return -1;
             }
             o->repro_pct = (unsigned) x;
         } else if (LBG_OPT("--top")) {
             if (r < 0 || lbguard_opt_int(v, 1, 64, &o->top) != 0) {
-                lbguard_err("logs", "--top: 1 to 64");
+                lbguard_logs_err("--top: 1 to 64");
                 return -1;
             }
         } else if (LBG_OPT("--examples")) {
             if (r < 0
                 || lbguard_opt_int(v, 0, LBGUARD_LOGS_EX_MAX, &o->examples)
                        != 0) {
-                lbguard_err("logs", "--examples: 0 to %d",
-                            LBGUARD_LOGS_EX_MAX);
+                lbguard_logs_err("--examples: 0 to %d", LBGUARD_LOGS_EX_MAX);
                 return -1;
             }
         } else if (LBG_OPT("--jobs")) {
             if (r < 0 || lbguard_opt_int(v, 1, 64, &o->jobs) != 0) {
-                lbguard_err("logs", "--jobs: 1 to 64");
+                lbguard_logs_err("--jobs: 1 to 64");
                 return -1;
             }
         } else {
-            lbguard_err("logs",
-                        "unknown option '%s' (see 'lbguard logs --help')", a);
+            lbguard_logs_err(
+                "unknown option '%s' (see 'lbguard logs --help')", a);
             return -1;
         }
 #undef LBG_OPT
@@ -2374,6 +2568,7 @@ lbguard_logs_join_load(lbguard_join_t *join, const lbguard_files_t *tl,
                        char *buf)
 {
     size_t f;
+    char   why[LBGUARD_LOGS_WHY];
 
     memset(join, 0, sizeof(*join));
     if (lbguard_names_init(&join->keys, 1u << 22, (size_t) 48 << 22) != 0
@@ -2382,13 +2577,15 @@ lbguard_logs_join_load(lbguard_join_t *join, const lbguard_files_t *tl,
                != 0
         || (join->finding_id = calloc(1u << 22, sizeof(uint32_t))) == NULL)
     {
-        lbguard_err("logs", "out of memory");
+        lbguard_logs_err("out of memory");
         return -1;
     }
     join->finding_id[0] = 0;
     (void) lbguard_names_id(&join->findings, "-", 1);
     for (f = 0; f < tl->n; f++) {
-        if (lbguard_read_input(tl->v[f], lbguard_join_cb, join, buf) != 0) {
+        if (lbguard_read_input(tl->v[f], lbguard_join_cb, join, buf, why)
+            != 0) {
+            lbguard_logs_note(why);
             return -1;
         }
     }
@@ -2400,7 +2597,7 @@ int
 lbguard_cmd_logs(int argc, char **argv)
 {
     lbguard_logs_opts_t o;
-    lbguard_files_t     in, tl;
+    lbguard_files_t     in, tl, bad;
     lbguard_join_t      join, *jp = NULL;
     lbguard_agg_t      *aggs = NULL;
     lbguard_job_t      *jobs = NULL;
@@ -2408,11 +2605,19 @@ lbguard_cmd_logs(int argc, char **argv)
     pthread_mutex_t     lock = PTHREAD_MUTEX_INITIALIZER;
     char               *buf = NULL;
     int                 i, r, c, rc = LBGUARD_EXIT_USAGE, fault = 0, nagg = 0;
+    int                 json = 0, reported = 0;
     size_t              f;
 
+    /* --json anywhere on the line: even a usage error before it is
+     * answered with a JSON document */
+    lbguard_logs_errmsg[0] = '\0';
+    for (i = 1; i < argc; i++) {
+        json |= strcmp(argv[i], "--json") == 0;
+    }
     memset(&o, 0, sizeof(o));
     memset(&in, 0, sizeof(in));
     memset(&tl, 0, sizeof(tl));
+    memset(&bad, 0, sizeof(bad));
     o.top = 5;
     o.examples = 3;
     o.jobs = 1;
@@ -2422,23 +2627,23 @@ lbguard_cmd_logs(int argc, char **argv)
     o.repro_min = 3;
     o.repro_pct = 50;
 
-    r = lbguard_logs_options(argc, argv, &o, &in, &tl);
+    r = lbguard_logs_options(argc, argv, &o, &in, &tl, &bad);
     if (r != 0) {
         rc = r > 0 ? LBGUARD_EXIT_OK : LBGUARD_EXIT_USAGE;
         goto done;
     }
-    if (in.n == 0) {
-        lbguard_err("logs", "no input (FILE, DIR or - for stdin)");
+    if (in.n == 0 && bad.n == 0) {
+        lbguard_logs_err("no input (FILE, DIR or - for stdin)");
         goto done;
     }
     if (o.json && o.lines) {
-        lbguard_err("logs", "--json and --lines are exclusive");
+        lbguard_logs_err("--json and --lines are exclusive");
         goto done;
     }
 
     buf = malloc(LBGUARD_LOGS_BUF);
     if (buf == NULL) {
-        lbguard_err("logs", "out of memory");
+        lbguard_logs_err("out of memory");
         goto done;
     }
     if (tl.n > 0) {
@@ -2456,19 +2661,19 @@ lbguard_cmd_logs(int argc, char **argv)
     jobs = calloc((size_t) nagg, sizeof(lbguard_job_t));
     th = calloc((size_t) nagg, sizeof(pthread_t));
     if (aggs == NULL || jobs == NULL || th == NULL) {
-        lbguard_err("logs", "out of memory");
+        lbguard_logs_err("out of memory");
         goto done;
     }
     for (i = 0; i < nagg; i++) {
         if (lbguard_agg_init(&aggs[i], &o, jp) != 0) {
-            lbguard_err("logs", "out of memory");
+            lbguard_logs_err("out of memory");
             nagg = i + 1;
             goto done;
         }
         aggs[i].out_lock = nagg > 1 ? &lock : NULL;
-        aggs[i].files = malloc(in.n * sizeof(char *));
+        aggs[i].files = malloc((in.n ? in.n : 1) * sizeof(char *));
         if (aggs[i].files == NULL) {
-            lbguard_err("logs", "out of memory");
+            lbguard_logs_err("out of memory");
             nagg = i + 1;
             goto done;
         }
@@ -2477,6 +2682,9 @@ lbguard_cmd_logs(int argc, char **argv)
         lbguard_agg_t *a = &aggs[f % (size_t) nagg];
 
         a->files[a->nfiles++] = in.v[f];
+    }
+    for (f = 0; f < bad.n; f++) { /* found unreadable while collecting */
+        lbguard_agg_unreadable(&aggs[0], bad.v[f]);
     }
     if (o.lines) {
         printf("# "
@@ -2493,7 +2701,7 @@ lbguard_cmd_logs(int argc, char **argv)
             jobs[i].agg = &aggs[i];
             if (pthread_create(&th[i], NULL, lbguard_job_run, &jobs[i]) != 0)
             {
-                lbguard_err("logs", "cannot start a thread");
+                lbguard_logs_err("cannot start a thread");
                 goto done;
             }
         }
@@ -2512,6 +2720,7 @@ lbguard_cmd_logs(int argc, char **argv)
     lbguard_agg_resolve(&aggs[0]);
     if (!o.lines) {
         lbguard_print_report(&aggs[0], (unsigned long) in.n);
+        reported = 1;
     }
     if (aggs[0].pending_lost) {
         lbguard_err(
@@ -2544,6 +2753,16 @@ lbguard_cmd_logs(int argc, char **argv)
                             : LBGUARD_EXIT_OK;
 
 done:
+    if (rc == LBGUARD_EXIT_USAGE && json && !reported) {
+        /* no report: a script reading --json still gets one document */
+        const char *m = lbguard_logs_errmsg[0] ? lbguard_logs_errmsg
+                                               : "usage error";
+
+        printf("{\"error\":");
+        lbguard_json_str(stdout, m, strlen(m));
+        printf("}\n");
+        (void) lbguard_flush_stdout("logs");
+    }
     if (aggs) {
         for (i = 0; i < nagg; i++) {
             free(aggs[i].files);
@@ -2566,6 +2785,10 @@ done:
         free(tl.v[f]);
     }
     free(tl.v);
+    for (f = 0; f < bad.n; f++) {
+        free(bad.v[f]);
+    }
+    free(bad.v);
     free(buf);
     return rc;
 }

@@ -44,8 +44,9 @@ typedef enum {
  * One parsed access-log line. Times are microseconds (durations) or
  * microseconds since the Unix epoch, UTC (instants); LBGUARD_T_NONE when
  * absent or unparseable. A duration logged as "-1" is LBGUARD_T_MINUS.
- * Status codes: 0..999; -1 for "-" (or absent); the CLB's backend status
- * "0" stays 0.
+ * Status codes: 100..599 (RFC 9110, 15), 0 for ALB's "000" and the CLB's
+ * backend "0", -1 for "-" (or absent); a line with any other value in a
+ * status field is LBGUARD_LINE_BAD.
  */
 typedef struct {
     lbguard_line_kind_e kind;
@@ -93,8 +94,9 @@ typedef struct {
  * Recognises, by the line itself: an ALB line (first token one of http,
  * https, h2, grpcs, ws, wss; at least the 12 unquoted leading fields; any
  * layout from 18 fields to any number of appended fields, list fields
- * quoted or not, `\"` and `\\` inside quoted fields), a CLB line (first
- * token an ISO 8601 timestamp; 15 fields; a TCP listener line, request
+ * quoted or not, a backslash inside quoted fields read as
+ * lbguard_quote_reading() in lbguard_logs_parse.c decides), a CLB line
+ * (first token an ISO 8601 timestamp; 15 fields; a TCP listener line, request
  * "- - - ", is LBGUARD_LINE_CLB_TCP), HAProxy's `option httplog` line
  * (with or without a syslog header up to "haproxy[pid]: "), NLB lines and
  * AWS's "Enable AccessLog for ELB" test lines. Returns out->kind.

@@ -19,10 +19,14 @@
 #include "lbguard_logs.h"
 
 
-/* a token of a space-delimited line: quoted tokens lose their quotes */
+/* a token of a space-delimited line: quoted tokens lose their quotes.
+ * literal: how a backslash inside quotes is read (lbguard_quote_reading());
+ * esc_quote: a quote was taken as escaped content (`\"`) in a token so far */
 typedef struct {
     const char *p;
     const char *end;
+    int         literal;
+    int         esc_quote;
 } lbguard_cur_t;
 
 
@@ -41,16 +45,24 @@ lbguard_next_token(lbguard_cur_t *c, lbguard_sv_t *tok)
     if (*p == '"') {
         const char *s = ++p;
 
-        /* `\"` and `\\` are escapes inside a quoted field (as Vector's
-         * parse_aws_alb_log reads them); an unterminated quote runs to the
-         * end of the line */
+        /* escape reading: `\"` and `\\` are escapes inside a quoted field
+         * (as Vector's parse_aws_alb_log reads them); literal reading: a
+         * backslash is a byte like any other and the first quote closes
+         * the field (ALB writes a quote inside a field as \x22). An
+         * unterminated quote runs to the end of the line. */
         for (;;) {
             const char *q = memchr(p, '"', (size_t) (c->end - p));
-            const char *bs = memchr(p, '\\', (size_t) ((q ? q : c->end) - p));
+            const char *bs = c->literal
+                                 ? NULL
+                                 : memchr(p, '\\',
+                                          (size_t) ((q ? q : c->end) - p));
 
             if (bs == NULL) {
                 p = q ? q : c->end;
                 break;
+            }
+            if (bs + 1 < c->end && bs[1] == '"') {
+                c->esc_quote = 1;
             }
             p = bs + 2; /* the escaped byte */
             if (p >= c->end) {
@@ -74,6 +86,65 @@ lbguard_next_token(lbguard_cur_t *c, lbguard_sv_t *tok)
     tok->len = (size_t) (p - tok->p);
     c->p = p;
     return 1;
+}
+
+
+/* 1 when line[0..end) splits cleanly under one reading of the backslash:
+ * every quoted token is closed by a quote followed by a space or the end of
+ * the line, and no unquoted token holds a quote */
+static int
+lbguard_quotes_clean(const char *line, const char *end, int literal)
+{
+    lbguard_cur_t c;
+    lbguard_sv_t  t;
+    int           quoted;
+
+    memset(&c, 0, sizeof(c));
+    c.p = line;
+    c.end = end;
+    c.literal = literal;
+    for (;;) {
+        while (c.p < end && *c.p == ' ') {
+            c.p++;
+        }
+        quoted = c.p < end && *c.p == '"';
+        if (!lbguard_next_token(&c, &t)) {
+            return 1;
+        }
+        /* a quoted token is closed when a quote follows its bytes */
+        if (quoted ? t.p + t.len >= end || (c.p < end && *c.p != ' ')
+                   : memchr(t.p, '"', t.len) != NULL)
+        {
+            return 0;
+        }
+    }
+}
+
+
+/*
+ * How to read a backslash inside the quoted fields of the ALB/CLB line
+ * line[0..end). AWS does not document an escape; ALB has been seen writing
+ * a quote inside a field as \x22 (DataBiosphere/azul#4920, 2023), which
+ * leaves a backslash as an ordinary byte, so a user agent that ends in a
+ * backslash is logged "curl\" ; other writers (Vector, Apache) escape with
+ * `\"`. The two readings split a line differently only when the escape
+ * reading takes a quote as content. Then the one under which the line
+ * splits cleanly (lbguard_quotes_clean()) wins; when both or neither do,
+ * the line is ambiguous. The caller parses under the escape reading first
+ * and asks only when that took a quote as content (esc_quote). Returns 0
+ * (escape reading), 1 (literal) or -1 (ambiguous: the line is not read).
+ */
+static int
+lbguard_quote_reading(const char *line, const char *end)
+{
+    int e, l;
+
+    e = lbguard_quotes_clean(line, end, 0);
+    l = lbguard_quotes_clean(line, end, 1);
+    if (e == l) {
+        return -1;
+    }
+    return l;
 }
 
 
@@ -106,7 +177,10 @@ lbguard_digits(const char *s, size_t n, int64_t *v)
 }
 
 
-/* a status code: 3 digits (including "000"), or -1 for "-" or "-1" */
+/* a status code: 100..599 (RFC 9110, 15: every valid status code is in
+ * that range), 0 ("000": ALB's code for some HTTP/2 failures; "0": the
+ * CLB's backend status when no response came), or -1 for "-" or "-1";
+ * anything else (999, 42) is not a status and the line is not read */
 static int
 lbguard_status(lbguard_sv_t v, int *st)
 {
@@ -116,7 +190,9 @@ lbguard_status(lbguard_sv_t v, int *st)
         *st = -1;
         return 0;
     }
-    if (v.len < 1 || v.len > 3 || lbguard_digits(v.p, v.len, &x) != 0) {
+    if (v.len < 1 || v.len > 3 || lbguard_digits(v.p, v.len, &x) != 0
+        || (x != 0 && (x < 100 || x > 599)))
+    {
         return -1;
     }
     *st = (int) x;
@@ -412,6 +488,7 @@ lbguard_parse_haproxy(const char *p, const char *end, lbguard_logline_t *out)
     int64_t       tm[5], acc;
     int           k;
 
+    memset(&c, 0, sizeof(c));
     c.p = p;
     c.end = end;
     /* client ip:port */
@@ -536,10 +613,11 @@ lbguard_log_reset(lbguard_logline_t *out)
 lbguard_line_kind_e
 lbguard_log_parse(const char *line, size_t len, lbguard_logline_t *out)
 {
-    lbguard_cur_t c;
+    lbguard_cur_t c, c0;
     lbguard_sv_t  first;
     const char   *end;
     size_t        i;
+    int           r;
 
     lbguard_log_reset(out);
 
@@ -547,6 +625,7 @@ lbguard_log_parse(const char *line, size_t len, lbguard_logline_t *out)
         len--;
     }
     end = line + len;
+    memset(&c, 0, sizeof(c));
     c.p = line;
     c.end = end;
     if (!lbguard_next_token(&c, &first)) {
@@ -561,7 +640,23 @@ lbguard_log_parse(const char *line, size_t len, lbguard_logline_t *out)
         || lbguard_sv_is(first, "h2") || lbguard_sv_is(first, "grpcs")
         || lbguard_sv_is(first, "ws") || lbguard_sv_is(first, "wss"))
     {
-        return out->kind = lbguard_parse_alb(&c, first, out);
+        c0 = c;
+        out->kind = lbguard_parse_alb(&c, first, out);
+        if (!c.esc_quote) {
+            return out->kind; /* both readings split the line alike */
+        }
+        r = lbguard_quote_reading(line, end);
+        if (r < 0) {
+            lbguard_log_reset(out);
+            return out->kind = LBGUARD_LINE_BAD;
+        }
+        if (r == 1) {
+            lbguard_log_reset(out);
+            c = c0;
+            c.literal = 1;
+            out->kind = lbguard_parse_alb(&c, first, out);
+        }
+        return out->kind;
     }
     if (lbguard_sv_is(first, "tls") && len > 8
         && memcmp(line + 4, "2.0 ", 4) == 0)
@@ -573,8 +668,17 @@ lbguard_log_parse(const char *line, size_t len, lbguard_logline_t *out)
      * a line that is not a CLB line is tried as HAProxy below */
     out->t_us = lbguard_log_iso_time(first.p, first.len);
     if (out->t_us != LBGUARD_T_NONE) {
+        c0 = c;
         out->kind = lbguard_parse_clb(&c, first, out);
-        if (out->kind != LBGUARD_LINE_BAD) {
+        r = c.esc_quote ? lbguard_quote_reading(line, end) : 0;
+        if (r == 1) {
+            lbguard_log_reset(out);
+            out->t_us = lbguard_log_iso_time(first.p, first.len);
+            c = c0;
+            c.literal = 1;
+            out->kind = lbguard_parse_clb(&c, first, out);
+        }
+        if (r >= 0 && out->kind != LBGUARD_LINE_BAD) {
             return out->kind;
         }
         lbguard_log_reset(out);

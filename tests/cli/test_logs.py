@@ -8,7 +8,10 @@ such). Also: skipped lines and their counts, gzip (multi-member) and
 directories and stdin give the same totals as the plain files, the filters,
 the trace-id join with a target log, the route-repetition rule, bursts, the
 keep-alive estimate, exit statuses, flat memory on a generated log, and the
-same run under ASan+UBSan (build/lbguard-asan) when it is built.
+same run under ASan+UBSan (build/lbguard-asan) when it is built. Also: a
+quoted field ending in a backslash, status codes outside 100..599, the
+timeline's minute cap, unreadable inputs under a directory (symbolic-link
+loops) and the {"error": ...} document of --json.
 
 Usage: python3 -m tests.cli.test_logs [--build DIR] [-k NAME]
 """
@@ -161,6 +164,186 @@ class Logs(lbgtest.TestCase):
             rc, doc = jdoc([p], binary=binary, env=lbgcli.ASAN_ENV)
             self.eq("syslog RFC 3339 header (%s): nothing unparseable, lb mixed" % os.path.basename(binary),
                     (doc.get("input", {}).get("skipped", {}).get("unparseable"), doc.get("lb")), (0, "mixed"))
+
+    def test_backslash_in_quotes(self):
+        # ALB writes a quote inside a field as \x22 (seen in a real line,
+        # DataBiosphere/azul#4920), so a user agent ending in a backslash is
+        # logged "curl\" and the backslash does not escape the quote; other
+        # writers escape with \" (alb-layouts.log line 12). The reading under
+        # which the line splits cleanly wins (docs/logs.md, Inputs); a line
+        # clean under neither is unparseable, never read with shifted fields.
+        ua_end = alb(0, "10.0.0.1:80", "0.000", "502", "-", "/a", "1-bs-0").replace('"ua"', '"curl\\"')
+        ua_esc = alb(1, "10.0.0.1:80", "0.000", "502", "-", "/b", "1-bs-1").replace(
+            '"ua"', '"Alba 10\\" Build/x"')
+        clb_end = ('2026-10-01T12:00:02.000000Z my-elb 192.0.2.1:4000 10.0.0.1:80 -1 -1 -1 504 0 0 0 '
+                   '"GET http://my-elb:80/c HTTP/1.1" "curl\\" - -')
+        amb = alb(3, "10.0.0.1:80", "0.000", "502", "-", "/d", "1-bs-3").replace('"ua"', '"a\\" b"c')
+        p = os.path.join(self.tmp, "backslash.log")
+        lbgtest.write_file(p, "\n".join([ua_end, ua_esc, clb_end, amb]) + "\n")
+        for binary in [b for b in (self.PLAIN, self.ASAN) if b]:
+            name = os.path.basename(binary)
+            rc, out, err = run(["--lines", p], binary=binary, env=lbgcli.ASAN_ENV)
+            self.eq("%s: --lines rows (trace id, conn_trace_id in place)" % name, out.splitlines()[1:], [
+                "2026-10-01T12:00:00.000000Z\tkeepalive-race\t502\t-1\t0.001000\t0.000000\t-1\t0.001000\t"
+                "10.0.0.1:80\tGET /a\tRoot=1-bs-0\tTID_1\t-",
+                "2026-10-01T12:00:01.000000Z\tkeepalive-race\t502\t-1\t0.001000\t0.000000\t-1\t0.001000\t"
+                "10.0.0.1:80\tGET /b\tRoot=1-bs-1\tTID_1\t-",
+                "2026-10-01T12:00:02.000000Z\tbackend-closed-or-timeout\t504\t0\t-1\t-1\t-1\t-\t"
+                "10.0.0.1:80\tGET /c\t\t\t-"])
+            self.eq("%s: exit 1" % name, rc, 1)
+            rc, doc = jdoc([p], binary=binary, env=lbgcli.ASAN_ENV)
+            self.eq("%s: the ambiguous line is unparseable and shown" % name,
+                    (doc.get("input", {}).get("skipped", {}).get("unparseable"),
+                     doc.get("input", {}).get("unparseable_examples"), doc.get("totals", {}).get("requests")),
+                    (1, ["%s:4: %s" % (p, amb[:120])], 3))
+            ex = [c.get("examples") for c in doc.get("classes", []) if c["id"] == "keepalive-race"]
+            self.eq("%s: examples keep the bytes" % name, ex, [[ua_end, ua_esc]])
+
+    def test_status_range(self):
+        # a status code is 100..599 (RFC 9110, 15); 999 or 42 in a status
+        # field is no status: the line is unparseable (counted, shown), not a
+        # 5xx. ALB's "000" and the CLB's backend "0" stay requests.
+        lines = [
+            alb(0, "10.0.0.1:80", "0.050", "999", "999", "/a", "1-st-0", rspt="0.000"),
+            alb(1, "10.0.0.1:80", "0.050", "502", "600", "/b", "1-st-1", rspt="0.000"),
+            '2026-10-01T12:00:02.000000Z my-elb 192.0.2.1:4000 10.0.0.1:80 0.001 0.002 0.000 999 999 0 0 '
+            '"GET http://my-elb:80/c HTTP/1.1" "curl/8" - -',
+            '10.1.2.3:40010 [01/Oct/2026:12:00:03.100] fe b3/s3 0/0/1/5/6 999 209 - - ---- '
+            '1/1/0/0/0 0/0 "GET /d HTTP/1.1"',
+            alb(4, "10.0.0.1:80", "0.050", "42", "-", "/e", "1-st-4", rspt="0.000"),
+            alb(5, "-", "-1", "000", "-", "/f", "1-st-5").replace(" 0.001 -1 -1 000", " -1 -1 -1 000"),
+            alb(6, "10.0.0.1:80", "0.050", "599", "599", "/g", "1-st-6", rspt="0.000"),
+        ]
+        p = os.path.join(self.tmp, "status-range.log")
+        lbgtest.write_file(p, "\n".join(lines) + "\n")
+        for binary in [b for b in (self.PLAIN, self.ASAN) if b]:
+            name = os.path.basename(binary)
+            rc, doc = jdoc([p], binary=binary, env=lbgcli.ASAN_ENV)
+            self.eq("%s: totals: 000 and 599 are requests, 599 the one 5xx" % name, doc.get("totals"),
+                    {"lines": 7, "requests": 2, "5xx": 1, "lb_generated_5xx": 0, "target_generated_5xx": 1,
+                     "failed": 1})
+            self.eq("%s: statuses outside 100..599 unparseable, the first 3 shown" % name,
+                    (doc.get("input", {}).get("skipped", {}).get("unparseable"),
+                     doc.get("input", {}).get("unparseable_examples")),
+                    (5, ["%s:%d: %s" % (p, n, lines[n - 1][:120]) for n in (1, 2, 3)]))
+            self.eq("%s: classes" % name, classes(doc), {"target-5xx": 1})
+            self.eq("%s: exit 1 (the 599)" % name, rc, 1)
+            rc, out, err = run(["--lines", p], binary=binary, env=lbgcli.ASAN_ENV)
+            self.eq("%s: --lines: only the 599" % name, [(r[1], r[2], r[3]) for r in rows(out)],
+                    [("target-5xx", "599", "599")])
+
+    def test_timeline_cap(self):
+        # the timeline holds 44640 distinct minutes (31 days); the requests of
+        # any later minute are in the totals and classes and said to be
+        # missing from the timeline, in the text and in --json
+        # (timeline_omitted), with --jobs (merged tables) too
+        tmpl = alb(0, "10.0.0.1:80", "0.000", "502", "-", "/a", "1-tl")
+        head, tail = tmpl[:5], tmpl[32:]   # around the time field
+        import datetime
+        t0 = datetime.datetime(2026, 10, 1, tzinfo=datetime.timezone.utc)
+        paths = []
+        for k, (lo, hi) in enumerate(((0, 30000), (30000, 44650))):
+            p = os.path.join(self.tmp, "timeline-%d.log" % k)
+            with open(p, "w") as f:
+                for i in range(lo, hi):
+                    t = t0 + datetime.timedelta(minutes=i)
+                    f.write(head + t.strftime("%Y-%m-%dT%H:%M:%S.000000Z") + tail + "\n")
+            paths.append(p)
+        for jobs in ("1", "2"):
+            rc, doc = jdoc(["--jobs", jobs] + paths)
+            self.eq("--jobs %s: totals" % jobs, (doc.get("totals", {}).get("requests"),
+                                                 doc.get("totals", {}).get("failed"), rc), (44650, 44650, 1))
+            tl = doc.get("timeline", [])
+            self.eq("--jobs %s: 44640 minutes in the timeline, the first to the last kept" % jobs,
+                    (len(tl), tl[0].get("minute") if tl else None, tl[-1].get("minute") if tl else None),
+                    (44640, "2026-10-01T00:00Z", "2026-10-31T23:59Z"))
+            self.eq("--jobs %s: the 10 minutes beyond the cap said" % jobs, doc.get("timeline_omitted"),
+                    {"requests": 10, "5xx": 10, "failed": 10})
+        rc, out, _ = run(paths)
+        self.check("text: the minutes beyond the cap said",
+                   "  not in the timeline: 10 requests (5xx 10, failed 10) in minutes beyond its 44640 "
+                   "(31 days); they are in the totals and classes: narrow the window with --since/--until\n"
+                   in out, out[-1500:])
+        rc, doc = jdoc([paths[0]])
+        self.eq("under the cap: nothing omitted", doc.get("timeline_omitted"),
+                {"requests": 0, "5xx": 0, "failed": 0})
+        rc, out, _ = run([paths[0]])
+        self.check("under the cap: no such line", "not in the timeline" not in out, "")
+        for p in paths:
+            os.unlink(p)
+
+    def test_json_errors(self):
+        # with --json, stdout is one JSON document whatever happens: a usage
+        # error (even one before --json on the line) gives {"error": ...} and
+        # exit 2, the message also on stderr; an input that fails while being
+        # read still gives the report (exit 2)
+        p = os.path.join(LOGS, "clb.log")
+        cases = [
+            (["--frobnicate", "--json", p], "unknown option '--frobnicate' (see 'lbguard logs --help')"),
+            (["--json"], "no input (FILE, DIR or - for stdin)"),
+            (["--json", "--lines", p], "--json and --lines are exclusive"),
+            (["--json", "--since", "yesterday", p], "--since: 'yesterday' is not RFC 3339 or HH:MM"),
+            (["--json", p, "--since"], "option '--since' needs a value"),
+            (["--json", "--class", "nope", p], "--class: unknown class 'nope'"),
+            (["--json", "--target-log", os.path.join(self.tmp, "nope.log"), p],
+             "%s: No such file or directory" % os.path.join(self.tmp, "nope.log")),
+        ]
+        for binary in [b for b in (self.PLAIN, self.ASAN) if b]:
+            name = os.path.basename(binary)
+            for args, msg in cases:
+                rc, out, err = run(args, binary=binary, env=lbgcli.ASAN_ENV)
+                self.eq("%s: %s: exit 2, {\"error\"} on stdout, the message on stderr" % (name, " ".join(args[:2])),
+                        (rc, out, ("lbguard: logs: " + msg + "\n") in err),
+                        (2, json.dumps({"error": msg}, separators=(",", ":")) + "\n", True))
+            bad = os.path.join(self.tmp, "json-broken.gz")
+            z = gzip.compress(lbgtest.read_bytes(p))
+            lbgtest.write_file(bad, z[:len(z) // 2])
+            rc, doc = jdoc([bad, p], binary=binary, env=lbgcli.ASAN_ENV)
+            self.eq("%s: truncated gzip: exit 2, a report with the lines read" % name,
+                    (rc, doc.get("input", {}).get("files"), doc.get("totals", {}).get("lines", 0) >= 5),
+                    (2, 2, True))
+
+    def test_unreadable_inputs(self):
+        # under a directory argument, a symbolic link to itself, a dangling
+        # one and a link back to an ancestor (a loop) are unreadable inputs:
+        # each said on stderr, counted and shown in the report, the other
+        # files read; exit 2 (docs/logs.md, exit status). A missing file
+        # argument is the same.
+        d = os.path.join(self.tmp, "loops")
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(os.path.join(d, "sub"))
+        shutil.copy(os.path.join(LOGS, "clb.log"), os.path.join(d, "a.log"))
+        shutil.copy(os.path.join(LOGS, "alb-constructed.log"), os.path.join(d, "sub", "b.log"))
+        os.symlink("self", os.path.join(d, "self"))
+        os.symlink("nowhere", os.path.join(d, "dangling"))
+        os.symlink("..", os.path.join(d, "sub", "up"))
+        missing = os.path.join(self.tmp, "missing.log")
+        why = ["%s/dangling: No such file or directory" % d,
+               "%s/self: Too many levels of symbolic links" % d,
+               "%s/sub/up: a directory loop (the directory %s again), not read twice" % (d, d),
+               "%s: No such file or directory" % missing]
+        rc, base = jdoc([os.path.join(LOGS, "clb.log"), os.path.join(LOGS, "alb-constructed.log")])
+        for binary in [b for b in (self.PLAIN, self.ASAN) if b]:
+            name = os.path.basename(binary)
+            for jobs in ("1", "2"):
+                rc, out, err = run(["--json", "--jobs", jobs, d, missing], binary=binary, env=lbgcli.ASAN_ENV)
+                doc = json.loads(out) if out.startswith("{") else {}
+                self.eq("%s --jobs %s: exit 2, every unreadable input on stderr once" % (name, jobs),
+                        (rc, [l for l in err.splitlines() if "sanitizer" not in l.lower()]),
+                        (2, ["lbguard: logs: " + w for w in why]))
+                self.eq("%s --jobs %s: counted, the first three shown" % (name, jobs),
+                        (doc.get("input", {}).get("files"), doc.get("input", {}).get("unreadable"),
+                         doc.get("input", {}).get("unreadable_inputs")), (2, 4, why[:3]))
+                self.eq("%s --jobs %s: the other files read" % (name, jobs),
+                        (doc.get("totals"), classes(doc)), (base.get("totals"), classes(base)))
+            rc, out, err = run([d], binary=binary, env=lbgcli.ASAN_ENV)
+            self.check("%s: text report: the unreadable inputs" % name,
+                       ("  unreadable inputs: 3, read in part or not at all (exit status 2)\n"
+                        + "".join("  unreadable: %s\n" % w for w in why[:3])) in out, out[:900])
+            self.eq("%s: text report: exit 2" % name, rc, 2)
+        rc, out, err = run([missing])
+        self.eq("only a missing file: exit 2, a report of nothing",
+                (rc, "  unreadable: %s\n" % why[3] in out, "0 inputs, 0 lines" in out), (2, True, True))
 
     def test_haproxy_cut_body(self):
         # SD-- / sD--: the server closed / timed out during the body; HAProxy

@@ -5,9 +5,10 @@
  * The input is one line (no LF needed). It is copied into a buffer of
  * exactly its length, so ASan catches any read past the end, then parsed;
  * the target aborts when a field view points outside the line, a kind is
- * out of range, or the parse of the same bytes differs between two calls
- * (no hidden state). Seeds: the files of tests/logs/ (whole files work too: the
- * parser stops at nothing, a file is just a long line).
+ * out of range, a status code is not -1, 0 or 100..599, or the parse of
+ * the same bytes differs between two calls (no hidden state). Seeds: the
+ * files of tests/logs/ (whole files work too: the parser stops at nothing,
+ * a file is just a long line).
  */
 
 #include <stdint.h>
@@ -64,8 +65,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             inside(vs[i], buf, size);
         }
     }
-    if (a.elb_status < -1 || a.elb_status > 999 || a.target_status < -1
-        || a.target_status > 999)
+    /* a status is -1, 0 or 100..599 (RFC 9110, 15) */
+    if (a.elb_status < -1 || a.elb_status > 599
+        || (a.elb_status > 0 && a.elb_status < 100) || a.target_status < -1
+        || a.target_status > 599
+        || (a.target_status > 0 && a.target_status < 100))
     {
         abort();
     }
