@@ -675,7 +675,8 @@ int lbg_field_is_content_length(const unsigned char *name, size_t len);
  * The detail quotes the offending field and bytes; untrusted bytes are
  * escaped (\xHH for anything outside printable ASCII, and for '"' and
  * '\\') and truncated to about 64 bytes with "...". The outcome is the
- * rule's repair when `repaired` is 1, "not repaired (detect mode)" when 0.
+ * repair (lbg_finding_repair()) when `repaired` is 1, "not repaired
+ * (detect mode)" when 0.
  * Adapters log "lbguard: " followed by this. `r` is read only for the
  * field a finding names; it may be NULL for a finding with field
  * LBG_NO_FIELD (the body guard's). Returns the length written (excluding
@@ -683,6 +684,16 @@ int lbg_field_is_content_length(const unsigned char *name, size_t len);
  */
 size_t lbg_finding_format(const lbg_response_t *r, const lbg_finding_t *f,
                           int repaired, char *buf, size_t size);
+
+/*
+ * What repair mode does about finding `f`, in words (the outcome of its
+ * log line): its rule's repair (lbg_rule_t.repair), except for the raw
+ * parser's field-name-invalid of white space before the colon (n1 > 0, the
+ * bytes of white space; RFC 9112 5.1), whose field stays without it:
+ * "white space before the colon removed". "none" for an unknown rule.
+ * Never NULL.
+ */
+const char *lbg_finding_repair(const lbg_finding_t *f);
 
 /*
  * Writes the compact summary used by $lbguard_findings (nginx) and the
