@@ -506,6 +506,14 @@ typedef struct {
     int64_t              n2;
     unsigned             after_repair : 1; /* budget rules: n1 is the
                                               size once repaired */
+    unsigned             at_least : 1;     /* body-longer-than-content-
+                                              length, body-on-bodiless: n2
+                                              counts the body only as far
+                                              as it was read when the
+                                              finding was made (a guard
+                                              that reports at the first
+                                              byte past the end); the
+                                              message says "at least" */
 } lbg_finding_t;
 
 /* What a repair asks the host to do. */
@@ -749,6 +757,17 @@ size_t lbg_body_feed(lbg_body_t *b, size_t len);
  * BODY_LONGER, BODY_SHORTER, or LBG_RULE_NONE.
  */
 lbg_rule_e lbg_body_rule(const lbg_body_t *b, int at_end);
+
+/*
+ * The finding of body b (rule lbg_body_rule(b, at_end); LBG_NO_FIELD, no
+ * bytes; n1 the declared length, n2 the bytes seen) into *f, for the body
+ * guards' log lines. Before the end (at_end 0: the guard reports at the
+ * first byte past the declared length) n2 is only what has been seen so
+ * far: at_least is set and the message says "body at least N bytes".
+ * Returns the rule, LBG_RULE_NONE (f untouched) when there is no finding.
+ */
+lbg_rule_e lbg_body_finding(const lbg_body_t *b, int at_end,
+                            lbg_finding_t *f);
 
 /* What to do with a body (lbg_body_verdict()). */
 typedef enum {

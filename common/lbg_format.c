@@ -205,19 +205,27 @@ lbg_finding_format(const lbg_response_t *r, const lbg_finding_t *f,
         }
         break;
     case LBG_RULE_BODY_ON_BODILESS:
+        if (f->at_least) {
+            lbg__puts(&o, "at least ");
+        }
         lbg__putn(&o, f->n2);
         lbg__puts(&o, " body bytes on a response that has no body");
         break;
     case LBG_RULE_BODY_LONGER:
     case LBG_RULE_BODY_SHORTER:
         if (f->n1 < 0) {
+            if (f->at_least) {
+                lbg__puts(&o, "at least ");
+            }
             lbg__putn(&o, f->n2);
             lbg__puts(&o, " bytes after the end of the chunked body");
             break;
         }
         lbg__puts(&o, "Content-Length ");
         lbg__putn(&o, f->n1);
-        lbg__puts(&o, ", body ");
+        lbg__puts(&o, f->at_least && f->rule == LBG_RULE_BODY_LONGER
+                          ? ", body at least "
+                          : ", body ");
         lbg__putn(&o, f->n2);
         lbg__puts(&o, f->rule == LBG_RULE_BODY_SHORTER && f->n2 < f->n1
                           ? " bytes before the end"

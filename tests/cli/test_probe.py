@@ -180,6 +180,14 @@ class Probes:
         add("scripted 100 with Content-Length 5 and no bytes, 200, FIN after 1 s",
             "http://127.0.0.1:%d/" % cl100_none.port, LB, 1.0, "fin", "raise", 1)
         servers += [early, two, lone, cl100, cl100_split, cl100_none]
+        # a body longer than its Content-Length, the excess in two parts: the
+        # probe reads to the declared end (2 bytes past it came in the same
+        # read), the 9 after them come while idle
+        longer = S.ScriptedServer([b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloEX",
+                                   b"TRA-BYTES"], 1.0)
+        add("scripted body longer than Content-Length, in two parts, FIN after 1 s",
+            "http://127.0.0.1:%d/" % longer.port, LB, 1.1, "fin", "raise", 1)
+        servers.append(longer)
         add("scripted server that outlasts the wait", "http://127.0.0.1:%d/" % forever.port,
             ["--lb-idle-timeout", "1s", "--margin", "0"], 3.0, "open", "ok", 0)
 
@@ -282,6 +290,13 @@ class Probe(lbgtest.TestCase):
                        [f["rule"] for f in o["findings"]] == ["body-shorter-than-content-length"] and
                        o["keepalive"]["message"] == "the server closed the connection (FIN) before the "
                        "response ended: keep-alive not measured" and not o["response_complete"], o)
+        n = "scripted body longer than Content-Length, in two parts, FIN after 1 s"
+        if results.get(n, (0, None))[1]:
+            o = results[n][1]
+            self.eq("body longer, read to the declared end: the count is a lower bound",
+                    ([f["message"] for f in o["findings"]], o["keepalive"]["idle_bytes"]),
+                    (["body-longer-than-content-length: Content-Length 5, body at least 7 "
+                      "bytes, not repaired (detect mode)"], 9))
         n = "nginx, --method HEAD"
         if results.get(n, (0, None))[1]:
             o = results[n][1]
