@@ -12,7 +12,8 @@ Servers and their idle keep-alive timeouts:
                       malformed response; never closes within the wait;
                       interim responses (103, 100) before the final one,
                       or a 103 and nothing after it; a 100 with a
-                      Content-Length, with and without its bytes
+                      Content-Length, with and without its bytes; a body
+                      longer than its Content-Length, in two parts
   Python http.server  HTTP/1.0 (Connection: close); and HTTPS (1 s)
 Each probe runs with --json --lb-idle-timeout 3s --margin 1s (the server
 must keep idle connections 4 s): the measured idle close must be within

@@ -1,6 +1,7 @@
 /*
  * test_keepalive.c -- the keep-alive verdict, the load-balancer presets and
- * the body guard (lbg_body_init / lbg_body_feed / lbg_body_rule).
+ * the body guard (lbg_body_init / lbg_body_feed / lbg_body_rule /
+ * lbg_body_finding).
  */
 
 #include "lbg_test_util.h"
