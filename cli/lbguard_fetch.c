@@ -36,6 +36,31 @@ lbguard_header_end(const unsigned char *buf, size_t len, size_t from)
 }
 
 
+/* 1 when b[0..n), the bytes after interim response v's header section,
+ * settle where the next response starts as the core has it
+ * (lbg_raw_t.interim_body, which lbguard_analyse_chain() follows): after
+ * the bytes its first Content-Length announces, unless they begin a
+ * response ("HTTP/"). 0 while more bytes could change that. */
+static int
+lbguard_interim_settled(const lbg_response_t *v, const unsigned char *b,
+                        size_t n)
+{
+    int64_t x = -1;
+    size_t  i;
+
+    for (i = 0; i < v->nfields; i++) {
+        if (lbg_field_is_content_length(v->fields[i].name,
+                                        v->fields[i].name_len)) {
+            x = lbg_content_length_parse(v->fields[i].value,
+                                         v->fields[i].value_len);
+            break;
+        }
+    }
+    return x <= 0 || (uint64_t) x <= (uint64_t) n
+           || (n >= 5 && memcmp(b, "HTTP/", 5) == 0);
+}
+
+
 size_t
 lbguard_build_request(const char *method, const char *const *headers,
                       size_t nheaders, const lbguard_url_t *u, char **req)
@@ -90,7 +115,9 @@ lbguard_read_response(lbguard_conn_t *c, int head, int64_t deadline,
     lbg_chunked_t    ch;
     unsigned char   *nb;
     size_t           cap = 0, hdr = 0, need = 0, fed = 0, start = 0, scan;
-    size_t           interim = 0;
+    size_t           interim = 0, ih;
+    int              settled = 1; /* 0: an interim response at `start`
+                                     waits for the bytes after it */
     lbg_framing_e    framing = LBG_FRAMING_CLOSE;
     long             n;
     int              err, rc, more;
@@ -142,12 +169,14 @@ lbguard_read_response(lbguard_conn_t *c, int head, int64_t deadline,
         r->len += (size_t) n;
 
         /* An interim response (1xx but 101) is followed by the next
-         * response, up to the final one (RFC 9110 15.2): its header
-         * section ends it here, and the search goes on after it. */
+         * response, up to the final one (RFC 9110 15.2): it ends with its
+         * header section, or after the body its Content-Length announced
+         * (body-on-bodiless: where lbguard_analyse_chain() and `check`
+         * start the next response), and the search goes on after it. */
         scan = r->len > (size_t) n + 2 ? r->len - (size_t) n - 2 : 0;
         for (more = hdr == 0; more;) {
             hdr = lbguard_header_end(r->buf, r->len,
-                                     scan > start ? scan : start);
+                                     scan > start && settled ? scan : start);
             if (hdr == 0) {
                 break;
             }
@@ -158,11 +187,26 @@ lbguard_read_response(lbguard_conn_t *c, int head, int64_t deadline,
             {
                 return -1;
             }
-            more = lbguard_is_interim(&res)
-                   && interim++ < LBGUARD_INTERIM_MAX;
+            more = lbguard_is_interim(&res) && interim < LBGUARD_INTERIM_MAX;
             if (more) {
+                ih = start + res.raw.header_len;
+                settled = lbguard_interim_settled(&res.raw.view, r->buf + ih,
+                                                  r->len - ih);
                 lbguard_result_free(&res);
-                start = hdr;
+                if (!settled) {
+                    hdr = 0; /* read on; found again from `start` */
+                    break;
+                }
+                /* the core's verdict on its body, over the bytes so far */
+                if (lbguard_analyse("probe", &res, LBG_PROFILE_STRICTEST,
+                                    r->buf + start, r->len - start, head)
+                    != 0)
+                {
+                    return -1;
+                }
+                start = ih + res.raw.interim_body;
+                lbguard_result_free(&res);
+                interim++;
                 hdr = 0;
                 continue;
             }

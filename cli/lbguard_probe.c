@@ -346,6 +346,30 @@ typedef struct {
 } lbguard_probe_run_t;
 
 
+/* The fetch stops reading where the final response's framing ends (RFC
+ * 9112 6.3): bytes past it that came in the same read are in its body
+ * findings, those that come later are the idle wait's. Unless the server
+ * closed while the response was read, a body-longer-than-content-length or
+ * body-on-bodiless count is only what had come by then: "at least". */
+static void
+lbguard_probe_at_least(lbguard_chain_t *ch, const lbguard_resp_t *resp)
+{
+    lbg_report_t *rep = &ch->msg[ch->n - 1].rep;
+    size_t        k;
+
+    if (resp->closed) {
+        return;
+    }
+    for (k = 0; k < rep->nfindings; k++) {
+        if (rep->findings[k].rule == LBG_RULE_BODY_LONGER
+            || rep->findings[k].rule == LBG_RULE_BODY_ON_BODILESS)
+        {
+            rep->findings[k].at_least = 1;
+        }
+    }
+}
+
+
 /* Connects to u, sends the request and reads one response into *resp.
  * Returns 0 with a response, else -1 (the reason said on stderr). */
 static int
@@ -690,6 +714,8 @@ lbguard_cmd_probe(int argc, char **argv)
         lbguard_conn_close(&c);
         return LBGUARD_EXIT_USAGE;
     }
+
+    lbguard_probe_at_least(&ch, &resp);
 
     memset(&m, 0, sizeof(m));
     m.idle = IDLE_OPEN;

@@ -252,7 +252,8 @@ lbguard_print_findings(FILE *out, const char *label,
         fputs("      rejected by: ", out);
         lbguard_print_lbs(out, fx.rule ? fx.rule->lb_mask : 0, 0);
         fprintf(out, "\n      repair:      %s (%s)\n",
-                fx.rule ? fx.rule->repair : "", fx.rule ? fx.rule->rfc : "");
+                fx.rule ? lbg_finding_repair(f) : "",
+                fx.rule ? fx.rule->rfc : "");
     }
 
     if (rep->truncated) {
@@ -328,7 +329,7 @@ lbguard_json_finding_list(lbguard_json_t *j, const lbguard_result_t *res,
         lbguard_json_key(j, "rejected_by");
         lbguard_json_lbs(j, fx.rule ? fx.rule->lb_mask : 0);
         lbguard_json_key(j, "repair");
-        lbguard_json_cstr(j, fx.rule ? fx.rule->repair : "");
+        lbguard_json_cstr(j, fx.rule ? lbg_finding_repair(f) : "");
         lbguard_json_end(j, '}');
     }
     lbguard_json_end(j, ']');

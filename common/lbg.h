@@ -506,6 +506,14 @@ typedef struct {
     int64_t              n2;
     unsigned             after_repair : 1; /* budget rules: n1 is the
                                               size once repaired */
+    unsigned             at_least : 1;     /* body-longer-than-content-
+                                              length, body-on-bodiless: n2
+                                              counts the body only as far
+                                              as it was read when the
+                                              finding was made (a guard
+                                              that reports at the first
+                                              byte past the end); the
+                                              message says "at least" */
 } lbg_finding_t;
 
 /* What a repair asks the host to do. */
@@ -675,7 +683,8 @@ int lbg_field_is_content_length(const unsigned char *name, size_t len);
  * The detail quotes the offending field and bytes; untrusted bytes are
  * escaped (\xHH for anything outside printable ASCII, and for '"' and
  * '\\') and truncated to about 64 bytes with "...". The outcome is the
- * rule's repair when `repaired` is 1, "not repaired (detect mode)" when 0.
+ * repair (lbg_finding_repair()) when `repaired` is 1, "not repaired
+ * (detect mode)" when 0.
  * Adapters log "lbguard: " followed by this. `r` is read only for the
  * field a finding names; it may be NULL for a finding with field
  * LBG_NO_FIELD (the body guard's). Returns the length written (excluding
@@ -683,6 +692,16 @@ int lbg_field_is_content_length(const unsigned char *name, size_t len);
  */
 size_t lbg_finding_format(const lbg_response_t *r, const lbg_finding_t *f,
                           int repaired, char *buf, size_t size);
+
+/*
+ * What repair mode does about finding `f`, in words (the outcome of its
+ * log line): its rule's repair (lbg_rule_t.repair), except for the raw
+ * parser's field-name-invalid of white space before the colon (n1 > 0, the
+ * bytes of white space; RFC 9112 5.1), whose field stays without it:
+ * "white space before the colon removed". "none" for an unknown rule.
+ * Never NULL.
+ */
+const char *lbg_finding_repair(const lbg_finding_t *f);
 
 /*
  * Writes the compact summary used by $lbguard_findings (nginx) and the
@@ -738,6 +757,17 @@ size_t lbg_body_feed(lbg_body_t *b, size_t len);
  * BODY_LONGER, BODY_SHORTER, or LBG_RULE_NONE.
  */
 lbg_rule_e lbg_body_rule(const lbg_body_t *b, int at_end);
+
+/*
+ * The finding of body b (rule lbg_body_rule(b, at_end); LBG_NO_FIELD, no
+ * bytes; n1 the declared length, n2 the bytes seen) into *f, for the body
+ * guards' log lines. Before the end (at_end 0: the guard reports at the
+ * first byte past the declared length) n2 is only what has been seen so
+ * far: at_least is set and the message says "body at least N bytes".
+ * Returns the rule, LBG_RULE_NONE (f untouched) when there is no finding.
+ */
+lbg_rule_e lbg_body_finding(const lbg_body_t *b, int at_end,
+                            lbg_finding_t *f);
 
 /* What to do with a body (lbg_body_verdict()). */
 typedef enum {

@@ -81,3 +81,23 @@ lbg_body_rule(const lbg_body_t *b, int at_end)
     default: return LBG_RULE_NONE;
     }
 }
+
+
+lbg_rule_e
+lbg_body_finding(const lbg_body_t *b, int at_end, lbg_finding_t *f)
+{
+    lbg_rule_e rule = lbg_body_rule(b, at_end);
+
+    if (rule == LBG_RULE_NONE) {
+        return rule;
+    }
+    f->rule = rule;
+    f->field = LBG_NO_FIELD;
+    f->at = NULL;
+    f->at_len = 0;
+    f->n1 = b->declared;
+    f->n2 = b->sent;
+    f->after_repair = 0;
+    f->at_least = !at_end && rule != LBG_RULE_BODY_SHORTER;
+    return rule;
+}

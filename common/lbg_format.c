@@ -123,7 +123,6 @@ size_t
 lbg_finding_format(const lbg_response_t *r, const lbg_finding_t *f,
                    int repaired, char *buf, size_t size)
 {
-    const lbg_rule_t  *rule = lbg_rule(f->rule);
     const lbg_field_t *fl = NULL;
     lbg__out_t         o;
 
@@ -206,19 +205,27 @@ lbg_finding_format(const lbg_response_t *r, const lbg_finding_t *f,
         }
         break;
     case LBG_RULE_BODY_ON_BODILESS:
+        if (f->at_least) {
+            lbg__puts(&o, "at least ");
+        }
         lbg__putn(&o, f->n2);
         lbg__puts(&o, " body bytes on a response that has no body");
         break;
     case LBG_RULE_BODY_LONGER:
     case LBG_RULE_BODY_SHORTER:
         if (f->n1 < 0) {
+            if (f->at_least) {
+                lbg__puts(&o, "at least ");
+            }
             lbg__putn(&o, f->n2);
             lbg__puts(&o, " bytes after the end of the chunked body");
             break;
         }
         lbg__puts(&o, "Content-Length ");
         lbg__putn(&o, f->n1);
-        lbg__puts(&o, ", body ");
+        lbg__puts(&o, f->at_least && f->rule == LBG_RULE_BODY_LONGER
+                          ? ", body at least "
+                          : ", body ");
         lbg__putn(&o, f->n2);
         lbg__puts(&o, f->rule == LBG_RULE_BODY_SHORTER && f->n2 < f->n1
                           ? " bytes before the end"
@@ -297,9 +304,23 @@ lbg_finding_format(const lbg_response_t *r, const lbg_finding_t *f,
     if (!repaired) {
         lbg__puts(&o, "not repaired (detect mode)");
     } else {
-        lbg__puts(&o, rule ? rule->repair : "none");
+        lbg__puts(&o, lbg_finding_repair(f));
     }
     return o.len;
+}
+
+
+const char *
+lbg_finding_repair(const lbg_finding_t *f)
+{
+    const lbg_rule_t *rule = lbg_rule(f->rule);
+
+    if (f->rule == LBG_RULE_FIELD_NAME_INVALID && f->n1 > 0) {
+        /* the raw parser's finding of white space before the colon
+         * (RFC 9112 5.1): the field stays, without it */
+        return "white space before the colon removed";
+    }
+    return rule ? rule->repair : "none";
 }
 
 

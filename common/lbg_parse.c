@@ -137,14 +137,29 @@ lbg__parse_status(const lbg_policy_t *p, const unsigned char *buf, size_t len,
 }
 
 
+/* 1 when b[0..n) is a token (RFC 9110 5.6.2: 1*tchar). */
+static int
+lbg__token(const unsigned char *b, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (!lbg__is(b[i], LBG__TCHAR)) {
+            return 0;
+        }
+    }
+    return n > 0;
+}
+
+
 /*
  * The header section of buf[0..len) after the status line that ends at
  * offset e (RFC 9112 5): field lines into fields[] (fields_cap of them,
  * out->view.nfields set), obs-fold lines joined to the field they
  * continue (RFC 9112 5.2), out->header_len past the empty line (0 when
  * the section does not end); the findings of lines without a colon, of
- * too many lines and of bare LF line ends (first_bare: the first one so
- * far, from the status line).
+ * white space before a colon, of too many lines and of bare LF line ends
+ * (first_bare: the first one so far, from the status line).
  */
 static void
 lbg__parse_fields(const lbg_policy_t *p, const unsigned char *buf, size_t len,
@@ -154,7 +169,7 @@ lbg__parse_fields(const lbg_policy_t *p, const unsigned char *buf, size_t len,
 {
     lbg_response_t      *v = &out->view;
     const unsigned char *colon;
-    size_t               i, le, vs, ve, nlines = 0, nf = 0;
+    size_t               i, le, vs, ve, nm, nlines = 0, nf = 0;
     int                  folds = 0; /* the last line stored a field: an
                                        obs-fold line continues it */
     lbg_field_t         *f;
@@ -209,6 +224,25 @@ lbg__parse_fields(const lbg_policy_t *p, const unsigned char *buf, size_t len,
             continue;
         }
         folds = 1;
+        /* white space between the field name and the colon (RFC 9112
+         * 5.1): a proxy MUST remove it before forwarding. When what is
+         * left is a token, the field stays under that name (the repair
+         * writes it without the white space, and lbg_check() and the
+         * framing see it as it will be sent): field-name-invalid, n1 the
+         * bytes of white space. Any other name is lbg_check()'s to judge
+         * with the white space, and its repair removes the field. */
+        nm = (size_t) (colon - (buf + i));
+        while (nm > 0 && lbg__is(buf[i + nm - 1], LBG__WS)) {
+            nm--;
+        }
+        if (nm > 0 && nm < (size_t) (colon - (buf + i))
+            && lbg__token(buf + i, nm)) {
+            lbg__finding(p, rep, LBG_RULE_FIELD_NAME_INVALID, nf, buf + i,
+                         (size_t) (colon - (buf + i)),
+                         (int64_t) ((size_t) (colon - (buf + i)) - nm), 0);
+        } else {
+            nm = (size_t) (colon - (buf + i));
+        }
         vs = (size_t) (colon - buf) + 1;
         while (vs < le && lbg__is(buf[vs], LBG__WS)) {
             vs++;
@@ -219,7 +253,7 @@ lbg__parse_fields(const lbg_policy_t *p, const unsigned char *buf, size_t len,
         }
         f = &fields[nf++];
         f->name = buf + i;
-        f->name_len = (size_t) (colon - (buf + i));
+        f->name_len = nm;
         f->value = buf + vs;
         f->value_len = ve - vs;
         f->origin = i;

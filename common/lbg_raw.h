@@ -66,8 +66,11 @@ typedef struct {
  * 1*DIGIT; VERSION_DIGITS: more than one digit on a side; VERSION_UNSUPPORTED:
  * HTTP/d.d other than 1.0 and 1.1; STATUS_LINE_WHITESPACE: more than one SP
  * before the status code; BARE_LF, FIELD_MISSING_COLON, HEADER_INCOMPLETE,
- * CHUNKED_INVALID, BODY_LONGER, BODY_SHORTER, BODY_ON_BODILESS) into rep,
- * filtered by p's profile, then runs lbg_check on the view. Returns 0, or
+ * CHUNKED_INVALID, BODY_LONGER, BODY_SHORTER, BODY_ON_BODILESS;
+ * FIELD_NAME_INVALID with n1 > 0 for white space between a field name and
+ * its colon, RFC 9112 5.1: the view's name is the token without it, and
+ * the repair keeps the field) into rep, filtered by p's profile, then runs
+ * lbg_check on the view. Returns 0, or
  * -1 when buf holds no status line at all (empty input or no "HTTP/"
  * prefix); rep then holds a VERSION_INVALID or HEADER_INCOMPLETE finding.
  */

@@ -316,6 +316,16 @@ CASES = [
      resp(OK, [b"X[A]: 1", b"Content-Length: 0"]), ["field-name-not-token"], 0),
     ("name-non-ascii",
      resp(OK, [b"X-\xc3\xa9: 1", b"Content-Length: 0"]), ["field-name-not-token"], 0),
+    # RFC 9112 5.1: white space before the colon; the repair removes it and
+    # keeps the field, so the body stays chunked (removing the field made it
+    # close-delimited without Connection: close)
+    ("te-space-before-colon",
+     resp(OK, [b"Transfer-Encoding : chunked"], chunked(b"hello")),
+     ["field-name-invalid"], 0),
+    # ... and once it is removed, the framing is the TE + CL case
+    ("te-space-before-colon-with-cl",
+     resp(OK, [b"Transfer-Encoding\t : chunked", b"Content-Length: 5"], chunked(b"hello")),
+     ["field-name-invalid", "te-with-content-length"], 0),
 ]
 
 

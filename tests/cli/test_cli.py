@@ -389,6 +389,52 @@ class Cli(lbgtest.TestCase):
                     (r.returncode, r.stderr.endswith(b"lbguard: %s: cannot write output: No space left on device\n"
                                                      % args[0].encode())), (2, True))
 
+    def test_space_before_colon(self):
+        """White space between a field name and the colon (RFC 9112 5.1: a proxy
+        MUST remove it): repair strips it and keeps the field, under the same
+        rule (field-name-invalid, id 4), and its repair line says so. Removing
+        the field, as repair did, made a `Transfer-Encoding : chunked` body
+        close-delimited without Connection: close."""
+        LBG = self.LBG
+        cases = {c["slug"]: c for c in self.CASES}
+        te = cases["096-te-space-before-colon"]["path"]
+        tecl = cases["097-te-space-before-colon-with-cl"]["path"]
+        self.eq("Transfer-Encoding : chunked: repair keeps the field, exact bytes and line",
+                lbgcli.run(LBG, ["repair", te]),
+                (0, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    b"5\r\nhello\r\n0\r\n\r\n",
+                 b'lbguard: field-name-invalid: field name "Transfer-Encoding ", '
+                 b"white space before the colon removed\n"))
+        self.eq("Transfer-Encoding HTAB SP : chunked + Content-Length: the TE + CL repair",
+                lbgcli.run(LBG, ["repair", tecl]),
+                (0, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                    b"5\r\nhello\r\n0\r\n\r\n",
+                 b'lbguard: field-name-invalid: field name "Transfer-Encoding\\x09 ", '
+                 b"white space before the colon removed\n"
+                 b'lbguard: te-with-content-length: field "Content-Length" value "5", '
+                 b"Content-Length removed, connection closed\n"))
+        rc, obj, err = lbgcli.check_json(LBG, tecl)
+        f = obj["findings"][0] if obj and obj["findings"] else {}
+        self.eq("check --json: rule id 4, the bytes, n1 the white space, the repair named",
+                (rc, f.get("id"), f.get("rule"), f.get("offset"), f.get("bytes"), f.get("n1"),
+                 f.get("message"), f.get("repair"), obj and obj["framing"]),
+                (1, 4, "field-name-invalid", 17, "Transfer-Encoding\\x09 ", 2,
+                 'field-name-invalid: field name "Transfer-Encoding\\x09 ", not repaired (detect mode)',
+                 "white space before the colon removed", "chunked"))
+        rc, txt, err = lbgcli.run(LBG, ["check", te])
+        self.check("check (text): the finding and its repair line",
+                   rc == 1 and b"  ambiguous  #4 field-name-invalid at line 2, byte 17\n" in txt
+                   and b"      repair:      white space before the colon removed (RFC 9110 5.1)\n"
+                   in txt, txt)
+        # a name that is no token without the white space either: removed
+        bad = os.path.join(self.WORK, "bad-name-space-colon.http")
+        with open(bad, "wb") as fh:
+            fh.write(b"HTTP/1.1 200 OK\r\nBad Name : x\r\nContent-Length: 0\r\n\r\n")
+        self.eq("Bad Name : x: the field removed, as before",
+                lbgcli.run(LBG, ["repair", bad]),
+                (0, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+                 b'lbguard: field-name-invalid: field name "Bad Name ", field removed\n'))
+
     def test_interim(self):
         """Interim responses (1xx but 101, RFC 9110 15.2): every response of the
         input is checked and repaired, up to the final one."""

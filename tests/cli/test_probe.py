@@ -11,7 +11,9 @@ Servers and their idle keep-alive timeouts:
   raw scripted server 1 s then RST (SO_LINGER 0); 1 s then FIN with a
                       malformed response; never closes within the wait;
                       interim responses (103, 100) before the final one,
-                      or a 103 and nothing after it
+                      or a 103 and nothing after it; a 100 with a
+                      Content-Length, with and without its bytes; a body
+                      longer than its Content-Length, in two parts
   Python http.server  HTTP/1.0 (Connection: close); and HTTPS (1 s)
 Each probe runs with --json --lb-idle-timeout 3s --margin 1s (the server
 must keep idle connections 4 s): the measured idle close must be within
@@ -35,6 +37,7 @@ TOL_MS = 300
 LB = ["--lb-idle-timeout", "3s", "--margin", "1s"]
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n"
 EARLY_HINTS = b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+CONTINUE_CL5 = b"HTTP/1.1 100 Continue\r\nContent-Length: 5\r\n\r\n"
 BAD_FINAL = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\nX-Bad\x01: v\r\n\r\nhi"
 
 
@@ -162,7 +165,30 @@ class Probes:
         add("scripted 100, 103, then 200, FIN after 1 s", "http://127.0.0.1:%d/" % two.port, LB,
             1.0, "fin", "raise", 1)
         lone = self.lone = S.ScriptedServer(EARLY_HINTS, 0.01)
-        servers += [early, two, lone]
+        # a 100 with a Content-Length (RFC 9110 15.2: a 1xx has no body):
+        # with the 5 bytes it announced (the core takes them as its body,
+        # body-on-bodiless, and the 200 after them), and without them (the
+        # 200 right after its header section). The 5 bytes used to be read
+        # as the start of the next response: "helloHTTP/1.1 200 ..." framed
+        # by the close, so the idle time measured was 0 s, not 1 s.
+        cl100 = S.ScriptedServer([CONTINUE_CL5 + b"hello", OK], 1.0)
+        add("scripted 100 with Content-Length 5 and 5 bytes, 200, FIN after 1 s",
+            "http://127.0.0.1:%d/" % cl100.port, LB, 1.0, "fin", "raise", 1)
+        cl100_split = S.ScriptedServer([CONTINUE_CL5 + b"hel", b"lo" + OK], 1.0)
+        add("scripted 100 with Content-Length 5, its bytes split, 200, FIN after 1 s",
+            "http://127.0.0.1:%d/" % cl100_split.port, LB, 1.0, "fin", "raise", 1)
+        cl100_none = S.ScriptedServer([CONTINUE_CL5, OK], 1.0)
+        add("scripted 100 with Content-Length 5 and no bytes, 200, FIN after 1 s",
+            "http://127.0.0.1:%d/" % cl100_none.port, LB, 1.0, "fin", "raise", 1)
+        servers += [early, two, lone, cl100, cl100_split, cl100_none]
+        # a body longer than its Content-Length, the excess in two parts: the
+        # probe reads to the declared end (2 bytes past it came in the same
+        # read), the 9 after them come while idle
+        longer = S.ScriptedServer([b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloEX",
+                                   b"TRA-BYTES"], 1.0)
+        add("scripted body longer than Content-Length, in two parts, FIN after 1 s",
+            "http://127.0.0.1:%d/" % longer.port, LB, 1.1, "fin", "raise", 1)
+        servers.append(longer)
         add("scripted server that outlasts the wait", "http://127.0.0.1:%d/" % forever.port,
             ["--lb-idle-timeout", "1s", "--margin", "0"], 3.0, "open", "ok", 0)
 
@@ -265,6 +291,13 @@ class Probe(lbgtest.TestCase):
                        [f["rule"] for f in o["findings"]] == ["body-shorter-than-content-length"] and
                        o["keepalive"]["message"] == "the server closed the connection (FIN) before the "
                        "response ended: keep-alive not measured" and not o["response_complete"], o)
+        n = "scripted body longer than Content-Length, in two parts, FIN after 1 s"
+        if results.get(n, (0, None))[1]:
+            o = results[n][1]
+            self.eq("body longer, read to the declared end: the count is a lower bound",
+                    ([f["message"] for f in o["findings"]], o["keepalive"]["idle_bytes"]),
+                    (["body-longer-than-content-length: Content-Length 5, body at least 7 "
+                      "bytes, not repaired (detect mode)"], 9))
         n = "nginx, --method HEAD"
         if results.get(n, (0, None))[1]:
             o = results[n][1]
@@ -301,6 +334,22 @@ class Probe(lbgtest.TestCase):
             self.eq("100, 103, 200: two interim responses, no finding",
                     ([m["status"] for m in o["interim"]], o["findings"], o["final_response"]),
                     ([100, 103], [], True))
+        # a 100 with a Content-Length: the final response starts where
+        # `check` starts it (after the 5 bytes, or right after the 100)
+        for n, off, rules in (
+                ("scripted 100 with Content-Length 5 and 5 bytes, 200, FIN after 1 s",
+                 len(CONTINUE_CL5) + 5, ["framing-on-bodiless-status", "body-on-bodiless"]),
+                ("scripted 100 with Content-Length 5, its bytes split, 200, FIN after 1 s",
+                 len(CONTINUE_CL5) + 5, ["framing-on-bodiless-status", "body-on-bodiless"]),
+                ("scripted 100 with Content-Length 5 and no bytes, 200, FIN after 1 s",
+                 len(CONTINUE_CL5), ["framing-on-bodiless-status"])):
+            if results.get(n, (0, None))[1]:
+                o = results[n][1]
+                self.eq(n + ": the 200 after the 100, where check has it",
+                        (o["status"], o["findings"], o["offset"], o["response_bytes"],
+                         o["response_complete"],
+                         [(m["status"], [f["rule"] for f in m["findings"]]) for m in o["interim"]]),
+                        (200, [], off, off + len(OK), True, [(100, rules)]))
         # a 103, then the server closes: no final response
         rc, out, err = lbgcli.run(self.LBG, ["probe", "--max-wait", "1s", "--quiet",
                                              "http://127.0.0.1:%d/" % self.p.lone.port], timeout=60)

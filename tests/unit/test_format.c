@@ -315,6 +315,14 @@ test_format_exact_raw(void **state)
         {RAW("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"),
          "header-section-incomplete: no end of the header section in 36 "
          "bytes, none (report)"},
+        /* RFC 9112 5.1: the white space goes, the field stays */
+        {RAW("HTTP/1.1 200 OK\r\nTransfer-Encoding : chunked\r\n\r\n"
+             "0\r\n\r\n"),
+         "field-name-invalid: field name \"Transfer-Encoding \", white "
+         "space before the colon removed"},
+        {RAW("HTTP/1.1 200 OK\r\nBad Name\t: x\r\nContent-Length: 0\r\n"
+             "\r\n"),
+         "field-name-invalid: field name \"Bad Name\\x09\", field removed"},
         {RAW("HTTP/2 200 OK\r\n\r\n"),
          "version-invalid: version \"HTTP/2\", status line rewritten as "
          "HTTP/1.1"},

@@ -1,6 +1,7 @@
 /*
  * test_keepalive.c -- the keep-alive verdict, the load-balancer presets and
- * the body guard (lbg_body_init / lbg_body_feed / lbg_body_rule).
+ * the body guard (lbg_body_init / lbg_body_feed / lbg_body_rule /
+ * lbg_body_finding).
  */
 
 #include "lbg_test_util.h"
@@ -218,6 +219,68 @@ test_body_longer(void **state)
     assert_int_equal(lbg_body_rule(&b, 1), LBG_RULE_BODY_LONGER);
 }
 
+/* The body guard's finding and its log line: the count made at the first
+ * byte past the declared length (the guard's report, at_end 0) is a lower
+ * bound and says so; at the end it is the total. */
+static void
+test_body_finding(void **state)
+{
+    lbg_body_t    b;
+    lbg_finding_t f;
+    char          line[256];
+
+    (void) state;
+    lbg_body_init(&b, 5, 0);
+    memset(&f, 0, sizeof(f));
+    assert_int_equal(lbg_body_feed(&b, 5), 5);
+    assert_int_equal(lbg_body_finding(&b, 1, &f), LBG_RULE_NONE);
+    assert_int_equal(f.rule, LBG_RULE_NONE); /* untouched */
+    /* 5 declared, 7 seen when the guard reports; 9 more come after */
+    lbg_body_init(&b, 5, 0);
+    assert_int_equal(lbg_body_feed(&b, 7), 5);
+    memset(&f, 0x5a, sizeof(f));
+    assert_int_equal(lbg_body_finding(&b, 0, &f), LBG_RULE_BODY_LONGER);
+    assert_int_equal(f.field, LBG_NO_FIELD);
+    assert_null(f.at);
+    assert_int_equal(f.n1, 5);
+    assert_int_equal(f.n2, 7);
+    assert_int_equal(f.at_least, 1);
+    assert_int_equal(f.after_repair, 0);
+    lbg_finding_format(NULL, &f, 0, line, sizeof(line));
+    assert_string_equal(line,
+                        "body-longer-than-content-length: Content-Length 5, "
+                        "body at least 7 bytes, not repaired (detect mode)");
+    assert_int_equal(lbg_body_feed(&b, 9), 0);
+    assert_int_equal(lbg_body_finding(&b, 1, &f), LBG_RULE_BODY_LONGER);
+    assert_int_equal(f.n2, 16);
+    assert_int_equal(f.at_least, 0);
+    lbg_finding_format(NULL, &f, 1, line, sizeof(line));
+    assert_string_equal(line,
+                        "body-longer-than-content-length: Content-Length 5, "
+                        "body 16 bytes, body cut to its declared length, "
+                        "connection closed");
+    /* shorter: only at the end, and exact */
+    lbg_body_init(&b, 10, 0);
+    assert_int_equal(lbg_body_feed(&b, 6), 6);
+    assert_int_equal(lbg_body_finding(&b, 0, &f), LBG_RULE_NONE);
+    assert_int_equal(lbg_body_finding(&b, 1, &f), LBG_RULE_BODY_SHORTER);
+    assert_int_equal(f.at_least, 0);
+    lbg_finding_format(NULL, &f, 0, line, sizeof(line));
+    assert_string_equal(line,
+                        "body-shorter-than-content-length: Content-Length "
+                        "10, body 6 bytes before the end, not repaired "
+                        "(detect mode)");
+    /* a body on a bodiless response, seen at its first bytes */
+    lbg_body_init(&b, -1, 1);
+    assert_int_equal(lbg_body_feed(&b, 3), 0);
+    assert_int_equal(lbg_body_finding(&b, 0, &f), LBG_RULE_BODY_ON_BODILESS);
+    lbg_finding_format(NULL, &f, 0, line, sizeof(line));
+    assert_string_equal(line,
+                        "body-on-bodiless: at least 3 body bytes on a "
+                        "response that has no body, not repaired (detect "
+                        "mode)");
+}
+
 static void
 test_body_bodiless(void **state)
 {
@@ -294,6 +357,7 @@ main(void)
         cmocka_unit_test(test_body_shorter),
         cmocka_unit_test(test_body_longer),
         cmocka_unit_test(test_body_bodiless),
+        cmocka_unit_test(test_body_finding),
         cmocka_unit_test(test_body_undeclared),
         cmocka_unit_test(test_body_saturation),
     };

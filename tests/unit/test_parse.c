@@ -276,6 +276,7 @@ test_view_defects(void **state)
     static lbgt_parse_t t;
     const lbgt_case_t  *c;
     unsigned char      *g;
+    size_t              i;
 
     (void) state;
     /* more bytes than Content-Length: only 5 belong to the message */
@@ -295,6 +296,39 @@ test_view_defects(void **state)
     assert_int_equal(t.raw.body_framed, 5);
     assert_int_equal(t.r.rep.unrepairable, 1);
     assert_int_equal(t.r.rep.close, 1);
+    lbgt_guard_free(g, c->len);
+
+    /* white space before the colon (RFC 9112 5.1): the field keeps its
+     * name without it, field-name-invalid at the name and the white space
+     * (n1: 2 bytes of it), no edit removes the field; the framing is the
+     * TE + CL case, as the repaired response will be sent */
+    c = find_case("te-space-before-colon-with-cl");
+    g = parse_case(c, &t);
+    assert_int_equal(t.raw.view.nfields, 2);
+    assert_span(t.fields[0].name, t.fields[0].name_len, "Transfer-Encoding");
+    assert_span(t.fields[0].value, t.fields[0].value_len, "chunked");
+    assert_int_equal(t.raw.framing, LBG_FRAMING_CHUNKED);
+    assert_int_equal(t.r.rep.nfindings, 2);
+    assert_int_equal(t.r.rep.findings[0].rule, LBG_RULE_FIELD_NAME_INVALID);
+    assert_int_equal(t.r.rep.findings[0].field, 0);
+    assert_span(t.r.rep.findings[0].at, t.r.rep.findings[0].at_len,
+                "Transfer-Encoding\t ");
+    assert_int_equal(t.r.rep.findings[0].n1, 2);
+    assert_int_equal(t.r.rep.findings[1].rule,
+                     LBG_RULE_TE_WITH_CONTENT_LENGTH);
+    assert_int_equal(t.r.rep.findings[1].field, 1);
+    for (i = 0; i < t.r.rep.nedits; i++) {
+        assert_false(t.r.rep.edits[i].op == LBG_EDIT_REMOVE
+                     && t.r.rep.edits[i].field == 0);
+    }
+    lbgt_guard_free(g, c->len);
+
+    /* a name that is no token without the white space either: the check
+     * judges it with the white space (n1 0), and its repair removes it */
+    c = find_case("name-space");
+    g = parse_case(c, &t);
+    assert_span(t.fields[0].name, t.fields[0].name_len, "Bad Name");
+    assert_int_equal(t.r.rep.findings[0].n1, 0);
     lbgt_guard_free(g, c->len);
 
     /* every line ends in a bare LF: status, two fields, the empty line */
