@@ -315,7 +315,7 @@ int lbg_profile_parse(const char *s, size_t len, lbg_profile_e *out);
     XX(32, TE_CHUNKED_NOT_FINAL, "te-chunked-not-final", "RFC 9112 6.1",     \
        LBG_TIER_SEVERE, LBG_LB_HAPROXY | LBG_LB_NGINXES | LBG_LB_ENVOY,      \
        "none (connection closed)", LBG_FIX_CLOSE)                            \
-    /* issue 9 (bypass): rules 33-37 */                                      \
+    /* issue 9 (bypass): rules 33-38 */                                      \
     XX(33, UPSTREAM_STATUS_LINE_INVALID, "upstream-status-line-invalid",     \
        "RFC 9112 4", LBG_TIER_SEVERE, LBG_LB_ALL,                            \
        "replaced by the target's own 502 Bad Gateway",                       \
@@ -334,6 +334,10 @@ int lbg_profile_parse(const char *s, size_t len, lbg_profile_e *out);
     XX(37, TE_NOT_APPLIED, "te-not-applied", "RFC 9112 6.1",                 \
        LBG_TIER_SEVERE, LBG_LB_ALL,                                          \
        "Transfer-Encoding removed, connection closed",                       \
+       LBG_FIX_EDIT | LBG_FIX_CLOSE)                                         \
+    XX(38, TE_NAME_WHITESPACE, "te-name-whitespace", "RFC 9112 5.1",         \
+       LBG_TIER_SEVERE, LBG_LB_ALL,                                          \
+       "replaced by the target's own 502 Bad Gateway",                       \
        LBG_FIX_EDIT | LBG_FIX_CLOSE)
 
 /* Rule identifiers: LBG_RULE_<ENUM> = id. LBG_RULE_NONE (0) is no rule. */

@@ -326,15 +326,62 @@ lbg__finding_const(const lbg_policy_t *p, lbg_report_t *rep, lbg_rule_e rule,
 }
 
 
+/*
+ * Field idx's name ends in SP or HTAB: white space between the field name
+ * and the colon (RFC 9112 5.1), which the host kept in the name (Apache's
+ * mod_proxy_http does; nginx refuses such an upstream line). When the name
+ * without it is Transfer-Encoding, the host did not decode the body by
+ * that field although the target chunked it: with the field removed the
+ * chunked bytes would go out as the content, under the host's own framing.
+ * Records te-name-whitespace and the target's own 502 with a close, and
+ * returns 1; returns 0 for any other name, whose field the caller's
+ * finding removes (a Content-Length so named is harmless to remove: the
+ * host framed the body without it). Cold: reached only for a name with a
+ * byte that is not a tchar.
+ */
+#if defined(__GNUC__)
+__attribute__((noinline, cold))
+#endif
+static int
+lbg__te_name(const lbg_policy_t *p, lbg_report_t *rep, const lbg_field_t *f,
+             size_t idx)
+{
+    size_t n = f->name_len;
+
+    while (n > 0 && (f->name[n - 1] == ' ' || f->name[n - 1] == '\t')) {
+        n--;
+    }
+    if (lbg__framing_name(f->name, n) != LBG__K_TE) {
+        return 0;
+    }
+    if (lbg__finding(p, rep, LBG_RULE_TE_NAME_WHITESPACE, idx, f->name,
+                     f->name_len, (int64_t) (f->name_len - n), 0))
+    {
+        lbg__edit(rep, LBG_EDIT_BAD_GATEWAY, LBG_NO_FIELD, 502, NULL, 0);
+        lbg__edit(rep, LBG_EDIT_CLOSE, LBG_NO_FIELD, 0, NULL, 0);
+    }
+    return 1;
+}
+
+
 /* The finding of field idx's name when it is not a token (RFC 9110 5.1):
  * field-name-invalid when `invalid` (an empty name, or a byte of
  * LBG__NAMEBAD: no load balancer parses the line), else
  * field-name-not-token, at the whole name, and the edit that removes the
- * field. For lbg__check_name() and lbg__check_pair()'s fast paths. */
+ * field; a Transfer-Encoding name with white space before the colon is
+ * lbg__te_name()'s. For lbg__check_name() and lbg__check_pair()'s
+ * fast paths. */
 LBG_INLINE void
 lbg__name_finding(const lbg_policy_t *p, lbg_report_t *rep,
                   const lbg_field_t *f, size_t idx, int invalid)
 {
+    if (invalid && f->name_len > 0
+        && (f->name[f->name_len - 1] == ' '
+            || f->name[f->name_len - 1] == '\t')
+        && lbg__te_name(p, rep, f, idx))
+    {
+        return;
+    }
     if (invalid
             ? lbg__finding_const(p, rep, LBG__RULE_CONST(FIELD_NAME_INVALID),
                                  idx, f->name, f->name_len, 0)

@@ -293,6 +293,12 @@ lbg_finding_format(const lbg_response_t *r, const lbg_finding_t *f,
         lbg__putn(&o, f->n1);
         lbg__puts(&o, " sent as the final response");
         break;
+    case LBG_RULE_TE_NAME_WHITESPACE:
+        lbg__puts(&o, "field name ");
+        lbg__quoted(&o, f->at, f->at ? f->at_len : 0);
+        lbg__puts(&o, ": white space before the colon, so the body was not "
+                      "decoded as its Transfer-Encoding said");
+        break;
     case LBG_RULE_CHUNK_SIZE_WHITESPACE:
         lbg__puts(&o, "white space after the chunk size at body byte ");
         lbg__putn(&o, f->n1);

@@ -385,6 +385,90 @@ test_chunked_overflow(void **state)
         LBG_CHUNKED_DONE, LEN, 1, LEN, -1);
 }
 
+/* A field name with white space before the colon (RFC 9112 5.1), as a host
+ * that kept it hands it over (Apache's mod_proxy_http): Transfer-Encoding
+ * so named means the host did not decode a chunked body, so the target's
+ * own 502 (te-name-whitespace); any other name is removed
+ * (field-name-invalid). At every position of 1 to 4 fields (the one-field
+ * path, the pair loop's odd first field and both lanes of a pair), under
+ * strictest and haproxy. */
+static void
+test_te_name_whitespace(void **state)
+{
+    static const struct {
+        const char *name;
+        size_t      len;
+        lbg_rule_e  rule;
+        int64_t     n1;
+    } names[] = {
+        {"Transfer-Encoding ", 18, LBG_RULE_TE_NAME_WHITESPACE, 1},
+        {"transfer-encoding\t \t", 20, LBG_RULE_TE_NAME_WHITESPACE, 3},
+        {"Content-Length ", 15, LBG_RULE_FIELD_NAME_INVALID, 0},
+        {"X-A ", 4, LBG_RULE_FIELD_NAME_INVALID, 0},
+        {" Transfer-Encoding", 18, LBG_RULE_FIELD_NAME_INVALID, 0},
+        {"Transfer-Encodin ", 17, LBG_RULE_FIELD_NAME_INVALID, 0},
+    };
+    static const lbg_profile_e profiles[] = {LBG_PROFILE_STRICTEST,
+                                             LBG_PROFILE_HAPROXY};
+    lbg_field_t                f[4] = {LBGT_F("Content-Type", "text/plain"),
+                                       LBGT_F("X-Request-Id", "0123456789abcdef"),
+                                       LBGT_F("Cache-Control", "no-store"),
+                                       LBGT_F("Vary", "Origin")};
+    lbg_field_t                g[4];
+    lbg_policy_t               p;
+    lbg_response_t             r;
+    lbgt_report_t              t;
+    size_t                     i, n, at, k;
+    char                       line[256];
+
+    (void) state;
+    for (k = 0; k < LBGT_NELTS(profiles); k++) {
+        lbg_policy_init(&p, profiles[k]);
+        for (i = 0; i < LBGT_NELTS(names); i++) {
+            for (n = 1; n <= 4; n++) {
+                for (at = 0; at < n; at++) {
+                    memcpy(g, f, sizeof(g));
+                    g[at].name = (const unsigned char *) names[i].name;
+                    g[at].name_len = names[i].len;
+                    g[at].value = (const unsigned char *) "chunked";
+                    g[at].value_len = 7;
+                    r = lbgt_view(200, g, n);
+                    assert_int_equal(lbgt_check(&p, &r, &t), 1);
+                    assert_int_equal(t.rep.findings[0].rule, names[i].rule);
+                    assert_int_equal(t.rep.findings[0].field, at);
+                    assert_int_equal(t.rep.findings[0].n1, names[i].n1);
+                    if (names[i].rule == LBG_RULE_TE_NAME_WHITESPACE) {
+                        assert_int_equal(t.rep.nedits, 2);
+                        assert_int_equal(t.rep.edits[0].op,
+                                         LBG_EDIT_BAD_GATEWAY);
+                        assert_int_equal(t.rep.edits[1].op, LBG_EDIT_CLOSE);
+                        assert_int_equal(lbg_report_bad_gateway(&t.rep), 1);
+                        assert_int_equal(t.rep.close, 1);
+                    } else {
+                        assert_int_equal(t.rep.nedits, 1);
+                        assert_int_equal(t.rep.edits[0].op, LBG_EDIT_REMOVE);
+                        assert_int_equal(t.rep.edits[0].field, at);
+                        assert_int_equal(lbg_report_bad_gateway(&t.rep), 0);
+                    }
+                }
+            }
+        }
+    }
+
+    /* the log line */
+    memcpy(g, f, sizeof(g));
+    g[1].name = (const unsigned char *) "Transfer-Encoding ";
+    g[1].name_len = 18;
+    r = lbgt_view(200, g, 2);
+    assert_int_equal(lbgt_check(NULL, &r, &t), 1);
+    (void) lbg_finding_format(&r, &t.rep.findings[0], 1, line, sizeof(line));
+    assert_string_equal(line,
+                        "te-name-whitespace: field name \"Transfer-Encoding "
+                        "\": white space before the colon, so the body was "
+                        "not decoded as its Transfer-Encoding said, replaced "
+                        "by the target's own 502 Bad Gateway");
+}
+
 int
 main(void)
 {
@@ -395,6 +479,7 @@ main(void)
         cmocka_unit_test(test_chunked_valid),
         cmocka_unit_test(test_chunked_malformed),
         cmocka_unit_test(test_chunked_overflow),
+        cmocka_unit_test(test_te_name_whitespace),
     };
 
     return cmocka_run_group_tests(tests, lbgt_cases_setup,

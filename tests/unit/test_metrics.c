@@ -85,7 +85,7 @@ test_closing_rules(void **state)
         /* the target's own 502 goes out with Connection: close */
         LBG_RULE_UPSTREAM_STATUS_LINE_INVALID,
         LBG_RULE_SWITCHING_WITHOUT_UPGRADE, LBG_RULE_INTERIM_AS_FINAL,
-        LBG_RULE_TE_NOT_APPLIED
+        LBG_RULE_TE_NOT_APPLIED, LBG_RULE_TE_NAME_WHITESPACE
         /* not the budgets (20-22): reported only under strictest, the
          * default; their 502 under a one-LB profile is not counted here */
     };
