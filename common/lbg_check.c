@@ -967,6 +967,78 @@ lbg__budget(const lbg_policy_t *p, lbg_report_t *rep, lbg_rule_e rule,
 }
 
 
+/* 1 when f is a Connection field whose value holds nothing but "close"
+ * and "keep-alive" (case-insensitive), commas and white space: HAProxy
+ * stores no such field (h1_parse_connection_header() with
+ * H1_MF_CLEAN_CONN_HDR removes both tokens, and an empty value drops the
+ * field). */
+static int
+lbg__conn_dropped(const lbg_field_t *f)
+{
+    const unsigned char *v = f->value, *end = f->value + f->value_len, *w;
+    size_t               n;
+
+    if (!lbg__ieq(f->name, f->name_len, "connection", 10)) {
+        return 0;
+    }
+    while (v < end) {
+        if (*v == ',' || *v == ' ' || *v == '\t') {
+            v++;
+            continue;
+        }
+        for (w = v; w < end && *w != ','; w++) {
+        }
+        n = (size_t) (w - v);
+        while (n && (v[n - 1] == ' ' || v[n - 1] == '\t')) {
+            n--;
+        }
+        if (!lbg__ieq(v, n, "close", 5) && !lbg__ieq(v, n, "keep-alive", 10))
+        {
+            return 0;
+        }
+        v = w;
+    }
+    return 1;
+}
+
+
+/*
+ * The header section (total wire bytes) is over p's budget as
+ * lbg_header_over() counts it, an upper bound: off the hot path, count it
+ * as the load balancer does and record HEADER_TOO_LARGE when it is over
+ * that. An LB that counts a cost per field (HAProxy's HTX) stores no
+ * Connection field of only close/keep-alive (lbg__conn_dropped()): such a
+ * field takes no room. The finding says the wire bytes (n1) and the LB's
+ * limit for this response in wire bytes (n2).
+ */
+#if defined(__GNUC__)
+__attribute__((noinline, cold))
+#endif
+static void
+lbg__header_over(const lbg_policy_t *p, const lbg_response_t *r,
+                 lbg_report_t *rep, size_t total)
+{
+    const lbg_field_t *f;
+    size_t             i, nf = r->nfields, dropped = 0, budget;
+
+    if (p->header_field_cost) {
+        for (i = 0; i < r->nfields; i++) {
+            f = &r->fields[i];
+            if (f->name_len == 10 && lbg__conn_dropped(f)) {
+                dropped += f->name_len + f->value_len + 4;
+                nf--;
+            }
+        }
+        if (!lbg_header_over(p, total - dropped, nf)) {
+            return;
+        }
+    }
+    budget = lbg_header_budget_wire(p, nf) + dropped;
+    lbg__budget(p, rep, LBG_RULE_HEADER_TOO_LARGE, LBG_NO_FIELD, NULL, 0,
+                (int64_t) total, (int64_t) budget);
+}
+
+
 /* What lbg_check()'s pass over the fields adds up. */
 typedef struct {
     size_t             ncl; /* Content-Length fields */
@@ -1579,9 +1651,8 @@ lbg__check_tail(const lbg_policy_t *p, const lbg_response_t *r,
         lbg__budget(p, rep, LBG_RULE_TOO_MANY_FIELDS, LBG_NO_FIELD, NULL, 0,
                     (int64_t) nf, (int64_t) p->max_fields);
     }
-    if (p->max_header_bytes && total > p->max_header_bytes) {
-        lbg__budget(p, rep, LBG_RULE_HEADER_TOO_LARGE, LBG_NO_FIELD, NULL, 0,
-                    (int64_t) total, (int64_t) p->max_header_bytes);
+    if (lbg_header_over(p, total, nf)) {
+        lbg__header_over(p, r, rep, total);
     }
 
     if (r->status == 101) {

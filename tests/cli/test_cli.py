@@ -291,7 +291,7 @@ class Cli(lbgtest.TestCase):
         case065 = os.path.join(lbgcli.ROOT, "tests", "cases", "065-too-many-fields.http")
         for prof, want_out, want_rc, want_log in (
                 ("haproxy", TARGET_502, 0,
-                 b"lbguard: too-many-fields: 151 fields, budget 101, none under strictest (report); "
+                 b"lbguard: too-many-fields: 151 fields, budget 100, none under strictest (report); "
                  b"else the target's own 502 Bad Gateway\n"),
                 ("envoy", TARGET_502, 0,
                  b"lbguard: too-many-fields: 151 fields, budget 100, none under strictest (report); "
