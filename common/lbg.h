@@ -564,6 +564,12 @@ typedef struct {
     int64_t              n2;
     unsigned             after_repair : 1; /* budget rules: n1 is the
                                               size once repaired */
+    unsigned             bad_gateway : 1;  /* its repair is the target's
+                                              own 502 Bad Gateway, which
+                                              replaces the response
+                                              (LBG_EDIT_BAD_GATEWAY: a
+                                              budget rule under a profile
+                                              naming one LB) */
 } lbg_finding_t;
 
 /* What a repair asks the host to do. */
@@ -745,8 +751,10 @@ size_t lbg_finding_format(const lbg_response_t *r, const lbg_finding_t *f,
 /*
  * Writes the compact summary used by $lbguard_findings (nginx) and the
  * lbguard-findings request note (Apache): comma-separated
- * "<rule-name>:<outcome>" where outcome is "repaired", "detected" (detect
- * mode) or "reported" (no repair exists); "-" when there are no findings.
+ * "<rule-name>:<outcome>" where outcome is lbg_report_outcome()'s name:
+ * "repaired" (also a budget finding whose response the target's own 502
+ * replaced), "detected" (detect mode) or "reported" (no repair exists);
+ * "-" when there are no findings.
  * Always NUL-terminated when size > 0; truncated with "..." to fit.
  * Returns the length written.
  */
@@ -997,8 +1005,20 @@ typedef enum {
 const char *lbg_outcome_name(lbg_outcome_e outcome);
 
 /* The outcome of a finding of `rule` reported in `mode` (pass
- * LBG_MODE_DETECT for a repair that failed), as lbg_report_summary(). */
+ * LBG_MODE_DETECT for a repair that failed), by the rule alone; a report's
+ * findings: lbg_report_outcome(). */
 lbg_outcome_e lbg_finding_outcome(lbg_rule_e rule, lbg_mode_e mode);
+
+/* The outcome of finding `i` of rep reported in `mode` (as
+ * lbg_finding_outcome()): lbg_finding_outcome() of its rule, but REPAIRED
+ * for a rule without a repair of its own when a finding of rep has its
+ * `bad_gateway` bit (a budget rule under a profile naming one load
+ * balancer): the target's own 502 Bad Gateway replaces the response, the
+ * one with the defect is not sent. Reads the findings only (an adapter's
+ * copy of them will do). The one decision behind lbg_report_summary() and
+ * lbg_metrics_report_slots(). */
+lbg_outcome_e lbg_report_outcome(const lbg_report_t *rep, size_t i,
+                                 lbg_mode_e mode);
 
 /* Returns 1 when the rule's repair keeps the connection from being reused
  * (LBG_FIX_CLOSE in its LBG_RULES row: it closes the connection, or sends
@@ -1061,7 +1081,7 @@ typedef struct {
 
 /*
  * The counter slots one finished response's report adds 1 to: per
- * finding, LBG_METRICS_FINDING(rule, lbg_finding_outcome(rule, mode)),
+ * finding i, LBG_METRICS_FINDING(rule, lbg_report_outcome(rep, i, mode)),
  * and LBG_METRICS_CLOSED(rule) once per closing rule whose outcome is not
  * DETECTED. `mode` is the mode the findings were acted upon in
  * (LBG_MODE_DETECT for a failed repair). Writes at most `cap` slots

@@ -964,6 +964,10 @@ lbg__budget(const lbg_policy_t *p, lbg_report_t *rep, lbg_rule_e rule,
     rep->unrepairable = unrepairable;
     lbg__edit(rep, LBG_EDIT_BAD_GATEWAY, LBG_NO_FIELD, 502, NULL, 0);
     lbg__edit(rep, LBG_EDIT_CLOSE, LBG_NO_FIELD, 0, NULL, 0);
+    if (!rep->truncated) {
+        /* what became of it, for lbg_report_outcome() */
+        rep->findings[rep->nfindings - 1].bad_gateway = 1;
+    }
 }
 
 

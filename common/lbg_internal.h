@@ -135,6 +135,7 @@ lbg__finding_store(lbg_report_t *rep, lbg_rule_e rule, lbg_tier_e tier,
     f->n1 = n1;
     f->n2 = n2;
     f->after_repair = 0;
+    f->bad_gateway = 0;
     return 1;
 }
 
