@@ -1347,7 +1347,8 @@ haproxy_shape(unsigned char *buf, size_t cap, size_t nf, size_t wire,
     }
     n += (size_t) sprintf((char *) buf + n, "\r\n");
     for (i = 0; i + 2 < nf; i++) {
-        n += (size_t) sprintf((char *) buf + n, "X-F%03u: v\r\n", (unsigned) i);
+        n += (size_t) sprintf((char *) buf + n, "X-F%03u: v\r\n",
+                              (unsigned) i);
     }
     n += (size_t) sprintf((char *) buf + n, "Content-Length: 3\r\n\r\nabc");
     assert_int_equal(n, wire + 3);
@@ -1368,8 +1369,11 @@ test_budgets_haproxy(void **state)
     static const struct {
         size_t nf, wire;
         int    long_reason;
-    } shapes[] = {{2, 15273, 0},  {10, 15241, 0}, {50, 15081, 0},
-                  {100, 14881, 0}, {3, 15269, 1}};
+    } shapes[] = {{2, 15273, 0},
+                  {10, 15241, 0},
+                  {50, 15081, 0},
+                  {100, 14881, 0},
+                  {3, 15269, 1}};
     /* X-Big, this field, Content-Length: largest wire bytes passing */
     static const struct {
         const char *line;
@@ -1404,7 +1408,8 @@ test_budgets_haproxy(void **state)
             }
             if (w == shapes[i].wire) {
                 assert_int_equal(t.r.rep.nfindings, 0);
-                assert_true(lbg_quick_clean(&p, &q, 200, t.raw.view.status_line,
+                assert_true(lbg_quick_clean(&p, &q, 200,
+                                            t.raw.view.status_line,
                                             t.raw.view.status_line_len));
                 continue;
             }
@@ -1432,7 +1437,8 @@ test_budgets_haproxy(void **state)
                            + strlen(conn[i].line) + 2
                            + sizeof("Content-Length: 3\r\n\r\n") - 1;
 
-            len = (size_t) sprintf((char *) buf, "HTTP/1.1 200 OK\r\nX-Big: ");
+            len = (size_t) sprintf((char *) buf,
+                                   "HTTP/1.1 200 OK\r\nX-Big: ");
             memset(buf + len, 'a', w - fixed);
             len += w - fixed;
             len += (size_t) sprintf((char *) buf + len,
