@@ -1006,14 +1006,38 @@ lbg__conn_dropped(const lbg_field_t *f)
 }
 
 
+/* The fields of r that the load balancer does not store, and their wire
+ * bytes (*bytes): for an LB that counts a cost per field (HAProxy's HTX),
+ * each Connection field of only close/keep-alive (lbg__conn_dropped());
+ * none for the others. Off the hot path. */
+static size_t
+lbg__lb_dropped(const lbg_policy_t *p, const lbg_response_t *r, size_t *bytes)
+{
+    const lbg_field_t *f;
+    size_t             i, n = 0;
+
+    *bytes = 0;
+    if (p->header_field_cost == 0) {
+        return 0;
+    }
+    for (i = 0; i < r->nfields; i++) {
+        f = &r->fields[i];
+        if (f->name_len == 10 && lbg__conn_dropped(f)) {
+            *bytes += f->name_len + f->value_len + 4;
+            n++;
+        }
+    }
+    return n;
+}
+
+
 /*
  * The header section (total wire bytes) is over p's budget as
  * lbg_header_over() counts it, an upper bound: off the hot path, count it
- * as the load balancer does and record HEADER_TOO_LARGE when it is over
- * that. An LB that counts a cost per field (HAProxy's HTX) stores no
- * Connection field of only close/keep-alive (lbg__conn_dropped()): such a
- * field takes no room. The finding says the wire bytes (n1) and the LB's
- * limit for this response in wire bytes (n2).
+ * as the load balancer does (lbg__lb_dropped(): a field it does not store
+ * takes no room) and record HEADER_TOO_LARGE when it is over that. The
+ * finding says the wire bytes (n1) and the LB's limit for this response
+ * in wire bytes (n2).
  */
 #if defined(__GNUC__)
 __attribute__((noinline, cold))
@@ -1022,24 +1046,37 @@ static void
 lbg__header_over(const lbg_policy_t *p, const lbg_response_t *r,
                  lbg_report_t *rep, size_t total)
 {
-    const lbg_field_t *f;
-    size_t             i, nf = r->nfields, dropped = 0, budget;
+    size_t dropped, nf = r->nfields - lbg__lb_dropped(p, r, &dropped);
 
-    if (p->header_field_cost) {
-        for (i = 0; i < r->nfields; i++) {
-            f = &r->fields[i];
-            if (f->name_len == 10 && lbg__conn_dropped(f)) {
-                dropped += f->name_len + f->value_len + 4;
-                nf--;
-            }
-        }
-        if (!lbg_header_over(p, total - dropped, nf)) {
-            return;
-        }
+    if (dropped && !lbg_header_over(p, total - dropped, nf)) {
+        return;
     }
-    budget = lbg_header_budget_wire(p, nf) + dropped;
     lbg__budget(p, rep, LBG_RULE_HEADER_TOO_LARGE, LBG_NO_FIELD, NULL, 0,
-                (int64_t) total, (int64_t) budget);
+                (int64_t) total,
+                (int64_t) (lbg_header_budget_wire(p, nf) + dropped));
+}
+
+
+/*
+ * More field lines than p's max_fields: off the hot path, count them as
+ * the load balancer does (HAProxy stores at most 100, a field it drops,
+ * lbg__lb_dropped(), is not one of them) and record TOO_MANY_FIELDS when
+ * they are over: n1 the field lines sent, n2 the most the LB takes in this
+ * response.
+ */
+#if defined(__GNUC__)
+__attribute__((noinline, cold))
+#endif
+static void
+lbg__fields_over(const lbg_policy_t *p, const lbg_response_t *r,
+                 lbg_report_t *rep)
+{
+    size_t bytes, nd = lbg__lb_dropped(p, r, &bytes);
+
+    if (r->nfields - nd > p->max_fields) {
+        lbg__budget(p, rep, LBG_RULE_TOO_MANY_FIELDS, LBG_NO_FIELD, NULL, 0,
+                    (int64_t) r->nfields, (int64_t) (p->max_fields + nd));
+    }
 }
 
 
@@ -1652,8 +1689,7 @@ lbg__check_tail(const lbg_policy_t *p, const lbg_response_t *r,
     int64_t            cl;
 
     if (p->max_fields && nf > p->max_fields) {
-        lbg__budget(p, rep, LBG_RULE_TOO_MANY_FIELDS, LBG_NO_FIELD, NULL, 0,
-                    (int64_t) nf, (int64_t) p->max_fields);
+        lbg__fields_over(p, r, rep);
     }
     if (lbg_header_over(p, total, nf)) {
         lbg__header_over(p, r, rep, total);

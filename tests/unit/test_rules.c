@@ -1384,6 +1384,9 @@ test_budgets_haproxy(void **state)
                 {"Connection: upgrade", 15281 - 3 * 4}};
     static unsigned char buf[16384];
     static lbgt_parse_t  t;
+    static lbg_field_t   many[102];
+    lbg_field_t          conn_f = LBGT_F("Connection", "keep-alive");
+    lbg_response_t       r;
     lbg_policy_t         p;
     lbg_quick_t          q;
     char                 line[256], want[256];
@@ -1462,6 +1465,26 @@ test_budgets_haproxy(void **state)
     one(&t.r, LBG_RULE_TOO_MANY_FIELDS, LBG_NO_FIELD, NULL, 0);
     assert_int_equal(t.r.rep.findings[0].n1, 101);
     assert_int_equal(t.r.rep.findings[0].n2, 100);
+    /* a Connection field HAProxy drops is none of its 100 (measured: 100
+     * fields and Connection: keep-alive pass, 101 and it get 502) */
+    for (i = 0; i < 101; i++) {
+        many[i].name = U("X");
+        many[i].name_len = 1;
+        many[i].value = U("v");
+        many[i].value_len = 1;
+        many[i].origin = i;
+        many[i].trusted = 0;
+    }
+    many[101] = conn_f;
+    memmove(&many[1], &many[0], 101 * sizeof(many[0]));
+    many[0] = conn_f; /* first: X x 100 then, or X x 101 */
+    r = lbgt_view(200, many, 101);
+    assert_int_equal(lbgt_check(&p, &r, &t.r), 0);
+    r.nfields = 102;
+    assert_int_equal(lbgt_check(&p, &r, &t.r), 1);
+    one(&t.r, LBG_RULE_TOO_MANY_FIELDS, LBG_NO_FIELD, NULL, 0);
+    assert_int_equal(t.r.rep.findings[0].n1, 102);
+    assert_int_equal(t.r.rep.findings[0].n2, 101);
     /* a directive's budget counts wire bytes alone */
     lbg_policy_header_budget(&p, 15273 + 2 * 4);
     assert_int_equal(p.header_field_cost, 0);
