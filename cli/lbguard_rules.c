@@ -69,7 +69,8 @@ lbguard_rules_json(void)
     lbguard_json_newline(&j);
     lbguard_json_end(&j, ']');
     /* the profiles in list order: name, the load balancer's label,
-     * LBG_LB_* mask and header budgets (LBG_PROFILES) */
+     * LBG_LB_* mask and header budgets (LBG_PROFILES; lbg_header_over():
+     * max_header_bytes counts header_field_cost more per field line) */
     lbguard_json_key(&j, "profiles");
     lbguard_json_begin(&j, '[', 1);
     for (i = 0; (p = lbg_profile_at((size_t) i)) >= 0; i++) {
@@ -87,6 +88,8 @@ lbguard_rules_json(void)
         lbguard_json_uint(&j, pol.max_header_bytes);
         lbguard_json_key(&j, "max_fields");
         lbguard_json_uint(&j, pol.max_fields);
+        lbguard_json_key(&j, "header_field_cost");
+        lbguard_json_uint(&j, pol.header_field_cost);
         lbguard_json_end(&j, '}');
     }
     lbguard_json_newline(&j);

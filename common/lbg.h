@@ -103,20 +103,42 @@ int lbg_tier_parse(const char *s, size_t len, lbg_tier_e *out);
  * no known load balancer rejects (the RFC alone forbids them).
  *
  * The profile table: LBG_PROFILES(XX) expands XX(ENUM, value, "name",
- * "label", lb_mask, field_bytes, header_bytes, fields) once per profile,
- * in the order every list shows them (directive messages, the CLI, the
- * load balancers of `lbguard rules`). Adding a profile is one line.
+ * "label", lb_mask, field_bytes, header_room, header_fixed, field_cost,
+ * fields) once per profile, in the order every list shows them (directive
+ * messages, the CLI, the load balancers of `lbguard rules`). Adding a
+ * profile is one line.
  *
  *   value    the enum value LBG_PROFILE_<ENUM>: stable, 0..COUNT-1,
  *            append only (a new profile takes the next free number)
  *   name     the directive / --profile value (lower case)
  *   label    the load balancer's name in documents ("HAProxy")
  *   lb_mask  the LBG_LB_* bits of the load balancer(s) it satisfies
- *   budgets  lbg_policy_init()'s header budgets, bytes as on the wire:
- *            one field line, the header section, the number of fields
- *            (0: no limit), from the load balancer's documented defaults:
+ *   budgets  what the load balancer counts against its header limit, from
+ *            its defaults (0: no limit):
+ *            field_bytes   one field line, wire bytes
+ *            header_room   the header section: the room the LB has for it,
+ *                          in the LB's own bytes, which are the wire bytes
+ *                          + header_fixed + field_cost per field line
+ *            header_fixed  bytes the LB adds once per header section
+ *            field_cost    bytes the LB adds per field line
+ *            fields        the number of field lines
+ *            lbg_policy_init() turns them into the policy's budgets
+ *            (lbg_policy_t, lbg_header_over()):
  *   strictest  the minimum of all below
- *   haproxy    tune.bufsize, tune.http.maxhdr
+ *   haproxy    HAProxy 2.6's HTX conversion of a response (src/h1_htx.c
+ *              h1_eval_htx_size(), src/mux_h1.c): it answers 502 (PH)
+ *              when the start line and fields as HTX blocks take more than
+ *              tune.bufsize 16384 - sizeof(struct htx) 48 - tune.maxrewrite
+ *              1024 = 15312 bytes. Each field is a block of 8 bytes + name
+ *              + value (wire: name ": " value CRLF, 4 bytes less); the
+ *              start line a block of 8 + struct htx_sl 20 + version, code
+ *              and reason (wire: 4 bytes more), the end of headers a block
+ *              of 8 + 1 (wire: CRLF): 31 bytes more than the wire once.
+ *              At most tune.http.maxhdr 101 - 1 = 100 fields (the parser's
+ *              list keeps one slot for its end). No field limit of its own:
+ *              field_bytes is the section's. Measured boundaries (test
+ *              tests/integration/test_lb_malformed.py): 2 fields 15273
+ *              wire bytes pass, 15274 get 502; 100 fields 14881 / 14882.
  *   nginx      proxy_buffer_size (one page)
  *   envoy      max_request_headers_kb (80 KiB), max_headers_count
  *   llhttp     --max-http-header-size
@@ -124,25 +146,28 @@ int lbg_tier_parse(const char *s, size_t len, lbg_tier_e *out);
  *   nginx-1.22 nginx before 1.23.0 as the LB; budgets as nginx
  */
 #define LBG_PROFILES(XX)                                                     \
-    XX(STRICTEST, 0, "strictest", "strictest", LBG_LB_ALL, 4096, 4096, 100)  \
-    XX(HAPROXY, 1, "haproxy", "HAProxy", LBG_LB_HAPROXY, 16384, 16384, 101)  \
-    XX(NGINX, 2, "nginx", "nginx", LBG_LB_NGINX, 4096, 4096, 0)              \
+    XX(STRICTEST, 0, "strictest", "strictest", LBG_LB_ALL, 4096, 4096, 0, 0, \
+       100)                                                                  \
+    XX(HAPROXY, 1, "haproxy", "HAProxy", LBG_LB_HAPROXY, 15281, 15312, 31,   \
+       4, 100)                                                               \
+    XX(NGINX, 2, "nginx", "nginx", LBG_LB_NGINX, 4096, 4096, 0, 0, 0)        \
     XX(NGINX_122, 6, "nginx-1.22", "nginx 1.22", LBG_LB_NGINX_122, 4096,     \
-       4096, 0)                                                              \
-    XX(ENVOY, 3, "envoy", "Envoy", LBG_LB_ENVOY, 81920, 81920, 100)          \
-    XX(LLHTTP, 4, "llhttp", "llhttp", LBG_LB_LLHTTP, 16384, 16384, 0)        \
-    XX(AWS_ALB, 5, "aws-alb", "ALB", LBG_LB_AWS_ALB, 16384, 32768, 0)
+       4096, 0, 0, 0)                                                        \
+    XX(ENVOY, 3, "envoy", "Envoy", LBG_LB_ENVOY, 81920, 81920, 0, 0, 100)    \
+    XX(LLHTTP, 4, "llhttp", "llhttp", LBG_LB_LLHTTP, 16384, 16384, 0, 0, 0)  \
+    XX(AWS_ALB, 5, "aws-alb", "ALB", LBG_LB_AWS_ALB, 16384, 32768, 0, 0, 0)
 
 /* Profile identifiers: LBG_PROFILE_<ENUM> = value. */
 typedef enum {
-#define LBG__PROFILE_ENUM(e, v, n, l, m, fb, hb, nf) LBG_PROFILE_##e = v,
+#define LBG__PROFILE_ENUM(e, v, n, l, m, fb, hr, hf, fc, nf)                 \
+    LBG_PROFILE_##e = v,
     LBG_PROFILES(LBG__PROFILE_ENUM)
 #undef LBG__PROFILE_ENUM
 } lbg_profile_e;
 
 /* The number of profiles (their values are 0..LBG_PROFILE_COUNT-1). */
-#define LBG__PROFILE_ONE(e, v, n, l, m, fb, hb, nf) +1
-#define LBG_PROFILE_COUNT                           (0 LBG_PROFILES(LBG__PROFILE_ONE))
+#define LBG__PROFILE_ONE(e, v, n, l, m, fb, hr, hf, fc, nf) +1
+#define LBG_PROFILE_COUNT                                   (0 LBG_PROFILES(LBG__PROFILE_ONE))
 
 /* Returns the profile's name as in LBG_PROFILES ("strictest", "haproxy",
  * "nginx-1.22", ...); never NULL ("unknown" outside the enum). */
@@ -391,31 +416,64 @@ int lbg_mode_parse(const char *s, size_t len, lbg_mode_e *out);
 /*
  * What lbg_check acts upon. Header budgets are in bytes as they go on the
  * wire: a field line counts name + ": " + value + CRLF; the header section
- * counts the status line, every field line and the final CRLF.
- * A budget of 0 disables that check.
+ * counts the status line, every field line and the final CRLF, and
+ * header_field_cost more per field line where the load balancer stores a
+ * field in more bytes than its line (HAProxy: 4); lbg_header_over() is the
+ * test. A budget of 0 disables that check.
  */
 typedef struct {
     lbg_mode_e    mode;
     lbg_profile_e profile;
-    size_t        max_field_bytes;  /* one field line */
-    size_t        max_header_bytes; /* whole header section */
-    size_t        max_fields;       /* number of field lines */
+    size_t        max_field_bytes;   /* one field line */
+    size_t        max_header_bytes;  /* whole header section */
+    size_t        max_fields;        /* number of field lines */
+    size_t        header_field_cost; /* bytes per field line beyond its
+                                        wire bytes in max_header_bytes */
 } lbg_policy_t;
 
 /*
  * Fills *p with mode REPAIR, `profile`, and that profile's header budgets
- * (the budget columns of LBG_PROFILES); a value outside the enum gives
- * strictest.
+ * (the budget columns of LBG_PROFILES: max_header_bytes is header_room -
+ * header_fixed, header_field_cost is field_cost); a value outside the enum
+ * gives strictest.
  */
 void lbg_policy_init(lbg_policy_t *p, lbg_profile_e profile);
 
 /*
- * Sets p's header section budget to `bytes` (a directive's value; 0
- * turns both budgets off), and lowers the budget of one field line to it
- * when it is larger: a field line cannot be longer than the whole section
- * (RFC 9110 5.4).
+ * Sets p's header section budget to `bytes` wire bytes (a directive's
+ * value; 0 turns both budgets off; no cost per field line), and lowers the
+ * budget of one field line to it when it is larger: a field line cannot be
+ * longer than the whole section (RFC 9110 5.4).
  */
 void lbg_policy_header_budget(lbg_policy_t *p, size_t bytes);
+
+/*
+ * 1 when a header section of `bytes` wire bytes (status line, field lines,
+ * final CRLF) with `nfields` field lines is over p's header section budget
+ * as the load balancer counts it (bytes + nfields * header_field_cost >
+ * max_header_bytes), else 0 (also with no budget). The one test of that
+ * budget: lbg_check() and the quick pass (lbg_quick.h) apply it.
+ */
+static inline int
+lbg_header_over(const lbg_policy_t *p, size_t bytes, size_t nfields)
+{
+    return p->max_header_bytes != 0
+           && bytes + nfields * p->header_field_cost > p->max_header_bytes;
+}
+
+/*
+ * The header section budget in wire bytes for a section of `nfields` field
+ * lines: what a finding reports as the load balancer's limit
+ * (max_header_bytes - nfields * header_field_cost, 0 when that is below
+ * 0).
+ */
+static inline size_t
+lbg_header_budget_wire(const lbg_policy_t *p, size_t nfields)
+{
+    size_t cost = nfields * p->header_field_cost;
+
+    return p->max_header_bytes > cost ? p->max_header_bytes - cost : 0;
+}
 
 /* ------------------------------------------------------------------------ */
 /* The response view                                                        */
@@ -518,6 +576,12 @@ typedef struct {
                                               that reports at the first
                                               byte past the end); the
                                               message says "at least" */
+    unsigned             bad_gateway : 1;  /* its repair is the target's
+                                              own 502 Bad Gateway, which
+                                              replaces the response
+                                              (LBG_EDIT_BAD_GATEWAY: a
+                                              budget rule under a profile
+                                              naming one LB) */
 } lbg_finding_t;
 
 /* What a repair asks the host to do. */
@@ -710,8 +774,10 @@ const char *lbg_finding_repair(const lbg_finding_t *f);
 /*
  * Writes the compact summary used by $lbguard_findings (nginx) and the
  * lbguard-findings request note (Apache): comma-separated
- * "<rule-name>:<outcome>" where outcome is "repaired", "detected" (detect
- * mode) or "reported" (no repair exists); "-" when there are no findings.
+ * "<rule-name>:<outcome>" where outcome is lbg_report_outcome()'s name:
+ * "repaired" (also a budget finding whose response the target's own 502
+ * replaced), "detected" (detect mode) or "reported" (no repair exists);
+ * "-" when there are no findings.
  * Always NUL-terminated when size > 0; truncated with "..." to fit.
  * Returns the length written.
  */
@@ -973,8 +1039,20 @@ typedef enum {
 const char *lbg_outcome_name(lbg_outcome_e outcome);
 
 /* The outcome of a finding of `rule` reported in `mode` (pass
- * LBG_MODE_DETECT for a repair that failed), as lbg_report_summary(). */
+ * LBG_MODE_DETECT for a repair that failed), by the rule alone; a report's
+ * findings: lbg_report_outcome(). */
 lbg_outcome_e lbg_finding_outcome(lbg_rule_e rule, lbg_mode_e mode);
+
+/* The outcome of finding `i` of rep reported in `mode` (as
+ * lbg_finding_outcome()): lbg_finding_outcome() of its rule, but REPAIRED
+ * for a rule without a repair of its own when a finding of rep has its
+ * `bad_gateway` bit (a budget rule under a profile naming one load
+ * balancer): the target's own 502 Bad Gateway replaces the response, the
+ * one with the defect is not sent. Reads the findings only (an adapter's
+ * copy of them will do). The one decision behind lbg_report_summary() and
+ * lbg_metrics_report_slots(). */
+lbg_outcome_e lbg_report_outcome(const lbg_report_t *rep, size_t i,
+                                 lbg_mode_e mode);
 
 /* Returns 1 when the rule's repair keeps the connection from being reused
  * (LBG_FIX_CLOSE in its LBG_RULES row: it closes the connection, or sends
@@ -1037,7 +1115,7 @@ typedef struct {
 
 /*
  * The counter slots one finished response's report adds 1 to: per
- * finding, LBG_METRICS_FINDING(rule, lbg_finding_outcome(rule, mode)),
+ * finding i, LBG_METRICS_FINDING(rule, lbg_report_outcome(rep, i, mode)),
  * and LBG_METRICS_CLOSED(rule) once per closing rule whose outcome is not
  * DETECTED. `mode` is the mode the findings were acted upon in
  * (LBG_MODE_DETECT for a failed repair). Writes at most `cap` slots

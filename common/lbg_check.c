@@ -1011,6 +1011,119 @@ lbg__budget(const lbg_policy_t *p, lbg_report_t *rep, lbg_rule_e rule,
     rep->unrepairable = unrepairable;
     lbg__edit(rep, LBG_EDIT_BAD_GATEWAY, LBG_NO_FIELD, 502, NULL, 0);
     lbg__edit(rep, LBG_EDIT_CLOSE, LBG_NO_FIELD, 0, NULL, 0);
+    if (!rep->truncated) {
+        /* what became of it, for lbg_report_outcome() */
+        rep->findings[rep->nfindings - 1].bad_gateway = 1;
+    }
+}
+
+
+/* 1 when f is a Connection field whose value holds nothing but "close"
+ * and "keep-alive" (case-insensitive), commas and white space: HAProxy
+ * stores no such field (h1_parse_connection_header() with
+ * H1_MF_CLEAN_CONN_HDR removes both tokens, and an empty value drops the
+ * field). */
+static int
+lbg__conn_dropped(const lbg_field_t *f)
+{
+    const unsigned char *v = f->value, *end = f->value + f->value_len, *w;
+    size_t               n;
+
+    if (!lbg__ieq(f->name, f->name_len, "connection", 10)) {
+        return 0;
+    }
+    while (v < end) {
+        if (*v == ',' || *v == ' ' || *v == '\t') {
+            v++;
+            continue;
+        }
+        for (w = v; w < end && *w != ','; w++) {
+        }
+        n = (size_t) (w - v);
+        while (n && (v[n - 1] == ' ' || v[n - 1] == '\t')) {
+            n--;
+        }
+        if (!lbg__ieq(v, n, "close", 5) && !lbg__ieq(v, n, "keep-alive", 10))
+        {
+            return 0;
+        }
+        v = w;
+    }
+    return 1;
+}
+
+
+/* The fields of r that the load balancer does not store, and their wire
+ * bytes (*bytes): for an LB that counts a cost per field (HAProxy's HTX),
+ * each Connection field of only close/keep-alive (lbg__conn_dropped());
+ * none for the others. Off the hot path. */
+static size_t
+lbg__lb_dropped(const lbg_policy_t *p, const lbg_response_t *r, size_t *bytes)
+{
+    const lbg_field_t *f;
+    size_t             i, n = 0;
+
+    *bytes = 0;
+    if (p->header_field_cost == 0) {
+        return 0;
+    }
+    for (i = 0; i < r->nfields; i++) {
+        f = &r->fields[i];
+        if (f->name_len == 10 && lbg__conn_dropped(f)) {
+            *bytes += f->name_len + f->value_len + 4;
+            n++;
+        }
+    }
+    return n;
+}
+
+
+/*
+ * The header section (total wire bytes) is over p's budget as
+ * lbg_header_over() counts it, an upper bound: off the hot path, count it
+ * as the load balancer does (lbg__lb_dropped(): a field it does not store
+ * takes no room) and record HEADER_TOO_LARGE when it is over that. The
+ * finding says the wire bytes (n1) and the LB's limit for this response
+ * in wire bytes (n2).
+ */
+#if defined(__GNUC__)
+__attribute__((noinline, cold))
+#endif
+static void
+lbg__header_over(const lbg_policy_t *p, const lbg_response_t *r,
+                 lbg_report_t *rep, size_t total)
+{
+    size_t dropped, nf = r->nfields - lbg__lb_dropped(p, r, &dropped);
+
+    if (dropped && !lbg_header_over(p, total - dropped, nf)) {
+        return;
+    }
+    lbg__budget(p, rep, LBG_RULE_HEADER_TOO_LARGE, LBG_NO_FIELD, NULL, 0,
+                (int64_t) total,
+                (int64_t) (lbg_header_budget_wire(p, nf) + dropped));
+}
+
+
+/*
+ * More field lines than p's max_fields: off the hot path, count them as
+ * the load balancer does (HAProxy stores at most 100, a field it drops,
+ * lbg__lb_dropped(), is not one of them) and record TOO_MANY_FIELDS when
+ * they are over: n1 the field lines sent, n2 the most the LB takes in this
+ * response.
+ */
+#if defined(__GNUC__)
+__attribute__((noinline, cold))
+#endif
+static void
+lbg__fields_over(const lbg_policy_t *p, const lbg_response_t *r,
+                 lbg_report_t *rep)
+{
+    size_t bytes, nd = lbg__lb_dropped(p, r, &bytes);
+
+    if (r->nfields - nd > p->max_fields) {
+        lbg__budget(p, rep, LBG_RULE_TOO_MANY_FIELDS, LBG_NO_FIELD, NULL, 0,
+                    (int64_t) r->nfields, (int64_t) (p->max_fields + nd));
+    }
 }
 
 
@@ -1623,12 +1736,10 @@ lbg__check_tail(const lbg_policy_t *p, const lbg_response_t *r,
     int64_t            cl;
 
     if (p->max_fields && nf > p->max_fields) {
-        lbg__budget(p, rep, LBG_RULE_TOO_MANY_FIELDS, LBG_NO_FIELD, NULL, 0,
-                    (int64_t) nf, (int64_t) p->max_fields);
+        lbg__fields_over(p, r, rep);
     }
-    if (p->max_header_bytes && total > p->max_header_bytes) {
-        lbg__budget(p, rep, LBG_RULE_HEADER_TOO_LARGE, LBG_NO_FIELD, NULL, 0,
-                    (int64_t) total, (int64_t) p->max_header_bytes);
+    if (lbg_header_over(p, total, nf)) {
+        lbg__header_over(p, r, rep, total);
     }
 
     if (r->status == 101) {

@@ -334,10 +334,9 @@ size_t
 lbg_report_summary(const lbg_report_t *rep, lbg_mode_e mode, char *buf,
                    size_t size)
 {
-    const lbg_rule_t *rule;
-    lbg__out_t        o;
-    size_t            i, mark;
-    const char       *outcome;
+    lbg__out_t  o;
+    size_t      i, mark;
+    const char *outcome;
 
     lbg__init(&o, buf, size);
     if (rep->nfindings == 0) {
@@ -345,14 +344,7 @@ lbg_report_summary(const lbg_report_t *rep, lbg_mode_e mode, char *buf,
         return o.len;
     }
     for (i = 0; i < rep->nfindings; i++) {
-        rule = lbg_rule(rep->findings[i].rule);
-        if (mode != LBG_MODE_REPAIR) {
-            outcome = "detected";
-        } else if (rule != NULL && !(rule->fix & LBG_FIX_EDIT)) {
-            outcome = "reported";
-        } else {
-            outcome = "repaired";
-        }
+        outcome = lbg_outcome_name(lbg_report_outcome(rep, i, mode));
         mark = o.len;
         if (i > 0) {
             lbg__putc(&o, ',');

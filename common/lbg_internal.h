@@ -136,6 +136,7 @@ lbg__finding_store(lbg_report_t *rep, lbg_rule_e rule, lbg_tier_e tier,
     f->n2 = n2;
     f->after_repair = 0;
     f->at_least = 0;
+    f->bad_gateway = 0;
     return 1;
 }
 

@@ -169,6 +169,25 @@ lbg_finding_outcome(lbg_rule_e rule, lbg_mode_e mode)
 }
 
 
+lbg_outcome_e
+lbg_report_outcome(const lbg_report_t *rep, size_t i, lbg_mode_e mode)
+{
+    lbg_outcome_e out = lbg_finding_outcome(rep->findings[i].rule, mode);
+    size_t        k;
+
+    /* a rule with no repair of its own, on a response that the target's
+     * own 502 replaces (lbg__budget() under one LB's profile) */
+    if (out == LBG_OUTCOME_REPORTED) {
+        for (k = 0; k < rep->nfindings; k++) {
+            if (rep->findings[k].bad_gateway) {
+                return LBG_OUTCOME_REPAIRED;
+            }
+        }
+    }
+    return out;
+}
+
+
 int
 lbg_rule_closes(lbg_rule_e rule)
 {
@@ -192,7 +211,7 @@ lbg_metrics_report_slots(const lbg_report_t *rep, lbg_mode_e mode,
         if ((unsigned) rule == 0 || (unsigned) rule >= LBG_RULE_END) {
             continue;
         }
-        out = lbg_finding_outcome(rule, mode);
+        out = lbg_report_outcome(rep, i, mode);
         slots[n++] = LBG_METRICS_FINDING(rule, out);
 
         if (out == LBG_OUTCOME_DETECTED || !lbg_rule_closes(rule)) {

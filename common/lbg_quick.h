@@ -164,9 +164,8 @@ lbg__q_fits(const lbg_policy_t *p, const lbg_quick_t *q, size_t line)
     return (p->max_fields == 0 || q->nfields <= p->max_fields)
            && (p->max_field_bytes == 0
                || q->max_field + 4 <= p->max_field_bytes)
-           && (p->max_header_bytes == 0
-               || 2 + 4 * q->nfields + q->bytes + line
-                      <= p->max_header_bytes);
+           && !lbg_header_over(p, 2 + 4 * q->nfields + q->bytes + line,
+                               q->nfields);
 }
 
 /* Starts a quick pass: all counts zero, not dirty. */

@@ -65,33 +65,34 @@ lbg_rule_name(lbg_rule_e id)
 typedef struct {
     const char *name;
     const char *label;
-    size_t      budgets[3]; /* field line, header section, fields */
+    size_t      budgets[5]; /* field line, header room, header fixed,
+                               field cost, fields (LBG_PROFILES) */
 } lbg__profile_t;
 
 static const lbg__profile_t lbg__profiles[LBG_PROFILE_COUNT] = {
-#define LBG__PROFILE_ROW(e, v, n, l, m, fb, hb, nf)                          \
-    [v] = {n, l, {fb, hb, nf}},
+#define LBG__PROFILE_ROW(e, v, n, l, m, fb, hr, hf, fc, nf)                  \
+    [v] = {n, l, {fb, hr, hf, fc, nf}},
     LBG_PROFILES(LBG__PROFILE_ROW)
 #undef LBG__PROFILE_ROW
 };
 
 /* The LBG_LB_* bits of each profile, by enum value (lbg__lb_in_profile()) */
 const unsigned lbg__profile_lb[LBG_PROFILE_COUNT] = {
-#define LBG__PROFILE_LB(e, v, n, l, m, fb, hb, nf) [v] = (m),
+#define LBG__PROFILE_LB(e, v, n, l, m, fb, hr, hf, fc, nf) [v] = (m),
     LBG_PROFILES(LBG__PROFILE_LB)
 #undef LBG__PROFILE_LB
 };
 
 /* The enum values in list order (the order of LBG_PROFILES). */
 static const lbg_profile_e lbg__profile_order[LBG_PROFILE_COUNT] = {
-#define LBG__PROFILE_ORDER(e, v, n, l, m, fb, hb, nf) LBG_PROFILE_##e,
+#define LBG__PROFILE_ORDER(e, v, n, l, m, fb, hr, hf, fc, nf) LBG_PROFILE_##e,
     LBG_PROFILES(LBG__PROFILE_ORDER)
 #undef LBG__PROFILE_ORDER
 };
 
 /* The names by enum value, for lbg__lookup. */
 static const char *const lbg__profile_names[LBG_PROFILE_COUNT] = {
-#define LBG__PROFILE_NAME(e, v, n, l, m, fb, hb, nf) [v] = n,
+#define LBG__PROFILE_NAME(e, v, n, l, m, fb, hr, hf, fc, nf) [v] = n,
     LBG_PROFILES(LBG__PROFILE_NAME)
 #undef LBG__PROFILE_NAME
 };
@@ -259,8 +260,12 @@ lbg_policy_init(lbg_policy_t *p, lbg_profile_e profile)
     p->mode = LBG_MODE_REPAIR;
     p->profile = profile;
     p->max_field_bytes = lbg__profiles[profile].budgets[0];
-    p->max_header_bytes = lbg__profiles[profile].budgets[1];
-    p->max_fields = lbg__profiles[profile].budgets[2];
+    /* the LB's own bytes less those it adds once: the rest are wire bytes
+     * and header_field_cost per field line (lbg_header_over()) */
+    p->max_header_bytes = lbg__profiles[profile].budgets[1]
+                          - lbg__profiles[profile].budgets[2];
+    p->header_field_cost = lbg__profiles[profile].budgets[3];
+    p->max_fields = lbg__profiles[profile].budgets[4];
 }
 
 
@@ -268,6 +273,7 @@ void
 lbg_policy_header_budget(lbg_policy_t *p, size_t bytes)
 {
     p->max_header_bytes = bytes;
+    p->header_field_cost = 0; /* the directive counts wire bytes */
     if (p->max_field_bytes > bytes) {
         p->max_field_bytes = bytes;
     }

@@ -103,6 +103,16 @@ class Cli(lbgtest.TestCase):
                 PROFILE_NAMES, ["strictest", "haproxy", "nginx", "nginx-1.22", "envoy", "llhttp", "aws-alb"])
         self.eq("rules --json: strictest covers every load balancer's bit",
                 OBJ["profiles"][0]["lb_mask"], sum(p["lb_mask"] for p in OBJ["profiles"][1:]))
+        # HAProxy 2.6's header budget as it counts it (LBG_PROFILES): 15312
+        # bytes of HTX less 31, 4 per field line, 100 fields; the others
+        # count wire bytes
+        self.eq("rules --json: the haproxy profile's budgets",
+                {k: OBJ["profiles"][1][k] for k in ("max_header_bytes", "header_field_cost",
+                                                    "max_fields")},
+                {"max_header_bytes": 15281, "header_field_cost": 4, "max_fields": 100})
+        self.eq("rules --json: no other profile has a cost per field line",
+                [p["header_field_cost"] for p in OBJ["profiles"] if p["name"] != "haproxy"],
+                [0] * 6)
         bad = [n for n, r in RULES.items()
                if r["tier"] not in ("acceptable", "ambiguous", "severe")
                or not set(r["rejected_by"]) <= set(PROFILE_NAMES[1:])
@@ -291,7 +301,7 @@ class Cli(lbgtest.TestCase):
         case065 = os.path.join(lbgcli.ROOT, "tests", "cases", "065-too-many-fields.http")
         for prof, want_out, want_rc, want_log in (
                 ("haproxy", TARGET_502, 0,
-                 b"lbguard: too-many-fields: 151 fields, budget 101, none under strictest (report); "
+                 b"lbguard: too-many-fields: 151 fields, budget 100, none under strictest (report); "
                  b"else the target's own 502 Bad Gateway\n"),
                 ("envoy", TARGET_502, 0,
                  b"lbguard: too-many-fields: 151 fields, budget 100, none under strictest (report); "

@@ -86,6 +86,11 @@ SetEnv proxy-nokeepalive 1
   LBGuard Repair
   LBGuardProfile nginx
 </Location>
+<Location /hpbudget/>
+  LBGuard Repair
+  LBGuardProfile haproxy
+  LBGuardHeaderBudget 200 3
+</Location>
 <VirtualHost 127.0.0.1:{ka_long}>
   ServerName ka-long.test
   KeepAliveTimeout 1
@@ -118,7 +123,7 @@ SetEnv proxy-nokeepalive 1
 
 def mode_conf(backend_port):
     out = []
-    for m in ("off", "detect", "repair", "budget", "nginx"):
+    for m in ("off", "detect", "repair", "budget", "nginx", "hpbudget"):
         out.append("ScriptAlias /%s/cgi-bin/ {d}/cgi-bin/" % m)
         out.append("ProxyPass /%s/proxy/ http://127.0.0.1:%d/" % (m, backend_port))
     for m, v in (("off", "Off"), ("detect", "Detect"), ("repair", "Repair")):
@@ -328,6 +333,19 @@ def header_cases(t, srv):
                   "200, none under strictest (report); else the target's own 502 "
                   "Bad Gateway")],
                "too-many-fields:reported,header-section-too-large:reported")
+    # The same under a profile naming one LB: the target's own 502 replaces
+    # the response, and the note says so ("repaired", not "reported").
+    check_case(t, srv, "budget profile haproxy", "/hpbudget/cgi-bin/many",
+               head(b"502 Bad Gateway", fields=b"Content-Length: 122\r\n",
+                    conn=b"Connection: close\r\nContent-Type: text/html\r\n")
+               + b"\r\n<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+               b"<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n",
+               [L("too-many-fields: 7 fields, budget 3, none under strictest "
+                  "(report); else the target's own 502 Bad Gateway"),
+                L("header-section-too-large: header section is 304 bytes, budget "
+                  "200, none under strictest (report); else the target's own 502 "
+                  "Bad Gateway")],
+               "too-many-fields:repaired,header-section-too-large:repaired")
 
     # mod_proxy passthrough of a misbehaving backend.
     apache_500(t, srv, "proxy ctl off", "/off/proxy/ctl", [ah_value("X-Bad", "a\\x01b")])

@@ -89,6 +89,9 @@ LOCATIONS = (
     # lbguard_header_budget: 150 bytes, 4 fields
     "location = /budget.html { alias @ROOT@/html/index.html;\n"
     "    lbguard_header_budget 150 4; }\n"
+    # the same under a profile naming one LB: the target's own 502
+    "location = /hp-budget.html { alias @ROOT@/html/index.html;\n"
+    "    lbguard_profile haproxy; lbguard_header_budget 150 4; }\n"
     # the charset nginx appends to Content-Type is in the checked bytes
     "location = /charset.html { alias @ROOT@/html/index.html;\n"
     "    charset utf-8; lbguard_header_budget 150 4; }\n"
@@ -165,6 +168,14 @@ _INDEX_CHARSET = _INDEX.replace(b'Content-Type: text/html\r\n',
 # the budget rules' repair text (LBG_RULES): these locations run under the
 # default profile, strictest, so the response is reported, not replaced
 _BUDGET = "none under strictest (report); else the target's own 502 Bad Gateway"
+
+# the target's own 502 Bad Gateway (LBG_EDIT_BAD_GATEWAY) as nginx sends it
+_TARGET_502_BODY = (b'<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n'
+                    b'<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n'
+                    b'</body>\r\n</html>\r\n')
+_TARGET_502 = (b'HTTP/1.1 502 Bad Gateway\r\nServer: nginx\r\nDate: DATE\r\n'
+               b'Content-Type: text/html\r\nContent-Length: %d\r\n'
+               b'Connection: close\r\n\r\n' % len(_TARGET_502_BODY)) + _TARGET_502_BODY
 
 # /verdict's response up to its X-Var field, and /verdict-budget's
 _VERDICT = (b'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\n'
@@ -284,6 +295,22 @@ CASES = [
                              'header-section-too-large:detected'],
                   'repair': ['/charset.html 200 too-many-fields:reported,'
                              'header-section-too-large:reported']}),
+    # a single LB's profile: repair replaces the response by the target's
+    # own 502, and the summary says so ("repaired", not "reported")
+    _case('lbguard_header_budget 150 4, profile haproxy: the target\'s 502',
+          '/hp-budget.html', off=_INDEX, repair=_TARGET_502,
+          detect_log=['too-many-fields: 8 fields, budget 4, '
+                      'not repaired (detect mode)',
+                      'header-section-too-large: header section is 225 '
+                      'bytes, budget 150, not repaired (detect mode)'],
+          repair_log=['too-many-fields: 8 fields, budget 4, ' + _BUDGET,
+                      'header-section-too-large: header section is 225 '
+                      'bytes, budget 150, ' + _BUDGET],
+          access={'off': ['/hp-budget.html 200 -'],
+                  'detect': ['/hp-budget.html 200 too-many-fields:detected,'
+                             'header-section-too-large:detected'],
+                  'repair': ['/hp-budget.html 502 too-many-fields:repaired,'
+                             'header-section-too-large:repaired']}),
     _case('lbguard_header_budget 150 4', '/budget.html',
           off=_INDEX, repair=_INDEX,
           detect_log=['too-many-fields: 8 fields, budget 4, '

@@ -438,6 +438,69 @@ test_summary(void **state)
     assert_string_equal(buf, "te-not-chunked:reported");
 }
 
+/* A budget finding says what became of the response: under strictest it
+ * is left as it is ("reported"); under a profile naming one load balancer
+ * the target's own 502 replaces it ("repaired", as the other rules whose
+ * repair is that 502, with every finding of that response); the counters
+ * say the same (lbg_report_outcome()), also from the findings alone. */
+static void
+test_summary_budget(void **state)
+{
+    lbg_field_t    f[] = {LBGT_F("X-A", "a"), LBGT_F("X-B", "b")};
+    lbg_field_t    te[] = {LBGT_F("Transfer-Encoding", "gzip")};
+    lbg_response_t r = lbgt_view(200, f, 2);
+    lbg_policy_t   p;
+    lbgt_report_t  t;
+    char           buf[256];
+    size_t         slots[8], n;
+    lbg_report_t   copy;
+    lbg_finding_t  kept[4];
+
+    (void) state;
+    lbg_policy_init(&p, LBG_PROFILE_STRICTEST);
+    p.max_fields = 1;
+    lbgt_check(&p, &r, &t);
+    assert_false(lbg_report_bad_gateway(&t.rep));
+    lbg_report_summary(&t.rep, LBG_MODE_REPAIR, buf, sizeof(buf));
+    assert_string_equal(buf, "too-many-fields:reported");
+    n = lbg_metrics_report_slots(&t.rep, LBG_MODE_REPAIR, slots, 8);
+    assert_int_equal(n, 1);
+    assert_int_equal(slots[0], LBG_METRICS_FINDING(LBG_RULE_TOO_MANY_FIELDS,
+                                                   LBG_OUTCOME_REPORTED));
+
+    lbg_policy_init(&p, LBG_PROFILE_HAPROXY);
+    p.max_fields = 1;
+    lbgt_check(&p, &r, &t);
+    assert_true(lbg_report_bad_gateway(&t.rep));
+    lbg_report_summary(&t.rep, LBG_MODE_REPAIR, buf, sizeof(buf));
+    assert_string_equal(buf, "too-many-fields:repaired");
+    assert_int_equal(lbg_report_outcome(&t.rep, 0, LBG_MODE_REPAIR),
+                     LBG_OUTCOME_REPAIRED);
+    n = lbg_metrics_report_slots(&t.rep, LBG_MODE_REPAIR, slots, 8);
+    assert_int_equal(n, 1);
+    assert_int_equal(slots[0], LBG_METRICS_FINDING(LBG_RULE_TOO_MANY_FIELDS,
+                                                   LBG_OUTCOME_REPAIRED));
+    /* detect mode, or a repair that failed: detected */
+    lbg_report_summary(&t.rep, LBG_MODE_DETECT, buf, sizeof(buf));
+    assert_string_equal(buf, "too-many-fields:detected");
+    /* an adapter's copy of the findings alone (nginx keeps no edits for
+     * $lbguard_findings) says the same */
+    lbg_report_init(&copy, kept, 4, NULL, 0);
+    kept[0] = t.rep.findings[0];
+    copy.nfindings = 1;
+    lbg_report_summary(&copy, LBG_MODE_REPAIR, buf, sizeof(buf));
+    assert_string_equal(buf, "too-many-fields:repaired");
+
+    /* the 502 replaces a response with a rule that has no repair, too */
+    r = lbgt_view(200, te, 1);
+    p.max_fields = 0;
+    lbg_policy_header_budget(&p, 40); /* the section is 17 + 25 + 2 */
+    lbgt_check(&p, &r, &t);
+    lbg_report_summary(&t.rep, LBG_MODE_REPAIR, buf, sizeof(buf));
+    assert_string_equal(buf, "header-section-too-large:repaired,"
+                             "te-not-chunked:repaired");
+}
+
 static void
 test_summary_truncation(void **state)
 {
@@ -496,6 +559,7 @@ main(void)
         cmocka_unit_test(test_format_long_value),
         cmocka_unit_test(test_format_small_buffers),
         cmocka_unit_test(test_summary),
+        cmocka_unit_test(test_summary_budget),
         cmocka_unit_test(test_summary_truncation),
     };
 

@@ -5,6 +5,7 @@
  */
 
 #include "lbg_test_util.h"
+#include "lbg_quick.h"
 
 #define U(s) ((const unsigned char *) (s))
 
@@ -365,14 +366,16 @@ test_policy_init(void **state)
     /* a few documented budgets (the profile table comment in lbg.h), not
      * the table again:
      * AWS ALB takes a 16 KiB field and a 32 KiB header section, HAProxy
-     * 101 fields (tune.http.maxhdr) in tune.bufsize 16 KiB, nginx's
+     * 100 fields (tune.http.maxhdr 101) in its HTX room of 15312 bytes
+     * (tune.bufsize 16 KiB), 31 once and 4 per field over the wire, nginx's
      * proxy_buffer_size 4 KiB with no field count */
     lbg_policy_init(&p, LBG_PROFILE_AWS_ALB);
     assert_int_equal(p.max_field_bytes, 16384);
     assert_int_equal(p.max_header_bytes, 32768);
     lbg_policy_init(&p, LBG_PROFILE_HAPROXY);
-    assert_int_equal(p.max_fields, 101);
-    assert_int_equal(p.max_header_bytes, 16384);
+    assert_int_equal(p.max_fields, 100);
+    assert_int_equal(p.max_header_bytes, 15312 - 31);
+    assert_int_equal(p.header_field_cost, 4);
     lbg_policy_init(&p, LBG_PROFILE_NGINX);
     assert_int_equal(p.max_header_bytes, 4096);
     assert_int_equal(p.max_fields, 0);
@@ -1240,21 +1243,25 @@ test_budgets_one_lb(void **state)
         fields[i].origin = i;
     }
 
-    /* 151 fields: HAProxy (101) and Envoy (100) answer 502 */
+    /* 151 fields: HAProxy (100) and Envoy (100) answer 502 */
     r = lbgt_view(200, fields, 151);
     lbg_policy_init(&p, LBG_PROFILE_HAPROXY);
     assert_int_equal(lbgt_check(&p, &r, &t), 1);
     one(&t, LBG_RULE_TOO_MANY_FIELDS, LBG_NO_FIELD, NULL, 0);
     assert_int_equal(t.rep.findings[0].n1, 151);
-    assert_int_equal(t.rep.findings[0].n2, 101);
+    assert_int_equal(t.rep.findings[0].n2, 100);
     assert_true(lbg_report_bad_gateway(&t.rep));
     assert_true(t.rep.close);
     assert_int_equal(t.rep.unrepairable, 0);
     assert_int_equal(t.rep.nedits, 2);
-    /* 101 fields: within HAProxy's tune.http.maxhdr */
-    r.nfields = 101;
+    /* 100 fields: within HAProxy's tune.http.maxhdr 101 (its parser keeps
+     * one slot for the list's end); 101 are not */
+    r.nfields = 100;
     assert_int_equal(lbgt_check(&p, &r, &t), 0);
     assert_int_equal(t.rep.nedits, 0);
+    r.nfields = 101;
+    assert_int_equal(lbgt_check(&p, &r, &t), 1);
+    one(&t, LBG_RULE_TOO_MANY_FIELDS, LBG_NO_FIELD, NULL, 0);
     /* llhttp counts no fields: nothing to say */
     r.nfields = 151;
     lbg_policy_init(&p, LBG_PROFILE_LLHTTP);
@@ -1306,6 +1313,184 @@ test_budgets_one_lb(void **state)
     lbg_policy_init(&p, LBG_PROFILE_NGINX);
     assert_true(lbgt_check(&p, &r, &t) >= 1);
     assert_true(lbg_report_bad_gateway(&t.rep));
+}
+
+/* A header section of exactly `wire` bytes in buf (the bytes
+ * tests/integration/test_lb_malformed.py sends through HAProxy):
+ * "HTTP/1.1 200 OK", X-Big padded with 'a', nf - 2 fields "X-Fnnn: v",
+ * "Content-Length: 3", CRLF, then the body "abc"; with long_reason the
+ * reason phrase is the padding ('R') and X-Big is "v". Returns the length
+ * with the body. */
+static size_t
+haproxy_shape(unsigned char *buf, size_t cap, size_t nf, size_t wire,
+              int long_reason)
+{
+    size_t fixed = 17 + 2, n = 0, i, pad; /* "Content-Length: 3" CRLF */
+
+    fixed += (nf - 2) * (sizeof("X-F000: v") - 1 + 2) + 2;
+    fixed += long_reason ? sizeof("X-Big: v") - 1 + 2 : sizeof("X-Big: ") + 1;
+    fixed += long_reason ? sizeof("HTTP/1.1 200 ") - 1 + 2
+                         : sizeof("HTTP/1.1 200 OK") - 1 + 2;
+    assert_true(wire > fixed && wire + 3 <= cap);
+    pad = wire - fixed;
+    n += (size_t) sprintf((char *) buf, "HTTP/1.1 200 %s",
+                          long_reason ? "" : "OK");
+    if (long_reason) {
+        memset(buf + n, 'R', pad);
+        n += pad;
+    }
+    n += (size_t) sprintf((char *) buf + n, "\r\nX-Big: %s",
+                          long_reason ? "v" : "");
+    if (!long_reason) {
+        memset(buf + n, 'a', pad);
+        n += pad;
+    }
+    n += (size_t) sprintf((char *) buf + n, "\r\n");
+    for (i = 0; i + 2 < nf; i++) {
+        n += (size_t) sprintf((char *) buf + n, "X-F%03u: v\r\n",
+                              (unsigned) i);
+    }
+    n += (size_t) sprintf((char *) buf + n, "Content-Length: 3\r\n\r\nabc");
+    assert_int_equal(n, wire + 3);
+    return n;
+}
+
+/* The haproxy profile's header section budget is HAProxy 2.6's own (the
+ * HTX conversion: 15312 bytes, 31 once and 4 per field beyond the wire
+ * bytes, no room for a Connection field of only close/keep-alive;
+ * LBG_PROFILES): at the largest section it passes (each boundary measured:
+ * 200 through Debian 12's HAProxy 2.6.12), one byte more is a finding
+ * (HAProxy: PH, 502) whose message says the wire bytes and the wire budget
+ * for that response; the quick pass agrees. At most 100 fields. */
+static void
+test_budgets_haproxy(void **state)
+{
+    /* fields (with Content-Length), largest wire bytes HAProxy passes */
+    static const struct {
+        size_t nf, wire;
+        int    long_reason;
+    } shapes[] = {{2, 15273, 0},
+                  {10, 15241, 0},
+                  {50, 15081, 0},
+                  {100, 14881, 0},
+                  {3, 15269, 1}};
+    /* X-Big, this field, Content-Length: largest wire bytes passing */
+    static const struct {
+        const char *line;
+        size_t      wire;
+    } conn[] = {{"Connection: keep-alive", 15273 + 24},
+                {"Connection: close", 15273 + 19},
+                {"connection: Keep-Alive, close", 15273 + 31},
+                {"Connection: upgrade", 15281 - 3 * 4}};
+    static unsigned char buf[16384];
+    static lbgt_parse_t  t;
+    static lbg_field_t   many[102];
+    lbg_field_t          conn_f = LBGT_F("Connection", "keep-alive");
+    lbg_response_t       r;
+    lbg_policy_t         p;
+    lbg_quick_t          q;
+    char                 line[256], want[256];
+    size_t               i, k, len, w;
+    const lbg_finding_t *f;
+
+    (void) state;
+    lbg_policy_init(&p, LBG_PROFILE_HAPROXY);
+    assert_int_equal(p.max_header_bytes, 15312 - 31);
+    assert_int_equal(p.header_field_cost, 4);
+    assert_int_equal(p.max_fields, 100);
+    for (i = 0; i < LBGT_NELTS(shapes); i++) {
+        for (w = shapes[i].wire; w <= shapes[i].wire + 1; w++) {
+            len = haproxy_shape(buf, sizeof(buf), shapes[i].nf, w,
+                                shapes[i].long_reason);
+            lbgt_parse(&p, buf, len, 0, &t);
+            assert_int_equal(t.raw.view.nfields, shapes[i].nf);
+            lbg_quick_init(&q);
+            for (k = 0; k < t.raw.view.nfields; k++) {
+                lbg_quick_field(&q, t.fields[k].name, t.fields[k].name_len,
+                                t.fields[k].value, t.fields[k].value_len, 0);
+            }
+            if (w == shapes[i].wire) {
+                assert_int_equal(t.r.rep.nfindings, 0);
+                assert_true(lbg_quick_clean(&p, &q, 200,
+                                            t.raw.view.status_line,
+                                            t.raw.view.status_line_len));
+                continue;
+            }
+            one(&t.r, LBG_RULE_HEADER_TOO_LARGE, LBG_NO_FIELD, NULL, 0);
+            f = &t.r.rep.findings[0];
+            assert_int_equal(f->n1, (int64_t) w);
+            assert_int_equal(f->n2, (int64_t) shapes[i].wire);
+            assert_true(lbg_report_bad_gateway(&t.r.rep));
+            assert_false(lbg_quick_clean(&p, &q, 200, t.raw.view.status_line,
+                                         t.raw.view.status_line_len));
+            lbg_finding_format(NULL, f, 1, line, sizeof(line));
+            snprintf(want, sizeof(want),
+                     "header-section-too-large: header section is %u "
+                     "bytes, budget %u, none under strictest (report); "
+                     "else the target's own 502 Bad Gateway",
+                     (unsigned) w, (unsigned) shapes[i].wire);
+            assert_string_equal(line, want);
+        }
+    }
+    /* a Connection field of only close/keep-alive takes no room (HAProxy
+     * drops it); another one counts (measured the same way) */
+    for (i = 0; i < LBGT_NELTS(conn); i++) {
+        for (w = conn[i].wire; w <= conn[i].wire + 1; w++) {
+            size_t fixed = sizeof("HTTP/1.1 200 OK\r\nX-Big: \r\n") - 1
+                           + strlen(conn[i].line) + 2
+                           + sizeof("Content-Length: 3\r\n\r\n") - 1;
+
+            len = (size_t) sprintf((char *) buf,
+                                   "HTTP/1.1 200 OK\r\nX-Big: ");
+            memset(buf + len, 'a', w - fixed);
+            len += w - fixed;
+            len += (size_t) sprintf((char *) buf + len,
+                                    "\r\n%s\r\nContent-Length: 3\r\n\r\nabc",
+                                    conn[i].line);
+            assert_int_equal(len, w + 3);
+            lbgt_parse(&p, buf, len, 0, &t);
+            if (w == conn[i].wire) {
+                assert_int_equal(t.r.rep.nfindings, 0);
+                continue;
+            }
+            one(&t.r, LBG_RULE_HEADER_TOO_LARGE, LBG_NO_FIELD, NULL, 0);
+            assert_int_equal(t.r.rep.findings[0].n1, (int64_t) w);
+            assert_int_equal(t.r.rep.findings[0].n2, (int64_t) conn[i].wire);
+        }
+    }
+    /* 101 fields: over tune.http.maxhdr (101, one slot for the list's
+     * end); HAProxy answers 502 at any size */
+    len = haproxy_shape(buf, sizeof(buf), 101, 2000, 0);
+    lbgt_parse(&p, buf, len, 0, &t);
+    one(&t.r, LBG_RULE_TOO_MANY_FIELDS, LBG_NO_FIELD, NULL, 0);
+    assert_int_equal(t.r.rep.findings[0].n1, 101);
+    assert_int_equal(t.r.rep.findings[0].n2, 100);
+    /* a Connection field HAProxy drops is none of its 100 (measured: 100
+     * fields and Connection: keep-alive pass, 101 and it get 502) */
+    for (i = 0; i < 101; i++) {
+        many[i].name = U("X");
+        many[i].name_len = 1;
+        many[i].value = U("v");
+        many[i].value_len = 1;
+        many[i].origin = i;
+        many[i].trusted = 0;
+    }
+    many[101] = conn_f;
+    memmove(&many[1], &many[0], 101 * sizeof(many[0]));
+    many[0] = conn_f; /* first: X x 100 then, or X x 101 */
+    r = lbgt_view(200, many, 101);
+    assert_int_equal(lbgt_check(&p, &r, &t.r), 0);
+    r.nfields = 102;
+    assert_int_equal(lbgt_check(&p, &r, &t.r), 1);
+    one(&t.r, LBG_RULE_TOO_MANY_FIELDS, LBG_NO_FIELD, NULL, 0);
+    assert_int_equal(t.r.rep.findings[0].n1, 102);
+    assert_int_equal(t.r.rep.findings[0].n2, 101);
+    /* a directive's budget counts wire bytes alone */
+    lbg_policy_header_budget(&p, 15273 + 2 * 4);
+    assert_int_equal(p.header_field_cost, 0);
+    len = haproxy_shape(buf, sizeof(buf), 2, 15273 + 8, 0);
+    lbgt_parse(&p, buf, len, 0, &t);
+    assert_int_equal(t.r.rep.nfindings, 0);
 }
 
 /* ---- modes, truncation, synthesised fields, severity ---------------------------- */
@@ -1598,6 +1783,7 @@ main(void)
         cmocka_unit_test(test_budgets),
         cmocka_unit_test(test_budgets_defaults),
         cmocka_unit_test(test_budgets_one_lb),
+        cmocka_unit_test(test_budgets_haproxy),
         cmocka_unit_test(test_modes),
         cmocka_unit_test(test_truncation),
         cmocka_unit_test(test_report_accumulates),
