@@ -99,5 +99,6 @@ lbg_body_finding(const lbg_body_t *b, int at_end, lbg_finding_t *f)
     f->n2 = b->sent;
     f->after_repair = 0;
     f->at_least = !at_end && rule != LBG_RULE_BODY_SHORTER;
+    f->bad_gateway = 0;
     return rule;
 }

@@ -702,9 +702,10 @@ lbg__budget_after_repair(const lbg_policy_t *p, const lbg_raw_t *raw,
         }
     }
     lbg__write_head(raw, rep, &w);
-    if (!over_bytes && p->max_header_bytes && w.len > p->max_header_bytes) {
+    /* as lbg_check() counts it: with the LB's cost per field line */
+    if (!over_bytes && lbg_header_over(p, w.len, w.fields)) {
         lbg__after_repair(p, rep, LBG_RULE_HEADER_TOO_LARGE, w.len,
-                          p->max_header_bytes);
+                          lbg_header_budget_wire(p, w.fields));
     }
     if (!over_fields && p->max_fields && w.fields > p->max_fields) {
         lbg__after_repair(p, rep, LBG_RULE_TOO_MANY_FIELDS, w.fields,
