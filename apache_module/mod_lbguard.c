@@ -203,6 +203,13 @@ typedef struct {
 typedef struct {
     apr_int64_t lb_idle_ms; /* LB idle timeout in ms, or UNSET */
     apr_int64_t margin_ms;  /* margin in ms, or UNSET */
+    const ap_directive_t *section_mode; /* the first "LBGuard Detect|Repair"
+                                           inside a <Location>, <Directory>,
+                                           <Files> or <If> of this server
+                                           (or of the main server, whose
+                                           sections apply to every virtual
+                                           host), or NULL: the keep-alive
+                                           check follows the server level */
     lbguard_status_srv status; /* counters (issue 13) */
 } lbguard_srv_conf;
 
@@ -282,6 +289,8 @@ static void *lbguard_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
                                                            : base->lb_idle_ms;
     conf->margin_ms = (add->margin_ms != LBGUARD_UNSET) ? add->margin_ms
                                                          : base->margin_ms;
+    conf->section_mode = add->section_mode != NULL ? add->section_mode
+                                                   : base->section_mode;
     lbguard_status_merge(&base->status, &add->status, &conf->status);
     return conf;
 }
@@ -319,6 +328,16 @@ static const char *lbguard_set_mode(cmd_parms *cmd, void *dconf,
                             "or Repair", cmd->cmd->name, arg);
     }
     conf->mode = mode;
+    if (cmd->path != NULL && mode != LBG_MODE_OFF) {
+        /* in a section: the keep-alive check is per server, remember it
+         * for the warning (lbguard_keepalive) */
+        lbguard_srv_conf *sconf = ap_get_module_config(
+            cmd->server->module_config, &lbguard_module);
+
+        if (sconf->section_mode == NULL) {
+            sconf->section_mode = cmd->directive;
+        }
+    }
     return NULL;
 }
 
@@ -1428,6 +1447,40 @@ static const char *lbguard_server_where(apr_pool_t *p, server_rec *s)
 }
 
 /*
+ * Warns that "LBGuard Detect|Repair" d, inside a section, leaves server s
+ * without the keep-alive check: KeepAliveTimeout is per server (and per
+ * connection), so the check follows the mode set at s's server level, Off
+ * here. Names the directive, its section and file:line, as "nginx -t"
+ * names a directive.
+ */
+static void lbguard_keepalive_section(apr_pool_t *p, server_rec *s,
+                                      const ap_directive_t *d)
+{
+    const ap_directive_t *sec = d->parent;
+    const char           *name = "a section", *args = "";
+    apr_size_t            n;
+
+    if (sec != NULL && sec->directive != NULL) {
+        name = sec->directive;
+        args = sec->args != NULL ? sec->args : "";
+        n = strlen(args);
+        if (n > 0 && args[n - 1] == '>') {
+            args = apr_pstrndup(p, args, n - 1);
+        }
+        name = apr_psprintf(p, "%s%s%s>", name, *args ? " " : "", args);
+    }
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                 "lbguard: keepalive-timeout: %s %s in %s (%s:%d) does not "
+                 "apply to the keep-alive check, which is per server: the "
+                 "KeepAliveTimeout of %s is not checked against the load "
+                 "balancer idle timeout (LBGuardLBIdleTimeout); set LBGuard "
+                 "Detect or Repair at the server level, outside <Location>, "
+                 "<Directory>, <Files> and <If>",
+                 d->directive, d->args, name, d->filename, d->line_num,
+                 lbguard_server_where(p, s));
+}
+
+/*
  * Checks server s's KeepAliveTimeout against the load balancer's idle
  * timeout (lbg_keepalive_verdict) and, when `apply` and the server's mode
  * is Repair, raises it. Logs the core's line (lbg_keepalive_format) when
@@ -1450,6 +1503,10 @@ static void lbguard_keepalive(apr_pool_t *p, server_rec *s, int apply,
 
     mode = dconf->mode == LBGUARD_UNSET ? LBG_MODE_OFF : dconf->mode;
     if (mode == LBG_MODE_OFF) {
+        if (log && sconf->lb_idle_ms != LBGUARD_UNSET
+            && sconf->section_mode != NULL) {
+            lbguard_keepalive_section(p, s, sconf->section_mode);
+        }
         return;
     }
     if (sconf->lb_idle_ms == LBGUARD_UNSET) {

@@ -582,6 +582,67 @@ def bad_directive_cases(t, so, d):
                 rc != 0 and msg in out, "\n  output: %r" % out)
 
 
+LOCATION_CONF = """LBGuardLBIdleTimeout 3
+<Location /app/>
+  LBGuard Repair
+</Location>
+<VirtualHost 127.0.0.1:{vh}>
+  ServerName loc-vhost.test
+  <Directory "{d}/htdocs">
+    LBGuard Detect
+  </Directory>
+</VirtualHost>
+<VirtualHost 127.0.0.1:{ok}>
+  ServerName loc-ok.test
+  KeepAliveTimeout 1
+  LBGuard Repair
+</VirtualHost>
+"""
+
+
+def location_mode_cases(t, so, d):
+    """LBGuard Detect|Repair only inside a section (<Location>, <Directory>)
+    of a server with LBGuardLBIdleTimeout: its KeepAliveTimeout is per
+    server, so it is not checked; apache2 -t and the start say so, naming
+    the directive, its section and file:line, once per server. A server
+    with LBGuard at its own level gets the check as usual."""
+    vh, ok = lbgtest.free_port(), lbgtest.free_port()
+    a = Apache(os.path.join(d, "location-mode"), so, LOCATION_CONF, extra_ports=[vh, ok])
+    a.write_conf(vh=vh, ok=ok)
+    with open(a.conf) as f:
+        lines = f.read().splitlines()
+
+    def at(text, after=0):
+        return 1 + next(i for i, x in enumerate(lines) if i >= after and x.strip() == text)
+
+    tail = ("does not apply to the keep-alive check, which is per server: the KeepAliveTimeout "
+            "of %s is not checked against the load balancer idle timeout "
+            "(LBGuardLBIdleTimeout); set LBGuard Detect or Repair at the server level, outside "
+            "<Location>, <Directory>, <Files> and <If>")
+    vhost = at("<VirtualHost 127.0.0.1:%d>" % vh)
+    want = [
+        "[lbguard:warn] lbguard: keepalive-timeout: LBGuard Repair in <Location /app/> (%s:%d) "
+        % (a.conf, at("LBGuard Repair")) + tail % 'main server "127.0.0.1"',
+        "[lbguard:warn] lbguard: keepalive-timeout: KeepAliveTimeout 1s in virtual host "
+        '"loc-ok.test" 127.0.0.1:%d (%s:%d) is shorter than the load balancer idle timeout 3s '
+        "+ margin 5s, raised to 8s" % (ok, a.conf, at("<VirtualHost 127.0.0.1:%d>" % ok)),
+        '[lbguard:warn] lbguard: keepalive-timeout: LBGuard Detect in <Directory "%s/htdocs"> '
+        "(%s:%d) " % (a.d, a.conf, at("LBGuard Detect")) + tail
+        % ('virtual host "loc-vhost.test" 127.0.0.1:%d (%s:%d)' % (vh, a.conf, vhost)),
+    ]
+    rc, out = a.test_config()
+    t.eq("LBGuard only in a section: apache2 -t exit status", rc, 0)
+    t.eq("LBGuard only in a section: apache2 -t keep-alive lines",
+         [x for x in out.splitlines() if "keepalive-timeout" in x], want)
+    a.start()
+    try:
+        t.eq("LBGuard only in a section: startup keep-alive lines",
+             [x for x in lbgtest.read_log(a.error_log).splitlines() if "keepalive-timeout" in x],
+             want)
+    finally:
+        a.stop()
+
+
 def start_apache(so, env, d):
     """Starts one apache2 with module `so` (environment env) for every
     request case: (Apache, RawBackend, keep-alive ports, Server)."""
@@ -660,6 +721,9 @@ class ApacheTest(lbgtest.TestCase):
     def test_bad_directives(self):
         bad_directive_cases(self, self.so, self.d)
 
+    def test_location_mode(self):
+        location_mode_cases(self, self.so, self.d)
+
 
 class ApacheAsanTest(ApacheTest):
     """The same cases against the ASan + UBSan build of the module, when
@@ -668,6 +732,7 @@ class ApacheAsanTest(ApacheTest):
     suite = "apache-asan"
     module = "mod_lbguard-asan.so"
     test_bad_directives = None     # apache2 -t: the module's build does not matter
+    test_location_mode = None      # configuration only, as test_bad_directives
 
 
 if __name__ == "__main__":
