@@ -364,30 +364,47 @@ lbg__te_name(const lbg_policy_t *p, lbg_report_t *rep, const lbg_field_t *f,
 }
 
 
-/* The finding of field idx's name when it is not a token (RFC 9110 5.1):
- * field-name-invalid when `invalid` (an empty name, or a byte of
- * LBG__NAMEBAD: no load balancer parses the line), else
- * field-name-not-token, at the whole name, and the edit that removes the
- * field; a Transfer-Encoding name with white space before the colon is
- * lbg__te_name()'s. For lbg__check_name() and lbg__check_pair()'s
- * fast paths. */
-LBG_INLINE void
-lbg__name_finding(const lbg_policy_t *p, lbg_report_t *rep,
-                  const lbg_field_t *f, size_t idx, int invalid)
+/* field-name-invalid of field idx (an empty name, or a byte of
+ * LBG__NAMEBAD: no load balancer parses the line), at the whole name, and
+ * the edit that removes the field; a Transfer-Encoding name with white
+ * space before the colon is lbg__te_name()'s. Out of line and cold: the
+ * fast paths that inline lbg__name_finding() keep their registers. */
+#if defined(__GNUC__)
+__attribute__((noinline, cold))
+#endif
+static void
+lbg__invalid_name_finding(const lbg_policy_t *p, lbg_report_t *rep,
+                          const lbg_field_t *f, size_t idx)
 {
-    if (invalid && f->name_len > 0
+    if (f->name_len > 0
         && (f->name[f->name_len - 1] == ' '
             || f->name[f->name_len - 1] == '\t')
         && lbg__te_name(p, rep, f, idx))
     {
         return;
     }
-    if (invalid
-            ? lbg__finding_const(p, rep, LBG__RULE_CONST(FIELD_NAME_INVALID),
-                                 idx, f->name, f->name_len, 0)
-            : lbg__finding_const(p, rep,
-                                 LBG__RULE_CONST(FIELD_NAME_NOT_TOKEN), idx,
-                                 f->name, f->name_len, 0))
+    if (lbg__finding_const(p, rep, LBG__RULE_CONST(FIELD_NAME_INVALID), idx,
+                           f->name, f->name_len, 0))
+    {
+        lbg__edit_inline(rep, LBG_EDIT_REMOVE, idx, 0, NULL, 0);
+    }
+}
+
+
+/* The finding of field idx's name when it is not a token (RFC 9110 5.1):
+ * field-name-invalid when `invalid` (lbg__invalid_name_finding()), else
+ * field-name-not-token, at the whole name, and the edit that removes the
+ * field. For lbg__check_name() and lbg__check_pair()'s fast paths. */
+LBG_INLINE void
+lbg__name_finding(const lbg_policy_t *p, lbg_report_t *rep,
+                  const lbg_field_t *f, size_t idx, int invalid)
+{
+    if (invalid) {
+        lbg__invalid_name_finding(p, rep, f, idx);
+        return;
+    }
+    if (lbg__finding_const(p, rep, LBG__RULE_CONST(FIELD_NAME_NOT_TOKEN), idx,
+                           f->name, f->name_len, 0))
     {
         lbg__edit_inline(rep, LBG_EDIT_REMOVE, idx, 0, NULL, 0);
     }
