@@ -327,48 +327,20 @@ lbg__finding_const(const lbg_policy_t *p, lbg_report_t *rep, lbg_rule_e rule,
 
 
 /*
- * Field idx's name ends in SP or HTAB: white space between the field name
- * and the colon (RFC 9112 5.1), which the host kept in the name (Apache's
- * mod_proxy_http does; nginx refuses such an upstream line). When the name
- * without it is Transfer-Encoding, the host did not decode the body by
- * that field although the target chunked it: with the field removed the
- * chunked bytes would go out as the content, under the host's own framing.
- * Records te-name-whitespace and the target's own 502 with a close, and
- * returns 1; returns 0 for any other name, whose field the caller's
- * finding removes (a Content-Length so named is harmless to remove: the
- * host framed the body without it). Cold: reached only for a name with a
- * byte that is not a tchar.
- */
-#if defined(__GNUC__)
-__attribute__((noinline, cold))
-#endif
-static int
-lbg__te_name(const lbg_policy_t *p, lbg_report_t *rep, const lbg_field_t *f,
-             size_t idx)
-{
-    size_t n = f->name_len;
-
-    while (n > 0 && (f->name[n - 1] == ' ' || f->name[n - 1] == '\t')) {
-        n--;
-    }
-    if (lbg__framing_name(f->name, n) != LBG__K_TE) {
-        return 0;
-    }
-    if (lbg__finding(p, rep, LBG_RULE_TE_NAME_WHITESPACE, idx, f->name,
-                     f->name_len, (int64_t) (f->name_len - n), 0))
-    {
-        lbg__edit(rep, LBG_EDIT_BAD_GATEWAY, LBG_NO_FIELD, 502, NULL, 0);
-        lbg__edit(rep, LBG_EDIT_CLOSE, LBG_NO_FIELD, 0, NULL, 0);
-    }
-    return 1;
-}
-
-
-/* field-name-invalid of field idx (an empty name, or a byte of
+ * field-name-invalid of field idx (an empty name, or a byte of
  * LBG__NAMEBAD: no load balancer parses the line), at the whole name, and
- * the edit that removes the field; a Transfer-Encoding name with white
- * space before the colon is lbg__te_name()'s. Out of line and cold: the
- * fast paths that inline lbg__name_finding() keep their registers. */
+ * the edit that removes the field. But a name that is Transfer-Encoding
+ * followed by SP or HTAB: white space between the field name and the colon
+ * (RFC 9112 5.1), which the host kept in the name (Apache's
+ * mod_proxy_http; nginx refuses such an upstream line), so the host did
+ * not decode the body the target chunked: removed, the field would send
+ * the chunked bytes out as the content under the host's own framing.
+ * That is te-name-whitespace (n1: the bytes of white space), the target's
+ * own 502 with a close. Any other name so written is removed (a
+ * Content-Length is harmless to remove: the host framed the body without
+ * it). Out of line and cold: the fast paths that inline
+ * lbg__name_finding() keep their registers.
+ */
 #if defined(__GNUC__)
 __attribute__((noinline, cold))
 #endif
@@ -376,11 +348,18 @@ static void
 lbg__invalid_name_finding(const lbg_policy_t *p, lbg_report_t *rep,
                           const lbg_field_t *f, size_t idx)
 {
-    if (f->name_len > 0
-        && (f->name[f->name_len - 1] == ' '
-            || f->name[f->name_len - 1] == '\t')
-        && lbg__te_name(p, rep, f, idx))
-    {
+    size_t n = f->name_len;
+
+    while (n > 0 && lbg__is(f->name[n - 1], LBG__WS)) {
+        n--;
+    }
+    if (n < f->name_len && lbg__framing_name(f->name, n) == LBG__K_TE) {
+        if (lbg__finding(p, rep, LBG_RULE_TE_NAME_WHITESPACE, idx, f->name,
+                         f->name_len, (int64_t) (f->name_len - n), 0))
+        {
+            lbg__edit(rep, LBG_EDIT_BAD_GATEWAY, LBG_NO_FIELD, 502, NULL, 0);
+            lbg__edit(rep, LBG_EDIT_CLOSE, LBG_NO_FIELD, 0, NULL, 0);
+        }
         return;
     }
     if (lbg__finding_const(p, rep, LBG__RULE_CONST(FIELD_NAME_INVALID), idx,
@@ -1043,28 +1022,18 @@ lbg__budget(const lbg_policy_t *p, lbg_report_t *rep, lbg_rule_e rule,
 static int
 lbg__conn_dropped(const lbg_field_t *f)
 {
-    const unsigned char *v = f->value, *end = f->value + f->value_len, *w;
-    size_t               n;
+    const unsigned char *v = f->value;
+    size_t               i = 0, s, e;
 
     if (!lbg__ieq(f->name, f->name_len, "connection", 10)) {
         return 0;
     }
-    while (v < end) {
-        if (*v == ',' || *v == ' ' || *v == '\t') {
-            v++;
-            continue;
-        }
-        for (w = v; w < end && *w != ','; w++) {
-        }
-        n = (size_t) (w - v);
-        while (n && (v[n - 1] == ' ' || v[n - 1] == '\t')) {
-            n--;
-        }
-        if (!lbg__ieq(v, n, "close", 5) && !lbg__ieq(v, n, "keep-alive", 10))
+    while (lbg__list_next(v, f->value_len, &i, &s, &e)) {
+        if (s < e && !lbg__ieq(v + s, e - s, "close", 5)
+            && !lbg__ieq(v + s, e - s, "keep-alive", 10))
         {
             return 0;
         }
-        v = w;
     }
     return 1;
 }

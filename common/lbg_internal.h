@@ -241,6 +241,35 @@ lbg__cl_short(const unsigned char *v, size_t len)
 }
 
 /*
+ * The next element of the comma-separated list v[0..len) (RFC 9110 5.6.1),
+ * from offset *i: sets [*s, *e) to it without the OWS around it (SP, HTAB;
+ * it may be empty) and moves *i past its comma. Returns 0, setting
+ * nothing, when the list has no element left (*i > len). Start with *i = 0.
+ */
+static inline int
+lbg__list_next(const unsigned char *v, size_t len, size_t *i, size_t *s,
+               size_t *e)
+{
+    size_t a = *i, b;
+
+    if (a > len) {
+        return 0;
+    }
+    for (b = a; b < len && v[b] != ','; b++) {
+    }
+    *i = b + 1;
+    while (a < b && lbg__is(v[a], LBG__WS)) {
+        a++;
+    }
+    while (b > a && lbg__is(v[b - 1], LBG__WS)) {
+        b--;
+    }
+    *s = a;
+    *e = b;
+    return 1;
+}
+
+/*
  * A Content-Length value that is a comma-separated list (RFC 9110 8.6,
  * "Content-Length: 42, 42"). Returns the common value when every element
  * is a valid, identical number, with *first and *first_len set to the

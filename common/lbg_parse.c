@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lbg_internal.h"
+#include "lbg_quick.h"
 #include "lbg_raw.h"
 #include "lbg_simd.h"
 
@@ -137,21 +138,6 @@ lbg__parse_status(const lbg_policy_t *p, const unsigned char *buf, size_t len,
 }
 
 
-/* 1 when b[0..n) is a token (RFC 9110 5.6.2: 1*tchar). */
-static int
-lbg__token(const unsigned char *b, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        if (!lbg__is(b[i], LBG__TCHAR)) {
-            return 0;
-        }
-    }
-    return n > 0;
-}
-
-
 /*
  * The header section of buf[0..len) after the status line that ends at
  * offset e (RFC 9112 5): field lines into fields[] (fields_cap of them,
@@ -236,7 +222,7 @@ lbg__parse_fields(const lbg_policy_t *p, const unsigned char *buf, size_t len,
             nm--;
         }
         if (nm > 0 && nm < (size_t) (colon - (buf + i))
-            && lbg__token(buf + i, nm)) {
+            && lbg_scan_name(buf + i, nm)) {
             lbg__finding(p, rep, LBG_RULE_FIELD_NAME_INVALID, nf, buf + i,
                          (size_t) (colon - (buf + i)),
                          (int64_t) ((size_t) (colon - (buf + i)) - nm), 0);

@@ -136,18 +136,7 @@ lbg__cl_list(const unsigned char *v, size_t len, const unsigned char **first,
     if (memchr(v, ',', len) == NULL) {
         return -1; /* not a list: " 5" is no "5" */
     }
-    while (i <= len) {
-        s = i;
-        while (i < len && v[i] != ',') {
-            i++;
-        }
-        e = i;
-        while (s < e && lbg__is(v[s], LBG__WS)) {
-            s++;
-        }
-        while (e > s && lbg__is(v[e - 1], LBG__WS)) {
-            e--;
-        }
+    while (lbg__list_next(v, len, &i, &s, &e)) {
         x = lbg_content_length_parse(v + s, e - s);
         if (x < 0) {
             return -1;
@@ -159,7 +148,6 @@ lbg__cl_list(const unsigned char *v, size_t len, const unsigned char **first,
         } else if (x != val) {
             differ = 1;
         }
-        i++; /* past the comma (or past the end) */
     }
     return differ ? -2 : val;
 }
