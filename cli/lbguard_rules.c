@@ -63,6 +63,10 @@ lbguard_rules_json(void)
         if (r->fix & LBG_FIX_CLOSE) {
             lbguard_json_cstr(&j, "close");
         }
+        if (r->fix & LBG_FIX_LB_502) {
+            /* the budgets: the target's own 502 under a one-LB profile */
+            lbguard_json_cstr(&j, "lb-502");
+        }
         lbguard_json_end(&j, ']');
         lbguard_json_end(&j, '}');
     }

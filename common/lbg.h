@@ -216,10 +216,16 @@ int lbg_profile_parse(const char *s, size_t len, lbg_profile_e *out);
  *   LBG_FIX_CLOSE  the connection is not reused after the response (the
  *                  repair closes it, or sends the target's own 502 Bad
  *                  Gateway, which carries Connection: close)
+ *   LBG_FIX_LB_502 the budget rules: reported only under strictest;
+ *                  under a profile naming one load balancer, which would
+ *                  answer 502 anyway, the target's own 502 Bad Gateway
+ *                  replaces the response (lbg_finding_t.bad_gateway), so
+ *                  the connection is not reused either
  *   0              no repair and the connection stays: reported only
  */
-#define LBG_FIX_EDIT  0x01u
-#define LBG_FIX_CLOSE 0x02u
+#define LBG_FIX_EDIT   0x01u
+#define LBG_FIX_CLOSE  0x02u
+#define LBG_FIX_LB_502 0x04u
 
 /*
  * The rule table: LBG_RULES(XX) expands XX(id, ENUM, "name", "rfc",
@@ -301,17 +307,17 @@ int lbg_profile_parse(const char *s, size_t len, lbg_profile_e *out);
        LBG_TIER_ACCEPTABLE, LBG_LB_HAPROXY | LBG_LB_ENVOY,                   \
        "none under strictest (report); else the target's own 502 Bad "       \
        "Gateway",                                                            \
-       0)                                                                    \
+       LBG_FIX_LB_502)                                                       \
     XX(21, FIELD_TOO_LARGE, "field-too-large", "RFC 9110 5.4",               \
        LBG_TIER_ACCEPTABLE, LBG_LB_ALL,                                      \
        "none under strictest (report); else the target's own 502 Bad "       \
        "Gateway",                                                            \
-       0)                                                                    \
+       LBG_FIX_LB_502)                                                       \
     XX(22, HEADER_TOO_LARGE, "header-section-too-large", "RFC 9110 5.4",     \
        LBG_TIER_ACCEPTABLE, LBG_LB_ALL,                                      \
        "none under strictest (report); else the target's own 502 Bad "       \
        "Gateway",                                                            \
-       0)                                                                    \
+       LBG_FIX_LB_502)                                                       \
     XX(23, BARE_LF, "bare-lf", "RFC 9112 2.2", LBG_TIER_ACCEPTABLE,          \
        LBG_LB_LLHTTP, "line ends rewritten as CRLF", LBG_FIX_EDIT)           \
     XX(24, FIELD_MISSING_COLON, "field-missing-colon", "RFC 9112 5",         \
@@ -1090,7 +1096,9 @@ lbg_ka_metric_e lbg_ka_metric(lbg_ka_verdict_e v, lbg_mode_e mode);
  *   responses[0|1]          responses examined in detect | repair mode
  *   findings[rule][outcome] findings (rule ids 1..LBG_RULE_END-1)
  *   closed[rule]            responses closed because of rule (closing
- *                           rules only, once per response and rule)
+ *                           rules, and a budget rule whose repair was
+ *                           the target's own 502: LBG_FIX_LB_502; once
+ *                           per response and rule)
  *   bodies_cut              bodies cut or dropped (repair)
  *   body_cut_bytes          body bytes not sent, in bytes
  * Rule ids are append-only: a table that grows only appends slots.
@@ -1116,8 +1124,10 @@ typedef struct {
 /*
  * The counter slots one finished response's report adds 1 to: per
  * finding i, LBG_METRICS_FINDING(rule, lbg_report_outcome(rep, i, mode)),
- * and LBG_METRICS_CLOSED(rule) once per closing rule whose outcome is not
- * DETECTED. `mode` is the mode the findings were acted upon in
+ * and LBG_METRICS_CLOSED(rule) once per rule whose outcome is not
+ * DETECTED and that closed the connection: a closing rule
+ * (lbg_rule_closes()), or a finding whose repair was the target's own
+ * 502 (its bad_gateway bit: a budget rule, LBG_FIX_LB_502). `mode` is the mode the findings were acted upon in
  * (LBG_MODE_DETECT for a failed repair). Writes at most `cap` slots
  * (2 * LBG_FINDINGS_MAX always suffice for a report of that capacity);
  * returns how many. Responses and body cuts are counted by the adapters

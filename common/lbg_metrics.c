@@ -197,6 +197,19 @@ lbg_rule_closes(lbg_rule_e rule)
 }
 
 
+/* 1 when rule has a lbguard_connections_closed_total series: its repair
+ * closes the connection (lbg_rule_closes()), or may be the target's own
+ * 502 (LBG_FIX_LB_502: a budget rule under a profile naming one load
+ * balancer) */
+static int
+lbg__closed_series(lbg_rule_e rule)
+{
+    const lbg_rule_t *r = lbg_rule(rule);
+
+    return r != NULL && (r->fix & (LBG_FIX_CLOSE | LBG_FIX_LB_502)) != 0;
+}
+
+
 size_t
 lbg_metrics_report_slots(const lbg_report_t *rep, lbg_mode_e mode,
                          size_t *slots, size_t cap)
@@ -214,7 +227,11 @@ lbg_metrics_report_slots(const lbg_report_t *rep, lbg_mode_e mode,
         out = lbg_report_outcome(rep, i, mode);
         slots[n++] = LBG_METRICS_FINDING(rule, out);
 
-        if (out == LBG_OUTCOME_DETECTED || !lbg_rule_closes(rule)) {
+        /* a closing rule, or a budget rule whose repair was the
+         * target's own 502 (LBG_FIX_LB_502, bad_gateway) */
+        if (out == LBG_OUTCOME_DETECTED
+            || !(lbg_rule_closes(rule) || rep->findings[i].bad_gateway))
+        {
             continue;
         }
         /* one close per response and rule, however often the rule fired */
@@ -350,7 +367,7 @@ lbg_metrics_format(const lbg_metrics_view_t *v, char *buf, size_t size)
         z = &v->zones[i];
         m = z->counters;
         for (rule = 1; rule < LBG_RULE_END; rule++) {
-            if (!lbg_rule_closes((lbg_rule_e) rule)) {
+            if (!lbg__closed_series((lbg_rule_e) rule)) {
                 continue;
             }
             lbg__mstart(&o, "lbguard_connections_closed_total", z);

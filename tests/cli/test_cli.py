@@ -117,7 +117,7 @@ class Cli(lbgtest.TestCase):
                if r["tier"] not in ("acceptable", "ambiguous", "severe")
                or not set(r["rejected_by"]) <= set(PROFILE_NAMES[1:])
                or [x for x in PROFILE_NAMES if x in r["rejected_by"]] != r["rejected_by"]
-               or r["fix"] not in ([], ["edit"], ["close"], ["edit", "close"])
+               or r["fix"] not in ([], ["edit"], ["close"], ["edit", "close"], ["lb-502"])
                or not r["rfc"].startswith("RFC 911") or not r["repair"]]
         self.eq("rules --json: tier, rejected_by (profile names, list order), fix, rfc, repair well formed",
                 bad, [])
@@ -128,7 +128,7 @@ class Cli(lbgtest.TestCase):
                            "upstream-status-line-invalid")],
                 [(8, "ambiguous", ["nginx", "nginx-1.22", "envoy", "llhttp"], ["edit"]),
                  (18, "severe", ["haproxy", "nginx", "nginx-1.22", "envoy", "llhttp", "aws-alb"], ["close"]),
-                 (20, "acceptable", ["haproxy", "envoy"], []),
+                 (20, "acceptable", ["haproxy", "envoy"], ["lb-502"]),
                  (33, "severe", ["haproxy", "nginx", "nginx-1.22", "envoy", "llhttp", "aws-alb"],
                   ["edit", "close"])])
         rc, out, err = lbgcli.run(LBG, ["check", "--profile", "f5", "/dev/null"])

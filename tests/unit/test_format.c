@@ -476,10 +476,12 @@ test_summary_budget(void **state)
     assert_string_equal(buf, "too-many-fields:repaired");
     assert_int_equal(lbg_report_outcome(&t.rep, 0, LBG_MODE_REPAIR),
                      LBG_OUTCOME_REPAIRED);
+    /* and the 502 closed the connection (LBG_FIX_LB_502) */
     n = lbg_metrics_report_slots(&t.rep, LBG_MODE_REPAIR, slots, 8);
-    assert_int_equal(n, 1);
+    assert_int_equal(n, 2);
     assert_int_equal(slots[0], LBG_METRICS_FINDING(LBG_RULE_TOO_MANY_FIELDS,
                                                    LBG_OUTCOME_REPAIRED));
+    assert_int_equal(slots[1], LBG_METRICS_CLOSED(LBG_RULE_TOO_MANY_FIELDS));
     /* detect mode, or a repair that failed: detected */
     lbg_report_summary(&t.rep, LBG_MODE_DETECT, buf, sizeof(buf));
     assert_string_equal(buf, "too-many-fields:detected");

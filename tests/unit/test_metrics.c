@@ -87,7 +87,8 @@ test_closing_rules(void **state)
         LBG_RULE_SWITCHING_WITHOUT_UPGRADE, LBG_RULE_INTERIM_AS_FINAL,
         LBG_RULE_TE_NOT_APPLIED, LBG_RULE_TE_NAME_WHITESPACE
         /* not the budgets (20-22): reported only under strictest, the
-         * default; their 502 under a one-LB profile is not counted here */
+         * default; their 502 under a one-LB profile is counted by the
+         * finding's bad_gateway bit (test_report_slots_budget) */
     };
     unsigned r, i, n = 0;
     int      want;
@@ -141,6 +142,48 @@ test_report_slots(void **state)
     n = lbg_metrics_report_slots(&rep, LBG_MODE_REPAIR, slots, 3);
     assert_int_equal(n, 3);
     assert_int_equal(slots[2], LBG_METRICS_FINDING(6, LBG_OUTCOME_REPAIRED));
+}
+
+
+/* A budget rule closes when its repair was the target's own 502 (the
+ * finding's bad_gateway bit: a profile naming one load balancer), not
+ * when it was only reported (strictest); one close per rule. */
+static void
+test_report_slots_budget(void **state)
+{
+    lbg_finding_t f[3];
+    lbg_report_t  rep;
+    size_t        slots[10], n;
+
+    (void) state;
+    memset(f, 0, sizeof(f));
+    f[0].rule = LBG_RULE_FIELD_VALUE_CTL;
+    f[1].rule = LBG_RULE_HEADER_TOO_LARGE;
+    f[2].rule = LBG_RULE_TOO_MANY_FIELDS;
+    lbg_report_init(&rep, f, 3, NULL, 0);
+    rep.nfindings = 3;
+
+    /* strictest: reported, the connection kept */
+    n = lbg_metrics_report_slots(&rep, LBG_MODE_REPAIR, slots, 10);
+    assert_int_equal(n, 3);
+    assert_int_equal(slots[1], LBG_METRICS_FINDING(22, LBG_OUTCOME_REPORTED));
+    assert_int_equal(slots[2], LBG_METRICS_FINDING(20, LBG_OUTCOME_REPORTED));
+
+    /* a one-LB profile: the target's 502 replaced the response */
+    f[1].bad_gateway = 1;
+    f[2].bad_gateway = 1;
+    n = lbg_metrics_report_slots(&rep, LBG_MODE_REPAIR, slots, 10);
+    assert_int_equal(n, 5);
+    assert_int_equal(slots[0], LBG_METRICS_FINDING(7, LBG_OUTCOME_REPAIRED));
+    assert_int_equal(slots[1], LBG_METRICS_FINDING(22, LBG_OUTCOME_REPAIRED));
+    assert_int_equal(slots[2], LBG_METRICS_CLOSED(22));
+    assert_int_equal(slots[3], LBG_METRICS_FINDING(20, LBG_OUTCOME_REPAIRED));
+    assert_int_equal(slots[4], LBG_METRICS_CLOSED(20));
+
+    /* detect: nothing closed */
+    n = lbg_metrics_report_slots(&rep, LBG_MODE_DETECT, slots, 10);
+    assert_int_equal(n, 3);
+    assert_int_equal(slots[1], LBG_METRICS_FINDING(22, LBG_OUTCOME_DETECTED));
 }
 
 
@@ -374,7 +417,9 @@ test_structure(void **state)
     /* per zone: 2 responses, 2 outcomes per rule, closing rules, 2 body
      * counters, the verdicts; plus build_info and start_time */
     for (rule = 1; rule < LBG_RULE_END; rule++) {
-        expect += 2 + (size_t) lbg_rule_closes((lbg_rule_e) rule);
+        expect += 2 + (size_t) lbg_rule_closes((lbg_rule_e) rule)
+                  + ((lbg_rule((lbg_rule_e) rule)->fix & LBG_FIX_LB_502)
+                     != 0);
     }
     expect = 2 * (2 + expect + 2 + LBG_KA_VERDICTS) + 2 + LBG_DRAIN_OUTCOMES;
     assert_int_equal(nseries, expect);
@@ -483,6 +528,7 @@ main(void)
         cmocka_unit_test(test_outcome_matches_summary),
         cmocka_unit_test(test_closing_rules),
         cmocka_unit_test(test_report_slots),
+        cmocka_unit_test(test_report_slots_budget),
         cmocka_unit_test(test_ka_metric),
         cmocka_unit_test(test_zone_names),
         cmocka_unit_test(test_golden),

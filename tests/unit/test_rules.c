@@ -57,7 +57,8 @@ test_table(void **state)
         assert_non_null(r);
         assert_int_equal(r->id, ids[i]);
         assert_string_equal(lbg_rule_name(r->id), r->name);
-        assert_true((r->fix & ~(LBG_FIX_EDIT | LBG_FIX_CLOSE)) == 0);
+        assert_true(
+            (r->fix & ~(LBG_FIX_EDIT | LBG_FIX_CLOSE | LBG_FIX_LB_502)) == 0);
         assert_true(r->tier >= LBG_TIER_ACCEPTABLE
                     && r->tier <= LBG_TIER_SEVERE);
         /* 0: no load balancer is known to reject it (strictest only) */
@@ -239,28 +240,33 @@ test_fix(void **state)
         lbg_rule_e rule;
         int        edit;  /* the repair makes the response conformant */
         int        close; /* the connection is not reused */
+        int        lb502; /* under a one-LB profile, the target's 502 */
     } want[] = {
         /* rewritten in place, connection kept */
-        {LBG_RULE_OBS_FOLD, 1, 0},
-        {LBG_RULE_BARE_LF, 1, 0},
-        {LBG_RULE_CONTENT_LENGTH_DUPLICATE, 1, 0},
-        {LBG_RULE_STATUS_CODE_OUT_OF_RANGE, 1, 0},
+        {LBG_RULE_OBS_FOLD, 1, 0, 0},
+        {LBG_RULE_BARE_LF, 1, 0, 0},
+        {LBG_RULE_CONTENT_LENGTH_DUPLICATE, 1, 0, 0},
+        {LBG_RULE_STATUS_CODE_OUT_OF_RANGE, 1, 0, 0},
         /* repaired, and the connection closed */
-        {LBG_RULE_CONTENT_LENGTH_CONFLICT, 1, 1},
-        {LBG_RULE_BODY_LONGER, 1, 1},
-        {LBG_RULE_TE_NOT_APPLIED, 1, 1},
+        {LBG_RULE_CONTENT_LENGTH_CONFLICT, 1, 1, 0},
+        {LBG_RULE_BODY_LONGER, 1, 1, 0},
+        {LBG_RULE_TE_NOT_APPLIED, 1, 1, 0},
         /* the target's own 502, which carries Connection: close */
-        {LBG_RULE_UPSTREAM_STATUS_LINE_INVALID, 1, 1},
-        {LBG_RULE_SWITCHING_WITHOUT_UPGRADE, 1, 1},
-        {LBG_RULE_INTERIM_AS_FINAL, 1, 1},
+        {LBG_RULE_UPSTREAM_STATUS_LINE_INVALID, 1, 1, 0},
+        {LBG_RULE_SWITCHING_WITHOUT_UPGRADE, 1, 1, 0},
+        {LBG_RULE_INTERIM_AS_FINAL, 1, 1, 0},
         /* no repair; the connection is closed */
-        {LBG_RULE_BODY_SHORTER, 0, 1},
-        {LBG_RULE_CHUNKED_INVALID, 0, 1},
-        {LBG_RULE_TE_NOT_CHUNKED, 0, 1},
-        {LBG_RULE_TE_CHUNKED_NOT_FINAL, 0, 1},
+        {LBG_RULE_BODY_SHORTER, 0, 1, 0},
+        {LBG_RULE_CHUNKED_INVALID, 0, 1, 0},
+        {LBG_RULE_TE_NOT_CHUNKED, 0, 1, 0},
+        {LBG_RULE_TE_CHUNKED_NOT_FINAL, 0, 1, 0},
+        /* reported under strictest; under a one-LB profile the
+         * target's own 502 (lbg__budget()), which closes */
+        {LBG_RULE_TOO_MANY_FIELDS, 0, 0, 1},
+        {LBG_RULE_FIELD_TOO_LARGE, 0, 0, 1},
+        {LBG_RULE_HEADER_TOO_LARGE, 0, 0, 1},
         /* reported only */
-        {LBG_RULE_TOO_MANY_FIELDS, 0, 0},
-        {LBG_RULE_HEADER_INCOMPLETE, 0, 0},
+        {LBG_RULE_HEADER_INCOMPLETE, 0, 0, 0},
     };
     const lbg_rule_t *r;
     size_t            i;
@@ -273,6 +279,7 @@ test_fix(void **state)
         assert_int_equal((r->fix & LBG_FIX_EDIT) != 0, want[i].edit);
         assert_int_equal((r->fix & LBG_FIX_CLOSE) != 0, want[i].close);
         assert_int_equal(lbg_rule_closes(want[i].rule), want[i].close);
+        assert_int_equal((r->fix & LBG_FIX_LB_502) != 0, want[i].lb502);
         assert_int_equal(lbg_finding_outcome(want[i].rule, LBG_MODE_REPAIR),
                          want[i].edit ? LBG_OUTCOME_REPAIRED
                                       : LBG_OUTCOME_REPORTED);
