@@ -1014,40 +1014,115 @@ lbg__budget(const lbg_policy_t *p, lbg_report_t *rep, lbg_rule_e rule,
 }
 
 
-/* 1 when f is a Connection field whose value holds nothing but "close"
- * and "keep-alive" (case-insensitive), commas and white space: HAProxy
- * stores no such field (h1_parse_connection_header() with
- * H1_MF_CLEAN_CONN_HDR removes both tokens, and an empty value drops the
- * field). */
-static int
-lbg__conn_dropped(const lbg_field_t *f)
+/* The end of the element of comma-separated value v[0..len) that starts
+ * at i: the next comma outside a quoted string (in which a backslash
+ * quotes the byte after it), or len. HAProxy 2.6's
+ * http_find_hdr_value_end() (src/http.c). */
+static size_t
+lbg__hap_elt_end(const unsigned char *v, size_t len, size_t i)
 {
-    const unsigned char *v = f->value;
-    size_t               i = 0, s, e;
+    int quoted = 0;
 
-    if (!lbg__ieq(f->name, f->name_len, "connection", 10)) {
-        return 0;
-    }
-    while (lbg__list_next(v, f->value_len, &i, &s, &e)) {
-        if (s < e && !lbg__ieq(v + s, e - s, "close", 5)
-            && !lbg__ieq(v + s, e - s, "keep-alive", 10))
-        {
-            return 0;
+    for (; i < len; i++) {
+        if (quoted) {
+            if (v[i] == '\\' && i + 1 < len) {
+                i++;
+            } else if (v[i] == '"') {
+                quoted = 0;
+            }
+        } else if (v[i] == '"') {
+            quoted = 1;
+        } else if (v[i] == ',') {
+            break;
         }
     }
-    return 1;
+    return i;
 }
 
 
-/* The fields of r that the load balancer does not store, and their wire
- * bytes (*bytes): for an LB that counts a cost per field (HAProxy's HTX),
- * each Connection field of only close/keep-alive (lbg__conn_dropped());
- * none for the others. Off the hot path. */
+/*
+ * The length of the value HAProxy 2.6 stores for a Connection field of
+ * value v[0..len): h1_parse_connection_header() with H1_MF_CLEAN_CONN_HDR
+ * (src/h1.c) removes the elements "close" and "keep-alive" (ASCII
+ * case-insensitive): until it removes one the value is kept as written,
+ * up to the end of the last element kept; after that every kept element
+ * is appended, a comma before it, without its white space. 0: nothing is
+ * left, and HAProxy drops the field.
+ */
+static size_t
+lbg__hap_conn_len(const unsigned char *v, size_t len)
+{
+    size_t i, n, w, out = 0, p = 0;
+
+    for (i = 0; i < len; i++) {
+        if (lbg__is(v[i], LBG__WS)) {
+            continue;
+        }
+        n = lbg__hap_elt_end(v, len, i);
+        for (w = n - i; w > 0 && lbg__is(v[i + w - 1], LBG__WS); w--) {
+            /* the element without its trailing white space */
+        }
+        if (!lbg__ieq(v + i, w, "close", 5)
+            && !lbg__ieq(v + i, w, "keep-alive", 10)) {
+            /* out == p: nothing removed so far (out < p once removed) */
+            out = out == p ? n : out + (out != 0) + w;
+        }
+        p = i = n;
+    }
+    return out;
+}
+
+
+/* The length of the value HAProxy 2.6 stores for a Content-Length field of
+ * value v[0..len): h1_parse_cont_len_header() (src/h1.c) keeps the digits
+ * of the last element of a list ("3, 3" stores "3"). A value it refuses
+ * (the response gets its 502, and a finding of its own here) counts whole.
+ */
+static size_t
+lbg__hap_cl_len(const unsigned char *v, size_t len)
+{
+    size_t i = 0, d, last = len;
+
+    while (i < len) {
+        while (i < len && lbg__is(v[i], LBG__WS)) {
+            i++;
+        }
+        for (d = i; d < len && v[d] >= '0' && v[d] <= '9'; d++) {
+            /* the element's digits */
+        }
+        if (d == i) {
+            return len;
+        }
+        last = d - i;
+        for (i = d; i < len && lbg__is(v[i], LBG__WS); i++) {
+            /* white space before the comma */
+        }
+        if (i < len && v[i++] != ',') {
+            return len;
+        }
+    }
+    return last;
+}
+
+
+/*
+ * What the load balancer does not store of r's fields, for an LB that
+ * counts a cost per field (HAProxy's HTX; none for the others): returns
+ * the fields it drops and sets *bytes to the wire bytes it does not
+ * store. HAProxy 2.6 (h1_headers_to_hdr_list(), src/h1.c) drops a
+ * Connection field left empty once "close" and "keep-alive" are removed
+ * and stores the rest of one shorter (lbg__hap_conn_len()), stores the
+ * first Content-Length as the digits of its last element
+ * (lbg__hap_cl_len()) and drops the others (equal values; it refuses
+ * different ones). A dropped field is not one of the 100 it stores
+ * either. Off the hot path.
+ */
 static size_t
 lbg__lb_dropped(const lbg_policy_t *p, const lbg_response_t *r, size_t *bytes)
 {
     const lbg_field_t *f;
-    size_t             i, n = 0;
+    size_t             i, k = 0, n = 0;
+    int                cl = 0, drop;
 
     *bytes = 0;
     if (p->header_field_cost == 0) {
@@ -1055,9 +1130,21 @@ lbg__lb_dropped(const lbg_policy_t *p, const lbg_response_t *r, size_t *bytes)
     }
     for (i = 0; i < r->nfields; i++) {
         f = &r->fields[i];
-        if (f->name_len == 10 && lbg__conn_dropped(f)) {
+        if (f->name_len == 10 && lbg__ieq(f->name, 10, "connection", 10)) {
+            k = lbg__hap_conn_len(f->value, f->value_len);
+            drop = k == 0;
+        } else if (f->name_len == 14
+                   && lbg__framing_name(f->name, 14) == LBG__K_CL) {
+            drop = cl++ > 0;
+            k = drop ? 0 : lbg__hap_cl_len(f->value, f->value_len);
+        } else {
+            continue;
+        }
+        if (drop) {
             *bytes += f->name_len + f->value_len + 4;
             n++;
+        } else {
+            *bytes += f->value_len - k;
         }
     }
     return n;
