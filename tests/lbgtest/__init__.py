@@ -32,6 +32,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -39,6 +40,7 @@ import unittest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 _procs = []
+_tmpdirs = []
 
 
 def build_dir(argv=None):
@@ -66,6 +68,19 @@ def workdir(name, build=None):
     d = os.path.join(build or build_dir(), "itest", name)
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
+    return d
+
+
+def shared_tmpdir(prefix):
+    """A fresh directory under the system temp dir that every user may
+    walk into (mode 755), for servers whose workers run as another user
+    (Apache's children as www-data cannot reach a build directory under a
+    private one, such as CI's clone in a mode-700 mktemp directory). It is
+    removed when the process exits, after its servers are stopped
+    (LBG_KEEP_TMP=1 keeps it, to read its logs)."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(d, 0o755)
+    _tmpdirs.append(d)
     return d
 
 
@@ -143,6 +158,9 @@ class Proc:
 def _stop_all():
     for p in list(_procs):
         p.stop()
+    if not os.environ.get("LBG_KEEP_TMP"):
+        for d in _tmpdirs:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 def raw_exchange(port, data, timeout=5.0, shut_write=False,

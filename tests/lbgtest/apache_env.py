@@ -8,7 +8,6 @@ waits until every port listens. Used by test_apache.py only.
 import os
 import stat
 import subprocess
-import tempfile
 
 from tests import lbgtest
 from tests.lbgtest import configs
@@ -28,8 +27,7 @@ def workdir(name, build):
     while p != os.path.dirname(p):
         p = os.path.dirname(p)
         if not os.stat(p).st_mode & stat.S_IXOTH:
-            d = tempfile.mkdtemp(prefix="lbguard-%s-" % name)
-            os.chmod(d, 0o755)
+            d = lbgtest.shared_tmpdir("lbguard-%s-" % name)
             print("NOTE %s: %s is not reachable by www-data; using %s" % (name, p, d))
             break
     return d

@@ -7,11 +7,10 @@ lbgtest.Proc that listens (wait_port) on the given port; stop it with
 import os
 import shutil
 import socket
-import tempfile
 import threading
 import time
 
-from tests.lbgtest import Proc, RawBackend, configs, wait_port
+from tests.lbgtest import Proc, RawBackend, configs, shared_tmpdir, wait_port
 from tests.lbgtest.configs import APACHE, HAPROXY, NGINX  # noqa: F401
 NODE = shutil.which("node") or "/usr/bin/node"
 
@@ -55,8 +54,7 @@ def start_apache(d, port, keepalive_timeout):
     as www-data: when that user cannot reach d (a checkout under a private
     directory), a fresh directory under the system temp dir is used."""
     if not _reachable_by_others(d):
-        d = tempfile.mkdtemp(prefix="lbguard-cli-apache-")
-        os.chmod(d, 0o755)
+        d = shared_tmpdir("lbguard-cli-apache-")
     for sub in ("htdocs", "logs", "run"):
         os.makedirs(os.path.join(d, sub), exist_ok=True)
     for root, dirs, _ in os.walk(d):
