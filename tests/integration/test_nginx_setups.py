@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """nginx setups the other nginx suites do not cover: how a body finding is
-logged.
+logged, how a request ends after lbguard's own 502, and what an operator's
+setups (proxy_cache, upstream keep-alive, ...) do with lbguard.
 
   * body longer than its Content-Length (perl handlers, the producers
     nginx has: its proxy, fastcgi, uwsgi and scgi cut an upstream body to
@@ -11,15 +12,38 @@ logged.
     dropped); a body that never ends (the handler dies after it) is logged
     as "at least" what was seen when the request ended. Exact bytes, log
     lines and $lbguard_findings (one finding each).
+  * after lbguard's own 502 (repair: an upstream status line that is not
+    HTTP/1.x, a header section over the budget under a profile naming one
+    LB), the request ends: a raw-socket client gets the exact 502 and then
+    EOF although the upstream keeps its connection open and keeps sending,
+    buffered and with proxy_buffering off; the upstream's connection is
+    closed too.
 
 Each nginx build (nginx_env.builds) is one test, skipped when not built.
 
 Usage: python3 -m tests.integration.test_nginx_setups [--build BUILD] [-k NAME]
 """
 import os
+import re
+import select
+import socket
+import threading
+import time
 
 from tests import lbgtest
 from tests.lbgtest.nginx_env import MODES, Instance, builds, lbguard_lines, normalise, write
+
+BODY_502 = (b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+            b"<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n")
+BAD_GATEWAY = (b"HTTP/1.1 502 Bad Gateway\r\nServer: nginx\r\nDate: DATE\r\n"
+               b"Content-Type: text/html\r\nContent-Length: %d\r\n"
+               b"Connection: close\r\n\r\n" % len(BODY_502)) + BODY_502
+
+# how long the slow upstream keeps sending (a byte every SLOW_STEP s) when
+# nobody closes its connection; the client waits EOF_BOUND s for EOF
+SLOW_FOR = 20.0
+SLOW_STEP = 0.1
+EOF_BOUND = 3.0
 
 
 def _perl(name, body):
@@ -32,6 +56,11 @@ def _perl(name, body):
 
 _HEAD3 = '$r->header_out("Content-Length", "3"); $r->send_http_header("text/plain"); '
 
+# header sections lbguard (repair) replaces by its own 502
+NOT_HTTP = b"Warning: debug output\r\nHTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"
+LONG_FIELD = b"X-Long: " + b"a" * 200 + b"\r\n"
+OVER_BUDGET = b"HTTP/1.1 200 OK\r\n" + LONG_FIELD + b"Content-Length: 100000\r\n\r\n"
+
 LOCATIONS = (
     # one buffer; three buffers; three with pauses; the handler dies
     _perl("long1", _HEAD3 + '$r->print("hello world\\n");')
@@ -43,6 +72,12 @@ LOCATIONS = (
             'return OK; }); return OK; });')
     + _perl("dies", _HEAD3 + '$r->print("hello world\\n"); $r->flush; '
             'die "handler failed\\n";')
+    # the slow upstream: lbguard's 502, buffered and not
+    + "location /slow/ { proxy_pass http://127.0.0.1:@SLOW@;\n"
+    "    lbguard_profile haproxy; lbguard_header_budget 100; }\n"
+    "location /slow-nb/ { proxy_pass http://127.0.0.1:@SLOW@;\n"
+    "    proxy_buffering off;\n"
+    "    lbguard_profile haproxy; lbguard_header_budget 100; }\n"
 )
 
 
@@ -70,6 +105,75 @@ BODY_CASES = [
 ]
 
 
+class SlowBackend(lbgtest.RawBackend):
+    """Answers /<any>/<name> with HEADS[name], then sends one byte every
+    SLOW_STEP s for SLOW_FOR s, keeping its connection open; records in
+    `closed` {path: seconds after the header} when nginx closed it."""
+
+    HEADS = {b"not-http": NOT_HTTP, b"over-budget": OVER_BUDGET}
+
+    def __init__(self):
+        self.closed = {}
+        super().__init__({})
+
+    def _handle(self, c):
+        try:
+            c.settimeout(5.0)
+            buf = b""
+            while b"\r\n\r\n" not in buf:
+                d = c.recv(65536)
+                if not d:
+                    return
+                buf += d
+            path = buf.split(b" ")[1]
+            name = path.rsplit(b"/", 1)[-1]
+            c.sendall(self.HEADS.get(name, b"HTTP/1.1 404 Not Found\r\n"
+                                     b"Content-Length: 0\r\n\r\n"))
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < SLOW_FOR:
+                r, _, _ = select.select([c], [], [], SLOW_STEP)
+                if r:
+                    try:
+                        d = c.recv(65536)
+                    except OSError:
+                        d = b""
+                    if not d:
+                        self.closed[path] = time.monotonic() - t0
+                        return
+                    continue
+                try:
+                    c.sendall(b"x")
+                except OSError:
+                    self.closed[path] = time.monotonic() - t0
+                    return
+        except OSError:
+            return
+        finally:
+            lbgtest.hang_up(c)
+
+
+def until_eof(s, bound):
+    """Reads socket s until EOF or `bound` seconds: (bytes, seconds to
+    EOF), the bytes ending with b"<TIMEOUT>" when no EOF came. s stays
+    open (the caller's)."""
+    t0 = time.monotonic()
+    out = b""
+    while True:
+        left = bound - (time.monotonic() - t0)
+        if left <= 0:
+            return out + b"<TIMEOUT>", None
+        s.settimeout(left)
+        try:
+            d = s.recv(65536)
+        except socket.timeout:
+            return out + b"<TIMEOUT>", None
+        except ConnectionResetError:
+            return out + b"<RST>", time.monotonic() - t0
+        if not d:
+            return out, time.monotonic() - t0
+        out += d
+
+
 def get(path, extra=b"", close=False):
     return (b"GET " + path + b" HTTP/1.1\r\nHost: t\r\n" + extra
             + (b"Connection: close\r\n" if close else b"") + b"\r\n")
@@ -77,6 +181,12 @@ def get(path, extra=b"", close=False):
 
 class NginxSetups(lbgtest.TestCase):
     suite = "nginx-setups"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.slow = SlowBackend()
+        cls.addClassCleanup(cls.slow.stop)
 
     def variant(self, name):
         found = [b for b in builds(self.build) if b[0] == name]
@@ -86,10 +196,12 @@ class NginxSetups(lbgtest.TestCase):
         lbgtest.require(artifact, "make nginx-%s" % name)
         d = self.workdir("nginx-setups-" + name)
         write(os.path.join(d, "html", "sub.txt"), "SUB")
-        inst = Instance(name, binary, modules, d, LOCATIONS)
+        inst = Instance(name, binary, modules, d,
+                        LOCATIONS.replace("@SLOW@", str(self.slow.port)))
         inst.start()
         try:
             self.body_lines(inst, name)
+            self.end_after_502(inst, name)
         finally:
             inst.stop()
         text = inst.all_logs()
@@ -136,6 +248,42 @@ class NginxSetups(lbgtest.TestCase):
                         ["%s 200 %s" % (path, {"off": "-",
                                                "detect": "body-longer-than-content-length:detected",
                                                "repair": "body-longer-than-content-length:repaired"}[m])])
+
+    def end_after_502(self, inst, build):
+        """lbguard's 502 ends the request: the client gets the 502 and EOF
+        while the upstream still sends; nginx closes the upstream too."""
+        port = inst.ports["repair"]
+        budget = "field-too-large:repaired,header-section-too-large:repaired"
+        cases = [(b"/slow/not-http", b"", "upstream-status-line-invalid:repaired"),
+                 (b"/slow-nb/not-http", b"", "upstream-status-line-invalid:repaired"),
+                 (b"/slow/over-budget", b"", budget),
+                 (b"/slow-nb/over-budget", b"", budget)]
+        for path, extra, rule in cases:
+            self.slow.closed.pop(path, None)
+            abefore = len(inst.access("repair"))
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                s.sendall(get(path, extra))
+                got, secs = until_eof(s, EOF_BOUND)
+                # the client still holds its connection: nginx closes the
+                # upstream's on its own (not because the client went)
+                closed = None
+                try:
+                    closed = lbgtest.wait_for(lambda: self.slow.closed.get(path),
+                                              EOF_BOUND, "the upstream connection closed")
+                except RuntimeError:
+                    pass
+            case = "%s 502 then EOF %s" % (build, path.decode())
+            self.eq(case + ": the exact 502, then EOF within %.0f s" % EOF_BOUND,
+                    normalise(got), BAD_GATEWAY)
+            if secs is not None:
+                print("%s: EOF %.3f s after the request, upstream closed %.3f s "
+                      "after its header" % (case, secs, closed or -1))
+            self.check(case + ": the upstream connection closed within %.0f s"
+                       % EOF_BOUND, closed is not None, repr(self.slow.closed))
+            lbgtest.wait_for(lambda: len(inst.access("repair")) > abefore, 5,
+                             "access log line")
+            self.eq(case + ": $lbguard_findings", inst.access("repair")[abefore:],
+                    "%s 502 %s\n" % (path.decode(), rule))
 
 
 if __name__ == "__main__":
