@@ -1084,7 +1084,10 @@ ngx_http_lbguard_upstream_status(ngx_http_request_t *r,
  * 0; lingering close as configured). Returning NGX_ERROR instead would
  * terminate the request: the connection closed at once, whatever of the
  * 502 nginx still buffers lost. The HEAD path needs the response neither
- * cached nor stored (a replaced response is neither).
+ * cached nor stored (a replaced response is neither) and no tunnel: a 101
+ * replaced by the 502 must not become an upgraded connection
+ * (ngx_http_upstream_upgrade() is taken before the HEAD path), whose
+ * upstream bytes nginx writes to the client past every filter.
  */
 
 static ngx_int_t
@@ -1151,6 +1154,7 @@ ngx_http_lbguard_bad_gateway(ngx_http_request_t *r,
     ctx->guard_body = 0;
 
     if (r->upstream) {
+        r->upstream->upgrade = 0;
         r->upstream->cacheable = 0;
         r->upstream->store = 0;
     }

@@ -17,7 +17,9 @@ setups (proxy_cache, upstream keep-alive, ...) do with lbguard.
     LB), the request ends: a raw-socket client gets the exact 502 and then
     EOF although the upstream keeps its connection open and keeps sending,
     buffered and with proxy_buffering off; the upstream's connection is
-    closed too.
+    closed too. A 101 to a request with Upgrade replaced by the 502 does
+    not become a tunnel (whose bytes nginx writes to the client past every
+    filter: the upstream's bytes went out after the 502).
 
 Each nginx build (nginx_env.builds) is one test, skipped when not built.
 
@@ -60,6 +62,8 @@ _HEAD3 = '$r->header_out("Content-Length", "3"); $r->send_http_header("text/plai
 NOT_HTTP = b"Warning: debug output\r\nHTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"
 LONG_FIELD = b"X-Long: " + b"a" * 200 + b"\r\n"
 OVER_BUDGET = b"HTTP/1.1 200 OK\r\n" + LONG_FIELD + b"Content-Length: 100000\r\n\r\n"
+SWITCH_OVER_BUDGET = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                      b"Connection: Upgrade\r\n" + LONG_FIELD + b"\r\n")
 
 LOCATIONS = (
     # one buffer; three buffers; three with pauses; the handler dies
@@ -77,6 +81,10 @@ LOCATIONS = (
     "    lbguard_profile haproxy; lbguard_header_budget 100; }\n"
     "location /slow-nb/ { proxy_pass http://127.0.0.1:@SLOW@;\n"
     "    proxy_buffering off;\n"
+    "    lbguard_profile haproxy; lbguard_header_budget 100; }\n"
+    "location /ws/ { proxy_pass http://127.0.0.1:@SLOW@;\n"
+    "    proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade;\n"
+    "    proxy_set_header Connection upgrade;\n"
     "    lbguard_profile haproxy; lbguard_header_budget 100; }\n"
 )
 
@@ -110,7 +118,8 @@ class SlowBackend(lbgtest.RawBackend):
     SLOW_STEP s for SLOW_FOR s, keeping its connection open; records in
     `closed` {path: seconds after the header} when nginx closed it."""
 
-    HEADS = {b"not-http": NOT_HTTP, b"over-budget": OVER_BUDGET}
+    HEADS = {b"not-http": NOT_HTTP, b"over-budget": OVER_BUDGET,
+             b"switch": SWITCH_OVER_BUDGET}
 
     def __init__(self):
         self.closed = {}
@@ -257,7 +266,9 @@ class NginxSetups(lbgtest.TestCase):
         cases = [(b"/slow/not-http", b"", "upstream-status-line-invalid:repaired"),
                  (b"/slow-nb/not-http", b"", "upstream-status-line-invalid:repaired"),
                  (b"/slow/over-budget", b"", budget),
-                 (b"/slow-nb/over-budget", b"", budget)]
+                 (b"/slow-nb/over-budget", b"", budget),
+                 (b"/ws/switch", b"Upgrade: websocket\r\nConnection: Upgrade\r\n",
+                  budget)]
         for path, extra, rule in cases:
             self.slow.closed.pop(path, None)
             abefore = len(inst.access("repair"))
