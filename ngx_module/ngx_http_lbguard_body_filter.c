@@ -24,6 +24,7 @@ static ngx_int_t ngx_http_lbguard_body_report(ngx_http_request_t *r,
 static void ngx_http_lbguard_body_log(ngx_http_request_t *r,
     ngx_http_lbguard_ctx_t *ctx, ngx_uint_t at_end);
 static void ngx_http_lbguard_body_cleanup(void *data);
+static int64_t ngx_http_lbguard_element_length(ngx_http_request_t *r);
 static void ngx_http_lbguard_consume(ngx_buf_t *b);
 static ngx_int_t ngx_http_lbguard_trailers(ngx_http_request_t *r,
     ngx_buf_t *b);
@@ -55,9 +56,11 @@ ngx_http_lbguard_ctx_t  ngx_http_lbguard_complete;
 
 /*
  * Arms the body guard once the header filter is done with a response (its
- * last step before the next header filter): a declared Content-Length or a
- * bodiless response is guarded; a tunnel (101, 2xx to CONNECT), a chunked
- * response or an invalid Content-Length the profile lets pass is not.
+ * last step before the next header filter): a declared Content-Length (also
+ * an element nginx does not know as one, on a body delimited by the close)
+ * or a bodiless response is guarded; a tunnel (101, 2xx to CONNECT), a
+ * chunked response or an invalid Content-Length the profile lets pass is
+ * not.
  * With no finding and the declared length content_length_n, no ctx is
  * made (ngx_http_lbguard_armed).
  */
@@ -140,7 +143,60 @@ ngx_http_lbguard_body_arm_all(ngx_http_request_t *r,
         ctx->guard_body = 1;
 
         lbg_body_init(&ctx->body, declared, bodiless);
+
+        return;
     }
+
+    /*
+     * No length nginx knows of and no chunked coding: a body delimited by
+     * the close (an HTTP/1.0 client, chunked_transfer_encoding off). A
+     * Content-Length element nginx does not know as one (add_header
+     * Content-Length, a module's own element) still goes out, and the
+     * load balancer reads that many bytes: the body is held to it.
+     */
+
+    if (!r->chunked && r->headers_out.content_length == NULL) {
+        declared = ngx_http_lbguard_element_length(r);
+
+        if (declared < 0) {
+            return;
+        }
+
+        ctx = ngx_http_lbguard_ctx(r, lcf);
+        if (ctx == NULL) {
+            return;
+        }
+
+        ctx->guard_body = 1;
+
+        lbg_body_init(&ctx->body, declared, 0);
+    }
+}
+
+
+/*
+ * The value of the first Content-Length element of r->headers_out.headers
+ * (one nginx does not know as r->headers_out.content_length), parsed by
+ * the core; -1 when there is none or it is invalid.
+ */
+
+static int64_t
+ngx_http_lbguard_element_length(ngx_http_request_t *r)
+{
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *end;
+
+    for (part = &r->headers_out.headers.part; part; part = part->next) {
+        for (h = part->elts, end = h + part->nelts; h < end; h++) {
+            if (h->hash != 0
+                && lbg_field_is_content_length(h->key.data, h->key.len))
+            {
+                return lbg_content_length_parse(h->value.data, h->value.len);
+            }
+        }
+    }
+
+    return -1;
 }
 
 

@@ -20,6 +20,10 @@ setups (proxy_cache, upstream keep-alive, ...) do with lbguard.
     closed too. A 101 to a request with Upgrade replaced by the 502 does
     not become a tunnel (whose bytes nginx writes to the client past every
     filter: the upstream's bytes went out after the 502).
+  * a Content-Length nginx does not know as one (add_header Content-Length)
+    on a body delimited by the close (an HTTP/1.0 client;
+    chunked_transfer_encoding off): the body is held to it as to any
+    Content-Length (it went out whole, unreported).
 
 Each nginx build (nginx_env.builds) is one test, skipped when not built.
 
@@ -82,6 +86,11 @@ LOCATIONS = (
     "location /slow-nb/ { proxy_pass http://127.0.0.1:@SLOW@;\n"
     "    proxy_buffering off;\n"
     "    lbguard_profile haproxy; lbguard_header_budget 100; }\n"
+    # a Content-Length element on a body delimited by the close
+    "location /acl/ { proxy_pass http://127.0.0.1:@PLAIN@/;\n"
+    "    add_header Content-Length 3; }\n"
+    "location /acl-nochunk/ { proxy_pass http://127.0.0.1:@PLAIN@/;\n"
+    "    add_header Content-Length 3; chunked_transfer_encoding off; }\n"
     "location /ws/ { proxy_pass http://127.0.0.1:@SLOW@;\n"
     "    proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade;\n"
     "    proxy_set_header Connection upgrade;\n"
@@ -196,6 +205,10 @@ class NginxSetups(lbgtest.TestCase):
         super().setUpClass()
         cls.slow = SlowBackend()
         cls.addClassCleanup(cls.slow.stop)
+        # a body delimited by the close, no Content-Length
+        cls.plain = lbgtest.RawBackend({b"/close-body": b"HTTP/1.1 200 OK\r\n"
+                                        b"Content-Type: text/plain\r\n\r\nhello world\n"})
+        cls.addClassCleanup(cls.plain.stop)
 
     def variant(self, name):
         found = [b for b in builds(self.build) if b[0] == name]
@@ -206,11 +219,13 @@ class NginxSetups(lbgtest.TestCase):
         d = self.workdir("nginx-setups-" + name)
         write(os.path.join(d, "html", "sub.txt"), "SUB")
         inst = Instance(name, binary, modules, d,
-                        LOCATIONS.replace("@SLOW@", str(self.slow.port)))
+                        LOCATIONS.replace("@SLOW@", str(self.slow.port))
+                        .replace("@PLAIN@", str(self.plain.port)))
         inst.start()
         try:
             self.body_lines(inst, name)
             self.end_after_502(inst, name)
+            self.element_length(inst, name)
         finally:
             inst.stop()
         text = inst.all_logs()
@@ -257,6 +272,29 @@ class NginxSetups(lbgtest.TestCase):
                         ["%s 200 %s" % (path, {"off": "-",
                                                "detect": "body-longer-than-content-length:detected",
                                                "repair": "body-longer-than-content-length:repaired"}[m])])
+
+    def element_length(self, inst, build):
+        """add_header Content-Length 3 on a 12-byte body delimited by the
+        close: detect reports it, repair cuts it (off: as nginx sends it)."""
+        head = (b"HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\n"
+                b"Content-Type: text/plain\r\nConnection: close\r\n"
+                b"Content-Length: 3\r\n\r\n")
+        for path, req in (("/acl/close-body", b"GET /acl/close-body HTTP/1.0\r\n\r\n"),
+                          ("/acl-nochunk/close-body", get(b"/acl-nochunk/close-body"))):
+            for m in MODES:
+                got, lines, access = self.exchange(inst, m, req)
+                case = "%s %s %s" % (build, path, m)
+                self.eq(case + ": bytes", got,
+                        head + (b"hel" if m == "repair" else b"hello world\n"))
+                self.eq(case + ": log", lines, [] if m == "off" else [
+                        "[warn] lbguard: body-longer-than-content-length: Content-Length 3, "
+                        "body 12 bytes, " + ("not repaired (detect mode)" if m == "detect"
+                                             else "body cut to its declared length, "
+                                             "connection closed")])
+                self.eq(case + ": $lbguard_findings", access,
+                        ["%s 200 %s" % (path, "-" if m == "off" else
+                                        "body-longer-than-content-length:"
+                                        + ("detected" if m == "detect" else "repaired"))])
 
     def end_after_502(self, inst, build):
         """lbguard's 502 ends the request: the client gets the 502 and EOF
