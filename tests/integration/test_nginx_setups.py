@@ -9,9 +9,10 @@ setups (proxy_cache, upstream keep-alive, ...) do with lbguard.
     the body's whole length, logged once the body has ended (in one
     buffer, in many, in many with pauses between them), in detect and in
     repair (where the bytes past the cut are counted as they are
-    dropped); a body that never ends (the handler dies after it) is logged
-    as "at least" what was seen when the request ended. Exact bytes, log
-    lines and $lbguard_findings (one finding each).
+    dropped); a body that never ends (the handler dies after it; the
+    client resets the connection while the handler sleeps, in detect) is
+    logged as "at least" what was seen when the request ended. Exact
+    bytes, log lines and $lbguard_findings (one finding each).
   * after lbguard's own 502 (repair: an upstream status line that is not
     HTTP/1.x, a header section over the budget under a profile naming one
     LB), the request ends: a raw-socket client gets the exact 502 and then
@@ -33,6 +34,7 @@ import os
 import re
 import select
 import socket
+import struct
 import threading
 import time
 
@@ -80,6 +82,12 @@ LOCATIONS = (
             'return OK; }); return OK; });')
     + _perl("dies", _HEAD3 + '$r->print("hello world\\n"); $r->flush; '
             'die "handler failed\\n";')
+    # 12 bytes, a second's pause (the client resets the connection), 5,
+    # 0.3 s, 6
+    + _perl("abort", _HEAD3 + '$r->print("hello world\\n"); $r->flush; '
+            '$r->sleep(1000, sub { my $r = shift; $r->print("more\\n"); $r->flush; '
+            '$r->sleep(300, sub { my $r = shift; $r->print("again\\n"); '
+            'return OK; }); return OK; });')
     # the slow upstream: lbguard's 502, buffered and not
     + "location /slow/ { proxy_pass http://127.0.0.1:@SLOW@;\n"
     "    lbguard_profile haproxy; lbguard_header_budget 100; }\n"
@@ -224,6 +232,7 @@ class NginxSetups(lbgtest.TestCase):
         inst.start()
         try:
             self.body_lines(inst, name)
+            self.client_abort(inst, name)
             self.end_after_502(inst, name)
             self.element_length(inst, name)
         finally:
@@ -295,6 +304,36 @@ class NginxSetups(lbgtest.TestCase):
                         ["%s 200 %s" % (path, "-" if m == "off" else
                                         "body-longer-than-content-length:"
                                         + ("detected" if m == "detect" else "repaired"))])
+
+    def client_abort(self, inst, build):
+        """/perl/abort: the client resets its connection after the first 12
+        body bytes (detect) or the 3 repair lets through. Detect: nginx's
+        next write fails, the handler stops, the request ends: "at least
+        17". Repair writes nothing more after the cut, so nginx sees no
+        reset and the handler sends its whole 23 bytes."""
+        for m in ("detect", "repair"):
+            before = len(inst.log(m))
+            abefore = len(inst.access(m))
+            exp = _long_header() + (b"hello world\n" if m == "detect" else b"hel")
+            got = b""
+            with socket.create_connection(("127.0.0.1", inst.ports[m]), timeout=5) as s:
+                s.sendall(get(b"/perl/abort"))
+                while len(normalise(got)) < len(exp):
+                    d = s.recv(65536)
+                    if not d:
+                        break
+                    got += d
+                # a reset, not a FIN: nginx's next write fails
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            lbgtest.wait_for(lambda: len(inst.access(m)) > abefore, 5, "access log line")
+            case = "%s /perl/abort %s" % (build, m)
+            self.eq(case + ": bytes before the reset", normalise(got), exp)
+            self.eq(case + ": log", lbguard_lines(inst.log(m)[before:]),
+                    [_body_line(m, 17, at_least=True) if m == "detect"
+                     else _body_line(m, 23)])
+            self.eq(case + ": $lbguard_findings", inst.access(m)[abefore:],
+                    "/perl/abort 200 body-longer-than-content-length:%s\n"
+                    % ("detected" if m == "detect" else "repaired"))
 
     def end_after_502(self, inst, build):
         """lbguard's 502 ends the request: the client gets the 502 and EOF
