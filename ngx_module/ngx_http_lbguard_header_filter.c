@@ -1150,6 +1150,12 @@ ngx_http_lbguard_bad_gateway(ngx_http_request_t *r,
     r->allow_ranges = 0;
     r->header_only = (r->method == NGX_HTTP_HEAD);
 
+#if (NGX_HTTP_GZIP)
+    /* the gzip filter's "Vary: Accept-Encoding" (gzip_vary on) is the
+     * original response's too */
+    r->gzip_vary = 0;
+#endif
+
     ctx->replaced = 1;
     ctx->guard_body = 0;
 

@@ -20,7 +20,8 @@ setups (proxy_cache, upstream keep-alive, ...) do with lbguard.
     buffered and with proxy_buffering off; the upstream's connection is
     closed too. A 101 to a request with Upgrade replaced by the 502 does
     not become a tunnel (whose bytes nginx writes to the client past every
-    filter: the upstream's bytes went out after the 502).
+    filter: the upstream's bytes went out after the 502). With gzip_vary
+    on, the 502 has no Vary field.
   * a Content-Length nginx does not know as one (add_header Content-Length)
     on a body delimited by the close (an HTTP/1.0 client;
     chunked_transfer_encoding off): the body is held to it as to any
@@ -99,6 +100,9 @@ LOCATIONS = (
     "    add_header Content-Length 3; }\n"
     "location /acl-nochunk/ { proxy_pass http://127.0.0.1:@PLAIN@/;\n"
     "    add_header Content-Length 3; chunked_transfer_encoding off; }\n"
+    "location /gzv/ { proxy_pass http://127.0.0.1:@SLOW@;\n"
+    "    gzip on; gzip_vary on; gzip_min_length 1; gzip_types *; gzip_proxied any;\n"
+    "    lbguard_profile haproxy; lbguard_header_budget 100; }\n"
     "location /ws/ { proxy_pass http://127.0.0.1:@SLOW@;\n"
     "    proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade;\n"
     "    proxy_set_header Connection upgrade;\n"
@@ -345,7 +349,9 @@ class NginxSetups(lbgtest.TestCase):
                  (b"/slow/over-budget", b"", budget),
                  (b"/slow-nb/over-budget", b"", budget),
                  (b"/ws/switch", b"Upgrade: websocket\r\nConnection: Upgrade\r\n",
-                  budget)]
+                  budget),
+                 # gzip_vary: the Vary field is the original's, not the 502's
+                 (b"/gzv/over-budget", b"Accept-Encoding: gzip\r\n", budget)]
         for path, extra, rule in cases:
             self.slow.closed.pop(path, None)
             abefore = len(inst.access("repair"))
