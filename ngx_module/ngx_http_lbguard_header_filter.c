@@ -1077,11 +1077,12 @@ ngx_http_lbguard_upstream_status(ngx_http_request_t *r,
  * whatever the handler still sends (ctx->replaced).
  *
  * The 502 is the whole response, so the request ends with it: once it is
- * sent, r->header_only is set, which takes ngx_http_upstream_send_response()'s
- * HEAD path: the upstream is finalized at once (its connection closed, not
- * read to its end), then ngx_http_finalize_request(r, NGX_OK) waits until
- * the 502's bytes are written and closes the client connection (keepalive
- * 0; lingering close as configured). Returning NGX_ERROR instead would
+ * sent, r->header_only is set, which takes the HEAD path of
+ * ngx_http_upstream_send_response(): the upstream is finalized at once
+ * (its connection closed, not read to its end), then
+ * ngx_http_finalize_request(r, NGX_OK) waits until the 502's bytes are
+ * written and closes the client connection (keepalive 0; lingering close
+ * as configured). Returning NGX_ERROR instead would
  * terminate the request: the connection closed at once, whatever of the
  * 502 nginx still buffers lost. The HEAD path needs the response neither
  * cached nor stored (a replaced response is neither) and no tunnel: a 101
