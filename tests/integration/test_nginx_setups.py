@@ -22,6 +22,9 @@ setups (proxy_cache, upstream keep-alive, ...) do with lbguard.
     not become a tunnel (whose bytes nginx writes to the client past every
     filter: the upstream's bytes went out after the 502). With gzip_vary
     on, the 502 has no Vary field.
+  * proxy_cache: a cached response with a bad field is checked (and
+    repaired) again on every hit, each logged; a response lbguard replaces
+    by its 502 is not cached (the upstream is asked each time).
   * a Content-Length nginx does not know as one (add_header Content-Length)
     on a body delimited by the close (an HTTP/1.0 client;
     chunked_transfer_encoding off): the body is held to it as to any
@@ -103,6 +106,10 @@ LOCATIONS = (
     "location /gzv/ { proxy_pass http://127.0.0.1:@SLOW@;\n"
     "    gzip on; gzip_vary on; gzip_min_length 1; gzip_types *; gzip_proxied any;\n"
     "    lbguard_profile haproxy; lbguard_header_budget 100; }\n"
+    "location /cache/ { proxy_pass http://127.0.0.1:@PLAIN@/;\n"
+    "    proxy_cache lbg; proxy_cache_valid 200 60s; proxy_cache_key $server_name$uri;\n"
+    "    add_header X-Cache $upstream_cache_status;\n"
+    "    lbguard_profile haproxy; lbguard_header_budget 150; }\n"
     "location /ws/ { proxy_pass http://127.0.0.1:@SLOW@;\n"
     "    proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade;\n"
     "    proxy_set_header Connection upgrade;\n"
@@ -218,8 +225,13 @@ class NginxSetups(lbgtest.TestCase):
         cls.slow = SlowBackend()
         cls.addClassCleanup(cls.slow.stop)
         # a body delimited by the close, no Content-Length
-        cls.plain = lbgtest.RawBackend({b"/close-body": b"HTTP/1.1 200 OK\r\n"
-                                        b"Content-Type: text/plain\r\n\r\nhello world\n"})
+        cls.plain = lbgtest.RawBackend({
+            b"/close-body": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n"
+                            b"hello world\n",
+            # cacheable: a field name with "{" (removed under haproxy); a
+            # field over the budget (the 502)
+            b"/name": b"HTTP/1.1 200 OK\r\nX{Bad}: v\r\nContent-Length: 5\r\n\r\nhello",
+            b"/long": b"HTTP/1.1 200 OK\r\n" + LONG_FIELD + b"Content-Length: 5\r\n\r\nhello"})
         cls.addClassCleanup(cls.plain.stop)
 
     def variant(self, name):
@@ -232,13 +244,15 @@ class NginxSetups(lbgtest.TestCase):
         write(os.path.join(d, "html", "sub.txt"), "SUB")
         inst = Instance(name, binary, modules, d,
                         LOCATIONS.replace("@SLOW@", str(self.slow.port))
-                        .replace("@PLAIN@", str(self.plain.port)))
+                        .replace("@PLAIN@", str(self.plain.port)),
+                        "proxy_cache_path %s/cache keys_zone=lbg:1m;" % d)
         inst.start()
         try:
             self.body_lines(inst, name)
             self.client_abort(inst, name)
             self.end_after_502(inst, name)
             self.element_length(inst, name)
+            self.cache(inst, name)
         finally:
             inst.stop()
         text = inst.all_logs()
@@ -285,6 +299,30 @@ class NginxSetups(lbgtest.TestCase):
                         ["%s 200 %s" % (path, {"off": "-",
                                                "detect": "body-longer-than-content-length:detected",
                                                "repair": "body-longer-than-content-length:repaired"}[m])])
+
+    def cache(self, inst, build):
+        """proxy_cache: MISS then HIT, both checked; the 502 not cached."""
+        for m in ("detect", "repair"):
+            for status in ("MISS", "HIT"):
+                got, lines, access = self.exchange(inst, m, get(b"/cache/name", close=True))
+                case = "%s proxy_cache %s %s" % (build, status, m)
+                self.eq(case + ": bytes", got,
+                        b"HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: DATE\r\n"
+                        b"Content-Length: 5\r\nConnection: close\r\n%s"
+                        b"X-Cache: %s\r\n\r\nhello"
+                        % (b"" if m == "repair" else b"X{Bad}: v\r\n", status.encode()))
+                self.eq(case + ": log", lines, [
+                        '[warn] lbguard: field-name-not-token: field name "X{Bad}", '
+                        + ("field removed" if m == "repair" else "not repaired (detect mode)")])
+                self.eq(case + ": $lbguard_findings", access,
+                        ["/cache/name 200 field-name-not-token:%s"
+                         % ("repaired" if m == "repair" else "detected")])
+        n = len(self.plain.requests)
+        for i in (1, 2):
+            got, lines, access = self.exchange(inst, "repair", get(b"/cache/long", close=True))
+            self.eq("%s proxy_cache 502 #%d: bytes" % (build, i), got, BAD_GATEWAY)
+        self.eq("%s proxy_cache: the 502's response not cached (2 upstream requests)"
+                % build, len(self.plain.requests) - n, 2)
 
     def element_length(self, inst, build):
         """add_header Content-Length 3 on a 12-byte body delimited by the
