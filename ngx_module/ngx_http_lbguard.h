@@ -86,6 +86,9 @@ typedef struct {
     unsigned         unrepaired:1;     /* repair failed: out of memory */
     unsigned         replaced:1;       /* the target's own 502 went out:
                                           every body byte is dropped */
+    unsigned         body_pending:1;   /* a body finding is counted, its
+                                          log line waits for the body's
+                                          end (its whole length) */
 } ngx_http_lbguard_ctx_t;
 
 

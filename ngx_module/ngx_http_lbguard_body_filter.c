@@ -20,7 +20,11 @@ static ngx_int_t ngx_http_lbguard_body_filter(ngx_http_request_t *r,
 static ngx_int_t ngx_http_lbguard_body_filter_all(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_int_t ngx_http_lbguard_body_report(ngx_http_request_t *r,
-    ngx_http_lbguard_ctx_t *ctx, lbg_rule_e rule);
+    ngx_http_lbguard_ctx_t *ctx, lbg_rule_e rule, ngx_uint_t at_end);
+static void ngx_http_lbguard_body_log(ngx_http_request_t *r,
+    ngx_http_lbguard_ctx_t *ctx, ngx_uint_t at_end);
+static void ngx_http_lbguard_body_cleanup(void *data);
+static int64_t ngx_http_lbguard_element_length(ngx_http_request_t *r);
 static void ngx_http_lbguard_consume(ngx_buf_t *b);
 static ngx_int_t ngx_http_lbguard_trailers(ngx_http_request_t *r,
     ngx_buf_t *b);
@@ -28,6 +32,13 @@ static ngx_int_t ngx_http_lbguard_trailers(ngx_http_request_t *r,
 
 /* the chunked filter's tag on the buffer of its last chunk and trailers */
 extern ngx_module_t  ngx_http_chunked_filter_module;
+
+
+/* what the request cleanup of a pending body line needs */
+typedef struct {
+    ngx_http_request_t          *r;
+    ngx_http_lbguard_ctx_t      *ctx;
+} ngx_http_lbguard_body_end_t;
 
 
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
@@ -45,9 +56,11 @@ ngx_http_lbguard_ctx_t  ngx_http_lbguard_complete;
 
 /*
  * Arms the body guard once the header filter is done with a response (its
- * last step before the next header filter): a declared Content-Length or a
- * bodiless response is guarded; a tunnel (101, 2xx to CONNECT), a chunked
- * response or an invalid Content-Length the profile lets pass is not.
+ * last step before the next header filter): a declared Content-Length (also
+ * an element nginx does not know as one, on a body delimited by the close)
+ * or a bodiless response is guarded; a tunnel (101, 2xx to CONNECT), a
+ * chunked response or an invalid Content-Length the profile lets pass is
+ * not.
  * With no finding and the declared length content_length_n, no ctx is
  * made (ngx_http_lbguard_armed).
  */
@@ -130,7 +143,60 @@ ngx_http_lbguard_body_arm_all(ngx_http_request_t *r,
         ctx->guard_body = 1;
 
         lbg_body_init(&ctx->body, declared, bodiless);
+
+        return;
     }
+
+    /*
+     * No length nginx knows of and no chunked coding: a body delimited by
+     * the close (an HTTP/1.0 client, chunked_transfer_encoding off). A
+     * Content-Length element nginx does not know as one (add_header
+     * Content-Length, a module's own element) still goes out, and the
+     * load balancer reads that many bytes: the body is held to it.
+     */
+
+    if (!r->chunked && r->headers_out.content_length == NULL) {
+        declared = ngx_http_lbguard_element_length(r);
+
+        if (declared < 0) {
+            return;
+        }
+
+        ctx = ngx_http_lbguard_ctx(r, lcf);
+        if (ctx == NULL) {
+            return;
+        }
+
+        ctx->guard_body = 1;
+
+        lbg_body_init(&ctx->body, declared, 0);
+    }
+}
+
+
+/*
+ * The value of the first Content-Length element of r->headers_out.headers
+ * (one nginx does not know as r->headers_out.content_length), parsed by
+ * the core; -1 when there is none or it is invalid.
+ */
+
+static int64_t
+ngx_http_lbguard_element_length(ngx_http_request_t *r)
+{
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *end;
+
+    for (part = &r->headers_out.headers.part; part; part = part->next) {
+        for (h = part->elts, end = h + part->nelts; h < end; h++) {
+            if (h->hash != 0
+                && lbg_field_is_content_length(h->key.data, h->key.len))
+            {
+                return lbg_content_length_parse(h->value.data, h->value.len);
+            }
+        }
+    }
+
+    return -1;
 }
 
 
@@ -205,7 +271,7 @@ ngx_http_lbguard_body_filter_all(ngx_http_request_t *r, ngx_chain_t *in)
     size_t                        fit;
     ngx_buf_t                    *b;
     lbg_rule_e                    rule;
-    ngx_uint_t                    changed, last;
+    ngx_uint_t                    changed, last, end;
     lbg_framing_e                 framing;
     lbg_body_verdict_e            verdict;
     ngx_chain_t                  *cl, *pl, *out, **ll;
@@ -296,21 +362,27 @@ ngx_http_lbguard_body_filter_all(ngx_http_request_t *r, ngx_chain_t *in)
     out = NULL;
     ll = &out;
     changed = ctx->cut;
+    end = 0;
 
     for (cl = in; cl; cl = cl->next) {
         b = cl->buf;
 
+        /* the body's end, as the handler sent it (a cut below marks the
+         * declared end with last_buf too) */
+        end |= b->last_buf;
+
+        size = ngx_buf_special(b) ? 0 : ngx_buf_size(b);
+
         if (ctx->cut) {
-            /* past the declared end (repair): dropped */
+            /* past the declared end (repair): dropped, and counted for the
+             * finding's line (the body's whole length) */
             ngx_http_lbguard_status_add(&lcf->status,
                                         LBG_METRICS_BODY_CUT_BYTES,
-                                        ngx_buf_special(b) ? 0
-                                        : (uint64_t) ngx_buf_size(b));
+                                        (uint64_t) size);
+            (void) lbg_body_feed(&ctx->body, (size_t) size);
             ngx_http_lbguard_consume(b);
             continue;
         }
-
-        size = ngx_buf_special(b) ? 0 : ngx_buf_size(b);
 
         fit = lbg_body_feed(&ctx->body, (size_t) size);
 
@@ -324,7 +396,8 @@ ngx_http_lbguard_body_filter_all(ngx_http_request_t *r, ngx_chain_t *in)
 
             if (!ctx->body_reported) {
                 ctx->act = ngx_http_lbguard_body_report(r, ctx,
-                                                lbg_body_rule(&ctx->body, 0));
+                                                lbg_body_rule(&ctx->body, 0),
+                                                0);
             }
 
             if (ctx->act && ctx->policy->mode == LBG_MODE_REPAIR) {
@@ -398,7 +471,7 @@ ngx_http_lbguard_body_filter_all(ngx_http_request_t *r, ngx_chain_t *in)
             /* the whole body is shorter than declared: CLOSE */
             rule = lbg_body_rule(&ctx->body, 1);
 
-            if (ngx_http_lbguard_body_report(r, ctx, rule)
+            if (ngx_http_lbguard_body_report(r, ctx, rule, 1)
                 && ctx->policy->mode == LBG_MODE_REPAIR)
             {
                 r->keepalive = 0;
@@ -418,6 +491,11 @@ ngx_http_lbguard_body_filter_all(ngx_http_request_t *r, ngx_chain_t *in)
         ll = &(*ll)->next;
     }
 
+    if (end && ctx->body_pending) {
+        /* the body has ended: its finding with the whole length */
+        ngx_http_lbguard_body_log(r, ctx, 1);
+    }
+
     if (ctx->policy->mode != LBG_MODE_REPAIR || !changed) {
         /* detect, or nothing cut: the chain goes out unchanged */
         return ngx_http_next_body_filter(r, in);
@@ -434,18 +512,25 @@ ngx_http_lbguard_body_filter_all(ngx_http_request_t *r, ngx_chain_t *in)
 
 
 /*
- * Records and logs a body-guard finding. Returns 1 when it counts under
- * the location's profile (then the caller acts on it), else 0.
+ * Records a body-guard finding (counters, $lbguard_findings) and logs it:
+ * at the body's end (at_end 1) at once; at the first byte past the
+ * declared length (at_end 0) the line waits for the body's end, so that
+ * it gives the body's whole length (ngx_http_lbguard_body_log()), or, if
+ * the request ends first (client abort, handler or upstream error), what
+ * was seen, as "at least" (ngx_http_lbguard_body_cleanup()). Returns 1
+ * when it counts under the location's profile (then the caller acts on
+ * it), else 0.
  */
 
 static ngx_int_t
 ngx_http_lbguard_body_report(ngx_http_request_t *r,
-    ngx_http_lbguard_ctx_t *ctx, lbg_rule_e rule)
+    ngx_http_lbguard_ctx_t *ctx, lbg_rule_e rule, ngx_uint_t at_end)
 {
     lbg_finding_t                 f;
     lbg_report_t                  one;
+    ngx_http_cleanup_t           *cln;
+    ngx_http_lbguard_body_end_t  *be;
     ngx_http_lbguard_loc_conf_t  *lcf;
-    u_char                        line[NGX_HTTP_LBGUARD_LOG_LEN];
 
     ctx->body_reported = 1;
 
@@ -474,14 +559,69 @@ ngx_http_lbguard_body_report(ngx_http_request_t *r,
                                    ctx->unrepaired ? LBG_MODE_DETECT
                                                    : ctx->policy->mode);
 
+    ctx->body_pending = 1;
+
+    if (!at_end) {
+        cln = ngx_http_cleanup_add(r, sizeof(ngx_http_lbguard_body_end_t));
+
+        if (cln != NULL) {
+            be = cln->data;
+            be->r = r;
+            be->ctx = ctx;
+            cln->handler = ngx_http_lbguard_body_cleanup;
+
+            return 1;
+        }
+
+        /* out of memory: the line now, with what was seen */
+    }
+
+    ngx_http_lbguard_body_log(r, ctx, at_end);
+
+    return 1;
+}
+
+
+/*
+ * Logs the pending body finding of ctx: the body's whole length at its end
+ * (at_end 1), else the bytes seen so far, "at least" (lbg_body_finding()).
+ */
+
+static void
+ngx_http_lbguard_body_log(ngx_http_request_t *r, ngx_http_lbguard_ctx_t *ctx,
+    ngx_uint_t at_end)
+{
+    lbg_finding_t  f;
+    u_char         line[NGX_HTTP_LBGUARD_LOG_LEN];
+
+    ctx->body_pending = 0;
+
+    if (lbg_body_finding(&ctx->body, (int) at_end, &f) == LBG_RULE_NONE) {
+        return;
+    }
+
     /* a body finding names no field: no view needed */
     (void) lbg_finding_format(NULL, &f,
                               ctx->policy->mode == LBG_MODE_REPAIR,
                               (char *) line, sizeof(line));
 
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0, "lbguard: %s", line);
+}
 
-    return 1;
+
+/*
+ * The request cleanup of a pending body line (run as the request is freed,
+ * before the access log): the request ended before its body did.
+ */
+
+static void
+ngx_http_lbguard_body_cleanup(void *data)
+{
+    ngx_http_lbguard_body_end_t  *be = data;
+
+    if (be->ctx->body_pending) {
+        ngx_http_lbguard_body_log(be->r, be->ctx, 0);
+    }
 }
 
 

@@ -1074,7 +1074,21 @@ ngx_http_lbguard_upstream_status(ngx_http_request_t *r,
  * writes its status line, Server, Date, Content-Type, Content-Length and
  * "Connection: close" from typed data, and the body LBG_BAD_GATEWAY_BODY
  * goes out at once with the last buffer; the body filter then discards
- * whatever the upstream sends (ctx->replaced).
+ * whatever the handler still sends (ctx->replaced).
+ *
+ * The 502 is the whole response, so the request ends with it: once it is
+ * sent, r->header_only is set, which takes the HEAD path of
+ * ngx_http_upstream_send_response(): the upstream is finalized at once
+ * (its connection closed, not read to its end), then
+ * ngx_http_finalize_request(r, NGX_OK) waits until the 502's bytes are
+ * written and closes the client connection (keepalive 0; lingering close
+ * as configured). Returning NGX_ERROR instead would
+ * terminate the request: the connection closed at once, whatever of the
+ * 502 nginx still buffers lost. The HEAD path needs the response neither
+ * cached nor stored (a replaced response is neither) and no tunnel: a 101
+ * replaced by the 502 must not become an upgraded connection
+ * (ngx_http_upstream_upgrade() is taken before the HEAD path), whose
+ * upstream bytes nginx writes to the client past every filter.
  */
 
 static ngx_int_t
@@ -1137,8 +1151,20 @@ ngx_http_lbguard_bad_gateway(ngx_http_request_t *r,
     r->allow_ranges = 0;
     r->header_only = (r->method == NGX_HTTP_HEAD);
 
+#if (NGX_HTTP_GZIP)
+    /* the gzip filter's "Vary: Accept-Encoding" (gzip_vary on) is the
+     * original response's too */
+    r->gzip_vary = 0;
+#endif
+
     ctx->replaced = 1;
     ctx->guard_body = 0;
+
+    if (r->upstream) {
+        r->upstream->upgrade = 0;
+        r->upstream->cacheable = 0;
+        r->upstream->store = 0;
+    }
 
     rc = ngx_http_next_header_filter(r);
 
@@ -1162,7 +1188,14 @@ ngx_http_lbguard_bad_gateway(ngx_http_request_t *r,
 
     brc = ngx_http_lbguard_next_body_filter(r, &out);
 
-    return (brc == NGX_ERROR) ? NGX_ERROR : rc;
+    if (brc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    /* the 502 has gone to the write filter whole: the request ends */
+    r->header_only = 1;
+
+    return rc;
 }
 
 
