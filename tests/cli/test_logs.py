@@ -11,7 +11,8 @@ keep-alive estimate, exit statuses, flat memory on a generated log, and the
 same run under ASan+UBSan (build/lbguard-asan) when it is built. Also: a
 quoted field ending in a backslash, status codes outside 100..599, the
 timeline's minute cap, unreadable inputs under a directory (symbolic-link
-loops) and the {"error": ...} document of --json.
+loops), duplicate inputs (each file read once) and the {"error": ...}
+document of --json.
 
 Usage: python3 -m tests.cli.test_logs [--build DIR] [-k NAME]
 """
@@ -344,6 +345,60 @@ class Logs(lbgtest.TestCase):
         rc, out, err = run([missing])
         self.eq("only a missing file: exit 2, a report of nothing",
                 (rc, "  unreadable: %s\n" % why[3] in out, "0 inputs, 0 lines" in out), (2, True, True))
+
+    def test_duplicate_inputs(self):
+        # one directory reached by two symbolic links (no loop), the same
+        # directory given again, a file given again inside it, a hard link
+        # to a file of it, "-" twice: each file is read once (st_dev,
+        # st_ino), the first path kept; every other path is said on stderr,
+        # counted and the first three shown in the report; not an error
+        # (exit status as without them), with --jobs too (docs/logs.md, Inputs)
+        d = os.path.join(self.tmp, "dups")
+        shutil.rmtree(d, ignore_errors=True)
+        logs = os.path.join(d, "logs")
+        os.makedirs(os.path.join(logs, "sub"))
+        shutil.copy(os.path.join(LOGS, "clb.log"), os.path.join(logs, "a.log"))
+        shutil.copy(os.path.join(LOGS, "alb-constructed.log"), os.path.join(logs, "sub", "b.log"))
+        l1, l2, hard = os.path.join(d, "l1"), os.path.join(d, "l2"), os.path.join(d, "hard.log")
+        os.symlink("logs", l1)
+        os.symlink("logs", l2)
+        os.link(os.path.join(logs, "a.log"), hard)
+        args = [l1, l2, logs, os.path.join(logs, "sub", "b.log"), hard]
+        why = ["%s: the same directory as %s, not read twice" % (l2, l1),
+               "%s: the same directory as %s, not read twice" % (logs, l1),
+               "%s/sub/b.log: the same file as %s/sub/b.log, not read twice" % (logs, l1),
+               "%s: the same file as %s/a.log, not read twice" % (hard, l1)]
+        rc0, base = jdoc([os.path.join(LOGS, "clb.log"), os.path.join(LOGS, "alb-constructed.log")])
+        for binary in [b for b in (self.PLAIN, self.ASAN) if b]:
+            name = os.path.basename(binary)
+            for jobs in ("1", "2"):
+                rc, out, err = run(["--json", "--jobs", jobs] + args, binary=binary, env=lbgcli.ASAN_ENV)
+                doc = json.loads(out) if out.startswith("{") else {}
+                self.eq("%s --jobs %s: each duplicate path on stderr once, exit as without them" % (name, jobs),
+                        (rc, [l for l in err.splitlines() if "sanitizer" not in l.lower()]),
+                        (rc0, ["lbguard: logs: " + w for w in why]))
+                self.eq("%s --jobs %s: 2 files read, 4 duplicates, the first three shown" % (name, jobs),
+                        (doc.get("input", {}).get("files"), doc.get("input", {}).get("unreadable"),
+                         doc.get("input", {}).get("duplicates"), doc.get("input", {}).get("duplicate_inputs")),
+                        (2, 0, 4, why[:3]))
+                self.eq("%s --jobs %s: every line counted once" % (name, jobs),
+                        (doc.get("totals"), classes(doc)), (base.get("totals"), classes(base)))
+            rc, out, err = run(args, binary=binary, env=lbgcli.ASAN_ENV)
+            self.check("%s: text report: the duplicate inputs" % name,
+                       out.startswith("lbguard logs: 2 inputs, %d lines," % base["totals"]["lines"])
+                       and ("  duplicate inputs: 4, skipped (a file or directory another input reached)\n"
+                            + "".join("  duplicate: %s\n" % w for w in why[:3])) in out, out[:900])
+            self.eq("%s: text report: exit status" % name, rc, rc0)
+            with open(hard, "rb") as f:
+                r = subprocess.run([binary, "logs", "--json", "-", "-", hard], stdin=f,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   env=lbgcli.ASAN_ENV, timeout=120)
+            doc = json.loads(r.stdout) if r.stdout.startswith(b"{") else {}
+            self.eq("%s: stdin twice, and redirected from a file also given: read once" % name,
+                    (doc.get("input", {}).get("files"), doc.get("totals", {}).get("lines"),
+                     doc.get("input", {}).get("duplicate_inputs")),
+                    (1, 5, ["<stdin>: the same file as <stdin>, not read twice",
+                            "%s: the same file as <stdin>, not read twice" % hard]))
 
     def test_haproxy_cut_body(self):
         # SD-- / sD--: the server closed / timed out during the body; HAProxy
