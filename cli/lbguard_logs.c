@@ -1771,7 +1771,9 @@ lbguard_collect(lbguard_files_t *fl, lbguard_files_t *bad,
         }
     }
     closedir(d);
-    qsort(sub.v, sub.n, sizeof(char *), lbguard_cmp_str);
+    if (sub.n > 1) { /* qsort() takes no NULL, even for 0 items */
+        qsort(sub.v, sub.n, sizeof(char *), lbguard_cmp_str);
+    }
     here.dev = st.st_dev;
     here.ino = st.st_ino;
     here.path = path;

@@ -400,6 +400,28 @@ class Logs(lbgtest.TestCase):
                     (1, 5, ["<stdin>: the same file as <stdin>, not read twice",
                             "%s: the same file as <stdin>, not read twice" % hard]))
 
+    def test_empty_directory(self):
+        # an empty directory (an S3 prefix with nothing yet) among the
+        # inputs reads nothing and is no error; alone it is "no input".
+        # Under UBSan an empty directory used to be qsort(NULL, 0): a
+        # runtime error and exit status 1
+        d = os.path.join(self.tmp, "empty")
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(os.path.join(d, "nothing"))
+        p = os.path.join(LOGS, "clb.log")
+        rc0, base = jdoc([p])
+        for binary in [b for b in (self.PLAIN, self.ASAN) if b]:
+            name = os.path.basename(binary)
+            rc, out, err = run(["--json", os.path.join(d, "nothing"), p], binary=binary,
+                               env=lbgcli.ASAN_ENV)
+            doc = json.loads(out) if out.startswith("{") else {}
+            self.eq("%s: an empty directory and a file: the file's report, no stderr" % name,
+                    (rc, err, doc.get("input", {}).get("files"), doc.get("totals")),
+                    (rc0, "", 1, base.get("totals")))
+            rc, out, err = run([os.path.join(d, "nothing")], binary=binary, env=lbgcli.ASAN_ENV)
+            self.eq("%s: an empty directory alone: no input, exit 2" % name, (rc, err),
+                    (2, "lbguard: logs: no input (FILE, DIR or - for stdin)\n"))
+
     def test_haproxy_cut_body(self):
         # SD-- / sD--: the server closed / timed out during the body; HAProxy
         # logs the server's status (200 here), and the request is failed all
