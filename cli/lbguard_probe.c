@@ -655,6 +655,11 @@ lbguard_probe_print(const lbguard_probe_opts_t *o, const lbguard_chain_t *ch,
     }
     printf("\n");
     lbguard_print_chain(stdout, o->url, ch, resp->buf, resp->len);
+    if (ch->no_final) {
+        printf("%s: the server sent no final response: a load balancer "
+               "answers 502 (504 when it times out first)\n",
+               o->url);
+    }
     for (i = 0; i < res->raw.view.nfields; i++) {
         const lbg_field_t *f = &res->raw.view.fields[i];
 
@@ -724,8 +729,11 @@ lbguard_cmd_probe(int argc, char **argv)
     lbguard_probe_verdict(&o, &m);
     lbguard_probe_message(&o, &resp, &m);
 
-    /* the keep-alive verdicts keep the old default tier, ambiguous */
-    fails = lbguard_chain_fails(&ch, o.fail_on)
+    /* the keep-alive verdicts keep the old default tier, ambiguous; no
+     * final response after interim ones (the server closed or stalled) is
+     * what a load balancer answers 502 or 504 for, as an incomplete header
+     * section (severe) */
+    fails = lbguard_chain_fails(&ch, o.fail_on) || ch.no_final
             || (m.verdict == LBG_KA_RAISE && LBG_TIER_SEVERE >= o.fail_on)
             || (m.verdict == LBG_KA_DISABLED
                 && o.fail_on != LBGUARD_FAIL_REJECTED
