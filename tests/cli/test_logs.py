@@ -44,11 +44,15 @@ EXPECT = {
                                 "target-connect-failed", "target-timeout",
                                 "target-connect-timeout", "client-closed", "no-healthy-targets",
                                 "target-5xx", "keepalive-race"],
+    # HAProxy 2.6.12's own syslog formats, one line each (local, rfc3164,
+    # rfc5424, priority, short, timed, iso, raw): rfc5424, timed and iso
+    # were unparseable
+    "haproxy-syslog-formats.log": ["target-closed"] + ["keepalive-race"] * 7,
     "skipped.log": [],
 }
 EXIT = {"aws-alb-documented.log": 1, "alb-user-reported.log": 0, "alb-constructed.log": 1,
         "alb-layouts.log": 1, "clb.log": 1, "clb-constructed.log": 1,
-        "haproxy-constructed.log": 1, "skipped.log": 0}
+        "haproxy-constructed.log": 1, "haproxy-syslog-formats.log": 1, "skipped.log": 0}
 
 
 def run(args, binary=None, stdin=None, env=None):
@@ -165,6 +169,37 @@ class Logs(lbgtest.TestCase):
             rc, doc = jdoc([p], binary=binary, env=lbgcli.ASAN_ENV)
             self.eq("syslog RFC 3339 header (%s): nothing unparseable, lb mixed" % os.path.basename(binary),
                     (doc.get("input", {}).get("skipped", {}).get("unparseable"), doc.get("lb")), (0, "mixed"))
+
+    def test_haproxy_syslog_formats(self):
+        # HAProxy's `log ... format rfc5424` header with structured data (a
+        # ']' and a '"' escaped inside a value; HAProxy writes "-" without
+        # log-format-sd), "<PRI>" alone, "<PRI>" and a time with an offset,
+        # and headers that are none of HAProxy's formats (a 5424 header cut
+        # short, an unclosed structured data, a month 13): the message after
+        # a valid header is read, the others are unparseable
+        msg = ('10.1.2.3:40010 [01/Oct/2026:12:00:01.100] fe b3/s3 0/0/1/-1/1 502 209 - - SH-- '
+               '1/1/0/0/0 0/0 {lbg-9-1} "GET /p3 HTTP/1.1"')
+        good = ['<134>1 2026-10-01T12:00:01.123456+00:00 lb1 haproxy 1234 - '
+                '[exampleSDID@32473 iut="3" note="a \\] and \\" inside"][x@1 y="z"] ' + msg,
+                '<134>1 2026-10-01T12:00:01.123456Z - haproxy 1234 - - ' + msg,
+                '<6>' + msg,
+                '<6>2026-10-01T12:00:01.123456-05:30 ' + msg]
+        bad = ['<134>1 2026-10-01T12:00:01Z lb1 haproxy ' + msg,
+               '<134>1 2026-10-01T12:00:01Z lb1 haproxy 1234 - [unclosed ' + msg,
+               '2026-13-01T12:00:01.123456+00:00 ' + msg]
+        p = os.path.join(self.tmp, "haproxy-syslog.log")
+        lbgtest.write_file(p, "\n".join(good + bad) + "\n")
+        for binary in [b for b in (self.PLAIN, self.ASAN) if b]:
+            name = os.path.basename(binary)
+            rc, out, err = run(["--lines", p], binary=binary, env=lbgcli.ASAN_ENV)
+            self.eq("%s: HAProxy syslog headers: the messages read" % name,
+                    [(r[1], r[8], r[10], r[11]) for r in rows(out)],
+                    [("keepalive-race", "b3/s3", "lbg-9-1", "SH--")] * len(good))
+            rc, doc = jdoc([p], binary=binary, env=lbgcli.ASAN_ENV)
+            self.eq("%s: HAProxy syslog headers: the others unparseable" % name,
+                    (doc.get("input", {}).get("skipped", {}).get("unparseable"),
+                     [e.split(": ", 1)[0] for e in doc.get("input", {}).get("unparseable_examples", [])]),
+                    (len(bad), ["%s:%d" % (p, len(good) + i + 1) for i in range(3)]))
 
     def test_backslash_in_quotes(self):
         # ALB writes a quote inside a field as \x22 (seen in a real line,
