@@ -508,6 +508,17 @@ lbguard_agg_free(lbguard_agg_t *a)
 }
 
 
+/* the next value of the xorshift64 generator *state (never 0) */
+static uint64_t
+lbguard_rng_next(uint64_t *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return *state;
+}
+
+
 /* counts an input that could not be read (why: "<path>: <reason>"), the
  * first LBGUARD_LOGS_BAD_SHOWN shown in the report; the exit status is 2 */
 static void
@@ -1266,12 +1277,8 @@ lbguard_agg_line(lbguard_agg_t *a, const char *line, size_t len,
             if (a->ngaps < LBGUARD_LOGS_GAP_CAP) {
                 a->gaps[a->ngaps] = gap;
             } else {
-                uint64_t r;
+                uint64_t r = lbguard_rng_next(&a->rng) % (a->ngaps + 1);
 
-                a->rng ^= a->rng << 13;
-                a->rng ^= a->rng >> 7;
-                a->rng ^= a->rng << 17;
-                r = a->rng % (a->ngaps + 1);
                 if (r < LBGUARD_LOGS_GAP_CAP) {
                     a->gaps[r] = gap;
                 }
@@ -1817,6 +1824,58 @@ lbguard_print_row_as(const lbguard_agg_t *a, const char *row, size_t avail,
 }
 
 
+/* moves k of the n samples v[0..n) chosen at random to v[0..k)
+ * (a partial Fisher-Yates shuffle with rng) */
+static void
+lbguard_gaps_pick(int64_t *v, size_t n, size_t k, uint64_t *rng)
+{
+    size_t  i, j;
+    int64_t t;
+
+    for (i = 0; i < k && i < n; i++) {
+        j = i + (size_t) (lbguard_rng_next(rng) % (n - i));
+        t = v[i];
+        v[i] = v[j];
+        v[j] = t;
+    }
+}
+
+
+/*
+ * Merges s's idle-gap sample into d's. Each is a uniform sample of its
+ * reader's races (the reservoir in lbguard_agg_cb), of at most
+ * LBGUARD_LOGS_GAP_CAP of ngaps races; the merged sample takes from each
+ * in proportion to its race count, chosen at random, and ngaps counts
+ * every race of both, as one reader of all the files would.
+ */
+static void
+lbguard_gaps_merge(lbguard_agg_t *d, const lbguard_agg_t *s)
+{
+    static const size_t cap = LBGUARD_LOGS_GAP_CAP;
+    size_t              nd = d->ngaps < cap ? d->ngaps : cap;
+    size_t              ns = s->ngaps < cap ? s->ngaps : cap;
+    size_t              kd, ks;
+    int64_t             from_s[LBGUARD_LOGS_GAP_CAP];
+    double              total = (double) d->ngaps + (double) s->ngaps;
+
+    if (nd + ns <= cap) { /* both samples whole: every gap kept */
+        memcpy(d->gaps + nd, s->gaps, ns * sizeof(int64_t));
+        d->ngaps += s->ngaps;
+        return;
+    }
+    /* nd + ns > cap: a share of cap from each, within what each holds */
+    kd = (size_t) ((double) cap * (double) d->ngaps / total + 0.5);
+    kd = kd > nd ? nd : kd;
+    kd = kd < cap - ns ? cap - ns : kd;
+    ks = cap - kd;
+    lbguard_gaps_pick(d->gaps, nd, kd, &d->rng);
+    memcpy(from_s, s->gaps, ns * sizeof(int64_t));
+    lbguard_gaps_pick(from_s, ns, ks, &d->rng);
+    memcpy(d->gaps + kd, from_s, ks * sizeof(int64_t));
+    d->ngaps += s->ngaps;
+}
+
+
 static void
 lbguard_agg_merge(lbguard_agg_t *d, const lbguard_agg_t *s)
 {
@@ -1917,11 +1976,7 @@ lbguard_agg_merge(lbguard_agg_t *d, const lbguard_agg_t *s)
             d->minutes[mi].cls[c] += m->cls[c];
         }
     }
-    for (i = 0; i < s->ngaps && i < LBGUARD_LOGS_GAP_CAP; i++) {
-        if (d->ngaps < LBGUARD_LOGS_GAP_CAP) {
-            d->gaps[d->ngaps++] = s->gaps[i];
-        }
-    }
+    lbguard_gaps_merge(d, s);
     for (i = 0; i < s->npending; i++) {
         if (d->npending < LBGUARD_LOGS_PENDING_CAP) {
             lbguard_pending_t p = s->pending[i];

@@ -457,6 +457,37 @@ class Logs(lbgtest.TestCase):
             self.eq("%s: an empty directory alone: no input, exit 2" % name, (rc, err),
                     (2, "lbguard: logs: no input (FILE, DIR or - for stdin)\n"))
 
+    def test_jobs_keepalive_estimate(self):
+        # --jobs N: each reader keeps a sample of at most 4096 idle gaps of
+        # its races; merged, the estimate must be the one of a single
+        # reader: every race counted (it was capped at 4096) and each
+        # reader's gaps in proportion to its races (the first reader's
+        # filled the sample: median 5 s instead of 20 s here)
+        paths = []
+        for name, gap, n, target in (("gaps-5s.log", 5.0, 3000, "10.0.0.1:80"),
+                                     ("gaps-20s.log", 20.0, 9000, "10.0.0.2:80")):
+            lines, t = [], 0.0
+            for i in range(n):
+                lines.append(alb(t, target, "0.000", "200", "200", "/ok", "1-g-%d" % i, rspt="0.000"))
+                t += gap
+                lines.append(alb(t, target, "0.000", "502", "-", "/r", "1-h-%d" % i))
+                t += 0.01
+            paths.append(os.path.join(self.tmp, name))
+            lbgtest.write_file(paths[-1], "\n".join(lines) + "\n")
+        want = {"races": 12000, "seconds": 4.999, "median_gap": 19.999, "min_gap": 4.999,
+                "confidence": "high"}
+        for jobs in ("1", "2"):
+            rc, doc = jdoc(["--jobs", jobs] + paths)
+            self.eq("--jobs %s, 3000 races after 5 s and 9000 after 20 s: the estimate" % jobs,
+                    doc.get("keepalive_estimate"), want)
+        # fewer than 4096 races in all: every gap kept, the same estimate
+        small = [paths[0], os.path.join(LOGS, "alb-layouts.log")]
+        rc, j1 = jdoc(small)
+        rc, j2 = jdoc(["--jobs", "2"] + small)
+        self.eq("--jobs 2, 3000 + 1 races: every gap kept, the estimate of --jobs 1",
+                (j2.get("keepalive_estimate"), j1.get("keepalive_estimate", {}).get("races")),
+                (j1.get("keepalive_estimate"), 3001))
+
     def test_haproxy_cut_body(self):
         # SD-- / sD--: the server closed / timed out during the body; HAProxy
         # logs the server's status (200 here), and the request is failed all
