@@ -216,6 +216,20 @@ lbguard_days(int64_t y, int64_t m, int64_t d)
 }
 
 
+/* 1 when day d of month m (1-12) exists in year y (proleptic Gregorian):
+ * 2026-02-29 and 31/Apr do not */
+static int
+lbguard_date_valid(int64_t y, int64_t m, int64_t d)
+{
+    static const unsigned char mdays[12] = {31, 28, 31, 30, 31, 30,
+                                            31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+    return m >= 1 && m <= 12 && d >= 1
+           && d <= mdays[m - 1] + (m == 2 && leap);
+}
+
+
 /* "HH:MM[:SS[.ffffff]]" at s[0..n); sets *us to the time of day; returns
  * the bytes consumed, or 0 */
 static size_t
@@ -257,8 +271,7 @@ lbguard_log_iso_time(const char *s, size_t len)
     if (len < 16 || s[4] != '-' || s[7] != '-'
         || (s[10] != 'T' && s[10] != ' ') || lbguard_digits(s, 4, &y) != 0
         || lbguard_digits(s + 5, 2, &mo) != 0
-        || lbguard_digits(s + 8, 2, &d) != 0 || mo < 1 || mo > 12 || d < 1
-        || d > 31)
+        || lbguard_digits(s + 8, 2, &d) != 0 || !lbguard_date_valid(y, mo, d))
     {
         return LBGUARD_T_NONE;
     }
@@ -432,7 +445,9 @@ lbguard_haproxy_date(const char *s, size_t len)
             break;
         }
     }
-    if (mo == 12 || lbguard_hms(s + 12, len - 12, &tod) != len - 12) {
+    if (mo == 12 || !lbguard_date_valid(y, mo + 1, d)
+        || lbguard_hms(s + 12, len - 12, &tod) != len - 12)
+    {
         return LBGUARD_T_NONE;
     }
     return lbguard_days(y, mo + 1, d) * 86400 * 1000000 + tod;

@@ -268,6 +268,41 @@ class Logs(lbgtest.TestCase):
             self.eq("%s: --lines: only the 599" % name, [(r[1], r[2], r[3]) for r in rows(out)],
                     [("target-5xx", "599", "599")])
 
+    def test_impossible_dates(self):
+        # a date that does not exist (2026-02-29, April 31st, day 0) is no
+        # time: the line is unparseable (counted, shown), not read as
+        # March 1st or May 1st; 2028-02-29 exists. The same for --since.
+        leap = alb(0, "10.0.0.1:80", "0.000", "502", "-", "/a", "1-dt-0").replace(
+            "2026-10-01T", "2028-02-29T")
+        lines = [
+            leap,
+            leap.replace("2028-02-29T", "2026-02-29T"),
+            leap.replace("2028-02-29T", "2026-04-31T"),
+            '2026-02-30T12:00:02.000000Z my-elb 192.0.2.1:4000 10.0.0.1:80 0.001 0.002 0.000 502 502 0 0 '
+            '"GET http://my-elb:80/c HTTP/1.1" "curl/8" - -',
+            '10.1.2.3:40010 [31/Apr/2026:12:00:03.100] fe b3/s3 0/0/1/-1/1 502 209 - - SH-- '
+            '1/1/0/0/0 0/0 "GET /d HTTP/1.1"',
+            '10.1.2.3:40011 [00/Oct/2026:12:00:03.100] fe b3/s3 0/0/1/-1/1 502 209 - - SH-- '
+            '1/1/0/0/0 0/0 "GET /d HTTP/1.1"',
+            '10.1.2.3:40012 [29/Feb/2028:12:00:03.100] fe b3/s3 0/0/1/-1/1 502 209 - - SH-- '
+            '1/1/0/0/0 0/0 "GET /d HTTP/1.1"',
+        ]
+        p = os.path.join(self.tmp, "dates.log")
+        lbgtest.write_file(p, "\n".join(lines) + "\n")
+        for binary in [b for b in (self.PLAIN, self.ASAN) if b]:
+            name = os.path.basename(binary)
+            rc, out, err = run(["--lines", p], binary=binary, env=lbgcli.ASAN_ENV)
+            self.eq("%s: the two February 29th of 2028 read" % name, [r[0] for r in rows(out)],
+                    ["2028-02-29T12:00:00.000000Z", "2028-02-29T12:00:03.101000Z"])
+            rc, doc = jdoc([p], binary=binary, env=lbgcli.ASAN_ENV)
+            self.eq("%s: the others unparseable, the first 3 shown" % name,
+                    (doc.get("input", {}).get("skipped", {}).get("unparseable"),
+                     [e.split(": ", 1)[0] for e in doc.get("input", {}).get("unparseable_examples", [])]),
+                    (5, ["%s:%d" % (p, n) for n in (2, 3, 4)]))
+        rc, out, err = run(["--since", "2026-02-29T00:00:00Z", p])
+        self.eq("--since 2026-02-29: a usage error", (rc, err),
+                (2, "lbguard: logs: --since: '2026-02-29T00:00:00Z' is not RFC 3339 or HH:MM\n"))
+
     def test_timeline_cap(self):
         # the timeline holds 44640 distinct minutes (31 days); the requests of
         # any later minute are in the totals and classes and said to be
