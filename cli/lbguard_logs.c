@@ -1418,6 +1418,10 @@ lbguard_join_cb(void *ctx, const char *line, size_t len, const char *file,
     (void) file;
     (void) lineno;
     j->lines++;
+    if (len > 0 && line[len - 1] == '\r') {
+        len--; /* a CRLF line end, as lbguard_log_parse() takes it: the CR
+                  is no part of the last token (rid=, lbguard=) */
+    }
     /* the keys: the Root of an X-Amzn-Trace-Id anywhere on the line (the
      * ALB's trace id), and the value of a rid= token (the request id
      * HAProxy sends); a line can carry both, e.g. behind HAProxy a client

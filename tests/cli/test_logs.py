@@ -523,6 +523,47 @@ class Logs(lbgtest.TestCase):
                 (j2.get("keepalive_estimate"), j1.get("keepalive_estimate", {}).get("races")),
                 (j1.get("keepalive_estimate"), 3001))
 
+    def test_crlf(self):
+        # files with CRLF line ends (copied through Windows tools or some
+        # collectors): every fixture gives the report it gives with LF, and
+        # a --target-log with CRLF joins as with LF. The CR used to stay in
+        # the target log's last token: "rid=RID-1\r" matched no id, so a
+        # request the target had logged was a confirmed keepalive-race, and
+        # "lbguard=...\r" was a finding text with a CR in it
+        def strip(doc):
+            for c in doc.get("classes", []):
+                c.pop("examples", None)
+            doc.get("input", {}).pop("unparseable_examples", None)
+            return doc
+        for name in sorted(EXPECT):
+            lf = os.path.join(LOGS, name)
+            crlf = os.path.join(self.tmp, "crlf-" + name)
+            lbgtest.write_file(crlf, lbgtest.read_bytes(lf).replace(b"\n", b"\r\n"))
+            rc1, d1 = jdoc([lf])
+            rc2, d2 = jdoc([crlf])
+            self.eq("%s with CRLF: the report of LF" % name, (rc2, strip(d2)), (rc1, strip(d1)))
+        hp = os.path.join(self.tmp, "crlf-haproxy.log")
+        lbgtest.write_file(hp, "".join(
+            '127.0.0.1:4000%d [01/Oct/2026:12:00:00.%d00] fe b1/s1 0/0/0/-1/%s 502 209 - - %s '
+            '1/1/0/0/0 0/0 {RID-%d} "GET /p%d HTTP/1.1"\r\n' % (i, i, ("2500", "2")[i - 1],
+                                                            ("SH--", "PH--")[i - 1], i, i)
+            for i in (1, 2)))
+        tl = os.path.join(self.tmp, "crlf-target.log")
+        lbgtest.write_file(tl, "".join(
+            '127.0.0.1 [01/Oct/2026:12:00:00 +0000] "GET /p%d HTTP/1.1" 200 lbguard=%s rid=RID-%d\r\n'
+            % (i, ("-", "field-name-invalid:reported")[i - 1], i) for i in (1, 2)))
+        for binary in [b for b in (self.PLAIN, self.ASAN) if b]:
+            name = os.path.basename(binary)
+            rc, out, _ = run(["--lines", "--target-log", tl, hp], binary=binary, env=lbgcli.ASAN_ENV)
+            self.eq("%s: join with a CRLF target log, rid= last" % name,
+                    [(r[1], r[10], r[12]) for r in rows(out)],
+                    [("target-closed", "RID-1", "confirmed"), ("malformed-response", "RID-2", "confirmed")])
+            rc, doc = jdoc(["--target-log", tl, hp], binary=binary, env=lbgcli.ASAN_ENV)
+            self.eq("%s: the target's findings without the CR" % name,
+                    [(c["id"], c.get("target_findings")) for c in doc.get("classes", [])
+                     if c["id"] == "malformed-response"],
+                    [("malformed-response", [{"findings": "field-name-invalid:reported", "count": 1}])])
+
     def test_haproxy_cut_body(self):
         # SD-- / sD--: the server closed / timed out during the body; HAProxy
         # logs the server's status (200 here), and the request is failed all
