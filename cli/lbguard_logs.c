@@ -1300,6 +1300,16 @@ lbguard_agg_line(lbguard_agg_t *a, const char *line, size_t len,
 
 /* ---------------------------------------------------------------- input */
 
+/* the length of the line p[0..len) without the CR of a CRLF line end: the
+ * CR is no part of the line's last field (an access log's, or a target
+ * log's rid= or lbguard=), nor of the line shown as an example */
+static size_t
+lbguard_line_len(const char *p, size_t len)
+{
+    return len > 0 && p[len - 1] == '\r' ? len - 1 : len;
+}
+
+
 /* reads one input (path, or "-" for stdin) line by line into fn; returns 0,
  * or -1 when it cannot be opened or read (message printed, and written
  * into why[0..LBGUARD_LOGS_WHY) as "<path>: <reason>") */
@@ -1343,7 +1353,7 @@ lbguard_read_input(const char *path,
         if (n == 0) {
             if (have > 0 && !skip) {
                 lineno++;
-                fn(ctx, buf, have, label, lineno);
+                fn(ctx, buf, lbguard_line_len(buf, have), label, lineno);
             }
             break;
         }
@@ -1354,7 +1364,8 @@ lbguard_read_input(const char *path,
             if (skip) {
                 skip = 0; /* the end of a line longer than the buffer */
             } else {
-                fn(ctx, p, (size_t) (nl - p), label, lineno);
+                fn(ctx, p, lbguard_line_len(p, (size_t) (nl - p)), label,
+                   lineno);
             }
             p = nl + 1;
         }
@@ -1418,10 +1429,6 @@ lbguard_join_cb(void *ctx, const char *line, size_t len, const char *file,
     (void) file;
     (void) lineno;
     j->lines++;
-    if (len > 0 && line[len - 1] == '\r') {
-        len--; /* a CRLF line end, as lbguard_log_parse() takes it: the CR
-                  is no part of the last token (rid=, lbguard=) */
-    }
     /* the keys: the Root of an X-Amzn-Trace-Id anywhere on the line (the
      * ALB's trace id), and the value of a rid= token (the request id
      * HAProxy sends); a line can carry both, e.g. behind HAProxy a client
