@@ -42,8 +42,10 @@
                                                rule */
 #define LBGUARD_LOGS_EX_MAX       10      /* --examples upper bound */
 #define LBGUARD_LOGS_EX_LEN       2048    /* bytes kept of an example */
-#define LBGUARD_LOGS_BUF          (1 << 20) /* read buffer; longer lines are
+#define LBGUARD_LOGS_LINE_MAX     (1 << 20) /* longer lines are
                                                unparseable */
+#define LBGUARD_LOGS_BUF          (LBGUARD_LOGS_LINE_MAX + 2) /* read
+                                    buffer: the longest line and its CRLF */
 #define LBGUARD_LOGS_ROUTE_LEN    160
 /* what stands for a line longer than the read buffer: an unparseable line,
  * shown as such among the unparseable examples */
@@ -1300,13 +1302,24 @@ lbguard_agg_line(lbguard_agg_t *a, const char *line, size_t len,
 
 /* ---------------------------------------------------------------- input */
 
-/* the length of the line p[0..len) without the CR of a CRLF line end: the
- * CR is no part of the line's last field (an access log's, or a target
- * log's rid= or lbguard=), nor of the line shown as an example */
-static size_t
-lbguard_line_len(const char *p, size_t len)
+/* passes the line p[0..len) to fn without the CR of a CRLF line end (the
+ * CR is no part of the line's last field, an access log's or a target
+ * log's rid= or lbguard=, nor of the line shown as an example); a line
+ * longer than LBGUARD_LOGS_LINE_MAX is passed as LBGUARD_LOGS_LONG */
+static void
+lbguard_line(void (*fn)(void *ctx, const char *line, size_t len,
+                        const char *file, unsigned long lineno),
+             void *ctx, const char *p, size_t len, const char *label,
+             unsigned long lineno)
 {
-    return len > 0 && p[len - 1] == '\r' ? len - 1 : len;
+    if (len > 0 && p[len - 1] == '\r') {
+        len--;
+    }
+    if (len > LBGUARD_LOGS_LINE_MAX) {
+        p = LBGUARD_LOGS_LONG;
+        len = sizeof(LBGUARD_LOGS_LONG) - 1;
+    }
+    fn(ctx, p, len, label, lineno);
 }
 
 
@@ -1353,7 +1366,7 @@ lbguard_read_input(const char *path,
         if (n == 0) {
             if (have > 0 && !skip) {
                 lineno++;
-                fn(ctx, buf, lbguard_line_len(buf, have), label, lineno);
+                lbguard_line(fn, ctx, buf, have, label, lineno);
             }
             break;
         }
@@ -1364,14 +1377,14 @@ lbguard_read_input(const char *path,
             if (skip) {
                 skip = 0; /* the end of a line longer than the buffer */
             } else {
-                fn(ctx, p, lbguard_line_len(p, (size_t) (nl - p)), label,
-                   lineno);
+                lbguard_line(fn, ctx, p, (size_t) (nl - p), label, lineno);
             }
             p = nl + 1;
         }
         have = (size_t) (end - p);
         if (have == LBGUARD_LOGS_BUF) {
-            /* a line longer than the buffer: unparseable, skipped */
+            /* a line longer than the buffer (than LBGUARD_LOGS_LINE_MAX
+             * and its line end): unparseable, skipped */
             if (!skip) {
                 lineno++;
                 fn(ctx, LBGUARD_LOGS_LONG, sizeof(LBGUARD_LOGS_LONG) - 1,

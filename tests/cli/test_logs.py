@@ -565,6 +565,33 @@ class Logs(lbgtest.TestCase):
                      if c["id"] == "malformed-response"],
                     [("malformed-response", [{"findings": "field-name-invalid:reported", "count": 1}])])
 
+    def test_line_length_boundary(self):
+        # "lines longer than 1 MiB" are unparseable (docs/logs.md): a line of
+        # exactly 1 MiB is read (it was called longer), 1 MiB + 1 is not,
+        # with LF, with CRLF and as the last line without a line end
+        base = alb(0, "10.0.0.1:80", "0.000", "502", "-", "/a", "1-len-0")
+        def sized(n):
+            line = base.replace('"ua"', '"ua' + "x" * (n - len(base)) + '"')
+            assert len(line) == n
+            return line
+        mib = 1 << 20
+        lines = [sized(mib - 1), sized(mib), sized(mib + 1), base]
+        for end in ("\n", "\r\n"):
+            p = os.path.join(self.tmp, "length%s.log" % ("-crlf" if end != "\n" else ""))
+            lbgtest.write_file(p, end.join(lines) + end)
+            rc, doc = jdoc([p])
+            self.eq("%r line ends: 1 MiB read, 1 MiB + 1 unparseable" % end,
+                    (doc.get("totals", {}).get("lines"), doc.get("totals", {}).get("requests"),
+                     doc.get("input", {}).get("unparseable_examples")),
+                    (4, 3, ["%s:3: (a line longer than 1 MiB)" % p]))
+        p = os.path.join(self.tmp, "length-last.log")
+        for n, want in ((mib, 1), (mib + 1, 0)):
+            lbgtest.write_file(p, sized(n))
+            rc, doc = jdoc([p])
+            self.eq("the last line, %d bytes without a line end: %d request" % (n, want),
+                    (doc.get("totals", {}).get("lines"), doc.get("totals", {}).get("requests")),
+                    (1, want))
+
     def test_haproxy_cut_body(self):
         # SD-- / sD--: the server closed / timed out during the body; HAProxy
         # logs the server's status (200 here), and the request is failed all
