@@ -1082,16 +1082,57 @@ lbguard_time_ok(const lbguard_logs_opts_t *o, int64_t t)
 }
 
 
+/* 1 when the logged target t is the --target f[0..n): the same text, or
+ * its prefix up to ':' (a port) or '/' (HAProxy's backend/server) */
+static int
+lbguard_target_prefix(const char *f, size_t n, lbguard_sv_t t)
+{
+    if (n == 0 || t.len < n || memcmp(t.p, f, n) != 0) {
+        return 0;
+    }
+    return t.len == n || t.p[n] == ':' || t.p[n] == '/' || f[n - 1] == ':';
+}
+
+
+/*
+ * 1 when the request's target t (ip:port as logged, or HAProxy's
+ * backend/server) is --target's. An IPv6 target is logged "[addr]:port" or
+ * "addr:port" (docs/logs.md, Inputs): --target addr, [addr] and
+ * [addr]:port each match both forms.
+ */
 static int
 lbguard_target_ok(const lbguard_logs_opts_t *o, lbguard_sv_t t)
 {
-    size_t n = strlen(o->target);
+    const char  *f = o->target, *rb;
+    size_t       n = strlen(f);
+    lbguard_sv_t in;
 
-    if (t.len < n || memcmp(t.p, o->target, n) != 0) {
-        return 0;
+    if (lbguard_target_prefix(f, n, t)) {
+        return 1;
     }
-    return t.len == n || t.p[n] == ':' || t.p[n] == '/'
-           || o->target[n - 1] == ':';
+    if (f[0] != '[' && t.len > 2 && t.p[0] == '[') {
+        /* --target addr, logged [addr]:port */
+        return t.len >= n + 2 && memcmp(t.p + 1, f, n) == 0
+               && t.p[n + 1] == ']';
+    }
+    rb = f[0] == '[' ? strchr(f, ']') : NULL;
+    if (rb != NULL && t.len > 0 && t.p[0] != '[') {
+        /* --target [addr] or [addr]:port, logged addr:port */
+        size_t a = (size_t) (rb - f - 1);
+
+        if (a == 0 || t.len <= a || memcmp(t.p, f + 1, a) != 0
+            || t.p[a] != ':') {
+            return 0;
+        }
+        if (rb[1] == '\0') {
+            return 1;
+        }
+        in.p = t.p + a;
+        in.len = t.len - a;
+        return rb[1] == ':' && strlen(rb + 1) == in.len
+               && memcmp(rb + 1, in.p, in.len) == 0;
+    }
+    return 0;
 }
 
 

@@ -592,6 +592,27 @@ class Logs(lbgtest.TestCase):
                     (doc.get("totals", {}).get("lines"), doc.get("totals", {}).get("requests")),
                     (1, want))
 
+    def test_target_ipv6(self):
+        # --target with an IPv6 target, logged "[addr]:port" or "addr:port"
+        # (both forms seen, docs/logs.md): addr, [addr] and [addr]:port
+        # match both; another port or address does not. `--target addr`
+        # matched nothing against "[addr]:port"
+        lines = []
+        for i, tgt in enumerate(("[2001:db8::15]:8080", "2001:db8::15:8080", "[2001:db8::1]:8080",
+                                 "10.0.1.15:8080")):
+            lines.append(alb(i, tgt, "0.000", "502", "-", "/t%d" % i, "1-v6-%d" % i))
+        p = os.path.join(self.tmp, "target-v6.log")
+        lbgtest.write_file(p, "\n".join(lines) + "\n")
+        for opt, want in (("2001:db8::15", ["GET /t0", "GET /t1"]),
+                          ("[2001:db8::15]", ["GET /t0", "GET /t1"]),
+                          ("[2001:db8::15]:8080", ["GET /t0", "GET /t1"]),
+                          ("[2001:db8::15]:80", []),
+                          ("2001:db8::1", ["GET /t2"]),
+                          ("10.0.1.15", ["GET /t3"]),
+                          ("10.0.1.1", [])):
+            rc, out, _ = run(["--lines", "--target", opt, p])
+            self.eq("--target %s" % opt, [r[9] for r in rows(out)], want)
+
     def test_haproxy_cut_body(self):
         # SD-- / sD--: the server closed / timed out during the body; HAProxy
         # logs the server's status (200 here), and the request is failed all
