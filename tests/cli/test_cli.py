@@ -376,6 +376,14 @@ class Cli(lbgtest.TestCase):
                 (["probe", "ftp://x/"], None),
                 (["probe", "http://127.0.0.1:65537/"], b"lbguard: probe: 'http://127.0.0.1:65537/': bad port\n"),
                 (["probe", "http://127.0.0.1:0/"], b"lbguard: probe: 'http://127.0.0.1:0/': bad port\n"),
+                # a fragment after the path was sent in the request line
+                # ("GET /a#frag HTTP/1.1"); refused as one after the host is
+                (["probe", "http://127.0.0.1:1/a#frag"],
+                 b"lbguard: probe: 'http://127.0.0.1:1/a#frag': user information and fragments are not "
+                 b"supported\n"),
+                (["probe", "http://127.0.0.1:1/?q=1#frag"],
+                 b"lbguard: probe: 'http://127.0.0.1:1/?q=1#frag': user information and fragments are not "
+                 b"supported\n"),
                 (["probe", "--lb-idle-timeout", "soon", "http://127.0.0.1:1/"], None),
                 (["probe", "--header", "NoColon", "http://127.0.0.1:1/"], None),
                 (["probe", "--method", "GET X", "http://127.0.0.1:1/"], None)):
