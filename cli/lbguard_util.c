@@ -19,16 +19,38 @@
 void
 lbguard_err(const char *cmd, const char *fmt, ...)
 {
-    va_list ap;
+    va_list              ap;
+    char                 fixed[1024], *m = fixed;
+    const unsigned char *c;
+    int                  n;
 
+    va_start(ap, fmt);
+    n = vsnprintf(fixed, sizeof(fixed), fmt, ap);
+    va_end(ap);
+    if (n >= (int) sizeof(fixed) && (m = malloc((size_t) n + 1)) != NULL) {
+        va_start(ap, fmt);
+        vsnprintf(m, (size_t) n + 1, fmt, ap);
+        va_end(ap);
+    } else if (m == NULL) {
+        m = fixed; /* out of memory: the message cut */
+    }
     fputs("lbguard: ", stderr);
     if (cmd != NULL) {
         fprintf(stderr, "%s: ", cmd);
     }
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
+    /* one line whatever the message quotes (a path, a URL, an option's
+     * value): a control byte is written \xHH */
+    for (c = (const unsigned char *) (n < 0 ? "" : m); *c; c++) {
+        if (*c < 0x20 || *c == 0x7f) {
+            fprintf(stderr, "\\x%02x", *c);
+        } else {
+            fputc(*c, stderr);
+        }
+    }
     fputc('\n', stderr);
+    if (m != fixed) {
+        free(m);
+    }
 }
 
 

@@ -384,6 +384,16 @@ class Cli(lbgtest.TestCase):
                 (["probe", "http://127.0.0.1:1/?q=1#frag"],
                  b"lbguard: probe: 'http://127.0.0.1:1/?q=1#frag': user information and fragments are not "
                  b"supported\n"),
+                # a control byte of what the message quotes is written \xHH:
+                # one line on stderr (it was written raw: two lines, or an
+                # escape sequence to the terminal)
+                (["check", "no\nsuch"],
+                 b"lbguard: check: cannot open 'no\\x0asuch': No such file or directory\n"),
+                (["probe", "http://127.0.0.1:1/a\nb"],
+                 b"lbguard: probe: 'http://127.0.0.1:1/a\\x0ab': the path has a space or control character "
+                 b"(percent-encode it)\n"),
+                (["logs", "/nonexistent/\x1b[2J\x7f"],
+                 b"lbguard: logs: /nonexistent/\\x1b[2J\\x7f: No such file or directory\n"),
                 (["probe", "--lb-idle-timeout", "soon", "http://127.0.0.1:1/"], None),
                 (["probe", "--header", "NoColon", "http://127.0.0.1:1/"], None),
                 (["probe", "--method", "GET X", "http://127.0.0.1:1/"], None)):
