@@ -183,15 +183,29 @@ lbguard_opt_method(const char *cmd, const char *v, void *target)
 }
 
 
-/* --header 'Name: value', at most LBGUARD_MAX_HEADERS of them. */
+/* --header 'Name: value', at most LBGUARD_MAX_HEADERS of them: the name a
+ * token, the value without a control byte but HTAB (RFC 9110 5.1, 5.5); a
+ * name with white space (" X", "X ") would fold into the line before it or
+ * be rejected by the server (RFC 9112 5.1, 5.2). */
 static int
 lbguard_opt_header(const char *cmd, const char *v, void *target)
 {
     lbguard_probe_opts_t *o = target;
     size_t                k;
+    const unsigned char  *c;
 
     k = strcspn(v, ":");
-    if (k == 0 || v[k] != ':' || strpbrk(v, "\r\n") != NULL) {
+    for (c = (const unsigned char *) v + k; *c; c++) {
+        if ((*c < 0x20 && *c != '\t') || *c == 0x7f) {
+            k = 0;
+        }
+    }
+    if (k == 0 || v[k] != ':'
+        || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "abcdefghijklmnopqrstuvwxyz"
+                     "0123456789!#$%&'*+-.^_`|~")
+               != k)
+    {
         lbguard_err(cmd, "bad --header '%s' (want 'Name: value')", v);
         return -1;
     }

@@ -396,6 +396,19 @@ class Cli(lbgtest.TestCase):
                  b"lbguard: logs: /nonexistent/\\x1b[2J\\x7f: No such file or directory\n"),
                 (["probe", "--lb-idle-timeout", "soon", "http://127.0.0.1:1/"], None),
                 (["probe", "--header", "NoColon", "http://127.0.0.1:1/"], None),
+                # a name with white space was sent as is: " X: lead" right
+                # after Host is an obs-fold of the Host line; "X : v" is
+                # rejected by the server (RFC 9112 5.1); a CTL in the value
+                (["probe", "--header", " X: lead", "http://127.0.0.1:1/"],
+                 b"lbguard: probe: bad --header ' X: lead' (want 'Name: value')\n"),
+                (["probe", "--header", "X : v", "http://127.0.0.1:1/"],
+                 b"lbguard: probe: bad --header 'X : v' (want 'Name: value')\n"),
+                (["probe", "--header", "X@: v", "http://127.0.0.1:1/"],
+                 b"lbguard: probe: bad --header 'X@: v' (want 'Name: value')\n"),
+                (["probe", "--header", "X: a\x01b", "http://127.0.0.1:1/"],
+                 b"lbguard: probe: bad --header 'X: a\\x01b' (want 'Name: value')\n"),
+                (["probe", "--header", "X: a\r\nInjected: b", "http://127.0.0.1:1/"],
+                 b"lbguard: probe: bad --header 'X: a\\x0d\\x0aInjected: b' (want 'Name: value')\n"),
                 (["probe", "--method", "GET X", "http://127.0.0.1:1/"], None)):
             rc, out, err = lbgcli.run(LBG, args)
             name = "usage error: lbguard " + " ".join(args)
