@@ -469,6 +469,15 @@ class Logs(lbgtest.TestCase):
                      doc.get("input", {}).get("duplicate_inputs")),
                     (1, 5, ["<stdin>: the same file as <stdin>, not read twice",
                             "%s: the same file as <stdin>, not read twice" % hard]))
+            # a --target-log given twice: read once, said on stderr only
+            tl = os.path.join(d, "target.log")
+            lbgtest.write_file(tl, '127.0.0.1 - "GET /x HTTP/1.1" 200 trace="Root=1-6702a3c0-0123456789abcdef01234567"'
+                               ' lbguard=-\n')
+            rc, out, err = run(["--lines", "--target-log", tl, "--target-log", tl,
+                                os.path.join(LOGS, "alb-constructed.log")], binary=binary, env=lbgcli.ASAN_ENV)
+            self.eq("%s: --target-log twice: one stderr line" % name,
+                    [l for l in err.splitlines() if "sanitizer" not in l.lower()],
+                    ["lbguard: logs: %s: the same file as %s, not read twice" % (tl, tl)])
 
     def test_empty_directory(self):
         # an empty directory (an S3 prefix with nothing yet) among the
