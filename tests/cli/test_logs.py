@@ -652,7 +652,7 @@ class Logs(lbgtest.TestCase):
             "TID_1", "TID_" + "f" * 2000)
         plain = alb(2, "10.0.0.1:80", "0.000", "502", "-", "/y", "1-h-2")
         p = os.path.join(self.tmp, "hostile.log")
-        lbgtest.write_file(p, "\n".join([bad, long_tid, plain, "x" * (1 << 20)]) + "\n")
+        lbgtest.write_file(p, "\n".join([bad, long_tid, plain, "x" * ((1 << 20) + 1)]) + "\n")
         for binary in [b for b in (self.PLAIN, self.ASAN) if b]:
             name = os.path.basename(binary)
             r = subprocess.run([binary, "logs", "--lines", p], stdout=subprocess.PIPE,
