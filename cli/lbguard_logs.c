@@ -1071,6 +1071,11 @@ lbguard_time_ok(const lbguard_logs_opts_t *o, int64_t t)
     }
     if (o->since_tod >= 0 || o->until_tod >= 0) {
         tod = ((t / 1000000) % 86400) * 1000000 + t % 1000000;
+        if (o->since_tod >= 0 && o->until_tod >= 0
+            && o->since_tod > o->until_tod) {
+            /* a window across midnight: --since 23:00 --until 01:00 */
+            return tod >= o->since_tod || tod < o->until_tod;
+        }
         if (o->since_tod >= 0 && tod < o->since_tod) {
             return 0;
         }
@@ -3007,6 +3012,16 @@ lbguard_cmd_logs(int argc, char **argv)
     }
     if (o.json && o.lines) {
         lbguard_logs_err("--json and --lines are exclusive");
+        goto done;
+    }
+    /* an empty window is a mistake, not a report of nothing (a time of day
+     * window may cross midnight: lbguard_time_ok()) */
+    if ((o.since_us != LBGUARD_T_NONE && o.until_us != LBGUARD_T_NONE
+         && o.since_us >= o.until_us)
+        || (o.since_tod >= 0 && o.since_tod == o.until_tod))
+    {
+        lbguard_logs_err("--since is not before --until: no line can be in "
+                         "the window");
         goto done;
     }
 

@@ -622,6 +622,29 @@ class Logs(lbgtest.TestCase):
             rc, out, _ = run(["--lines", "--target", opt, p])
             self.eq("--target %s" % opt, [r[9] for r in rows(out)], want)
 
+    def test_time_windows(self):
+        # --since/--until as times of day may cross midnight (23:00 to
+        # 01:00: the night), which kept no line at all; an empty or
+        # inverted window is a usage error, not a report of nothing, exit 0
+        lines = [alb(h * 3600, "10.0.0.1:80", "0.000", "502", "-", "/h%02d" % ((12 + h) % 24), "1-n-%d" % h)
+                 for h in range(24)]
+        p = os.path.join(self.tmp, "day.log")
+        lbgtest.write_file(p, "\n".join(lines) + "\n")
+        for since, until, want in (("23:00", "01:00", ["GET /h23", "GET /h00"]),
+                                   ("10:00", "12:00", ["GET /h10", "GET /h11"]),
+                                   ("22:30", "00:00", ["GET /h23"])):
+            rc, out, err = run(["--lines", "--since", since, "--until", until, p])
+            self.eq("--since %s --until %s: the rows" % (since, until), [r[9] for r in rows(out)], want)
+        msg = "--since is not before --until: no line can be in the window"
+        for args in (["--since", "2026-10-02T00:00:00Z", "--until", "2026-10-01T00:00:00Z"],
+                     ["--since", "2026-10-01T12:00:00Z", "--until", "2026-10-01T14:00:00+02:00"],
+                     ["--since", "12:00", "--until", "12:00"]):
+            rc, out, err = run(args + [p])
+            self.eq("%s: a usage error" % " ".join(args), (rc, out, err), (2, "", "lbguard: logs: %s\n" % msg))
+            rc, out, err = run(["--json"] + args + [p])
+            self.eq("%s --json: the error document" % " ".join(args), (rc, out),
+                    (2, json.dumps({"error": msg}, separators=(",", ":")) + "\n"))
+
     def test_haproxy_cut_body(self):
         # SD-- / sD--: the server closed / timed out during the body; HAProxy
         # logs the server's status (200 here), and the request is failed all
