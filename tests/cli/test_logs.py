@@ -201,6 +201,20 @@ class Logs(lbgtest.TestCase):
                      [e.split(": ", 1)[0] for e in doc.get("input", {}).get("unparseable_examples", [])]),
                     (len(bad), ["%s:%d" % (p, len(good) + i + 1) for i in range(3)]))
 
+    def test_haproxy_httpslog(self):
+        # `option httpslog` appends SSL fields after the request: the example
+        # of HAProxy 2.6's configuration.txt 8.2.4, verbatim (joined), is a
+        # request; the same with a 502 SH-- is a failed one
+        line = ('Feb  6 12:14:14 localhost haproxy[14389]: 10.0.1.2:33317 [06/Feb/2009:12:14:14.655] https-in '
+                'static/srv1 10/0/30/69/109 200 2750 - - ---- 1/1/1/1/0 0/0 {1wt.eu} {} '
+                '"GET /index.html HTTP/1.1" 0/0/0/0/0 1wt.eu/TLSv1.3/TLS_AES_256_GCM_SHA384')
+        p = os.path.join(self.tmp, "httpslog.log")
+        lbgtest.write_file(p, line + "\n" + line.replace(" 200 2750 - - ---- ", " 502 2750 - - SH-- ") + "\n")
+        rc, doc = jdoc([p])
+        self.eq("httpslog: 2 requests, nothing unparseable, one target-closed",
+                (doc.get("totals", {}).get("requests"), doc.get("input", {}).get("skipped", {}).get("unparseable"),
+                 classes(doc)), (2, 0, {"target-closed": 1}))
+
     def test_backslash_in_quotes(self):
         # ALB writes a quote inside a field as \x22 (seen in a real line,
         # DataBiosphere/azul#4920), so a user agent ending in a backslash is
