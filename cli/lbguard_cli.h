@@ -33,7 +33,9 @@ int lbguard_cmd_repair(int argc, char **argv);
 int lbguard_cmd_rules(int argc, char **argv);
 int lbguard_cmd_probe(int argc, char **argv);
 
-/* Prints "lbguard: <cmd>: <message>\n" on stderr (printf-style). */
+/* Prints "lbguard: <cmd>: <message>\n" on stderr (printf-style), one line:
+ * a control byte of the message (from a path, a URL, an option's value)
+ * is written \xHH. */
 void lbguard_err(const char *cmd, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))

@@ -42,8 +42,10 @@
                                                rule */
 #define LBGUARD_LOGS_EX_MAX       10      /* --examples upper bound */
 #define LBGUARD_LOGS_EX_LEN       2048    /* bytes kept of an example */
-#define LBGUARD_LOGS_BUF          (1 << 20) /* read buffer; longer lines are
+#define LBGUARD_LOGS_LINE_MAX     (1 << 20) /* longer lines are
                                                unparseable */
+#define LBGUARD_LOGS_BUF          (LBGUARD_LOGS_LINE_MAX + 2) /* read
+                                    buffer: the longest line and its CRLF */
 #define LBGUARD_LOGS_ROUTE_LEN    160
 /* what stands for a line longer than the read buffer: an unparseable line,
  * shown as such among the unparseable examples */
@@ -407,6 +409,9 @@ typedef struct {
     int           read_error;
     unsigned long unreadable; /* inputs not read (lbguard_agg_unreadable) */
     char          unreadable_shown[LBGUARD_LOGS_BAD_SHOWN][LBGUARD_LOGS_WHY];
+    unsigned long duplicates; /* paths skipped, another path's file or
+                                 directory (lbguard_agg_duplicate) */
+    char          duplicate_shown[LBGUARD_LOGS_BAD_SHOWN][LBGUARD_LOGS_WHY];
 
     char bad[LBGUARD_LOGS_BAD_SHOWN][200];
 
@@ -505,6 +510,17 @@ lbguard_agg_free(lbguard_agg_t *a)
 }
 
 
+/* the next value of the xorshift64 generator *state (never 0) */
+static uint64_t
+lbguard_rng_next(uint64_t *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return *state;
+}
+
+
 /* counts an input that could not be read (why: "<path>: <reason>"), the
  * first LBGUARD_LOGS_BAD_SHOWN shown in the report; the exit status is 2 */
 static void
@@ -516,6 +532,21 @@ lbguard_agg_unreadable(lbguard_agg_t *a, const char *why)
     }
     a->unreadable++;
     a->read_error = 1;
+}
+
+
+/* counts a path skipped because another path reached the same file or
+ * directory (why: "<path>: the same file as <path>, not read twice"), the
+ * first LBGUARD_LOGS_BAD_SHOWN shown in the report; no effect on the exit
+ * status */
+static void
+lbguard_agg_duplicate(lbguard_agg_t *a, const char *why)
+{
+    if (a->duplicates < LBGUARD_LOGS_BAD_SHOWN) {
+        snprintf(a->duplicate_shown[a->duplicates], LBGUARD_LOGS_WHY, "%s",
+                 why);
+    }
+    a->duplicates++;
 }
 
 
@@ -1040,6 +1071,11 @@ lbguard_time_ok(const lbguard_logs_opts_t *o, int64_t t)
     }
     if (o->since_tod >= 0 || o->until_tod >= 0) {
         tod = ((t / 1000000) % 86400) * 1000000 + t % 1000000;
+        if (o->since_tod >= 0 && o->until_tod >= 0
+            && o->since_tod > o->until_tod) {
+            /* a window across midnight: --since 23:00 --until 01:00 */
+            return tod >= o->since_tod || tod < o->until_tod;
+        }
         if (o->since_tod >= 0 && tod < o->since_tod) {
             return 0;
         }
@@ -1051,16 +1087,57 @@ lbguard_time_ok(const lbguard_logs_opts_t *o, int64_t t)
 }
 
 
+/* 1 when the logged target t is the --target f[0..n): the same text, or
+ * its prefix up to ':' (a port) or '/' (HAProxy's backend/server) */
+static int
+lbguard_target_prefix(const char *f, size_t n, lbguard_sv_t t)
+{
+    if (n == 0 || t.len < n || memcmp(t.p, f, n) != 0) {
+        return 0;
+    }
+    return t.len == n || t.p[n] == ':' || t.p[n] == '/' || f[n - 1] == ':';
+}
+
+
+/*
+ * 1 when the request's target t (ip:port as logged, or HAProxy's
+ * backend/server) is --target's. An IPv6 target is logged "[addr]:port" or
+ * "addr:port" (docs/logs.md, Inputs): --target addr, [addr] and
+ * [addr]:port each match both forms.
+ */
 static int
 lbguard_target_ok(const lbguard_logs_opts_t *o, lbguard_sv_t t)
 {
-    size_t n = strlen(o->target);
+    const char  *f = o->target, *rb;
+    size_t       n = strlen(f);
+    lbguard_sv_t in;
 
-    if (t.len < n || memcmp(t.p, o->target, n) != 0) {
-        return 0;
+    if (lbguard_target_prefix(f, n, t)) {
+        return 1;
     }
-    return t.len == n || t.p[n] == ':' || t.p[n] == '/'
-           || o->target[n - 1] == ':';
+    if (f[0] != '[' && t.len > 2 && t.p[0] == '[') {
+        /* --target addr, logged [addr]:port */
+        return t.len >= n + 2 && memcmp(t.p + 1, f, n) == 0
+               && t.p[n + 1] == ']';
+    }
+    rb = f[0] == '[' ? strchr(f, ']') : NULL;
+    if (rb != NULL && t.len > 0 && t.p[0] != '[') {
+        /* --target [addr] or [addr]:port, logged addr:port */
+        size_t a = (size_t) (rb - f - 1);
+
+        if (a == 0 || t.len <= a || memcmp(t.p, f + 1, a) != 0
+            || t.p[a] != ':') {
+            return 0;
+        }
+        if (rb[1] == '\0') {
+            return 1;
+        }
+        in.p = t.p + a;
+        in.len = t.len - a;
+        return rb[1] == ':' && strlen(rb + 1) == in.len
+               && memcmp(rb + 1, in.p, in.len) == 0;
+    }
+    return 0;
 }
 
 
@@ -1248,12 +1325,8 @@ lbguard_agg_line(lbguard_agg_t *a, const char *line, size_t len,
             if (a->ngaps < LBGUARD_LOGS_GAP_CAP) {
                 a->gaps[a->ngaps] = gap;
             } else {
-                uint64_t r;
+                uint64_t r = lbguard_rng_next(&a->rng) % (a->ngaps + 1);
 
-                a->rng ^= a->rng << 13;
-                a->rng ^= a->rng >> 7;
-                a->rng ^= a->rng << 17;
-                r = a->rng % (a->ngaps + 1);
                 if (r < LBGUARD_LOGS_GAP_CAP) {
                     a->gaps[r] = gap;
                 }
@@ -1274,6 +1347,27 @@ lbguard_agg_line(lbguard_agg_t *a, const char *line, size_t len,
 
 
 /* ---------------------------------------------------------------- input */
+
+/* passes the line p[0..len) to fn without the CR of a CRLF line end (the
+ * CR is no part of the line's last field, an access log's or a target
+ * log's rid= or lbguard=, nor of the line shown as an example); a line
+ * longer than LBGUARD_LOGS_LINE_MAX is passed as LBGUARD_LOGS_LONG */
+static void
+lbguard_line(void (*fn)(void *ctx, const char *line, size_t len,
+                        const char *file, unsigned long lineno),
+             void *ctx, const char *p, size_t len, const char *label,
+             unsigned long lineno)
+{
+    if (len > 0 && p[len - 1] == '\r') {
+        len--;
+    }
+    if (len > LBGUARD_LOGS_LINE_MAX) {
+        p = LBGUARD_LOGS_LONG;
+        len = sizeof(LBGUARD_LOGS_LONG) - 1;
+    }
+    fn(ctx, p, len, label, lineno);
+}
+
 
 /* reads one input (path, or "-" for stdin) line by line into fn; returns 0,
  * or -1 when it cannot be opened or read (message printed, and written
@@ -1318,7 +1412,7 @@ lbguard_read_input(const char *path,
         if (n == 0) {
             if (have > 0 && !skip) {
                 lineno++;
-                fn(ctx, buf, have, label, lineno);
+                lbguard_line(fn, ctx, buf, have, label, lineno);
             }
             break;
         }
@@ -1329,13 +1423,14 @@ lbguard_read_input(const char *path,
             if (skip) {
                 skip = 0; /* the end of a line longer than the buffer */
             } else {
-                fn(ctx, p, (size_t) (nl - p), label, lineno);
+                lbguard_line(fn, ctx, p, (size_t) (nl - p), label, lineno);
             }
             p = nl + 1;
         }
         have = (size_t) (end - p);
         if (have == LBGUARD_LOGS_BUF) {
-            /* a line longer than the buffer: unparseable, skipped */
+            /* a line longer than the buffer (than LBGUARD_LOGS_LINE_MAX
+             * and its line end): unparseable, skipped */
             if (!skip) {
                 lineno++;
                 fn(ctx, LBGUARD_LOGS_LONG, sizeof(LBGUARD_LOGS_LONG) - 1,
@@ -1437,6 +1532,27 @@ typedef struct {
 } lbguard_files_t;
 
 
+/* a file's or directory's identity: two paths with the same (st_dev,
+ * st_ino) are one input. at: its index in the list it identifies. */
+typedef struct {
+    dev_t  dev;
+    ino_t  ino;
+    size_t at;
+} lbguard_fid_t;
+
+
+/* the inputs of one list met so far (lbguard_collect()): the files' and the
+ * directories' identities, and the paths skipped as another path's
+ * duplicates ("<path>: the same file as <path>, not read twice") */
+typedef struct {
+    lbguard_fid_t  *file; /* file[i] identifies the list's v[i] */
+    size_t          nfile, capfile;
+    lbguard_fid_t  *dir;     /* the directories walked */
+    lbguard_files_t dirpath; /* dir[i]'s path */
+    lbguard_files_t dup;     /* what was skipped, as said on stderr */
+} lbguard_seen_t;
+
+
 static int
 lbguard_files_add(lbguard_files_t *fl, const char *path)
 {
@@ -1455,10 +1571,52 @@ lbguard_files_add(lbguard_files_t *fl, const char *path)
 }
 
 
+/* frees the paths of fl and its array */
+static void
+lbguard_files_free(lbguard_files_t *fl)
+{
+    size_t i;
+
+    for (i = 0; i < fl->n; i++) {
+        free(fl->v[i]);
+    }
+    free(fl->v);
+    memset(fl, 0, sizeof(*fl));
+}
+
+
+/* frees what seen holds */
+static void
+lbguard_seen_free(lbguard_seen_t *seen)
+{
+    free(seen->file);
+    free(seen->dir);
+    lbguard_files_free(&seen->dirpath);
+    lbguard_files_free(&seen->dup);
+    memset(seen, 0, sizeof(*seen));
+}
+
+
 static int
 lbguard_cmp_str(const void *x, const void *y)
 {
     return strcmp(*(char *const *) x, *(char *const *) y);
+}
+
+
+/* orders identities by device, inode, then position in the list */
+static int
+lbguard_cmp_fid(const void *x, const void *y)
+{
+    const lbguard_fid_t *a = x, *b = y;
+
+    if (a->dev != b->dev) {
+        return a->dev < b->dev ? -1 : 1;
+    }
+    if (a->ino != b->ino) {
+        return a->ino < b->ino ? -1 : 1;
+    }
+    return a->at < b->at ? -1 : a->at > b->at;
 }
 
 
@@ -1488,14 +1646,126 @@ lbguard_collect_bad(lbguard_files_t *bad, const char *path,
 }
 
 
+/* adds "<path>: the same <what> as <first>, not read twice" to seen->dup
+ * and says so on stderr; returns 0, or -1 when out of memory */
+static int
+lbguard_collect_dup(lbguard_seen_t *seen, const char *path, const char *what,
+                    const char *first)
+{
+    char why[LBGUARD_LOGS_WHY];
+
+    if (snprintf(why, sizeof(why), "%s: the same %s as %s, not read twice",
+                 path, what, first)
+        < 0)
+    {
+        why[0] = '\0';
+    }
+    lbguard_err("logs", "%s", why);
+    return lbguard_files_add(&seen->dup, why);
+}
+
+
+/* adds the file path, whose identity is st, to fl (and to seen->file) */
+static int
+lbguard_collect_file(lbguard_files_t *fl, lbguard_seen_t *seen,
+                     const char *path, const struct stat *st)
+{
+    if (seen->nfile == seen->capfile) {
+        size_t         nc = seen->capfile ? seen->capfile * 2 : 16;
+        lbguard_fid_t *nv = realloc(seen->file, nc * sizeof(*nv));
+
+        if (nv == NULL) {
+            return -1;
+        }
+        seen->file = nv;
+        seen->capfile = nc;
+    }
+    seen->file[seen->nfile].dev = st->st_dev;
+    seen->file[seen->nfile].ino = st->st_ino;
+    seen->file[seen->nfile].at = fl->n;
+    seen->nfile++;
+    return lbguard_files_add(fl, path);
+}
+
+
+/* how an input is named in messages: "<stdin>" for "-", else its path */
+static const char *
+lbguard_input_name(const char *path)
+{
+    return strcmp(path, "-") == 0 ? "<stdin>" : path;
+}
+
+
+/*
+ * Drops from fl (collected with seen) every file whose identity an earlier
+ * one has: the same file reached by two paths (given twice, a symbolic or
+ * hard link to it, a file given and its directory), each said in seen->dup
+ * naming the path kept. The order of the others is kept. Returns 0, or -1
+ * when out of memory.
+ */
+static int
+lbguard_files_dedupe(lbguard_files_t *fl, lbguard_seen_t *seen)
+{
+    lbguard_fid_t *id = seen->file;
+    size_t         i, k, n = seen->nfile;
+    size_t        *first; /* first[i]: the kept file v[i] repeats, or n */
+    int            rc = 0;
+
+    if (n != fl->n) {
+        return -1;
+    }
+    if (n == 0) {
+        return 0;
+    }
+    first = malloc(n * sizeof(*first));
+    if (first == NULL) {
+        return -1;
+    }
+    qsort(id, n, sizeof(*id), lbguard_cmp_fid);
+    for (i = 0; i < n; i = k) {
+        /* id[i] is the first of its identity (the lowest position) */
+        first[id[i].at] = n;
+        for (k = i + 1;
+             k < n && id[k].dev == id[i].dev && id[k].ino == id[i].ino; k++)
+        {
+            first[id[k].at] = id[i].at;
+        }
+    }
+    for (i = 0; i < n; i++) { /* said in the order of the inputs */
+        if (first[i] != n
+            && lbguard_collect_dup(seen, lbguard_input_name(fl->v[i]), "file",
+                                   lbguard_input_name(fl->v[first[i]]))
+                   != 0)
+        {
+            rc = -1;
+        }
+    }
+    for (i = k = 0; i < n; i++) {
+        if (first[i] == n) {
+            fl->v[k++] = fl->v[i];
+        } else {
+            free(fl->v[i]);
+        }
+    }
+    fl->n = k;
+    seen->nfile = 0;
+    free(first);
+    return rc;
+}
+
+
 /* adds path (a file, "-", or a directory walked recursively, names sorted,
  * dot files skipped) to fl. What cannot be read (stat or opendir fails: a
  * missing file, a dangling symbolic link or one that points to itself; a
  * directory loop; a name too long) goes to bad (lbguard_collect_bad()) and
- * the walk goes on. up: the directories above path, NULL at the top.
+ * the walk goes on. A directory already walked by another path (given
+ * twice, or reached through a symbolic link) is skipped, said in seen->dup;
+ * the files are checked the same way once all are collected
+ * (lbguard_files_dedupe()). up: the directories above path, NULL at the top.
  * Returns 0, or -1 when out of memory (message printed). */
 static int
-lbguard_collect(lbguard_files_t *fl, lbguard_files_t *bad, const char *path,
+lbguard_collect(lbguard_files_t *fl, lbguard_files_t *bad,
+                lbguard_seen_t *seen, const char *path,
                 const lbguard_walk_t *up)
 {
     struct stat           st;
@@ -1508,13 +1778,18 @@ lbguard_collect(lbguard_files_t *fl, lbguard_files_t *bad, const char *path,
     int                   rc = 0;
 
     if (strcmp(path, "-") == 0) {
-        return lbguard_files_add(fl, path);
+        /* stdin, read once: "-" twice, or stdin redirected from a file
+         * also given by its path, is a duplicate */
+        if (fstat(0, &st) != 0) {
+            memset(&st, 0, sizeof(st)); /* closed: reading it fails */
+        }
+        return lbguard_collect_file(fl, seen, path, &st);
     }
     if (stat(path, &st) != 0) {
         return lbguard_collect_bad(bad, path, strerror(errno));
     }
     if (!S_ISDIR(st.st_mode)) {
-        return lbguard_files_add(fl, path);
+        return lbguard_collect_file(fl, seen, path, &st);
     }
     for (w = up; w != NULL; w = w->up) {
         if (w->dev == st.st_dev && w->ino == st.st_ino) {
@@ -1526,6 +1801,27 @@ lbguard_collect(lbguard_files_t *fl, lbguard_files_t *bad, const char *path,
                      w->path);
             return lbguard_collect_bad(bad, path, reason);
         }
+    }
+    for (i = 0; i < seen->dirpath.n; i++) {
+        if (seen->dir[i].dev == st.st_dev && seen->dir[i].ino == st.st_ino) {
+            return lbguard_collect_dup(seen, path, "directory",
+                                       seen->dirpath.v[i]);
+        }
+    }
+    if (seen->dirpath.n == seen->dirpath.cap) {
+        size_t         nc = seen->dirpath.cap ? seen->dirpath.cap * 2 : 16;
+        lbguard_fid_t *nv = realloc(seen->dir, nc * sizeof(*nv));
+
+        if (nv == NULL) {
+            return -1;
+        }
+        seen->dir = nv; /* dirpath grows to the same capacity below */
+    }
+    seen->dir[seen->dirpath.n].dev = st.st_dev;
+    seen->dir[seen->dirpath.n].ino = st.st_ino;
+    seen->dir[seen->dirpath.n].at = seen->dirpath.n;
+    if (lbguard_files_add(&seen->dirpath, path) != 0) {
+        return -1;
     }
     d = opendir(path);
     if (d == NULL) {
@@ -1552,13 +1848,15 @@ lbguard_collect(lbguard_files_t *fl, lbguard_files_t *bad, const char *path,
         }
     }
     closedir(d);
-    qsort(sub.v, sub.n, sizeof(char *), lbguard_cmp_str);
+    if (sub.n > 1) { /* qsort() takes no NULL, even for 0 items */
+        qsort(sub.v, sub.n, sizeof(char *), lbguard_cmp_str);
+    }
     here.dev = st.st_dev;
     here.ino = st.st_ino;
     here.path = path;
     here.up = up;
     for (i = 0; i < sub.n; i++) {
-        if (rc == 0 && lbguard_collect(fl, bad, sub.v[i], &here) != 0) {
+        if (rc == 0 && lbguard_collect(fl, bad, seen, sub.v[i], &here) != 0) {
             rc = -1;
         }
         free(sub.v[i]);
@@ -1593,6 +1891,58 @@ lbguard_print_row_as(const lbguard_agg_t *a, const char *row, size_t avail,
         printf("%.*s\t%s%.*s", (int) (tab - row), row,
                lbguard_classes[cls].id, (int) (nl - rest + 1), rest);
     }
+}
+
+
+/* moves k of the n samples v[0..n) chosen at random to v[0..k)
+ * (a partial Fisher-Yates shuffle with rng) */
+static void
+lbguard_gaps_pick(int64_t *v, size_t n, size_t k, uint64_t *rng)
+{
+    size_t  i, j;
+    int64_t t;
+
+    for (i = 0; i < k && i < n; i++) {
+        j = i + (size_t) (lbguard_rng_next(rng) % (n - i));
+        t = v[i];
+        v[i] = v[j];
+        v[j] = t;
+    }
+}
+
+
+/*
+ * Merges s's idle-gap sample into d's. Each is a uniform sample of its
+ * reader's races (the reservoir in lbguard_agg_cb), of at most
+ * LBGUARD_LOGS_GAP_CAP of ngaps races; the merged sample takes from each
+ * in proportion to its race count, chosen at random, and ngaps counts
+ * every race of both, as one reader of all the files would.
+ */
+static void
+lbguard_gaps_merge(lbguard_agg_t *d, const lbguard_agg_t *s)
+{
+    static const size_t cap = LBGUARD_LOGS_GAP_CAP;
+    size_t              nd = d->ngaps < cap ? d->ngaps : cap;
+    size_t              ns = s->ngaps < cap ? s->ngaps : cap;
+    size_t              kd, ks;
+    int64_t             from_s[LBGUARD_LOGS_GAP_CAP];
+    double              total = (double) d->ngaps + (double) s->ngaps;
+
+    if (nd + ns <= cap) { /* both samples whole: every gap kept */
+        memcpy(d->gaps + nd, s->gaps, ns * sizeof(int64_t));
+        d->ngaps += s->ngaps;
+        return;
+    }
+    /* nd + ns > cap: a share of cap from each, within what each holds */
+    kd = (size_t) ((double) cap * (double) d->ngaps / total + 0.5);
+    kd = kd > nd ? nd : kd;
+    kd = kd < cap - ns ? cap - ns : kd;
+    ks = cap - kd;
+    lbguard_gaps_pick(d->gaps, nd, kd, &d->rng);
+    memcpy(from_s, s->gaps, ns * sizeof(int64_t));
+    lbguard_gaps_pick(from_s, ns, ks, &d->rng);
+    memcpy(d->gaps + kd, from_s, ks * sizeof(int64_t));
+    d->ngaps += s->ngaps;
 }
 
 
@@ -1696,11 +2046,7 @@ lbguard_agg_merge(lbguard_agg_t *d, const lbguard_agg_t *s)
             d->minutes[mi].cls[c] += m->cls[c];
         }
     }
-    for (i = 0; i < s->ngaps && i < LBGUARD_LOGS_GAP_CAP; i++) {
-        if (d->ngaps < LBGUARD_LOGS_GAP_CAP) {
-            d->gaps[d->ngaps++] = s->gaps[i];
-        }
-    }
+    lbguard_gaps_merge(d, s);
     for (i = 0; i < s->npending; i++) {
         if (d->npending < LBGUARD_LOGS_PENDING_CAP) {
             lbguard_pending_t p = s->pending[i];
@@ -1951,6 +2297,11 @@ lbguard_print_json(lbguard_agg_t *a, unsigned long nfiles, int64_t est,
         lbguard_json_sv(a->unreadable_shown[i],
                         strlen(a->unreadable_shown[i]));
     }
+    printf("],\"duplicates\":%lu,\"duplicate_inputs\":[", a->duplicates);
+    for (i = 0; i < a->duplicates && i < LBGUARD_LOGS_BAD_SHOWN; i++) {
+        printf(i ? "," : "");
+        lbguard_json_sv(a->duplicate_shown[i], strlen(a->duplicate_shown[i]));
+    }
     printf("],"
            "\"skipped\":"
            "{\"test\":%lu,\"tcp\":%lu,\"nlb\":%lu,\"unparseable\":%lu,"
@@ -2101,6 +2452,16 @@ lbguard_print_text(lbguard_agg_t *a, unsigned long nfiles, int64_t est,
         printf("  unreadable: ");
         lbguard_put_esc(a->unreadable_shown[i],
                         strlen(a->unreadable_shown[i]));
+        printf("\n");
+    }
+    if (a->duplicates) {
+        printf("  duplicate inputs: %lu, skipped (a file or directory "
+               "another input reached)\n",
+               a->duplicates);
+    }
+    for (i = 0; i < a->duplicates && i < LBGUARD_LOGS_BAD_SHOWN; i++) {
+        printf("  duplicate: ");
+        lbguard_put_esc(a->duplicate_shown[i], strlen(a->duplicate_shown[i]));
         printf("\n");
     }
     printf("\n%-26s %8s %9s  %-10s %9s\n", "class", "count", "share", "basis",
@@ -2401,14 +2762,16 @@ lbguard_print_hwm(void)
  * Reads the options and inputs of "lbguard logs" (logs_usage) into o, in
  * (the access logs) and tl (--target-log files), whose defaults the caller
  * set; the access logs that cannot be read go to bad ("<path>: <reason>",
- * lbguard_collect()). Returns 0, 1 after --help (printed), or -1 after a
+ * lbguard_collect()); seen and tseen: what in and tl hold, by identity,
+ * for lbguard_files_dedupe() and directories met twice. Returns 0, 1 after --help (printed), or -1 after a
  * usage error, an unreadable --target-log or out of memory (printed on
  * stderr).
  */
 static int
 lbguard_logs_options(int argc, char **argv, lbguard_logs_opts_t *o,
                      lbguard_files_t *in, lbguard_files_t *tl,
-                     lbguard_files_t *bad)
+                     lbguard_files_t *bad, lbguard_seen_t *seen,
+                     lbguard_seen_t *tseen)
 {
     const char *v;
     int         i, r, c;
@@ -2430,7 +2793,7 @@ lbguard_logs_options(int argc, char **argv, lbguard_logs_opts_t *o,
             continue;
         }
         if (strcmp(a, "-") == 0 || a[0] != '-') {
-            if (lbguard_collect(in, bad, a, NULL) != 0) {
+            if (lbguard_collect(in, bad, seen, a, NULL) != 0) {
                 lbguard_logs_err("out of memory");
                 return -1;
             }
@@ -2450,7 +2813,7 @@ lbguard_logs_options(int argc, char **argv, lbguard_logs_opts_t *o,
             /* the join needs every target log: one it cannot read is an
              * error, not a gap in the report */
             memset(&tbad, 0, sizeof(tbad));
-            r = lbguard_collect(tl, &tbad, v, NULL);
+            r = lbguard_collect(tl, &tbad, tseen, v, NULL);
             if (r != 0 || tbad.n > 0) {
                 if (r != 0) {
                     lbguard_logs_err("out of memory");
@@ -2598,6 +2961,7 @@ lbguard_cmd_logs(int argc, char **argv)
 {
     lbguard_logs_opts_t o;
     lbguard_files_t     in, tl, bad;
+    lbguard_seen_t      seen, tseen;
     lbguard_join_t      join, *jp = NULL;
     lbguard_agg_t      *aggs = NULL;
     lbguard_job_t      *jobs = NULL;
@@ -2618,6 +2982,8 @@ lbguard_cmd_logs(int argc, char **argv)
     memset(&in, 0, sizeof(in));
     memset(&tl, 0, sizeof(tl));
     memset(&bad, 0, sizeof(bad));
+    memset(&seen, 0, sizeof(seen));
+    memset(&tseen, 0, sizeof(tseen));
     o.top = 5;
     o.examples = 3;
     o.jobs = 1;
@@ -2627,9 +2993,17 @@ lbguard_cmd_logs(int argc, char **argv)
     o.repro_min = 3;
     o.repro_pct = 50;
 
-    r = lbguard_logs_options(argc, argv, &o, &in, &tl, &bad);
+    r = lbguard_logs_options(argc, argv, &o, &in, &tl, &bad, &seen, &tseen);
     if (r != 0) {
         rc = r > 0 ? LBGUARD_EXIT_OK : LBGUARD_EXIT_USAGE;
+        goto done;
+    }
+    /* each file once: the same file reached by two paths is skipped (a
+     * duplicate --target-log is said on stderr only) */
+    if (lbguard_files_dedupe(&in, &seen) != 0
+        || lbguard_files_dedupe(&tl, &tseen) != 0)
+    {
+        lbguard_logs_err("out of memory");
         goto done;
     }
     if (in.n == 0 && bad.n == 0) {
@@ -2638,6 +3012,16 @@ lbguard_cmd_logs(int argc, char **argv)
     }
     if (o.json && o.lines) {
         lbguard_logs_err("--json and --lines are exclusive");
+        goto done;
+    }
+    /* an empty window is a mistake, not a report of nothing (a time of day
+     * window may cross midnight: lbguard_time_ok()) */
+    if ((o.since_us != LBGUARD_T_NONE && o.until_us != LBGUARD_T_NONE
+         && o.since_us >= o.until_us)
+        || (o.since_tod >= 0 && o.since_tod == o.until_tod))
+    {
+        lbguard_logs_err("--since is not before --until: no line can be in "
+                         "the window");
         goto done;
     }
 
@@ -2685,6 +3069,9 @@ lbguard_cmd_logs(int argc, char **argv)
     }
     for (f = 0; f < bad.n; f++) { /* found unreadable while collecting */
         lbguard_agg_unreadable(&aggs[0], bad.v[f]);
+    }
+    for (f = 0; f < seen.dup.n; f++) { /* skipped as duplicates */
+        lbguard_agg_duplicate(&aggs[0], seen.dup.v[f]);
     }
     if (o.lines) {
         printf("# "
@@ -2789,6 +3176,8 @@ done:
         free(bad.v[f]);
     }
     free(bad.v);
+    lbguard_seen_free(&seen);
+    lbguard_seen_free(&tseen);
     free(buf);
     return rc;
 }

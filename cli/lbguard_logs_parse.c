@@ -216,6 +216,20 @@ lbguard_days(int64_t y, int64_t m, int64_t d)
 }
 
 
+/* 1 when day d of month m (1-12) exists in year y (proleptic Gregorian):
+ * 2026-02-29 and 31/Apr do not */
+static int
+lbguard_date_valid(int64_t y, int64_t m, int64_t d)
+{
+    static const unsigned char mdays[12] = {31, 28, 31, 30, 31, 30,
+                                            31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+    return m >= 1 && m <= 12 && d >= 1
+           && d <= mdays[m - 1] + (m == 2 && leap);
+}
+
+
 /* "HH:MM[:SS[.ffffff]]" at s[0..n); sets *us to the time of day; returns
  * the bytes consumed, or 0 */
 static size_t
@@ -257,8 +271,7 @@ lbguard_log_iso_time(const char *s, size_t len)
     if (len < 16 || s[4] != '-' || s[7] != '-'
         || (s[10] != 'T' && s[10] != ' ') || lbguard_digits(s, 4, &y) != 0
         || lbguard_digits(s + 5, 2, &mo) != 0
-        || lbguard_digits(s + 8, 2, &d) != 0 || mo < 1 || mo > 12 || d < 1
-        || d > 31)
+        || lbguard_digits(s + 8, 2, &d) != 0 || !lbguard_date_valid(y, mo, d))
     {
         return LBGUARD_T_NONE;
     }
@@ -432,7 +445,9 @@ lbguard_haproxy_date(const char *s, size_t len)
             break;
         }
     }
-    if (mo == 12 || lbguard_hms(s + 12, len - 12, &tod) != len - 12) {
+    if (mo == 12 || !lbguard_date_valid(y, mo + 1, d)
+        || lbguard_hms(s + 12, len - 12, &tod) != len - 12)
+    {
         return LBGUARD_T_NONE;
     }
     return lbguard_days(y, mo + 1, d) * 86400 * 1000000 + tod;
@@ -599,6 +614,83 @@ lbguard_starts(const char *p, size_t len, const char *s)
 }
 
 
+/* 1 when s[0..len) is an RFC 3339 time as a syslog header writes it:
+ * "2026-10-01T12:00:00.123456+02:00" (a numeric offset) or "...Z" */
+static int
+lbguard_syslog_time(const char *s, size_t len)
+{
+    if (len > 6 && (s[len - 6] == '+' || s[len - 6] == '-')
+        && s[len - 3] == ':') {
+        len -= 6;
+    }
+    return lbguard_log_iso_time(s, len) != LBGUARD_T_NONE;
+}
+
+
+/*
+ * Where the message starts after a header of one of the syslog formats
+ * HAProxy writes without a "program[pid]: " tag (HAProxy 2.6
+ * configuration.txt, "log ... format"): "<PRI>" alone (priority, short),
+ * "<PRI>" and an RFC 3339 time (timed), the time alone (iso), or RFC 5424's
+ * "<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID STRUCTURED-DATA "
+ * (rfc5424). NULL when [p, end) starts with none of them. Reads nothing
+ * outside [p, end).
+ */
+static const char *
+lbguard_syslog_msg(const char *p, const char *end)
+{
+    const char *q = p, *sp;
+    size_t      i;
+    int         k, pri = 0, quoted = 0;
+
+    if (q < end && *q == '<') {
+        for (i = 1; q + i < end && i <= 4 && q[i] >= '0' && q[i] <= '9'; i++)
+        {
+        }
+        if (i < 2 || i > 4 || q + i >= end || q[i] != '>') {
+            return NULL;
+        }
+        q += i + 1;
+        pri = 1;
+    }
+    if (pri && end - q >= 2 && q[0] == '1' && q[1] == ' ') {
+        q += 2; /* RFC 5424: five header fields, each "-" when absent */
+        for (k = 0; k < 5; k++) {
+            sp = memchr(q, ' ', (size_t) (end - q));
+            if (sp == NULL || sp == q) {
+                return NULL;
+            }
+            q = sp + 1;
+        }
+        if (q < end && *q == '-') {
+            q++;
+        } else if (q < end && *q == '[') {
+            /* SD-ELEMENTs, "[id name=\"value\"]...": a ']' or '"' in a
+             * value is escaped with '\' (RFC 5424 6.3.3) */
+            for (; q < end; q++) {
+                if (quoted && *q == '\\' && q + 1 < end) {
+                    q++;
+                } else if (*q == '"') {
+                    quoted = !quoted;
+                } else if (!quoted && *q == ']'
+                           && (q + 1 == end || q[1] != '[')) {
+                    q++;
+                    break;
+                }
+            }
+        } else {
+            return NULL;
+        }
+        return q < end && *q == ' ' ? q + 1 : NULL;
+    }
+    sp = memchr(q, ' ', (size_t) (end - q));
+    if (sp != NULL && lbguard_syslog_time(q, (size_t) (sp - q))) {
+        return sp + 1; /* timed, iso */
+    }
+    return pri ? q : NULL;
+}
+
+
 /* an empty parse result: no field, every time and status unknown */
 static void
 lbguard_log_reset(lbguard_logline_t *out)
@@ -615,7 +707,7 @@ lbguard_log_parse(const char *line, size_t len, lbguard_logline_t *out)
 {
     lbguard_cur_t c, c0;
     lbguard_sv_t  first;
-    const char   *end;
+    const char   *end, *msg;
     size_t        i;
     int           r;
 
@@ -683,8 +775,17 @@ lbguard_log_parse(const char *line, size_t len, lbguard_logline_t *out)
         }
         lbguard_log_reset(out);
     }
-    /* HAProxy: the message itself, or after a syslog header that ends
-     * with "]: " (program[pid]) within the first 256 bytes */
+    /* HAProxy: after a header of HAProxy's own syslog formats (rfc5424,
+     * timed, iso, short, priority), the message itself (raw), or after a
+     * syslog header that ends with "]: " (program[pid]: rfc3164, local)
+     * within the first 256 bytes */
+    msg = lbguard_syslog_msg(line, end);
+    if (msg != NULL) {
+        if (lbguard_parse_haproxy(msg, end, out) == LBGUARD_LINE_HAPROXY) {
+            return out->kind = LBGUARD_LINE_HAPROXY;
+        }
+        lbguard_log_reset(out);
+    }
     if (lbguard_parse_haproxy(line, end, out) == LBGUARD_LINE_HAPROXY) {
         return out->kind = LBGUARD_LINE_HAPROXY;
     }

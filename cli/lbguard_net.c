@@ -51,7 +51,10 @@ lbguard_url_parse(const char *url, lbguard_url_t *u)
         return -1;
     }
     path = p + strcspn(p, "/?#");
-    if (*path == '#' || memchr(p, '@', (size_t) (path - p)) != NULL) {
+    /* a fragment is no part of a request target (RFC 9112 3.2): refused
+     * after the path or query as right after the host */
+    if (strchr(path, '#') != NULL
+        || memchr(p, '@', (size_t) (path - p)) != NULL) {
         lbguard_err("probe",
                     "'%s': user information and fragments are not "
                     "supported",

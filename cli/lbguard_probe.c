@@ -183,15 +183,29 @@ lbguard_opt_method(const char *cmd, const char *v, void *target)
 }
 
 
-/* --header 'Name: value', at most LBGUARD_MAX_HEADERS of them. */
+/* --header 'Name: value', at most LBGUARD_MAX_HEADERS of them: the name a
+ * token, the value without a control byte but HTAB (RFC 9110 5.1, 5.5); a
+ * name with white space (" X", "X ") would fold into the line before it or
+ * be rejected by the server (RFC 9112 5.1, 5.2). */
 static int
 lbguard_opt_header(const char *cmd, const char *v, void *target)
 {
     lbguard_probe_opts_t *o = target;
     size_t                k;
+    const unsigned char  *c;
 
     k = strcspn(v, ":");
-    if (k == 0 || v[k] != ':' || strpbrk(v, "\r\n") != NULL) {
+    for (c = (const unsigned char *) v + k; *c; c++) {
+        if ((*c < 0x20 && *c != '\t') || *c == 0x7f) {
+            k = 0;
+        }
+    }
+    if (k == 0 || v[k] != ':'
+        || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "abcdefghijklmnopqrstuvwxyz"
+                     "0123456789!#$%&'*+-.^_`|~")
+               != k)
+    {
         lbguard_err(cmd, "bad --header '%s' (want 'Name: value')", v);
         return -1;
     }
@@ -655,6 +669,11 @@ lbguard_probe_print(const lbguard_probe_opts_t *o, const lbguard_chain_t *ch,
     }
     printf("\n");
     lbguard_print_chain(stdout, o->url, ch, resp->buf, resp->len);
+    if (ch->no_final) {
+        printf("%s: the server sent no final response: a load balancer "
+               "answers 502 (504 when it times out first)\n",
+               o->url);
+    }
     for (i = 0; i < res->raw.view.nfields; i++) {
         const lbg_field_t *f = &res->raw.view.fields[i];
 
@@ -724,8 +743,11 @@ lbguard_cmd_probe(int argc, char **argv)
     lbguard_probe_verdict(&o, &m);
     lbguard_probe_message(&o, &resp, &m);
 
-    /* the keep-alive verdicts keep the old default tier, ambiguous */
-    fails = lbguard_chain_fails(&ch, o.fail_on)
+    /* the keep-alive verdicts keep the old default tier, ambiguous; no
+     * final response after interim ones (the server closed or stalled) is
+     * what a load balancer answers 502 or 504 for, as an incomplete header
+     * section (severe) */
+    fails = lbguard_chain_fails(&ch, o.fail_on) || ch.no_final
             || (m.verdict == LBG_KA_RAISE && LBG_TIER_SEVERE >= o.fail_on)
             || (m.verdict == LBG_KA_DISABLED
                 && o.fail_on != LBGUARD_FAIL_REJECTED

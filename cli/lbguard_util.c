@@ -19,16 +19,57 @@
 void
 lbguard_err(const char *cmd, const char *fmt, ...)
 {
-    va_list ap;
+    va_list              ap;
+    char                 fixed[1024], out_fixed[1024], *m = fixed;
+    char                *out = out_fixed, *o;
+    const unsigned char *c;
+    size_t               need;
+    int                  n;
 
-    fputs("lbguard: ", stderr);
-    if (cmd != NULL) {
-        fprintf(stderr, "%s: ", cmd);
-    }
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    n = vsnprintf(fixed, sizeof(fixed), fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    if (n < 0) {
+        n = 0;
+        fixed[0] = '\0';
+    } else if (n >= (int) sizeof(fixed)) {
+        m = malloc((size_t) n + 1);
+        if (m != NULL) {
+            va_start(ap, fmt);
+            vsnprintf(m, (size_t) n + 1, fmt, ap);
+            va_end(ap);
+        } else {
+            m = fixed; /* out of memory: the message cut */
+            n = (int) strlen(fixed);
+        }
+    }
+    /* one line whatever the message quotes (a path, a URL, an option's
+     * value): a control byte is written \xHH; the line goes out in one
+     * write (stderr is unbuffered) */
+    need = strlen("lbguard: ") + (cmd ? strlen(cmd) + 2 : 0) + 4 * (size_t) n
+           + 2;
+    if (need > sizeof(out_fixed) && (out = malloc(need)) == NULL) {
+        out = out_fixed;
+        need = sizeof(out_fixed);
+    }
+    o = out
+        + snprintf(out, need, "lbguard: %s%s", cmd ? cmd : "",
+                   cmd ? ": " : "");
+    for (c = (const unsigned char *) m; *c && o + 6 <= out + need; c++) {
+        if (*c < 0x20 || *c == 0x7f) {
+            o += snprintf(o, 5, "\\x%02x", *c);
+        } else {
+            *o++ = (char) *c;
+        }
+    }
+    *o++ = '\n';
+    fwrite(out, 1, (size_t) (o - out), stderr);
+    if (m != fixed) {
+        free(m);
+    }
+    if (out != out_fixed) {
+        free(out);
+    }
 }
 
 

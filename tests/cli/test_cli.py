@@ -376,8 +376,39 @@ class Cli(lbgtest.TestCase):
                 (["probe", "ftp://x/"], None),
                 (["probe", "http://127.0.0.1:65537/"], b"lbguard: probe: 'http://127.0.0.1:65537/': bad port\n"),
                 (["probe", "http://127.0.0.1:0/"], b"lbguard: probe: 'http://127.0.0.1:0/': bad port\n"),
+                # a fragment after the path was sent in the request line
+                # ("GET /a#frag HTTP/1.1"); refused as one after the host is
+                (["probe", "http://127.0.0.1:1/a#frag"],
+                 b"lbguard: probe: 'http://127.0.0.1:1/a#frag': user information and fragments are not "
+                 b"supported\n"),
+                (["probe", "http://127.0.0.1:1/?q=1#frag"],
+                 b"lbguard: probe: 'http://127.0.0.1:1/?q=1#frag': user information and fragments are not "
+                 b"supported\n"),
+                # a control byte of what the message quotes is written \xHH:
+                # one line on stderr (it was written raw: two lines, or an
+                # escape sequence to the terminal)
+                (["check", "no\nsuch"],
+                 b"lbguard: check: cannot open 'no\\x0asuch': No such file or directory\n"),
+                (["probe", "http://127.0.0.1:1/a\nb"],
+                 b"lbguard: probe: 'http://127.0.0.1:1/a\\x0ab': the path has a space or control character "
+                 b"(percent-encode it)\n"),
+                (["logs", "/nonexistent/\x1b[2J\x7f"],
+                 b"lbguard: logs: /nonexistent/\\x1b[2J\\x7f: No such file or directory\n"),
                 (["probe", "--lb-idle-timeout", "soon", "http://127.0.0.1:1/"], None),
                 (["probe", "--header", "NoColon", "http://127.0.0.1:1/"], None),
+                # a name with white space was sent as is: " X: lead" right
+                # after Host is an obs-fold of the Host line; "X : v" is
+                # rejected by the server (RFC 9112 5.1); a CTL in the value
+                (["probe", "--header", " X: lead", "http://127.0.0.1:1/"],
+                 b"lbguard: probe: bad --header ' X: lead' (want 'Name: value')\n"),
+                (["probe", "--header", "X : v", "http://127.0.0.1:1/"],
+                 b"lbguard: probe: bad --header 'X : v' (want 'Name: value')\n"),
+                (["probe", "--header", "X@: v", "http://127.0.0.1:1/"],
+                 b"lbguard: probe: bad --header 'X@: v' (want 'Name: value')\n"),
+                (["probe", "--header", "X: a\x01b", "http://127.0.0.1:1/"],
+                 b"lbguard: probe: bad --header 'X: a\\x01b' (want 'Name: value')\n"),
+                (["probe", "--header", "X: a\r\nInjected: b", "http://127.0.0.1:1/"],
+                 b"lbguard: probe: bad --header 'X: a\\x0d\\x0aInjected: b' (want 'Name: value')\n"),
                 (["probe", "--method", "GET X", "http://127.0.0.1:1/"], None)):
             rc, out, err = lbgcli.run(LBG, args)
             name = "usage error: lbguard " + " ".join(args)

@@ -11,7 +11,8 @@ keep-alive estimate, exit statuses, flat memory on a generated log, and the
 same run under ASan+UBSan (build/lbguard-asan) when it is built. Also: a
 quoted field ending in a backslash, status codes outside 100..599, the
 timeline's minute cap, unreadable inputs under a directory (symbolic-link
-loops) and the {"error": ...} document of --json.
+loops), duplicate inputs (each file read once) and the {"error": ...}
+document of --json.
 
 Usage: python3 -m tests.cli.test_logs [--build DIR] [-k NAME]
 """
@@ -43,11 +44,15 @@ EXPECT = {
                                 "target-connect-failed", "target-timeout",
                                 "target-connect-timeout", "client-closed", "no-healthy-targets",
                                 "target-5xx", "keepalive-race"],
+    # HAProxy 2.6.12's own syslog formats, one line each (local, rfc3164,
+    # rfc5424, priority, short, timed, iso, raw): rfc5424, timed and iso
+    # were unparseable
+    "haproxy-syslog-formats.log": ["target-closed"] + ["keepalive-race"] * 7,
     "skipped.log": [],
 }
 EXIT = {"aws-alb-documented.log": 1, "alb-user-reported.log": 0, "alb-constructed.log": 1,
         "alb-layouts.log": 1, "clb.log": 1, "clb-constructed.log": 1,
-        "haproxy-constructed.log": 1, "skipped.log": 0}
+        "haproxy-constructed.log": 1, "haproxy-syslog-formats.log": 1, "skipped.log": 0}
 
 
 def run(args, binary=None, stdin=None, env=None):
@@ -165,6 +170,51 @@ class Logs(lbgtest.TestCase):
             self.eq("syslog RFC 3339 header (%s): nothing unparseable, lb mixed" % os.path.basename(binary),
                     (doc.get("input", {}).get("skipped", {}).get("unparseable"), doc.get("lb")), (0, "mixed"))
 
+    def test_haproxy_syslog_formats(self):
+        # HAProxy's `log ... format rfc5424` header with structured data (a
+        # ']' and a '"' escaped inside a value; HAProxy writes "-" without
+        # log-format-sd), "<PRI>" alone, "<PRI>" and a time with an offset,
+        # and headers that are none of HAProxy's formats (a 5424 header cut
+        # short, an unclosed structured data, a month 13): the message after
+        # a valid header is read, the others are unparseable
+        msg = ('10.1.2.3:40010 [01/Oct/2026:12:00:01.100] fe b3/s3 0/0/1/-1/1 502 209 - - SH-- '
+               '1/1/0/0/0 0/0 {lbg-9-1} "GET /p3 HTTP/1.1"')
+        good = ['<134>1 2026-10-01T12:00:01.123456+00:00 lb1 haproxy 1234 - '
+                '[exampleSDID@32473 iut="3" note="a \\] and \\" inside"][x@1 y="z"] ' + msg,
+                '<134>1 2026-10-01T12:00:01.123456Z - haproxy 1234 - - ' + msg,
+                '<6>' + msg,
+                '<6>2026-10-01T12:00:01.123456-05:30 ' + msg]
+        bad = ['<134>1 2026-10-01T12:00:01Z lb1 haproxy ' + msg,
+               '<134>1 2026-10-01T12:00:01Z lb1 haproxy 1234 - [unclosed ' + msg,
+               '2026-13-01T12:00:01.123456+00:00 ' + msg]
+        p = os.path.join(self.tmp, "haproxy-syslog.log")
+        lbgtest.write_file(p, "\n".join(good + bad) + "\n")
+        for binary in [b for b in (self.PLAIN, self.ASAN) if b]:
+            name = os.path.basename(binary)
+            rc, out, err = run(["--lines", p], binary=binary, env=lbgcli.ASAN_ENV)
+            self.eq("%s: HAProxy syslog headers: the messages read" % name,
+                    [(r[1], r[8], r[10], r[11]) for r in rows(out)],
+                    [("keepalive-race", "b3/s3", "lbg-9-1", "SH--")] * len(good))
+            rc, doc = jdoc([p], binary=binary, env=lbgcli.ASAN_ENV)
+            self.eq("%s: HAProxy syslog headers: the others unparseable" % name,
+                    (doc.get("input", {}).get("skipped", {}).get("unparseable"),
+                     [e.split(": ", 1)[0] for e in doc.get("input", {}).get("unparseable_examples", [])]),
+                    (len(bad), ["%s:%d" % (p, len(good) + i + 1) for i in range(3)]))
+
+    def test_haproxy_httpslog(self):
+        # `option httpslog` appends SSL fields after the request: the example
+        # of HAProxy 2.6's configuration.txt 8.2.4, verbatim (joined), is a
+        # request; the same with a 502 SH-- is a failed one
+        line = ('Feb  6 12:14:14 localhost haproxy[14389]: 10.0.1.2:33317 [06/Feb/2009:12:14:14.655] https-in '
+                'static/srv1 10/0/30/69/109 200 2750 - - ---- 1/1/1/1/0 0/0 {1wt.eu} {} '
+                '"GET /index.html HTTP/1.1" 0/0/0/0/0 1wt.eu/TLSv1.3/TLS_AES_256_GCM_SHA384')
+        p = os.path.join(self.tmp, "httpslog.log")
+        lbgtest.write_file(p, line + "\n" + line.replace(" 200 2750 - - ---- ", " 502 2750 - - SH-- ") + "\n")
+        rc, doc = jdoc([p])
+        self.eq("httpslog: 2 requests, nothing unparseable, one target-closed",
+                (doc.get("totals", {}).get("requests"), doc.get("input", {}).get("skipped", {}).get("unparseable"),
+                 classes(doc)), (2, 0, {"target-closed": 1}))
+
     def test_backslash_in_quotes(self):
         # ALB writes a quote inside a field as \x22 (seen in a real line,
         # DataBiosphere/azul#4920), so a user agent ending in a backslash is
@@ -231,6 +281,41 @@ class Logs(lbgtest.TestCase):
             rc, out, err = run(["--lines", p], binary=binary, env=lbgcli.ASAN_ENV)
             self.eq("%s: --lines: only the 599" % name, [(r[1], r[2], r[3]) for r in rows(out)],
                     [("target-5xx", "599", "599")])
+
+    def test_impossible_dates(self):
+        # a date that does not exist (2026-02-29, April 31st, day 0) is no
+        # time: the line is unparseable (counted, shown), not read as
+        # March 1st or May 1st; 2028-02-29 exists. The same for --since.
+        leap = alb(0, "10.0.0.1:80", "0.000", "502", "-", "/a", "1-dt-0").replace(
+            "2026-10-01T", "2028-02-29T")
+        lines = [
+            leap,
+            leap.replace("2028-02-29T", "2026-02-29T"),
+            leap.replace("2028-02-29T", "2026-04-31T"),
+            '2026-02-30T12:00:02.000000Z my-elb 192.0.2.1:4000 10.0.0.1:80 0.001 0.002 0.000 502 502 0 0 '
+            '"GET http://my-elb:80/c HTTP/1.1" "curl/8" - -',
+            '10.1.2.3:40010 [31/Apr/2026:12:00:03.100] fe b3/s3 0/0/1/-1/1 502 209 - - SH-- '
+            '1/1/0/0/0 0/0 "GET /d HTTP/1.1"',
+            '10.1.2.3:40011 [00/Oct/2026:12:00:03.100] fe b3/s3 0/0/1/-1/1 502 209 - - SH-- '
+            '1/1/0/0/0 0/0 "GET /d HTTP/1.1"',
+            '10.1.2.3:40012 [29/Feb/2028:12:00:03.100] fe b3/s3 0/0/1/-1/1 502 209 - - SH-- '
+            '1/1/0/0/0 0/0 "GET /d HTTP/1.1"',
+        ]
+        p = os.path.join(self.tmp, "dates.log")
+        lbgtest.write_file(p, "\n".join(lines) + "\n")
+        for binary in [b for b in (self.PLAIN, self.ASAN) if b]:
+            name = os.path.basename(binary)
+            rc, out, err = run(["--lines", p], binary=binary, env=lbgcli.ASAN_ENV)
+            self.eq("%s: the two February 29th of 2028 read" % name, [r[0] for r in rows(out)],
+                    ["2028-02-29T12:00:00.000000Z", "2028-02-29T12:00:03.101000Z"])
+            rc, doc = jdoc([p], binary=binary, env=lbgcli.ASAN_ENV)
+            self.eq("%s: the others unparseable, the first 3 shown" % name,
+                    (doc.get("input", {}).get("skipped", {}).get("unparseable"),
+                     [e.split(": ", 1)[0] for e in doc.get("input", {}).get("unparseable_examples", [])]),
+                    (5, ["%s:%d" % (p, n) for n in (2, 3, 4)]))
+        rc, out, err = run(["--since", "2026-02-29T00:00:00Z", p])
+        self.eq("--since 2026-02-29: a usage error", (rc, err),
+                (2, "lbguard: logs: --since: '2026-02-29T00:00:00Z' is not RFC 3339 or HH:MM\n"))
 
     def test_timeline_cap(self):
         # the timeline holds 44640 distinct minutes (31 days); the requests of
@@ -345,6 +430,235 @@ class Logs(lbgtest.TestCase):
         self.eq("only a missing file: exit 2, a report of nothing",
                 (rc, "  unreadable: %s\n" % why[3] in out, "0 inputs, 0 lines" in out), (2, True, True))
 
+    def test_duplicate_inputs(self):
+        # one directory reached by two symbolic links (no loop), the same
+        # directory given again, a file given again inside it, a hard link
+        # to a file of it, "-" twice: each file is read once (st_dev,
+        # st_ino), the first path kept; every other path is said on stderr,
+        # counted and the first three shown in the report; not an error
+        # (exit status as without them), with --jobs too (docs/logs.md, Inputs)
+        d = os.path.join(self.tmp, "dups")
+        shutil.rmtree(d, ignore_errors=True)
+        logs = os.path.join(d, "logs")
+        os.makedirs(os.path.join(logs, "sub"))
+        shutil.copy(os.path.join(LOGS, "clb.log"), os.path.join(logs, "a.log"))
+        shutil.copy(os.path.join(LOGS, "alb-constructed.log"), os.path.join(logs, "sub", "b.log"))
+        l1, l2, hard = os.path.join(d, "l1"), os.path.join(d, "l2"), os.path.join(d, "hard.log")
+        os.symlink("logs", l1)
+        os.symlink("logs", l2)
+        os.link(os.path.join(logs, "a.log"), hard)
+        args = [l1, l2, logs, os.path.join(logs, "sub", "b.log"), hard]
+        why = ["%s: the same directory as %s, not read twice" % (l2, l1),
+               "%s: the same directory as %s, not read twice" % (logs, l1),
+               "%s/sub/b.log: the same file as %s/sub/b.log, not read twice" % (logs, l1),
+               "%s: the same file as %s/a.log, not read twice" % (hard, l1)]
+        rc0, base = jdoc([os.path.join(LOGS, "clb.log"), os.path.join(LOGS, "alb-constructed.log")])
+        for binary in [b for b in (self.PLAIN, self.ASAN) if b]:
+            name = os.path.basename(binary)
+            for jobs in ("1", "2"):
+                rc, out, err = run(["--json", "--jobs", jobs] + args, binary=binary, env=lbgcli.ASAN_ENV)
+                doc = json.loads(out) if out.startswith("{") else {}
+                self.eq("%s --jobs %s: each duplicate path on stderr once, exit as without them" % (name, jobs),
+                        (rc, [l for l in err.splitlines() if "sanitizer" not in l.lower()]),
+                        (rc0, ["lbguard: logs: " + w for w in why]))
+                self.eq("%s --jobs %s: 2 files read, 4 duplicates, the first three shown" % (name, jobs),
+                        (doc.get("input", {}).get("files"), doc.get("input", {}).get("unreadable"),
+                         doc.get("input", {}).get("duplicates"), doc.get("input", {}).get("duplicate_inputs")),
+                        (2, 0, 4, why[:3]))
+                self.eq("%s --jobs %s: every line counted once" % (name, jobs),
+                        (doc.get("totals"), classes(doc)), (base.get("totals"), classes(base)))
+            rc, out, err = run(args, binary=binary, env=lbgcli.ASAN_ENV)
+            self.check("%s: text report: the duplicate inputs" % name,
+                       out.startswith("lbguard logs: 2 inputs, %d lines," % base["totals"]["lines"])
+                       and ("  duplicate inputs: 4, skipped (a file or directory another input reached)\n"
+                            + "".join("  duplicate: %s\n" % w for w in why[:3])) in out, out[:900])
+            self.eq("%s: text report: exit status" % name, rc, rc0)
+            with open(hard, "rb") as f:
+                r = subprocess.run([binary, "logs", "--json", "-", "-", hard], stdin=f,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   env=lbgcli.ASAN_ENV, timeout=120)
+            doc = json.loads(r.stdout) if r.stdout.startswith(b"{") else {}
+            self.eq("%s: stdin twice, and redirected from a file also given: read once" % name,
+                    (doc.get("input", {}).get("files"), doc.get("totals", {}).get("lines"),
+                     doc.get("input", {}).get("duplicate_inputs")),
+                    (1, 5, ["<stdin>: the same file as <stdin>, not read twice",
+                            "%s: the same file as <stdin>, not read twice" % hard]))
+            # a --target-log given twice: read once, said on stderr only
+            tl = os.path.join(d, "target.log")
+            lbgtest.write_file(tl, '127.0.0.1 - "GET /x HTTP/1.1" 200 trace="Root=1-6702a3c0-0123456789abcdef01234567"'
+                               ' lbguard=-\n')
+            rc, out, err = run(["--lines", "--target-log", tl, "--target-log", tl,
+                                os.path.join(LOGS, "alb-constructed.log")], binary=binary, env=lbgcli.ASAN_ENV)
+            self.eq("%s: --target-log twice: one stderr line" % name,
+                    [l for l in err.splitlines() if "sanitizer" not in l.lower()],
+                    ["lbguard: logs: %s: the same file as %s, not read twice" % (tl, tl)])
+
+    def test_empty_directory(self):
+        # an empty directory (an S3 prefix with nothing yet) among the
+        # inputs reads nothing and is no error; alone it is "no input".
+        # Under UBSan an empty directory used to be qsort(NULL, 0): a
+        # runtime error and exit status 1
+        d = os.path.join(self.tmp, "empty")
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(os.path.join(d, "nothing"))
+        p = os.path.join(LOGS, "clb.log")
+        rc0, base = jdoc([p])
+        for binary in [b for b in (self.PLAIN, self.ASAN) if b]:
+            name = os.path.basename(binary)
+            rc, out, err = run(["--json", os.path.join(d, "nothing"), p], binary=binary,
+                               env=lbgcli.ASAN_ENV)
+            doc = json.loads(out) if out.startswith("{") else {}
+            self.eq("%s: an empty directory and a file: the file's report, no stderr" % name,
+                    (rc, err, doc.get("input", {}).get("files"), doc.get("totals")),
+                    (rc0, "", 1, base.get("totals")))
+            rc, out, err = run([os.path.join(d, "nothing")], binary=binary, env=lbgcli.ASAN_ENV)
+            self.eq("%s: an empty directory alone: no input, exit 2" % name, (rc, err),
+                    (2, "lbguard: logs: no input (FILE, DIR or - for stdin)\n"))
+
+    def test_jobs_keepalive_estimate(self):
+        # --jobs N: each reader keeps a sample of at most 4096 idle gaps of
+        # its races; merged, the estimate must be the one of a single
+        # reader: every race counted (it was capped at 4096) and each
+        # reader's gaps in proportion to its races (the first reader's
+        # filled the sample: median 5 s instead of 20 s here)
+        paths = []
+        for name, gap, n, target in (("gaps-5s.log", 5.0, 3000, "10.0.0.1:80"),
+                                     ("gaps-20s.log", 20.0, 9000, "10.0.0.2:80")):
+            lines, t = [], 0.0
+            for i in range(n):
+                lines.append(alb(t, target, "0.000", "200", "200", "/ok", "1-g-%d" % i, rspt="0.000"))
+                t += gap
+                lines.append(alb(t, target, "0.000", "502", "-", "/r", "1-h-%d" % i))
+                t += 0.01
+            paths.append(os.path.join(self.tmp, name))
+            lbgtest.write_file(paths[-1], "\n".join(lines) + "\n")
+        want = {"races": 12000, "seconds": 4.999, "median_gap": 19.999, "min_gap": 4.999,
+                "confidence": "high"}
+        for jobs in ("1", "2"):
+            rc, doc = jdoc(["--jobs", jobs] + paths)
+            self.eq("--jobs %s, 3000 races after 5 s and 9000 after 20 s: the estimate" % jobs,
+                    doc.get("keepalive_estimate"), want)
+        # fewer than 4096 races in all: every gap kept, the same estimate
+        small = [paths[0], os.path.join(LOGS, "alb-layouts.log")]
+        rc, j1 = jdoc(small)
+        rc, j2 = jdoc(["--jobs", "2"] + small)
+        self.eq("--jobs 2, 3000 + 1 races: every gap kept, the estimate of --jobs 1",
+                (j2.get("keepalive_estimate"), j1.get("keepalive_estimate", {}).get("races")),
+                (j1.get("keepalive_estimate"), 3001))
+
+    def test_crlf(self):
+        # files with CRLF line ends (copied through Windows tools or some
+        # collectors): every fixture gives the report it gives with LF, and
+        # a --target-log with CRLF joins as with LF. The CR used to stay in
+        # the target log's last token: "rid=RID-1\r" matched no id, so a
+        # request the target had logged was a confirmed keepalive-race, and
+        # "lbguard=...\r" was a finding text with a CR in it
+        # (the example lines too: they ended in "\r")
+        def strip(doc):
+            doc["input"]["unparseable_examples"] = [
+                e.split(": ", 1)[1] for e in doc.get("input", {}).get("unparseable_examples", [])]
+            return doc
+        for name in sorted(EXPECT):
+            lf = os.path.join(LOGS, name)
+            crlf = os.path.join(self.tmp, name)
+            lbgtest.write_file(crlf, lbgtest.read_bytes(lf).replace(b"\n", b"\r\n"))
+            rc1, d1 = jdoc([lf])
+            rc2, d2 = jdoc([crlf])
+            self.eq("%s with CRLF: the report of LF, examples included" % name,
+                    (rc2, strip(d2)), (rc1, strip(d1)))
+        hp = os.path.join(self.tmp, "crlf-haproxy.log")
+        lbgtest.write_file(hp, "".join(
+            '127.0.0.1:4000%d [01/Oct/2026:12:00:00.%d00] fe b1/s1 0/0/0/-1/%s 502 209 - - %s '
+            '1/1/0/0/0 0/0 {RID-%d} "GET /p%d HTTP/1.1"\r\n' % (i, i, ("2500", "2")[i - 1],
+                                                            ("SH--", "PH--")[i - 1], i, i)
+            for i in (1, 2)))
+        tl = os.path.join(self.tmp, "crlf-target.log")
+        lbgtest.write_file(tl, "".join(
+            '127.0.0.1 [01/Oct/2026:12:00:00 +0000] "GET /p%d HTTP/1.1" 200 lbguard=%s rid=RID-%d\r\n'
+            % (i, ("-", "field-name-invalid:reported")[i - 1], i) for i in (1, 2)))
+        for binary in [b for b in (self.PLAIN, self.ASAN) if b]:
+            name = os.path.basename(binary)
+            rc, out, _ = run(["--lines", "--target-log", tl, hp], binary=binary, env=lbgcli.ASAN_ENV)
+            self.eq("%s: join with a CRLF target log, rid= last" % name,
+                    [(r[1], r[10], r[12]) for r in rows(out)],
+                    [("target-closed", "RID-1", "confirmed"), ("malformed-response", "RID-2", "confirmed")])
+            rc, doc = jdoc(["--target-log", tl, hp], binary=binary, env=lbgcli.ASAN_ENV)
+            self.eq("%s: the target's findings without the CR" % name,
+                    [(c["id"], c.get("target_findings")) for c in doc.get("classes", [])
+                     if c["id"] == "malformed-response"],
+                    [("malformed-response", [{"findings": "field-name-invalid:reported", "count": 1}])])
+
+    def test_line_length_boundary(self):
+        # "lines longer than 1 MiB" are unparseable (docs/logs.md): a line of
+        # exactly 1 MiB is read (it was called longer), 1 MiB + 1 is not,
+        # with LF, with CRLF and as the last line without a line end
+        base = alb(0, "10.0.0.1:80", "0.000", "502", "-", "/a", "1-len-0")
+        def sized(n):
+            line = base.replace('"ua"', '"ua' + "x" * (n - len(base)) + '"')
+            assert len(line) == n
+            return line
+        mib = 1 << 20
+        lines = [sized(mib - 1), sized(mib), sized(mib + 1), base]
+        for end in ("\n", "\r\n"):
+            p = os.path.join(self.tmp, "length%s.log" % ("-crlf" if end != "\n" else ""))
+            lbgtest.write_file(p, end.join(lines) + end)
+            rc, doc = jdoc([p])
+            self.eq("%r line ends: 1 MiB read, 1 MiB + 1 unparseable" % end,
+                    (doc.get("totals", {}).get("lines"), doc.get("totals", {}).get("requests"),
+                     doc.get("input", {}).get("unparseable_examples")),
+                    (4, 3, ["%s:3: (a line longer than 1 MiB)" % p]))
+        p = os.path.join(self.tmp, "length-last.log")
+        for n, want in ((mib, 1), (mib + 1, 0)):
+            lbgtest.write_file(p, sized(n))
+            rc, doc = jdoc([p])
+            self.eq("the last line, %d bytes without a line end: %d request" % (n, want),
+                    (doc.get("totals", {}).get("lines"), doc.get("totals", {}).get("requests")),
+                    (1, want))
+
+    def test_target_ipv6(self):
+        # --target with an IPv6 target, logged "[addr]:port" or "addr:port"
+        # (both forms seen, docs/logs.md): addr, [addr] and [addr]:port
+        # match both; another port or address does not. `--target addr`
+        # matched nothing against "[addr]:port"
+        lines = []
+        for i, tgt in enumerate(("[2001:db8::15]:8080", "2001:db8::15:8080", "[2001:db8::1]:8080",
+                                 "10.0.1.15:8080")):
+            lines.append(alb(i, tgt, "0.000", "502", "-", "/t%d" % i, "1-v6-%d" % i))
+        p = os.path.join(self.tmp, "target-v6.log")
+        lbgtest.write_file(p, "\n".join(lines) + "\n")
+        for opt, want in (("2001:db8::15", ["GET /t0", "GET /t1"]),
+                          ("[2001:db8::15]", ["GET /t0", "GET /t1"]),
+                          ("[2001:db8::15]:8080", ["GET /t0", "GET /t1"]),
+                          ("[2001:db8::15]:80", []),
+                          ("2001:db8::1", ["GET /t2"]),
+                          ("10.0.1.15", ["GET /t3"]),
+                          ("10.0.1.1", [])):
+            rc, out, _ = run(["--lines", "--target", opt, p])
+            self.eq("--target %s" % opt, [r[9] for r in rows(out)], want)
+
+    def test_time_windows(self):
+        # --since/--until as times of day may cross midnight (23:00 to
+        # 01:00: the night), which kept no line at all; an empty or
+        # inverted window is a usage error, not a report of nothing, exit 0
+        lines = [alb(h * 3600, "10.0.0.1:80", "0.000", "502", "-", "/h%02d" % ((12 + h) % 24), "1-n-%d" % h)
+                 for h in range(24)]
+        p = os.path.join(self.tmp, "day.log")
+        lbgtest.write_file(p, "\n".join(lines) + "\n")
+        for since, until, want in (("23:00", "01:00", ["GET /h23", "GET /h00"]),
+                                   ("10:00", "12:00", ["GET /h10", "GET /h11"]),
+                                   ("22:30", "00:00", ["GET /h23"])):
+            rc, out, err = run(["--lines", "--since", since, "--until", until, p])
+            self.eq("--since %s --until %s: the rows" % (since, until), [r[9] for r in rows(out)], want)
+        msg = "--since is not before --until: no line can be in the window"
+        for args in (["--since", "2026-10-02T00:00:00Z", "--until", "2026-10-01T00:00:00Z"],
+                     ["--since", "2026-10-01T12:00:00Z", "--until", "2026-10-01T14:00:00+02:00"],
+                     ["--since", "12:00", "--until", "12:00"]):
+            rc, out, err = run(args + [p])
+            self.eq("%s: a usage error" % " ".join(args), (rc, out, err), (2, "", "lbguard: logs: %s\n" % msg))
+            rc, out, err = run(["--json"] + args + [p])
+            self.eq("%s --json: the error document" % " ".join(args), (rc, out),
+                    (2, json.dumps({"error": msg}, separators=(",", ":")) + "\n"))
+
     def test_haproxy_cut_body(self):
         # SD-- / sD--: the server closed / timed out during the body; HAProxy
         # logs the server's status (200 here), and the request is failed all
@@ -375,7 +689,7 @@ class Logs(lbgtest.TestCase):
             "TID_1", "TID_" + "f" * 2000)
         plain = alb(2, "10.0.0.1:80", "0.000", "502", "-", "/y", "1-h-2")
         p = os.path.join(self.tmp, "hostile.log")
-        lbgtest.write_file(p, "\n".join([bad, long_tid, plain, "x" * (1 << 20)]) + "\n")
+        lbgtest.write_file(p, "\n".join([bad, long_tid, plain, "x" * ((1 << 20) + 1)]) + "\n")
         for binary in [b for b in (self.PLAIN, self.ASAN) if b]:
             name = os.path.basename(binary)
             r = subprocess.run([binary, "logs", "--lines", p], stdout=subprocess.PIPE,
