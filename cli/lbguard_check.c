@@ -321,7 +321,11 @@ lbguard_refuse(const char *label, const lbguard_result_t *res)
 
     fprintf(stderr, "lbguard: repair: %s: cannot be repaired safely (",
             label);
-    if (res->parse_rc != 0) {
+    if (res->parse_rc != 0
+        && !(res->rep.nfindings > 0
+             && res->rep.findings[0].rule == LBG_RULE_HEADER_INCOMPLETE))
+    {
+        /* (cut in its status line: header-section-incomplete below) */
         fputs("not an HTTP/1.x response", stderr);
         n++;
     } else if (res->rep.truncated) {

@@ -230,7 +230,13 @@ lbguard_print_findings(FILE *out, const char *label,
                 lbg_profile_name(res->policy.profile),
                 lbg_tier_name(rep->worst));
         if (res->parse_rc != 0) {
-            fprintf(out, "  not an HTTP/1.x response: no status line\n");
+            /* lbg_parse(): empty, cut before the status line's end, or
+             * no "HTTP/" */
+            fprintf(out, "  %s\n",
+                    len == 0 ? "empty: no status line"
+                    : rep->findings[0].rule == LBG_RULE_HEADER_INCOMPLETE
+                        ? "incomplete: the input ends in the status line"
+                        : "not an HTTP/1.x response: no status line");
         }
     }
 

@@ -90,9 +90,15 @@ lbg__parse_status(const lbg_policy_t *p, const unsigned char *buf, size_t len,
     size_t          i, e, le, s;
     int             code;
 
-    if (len == 0) {
+    /* empty, or a status line cut before its LF (a capture or a read
+     * that stopped early): no status line yet, nothing of it to judge
+     * ("HTTP/1." is no bad version, "HTTP/1.1 20" no bad status code) */
+    if (len == 0
+        || (lbg__eol(buf, 0, len) >= len
+            && lbg__ieq(buf, len < 5 ? len : 5, "http/", len < 5 ? len : 5)))
+    {
         lbg__finding(p, rep, LBG_RULE_HEADER_INCOMPLETE, LBG_NO_FIELD, NULL,
-                     0, 0, 0);
+                     0, (int64_t) len, 0);
         return (size_t) -1;
     }
     if (len < 5 || !lbg__ieq(buf, 5, "http/", 5)) {

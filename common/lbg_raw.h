@@ -71,8 +71,9 @@ typedef struct {
  * its colon, RFC 9112 5.1: the view's name is the token without it, and
  * the repair keeps the field) into rep, filtered by p's profile, then runs
  * lbg_check on the view. Returns 0, or
- * -1 when buf holds no status line at all (empty input or no "HTTP/"
- * prefix); rep then holds a VERSION_INVALID or HEADER_INCOMPLETE finding.
+ * -1 when buf holds no status line at all: empty input, no "HTTP/"
+ * prefix (a VERSION_INVALID finding), or a status line cut before its LF
+ * (HEADER_INCOMPLETE only, n1 = len: a partial line is not judged).
  */
 int lbg_parse(const lbg_policy_t *p, const unsigned char *buf, size_t len,
               int head, lbg_field_t *fields, size_t fields_cap,

@@ -270,8 +270,17 @@ class Cli(lbgtest.TestCase):
                   re.compile(rb"cannot be repaired safely \(not an HTTP/1.x response\); nothing written"))
 
         trunc = wfile("trunc.http", b"HTTP/1.1 20")
+        # cut before its line end: incomplete, and nothing of the partial
+        # line judged ("20" is no invalid status code yet)
         bad_input("truncated status line", trunc, ["check", "--json"], 1,
-                  want_rules=["header-section-incomplete", "status-code-invalid"])
+                  want_rules=["header-section-incomplete"])
+        for cut in (b"H", b"HTTP/1.", b"HTTP/1.1 200 O"):
+            t2 = wfile("trunc2.http", cut)
+            bad_input("status line cut after %r" % cut, t2, ["check", "--json"], 1,
+                      want_rules=["header-section-incomplete"])
+        rc, out, _ = lbgcli.run(LBG, ["check", trunc])
+        self.eq("truncated status line: the text says it", out.splitlines()[1:2],
+                [b"  incomplete: the input ends in the status line"])
         bad_input("truncated status line, repair", trunc, ["repair"], 1,
                   re.compile(rb"header-section-incomplete: no safe repair"))
 

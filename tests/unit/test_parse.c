@@ -371,6 +371,45 @@ test_view_defects(void **state)
     lbgt_guard_free(g, c->len);
 }
 
+/* A status line cut before its line end (a capture, or a read that
+ * stopped): header-section-incomplete alone, n1 the bytes read, no
+ * status line (-1); nothing of the partial line is judged. Bytes that
+ * cannot begin "HTTP/" are no response at all (version-invalid). */
+static void
+test_status_line_cut(void **state)
+{
+    static const char *cut[] = {
+        "H",           "http/",         "HTTP/1.",        "HTTP/1.1",
+        "HTTP/1.1 20", "HTTP/9.9 2000", "HTTP/1.1 200 OK"};
+    static lbgt_parse_t t;
+    unsigned char      *g;
+    size_t              i, n;
+
+    (void) state;
+    for (i = 0; i < LBGT_NELTS(cut); i++) {
+        n = strlen(cut[i]);
+        g = lbgt_guard_copy(cut[i], n);
+        assert_int_equal(lbgt_parse(NULL, g, n, 0, &t), -1);
+        assert_int_equal(t.r.rep.nfindings, 1);
+        assert_int_equal(t.r.rep.findings[0].rule,
+                         LBG_RULE_HEADER_INCOMPLETE);
+        assert_int_equal(t.r.rep.findings[0].n1, (int64_t) n);
+        assert_int_equal(t.r.rep.unrepairable, 1);
+        lbgt_guard_free(g, n);
+    }
+    g = lbgt_guard_copy("HTX", 3);
+    assert_int_equal(lbgt_parse(NULL, g, 3, 0, &t), -1);
+    assert_int_equal(t.r.rep.findings[0].rule, LBG_RULE_VERSION_INVALID);
+    lbgt_guard_free(g, 3);
+    /* with its line end, the line is judged */
+    g = lbgt_guard_copy("HTTP/1.1 20\r\n", 13);
+    assert_int_equal(lbgt_parse(NULL, g, 13, 0, &t), 0);
+    assert_int_equal(t.r.rep.nfindings, 2);
+    assert_int_equal(t.r.rep.findings[0].rule, LBG_RULE_HEADER_INCOMPLETE);
+    assert_int_equal(t.r.rep.findings[1].rule, LBG_RULE_STATUS_CODE_INVALID);
+    lbgt_guard_free(g, 13);
+}
+
 static void
 test_empty_input(void **state)
 {
@@ -561,6 +600,7 @@ main(void)
         cmocka_unit_test(test_view_values),
         cmocka_unit_test(test_view_defects),
         cmocka_unit_test(test_empty_input),
+        cmocka_unit_test(test_status_line_cut),
         cmocka_unit_test(test_fields_cap),
         cmocka_unit_test(test_profiles),
         cmocka_unit_test(test_regressions),
