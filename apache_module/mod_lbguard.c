@@ -2134,9 +2134,6 @@ static apr_thread_t        *lbguard_drain_tid;
 static int                  lbguard_drain_quit;
 static lbguard_drain_queue  lbguard_drain_queues[LBGUARD_DRAIN_QUEUES];
 static int                  lbguard_drain_nqueues;
-/* 1 once the child is being killed (child_stopping with graceful 0:
- * SIGTERM, apachectl stop, -k restart): nothing is parked any more */
-static apr_uint32_t         lbguard_drain_killed;
 
 /* ... and, in a child, what it saw (atomics: worker threads) */
 static apr_uint32_t lbguard_drain_kills[LBGUARD_KILL_N];
@@ -2727,14 +2724,11 @@ static void *APR_THREAD_FUNC lbguard_drain_thread(apr_thread_t *t,
     return NULL;
 }
 
-/* child_stopping: the deadlines change, wake the thread; an ungraceful
- * stop ends the parking (lbguard_drain_can_wait). */
+/* child_stopping: the deadlines change, wake the thread. */
 static void lbguard_drain_child_stopping(apr_pool_t *pchild, int graceful)
 {
     (void) pchild;
-    if (!graceful) {
-        apr_atomic_set32(&lbguard_drain_killed, 1);
-    }
+    (void) graceful;
     if (lbguard_drain_mutex != NULL) {
         apr_thread_mutex_lock(lbguard_drain_mutex);
         apr_thread_cond_signal(lbguard_drain_cond);
@@ -2767,7 +2761,6 @@ static void lbguard_drain_thread_start(apr_pool_t *pchild, server_rec *s)
 
     lbguard_drain_quit = 0;
     lbguard_drain_nqueues = 0;
-    apr_atomic_set32(&lbguard_drain_killed, 0);
     rv = apr_thread_mutex_create(&lbguard_drain_mutex,
                                  APR_THREAD_MUTEX_DEFAULT, pchild);
     if (rv == APR_SUCCESS) {
@@ -2787,32 +2780,6 @@ static void lbguard_drain_thread_start(apr_pool_t *pchild, server_rec *s)
     /* a pre-cleanup: apr_pool_destroy() destroys the subpools (the
      * thread's own) before it runs the plain cleanups */
     apr_pool_pre_cleanup_register(pchild, NULL, lbguard_drain_thread_stop);
-}
-
-/*
- * 1 when c may wait in CONN_STATE_ASYNC_WAITIO: the child is not being
- * killed and c's socket is still open. An ungraceful stop runs
- * signal_threads(ST_UNGRACEFUL) in the child's main thread, whose
- * close_worker_sockets() closes the socket of every connection a worker
- * holds (apr_socket_close(): its descriptor becomes -1) before
- * child_stopping runs; the MPM's apr_pollset_add() of such a connection
- * fails with EBADF and logs AH10503 ("process_socket: apr_pollset_add
- * failure in CONN_STATE_ASYNC_WAITIO"). Called last, just before the
- * connection goes back to the MPM: a close between this check and the
- * MPM's apr_pollset_add() (in another thread, while the worker runs the
- * MPM's steps in between: suspend hooks, scoreboard, its timeout_mutex;
- * milliseconds on a loaded machine) still gets that line, measured as
- * often as without this check; the line is harmless (the MPM
- * closes the connection; its signal_threads(ST_GRACEFUL) does nothing in
- * a child already stopping ungracefully).
- */
-static int lbguard_drain_can_wait(conn_rec *c)
-{
-    apr_socket_t  *sock = ap_get_conn_socket(c);
-    apr_os_sock_t  fd = -1;
-
-    return !apr_atomic_read32(&lbguard_drain_killed) && sock != NULL
-           && apr_os_sock_get(&fd, sock) == APR_SUCCESS && fd >= 0;
 }
 
 /* Parks c (cs->state becomes CONN_STATE_ASYNC_WAITIO) at the tail of its
@@ -2964,11 +2931,6 @@ static int lbguard_drain_process_connection(conn_rec *c)
     }
     if (!lbguard_drain_park_conn(c, st)) {
         return OK;                 /* CONN_STATE_WRITE_COMPLETION: the MPM */
-    }
-    if (!lbguard_drain_can_wait(c)) {
-        (void) lbguard_drain_unpark(st);
-        cs->state = CONN_STATE_LINGER;     /* killed: closed, or to close */
-        return OK;
     }
     ap_update_child_status_from_conn(c->sbh, SERVER_BUSY_KEEPALIVE, c);
     cs->state = CONN_STATE_ASYNC_WAITIO;
