@@ -231,7 +231,12 @@ typedef struct {
     lbg_policy_t policy;
     const char  *cl_key;  /* headers_out's Content-Length key, at arming */
     lbg_body_t   body;
+    request_rec *r;       /* for lbguard_body_cleanup() */
     unsigned     started : 1; /* the header section has passed */
+    unsigned     pending : 1; /* a body-longer finding is recorded, its
+                                 line waits for the EOS (the body's whole
+                                 length) or r->pool's cleanup ("at
+                                 least": the request ended first) */
 } lbguard_body_ctx;
 
 
@@ -1271,16 +1276,54 @@ lbguard_header_check(ap_filter_t *f, apr_bucket_brigade *bb,
     return ap_pass_brigade(f->next, bb);
 }
 
+/* Logs bctx's body finding: the body's whole length at its EOS (at_end
+ * 1), else what was seen, "at least" (lbg_body_finding()). */
+static void lbguard_body_log(request_rec *r, lbguard_body_ctx *bctx,
+                             int at_end)
+{
+    lbg_response_t view;
+    lbg_finding_t  fd;
+    char           line[LBGUARD_LOG_MAX];
+
+    bctx->pending = 0;
+    if (lbg_body_finding(&bctx->body, at_end, &fd) == LBG_RULE_NONE) {
+        return;
+    }
+    memset(&view, 0, sizeof(view));
+    view.version = 11;
+    view.status = r->status;
+    view.head = r->header_only ? 1 : 0;
+
+    lbg_finding_format(&view, &fd, bctx->policy.mode == LBG_MODE_REPAIR,
+                       line, sizeof(line));
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "lbguard: %s", line);
+}
+
+/* r->pool cleanup of a pending body line: the request ended before its
+ * body's EOS reached the guard (the client went away: nothing more is
+ * passed down) */
+static apr_status_t lbguard_body_cleanup(void *data)
+{
+    lbguard_body_ctx *bctx = data;
+
+    if (bctx->pending) {
+        lbguard_body_log(bctx->r, bctx, 0);
+    }
+    return APR_SUCCESS;
+}
+
 /* Records a body finding in the report with lbg_report_add (dropped when
- * its rule is outside the profile), then logs it and updates the note. */
+ * its rule is outside the profile): the counters and the note at once.
+ * At the EOS (at_end 1) its line is logged too; at the first byte past
+ * the declared length (at_end 0) the line waits for the EOS, to give the
+ * body's whole length (lbguard_body_filter()), or, when the request ends
+ * first, r->pool's cleanup logs what was seen ("at least"). */
 static void lbguard_body_finding(request_rec *r, lbguard_body_ctx *bctx,
-                                 lbg_rule_e rule)
+                                 lbg_rule_e rule, int at_end)
 {
     lbguard_ctx    *ctx = bctx->hctx;
-    lbg_response_t  view;
     lbg_finding_t   fd;
     lbg_report_t    one;
-    char            line[LBGUARD_LOG_MAX];
     int             repair = bctx->policy.mode == LBG_MODE_REPAIR;
 
     if (ctx == NULL) {
@@ -1307,18 +1350,19 @@ static void lbguard_body_finding(request_rec *r, lbguard_body_ctx *bctx,
     lbguard_status_report(lbguard_status_of(r->server), &one,
                           ctx->policy.mode);
 
-    memset(&view, 0, sizeof(view));
-    view.version = 11;
-    view.status = r->status;
-    view.head = r->header_only ? 1 : 0;
-
-    lbg_finding_format(&view, &fd, repair, line, sizeof(line));
-    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "lbguard: %s", line);
-
     if (repair) {
         ctx->rep.close = 1;
     }
     lbguard_note(r, ctx);
+
+    if (at_end) {
+        lbguard_body_log(r, bctx, 1);
+        return;
+    }
+    bctx->pending = 1;
+    bctx->r = r;
+    apr_pool_cleanup_register(r->pool, bctx, lbguard_body_cleanup,
+                              apr_pool_cleanup_null);
 }
 
 static apr_status_t lbguard_body_filter(ap_filter_t *f, apr_bucket_brigade *bb)
@@ -1387,6 +1431,13 @@ static apr_status_t lbguard_body_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         }
         len = e->length;
         fit = lbg_body_feed(&bctx->body, len);
+        if (lbg_body_verdict(LBG_FRAMING_LENGTH, bctx->body.declared,
+                             bctx->body.sent, 0) == LBG_BODY_CUT
+            && bctx->body.sent - (apr_int64_t) len <= bctx->body.declared) {
+            /* the first bucket past the declared length: the finding
+             * counts now, whatever comes of the request; its line waits */
+            lbguard_body_finding(r, bctx, LBG_RULE_BODY_LONGER, 0);
+        }
         if (repair
             && lbg_body_verdict(LBG_FRAMING_LENGTH, bctx->body.declared,
                                 bctx->body.sent, 0) == LBG_BODY_CUT) {
@@ -1410,14 +1461,23 @@ static apr_status_t lbguard_body_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 
     if (eos) {
         /* the core's verdict on the whole body: cut or short, the
-         * connection closes (repair) and the body finding is logged */
+         * connection closes (repair) and the body finding is logged, a
+         * body-longer one (recorded at its first excess byte) with the
+         * body's whole length */
         if (lbg_body_verdict(LBG_FRAMING_LENGTH, bctx->body.declared,
                              bctx->body.sent, 1) != LBG_BODY_PASS) {
             if (repair) {
                 r->connection->keepalive = AP_CONN_CLOSE;
             }
             rule = lbg_body_rule(&bctx->body, 1);
-            lbguard_body_finding(r, bctx, rule);
+            if (rule == LBG_RULE_BODY_LONGER) {
+                if (bctx->pending) {
+                    lbguard_body_log(r, bctx, 1);
+                }
+            }
+            else {
+                lbguard_body_finding(r, bctx, rule, 1);
+            }
         }
         ap_remove_output_filter(f);
     }

@@ -18,6 +18,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import threading
 import time
 import unittest
@@ -55,7 +56,12 @@ CGIS = {
 # recompute it): name -> (bytes, offset of the pause). Every script whose
 # declared Content-Length differs from its body length must be here: a
 # script that writes everything at once races Apache (see cl_abc_whole).
+# a body longer than its Content-Length of 3, whose client goes away after
+# the first 8 bytes: the rest comes 0.5 s later
+ABORT_HEAD = b"Content-Length: 3\n" + CT + b"abcdefgh"
+
 SLOW = {
+    "longer_abort": (ABORT_HEAD + b"x" * 100000, len(ABORT_HEAD)),
     "cl_abc": (b"Content-Length: abc\n" + CT + b"hello", 49),
     "longer": (b"Content-Length: 5\n" + CT + b"hello, extra bytes!!!", 50),
     "shorter": (b"Content-Length: 100\n" + CT + b"hel" + b"lo!", 49),
@@ -410,6 +416,38 @@ def framing_cases(t, srv):
                [L("body-longer-than-content-length: Content-Length 5, body 21 "
                   "bytes, body cut to its declared length, connection closed")],
                "body-longer-than-content-length:repaired")
+    # Detect, and the client resets the connection in the middle of a body
+    # longer than its Content-Length: the finding counts at the first
+    # excess byte (the note, the counters); its line, which waits for the
+    # body's end to give the whole length, comes from the request's cleanup
+    # with what was seen ("at least"). Before, nothing at all.
+    err0, _ = srv.a.log_size()
+    with socket.create_connection(("127.0.0.1", srv.a.port), timeout=5) as s:
+        s.sendall(b"GET /detect/cgi-bin/longer_abort HTTP/1.1\r\nHost: t\r\n\r\n")
+        got = b""
+        while not got.endswith(b"abcdefgh"):
+            d = s.recv(65536)
+            if not d:
+                break
+            got += d
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    srv.access_lines += 1
+    t.eq("body longer detect, client reset: the bytes before the reset", norm(got),
+         head(fields=b"Content-Length: 3\r\n", conn=b"") + ct + b"abcdefgh")
+    line = lbgtest.wait_for(
+        lambda: [x for x in srv.a.read_from(srv.a.error_log, err0).splitlines()
+                 if "lbguard:" in x] or None,
+        what="the body-longer line of the reset request")
+    m = re.match(r"\[lbguard:warn\] lbguard: body-longer-than-content-length: Content-Length 3, "
+                 r"body at least (\d+) bytes, not repaired \(detect mode\)$", line[0])
+    t.check("body longer detect, client reset: one line, 'at least' what was seen",
+            len(line) == 1 and m is not None and 8 <= int(m.group(1)) < 100008, line)
+    acc = lbgtest.wait_for(
+        lambda: (lambda x: x if len(x) >= srv.access_lines else None)(
+            lbgtest.read_log(srv.a.access_log).splitlines()),
+        what="access log line of the reset request")
+    t.eq("body longer detect, client reset: note", acc[srv.access_lines - 1],
+         "GET /detect/cgi-bin/longer_abort HTTP/1.1|200|body-longer-than-content-length:detected")
     # Repair on a keep-alive request: cut, then the connection is closed.
     raw, closed, _ = exchange(srv.a.port, b"GET /repair/cgi-bin/longer HTTP/1.1\r\n"
                               b"Host: t\r\n\r\n", timeout=3.0)
