@@ -176,13 +176,18 @@ class Server:
         if close:
             req += b"Connection: close\r\n"
         raw, _, _ = exchange(self.a.port, req + b"\r\n", timeout)
+        acc = self.access_line("access log line for " + path)
+        err = self.a.read_from(self.a.error_log, err0).splitlines()
+        return norm(raw), err, acc
+
+    def access_line(self, what):
+        """The access-log line of the request just made (waited for)."""
         self.access_lines += 1
         lines = lbgtest.wait_for(
             lambda: (lambda t: t if len(t) >= self.access_lines else None)(
                 lbgtest.read_log(self.a.access_log).splitlines()),
-            what="access log line for " + path)
-        err = self.a.read_from(self.a.error_log, err0).splitlines()
-        return norm(raw), err, lines[self.access_lines - 1]
+            what=what)
+        return lines[self.access_lines - 1]
 
 
 def status_line(raw):
@@ -431,7 +436,6 @@ def framing_cases(t, srv):
                 break
             got += d
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    srv.access_lines += 1
     t.eq("body longer detect, client reset: the bytes before the reset", norm(got),
          head(fields=b"Content-Length: 3\r\n", conn=b"") + ct + b"abcdefgh")
     line = lbgtest.wait_for(
@@ -442,11 +446,8 @@ def framing_cases(t, srv):
                  r"body at least (\d+) bytes, not repaired \(detect mode\)$", line[0])
     t.check("body longer detect, client reset: one line, 'at least' what was seen",
             len(line) == 1 and m is not None and 8 <= int(m.group(1)) < 100008, line)
-    acc = lbgtest.wait_for(
-        lambda: (lambda x: x if len(x) >= srv.access_lines else None)(
-            lbgtest.read_log(srv.a.access_log).splitlines()),
-        what="access log line of the reset request")
-    t.eq("body longer detect, client reset: note", acc[srv.access_lines - 1],
+    t.eq("body longer detect, client reset: note",
+         srv.access_line("access log line of the reset request"),
          "GET /detect/cgi-bin/longer_abort HTTP/1.1|200|body-longer-than-content-length:detected")
     # Repair on a keep-alive request: cut, then the connection is closed.
     raw, closed, _ = exchange(srv.a.port, b"GET /repair/cgi-bin/longer HTTP/1.1\r\n"
