@@ -521,32 +521,37 @@ lbguard_rng_next(uint64_t *state)
 }
 
 
-/* counts an input that could not be read (why: "<path>: <reason>"), the
- * first LBGUARD_LOGS_BAD_SHOWN shown in the report; the exit status is 2 */
+/* counts one input in *n, keeping why in shown[] for the first
+ * LBGUARD_LOGS_BAD_SHOWN (the report shows those) */
+static void
+lbguard_agg_shown(unsigned long *n,
+                  char        shown[LBGUARD_LOGS_BAD_SHOWN][LBGUARD_LOGS_WHY],
+                  const char *why)
+{
+    if (*n < LBGUARD_LOGS_BAD_SHOWN) {
+        snprintf(shown[*n], LBGUARD_LOGS_WHY, "%s", why);
+    }
+    (*n)++;
+}
+
+
+/* counts an input that could not be read (why: "<path>: <reason>"); the
+ * exit status is 2 */
 static void
 lbguard_agg_unreadable(lbguard_agg_t *a, const char *why)
 {
-    if (a->unreadable < LBGUARD_LOGS_BAD_SHOWN) {
-        snprintf(a->unreadable_shown[a->unreadable], LBGUARD_LOGS_WHY, "%s",
-                 why);
-    }
-    a->unreadable++;
+    lbguard_agg_shown(&a->unreadable, a->unreadable_shown, why);
     a->read_error = 1;
 }
 
 
 /* counts a path skipped because another path reached the same file or
- * directory (why: "<path>: the same file as <path>, not read twice"), the
- * first LBGUARD_LOGS_BAD_SHOWN shown in the report; no effect on the exit
- * status */
+ * directory (why: "<path>: the same file as <path>, not read twice"); no
+ * effect on the exit status */
 static void
 lbguard_agg_duplicate(lbguard_agg_t *a, const char *why)
 {
-    if (a->duplicates < LBGUARD_LOGS_BAD_SHOWN) {
-        snprintf(a->duplicate_shown[a->duplicates], LBGUARD_LOGS_WHY, "%s",
-                 why);
-    }
-    a->duplicates++;
+    lbguard_agg_shown(&a->duplicates, a->duplicate_shown, why);
 }
 
 

@@ -21,6 +21,7 @@
 
 #include "lbguard_cli.h"
 #include "lbguard_net.h"
+#include "lbg_quick.h" /* lbg_scan_name(), lbg_scan_value() */
 
 
 #define LBGUARD_MAX_HEADERS 64
@@ -191,20 +192,14 @@ static int
 lbguard_opt_header(const char *cmd, const char *v, void *target)
 {
     lbguard_probe_opts_t *o = target;
+    const unsigned char  *u = (const unsigned char *) v;
     size_t                k;
-    const unsigned char  *c;
 
+    /* the core's scanners: lbg_scan_name() (token), lbg_scan_value()
+     * (field-vchar, SP, HTAB, obs-text) over the colon and the value */
     k = strcspn(v, ":");
-    for (c = (const unsigned char *) v + k; *c; c++) {
-        if ((*c < 0x20 && *c != '\t') || *c == 0x7f) {
-            k = 0;
-        }
-    }
-    if (k == 0 || v[k] != ':'
-        || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                     "abcdefghijklmnopqrstuvwxyz"
-                     "0123456789!#$%&'*+-.^_`|~")
-               != k)
+    if (k == 0 || v[k] != ':' || !lbg_scan_name(u, k)
+        || !lbg_scan_value(u + k, strlen(v + k)))
     {
         lbguard_err(cmd, "bad --header '%s' (want 'Name: value')", v);
         return -1;

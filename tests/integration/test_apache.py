@@ -429,12 +429,7 @@ def framing_cases(t, srv):
     err0, _ = srv.a.log_size()
     with socket.create_connection(("127.0.0.1", srv.a.port), timeout=5) as s:
         s.sendall(b"GET /detect/cgi-bin/longer_abort HTTP/1.1\r\nHost: t\r\n\r\n")
-        got = b""
-        while not got.endswith(b"abcdefgh"):
-            d = s.recv(65536)
-            if not d:
-                break
-            got += d
+        got = read_until(s, b"abcdefgh")
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     t.eq("body longer detect, client reset: the bytes before the reset", norm(got),
          head(fields=b"Content-Length: 3\r\n", conn=b"") + ct + b"abcdefgh")
@@ -481,13 +476,20 @@ def idle_connection(port, timeout):
     """A connection that has had one keep-alive response and is now idle."""
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     s.sendall(b"GET /repair/cgi-bin/ok HTTP/1.1\r\nHost: t\r\n\r\n")
+    read_until(s, b"hello")
+    return s
+
+
+def read_until(s, end):
+    """The bytes read from socket s until they end with `end` or the peer
+    closes."""
     buf = b""
-    while not buf.endswith(b"hello"):
+    while not buf.endswith(end):
         b = s.recv(65536)
         if not b:
             break
         buf += b
-    return s
+    return buf
 
 
 def seconds_until_close(s, t0):
